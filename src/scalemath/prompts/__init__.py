@@ -1,0 +1,34 @@
+"""Prompt templates live as files in this folder; `render` fills them, `prompt_hash` fingerprints them.
+
+Templates use `{field}` placeholders (str.format); a file ending in a newline has it stripped so the
+completion starts right after the template's last character (e.g. "A:" then " ...").
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from scalemath.records import text_hash
+
+TEMPLATE_DIR = Path(__file__).parent
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> str:
+    """Template text by name ("alpaca", "qa", ...) or by path to a .txt file."""
+    p = Path(name)
+    if not p.suffix:
+        p = TEMPLATE_DIR / f"{name}.txt"
+    if not p.exists():
+        known = sorted(q.stem for q in TEMPLATE_DIR.glob("*.txt"))
+        raise FileNotFoundError(f"no prompt template {name!r}; known: {known}")
+    return p.read_text(encoding="utf-8").rstrip("\n")
+
+
+def render(name: str, **fields: str) -> str:
+    return load(name).format(**fields)
+
+
+def prompt_hash(name: str) -> str:
+    """Fingerprint of the template text (recorded on every sample)."""
+    return text_hash(load(name))

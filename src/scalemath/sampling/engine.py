@@ -1,0 +1,71 @@
+"""The engine interface every backend (transformers, vLLM, OpenAI-compatible) implements.
+
+`SamplingParams` carries every knob explicitly so no library default leaks in; engines must
+honour each field or raise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Explicit decoding settings. temperature=0 means greedy (top_p/top_k ignored)."""
+
+    temperature: float = 0.7
+    top_p: float = 1.0          # nucleus sampling mass; 1.0 = off
+    top_k: int = 0              # 0 = off
+    max_tokens: int = 256       # new tokens per completion
+    stop: tuple[str, ...] = ()  # completion is cut before the first stop string
+    seed: int = 0               # base seed; sample i of prompt p uses a seed derived from (seed, p, i)
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.top_k < 0 or self.max_tokens <= 0:
+            raise ValueError("top_k must be >= 0 and max_tokens > 0")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass
+class Completion:
+    """One generated text for one prompt."""
+
+    text: str
+    sample_index: int           # 0..n-1 within its prompt
+    seed: int | None = None     # the per-sample seed actually used
+    finish_reason: str = ""     # "stop", "length", "error"
+    n_tokens: int = 0
+    meta: dict = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """generate(prompts, params, n) yields, for each prompt in order, its n completions."""
+
+    name: str        # "hf", "vllm", "openai"
+    model_id: str    # what is recorded as Sample.model
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
+                 start_index: int = 0) -> Iterator[list[Completion]]:
+        """Completions with sample_index start_index..start_index+n-1 for each prompt."""
+        ...
+
+
+def sample_seed(base: int, prompt_key: str, index: int) -> int:
+    """Deterministic per-sample seed from (base seed, prompt, sample index)."""
+    import hashlib
+
+    h = hashlib.blake2b(f"{base}|{prompt_key}|{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") & 0x7FFFFFFF
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut text before the earliest stop string; returns (text, stopped)."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
