@@ -187,6 +187,12 @@ class _Builder:
 def _load_slow(paths: Sequence[Path], fields: Sequence[str], completions: bool) -> SampleTable:
     b = _Builder(fields, completions)
     for p in paths:
+        if p.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            for i, d in enumerate(pq.read_table(p).to_pylist(), 1):
+                b.add(d, p, i)
+            continue
         for line, d in iter_jsonl_numbered(p):
             b.add(d, p, line)
     return b.build(", ".join(map(str, paths)))

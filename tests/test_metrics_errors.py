@@ -1,0 +1,62 @@
+import pytest
+
+from scalemath.metrics.errors import (arithmetic_slips, classify, equation_holds, error_shares, evaluate,
+                                      local_check_annotation)
+from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
+from scalemath.metrics.table import SampleTable
+
+
+@pytest.mark.parametrize("expr,value", [("48/2", 24.0), ("20*.01", 0.2), ("(2+3)*4", 20.0), ("-3+1", -2.0),
+                                        ("2**10", 1024.0), ("1,000+500", 1500.0), ("$5+$3", 8.0), ("07+1", 8.0),
+                                        ("3×4", 12.0)])
+def test_evaluate(expr, value):
+    assert evaluate(expr) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("expr", ["1/0", "2**100000", "__import__('os')", "x+1", "", "abs(3)", "3 if 1 else 2"])
+def test_evaluate_refuses(expr):
+    assert evaluate(expr) is None
+
+
+def test_equation_rounding():
+    assert equation_holds("10/3", "3.33") and equation_holds("10/3", "3.3333")
+    assert equation_holds("10/3", "3.4") is False
+    assert equation_holds("12*3", "38") is False
+    assert equation_holds("a+b", "3") is None
+    assert local_check_annotation("48/2=24") and local_check_annotation("3*4=13") is False
+
+
+def test_arithmetic_slips_in_annotations_and_text():
+    assert arithmetic_slips("Natalia sold 48/2 = <<48/2=24>>24 clips.\n#### 72") == 0
+    assert arithmetic_slips("She has <<3*4=13>>13 apples.") == 1
+    assert arithmetic_slips("So 12 * 3 = 38 apples.") == 1
+    assert arithmetic_slips("In 2019 = year one, x = 5, and 3/4 = 75% of them.") == 0
+    assert arithmetic_slips("1,000 + 500 = 1,500 and 5 - 8 = -3.") == 0
+
+
+def test_classify():
+    assert classify("<<2+2=4>>4", "4", True) == "correct"
+    assert classify("no idea", None, False) == "format"
+    assert classify("blah", "3", False, reason="no_answer") == "format"
+    assert classify("2 + 2 = 5 so 5", "5", False) == "calculation"
+    assert classify("2 + 2 = 4 then add 3 so 4", "4", False) == "reasoning"
+    assert classify("x", "1", None) is None
+
+
+def test_shares_recover_the_synthetic_mix():
+    cfg = SyntheticConfig(n_questions=400, n_samples=8, format_share=0.1, calc_share=0.4, seed=3)
+    t = SampleTable.from_records(synthetic_samples(cfg), completions=True)
+    out = error_shares(t, bootstrap=300)
+    sh = out["shares"]
+    truth = {"format": 0.1, "calculation": 0.9 * 0.4, "reasoning": 0.9 * 0.6}
+    for k, v in truth.items():
+        assert sh[k]["lo"] <= v <= sh[k]["hi"], (k, sh[k])
+    assert sum(s["count"] for s in sh.values()) == out["n_classified"] == out["n_wrong"]
+
+
+def test_shares_subsample_when_asked():
+    t = SampleTable.from_records(synthetic_samples(SyntheticConfig(n_questions=100, n_samples=8)), completions=True)
+    out = error_shares(t, bootstrap=0, max_wrong=50)
+    assert out["n_classified"] == 50 < out["n_wrong"]
+    with pytest.raises(ValueError, match="completions"):
+        error_shares(SampleTable.from_records(synthetic_samples(SyntheticConfig(n_questions=3))))
