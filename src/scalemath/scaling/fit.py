@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import optimize, stats
 
 MODELS = ("loglinear", "segmented", "power")
 MIN_POINTS = {"loglinear": 3, "segmented": 5, "power": 4}
@@ -235,34 +234,41 @@ def _bounds(model: str, x: np.ndarray, ceiling: float) -> tuple[list[float], lis
     return [-np.inf] * 2, [np.inf] * 2
 
 
+def _profile_rss(lx: np.ndarray, y: np.ndarray, w: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """RSS and (a, b1, b2) of the segmented model for each knee t in ts (batched normal equations)."""
+    A = np.stack(np.broadcast_arrays(np.ones((len(ts), len(lx))), np.minimum(lx[None, :], ts[:, None]),
+                                     np.maximum(lx[None, :] - ts[:, None], 0.0)), -1)   # (T, n, 3)
+    Aw = A * w[None, :, None]
+    coef = np.linalg.solve(np.einsum("tni,tnj->tij", Aw, A) + 1e-12 * np.eye(3), np.einsum("tni,n->ti", Aw, y)[..., None])[..., 0]
+    r = np.einsum("tni,ti->tn", A, coef) - y[None, :]
+    return (r * r * w[None, :]).sum(1), coef
+
+
 def _solve_segmented(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     """Segmented fit by profiling: (a, b1, b2) are linear given t, so minimize the profile RSS
-    over t (grid, then bounded Brent search around the best grid point)."""
+    over t: a grid that includes every data point, then three zooms around the best point."""
     lx = np.log(x)
     u = np.unique(lx)
     lo_t, hi_t = float(u[1]), float(u[-2])
     sw = np.sqrt(w)
-
-    def profile(t: float) -> tuple[float, np.ndarray]:
-        A = np.stack([np.ones_like(lx), np.minimum(lx, t), np.maximum(lx - t, 0.0)], 1)
-        coef, rss = _weighted_lstsq(A, y, w)
-        return rss, coef
-
-    grid = np.unique(np.concatenate([np.linspace(lo_t, hi_t, 41), u[(u >= lo_t) & (u <= hi_t)]]))
-    rss = np.array([profile(t)[0] for t in grid])
+    ts = np.unique(np.concatenate([np.linspace(lo_t, hi_t, 61), u[(u >= lo_t) & (u <= hi_t)]]))
+    rss, coef = _profile_rss(lx, y, w, ts)
     i = int(np.argmin(rss))
-    a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    best_t = float(grid[i])
-    if b > a:
-        r = optimize.minimize_scalar(lambda t: profile(t)[0], bounds=(a, b), method="bounded",
-                                     options={"xatol": 1e-10})
-        if r.fun < rss[i]:
-            best_t = float(r.x)
-    rss_best, coef = profile(best_t)
-    theta = np.append(coef, best_t)
+    best_t, best_rss, best_coef = float(ts[i]), float(rss[i]), coef[i]
+    step = (hi_t - lo_t) / 60 if hi_t > lo_t else 0.0
+    for _ in range(4):
+        if step <= 0:
+            break
+        ts = np.clip(np.linspace(best_t - step, best_t + step, 21), lo_t, hi_t)
+        rss, coef = _profile_rss(lx, y, w, ts)
+        i = int(np.argmin(rss))
+        if rss[i] < best_rss:
+            best_t, best_rss, best_coef = float(ts[i]), float(rss[i]), coef[i]
+        step /= 10
+    theta = np.append(best_coef, best_t)
     jac = jacobian("segmented", x, theta) * sw[:, None]
     at_bound = ["t"] if best_t <= lo_t + 1e-9 or best_t >= hi_t - 1e-9 else []
-    return theta, jac, rss_best, at_bound
+    return theta, jac, best_rss, at_bound
 
 
 def _solve(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray | None = None,
@@ -279,6 +285,8 @@ def _solve(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
         return (f(x, *th) - y) * sw
     def jac(th: np.ndarray) -> np.ndarray:
         return jacobian(model, x, th) * sw[:, None]
+    from scipy import optimize
+
     sol = optimize.least_squares(resid, p0, jac=jac, bounds=(lb, ub), method="trf", x_scale="jac",
                                  xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
     at_bound = [PARAMS[model][i] for i in np.flatnonzero((sol.x <= np.array(lb) + 1e-9) | (sol.x >= np.array(ub) - 1e-9))]
@@ -327,7 +335,9 @@ def fit(x: Sequence[float], y: Sequence[float], model: str = "loglinear",
         cov = np.full((p, p), np.nan)
     names = PARAMS[model]
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    tq = stats.t.ppf(1 - (1 - ci) / 2, dof)
+    from scipy.special import stdtrit  # Student t quantile (lighter than scipy.stats)
+
+    tq = float(stdtrit(dof, 1 - (1 - ci) / 2))
     lo, hi = theta - tq * se, theta + tq * se
     draws = None
     degenerate = np.linalg.matrix_rank(jac, tol=1e-8 * np.abs(jac).max()) < p
