@@ -56,11 +56,12 @@ def test_long_cot_resample():
 def test_paths_signature_and_venn():
     assert path_signature("a <<48/2=24>> b <<48 + 24=72>>") == "48/2=24|48+24=72"
     assert path_signature("we get 2 + 3 = 5") == "2+3=5"
-    comps = ["<<1+1=2>>", "<<1+1=2>>", "<<2*1=2>>", "<<1+1=2>>", "<<9=9>>", "<<3+3=6>>"]
+    texts = ["<<1+1=2>>", "so <<1+1=2>>", "<<2*1=2>>", "<<9=9>>", "<<3+3=6>>"]
+    code = np.array([0, 1, 2, 0, 3, 4])          # samples 0, 1, 3 share the path 1+1=2
     qid = np.array([0, 0, 0, 0, 0, 1])
     correct = np.array([1, 1, 1, 1, 0, 1])
     src = np.array(["a", "b", "b", "c", "c", "a"], dtype=object)
-    out = distinct_paths(qid, comps, correct, src)
+    out = distinct_paths(qid, code, texts, correct, src)
     assert out["per_source"]["a"] == {"paths": 2, "questions": 2, "per_question": 1.0}
     assert out["per_source"]["b"]["paths"] == 2
     assert out["pooled"]["paths"] == 3

@@ -95,3 +95,19 @@ def test_attach_problem_fields(tmp_path):
     attach_problem_fields(t, tmp_path / "p.jsonl", ["meta.steps"])
     steps = {p["id"]: str(p["meta"]["steps"]) for p in synthetic_problems(cfg)}
     assert [steps[t.problem_ids[q]] for q in t.qid] == list(t.fields["meta.steps"])
+
+
+def test_breakdowns_agree_between_readers(tmp_path):
+    from scalemath.metrics.aggregate import summarize
+
+    recs = list(synthetic_samples(SyntheticConfig(n_questions=40, n_samples=6, models=("a", "b", "c"))))
+    for r in recs[:30]:
+        r["meta"] = {k: v for k, v in r["meta"].items() if k != "subject"}  # "(missing)" group
+    p = tmp_path / "x_samples.jsonl"
+    write_jsonl(p, recs)
+    by = ("meta.level", "meta.subject", "model")
+    fast = summarize(load_samples(p, fields=list(by)), ks=(1, 2), bootstrap=50, by=by)
+    slow = summarize(SampleTable.from_records(recs, fields=list(by)), ks=(1, 2), bootstrap=50, by=by)
+    assert fast["by"] == slow["by"] and fast["overall"] == slow["overall"]
+    assert MISSING in fast["by"]["meta.subject"]
+    assert all(not k.startswith("curve.") for g in fast["by"]["meta.level"].values() for k in g)

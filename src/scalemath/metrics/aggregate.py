@@ -184,22 +184,32 @@ class Units:
     unit_q: np.ndarray
     labels: list[str]                  # group labels ("all" for the overall block)
     groups: list[np.ndarray]           # unit indices per label
+    per_question: bool = True          # units are the questions themselves (unit i = question i)
 
 
 def make_units(table: SampleTable, by: str | None) -> Units:
+    """Units for the overall figures (by=None) or for a breakdown field. A field that is constant
+    within every question (MATH level, step count) keeps questions as units; a sample-level field
+    (the source model) makes one unit per (question, value)."""
+    nq = table.n_questions
     if by is None:
-        return Units(table.qid, np.arange(table.n_questions), ["all"],
-                     [np.arange(table.n_questions)])
+        return Units(table.qid, np.arange(nq), ["all"], [np.arange(nq)])
     if by not in table.fields:
         raise KeyError(f"field {by!r} was not loaded; load_samples(fields=[{by!r}])")
-    labels, lab_code = np.unique(table.fields[by].astype(str), return_inverse=True)
+    lab_code, labels = table.field_codes(by)
+    order = _natural_order(labels)
+    first = np.full(nq, -1, dtype=np.int64)
+    first[table.qid[::-1]] = lab_code[::-1]          # label of each question's first row
+    if np.array_equal(first[table.qid], lab_code):  # question-level field
+        has = first >= 0
+        groups = [np.flatnonzero(has & (first == i)) for i in order]
+        return Units(table.qid, np.arange(nq), [labels[i] for i in order], groups)
     key = table.qid * len(labels) + lab_code
     ukeys, sample_unit = np.unique(key, return_inverse=True)
     unit_q = ukeys // len(labels)
     unit_lab = ukeys % len(labels)
-    order = _natural_order(list(labels))
     groups = [np.flatnonzero(unit_lab == i) for i in order]
-    return Units(sample_unit.astype(np.int64), unit_q, [str(labels[i]) for i in order], groups)
+    return Units(sample_unit.astype(np.int64), unit_q, [labels[i] for i in order], groups, per_question=False)
 
 
 def _natural_order(labels: list[str]) -> list[int]:
@@ -265,9 +275,18 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
 
     specs: list[str | None] = [None, *cfg.by]
     all_blocks, all_names, owners = [], [], []
+    base: tuple[list[RatioBlock], list[list[str]]] | None = None
     for spec in specs:
         units = make_units(table, spec)
-        blocks, names = _blocks_for(table, units, cfg, ks, curve if spec is None else [])
+        if spec is not None and units.per_question and base is not None:
+            # same units as the overall figures: reuse their per-question values, regroup
+            keep = [[i for i, n in enumerate(nm) if not n.startswith("curve.")] for nm in base[1]]
+            blocks = [RatioBlock(b.unit_q, b.num[:, k], b.den[:, k], units.groups) for b, k in zip(base[0], keep)]
+            names = [[nm[i] for i in k] for nm, k in zip(base[1], keep)]
+        else:
+            blocks, names = _blocks_for(table, units, cfg, ks, curve if spec is None else [])
+            if spec is None:
+                base = (blocks, names)
         for b, nm in zip(blocks, names):
             all_blocks.append(b)
             all_names.append(nm)

@@ -66,13 +66,14 @@ def analyze(paths: str | os.PathLike | Sequence[str | os.PathLike], config: Anal
         except ValueError as e:
             out["steps"] = {"skipped": str(e)}
         timings["steps"] = time.perf_counter() - t0
-    if cfg.errors and table.completion is not None and np.any(table.correct == 0):
+    if cfg.errors and table.has_completions and np.any(table.correct == 0):
         t0 = time.perf_counter()
         out["errors"] = error_shares(table, bootstrap=mc.bootstrap, seed=mc.seed, ci=mc.ci, max_wrong=cfg.max_wrong)
         timings["errors"] = time.perf_counter() - t0
-    if cfg.paths and table.completion is not None and cfg.source_field in table.fields:
+    if cfg.paths and table.has_completions and cfg.source_field in table.fields:
         t0 = time.perf_counter()
-        out["paths"] = distinct_paths(table.qid, table.completion, table.correct, table.fields[cfg.source_field])
+        out["paths"] = distinct_paths(table.qid, table.text_code, table.texts, table.correct,
+                                      table.fields[cfg.source_field])
         timings["paths"] = time.perf_counter() - t0
     out["config"] = {**asdict(cfg), "metrics": out["summary"]["config"]}
     out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}

@@ -15,6 +15,7 @@ B), not on which figures are asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
@@ -74,18 +75,15 @@ def bootstrap_ratios(blocks: list[RatioBlock], n_questions: int, B: int = 1000, 
                      if blk.groups else np.zeros((0, num.shape[1]), dtype=int))
     reps = [np.empty((B, len(b.groups), np.shape(b.num)[1])) for b in blocks]
     if B > 0 and n_questions > 0:
-        rng = np.random.default_rng(seed)
         chunk = max(1, min(B, max_chunk_cells // max(n_questions, 1)))
-        for start in range(0, B, chunk):
-            b = min(chunk, B - start)
-            w = question_weights(n_questions, b, rng)
-            for blk, rep in zip(blocks, reps):
-                wu = w if _is_identity(blk.unit_q, n_questions) else w[:, blk.unit_q]
-                num = np.asarray(blk.num, dtype=np.float64)
-                den = np.asarray(blk.den, dtype=np.float64)
-                for gi, g in enumerate(blk.groups):
-                    wg = wu[:, g]
-                    rep[start:start + b, gi] = _ratio(wg @ num[g], wg @ den[g])
+        # per block: question-level numerator and denominator columns for every (group, figure),
+        # so one matrix product per chunk gives every ratio of the block
+        agg = [_per_question(blk, n_questions) for blk in blocks]
+        for start, w in _weight_chunks(n_questions, B, chunk, seed):
+            b = len(w)
+            for (nq, dq), blk, rep in zip(agg, blocks, reps):
+                g, m = rep.shape[1], rep.shape[2]
+                rep[start:start + b] = _ratio(w @ nq, w @ dq).reshape(b, g, m)
     alpha = (1.0 - ci) / 2.0
     out = []
     for point, unit, rep in zip(points, units, reps):
@@ -96,6 +94,50 @@ def bootstrap_ratios(blocks: list[RatioBlock], n_questions: int, B: int = 1000, 
             lo = hi = np.full_like(point, np.nan)
         out.append(RatioEstimate(point, lo, hi, unit, rep if keep_reps else None))
     return out
+
+
+_CACHE: dict[tuple[int, int, int, int], list[tuple[int, np.ndarray]]] = {}
+_CACHE_MAX_CELLS = 32_000_000  # 256 MB of float64 weights
+
+
+def _weight_chunks(n_questions: int, B: int, chunk: int, seed: int) -> Iterator[tuple[int, np.ndarray]]:
+    """The replicate weights in chunks. The last small-enough (n_questions, B, chunk, seed) set is
+    kept, so the figures, step fit and error shares of one analysis reuse the same draws without
+    redrawing them; larger sets are streamed chunk by chunk (bounded memory)."""
+    key = (n_questions, B, chunk, seed)
+    if key in _CACHE:
+        yield from _CACHE[key]
+        return
+    rng = np.random.default_rng(seed)
+    keep = B * n_questions <= _CACHE_MAX_CELLS
+    chunks = []
+    for start in range(0, B, chunk):
+        item = (start, question_weights(n_questions, min(chunk, B - start), rng))
+        if keep:
+            chunks.append(item)
+        yield item
+    if keep:
+        _CACHE.clear()
+        _CACHE[key] = chunks
+
+
+def _per_question(blk: RatioBlock, n_questions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum a block's unit columns per question within each group: (questions, groups * figures)."""
+    num = np.asarray(blk.num, dtype=np.float64)
+    den = np.asarray(blk.den, dtype=np.float64)
+    m = num.shape[1]
+    nq = np.zeros((n_questions, len(blk.groups) * m))
+    dq = np.zeros_like(nq)
+    for gi, g in enumerate(blk.groups):
+        q = blk.unit_q[g]
+        cols = slice(gi * m, (gi + 1) * m)
+        if len(np.unique(q)) == len(q):      # the usual case: a question is one unit of a group
+            nq[q, cols] = num[g]
+            dq[q, cols] = den[g]
+        else:
+            np.add.at(nq[:, cols], q, num[g])
+            np.add.at(dq[:, cols], q, den[g])
+    return nq, dq
 
 
 def _is_identity(unit_q: np.ndarray, n: int) -> bool:

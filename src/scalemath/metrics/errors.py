@@ -1,7 +1,7 @@
 """Error types of wrong samples, without a judge model.
 
-- format: no answer could be extracted (`extracted` is null, or the grader's reason is
-  "no_answer");
+- format: no answer could be extracted (`extracted` is null or empty; `classify` also honours a
+  grader reason of "no_answer");
 - calculation: some arithmetic in the completion is wrong: a `<<expr=result>>` calculator
   annotation, or an inline equation such as `12 * 3 = 38`, whose left side does not evaluate to
   its right side (up to the rounding the right side's decimals allow);
@@ -187,28 +187,29 @@ class ErrorCounts:
     by_type: dict[str, np.ndarray]    # type -> (questions,)
 
 
-def count_errors(qid: np.ndarray, n_questions: int, completions: Sequence[str], answer: np.ndarray,
-                 correct: np.ndarray, reasons: Sequence[str] | None = None) -> tuple[ErrorCounts, np.ndarray]:
-    """Classify every wrong sample; returns per-question counts and the per-sample types
-    (object array; "correct" / None for right / ungraded samples)."""
+def count_errors(qid: np.ndarray, n_questions: int, text_code: np.ndarray, texts: Sequence[str],
+                 answer: np.ndarray, correct: np.ndarray) -> tuple[ErrorCounts, np.ndarray]:
+    """Classify every wrong sample (correct == 0); returns per-question counts and the per-sample
+    types (object array; "correct" / None for right / ungraded-or-skipped samples). Each distinct
+    completion text is checked once."""
     check = annotation_checker()
     types = np.full(len(qid), None, dtype=object)
     types[correct == 1] = "correct"
-    wrong_idx = np.flatnonzero(correct == 0)
-    seen: dict[str, str] = {}  # identical completions are common among samples of a question
-    for i in wrong_idx:
-        no_answer = answer[i] < 0 or (reasons is not None and reasons[i] == "no_answer")
-        if no_answer:
-            types[i] = "format"
-            continue
-        text = completions[i] or ""
-        kind = seen.get(text)
-        if kind is None:
-            kind = seen[text] = "calculation" if arithmetic_slips(text, check) else "reasoning"
-        types[i] = kind
+    wrong = correct == 0
+    fmt = wrong & (answer < 0)
+    types[fmt] = "format"
+    rest = np.flatnonzero(wrong & ~fmt)
+    kinds: dict[int, str] = {}
+    for t in np.unique(text_code[rest]):
+        kinds[int(t)] = "calculation" if arithmetic_slips(texts[t] or "", check) else "reasoning"
+    if len(rest):
+        lut = np.full(len(texts), None, dtype=object)
+        for t, k in kinds.items():
+            lut[t] = k
+        types[rest] = lut[text_code[rest]]
     by_type = {t: np.bincount(qid[types == t], minlength=n_questions).astype(np.float64) for t in ERROR_TYPES}
-    wrong = np.bincount(qid[wrong_idx], minlength=n_questions).astype(np.float64)
-    return ErrorCounts(wrong, by_type), types
+    n_wrong = np.bincount(qid[wrong], minlength=n_questions).astype(np.float64)
+    return ErrorCounts(n_wrong, by_type), types
 
 
 def error_shares(table: Any, bootstrap: int = 1000, seed: int = 0, ci: float = 0.95,
@@ -221,7 +222,7 @@ def error_shares(table: Any, bootstrap: int = 1000, seed: int = 0, ci: float = 0
     """
     from scalemath.metrics.bootstrap import RatioBlock, bootstrap_ratios
 
-    if table.completion is None:
+    if not table.has_completions:
         raise ValueError("error types need completions: load_samples(..., completions=True)")
     correct = table.correct.copy()
     wrong_idx = np.flatnonzero(correct == 0)
@@ -230,7 +231,7 @@ def error_shares(table: Any, bootstrap: int = 1000, seed: int = 0, ci: float = 0
         keep = np.zeros(len(correct), dtype=bool)
         keep[rng.choice(wrong_idx, size=max_wrong, replace=False)] = True
         correct[(correct == 0) & ~keep] = -1  # unclassified: left out
-    counts, _ = count_errors(table.qid, table.n_questions, table.completion, table.answer, correct)
+    counts, _ = count_errors(table.qid, table.n_questions, table.text_code, table.texts, table.answer, correct)
     num = np.stack([counts.by_type[t] for t in ERROR_TYPES], 1)
     den = np.repeat(counts.wrong[:, None], len(ERROR_TYPES), 1)
     est = bootstrap_ratios([RatioBlock(np.arange(table.n_questions), num, den,

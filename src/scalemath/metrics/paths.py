@@ -8,52 +8,69 @@ models' samples adds paths that no single model finds. `path_signature` is that 
 """
 from __future__ import annotations
 
+import re
 from itertools import combinations
 from typing import Any, Sequence
 
 import numpy as np
 
-from scalemath.metrics.errors import ANNOTATION, INLINE
+from scalemath.metrics.errors import INLINE
+
+
+_ANNOT_INNER = re.compile(r"<<([^<>]*=[^<>]*)>>")
 
 
 def path_signature(completion: str) -> str:
     """The equation list of a completion, e.g. "48/2=24|48+24=72"."""
-    eqs = [f"{m.group(1)}={m.group(2)}" for m in ANNOTATION.finditer(completion or "")]
+    eqs = _ANNOT_INNER.findall(completion or "")
     if not eqs:
         eqs = [f"{m.group(1).strip()}={m.group(2)}" for m in INLINE.finditer(completion or "")]
-    return "|".join(e.replace(" ", "") for e in eqs)
+    return "|".join(eqs).replace(" ", "")
 
 
-def distinct_paths(qid: np.ndarray, completions: Sequence[str], correct: np.ndarray,
+def distinct_paths(qid: np.ndarray, text_code: np.ndarray, texts: Sequence[str], correct: np.ndarray,
                    source: np.ndarray) -> dict[str, Any]:
     """Distinct correct paths per source and their overlap.
 
-    Returns {"sources": [...], "per_source": {src: {"paths", "questions", "per_question"}},
-    "pooled": {...}, "venn": [{"sources": [..], "paths": n}, ...]} where a Venn row counts the
-    (question, path) pairs found by exactly that set of sources (sources are listed only up to 5;
-    beyond that only the totals are given)."""
-    owners: dict[tuple[int, str], set[str]] = {}
-    for i in np.flatnonzero(correct == 1):
-        key = (int(qid[i]), path_signature(completions[i]))
-        owners.setdefault(key, set()).add(str(source[i]))
-    sources = sorted({str(s) for s in source})
+    qid, text_code, correct, source: per-sample arrays (text_code indexes `texts`, the distinct
+    completion texts). Returns {"sources": [...], "per_source": {src: {"paths", "questions",
+    "per_question"}}, "pooled": {...}, "venn": [{"sources": [..], "paths": n}, ...]} where a
+    Venn row counts the (question, path) pairs found by exactly that set of sources (listed only
+    for up to 5 sources; beyond that only the totals are given)."""
+    sources, src_code = np.unique(np.asarray(source).astype(str), return_inverse=True)
+    sources = [str(s) for s in sources]
+    ok = np.asarray(correct) == 1
+    q, tc, sc = np.asarray(qid)[ok], np.asarray(text_code)[ok], src_code[ok]
+    # one signature per distinct text, coded
+    used = np.unique(tc)
+    sig_codes: dict[str, int] = {}
+    code_of_text = np.full(len(texts), -1, dtype=np.int64)
+    for t in used:
+        code_of_text[t] = sig_codes.setdefault(path_signature(texts[t]), len(sig_codes))
+    sig = code_of_text[tc]
+    n_sig = max(len(sig_codes), 1)
+    key = q.astype(np.int64) * n_sig + sig                       # a (question, path) pair
+    pair = np.unique(key * len(sources) + sc)                    # which source found which pair
+    pk, ps = pair // len(sources), pair % len(sources)
+    keys, inv = np.unique(pk, return_inverse=True)
+    key_q = keys // n_sig
     per_source = {}
-    for s in sources:
-        keys = [k for k, o in owners.items() if s in o]
-        qs = {k[0] for k in keys}
-        per_source[s] = {"paths": len(keys), "questions": len(qs),
-                         "per_question": len(keys) / len(qs) if qs else 0.0}
-    pooled_q = {k[0] for k in owners}
+    for i, s in enumerate(sources):
+        mine = keys[np.unique(inv[ps == i])]
+        qs = np.unique(mine // n_sig)
+        per_source[s] = {"paths": int(len(mine)), "questions": int(len(qs)),
+                         "per_question": float(len(mine) / len(qs)) if len(qs) else 0.0}
+    pooled_q = np.unique(key_q)
     out: dict[str, Any] = {
         "sources": sources, "per_source": per_source,
-        "pooled": {"paths": len(owners), "questions": len(pooled_q),
-                   "per_question": len(owners) / len(pooled_q) if pooled_q else 0.0},
+        "pooled": {"paths": int(len(keys)), "questions": int(len(pooled_q)),
+                   "per_question": float(len(keys) / len(pooled_q)) if len(pooled_q) else 0.0},
         "venn": []}
-    if len(sources) <= 5:
-        exact: dict[frozenset, int] = {}
-        for o in owners.values():
-            exact[frozenset(o)] = exact.get(frozenset(o), 0) + 1
+    if 0 < len(sources) <= 5:
+        mask = np.bincount(inv, weights=(1 << ps).astype(np.float64), minlength=len(keys)).astype(np.int64)
+        counts = np.bincount(mask, minlength=1 << len(sources))
         for r in range(1, len(sources) + 1):
-            for combo in combinations(sources, r):
-                out["venn"].append({"sources": list(combo), "paths": exact.get(frozenset(combo), 0)})
+            for combo in combinations(range(len(sources)), r):
+                m = sum(1 << i for i in combo)
+                out["venn"].append({"sources": [sources[i] for i in combo], "paths": int(counts[m])})
     return out

@@ -43,8 +43,11 @@ class SampleTable:
     problem_ids: list[str]               # code -> problem_id
     answers: list[str]                   # code -> normalized answer
     fields: dict[str, np.ndarray] = field(default_factory=dict)  # path -> object array of labels
-    completion: np.ndarray | None = None  # object array of completions (only when asked for)
+    text_code: np.ndarray | None = None  # int64 code into texts per row (only when asked for)
+    texts: list[str] | None = None       # distinct completion texts (identical samples share one)
     source: str = ""                     # where the rows came from (file names)
+    codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict, repr=False)
+    """Cache of field_codes (filled by the pyarrow reader from its dictionary encoding)."""
 
     def __len__(self) -> int:
         return len(self.qid)
@@ -53,14 +56,47 @@ class SampleTable:
     def n_questions(self) -> int:
         return len(self.problem_ids)
 
+    def field_codes(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """A loaded field as (int64 code per row, labels); only labels that occur are listed."""
+        cached = self.codes.get(name)
+        if cached is not None and len(cached[0]) == len(self):
+            codes, labels = cached
+        else:
+            lookup: dict[str, int] = {}
+            values = self.fields[name]
+            codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in values.tolist()),
+                                dtype=np.int64, count=len(values))
+            labels = list(lookup)
+        used = np.unique(codes)
+        if len(used) < len(labels) or len(set(labels)) < len(labels):
+            # drop unused labels and merge labels that print the same
+            merged: dict[str, int] = {}
+            remap = np.zeros(len(labels), dtype=np.int64)
+            for u in used:
+                remap[u] = merged.setdefault(labels[u], len(merged))
+            codes, labels = remap[codes], list(merged)
+        self.codes[name] = (codes, labels)
+        return codes, labels
+
+    @property
+    def has_completions(self) -> bool:
+        return self.text_code is not None
+
+    @property
+    def completion(self) -> np.ndarray | None:
+        """Completion text per row (object array, materialized on each call; None if not loaded)."""
+        if self.text_code is None or self.texts is None:
+            return None
+        return np.asarray(self.texts, dtype=object)[self.text_code]
+
     def select(self, mask: np.ndarray) -> "SampleTable":
         """Rows where mask is True (codes and vocabularies are kept)."""
         return SampleTable(
             qid=self.qid[mask], correct=self.correct[mask], answer=self.answer[mask],
             order=self.order[mask], greedy=self.greedy[mask], problem_ids=self.problem_ids,
             answers=self.answers, fields={k: v[mask] for k, v in self.fields.items()},
-            completion=None if self.completion is None else self.completion[mask],
-            source=self.source)
+            text_code=None if self.text_code is None else self.text_code[mask], texts=self.texts,
+            source=self.source, codes={k: (c[mask], lab) for k, (c, lab) in self.codes.items()})
 
     @classmethod
     def from_records(cls, records: Iterable[Any], fields: Sequence[str] = (),
@@ -139,7 +175,8 @@ class _Builder:
         self.order: list[int] = []
         self.greedy: list[bool] = []
         self.values: dict[str, list[str]] = {f: [] for f in self.fields}
-        self.texts: list[str] = []
+        self.tcodes: dict[str, int] = {}
+        self.text_code: list[int] = []
 
     def add(self, d: dict[str, Any], path: str, line: int) -> None:
         pid = d.get("problem_id")
@@ -169,7 +206,7 @@ class _Builder:
         for f in self.fields:
             self.values[f].append(label(get_path(d, f)))
         if self.completions:
-            self.texts.append(d.get("completion") or "")
+            self.text_code.append(self.tcodes.setdefault(d.get("completion") or "", len(self.tcodes)))
 
     def build(self, source: str) -> SampleTable:
         return SampleTable(
@@ -180,8 +217,8 @@ class _Builder:
             greedy=np.asarray(self.greedy, dtype=bool),
             problem_ids=list(self.qcodes), answers=list(self.acodes),
             fields={f: np.asarray(v, dtype=object) for f, v in self.values.items()},
-            completion=np.asarray(self.texts, dtype=object) if self.completions else None,
-            source=source)
+            text_code=np.asarray(self.text_code, dtype=np.int64) if self.completions else None,
+            texts=list(self.tcodes) if self.completions else None, source=source)
 
 
 def _load_slow(paths: Sequence[Path], fields: Sequence[str], completions: bool) -> SampleTable:
@@ -284,6 +321,7 @@ def _table_from_arrow(table: Any, fields: Sequence[str], completions: bool, sour
     temp = col("temperature", pa.float64()).cast(pa.float64())
     greedy = pc.fill_null(pc.equal(temp, 0.0), False).to_numpy(zero_copy_only=False).astype(bool)
     out_fields = {}
+    codes_cache: dict[str, tuple[np.ndarray, list[str]]] = {}
     for f in fields:
         arr = _nested(table, f)
         enc = arr.combine_chunks().dictionary_encode() if arr is not None else None
@@ -291,13 +329,18 @@ def _table_from_arrow(table: Any, fields: Sequence[str], completions: bool, sour
             out_fields[f] = np.full(n, MISSING, dtype=object)
             continue
         labels = np.asarray([label(v) for v in enc.dictionary.to_pylist()] + [MISSING], dtype=object)
-        out_fields[f] = labels[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)]
-    comp = None
-    if completions:
-        comp = np.asarray(col("completion").fill_null("").to_pylist(), dtype=object)
+        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        idx[idx < 0] = len(labels) - 1
+        out_fields[f] = labels[idx]
+        codes_cache[f] = (idx, [str(x) for x in labels])
+    text_code, texts = None, None
+    if completions:  # dictionary-encode in C++: identical completions are decoded once
+        enc = col("completion").fill_null("").combine_chunks().dictionary_encode()
+        text_code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        texts = enc.dictionary.to_pylist()
     return SampleTable(qid=qid, correct=correct, answer=answer, order=order, greedy=greedy,
                        problem_ids=problem_ids, answers=list(acodes), fields=out_fields,
-                       completion=comp, source=source)
+                       text_code=text_code, texts=texts, source=source, codes=codes_cache)
 
 
 def _nested(table: Any, path: str) -> Any:
@@ -388,6 +431,7 @@ def attach_problem_fields(table: SampleTable, problems: str | os.PathLike, field
     per_q = {f: np.asarray([by_id.get(pid, {}).get(f, MISSING) for pid in table.problem_ids],
                            dtype=object) for f in fields}
     for f in fields:
+        table.codes.pop(f, None)
         from_problem = per_q[f][table.qid]
         own = table.fields.get(f)
         if own is None:
