@@ -84,6 +84,62 @@ def last_boxed(text: str) -> str | None:
     return spans[-1] if spans else None
 
 
+# what may stand between the boxes of one answer: "$\\boxed{2}$ and $x = \\boxed{3}$"
+_BOX_JOINER = re.compile(
+    r"[\s$,;]*(?:\\text\{\s*|\\mbox\{\s*)?(?:and|or|,)?\s*\}?[\s$,;]*"
+    r"(?:(?:\\quad|\\qquad|\\\\)\s*)*(?:[a-zA-Z](?:_\{?\d+\}?)?\s*=\s*)?[\s$]*")
+
+
+def boxed_answer(text: str) -> tuple[str, str] | None:
+    """(all boxed parts of the final answer joined with ", ", the last box alone), or None.
+
+    Boxes belong to one answer when only separators stand between them ("\\boxed{3} or
+    \\boxed{\\frac{2}{5}}", "x = \\boxed{1}, y = \\boxed{2}")."""
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return None
+    parts: list[tuple[int, int, str]] = []
+    pos = 0
+    while True:
+        best, cmd = -1, ""
+        for c in _BOX_COMMANDS:
+            j = text.find(c, pos)
+            if j >= 0 and (best < 0 or j < best):
+                best, cmd = j, c
+        if best < 0:
+            break
+        k = best + len(cmd)
+        nxt = text[k:k + 1]
+        if nxt == "{":
+            end = _matching_brace(text, k)
+            if end < 0:
+                parts.append((best, len(text), text[k + 1:].strip()))
+                break
+            parts.append((best, end + 1, text[k + 1:end].strip()))
+            pos = end + 1
+        elif nxt == " ":
+            m = re.match(r"\s+([^\s$]+)", text[k:])
+            if m:
+                parts.append((best, k + m.end(), m.group(1)))
+                pos = k + m.end()
+            else:
+                pos = k + 1
+        else:
+            pos = k
+    if not parts:
+        return None
+    last = parts[-1][2]
+    group = [last]
+    for i in range(len(parts) - 1, 0, -1):
+        between = text[parts[i - 1][1]:parts[i][0]]
+        if len(between) > 40 or not _BOX_JOINER.fullmatch(between):
+            break
+        group.append(parts[i - 1][2])
+    group.reverse()
+    if len(group) > 1 and all(g == group[0] for g in group):
+        group = [last]
+    return ", ".join(group), last
+
+
 def _clean(answer: str) -> str | None:
     answer = answer.strip()
     while answer.endswith((".", "。")) and not answer.endswith(".."):
@@ -148,9 +204,9 @@ def extract_gsm8k(text: str) -> str | None:
 
 def extract_math(text: str) -> str | None:
     """MATH order: \\boxed{}, "Final Answer", "The answer is", "####", last math span, last number."""
-    box = last_boxed(text)
+    box = boxed_answer(text)
     if box is not None:
-        return _clean(box)
+        return _clean(box[0])
     for pattern in (_FINAL_ANSWER, _ANSWER_IS):
         tail = _after_last(pattern, text)
         if tail is not None:
@@ -170,25 +226,30 @@ def extract_math(text: str) -> str | None:
 
 
 _TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{[^{}]*\}")
-_COMMAND = re.compile(r"\\[a-zA-Z]+")
+_COMMAND = re.compile(r"\\(?:begin|end)\s*\{[a-zA-Z*]*\}|\\[a-zA-Z]+")
 _WORD = re.compile(r"[A-Za-z]{2,}")
+_WORD3 = re.compile(r"[A-Za-z]{3,}")
 _DIGIT = re.compile(r"\d")
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+?)\$", re.DOTALL)
 
 
 def looks_bare(text: str) -> bool:
-    """True when `text` reads like a bare answer rather than a worked solution: one line of at most
-    200 characters whose plain words (outside \\text{} and LaTeX commands) are either absent, or
-    at most three with no digits ("Monday", "no solution"), or units after a number ("18 dollars")."""
-    if len(text) > 200 or "\n" in text.strip():
+    """True when `text` reads like a bare answer rather than a worked solution: at most 200
+    characters on one line (outside \\text{}), and no plain words of 3+ letters (outside \\text{}
+    and LaTeX commands) unless there are no digits and at most three words ("no solution") or they
+    are units after a number ("18 dollars"). Short letter runs are variables ("3qr + 6q")."""
+    if len(text) > 200:
         return False
-    if not _WORD.search(text):
-        return True
-    words = _WORD.findall(_COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text)))
+    if not _WORD3.search(text):
+        return "\n" not in text.strip()
+    plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text))
+    if "\n" in plain.strip():
+        return False
+    words = _WORD3.findall(plain)
     if not words:
         return True
     if not _DIGIT.search(text):
-        return len(words) <= 3
+        return len(_WORD.findall(plain)) <= 3
     return strip_units(text) is not text
 
 

@@ -95,15 +95,25 @@ def close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
     if a == b:
         return True
     d = abs(a - b)
-    return d <= abs_tol or d <= rel_tol * max(abs(a), abs(b))
+    # the 1e-9 slack keeps the documented bound inclusive under float rounding (0.333333 vs 1/3)
+    return d <= abs_tol or d <= rel_tol * max(abs(a), abs(b)) * (1 + 1e-9)
+
+
+def _is_int(canon: str) -> bool:
+    return canon.isdigit() or (canon[:1] == "-" and canon[1:].isdigit())
 
 
 def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str) -> bool:
     """Compare two plain numbers under the tolerance and percent policy (see GradePolicy)."""
     if a.percent == b.percent:
-        return a.canon == b.canon or close(a.value, b.value, rel_tol, abs_tol)
-    if percent == "ignore":
+        if a.canon == b.canon:
+            return True
+        if _is_int(a.canon) and _is_int(b.canon):  # integers compare exactly: 1000001 != 1000000
+            return False
         return close(a.value, b.value, rel_tol, abs_tol)
+    if percent == "ignore":
+        return close(a.value, b.value, rel_tol, abs_tol) and (
+            a.value == b.value or not (_is_int(a.canon) and _is_int(b.canon)))
     # exactly one side has "%": compare its value/100 with the other; lenient also accepts the
     # bare value (a model writing "50" for "50%")
     p, q = (a, b) if a.percent else (b, a)
