@@ -42,7 +42,8 @@ def detect_format(record: dict[str, Any], path: str | os.PathLike = "<record>", 
     if {"problem", "solution"} <= keys:
         return "math"
     raise RecordError(path, line, f"cannot tell the format from keys {sorted(keys)}; "
-                      f"pass format= one of {FORMATS[1:]}")
+                      f"pass format= one of {FORMATS[1:-1]}, or a field mapping "
+                      "(fields= / --question-field)")
 
 
 def _first_byte(path: Path) -> bytes:

@@ -76,6 +76,22 @@ def _hub_offline() -> bool:
     return any(os.environ.get(v, "").upper() in truthy for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
+def _hub_unreachable(timeout: float = 3.0) -> str:
+    """Why the hub endpoint cannot be reached (quick TCP probe), or "" if it can."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        return f"{host}:{port}: {e}"
+    return ""
+
+
 def open_hf(path_or_id: str | os.PathLike, name: str | None = None, split: str | None = None
             ) -> tuple[Iterable[dict[str, Any]], str]:
     """The rows of a dataset (an iterable of dicts) and the split name they belong to."""
@@ -111,6 +127,11 @@ def open_hf(path_or_id: str | os.PathLike, name: str | None = None, split: str |
             f"{hub_id!r} is not a local path and the Hugging Face hub is switched off "
             "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE); pass a local save_to_disk folder or "
             "parquet/json files instead")
+    reason = _hub_unreachable()
+    if reason:
+        raise HubUnavailableError(
+            f"{hub_id!r} is not a local path and the Hugging Face hub cannot be reached "
+            f"({reason}); pass a local save_to_disk folder or parquet/json files instead")
     try:
         ds = datasets.load_dataset(hub_id, name, split=split or "train", streaming=True)
     except Exception as e:  # network errors come in many types; all mean "not loadable here"

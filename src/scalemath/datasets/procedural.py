@@ -518,7 +518,9 @@ def _ages(b: _Build, steps: int) -> None:
     b.say(f"{names[0]} is {base} years old.")
     ages: list[Arg] = [base]
     for i in range(1, r + 1):
-        j = b.rng.randrange(i)            # relative to anyone named before: star or chain
+        # relative to anyone named before (star or chain) when all ages are summed; a chain
+        # when one age is asked, so that every step is needed
+        j = b.rng.randrange(i) if extra in ("sum", "sum_future") else i - 1
         ref, who = ages[j], names[j]
         kind = b.rng.choice(("older", "younger", "times"))
         if kind == "older":
@@ -539,7 +541,7 @@ def _ages(b: _Build, steps: int) -> None:
         b.ask(f"How old is {names[-1]}?")
     elif extra == "future":
         y = b.num(1, min(b.hi, 20))
-        z = b.rng.randrange(r + 1)
+        z = r
         b.step("+", (ages[z], y), f"In {y} years {names[z]} will be {{eq}} years old.")
         b.ask(f"How old will {names[z]} be in {y} years?")
     elif extra == "sum":
@@ -849,6 +851,8 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
     if len(b.steps) != steps:
         raise AssertionError(f"{family} built {len(b.steps)} steps, wanted {steps}")
     programs = b.programs()
+    for prog in programs:
+        _check_all_used(prog, family)
     question = " ".join(b.say_lines + [b.question_ask])
     answer = b.values[b.steps[-1].name]
     return Problem(
@@ -858,6 +862,19 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
               "key": structure_key(programs),
               "programs": [_serialize(p) for p in programs]},
     )
+
+
+def _check_all_used(program: Program, family: str) -> None:
+    """Every step must feed the final one (no distractor steps in a solution)."""
+    by_name = {s.name: s for s in program}
+    needed, todo = set(), [program[-1].name]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(a for a in by_name[name].args if isinstance(a, str))
+    if len(needed) != len(program):
+        raise AssertionError(f"{family}: steps {sorted(set(by_name) - needed)} are not used")
 
 
 def iter_generate(cfg: ProceduralConfig) -> Iterator[Problem]:
