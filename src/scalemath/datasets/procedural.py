@@ -460,8 +460,8 @@ def _speed(b: _Build, steps: int) -> None:
     ask = ""
     for i, is_product in enumerate(_flags(b, k, p)):
         if is_product:
-            s, h = b.num(), b.num(1, min(b.hi, 9))
-            clauses.append(f"{s} miles per hour for {h} hour{'s' if h > 1 else ''}")
+            s, h = b.num(), b.num(2, max(2, min(b.hi, 9)))
+            clauses.append(f"{s} miles per hour for {h} hours")
             text = f"The {_ORD[i]} part is {{eq}} miles." if k > 1 else f"The {veh} goes {{eq}} miles."
             parts.append(b.step("*", (s, h), text))
             ask = f"How many miles does the {veh} go?"
@@ -672,8 +672,12 @@ def _savings(b: _Build, steps: int) -> None:
             goal = b.rng.choice(V.GOALS)
             price = b.above(v)
             b.say(f"{_cap(he)} wants a {goal} that costs {price} dollars.")
-            cur = b.step("-", (price, cur), f"{name} needs {{eq}} more dollars.")
-            ask = f"How much more does {name} need for the {goal}?"
+            if "weeks" in chain:
+                cur = b.step("-", (price, cur), f"{name} needs {{eq}} more dollars.")
+                ask = f"How much more does {name} need for the {goal}?"
+            else:
+                cur = b.step("-", (price, cur), f"After one week {name} needs {{eq}} more dollars.")
+                ask = f"After one week, how much more does {name} need for the {goal}?"
     b.ask(ask)
 
 
@@ -850,6 +854,7 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
         return None
     if len(b.steps) != steps:
         raise AssertionError(f"{family} built {len(b.steps)} steps, wanted {steps}")
+    b.steps = _post_order(b.steps)
     programs = b.programs()
     for prog in programs:
         _check_all_used(prog, family)
@@ -862,6 +867,26 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
               "key": structure_key(programs),
               "programs": [_serialize(p) for p in programs]},
     )
+
+
+def _post_order(steps: Sequence[Step]) -> list[Step]:
+    """Gold order: each step right after what it uses, walking from the final step's arguments
+    left to right (a product used by the fourth event comes just before that event)."""
+    by_name = {s.name: s for s in steps}
+    out: list[Step] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        for a in by_name[name].args:
+            if isinstance(a, str):
+                visit(a)
+        done.add(name)
+        out.append(by_name[name])
+
+    visit(steps[-1].name)
+    return out + [s for s in steps if s.name not in done]
 
 
 def _check_all_used(program: Program, family: str) -> None:
