@@ -60,3 +60,18 @@ def test_shares_subsample_when_asked():
     assert out["n_classified"] == 50 < out["n_wrong"]
     with pytest.raises(ValueError, match="completions"):
         error_shares(SampleTable.from_records(synthetic_samples(SyntheticConfig(n_questions=3))))
+
+
+def test_uses_the_answers_calculator_when_present(monkeypatch):
+    import sys
+    import types
+
+    from scalemath.metrics import errors
+
+    fake = types.ModuleType("scalemath.answers.calculator")
+    fake.check_annotation = lambda ann: ann == "1+1=2"      # a strict stand-in
+    monkeypatch.setitem(sys.modules, "scalemath.answers.calculator", fake)
+    check = errors.annotation_checker()
+    assert check("1+1=2") is True and check("10/3=3.33") is False   # the stand-in decides
+    assert check("apples=3") is None                                # not arithmetic: no verdict
+    assert errors.checker_name() == "answers.calculator"

@@ -11,7 +11,8 @@ questions, intervals are percentile bootstrap intervals over questions):
   (here through prefix sums of log1p(-k/i)); questions with N < k are left out of pass@k.
 - Pass@N: mean of min(c, 1), as the RFT / Xwin-Math papers define it (any of the N correct).
 - PassRatio@N: mean of c / N (Xwin-Math), the expected accuracy of one sample.
-- maj@k: majority vote over the normalized extracted answers of the first k samples (by
+- maj@k: majority vote over the extracted answers (normalized by `scalemath.answers.normalize`)
+  of the first k samples (by
   sample_index); samples without an answer do not vote; a tie goes to the answer that appeared
   first; no votes counts as wrong; questions with N < k are left out. The vote is correct when the
   winning answer's first sample is graded correct.

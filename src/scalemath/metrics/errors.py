@@ -134,19 +134,23 @@ def checker_name() -> str:
 
 
 def annotation_checker() -> Callable[[str], bool | None]:
-    """The annotation check in use: the answers package's `check_annotation` when it exists,
-    else `local_check_annotation`. Both take the text inside `<<...>>`."""
+    """The annotation check in use; takes the text inside `<<...>>`, returns None when the
+    annotation is not plain arithmetic (no verdict: not counted as a slip).
+
+    With `scalemath.answers.calculator` present (the RFT helper's safe calculator) its
+    `check_annotation` decides every checkable annotation, i.e. the RFT paper's rule
+    |value(lhs) - rhs| < 1e-3, the same rule RFT uses to reject paths. Without it,
+    `local_check_annotation` is used, which also accepts a right side rounded to its own
+    decimals (10/3 = 3.33)."""
     try:
-        from scalemath.answers.calculator import check_annotation  # type: ignore[attr-defined]
+        from scalemath.answers.calculator import check_annotation  # type: ignore[import-not-found]
     except ImportError:
         return local_check_annotation
 
     def check(annotation: str) -> bool | None:
-        try:
-            out = check_annotation(annotation)
-        except TypeError:  # a different signature than assumed: stay with the local check
-            return local_check_annotation(annotation)
-        return None if out is None else bool(getattr(out, "ok", out))
+        if local_check_annotation(annotation) is None:
+            return None
+        return bool(check_annotation(annotation))
     return check
 
 

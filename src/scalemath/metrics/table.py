@@ -17,9 +17,7 @@ names file and line for malformed records.
 """
 from __future__ import annotations
 
-import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -110,27 +108,16 @@ class SampleTable:
 
 # -- answer normalization (for majority voting) -------------------------------------------------
 
-_NUM = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(\D|$))")
-
-
 def normalize_answer(text: str | None) -> str | None:
-    """Canonical form of an extracted answer for voting: strips spaces, `$`, `\\$`, thousands
-    commas and a trailing period; numbers are rewritten canonically ("18.00" -> "18",
-    "0.50" -> "0.5"). Non-numeric answers keep their (space-free) text. None stays None."""
+    """Canonical form of an extracted answer for voting: `scalemath.answers.normalize` (numbers
+    canonical, "$1,000" -> "1000", "\\frac{1}{2}" and "0.5" -> "0.5", word answers lower-cased);
+    None when there is no answer."""
+    from scalemath.answers import normalize
+
     if text is None:
         return None
-    s = str(text).strip().replace("\\$", "").replace("$", "").replace("\\!", "")
-    s = _THOUSANDS.sub("", s).rstrip(".").replace(" ", "")
-    if not s:
-        return None
-    if _NUM.match(s):
-        x = float(s)
-        if math.isfinite(x):
-            if x == int(x) and abs(x) < 1e15:
-                return str(int(x))
-            return repr(x)
-    return s
+    out = normalize(str(text))
+    return out or None
 
 
 # -- field paths ----------------------------------------------------------------------------------
