@@ -136,3 +136,24 @@ def test_all_ungraded_is_an_error():
 def test_curve_points():
     assert curve_points(134) == [1, 2, 4, 8, 16, 32, 64, 128, 134]
     assert curve_points(1) == [1]
+
+
+def test_agrees_with_the_scalar_reference_functions():
+    """Cross-check against metrics/passk.py (the sampling stage's pure functions) once it is merged."""
+    passk = pytest.importorskip("scalemath.metrics.passk")
+    rng = np.random.default_rng(4)
+    recs, correct, answers = [], [], []
+    for q in range(60):
+        p = rng.uniform(0.05, 0.9)
+        c = [bool(rng.random() < p) for _ in range(8)]
+        a = [None if rng.random() < 0.1 else str(int(rng.integers(0, 3))) for _ in range(8)]
+        correct.append(c)
+        answers.append(a)
+        recs += [rec(f"q{q}", i, c[i], a[i]) for i in range(8)]
+    s = summarize(SampleTable.from_records(recs), ks=(1, 3, 8), bootstrap=0)
+    for k in (1, 3, 8):
+        assert s["overall"][f"maj@{k}"]["value"] == pytest.approx(passk.maj_at_k(answers, correct, k))
+    assert s["overall"]["Pass@N"]["value"] == pytest.approx(passk.pass_at_n(correct))
+    assert s["overall"]["PassRatio@N"]["value"] == pytest.approx(passk.pass_ratio_at_n(correct))
+    curve = {r["n"]: r for r in s["curve"]}
+    assert curve[4]["Pass@n"]["value"] == pytest.approx(passk.pass_at_n([c[:4] for c in correct]))
