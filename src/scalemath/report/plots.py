@@ -98,7 +98,7 @@ def paths_plot(paths: dict[str, Any]) -> Any:
         ax.barh(srcs, [paths["per_source"][s]["paths"] for s in srcs], color=PALETTE[0])
         ax.set_xlabel("distinct correct paths")
     tot = ", ".join(f"{s}: {v['paths']}" for s, v in paths["per_source"].items())
-    ax.set_title(f"Distinct reasoning paths — {tot}; pooled {paths['pooled']['paths']}", fontsize=9)
+    ax.set_title(f"Distinct reasoning paths (pooled {paths['pooled']['paths']})\n{tot}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -106,7 +106,7 @@ def paths_plot(paths: dict[str, Any]) -> Any:
 def breakdown_plot(field: str, groups: dict[str, dict[str, Any]], names: Sequence[str]) -> Any:
     """Grouped bars of a few figures per value of a breakdown field."""
     labels = list(groups)
-    fig, ax = new_figure(max(5.0, min(12.0, 1.0 + 0.5 * len(labels) * len(names))), 3.6)
+    fig, ax = new_figure(max(5.0, min(7.5, 1.0 + 0.4 * len(labels) * len(names))), 3.6)
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(labels))
     for i, name in enumerate(names):
