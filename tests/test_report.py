@@ -74,3 +74,18 @@ def test_report_of_empty_dir_and_cli(tmp_path):
                                    "--out", str(tmp_path / "r" / "index.html")])
     assert res.exit_code == 0, res.output
     assert len(images((tmp_path / "r" / "index.html").read_text())) >= 7
+
+
+def test_report_reads_an_evaluation_stage_folder(tmp_path):
+    """greedy.jsonl + samples.jsonl + the evaluation stage's own metrics.json (another format)."""
+    d = tmp_path / "eval"
+    recs = list(synthetic_samples(SyntheticConfig(n_questions=30, n_samples=4)))
+    write_jsonl(d / "greedy.jsonl", [r for r in recs if r["temperature"] == 0.0])
+    write_jsonl(d / "samples.jsonl", [r for r in recs if r["temperature"] != 0.0])
+    (d / "metrics.json").write_text(json.dumps({"maj1@1": 0.5, "maj@4": 0.6, "grader_version": "1.0"}))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "metrics.json").write_text(json.dumps({"accuracy": 0.25}))
+    html = build_report(tmp_path, ReportConfig(bootstrap=50, ks=(1, 4))).read_text()
+    assert "Evaluation: eval" in html and "metrics.json of the evaluation stage" in html and "maj1@1" in html
+    assert "30 greedy" in html.replace("(", "")          # greedy.jsonl was read as the greedy samples
+    assert "Other figures: other/metrics.json" in html

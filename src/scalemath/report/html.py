@@ -2,10 +2,11 @@
 
 What the page shows depends on what the directory holds (searched recursively):
 
-- graded sample stores (`*samples*.jsonl` / `*samples*.parquet`): every sample file of one
-  directory is one evaluation; it is analyzed (figures with bootstrap intervals, steps, error
-  types, distinct paths) unless that directory already has a `metrics.json` from
-  `scalemath metrics --out`, which is then used as is;
+- graded sample stores (`*samples*.jsonl` / `*samples*.parquet`, and `greedy*.jsonl` as the
+  evaluation stage writes them beside `samples.jsonl`): the sample files of one directory are one
+  evaluation; it is analyzed (figures with bootstrap intervals, steps, error types, distinct
+  paths) unless that directory already has a `metrics.json` written by `scalemath metrics --out`,
+  which is then used as is (any other `metrics.json` is shown as a table beside the analysis);
 - `results.csv` (one row per experiment cell): accuracy against `data_size` with the fitted
   scaling curve and its band (and the data needed for `--target` accuracies); accuracy against
   `k` (RFT: samples per question) and against `distinct_paths` (distinct reasoning paths per
@@ -81,7 +82,8 @@ def discover(run_dir: Path, exclude: Path | None = None) -> dict[str, Any]:
     for p in sorted(run_dir.rglob("*")):
         if exclude is not None and exclude in p.parents:
             continue
-        if p.is_file() and "samples" in p.name and p.suffix in (".jsonl", ".parquet"):
+        if p.is_file() and p.suffix in (".jsonl", ".parquet") and (
+                "samples" in p.name or p.name.startswith("greedy")):
             sample_dirs.setdefault(p.parent, []).append(p)
         elif p.is_file() and p.name == "metrics.json":
             metrics_files.append(p)
@@ -235,14 +237,21 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     t0 = time.perf_counter()
     found = discover(run, exclude=out_dir if out_dir != run else None)
     sections: list[Section] = []
-    metrics_dirs = {p.parent for p in found["metrics"]}
+    ours, foreign = {}, {}
     for p in found["metrics"]:
         d = orjson.loads(p.read_bytes())
-        if "summary" in d:
-            sections.append(Section(str(p.parent.relative_to(run)) or ".", d))
-    for d, files in found["sample_dirs"].items():
-        if d not in metrics_dirs:
-            sections.append(Section(str(d.relative_to(run)) or ".", analyze_dir(files, cfg)))
+        (ours if isinstance(d, dict) and "summary" in d else foreign)[p.parent] = d
+    for where, d in ours.items():
+        sections.append(Section(str(where.relative_to(run)) or ".", d))
+    for where, files in found["sample_dirs"].items():
+        if where not in ours:
+            sections.append(Section(str(where.relative_to(run)) or ".", analyze_dir(files, cfg)))
+    for sec in sections:
+        other = foreign.pop(run / sec.name if sec.name != "." else run, None)
+        if other is not None:
+            sec.result = {**sec.result, "stage_metrics": _flatten(other)}
+    others = [{"file": str((w / "metrics.json").relative_to(run)), "rows": _flatten(d), "images": []}
+              for w, d in foreign.items()]
     sections.sort(key=lambda s: s.name)
     for i, sec in enumerate(sections[: cfg.max_detailed]):
         _section_images(sec, out_dir, i)
@@ -263,10 +272,10 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     env.filters["num"] = num
     page = env.get_template("template.html").render(
         title=cfg.title or f"scalemath report — {run.resolve().name}", run_dir=str(run.resolve()),
-        generated=time.strftime("%Y-%m-%d %H:%M:%S"), sections=sections, results=results, rft=rft,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"), sections=sections, results=results, rft=rft + others,
         figure_names=figure_names, breakdown_columns=breakdown_columns, versions=_versions(),
         detailed=cfg.max_detailed, elapsed=f"{time.perf_counter() - t0:.1f}",
-        empty=not (sections or results or rft))
+        empty=not (sections or results or rft or others))
     out_html.write_text(page, encoding="utf-8")
     return out_html
 
