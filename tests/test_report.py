@@ -23,6 +23,13 @@ def make_run(root):
         dp = 1 + np.log(k)
         lines.append(f"rft-{k},rft,{int(7473 * dp)},{0.33 + 0.02 * np.log(dp) + rng.normal(0, 0.003):.4f},{k},{dp:.2f}")
     (root / "results.csv").write_text("\n".join(lines) + "\n")
+    # accuracy against the base model's pre-training loss (RFT paper): one row per model and size
+    pl = ["model,data_size,pretrain_loss,accuracy"]
+    for loss in (1.78, 1.70, 1.62, 1.55, 1.50):
+        for n in (1000, 7473):
+            pl.append(f"m{loss},{n},{loss},{1.9 - loss + 0.02 * np.log(n) + rng.normal(0, 0.004):.4f}")
+    (root / "models").mkdir()
+    (root / "models" / "results.csv").write_text("\n".join(pl) + "\n")
     paths = {"sources": ["a", "b"], "per_source": {"a": {"paths": 10, "questions": 5, "per_question": 2.0},
                                                   "b": {"paths": 8, "questions": 5, "per_question": 1.6}},
              "pooled": {"paths": 14, "questions": 5, "per_question": 2.8},
@@ -42,13 +49,15 @@ def test_report_has_every_section(tmp_path):
     titles = [t for t, _ in images(html)]
     for want in ("Pass@n and PassRatio@n vs n", "Accuracy vs reasoning steps", "Error types",
                  "Distinct reasoning paths per source", "accuracy vs data_size", "accuracy vs k",
-                 "accuracy vs distinct_paths", "by model"):
+                 "accuracy vs distinct_paths", "by model", "accuracy vs pretrain_loss"):
         assert want in titles, want
     assert titles.count("Distinct reasoning paths per source") == 2       # samples + rft_stats.json
     assert "Acc_step" in html and "Data needed for accuracy = 0.4" in html and "dedupe" in html
+    assert "accuracy vs pretrain_loss — data_size = 7473" in html and "acc = a + b·x" in html
     assert "http://" not in html and "https://" not in html              # self-contained
-    for name in ("passn_0.png", "steps_0.png", "errors_0.png", "fit_0.png", "rft_k_0.png"):
-        assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
+    for name in ("passn_0", "steps_0", "errors_0", "fit_*", "rft_k_*", "ptloss_*"):
+        (png,) = (tmp_path / "report").glob(name + ".png")
+        assert png.read_bytes()[:4] == b"\x89PNG"
     # the report folder itself is not picked up as input next time
     found = discover(tmp_path, exclude=tmp_path / "report")
     assert all(tmp_path / "report" not in p.parents for p in found["results"] + found["metrics"])

@@ -20,12 +20,13 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
               targets: tuple[float, ...] = (), interval: str = "auto", ci: float = 0.95,
               seed: int = 0) -> dict[str, Any]:
     """Fit each group of a results CSV; returns {"groups": {name: {"best", "fits", "targets"}}}
-    plus the FitResult objects under "_results" (for plotting)."""
+    (or {name: {"error"}} for a group that cannot be fitted) plus the FitResult objects under
+    "_results" (for plotting). Raises ValueError when nothing can be fitted."""
     from scalemath.scaling.data import group_values, numeric_columns, read_csv
-    from scalemath.scaling.fit import MODELS, fit, fit_auto
+    from scalemath.scaling.fit import ALL_MODELS, fit, fit_auto
 
-    if model != "auto" and model not in MODELS:
-        raise typer.BadParameter(f"--model must be auto or one of {MODELS}")
+    if model != "auto" and model not in ALL_MODELS:
+        raise typer.BadParameter(f"--model must be auto or one of {ALL_MODELS}")
     rows = read_csv(path)
     names = group_values(rows, group) if group else [""]
     out: dict[str, Any] = {"x": x, "y": y, "file": str(path), "groups": {}, "_results": {}}
@@ -35,14 +36,22 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
             w[group] = g
         cols = numeric_columns(path, rows, [x, y] + ([sigma] if sigma else []), w)
         kw = dict(sigma=cols[sigma] if sigma else None, ci=ci, interval=interval, seed=seed)
-        if model == "auto":
-            best, fits = fit_auto(cols[x], cols[y], **kw)
-        else:
-            best = fit(cols[x], cols[y], model, **kw)
-            fits = {model: best}
+        try:
+            if model == "auto":
+                best, fits = fit_auto(cols[x], cols[y], **kw)
+            else:
+                best = fit(cols[x], cols[y], model, **kw)
+                fits = {model: best}
+        except ValueError as e:
+            if not group:
+                raise
+            out["groups"][g] = {"error": str(e)}   # one series too short: the others still count
+            continue
         out["groups"][g] = {"best": best.model, "fits": {m: f.to_dict() for m, f in fits.items()},
                             "targets": [best.data_needed(t, seed=seed) for t in targets]}
         out["_results"][g] = best
+    if not out["_results"]:
+        raise ValueError("; ".join(f"{g}: {i['error']}" for g, i in out["groups"].items()) or "no rows")
     return out
 
 
@@ -52,7 +61,7 @@ def register(app: typer.Typer) -> None:
         results: Path = typer.Argument(..., help="CSV with one row per (cell, data amount)."),
         x: str = typer.Option("data_size", "--x", help="Column with the data amount."),
         y: str = typer.Option("accuracy", "--y", help="Column with the accuracy."),
-        model: str = typer.Option("auto", "--model", help="loglinear | segmented | power | auto (lowest AICc)."),
+        model: str = typer.Option("auto", "--model", help="loglinear | segmented | power | auto (lowest AICc of those three) | linear (acc vs another measure, e.g. pre-training loss)."),
         sigma: Optional[str] = typer.Option(None, "--sigma", help="Column with standard errors of y (weighted fit)."),
         group: Optional[str] = typer.Option(None, "--group", help="Fit each value of this column separately."),
         where: list[str] = typer.Option([], "--where", help="Keep rows with COLUMN=VALUE (repeatable)."),
@@ -83,6 +92,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
         for g, info in res["groups"].items():
+            if "error" in info:
+                console.print(f"[yellow]{group}={g}: no fit ({info['error']})[/yellow]")
+                continue
             t = Table(title=f"{y} vs {x}" + (f" — {group}={g}" if group else "") + f" ({int(ci * 100)}% intervals)")
             for col in ("model", "parameter", "estimate", "interval", "R²", "RMSE", "AICc", "BIC", "weight"):
                 t.add_column(col, justify="left" if col in ("model", "parameter") else "right")
@@ -108,7 +120,7 @@ def register(app: typer.Typer) -> None:
         if plot:
             from scalemath.scaling.plots import fit_figure
 
-            targets = [d for info in res["groups"].values() for d in info["targets"]]
+            targets = [d for info in res["groups"].values() for d in info.get("targets", [])]
             fig = fit_figure({g or "": r for g, r in results_obj.items()}, xlabel=x, ylabel=y,
                              title=f"{y} vs {x}", targets=targets)
             plot.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ What the page shows depends on what the directory holds (searched recursively):
 - `results.csv` (one row per experiment cell): accuracy against `data_size` with the fitted
   scaling curve and its band (and the data needed for `--target` accuracies); accuracy against
   `k` (RFT: samples per question) and against `distinct_paths` (distinct reasoning paths per
-  question) when those columns exist. The series column is the first of `method`, `series`,
+  question) when those columns exist; against `pretrain_loss` (the base model's pre-training
+  loss, one row per model) with a linear fit per series. The series column is the first of `method`, `series`,
   `setting`, `model` present; `accuracy_lo` / `accuracy_hi` columns become error bars;
 - `rft_stats.json`: shown as a table; a `paths` object in it (as `metrics/paths.py` writes) also
   gets the distinct-path plot.
@@ -145,12 +146,14 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
             objs = res.pop("_results")
             fig = fit_figure({g or y: r for g, r in objs.items()}, xlabel=x, ylabel=y,
                              title=f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
-                             targets=[d for info in res["groups"].values() for d in info["targets"]])
+                             targets=[d for info in res["groups"].values() for d in info.get("targets", [])])
             out["images"].append({"title": f"{y} vs {x}", **_png(fig, out_dir, f"fit_{idx}.png")})
             for g, info in res["groups"].items():
-                out["fits"].append({"group": g, **info})
+                out["fits"].append({"group": f"{group} = {g}" if group else "", **info})
         except ValueError as e:
             out["notes"].append(f"no fit of {y} vs {x}: {e}")
+    if "pretrain_loss" in cols:
+        _pretrain_loss(path, rows, cols, y, cfg, out, out_dir, idx)
     for col, label, logx, name in (("k", "k (sampled completions per question)", True, "rft_k"),
                                    ("distinct_paths", "distinct reasoning paths per question", False, "rft_paths")):
         if col in cols:
@@ -161,6 +164,28 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
     out["table"] = {"columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows[:200]],
                     "truncated": max(0, len(rows) - 200)}
     return out
+
+
+def _pretrain_loss(path: Path, rows: list[dict[str, str]], cols: list[str], y: str, cfg: ReportConfig,
+                   out: dict[str, Any], out_dir: Path, idx: int) -> None:
+    """Accuracy against the base model's pre-training loss: one point per model, a linear fit per
+    series (series: method/series/setting or data_size, never the model itself)."""
+    from scalemath.cli.fit import fit_table
+    from scalemath.scaling.plots import fit_figure
+
+    sel = [r for r in rows if r.get("pretrain_loss", "") not in ("", None)]
+    group = next((c for c in (*SERIES_COLUMNS[:3], *X_COLUMNS) if c in cols and len({r[c] for r in sel}) > 1), None)
+    try:
+        res = fit_table(path, "pretrain_loss", y, "linear", group=group, seed=cfg.seed)
+    except ValueError as e:
+        out["notes"].append(f"no fit of {y} vs pretrain_loss: {e}")
+        return
+    objs = res.pop("_results")
+    fig = fit_figure({(f"{group}={g}" if group else y): r for g, r in objs.items()}, xlabel="base model pre-training loss",
+                     ylabel=y, title=f"{y} vs pre-training loss (linear fit)")
+    out["images"].append({"title": f"{y} vs pretrain_loss", **_png(fig, out_dir, f"ptloss_{idx}.png")})
+    for g, info in res["groups"].items():
+        out["fits"].append({"group": f"{group} = {g}" if group else "", "x": "pretrain_loss", **info})
 
 
 def _section_images(sec: Section, out_dir: Path, idx: int) -> None:
@@ -263,7 +288,7 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
         item: dict[str, Any] = {"file": str(p.relative_to(run)), "rows": _flatten({k: v for k, v in d.items() if k != "paths"}), "images": []}
         if isinstance(d.get("paths"), dict) and "per_source" in d["paths"]:
             item["images"].append({"title": "Distinct reasoning paths per source",
-                                   **_png(plots.paths_plot(d["paths"]), out_dir, f"rft_paths_{i}.png")})
+                                   **_png(plots.paths_plot(d["paths"]), out_dir, f"rftstats_paths_{i}.png")})
         rft.append(item)
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("scalemath.report", "."),

@@ -8,6 +8,8 @@ Models (n = data amount, ln = natural log):
   t is chosen on a grid over the interior data points, then refined jointly with a, b1, b2.
 - power:      acc = a - b * n^(-c)   (c > 0): a saturating power law whose asymptote a is the
   accuracy reachable with unlimited data; b > 0 is the gap at n = 1.
+- linear:     acc = a + b * x   (not a data-scaling model, so not among `fit_auto`'s candidates:
+  for accuracy against another measured quantity, e.g. the base model's pre-training loss).
 
 Fits are (optionally weighted, `sigma`) least squares through scipy. Parameter intervals come
 from the covariance of the estimates (Jacobian at the optimum, scaled by the residual variance,
@@ -24,11 +26,17 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-MODELS = ("loglinear", "segmented", "power")
-MIN_POINTS = {"loglinear": 3, "segmented": 5, "power": 4}
+MODELS = ("loglinear", "segmented", "power")   # data-amount models (fit_auto's candidates)
+ALL_MODELS = (*MODELS, "linear")
+MIN_POINTS = {"loglinear": 3, "segmented": 5, "power": 4, "linear": 3}
 
 
 # -- model functions ------------------------------------------------------------------------------
+
+def linear(x: np.ndarray, a: float, b: float) -> np.ndarray:
+    """acc = a + b x."""
+    return a + b * np.asarray(x, dtype=np.float64)
+
 
 def loglinear(n: np.ndarray, a: float, b: float) -> np.ndarray:
     """acc = a + b ln n."""
@@ -54,6 +62,8 @@ def jacobian(model: str, n: np.ndarray, theta: Sequence[float]) -> np.ndarray:
     one = np.ones_like(x)
     if model == "loglinear":
         return np.stack([one, x], 1)
+    if model == "linear":
+        return np.stack([one, n], 1)
     if model == "segmented":
         a, b1, b2, t = theta
         right = np.where(x > t, 1.0, np.where(x == t, 0.5, 0.0))
@@ -65,9 +75,10 @@ def jacobian(model: str, n: np.ndarray, theta: Sequence[float]) -> np.ndarray:
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
 
-FUNCS: dict[str, Callable[..., np.ndarray]] = {"loglinear": loglinear, "segmented": segmented, "power": power}
-PARAMS = {"loglinear": ("a", "b"), "segmented": ("a", "b1", "b2", "t"), "power": ("a", "b", "c")}
-FORMULAS = {"loglinear": "acc = a + b·ln n",
+FUNCS: dict[str, Callable[..., np.ndarray]] = {"loglinear": loglinear, "segmented": segmented, "power": power,
+                                               "linear": linear}
+PARAMS = {"loglinear": ("a", "b"), "segmented": ("a", "b1", "b2", "t"), "power": ("a", "b", "c"), "linear": ("a", "b")}
+FORMULAS = {"loglinear": "acc = a + b·ln n", "linear": "acc = a + b·x",
             "segmented": "acc = a + b1·min(ln n, t) + b2·max(ln n − t, 0)",
             "power": "acc = a − b·n^(−c)"}
 
@@ -164,6 +175,9 @@ def invert(model: str, theta: Sequence[float], target: float) -> float:
         if model == "loglinear":
             a, b = theta
             return float(np.exp((target - a) / b)) if b > 0 else np.inf
+        if model == "linear":
+            a, b = theta
+            return float((target - a) / b) if b != 0 else np.inf
         if model == "segmented":
             a, b1, b2, t = theta
             at_t = a + b1 * t
@@ -192,6 +206,9 @@ def _initial(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, ceiling: f
     lx = np.log(x)
     if model == "loglinear":
         coef, _ = _weighted_lstsq(np.stack([np.ones_like(lx), lx], 1), y, w)
+        return coef
+    if model == "linear":
+        coef, _ = _weighted_lstsq(np.stack([np.ones_like(x), x], 1), y, w)
         return coef
     if model == "segmented":
         u = np.unique(lx)
@@ -309,13 +326,13 @@ def fit(x: Sequence[float], y: Sequence[float], model: str = "loglinear",
       like percentages). A parameter that ends on a bound is listed in `extra["at_bound"]`; its
       covariance interval is then only indicative.
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+    if model not in ALL_MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {ALL_MODELS}")
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError("x and y must be 1-D and of equal length")
-    if np.any(~np.isfinite(x)) or np.any(x <= 0) or np.any(~np.isfinite(y)):
+    if np.any(~np.isfinite(x)) or np.any(~np.isfinite(y)) or (model != "linear" and np.any(x <= 0)):
         raise ValueError("data amounts must be positive and accuracies finite")
     need = MIN_POINTS[model]
     if len(np.unique(x)) < len(PARAMS[model]) or len(x) < need:

@@ -24,11 +24,12 @@ def new_figure(width: float = 6.4, height: float = 4.2) -> tuple[Any, Any]:
 
 def plot_fit(ax: Any, result: FitResult, label: str | None = None, color: str | None = None,
              x_max: float | None = None, band: bool = True) -> None:
-    """Data points, fitted curve and its confidence band on a log-x axis."""
+    """Data points, fitted curve and its confidence band (log-x axis, linear for the linear model)."""
     color = color or PALETTE[0]
+    logx = result.model != "linear"
     lo_x = float(result.x.min())
-    hi_x = float(max(result.x.max(), x_max or 0))
-    grid = np.geomspace(lo_x, hi_x, 200)
+    hi_x = float(max(result.x.max(), x_max if x_max is not None else -np.inf))
+    grid = np.geomspace(lo_x, hi_x, 200) if logx else np.linspace(lo_x, hi_x, 200)
     if result.sigma is not None:
         ax.errorbar(result.x, result.y, yerr=1.96 * result.sigma, fmt="o", color=color, ms=4,
                     capsize=2, label=label)
@@ -43,14 +44,15 @@ def plot_fit(ax: Any, result: FitResult, label: str | None = None, color: str | 
                         label=f"{int(round(result.ci * 100))}% band")
     if result.x.max() < hi_x:
         ax.axvline(result.x.max(), color="grey", ls=":", lw=1)
-    ax.set_xscale("log")
+    if logx:
+        ax.set_xscale("log")
 
 
 def fit_figure(fits: dict[str, FitResult], xlabel: str = "data amount", ylabel: str = "accuracy",
                title: str = "", targets: Sequence[dict[str, Any]] = ()) -> Any:
     """One panel with every series' fit; `targets` are data_needed results to mark."""
     fig, ax = new_figure()
-    finite = [float(t["value"]) for t in targets if np.isfinite(float(t["value"]))]
+    finite = [float(t["value"]) for t in targets if np.isfinite(float(t["value"])) and float(t["value"]) > 0]
     x_max = max(finite) if finite else None
     if x_max is not None:
         x_max = min(x_max, 1e3 * max(float(f.x.max()) for f in fits.values()))
