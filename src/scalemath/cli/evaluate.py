@@ -8,19 +8,19 @@ import typer
 
 
 def metrics_table(metrics: dict[str, Any]):
-    """A rich table of the headline metrics (one row per figure)."""
+    """A rich table: greedy accuracy in the title, then maj@k / Pass@k / PassRatio@k per k."""
     from rich.table import Table
 
-    t = Table(title=f"{metrics.get('model', '')}  ({metrics.get('questions')} questions)")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if key.split("@")[0] in ("maj1", "maj", "pass", "pass_ratio") and "@" in key:
-            t.add_row(key, f"{value:.4f}")
-    for part in ("greedy", "sampled"):
-        for key, value in metrics.get(part, {}).items():
-            if "@" in key and f"{key}" not in metrics:
-                t.add_row(f"{part} {key}", f"{value:.4f}")
+    title = f"{metrics.get('model', '')}: {metrics.get('questions')} questions"
+    if "maj1@1" in metrics:
+        title += f", greedy maj1@1 = {metrics['maj1@1']:.4f}"
+    t = Table(title=title)
+    for col in ("k", "maj@k", "Pass@k", "PassRatio@k"):
+        t.add_column(col, justify="right")
+    sampled = metrics.get("sampled", metrics)
+    ks = sorted(int(key.split("@")[1]) for key in sampled if key.startswith("maj@"))
+    for k in ks:
+        t.add_row(str(k), *(f"{sampled[f'{m}@{k}']:.4f}" for m in ("maj", "pass", "pass_ratio")))
     return t
 
 
@@ -46,17 +46,21 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto"),
         dtype: str = typer.Option("auto"),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
+        threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
     ) -> None:
         """Evaluate a model (--model + --data) or score a graded sample file (--samples)."""
         import itertools
 
         from rich.console import Console
 
+        from transformers.utils import logging as hf_logging
+
         from scalemath.cli.sample import load_problems, unescape
         from scalemath.sampling.evaluate import evaluate, metrics_from_samples
 
         if (samples is not None and (model or data)) or (samples is None and not (model and data)):
             raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")
+        hf_logging.disable_progress_bar()
         if samples is not None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
@@ -64,7 +68,7 @@ def register(app: typer.Typer) -> None:
             metrics = evaluate(model, problems, k=k, temperature=temperature, out_dir=out, top_p=top_p,
                                top_k=top_k, max_tokens=max_tokens, seed=seed, stop=unescape(stop),
                                template=template, dataset=dataset, engine=engine, batch_size=batch_size,
-                               device=device, dtype=dtype)
+                               device=device, dtype=dtype, threads=threads)
         c = Console()
         c.print(metrics_table(metrics))
         c.print(f"metrics -> {out / 'metrics.json'}")

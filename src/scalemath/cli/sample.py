@@ -43,18 +43,22 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
+        threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
     ) -> None:
         """Sample k completions per problem, grade them and write Sample JSONL."""
         import itertools
 
         from rich.console import Console
+        from transformers.utils import logging as hf_logging
 
         from scalemath.sampling import SamplingParams, load_engine
         from scalemath.sampling.run import sample_problems
 
+        hf_logging.disable_progress_bar()
         params = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
                                 stop=unescape(stop), seed=seed)
-        eng = load_engine(engine, model, device=device, dtype=dtype, batch_size=batch_size)
+        eng = load_engine(engine, model, device=device, dtype=dtype, batch_size=batch_size,
+                          threads=threads)
         problems = list(itertools.islice(load_problems(data), limit or None))
         stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
         c = Console()

@@ -72,6 +72,13 @@ def _field(s: Any, name: str) -> Any:
     return s[name] if isinstance(s, dict) else getattr(s, name)
 
 
+def _vote_key(extracted: str | None, dataset: str, normalize: Callable) -> str | None:
+    """Normalized answer used as a vote; None (no vote) for a missing or empty answer."""
+    if extracted is None:
+        return None
+    return normalize(extracted, dataset) or None
+
+
 def summarize(samples: Iterable[Any], dataset: str = "gsm8k", ks: Sequence[int] | None = None,
               normalize: Callable[[str, str], str | None] | None = None) -> dict[str, Any]:
     """Metrics of graded samples (`Sample`s or dicts), grouped by problem_id, ordered by sample_index.
@@ -97,8 +104,7 @@ def summarize(samples: Iterable[Any], dataset: str = "gsm8k", ks: Sequence[int] 
     n = min(len(g) for g in groups)
     groups = [g[:n] for g in groups]
     correct = [[bool(_field(s, "correct")) for s in g] for g in groups]
-    answers = [[None if _field(s, "extracted") is None else normalize(_field(s, "extracted"), dataset) for s in g]
-               for g in groups]
+    answers = [[_vote_key(_field(s, "extracted"), dataset, normalize) for s in g] for g in groups]
     out: dict[str, Any] = {
         "questions": len(groups), "n": n, "n_max": max(len(v) for v in by_q.values()),
         "samples": len(groups) * n,

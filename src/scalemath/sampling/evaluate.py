@@ -20,7 +20,7 @@ def evaluate(model: str | os.PathLike | Engine, problems: Iterable[Problem], k: 
              temperature: float = 0.7, *, out_dir: str | os.PathLike, top_p: float = 1.0, top_k: int = 0,
              max_tokens: int = 256, seed: int = 0, stop: tuple[str, ...] = (), template: str = "qa",
              dataset: str = "gsm8k", engine: str = "hf", batch_size: int = 64, device: str = "auto",
-             dtype: str = "auto", progress: bool = True) -> dict[str, Any]:
+             dtype: str = "auto", threads: int = 0, progress: bool = True) -> dict[str, Any]:
     """Greedy + k-sample evaluation; writes out_dir/{greedy,samples}.jsonl and metrics.json, returns the metrics.
 
     `model` is a checkpoint (directory or hub id, loaded with engine `engine`) or a ready `Engine`.
@@ -39,7 +39,7 @@ def evaluate(model: str | os.PathLike | Engine, problems: Iterable[Problem], k: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     eng = model if hasattr(model, "generate") else load_engine(
-        engine, model, device=device, dtype=dtype, batch_size=batch_size)
+        engine, model, device=device, dtype=dtype, batch_size=batch_size, threads=threads)
     common = dict(top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=tuple(stop), seed=seed)
     metrics: dict[str, Any] = {
         "model": eng.model_id, "engine": eng.name, "dataset": dataset, "template": template,

@@ -42,6 +42,8 @@ class HFEngineConfig:
         add_special_tokens: tokenize prompts with the tokenizer's special tokens (e.g. bos), as
             `tokenizer(prompt)` does by default.
         trust_remote_code: passed to `from_pretrained`.
+        threads: torch intra-op threads, set for the whole process (0 = leave torch's setting). On a
+            small CPU shared with other work, 1 avoids threads spin-waiting on each other.
     """
 
     device: str = "auto"
@@ -51,6 +53,7 @@ class HFEngineConfig:
     template: str | None = None
     add_special_tokens: bool = True
     trust_remote_code: bool = False
+    threads: int = 0
 
     def __post_init__(self):
         if self.batch_size <= 0:
@@ -90,6 +93,8 @@ class HFEngine:
         if config is not None and kw:
             raise TypeError("pass either config or keyword settings, not both")
         self.config = config or HFEngineConfig(**kw)
+        if self.config.threads > 0:
+            torch.set_num_threads(self.config.threads)
         self.device = resolve_device(self.config.device)
         dtype = resolve_dtype(self.config.dtype, self.device)
         if isinstance(model, (str, Path)):
