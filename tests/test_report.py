@@ -98,3 +98,17 @@ def test_report_reads_an_evaluation_stage_folder(tmp_path):
     assert "Evaluation: eval" in html and "metrics.json of the evaluation stage" in html and "maj1@1" in html
     assert "30 greedy" in html.replace("(", "")          # greedy.jsonl was read as the greedy samples
     assert "Other figures: other/metrics.json" in html
+
+
+def test_report_joins_problem_fields(tmp_path):
+    """The sampling stage's samples carry no problem meta: levels and steps come from problems.jsonl."""
+    from scalemath.metrics.synthetic import synthetic_problems
+
+    cfg = SyntheticConfig(n_questions=40, n_samples=4)
+    recs = list(synthetic_samples(cfg))
+    for r in recs:
+        r["meta"] = {"finish_reason": "stop"}
+    write_jsonl(tmp_path / "eval" / "samples.jsonl", recs)
+    write_jsonl(tmp_path / "problems.jsonl", synthetic_problems(cfg))
+    html = build_report(tmp_path, ReportConfig(bootstrap=50, ks=(1, 2))).read_text()
+    assert "By meta.level" in html and "Accuracy by reasoning steps (meta.steps" in html

@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         by: list[str] = typer.Option([], "--by", help="Breakdown fields (default: meta.level, meta.subject, meta.type, model where present)."),
         fit_model: str = typer.Option("auto", "--fit-model", help="Scaling model for accuracy vs data."),
         target: list[float] = typer.Option([], "--target", help="Report the data needed for this accuracy (repeatable)."),
+        problems: Optional[Path] = typer.Option(None, "--problems", help="Problems JSONL to join fields (meta.level, meta.steps) from; default: a problems.jsonl in the run."),
         title: str = typer.Option("", "--title"),
     ) -> None:
         """Write RUN_DIR's report (HTML with embedded PNGs, and the PNGs beside it)."""
@@ -29,7 +30,8 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         cfg = ReportConfig(out=str(out) if out else None, ks=parse_ks(ks), bootstrap=bootstrap, seed=seed,
-                           fit_model=fit_model, targets=tuple(target), title=title)
+                           fit_model=fit_model, targets=tuple(target), title=title,
+                           problems=str(problems) if problems else None)
         if by:
             cfg.by = tuple(by)
         try:

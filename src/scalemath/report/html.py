@@ -47,8 +47,11 @@ class ReportConfig:
     """Bootstrap replicates for the intervals."""
     seed: int = 0
     """Bootstrap seed."""
-    by: tuple[str, ...] = ("meta.level", "meta.subject", "meta.type", "model")
-    """Breakdown fields tried on samples (a field absent from every sample is dropped)."""
+    by: tuple[str, ...] = ("meta.level", "meta.subject", "meta.type", "meta.family", "model")
+    """Breakdown fields tried on samples (a field absent from samples and problems is dropped)."""
+    problems: str | None = None
+    """Problems JSONL whose fields (meta.level, meta.steps, ...) are joined to the samples by id;
+    default: a `problems.jsonl` beside the sample files or at the top of the run directory."""
     fit_model: str = "auto"
     """Scaling model for accuracy vs data (loglinear, segmented, power, auto)."""
     targets: tuple[float, ...] = ()
@@ -94,7 +97,7 @@ def discover(run_dir: Path, exclude: Path | None = None) -> dict[str, Any]:
 
 
 def _present_fields(paths: Sequence[Path], fields: Sequence[str], head: int = 500) -> list[str]:
-    """Breakdown fields that occur in the first records of the sample files."""
+    """Breakdown fields that occur in the first records of the given JSONL files."""
     from scalemath.metrics.table import get_path
     from scalemath.records import iter_jsonl_numbered
 
@@ -109,17 +112,30 @@ def _present_fields(paths: Sequence[Path], fields: Sequence[str], head: int = 50
     return [f for f in fields if f in seen]
 
 
+def _problems_for(files: Sequence[Path], run: Path, cfg: ReportConfig) -> Path | None:
+    if cfg.problems:
+        return Path(cfg.problems)
+    for cand in (files[0].parent / "problems.jsonl", run / "problems.jsonl"):
+        if cand.is_file():
+            return cand
+    return None
+
+
 def _distinct_values_ok(result: dict[str, Any], fld: str) -> bool:
     groups = result["summary"]["by"].get(fld, {})
     return 1 < len(groups) <= 40
 
 
-def analyze_dir(files: Sequence[Path], cfg: ReportConfig) -> dict[str, Any]:
+def analyze_dir(files: Sequence[Path], cfg: ReportConfig, problems: Path | None = None) -> dict[str, Any]:
     from scalemath.metrics.aggregate import MetricsConfig
     from scalemath.metrics.analyze import AnalyzeConfig, analyze
 
-    by = tuple(_present_fields(files, cfg.by))
-    acfg = AnalyzeConfig(metrics=MetricsConfig(ks=cfg.ks, bootstrap=cfg.bootstrap, seed=cfg.seed, by=by))
+    present = set(_present_fields(files, cfg.by))
+    if problems is not None:
+        present |= set(_present_fields([problems], cfg.by))
+    by = tuple(f for f in cfg.by if f in present)
+    acfg = AnalyzeConfig(metrics=MetricsConfig(ks=cfg.ks, bootstrap=cfg.bootstrap, seed=cfg.seed, by=by),
+                         problems=str(problems) if problems else None)
     return analyze(files, acfg)
 
 
@@ -270,7 +286,8 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
         sections.append(Section(str(where.relative_to(run)) or ".", d))
     for where, files in found["sample_dirs"].items():
         if where not in ours:
-            sections.append(Section(str(where.relative_to(run)) or ".", analyze_dir(files, cfg)))
+            sections.append(Section(str(where.relative_to(run)) or ".",
+                                    analyze_dir(files, cfg, _problems_for(files, run, cfg))))
     for sec in sections:
         other = foreign.pop(run / sec.name if sec.name != "." else run, None)
         if other is not None:
