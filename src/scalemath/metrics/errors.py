@@ -27,8 +27,17 @@ import numpy as np
 ERROR_TYPES = ("calculation", "reasoning", "format")
 
 ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
-# an arithmetic run (numbers, operators, parentheses, $) ending at "=", then a number
-INLINE = re.compile(r"([0-9.,+\-*/×÷()$ ]*[0-9)][ ]*)=[ ]*\$?(-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?[0-9]+(?:\.[0-9]+)?|-?\.[0-9]+)(?![0-9]|\.[0-9]|\s*%)")
+# inline arithmetic: maximal runs of numbers, operators, parentheses, "$" and "=" within a line
+_RUN = re.compile(r"[0-9.,+\-*/÷()$= ]+")
+_TIMES_X = re.compile(r"(?<=[\d)])[ ]*[xX×][ ]*(?=[\d(.$])")       # 60 x 2 -> 60 * 2
+_MIXED = re.compile(r"(?<![\d./])(\d+)[ ]+(\d+)/(\d+)(?![\d.])")     # 1 1/2 -> (1+1/2)
+_LONE_X = re.compile(r"(?:^|\s)[xX×]\s*$")
+_AND_FRACTION = re.compile(r"\s*and\s*\(?\d+\s*/\s*\d")
+
+
+def _glue(ch: str) -> bool:
+    """A character that continues a number or expression we do not read (letters, %, :)."""
+    return ch.isalnum() or ch in "%:_"
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _OPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -39,6 +48,15 @@ _LEADING_ZEROS = re.compile(r"(?<![0-9.])0+(?=[0-9])")
 _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
 _BINARY = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([-+*/])(\d+(?:\.\d*)?|\.\d+)")
 _HAS_OP = re.compile(r"[0-9)]\s*[-+*/×÷]\s*[-(0-9.$]")
+_SPACED_NUMBERS = re.compile(r"\d\.?\s+\.?\d")
+_SPACED_SLASH = re.compile(r"\s/|/\s")
+
+
+def _ambiguous(expr: str) -> bool:
+    """Writing we cannot read reliably: two numbers separated only by spaces ("4 15", "17 000",
+    "3. 1200"), or several divisions some of them spaced ("60 / 3/4" means 60 / (3/4))."""
+    e = expr.replace("$", "")
+    return bool(_SPACED_NUMBERS.search(e)) or (e.count("/") >= 2 and bool(_SPACED_SLASH.search(e)))
 _BIN_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
@@ -75,7 +93,10 @@ def clean_number_text(text: str) -> str:
 
 
 def evaluate(expr: str) -> float | None:
-    """Value of a plain arithmetic expression, or None if it is not one (or is undefined)."""
+    """Value of a plain arithmetic expression, or None if it is not one (or is undefined).
+    Two numbers separated only by a space are not an expression ("8 1" is not 81)."""
+    if _ambiguous(expr):
+        return None
     s = clean_number_text(expr)
     if not s or len(s) > 200 or _NOT_ARITH.search(s):
         return None
@@ -94,6 +115,8 @@ def evaluate(expr: str) -> float | None:
 
 def parse_number(text: str) -> tuple[float, int] | None:
     """A number and its count of decimals ("3.50" -> (3.5, 2)), or None."""
+    if _ambiguous(text):
+        return None
     s = clean_number_text(text).rstrip(".")
     m = _NUMBER.fullmatch(s)
     if not m:
@@ -154,6 +177,73 @@ def annotation_checker() -> Callable[[str], bool | None]:
     return check
 
 
+def _mixed(m: re.Match) -> str:
+    """ "1 1/2" -> "(1+1/2)" for a proper fraction; anything else ("17 000/5") is left alone."""
+    whole, num, den = m.group(1), m.group(2), m.group(3)
+    if num[0] != "0" and den[0] != "0" and int(num) < int(den):
+        return f"({whole}+{num}/{den})"
+    return m.group(0)
+
+
+def _balance(part: str) -> str:
+    part = part.strip().lstrip(",").rstrip(",.").strip()
+    while part.endswith(")") and part.count(")") > part.count("("):
+        part = part[:-1].rstrip()
+    while part.startswith("(") and part.count("(") > part.count(")"):
+        part = part[1:].lstrip()
+    return part
+
+
+def inline_equations(text: str) -> list[tuple[str, str]]:
+    """The `lhs = rhs` pairs written in running text (calculator annotations excluded).
+
+    Chains are split into consecutive pairs ("2 + 3 = 5 = 10/2" gives two). A side whose
+    expression visibly continues beyond the arithmetic run is dropped rather than misread: a left
+    side that starts with an operator ("M + 4 + 2 = 8", "2 pounds * 1/3 = ..."), follows a lone
+    "x" ("60 students x 2/3 = 40"), or is glued to a word; a right side glued to a word or "%"
+    ("1.2Y", "75%"). "60 x 2" is read as a product and "1 1/2" as a mixed number."""
+    body = ANNOTATION.sub(" ", text).replace("–", "-").replace("−", "-")
+    body = _MIXED.sub(_mixed, _TIMES_X.sub(" * ", body))
+    pairs = []
+    for m in _RUN.finditer(body):
+        run = m.group(0)
+        if "=" not in run:
+            continue
+        parts = run.split("=")
+        start, end = m.start(), m.end()
+        before = body[max(0, start - 12):start]
+        first = parts[0].strip()
+        prev = before.rstrip()[-1:]
+        glued_left = start > 0 and _glue(body[start - 1]) and not run[0].isspace()
+        labelled = prev.isalpha() and parse_number(_balance(first)) is not None   # "Week 2 = 35 + 35"
+        if glued_left or labelled or _LONE_X.search(before) or (
+                first and (first[0] in "+*/÷" or (first[0] == "-" and prev and (prev.isalnum() or prev in ")%")))):
+            parts[0] = ""
+        after = body[end:end + 16]
+        if (after and not run[-1].isspace() and _glue(after[0])) or _AND_FRACTION.match(after):
+            parts[-1] = ""                                           # "1.2Y", "75%", "5 and 2/3"
+        parts = [_balance(p) for p in parts]
+        pairs += [(a, b) for a, b in zip(parts, parts[1:]) if a and b]
+    return pairs
+
+
+def pair_holds(lhs: str, rhs: str) -> bool | None:
+    """Whether two written expressions are equal (None: not a checkable arithmetic claim).
+
+    At least one side must contain an operation. When a side is a plain number, the other may be
+    rounded to its decimals; two expressions must agree to a relative 1e-6."""
+    if not (_HAS_OP.search(lhs) or _HAS_OP.search(rhs)):
+        return None  # "x = 5", "2019 = ..." are not arithmetic claims
+    if parse_number(rhs) is not None:
+        return equation_holds(lhs, rhs)
+    if parse_number(lhs) is not None:
+        return equation_holds(rhs, lhs)
+    a, b = evaluate(lhs), evaluate(rhs)
+    if a is None or b is None:
+        return None
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+
+
 def arithmetic_slips(text: str, check: Callable[[str], bool | None] | None = None) -> int:
     """Number of wrong calculator annotations and inline equations in a completion."""
     check = check or local_check_annotation
@@ -161,12 +251,8 @@ def arithmetic_slips(text: str, check: Callable[[str], bool | None] | None = Non
     for m in ANNOTATION.finditer(text):
         if check(f"{m.group(1)}={m.group(2)}") is False:
             slips += 1
-    body = ANNOTATION.sub(" ", text)
-    for m in INLINE.finditer(body):
-        lhs = m.group(1).strip().lstrip("+*/=")
-        if not _HAS_OP.search(lhs):
-            continue  # a bare number: "x = 5", "in 2019 = ..." are not arithmetic claims
-        if equation_holds(lhs, m.group(2)) is False:
+    for lhs, rhs in inline_equations(text):
+        if pair_holds(lhs, rhs) is False:
             slips += 1
     return slips
 

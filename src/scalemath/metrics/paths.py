@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from scalemath.metrics.errors import INLINE
+from scalemath.metrics.errors import inline_equations
 
 
 _ANNOT_INNER = re.compile(r"<<([^<>]*=[^<>]*)>>")
@@ -24,7 +24,7 @@ def path_signature(completion: str) -> str:
     """The equation list of a completion, e.g. "48/2=24|48+24=72"."""
     eqs = _ANNOT_INNER.findall(completion or "")
     if not eqs:
-        eqs = [f"{m.group(1).strip()}={m.group(2)}" for m in INLINE.finditer(completion or "")]
+        eqs = [f"{a}={b}" for a, b in inline_equations(completion or "")]
     return "|".join(eqs).replace(" ", "")
 
 
