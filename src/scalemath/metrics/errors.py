@@ -33,11 +33,6 @@ _TIMES_X = re.compile(r"(?<=[\d)])[ ]*[xX×][ ]*(?=[\d(.$])")       # 60 x 2 -> 
 _MIXED = re.compile(r"(?<![\d./])(\d+)[ ]+(\d+)/(\d+)(?![\d.])")     # 1 1/2 -> (1+1/2)
 _LONE_X = re.compile(r"(?:^|\s)[xX×]\s*$")
 _AND_FRACTION = re.compile(r"\s*and\s*\(?\d+\s*/\s*\d")
-
-
-def _glue(ch: str) -> bool:
-    """A character that continues a number or expression we do not read (letters, %, :)."""
-    return ch.isalnum() or ch in "%:_"
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _OPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -201,8 +196,10 @@ def inline_equations(text: str) -> list[tuple[str, str]]:
     expression visibly continues beyond the arithmetic run is dropped rather than misread: a left
     side that starts with an operator ("M + 4 + 2 = 8", "2 pounds * 1/3 = ..."), follows a lone
     "x" ("60 students x 2/3 = 40"), or is glued to a word; a right side glued to a word or "%"
-    ("1.2Y", "75%"). "60 x 2" is read as a product and "1 1/2" as a mixed number."""
+    ("1.2Y", "75%", "x^2", "6:48"). "60 x 2", "\\cdot" and "\\times" are read as products and
+    "1 1/2" as a mixed number."""
     body = ANNOTATION.sub(" ", text).replace("–", "-").replace("−", "-")
+    body = body.replace("\\cdot", " * ").replace("\\times", " * ")
     body = _MIXED.sub(_mixed, _TIMES_X.sub(" * ", body))
     pairs = []
     for m in _RUN.finditer(body):
@@ -214,14 +211,15 @@ def inline_equations(text: str) -> list[tuple[str, str]]:
         before = body[max(0, start - 12):start]
         first = parts[0].strip()
         prev = before.rstrip()[-1:]
-        glued_left = start > 0 and _glue(body[start - 1]) and not run[0].isspace()
+        glued_left = start > 0 and not body[start - 1].isspace() and not run[0].isspace()
         labelled = prev.isalpha() and parse_number(_balance(first)) is not None   # "Week 2 = 35 + 35"
         if glued_left or labelled or _LONE_X.search(before) or (
                 first and (first[0] in "+*/÷" or (first[0] == "-" and prev and (prev.isalnum() or prev in ")%")))):
             parts[0] = ""
         after = body[end:end + 16]
-        if (after and not run[-1].isspace() and _glue(after[0])) or _AND_FRACTION.match(after):
-            parts[-1] = ""                                           # "1.2Y", "75%", "5 and 2/3"
+        if (after and not run[-1].isspace() and not after[0].isspace() and after[0] not in ";!?'\"]") \
+                or _AND_FRACTION.match(after):
+            parts[-1] = ""                                    # "1.2Y", "75%", "x^2", "6:48", "5 and 2/3"
         parts = [_balance(p) for p in parts]
         pairs += [(a, b) for a, b in zip(parts, parts[1:]) if a and b]
     return pairs
