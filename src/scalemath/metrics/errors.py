@@ -134,6 +134,7 @@ def equation_holds(lhs: str, rhs: str) -> bool | None:
     return abs(val - target) <= tol
 
 
+@lru_cache(maxsize=1 << 16)
 def local_check_annotation(annotation: str) -> bool | None:
     """Check the inside of a calculator annotation, "48/2=24" -> True (None: not checkable)."""
     if "=" not in annotation:
@@ -225,6 +226,7 @@ def inline_equations(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+@lru_cache(maxsize=1 << 16)
 def pair_holds(lhs: str, rhs: str) -> bool | None:
     """Whether two written expressions are equal (None: not a checkable arithmetic claim).
 
@@ -243,13 +245,20 @@ def pair_holds(lhs: str, rhs: str) -> bool | None:
 
 
 def arithmetic_slips(text: str, check: Callable[[str], bool | None] | None = None) -> int:
-    """Number of wrong calculator annotations and inline equations in a completion."""
+    """Number of wrong calculator annotations and inline equations in a completion.
+
+    Counted line by line with a memo: samples of one question share many lines."""
     check = check or local_check_annotation
+    return sum(_line_slips(line, check) for line in text.split("\n") if "=" in line)
+
+
+@lru_cache(maxsize=1 << 17)
+def _line_slips(line: str, check: Callable[[str], bool | None]) -> int:
     slips = 0
-    for m in ANNOTATION.finditer(text):
+    for m in ANNOTATION.finditer(line):
         if check(f"{m.group(1)}={m.group(2)}") is False:
             slips += 1
-    for lhs, rhs in inline_equations(text):
+    for lhs, rhs in inline_equations(line):
         if pair_holds(lhs, rhs) is False:
             slips += 1
     return slips

@@ -395,13 +395,43 @@ def _residual_bootstrap(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray,
     sw = np.sqrt(w)
     r = (y - yhat) * sw                    # standardized residuals
     r = (r - r.mean()) * np.sqrt(len(x) / max(len(x) - len(theta), 1))
+    Y = yhat[None, :] + rng.choice(r, size=(B, len(r)), replace=True) / sw[None, :]
+    if model == "segmented":
+        return _segmented_many(x, Y, w)
     out = np.full((B, len(theta)), np.nan)
     for i in range(B):
-        yb = yhat + rng.choice(r, size=len(r), replace=True) / sw
         try:
-            out[i] = _solve(model, x, yb, w, ceiling=ceiling)[0]
+            out[i] = _solve(model, x, Y[i], w, ceiling=ceiling)[0]
         except (ValueError, np.linalg.LinAlgError):
             continue
+    return out
+
+
+def _segmented_many(x: np.ndarray, Y: np.ndarray, w: np.ndarray, n_grid: int = 801) -> np.ndarray:
+    """Segmented fits of many response vectors Y (B, n) sharing x and weights, vectorized.
+
+    The knee is chosen on a fine grid (plus every data point) by the profile RSS, computed for all
+    rows at once through each grid point's residual projector; this approximates `_solve_segmented`
+    to the grid spacing ((range of ln n) / 800), plenty for bootstrap percentiles."""
+    lx = np.log(x)
+    u = np.unique(lx)
+    ts = np.unique(np.concatenate([np.linspace(u[1], u[-2], n_grid), u[(u >= u[1]) & (u <= u[-2])]]))
+    sw = np.sqrt(w)
+    A = np.stack(np.broadcast_arrays(np.ones((len(ts), len(lx))), np.minimum(lx[None, :], ts[:, None]),
+                                     np.maximum(lx[None, :] - ts[:, None], 0.0)), -1) * sw[None, :, None]
+    pinv = np.linalg.pinv(A)                                  # (T, 3, n): weighted LS solutions
+    Yw = Y * sw[None, :]                                      # (B, n)
+    out = np.empty((len(Y), 4))
+    step = max(1, 4_000_000 // max(len(ts) * len(x), 1))      # bound the (T, n, rows) temporaries
+    for s0 in range(0, len(Y), step):
+        yb = Yw[s0:s0 + step].T                               # (n, b)
+        coef = pinv @ yb                                       # (T, 3, b)
+        resid = A @ coef - yb[None]                            # (T, n, b)
+        rss = np.einsum("tnb,tnb->tb", resid, resid)
+        best = np.argmin(rss, axis=0)                          # (b,)
+        cols = np.arange(len(best))
+        out[s0:s0 + step, :3] = coef[best, :, cols]
+        out[s0:s0 + step, 3] = ts[best]
     return out
 
 
