@@ -235,7 +235,7 @@ def _split(table: SampleTable) -> tuple[np.ndarray, np.ndarray]:
     return greedy, sampled
 
 
-def _blocks_for(table: SampleTable, units: Units, cfg: MetricsConfig, ks: list[int],
+def _blocks_for(table: SampleTable, units: Units, ks: list[int],
                 curve: list[int]) -> tuple[list[RatioBlock], list[list[str]]]:
     greedy, sampled = _split(table)
     n_units = len(units.unit_q)
@@ -285,7 +285,7 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
             blocks = [RatioBlock(b.unit_q, b.num[:, k], b.den[:, k], units.groups) for b, k in zip(base[0], keep)]
             names = [[nm[i] for i in k] for nm, k in zip(base[1], keep)]
         else:
-            blocks, names = _blocks_for(table, units, cfg, ks, curve if spec is None else [])
+            blocks, names = _blocks_for(table, units, ks, curve if spec is None else [])
             if spec is None:
                 base = (blocks, names)
         for b, nm in zip(blocks, names):

@@ -140,10 +140,6 @@ def _per_question(blk: RatioBlock, n_questions: int) -> tuple[np.ndarray, np.nda
     return nq, dq
 
 
-def _is_identity(unit_q: np.ndarray, n: int) -> bool:
-    return len(unit_q) == n and bool(np.all(unit_q == np.arange(n)))
-
-
 class _quiet:
     """Silence numpy's all-NaN-slice warnings (a group absent from a replicate is expected)."""
 
@@ -155,11 +151,3 @@ class _quiet:
 
     def __exit__(self, *exc):
         self._w.__exit__(*exc)
-
-
-def percentile_interval(reps: np.ndarray, ci: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of bootstrap replicates along `axis` (NaNs ignored)."""
-    alpha = (1.0 - ci) / 2.0
-    with _quiet():
-        lo, hi = np.nanquantile(reps, [alpha, 1.0 - alpha], axis=axis)
-    return lo, hi
