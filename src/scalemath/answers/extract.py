@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from .normalize import strip_units
-from .numbers import NUMBER_IN_TEXT, number_token
+from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
@@ -182,6 +182,14 @@ def _hashes(text: str) -> str | None:
     nl = tail.find("\n")
     if nl >= 0:
         tail = tail[:nl]
+    tail = tail.strip()
+    entry = number_entry(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
+    if entry is None:
+        unitless = strip_units(tail)
+        if unitless is not tail:
+            entry = number_entry(unitless.strip())
+    if entry is not None:
+        return entry[1]
     num = _first_number(tail)
     return num if num is not None else _clean(tail)
 

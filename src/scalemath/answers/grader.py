@@ -4,33 +4,29 @@ from __future__ import annotations
 from .compare import compare
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math
 from .normalize import strip_units
-from .numbers import Num, numbers_equal, parse_number
+from .numbers import Num, number_entry, numbers_equal
 from .policy import DEFAULT_POLICY, GradePolicy, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
 _CACHE_MAX = 200_000
-# (reference text, dataset) -> (answer, parsed plain number or None, resolved dataset)
-_REF_CACHE: dict[tuple[str, str], tuple[str | None, Num | None, str]] = {}
+# per dataset: reference text -> (answer, parsed plain number or None, resolved dataset)
+_REF_CACHE: dict[str, dict[str, tuple[str | None, Num | None, str]]] = {d: {} for d in _DATASETS}
 
 
 def _as_number(ans: str, policy: GradePolicy) -> Num | None:
-    num = parse_number(ans)
-    if num is None and policy.units:
+    entry = number_entry(ans)
+    if entry is None and policy.units:
         stripped = strip_units(ans)
         if stripped is not ans:
-            num = parse_number(stripped)
-    return num
+            entry = number_entry(stripped.strip())
+    return entry[0] if entry is not None else None
 
 
 def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | None, str]:
-    key = (reference, dataset)
-    hit = _REF_CACHE.get(key)
-    if hit is not None:
-        return hit
-    num = parse_number(reference) if len(reference) < 64 else None
-    if num is not None:
-        out = (reference.strip(), num, "gsm8k" if dataset == "auto" else dataset)
+    entry = number_entry(reference)
+    if entry is not None:
+        out = (entry[1], entry[0], "gsm8k" if dataset == "auto" else dataset)
     else:
         ans = extract(reference, dataset)
         resolved = dataset
@@ -38,9 +34,10 @@ def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | No
         if dataset == "auto":
             resolved = "gsm8k" if ("####" in reference or (num is not None and "\\boxed" not in reference)) else "math"
         out = (ans, num, resolved)
-    if len(_REF_CACHE) >= _CACHE_MAX:
-        _REF_CACHE.clear()
-    _REF_CACHE[key] = out
+    cache = _REF_CACHE[dataset]
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[reference] = out
     return out
 
 
@@ -67,14 +64,15 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
     pred_ans = ref_ans = None
     try:
         if isinstance(reference, str) and reference:
-            ref_ans, ref_num, ds = _parse_reference(reference, dataset)
+            hit = _REF_CACHE[dataset].get(reference)
+            ref_ans, ref_num, ds = hit if hit is not None else _parse_reference(reference, dataset)
         else:
             ref_num, ds = None, dataset
         last_box = None
         if isinstance(prediction, str) and prediction:
-            num = parse_number(prediction) if len(prediction) < 64 else None
-            if num is not None:  # fast path: a bare number
-                pred_ans = prediction.strip()
+            entry = number_entry(prediction) if len(prediction) < 64 else None
+            if entry is not None:  # fast path: a bare number
+                num, pred_ans = entry
             else:
                 if ds == "gsm8k":
                     pred_ans = extract_gsm8k(prediction)

@@ -128,7 +128,8 @@ class _Parser:
         """top := item (',' item)* ; a bare comma list becomes ("seq", "", "", items)."""
         items = [self.ratio()]
         while self.text() in (",", ";"):
-            self.take()
+            while self.text() in (",", ";"):  # "1, 2,, 3": an empty item is a typo
+                self.take()
             if self.peek() is None:
                 break
             items.append(self.ratio())
@@ -414,7 +415,7 @@ class _Parser:
                 self.expect("}")
             else:
                 base = sub[1]
-            if not base.isdigit() or "." in text:
+            if not base.isdigit():
                 raise ParseError("bad base subscript")
             return ("base", text, int(base))
         # mixed number: 2\frac{1}{2} (integer followed by a fraction of integers)

@@ -8,7 +8,7 @@ from .numbers import parse_number
 # "18 dollars", "5 apples", "3.5 hours", "$18.00 per hour": a number followed by unit words
 _NUMBER_WITH_UNITS = re.compile(
     r"\s*((?:\\\$|\$)?\s*[-+−]?\s*(?:\\\$|\$)?\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.\d+)?\s*(?:\\?%)?)"
-    r"\s*(?:[a-zA-Z][a-zA-Z.'/ -]{0,40})\.?\s*"
+    r"\s*(?:[a-zA-Z]{2}[a-zA-Z.'/ -]{0,40})\.?\s*"
 )
 
 
@@ -50,6 +50,7 @@ _PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|percent)\s*$")
 _TRAILING = re.compile(r"(?:[\s.,;:]|\\)+$")
 _DOLLAR = re.compile(r"\\\$|\$")
 _WRAPPED_BOX = re.compile(r"^\\(?:boxed|fbox)\{(.*)\}$", re.DOTALL)
+_TEXT_WITH_DIGITS = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*([-+]?\$?\d[\d,.]*\s*[a-zA-Z][^{}]*)\}")
 _DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
 
 
@@ -69,6 +70,9 @@ def clean_latex(ans: str) -> str:
     as "1,\\!000" or "1{,}000", trailing units ("5 \\text{ cm}^2", "18 dollars"), "or"/"and" between
     alternatives (made commas), and trailing punctuation."""
     s = ans.strip()
+    m = _TEXT_WITH_DIGITS.fullmatch(s)
+    if m:  # "\text{5 cm}": the whole answer is text holding a number
+        s = m.group(1).strip()
     for _ in range(3):
         prev = s
         s = _strip_delimiters(s)

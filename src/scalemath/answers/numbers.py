@@ -120,3 +120,32 @@ def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str) 
     if close(p.value / 100.0, q.value, rel_tol, abs_tol):
         return True
     return percent == "lenient" and close(p.value, q.value, rel_tol, abs_tol)
+
+
+_ENTRY_CACHE: dict[str, tuple[Num, str] | None] = {}
+_ENTRY_CACHE_MAX = 100_000
+
+
+def number_entry(text: str) -> tuple[Num, str] | None:
+    """(parsed number, the number as written without commas/currency/trailing period) when the
+    whole of `text` is one plain number, else None. Cached: the GSM8K hot path calls this."""
+    hit = _ENTRY_CACHE.get(text, False)
+    if hit is not False:
+        return hit
+    if text.isdigit():  # the most common case, without regexes
+        canon = text.lstrip("0") or "0"
+        out = (Num(float(canon), canon), text)
+    else:
+        num = parse_number(text) if len(text) < 64 else None
+        if num is None:
+            out = None
+        else:
+            shown = text.strip().replace(",", "").replace("\\$", "").replace("$", "")
+            shown = shown.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "").strip()
+            while shown.endswith("."):
+                shown = shown[:-1].rstrip()
+            out = (num, shown)
+    if len(_ENTRY_CACHE) >= _ENTRY_CACHE_MAX:
+        _ENTRY_CACHE.clear()
+    _ENTRY_CACHE[text] = out
+    return out
