@@ -237,6 +237,7 @@ _TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorna
 _COMMAND = re.compile(r"\\(?:begin|end)\s*\{[a-zA-Z*]*\}|\\[a-zA-Z]+")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _WORD3 = re.compile(r"[A-Za-z]{3,}")
+_ANY_WORD = re.compile(r"[A-Za-z]+")
 _DIGIT = re.compile(r"\d")
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+?)\$", re.DOTALL)
 
@@ -244,7 +245,7 @@ _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+?)\$
 def looks_bare(text: str) -> bool:
     """True when `text` reads like a bare answer rather than a worked solution: at most 200
     characters on one line (outside \\text{}), and no plain words of 3+ letters (outside \\text{}
-    and LaTeX commands) unless there are no digits and at most three words ("no solution") or they
+    and LaTeX commands) unless there are no digits and at most two words ("no solution") or they
     are units after a number ("18 dollars"). Short letter runs are variables ("3qr + 6q")."""
     if len(text) > 200:
         return False
@@ -256,8 +257,8 @@ def looks_bare(text: str) -> bool:
     words = _WORD3.findall(plain)
     if not words:
         return True
-    if not _DIGIT.search(text):
-        return len(_WORD.findall(plain)) <= 3
+    if not _DIGIT.search(text):  # a word answer: "Monday", "no solution", "\\text{(C)}"
+        return len(_ANY_WORD.findall(plain)) <= 2
     return strip_units(text) is not text
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .compare import compare
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math
-from .normalize import strip_units
+from .normalize import clean_latex, is_text_answer, strip_units
 from .numbers import Num, number_entry, numbers_equal
 from .policy import DEFAULT_POLICY, GradePolicy, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
@@ -39,6 +39,18 @@ def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | No
         cache.clear()
     cache[reference] = out
     return out
+
+
+_MARKERS = ("\\boxed", "\\fbox", "####", "answer", "Answer", "ANSWER")
+
+
+def _has_marker(text: str) -> bool:
+    return any(m in text for m in _MARKERS)
+
+
+def _words_only(ans: str) -> bool:
+    """Letters and spaces only, no digits or LaTeX: a word answer such as "Monday"."""
+    return is_text_answer(clean_latex(ans)) and not any(ch.isdigit() for ch in ans)
 
 
 def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> Verdict:
@@ -91,6 +103,9 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
         if num is not None and ref_num is not None:
             ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent)
             return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
+        if ds != "gsm8k" and _words_only(pred_ans) and not _has_marker(prediction) and not _words_only(ref_ans):
+            # a few bare words ("no idea") where a math answer is due: no answer was given
+            return Verdict(False, NO_ANSWER, None, ref_ans)
         ok, reason = compare(pred_ans, ref_ans, pol)
         if not ok and last_box is not None:
             # several boxed parts ("\boxed{3} or \boxed{5}"): the last box alone is the answer
