@@ -22,7 +22,7 @@ from fractions import Fraction
 from .evaluate import EvalError, evaluate, free_vars, has_decimal
 from .latex import ParseError, parse_latex
 from .normalize import clean_latex, is_text_answer, text_key
-from .numbers import Num, close, numbers_equal, parse_number
+from .numbers import Num, numbers_equal, parse_number, rounds_to
 from .policy import GradePolicy
 from .verdict import MATCH, MISMATCH, TIMEOUT
 
@@ -97,7 +97,7 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
     if a.key == b.key and a.key:
         return True, MATCH
     if a.num is not None and b.num is not None:
-        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent)
+        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places)
         return ok, MATCH if ok else MISMATCH
     if b.text is not None or a.text is not None:
         ta = a.text if a.text is not None else text_key(a.clean)
@@ -140,16 +140,27 @@ def _hopeless(p: Prepared) -> bool:
 
 # -- structured comparison ---------------------------------------------------------------------------
 _RNG = random.Random(20240611)
-# four rows of positive sample values; in the last row every other variable (the first, the
-# third, ...) is made negative, so sqrt(x^2) and x differ
-_SAMPLES = [[_RNG.uniform(0.35, 2.6) for _ in range(32)] for _ in range(4)]
-_EXACT_POINT_TRIES = 4
 
 
-def _sample_envs(names: set[str]) -> list[dict[str, complex]]:
+def _sample_value() -> Fraction:
+    """A random rational in (0.35, 2.6) with a small denominator: rational expressions evaluate
+    exactly at it (so 7z^{96}(4z+1) + 1 and 7z^{96}(4z+1) differ), others in floats."""
+    while True:
+        q = _RNG.randint(7, 29)
+        v = Fraction(_RNG.randint(1, 3 * q), q)
+        if Fraction(35, 100) < v < Fraction(26, 10) and v.denominator > 2:
+            return v
+
+
+# four rows of sample values; in the last row every other variable (the first, the third, ...)
+# is made negative, so sqrt(x^2) and x differ
+_SAMPLES = [[_sample_value() for _ in range(32)] for _ in range(4)]
+
+
+def _sample_envs(names: set[str]) -> list[dict[str, Fraction]]:
     ordered = sorted(names)
     last = len(_SAMPLES) - 1
-    return [{n: complex((-1 if r == last and i % 2 == 0 else 1) * row[(hash_name(n) + i) % len(row)])
+    return [{n: (-1 if r == last and i % 2 == 0 else 1) * row[(hash_name(n) + i) % len(row)]
              for i, n in enumerate(ordered)}
             for r, row in enumerate(_SAMPLES)]
 
@@ -244,7 +255,7 @@ class Matcher:
         if ka in ("seq", "set", "matrix") or kb in ("seq", "set", "matrix"):
             return self._collections_equal(a, b)
         if ka == "text" or kb == "text":
-            return ka == kb and a[1] == b[1]
+            return _word(a) is not None and _word(a) == _word(b)
         if ka == "union" or kb == "union":
             return False
         return self._scalars_equal(a, b)
@@ -253,8 +264,8 @@ class Matcher:
         """"x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ."""
         if not self.pol.equation_rhs:
             return a, b
-        asg_a = _assignment(a)
-        asg_b = _assignment(b)
+        asg_a = _assignment(a, strict=b[0] == "rel")
+        asg_b = _assignment(b, strict=a[0] == "rel")
         if asg_a and asg_b:
             if asg_a[0] == asg_b[0]:
                 return asg_a[1], asg_b[1]
@@ -306,10 +317,22 @@ class Matcher:
                 va, vb = evaluate(a, {}), evaluate(b, {})
             except EvalError:
                 return _infinity_equal(a, b)
-            exact = not (has_decimal(a) or has_decimal(b))
-            return self._numbers_close(va, vb, exact)
+            da, db = _decimal_literal(a), _decimal_literal(b)
+            exact = not (da or db or has_decimal(a) or has_decimal(b))
+            if self._numbers_close(va, vb, exact):
+                return True
+            # a decimal answer that is the other value rounded ("0.083333" for 1/12)
+            lit, other = (va, vb) if da else (vb, va) if db else (None, None)
+            if lit is None or (da and db):
+                return False
+            try:
+                return rounds_to(complex(other).real, float(lit), self.pol.decimal_places) and \
+                    abs(complex(other).imag) < 1e-12
+            except OverflowError:
+                return False
         if len(names) > 12:
             return None
+        exact = not (has_decimal(a) or has_decimal(b))
         checked = 0
         for env in _sample_envs(names):
             try:
@@ -324,7 +347,7 @@ class Matcher:
                 continue
             if va is None or vb is None:
                 return False
-            if not self._numbers_close(va, vb, False, loose=True):
+            if not self._numbers_close(va, vb, exact, loose=True):
                 return False
             checked += 1
         return True if checked >= 2 else None
@@ -475,28 +498,49 @@ class Matcher:
         return bool(r)
 
 
-def _assignment(node):
-    """(name, value) for "x = 3" / "x = 1 + 2 = 3" (the last side), else None."""
+def _assignment(node, strict: bool = True):
+    """(name, value) for "x = 3" / "x = 1 + 2 = 3" (the last side), else None. With `strict`,
+    "x = y" is an equation between variables, not the value y."""
     if node[0] != "rel" or any(op != "=" for op in node[2]):
         return None
     lhs = node[1][0]
     if not _is_assignment_lhs(lhs):
         return None
     rhs = node[1][-1]
-    if _is_assignment_lhs(rhs) and len(node[1]) == 2 and rhs[0] == "var":
-        return None  # "x = y": an equation, not a value
+    if strict and len(node[1]) == 2 and rhs[0] == "var":
+        return None
     return (lhs, rhs)
 
 
 def _unwrap_seq_assignments(node):
+    """"x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values)."""
     items = node[-1]
     vals = []
-    for it in items:
-        asg = _assignment(it)
+    for k, it in enumerate(items):
+        asg = _assignment(it, strict=False)
         if asg is None:
-            return node
-        vals.append(asg[1])
+            if k == 0 or it[0] == "rel":
+                return node
+            vals.append(it)
+        else:
+            vals.append(asg[1])
     return node[:-1] + (vals,)
+
+
+def _word(node) -> str | None:
+    """Lower-case word of a text answer or of a variable name (\\text{E} parses as a variable)."""
+    if node[0] == "text":
+        return node[1]
+    if node[0] == "var" and node[1].isalpha():
+        return node[1].lower()
+    return None
+
+
+def _decimal_literal(node) -> bool:
+    """A plain number written with a decimal point (possibly negated)."""
+    if node[0] == "neg":
+        node = node[1]
+    return node[0] == "num" and node[2]
 
 
 def _elements(node):
@@ -555,6 +599,8 @@ def _as_intervals(node):
         if free_vars(lo) or free_vars(hi):
             return None
         return [(lo, hi, node[1] == "[", node[2] == "]")]
+    if k == "set" and all(not free_vars(x) and x[0] not in ("seq", "set", "rel") for x in node[1]):
+        return [(x, x, True, True) for x in node[1]]  # {-1}: a single point
     if k == "union":
         out = []
         for part in node[1]:

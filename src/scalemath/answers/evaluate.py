@@ -136,7 +136,7 @@ _FUNCS = {
 }
 
 
-def evaluate(node, env: dict[str, complex]) -> Value:
+def evaluate(node, env: dict[str, Value]) -> Value:
     """Value of a scalar AST node with variables bound by `env`."""
     try:
         return _ev(node, env)

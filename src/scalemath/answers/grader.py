@@ -101,7 +101,7 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
         if pred_ans is None:
             return Verdict(False, NO_ANSWER, None, ref_ans)
         if num is not None and ref_num is not None:
-            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent)
+            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places)
             return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
         if ds != "gsm8k" and _words_only(pred_ans) and not _has_marker(prediction) and not _words_only(ref_ans):
             # a few bare words ("no idea") where a math answer is due: no answer was given

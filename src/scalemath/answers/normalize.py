@@ -30,6 +30,7 @@ _SIMPLE_REPLACEMENTS = (
     ("\\geqslant", "\\ge"), ("\\lt", "<"), ("\\gt", ">"), ("\\le ", "\\le "), ("−", "-"),
     ("\\hspace*", "\\hspace"), ("\\varepsilon", "\\epsilon"),
 )
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
 _THOUSANDS_BANG = re.compile(r"(\d),\\!\s*(?=\d{3}(?!\d))")
 _HSPACE = re.compile(r"\\hspace\{[^{}]*\}|\\(?:mathrm|text)\{\s*\}")
 _TEXT_CONNECTIVE = re.compile(r"\s*\\(?:text|mbox|textrm|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+")
@@ -81,6 +82,8 @@ def clean_latex(ans: str) -> str:
             s = m.group(1).strip()
         if s == prev:
             break
+    if "\\" in s or "~" in s:
+        s = _SPACING.sub(" ", s)
     for old, new in _SIMPLE_REPLACEMENTS:
         if old in s:
             s = s.replace(old, new)
@@ -113,7 +116,7 @@ def clean_latex(ans: str) -> str:
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|emph|textsf|mathsf)\s*\{([^{}]*)\}")
 _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
 _WORDY = re.compile(r"[A-Za-z]{2,}")
-_NON_KEY = re.compile(r"[^0-9a-z]+")
+_NON_KEY = re.compile(r"[\s().,;:!?'\"$]+|\\[,;:! ]")
 
 
 def unwrap_text(s: str) -> str:
@@ -127,7 +130,8 @@ def unwrap_text(s: str) -> str:
 
 
 def text_key(s: str) -> str:
-    """Lower-case letters and digits only: "\\text{(C)}" -> "c", "Sunday." -> "sunday"."""
+    """Lower-case, without spaces, parentheses and punctuation: "\\text{(C)}" -> "c",
+    "Sunday." -> "sunday"; other signs stay ("-\\text{Evelyn}" is not "Evelyn")."""
     return _NON_KEY.sub("", unwrap_text(s).lower())
 
 

@@ -12,6 +12,9 @@ class GradePolicy:
         rel_tol: relative tolerance for numeric comparison: `|a - b| <= rel_tol * max(|a|, |b|)`.
             Default 1e-6, so "0.333333" does not equal 1/3 but "0.3333333" does.
         abs_tol: absolute tolerance, used near zero (the relative test alone would reject 1e-12 vs 0).
+        decimal_places: a number written with a decimal point also equals a value that rounds to
+            it at this many decimal places, as Math-Verify does (default 6: "0.083333" equals 1/12,
+            "0.08" does not).
         percent: how a "%" answer relates to a plain number. "lenient" (default): "50%" equals both
             50 and 0.5; "strict": "50%" equals only 0.5 and 50% (as the text says); "ignore": the
             percent sign is dropped, so "50%" equals only 50.
@@ -25,6 +28,7 @@ class GradePolicy:
 
     rel_tol: float = 1e-6
     abs_tol: float = 1e-9
+    decimal_places: int = 6
     percent: str = "lenient"
     units: bool = True
     equation_rhs: bool = True
