@@ -170,6 +170,10 @@ def throughput_section(d: Path, mv_cases: int, workers: int) -> None:
     print(f"  ratio ours / Math-Verify on {workers} cores: {r_ours / r_mv:.1f}x (target >= 20x)")
     agree = sum(a == b for a, b in zip(mv, ours_sub))
     print(f"  verdict agreement on those pairs: {agree}/{len(sub)}")
+    for (p, r), m, o in zip(sub, mv, ours_sub):
+        if m != o:
+            v = grade(p, r)
+            print(f"    differ: reference {r!r}, our extraction {v.extracted!r}: ours {o}, Math-Verify {m}")
     _, t1 = in_process(_ours_chunk, sub)
     _, t2 = in_process(_mv_chunk, sub[: max(1, len(sub) // 3)])
     print(f"  one process: ours {len(sub) / t1:,.0f} cases/s, Math-Verify {max(1, len(sub) // 3) / t2:,.0f} cases/s")

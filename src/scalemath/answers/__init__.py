@@ -14,6 +14,6 @@ from .normalize import normalize
 from .policy import GradePolicy
 from .verdict import REASONS, Verdict
 
-GRADER_VERSION = "1.0"
+GRADER_VERSION = "2.0"
 
 __all__ = ["extract", "grade", "normalize", "Verdict", "GradePolicy", "REASONS", "GRADER_VERSION"]

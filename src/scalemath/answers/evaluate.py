@@ -229,6 +229,16 @@ def _ev(node, env) -> Value:
         if n > 100000 or k > 100000:
             raise EvalError("binomial out of range")
         return Fraction(math.comb(n, k)) if n >= 0 and k >= 0 else Fraction(0)
+    if kind == "multi":
+        vals = [_ev(x, env) for x in node[2]]
+        if node[1] in ("gcd", "lcm"):
+            ints = [_as_int(v) for v in vals]
+            if any(abs(i).bit_length() > _MAX_BITS for i in ints):
+                raise EvalError("number too large")
+            return Fraction(math.gcd(*ints) if node[1] == "gcd" else math.lcm(*ints))
+        reals = [v if isinstance(v, Fraction) else _real(v) for v in vals]
+        best = max(reals) if node[1] == "max" else min(reals)
+        return best if isinstance(best, Fraction) else complex(best)
     if kind == "pct":
         v = _ev(node[1], env)
         return v / 100 if isinstance(v, Fraction) else v / 100.0

@@ -18,6 +18,8 @@ from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"final\s+answer\s*(?:is|:)\s*", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**", re.IGNORECASE)
+_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _DATASETS = ("auto", "gsm8k", "math")
 
@@ -202,7 +204,7 @@ def extract_gsm8k(text: str) -> str | None:
     box = last_boxed(text)
     if box is not None:
         return _clean(box)
-    tail = _after_last(_ANSWER_IS, text)
+    tail = _after_last(_ANSWER_MARK, text)
     if tail is not None:
         num = _first_number(tail)
         if num is not None:
@@ -215,11 +217,10 @@ def extract_math(text: str) -> str | None:
     box = boxed_answer(text)
     if box is not None:
         return _clean(box[0])
-    for pattern in (_FINAL_ANSWER, _ANSWER_IS):
+    for pattern in (_FINAL_ANSWER, _ANSWER_MARK):
         tail = _after_last(pattern, text)
         if tail is not None:
-            tail = _HOPE.sub("", tail)
-            ans = _clean(_strip_math_delimiters(tail))
+            ans = _answer_phrase(tail)
             if ans:
                 return ans
     ans = _hashes(text)
@@ -272,6 +273,34 @@ def last_math_span(text: str) -> str | None:
     if last is None:
         return None
     return _clean(next(g for g in last.groups() if g is not None))
+
+
+_PHRASE_END = re.compile(r"(?<!\\)\.(?:\s|$)|;|\s+(?:because|since|as|which|so|and\s+so|for)\b|\s+\(")
+
+
+def _answer_phrase(tail: str) -> str | None:
+    """The answer right after "The answer is": a leading math span, else the phrase up to the end
+    of the sentence when it reads as a bare answer, else the first math span or number in it."""
+    tail = _HOPE.sub("", tail).strip().lstrip("*").strip()
+    if not tail:
+        return None
+    for left, right in _DELIMS:
+        if tail.startswith(left):
+            end = tail.find(right, len(left))
+            if end > 0:
+                after = tail[end + len(right):].lstrip()
+                inner = tail[len(left):end]
+                if after.startswith(("\\%", "%")):  # "$50$\%"
+                    inner += "\\%"
+                return _clean(inner)
+    m = _PHRASE_END.search(tail)
+    phrase = _clean(tail[:m.start()] if m else tail)
+    if phrase and looks_bare(phrase):
+        return phrase
+    span = _MATH_SPAN.search(tail)
+    if span is not None:
+        return _clean(next(g for g in span.groups() if g is not None))
+    return _first_number(tail)
 
 
 def _strip_math_delimiters(s: str) -> str:
