@@ -197,7 +197,8 @@ def _hashes(text: str) -> str | None:
 
 
 def extract_gsm8k(text: str) -> str | None:
-    """GSM8K order: "#### N", \\boxed{}, "The answer is N", the last number."""
+    """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
+    a bare LaTeX answer, the last number."""
     ans = _hashes(text)
     if ans is not None:
         return ans
@@ -206,10 +207,32 @@ def extract_gsm8k(text: str) -> str | None:
         return _clean(box)
     tail = _after_last(_ANSWER_MARK, text)
     if tail is not None:
+        phrase = _answer_phrase(tail)
+        if phrase is not None:
+            entry = number_entry(phrase)
+            if entry is None:
+                unitless = strip_units(phrase)
+                entry = number_entry(unitless.strip()) if unitless is not phrase else None
+            if entry is not None:  # "The answer is 1/2", "The answer is $1,000 dollars"
+                return entry[1]
+            if "\\" in phrase:  # "The answer is $\\frac{1}{2}$"
+                return phrase
         num = _first_number(tail)
         if num is not None:
             return num
+    if "\\" in text:
+        if looks_bare(text):  # a bare LaTeX answer such as "\\frac{1}{2}"
+            return _clean(_strip_math_delimiters(text))
+        span = last_math_span(text)  # "$" is also currency here: only a span holding LaTeX
+        if span is not None and "\\" in span and not _last_number_after(text, span):
+            return span
     return _last_number(text)
+
+
+def _last_number_after(text: str, span: str) -> bool:
+    """A number appears after the last occurrence of `span` in `text`."""
+    i = text.rfind(span)
+    return i >= 0 and NUMBER_IN_TEXT.search(text, i + len(span) + 1) is not None
 
 
 def extract_math(text: str) -> str | None:
@@ -239,23 +262,25 @@ _COMMAND = re.compile(r"\\(?:begin|end)\s*\{[a-zA-Z*]*\}|\\[a-zA-Z]+")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _WORD3 = re.compile(r"[A-Za-z]{3,}")
 _ANY_WORD = re.compile(r"[A-Za-z]+")
+_STANDALONE2 = re.compile(r"(?:(?<=\s)|^)[A-Za-z]{2}(?=[\s.,;:!?]|$)")
+_CONNECTIVES = {"or", "and", "Or", "And", "OR", "AND"}
 _DIGIT = re.compile(r"\d")
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+?)\$", re.DOTALL)
 
 
 def looks_bare(text: str) -> bool:
     """True when `text` reads like a bare answer rather than a worked solution: at most 200
-    characters on one line (outside \\text{}), and no plain words of 3+ letters (outside \\text{}
-    and LaTeX commands) unless there are no digits and at most two words ("no solution") or they
-    are units after a number ("18 dollars"). Short letter runs are variables ("3qr + 6q")."""
+    characters on one line (outside \\text{}), with no plain words (3+ letters, or 2-letter words
+    standing alone, outside \\text{} and LaTeX commands; "or"/"and" do not count) unless there are
+    no digits and at most two words ("no solution") or they are units after a number
+    ("18 dollars"). Letter runs inside math are variables ("3qr + 6q")."""
     if len(text) > 200:
         return False
-    if not _WORD3.search(text):
-        return "\n" not in text.strip()
-    plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text))
+    plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text)) if "\\" in text else text
     if "\n" in plain.strip():
         return False
-    words = _WORD3.findall(plain)
+    words = [w for w in _WORD3.findall(plain) if w not in _CONNECTIVES]
+    words += [w for w in _STANDALONE2.findall(plain) if w not in _CONNECTIVES]
     if not words:
         return True
     if not _DIGIT.search(text):  # a word answer: "Monday", "no solution", "\\text{(C)}"
