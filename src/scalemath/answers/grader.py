@@ -14,9 +14,10 @@ _CACHE_MAX = 200_000
 _REF_CACHE: dict[str, dict[str, tuple[str | None, Num | None, str]]] = {d: {} for d in _DATASETS}
 
 
-def _as_number(ans: str, policy: GradePolicy) -> Num | None:
+def _as_number(ans: str) -> Num | None:
+    """A plain number, also after dropping trailing unit words ("18 dollars")."""
     entry = number_entry(ans)
-    if entry is None and policy.units:
+    if entry is None:
         stripped = strip_units(ans)
         if stripped is not ans:
             entry = number_entry(stripped.strip())
@@ -30,7 +31,7 @@ def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | No
     else:
         ans = extract(reference, dataset)
         resolved = dataset
-        num = _as_number(ans, DEFAULT_POLICY) if ans is not None else None
+        num = _as_number(ans) if ans is not None else None
         if dataset == "auto":
             resolved = "gsm8k" if ("####" in reference or (num is not None and "\\boxed" not in reference)) else "math"
         out = (ans, num, resolved)
@@ -63,8 +64,8 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             a bare answer.
         dataset: "gsm8k", "math" or "auto" (GSM8K extraction rules when the reference is a plain
             number or has "####", MATH rules otherwise).
-        **policy: options of `GradePolicy`: rel_tol, abs_tol, percent, units, equation_rhs,
-            symbolic, timeout_s.
+        **policy: options of `GradePolicy`: rel_tol, abs_tol, decimal_places, percent,
+            equation_rhs, symbolic, timeout_s.
 
     Returns:
         a `Verdict`. Bad input text never raises (reason "error" at worst) and a slow symbolic check
@@ -93,7 +94,7 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
                     if box is not None and box[0] != box[1]:
                         last_box = box[1]
                     pred_ans = extract_math(prediction)
-                num = None if pred_ans is None else _as_number(pred_ans, pol)
+                num = None if pred_ans is None else _as_number(pred_ans)
         else:
             num = None
         if ref_ans is None:
