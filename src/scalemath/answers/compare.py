@@ -26,7 +26,7 @@ from .numbers import Num, numbers_equal, parse_number, rounds_to
 from .policy import GradePolicy
 from .verdict import MATCH, MISMATCH, TIMEOUT
 
-_CACHE_MAX = 100_000
+_CACHE_MAX = 50_000
 
 
 @dataclass(slots=True)
@@ -61,9 +61,10 @@ def prepare(ans: str) -> Prepared:
         except ParseError as exc:
             err = str(exc) or "parse error"
     p = Prepared(ans, clean, key, num, text, ast, err)
-    if len(_PREPARED) >= _CACHE_MAX:
-        _PREPARED.clear()
-    _PREPARED[ans] = p
+    if len(ans) <= 2000:  # long strings are rare and would make the cache large
+        if len(_PREPARED) >= _CACHE_MAX:
+            _PREPARED.clear()
+        _PREPARED[ans] = p
     return p
 
 
@@ -384,20 +385,17 @@ class Matcher:
 
     # -- collections -------------------------------------------------------------------------------
     def _collections_equal(self, a, b) -> bool | None:
+        """Tuples, intervals, vectors and matrices compare in order (a bare "1, 2" may stand for
+        the reference's "(1, 2)"); when the reference is a set or a bare list of solutions, order
+        does not matter."""
         ea, eb = _elements(a), _elements(b)
-        if ea is None or eb is None:
-            return False
         if len(ea) != len(eb):
-            if len(ea) == 1 and a[0] == "seq" and not a[1]:
+            return False
+        if a[0] == "seq" and b[0] == "seq" and a[1] and b[1] and (a[1], a[2]) != (b[1], b[2]):
+            return False  # [1, 2) vs (1, 2)
+        if _is_ordered(b):
+            if a[0] == "set":
                 return False
-            return False
-        ordered = _is_ordered(b) and _is_ordered(a) or (_is_ordered(b) and a[0] == "seq" and not a[1])
-        if b[0] == "seq" and a[0] == "seq" and b[1] and a[1] and (a[1], a[2]) != (b[1], b[2]):
-            if {a[1], b[1]} != {"("} or {a[2], b[2]} != {")"}:
-                return False  # [1, 2) vs (1, 2)
-        if _is_ordered(b) and a[0] == "set":
-            return False
-        if ordered:
             for x, y in zip(ea, eb):
                 r = self.equal(x, y)
                 if not r:

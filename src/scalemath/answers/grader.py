@@ -5,7 +5,7 @@ from .compare import compare
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math
 from .normalize import clean_latex, is_text_answer, strip_units
 from .numbers import Num, number_entry, numbers_equal
-from .policy import DEFAULT_POLICY, GradePolicy, make_policy
+from .policy import DEFAULT_POLICY, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
