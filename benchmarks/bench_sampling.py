@@ -6,7 +6,8 @@ for the sampling workload of RFT: --prompts GSM8K-length questions x --k samples
 `generate` gets the same rows (num_return_sequences=k), top_k=0 and top_p=1.0 set explicitly.
 Both count only real generated tokens (eos and padding excluded) and both stop a row at eos; a
 random model emits eos with probability ~1/100 per step, so rows finish at different times, as in
-real sampling. Run:  PYTHONPATH=src python benchmarks/bench_sampling.py [--threads N]
+real sampling. --model DIR measures a trained checkpoint instead (e.g. the tiny model).
+Run:  PYTHONPATH=src python benchmarks/bench_sampling.py [--threads N] [--model DIR]
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def main() -> None:
     from scalemath.sampling.tiny_random import save_tiny_llama
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="checkpoint dir (default: a random ~2M-param Llama)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--batch-sizes", default="32,128,256")
@@ -60,15 +62,18 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as d:
-        save_tiny_llama(d, hidden=192, layers=4, heads=4, intermediate=512)
-        engine = HFEngine(d, device="cpu")
+    if args.model:
+        engine = HFEngine(args.model, device="cpu")
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            save_tiny_llama(d, hidden=192, layers=4, heads=4, intermediate=512)
+            engine = HFEngine(d, device="cpu")
     n_params = sum(p.numel() for p in engine.model.parameters())
     prompts = [f"Q: Tom has {i % 97} apples and buys {3 * i % 41} more at the market. Each apple costs "
                f"${i % 13}, and he pays with a ${50 + i} bill. How much change does he get back?\nA:"
                for i in range(args.prompts)]
     params = SamplingParams(temperature=0.7, top_p=1.0, top_k=0, max_tokens=args.max_tokens, seed=0)
-    print(f"model: random Llama, {n_params / 1e6:.2f}M params, char vocab {len(engine.tokenizer)}; "
+    print(f"model: {args.model or 'random Llama'}, {n_params / 1e6:.2f}M params, vocab {len(engine.tokenizer)}; "
           f"device cpu, torch threads {torch.get_num_threads()}; {args.prompts} prompts "
           f"(~{len(engine.tokenizer(prompts[0]).input_ids)} tokens) x {args.k} samples, "
           f"max_tokens {args.max_tokens}, T=0.7")
