@@ -4,7 +4,9 @@ Why not `model.generate`: it fills unset knobs from the checkpoint's generation_
 repetition penalties, ...) and draws from one global RNG, so a sample depends on what else was in
 its batch. Here every knob comes from `SamplingParams`, and each row draws its randomness from its
 own `torch.Generator` seeded with `sample_seed(params.seed, prompt, sample_index)`: sample i of
-prompt p is the same whatever the batch size, the batch neighbours or `start_index`.
+prompt p is the same whatever the batch size, the batch neighbours or `start_index` (up to
+float rounding: batched matmuls of other shapes can differ in the last bit, which flips a token only
+when a uniform lands within ~1e-7 of a CDF boundary).
 
 Sampling rule (documented so other engines can match it): logits / temperature, then top-k (keep
 logits >= the k-th largest), then top-p (sort descending, keep the smallest prefix whose mass reaches
@@ -82,7 +84,8 @@ class HFEngine:
     """Batched sampling from a transformers causal LM (see module docstring for the exact rule).
 
     `model` is a local directory or hub id (loaded with AutoModelForCausalLM / AutoTokenizer), or an
-    already loaded `PreTrainedModel` (then pass `tokenizer`). Keyword arguments are `HFEngineConfig`
+    already loaded `PreTrainedModel` (then pass `tokenizer`; it is put in eval mode on `device`).
+    Keyword arguments are `HFEngineConfig`
     fields, e.g. `HFEngine("runs/tiny", device="cpu", batch_size=128)`.
     """
 
@@ -108,7 +111,8 @@ class HFEngine:
                 raise TypeError("a loaded model needs its tokenizer: HFEngine(model, tokenizer=tok)")
             self.model, self.tokenizer = model, tokenizer
             self.model_id = str(getattr(model, "name_or_path", "") or type(model).__name__)
-            self.model.to(dtype)
+            if self.config.dtype != "auto":   # a loaded model keeps its dtype unless one is asked for
+                self.model.to(dtype)
         self.model.to(self.device).eval()
         self.batch_size = self.config.batch_size
         self.template = self.config.template
