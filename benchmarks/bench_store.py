@@ -155,8 +155,8 @@ def main() -> int:
             from scalemath.sampling.hf import HFEngine
 
             eng = HFEngine(a.hf)
-            overhead(eng, reqs[:32], SamplingParams(temperature=0.8, max_tokens=128, seed=7),
-                     k=4, batch_size=16, fmt=a.format)
+            overhead(eng, reqs[:16], SamplingParams(temperature=0.8, max_tokens=64, seed=7),
+                     k=4, batch_size=8, fmt=a.format)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -45,7 +45,8 @@ def test_engine_seed_mode_reproduces_the_local_engine():
     with ServerThread(fake) as srv, client(srv, seed_mode="engine") as eng:
         remote = list(eng.generate(prompts, PARAMS, n=4, start_index=3))
         assert eng.usage.requests == 6
-    strip = lambda outs: [[(c.text, c.sample_index, c.seed, c.finish_reason) for c in cs] for cs in outs]
+    strip = lambda outs: [[(c.text, c.sample_index, c.seed, c.finish_reason, c.n_tokens) for c in cs]
+                          for cs in outs]
     assert strip(remote) == strip(local)
 
 

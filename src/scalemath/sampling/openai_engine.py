@@ -276,8 +276,10 @@ class OpenAIEngine:
             text = (ch.get("message") or {}).get("content") if self.chat else ch.get("text")
             text, stopped = cut_at_stop(text or "", params.stop)
             reason = ch.get("finish_reason") or ("stop" if stopped else "")
+            # Per-choice token counts: OpenAI reports only the total; `scalemath serve` adds n_tokens.
+            n_tok = ch.get("n_tokens", ct if n == 1 else 0)
             out.append(Completion(text=text, sample_index=0, finish_reason=reason,
-                                  n_tokens=ct if n == 1 else 0))
+                                  n_tokens=int(n_tok or 0)))
         for _ in range(n - len(out)):   # a server that returned fewer choices than asked
             out.append(Completion(text="", sample_index=0, finish_reason="error",
                                   meta={"error": f"server returned {len(choices)} of {n} choices",

@@ -200,14 +200,17 @@ def _params(body: dict[str, Any], default_max_tokens: int) -> tuple[SamplingPara
 
 
 def render_chat(engine: Engine, messages: Any) -> str:
-    """The prompt for a chat request: the engine's chat template when it has one
-    (`engine.render_chat(messages)`), the content itself for a single user message, otherwise a
-    plain "role: content" transcript ending in "assistant:"."""
+    """The prompt for a chat request: `engine.render_chat(messages)` if the engine has it, else the
+    chat template of `engine.tokenizer` if it has one, else the content itself for a single user
+    message, else a plain "role: content" transcript ending in "assistant:"."""
     if not isinstance(messages, list) or not messages or not all(
             isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
         raise BadRequest("'messages' must be a non-empty list of {role, content} with string content")
     if hasattr(engine, "render_chat"):
         return engine.render_chat(messages)
+    tok = getattr(engine, "tokenizer", None)
+    if tok is not None and getattr(tok, "chat_template", None):
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     if len(messages) == 1 and messages[0].get("role", "user") == "user":
         return messages[0]["content"]
     lines = [f"{m.get('role', 'user')}: {m['content']}" for m in messages]
@@ -295,7 +298,8 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         for i, comps in enumerate(outs):
             for j, c in enumerate(comps):
                 ct += c.n_tokens
-                choice: dict[str, Any] = {"index": i * n + j, "finish_reason": c.finish_reason or "stop"}
+                choice: dict[str, Any] = {"index": i * n + j, "finish_reason": c.finish_reason or "stop",
+                                          "n_tokens": c.n_tokens}   # extension: per-choice tokens
                 if chat:
                     choice["message"] = {"role": "assistant", "content": c.text}
                 else:
