@@ -146,7 +146,7 @@ def main() -> int:
     if not a.skip_kill:
         ok = kill_test(a.kills, a.prompts, a.k, a.child_latency, a.seed, a.max_kill)
     if not a.skip_overhead:
-        reqs = kill_requests(64)
+        reqs = kill_requests(256)
         overhead(FakeEngine(model_id=f"stand-in {a.latency}s/batch", latency_per_call=a.latency),
                  reqs, PARAMS, k=4, batch_size=16, fmt=a.format)
         overhead(FakeEngine(model_id="instant engine (store cost alone)"), reqs, PARAMS, k=4,
