@@ -132,3 +132,25 @@ def test_store_draw_through_the_server_skips_errors(tmp_path):
         assert (st.written, st.errors) == (8, 4)
         again = draw(eng, SampleStore(tmp_path / "s"), reqs, PARAMS, k=4)
         assert again.needed == 4 and again.written == 0   # only the failed ones are retried
+
+
+def test_server_over_the_transformers_engine(tmp_path):
+    pytest.importorskip("torch")
+    from scalemath.sampling.hf import HFEngine
+    from scalemath.sampling.tiny_random import save_tiny_llama
+
+    path = str(save_tiny_llama(tmp_path / "tiny"))
+    hf = HFEngine(path, device="cpu", threads=1)
+    params = SamplingParams(temperature=0.9, max_tokens=12, seed=2, stop=("\n\n",))
+    prompts = [f"Q: {i}+{i}?\nA:" for i in range(4)]
+    local = list(hf.generate(prompts, params, n=2, start_index=1))
+    with ServerThread(hf, ServerConfig(port=0, fail_every=3)) as srv:
+        with OpenAIEngine(srv.url, path, seed_mode="engine", backoff_base=0.001) as eng:
+            remote = list(eng.generate(prompts, params, n=2, start_index=1))
+            assert eng.usage.retries >= 1 and eng.usage.failed == 0
+            assert eng.usage.prompt_tokens > 0 and eng.usage.completion_tokens > 0
+        with OpenAIEngine(srv.url, path, chat=True, backoff_base=0.001) as eng:
+            (cs,) = list(eng.generate(["hi"], params, n=2))
+            assert [c.finish_reason in ("stop", "length") for c in cs] == [True, True]
+    strip = lambda outs: [[(c.text, c.seed, c.finish_reason, c.n_tokens) for c in cs] for cs in outs]
+    assert strip(remote) == strip(local)
