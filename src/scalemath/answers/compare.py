@@ -1,0 +1,649 @@
+"""Is one extracted answer equal to another? Stages, cheapest first:
+
+1. exact: the cleaned strings are equal (after `clean_latex` and whitespace removal);
+2. plain numbers: `numbers.numbers_equal` (tolerance and percent policy);
+3. words: text answers and multiple-choice letters compare by `text_key`;
+4. structured + numeric: both sides parse (`latex.parse_latex`); tuples, intervals, sets, lists,
+   matrices, equations and inequalities are compared by structure, and their scalar parts by value:
+   exactly for rational constants, within the tolerance otherwise, and at random sample points
+   when they hold variables (so (x+1)^2 equals x^2+2x+1);
+5. symbolic: only when a side does not parse, `symbolic.symbolic_equal` (Math-Verify/SymPy in a
+   worker process, killed after the policy's timeout).
+
+`compare(pred, ref, policy)` returns (equal, reason) with reason "match", "mismatch" or "timeout".
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .evaluate import EvalError, evaluate, free_vars, has_decimal
+from .latex import ParseError, parse_latex
+from .normalize import clean_latex, is_text_answer, text_key
+from .numbers import Num, close, numbers_equal, parse_number
+from .policy import GradePolicy
+from .verdict import MATCH, MISMATCH, TIMEOUT
+
+_CACHE_MAX = 100_000
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An answer string after cleaning, with whatever parses of it succeeded."""
+
+    raw: str
+    clean: str
+    key: str  # cleaned, whitespace removed
+    num: Num | None
+    text: str | None  # text_key when this is a word answer
+    ast: tuple | None
+    error: str | None  # why parsing failed
+
+
+_PREPARED: dict[str, Prepared] = {}
+
+
+def prepare(ans: str) -> Prepared:
+    """Clean and parse an answer once (cached)."""
+    hit = _PREPARED.get(ans)
+    if hit is not None:
+        return hit
+    clean = clean_latex(ans)
+    key = "".join(clean.split())
+    num = parse_number(clean) if len(clean) < 64 else None
+    text = text_key(clean) if num is None and is_text_answer(clean) else None
+    ast = err = None
+    if num is None and text is None:
+        try:
+            ast = parse_latex(clean)
+        except ParseError as exc:
+            err = str(exc) or "parse error"
+    p = Prepared(ans, clean, key, num, text, ast, err)
+    if len(_PREPARED) >= _CACHE_MAX:
+        _PREPARED.clear()
+    _PREPARED[ans] = p
+    return p
+
+
+def _num_ast(n: Num) -> tuple:
+    """AST of a plain number (for structured comparison against a parsed answer)."""
+    if "/" in n.canon:
+        a, b = n.canon.lstrip("-").split("/")
+        node = ("num", Fraction(int(a), int(b)), False)
+        if n.canon.startswith("-"):
+            node = ("num", -node[1], False)
+    else:
+        node = ("num", Fraction(n.canon), "." in n.canon)
+    return ("pct", node) if n.percent else node
+
+
+def ast_of(p: Prepared) -> tuple | None:
+    if p.ast is not None:
+        return p.ast
+    if p.num is not None:
+        return _num_ast(p.num)
+    if p.text is not None:
+        return ("text", p.text)
+    return None
+
+
+def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
+    """Compare two extracted answers under `policy`; returns (equal, reason)."""
+    if pred == ref:
+        return True, MATCH
+    a, b = prepare(pred), prepare(ref)
+    if a.key == b.key and a.key:
+        return True, MATCH
+    if a.num is not None and b.num is not None:
+        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent)
+        return ok, MATCH if ok else MISMATCH
+    if b.text is not None or a.text is not None:
+        ta = a.text if a.text is not None else text_key(a.clean)
+        tb = b.text if b.text is not None else text_key(b.clean)
+        if ta == tb and ta:
+            return True, MATCH
+        if b.text is not None and a.text is not None:
+            return False, MISMATCH
+    x, y = ast_of(a), ast_of(b)
+    if x is not None and y is not None:
+        try:
+            ok = Matcher(policy).equal(x, y)
+        except (EvalError, RecursionError, ArithmeticError, ValueError, TypeError):
+            ok = None
+        if ok is not None:
+            return ok, MATCH if ok else MISMATCH
+    if not policy.symbolic:
+        return False, MISMATCH
+    from .symbolic import symbolic_equal
+
+    result = symbolic_equal(a.clean, b.clean, policy.timeout_s)
+    if result is None:
+        return False, TIMEOUT
+    return result, MATCH if result else MISMATCH
+
+
+# -- structured comparison ---------------------------------------------------------------------------
+_RNG = random.Random(20240611)
+_SAMPLES = [[_RNG.uniform(0.35, 2.6) for _ in range(32)] for _ in range(3)] + [
+    [_RNG.choice((-1, 1)) * _RNG.uniform(0.35, 2.6) for _ in range(32)]]
+_EXACT_POINT_TRIES = 4
+
+
+def _sample_envs(names: set[str]) -> list[dict[str, complex]]:
+    ordered = sorted(names)
+    return [{n: complex(row[(hash_name(n) + i) % len(row)]) for i, n in enumerate(ordered)}
+            for row in _SAMPLES]
+
+
+def hash_name(name: str) -> int:
+    h = 0
+    for ch in name:
+        h = (h * 131 + ord(ch)) & 0xFFFF
+    return h
+
+
+def _is_assignment_lhs(node) -> bool:
+    """x, a_1, f(x), f'(x), \\theta: what can stand left of "=" in "x = 3"."""
+    if node[0] == "var":
+        return True
+    if node[0] == "mul" and len(node[1]) == 2 and node[1][0][0] == "var":
+        arg = node[1][1]
+        return arg[0] in ("var", "seq", "num") or arg[0] == "add"
+    return False
+
+
+def _expand_pm(node, limit: int = 8) -> list:
+    """Replace each a ± b by a + b and a - b: a list of ± -free ASTs (at most `limit`)."""
+    if not isinstance(node, tuple) or not _has_pm(node):
+        return [node]
+    if node[0] == "pm":
+        out = []
+        for a in _expand_pm(node[1], limit):
+            for b in _expand_pm(node[2], limit):
+                out.append(("add", [a, b]))
+                out.append(("add", [a, ("neg", b)]))
+        return out[:limit]
+    variants = [()]
+    for child in node[1:]:
+        if isinstance(child, tuple):
+            options = _expand_pm(child, limit)
+        elif isinstance(child, list):
+            options = [list(c) for c in _product([_expand_pm(c, limit) if isinstance(c, tuple) else [c]
+                                                  for c in child], limit)]
+        else:
+            options = [child]
+        variants = [v + (o,) for v in variants for o in options][:limit]
+    return [(node[0],) + v for v in variants]
+
+
+def _product(lists, limit):
+    out = [()]
+    for opts in lists:
+        out = [o + (x,) for o in out for x in opts][:limit]
+    return out
+
+
+def _has_pm(node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+        elif isinstance(n, tuple) and n:
+            if n[0] == "pm":
+                return True
+            if n[0] not in ("num", "var", "const", "base", "text"):
+                stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
+    return False
+
+
+class Matcher:
+    """Structural equality of two ASTs (prediction first, reference second) under a policy."""
+
+    def __init__(self, policy: GradePolicy):
+        self.pol = policy
+
+    # entry point: returns True / False, or None when undecidable (evaluation failed)
+    def equal(self, a, b) -> bool | None:
+        a, b = self._unwrap_assignment(a, b)
+        a = self._expand_top_pm(a)
+        b = self._expand_top_pm(b)
+        ia, ib = _as_intervals(a), _as_intervals(b)
+        if ia is not None and ib is not None and (_is_relation_like(a) or _is_relation_like(b)):
+            return self._intervals_equal(ia, ib)
+        ka, kb = a[0], b[0]
+        if ka == "ratio" or kb == "ratio":
+            if ka != kb or len(a[1]) != len(b[1]):
+                return False
+            # 1:2 equals 2:4: the parts are proportional
+            return self._ratio_equal(a[1], b[1])
+        if ka == "rel" and kb == "rel":
+            return self._relations_equal(a, b)
+        if ka == "rel" or kb == "rel":
+            return False
+        if ka in ("seq", "set", "matrix") or kb in ("seq", "set", "matrix"):
+            return self._collections_equal(a, b)
+        if ka == "text" or kb == "text":
+            return ka == kb and a[1] == b[1]
+        if ka == "union" or kb == "union":
+            return False
+        return self._scalars_equal(a, b)
+
+    def _unwrap_assignment(self, a, b):
+        """"x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ."""
+        if not self.pol.equation_rhs:
+            return a, b
+        asg_a = _assignment(a)
+        asg_b = _assignment(b)
+        if asg_a and asg_b:
+            if asg_a[0] == asg_b[0]:
+                return asg_a[1], asg_b[1]
+            return a, b
+        if asg_a and b[0] != "rel":
+            return asg_a[1], b
+        if asg_b and a[0] != "rel":
+            return a, asg_b[1]
+        # "x = 1, y = 2" vs "(1, 2)"; "x = 1 or x = 2" vs "1, 2"
+        if a[0] == "seq" and b[0] != "rel":
+            a = _unwrap_seq_assignments(a)
+        if b[0] == "seq" and a[0] != "rel":
+            b = _unwrap_seq_assignments(b)
+        return a, b
+
+    def _expand_top_pm(self, node):
+        if node[0] in ("seq", "set"):
+            items = []
+            for it in node[-1]:
+                items.extend(_expand_pm(it) if it[0] not in ("rel",) else [it])
+            return node[:-1] + (items,)
+        if node[0] in ("rel", "matrix", "union"):
+            return node
+        variants = _expand_pm(node)
+        if len(variants) == 1:
+            return variants[0]
+        return ("seq", "", "", variants)
+
+    # -- scalars -----------------------------------------------------------------------------------
+    def _scalars_equal(self, a, b) -> bool | None:
+        pa, pb = a[0] == "pct", b[0] == "pct"
+        if pa != pb and self.pol.percent != "strict":
+            # "50%" vs "50" (lenient: both readings; ignore: the bare value only)
+            p, q = (a, b) if pa else (b, a)
+            if self._values_equal(p[1], q):
+                return True
+            if self.pol.percent == "ignore":
+                return False
+        elif pa and pb:
+            a, b = a[1], b[1]
+        if a[0] == "base" and b[0] == "base":
+            return a[1] == b[1] and a[2] == b[2]
+        return self._values_equal(a, b)
+
+    def _values_equal(self, a, b) -> bool | None:
+        names = free_vars(a) | free_vars(b)
+        if not names:
+            try:
+                va, vb = evaluate(a, {}), evaluate(b, {})
+            except EvalError:
+                return _infinity_equal(a, b)
+            exact = not (has_decimal(a) or has_decimal(b))
+            return self._numbers_close(va, vb, exact)
+        if len(names) > 12:
+            return None
+        checked = 0
+        for env in _sample_envs(names):
+            try:
+                va = evaluate(a, env)
+            except EvalError:
+                va = None
+            try:
+                vb = evaluate(b, env)
+            except EvalError:
+                vb = None
+            if va is None and vb is None:
+                continue
+            if va is None or vb is None:
+                return False
+            if not self._numbers_close(va, vb, False, loose=True):
+                return False
+            checked += 1
+        return True if checked >= 2 else None
+
+    def _numbers_close(self, va, vb, exact: bool, loose: bool = False) -> bool:
+        if exact and isinstance(va, Fraction) and isinstance(vb, Fraction):
+            return va == vb
+        za, zb = complex(va), complex(vb)
+        if za == zb:
+            return True
+        d = abs(za - zb)
+        scale = max(abs(za), abs(zb))
+        # sample-point checks allow 1e-9 relative float noise on top of the policy tolerance
+        rel = max(self.pol.rel_tol, 1e-9) if loose else self.pol.rel_tol
+        return d <= self.pol.abs_tol or d <= rel * scale * (1 + 1e-9)
+
+    def _ratio_equal(self, xs, ys) -> bool | None:
+        try:
+            vx = [complex(evaluate(x, {})) for x in xs]
+            vy = [complex(evaluate(y, {})) for y in ys]
+        except EvalError:
+            return None
+        k = next((i for i, v in enumerate(vy) if v != 0), None)
+        if k is None or vx[k] == 0:
+            return all(v == 0 for v in vx) and k is None
+        r = vx[k] / vy[k]
+        return all(abs(a - r * b) <= 1e-9 * max(1.0, abs(a)) for a, b in zip(vx, vy))
+
+    # -- collections -------------------------------------------------------------------------------
+    def _collections_equal(self, a, b) -> bool | None:
+        ea, eb = _elements(a), _elements(b)
+        if ea is None or eb is None:
+            return False
+        if len(ea) != len(eb):
+            if len(ea) == 1 and a[0] == "seq" and not a[1]:
+                return False
+            return False
+        ordered = _is_ordered(b) and _is_ordered(a) or (_is_ordered(b) and a[0] == "seq" and not a[1])
+        if b[0] == "seq" and a[0] == "seq" and b[1] and a[1] and (a[1], a[2]) != (b[1], b[2]):
+            if {a[1], b[1]} != {"("} or {a[2], b[2]} != {")"}:
+                return False  # [1, 2) vs (1, 2)
+        if _is_ordered(b) and a[0] == "set":
+            return False
+        if ordered:
+            for x, y in zip(ea, eb):
+                r = self.equal(x, y)
+                if not r:
+                    return r
+            return True
+        return self._unordered_equal(ea, eb)
+
+    def _unordered_equal(self, ea, eb) -> bool | None:
+        remaining = list(eb)
+        undecided = False
+        for x in ea:
+            for j, y in enumerate(remaining):
+                r = self.equal(x, y)
+                if r:
+                    del remaining[j]
+                    break
+                if r is None:
+                    undecided = True
+            else:
+                return None if undecided else False
+        return True
+
+    # -- relations ---------------------------------------------------------------------------------
+    def _relations_equal(self, a, b) -> bool | None:
+        ea, oa = a[1], a[2]
+        eb, ob = b[1], b[2]
+        if len(ea) != 2 or len(eb) != 2:
+            if len(ea) == len(eb) and oa == ob:
+                return all(self.equal(x, y) for x, y in zip(ea, eb))
+            return False
+        (la, ra), (lb, rb) = ea, eb
+        opa, opb = oa[0], ob[0]
+        flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+        if opa == "in" or opb == "in":
+            return opa == opb and self.equal(la, lb) and self.equal(ra, rb)
+        fa = ("add", [la, ("neg", ra)])
+        fb = ("add", [lb, ("neg", rb)])
+        if opa == opb:
+            sign = 1
+        elif flip.get(opa) == opb:
+            sign = -1
+        else:
+            return False
+        # equivalent when lhs-rhs differ by a constant factor (positive for inequalities)
+        return self._proportional(fa, fb, allow_negative=(opa in ("=", "!=")), sign=sign)
+
+    def _proportional(self, fa, fb, allow_negative: bool, sign: int) -> bool | None:
+        names = free_vars(fa) | free_vars(fb)
+        envs = _sample_envs(names) if names else [{}]
+        ratio = None
+        checked = 0
+        for env in envs:
+            try:
+                va, vb = complex(evaluate(fa, env)), complex(evaluate(fb, env))
+            except EvalError:
+                continue
+            if abs(va) < 1e-12 and abs(vb) < 1e-12:
+                checked += 1
+                continue
+            if abs(va) < 1e-12 or abs(vb) < 1e-12:
+                return False
+            r = va / vb
+            if ratio is None:
+                ratio = r
+            elif abs(r - ratio) > 1e-7 * max(1.0, abs(ratio)):
+                return False
+            checked += 1
+        if checked == 0:
+            return None
+        if ratio is None:
+            return True
+        if abs(ratio.imag) > 1e-9 * abs(ratio):
+            return False
+        if allow_negative:
+            return True
+        return ratio.real * sign > 0
+
+    # -- intervals ---------------------------------------------------------------------------------
+    def _intervals_equal(self, ia, ib) -> bool | None:
+        if len(ia) != len(ib):
+            return False
+        key = lambda iv: (_endpoint_value(iv[0]), _endpoint_value(iv[1]))  # noqa: E731
+        try:
+            ia, ib = sorted(ia, key=key), sorted(ib, key=key)
+        except (EvalError, TypeError):
+            return None
+        for (lo1, hi1, lc1, hc1), (lo2, hi2, lc2, hc2) in zip(ia, ib):
+            if lc1 != lc2 or hc1 != hc2:
+                return False
+            if not (self._endpoint_equal(lo1, lo2) and self._endpoint_equal(hi1, hi2)):
+                return False
+        return True
+
+    def _endpoint_equal(self, x, y) -> bool:
+        if _infinite_sign(x) or _infinite_sign(y):
+            return _infinite_sign(x) == _infinite_sign(y)
+        r = self._values_equal(x, y)
+        return bool(r)
+
+
+def _assignment(node):
+    """(name, value) for "x = 3" / "x = 1 + 2 = 3" (the last side), else None."""
+    if node[0] != "rel" or any(op != "=" for op in node[2]):
+        return None
+    lhs = node[1][0]
+    if not _is_assignment_lhs(lhs):
+        return None
+    rhs = node[1][-1]
+    if _is_assignment_lhs(rhs) and len(node[1]) == 2 and rhs[0] == "var":
+        return None  # "x = y": an equation, not a value
+    return (lhs, rhs)
+
+
+def _unwrap_seq_assignments(node):
+    items = node[-1]
+    vals = []
+    for it in items:
+        asg = _assignment(it)
+        if asg is None:
+            return node
+        vals.append(asg[1])
+    return node[:-1] + (vals,)
+
+
+def _elements(node):
+    k = node[0]
+    if k == "seq":
+        return node[3]
+    if k == "set":
+        return node[1]
+    if k == "matrix":
+        rows = node[1]
+        if len(rows) == 1:
+            return rows[0]
+        if all(len(r) == 1 for r in rows):
+            return [r[0] for r in rows]
+        return [("seq", "(", ")", r) for r in rows]
+    return [node]
+
+
+def _is_ordered(node) -> bool:
+    return (node[0] == "seq" and bool(node[1])) or node[0] == "matrix"
+
+
+def _is_relation_like(node) -> bool:
+    if node[0] == "rel":
+        return True
+    if node[0] == "seq" and not node[1]:
+        return any(it[0] == "rel" for it in node[3])
+    return False
+
+
+_NEG_INF = ("neg", ("const", "inf"))
+
+
+def _infinite_sign(node) -> int:
+    if node == ("const", "inf"):
+        return 1
+    if node == _NEG_INF:
+        return -1
+    return 0
+
+
+def _endpoint_value(node) -> float:
+    s = _infinite_sign(node)
+    if s:
+        return s * float("inf")
+    v = evaluate(node, {})
+    return complex(v).real
+
+
+def _as_intervals(node):
+    """A set of reals as [(lo, hi, lo_closed, hi_closed)] for intervals, unions and one-variable
+    inequalities ("x > 3", "-2 < x \\le 5", "x \\in [1, 2)"); None when `node` is not one."""
+    k = node[0]
+    if k == "seq" and node[1] and len(node[3]) == 2:
+        lo, hi = node[3]
+        if free_vars(lo) or free_vars(hi):
+            return None
+        return [(lo, hi, node[1] == "[", node[2] == "]")]
+    if k == "union":
+        out = []
+        for part in node[1]:
+            iv = _as_intervals(part)
+            if iv is None:
+                return None
+            out.extend(iv)
+        return out
+    if k == "rel":
+        exprs, ops = node[1], node[2]
+        if ops == ["in"] and len(exprs) == 2 and exprs[0][0] == "var":
+            return _as_intervals(exprs[1])
+        if ops == ["!="] and len(exprs) == 2 and exprs[0][0] == "var" and not free_vars(exprs[1]):
+            inf = ("const", "inf")  # x != a: (-inf, a) U (a, inf)
+            return [(_NEG_INF, exprs[1], False, False), (exprs[1], inf, False, False)]
+        var_idx = [i for i, e in enumerate(exprs) if e[0] == "var"]
+        if len(var_idx) != 1 or any(free_vars(e) for i, e in enumerate(exprs) if i != var_idx[0]):
+            return None
+        if any(op not in ("<", "<=", ">", ">=") for op in ops):
+            return None
+        inf = ("const", "inf")
+        lo, hi, lc, hc = _NEG_INF, inf, False, False
+        i = var_idx[0]
+        for j, op in enumerate(ops):
+            left, right = exprs[j], exprs[j + 1]
+            if j + 1 == i:  # bound < x
+                bound, strict, lower = left, op in ("<", ">"), op in ("<", "<=")
+            elif j == i:  # x < bound
+                bound, strict, lower = right, op in ("<", ">"), op in (">", ">=")
+            else:
+                continue
+            if lower:
+                lo, lc = bound, not strict
+            else:
+                hi, hc = bound, not strict
+        return [(lo, hi, lc, hc)]
+    if k == "seq" and not node[1]:  # "x < -1, x > 1" (from "x < -1 or x > 1")
+        out = []
+        for it in node[3]:
+            iv = _as_intervals(it) if it[0] in ("rel", "union") else None
+            if iv is None:
+                return None
+            out.extend(iv)
+        return out
+    return None
+
+
+def _infinity_equal(a, b) -> bool | None:
+    sa, sb = _infinite_sign(a), _infinite_sign(b)
+    if sa or sb:
+        return sa == sb
+    return None
+
+
+# -- canonical strings (normalize) -------------------------------------------------------------------
+def canonical(ans: str) -> str:
+    """Canonical string of an answer for majority voting (see `normalize.normalize`)."""
+    p = prepare(ans)
+    if p.num is not None:
+        return _canon_value(_num_ast(p.num)) or p.num.canon
+    if p.text is not None:
+        return p.text
+    if p.ast is not None:
+        c = _canon_node(p.ast)
+        if c is not None:
+            return c
+    return p.key
+
+
+def _canon_value(node) -> str | None:
+    if node[0] == "pct":
+        node = node[1]
+    if free_vars(node):
+        return None
+    try:
+        v = evaluate(node, {})
+    except EvalError:
+        return None
+    if isinstance(v, Fraction):
+        if v.denominator == 1:
+            return str(v.numerator)
+        d = v.denominator
+        while d % 2 == 0:
+            d //= 2
+        while d % 5 == 0:
+            d //= 5
+        if d == 1:  # terminating decimal
+            s = f"{float(v):.15g}" if abs(v.numerator) < 10 ** 15 else str(v)
+            return s
+        return f"{v.numerator}/{v.denominator}"
+    if abs(v.imag) <= 1e-12 * max(1.0, abs(v.real)):
+        return f"{v.real:.10g}"
+    return f"{v.real:.10g}{v.imag:+.10g}i"
+
+
+def _canon_node(node) -> str | None:
+    k = node[0]
+    if k in ("seq", "set"):
+        items = [_canon_node(x) for x in node[-1]]
+        if any(i is None for i in items):
+            return None
+        if k == "set" or not node[1]:
+            return "{" + ",".join(sorted(items)) + "}"
+        return node[1] + ",".join(items) + node[2]
+    if k == "matrix":
+        rows = [[_canon_node(x) for x in r] for r in node[1]]
+        if any(i is None for r in rows for i in r):
+            return None
+        return "[" + ";".join(",".join(r) for r in rows) + "]"
+    if k == "rel":
+        asg = _assignment(node)
+        if asg is not None:
+            return _canon_node(asg[1])
+        return None
+    if k == "text":
+        return node[1]
+    return _canon_value(node)

@@ -1,0 +1,105 @@
+"""`grade(prediction, reference)`: the one entry point every metric and the RFT collector use."""
+from __future__ import annotations
+
+from .compare import compare
+from .extract import boxed_answer, extract, extract_gsm8k, extract_math
+from .normalize import strip_units
+from .numbers import Num, numbers_equal, parse_number
+from .policy import DEFAULT_POLICY, GradePolicy, make_policy
+from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
+
+_DATASETS = ("auto", "gsm8k", "math")
+_CACHE_MAX = 200_000
+# (reference text, dataset) -> (answer, parsed plain number or None, resolved dataset)
+_REF_CACHE: dict[tuple[str, str], tuple[str | None, Num | None, str]] = {}
+
+
+def _as_number(ans: str, policy: GradePolicy) -> Num | None:
+    num = parse_number(ans)
+    if num is None and policy.units:
+        stripped = strip_units(ans)
+        if stripped is not ans:
+            num = parse_number(stripped)
+    return num
+
+
+def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | None, str]:
+    key = (reference, dataset)
+    hit = _REF_CACHE.get(key)
+    if hit is not None:
+        return hit
+    num = parse_number(reference) if len(reference) < 64 else None
+    if num is not None:
+        out = (reference.strip(), num, "gsm8k" if dataset == "auto" else dataset)
+    else:
+        ans = extract(reference, dataset)
+        resolved = dataset
+        num = _as_number(ans, DEFAULT_POLICY) if ans is not None else None
+        if dataset == "auto":
+            resolved = "gsm8k" if ("####" in reference or (num is not None and "\\boxed" not in reference)) else "math"
+        out = (ans, num, resolved)
+    if len(_REF_CACHE) >= _CACHE_MAX:
+        _REF_CACHE.clear()
+    _REF_CACHE[key] = out
+    return out
+
+
+def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> Verdict:
+    """Grade one prediction against one reference.
+
+    Args:
+        prediction: a full solution text (its final answer is extracted, see `extract`) or a bare
+            answer.
+        reference: a full solution text (a GSM8K "... #### 18", a MATH solution with \\boxed{}) or
+            a bare answer.
+        dataset: "gsm8k", "math" or "auto" (GSM8K extraction rules when the reference is a plain
+            number or has "####", MATH rules otherwise).
+        **policy: options of `GradePolicy`: rel_tol, abs_tol, percent, units, equation_rhs,
+            symbolic, timeout_s.
+
+    Returns:
+        a `Verdict`. Bad input text never raises (reason "error" at worst) and a slow symbolic check
+        ends with reason "timeout" after `timeout_s`; an unknown dataset or policy option raises.
+    """
+    pol = make_policy(policy) if policy else DEFAULT_POLICY
+    if dataset not in _DATASETS:
+        raise ValueError(f"dataset must be one of {_DATASETS}, not {dataset!r}")
+    pred_ans = ref_ans = None
+    try:
+        if isinstance(reference, str) and reference:
+            ref_ans, ref_num, ds = _parse_reference(reference, dataset)
+        else:
+            ref_num, ds = None, dataset
+        last_box = None
+        if isinstance(prediction, str) and prediction:
+            num = parse_number(prediction) if len(prediction) < 64 else None
+            if num is not None:  # fast path: a bare number
+                pred_ans = prediction.strip()
+            else:
+                if ds == "gsm8k":
+                    pred_ans = extract_gsm8k(prediction)
+                else:
+                    box = boxed_answer(prediction)
+                    if box is not None and box[0] != box[1]:
+                        last_box = box[1]
+                    pred_ans = extract_math(prediction)
+                num = None if pred_ans is None else _as_number(pred_ans, pol)
+        else:
+            num = None
+        if ref_ans is None:
+            return Verdict(False, NO_REFERENCE, pred_ans, None)
+        if pred_ans is None:
+            return Verdict(False, NO_ANSWER, None, ref_ans)
+        if num is not None and ref_num is not None:
+            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent)
+            return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
+        ok, reason = compare(pred_ans, ref_ans, pol)
+        if not ok and last_box is not None:
+            # several boxed parts ("\boxed{3} or \boxed{5}"): the last box alone is the answer
+            # in the usual last-\boxed convention
+            ok2, reason2 = compare(last_box, ref_ans, pol)
+            if ok2:
+                return Verdict(True, MATCH, last_box, ref_ans)
+        return Verdict(ok, reason, pred_ans, ref_ans)
+    except Exception:  # noqa: BLE001 - a grader must not take down a bulk run
+        return Verdict(False, ERROR, pred_ans, ref_ans)

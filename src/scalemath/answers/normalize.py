@@ -1,0 +1,171 @@
+"""Clean answer strings and give them canonical forms (exact matching, majority voting)."""
+from __future__ import annotations
+
+import re
+
+from .numbers import parse_number
+
+# "18 dollars", "5 apples", "3.5 hours", "$18.00 per hour": a number followed by unit words
+_NUMBER_WITH_UNITS = re.compile(
+    r"\s*((?:\\\$|\$)?\s*[-+−]?\s*(?:\\\$|\$)?\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.\d+)?\s*(?:\\?%)?)"
+    r"\s*(?:[a-zA-Z][a-zA-Z.'/ -]{0,40})\.?\s*"
+)
+
+
+def strip_units(text: str) -> str:
+    """"18 dollars" -> "18"; text that is not "<number> <words>" comes back unchanged (same object)."""
+    m = _NUMBER_WITH_UNITS.fullmatch(text)
+    if m and any(ch.isdigit() for ch in m.group(1)):
+        return m.group(1)
+    return text
+
+
+# -- LaTeX cleaning --------------------------------------------------------------------------------
+_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+_SIMPLE_REPLACEMENTS = (
+    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"),
+    ("\\left.", ""), ("\\right.", ""), ("\\left", ""), ("\\right", ""), ("{,}", ""),
+    ("\\displaystyle", ""), ("\\degree", "^\\circ"), ("^{\\circ}", "^\\circ"), ("\\textdegree", "^\\circ"),
+    ("°", "^\\circ"), ("\\cdotp", "\\cdot"), ("\\neq", "\\ne"), ("\\leqslant", "\\le"),
+    ("\\geqslant", "\\ge"), ("\\lt", "<"), ("\\gt", ">"), ("\\le ", "\\le "), ("−", "-"),
+    ("\\hspace*", "\\hspace"), ("\\varepsilon", "\\epsilon"),
+)
+_THOUSANDS_BANG = re.compile(r"(\d),\\!\s*(?=\d{3}(?!\d))")
+_HSPACE = re.compile(r"\\hspace\{[^{}]*\}|\\(?:mathrm|text)\{\s*\}")
+_TEXT_CONNECTIVE = re.compile(r"\s*\\(?:text|mbox|textrm|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+")
+_TEXT_UNIT_TAIL = re.compile(
+    r"(?<=[\w}).\s])\s*\\(?:text|mbox|textrm|mathrm|textit)\s*\{\s*[a-zA-Z][a-zA-Z .'/-]*\}"
+    r"(?:\s*\^\s*(?:\{\s*\d\s*\}|\d))?\s*\.?\s*$"
+)
+_UNITS = (
+    "square units|sq units|square feet|square inches|square meters|square centimeters|sq ft|cubic feet|"
+    "cubic inches|cubic units|cubic centimeters|units?|cm|centimeters?|mm|millimeters?|meters?|km|"
+    "kilometers?|inches|inch|in|feet|foot|ft|yards?|yd|miles?|mi|mph|kg|kilograms?|grams?|g|mg|lbs?|"
+    "pounds?|ounces?|oz|seconds?|sec|minutes?|min|hours?|hrs?|days?|weeks?|months?|years?|dollars?|"
+    "cents?|degrees?|radians?|liters?|ml|gallons?|cups?|pints?|quarts?|people|students|ways|"
+    "points|pieces|coins|marbles|apples|books|boxes|page|pages|times|percent"
+)
+_PLAIN_UNIT_TAIL = re.compile(rf"(?<=[\d}}.])\s*(?:\\\s*)?(?:{_UNITS})(?:\s*\^\s*\{{?\d\}}?)?\s*\.?\s*$")
+_PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|percent)\s*$")
+_TRAILING = re.compile(r"(?:[\s.,;:]|\\)+$")
+_DOLLAR = re.compile(r"\\\$|\$")
+_WRAPPED_BOX = re.compile(r"^\\(?:boxed|fbox)\{(.*)\}$", re.DOTALL)
+_DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
+
+
+def _strip_delimiters(s: str) -> str:
+    for left, right in _DELIMS:
+        if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+            inner = s[len(left):len(s) - len(right)]
+            if left == "$" and "$" in inner:
+                continue
+            return inner.strip()
+    return s
+
+
+def clean_latex(ans: str) -> str:
+    """Remove what never changes an answer's meaning: math delimiters, a wrapping \\boxed{},
+    sizing/spacing commands, \\dfrac/\\tfrac spellings, currency signs, thousands separators written
+    as "1,\\!000" or "1{,}000", trailing units ("5 \\text{ cm}^2", "18 dollars"), "or"/"and" between
+    alternatives (made commas), and trailing punctuation."""
+    s = ans.strip()
+    for _ in range(3):
+        prev = s
+        s = _strip_delimiters(s)
+        m = _WRAPPED_BOX.match(s)
+        if m:
+            s = m.group(1).strip()
+        if s == prev:
+            break
+    for old, new in _SIMPLE_REPLACEMENTS:
+        if old in s:
+            s = s.replace(old, new)
+    s = _THOUSANDS_BANG.sub(r"\1", s)
+    s = _HSPACE.sub(" ", s)
+    if "\\!" in s:
+        s = s.replace("\\!", "")
+    if "$" in s:
+        s = _DOLLAR.sub("", s)
+    s = _TRAILING.sub("", s)
+    for _ in range(3):  # "5 \text{ cm}^2", then "18 dollars"
+        t = _TEXT_UNIT_TAIL.sub("", s)
+        t = _PLAIN_UNIT_TAIL.sub("", t)
+        if t == s or not t.strip():
+            break
+        s = _TRAILING.sub("", t)
+    if "percent" in s:
+        t = _PERCENT_WORD.sub("\\%", s)
+        if t.strip() != "\\%":
+            s = t
+    t = _DEGREES_WORD.sub("^\\circ", s) if "degree" in s else s
+    if t.strip() != "^\\circ":
+        s = t
+    if (" or " in s or " and " in s or "\\text" in s or "\\mbox" in s or "\\mathrm" in s):
+        s = _TEXT_CONNECTIVE.sub(",", s)
+    return s.strip()
+
+
+# -- text answers (names, words, multiple-choice letters) --------------------------------------------
+_TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|emph|textsf|mathsf)\s*\{([^{}]*)\}")
+_CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
+_WORDY = re.compile(r"[A-Za-z]{2,}")
+_NON_KEY = re.compile(r"[^0-9a-z]+")
+
+
+def unwrap_text(s: str) -> str:
+    """"\\text{(C)}" -> "(C)"; nested wrappers are unwrapped too."""
+    for _ in range(3):
+        t = _TEXT_WRAPPER.sub(r"\1", s)
+        if t == s:
+            break
+        s = t
+    return s
+
+
+def text_key(s: str) -> str:
+    """Lower-case letters and digits only: "\\text{(C)}" -> "c", "Sunday." -> "sunday"."""
+    return _NON_KEY.sub("", unwrap_text(s).lower())
+
+
+def is_text_answer(cleaned: str) -> bool:
+    """A word answer ("\\text{Devon}", "Monday", "\\text{(C)}", "no solution"), not math."""
+    inner = unwrap_text(cleaned).strip()
+    if _CHOICE.match(inner):
+        return "\\text" in cleaned or "(" in inner or inner.isupper()
+    if "\\" in inner or any(ch.isdigit() for ch in inner):
+        return False
+    words = _WORDY.findall(inner)
+    if not words:
+        return False
+    # "xy" or "ab" could be a product of variables; real words are longer or several
+    return any(len(w) >= 3 for w in words) or len(words) >= 2 or inner != cleaned
+
+
+def normalize(ans: str | None, dataset: str = "auto") -> str:
+    """Canonical normalized string of an answer (not a whole solution: see `extract`).
+
+    Equal answers get equal strings, so this is the key for majority voting:
+    - plain numbers become canonical decimals: "10", "10.0", "$10", "10 dollars", "10." all give
+      "10"; "1,000" gives "1000"; "50%" gives "50" (the percent sign is dropped);
+    - other math answers are parsed and evaluated when they are constant: "\\frac{1}{2}", "1/2"
+      and "0.5" give "0.5", "\\frac{1}{3}" gives "1/3", irrational values a 10-significant-digit
+      decimal, tuples keep their order and sets/lists are sorted;
+    - word answers give a lower-case key ("\\text{(C)}" -> "c");
+    - anything else gives its cleaned LaTeX with all whitespace removed.
+    None or empty gives "".
+    """
+    if not ans:
+        return ""
+    num = parse_number(ans)
+    if num is None:
+        num = parse_number(strip_units(ans))
+    if num is not None and "/" not in num.canon:
+        return num.canon
+    from .compare import canonical  # local import: compare imports this module
+
+    return canonical(ans)
+
+
+def normalize_latex(ans: str) -> str:
+    """Cleaned LaTeX with all whitespace removed (the fallback canonical form)."""
+    return re.sub(r"\s+", "", clean_latex(ans))

@@ -1,0 +1,122 @@
+"""Plain numbers as GSM8K (and many MATH) answers write them: "1,000", "$18.50", "-5", "50%", "3/4".
+
+This is the fast path: precompiled regexes and float arithmetic only, no SymPy.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from dataclasses import dataclass
+
+# A whole answer that is one number, with the decorations graders should ignore: currency
+# ($, \$, dollar-sign variants), thousands commas (only in groups of three), a trailing period,
+# a percent sign (%, \%), and LaTeX braces/spaces around it.
+BARE_NUMBER = re.compile(
+    r"\s*(?:\\\$|\$|\\\(|\\\[)?\s*([-+−])?\s*(?:\\\$|\$)?\s*"
+    r"(\d{1,3}(?:,\d{3})+(?!\d)|\d+|(?=\.\d))(\.\d*)?(?:[eE]([-+]?\d{1,4}))?"
+    r"\s*(\\?%)?\s*(?:\\\)|\\\]|\$)?\s*\.?\s*"
+)
+# A number inside running text (for "#### N", "the answer is N" and the last-number fallback).
+NUMBER_IN_TEXT = re.compile(
+    r"(?:(?<![\w.)\]}])-|(?<![\w.]))"  # a minus sign only where it cannot be subtraction ("10-15")
+    r"(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,4}(?!\w))?|\.\d+)"
+)
+# a/b with plain integers, e.g. "3/4" or "-1/2"
+SIMPLE_FRACTION = re.compile(r"\s*([-+−])?\s*(\d+)\s*/\s*(\d+)\s*\.?\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A parsed plain number.
+
+    Attributes:
+        value: float value as written (for "50%" that is 50.0; see `percent`).
+        canon: canonical decimal string: no commas, no leading zeros, no trailing fractional zeros,
+            "-0" is "0" ("1,000.50" -> "1000.5").
+        percent: the answer carried a percent sign.
+    """
+
+    value: float
+    canon: str
+    percent: bool = False
+
+
+def canonical_digits(integer: str, fraction: str | None, negative: bool) -> str:
+    """Canonical decimal string of a sign, an integer part (may hold commas) and a ".ddd" part."""
+    integer = integer.replace(",", "").lstrip("0") or "0"
+    frac = fraction[1:].rstrip("0") if fraction else ""
+    s = f"{integer}.{frac}" if frac else integer
+    if negative and s != "0":
+        s = "-" + s
+    return s
+
+
+def parse_number(text: str) -> Num | None:
+    """Parse `text` when the whole of it is one plain number (or integer fraction a/b), else None."""
+    m = BARE_NUMBER.fullmatch(text)
+    if m is not None:
+        sign, integer, fraction, exponent, pct = m.groups()
+        if not integer and not (fraction and len(fraction) > 1):
+            return None
+        canon = canonical_digits(integer, fraction, sign is not None and sign != "+")
+        if exponent is not None:
+            canon = _scientific(canon, int(exponent))
+        return Num(float(canon), canon, pct is not None)
+    m = SIMPLE_FRACTION.fullmatch(text)
+    if m is not None:
+        sign, num, den = m.groups()
+        if int(den) == 0:
+            return None
+        value = int(num) / int(den)
+        if sign is not None and sign != "+":
+            value = -value
+        return Num(value, f"{'-' if value < 0 else ''}{int(num)}/{int(den)}")
+    return None
+
+
+def _scientific(mantissa: str, exponent: int) -> str:
+    """Canonical string of mantissa * 10**exponent (plain decimal unless the exponent is huge)."""
+    if abs(exponent) > 60:
+        return repr(float(f"{mantissa}e{exponent}"))
+    d = Decimal(mantissa).scaleb(exponent)
+    s = format(d, "f")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def number_token(token: str) -> str:
+    """Clean one NUMBER_IN_TEXT match: drop thousands commas."""
+    return token.replace(",", "")
+
+
+def close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
+    """`|a - b| <= max(rel_tol * max(|a|, |b|), abs_tol)`; exact equality always passes."""
+    if a == b:
+        return True
+    d = abs(a - b)
+    # the 1e-9 slack keeps the documented bound inclusive under float rounding (0.333333 vs 1/3)
+    return d <= abs_tol or d <= rel_tol * max(abs(a), abs(b)) * (1 + 1e-9)
+
+
+def _is_int(canon: str) -> bool:
+    return canon.isdigit() or (canon[:1] == "-" and canon[1:].isdigit())
+
+
+def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str) -> bool:
+    """Compare two plain numbers under the tolerance and percent policy (see GradePolicy)."""
+    if a.percent == b.percent:
+        if a.canon == b.canon:
+            return True
+        if _is_int(a.canon) and _is_int(b.canon):  # integers compare exactly: 1000001 != 1000000
+            return False
+        return close(a.value, b.value, rel_tol, abs_tol)
+    if percent == "ignore":
+        return close(a.value, b.value, rel_tol, abs_tol) and (
+            a.value == b.value or not (_is_int(a.canon) and _is_int(b.canon)))
+    # exactly one side has "%": compare its value/100 with the other; lenient also accepts the
+    # bare value (a model writing "50" for "50%")
+    p, q = (a, b) if a.percent else (b, a)
+    if close(p.value / 100.0, q.value, rel_tol, abs_tol):
+        return True
+    return percent == "lenient" and close(p.value, q.value, rel_tol, abs_tol)

@@ -1,0 +1,53 @@
+"""`scalemath grade`: grade a JSONL file of predictions in bulk over all cores."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("grade")
+    def grade_cmd(
+        input: Path = typer.Option(..., "--input", "-i", exists=True, dir_okay=False, help="JSONL to grade."),
+        output: Path = typer.Option(..., "--output", "-o", help="JSONL written: each input line plus extracted, correct, reason, grader_version."),
+        prediction_field: str = typer.Option("completion", "--prediction-field", "-p", help="Field with the prediction (full solution text or bare answer)."),
+        reference_field: str = typer.Option("answer", "--reference-field", "-r", help="Field with the reference (full solution text or bare answer)."),
+        dataset: str = typer.Option("auto", "--dataset", "-d", help="gsm8k, math or auto."),
+        workers: int = typer.Option(0, "--workers", "-w", help="Grading processes (0: one per core)."),
+        timeout: float = typer.Option(5.0, "--timeout", help="Seconds allowed per symbolic check (then reason: timeout)."),
+        rel_tol: float = typer.Option(1e-6, "--rel-tol", help="Relative tolerance of numeric comparison."),
+        percent: str = typer.Option("lenient", "--percent", help="Percent policy: lenient, strict or ignore."),
+        symbolic: bool = typer.Option(True, "--symbolic/--no-symbolic", help="Allow the symbolic (Math-Verify) last stage."),
+    ) -> None:
+        """Grade every line of INPUT; print accuracy and counts per reason."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.table import Table
+
+        from scalemath.answers.bulk import BulkConfig, grade_file
+        from scalemath.records import RecordError
+
+        if dataset not in ("auto", "gsm8k", "math"):
+            raise typer.BadParameter("must be gsm8k, math or auto", param_hint="--dataset")
+        if percent not in ("lenient", "strict", "ignore"):
+            raise typer.BadParameter("must be lenient, strict or ignore", param_hint="--percent")
+        cfg = BulkConfig(workers=workers, dataset=dataset,
+                         policy=dict(timeout_s=timeout, rel_tol=rel_tol, percent=percent, symbolic=symbolic))
+        console = Console(stderr=True)
+        with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("grade", total=None)
+            try:
+                summary = grade_file(str(input), str(output), prediction_field, reference_field, cfg,
+                                     on_progress=lambda n: progress.update(task, completed=n))
+            except RecordError as exc:
+                console.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(2) from None
+        table = Table(title=f"{input} -> {output}")
+        table.add_column("reason")
+        table.add_column("count", justify="right")
+        for reason, n in summary.reasons.most_common():
+            table.add_row(reason, str(n))
+        Console().print(table)
+        Console().print(f"accuracy {summary.correct}/{summary.total} = {summary.accuracy:.4f}")

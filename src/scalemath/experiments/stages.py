@@ -1,0 +1,50 @@
+"""Run named stages once: a stage whose outputs exist with a matching config fingerprint is skipped.
+
+A finished stage leaves `<run_dir>/.done/<name>.json` holding its config fingerprint, timing and
+summary; the marker is written only after the stage's outputs are complete, so a killed run
+re-runs exactly the unfinished stages.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from scalemath.records import text_hash
+
+
+@dataclass
+class StageResult:
+    name: str
+    skipped: bool
+    seconds: float
+    summary: dict[str, Any]
+
+
+def fingerprint(config: Any) -> str:
+    return text_hash(json.dumps(config, sort_keys=True, default=str))
+
+
+def run_stage(run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, Any] | None],
+              log: Callable[[str], None] = print) -> StageResult:
+    """Run fn() unless stage `name` already finished with the same config; returns its summary."""
+    marker = Path(run_dir) / ".done" / f"{name}.json"
+    fp = fingerprint(config)
+    if marker.exists():
+        done = json.loads(marker.read_text())
+        if done.get("fingerprint") == fp:
+            log(f"[skip] {name} (done in {done['seconds']:.0f}s)")
+            return StageResult(name, True, done["seconds"], done.get("summary", {}))
+    log(f"[run ] {name}")
+    t0 = time.perf_counter()
+    summary = fn() or {}
+    seconds = time.perf_counter() - t0
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"fingerprint": fp, "config": config, "seconds": seconds,
+                               "summary": summary}, indent=2, default=str))
+    tmp.replace(marker)
+    log(f"[done] {name} in {seconds:.0f}s")
+    return StageResult(name, False, seconds, summary)
