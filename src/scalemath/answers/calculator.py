@@ -112,7 +112,8 @@ def _eval(node: ast.AST, depth: int) -> Number:
 # associativity computes the same operations in the same order as Python, so its value is the AST
 # path's (tests check the two against each other); anything it does not parse goes to the AST.
 _SIMPLE_NUM = r"[0-9]+\.[0-9]+|[1-9][0-9]*|0+"
-_SIMPLE_RE = re.compile(rf"(?:[ \t]*(?:{_SIMPLE_NUM}|[-+*/()]))+[ \t]*")
+# atomic token group, possessive blanks: a failed match never re-splits digits (linear time)
+_SIMPLE_RE = re.compile(rf"(?:[ \t]*+(?>{_SIMPLE_NUM}|[-+*/()]))++[ \t]*+")
 _SIMPLE_TOKEN = re.compile(rf"{_SIMPLE_NUM}|[-+*/()]")
 
 
@@ -180,6 +181,11 @@ def evaluate(expr: str) -> Number:
     v = _evaluate_simple(expr)
     if v is not None:
         return v
+    return _evaluate_ast(expr)
+
+
+def _evaluate_ast(expr: str) -> Number:
+    """The general path of `evaluate` (no length check, no fast path)."""
     # eval() skips leading spaces and tabs of a source string; ast.parse would call them an indent
     src = expr.lstrip(" \t")
     try:

@@ -434,10 +434,10 @@ class RFTCollector:
                  detail: Any, grader_reason: str = "") -> int:
         """Keep a few examples per drop reason (for --explain); returns the code."""
         exs = self.stats.examples.setdefault(DROP_REASONS[code], [])
-        if self._room[code] > 0:
-            self._room[code] -= 1
+        if self._room[code] > 0 and not (exs and exs[-1]["question_id"] == qs.pid):
+            self._room[code] -= 1  # at most one example per question and reason
             ex = {"question_id": qs.pid, "model": model, "seed": seed,
-                  "completion": completion[:400], "reference_answer": qs.answer}
+                  "completion": completion[-400:], "reference_answer": qs.answer}
             if code == _BAD_ANNOTATION:
                 ex["failing_annotations"] = detail
             else:
