@@ -1,0 +1,316 @@
+"""What each kind of cell does (see `experiments.grid` for the kinds). Each action takes the cell
+and the run context, writes its outputs under the cell's directory and returns a JSON-ready
+summary (stored in the cell's stage marker; eval summaries carry the results row)."""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import itertools
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from scalemath.experiments.grid import Cell
+from scalemath.records import iter_jsonl, iter_jsonl_numbered, read_problems, to_dict, write_jsonl
+
+
+@dataclass
+class RunContext:
+    """What actions need besides their cell."""
+
+    run_dir: Path
+    cells: dict[str, Cell]
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+    quiet: bool = False
+    threads: int | None = None
+    """torch CPU threads for every stage (None: the libraries' defaults)."""
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    def cell_dir(self, cid: str) -> Path:
+        return self.data_dir if cid == "data" else self.run_dir / "cells" / cid
+
+    def model_path(self, cid: str) -> str:
+        """Checkpoint of a base or train cell."""
+        cell = self.cells[cid]
+        if cell.kind == "base" and cell.config["kind"] == "path":
+            return cell.config["path"]
+        return str(self.cell_dir(cid) / "model")
+
+    def base_of(self, cell: Cell) -> str:
+        return f"base/{cell.base}"
+
+    @property
+    def progress(self) -> bool:
+        return not self.quiet and sys.stderr.isatty()
+
+
+# ----------------------------------------------------------------------------------------- data
+
+def act_data(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    cfg = cell.config
+    if cfg["source"] == "procedural":
+        from scalemath.datasets.procedural import generate
+
+        common = dict(steps=tuple(cfg["steps"]), seed=cfg["seed"], number_range=tuple(cfg["number_range"]))
+        train = generate(cfg["train_n"], split="train", **common)
+        test = generate(cfg["test_n"], split="test", **common)
+    else:
+        from scalemath.datasets import load_problems
+
+        train = list(load_problems(cfg["train"]["path"], format=cfg["format"], split="train", limit=cfg["train_n"]))
+        test = list(load_problems(cfg["test"]["path"], format=cfg["format"], split="test", limit=cfg["test_n"]))
+        for name, probs in (("train", train), ("test", test)):
+            if not probs:
+                raise ValueError(f"data.{name}: no problems in {cfg[name]['path']}")
+            bad = [p.id for p in probs if not (p.solution or "").strip()][:3]
+            if bad and name == "train":
+                raise ValueError(f"data.train: problems without a solution to train on, e.g. {bad}")
+    ids = [p.id for p in train] + [p.id for p in test]
+    if len(set(ids)) != len(ids):
+        raise ValueError("data: train and test problems share ids")
+    d = ctx.data_dir
+    n_tr = write_jsonl(d / "train.jsonl", train)
+    n_te = write_jsonl(d / "test.jsonl", test)
+    # the report joins problem fields (meta.steps, meta.family) to sample files from here
+    write_jsonl(ctx.run_dir / "problems.jsonl", itertools.chain(train, test))
+    return {"train": n_tr, "test": n_te}
+
+
+def train_problems(ctx: RunContext) -> list[dict[str, Any]]:
+    return list(iter_jsonl(ctx.data_dir / "train.jsonl"))
+
+
+def test_problems(ctx: RunContext) -> list:
+    return list(read_problems(ctx.data_dir / "test.jsonl"))
+
+
+# ----------------------------------------------------------------------------------------- base
+
+def act_base(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    from scalemath.experiments.analyses import pretrain_loss_of
+
+    cfg = cell.config
+    out = ctx.cell_dir(cell.id)
+    if cfg["kind"] == "path":
+        return {"model": cfg["path"], "pretrain_loss": pretrain_loss_of(cfg["path"], cfg["pretrain_loss"])
+                if Path(cfg["path"]).exists() else cfg["pretrain_loss"]}
+    from scalemath.datasets.pretrain_corpus import pretrain_corpus
+    from scalemath.training.pretrain import PretrainConfig
+    from scalemath.training.tiny import PRESETS, build_tiny_base
+
+    lines = pretrain_corpus(n_lines=cfg["corpus_lines"], seed=cfg["seed"])
+    corpus = out / "corpus.txt"
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tiny = dataclasses.replace(PRESETS[cfg["preset"]], **{**cfg["tiny"], "seed": cfg["seed"]})
+    pre = PretrainConfig(**{"threads": ctx.threads, **cfg["pretrain"], "minutes": cfg["pretrain_minutes"],
+                            "seed": cfg["seed"]})
+    build_tiny_base(corpus, out / "model", tiny, pre, quiet=ctx.quiet)
+    meta = json.loads((out / "model" / "tiny_meta.json").read_text())
+    stats = meta.get("pretrain", {})
+    return {"model": str(out / "model"), "pretrain_loss": pretrain_loss_of(out / "model"),
+            "parameters": meta.get("parameters"), "pretrain_steps": stats.get("steps"),
+            "pretrain_seconds": stats.get("train_seconds")}
+
+
+# ---------------------------------------------------------------------------------------- train
+
+def first_k_samples(path: str | Path, k: int) -> Iterator[dict[str, Any]]:
+    """The samples of a sampling run with sample_index < k, in file order: the samples a k-sample
+    run would have drawn (per-sample seeds depend on the index, not on k)."""
+    for lineno, d in iter_jsonl_numbered(path):
+        if "sample_index" not in d:
+            from scalemath.records import RecordError
+
+            raise RecordError(path, lineno, "sample without sample_index")
+        if d["sample_index"] < k:
+            yield d
+
+
+def rft_records(sample_files: list[Path], k: int, collect_cfg: dict[str, Any],
+                problems: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """D ∪ D' from the first k samples per question of each sampling run (pooled when several)."""
+    from scalemath.methods.rft import RFTConfig, collect
+
+    samples = itertools.chain.from_iterable(first_k_samples(p, k) for p in sample_files)
+    records, stats = collect(samples, RFTConfig(**collect_cfg), problems=problems)
+    return records, stats.to_dict()
+
+
+def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The cell's training data (Problem-shaped dicts) and extra summary fields."""
+    from scalemath.training.data import nested_indices
+
+    cfg = cell.config
+    recipe = cfg["recipe"]
+    if recipe == "fraction":
+        train = train_problems(ctx)
+        subset = [train[i] for i in nested_indices(len(train), cfg["fraction"], cfg["seed"])]
+        if cfg["long_cot_weight"]:
+            from scalemath.metrics.steps import long_cot_resample
+
+            subset = long_cot_resample(subset, cfg["long_cot_weight"], seed=cfg["seed"])
+        return subset, {"fraction": cfg["fraction"], "long_cot_weight": cfg["long_cot_weight"]}
+    if recipe == "leaky":
+        return train_problems(ctx) + [to_dict(p) for p in test_problems(ctx)], {}
+    if recipe == "augment":
+        from scalemath.datasets import load_problems
+
+        aug = []
+        for p in load_problems(cfg["file"]["path"], format=cfg["format"]):
+            if not (p.solution or "").strip():
+                raise ValueError(f"{cfg['file']['path']}: augmented problem {p.id!r} has no solution")
+            aug.append(to_dict(p))
+            if cfg["amount"] is not None and len(aug) >= cfg["amount"]:
+                break
+        if cfg["amount"] is not None and len(aug) < cfg["amount"]:
+            raise ValueError(f"{cell.id}: {cfg['amount']} augmented records asked for, "
+                             f"{cfg['file']['path']} has {len(aug)}")
+        base = train_problems(ctx) if cfg["with_original"] else []
+        return base + aug, {"augmented": len(aug)}
+    if recipe == "rft":
+        files = [ctx.cell_dir(s) / "samples.jsonl" for s in cfg["samples"]]
+        records, stats = rft_records(files, cfg["k"], cfg["collect"], train_problems(ctx))
+        out = ctx.cell_dir(cell.id)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "rft_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+        return records, {"k": cfg["k"], "sampled": stats.get("samples"), "correct_samples": stats.get("correct"),
+                         "rft_distinct_paths": stats.get("distinct_paths"), "originals": stats.get("originals")}
+    raise ValueError(f"{cell.id}: unknown recipe {recipe!r}")
+
+
+def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    from scalemath.experiments.analyses import path_stats
+    from scalemath.training.sft import SFTRunConfig, train_sft
+
+    cfg = cell.config
+    out = ctx.cell_dir(cell.id)
+    records, extra = training_records(cell, ctx)
+    if not records:
+        raise ValueError(f"{cell.id}: no training records")
+    data = out / "train.jsonl"
+    write_jsonl(data, records)
+    run = SFTRunConfig.from_dict({"threads": ctx.threads, **cfg["train"], "model": ctx.model_path(ctx.base_of(cell)), "data": str(data),
+                                  "out": str(out / "model"), "template": cfg["template"], "seed": cfg["seed"]})
+    train_sft(run, quiet=ctx.quiet)
+    meta = json.loads((out / "model" / "train_meta.json").read_text())
+    gc.collect()
+    return {**path_stats(records), **extra, "seed": cfg["seed"], "steps": meta.get("steps"),
+            "train_seconds": meta.get("train_seconds"), "train_loss_mean": meta.get("train_loss_mean")}
+
+
+# ------------------------------------------------------------------------------------- sampling
+
+def _engine(name: str, model: str, batch_size: int, kwargs: dict[str, Any], threads: int | None):
+    from scalemath.sampling import load_engine
+
+    if threads and name == "hf":
+        kwargs = {"threads": threads, **kwargs}
+    return load_engine(name, model, batch_size=batch_size, **kwargs)
+
+
+def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    from scalemath.sampling.engine import SamplingParams
+    from scalemath.sampling.run import sample_problems
+
+    cfg = cell.config
+    out = ctx.cell_dir(cell.id) / "samples.jsonl"
+    engine = _engine(cfg["engine"], ctx.model_path(cfg["model"]), cfg["batch_size"], cfg["engine_kwargs"], ctx.threads)
+    params = SamplingParams(temperature=cfg["temperature"], top_p=cfg["top_p"], top_k=cfg["top_k"],
+                            max_tokens=cfg["max_tokens"], seed=cfg["seed"])
+    stats = sample_problems(list(read_problems(ctx.data_dir / "train.jsonl")), engine, params, cfg["k"],
+                            cfg["template"], out, dataset=cfg["dataset"], progress=ctx.progress)
+    del engine
+    gc.collect()
+    return {**stats.to_dict(), "k": cfg["k"]}
+
+
+# ------------------------------------------------------------------------------------- evaluate
+
+def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    from scalemath.experiments.analyses import greedy_accuracy
+    from scalemath.sampling.evaluate import evaluate
+
+    cfg = cell.config
+    out = ctx.cell_dir(cell.id)
+    out.mkdir(parents=True, exist_ok=True)
+    few = cfg["fewshot"]
+    model_cell = ctx.base_of(cell) if few else cell.deps[-1]
+    model = ctx.model_path(model_cell)
+    template, stop = cfg["template"], ()
+    if few:
+        from scalemath.experiments.analyses import fewshot_template, write_fewshot_template
+
+        train = list(read_problems(ctx.data_dir / "train.jsonl"))
+        text = fewshot_template(train, few["shots"], few["seed"], few["template"], few["exemplar_template"],
+                                few["separator"])
+        template, stop = write_fewshot_template(out, text), tuple(few["stop"])
+    engine = _engine(cfg["engine"], model, cfg["batch_size"], cfg["engine_kwargs"], ctx.threads)
+    common = dict(max_tokens=cfg["max_tokens"], seed=cfg["seed"], stop=stop, template=template,
+                  dataset=cfg["dataset"], progress=ctx.progress)
+    problems = test_problems(ctx)
+    metrics = evaluate(engine, problems, k=cfg["k"], temperature=cfg["temperature"], out_dir=out, **common)
+    acc = greedy_accuracy(out / "greedy.jsonl", cfg["bootstrap"], cfg["seed"])
+    row: dict[str, Any] = {"accuracy": acc["value"], "accuracy_lo": acc["lo"], "accuracy_hi": acc["hi"],
+                           "test_questions": acc["n"]}
+    if cfg["k"]:
+        for key in (f"maj@{cfg['k']}", f"pass@{cfg['k']}", f"pass_ratio@{cfg['k']}"):
+            row[key] = metrics.get(key)
+    if cfg["sets"]:
+        from scalemath.datasets import load_problems
+
+        for name, fid in cfg["sets"].items():
+            probs = list(load_problems(fid["path"], limit=cfg["sets_limit"]))
+            sdir = out / "sets" / name
+            evaluate(engine, probs, k=0, temperature=cfg["temperature"], out_dir=sdir, **common)
+            a = greedy_accuracy(sdir / "greedy.jsonl", cfg["bootstrap"], cfg["seed"])
+            row.update({f"accuracy_{name}": a["value"], f"accuracy_{name}_lo": a["lo"],
+                        f"accuracy_{name}_hi": a["hi"]})
+    leak = None
+    if cfg["leakage"]:
+        from scalemath.experiments.analyses import leakage_check
+
+        lk = cfg["leakage"]
+        model_obj, tok = getattr(engine, "model", None), getattr(engine, "tokenizer", None)
+        if model_obj is None or tok is None:  # an engine without a local model (e.g. a server)
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(model)
+            model_obj = AutoModelForCausalLM.from_pretrained(model)
+        leak = leakage_check(model_obj, tok, problems, template=cfg["template"], n=lk["n"], mode=lk["mode"],
+                             seed=lk["seed"], batch_size=lk["batch_size"], bootstrap=cfg["bootstrap"])
+        (out / "leakage.json").write_text(json.dumps(leak, indent=2) + "\n")
+        row.update({"leak_gap": leak["gap"], "leak_gap_lo": leak["gap_lo"], "leak_gap_hi": leak["gap_hi"]})
+    del engine
+    gc.collect()
+    return {"row": results_row(cell, ctx, row, few), "leakage": leak,
+            "timing": metrics.get("timing", {})}
+
+
+def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict[str, Any] | None) -> dict[str, Any]:
+    """One results.csv row: what the cell is (method, data amount, k, ...) plus what was measured."""
+    base = ctx.summaries.get(ctx.base_of(cell), {})
+    row: dict[str, Any] = {"cell": cell.id.removeprefix("eval/"), "method": cell.method, "base_model": cell.base}
+    if few:
+        row.update({"shots": few["shots"], "data_size": None, "k": None, "distinct_paths": None})
+    else:
+        model = ctx.summaries.get(cell.deps[-1], {})
+        tcfg = ctx.cells[cell.deps[-1]].config
+        row.update({"fraction": tcfg.get("fraction"), "seed": tcfg.get("seed"), "k": tcfg.get("k"),
+                    "data_size": model.get("data_size"), "questions": model.get("questions"),
+                    "distinct_paths": model.get("distinct_paths"), "train_seconds": model.get("train_seconds")})
+    row.update(measured)
+    if cell.config.get("pretrain_loss", True):
+        row["pretrain_loss"] = base.get("pretrain_loss")
+    return row
+
+
+ACTIONS: dict[str, Callable[[Cell, RunContext], dict[str, Any]]] = {
+    "data": act_data, "base": act_base, "train": act_train, "sample": act_sample, "eval": act_eval,
+}

@@ -1,0 +1,253 @@
+"""Run a study: execute its grid of cells (see `experiments.grid`), skipping finished ones.
+
+Each cell runs as a stage (`experiments.stages.run_stage`) whose fingerprint covers its own config
+and the identities of the cells it depends on, so a finished cell is skipped on a re-run and a
+changed field reruns exactly the cells it reaches. A cell's directory `<run>/cells/<id>/` holds its
+outputs and `cell.json` (resolved config, dependencies, library versions, git sha, seeds, timing,
+summary); outputs made under other settings are removed before the cell reruns, except where only
+a setting that does not invalidate them changed (a sampling run asked for a larger k is topped up).
+After every evaluation cell the results files are rebuilt (`experiments.results`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from scalemath.experiments.config import StudyConfig
+from scalemath.experiments.grid import Cell, expand, select
+from scalemath.experiments.stages import fingerprint, run_stage
+
+CELL_JSON = "cell.json"
+
+
+@dataclass
+class CellState:
+    """Where one cell stands in a run directory."""
+
+    cell: Cell
+    status: str
+    """done (finished with the current settings), changed (finished with other settings: it will
+    rerun) or pending."""
+    seconds: float | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    """What `Runner.run` did."""
+
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    results: list[Path] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+
+class Runner:
+    """Executes one study in one run directory.
+
+    `actions` maps a cell kind to the function that does its work (default:
+    `experiments.actions.ACTIONS`); tests swap in light ones to check the orchestration alone.
+    """
+
+    def __init__(self, study: StudyConfig, out: str | Path, log: Callable[[str], None] = print,
+                 actions: dict[str, Callable] | None = None, quiet: bool = False):
+        self.study, self.run_dir, self.log, self.quiet = study, Path(out), log, quiet
+        self.cells = expand(study)
+        self.by_id = {c.id: c for c in self.cells}
+        self._actions = actions
+        self._ident: dict[str, str] = {}
+
+    # -- fingerprints
+
+    def identity(self, cid: str) -> str:
+        """What dependents of a cell depend on: its identity config and its dependencies'."""
+        if cid not in self._ident:
+            c = self.by_id[cid]
+            self._ident[cid] = fingerprint({"cell": c.part(c.identity_keys), "deps": self.dep_ids(c)})
+        return self._ident[cid]
+
+    def dep_ids(self, c: Cell) -> dict[str, str]:
+        return {d: self.identity(d) for d in c.deps}
+
+    def stage_config(self, c: Cell) -> dict[str, Any]:
+        return {"cell": c.config, "deps": self.dep_ids(c)}
+
+    def dir_key(self, c: Cell) -> str:
+        return fingerprint({"dir": c.part(c.dir_keys), "deps": self.dep_ids(c)})
+
+    def marker(self, cid: str) -> Path:
+        return self.run_dir / ".done" / f"{cid}.json"
+
+    # -- status
+
+    def state(self, c: Cell) -> CellState:
+        m = self.marker(c.id)
+        if not m.is_file():
+            return CellState(c, "pending")
+        done = json.loads(m.read_text())
+        if done.get("fingerprint") != fingerprint(self.stage_config(c)):
+            return CellState(c, "changed", done.get("seconds"), done.get("summary", {}))
+        return CellState(c, "done", done.get("seconds"), done.get("summary", {}))
+
+    def states(self, only: list[str] | None = None) -> list[CellState]:
+        return [self.state(c) for c in select(self.cells, list(only or []))]
+
+    # -- run
+
+    def context(self):
+        from scalemath.experiments.actions import RunContext
+
+        return RunContext(self.run_dir, self.by_id, log=self.log, quiet=self.quiet, threads=self.study.threads)
+
+    def run(self, only: list[str] | None = None, dry_run: bool = False) -> RunOutcome:
+        """Run the selected cells (glob patterns on cell ids; their dependencies come along) that
+        are not finished with the current settings. dry_run: say what would run, run nothing."""
+        chosen = select(self.cells, list(only or []))
+        outcome = RunOutcome(dry_run=dry_run)
+        if dry_run:
+            for st in map(self.state, chosen):
+                verb = {"done": "skip ", "changed": "rerun", "pending": "run  "}[st.status]
+                self.log(f"[{verb}] {st.cell.id}")
+                (outcome.skipped if st.status == "done" else outcome.ran).append(st.cell.id)
+            return outcome
+        from scalemath.experiments.actions import ACTIONS
+        from scalemath.experiments.config import validate_models
+
+        if self._actions is None:
+            validate_models(self.study)
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # one "Loading weights" bar per cell is noise here
+        actions = self._actions or ACTIONS
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        prov = self._write_run_files()
+        ctx = self.context()
+        for c in self.cells:  # summaries of everything already finished (for results rows)
+            st = self.state(c)
+            if st.status == "done":
+                ctx.summaries[c.id] = st.summary
+        for c in chosen:
+            fn = actions[c.kind]
+
+            def work(c: Cell = c, fn: Callable = fn) -> dict[str, Any]:
+                self._prepare_dir(c)
+                started = time.time()
+                summary = fn(c, ctx)
+                self._write_cell_json(c, prov, started, summary)
+                return summary
+
+            res = run_stage(self.run_dir, c.id, self.stage_config(c), work, self.log)
+            ctx.summaries[c.id] = res.summary
+            (outcome.skipped if res.skipped else outcome.ran).append(c.id)
+            outcome.seconds[c.id] = res.seconds
+            if c.kind == "eval" and not res.skipped:
+                outcome.results = self.write_results()
+        outcome.results = self.write_results()
+        outcome.rows = self.rows()
+        return outcome
+
+    # -- results
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Results rows of the finished evaluation cells, in grid order."""
+        rows = []
+        for c in self.cells:
+            if c.kind == "eval":
+                st = self.state(c)
+                if st.status == "done" and "row" in st.summary:
+                    rows.append(st.summary["row"])
+        return rows
+
+    def write_results(self) -> list[Path]:
+        from scalemath.experiments.results import write_results
+
+        return write_results(self.run_dir, self.rows(), multi_base=len(self.study.base_models) > 1)
+
+    # -- files
+
+    def cell_dir(self, c: Cell) -> Path:
+        return self.run_dir / "data" if c.id == "data" else self.run_dir / "cells" / c.id
+
+    def _prepare_dir(self, c: Cell) -> None:
+        """Remove outputs made under settings that invalidate them; keep resumable ones."""
+        d = self.cell_dir(c)
+        info = d / CELL_JSON
+        key = self.dir_key(c)
+        if d.exists() and c.id != "data":
+            old = json.loads(info.read_text()).get("dir_key") if info.is_file() else None
+            if old != key:
+                shutil.rmtree(d)
+        d.mkdir(parents=True, exist_ok=True)
+        info.write_text(json.dumps({"id": c.id, "dir_key": key, "status": "running",
+                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
+
+    def _write_cell_json(self, c: Cell, prov: dict[str, Any], started: float, summary: dict[str, Any]) -> None:
+        d = self.cell_dir(c)
+        info = {
+            "id": c.id, "kind": c.kind, "method": c.method, "base": c.base, "dir_key": self.dir_key(c),
+            "fingerprint": fingerprint(self.stage_config(c)), "config": c.config, "deps": self.dep_ids(c),
+            "seeds": seeds_of(c.config), "versions": prov["versions"], "git": prov["git"],
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+            "seconds": round(time.time() - started, 2), "summary": summary,
+        }
+        (d / CELL_JSON).write_text(json.dumps(info, indent=2, default=str) + "\n")
+
+    def _write_run_files(self) -> dict[str, Any]:
+        from scalemath.training.runtime import versions
+
+        prov = {"versions": versions(), "git": git_info()}
+        (self.run_dir / "study.json").write_text(json.dumps(
+            {"study": self.study.to_dict(), "cells": [c.id for c in self.cells], **prov,
+             "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=str) + "\n")
+        return prov
+
+
+def seeds_of(config: Any, prefix: str = "") -> dict[str, Any]:
+    """Every `seed` in a cell config, by dotted path."""
+    out: dict[str, Any] = {}
+    if isinstance(config, dict):
+        for k, v in config.items():
+            path = f"{prefix}{k}"
+            if k == "seed" and not isinstance(v, (dict, list)):
+                out[path] = v
+            else:
+                out.update(seeds_of(v, path + "."))
+    return out
+
+
+def git_info() -> dict[str, Any] | None:
+    """sha and dirty flag of the scalemath source checkout (None outside a git checkout)."""
+    import scalemath
+
+    src = Path(scalemath.__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        return {"sha": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip()), "source": str(src)}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run_study(study: StudyConfig, out: str | Path, only: list[str] | None = None, dry_run: bool = False,
+              log: Callable[[str], None] = print, quiet: bool = False) -> RunOutcome:
+    """Run (or resume) a study in `out`; see `Runner.run`."""
+    return Runner(study, out, log=log, quiet=quiet).run(only, dry_run)
+
+
+def with_overrides(study: StudyConfig, long_cot_weight: float | None = None) -> StudyConfig:
+    """The study with command-line overrides applied."""
+    if long_cot_weight is not None:
+        study = dataclasses.replace(study, sft=dataclasses.replace(study.sft, long_cot_weight=long_cot_weight))
+    return study
