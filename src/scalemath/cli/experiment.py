@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.experiments.config import StudyError
-        from scalemath.experiments.runner import Runner
+        from scalemath.experiments.runner import CellError, Runner
         from scalemath.records import RecordError
 
         console = Console()
@@ -73,6 +73,12 @@ def register(app: typer.Typer) -> None:
         except (StudyError, RecordError, FileNotFoundError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
+        except CellError as e:
+            if not isinstance(e.cause, (ValueError, FileNotFoundError, KeyError)):
+                raise  # unexpected: keep the traceback
+            console.print(f"[red]error:[/red] {e}", highlight=False)
+            console.print("Cells finished before it are kept; fix the study and run again.")
+            raise typer.Exit(1) from None
         if dry_run:
             console.print(f"{len(outcome.ran)} cell(s) would run, {len(outcome.skipped)} are done ({run_dir}).")
             return

@@ -179,6 +179,8 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
         records, stats = rft_records(files, cfg["k"], cfg["collect"], train_problems(ctx))
         out = ctx.cell_dir(cell.id)
         out.mkdir(parents=True, exist_ok=True)
+        # examples of dropped samples go to their own file (long texts; the report tabulates rft_stats)
+        (out / "rft_examples.json").write_text(json.dumps(stats.pop("examples", {}), indent=2) + "\n")
         (out / "rft_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
         return records, {"k": cfg["k"], "sampled": stats.get("samples"), "correct_samples": stats.get("correct"),
                          "rft_distinct_paths": stats.get("distinct_paths"), "originals": stats.get("originals")}
@@ -196,8 +198,9 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         raise ValueError(f"{cell.id}: no training records")
     data = out / "train.jsonl"
     write_jsonl(data, records)
-    run = SFTRunConfig.from_dict({"threads": ctx.threads, **cfg["train"], "model": ctx.model_path(ctx.base_of(cell)), "data": str(data),
-                                  "out": str(out / "model"), "template": cfg["template"], "seed": cfg["seed"]})
+    run = SFTRunConfig.from_dict({"threads": ctx.threads, **cfg["train"], "model": ctx.model_path(ctx.base_of(cell)),
+                                  "data": str(data), "out": str(out / "model"), "template": cfg["template"],
+                                  "seed": cfg["seed"]})
     train_sft(run, quiet=ctx.quiet)
     meta = json.loads((out / "model" / "train_meta.json").read_text())
     gc.collect()

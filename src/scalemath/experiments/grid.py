@@ -227,8 +227,6 @@ def _ordered(cells: dict[str, Cell]) -> list[Cell]:
         state[cid] = 2
         out.append(cells[cid])
 
-    # samples and their RFT cells after all SFT cells of the base: keep insertion order but
-    # visit a cell only once its deps are placed
     for cid in cells:
         visit(cid)
     return out

@@ -4,11 +4,15 @@
   `scalemath report` reads: `method` (series: sft, rft, rft-pooled, ...; `method@base` when the
   study has several base models), `data_size` (training records), `accuracy` (greedy test
   accuracy) with `accuracy_lo` / `accuracy_hi` (bootstrap interval), `k`, `distinct_paths`,
-  `pretrain_loss`, and the cell's other figures.
+  `base_pretrain_loss`, and the cell's other figures. (Named so, not `pretrain_loss`, because
+  the report fits accuracy against a `pretrain_loss` column per series, and within this file
+  every series has one base model: that fit lives in pretrain_loss/results.csv.)
 - `<run>/eval_sets/<name>/results.csv`: the same rows with `accuracy` = the accuracy on the extra
   evaluation set `name` (so the report fits each out-of-domain set too).
-- `<run>/pretrain_loss/results.csv` (several base models only): accuracy against the base's
-  pre-training loss, one series per cell type (e.g. `sft/f0.5/s0`), without a data-size column.
+- `<run>/pretrain_loss/results.csv` (base models with at least two different pre-training losses):
+  accuracy against the base's pre-training loss, one series per cell type (e.g. `sft/f0.5/s0`,
+  `rft/k4`), without a data-size column, so the report draws accuracy vs pre-training loss with a
+  linear fit per series.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 FIRST = ["cell", "method", "base_model", "data_size", "accuracy", "accuracy_lo", "accuracy_hi", "k",
-         "distinct_paths", "pretrain_loss", "fraction", "seed", "shots", "questions", "test_questions"]
+         "distinct_paths", "base_pretrain_loss", "fraction", "seed", "shots", "questions", "test_questions"]
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], first: Iterable[str] = FIRST) -> None:
@@ -49,7 +53,7 @@ def write_results(run_dir: Path, rows: list[dict[str, Any]], multi_base: bool) -
     if not rows:
         return []
     written = []
-    main = [dict(r) for r in rows]
+    main = [{("base_pretrain_loss" if k == "pretrain_loss" else k): v for k, v in r.items()} for r in rows]
     if multi_base:
         for r in main:
             r["method"] = f"{r['method']}@{r['base_model']}"
@@ -71,7 +75,7 @@ def write_results(run_dir: Path, rows: list[dict[str, Any]], multi_base: bool) -
             p = run_dir / "eval_sets" / name / "results.csv"
             write_csv(p, set_rows)
             written.append(p)
-    if multi_base:
+    if len({r.get("pretrain_loss") for r in rows} - {None}) >= 2:
         pl = [{"series": _series_of(r["cell"]), "base_model": r["base_model"],
                "pretrain_loss": r.get("pretrain_loss"), "accuracy": r.get("accuracy"),
                "accuracy_lo": r.get("accuracy_lo"), "accuracy_hi": r.get("accuracy_hi"),

@@ -26,6 +26,14 @@ from scalemath.experiments.stages import fingerprint, run_stage
 CELL_JSON = "cell.json"
 
 
+class CellError(RuntimeError):
+    """A cell that failed; names it. The cells finished before it keep their outputs and markers."""
+
+    def __init__(self, cell: str, cause: BaseException):
+        self.cell, self.cause = cell, cause
+        super().__init__(f"cell {cell} failed: {type(cause).__name__}: {cause}")
+
+
 @dataclass
 class CellState:
     """Where one cell stands in a run directory."""
@@ -144,7 +152,10 @@ class Runner:
                 self._write_cell_json(c, prov, started, summary)
                 return summary
 
-            res = run_stage(self.run_dir, c.id, self.stage_config(c), work, self.log)
+            try:
+                res = run_stage(self.run_dir, c.id, self.stage_config(c), work, self.log)
+            except Exception as e:
+                raise CellError(c.id, e) from e
             ctx.summaries[c.id] = res.summary
             (outcome.skipped if res.skipped else outcome.ran).append(c.id)
             outcome.seconds[c.id] = res.seconds
