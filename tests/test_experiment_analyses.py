@@ -58,10 +58,21 @@ def test_regenerated_problem_is_consistent():
     assert X.regenerate_procedural(Problem(id="x", question="2 and 3?", solution="5"), rng) is None
 
 
+def test_numbers_said_in_words_stay():
+    rng = random.Random(1)
+    probs = [p for p in generate(300, steps=(1, 2), seed=3, families=("ages",)) if "twice" in p.question]
+    assert probs
+    regen = [X.regenerate_procedural(p, rng) for p in probs[:6]]
+    assert sum(r is not None for r in regen) >= 3
+    for r in filter(None, regen):  # "Tom is 2. Leo is twice as old": 2 stays, nothing else to swap
+        assert "twice" in r.question
+        assert any(re.search(r"(^|[^\d])2\*|\*2=", a) for a in ANNOTATION_RE.findall(r.solution))
+
+
 @pytest.fixture(scope="module")
 def tiny_model():
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     from scalemath.training.tokenizer import TokenizerConfig, train_tokenizer
 

@@ -22,7 +22,7 @@ STUDY = {
     "sft": {"fractions": ["1/2", 1], "train": {"max_steps": 2, "batch_size": 4, "per_device_batch_size": 4}},
     "rft": {"k": [1, 2], "sampling": {"max_tokens": 12, "batch_size": 32},
             "pooled": [{"fractions": ["1/2", 1], "k": [1]}]},
-    "eval": {"max_tokens": 12, "batch_size": 32, "bootstrap": 50, "sets": {}},
+    "eval": {"max_tokens": 12, "batch_size": 32, "bootstrap": 50},
     "analyses": {"fewshot": {"shots": [1]}, "leakage": {"enabled": True, "n": 3}},
 }
 
@@ -34,7 +34,7 @@ def test_study_end_to_end(tmp_path):
     ood = tmp_path / "ood.jsonl"
     write_jsonl(ood, generate(3, steps=(3, 3), seed=9, split="test"))
     study_file = tmp_path / "e2e.yaml"
-    study_file.write_text(yaml.safe_dump({**STUDY, "eval": {**STUDY["eval"], "sets": {"ood": str(ood)}}}))
+    study_file.write_text(yaml.safe_dump({**STUDY, "eval_sets": {"ood": str(ood)}}))
     study = load_study(study_file)
     out = tmp_path / "run"
     logs: list[str] = []
@@ -66,7 +66,8 @@ def test_study_end_to_end(tmp_path):
     info = json.loads((out / "cells" / "rft" / "tiny" / "k2" / "cell.json").read_text())
     assert info["versions"]["torch"] and "sha" in (info["git"] or {"sha": None})
     assert info["config"]["samples"] == ["sample/tiny/f1/s0/t0.7"]
-    assert json.loads((out / "cells" / "eval" / "sft" / "tiny" / "f1" / "s0" / "leakage.json").read_text())["checked"] > 0
+    leak = json.loads((out / "cells" / "eval" / "sft" / "tiny" / "f1" / "s0" / "leakage.json").read_text())
+    assert leak["checked"] > 0
     assert list((out / "cells" / "fewshot" / "tiny" / "1shot").glob("fewshot-*.txt"))
 
     second = Runner(study, out, log=logs.append, quiet=True).run()

@@ -158,7 +158,8 @@ def test_rft_cells_take_prefixes_of_one_sampling_run(tmp_path):
                            Runner(s, tmp_path).by_id["rft/tiny/k2"].config["collect"], train)
     assert rec == data[2]
     pooled = list(iter_jsonl(tmp_path / "cells" / "rft-pooled" / "tiny" / "k2" / "train.jsonl"))
-    assert {r["meta"]["model"] for r in pooled if r["meta"]["origin"] == "sampled"} <= {"sft/tiny/f1/s0", "sft/tiny/f0.5/s0"}
+    models = {r["meta"]["model"] for r in pooled if r["meta"]["origin"] == "sampled"}
+    assert models <= {"sft/tiny/f1/s0", "sft/tiny/f0.5/s0"}
 
 
 def test_first_k_samples(tmp_path):
@@ -185,8 +186,8 @@ def test_only_and_dry_run(tmp_path):
 
 def test_long_cot_leaky_and_augment_data(tmp_path):
     aug = tmp_path / "aug.jsonl"
-    write_jsonl(aug, [{"id": f"a{i}", "question": f"What is {i} plus 1?", "solution": f"{i}+1=<<{i}+1={i+1}>>{i+1}\n#### {i+1}",
-                       "answer": str(i + 1)} for i in range(5)])
+    write_jsonl(aug, [{"id": f"a{i}", "question": f"What is {i} plus 1?", "answer": str(i + 1),
+                       "solution": f"{i}+1=<<{i}+1={i+1}>>{i+1}\n#### {i+1}"} for i in range(5)])
     s = make_study(rft={"k": [], "pooled": []}, sft={"fractions": [1]},
                    augment=[{"name": "aug", "path": str(aug), "amounts": [2, None]}],
                    analyses={"long_cot": {"weights": [2.0]}, "leakage": {"control": True}})

@@ -45,7 +45,8 @@ def register(app: typer.Typer) -> None:
 
     @exp.command("run")
     def run_cmd(
-        study: Path = typer.Argument(..., help="Study YAML file (e.g. src/scalemath/experiments/studies/rft_quick.yaml)."),
+        study: Path = typer.Argument(..., help="Study YAML file, e.g. "
+                                                        "src/scalemath/experiments/studies/rft_quick.yaml."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<study name>)."),
         only: list[str] = typer.Option([], "--only", help="Run only cells whose id matches this glob (repeatable), "
                                                           "with the cells they depend on, e.g. 'rft/*'."),

@@ -224,7 +224,8 @@ def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
     cfg = cell.config
     out = ctx.cell_dir(cell.id) / "samples.jsonl"
-    engine = _engine(cfg["engine"], ctx.model_path(cfg["model"]), cfg["batch_size"], cfg["engine_kwargs"], ctx.threads)
+    engine = _engine(cfg["engine"], ctx.model_path(cfg["model"]), cfg["batch_size"], cfg["engine_kwargs"],
+                     ctx.threads)
     params = SamplingParams(temperature=cfg["temperature"], top_p=cfg["top_p"], top_k=cfg["top_k"],
                             max_tokens=cfg["max_tokens"], seed=cfg["seed"])
     stats = sample_problems(list(read_problems(ctx.data_dir / "train.jsonl")), engine, params, cfg["k"],
@@ -270,7 +271,7 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
         for name, fid in cfg["sets"].items():
             probs = list(load_problems(fid["path"], limit=cfg["sets_limit"]))
-            sdir = out / "sets" / name
+            sdir = out / "sets" / f"{name}-{fid['sha256'][:8]}"  # a changed file never reuses old samples
             evaluate(engine, probs, k=0, temperature=cfg["temperature"], out_dir=sdir, **common)
             a = greedy_accuracy(sdir / "greedy.jsonl", cfg["bootstrap"], cfg["seed"])
             row.update({f"accuracy_{name}": a["value"], f"accuracy_{name}_lo": a["lo"],

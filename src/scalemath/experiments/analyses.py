@@ -60,12 +60,20 @@ def write_fewshot_template(out_dir: Path, text: str) -> str:
 # ------------------------------------------------------------------------------------ leakage
 
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?![\d.,]?\d)")
+# numbers a question may say in words: a program value that also occurs in words is never swapped
+_WORDS = {2: r"twice|double|half|two|pair", 3: r"three|triple|third", 4: r"four|quarter", 5: r"five",
+          6: r"six", 7: r"seven|week", 8: r"eight", 9: r"nine", 10: r"ten", 12: r"twelve|dozen",
+          24: r"day", 60: r"hour|minute"}
 
 
 def _new_number(v: int, rng: random.Random) -> int:
-    """Another number with as many digits (so tokenisation length stays comparable)."""
+    """Another number of about the same size (within half to one and a half times it) with as
+    many digits, so the problem stays plausible and its tokenisation comparable."""
     digits = len(str(v))
     lo, hi = (2, 9) if digits == 1 else (10 ** (digits - 1), 10 ** digits - 1)
+    lo, hi = max(lo, v // 2), min(hi, v + v // 2)
+    if hi <= lo:
+        lo, hi = (2, 9) if digits == 1 else (10 ** (digits - 1), 10 ** digits - 1)
     if hi <= lo:
         return v
     while True:
@@ -74,13 +82,17 @@ def _new_number(v: int, rng: random.Random) -> int:
             return x
 
 
-def swap_numbers(text: str, rng: random.Random, mapping: dict[int, int] | None = None) -> tuple[str, dict[int, int]]:
-    """Replace every integer of `text` by another of the same length (equal numbers stay equal)."""
+def swap_numbers(text: str, rng: random.Random, mapping: dict[int, int] | None = None,
+                 extend: bool = True) -> tuple[str, dict[int, int]]:
+    """Replace every integer of `text` by another of the same length (equal numbers stay equal):
+    by `mapping` where it has the number, else by a new draw (extend=True) or not at all."""
     mapping = dict(mapping or {})
 
     def sub(m: re.Match) -> str:
         v = int(m.group())
         if v not in mapping:
+            if not extend:
+                return m.group()
             mapping[v] = _new_number(v, rng)
         return str(mapping[v])
 
@@ -88,26 +100,33 @@ def swap_numbers(text: str, rng: random.Random, mapping: dict[int, int] | None =
 
 
 def regenerate_procedural(problem: Problem, rng: random.Random, attempts: int = 200) -> Problem | None:
-    """The same procedural problem with new numbers: its question numbers swapped and its solution
-    recomputed from the stored program (None when no valid draw is found)."""
+    """The same procedural problem with new numbers: the program's numbers that the question states
+    in digits are swapped (in the question, the program and its step texts), and the solution is
+    recomputed from the program (None when no valid draw is found). A value that the question may
+    also say in words ("twice", "a week", "hours") is left as it is, so the two never disagree."""
     from scalemath.datasets.procedural import Step, evaluate, programs_of, render
 
     try:
         program = programs_of(problem)[0]
     except ValueError:
         return None
-    ints = sorted({a for s in program for a in s.args if isinstance(a, int)})
+    stated = {int(m.group()) for m in _NUMBER.finditer(problem.question)}
+    worded = {v for v, pat in _WORDS.items() if re.search(rf"\b({pat})", problem.question, re.I)}
+    ints = sorted(({a for s in program for a in s.args if isinstance(a, int)} & stated) - worded)
+    if not ints:
+        return None
     for _ in range(attempts):
         mapping = {v: _new_number(v, rng) for v in ints}
+        # step texts may state question numbers too ("In 7 years ..."): same mapping
         new_prog = tuple(Step(s.name, s.op, tuple(mapping.get(a, a) if isinstance(a, int) else a for a in s.args),
-                              s.text) for s in program)
+                              swap_numbers(s.text, rng, mapping, extend=False)[0]) for s in program)
         try:
             values = evaluate(new_prog)
         except Exception:  # inexact division and the like: draw again
             continue
         if any(v <= 0 or v > 99999 for v in values.values()):
             continue
-        question, _ = swap_numbers(problem.question, rng, mapping)
+        question, _ = swap_numbers(problem.question, rng, mapping, extend=False)
         answer = values[new_prog[-1].name]
         return Problem(id=problem.id + "/regen", question=question, solution=render(new_prog), answer=str(answer),
                        source=problem.source, split=problem.split, meta={"regenerated_from": problem.id})

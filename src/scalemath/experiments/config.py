@@ -164,9 +164,7 @@ class EvalConfig:
     batch_size: int = _f(64, "Rows decoded together.")
     engine_kwargs: dict[str, Any] = _f(help="Extra engine settings (device, dtype, threads, ...).", factory=dict)
     bootstrap: int = _f(1000, "Bootstrap replicates for accuracy intervals (0 = none).")
-    sets: dict[str, str] = _f(help="Out-of-domain eval sets, name -> problems file; each adds "
-                                   "accuracy_<name> columns and eval_sets/<name>/results.csv.", factory=dict)
-    sets_limit: int | None = _f(None, "Evaluate only the first n problems of each extra set.")
+    sets_limit: int | None = _f(None, "Evaluate only the first n problems of each set in eval_sets.")
 
 
 @dataclass
@@ -233,6 +231,9 @@ class StudyConfig:
     rft: RFTGridConfig = _f(help="RFT cells.", factory=RFTGridConfig)
     augment: list[AugmentSet] = _f(help="Augmented-data series.", factory=list)
     eval: EvalConfig = _f(help="Evaluation settings.", factory=EvalConfig)
+    eval_sets: dict[str, str] = _f(help="Out-of-domain evaluation sets, name -> problems file (any "
+                                        "load_problems format), evaluated greedily with every model; each adds "
+                                        "accuracy_<name> columns and eval_sets/<name>/results.csv.", factory=dict)
     analyses: AnalysesConfig = _f(help="Analyses.", factory=AnalysesConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -438,8 +439,8 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if not a.amounts:
             raise StudyError(f"{w}.amounts: at least one amount (or null for all)")
         _positive([n for n in a.amounts if n is not None], f"{w}.amounts")
-    for name in s.eval.sets:
-        _name(name, f"{where}.eval.sets")
+    for name in s.eval_sets:
+        _name(name, f"{where}.eval_sets")
     if s.eval.k < 0:
         raise StudyError(f"{where}.eval.k: must be >= 0")
     fs = s.analyses.fewshot

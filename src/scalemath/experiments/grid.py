@@ -98,7 +98,7 @@ def expand(study: StudyConfig) -> list[Cell]:
 
     add(Cell("data", "data", _data_config(study)))
     ev = study.eval
-    eval_sets = {name: _file_id(path, f"eval.sets.{name}") for name, path in ev.sets.items()}
+    eval_sets = {name: _file_id(path, f"eval_sets.{name}") for name, path in study.eval_sets.items()}
     leak = dataclasses.asdict(study.analyses.leakage)
     leak_on = {k: v for k, v in leak.items() if k not in ("enabled", "control")}
 
@@ -137,7 +137,8 @@ def expand(study: StudyConfig) -> list[Cell]:
         for w in _unique(study.analyses.long_cot.weights):
             for frac in _unique(study.analyses.long_cot.fractions):
                 for seed in _unique(study.sft.seeds):
-                    train(f"sft-longcot-w{num_label(w)}/{b.name}/{frac_label(frac)}/s{seed}", f"sft-longcot-w{num_label(w)}",
+                    method = f"sft-longcot-w{num_label(w)}"
+                    train(f"{method}/{b.name}/{frac_label(frac)}/s{seed}", method,
                           {"recipe": "fraction", "fraction": frac, "seed": seed, "long_cot_weight": w}, [])
         if study.analyses.leakage.control:
             train(f"sft-leaky/{b.name}", "sft-leaky", {"recipe": "leaky", "seed": study.sft.seeds[0]}, [],

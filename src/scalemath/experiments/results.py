@@ -61,7 +61,7 @@ def write_results(run_dir: Path, rows: list[dict[str, Any]], multi_base: bool) -
     write_csv(path, main)
     written.append(path)
     sets = sorted({k[len("accuracy_"):] for r in rows for k in r
-                   if k.startswith("accuracy_") and not k.endswith(("_lo", "_hi")) and k not in ("accuracy_lo", "accuracy_hi")})
+                   if k.startswith("accuracy_") and not k.endswith(("_lo", "_hi"))})
     for name in sets:
         set_rows = []
         for r in main:
