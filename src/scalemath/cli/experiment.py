@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
             elif c.kind == "eval":
                 res = f"accuracy {_pct(s.get('row', {}).get('accuracy'))}%"
             elif c.kind == "train":
-                res = f"{s.get('data_size')} records, {s.get('distinct_paths')} paths/q"
+                res = f"{s.get('data_size')} records, {s.get('distinct_paths', 0):.2f} paths/q"
             elif c.kind == "sample":
                 res = f"k={s.get('k')}, {s.get('samples', 0) + s.get('skipped', 0)} samples"
             elif c.kind == "base":

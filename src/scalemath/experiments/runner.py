@@ -129,6 +129,13 @@ class Runner:
         from scalemath.experiments.actions import ACTIONS
         from scalemath.experiments.config import validate_models
 
+        if all(self.state(c).status == "done" for c in chosen):  # nothing to do: no torch import
+            outcome.skipped = [c.id for c in chosen]
+            for c in chosen:
+                self.log(f"[skip] {c.id}")
+            outcome.results = self.write_results()
+            outcome.rows = self.rows()
+            return outcome
         if self._actions is None:
             validate_models(self.study)
             from transformers.utils import logging as hf_logging
