@@ -27,7 +27,7 @@ STUDY = {
 }
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(60)
 def test_study_end_to_end(tmp_path):
     from scalemath.datasets.procedural import generate
 

@@ -25,15 +25,15 @@ def print_rows(console: Any, rows: list[dict[str, Any]]) -> None:
     """The results rows as a table."""
     from rich.table import Table
 
-    t = Table(title="results (greedy test accuracy, %)")
-    for col in ("cell", "method", "data", "k", "paths/q", "accuracy", "95% interval", "pt loss"):
-        t.add_column(col, justify="left" if col in ("cell", "method") else "right")
+    t = Table(title="results: greedy test accuracy % [95% interval]")
+    t.add_column("cell", no_wrap=True)
+    for col in ("data", "k", "paths/q", "accuracy"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         lo, hi = r.get("accuracy_lo"), r.get("accuracy_hi")
-        t.add_row(str(r.get("cell", "")), str(r.get("method", "")), str(r.get("data_size") or ""),
-                  str(r.get("k") or ""), "" if r.get("distinct_paths") is None else f"{r['distinct_paths']:.2f}",
-                  _pct(r.get("accuracy")), f"[{_pct(lo)}, {_pct(hi)}]" if lo is not None else "",
-                  "" if r.get("pretrain_loss") is None else f"{r['pretrain_loss']:.3f}")
+        acc = _pct(r.get("accuracy")) + (f" [{_pct(lo)}, {_pct(hi)}]" if lo is not None else "")
+        t.add_row(str(r.get("cell", "")), str(r.get("data_size") or ""), str(r.get("k") or ""),
+                  "" if r.get("distinct_paths") is None else f"{r['distinct_paths']:.2f}", acc)
     console.print(t)
 
 

@@ -122,7 +122,7 @@ class Runner:
         outcome = RunOutcome(dry_run=dry_run)
         if dry_run:
             for st in map(self.state, chosen):
-                verb = {"done": "skip ", "changed": "rerun", "pending": "run  "}[st.status]
+                verb = {"done": "done ", "changed": "rerun", "pending": "run  "}[st.status]
                 self.log(f"[{verb}] {st.cell.id}")
                 (outcome.skipped if st.status == "done" else outcome.ran).append(st.cell.id)
             return outcome
