@@ -12,7 +12,7 @@ import typer
 app = typer.Typer(help="Scale math fine-tuning data and measure what each piece buys.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
 
-COMMANDS = ["data", "grade", "audit"]
+COMMANDS = ["data", "grade", "audit", "augment", "decontaminate"]
 
 for _name in COMMANDS:
     importlib.import_module(f"scalemath.cli.{_name}").register(app)

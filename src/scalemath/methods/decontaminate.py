@@ -322,8 +322,8 @@ KNOWN_TEST_SETS = {"gsm8k": "gsm8k/test.jsonl", "math": "math/test.jsonl",
 
 
 def load_test_set(spec: str, data_dir: str | os.PathLike | None = None) -> tuple[str, list[Problem]]:
-    """(source name, problems) of a test set given as a path, or as gsm8k/math/math500 (looked up
-    under `data_dir`, default $SCALEMATH_DATA or ../shared/data)."""
+    """(source name, problems) of a test set given as a path (named by that path), or as
+    gsm8k/math/math500 (looked up under `data_dir`, default $SCALEMATH_DATA or ../shared/data)."""
     from scalemath.datasets import load_problems
 
     path = Path(spec)
@@ -337,9 +337,21 @@ def load_test_set(spec: str, data_dir: str | os.PathLike | None = None) -> tuple
     else:
         if not path.exists():
             raise FileNotFoundError(f"no test set file {spec}")
-        name = path.stem if path.parent.name in ("", ".") else f"{path.parent.name}/{path.stem}"
+        name = spec
     return name, list(load_problems(path))
 
 
+
+
+def build_decontaminator(against: Iterable[str], config: DecontamConfig | None = None,
+                         data_dir: str | os.PathLike | None = None) -> Decontaminator:
+    """A Decontaminator indexing every test set in `against` (paths, or gsm8k/math/math500)."""
+    decon = Decontaminator(config)
+    for spec in against:
+        name, problems = load_test_set(spec, data_dir)
+        decon.add_problems(problems, name)
+    return decon
+
+
 __all__ = ["DecontamConfig", "Decontaminator", "Contamination", "DecontamReport", "decontaminate",
-           "load_test_set", "record_id", "KNOWN_TEST_SETS"]
+           "load_test_set", "build_decontaminator", "record_id", "KNOWN_TEST_SETS"]
