@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalemath.cli import app
-from scalemath.methods.augment import FinalizeConfig, FinalizeReport, finalize, nested_fraction
+from scalemath.methods.augment import FinalizeConfig, FinalizeReport, finalize, nested_fraction, nested_questions
 from scalemath.methods.augment.scripted import ScriptedEngine
 from scalemath.methods.decontaminate import Decontaminator
 from scalemath.records import Problem, iter_jsonl, write_jsonl
@@ -56,6 +56,19 @@ def test_nested_fraction_is_nested_and_keeps_questions_whole():
     assert ids_small < ids_big and 0 < len(small) < len(big) < 300
     assert all(sum(1 for r in small if r["problem_id"] == p) == 3 for p in {r["problem_id"] for r in small})
     assert list(nested_fraction(recs, 1.0)) == recs and list(nested_fraction(recs, 0.0)) == []
+    five, ten = nested_questions(recs, 5, seed=1), nested_questions(recs, 10, seed=1)
+    assert len(five) == 15 and len(ten) == 30 and all(r in ten for r in five)
+
+
+def test_cli_subset(tmp_path):
+    f = tmp_path / "s.jsonl"
+    write_jsonl(f, [sample(f"p{k // 2}", "q", "c", k % 2) for k in range(40)])
+    run = CliRunner().invoke
+    assert run(app, ["augment", "subset", "--input", str(f), "--out", str(tmp_path / "a.jsonl"), "--questions", "4"]).exit_code == 0
+    assert len(list(iter_jsonl(tmp_path / "a.jsonl"))) == 8
+    r = run(app, ["augment", "subset", "--input", str(f), "--out", str(tmp_path / "b.jsonl"), "--fraction", "0.5"])
+    assert r.exit_code == 0 and 0 < len(list(iter_jsonl(tmp_path / "b.jsonl"))) < 40
+    assert run(app, ["augment", "subset", "--input", str(f), "--out", str(tmp_path / "c.jsonl")]).exit_code != 0
 
 
 def _teacher(prompt, i, seed):

@@ -246,6 +246,32 @@ def synth_cmd(
     _print_summary(rep, report_path)
 
 
+@augment_app.command("subset")
+def subset_cmd(
+    input: Path = typer.Option(..., "--input", exists=True, dir_okay=False, help="Augmented JSONL (samples or problems)."),
+    out: Path = typer.Option(..., "--out", help="The subset (JSONL)."),
+    fraction: Optional[float] = typer.Option(None, help="Keep this fraction of the questions (streaming)."),
+    questions: Optional[int] = typer.Option(None, help="Keep exactly this many questions."),
+    seed: int = typer.Option(0, help="Ranking seed; subsets with one seed are nested."),
+) -> None:
+    """Nested subsets by question, for sweeping the amount of augmented data."""
+    from scalemath.methods.augment.pipeline import nested_fraction, nested_questions
+    from scalemath.records import RecordError, iter_jsonl, write_jsonl
+
+    if (fraction is None) == (questions is None):
+        raise typer.BadParameter("give exactly one of --fraction and --questions")
+    try:
+        recs = (nested_fraction(iter_jsonl(input), fraction, seed) if fraction is not None
+                else nested_questions(iter_jsonl(input), questions, seed))
+        n = write_jsonl(out, recs)
+    except RecordError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    typer.echo(f"wrote {n} records to {out}")
+
+
 def _cfg_dict(cfg) -> dict[str, Any]:
     import dataclasses
 

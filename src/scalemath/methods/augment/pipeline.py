@@ -11,7 +11,8 @@ The full chain is parse (in `query`/`synth`) -> filter (in `respond`) -> `finali
   Jaccard >= `question_threshold` over word n-grams) is dropped with all its samples, so one
   seed's near-identical rewrites do not flood the data.
 
-`nested_fraction` picks nested subsets by question, for sweeping augmented-data amounts.
+`nested_fraction` / `nested_questions` pick nested subsets by question, for sweeping
+augmented-data amounts (`scalemath augment subset`).
 """
 from __future__ import annotations
 
@@ -123,16 +124,32 @@ def finalize(records: Iterable[Any], config: FinalizeConfig | None = None,
     report.dropped["contaminated"] = report.decontamination.removed
 
 
+def _rank(rec: dict[str, Any], seed: int) -> int:
+    h = hashlib.blake2b(f"{seed}|{_question_key(rec)}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little")
+
+
 def nested_fraction(records: Iterable[dict[str, Any]], fraction: float, seed: int = 0
                     ) -> Iterator[dict[str, Any]]:
-    """The records of a pseudo-random `fraction` of the questions. Subsets are nested: every
-    record kept at fraction f is kept at any f' > f with the same seed (for data-amount sweeps)."""
+    """The records of a pseudo-random `fraction` of the questions (streaming). Subsets are nested:
+    every record kept at fraction f is kept at any f' > f with the same seed (data-amount sweeps)."""
     if not 0 <= fraction <= 1:
         raise ValueError("fraction must be in [0, 1]")
     for rec in records:
-        h = hashlib.blake2b(f"{seed}|{_question_key(rec)}".encode(), digest_size=8).digest()
-        if int.from_bytes(h, "little") < fraction * 2**64:
+        if _rank(rec, seed) < fraction * 2**64:
             yield rec
 
 
-__all__ = ["FinalizeConfig", "FinalizeReport", "finalize", "nested_fraction"]
+def nested_questions(records: Iterable[dict[str, Any]], n_questions: int, seed: int = 0
+                     ) -> list[dict[str, Any]]:
+    """The records of exactly `n_questions` questions (all when fewer), chosen by the same ranking
+    as `nested_fraction`, so subsets for growing n are nested. Holds the records in memory."""
+    if n_questions < 0:
+        raise ValueError("n_questions must be >= 0")
+    recs = list(records)
+    ranks = {_question_key(r): _rank(r, seed) for r in recs}
+    chosen = set(sorted(ranks, key=ranks.__getitem__)[:n_questions])
+    return [r for r in recs if _question_key(r) in chosen]
+
+
+__all__ = ["FinalizeConfig", "FinalizeReport", "finalize", "nested_fraction", "nested_questions"]
