@@ -258,16 +258,18 @@ class Decontaminator:
 
     def check_text(self, text: str, field_name: str = "question",
                    ngram: bool = True, near_dup: bool = True) -> Contamination | None:
-        """Contamination of one text (cached by field and text)."""
+        """Contamination of one text. Near-duplicate checks (questions, repeated once per answer
+        sample) are cached by field and text; n-gram-only checks (unique answers) are not."""
         key = (field_name, text)
-        if key in self._cache:
+        if near_dup and key in self._cache:
             return self._cache[key]
         found = (self.check_ngrams(text, field_name) if ngram else None) or (
             (self.check_exact(text, field_name) or self.check_near_dup(text, field_name))
             if near_dup else None)
-        if len(self._cache) > 500_000:
-            self._cache.clear()
-        self._cache[key] = found
+        if near_dup:
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[key] = found
         return found
 
     def check(self, record: dict[str, Any]) -> Contamination | None:
