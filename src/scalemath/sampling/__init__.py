@@ -1,1 +1,29 @@
-"""Sampling engines behind one interface (see engine.py)."""
+"""Sampling engines behind one interface (see engine.py), and the problems -> samples stage (run.py).
+
+Engines are looked up by name with `load_engine`; each backend module is imported only when asked
+for, so `import scalemath.sampling` does not pull in torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from scalemath.sampling.engine import Completion, Engine, SamplingParams, cut_at_stop, sample_seed
+
+# engine name -> "module:Class"; a backend registers itself by adding a line here
+ENGINES: dict[str, str] = {
+    "hf": "scalemath.sampling.hf:HFEngine",
+}
+
+
+def load_engine(name: str, model: Any, **kw: Any) -> Engine:
+    """Build the engine `name` ("hf", ...) for `model`; keyword arguments go to its constructor."""
+    try:
+        target = ENGINES[name]
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r}; known: {sorted(ENGINES)}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)(model, **kw)
+
+
+__all__ = ["ENGINES", "Completion", "Engine", "SamplingParams", "cut_at_stop", "load_engine", "sample_seed"]

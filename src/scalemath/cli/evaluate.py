@@ -1,0 +1,74 @@
+"""`scalemath eval`: greedy accuracy (maj1@1), maj@k, Pass@k and PassRatio@k of a model or a sample file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+
+def metrics_table(metrics: dict[str, Any]):
+    """A rich table: greedy accuracy in the title, then maj@k / Pass@k / PassRatio@k per k."""
+    from rich.table import Table
+
+    title = f"{metrics.get('model', '')}: {metrics.get('questions')} questions"
+    if "maj1@1" in metrics:
+        title += f", greedy maj1@1 = {metrics['maj1@1']:.4f}"
+    t = Table(title=title)
+    for col in ("k", "maj@k", "Pass@k", "PassRatio@k"):
+        t.add_column(col, justify="right")
+    sampled = metrics.get("sampled", metrics)
+    ks = sorted(int(key.split("@")[1]) for key in sampled if key.startswith("maj@"))
+    for k in ks:
+        t.add_row(str(k), *(f"{sampled[f'{m}@{k}']:.4f}" for m in ("maj", "pass", "pass_ratio")))
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def evaluate_cmd(
+        out: Path = typer.Option(..., help="Output folder: metrics.json (+ greedy.jsonl, samples.jsonl)."),
+        model: Optional[str] = typer.Option(None, help="Checkpoint directory (or hub id when online)."),
+        data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Test problems (JSONL)."),
+        samples: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                               help="Score an existing sample file instead (no model)."),
+        k: int = typer.Option(8, min=0, help="Samples per problem at --temperature (0: greedy only)."),
+        temperature: float = typer.Option(0.7, min=0.0),
+        top_p: float = typer.Option(1.0),
+        top_k: int = typer.Option(0, min=0),
+        max_tokens: int = typer.Option(256, min=1),
+        seed: int = typer.Option(0),
+        stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
+        template: str = typer.Option("qa", help="Prompt template: qa, alpaca or a .txt path."),
+        dataset: str = typer.Option("gsm8k", help="Answer conventions for grading and voting."),
+        batch_size: int = typer.Option(64, min=1),
+        engine: str = typer.Option("hf"),
+        device: str = typer.Option("auto"),
+        dtype: str = typer.Option("auto"),
+        limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
+        threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
+    ) -> None:
+        """Evaluate a model (--model + --data) or score a graded sample file (--samples)."""
+        import itertools
+
+        from rich.console import Console
+
+        from transformers.utils import logging as hf_logging
+
+        from scalemath.cli.sample import load_problems, unescape
+        from scalemath.sampling.evaluate import evaluate, metrics_from_samples
+
+        if (samples is not None and (model or data)) or (samples is None and not (model and data)):
+            raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")
+        hf_logging.disable_progress_bar()
+        if samples is not None:
+            metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
+        else:
+            problems = list(itertools.islice(load_problems(data), limit or None))
+            metrics = evaluate(model, problems, k=k, temperature=temperature, out_dir=out, top_p=top_p,
+                               top_k=top_k, max_tokens=max_tokens, seed=seed, stop=unescape(stop),
+                               template=template, dataset=dataset, engine=engine, batch_size=batch_size,
+                               device=device, dtype=dtype, threads=threads)
+        c = Console()
+        c.print(metrics_table(metrics))
+        c.print(f"metrics -> {out / 'metrics.json'}")

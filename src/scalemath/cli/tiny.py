@@ -1,0 +1,52 @@
+"""`scalemath tiny`: build the embedded model from scratch (tokenizer + Llama init + pre-training)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("tiny")
+    def tiny(
+        corpus: Path = typer.Option(..., "--corpus", exists=True, dir_okay=False,
+                                    help="Pre-training corpus: .txt (one document per line) or .jsonl ('text')."),
+        out: Path = typer.Option(..., "--out", help="Output model directory."),
+        minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-clock pre-training budget "
+                                                "(default 3 when --steps is not given)."),
+        steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser-step budget."),
+        preset: str = typer.Option("micro", "--preset", help="Model shape: nano, micro, small, base."),
+        vocab: Optional[int] = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
+        hidden: Optional[int] = typer.Option(None, "--hidden", help="Override the preset's hidden size."),
+        layers: Optional[int] = typer.Option(None, "--layers", help="Override the preset's layer count."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Peak pre-training learning rate."),
+        seed: int = typer.Option(0, "--seed"),
+        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Train a tokenizer and a tiny Llama from scratch on a corpus; saves them with save_pretrained."""
+        import dataclasses
+        import json
+
+        from rich.console import Console
+
+        from scalemath.training.pretrain import PretrainConfig
+        from scalemath.training.tiny import PRESETS, TINY_META, build_tiny_base
+
+        if preset not in PRESETS:
+            raise typer.BadParameter(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        shape = {k: v for k, v in {"vocab_size": vocab, "hidden_size": hidden, "num_layers": layers}.items()
+                 if v is not None}
+        cfg = dataclasses.replace(PRESETS[preset], seed=seed, **shape)
+        pre = PretrainConfig(minutes=minutes if minutes is not None else (None if steps else 3.0),
+                             max_steps=steps, seed=seed, threads=threads)
+        if lr is not None:
+            pre.learning_rate = lr
+        done = build_tiny_base(corpus, out, cfg, pre, quiet=quiet)
+        meta = json.loads((done / TINY_META).read_text())
+        p = meta["pretrain"]
+        Console(stderr=True).print(
+            f"saved {done}: {meta['parameters']:,} params, vocab {meta['vocab_size']}, "
+            f"{meta['tokens_per_char']:.2f} tokens/char, {p['steps']} steps, {p['tokens_per_second']:,.0f} tok/s, "
+            f"held-out loss {p['heldout_loss']}", highlight=False)

@@ -1,0 +1,55 @@
+"""`scalemath train`: supervised fine-tuning (TRL SFTTrainer, loss on the completion only)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        model: Optional[str] = typer.Option(None, "--model", help="Model directory or hub id to start from."),
+        data: Optional[Path] = typer.Option(None, "--data", help="JSONL of Problem (question+solution) "
+                                            "or Sample (question+completion) records."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output directory."),
+        config: Optional[Path] = typer.Option(None, "--config", help="YAML of SFTRunConfig fields; "
+                                              "options given here override it."),
+        fraction: Optional[float] = typer.Option(None, "--fraction", help="Nested, seeded data fraction (0,1]."),
+        epochs: Optional[float] = typer.Option(None, "--epochs"),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Global batch size."),
+        template: Optional[str] = typer.Option(None, "--template", help="Prompt template: qa, alpaca, ..."),
+        seed: Optional[int] = typer.Option(None, "--seed"),
+        profile: Optional[str] = typer.Option(None, "--profile", help="Defaults: auto, tiny or paper."),
+        max_steps: Optional[int] = typer.Option(None, "--max-steps"),
+        max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Wall-clock training budget."),
+        packing: Optional[bool] = typer.Option(None, "--packing/--no-packing"),
+        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q"),
+    ) -> None:
+        """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
+        import json
+
+        from rich.console import Console
+
+        from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
+
+        cfg = SFTRunConfig.from_yaml(config) if config else SFTRunConfig()
+        overrides = {"model": model, "data": str(data) if data else None, "out": str(out) if out else None,
+                     "fraction": fraction, "epochs": epochs, "learning_rate": lr, "batch_size": batch_size,
+                     "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
+                     "max_minutes": max_minutes, "packing": packing, "threads": threads}
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(cfg, key, value)
+        missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
+        if missing:
+            raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
+        done = train_sft(cfg, quiet=quiet)
+        meta = json.loads((done / TRAIN_META).read_text())
+        Console(stderr=True).print(
+            f"saved {done}: {meta['data']['examples']} examples, {meta['steps']} steps, "
+            f"{meta['train_seconds']:.0f}s, {meta['tokens_per_second']:,.0f} tok/s, final loss {meta['final_loss']}",
+            highlight=False)

@@ -1,0 +1,136 @@
+"""Shared training plumbing: CPU threads, precision, a time-or-step cosine schedule, time budget and
+progress logging callbacks, version stamps. Used by both pre-training and SFT."""
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+
+def setup_threads(threads: int | None = None) -> int:
+    """Use `threads` intra-op threads (default: all cores); returns the number set."""
+    n = threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+def use_bf16(setting: bool | str | None = "auto") -> bool:
+    """bf16 mixed precision: "auto" = on a CUDA GPU that supports it, never on CPU."""
+    if setting in (None, "auto"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(setting)
+
+
+def versions() -> dict[str, str]:
+    """Library versions recorded beside every trained model."""
+    import tokenizers
+    import transformers
+    import trl
+
+    import scalemath
+
+    return {"scalemath": getattr(scalemath, "__version__", "?"), "torch": torch.__version__,
+            "transformers": transformers.__version__, "trl": trl.__version__,
+            "tokenizers": tokenizers.__version__}
+
+
+def quiet_trainer(trainer) -> None:
+    """Drop the Trainer's raw dict printer (ProgressLog prints a readable line instead)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+class BudgetCosine:
+    """LR multiplier for LambdaLR: linear warmup then cosine decay to `min_ratio`, where progress is
+    the larger of step/total_steps and elapsed/budget_s, so a wall-clock budget anneals the LR
+    properly even when the number of steps it will allow is unknown in advance."""
+
+    def __init__(self, total_steps: int, warmup: float = 0.03, min_ratio: float = 0.0,
+                 budget_s: float | None = None):
+        self.total_steps, self.warmup, self.min_ratio, self.budget_s = total_steps, warmup, min_ratio, budget_s
+        self.t0: float | None = None
+
+    def progress(self, step: int) -> float:
+        p = step / max(self.total_steps, 1)
+        if self.budget_s:
+            if self.t0 is None:
+                self.t0 = time.monotonic()
+            p = max(p, (time.monotonic() - self.t0) / self.budget_s)
+        return min(p, 1.0)
+
+    def __call__(self, step: int) -> float:
+        p = self.progress(step)
+        if p < self.warmup:
+            return max(p / self.warmup, 1e-3)
+        q = (p - self.warmup) / max(1.0 - self.warmup, 1e-9)
+        return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * q))
+
+
+class BudgetScheduleMixin:
+    """Trainer mixin: use `BudgetCosine` when `self.budget` (a dict with warmup, min_ratio, budget_s)
+    is set; otherwise the Trainer's own scheduler."""
+
+    budget: dict[str, Any] | None = None
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None and self.budget is not None:
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer or self.optimizer, BudgetCosine(num_training_steps, **self.budget))
+            return self.lr_scheduler
+        return super().create_scheduler(num_training_steps, optimizer)
+
+
+class TimeBudget(TrainerCallback):
+    """Stop training once `seconds` of wall-clock time have passed since training began."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds, self.t0 = seconds, None
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0 = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.seconds and time.monotonic() - self.t0 >= self.seconds:
+            control.should_training_stop = True
+
+
+class ProgressLog(TrainerCallback):
+    """One short line per logging event (step, loss, lr, tokens/s), printed with rich; keeps the
+    last logged loss and the step count for the run's metadata. `tokens_per_step` gives the token
+    rate for fixed-size batches; otherwise TRL's `num_tokens` log is used when present."""
+
+    def __init__(self, name: str, tokens_per_step: int | None = None, quiet: bool = False):
+        from rich.console import Console
+
+        self.name, self.tokens_per_step, self.quiet = name, tokens_per_step, quiet
+        self.console = Console(stderr=True)
+        self.t0 = 0.0
+        self.last_loss: float | None = None
+        self.losses: list[tuple[int, float]] = []
+        self.tokens = 0
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0 = time.monotonic()
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        logs = logs or {}
+        if "loss" not in logs:
+            return
+        self.last_loss = float(logs["loss"])
+        self.losses.append((state.global_step, self.last_loss))
+        if self.tokens_per_step:
+            self.tokens = state.global_step * self.tokens_per_step
+        elif "num_tokens" in logs:
+            self.tokens = int(logs["num_tokens"])
+        dt = max(time.monotonic() - self.t0, 1e-9)
+        if not self.quiet:
+            total = f"/{state.max_steps}" if state.max_steps < 10**8 else ""
+            self.console.print(
+                f"[{self.name}] step {state.global_step}{total}  loss {self.last_loss:.4f}  "
+                f"lr {logs.get('learning_rate', float('nan')):.2e}  {self.tokens / dt:,.0f} tok/s  {dt:.0f}s",
+                highlight=False)

@@ -1,0 +1,251 @@
+"""Supervised fine-tuning with TRL's `SFTTrainer`, loss on the completion only.
+
+One `SFTRunConfig` drives the Python API (`train_sft`), the CLI (`scalemath train`) and YAML files
+(`SFTRunConfig.from_yaml`). Fields left as None take the defaults of a *profile*:
+
+- "paper": the RFT paper's recipe (Yuan et al. 2023; their train_7b.sh): 3 epochs, lr 2e-5, global
+  batch 128, 3% warmup, cosine decay, no weight decay.
+- "tiny": the from-scratch embedded model, which needs a much higher learning rate and smaller
+  batches to learn anything in minutes on a CPU.
+- "auto" (default): "tiny" when the model has fewer than `TINY_MAX_PARAMS` parameters, else "paper".
+
+The output directory gets the model and tokenizer (`save_pretrained`) and `train_meta.json`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TINY_MAX_PARAMS = 50_000_000
+TRAIN_META = "train_meta.json"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": dict(epochs=3.0, learning_rate=2e-5, batch_size=128, per_device_batch_size=4,
+                  warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512,
+                  gradient_checkpointing=True),
+    "tiny": dict(epochs=3.0, learning_rate=2e-3, batch_size=32, per_device_batch_size=32,
+                 warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512,
+                 gradient_checkpointing=False),
+}
+
+
+@dataclass
+class SFTRunConfig:
+    """One SFT run. Fields set to None are filled from the profile (see module docstring)."""
+
+    model: str = field(default="", metadata={"help": "Model directory or hub id to start from."})
+    data: str = field(default="", metadata={
+        "help": "JSONL of Problem records (question + solution) or Sample records (question + completion)."})
+    out: str = field(default="", metadata={"help": "Output directory for model, tokenizer and train_meta.json."})
+    template: str = field(default="qa", metadata={"help": "Prompt template name in scalemath.prompts (qa, alpaca)."})
+    fraction: float = field(default=1.0, metadata={
+        "help": "Train on this fraction of the records; nested across fractions for the same seed."})
+    seed: int = field(default=0, metadata={"help": "Seed for the data subset, shuffling and init."})
+    profile: str = field(default="auto", metadata={"help": "Defaults to use: auto, tiny or paper."})
+    epochs: float | None = field(default=None, metadata={"help": "Passes over the data (paper: 3)."})
+    learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (paper: 2e-5)."})
+    batch_size: int | None = field(default=None, metadata={
+        "help": "Global batch size in sequences (paper: 128) = per-device batch x devices x accumulation."})
+    per_device_batch_size: int | None = field(default=None, metadata={
+        "help": "Sequences per device per forward pass; gradient accumulation makes up the rest."})
+    warmup: float | None = field(default=None, metadata={"help": "Warmup fraction of the run (paper: 0.03)."})
+    lr_scheduler: str | None = field(default=None, metadata={"help": "transformers scheduler name (paper: cosine)."})
+    min_lr_ratio: float = field(default=0.0, metadata={
+        "help": "Final LR as a fraction of the peak, for the cosine schedule."})
+    weight_decay: float | None = field(default=None, metadata={"help": "AdamW weight decay (paper: 0)."})
+    max_length: int | None = field(default=None, metadata={
+        "help": "Truncate prompt+completion to this many tokens (paper: 512)."})
+    max_steps: int | None = field(default=None, metadata={"help": "Stop after this many optimiser steps."})
+    max_minutes: float | None = field(default=None, metadata={
+        "help": "Stop after this much wall-clock training time; the cosine schedule anneals by time too."})
+    packing: bool = field(default=False, metadata={
+        "help": "Pack examples into max_length blocks (TRL bfd, padding-free); off = pad each batch."})
+    gradient_checkpointing: bool | None = field(default=None, metadata={
+        "help": "Recompute activations in backward to save memory (paper profile: on; tiny: off)."})
+    bf16: bool | str = field(default="auto", metadata={
+        "help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."})
+    dtype: str = field(default="float32", metadata={
+        "help": "dtype the weights are loaded in (float32 keeps fp32 master weights; bfloat16 halves memory)."})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
+    logging_steps: int = field(default=10, metadata={"help": "Print progress every this many steps."})
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "Extra TRL SFTConfig / TrainingArguments fields (e.g. deepspeed, fsdp, optim), applied last."})
+
+    # ---- YAML -------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SFTRunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown SFT config field(s) {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "SFTRunConfig":
+        import yaml
+
+        with open(path, encoding="utf-8") as f:
+            d = yaml.safe_load(f) or {}
+        if not isinstance(d, dict):
+            raise ValueError(f"{path}: expected a mapping of SFT config fields")
+        try:
+            return cls.from_dict(d)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: str | os.PathLike) -> None:
+        import yaml
+
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+    def resolved(self, n_params: int) -> "SFTRunConfig":
+        """A copy with every None field filled from the profile for a model of n_params."""
+        profile = self.profile
+        if profile == "auto":
+            profile = "tiny" if n_params < TINY_MAX_PARAMS else "paper"
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; known: auto, {', '.join(PROFILES)}")
+        fill = {k: v for k, v in PROFILES[profile].items() if getattr(self, k) is None}
+        return dataclasses.replace(self, profile=profile, **fill)
+
+
+@dataclass
+class PreparedSFT:
+    """A ready-to-run SFT job: the TRL trainer plus what `train_sft` records about it."""
+
+    trainer: Any
+    config: SFTRunConfig          # resolved: no None left in profile fields
+    tokenizer: Any
+    log: Any                      # the ProgressLog callback
+    n_records: int                # records in the data file
+    n_examples: int               # records used (the fraction)
+    n_params: int
+    threads: int
+    bf16: bool
+    grad_accum: int
+    world_size: int
+
+
+def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
+    """Load model, tokenizer and data and build the `SFTTrainer` (datasets tokenised and masked),
+    without training. `train_sft` = `prepare_sft` + train + save."""
+    import datasets
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    from scalemath.training.data import load_examples
+    from scalemath.training.runtime import ProgressLog, TimeBudget, quiet_trainer, setup_threads, use_bf16
+
+    for name in ("model", "data", "out"):
+        if not getattr(config, name):
+            raise ValueError(f"SFT config needs '{name}'")
+    threads = setup_threads(config.threads)
+    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    if tokenizer.eos_token is None:
+        raise ValueError(f"tokenizer of {config.model} has no eos token")
+    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=getattr(torch, config.dtype))
+    n_params = sum(p.numel() for p in model.parameters())
+    cfg = config.resolved(n_params)
+
+    examples, n_records = load_examples(cfg.data, cfg.template, tokenizer.eos_token, cfg.fraction, cfg.seed)
+    datasets.disable_progress_bars()
+    dataset = Dataset.from_dict({"prompt": [e.prompt for e in examples],
+                                 "completion": [e.completion for e in examples]})
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_device = min(cfg.per_device_batch_size, cfg.batch_size)
+    accum = max(1, round(cfg.batch_size / (per_device * world)))
+    budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
+    bf16 = use_bf16(cfg.bf16)
+    args = dict(
+        output_dir=str(Path(cfg.out) / "trainer"), num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1, per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accum, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup, lr_scheduler_type=cfg.lr_scheduler, max_length=cfg.max_length,
+        packing=cfg.packing, completion_only_loss=True, activation_checkpointing=cfg.gradient_checkpointing,
+        bf16=bf16, logging_steps=cfg.logging_steps, save_strategy="no", eval_strategy="no",
+        report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
+        seed=cfg.seed, data_seed=cfg.seed)
+    args.update(cfg.trainer_kwargs)
+    log = ProgressLog("sft", quiet=quiet)
+    trainer = _sft_trainer_class()(model=model, args=SFTConfig(**args), train_dataset=dataset,
+                                   processing_class=tokenizer, callbacks=[log, TimeBudget(budget_s)])
+    quiet_trainer(trainer)
+    if cfg.lr_scheduler == "cosine":
+        trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s}
+    return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
+                       n_examples=len(examples), n_params=n_params, threads=threads, bf16=bf16,
+                       grad_accum=accum, world_size=world)
+
+
+def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
+    """Fine-tune `config.model` on `config.data`; saves model, tokenizer and train_meta.json to
+    `config.out` and returns that path."""
+    from scalemath.training.data import file_hash
+    from scalemath.training.runtime import versions
+
+    t_start = time.monotonic()
+    job = prepare_sft(config, quiet=quiet)
+    trainer, cfg = job.trainer, job.config
+    n_tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
+    n_target = sum(sum(1 for t in x if t != -100) for x in trainer.train_dataset["labels"])
+    t_train = time.monotonic()
+    result = trainer.train()
+    train_seconds = time.monotonic() - t_train
+
+    out = Path(cfg.out)
+    try:
+        Path(trainer.args.output_dir).rmdir()  # the Trainer's scratch dir, empty with save_strategy="no"
+    except OSError:
+        pass
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        trainer.save_model(str(out))  # gathers sharded weights, writes on the main process
+    elif trainer.args.should_save:
+        trainer.model.config.use_cache = True
+        trainer.model.save_pretrained(out)
+        job.tokenizer.save_pretrained(out)
+    if not trainer.args.should_save:
+        return out
+    seen = int(getattr(trainer, "_total_train_tokens", 0) or job.log.tokens or 0)
+    meta = {
+        "config": cfg.to_dict(),
+        "data": {"path": str(cfg.data), "sha256": file_hash(cfg.data), "records": job.n_records,
+                 "fraction": cfg.fraction, "examples": job.n_examples, "tokens": n_tokens,
+                 "target_tokens": n_target},
+        "model": {"start": cfg.model, "parameters": job.n_params},
+        "steps": trainer.state.global_step,
+        "epochs_done": round(float(trainer.state.epoch or 0), 3),
+        "gradient_accumulation": job.grad_accum, "world_size": job.world_size, "threads": job.threads,
+        "bf16": job.bf16,
+        "train_seconds": round(train_seconds, 2),
+        "total_seconds": round(time.monotonic() - t_start, 2),
+        "tokens_seen": seen, "tokens_per_second": round(seen / max(train_seconds, 1e-9), 1),
+        "train_loss_mean": round(float(result.training_loss), 4),
+        "final_loss": None if job.log.last_loss is None else round(job.log.last_loss, 4),
+        "loss_curve": job.log.losses,
+        "versions": versions(),
+    }
+    (out / TRAIN_META).write_text(json.dumps(meta, indent=2) + "\n")
+    return out
+
+
+def _sft_trainer_class():
+    from trl import SFTTrainer
+
+    from scalemath.training.runtime import BudgetScheduleMixin
+
+    class ScalemathSFTTrainer(BudgetScheduleMixin, SFTTrainer):
+        """TRL SFTTrainer with the step-or-time cosine schedule."""
+
+    return ScalemathSFTTrainer

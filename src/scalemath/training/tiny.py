@@ -1,0 +1,128 @@
+"""The embedded default model: a tiny Llama trained from scratch on a procedural corpus.
+
+`build_tiny_base` trains a tokenizer on the corpus, initialises a small `LlamaForCausalLM`, pre-trains
+it (see `pretrain.py`) and saves both with `save_pretrained`, so every later stage loads the result
+with `AutoModelForCausalLM.from_pretrained(dir)` / `AutoTokenizer.from_pretrained(dir)` exactly like
+a hub checkpoint. `tiny_meta.json` beside them records the configs, sizes and measured figures.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from scalemath.training.pretrain import PretrainConfig, pretrain, read_corpus
+from scalemath.training.tokenizer import TokenizerConfig, tokens_per_char, train_tokenizer
+
+TINY_META = "tiny_meta.json"
+
+
+@dataclass
+class TinyConfig:
+    """Shape of the from-scratch model and its tokenizer (Llama architecture)."""
+
+    hidden_size: int = field(default=256, metadata={"help": "Width of the residual stream."})
+    num_layers: int = field(default=4, metadata={"help": "Number of decoder blocks."})
+    num_heads: int = field(default=4, metadata={"help": "Attention heads (head dim = hidden_size / num_heads)."})
+    num_kv_heads: int | None = field(default=None, metadata={
+        "help": "Key/value heads for grouped-query attention; None = num_heads (plain multi-head)."})
+    intermediate_size: int = field(default=688, metadata={"help": "Hidden width of the SwiGLU MLP."})
+    max_positions: int = field(default=512, metadata={
+        "help": "Longest sequence (prompt + completion) in tokens; RoPE, so it costs no parameters."})
+    vocab_size: int = field(default=512, metadata={
+        "help": "Tokenizer vocabulary to train (>= 259: 256 bytes + 3 special tokens)."})
+    split_digits: bool = field(default=True, metadata={"help": "Every digit its own token."})
+    tie_embeddings: bool = field(default=True, metadata={"help": "Share input embedding and output head."})
+    rope_theta: float = field(default=10000.0, metadata={"help": "RoPE base frequency."})
+    init_std: float = field(default=0.02, metadata={"help": "Std of the normal weight initialisation."})
+    seed: int = field(default=0, metadata={"help": "Seed of the weight initialisation."})
+
+
+# Named shapes measured on the 2-core machine (see benchmarks/bench_train.py).
+PRESETS: dict[str, TinyConfig] = {
+    "nano": TinyConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=344),
+    "micro": TinyConfig(hidden_size=192, num_layers=4, num_heads=4, intermediate_size=512),
+    "small": TinyConfig(hidden_size=256, num_layers=4, num_heads=4, intermediate_size=688),
+    "base": TinyConfig(hidden_size=256, num_layers=6, num_heads=4, intermediate_size=688),
+}
+
+
+def llama_config(config: TinyConfig, tokenizer):
+    """The `LlamaConfig` for `config`, with the tokenizer's vocabulary and special-token ids."""
+    from transformers import LlamaConfig
+
+    if config.hidden_size % config.num_heads:
+        raise ValueError(f"hidden_size {config.hidden_size} is not divisible by num_heads {config.num_heads}")
+    return LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size, num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads, num_key_value_heads=config.num_kv_heads or config.num_heads,
+        max_position_embeddings=config.max_positions, rope_theta=config.rope_theta,
+        initializer_range=config.init_std, tie_word_embeddings=config.tie_embeddings,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, use_cache=True)
+
+
+def init_model(config: TinyConfig, tokenizer):
+    """A freshly initialised `LlamaForCausalLM` (float32) for `config` and `tokenizer`."""
+    import torch
+    from transformers import GenerationConfig, LlamaForCausalLM
+
+    torch.manual_seed(config.seed)
+    model = LlamaForCausalLM(llama_config(config, tokenizer))
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id)
+    return model
+
+
+def count_parameters(model) -> int:
+    """Distinct trainable parameters (a tied embedding counts once)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_tiny_base(corpus_lines: Iterable[str] | str | Path, out_dir: str | Path,
+                    config: TinyConfig | None = None, pretrain_config: PretrainConfig | None = None,
+                    *, quiet: bool = False) -> Path:
+    """Train tokenizer + model from scratch on `corpus_lines` and save them to `out_dir`.
+
+    `corpus_lines` is any iterable of text documents (one training document each) or the path of a
+    .txt file (one document per line) or .jsonl file (a "text" field per record). Returns `out_dir`,
+    which then holds config.json, model.safetensors, tokenizer files and tiny_meta.json.
+    """
+    config = config or TinyConfig()
+    pretrain_config = pretrain_config or PretrainConfig()
+    out_dir = Path(out_dir)
+    t0 = time.monotonic()
+    lines = read_corpus(corpus_lines, pretrain_config.max_lines)
+    if not lines:
+        raise ValueError("the pre-training corpus is empty")
+    tok_cfg = TokenizerConfig(vocab_size=config.vocab_size, split_digits=config.split_digits,
+                              model_max_length=config.max_positions)
+    tokenizer = train_tokenizer(lines, tok_cfg)
+    tok_seconds = time.monotonic() - t0
+    model = init_model(config, tokenizer)
+    stats = pretrain(model, tokenizer, lines, pretrain_config, quiet=quiet)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    from scalemath.training.runtime import versions
+
+    meta = {
+        "kind": "scalemath-tiny",
+        "tiny_config": dataclasses.asdict(config),
+        "pretrain_config": dataclasses.asdict(pretrain_config),
+        "parameters": count_parameters(model),
+        "vocab_size": len(tokenizer),
+        "corpus_lines": len(lines),
+        "tokens_per_char": round(tokens_per_char(tokenizer, lines[:2000]), 4),
+        "tokenizer_seconds": round(tok_seconds, 2),
+        "pretrain": stats,
+        "total_seconds": round(time.monotonic() - t0, 2),
+        "versions": versions(),
+    }
+    (out_dir / TINY_META).write_text(json.dumps(meta, indent=2) + "\n")
+    return out_dir

@@ -1,0 +1,135 @@
+"""SFT data handling, config/YAML, completion-only masking and a short training run."""
+import json
+
+import pytest
+
+from scalemath.prompts import render
+from scalemath.records import RecordError, write_jsonl
+from scalemath.training.data import load_examples, nested_indices, read_targets
+from scalemath.training.sft import SFTRunConfig, prepare_sft, train_sft
+
+
+def _problems(n):
+    out = []
+    for i in range(n):
+        a, b = 2 + i % 7, 3 + i % 5
+        out.append({"id": f"p{i}", "question": f"Tom has {a} bags with {b} apples each. How many apples?",
+                    "solution": f"{a}*{b}=<<{a}*{b}={a*b}>>{a*b}\n#### {a*b}", "answer": str(a * b)})
+    return out
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny from-scratch model (few pre-training steps) shared by the tests below."""
+    from scalemath.training.pretrain import PretrainConfig
+    from scalemath.training.tiny import TinyConfig, build_tiny_base
+
+    docs = [f"Q: {p['question']}\nA: {p['solution']}" for p in _problems(200)]
+    shape = TinyConfig(hidden_size=48, num_layers=2, num_heads=2, intermediate_size=96, vocab_size=300,
+                       max_positions=128)
+    return build_tiny_base(docs, tmp_path_factory.mktemp("m") / "base", shape,
+                           PretrainConfig(minutes=None, max_steps=2, block_size=64, batch_size=4, threads=1),
+                           quiet=True)
+
+
+def test_fractions_are_nested_and_seeded():
+    fracs = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1]
+    sets = [set(nested_indices(1000, f, seed=3).tolist()) for f in fracs]
+    assert [len(s) for s in sets] == [32, 63, 125, 250, 500, 1000]
+    assert all(a < b for a, b in zip(sets, sets[1:]))
+    assert sets[2] == set(nested_indices(1000, 1 / 8, seed=3).tolist())
+    assert sets[2] != set(nested_indices(1000, 1 / 8, seed=4).tolist())
+    with pytest.raises(ValueError):
+        nested_indices(10, 0.0, seed=0)
+
+
+def test_problem_and_sample_records(tmp_path):
+    p = tmp_path / "mixed.jsonl"
+    write_jsonl(p, [{"id": "a", "question": "Q1?", "solution": "S1\n#### 1"},
+                    {"question": "Q2?", "completion": " C2 ", "answer": "2"}])
+    assert read_targets(p) == [("Q1?", "S1\n#### 1"), ("Q2?", " C2 ")]
+    ex, total = load_examples(p, "qa", "</s>")
+    assert total == 2
+    assert {(e.prompt, e.completion) for e in ex} == {("Q: Q1?\nA:", " S1\n#### 1</s>"), ("Q: Q2?\nA:", " C2</s>")}
+
+
+def test_record_without_target_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"question": "ok", "solution": "s"}\n{"question": "no target"}\n')
+    with pytest.raises(RecordError, match=r"bad.jsonl:2:.*solution"):
+        read_targets(p)
+
+
+def test_yaml_round_trip_and_profiles(tmp_path):
+    cfg = SFTRunConfig(model="m", data="d.jsonl", out="o", fraction=0.25, learning_rate=1e-3,
+                       trainer_kwargs={"optim": "adamw_torch"})
+    path = tmp_path / "sft.yaml"
+    cfg.to_yaml(path)
+    assert SFTRunConfig.from_yaml(path) == cfg
+    path.write_text("model: m\nlearnin_rate: 0.1\n")
+    with pytest.raises(ValueError, match="learnin_rate"):
+        SFTRunConfig.from_yaml(path)
+    tiny, paper = cfg.resolved(2_000_000), cfg.resolved(7_000_000_000)
+    assert tiny.profile == "tiny" and tiny.learning_rate == 1e-3  # explicit value kept
+    assert (paper.profile, paper.epochs, paper.batch_size, paper.warmup, paper.lr_scheduler) == \
+        ("paper", 3.0, 128, 0.03, "cosine")
+    assert SFTRunConfig(learning_rate=None).resolved(7_000_000_000).learning_rate == 2e-5
+
+
+def test_prompt_tokens_are_masked(base, tmp_path):
+    data = tmp_path / "d.jsonl"
+    problems = _problems(4)
+    write_jsonl(data, problems)
+    job = prepare_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), max_steps=1,
+                                   threads=1), quiet=True)
+    tok, ds = job.tokenizer, job.trainer.train_dataset
+    batch = job.trainer.data_collator([ds[i] for i in range(len(ds))])  # what training steps receive
+    prompt_ids = [tok(render("qa", question=p["question"]))["input_ids"] for p in problems]
+    for row in range(len(ds)):
+        ids, labels = batch["input_ids"][row].tolist(), batch["labels"][row].tolist()
+        n = int(batch["attention_mask"][row].sum())
+        (prompt,) = [p for p in prompt_ids if ids[:len(p)] == p]
+        k = len(prompt)
+        assert prompt[0] == tok.bos_token_id
+        assert labels[:k] == [-100] * k                  # prompt (with <s>) not trained on
+        assert labels[k:n] == ids[k:n]                   # completion trained on, up to and with </s>
+        assert labels[n:] == [-100] * (len(ids) - n)     # padding ignored
+        target = tok.decode(ids[k:n])
+        assert target.startswith(" ") and "####" in target
+        assert ids[n - 1] == tok.eos_token_id
+
+
+def test_short_run_lowers_loss_and_saves(base, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(8))
+    out = train_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "sft"), max_steps=20,
+                                 batch_size=8, learning_rate=3e-3, logging_steps=1, threads=1, seed=1),
+                    quiet=True)
+    meta = json.loads((out / "train_meta.json").read_text())
+    losses = [loss for _, loss in meta["loss_curve"]]
+    assert meta["steps"] == 20 and len(losses) == 20
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3, losses
+    assert meta["data"]["examples"] == 8 and meta["config"]["profile"] == "tiny"
+    assert len(meta["data"]["sha256"]) == 16 and meta["versions"]["trl"]
+    AutoModelForCausalLM.from_pretrained(out)
+    assert AutoTokenizer.from_pretrained(out).eos_token == "</s>"
+    assert not (out / "trainer").exists()
+
+
+def test_cli_train_with_yaml_and_overrides(base, tmp_path):
+    from typer.testing import CliRunner
+
+    from scalemath.cli import app
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(16))
+    yml = tmp_path / "c.yaml"
+    SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "ignored"), max_steps=2,
+                 threads=1).to_yaml(yml)
+    res = CliRunner().invoke(app, ["train", "--config", str(yml), "--out", str(tmp_path / "cli"),
+                                   "--fraction", "0.5", "--batch-size", "4", "-q"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "cli" / "train_meta.json").read_text())
+    assert meta["data"]["examples"] == 8 and meta["steps"] == 2 and meta["config"]["batch_size"] == 4
