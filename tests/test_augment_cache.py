@@ -78,3 +78,31 @@ def test_engine_returning_wrong_count_is_an_error():
                 yield out[:-1]
     with pytest.raises(RuntimeError, match="completions"):
         list(CachedEngine(Bad(reply)).generate(["x"], P, n=2))
+
+
+def test_failed_requests_are_passed_on_counted_and_retried_next_run(tmp_path):
+    from scalemath.methods.augment import Counts
+    from scalemath.sampling.engine import Completion
+
+    class Flaky(ScriptedEngine):
+        """Fails sample 1 of every prompt the first time, as OpenAIEngine reports a dead request."""
+        failing = True
+
+        def generate(self, prompts, params, n=1, start_index=0):
+            for out in super().generate(prompts, params, n, start_index):
+                if self.failing:
+                    out = [Completion("", c.sample_index, c.seed, "error", 0, {"error": "503"})
+                           if c.sample_index == 1 else c for c in out]
+                yield out
+
+    seeds = [Problem(id="s", question="Tom has 3 apples and buys 4 more. How many apples?")]
+    teacher = lambda p, i, s: f" Ann has {s % 90 + 1} pens and gets {i + 2} more. How many pens now?"
+    cfg = QueryConfig(strategies=("combine",), per_strategy=3)
+    inner = Flaky(teacher)
+    counts = Counts()
+    eng = CachedEngine(inner, tmp_path / "c.sqlite")
+    assert len(list(augment_queries(seeds, eng, cfg, counts))) == 2
+    assert counts.rejected == {"teacher_error": 1} and eng.usage.errors == 1 and len(eng) == 2
+    inner.failing = False
+    assert len(list(augment_queries(seeds, eng, cfg))) == 3
+    assert inner.completions == 3 + 1      # only the failed one was asked again

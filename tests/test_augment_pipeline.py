@@ -85,7 +85,7 @@ def _teacher(prompt, i, seed):
 def scripted_cli(monkeypatch):
     engines = []
 
-    def make(url, model, api_key=None, timeout=0):
+    def make(url, model, api_key=None, **kw):
         eng = ScriptedEngine(_teacher, model_id=model)
         engines.append(eng)
         return eng

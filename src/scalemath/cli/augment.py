@@ -19,16 +19,21 @@ augment_app = typer.Typer(help="Teacher-driven augmentation: MuggleMath queries/
                           no_args_is_help=True)
 
 
-def make_teacher(url: str, model: str, api_key: Optional[str] = None, timeout: float = 600.0):
+def make_teacher(url: str, model: str, api_key: Optional[str] = None, chat: bool = False,
+                 seed_mode: str = "per_sample", concurrency: int = 16, timeout: float = 600.0):
     """The OpenAI-compatible teacher engine for `url` and `model`."""
     from scalemath.sampling.openai_engine import OpenAIEngine
 
-    kwargs: dict[str, Any] = {}
-    if api_key:
-        kwargs["api_key"] = api_key
-    if timeout:
-        kwargs["timeout"] = timeout
-    return OpenAIEngine(url, model, **kwargs)
+    return OpenAIEngine(url, model, api_key=api_key, chat=chat, seed_mode=seed_mode,
+                        concurrency=concurrency, timeout=timeout)
+
+
+def _teacher(url: str, model: str, api_key: Optional[str], chat: bool, seed_mode: str, concurrency: int):
+    """make_teacher with option errors reported as bad parameters."""
+    try:
+        return make_teacher(url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency)
+    except (ValueError, ImportError) as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def _cached(engine, cache: Optional[Path], price_in: float, price_out: float):
@@ -93,6 +98,10 @@ def _load(path: Path, fmt: str, limit: Optional[int]):
 
 _TEACHER_URL = typer.Option(..., "--teacher-url", help="Base URL of the OpenAI-compatible teacher (e.g. http://127.0.0.1:8000/v1).")
 _TEACHER_MODEL = typer.Option(..., "--teacher-model", help="Model name the server expects.")
+_API_KEY = typer.Option(None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help="Teacher API key (default $OPENAI_API_KEY).")
+_CHAT = typer.Option(False, "--chat/--no-chat", help="Send prompts as one chat user message (instruction-tuned teachers).")
+_SEED_MODE = typer.Option("per_sample", "--teacher-seed-mode", help="per_sample, per_request, or engine (for scalemath serve: batched, same samples as local).")
+_CONCURRENCY = typer.Option(16, "--teacher-concurrency", help="Teacher requests in flight.")
 
 
 @augment_app.command("query")
@@ -101,7 +110,8 @@ def query_cmd(
     out: Path = typer.Option(..., "--out", help="New problems (Problem JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help="Teacher API key."),
+    api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
+    concurrency: int = _CONCURRENCY,
     strategies: str = typer.Option("change_numbers,fractions_percent,combine,conditional,complexity", help="Comma-separated strategies."),
     per_strategy: int = typer.Option(1, help="New questions per seed and strategy, each round."),
     rounds: int = typer.Option(1, help="Augmentation rounds (round r+1 augments round r's questions)."),
@@ -128,7 +138,7 @@ def query_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     counts = Counts()
-    with _cached(make_teacher(teacher_url, teacher_model, api_key), cache or out.with_suffix(".cache.sqlite"),
+    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency), cache or out.with_suffix(".cache.sqlite"),
                  price_in, price_out) as teacher:
         records = augment_queries(_load(seeds, seeds_format, limit), teacher, cfg, counts)
         report_path = report or out.with_suffix(".report.json")
@@ -146,7 +156,8 @@ def respond_cmd(
     out: Path = typer.Option(..., "--out", help="Kept answers (Sample JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="SCALEMATH_TEACHER_KEY"),
+    api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
+    concurrency: int = _CONCURRENCY,
     n: int = typer.Option(4, help="Answers per question."),
     filter: str = typer.Option("majority", "--filter", help="majority, two_teacher, gold or none."),
     min_share: float = typer.Option(0.5, help="majority: minimum share of the top answer."),
@@ -180,9 +191,9 @@ def respond_cmd(
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
     counts = Counts()
-    with _cached(make_teacher(teacher_url, teacher_model, api_key), cache or out.with_suffix(".cache.sqlite"),
+    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency), cache or out.with_suffix(".cache.sqlite"),
                  price_in, price_out) as teacher:
-        second = (_cached(make_teacher(second_url, second_model, api_key), (cache or out.with_suffix(".cache.sqlite")),
+        second = (_cached(_teacher(second_url, second_model, api_key, chat, seed_mode, concurrency), (cache or out.with_suffix(".cache.sqlite")),
                           price_in, price_out) if filter == "two_teacher" else None)
         records = respond(_load(input, input_format, limit), teacher, cfg, second=second, counts=counts)
         report_path = report or out.with_suffix(".report.json")
@@ -203,7 +214,8 @@ def synth_cmd(
     out: Path = typer.Option(..., "--out", help="Answered synthetic questions (Sample JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="SCALEMATH_TEACHER_KEY"),
+    api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
+    concurrency: int = _CONCURRENCY,
     dataset: str = typer.Option("gsm8k", help="Target dataset: gsm8k or math (templates xwin_<step>_<dataset>)."),
     per_reference: int = typer.Option(1, help="New questions per reference."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Step 2 (verify and repair); --no-verify is the ablation."),
@@ -233,7 +245,7 @@ def synth_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     counts, acounts = Counts(), Counts()
-    with _cached(make_teacher(teacher_url, teacher_model, api_key), cache or out.with_suffix(".cache.sqlite"),
+    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency), cache or out.with_suffix(".cache.sqlite"),
                  price_in, price_out) as teacher:
         records = synthesize(_load(references, references_format, limit), teacher, cfg, counts, acounts)
         report_path = report or out.with_suffix(".report.json")

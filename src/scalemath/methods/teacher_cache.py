@@ -7,6 +7,9 @@ has not got yet. Since sample i of a prompt uses a seed derived from (params.see
 a cached completion is the one the engine would produce again, so results do not depend on
 whether they came from the cache.
 
+Completions that came back with finish_reason "error" (a failed request, as the OpenAI-compatible
+engine reports it) are passed on but never cached, so the next run asks for them again.
+
 `CachedEngine.usage` counts requests, cache hits and misses, tokens of new calls (completion
 tokens from `Completion.n_tokens`; prompt tokens from the wrapped engine's own usage counter when
 it has one, else estimated as characters / 4) and their cost at the configured prices.
@@ -53,6 +56,7 @@ class Usage:
     hits: int = 0                  # served from the cache
     misses: int = 0                # asked of the wrapped engine
     engine_calls: int = 0          # generate() calls made on the wrapped engine
+    errors: int = 0                # completions that came back with finish_reason "error" (not cached)
     prompt_tokens: int = 0         # of new calls
     completion_tokens: int = 0     # of new calls
     cached_completion_tokens: int = 0
@@ -116,7 +120,10 @@ class CachedEngine:
         self.usage = Usage(prices=prices or Prices())
 
     def close(self) -> None:
+        """Close the cache, and the wrapped engine when it has a close() (HTTP sessions)."""
         self._db.close()
+        if hasattr(self.inner, "close"):
+            self.inner.close()
 
     def __enter__(self) -> "CachedEngine":
         return self
@@ -155,6 +162,7 @@ class CachedEngine:
                 runs.setdefault((run_start, run_len), []).append(p)
         self.usage.requested += len(prompts) * n
         new_rows = []
+        fresh_errors: set[str] = set()
         for (run_start, run_len), ps in runs.items():
             before = _engine_prompt_tokens(self.inner)
             self.usage.engine_calls += 1
@@ -165,6 +173,10 @@ class CachedEngine:
                     k = call_key(self.model_id, p, params, c.sample_index)
                     found[k] = c
                     self.usage.completion_tokens += c.n_tokens
+                    if c.finish_reason == "error":
+                        self.usage.errors += 1
+                        fresh_errors.add(k)
+                        continue
                     new_rows.append((k, self.model_id, c.text, c.seed, c.finish_reason, c.n_tokens,
                                      json.dumps(c.meta, default=str) if c.meta else ""))
             after = _engine_prompt_tokens(self.inner)
@@ -173,7 +185,7 @@ class CachedEngine:
             else:
                 self.usage.prompt_tokens_estimated = True
                 self.usage.prompt_tokens += sum(len(p) for p in ps) // 4
-        fresh = {r[0] for r in new_rows}
+        fresh = {r[0] for r in new_rows} | fresh_errors
         if new_rows:
             self._db.executemany("INSERT OR REPLACE INTO calls VALUES (?,?,?,?,?,?,?)", new_rows)
             self._db.commit()

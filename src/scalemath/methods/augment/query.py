@@ -158,6 +158,9 @@ def augment_queries(seeds: Iterable[Problem], engine: Engine, config: QueryConfi
                 for c in comps:
                     counts.generated += 1
                     counts.note("generated", strategy)
+                    if c.finish_reason == "error":     # the request failed (see OpenAIEngine)
+                        counts.reject("teacher_error", strategy)
+                        continue
                     parsed, why = parse_query_output(c.text, cfg.style, parent.question, cfg.rules)
                     if parsed is None:
                         counts.reject(why, strategy)

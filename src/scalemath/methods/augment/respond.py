@@ -142,7 +142,9 @@ def majority_decision(answered: Sequence[Answered], min_share: float, min_votes:
 
 
 def _answered(comps: Sequence[Completion], style: str) -> list[Answered]:
-    return [Answered(c, *answer_key(c.text, style)) for c in comps]
+    """Extracted answers; a failed request (finish_reason "error") counts as no answer."""
+    return [Answered(c, None, "") if c.finish_reason == "error" else Answered(c, *answer_key(c.text, style))
+            for c in comps]
 
 
 def respond(problems: Iterable[Problem], engine: Engine, config: RespondConfig | None = None,
@@ -177,6 +179,7 @@ def _decide(prob: Problem, answered: list[Answered], comps2: list[Completion] | 
     counts.note("questions", "questions")
     counts.note("answers", "answers", len(answered))
     counts.note("no_answer", "answers", sum(1 for a in answered if not a.key))
+    counts.note("teacher_error", "answers", sum(1 for a in answered if a.completion.finish_reason == "error"))
     reference = ""
     verdicts: dict[int, Any] = {}
     if cfg.filter == "majority":

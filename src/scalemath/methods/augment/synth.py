@@ -155,6 +155,9 @@ def synthesize_questions(references: Iterable[Problem], engine: Engine,
             for c in comps:
                 counts.generated += 1
                 counts.note("generated", "create")
+                if c.finish_reason == "error":
+                    counts.reject("teacher_error", "create")
+                    continue
                 q, why = parse_created(c.text, ref.question, cfg.rules)
                 if q is None:
                     counts.reject(why, "create")
@@ -166,7 +169,8 @@ def synthesize_questions(references: Iterable[Problem], engine: Engine,
             vprompts = [render(cfg.verify_template, question=q) for _, q, _, _ in created]
             for k, comps in enumerate(engine.generate(vprompts, vparams, 1)):
                 counts.note("generated", "verify")
-                outcomes[k] = parse_verified(comps[0].text, created[k][1], cfg.rules, cfg.dataset)
+                outcomes[k] = (Verified(None, "", reason="teacher_error") if comps[0].finish_reason == "error"
+                               else parse_verified(comps[0].text, created[k][1], cfg.rules, cfg.dataset))
         for (ref, q, idx, seed), ver in zip(created, outcomes):
             if ver is not None and ver.question is None:
                 counts.reject(ver.reason, "verify")
