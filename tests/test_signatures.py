@@ -94,3 +94,11 @@ def test_lsh_params_and_registry_errors():
         get_signature("bogus")
     with pytest.raises(ValueError, match="takes no options"):
         get_signature("equations", threshold=0.5)
+
+
+def test_latex_signature_without_relations_uses_math_spans():
+    sig = get_signature("latex_equations")
+    a = "Multiply out: $\\dfrac{3}{4} \\cdot 8$ gives $6$, so the answer is $\\boxed{6}$."
+    b = "Multiply out: $\\frac{3}{4}\\times 8$ gives $6$; the answer is $\\boxed{6}$."
+    c = "Add: $3 + 3$ gives $6$, so the answer is $\\boxed{6}$."
+    assert sig(a) == sig(b) == "\\frac{3}{4}*8|6|\\boxed{6}" != sig(c)
