@@ -96,7 +96,7 @@ def main() -> int:
     n_checked = 0
     for kind, fn in kinds.items():
         tp, by = 0, {"ngram": 0, "minhash": 0, "exact": 0}
-        changed = 0
+        changed = tp_changed = 0
         for p in test:
             para = fn(p.question)
             changed += para != p.question
@@ -104,11 +104,13 @@ def main() -> int:
             n_checked += 1
             if hit is not None and hit.test_id == p.id:
                 tp += 1
+                tp_changed += para != p.question
                 by[hit.reason] += 1
         total_tp += tp
         total_pos += len(test)
         print(f"  {kind:16s} recall {tp / len(test):.4f} ({tp}/{len(test)}; ngram {by['ngram']}, "
-              f"minhash {by['minhash']}, exact {by['exact']}; {changed} texts changed)")
+              f"minhash {by['minhash']}, exact {by['exact']}; on the {changed} texts the paraphrase "
+              f"changed: {tp_changed / max(1, changed):.4f})")
     fp, fp_examples = 0, []
     for p in train:
         hit = decon.check({"question": p.question})
