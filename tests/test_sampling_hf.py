@@ -153,5 +153,9 @@ def test_engine_factory_and_template(model_dir):
     params = SamplingParams(temperature=1.0, max_tokens=8)
     plain = HFEngine(model_dir, device="cpu")
     assert texts(e.generate(["x"], params, n=2)) == texts(plain.generate(["Q: x\nA:"], params, n=2))
+    loaded = HFEngine(plain.model, tokenizer=plain.tokenizer, device="cpu")
+    assert texts(loaded.generate(["Q: x\nA:"], params, n=2)) == texts(plain.generate(["Q: x\nA:"], params, n=2))
+    with pytest.raises(TypeError, match="tokenizer"):
+        HFEngine(plain.model)
     with pytest.raises(ValueError, match="unknown engine"):
         load_engine("nope", model_dir)

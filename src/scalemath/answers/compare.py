@@ -15,17 +15,18 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from .evaluate import EvalError, evaluate, free_vars, has_decimal
 from .latex import ParseError, parse_latex
 from .normalize import clean_latex, is_text_answer, text_key
-from .numbers import Num, close, numbers_equal, parse_number
+from .numbers import Num, numbers_equal, parse_number, rounds_to
 from .policy import GradePolicy
 from .verdict import MATCH, MISMATCH, TIMEOUT
 
-_CACHE_MAX = 100_000
+_CACHE_MAX = 50_000
 
 
 @dataclass(slots=True)
@@ -60,9 +61,10 @@ def prepare(ans: str) -> Prepared:
         except ParseError as exc:
             err = str(exc) or "parse error"
     p = Prepared(ans, clean, key, num, text, ast, err)
-    if len(_PREPARED) >= _CACHE_MAX:
-        _PREPARED.clear()
-    _PREPARED[ans] = p
+    if len(ans) <= 2000:  # long strings are rare and would make the cache large
+        if len(_PREPARED) >= _CACHE_MAX:
+            _PREPARED.clear()
+        _PREPARED[ans] = p
     return p
 
 
@@ -96,7 +98,7 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
     if a.key == b.key and a.key:
         return True, MATCH
     if a.num is not None and b.num is not None:
-        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent)
+        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places)
         return ok, MATCH if ok else MISMATCH
     if b.text is not None or a.text is not None:
         ta = a.text if a.text is not None else text_key(a.clean)
@@ -113,6 +115,9 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
             ok = None
         if ok is not None:
             return ok, MATCH if ok else MISMATCH
+    if _hopeless(a) or _hopeless(b):
+        ta, tb = text_key(a.clean), text_key(b.clean)
+        return (True, MATCH) if ta and ta == tb else (False, MISMATCH)
     if not policy.symbolic:
         return False, MISMATCH
     from .symbolic import symbolic_equal
@@ -123,17 +128,42 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
     return result, MATCH if result else MISMATCH
 
 
+_WORDS3 = re.compile(r"(?<!\\)\b[A-Za-z]{3,}")
+
+
+def _hopeless(p: Prepared) -> bool:
+    """An unparsed answer that SymPy cannot read either: text with digits ("\\text{4:30 p.m.}",
+    compared by text key above) or prose of three or more plain words."""
+    if p.ast is not None or p.num is not None or p.text is not None:
+        return False
+    return "\\text" in p.clean or "\\mbox" in p.clean or len(_WORDS3.findall(p.clean)) >= 3
+
+
 # -- structured comparison ---------------------------------------------------------------------------
 _RNG = random.Random(20240611)
-_SAMPLES = [[_RNG.uniform(0.35, 2.6) for _ in range(32)] for _ in range(3)] + [
-    [_RNG.choice((-1, 1)) * _RNG.uniform(0.35, 2.6) for _ in range(32)]]
-_EXACT_POINT_TRIES = 4
 
 
-def _sample_envs(names: set[str]) -> list[dict[str, complex]]:
+def _sample_value() -> Fraction:
+    """A random rational in (0.35, 2.6) with a small denominator: rational expressions evaluate
+    exactly at it (so 7z^{96}(4z+1) + 1 and 7z^{96}(4z+1) differ), others in floats."""
+    while True:
+        q = _RNG.randint(7, 29)
+        v = Fraction(_RNG.randint(1, 3 * q), q)
+        if Fraction(35, 100) < v < Fraction(26, 10) and v.denominator > 2:
+            return v
+
+
+# four rows of sample values; in the last row every other variable (the first, the third, ...)
+# is made negative, so sqrt(x^2) and x differ
+_SAMPLES = [[_sample_value() for _ in range(32)] for _ in range(4)]
+
+
+def _sample_envs(names: set[str]) -> list[dict[str, Fraction]]:
     ordered = sorted(names)
-    return [{n: complex(row[(hash_name(n) + i) % len(row)]) for i, n in enumerate(ordered)}
-            for row in _SAMPLES]
+    last = len(_SAMPLES) - 1
+    return [{n: (-1 if r == last and i % 2 == 0 else 1) * row[(hash_name(n) + i) % len(row)]
+             for i, n in enumerate(ordered)}
+            for r, row in enumerate(_SAMPLES)]
 
 
 def hash_name(name: str) -> int:
@@ -210,7 +240,8 @@ class Matcher:
         a = self._expand_top_pm(a)
         b = self._expand_top_pm(b)
         ia, ib = _as_intervals(a), _as_intervals(b)
-        if ia is not None and ib is not None and (_is_relation_like(a) or _is_relation_like(b)):
+        if ia is not None and ib is not None and (
+                _is_relation_like(a) or _is_relation_like(b) or a[0] == "union" or b[0] == "union"):
             return self._intervals_equal(ia, ib)
         ka, kb = a[0], b[0]
         if ka == "ratio" or kb == "ratio":
@@ -225,7 +256,7 @@ class Matcher:
         if ka in ("seq", "set", "matrix") or kb in ("seq", "set", "matrix"):
             return self._collections_equal(a, b)
         if ka == "text" or kb == "text":
-            return ka == kb and a[1] == b[1]
+            return _word(a) is not None and _word(a) == _word(b)
         if ka == "union" or kb == "union":
             return False
         return self._scalars_equal(a, b)
@@ -234,8 +265,8 @@ class Matcher:
         """"x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ."""
         if not self.pol.equation_rhs:
             return a, b
-        asg_a = _assignment(a)
-        asg_b = _assignment(b)
+        asg_a = _assignment(a, strict=b[0] == "rel")
+        asg_b = _assignment(b, strict=a[0] == "rel")
         if asg_a and asg_b:
             if asg_a[0] == asg_b[0]:
                 return asg_a[1], asg_b[1]
@@ -287,10 +318,22 @@ class Matcher:
                 va, vb = evaluate(a, {}), evaluate(b, {})
             except EvalError:
                 return _infinity_equal(a, b)
-            exact = not (has_decimal(a) or has_decimal(b))
-            return self._numbers_close(va, vb, exact)
+            da, db = _decimal_literal(a), _decimal_literal(b)
+            exact = not (da or db or has_decimal(a) or has_decimal(b))
+            if self._numbers_close(va, vb, exact):
+                return True
+            # a decimal answer that is the other value rounded ("0.083333" for 1/12)
+            lit, other = (va, vb) if da else (vb, va) if db else (None, None)
+            if lit is None or (da and db):
+                return False
+            try:
+                return rounds_to(complex(other).real, float(lit), self.pol.decimal_places) and \
+                    abs(complex(other).imag) < 1e-12
+            except OverflowError:
+                return False
         if len(names) > 12:
             return None
+        exact = not (has_decimal(a) or has_decimal(b))
         checked = 0
         for env in _sample_envs(names):
             try:
@@ -305,15 +348,21 @@ class Matcher:
                 continue
             if va is None or vb is None:
                 return False
-            if not self._numbers_close(va, vb, False, loose=True):
+            if not self._numbers_close(va, vb, exact, loose=True):
                 return False
             checked += 1
         return True if checked >= 2 else None
 
     def _numbers_close(self, va, vb, exact: bool, loose: bool = False) -> bool:
-        if exact and isinstance(va, Fraction) and isinstance(vb, Fraction):
-            return va == vb
-        za, zb = complex(va), complex(vb)
+        if isinstance(va, Fraction) and isinstance(vb, Fraction):
+            if exact or va == vb:
+                return va == vb
+            d, scale = abs(va - vb), max(abs(va), abs(vb))  # exact arithmetic: no overflow
+            return d <= Fraction(self.pol.abs_tol) or d <= Fraction(self.pol.rel_tol) * scale * Fraction(1000000001, 1000000000)
+        try:
+            za, zb = complex(va), complex(vb)
+        except OverflowError:  # a huge exact number against a float: equal only if both huge
+            return False
         if za == zb:
             return True
         d = abs(za - zb)
@@ -336,20 +385,17 @@ class Matcher:
 
     # -- collections -------------------------------------------------------------------------------
     def _collections_equal(self, a, b) -> bool | None:
+        """Tuples, intervals, vectors and matrices compare in order (a bare "1, 2" may stand for
+        the reference's "(1, 2)"); when the reference is a set or a bare list of solutions, order
+        does not matter."""
         ea, eb = _elements(a), _elements(b)
-        if ea is None or eb is None:
-            return False
         if len(ea) != len(eb):
-            if len(ea) == 1 and a[0] == "seq" and not a[1]:
+            return False
+        if a[0] == "seq" and b[0] == "seq" and a[1] and b[1] and (a[1], a[2]) != (b[1], b[2]):
+            return False  # [1, 2) vs (1, 2)
+        if _is_ordered(b):
+            if a[0] == "set":
                 return False
-            return False
-        ordered = _is_ordered(b) and _is_ordered(a) or (_is_ordered(b) and a[0] == "seq" and not a[1])
-        if b[0] == "seq" and a[0] == "seq" and b[1] and a[1] and (a[1], a[2]) != (b[1], b[2]):
-            if {a[1], b[1]} != {"("} or {a[2], b[2]} != {")"}:
-                return False  # [1, 2) vs (1, 2)
-        if _is_ordered(b) and a[0] == "set":
-            return False
-        if ordered:
             for x, y in zip(ea, eb):
                 r = self.equal(x, y)
                 if not r:
@@ -450,28 +496,49 @@ class Matcher:
         return bool(r)
 
 
-def _assignment(node):
-    """(name, value) for "x = 3" / "x = 1 + 2 = 3" (the last side), else None."""
+def _assignment(node, strict: bool = True):
+    """(name, value) for "x = 3" / "x = 1 + 2 = 3" (the last side), else None. With `strict`,
+    "x = y" is an equation between variables, not the value y."""
     if node[0] != "rel" or any(op != "=" for op in node[2]):
         return None
     lhs = node[1][0]
     if not _is_assignment_lhs(lhs):
         return None
     rhs = node[1][-1]
-    if _is_assignment_lhs(rhs) and len(node[1]) == 2 and rhs[0] == "var":
-        return None  # "x = y": an equation, not a value
+    if strict and len(node[1]) == 2 and rhs[0] == "var":
+        return None
     return (lhs, rhs)
 
 
 def _unwrap_seq_assignments(node):
+    """"x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values)."""
     items = node[-1]
     vals = []
-    for it in items:
-        asg = _assignment(it)
+    for k, it in enumerate(items):
+        asg = _assignment(it, strict=False)
         if asg is None:
-            return node
-        vals.append(asg[1])
+            if k == 0 or it[0] == "rel":
+                return node
+            vals.append(it)
+        else:
+            vals.append(asg[1])
     return node[:-1] + (vals,)
+
+
+def _word(node) -> str | None:
+    """Lower-case word of a text answer or of a variable name (\\text{E} parses as a variable)."""
+    if node[0] == "text":
+        return node[1]
+    if node[0] == "var" and node[1].isalpha():
+        return node[1].lower()
+    return None
+
+
+def _decimal_literal(node) -> bool:
+    """A plain number written with a decimal point (possibly negated)."""
+    if node[0] == "neg":
+        node = node[1]
+    return node[0] == "num" and node[2]
 
 
 def _elements(node):
@@ -530,6 +597,8 @@ def _as_intervals(node):
         if free_vars(lo) or free_vars(hi):
             return None
         return [(lo, hi, node[1] == "[", node[2] == "]")]
+    if k == "set" and all(not free_vars(x) and x[0] not in ("seq", "set", "rel") for x in node[1]):
+        return [(x, x, True, True) for x in node[1]]  # {-1}: a single point
     if k == "union":
         out = []
         for part in node[1]:

@@ -95,6 +95,10 @@ def _pow(b: Value, e: Value) -> Value:
             if b < 0 and e.denominator % 2 == 1:  # real odd root of a negative number
                 return -_c(_pow(-b, e)) if e.numerator % 2 else _c(_pow(-b, e))
     bc, ec = _c(b), _c(e)
+    if (isinstance(e, Fraction) and e.denominator % 2 == 1 and e.denominator > 1 and bc.imag == 0
+            and bc.real < 0):  # odd root of a negative real: the real root, as \sqrt[3]{x}
+        mag = _pow(complex(-bc.real), e)
+        return -mag if e.numerator % 2 else mag
     if bc == 0:
         if ec.real > 0:
             return complex(0)
@@ -132,7 +136,7 @@ _FUNCS = {
 }
 
 
-def evaluate(node, env: dict[str, complex]) -> Value:
+def evaluate(node, env: dict[str, Value]) -> Value:
     """Value of a scalar AST node with variables bound by `env`."""
     try:
         return _ev(node, env)
@@ -217,7 +221,7 @@ def _ev(node, env) -> Value:
         return Fraction(math.floor(r) if kind == "floor" else math.ceil(r))
     if kind == "fact":
         n = _as_int(_ev(node[1], env))
-        if n < 0 or n > 1000:
+        if n < 0 or n > 3000:
             raise EvalError("factorial out of range")
         return Fraction(math.factorial(n))
     if kind == "binom":
@@ -225,12 +229,21 @@ def _ev(node, env) -> Value:
         if n > 100000 or k > 100000:
             raise EvalError("binomial out of range")
         return Fraction(math.comb(n, k)) if n >= 0 and k >= 0 else Fraction(0)
+    if kind == "multi":
+        vals = [_ev(x, env) for x in node[2]]
+        if node[1] in ("gcd", "lcm"):
+            ints = [_as_int(v) for v in vals]
+            if any(abs(i).bit_length() > _MAX_BITS for i in ints):
+                raise EvalError("number too large")
+            return Fraction(math.gcd(*ints) if node[1] == "gcd" else math.lcm(*ints))
+        reals = [v if isinstance(v, Fraction) else _real(v) for v in vals]
+        best = max(reals) if node[1] == "max" else min(reals)
+        return best if isinstance(best, Fraction) else complex(best)
     if kind == "pct":
         v = _ev(node[1], env)
         return v / 100 if isinstance(v, Fraction) else v / 100.0
     if kind == "base":
-        digits, base = node[1], node[2]
-        return Fraction(int(digits))
+        return Fraction(node[1])  # the digits as written: "664_7" equals "664" (base omitted)
     raise EvalError(f"{kind} is not a scalar")
 
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 
 from .normalize import strip_units
-from .numbers import NUMBER_IN_TEXT, number_token
+from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"final\s+answer\s*(?:is|:)\s*", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**", re.IGNORECASE)
+_DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _DATASETS = ("auto", "gsm8k", "math")
 
@@ -182,24 +184,55 @@ def _hashes(text: str) -> str | None:
     nl = tail.find("\n")
     if nl >= 0:
         tail = tail[:nl]
+    tail = tail.strip()
+    entry = number_entry(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
+    if entry is None:
+        unitless = strip_units(tail)
+        if unitless is not tail:
+            entry = number_entry(unitless.strip())
+    if entry is not None:
+        return entry[1]
     num = _first_number(tail)
     return num if num is not None else _clean(tail)
 
 
 def extract_gsm8k(text: str) -> str | None:
-    """GSM8K order: "#### N", \\boxed{}, "The answer is N", the last number."""
+    """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
+    a bare LaTeX answer, the last number."""
     ans = _hashes(text)
     if ans is not None:
         return ans
     box = last_boxed(text)
     if box is not None:
         return _clean(box)
-    tail = _after_last(_ANSWER_IS, text)
+    tail = _after_last(_ANSWER_MARK, text)
     if tail is not None:
+        phrase = _answer_phrase(tail)
+        if phrase is not None:
+            entry = number_entry(phrase)
+            if entry is None:
+                unitless = strip_units(phrase)
+                entry = number_entry(unitless.strip()) if unitless is not phrase else None
+            if entry is not None:  # "The answer is 1/2", "The answer is $1,000 dollars"
+                return entry[1]
+            if "\\" in phrase:  # "The answer is $\\frac{1}{2}$"
+                return phrase
         num = _first_number(tail)
         if num is not None:
             return num
+    if "\\" in text:
+        if looks_bare(text):  # a bare LaTeX answer such as "\\frac{1}{2}"
+            return _clean(_strip_math_delimiters(text))
+        span = last_math_span(text)  # "$" is also currency here: only a span holding LaTeX
+        if span is not None and "\\" in span and not _last_number_after(text, span):
+            return span
     return _last_number(text)
+
+
+def _last_number_after(text: str, span: str) -> bool:
+    """A number appears after the last occurrence of `span` in `text`."""
+    i = text.rfind(span)
+    return i >= 0 and NUMBER_IN_TEXT.search(text, i + len(span) + 1) is not None
 
 
 def extract_math(text: str) -> str | None:
@@ -207,11 +240,10 @@ def extract_math(text: str) -> str | None:
     box = boxed_answer(text)
     if box is not None:
         return _clean(box[0])
-    for pattern in (_FINAL_ANSWER, _ANSWER_IS):
+    for pattern in (_FINAL_ANSWER, _ANSWER_MARK):
         tail = _after_last(pattern, text)
         if tail is not None:
-            tail = _HOPE.sub("", tail)
-            ans = _clean(_strip_math_delimiters(tail))
+            ans = _answer_phrase(tail)
             if ans:
                 return ans
     ans = _hashes(text)
@@ -229,27 +261,30 @@ _TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorna
 _COMMAND = re.compile(r"\\(?:begin|end)\s*\{[a-zA-Z*]*\}|\\[a-zA-Z]+")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _WORD3 = re.compile(r"[A-Za-z]{3,}")
+_ANY_WORD = re.compile(r"[A-Za-z]+")
+_STANDALONE2 = re.compile(r"(?:(?<=\s)|^)[A-Za-z]{2}(?=[\s.,;:!?]|$)")
+_CONNECTIVES = {"or", "and", "Or", "And", "OR", "AND"}
 _DIGIT = re.compile(r"\d")
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+?)\$", re.DOTALL)
 
 
 def looks_bare(text: str) -> bool:
     """True when `text` reads like a bare answer rather than a worked solution: at most 200
-    characters on one line (outside \\text{}), and no plain words of 3+ letters (outside \\text{}
-    and LaTeX commands) unless there are no digits and at most three words ("no solution") or they
-    are units after a number ("18 dollars"). Short letter runs are variables ("3qr + 6q")."""
+    characters on one line (outside \\text{}), with no plain words (3+ letters, or 2-letter words
+    standing alone, outside \\text{} and LaTeX commands; "or"/"and" do not count) unless there are
+    no digits and at most two words ("no solution") or they are units after a number
+    ("18 dollars"). Letter runs inside math are variables ("3qr + 6q")."""
     if len(text) > 200:
         return False
-    if not _WORD3.search(text):
-        return "\n" not in text.strip()
-    plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text))
+    plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text)) if "\\" in text else text
     if "\n" in plain.strip():
         return False
-    words = _WORD3.findall(plain)
+    words = [w for w in _WORD3.findall(plain) if w not in _CONNECTIVES]
+    words += [w for w in _STANDALONE2.findall(plain) if w not in _CONNECTIVES]
     if not words:
         return True
-    if not _DIGIT.search(text):
-        return len(_WORD.findall(plain)) <= 3
+    if not _DIGIT.search(text):  # a word answer: "Monday", "no solution", "\\text{(C)}"
+        return len(_ANY_WORD.findall(plain)) <= 2
     return strip_units(text) is not text
 
 
@@ -263,6 +298,34 @@ def last_math_span(text: str) -> str | None:
     if last is None:
         return None
     return _clean(next(g for g in last.groups() if g is not None))
+
+
+_PHRASE_END = re.compile(r"(?<!\\)\.(?:\s|$)|;|\s+(?:because|since|as|which|so|and\s+so|for)\b|\s+\(")
+
+
+def _answer_phrase(tail: str) -> str | None:
+    """The answer right after "The answer is": a leading math span, else the phrase up to the end
+    of the sentence when it reads as a bare answer, else the first math span or number in it."""
+    tail = _HOPE.sub("", tail).strip().lstrip("*").strip()
+    if not tail:
+        return None
+    for left, right in _DELIMS:
+        if tail.startswith(left):
+            end = tail.find(right, len(left))
+            if end > 0:
+                after = tail[end + len(right):].lstrip()
+                inner = tail[len(left):end]
+                if after.startswith(("\\%", "%")):  # "$50$\%"
+                    inner += "\\%"
+                return _clean(inner)
+    m = _PHRASE_END.search(tail)
+    phrase = _clean(tail[:m.start()] if m else tail)
+    if phrase and looks_bare(phrase):
+        return phrase
+    span = _MATH_SPAN.search(tail)
+    if span is not None:
+        return _clean(next(g for g in span.groups() if g is not None))
+    return _first_number(tail)
 
 
 def _strip_math_delimiters(s: str) -> str:

@@ -3,45 +3,55 @@ from __future__ import annotations
 
 from .compare import compare
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math
-from .normalize import strip_units
-from .numbers import Num, numbers_equal, parse_number
-from .policy import DEFAULT_POLICY, GradePolicy, make_policy
+from .normalize import clean_latex, is_text_answer, strip_units
+from .numbers import Num, number_entry, numbers_equal
+from .policy import DEFAULT_POLICY, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
 _CACHE_MAX = 200_000
-# (reference text, dataset) -> (answer, parsed plain number or None, resolved dataset)
-_REF_CACHE: dict[tuple[str, str], tuple[str | None, Num | None, str]] = {}
+# per dataset: reference text -> (answer, parsed plain number or None, resolved dataset)
+_REF_CACHE: dict[str, dict[str, tuple[str | None, Num | None, str]]] = {d: {} for d in _DATASETS}
 
 
-def _as_number(ans: str, policy: GradePolicy) -> Num | None:
-    num = parse_number(ans)
-    if num is None and policy.units:
+def _as_number(ans: str) -> Num | None:
+    """A plain number, also after dropping trailing unit words ("18 dollars")."""
+    entry = number_entry(ans)
+    if entry is None:
         stripped = strip_units(ans)
         if stripped is not ans:
-            num = parse_number(stripped)
-    return num
+            entry = number_entry(stripped.strip())
+    return entry[0] if entry is not None else None
 
 
 def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | None, str]:
-    key = (reference, dataset)
-    hit = _REF_CACHE.get(key)
-    if hit is not None:
-        return hit
-    num = parse_number(reference) if len(reference) < 64 else None
-    if num is not None:
-        out = (reference.strip(), num, "gsm8k" if dataset == "auto" else dataset)
+    entry = number_entry(reference)
+    if entry is not None:
+        out = (entry[1], entry[0], "gsm8k" if dataset == "auto" else dataset)
     else:
         ans = extract(reference, dataset)
         resolved = dataset
-        num = _as_number(ans, DEFAULT_POLICY) if ans is not None else None
+        num = _as_number(ans) if ans is not None else None
         if dataset == "auto":
             resolved = "gsm8k" if ("####" in reference or (num is not None and "\\boxed" not in reference)) else "math"
         out = (ans, num, resolved)
-    if len(_REF_CACHE) >= _CACHE_MAX:
-        _REF_CACHE.clear()
-    _REF_CACHE[key] = out
+    cache = _REF_CACHE[dataset]
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[reference] = out
     return out
+
+
+_MARKERS = ("\\boxed", "\\fbox", "####", "answer", "Answer", "ANSWER")
+
+
+def _has_marker(text: str) -> bool:
+    return any(m in text for m in _MARKERS)
+
+
+def _words_only(ans: str) -> bool:
+    """Letters and spaces only, no digits or LaTeX: a word answer such as "Monday"."""
+    return is_text_answer(clean_latex(ans)) and not any(ch.isdigit() for ch in ans)
 
 
 def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> Verdict:
@@ -54,8 +64,8 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             a bare answer.
         dataset: "gsm8k", "math" or "auto" (GSM8K extraction rules when the reference is a plain
             number or has "####", MATH rules otherwise).
-        **policy: options of `GradePolicy`: rel_tol, abs_tol, percent, units, equation_rhs,
-            symbolic, timeout_s.
+        **policy: options of `GradePolicy`: rel_tol, abs_tol, decimal_places, percent,
+            equation_rhs, symbolic, timeout_s.
 
     Returns:
         a `Verdict`. Bad input text never raises (reason "error" at worst) and a slow symbolic check
@@ -67,14 +77,15 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
     pred_ans = ref_ans = None
     try:
         if isinstance(reference, str) and reference:
-            ref_ans, ref_num, ds = _parse_reference(reference, dataset)
+            hit = _REF_CACHE[dataset].get(reference)
+            ref_ans, ref_num, ds = hit if hit is not None else _parse_reference(reference, dataset)
         else:
             ref_num, ds = None, dataset
         last_box = None
         if isinstance(prediction, str) and prediction:
-            num = parse_number(prediction) if len(prediction) < 64 else None
-            if num is not None:  # fast path: a bare number
-                pred_ans = prediction.strip()
+            entry = number_entry(prediction) if len(prediction) < 64 else None
+            if entry is not None:  # fast path: a bare number
+                num, pred_ans = entry
             else:
                 if ds == "gsm8k":
                     pred_ans = extract_gsm8k(prediction)
@@ -83,7 +94,7 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
                     if box is not None and box[0] != box[1]:
                         last_box = box[1]
                     pred_ans = extract_math(prediction)
-                num = None if pred_ans is None else _as_number(pred_ans, pol)
+                num = None if pred_ans is None else _as_number(pred_ans)
         else:
             num = None
         if ref_ans is None:
@@ -91,8 +102,11 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
         if pred_ans is None:
             return Verdict(False, NO_ANSWER, None, ref_ans)
         if num is not None and ref_num is not None:
-            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent)
+            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places)
             return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
+        if ds != "gsm8k" and _words_only(pred_ans) and not _has_marker(prediction) and not _words_only(ref_ans):
+            # a few bare words ("no idea") where a math answer is due: no answer was given
+            return Verdict(False, NO_ANSWER, None, ref_ans)
         ok, reason = compare(pred_ans, ref_ans, pol)
         if not ok and last_box is not None:
             # several boxed parts ("\boxed{3} or \boxed{5}"): the last box alone is the answer

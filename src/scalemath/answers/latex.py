@@ -9,7 +9,7 @@ and the caller falls back to the symbolic stage.
 AST nodes are tuples whose first item names the kind:
     ("num", Fraction, is_decimal)   ("var", name)   ("const", "pi" | "e" | "i" | "inf")
     ("add", [terms])  ("neg", x)  ("mul", [factors])  ("div", a, b)  ("pow", a, b)
-    ("pm", a, b) a ± b   ("func", name, arg)  ("log", base | None, arg)  ("root", n, x)
+    ("pm", a, b) a ± b   ("func", name, arg)  ("multi", "gcd" | "lcm" | "max" | "min", [args])  ("log", base | None, arg)  ("root", n, x)
     ("abs", x)  ("floor", x)  ("ceil", x)  ("fact", x)  ("binom", n, k)  ("pct", x)
     ("base", digits, base)  ("seq", open, close, [items])  ("set", [items])
     ("matrix", [[items]])  ("rel", [exprs], [ops])  ("union", [parts])  ("text", words)
@@ -40,6 +40,7 @@ _FUNCS = {
     "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     "exp", "ln", "log", "lg",
 }
+_MULTI_FUNCS = {"gcd", "lcm", "max", "min"}
 _INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
@@ -128,7 +129,8 @@ class _Parser:
         """top := item (',' item)* ; a bare comma list becomes ("seq", "", "", items)."""
         items = [self.ratio()]
         while self.text() in (",", ";"):
-            self.take()
+            while self.text() in (",", ";"):  # "1, 2,, 3": an empty item is a typo
+                self.take()
             if self.peek() is None:
                 break
             items.append(self.ratio())
@@ -414,7 +416,7 @@ class _Parser:
                 self.expect("}")
             else:
                 base = sub[1]
-            if not base.isdigit() or "." in text:
+            if not base.isdigit():
                 raise ParseError("bad base subscript")
             return ("base", text, int(base))
         # mixed number: 2\frac{1}{2} (integer followed by a fraction of integers)
@@ -499,6 +501,8 @@ class _Parser:
             self.group_tokens()
             inner = self.toks[start + 1:self.i - 1]
             words = "".join(t[1] for t in inner)
+            if words in _MULTI_FUNCS and self.text() == "(":  # \operatorname{lcm}(4, 6)
+                return self.multi_function(words)
             if len(words) == 1 and words.isalpha():
                 return self.named(words)
             if words.isalpha():
@@ -508,6 +512,8 @@ class _Parser:
             return sub.answer()
         if name in _FUNCS:
             return self.function(name)
+        if name in _MULTI_FUNCS:
+            return self.multi_function(name)
         if name in ("overline", "vec", "hat", "bar", "widehat", "overrightarrow", "mathcal"):
             start = self.i
             self.group_tokens() if self.text() == "{" else self.take()
@@ -529,6 +535,16 @@ class _Parser:
                 depth += 1
             elif t == "}":
                 depth -= 1
+
+    def multi_function(self, name: str):
+        """gcd / lcm / max / min of a parenthesized argument list."""
+        self.expect("(")
+        args = [self.additive()]
+        while self.text() == ",":
+            self.take()
+            args.append(self.additive())
+        self.expect(")")
+        return ("multi", name, args)
 
     def function(self, name: str):
         power = None

@@ -8,7 +8,7 @@ from .numbers import parse_number
 # "18 dollars", "5 apples", "3.5 hours", "$18.00 per hour": a number followed by unit words
 _NUMBER_WITH_UNITS = re.compile(
     r"\s*((?:\\\$|\$)?\s*[-+−]?\s*(?:\\\$|\$)?\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.\d+)?\s*(?:\\?%)?)"
-    r"\s*(?:[a-zA-Z][a-zA-Z.'/ -]{0,40})\.?\s*"
+    r"\s*(?:[a-zA-Z]{2}[a-zA-Z.'/ -]{0,40})\.?\s*"
 )
 
 
@@ -30,6 +30,7 @@ _SIMPLE_REPLACEMENTS = (
     ("\\geqslant", "\\ge"), ("\\lt", "<"), ("\\gt", ">"), ("\\le ", "\\le "), ("−", "-"),
     ("\\hspace*", "\\hspace"), ("\\varepsilon", "\\epsilon"),
 )
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
 _THOUSANDS_BANG = re.compile(r"(\d),\\!\s*(?=\d{3}(?!\d))")
 _HSPACE = re.compile(r"\\hspace\{[^{}]*\}|\\(?:mathrm|text)\{\s*\}")
 _TEXT_CONNECTIVE = re.compile(r"\s*\\(?:text|mbox|textrm|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+")
@@ -50,6 +51,7 @@ _PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|percent)\s*$")
 _TRAILING = re.compile(r"(?:[\s.,;:]|\\)+$")
 _DOLLAR = re.compile(r"\\\$|\$")
 _WRAPPED_BOX = re.compile(r"^\\(?:boxed|fbox)\{(.*)\}$", re.DOTALL)
+_TEXT_WITH_DIGITS = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*([-+]?\$?\d[\d,.]*\s*[a-zA-Z][^{}]*)\}")
 _DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
 
 
@@ -69,6 +71,9 @@ def clean_latex(ans: str) -> str:
     as "1,\\!000" or "1{,}000", trailing units ("5 \\text{ cm}^2", "18 dollars"), "or"/"and" between
     alternatives (made commas), and trailing punctuation."""
     s = ans.strip()
+    m = _TEXT_WITH_DIGITS.fullmatch(s)
+    if m:  # "\text{5 cm}": the whole answer is text holding a number
+        s = m.group(1).strip()
     for _ in range(3):
         prev = s
         s = _strip_delimiters(s)
@@ -77,6 +82,8 @@ def clean_latex(ans: str) -> str:
             s = m.group(1).strip()
         if s == prev:
             break
+    if "\\" in s or "~" in s:
+        s = _SPACING.sub(" ", s)
     for old, new in _SIMPLE_REPLACEMENTS:
         if old in s:
             s = s.replace(old, new)
@@ -109,7 +116,7 @@ def clean_latex(ans: str) -> str:
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|emph|textsf|mathsf)\s*\{([^{}]*)\}")
 _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?$")
 _WORDY = re.compile(r"[A-Za-z]{2,}")
-_NON_KEY = re.compile(r"[^0-9a-z]+")
+_NON_KEY = re.compile(r"[\s().,;:!?'\"$]+|\\[,;:! ]")
 
 
 def unwrap_text(s: str) -> str:
@@ -123,7 +130,8 @@ def unwrap_text(s: str) -> str:
 
 
 def text_key(s: str) -> str:
-    """Lower-case letters and digits only: "\\text{(C)}" -> "c", "Sunday." -> "sunday"."""
+    """Lower-case, without spaces, parentheses and punctuation: "\\text{(C)}" -> "c",
+    "Sunday." -> "sunday"; other signs stay ("-\\text{Evelyn}" is not "Evelyn")."""
     return _NON_KEY.sub("", unwrap_text(s).lower())
 
 

@@ -103,14 +103,24 @@ def _is_int(canon: str) -> bool:
     return canon.isdigit() or (canon[:1] == "-" and canon[1:].isdigit())
 
 
-def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str) -> bool:
+def rounds_to(value: float, literal: float, decimal_places: int) -> bool:
+    """True when `value` rounded to `decimal_places` decimals is the decimal `literal`."""
+    return abs(value - literal) <= 0.5 * 10.0 ** -decimal_places * (1 + 1e-6)
+
+
+def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str,
+                  decimal_places: int = 6) -> bool:
     """Compare two plain numbers under the tolerance and percent policy (see GradePolicy)."""
     if a.percent == b.percent:
         if a.canon == b.canon:
             return True
         if _is_int(a.canon) and _is_int(b.canon):  # integers compare exactly: 1000001 != 1000000
             return False
-        return close(a.value, b.value, rel_tol, abs_tol)
+        if close(a.value, b.value, rel_tol, abs_tol):
+            return True
+        # "0.083333" for 1/12: a decimal that is the other value rounded
+        return (("." in a.canon and "/" in b.canon and rounds_to(b.value, a.value, decimal_places))
+                or ("." in b.canon and "/" in a.canon and rounds_to(a.value, b.value, decimal_places)))
     if percent == "ignore":
         return close(a.value, b.value, rel_tol, abs_tol) and (
             a.value == b.value or not (_is_int(a.canon) and _is_int(b.canon)))
@@ -120,3 +130,32 @@ def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str) 
     if close(p.value / 100.0, q.value, rel_tol, abs_tol):
         return True
     return percent == "lenient" and close(p.value, q.value, rel_tol, abs_tol)
+
+
+_ENTRY_CACHE: dict[str, tuple[Num, str] | None] = {}
+_ENTRY_CACHE_MAX = 100_000
+
+
+def number_entry(text: str) -> tuple[Num, str] | None:
+    """(parsed number, the number as written without commas/currency/trailing period) when the
+    whole of `text` is one plain number, else None. Cached: the GSM8K hot path calls this."""
+    hit = _ENTRY_CACHE.get(text, False)
+    if hit is not False:
+        return hit
+    if text.isdigit():  # the most common case, without regexes
+        canon = text.lstrip("0") or "0"
+        out = (Num(float(canon), canon), text)
+    else:
+        num = parse_number(text) if len(text) < 64 else None
+        if num is None:
+            out = None
+        else:
+            shown = text.strip().replace(",", "").replace("\\$", "").replace("$", "")
+            shown = shown.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "").strip()
+            while shown.endswith("."):
+                shown = shown[:-1].rstrip()
+            out = (num, shown)
+    if len(_ENTRY_CACHE) >= _ENTRY_CACHE_MAX:
+        _ENTRY_CACHE.clear()
+    _ENTRY_CACHE[text] = out
+    return out

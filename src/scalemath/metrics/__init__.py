@@ -1,1 +1,13 @@
-"""scalemath.metrics"""
+"""Metrics over graded sample stores (any JSONL/Parquet of graded `Sample` records).
+
+- `table.load_samples(paths, fields=(), completions=False) -> SampleTable` (columnar, pyarrow fast path)
+- `aggregate.summarize(table, MetricsConfig(ks, bootstrap, ci, seed, by)) -> dict`: greedy, unbiased
+  pass@k, Pass@N, PassRatio@N, maj@k, Pass@n / PassRatio@n curves, breakdowns, bootstrap intervals
+- `aggregate.pass_at_k_array(n, c, k)`: vectorized unbiased pass@k
+- `steps.steps_analysis(table, field="meta.steps")`, `steps.long_cot_resample(problems, weight, seed)`
+- `errors.error_shares(table)`, `errors.classify(completion, extracted, correct)`
+- `paths.distinct_paths(...)`, `paths.path_signature(completion)`
+- `analyze.analyze(paths, AnalyzeConfig(...)) -> dict`: all of the above (what `scalemath metrics` writes)
+- `synthetic.synthetic_samples(SyntheticConfig(...))`: graded samples with known ground truth
+(`passk.py` holds the sampling stage's scalar reference functions.)
+"""

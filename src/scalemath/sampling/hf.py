@@ -4,7 +4,9 @@ Why not `model.generate`: it fills unset knobs from the checkpoint's generation_
 repetition penalties, ...) and draws from one global RNG, so a sample depends on what else was in
 its batch. Here every knob comes from `SamplingParams`, and each row draws its randomness from its
 own `torch.Generator` seeded with `sample_seed(params.seed, prompt, sample_index)`: sample i of
-prompt p is the same whatever the batch size, the batch neighbours or `start_index`.
+prompt p is the same whatever the batch size, the batch neighbours or `start_index` (up to
+float rounding: batched matmuls of other shapes can differ in the last bit, which flips a token only
+when a uniform lands within ~1e-7 of a CDF boundary).
 
 Sampling rule (documented so other engines can match it): logits / temperature, then top-k (keep
 logits >= the k-th largest), then top-p (sort descending, keep the smallest prefix whose mass reaches
@@ -14,7 +16,7 @@ temperature == 0 is greedy (argmax; top-p/top-k ignored). Generation of a row st
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -82,7 +84,8 @@ class HFEngine:
     """Batched sampling from a transformers causal LM (see module docstring for the exact rule).
 
     `model` is a local directory or hub id (loaded with AutoModelForCausalLM / AutoTokenizer), or an
-    already loaded `PreTrainedModel` (then pass `tokenizer`). Keyword arguments are `HFEngineConfig`
+    already loaded `PreTrainedModel` (then pass `tokenizer`; it is put in eval mode on `device`).
+    Keyword arguments are `HFEngineConfig`
     fields, e.g. `HFEngine("runs/tiny", device="cpu", batch_size=128)`.
     """
 
@@ -108,7 +111,8 @@ class HFEngine:
                 raise TypeError("a loaded model needs its tokenizer: HFEngine(model, tokenizer=tok)")
             self.model, self.tokenizer = model, tokenizer
             self.model_id = str(getattr(model, "name_or_path", "") or type(model).__name__)
-            self.model.to(dtype)
+            if self.config.dtype != "auto":   # a loaded model keeps its dtype unless one is asked for
+                self.model.to(dtype)
         self.model.to(self.device).eval()
         self.batch_size = self.config.batch_size
         self.template = self.config.template
@@ -137,7 +141,9 @@ class HFEngine:
 
             prompts = [render(self.template, question=p) for p in prompts]
         prompts = list(prompts)
-        rows = [(p, start_index + j) for p in range(len(prompts)) for j in range(n)]
+        # greedy samples of one prompt are all the same: decode each prompt once, then copy
+        draws = 1 if params.greedy else n
+        rows = [(p, start_index + j) for p in range(len(prompts)) for j in range(draws)]
         encoded: dict[int, list[int]] = {}
         pending: dict[int, list[Completion]] = {}
         next_prompt = 0
@@ -146,27 +152,36 @@ class HFEngine:
             for p, _ in batch:
                 if p not in encoded:
                     encoded[p] = self.tokenizer(prompts[p], add_special_tokens=self.config.add_special_tokens)["input_ids"]
-            done = self._decode_batch([encoded[p] for p, _ in batch],
+            done = self._decode_batch([encoded[p] for p, _ in batch], [p for p, _ in batch],
                                       [sample_seed(params.seed, prompts[p], i) for p, i in batch], params)
             for (p, i), c in zip(batch, done):
                 c.sample_index = i
                 pending.setdefault(p, []).append(c)
-            while next_prompt < len(prompts) and len(pending.get(next_prompt, ())) == n:
-                yield pending.pop(next_prompt)
+            while next_prompt < len(prompts) and len(pending.get(next_prompt, ())) == draws:
+                got = pending.pop(next_prompt)
+                if draws < n:
+                    got = [replace(got[0], sample_index=start_index + j, meta=dict(got[0].meta),
+                                   seed=sample_seed(params.seed, prompts[next_prompt], start_index + j))
+                           for j in range(n)]
+                yield got
                 encoded.pop(next_prompt, None)
                 next_prompt += 1
 
     # ------------------------------------------------------------------ decoding
-    def _decode_batch(self, prompt_ids: list[list[int]], seeds: list[int],
+    def _decode_batch(self, prompt_ids: list[list[int]], prompt_keys: list[int], seeds: list[int],
                       params: SamplingParams) -> list[Completion]:
+        """Decode one batch of rows; rows with the same prompt key share one prefill."""
         B, T = len(prompt_ids), params.max_tokens
         dev = self.device
-        L = max(len(ids) for ids in prompt_ids)
-        if min(len(ids) for ids in prompt_ids) == 0:
+        first: dict[int, int] = {}
+        row_to_unique = [first.setdefault(key, len(first)) for key in prompt_keys]
+        unique = [prompt_ids[prompt_keys.index(key)] for key in first]
+        L = max(len(ids) for ids in unique)
+        if min(len(ids) for ids in unique) == 0:
             raise ValueError("empty prompt after tokenization (no bos token); give a non-empty prompt")
-        input_ids = torch.full((B, L), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((B, L), dtype=torch.long)
-        for r, ids in enumerate(prompt_ids):   # left padding
+        input_ids = torch.full((len(unique), L), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(unique), L), dtype=torch.long)
+        for r, ids in enumerate(unique):   # left padding
             input_ids[r, L - len(ids):] = torch.tensor(ids, dtype=torch.long)
             mask[r, L - len(ids):] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -189,10 +204,15 @@ class HFEngine:
         with torch.inference_mode():
             out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                              past_key_values=cache, use_cache=True, logits_to_keep=1)
+            logits = out.logits[:, -1, :]
+            if len(unique) < B:   # fan the shared prefills out to one row per sample
+                expand = torch.tensor(row_to_unique, device=dev)
+                cache.batch_select_indices(expand)
+                logits, mask, positions = logits[expand], mask[expand], positions[expand]
             last_pos = positions[:, -1]
             for t in range(T):
                 u = uniforms[alive.to(dev), t] if uniforms is not None else None
-                tok = pick_tokens(out.logits[:, -1, :], params, u)
+                tok = pick_tokens(logits, params, u)
                 tok_cpu = tok.cpu()
                 out_tokens[alive[live], t] = tok_cpu[live]
                 is_eos = torch.isin(tok_cpu, eos_cpu) & live
@@ -219,8 +239,10 @@ class HFEngine:
                 mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
                 out = self.model(input_ids=tok[:, None], attention_mask=mask, position_ids=last_pos[:, None],
                                  past_key_values=cache, use_cache=True)
-        return [self._completion(prompt_ids[r], out_tokens[r, :n_tokens[r]].tolist(), stops, seeds[r],
-                                 finish[r], n_tokens[r]) for r in range(B)]
+                logits = out.logits[:, -1, :]
+        heads = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in unique]
+        return [self._completion(prompt_ids[r], heads[row_to_unique[r]], out_tokens[r, :n_tokens[r]].tolist(),
+                                 stops, seeds[r], finish[r], n_tokens[r]) for r in range(B)]
 
     def _hit_stop(self, gen, stops: tuple[str, ...], window: int) -> bool:
         """Cheap check on the last `window` tokens; confirmed on the full decode (rare) before stopping."""
@@ -229,19 +251,18 @@ class HFEngine:
             return False
         return cut_at_stop(self._text(gen.tolist()), stops)[1]
 
-    def _text(self, gen: list[int], prompt: list[int] | None = None) -> str:
-        """Decode generated ids; with the prompt, decode prompt+generation and strip the prompt text
-        so that word-initial spaces (sentencepiece) survive."""
+    def _text(self, gen: list[int], prompt: list[int] | None = None, head: str = "") -> str:
+        """Decode generated ids; with the prompt (and its decoded text `head`), decode prompt+generation
+        and strip the prompt text, so that word-initial spaces (sentencepiece) survive."""
         if prompt is None:
             return self.tokenizer.decode(gen, skip_special_tokens=True)
-        head = self.tokenizer.decode(prompt, skip_special_tokens=True)
         full = self.tokenizer.decode(prompt + gen, skip_special_tokens=True)
         if full.startswith(head):
             return full[len(head):]
         return self.tokenizer.decode(gen, skip_special_tokens=True)
 
-    def _completion(self, prompt: list[int], gen: list[int], stops, seed, finish, n) -> Completion:
-        text, stopped = cut_at_stop(self._text(gen, prompt), stops)
+    def _completion(self, prompt: list[int], head: str, gen: list[int], stops, seed, finish, n) -> Completion:
+        text, stopped = cut_at_stop(self._text(gen, prompt, head), stops)
         if stopped:
             finish = "stop"
         return Completion(text=text, sample_index=0, seed=seed, finish_reason=finish, n_tokens=n)

@@ -1,0 +1,123 @@
+"""`scalemath rft`: rejection-sampling fine-tuning data (D ∪ D') from sampled reasoning paths."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+_AUTO_MIN_BYTES = 16 << 20  # below this much input one process is faster than several
+
+
+def auto_workers(paths: list[str]) -> int:
+    """Worker processes for `--workers 0`: one for small inputs, else one per usable core (max 4)."""
+    if sum(os.path.getsize(p) for p in paths) < _AUTO_MIN_BYTES:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("rft", context_settings={"allow_extra_args": True})
+    def rft_cmd(
+        ctx: typer.Context,
+        samples: list[Path] = typer.Option(..., "--samples", "-s", exists=True, dir_okay=False,
+                                           help="Sample JSONL file(s) (question, answer, completion[, model, seed]), processed in the given order: --samples a.jsonl b.jsonl ..."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: per question its original example, then its distinct kept paths."),
+        problems: Path = typer.Option(None, "--problems", exists=True, dir_okay=False, help="Train set (question + solution/answer): references and output order."),
+        fmt: str = typer.Option("scalemath", "--format", help="scalemath (Problem-shaped records) or rft_legacy (the paper's {query, response})."),
+        stats_path: Path = typer.Option(None, "--stats", help="Write the run's statistics as JSON here."),
+        signature: str = typer.Option("equations", "--signature", help="Path identity: equations (paper), text or none."),
+        tie_break: str = typer.Option("farthest", "--tie-break", help="farthest (paper) or first."),
+        grader: bool = typer.Option(False, "--grader/--paper-grading", help="Grade with scalemath.answers.grade instead of the paper's '#### number' rule."),
+        dataset: str = typer.Option("gsm8k", "--dataset", help="Dataset rules for --grader."),
+        annotations: bool = typer.Option(True, "--check-annotations/--no-check-annotations", help="Drop correct paths whose <<a*b=c>> annotations do not hold (paper)."),
+        original: bool = typer.Option(True, "--original/--no-original", help="Write each question's reference solution first (D ∪ D')."),
+        workers: int = typer.Option(0, "--workers", "-w", help="Processes (0: auto). The output does not depend on it."),
+        explain: bool = typer.Option(False, "--explain", help="Print the drop reasons with examples."),
+    ) -> None:
+        """Keep the correct, calculator-consistent, distinct reasoning paths of sampled completions."""
+        from rich.console import Console
+
+        from scalemath.methods.rft import RFTConfig, collect_files, to_legacy
+        from scalemath.records import RecordError, write_jsonl
+
+        paths = [str(p) for p in samples] + list(ctx.args)  # `--samples a b c`: b, c arrive as extras
+        for p in ctx.args:
+            if p.startswith("-") or not os.path.isfile(p):
+                raise typer.BadParameter(f"not a file: {p}", param_hint="--samples")
+        if fmt not in ("scalemath", "rft_legacy"):
+            raise typer.BadParameter("must be scalemath or rft_legacy", param_hint="--format")
+        console = Console(stderr=True)
+        try:
+            cfg = RFTConfig(signature=signature, tie_break=tie_break,
+                            require_annotations_ok=annotations, include_original=original,
+                            grading="grader" if grader else "paper", dataset=dataset,
+                            workers=workers or auto_workers(paths))
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+        try:
+            records, stats = collect_files(paths, cfg, str(problems) if problems else None)
+        except RecordError as e:
+            console.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+        n = write_jsonl(out, map(to_legacy, records) if fmt == "rft_legacy" else records)
+        if stats_path:
+            import orjson
+
+            stats_path.parent.mkdir(parents=True, exist_ok=True)
+            stats_path.write_bytes(orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
+        print_summary(Console(), stats.to_dict(), out, n, explain)
+
+
+def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, explain: bool) -> None:
+    """Rich tables: per-source counts, totals, per-question figures, and (explain) drop reasons."""
+    from rich.table import Table
+
+    t = Table(title=f"RFT collection -> {out}")
+    t.add_column("source", overflow="fold")
+    for col in ("samples", "correct", "%", "ann. rejected", "kept", "only here"):
+        t.add_column(col, justify="right", no_wrap=True)
+    rows = [(name, s["samples"], s["correct"], s["annotation_rejected"], s["kept"], s["only_here"])
+            for name, s in st["per_source"].items()]
+    if len(rows) > 1:
+        rows.append(("all", st["samples"], st["correct"], st["correct"] - st["kept_candidates"],
+                     st["distinct_paths"], None))
+    for name, n, c, bad, kept, only in rows:
+        t.add_row(name, f"{n:,}", f"{c:,}", f"{100 * c / n:.1f}" if n else "-", f"{bad:,}",
+                  f"{kept:,}", "" if only is None else f"{only:,}")
+    console.print(t)
+    c, d = st["correct_per_question"], st["distinct_per_question"]
+    console.print(
+        f"questions {st['questions']:,}: correct paths per question mean {c.get('mean', 0)} "
+        f"(none correct: {c.get('zero', 0):,}); distinct paths per question mean {d.get('mean', 0)} "
+        f"(median {d.get('median', 0)}, max {d.get('max', 0)})")
+    console.print(
+        f"distinct paths (D') {st['distinct_paths']:,} + originals (D) {st['originals']:,} = "
+        f"{n_written:,} records written; {st['replacements']:,} farthest replacements; "
+        f"{st['workers']} worker(s), {st['seconds']:.2f} s")
+    if explain:
+        dt = Table(title="why samples added no new path")
+        dt.add_column("reason")
+        dt.add_column("samples", justify="right")
+        dt.add_column("example")
+        for reason, count in st["drops"].items():
+            exs = st["examples"].get(reason) or []
+            ex = ""
+            if exs:
+                e = exs[0]
+                detail = e.get("failing_annotations", e.get("extracted"))
+                ex = f"{e['question_id']}: {detail!r} (reference {e['reference_answer']!r})"
+            dt.add_row(reason, f"{count:,}", ex)
+        console.print(dt)
+        for reason, exs in st["examples"].items():
+            for e in exs:
+                detail = e.get("failing_annotations", e.get("extracted"))
+                tail = e["completion"][-70:].replace("\n", " | ")
+                console.print(f"{reason} {e['question_id']} seed={e['seed']}: {detail!r} "
+                              f"(reference {e['reference_answer']!r}) ...{tail}",
+                              markup=False, highlight=False)

@@ -1,0 +1,76 @@
+"""Distinct correct reasoning paths per source model, and how the sources overlap.
+
+The RFT paper counts a correct completion as a new reasoning path when its *equation list* (the
+calculator annotations `<<...>>`, in order) has not been seen for that question; pooling several
+models' samples adds paths that no single model finds. `path_signature` is that equation list
+(without spaces); completions with no annotations fall back to their inline equations.
+(methods/rft.py owns the dedupe used for training; this is the counting view for reports.)
+"""
+from __future__ import annotations
+
+import re
+from itertools import combinations
+from typing import Any, Sequence
+
+import numpy as np
+
+from scalemath.metrics.errors import inline_equations
+
+
+_ANNOT_INNER = re.compile(r"<<([^<>]*=[^<>]*)>>")
+
+
+def path_signature(completion: str) -> str:
+    """The equation list of a completion, e.g. "48/2=24|48+24=72"."""
+    eqs = _ANNOT_INNER.findall(completion or "")
+    if not eqs:
+        eqs = [f"{a}={b}" for a, b in inline_equations(completion or "")]
+    return "|".join(eqs).replace(" ", "")
+
+
+def distinct_paths(qid: np.ndarray, text_code: np.ndarray, texts: Sequence[str], correct: np.ndarray,
+                   source: np.ndarray) -> dict[str, Any]:
+    """Distinct correct paths per source and their overlap.
+
+    qid, text_code, correct, source: per-sample arrays (text_code indexes `texts`, the distinct
+    completion texts). Returns {"sources": [...], "per_source": {src: {"paths", "questions",
+    "per_question"}}, "pooled": {...}, "venn": [{"sources": [..], "paths": n}, ...]} where a
+    Venn row counts the (question, path) pairs found by exactly that set of sources (listed only
+    for up to 5 sources; beyond that only the totals are given)."""
+    sources, src_code = np.unique(np.asarray(source).astype(str), return_inverse=True)
+    sources = [str(s) for s in sources]
+    ok = np.asarray(correct) == 1
+    q, tc, sc = np.asarray(qid)[ok], np.asarray(text_code)[ok], src_code[ok]
+    # one signature per distinct text, coded
+    used = np.unique(tc)
+    sig_codes: dict[str, int] = {}
+    code_of_text = np.full(len(texts), -1, dtype=np.int64)
+    for t in used:
+        code_of_text[t] = sig_codes.setdefault(path_signature(texts[t]), len(sig_codes))
+    sig = code_of_text[tc]
+    n_sig = max(len(sig_codes), 1)
+    key = q.astype(np.int64) * n_sig + sig                       # a (question, path) pair
+    pair = np.unique(key * len(sources) + sc)                    # which source found which pair
+    pk, ps = pair // len(sources), pair % len(sources)
+    keys, inv = np.unique(pk, return_inverse=True)
+    key_q = keys // n_sig
+    per_source = {}
+    for i, s in enumerate(sources):
+        mine = keys[np.unique(inv[ps == i])]
+        qs = np.unique(mine // n_sig)
+        per_source[s] = {"paths": int(len(mine)), "questions": int(len(qs)),
+                         "per_question": float(len(mine) / len(qs)) if len(qs) else 0.0}
+    pooled_q = np.unique(key_q)
+    out: dict[str, Any] = {
+        "sources": sources, "per_source": per_source,
+        "pooled": {"paths": int(len(keys)), "questions": int(len(pooled_q)),
+                   "per_question": float(len(keys) / len(pooled_q)) if len(pooled_q) else 0.0},
+        "venn": []}
+    if 0 < len(sources) <= 5:
+        mask = np.bincount(inv, weights=(1 << ps).astype(np.float64), minlength=len(keys)).astype(np.int64)
+        counts = np.bincount(mask, minlength=1 << len(sources))
+        for r in range(1, len(sources) + 1):
+            for combo in combinations(range(len(sources)), r):
+                m = sum(1 << i for i in combo)
+                out["venn"].append({"sources": [sources[i] for i in combo], "paths": int(counts[m])})
+    return out

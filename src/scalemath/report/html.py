@@ -1,0 +1,323 @@
+"""`scalemath report RUN_DIR`: one self-contained HTML page (plus the PNGs) for a run directory.
+
+What the page shows depends on what the directory holds (searched recursively):
+
+- graded sample stores (`*samples*.jsonl` / `*samples*.parquet`, and `greedy*.jsonl` as the
+  evaluation stage writes them beside `samples.jsonl`): the sample files of one directory are one
+  evaluation; it is analyzed (figures with bootstrap intervals, steps, error types, distinct
+  paths) unless that directory already has a `metrics.json` written by `scalemath metrics --out`,
+  which is then used as is (any other `metrics.json` is shown as a table beside the analysis);
+- `results.csv` (one row per experiment cell): accuracy against `data_size` with the fitted
+  scaling curve and its band (and the data needed for `--target` accuracies); accuracy against
+  `k` (RFT: samples per question) and against `distinct_paths` (distinct reasoning paths per
+  question) when those columns exist; against `pretrain_loss` (the base model's pre-training
+  loss, one row per model) with a linear fit per series. The series column is the first of `method`, `series`,
+  `setting`, `model` present; `accuracy_lo` / `accuracy_hi` columns become error bars;
+- `rft_stats.json`: shown as a table; a `paths` object in it (as `metrics/paths.py` writes) also
+  gets the distinct-path plot.
+
+Images are embedded as base64 PNG (the HTML needs nothing else) and also written beside it.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+
+SERIES_COLUMNS = ("method", "series", "setting", "model")
+X_COLUMNS = ("data_size", "n_train", "train_size", "num_examples")
+Y_COLUMNS = ("accuracy", "acc", "greedy", "maj1@1")
+
+
+@dataclass
+class ReportConfig:
+    """Settings of `build_report`."""
+
+    out: str | None = None
+    """Output HTML path (default RUN_DIR/report/index.html); PNGs go beside it."""
+    ks: tuple[int, ...] = (1, 4, 16)
+    """k values for pass@k / maj@k when samples are analyzed."""
+    bootstrap: int = 1000
+    """Bootstrap replicates for the intervals."""
+    seed: int = 0
+    """Bootstrap seed."""
+    by: tuple[str, ...] = ("meta.level", "meta.subject", "meta.type", "meta.family", "model")
+    """Breakdown fields tried on samples (a field absent from samples and problems is dropped)."""
+    problems: str | None = None
+    """Problems JSONL whose fields (meta.level, meta.steps, ...) are joined to the samples by id;
+    default: a `problems.jsonl` beside the sample files or at the top of the run directory."""
+    fit_model: str = "auto"
+    """Scaling model for accuracy vs data (loglinear, segmented, power, auto)."""
+    targets: tuple[float, ...] = ()
+    """Accuracies for which to report the data needed (same scale as the results' y column)."""
+    max_detailed: int = 6
+    """Evaluations that get full plots (the rest are summarized in the table)."""
+    title: str = ""
+    """Page title (default: the run directory's name)."""
+
+
+@dataclass
+class Section:
+    """One evaluation (a directory of sample files or a metrics.json)."""
+
+    name: str
+    result: dict[str, Any]
+    images: list[dict[str, str]] = field(default_factory=list)
+
+
+def _png(fig: Any, out_dir: Path, name: str) -> dict[str, str]:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    data = buf.getvalue()
+    (out_dir / name).write_bytes(data)
+    return {"file": name, "b64": base64.b64encode(data).decode("ascii")}
+
+
+def discover(run_dir: Path, exclude: Path | None = None) -> dict[str, Any]:
+    """Files the report can use, grouped by directory."""
+    sample_dirs: dict[Path, list[Path]] = {}
+    metrics_files = []
+    for p in sorted(run_dir.rglob("*")):
+        if exclude is not None and exclude in p.parents:
+            continue
+        if p.is_file() and p.suffix in (".jsonl", ".parquet") and (
+                "samples" in p.name or p.name.startswith("greedy")):
+            sample_dirs.setdefault(p.parent, []).append(p)
+        elif p.is_file() and p.name == "metrics.json":
+            metrics_files.append(p)
+    return {"sample_dirs": sample_dirs, "metrics": metrics_files,
+            "results": sorted(p for p in run_dir.rglob("results.csv") if exclude is None or exclude not in p.parents),
+            "rft_stats": sorted(p for p in run_dir.rglob("rft_stats.json") if exclude is None or exclude not in p.parents)}
+
+
+def _present_fields(paths: Sequence[Path], fields: Sequence[str], head: int = 500) -> list[str]:
+    """Breakdown fields that occur in the first records of the given JSONL files."""
+    from scalemath.metrics.table import get_path
+    from scalemath.records import iter_jsonl_numbered
+
+    seen: set[str] = set()
+    for p in paths:
+        if p.suffix != ".jsonl":
+            return list(fields)
+        for i, (_, d) in enumerate(iter_jsonl_numbered(p)):
+            if i >= head:
+                break
+            seen.update(f for f in fields if get_path(d, f) is not None)
+    return [f for f in fields if f in seen]
+
+
+def _problems_for(files: Sequence[Path], run: Path, cfg: ReportConfig) -> Path | None:
+    if cfg.problems:
+        return Path(cfg.problems)
+    for cand in (files[0].parent / "problems.jsonl", run / "problems.jsonl"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _distinct_values_ok(result: dict[str, Any], fld: str) -> bool:
+    groups = result["summary"]["by"].get(fld, {})
+    return 1 < len(groups) <= 40
+
+
+def analyze_dir(files: Sequence[Path], cfg: ReportConfig, problems: Path | None = None) -> dict[str, Any]:
+    from scalemath.metrics.aggregate import MetricsConfig
+    from scalemath.metrics.analyze import AnalyzeConfig, analyze
+
+    present = set(_present_fields(files, cfg.by))
+    if problems is not None:
+        present |= set(_present_fields([problems], cfg.by))
+    by = tuple(f for f in cfg.by if f in present)
+    acfg = AnalyzeConfig(metrics=MetricsConfig(ks=cfg.ks, bootstrap=cfg.bootstrap, seed=cfg.seed, by=by),
+                         problems=str(problems) if problems else None)
+    return analyze(files, acfg)
+
+
+def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: int) -> dict[str, Any] | None:
+    """Scaling fits and series plots for a results.csv."""
+    from scalemath.cli.fit import fit_table
+    from scalemath.report.plots import series_plot
+    from scalemath.scaling.data import read_csv
+    from scalemath.scaling.plots import fit_figure
+
+    rows = read_csv(path)
+    if not rows:
+        return None
+    cols = list(rows[0])
+    y = next((c for c in Y_COLUMNS if c in cols), None)
+    if y is None:
+        return {"file": name, "note": f"no accuracy column (looked for {Y_COLUMNS})", "images": []}
+    group = next((c for c in SERIES_COLUMNS if c in cols and len({r[c] for r in rows}) > 1), None)
+    out: dict[str, Any] = {"file": name, "y": y, "group": group, "images": [], "fits": [], "notes": []}
+    x = next((c for c in X_COLUMNS if c in cols), None)
+    if x:
+        try:
+            res = fit_table(path, x, y, cfg.fit_model, group=group, targets=cfg.targets, seed=cfg.seed)
+            objs = res.pop("_results")
+            fig = fit_figure({g or y: r for g, r in objs.items()}, xlabel=x, ylabel=y,
+                             title=f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
+                             targets=[d for info in res["groups"].values() for d in info.get("targets", [])])
+            out["images"].append({"title": f"{y} vs {x}", **_png(fig, out_dir, f"fit_{idx}.png")})
+            for g, info in res["groups"].items():
+                out["fits"].append({"group": f"{group} = {g}" if group else "", **info})
+        except ValueError as e:
+            out["notes"].append(f"no fit of {y} vs {x}: {e}")
+    if "pretrain_loss" in cols:
+        _pretrain_loss(path, rows, cols, y, cfg, out, out_dir, idx)
+    for col, label, logx, name in (("k", "k (sampled completions per question)", True, "rft_k"),
+                                   ("distinct_paths", "distinct reasoning paths per question", False, "rft_paths")):
+        if col in cols:
+            sel = [r for r in rows if r.get(col, "") not in ("", None) and r.get(y, "") not in ("", None)]
+            if sel:
+                fig = series_plot(sel, col, y, group, label, f"{y} vs {col}", logx=logx)
+                out["images"].append({"title": f"{y} vs {col}", **_png(fig, out_dir, f"{name}_{idx}.png")})
+    out["table"] = {"columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows[:200]],
+                    "truncated": max(0, len(rows) - 200)}
+    return out
+
+
+def _pretrain_loss(path: Path, rows: list[dict[str, str]], cols: list[str], y: str, cfg: ReportConfig,
+                   out: dict[str, Any], out_dir: Path, idx: int) -> None:
+    """Accuracy against the base model's pre-training loss: one point per model, a linear fit per
+    series (series: method/series/setting or data_size, never the model itself)."""
+    from scalemath.cli.fit import fit_table
+    from scalemath.scaling.plots import fit_figure
+
+    sel = [r for r in rows if r.get("pretrain_loss", "") not in ("", None)]
+    group = next((c for c in (*SERIES_COLUMNS[:3], *X_COLUMNS) if c in cols and len({r[c] for r in sel}) > 1), None)
+    try:
+        res = fit_table(path, "pretrain_loss", y, "linear", group=group, seed=cfg.seed)
+    except ValueError as e:
+        out["notes"].append(f"no fit of {y} vs pretrain_loss: {e}")
+        return
+    objs = res.pop("_results")
+    fig = fit_figure({(f"{group}={g}" if group else y): r for g, r in objs.items()}, xlabel="base model pre-training loss",
+                     ylabel=y, title=f"{y} vs pre-training loss (linear fit)")
+    out["images"].append({"title": f"{y} vs pretrain_loss", **_png(fig, out_dir, f"ptloss_{idx}.png")})
+    for g, info in res["groups"].items():
+        out["fits"].append({"group": f"{group} = {g}" if group else "", "x": "pretrain_loss", **info})
+
+
+def _section_images(sec: Section, out_dir: Path, idx: int) -> None:
+    from scalemath.cli.metrics import breakdown_columns
+    from scalemath.report import plots
+
+    r = sec.result
+    s = r["summary"]
+    if s.get("curve"):
+        sec.images.append({"title": "Pass@n and PassRatio@n vs n", **_png(plots.pass_curves(s), out_dir, f"passn_{idx}.png")})
+    if "steps" in r and r["steps"].get("per_step"):
+        sec.images.append({"title": "Accuracy vs reasoning steps", **_png(plots.steps_plot(r["steps"]), out_dir, f"steps_{idx}.png")})
+    if "errors" in r and r["errors"]["n_classified"]:
+        sec.images.append({"title": "Error types", **_png(plots.error_plot(r["errors"]), out_dir, f"errors_{idx}.png")})
+    if "paths" in r and len(r["paths"]["sources"]) >= 1 and r["paths"]["pooled"]["paths"]:
+        sec.images.append({"title": "Distinct reasoning paths per source", **_png(plots.paths_plot(r["paths"]), out_dir, f"paths_{idx}.png")})
+    for j, fld in enumerate(s["by"]):
+        if _distinct_values_ok(r, fld):
+            names = [n for n in breakdown_columns(s) if n in ("greedy", "PassRatio@N", "Pass@N")]
+            sec.images.append({"title": f"by {fld}", **_png(plots.breakdown_plot(fld, s["by"][fld], names), out_dir, f"by{j}_{idx}.png")})
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("scalemath", "numpy", "scipy", "matplotlib", "pyarrow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            rows += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(d, list) and len(d) > 12:
+        rows.append((prefix, f"[{len(d)} items]"))
+    else:
+        rows.append((prefix, str(d) if not isinstance(d, float) else f"{d:.4g}"))
+    return rows
+
+
+def num(v: Any, digits: int = 4) -> str:
+    """Compact number: thousands separators for large values, `digits` significant otherwise."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1e4 and abs(v) < 1e12:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None) -> Path:
+    """Write the report for a run directory; returns the HTML path."""
+    import jinja2
+    import orjson
+
+    from scalemath.cli.metrics import breakdown_columns, fmt
+    from scalemath.metrics.aggregate import figure_names
+    from scalemath.report import plots
+
+    cfg = config or ReportConfig()
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: not a directory")
+    out_html = Path(cfg.out) if cfg.out else run / "report" / "index.html"
+    out_dir = out_html.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    found = discover(run, exclude=out_dir if out_dir != run else None)
+    sections: list[Section] = []
+    ours, foreign = {}, {}
+    for p in found["metrics"]:
+        d = orjson.loads(p.read_bytes())
+        (ours if isinstance(d, dict) and "summary" in d else foreign)[p.parent] = d
+    for where, d in ours.items():
+        sections.append(Section(str(where.relative_to(run)) or ".", d))
+    for where, files in found["sample_dirs"].items():
+        if where not in ours:
+            sections.append(Section(str(where.relative_to(run)) or ".",
+                                    analyze_dir(files, cfg, _problems_for(files, run, cfg))))
+    for sec in sections:
+        other = foreign.pop(run / sec.name if sec.name != "." else run, None)
+        if other is not None:
+            sec.result = {**sec.result, "stage_metrics": _flatten(other)}
+    others = [{"file": str((w / "metrics.json").relative_to(run)), "rows": _flatten(d), "images": []}
+              for w, d in foreign.items()]
+    sections.sort(key=lambda s: s.name)
+    for i, sec in enumerate(sections[: cfg.max_detailed]):
+        _section_images(sec, out_dir, i)
+    results = [r for i, p in enumerate(found["results"])
+               if (r := _fit_results(p, str(p.relative_to(run)), cfg, out_dir, i))]
+    rft = []
+    for i, p in enumerate(found["rft_stats"]):
+        d = orjson.loads(p.read_bytes())
+        item: dict[str, Any] = {"file": str(p.relative_to(run)), "rows": _flatten({k: v for k, v in d.items() if k != "paths"}), "images": []}
+        if isinstance(d.get("paths"), dict) and "per_source" in d["paths"]:
+            item["images"].append({"title": "Distinct reasoning paths per source",
+                                   **_png(plots.paths_plot(d["paths"]), out_dir, f"rftstats_paths_{i}.png")})
+        rft.append(item)
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("scalemath.report", "."),
+                             autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    env.filters["fig"] = fmt
+    env.filters["num"] = num
+    page = env.get_template("template.html").render(
+        title=cfg.title or f"scalemath report — {run.resolve().name}", run_dir=str(run.resolve()),
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"), sections=sections, results=results, rft=rft + others,
+        figure_names=figure_names, breakdown_columns=breakdown_columns, versions=_versions(),
+        detailed=cfg.max_detailed, elapsed=f"{time.perf_counter() - t0:.1f}",
+        empty=not (sections or results or rft or others))
+    out_html.write_text(page, encoding="utf-8")
+    return out_html
+

@@ -1,0 +1,1 @@
+"""An OpenAI-compatible HTTP server over any Engine (`scalemath serve`); see server.py."""
