@@ -15,11 +15,14 @@ SEED = "Tom has 3 apples and buys 4 more. How many apples does he have?"
     (" Ann has 5 pens and buys 7 more pens. How many pens does she have now?", "ok"),
     ("New question: Ann has 5 pens and buys 7 more pens. How many pens does she have?\n\nOriginal question: x", "ok"),
     (" Ann has 5 pens and buys 7 more. How many pens? The answer is 12.", "answer_leak"),
-    (" Ann has 5 pens and buys 7 more pens.", "no_question_mark"),
+    (" Ann has 5 pens and buys 7 more pens.", "no_question"),
     (" Hi?", "too_short"),
     (" " + SEED, "copy_of_reference"),
     (" " + "the the the cat " * 20 + "?", "repetitive"),
     (" " + "word " * 500 + "?", "too_long"),
+    (" Ann has 5 pens and buys 7 more pens. Calculate the total number of pens.", "ok"),
+    (" {SON qKs^4[Z4'H+e9Os!>\n&|`Zr(?} L{kh?BlSa'6'PLXo}3w^W6*Y,KH}n;oQ", "garbled"),
+    (" x7 q9 ?? zz-1 (( ab 12 // ## kl %% ?", "garbled"),
 ])
 def test_parse_gsm8k(text, reason):
     parsed, why = parse_query_output(text, "gsm8k", SEED)
@@ -38,6 +41,10 @@ def test_parse_math_needs_solution_with_boxed_answer():
     assert why == "ok" and parsed.answer == "4" and "2x = 8" in parsed.solution
     assert parse_query_output(" Find $x$ if $2x + 3 = 11$ holds.", "math")[1] == "no_solution"
     assert parse_query_output(" Find $x$ if $2x + 3 = 11$.\nSolution: x is 4.", "math")[1] == "no_boxed_answer"
+    # prose rules look past LaTeX: formula-heavy problems pass, symbol soup does not
+    heavy = " Compute\n\\[\\frac{1}{2^3 - 2} + \\frac{1}{3^3 - 3} + \\dots + \\frac{1}{9^3 - 9}.\\]\nSolution: $\\boxed{1}$"
+    assert parse_query_output(heavy, "math")[1] == "ok"
+    assert parse_query_output(" }{x^^2 7q$#@ 9;; -- //\nSolution: $\\boxed{1}$", "math")[1] == "garbled"
 
 
 def _teacher(prompt, i, seed):

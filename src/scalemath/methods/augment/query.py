@@ -83,7 +83,7 @@ class QueryConfig:
         if self.template is None:
             self.template = f"mugglemath_{self.style}"
         if self.rules is None:
-            self.rules = QuestionRules(require_question_mark=self.style == "gsm8k")
+            self.rules = QuestionRules.for_style(self.style)
 
     @property
     def params(self) -> SamplingParams:
@@ -105,10 +105,10 @@ def parse_query_output(text: str, style: str, seed_question: str | None = None,
     The prompt ends with "New question:", so the output starts with the question (a repeated
     marker is accepted). GSM8K style: the question ends at the first blank line or marker line.
     MATH style: a "Solution:" section is required and must hold a \\boxed{} answer.
-    Reasons: empty, too_short, too_long, answer_leak, no_question_mark, repetitive,
+    Reasons: empty, too_short, too_long, answer_leak, no_question, repetitive,
     copy_of_reference, no_solution, no_boxed_answer.
     """
-    rules = rules or QuestionRules(require_question_mark=style == "gsm8k")
+    rules = rules or QuestionRules.for_style(style)
     if not isinstance(text, str) or not text.strip():
         return None, "empty"
     sec = parse_sections(text, _MARKERS, first="new question")

@@ -77,7 +77,7 @@ class SynthConfig:
         self.create_template = self.create_template or f"xwin_create_{self.dataset}"
         self.verify_template = self.verify_template or f"xwin_verify_{self.dataset}"
         if self.rules is None:
-            self.rules = QuestionRules(require_question_mark=self.dataset == "gsm8k")
+            self.rules = QuestionRules.for_style(self.dataset)
         if self.answer is None:
             self.answer = RespondConfig(style=self.dataset, n=1, filter="none",
                                         template=f"xwin_answer_{self.dataset}", seed=self.seed,
