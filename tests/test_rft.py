@@ -19,7 +19,7 @@ from scalemath.methods.rft import (
     paper_answer,
     to_legacy,
 )
-from scalemath.records import RecordError, Sample
+from scalemath.records import Problem, RecordError, Sample
 
 GOLD = "Half is 48/2 = <<48/2=24>>24.\nAll is 48+24 = <<48+24=72>>72.\n#### 72"
 Q = "Natalia sold 48 clips in April and half as many in May. How many in all?"
@@ -143,7 +143,7 @@ def test_farthest_replacement_happens_and_not_otherwise():
     records, stats = collect([sample(A1), sample(B), sample(A_FAR), sample(A1)])
     assert sampled_texts(records) == [A_FAR, B] and stats.replacements == 1
     # first-seen tie-break never replaces
-    records, stats = collect([sample(A1), sample(B), sample(A_FAR)], RFTConfig(tie_break="first"))
+    records, stats = collect([sample(A1), sample(B), sample(A_FAR)], tie_break="first")
     assert sampled_texts(records) == [A1, B] and stats.replacements == 0
 
 
@@ -224,7 +224,7 @@ def test_samples_as_dataclasses():
 
 
 def test_problems_fix_reference_and_order():
-    problems = [{"id": "a", "question": "qa", "solution": "x <<1+1=2>>\n#### 2"},
+    problems = [Problem(id="a", question="qa", solution="x <<1+1=2>>\n#### 2"),
                 {"id": "b", "question": "qb", "answer": "y <<2+2=4>>\n#### 4"},
                 {"id": "c", "question": "qc", "solution": "#### 9"}]
     samples = [{"question": "qb", "completion": "<<2*2=4>>\n#### 4"},

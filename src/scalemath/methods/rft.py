@@ -22,6 +22,7 @@ Memory holds one small state per question (its kept paths), never the samples.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 from rapidfuzz.distance import Levenshtein
 
 from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
-from scalemath.records import Sample, text_hash
+from scalemath.records import Problem, Sample, text_hash, to_dict
 
 __all__ = [
     "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "collect", "collect_files",
@@ -505,18 +506,24 @@ def _sample_fields(s: dict[str, Any] | Sample) -> tuple[str, str, str, str, Any,
 
 
 def collect(samples: Iterable[dict[str, Any] | Sample], config: RFTConfig | None = None,
-            problems: Iterable[dict[str, Any]] | None = None,
-            source: str = "samples") -> tuple[list[dict[str, Any]], RFTStats]:
+            problems: Iterable[dict[str, Any] | Problem] | None = None,
+            source: str = "samples", **overrides: Any) -> tuple[list[dict[str, Any]], RFTStats]:
     """RFT over samples in memory (dicts or `Sample`s carrying question, answer = reference
-    solution or bare answer, completion; model and seed optional), in the given order.
+    solution or bare answer, completion; model and seed optional), in the given order, in this
+    process (`config.workers` applies to `collect_files`).
 
-    `problems` (dicts with question and solution/answer, id optional) fixes the reference
-    solutions and the output order, and every sample must belong to one of them. A sample's
-    source is its `model`, else `source`. Returns the output records (Problem-shaped dicts: for
+    `problems` (dicts or `Problem`s with question and solution/answer, id optional) fixes the
+    reference solutions and the output order, and every sample must belong to one of them. A
+    sample's source is its `model`, else `source`. Keyword overrides set config fields, e.g.
+    `collect(samples, tie_break="first")`. Returns the output records (Problem-shaped dicts: for
     each question its original then its kept paths) and the stats.
     """
     t0 = time.perf_counter()
     config = config or RFTConfig()
+    if overrides:
+        config = dataclasses.replace(config, **overrides)
+    if problems is not None:
+        problems = [p if isinstance(p, dict) else to_dict(p) for p in problems]
     col = RFTCollector(config, problems)
     for n, s in enumerate(samples, 1):
         q, ref, comp, model, seed, pid = _sample_fields(s)
