@@ -392,3 +392,15 @@ def test_config_validation():
         RFTConfig(tie_break="nearest")
     with pytest.raises(ValueError):
         RFTConfig(workers=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(_samples(), st.booleans())
+def test_property_workers_do_not_change_output(tmp_path_factory, samples, shuffle):
+    if shuffle:
+        random.Random(len(samples)).shuffle(samples)
+    f = _write(tmp_path_factory.mktemp("w") / "s.jsonl", samples)
+    one = collect_files([f], RFTConfig(workers=1))
+    two = collect_files([f], RFTConfig(workers=2))
+    assert one[0] == two[0]
+    assert one[1].distinct_paths == two[1].distinct_paths and one[1].drops == two[1].drops
