@@ -99,7 +99,7 @@ def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, e
     console.print(
         f"distinct paths (D') {st['distinct_paths']:,} + originals (D) {st['originals']:,} = "
         f"{n_written:,} records written; {st['replacements']:,} farthest replacements; "
-        f"{st['workers']} worker(s), {st['seconds']:.2f} s")
+        f"{st['workers']} worker(s) ({st['sharding']}), {st['seconds']:.2f} s")
     if explain:
         dt = Table(title="why samples added no new path")
         dt.add_column("reason")

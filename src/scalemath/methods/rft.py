@@ -129,6 +129,7 @@ class RFTStats:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     seconds: float = 0.0
     workers: int = 1
+    sharding: str = "single"         # how files were split over workers: single, byte-ranges, hash
 
     def merge(self, other: "RFTStats", max_examples: int) -> None:
         """Add another shard's counts to these."""
@@ -279,11 +280,19 @@ class RFTCollector:
                 return bool(v.correct), getattr(v, "reason", ""), getattr(v, "extracted", None)
 
             self._grade = _grade
+        self._pending: dict[str, tuple[dict[str, Any], int]] = {}
         if problems is not None:
             for i, p in enumerate(problems):
                 self.add_problem(p, (-1, i))
 
     # -- input
+
+    def expect_problems(self, problems: Iterable[dict[str, Any]]) -> None:
+        """Accept only samples of these problems, registering each when its first sample comes
+        (so that a shard of the input outputs only the problems it saw)."""
+        self.restricted = True
+        for i, p in enumerate(problems):
+            self._pending.setdefault(p["question"], (p, i))
 
     def add_problem(self, problem: dict[str, Any], position: tuple[int, int]) -> None:
         """Register a question with its reference solution (from a problems/train file)."""
@@ -309,9 +318,14 @@ class RFTCollector:
         qs = self.questions.get(question)
         if qs is None:
             if self.restricted:
-                raise KeyError(question)
-            qs = self.questions[question] = _Question(
-                question, problem_id or text_hash(question), reference, position)
+                p = self._pending.get(question)
+                if p is None:
+                    raise KeyError(question)
+                self.add_problem(p[0], (-1, p[1]))
+                qs = self.questions[question]
+            else:
+                qs = self.questions[question] = _Question(
+                    question, problem_id or text_hash(question), reference, position)
         if qs is not self._active:
             self._activate(qs)
         ss = self._source_stats[source]
