@@ -34,35 +34,38 @@ PAPER_REFERENCE_S = 85.0  # the paper script on this pool, this 2-core machine (
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and its descendants (Linux /proc), in KiB."""
-    total, todo = 0, [pid]
+def _tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(sum of VmRSS, largest VmHWM) over a process and its descendants (Linux /proc), KiB."""
+    total, hwm, todo = 0, 0, [pid]
     while todo:
         p = todo.pop()
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("VmHWM:"):
+                        hwm = max(hwm, int(line.split()[1]))
+                    elif line.startswith("VmRSS:"):
                         total += int(line.split()[1])
-                        break
             with open(f"/proc/{p}/task/{p}/children") as f:
                 todo += [int(c) for c in f.read().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             pass
-    return total
+    return total, hwm
 
 
 def run_measured(cmd: list[str], cwd: str | None = None, env: dict | None = None) -> dict:
-    """Run a command; wall time, CPU time (children), peak RSS (largest process; sampled tree)."""
+    """Run a command: wall time, CPU time (children), peak memory sampled every 20 ms: the
+    largest process's peak RSS (VmHWM) and the whole process tree's RSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    peak = [0]
+    peak = [0, 0]
 
     def poll() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            tree, hwm = _tree_memory_kb(proc.pid)
+            peak[0], peak[1] = max(peak[0], tree), max(peak[1], hwm)
             time.sleep(0.02)
 
     th = threading.Thread(target=poll, daemon=True)
@@ -74,7 +77,7 @@ def run_measured(cmd: list[str], cwd: str | None = None, env: dict | None = None
     if proc.returncode != 0:
         sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-3000:]}")
     return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "max_rss_mb": after.ru_maxrss / 1024, "tree_rss_mb": peak[0] / 1024, "stdout": out}
+            "max_rss_mb": peak[1] / 1024, "tree_rss_mb": peak[0] / 1024, "stdout": out}
 
 
 def run_ours(samples: str, out: str, stats: str, workers: int) -> dict:
@@ -85,7 +88,7 @@ def run_ours(samples: str, out: str, stats: str, workers: int) -> dict:
         cmd += ["--workers", str(workers)]
     r = run_measured(cmd, env=env)
     st = json.loads(Path(stats).read_text())
-    r["distinct"], r["workers"] = st["distinct_paths"], st["workers"]
+    r["distinct"], r["workers"], r["sharding"] = st["distinct_paths"], st["workers"], st["sharding"]
     return r
 
 
@@ -144,7 +147,7 @@ def main() -> None:
         runs.append(r)
         print(f"ours run {i + 1}: wall {r['wall']:.2f} s, cpu {r['cpu']:.2f} s, "
               f"max RSS {r['max_rss_mb']:.0f} MB (largest process), tree {r['tree_rss_mb']:.0f} MB, "
-              f"distinct {r['distinct']:,}, workers {r['workers']}")
+              f"distinct {r['distinct']:,}, workers {r['workers']} ({r['sharding']})")
     best = min(r["wall"] for r in runs)
     med = statistics.median(r["wall"] for r in runs)
     print(f"ours: best {best:.2f} s, median {med:.2f} s; distinct paths {runs[0]['distinct']:,} "
@@ -152,6 +155,13 @@ def main() -> None:
     print(f"ratio vs the paper script's {PAPER_REFERENCE_S:.0f} s reference: {PAPER_REFERENCE_S / best:.1f}x "
           f"(best), {PAPER_REFERENCE_S / med:.1f}x (median); target >= 10x, i.e. <= {PAPER_REFERENCE_S / 10:.1f} s")
 
+    if args.scaling:
+        sub = tmp / "seeds25.jsonl"
+        first_seeds(str(samples), str(sub), 25)
+        r = run_ours(str(sub), str(tmp / "o25.jsonl"), str(tmp / "s25.json"), args.workers)
+        print(f"first 25 seeds ({sub.stat().st_size / 1e6:.0f} MB): wall {r['wall']:.2f} s, max RSS "
+              f"{r['max_rss_mb']:.0f} MB, tree {r['tree_rss_mb']:.0f} MB, distinct {r['distinct']:,} "
+              f"(100 seeds: max RSS {runs[0]['max_rss_mb']:.0f} MB, tree {runs[0]['tree_rss_mb']:.0f} MB)")
     if args.paper_script:
         print(f"running the paper's collect() ... (load average {os.getloadavg()[0]:.2f})")
         p = run_paper(args.paper_script, args.paper_pythonpath, pool)
@@ -166,13 +176,6 @@ def main() -> None:
         print(f"kept set: paper {na:,} lines, ours {nb:,} lines, identical at the same position: {eq:,}"
               f" -> {'IDENTICAL' if na == nb == eq else 'DIFFERENT'}")
 
-    if args.scaling:
-        sub = tmp / "seeds25.jsonl"
-        first_seeds(str(samples), str(sub), 25)
-        r = run_ours(str(sub), str(tmp / "o25.jsonl"), str(tmp / "s25.json"), args.workers)
-        print(f"first 25 seeds ({sub.stat().st_size / 1e6:.0f} MB): wall {r['wall']:.2f} s, max RSS "
-              f"{r['max_rss_mb']:.0f} MB, tree {r['tree_rss_mb']:.0f} MB, distinct {r['distinct']:,} "
-              f"(100 seeds: max RSS {runs[0]['max_rss_mb']:.0f} MB, tree {runs[0]['tree_rss_mb']:.0f} MB)")
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()

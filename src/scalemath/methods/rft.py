@@ -34,7 +34,7 @@ from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
 from scalemath.records import Problem, Sample, text_hash, to_dict
 
 __all__ = [
-    "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "collect", "collect_files",
+    "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "QuestionState", "collect", "collect_files",
     "paper_answer", "equation_signature", "reference_final_answer", "is_solution",
     "to_legacy", "DROP_REASONS",
 ]
@@ -220,19 +220,20 @@ def equation_signature(text: str) -> str:
 
 # --------------------------------------------------------------------------- per-question state
 
-class _Question:
-    """Everything kept about one question: its reference and its distinct kept paths."""
+class QuestionState:
+    """Everything kept about one question: its reference and its distinct kept paths (in
+    `texts`, with `origins` (model, seed, source index) and the signature `index`)."""
 
     __slots__ = ("key", "pid", "reference", "gold", "answer", "first", "texts", "origins",
                  "index", "masks", "n_correct", "rows")
 
-    def __init__(self, key: str, pid: str, reference: str, first: tuple[int, int]):
+    def __init__(self, key: str, pid: str, reference: str, first: tuple[int, ...]):
         self.key = key                  # the question text
         self.pid = pid
         self.reference = reference      # reference solution or bare answer
         self.gold = _reference_value(reference)
         self.answer = reference_final_answer(reference)
-        self.first = first              # (file index, line) of first appearance: output order
+        self.first = first              # position of first appearance (file, line): output order
         self.texts: list[str] = []      # kept paths
         self.origins: list[tuple[str, Any, int]] = []  # (model, seed, source index) per kept path
         self.index: dict[str, int] = {}  # signature -> position in texts
@@ -259,11 +260,11 @@ class RFTCollector:
                  problems: Iterable[dict[str, Any]] | None = None):
         self.config = config or RFTConfig()
         self.stats = RFTStats()
-        self.questions: dict[str, _Question] = {}
+        self.questions: dict[str, QuestionState] = {}
         self.restricted = problems is not None  # samples must match a problem
         self.sources: dict[str, int] = {}       # source name -> index (bit in masks)
         self._source_stats: list[SourceStats] = []
-        self._active: _Question | None = None
+        self._active: QuestionState | None = None
         self._seen: dict[str, int | str] = {}  # completion -> outcome, for the active question
         self._no_dedupe = self.config.signature == "none"
         self._farthest = self.config.tie_break == "farthest"
@@ -300,7 +301,7 @@ class RFTCollector:
         reference = problem.get("solution") or problem.get("answer") or ""
         if q not in self.questions:
             pid = str(problem.get("id") or text_hash(q))
-            self.questions[q] = _Question(q, pid, reference, position)
+            self.questions[q] = QuestionState(q, pid, reference, position)
 
     def source_index(self, name: str, position: tuple[int, int]) -> int:
         i = self.sources.get(name)
@@ -324,7 +325,7 @@ class RFTCollector:
                 self.add_problem(p[0], (-1, p[1]))
                 qs = self.questions[question]
             else:
-                qs = self.questions[question] = _Question(
+                qs = self.questions[question] = QuestionState(
                     question, problem_id or text_hash(question), reference, position)
         if qs is not self._active:
             self._activate(qs)
@@ -369,14 +370,14 @@ class RFTCollector:
         self.stats.drops["duplicate"] += 1
         return "duplicate"
 
-    def _activate(self, qs: _Question) -> None:
+    def _activate(self, qs: QuestionState) -> None:
         """Make `qs` the question being fed: the previous one's caches go."""
         if self._active is not None:
             self._active.rows = None
         self._active = qs
         self._seen = {}
 
-    def _classify(self, qs: _Question, completion: str, model: str, seed: Any) -> int | str:
+    def _classify(self, qs: QuestionState, completion: str, model: str, seed: Any) -> int | str:
         """A drop code, or the path's signature when it is correct with sound annotations."""
         if self._grade is None:
             text = completion
@@ -410,7 +411,7 @@ class RFTCollector:
             return completion.strip()
         return ""
 
-    def _farther(self, qs: _Question, i: int, q: str) -> bool:
+    def _farther(self, qs: QuestionState, i: int, q: str) -> bool:
         """The paper's farthest rule: is sum_j ed(q, texts[j]) > sum_j ed(now, texts[j])?
         Distances are cached per question; ed(q, t_j) is computed with the exact bound
         ed(q, t_j) <= ed(now, t_j) + ed(q, now) as cutoff (faster, same value)."""
@@ -445,7 +446,7 @@ class RFTCollector:
         rows[i] = {texts[j]: rows[j][q] for j in range(n) if j != i}
         return True
 
-    def _example(self, code: int, qs: _Question, completion: str, model: str, seed: Any,
+    def _example(self, code: int, qs: QuestionState, completion: str, model: str, seed: Any,
                  detail: Any, grader_reason: str = "") -> int:
         """Keep a few examples per drop reason (for --explain); returns the code."""
         exs = self.stats.examples.setdefault(DROP_REASONS[code], [])
@@ -464,7 +465,7 @@ class RFTCollector:
 
     # -- output
 
-    def finish(self) -> tuple[list[_Question], RFTStats]:
+    def finish(self) -> tuple[list[QuestionState], RFTStats]:
         """Close the run: per-question and per-source figures; returns the question states in
         output order (problems-file order, else order of first appearance) and the stats."""
         if self._active is not None:
@@ -491,7 +492,7 @@ class RFTCollector:
 
 # --------------------------------------------------------------------------- records
 
-def _records(questions: Iterable[_Question], config: RFTConfig,
+def _records(questions: Iterable[QuestionState], config: RFTConfig,
              stats: RFTStats) -> Iterator[dict[str, Any]]:
     for qs in questions:
         if config.include_original and qs.reference and is_solution(qs.reference):

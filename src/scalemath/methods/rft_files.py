@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import orjson
 
-from scalemath.methods.rft import RFTCollector, RFTConfig, RFTStats, _Question, _records
+from scalemath.methods.rft import RFTCollector, RFTConfig, RFTStats, QuestionState, _records
 from scalemath.records import RecordError
 
 __all__ = ["collect_files", "load_problems", "question_shard"]
@@ -39,7 +39,7 @@ __all__ = ["collect_files", "load_problems", "question_shard"]
 # `{"question": "<JSON string body>"` at the start of a line (the usual key order)
 _QUESTION_PREFIX = re.compile(rb'\{\s*"question"\s*:\s*"((?:[^"\\]|\\.)*)"', re.S)
 
-Result = tuple[list[_Question], RFTStats]
+Result = tuple[list[QuestionState], RFTStats]
 
 
 class _Ungrouped(Exception):
@@ -357,7 +357,7 @@ def collect_files(paths: list[str], config: RFTConfig,
     if results is None:
         results = _by_hash(paths, config, problems, w)
     stats = RFTStats(workers=w, sharding=mode)
-    questions: list[_Question] = []
+    questions: list[QuestionState] = []
     for qs_list, st in results:
         questions.extend(qs_list)
         stats.merge(st, config.max_examples)
