@@ -160,8 +160,11 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     if tokenizer.eos_token is None:
         raise ValueError(f"tokenizer of {config.model} has no eos token")
+    dtype = getattr(torch, config.dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"dtype {config.dtype!r} is not a torch dtype (float32, bfloat16, float16)")
     load_kw = {"attn_implementation": config.attn_implementation} if config.attn_implementation else {}
-    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=getattr(torch, config.dtype), **load_kw)
+    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, **load_kw)
     if config.packing and not str(model.config._attn_implementation).startswith("flash"):
         raise ValueError(f"packing=True needs a flash-attention kernel (attn_implementation), the model uses "
                          f"{model.config._attn_implementation!r}, which would let packed examples attend to "
