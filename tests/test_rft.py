@@ -458,3 +458,50 @@ def test_property_workers_do_not_change_output(tmp_path_factory, samples, shuffl
     two = collect_files([f], RFTConfig(workers=2))
     assert one[0] == two[0]
     assert one[1].distinct_paths == two[1].distinct_paths and one[1].drops == two[1].drops
+
+
+# --- pluggable path signatures (MATH-style data without calculator annotations) -------------
+
+def _math_sample(completion: str) -> dict:
+    return {"question": "Solve 2x+3=7.", "answer": "2", "completion": completion}
+
+
+def test_latex_signature_dedupes_math_paths_that_equations_cannot_tell_apart():
+    from scalemath.methods.rft import RFTConfig, collect
+
+    paths = [
+        "We have $2x+3=7$, so $2x=4$ and $x=2$. The answer is $\\boxed{2}$.",
+        "From $2x + 3 = 7$ we get $2x = 4$, hence $x = 2$. So $\\boxed{2}$.",   # same equations
+        "Subtract: $2x=7-3=4$, divide: $x=4/2=2$. $\\boxed{2}$.",                # other equations
+    ]
+    samples = [_math_sample(p) for p in paths]
+    cfg = dict(grading="grader", dataset="math", include_original=False)
+    _, eq_stats = collect(samples, RFTConfig(signature="equations", **cfg))
+    _, tex_stats = collect(samples, RFTConfig(signature="latex_equations", **cfg))
+    assert eq_stats.correct == tex_stats.correct == 3
+    assert eq_stats.distinct_paths == 1          # no <<...>>: every path has the empty signature
+    assert tex_stats.distinct_paths == 2         # the first two share their equations
+
+
+def test_minhash_signature_merges_near_duplicate_paths():
+    from scalemath.methods.rft import RFTConfig, collect
+
+    base = ("Start from the equation two x plus three equals seven. Subtract three from both sides "
+            "to get two x equals four. Divide both sides by two to isolate x, which leaves x equal "
+            "to two. We check it: two times two is four and four plus three is seven, as required. ")
+    samples = [_math_sample(base + "The answer is $\\boxed{2}$."),
+               _math_sample(base + "So the answer is $\\boxed{2}$."),
+               _math_sample("A completely different argument: x equals two because 2*2+3 is 7. "
+                            "The answer is $\\boxed{2}$.")]
+    _, stats = collect(samples, RFTConfig(signature="minhash", grading="grader", dataset="math",
+                                          include_original=False))
+    assert stats.correct == 3 and stats.distinct_paths == 2
+
+
+def test_unknown_signature_is_refused():
+    import pytest as _pytest
+
+    from scalemath.methods.rft import RFTConfig
+
+    with _pytest.raises(ValueError, match="signature"):
+        RFTConfig(signature="nope")

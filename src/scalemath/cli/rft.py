@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         problems: Path = typer.Option(None, "--problems", exists=True, dir_okay=False, help="Train set (question + solution/answer): references and output order."),
         fmt: str = typer.Option("scalemath", "--format", help="scalemath (Problem-shaped records) or rft_legacy (the paper's {query, response})."),
         stats_path: Path = typer.Option(None, "--stats", help="Write the run's statistics as JSON here."),
-        signature: str = typer.Option("equations", "--signature", help="Path identity: equations (paper), text or none."),
+        signature: str = typer.Option("equations", "--signature", help="Path identity: equations (paper), text, none, latex_equations, expressions, auto or minhash."),
         tie_break: str = typer.Option("farthest", "--tie-break", help="farthest (paper) or first."),
         grader: bool = typer.Option(False, "--grader/--paper-grading", help="Grade with scalemath.answers.grade instead of the paper's '#### number' rule."),
         dataset: str = typer.Option("gsm8k", "--dataset", help="Dataset rules for --grader."),

@@ -58,7 +58,10 @@ class RFTConfig:
     signature: str = "equations"
     """Path identity for de-duplication: "equations" (the paper: the `<<...>>` annotations joined
     by "|", spaces removed), "text" (the whole completion, stripped: only identical texts merge) or
-    "none" (no de-duplication: every correct path is kept)."""
+    "none" (no de-duplication: every correct path is kept), or a signature of
+    `scalemath.methods.signatures` for data without annotations (MATH, augmented data):
+    "latex_equations" (equations from the LaTeX), "expressions" (normalized step multiset),
+    "auto", or "minhash" (near-duplicate paths of a question merge)."""
 
     tie_break: str = "farthest"
     """Which path to keep among paths with the same signature: "farthest" (the paper: a later path
@@ -87,7 +90,9 @@ class RFTConfig:
     """Examples of dropped samples kept per drop reason (for `--explain`)."""
 
     def __post_init__(self) -> None:
-        _choice("signature", self.signature, ("equations", "text", "none"))
+        from scalemath.methods.signatures import SIGNATURES
+
+        _choice("signature", self.signature, ("equations", "text", "none", *sorted(SIGNATURES)))
         _choice("tie_break", self.tie_break, ("farthest", "first"))
         _choice("grading", self.grading, ("paper", "grader"))
         if self.workers < 1:
@@ -225,7 +230,7 @@ class QuestionState:
     `texts`, with `origins` (model, seed, source index) and the signature `index`)."""
 
     __slots__ = ("key", "pid", "reference", "gold", "answer", "first", "texts", "origins",
-                 "index", "masks", "n_correct", "rows")
+                 "index", "masks", "n_correct", "rows", "sigfn")
 
     def __init__(self, key: str, pid: str, reference: str, first: tuple[int, ...]):
         self.key = key                  # the question text
@@ -242,6 +247,7 @@ class QuestionState:
         # rows[j][t] = edit distance between texts[j] and text t; only while the question is the
         # one being fed (dropped on a switch, so memory does not grow with the samples)
         self.rows: list[dict[str, int]] | None = None
+        self.sigfn: Callable[[str], Any] | None = None  # per-question path signature (registry ones)
 
 
 _distance = Levenshtein.distance
@@ -267,6 +273,12 @@ class RFTCollector:
         self._active: QuestionState | None = None
         self._seen: dict[str, int | str] = {}  # completion -> outcome, for the active question
         self._no_dedupe = self.config.signature == "none"
+        self._signature_factory: Callable[[], Callable[[str], Any]] | None = None
+        if self.config.signature not in ("equations", "text", "none"):
+            from scalemath.methods.signatures import get_signature
+
+            name = self.config.signature
+            self._signature_factory = lambda: get_signature(name)
         self._farthest = self.config.tie_break == "farthest"
         self._check_anns = self.config.require_annotations_ok
         self._room = [self.config.max_examples] * 3  # examples still wanted per drop code
@@ -409,6 +421,10 @@ class RFTCollector:
             return "|".join(anns).replace(" ", "")
         if self.config.signature == "text":
             return completion.strip()
+        if self._signature_factory is not None:  # latex_equations, expressions, minhash, ...
+            if qs.sigfn is None:  # one per question: "minhash" keeps an index of the kept paths
+                qs.sigfn = self._signature_factory()
+            return qs.sigfn(completion)
         return ""
 
     def _farther(self, qs: QuestionState, i: int, q: str) -> bool:
