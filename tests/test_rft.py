@@ -490,7 +490,7 @@ def test_minhash_signature_merges_near_duplicate_paths():
             "to get two x equals four. Divide both sides by two to isolate x, which leaves x equal "
             "to two. We check it: two times two is four and four plus three is seven, as required. ")
     samples = [_math_sample(base + "The answer is $\\boxed{2}$."),
-               _math_sample(base + "So the answer is $\\boxed{2}$."),
+               _math_sample(base + "The answer is $\\boxed{2}$. Done."),  # one word more
                _math_sample("A completely different argument: x equals two because 2*2+3 is 7. "
                             "The answer is $\\boxed{2}$.")]
     _, stats = collect(samples, RFTConfig(signature="minhash", grading="grader", dataset="math",
