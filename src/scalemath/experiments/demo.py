@@ -29,8 +29,11 @@ class DemoConfig:
     steps: tuple[int, int] = field(default=(1, 3), metadata={"help": "Reasoning steps per problem (min, max)."})
     number_range: tuple[int, int] = field(default=(2, 20), metadata={"help": "Operand range of the generator."})
     corpus_lines: int = field(default=60000, metadata={"help": "Lines of the procedural pre-training corpus."})
-    model_preset: str = field(default="small", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
-    pretrain_minutes: float = field(default=3.0, metadata={"help": "Wall-clock budget of pre-training."})
+    model_preset: str = field(default="nano", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
+    pretrain_steps: int | None = field(default=600, metadata={
+        "help": "Pre-training optimiser steps (a step budget keeps results machine-independent)."})
+    pretrain_minutes: float | None = field(default=None, metadata={
+        "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None)."})
     template: str = field(default="qa", metadata={"help": "Prompt template for training and sampling."})
     sft_epochs: float = field(default=3.0, metadata={"help": "SFT epochs (the same recipe trains RFT)."})
     sft_lr: float | None = field(default=None, metadata={"help": "SFT/RFT learning rate; None = the tiny profile's."})
@@ -47,7 +50,7 @@ class DemoConfig:
     def quick(cls, out: str) -> "DemoConfig":
         """A very small configuration for the smoke test (about a minute)."""
         return cls(out=out, train_n=40, test_n=20, corpus_lines=2000, model_preset="nano",
-                   pretrain_minutes=0.15, sft_epochs=1.0, k=2, eval_k=2, max_tokens=64, batch_size=64)
+                   pretrain_steps=20, sft_epochs=1.0, k=2, eval_k=2, max_tokens=64, batch_size=64)
 
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -82,11 +85,12 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
 
         tiny = dataclasses.replace(PRESETS[cfg.model_preset], seed=cfg.seed)
         build_tiny_base(p["corpus.txt"], p["base"], tiny,
-                        PretrainConfig(minutes=cfg.pretrain_minutes, seed=cfg.seed))
+                        PretrainConfig(minutes=None if cfg.pretrain_steps else cfg.pretrain_minutes,
+                                       max_steps=cfg.pretrain_steps, seed=cfg.seed))
         return json.loads((p["base"] / "tiny_meta.json").read_text()).get("pretrain", {})
 
     run_stage(out, "pretrain", {k: c[k] for k in ("seed", "corpus_lines", "model_preset",
-                                                   "pretrain_minutes")}, base, log)
+                                                   "pretrain_steps", "pretrain_minutes")}, base, log)
 
     def train(data_path: Path, dest: Path) -> Callable[[], dict[str, Any]]:
         def fn() -> dict[str, Any]:
