@@ -109,6 +109,8 @@ def demo_cmd(
     data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/test.jsonl."),
     serve_arg: list[str] = typer.Option([], "--serve-arg", help="Extra `scalemath serve` option (repeatable), "
                                         "e.g. --serve-arg=--device --serve-arg=cpu."),
+    threads: int = typer.Option(1, "--threads", help="Torch threads of the started server (0 = torch's "
+                                "default; 1 is fastest on a small shared CPU)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
 ) -> None:
     """Serve the teacher on a free loopback port and run `augment query`, `respond` (majority) and
@@ -116,6 +118,7 @@ def demo_cmd(
     decontaminated and written, and the token usage."""
     import json
 
+    import click
     from rich.console import Console
 
     from scalemath.models.smollm2 import TeacherSetupError
@@ -128,7 +131,8 @@ def demo_cmd(
                                 query_max_tokens=query_max_tokens, respond_n=n,
                                 respond_max_tokens=max_tokens, min_votes=min_votes,
                                 temperature=temperature, seed=seed, against=tuple(against),
-                                data_dir=str(data_dir) if data_dir else None, serve_args=tuple(serve_arg))
+                                data_dir=str(data_dir) if data_dir else None, serve_args=tuple(serve_arg),
+                                serve_threads=threads)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     err = Console(stderr=True)
@@ -136,6 +140,9 @@ def demo_cmd(
         summary = run_teacher_demo(cfg, log=lambda m: err.print(f"[dim]{m}[/]"))
     except TeacherSetupError as e:
         typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except click.ClickException as e:      # a bad option reached one of the augment commands
+        typer.echo(f"error: {e.format_message()}", err=True)
         raise typer.Exit(2) from None
     except (RuntimeError, TimeoutError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -55,6 +55,8 @@ class TeacherDemoConfig:
         seed_mode: "" = "engine" for a server started here (batched, reproducible), else
             "per_sample".
         serve_args: extra `scalemath serve` options (e.g. ["--device", "cpu"]).
+        serve_threads: torch threads of the server started here (0 = torch's default; 1 is the
+            fastest on a small shared CPU, see `ServeProcess`).
         start_timeout: seconds to wait for the server to load the model.
     """
 
@@ -75,6 +77,7 @@ class TeacherDemoConfig:
     data_dir: str | None = None
     seed_mode: str = ""
     serve_args: tuple[str, ...] = ()
+    serve_threads: int = 1
     start_timeout: float = 900.0
 
     def __post_init__(self):
@@ -95,12 +98,18 @@ class _Stage:
 
 
 def _cli(args: list[str]) -> None:
-    """Run one `scalemath` command in this process (the real CLI: its parsing, checks, reports)."""
+    """Run one `scalemath` command in this process (the real CLI: its parsing, checks, reports).
+    Usage errors propagate as click exceptions; a non-zero exit becomes a RuntimeError, Ctrl-C a
+    KeyboardInterrupt."""
     import typer.main
 
     from scalemath.cli import app
 
-    typer.main.get_command(app).main(args=args, prog_name="scalemath", standalone_mode=False)
+    rv = typer.main.get_command(app).main(args=args, prog_name="scalemath", standalone_mode=False)
+    if rv == 130:
+        raise KeyboardInterrupt
+    if isinstance(rv, int) and rv != 0:
+        raise RuntimeError(f"`scalemath {' '.join(args[:2])}` exited with code {rv}")
 
 
 def write_seeds(cfg: TeacherDemoConfig, path: Path) -> tuple[int, str]:
@@ -178,11 +187,13 @@ def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None =
 
             model = str(prepare_smollm2(log=log))
         server = ServeProcess(model, served_name=cfg.teacher_model, log_path=out / "serve.log",
-                              extra_args=cfg.serve_args, start_timeout=cfg.start_timeout)
+                              extra_args=cfg.serve_args, start_timeout=cfg.start_timeout,
+                              threads=cfg.serve_threads)
         log(f"starting `scalemath serve --model {model}` on {server.url} (log: {out / 'serve.log'})")
         server.start()
         url = server.url
-        teacher.update(url=url, model=model, started_here=True, load_seconds=round(server.start_seconds, 1))
+        teacher.update(url=url, model=model, started_here=True, threads=cfg.serve_threads,
+                       load_seconds=round(server.start_seconds, 1))
         log(f"teacher up after {server.start_seconds:.1f} s")
     common = _teacher_args(cfg, url, out / "cache.sqlite", against)
     stages: dict[str, _Stage] = {}
@@ -190,9 +201,12 @@ def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None =
         def stage(name: str, args: list[str], out_file: Path) -> None:
             log(f"augment {name} ...")
             t0 = time.perf_counter()
+            report = out_file.with_suffix(".report.json")
+            report.unlink(missing_ok=True)
             _cli(["augment", name, *args, "--out", str(out_file), *common])
-            st = _Stage(name, json.loads(out_file.with_suffix(".report.json").read_text()),
-                        time.perf_counter() - t0)
+            if not report.is_file():
+                raise RuntimeError(f"`scalemath augment {name}` wrote no report ({report})")
+            st = _Stage(name, json.loads(report.read_text()), time.perf_counter() - t0)
             stages[name] = st
             log(f"augment {name}: {st.seconds:.1f} s")
 
@@ -215,7 +229,7 @@ def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None =
                         "--answer-temperature", str(cfg.temperature)], out / "synth.jsonl")
     finally:
         if server is not None:
-            server.stop()
+            server.stop(timeout=10)
     summary = summarize(cfg, stages, n_seeds, seed_desc, against, teacher)
     summary["seconds_total"] = round(time.perf_counter() - t_all, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=str))
