@@ -22,8 +22,11 @@ With `url` set, no server is started: the demo runs against that OpenAI-compatib
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import os
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,6 +151,20 @@ def resolve_against(cfg: TeacherDemoConfig, out: Path) -> list[str]:
         return [str(path)]
 
 
+@contextlib.contextmanager
+def _sigterm_runs_cleanup():
+    """While inside: SIGTERM raises SystemExit (in the main thread), so `finally` blocks run and
+    the server child is stopped instead of orphaned when the demo itself is terminated."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    prev = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, prev)
+
+
 def _teacher_args(cfg: TeacherDemoConfig, url: str, cache: Path, against: list[str]) -> list[str]:
     seed_mode = cfg.seed_mode or ("per_sample" if cfg.url else "engine")
     args = ["--teacher-url", url, "--teacher-model", cfg.teacher_model, "--chat",
@@ -161,10 +178,14 @@ def _teacher_args(cfg: TeacherDemoConfig, url: str, cache: Path, against: list[s
 
 def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the demo (see the module doc); returns the summary, also written to OUT/summary.json."""
+    with _sigterm_runs_cleanup():
+        return _run(cfg, log or (lambda _m: None))
+
+
+def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
     from scalemath.datasets import load_problems
     from scalemath.records import write_jsonl
 
-    log = log or (lambda _m: None)
     t_all = time.perf_counter()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
