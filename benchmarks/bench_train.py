@@ -2,10 +2,11 @@
 
     PYTHONPATH=src python benchmarks/bench_train.py [--preset micro] [--steps 40] [--threads N]
 
-Prints, per stage, optimiser steps, tokens per second (pre-training: every token of the packed blocks;
-SFT: non-padding tokens, prompt + completion) and the process's peak resident memory. A bare PyTorch
-loop on the same model and batch is timed first as the baseline, so the Trainer's overhead shows
-as a ratio. Timings on a shared machine are noisy; run it twice.
+Prints, per stage, optimiser steps, tokens per second and the process's peak resident memory.
+Pre-training counts every token of the packed blocks; SFT counts non-padding tokens (prompt +
+completion), once with random batches and once with length-grouped batches (the tiny default).
+A bare PyTorch loop on the same model and batch is timed first as the baseline, so the Trainer's
+overhead shows as a ratio. Timings on a shared machine are noisy; run it twice.
 """
 from __future__ import annotations
 
@@ -83,13 +84,18 @@ def main() -> None:
               f"of bare loop)  peak RSS {peak_rss_mb():.0f} MB")
 
         write_jsonl(tmp / "sft.jsonl", problems(args.steps * 32, seed=7))
-        cfg = SFTRunConfig(model=str(out), data=str(tmp / "sft.jsonl"), out=str(tmp / "sft"),
-                           max_steps=args.steps, threads=threads)
-        sft_meta = json.loads((train_sft(cfg, quiet=True) / "train_meta.json").read_text())
-        per_ex = sft_meta["data"]["tokens"] / sft_meta["data"]["examples"]
-        print(f"sft (TRL SFTTrainer): {sft_meta['tokens_per_second']:9,.0f} tok/s  "
-              f"({sft_meta['steps']} steps x {sft_meta['config']['batch_size']} ex, {per_ex:.0f} tok/ex, "
-              f"{sft_meta['train_seconds']:.1f}s)  peak RSS {peak_rss_mb():.0f} MB")
+        rates = {}
+        for grouped in (False, True):
+            cfg = SFTRunConfig(model=str(out), data=str(tmp / "sft.jsonl"), out=str(tmp / f"sft-{grouped}"),
+                               max_steps=args.steps, threads=threads, group_by_length=grouped)
+            m = json.loads((train_sft(cfg, quiet=True) / "train_meta.json").read_text())
+            rates[grouped] = m["tokens_per_second"]
+            per_ex = m["data"]["tokens"] / m["data"]["examples"]
+            label = "sft grouped by len " if grouped else "sft (TRL SFTTrainer)"
+            ratio = f", x{rates[True] / rates[False]:.2f} of random batches" if grouped else ""
+            print(f"{label}: {m['tokens_per_second']:9,.0f} tok/s  ({m['steps']} steps x "
+                  f"{m['config']['batch_size']} ex, {per_ex:.0f} tok/ex, {m['train_seconds']:.1f}s{ratio})  "
+                  f"peak RSS {peak_rss_mb():.0f} MB")
     del torch
 
 

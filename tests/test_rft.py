@@ -19,7 +19,7 @@ from scalemath.methods.rft import (
     paper_answer,
     to_legacy,
 )
-from scalemath.records import RecordError, Sample
+from scalemath.records import Problem, RecordError, Sample
 
 GOLD = "Half is 48/2 = <<48/2=24>>24.\nAll is 48+24 = <<48+24=72>>72.\n#### 72"
 Q = "Natalia sold 48 clips in April and half as many in May. How many in all?"
@@ -143,7 +143,7 @@ def test_farthest_replacement_happens_and_not_otherwise():
     records, stats = collect([sample(A1), sample(B), sample(A_FAR), sample(A1)])
     assert sampled_texts(records) == [A_FAR, B] and stats.replacements == 1
     # first-seen tie-break never replaces
-    records, stats = collect([sample(A1), sample(B), sample(A_FAR)], RFTConfig(tie_break="first"))
+    records, stats = collect([sample(A1), sample(B), sample(A_FAR)], tie_break="first")
     assert sampled_texts(records) == [A1, B] and stats.replacements == 0
 
 
@@ -224,7 +224,7 @@ def test_samples_as_dataclasses():
 
 
 def test_problems_fix_reference_and_order():
-    problems = [{"id": "a", "question": "qa", "solution": "x <<1+1=2>>\n#### 2"},
+    problems = [Problem(id="a", question="qa", solution="x <<1+1=2>>\n#### 2"),
                 {"id": "b", "question": "qb", "answer": "y <<2+2=4>>\n#### 4"},
                 {"id": "c", "question": "qc", "solution": "#### 9"}]
     samples = [{"question": "qb", "completion": "<<2*2=4>>\n#### 4"},
@@ -327,7 +327,7 @@ def test_same_output_with_one_or_two_workers(tmp_path):
     for w in (1, 2, 3):
         records, stats = collect_files([f1, str(f2), str(f3)], RFTConfig(workers=w))
         d = stats.to_dict()
-        for k in ("seconds", "workers", "examples"):
+        for k in ("seconds", "workers", "examples", "sharding"):
             d.pop(k)
         outs.append((records, d))
     assert outs[0] == outs[1] == outs[2]
@@ -337,6 +337,60 @@ def test_same_output_with_one_or_two_workers(tmp_path):
     no_seed = [{k: v for k, v in r.items() if k != "seed"} for r in shuffled]
     mem, _ = collect(grouped + no_seed + [{**r, "model": "m3"} for r in grouped[:200]])
     assert mem == records
+
+
+def _same(a, b):
+    (ra, sa), (rb, sb) = a, b
+    assert ra == rb
+    da, db = sa.to_dict(), sb.to_dict()
+    for d in (da, db):
+        for k in ("seconds", "workers", "examples", "sharding"):
+            d.pop(k)
+    assert da == db
+
+
+def test_byte_ranges_for_one_grouped_file_and_fallbacks(tmp_path):
+    rng = random.Random(1)
+    grouped = _pool(rng, 30, 10, "m")
+    f = _write(tmp_path / "g.jsonl", grouped)
+    one = collect_files([f], RFTConfig(workers=1))
+    for w in (2, 3):
+        got = collect_files([f], RFTConfig(workers=w))
+        assert got[1].sharding == "byte-ranges"
+        _same(one, got)
+    # not grouped: a question comes back after others -> hash sharding, same result
+    shuffled = list(grouped)
+    rng.shuffle(shuffled)
+    f2 = _write(tmp_path / "s.jsonl", shuffled)
+    one, two = collect_files([f2], RFTConfig(workers=1)), collect_files([f2], RFTConfig(workers=2))
+    assert two[1].sharding == "hash"
+    _same(one, two)
+    # grouped inside each half, but the first question also opens the second half
+    half = len(grouped) // 2
+    split = grouped[:half] + grouped[:10] + grouped[half:]
+    f3 = _write(tmp_path / "h.jsonl", split)
+    one, two = collect_files([f3], RFTConfig(workers=1)), collect_files([f3], RFTConfig(workers=2))
+    assert two[1].sharding == "hash"
+    _same(one, two)
+
+
+def test_byte_ranges_report_absolute_line_and_keep_unsampled_problems(tmp_path):
+    rows = _pool(random.Random(2), 20, 10, "m")
+    lines = [orjson.dumps(r) for r in rows]
+    lines[150] = b'{"question": "broken'
+    f = tmp_path / "bad.jsonl"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    for w in (1, 2):
+        with pytest.raises(RecordError, match=r"bad\.jsonl:151:"):
+            collect_files([str(f)], RFTConfig(workers=w))
+    probs = _write(tmp_path / "p.jsonl", [{"question": "never sampled", "answer": "x\n#### 1"}]
+                   + [{"question": r["question"], "answer": r["answer"]} for r in rows[::10]])
+    good = _write(tmp_path / "good.jsonl", rows)
+    one = collect_files([good], RFTConfig(workers=1), probs)
+    two = collect_files([good], RFTConfig(workers=2), probs)
+    assert two[1].sharding == "byte-ranges"
+    _same(one, two)
+    assert one[0][0]["question"] == "never sampled" and one[1].questions == 21
 
 
 def test_source_falls_back_to_file_name(tmp_path):
@@ -392,3 +446,62 @@ def test_config_validation():
         RFTConfig(tie_break="nearest")
     with pytest.raises(ValueError):
         RFTConfig(workers=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(_samples(), st.booleans())
+def test_property_workers_do_not_change_output(tmp_path_factory, samples, shuffle):
+    if shuffle:
+        random.Random(len(samples)).shuffle(samples)
+    f = _write(tmp_path_factory.mktemp("w") / "s.jsonl", samples)
+    one = collect_files([f], RFTConfig(workers=1))
+    two = collect_files([f], RFTConfig(workers=2))
+    assert one[0] == two[0]
+    assert one[1].distinct_paths == two[1].distinct_paths and one[1].drops == two[1].drops
+
+
+# --- pluggable path signatures (MATH-style data without calculator annotations) -------------
+
+def _math_sample(completion: str) -> dict:
+    return {"question": "Solve 2x+3=7.", "answer": "2", "completion": completion}
+
+
+def test_latex_signature_dedupes_math_paths_that_equations_cannot_tell_apart():
+    from scalemath.methods.rft import RFTConfig, collect
+
+    paths = [
+        "We have $2x+3=7$, so $2x=4$ and $x=2$. The answer is $\\boxed{2}$.",
+        "From $2x + 3 = 7$ we get $2x = 4$, hence $x = 2$. So $\\boxed{2}$.",   # same equations
+        "Subtract: $2x=7-3=4$, divide: $x=4/2=2$. $\\boxed{2}$.",                # other equations
+    ]
+    samples = [_math_sample(p) for p in paths]
+    cfg = dict(grading="grader", dataset="math", include_original=False)
+    _, eq_stats = collect(samples, RFTConfig(signature="equations", **cfg))
+    _, tex_stats = collect(samples, RFTConfig(signature="latex_equations", **cfg))
+    assert eq_stats.correct == tex_stats.correct == 3
+    assert eq_stats.distinct_paths == 1          # no <<...>>: every path has the empty signature
+    assert tex_stats.distinct_paths == 2         # the first two share their equations
+
+
+def test_minhash_signature_merges_near_duplicate_paths():
+    from scalemath.methods.rft import RFTConfig, collect
+
+    base = ("Start from the equation two x plus three equals seven. Subtract three from both sides "
+            "to get two x equals four. Divide both sides by two to isolate x, which leaves x equal "
+            "to two. We check it: two times two is four and four plus three is seven, as required. ")
+    samples = [_math_sample(base + "The answer is $\\boxed{2}$."),
+               _math_sample(base + "The answer is $\\boxed{2}$. Done."),  # one word more
+               _math_sample("A completely different argument: x equals two because 2*2+3 is 7. "
+                            "The answer is $\\boxed{2}$.")]
+    _, stats = collect(samples, RFTConfig(signature="minhash", grading="grader", dataset="math",
+                                          include_original=False))
+    assert stats.correct == 3 and stats.distinct_paths == 2
+
+
+def test_unknown_signature_is_refused():
+    import pytest as _pytest
+
+    from scalemath.methods.rft import RFTConfig
+
+    with _pytest.raises(ValueError, match="signature"):
+        RFTConfig(signature="nope")

@@ -133,3 +133,24 @@ def test_cli_train_with_yaml_and_overrides(base, tmp_path):
     assert res.exit_code == 0, res.output
     meta = json.loads((tmp_path / "cli" / "train_meta.json").read_text())
     assert meta["data"]["examples"] == 8 and meta["steps"] == 2 and meta["config"]["batch_size"] == 4
+
+
+def test_shipped_yaml_configs_load():
+    from importlib import resources
+
+    files = [f for f in resources.files("scalemath.training").joinpath("configs").iterdir()
+             if f.name.startswith("sft_") and f.name.endswith(".yaml")]  # accelerate_*.yaml: launchers
+    assert {f.name for f in files} >= {"sft_paper.yaml", "sft_tiny.yaml"}
+    for f in files:
+        cfg = SFTRunConfig.from_yaml(f)
+        assert cfg.profile in ("paper", "tiny")
+    paper = SFTRunConfig.from_yaml(next(f for f in files if f.name == "sft_paper.yaml"))
+    assert (paper.epochs, paper.learning_rate, paper.batch_size, paper.warmup) == (3, 2e-5, 128, 0.03)
+
+
+def test_packing_without_flash_attention_is_refused(base, tmp_path):
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(4))
+    with pytest.raises(ValueError, match="flash"):
+        prepare_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), packing=True,
+                                 threads=1), quiet=True)

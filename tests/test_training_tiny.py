@@ -115,3 +115,19 @@ def test_budget_cosine_by_steps_and_by_time():
     assert t(0) == pytest.approx(1.0, abs=0.05)
     time.sleep(0.06)
     assert t(1) == pytest.approx(0.0, abs=1e-6)  # the time budget is spent: LR fully annealed
+
+
+def test_time_budget_stops_pretraining_and_anneals(tok):
+    from scalemath.training.pretrain import pretrain
+
+    model = init_model(TEST_SHAPE, tok)
+    cfg = PretrainConfig(minutes=0.01, clock="cpu", epochs=1000, block_size=32, batch_size=2, threads=1,
+                         heldout_blocks=0, logging_steps=10**6)
+    stats = pretrain(model, tok, _corpus(100), cfg, quiet=True)
+    assert 1 <= stats["steps"] < 1000 * stats["train_blocks"] / 2   # stopped by the budget, not epochs
+    assert stats["cpu_seconds"] >= 0.6 and stats["final_loss"] is not None  # last step always logged
+
+
+def test_unknown_clock_is_refused():
+    with pytest.raises(ValueError, match="clock"):
+        BudgetCosine(10, budget_s=1, clock_name="sundial")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         problems: Path = typer.Option(None, "--problems", exists=True, dir_okay=False, help="Train set (question + solution/answer): references and output order."),
         fmt: str = typer.Option("scalemath", "--format", help="scalemath (Problem-shaped records) or rft_legacy (the paper's {query, response})."),
         stats_path: Path = typer.Option(None, "--stats", help="Write the run's statistics as JSON here."),
-        signature: str = typer.Option("equations", "--signature", help="Path identity: equations (paper), text or none."),
+        signature: str = typer.Option("equations", "--signature", help="Path identity: equations (paper), text, none, latex_equations, expressions, auto or minhash."),
         tie_break: str = typer.Option("farthest", "--tie-break", help="farthest (paper) or first."),
         grader: bool = typer.Option(False, "--grader/--paper-grading", help="Grade with scalemath.answers.grade instead of the paper's '#### number' rule."),
         dataset: str = typer.Option("gsm8k", "--dataset", help="Dataset rules for --grader."),
@@ -71,7 +72,8 @@ def register(app: typer.Typer) -> None:
 
             stats_path.parent.mkdir(parents=True, exist_ok=True)
             stats_path.write_bytes(orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
-        print_summary(Console(), stats.to_dict(), out, n, explain)
+        wide = Console(width=None if sys.stdout.isatty() else 120)  # no 80-column wrap in logs
+        print_summary(wide, stats.to_dict(), out, n, explain)
 
 
 def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, explain: bool) -> None:
@@ -99,7 +101,7 @@ def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, e
     console.print(
         f"distinct paths (D') {st['distinct_paths']:,} + originals (D) {st['originals']:,} = "
         f"{n_written:,} records written; {st['replacements']:,} farthest replacements; "
-        f"{st['workers']} worker(s), {st['seconds']:.2f} s")
+        f"{st['workers']} worker(s) ({st['sharding']}), {st['seconds']:.2f} s")
     if explain:
         dt = Table(title="why samples added no new path")
         dt.add_column("reason")

@@ -22,6 +22,7 @@ Memory holds one small state per question (its kept paths), never the samples.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,10 +31,10 @@ from typing import Any, Callable, Iterable, Iterator
 from rapidfuzz.distance import Levenshtein
 
 from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
-from scalemath.records import Sample, text_hash
+from scalemath.records import Problem, Sample, text_hash, to_dict
 
 __all__ = [
-    "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "collect", "collect_files",
+    "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "QuestionState", "collect", "collect_files",
     "paper_answer", "equation_signature", "reference_final_answer", "is_solution",
     "to_legacy", "DROP_REASONS",
 ]
@@ -57,7 +58,10 @@ class RFTConfig:
     signature: str = "equations"
     """Path identity for de-duplication: "equations" (the paper: the `<<...>>` annotations joined
     by "|", spaces removed), "text" (the whole completion, stripped: only identical texts merge) or
-    "none" (no de-duplication: every correct path is kept)."""
+    "none" (no de-duplication: every correct path is kept), or a signature of
+    `scalemath.methods.signatures` for data without annotations (MATH, augmented data):
+    "latex_equations" (equations from the LaTeX), "expressions" (normalized step multiset),
+    "auto", or "minhash" (near-duplicate paths of a question merge)."""
 
     tie_break: str = "farthest"
     """Which path to keep among paths with the same signature: "farthest" (the paper: a later path
@@ -86,7 +90,9 @@ class RFTConfig:
     """Examples of dropped samples kept per drop reason (for `--explain`)."""
 
     def __post_init__(self) -> None:
-        _choice("signature", self.signature, ("equations", "text", "none"))
+        from scalemath.methods.signatures import SIGNATURES
+
+        _choice("signature", self.signature, ("equations", "text", "none", *sorted(SIGNATURES)))
         _choice("tie_break", self.tie_break, ("farthest", "first"))
         _choice("grading", self.grading, ("paper", "grader"))
         if self.workers < 1:
@@ -128,6 +134,7 @@ class RFTStats:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     seconds: float = 0.0
     workers: int = 1
+    sharding: str = "single"         # how files were split over workers: single, byte-ranges, hash
 
     def merge(self, other: "RFTStats", max_examples: int) -> None:
         """Add another shard's counts to these."""
@@ -218,19 +225,20 @@ def equation_signature(text: str) -> str:
 
 # --------------------------------------------------------------------------- per-question state
 
-class _Question:
-    """Everything kept about one question: its reference and its distinct kept paths."""
+class QuestionState:
+    """Everything kept about one question: its reference and its distinct kept paths (in
+    `texts`, with `origins` (model, seed, source index) and the signature `index`)."""
 
     __slots__ = ("key", "pid", "reference", "gold", "answer", "first", "texts", "origins",
-                 "index", "masks", "n_correct", "rows")
+                 "index", "masks", "n_correct", "rows", "sigfn")
 
-    def __init__(self, key: str, pid: str, reference: str, first: tuple[int, int]):
+    def __init__(self, key: str, pid: str, reference: str, first: tuple[int, ...]):
         self.key = key                  # the question text
         self.pid = pid
         self.reference = reference      # reference solution or bare answer
         self.gold = _reference_value(reference)
         self.answer = reference_final_answer(reference)
-        self.first = first              # (file index, line) of first appearance: output order
+        self.first = first              # position of first appearance (file, line): output order
         self.texts: list[str] = []      # kept paths
         self.origins: list[tuple[str, Any, int]] = []  # (model, seed, source index) per kept path
         self.index: dict[str, int] = {}  # signature -> position in texts
@@ -239,6 +247,7 @@ class _Question:
         # rows[j][t] = edit distance between texts[j] and text t; only while the question is the
         # one being fed (dropped on a switch, so memory does not grow with the samples)
         self.rows: list[dict[str, int]] | None = None
+        self.sigfn: Callable[[str], Any] | None = None  # per-question path signature (registry ones)
 
 
 _distance = Levenshtein.distance
@@ -257,13 +266,19 @@ class RFTCollector:
                  problems: Iterable[dict[str, Any]] | None = None):
         self.config = config or RFTConfig()
         self.stats = RFTStats()
-        self.questions: dict[str, _Question] = {}
+        self.questions: dict[str, QuestionState] = {}
         self.restricted = problems is not None  # samples must match a problem
         self.sources: dict[str, int] = {}       # source name -> index (bit in masks)
         self._source_stats: list[SourceStats] = []
-        self._active: _Question | None = None
+        self._active: QuestionState | None = None
         self._seen: dict[str, int | str] = {}  # completion -> outcome, for the active question
         self._no_dedupe = self.config.signature == "none"
+        self._signature_factory: Callable[[], Callable[[str], Any]] | None = None
+        if self.config.signature not in ("equations", "text", "none"):
+            from scalemath.methods.signatures import get_signature
+
+            name = self.config.signature
+            self._signature_factory = lambda: get_signature(name)
         self._farthest = self.config.tie_break == "farthest"
         self._check_anns = self.config.require_annotations_ok
         self._room = [self.config.max_examples] * 3  # examples still wanted per drop code
@@ -278,11 +293,19 @@ class RFTCollector:
                 return bool(v.correct), getattr(v, "reason", ""), getattr(v, "extracted", None)
 
             self._grade = _grade
+        self._pending: dict[str, tuple[dict[str, Any], int]] = {}
         if problems is not None:
             for i, p in enumerate(problems):
                 self.add_problem(p, (-1, i))
 
     # -- input
+
+    def expect_problems(self, problems: Iterable[dict[str, Any]]) -> None:
+        """Accept only samples of these problems, registering each when its first sample comes
+        (so that a shard of the input outputs only the problems it saw)."""
+        self.restricted = True
+        for i, p in enumerate(problems):
+            self._pending.setdefault(p["question"], (p, i))
 
     def add_problem(self, problem: dict[str, Any], position: tuple[int, int]) -> None:
         """Register a question with its reference solution (from a problems/train file)."""
@@ -290,7 +313,7 @@ class RFTCollector:
         reference = problem.get("solution") or problem.get("answer") or ""
         if q not in self.questions:
             pid = str(problem.get("id") or text_hash(q))
-            self.questions[q] = _Question(q, pid, reference, position)
+            self.questions[q] = QuestionState(q, pid, reference, position)
 
     def source_index(self, name: str, position: tuple[int, int]) -> int:
         i = self.sources.get(name)
@@ -308,9 +331,14 @@ class RFTCollector:
         qs = self.questions.get(question)
         if qs is None:
             if self.restricted:
-                raise KeyError(question)
-            qs = self.questions[question] = _Question(
-                question, problem_id or text_hash(question), reference, position)
+                p = self._pending.get(question)
+                if p is None:
+                    raise KeyError(question)
+                self.add_problem(p[0], (-1, p[1]))
+                qs = self.questions[question]
+            else:
+                qs = self.questions[question] = QuestionState(
+                    question, problem_id or text_hash(question), reference, position)
         if qs is not self._active:
             self._activate(qs)
         ss = self._source_stats[source]
@@ -354,14 +382,14 @@ class RFTCollector:
         self.stats.drops["duplicate"] += 1
         return "duplicate"
 
-    def _activate(self, qs: _Question) -> None:
+    def _activate(self, qs: QuestionState) -> None:
         """Make `qs` the question being fed: the previous one's caches go."""
         if self._active is not None:
             self._active.rows = None
         self._active = qs
         self._seen = {}
 
-    def _classify(self, qs: _Question, completion: str, model: str, seed: Any) -> int | str:
+    def _classify(self, qs: QuestionState, completion: str, model: str, seed: Any) -> int | str:
         """A drop code, or the path's signature when it is correct with sound annotations."""
         if self._grade is None:
             text = completion
@@ -393,9 +421,13 @@ class RFTCollector:
             return "|".join(anns).replace(" ", "")
         if self.config.signature == "text":
             return completion.strip()
+        if self._signature_factory is not None:  # latex_equations, expressions, minhash, ...
+            if qs.sigfn is None:  # one per question: "minhash" keeps an index of the kept paths
+                qs.sigfn = self._signature_factory()
+            return qs.sigfn(completion)
         return ""
 
-    def _farther(self, qs: _Question, i: int, q: str) -> bool:
+    def _farther(self, qs: QuestionState, i: int, q: str) -> bool:
         """The paper's farthest rule: is sum_j ed(q, texts[j]) > sum_j ed(now, texts[j])?
         Distances are cached per question; ed(q, t_j) is computed with the exact bound
         ed(q, t_j) <= ed(now, t_j) + ed(q, now) as cutoff (faster, same value)."""
@@ -430,7 +462,7 @@ class RFTCollector:
         rows[i] = {texts[j]: rows[j][q] for j in range(n) if j != i}
         return True
 
-    def _example(self, code: int, qs: _Question, completion: str, model: str, seed: Any,
+    def _example(self, code: int, qs: QuestionState, completion: str, model: str, seed: Any,
                  detail: Any, grader_reason: str = "") -> int:
         """Keep a few examples per drop reason (for --explain); returns the code."""
         exs = self.stats.examples.setdefault(DROP_REASONS[code], [])
@@ -449,7 +481,7 @@ class RFTCollector:
 
     # -- output
 
-    def finish(self) -> tuple[list[_Question], RFTStats]:
+    def finish(self) -> tuple[list[QuestionState], RFTStats]:
         """Close the run: per-question and per-source figures; returns the question states in
         output order (problems-file order, else order of first appearance) and the stats."""
         if self._active is not None:
@@ -476,7 +508,7 @@ class RFTCollector:
 
 # --------------------------------------------------------------------------- records
 
-def _records(questions: Iterable[_Question], config: RFTConfig,
+def _records(questions: Iterable[QuestionState], config: RFTConfig,
              stats: RFTStats) -> Iterator[dict[str, Any]]:
     for qs in questions:
         if config.include_original and qs.reference and is_solution(qs.reference):
@@ -505,18 +537,24 @@ def _sample_fields(s: dict[str, Any] | Sample) -> tuple[str, str, str, str, Any,
 
 
 def collect(samples: Iterable[dict[str, Any] | Sample], config: RFTConfig | None = None,
-            problems: Iterable[dict[str, Any]] | None = None,
-            source: str = "samples") -> tuple[list[dict[str, Any]], RFTStats]:
+            problems: Iterable[dict[str, Any] | Problem] | None = None,
+            source: str = "samples", **overrides: Any) -> tuple[list[dict[str, Any]], RFTStats]:
     """RFT over samples in memory (dicts or `Sample`s carrying question, answer = reference
-    solution or bare answer, completion; model and seed optional), in the given order.
+    solution or bare answer, completion; model and seed optional), in the given order, in this
+    process (`config.workers` applies to `collect_files`).
 
-    `problems` (dicts with question and solution/answer, id optional) fixes the reference
-    solutions and the output order, and every sample must belong to one of them. A sample's
-    source is its `model`, else `source`. Returns the output records (Problem-shaped dicts: for
+    `problems` (dicts or `Problem`s with question and solution/answer, id optional) fixes the
+    reference solutions and the output order, and every sample must belong to one of them. A
+    sample's source is its `model`, else `source`. Keyword overrides set config fields, e.g.
+    `collect(samples, tie_break="first")`. Returns the output records (Problem-shaped dicts: for
     each question its original then its kept paths) and the stats.
     """
     t0 = time.perf_counter()
     config = config or RFTConfig()
+    if overrides:
+        config = dataclasses.replace(config, **overrides)
+    if problems is not None:
+        problems = [p if isinstance(p, dict) else to_dict(p) for p in problems]
     col = RFTCollector(config, problems)
     for n, s in enumerate(samples, 1):
         q, ref, comp, model, seed, pid = _sample_fields(s)

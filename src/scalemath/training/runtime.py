@@ -45,22 +45,34 @@ def quiet_trainer(trainer) -> None:
     trainer.remove_callback(PrinterCallback)
 
 
+CLOCKS = {"wall": time.monotonic, "cpu": time.process_time}
+
+
+def clock(name: str):
+    """The time source of a budget: "wall" (elapsed time) or "cpu" (this process's CPU time, which
+    a shared, busy machine does not inflate: use it to compare runs fairly there)."""
+    if name not in CLOCKS:
+        raise ValueError(f"unknown clock {name!r}; known: {', '.join(CLOCKS)}")
+    return CLOCKS[name]
+
+
 class BudgetCosine:
     """LR multiplier for LambdaLR: linear warmup then cosine decay to `min_ratio`, where progress is
     the larger of step/total_steps and elapsed/budget_s, so a wall-clock budget anneals the LR
     properly even when the number of steps it will allow is unknown in advance."""
 
     def __init__(self, total_steps: int, warmup: float = 0.03, min_ratio: float = 0.0,
-                 budget_s: float | None = None):
+                 budget_s: float | None = None, clock_name: str = "wall"):
         self.total_steps, self.warmup, self.min_ratio, self.budget_s = total_steps, warmup, min_ratio, budget_s
+        self.now = clock(clock_name)
         self.t0: float | None = None
 
     def progress(self, step: int) -> float:
         p = step / max(self.total_steps, 1)
         if self.budget_s:
             if self.t0 is None:
-                self.t0 = time.monotonic()
-            p = max(p, (time.monotonic() - self.t0) / self.budget_s)
+                self.t0 = self.now()
+            p = max(p, (self.now() - self.t0) / self.budget_s)
         return min(p, 1.0)
 
     def __call__(self, step: int) -> float:
@@ -86,17 +98,20 @@ class BudgetScheduleMixin:
 
 
 class TimeBudget(TrainerCallback):
-    """Stop training once `seconds` of wall-clock time have passed since training began."""
+    """Stop training once `seconds` have passed on `clock_name` ("wall" or "cpu") since training began;
+    log the last step whatever stops the run."""
 
-    def __init__(self, seconds: float | None):
-        self.seconds, self.t0 = seconds, None
+    def __init__(self, seconds: float | None, clock_name: str = "wall"):
+        self.seconds, self.now, self.t0 = seconds, clock(clock_name), 0.0
 
     def on_train_begin(self, args, state, control, **kw):
-        self.t0 = time.monotonic()
+        self.t0 = self.now()
 
     def on_step_end(self, args, state, control, **kw):
-        if self.seconds and time.monotonic() - self.t0 >= self.seconds:
+        if self.seconds and self.now() - self.t0 >= self.seconds:
             control.should_training_stop = True
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            control.should_log = True  # always log the last step, so the final loss is known
 
 
 class ProgressLog(TrainerCallback):

@@ -27,10 +27,10 @@ TRAIN_META = "train_meta.json"
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(epochs=3.0, learning_rate=2e-5, batch_size=128, per_device_batch_size=4,
                   warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512,
-                  gradient_checkpointing=True),
+                  gradient_checkpointing=True, group_by_length=False),
     "tiny": dict(epochs=3.0, learning_rate=2e-3, batch_size=32, per_device_batch_size=32,
                  warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512,
-                 gradient_checkpointing=False),
+                 gradient_checkpointing=False, group_by_length=True),
 }
 
 
@@ -63,8 +63,15 @@ class SFTRunConfig:
     max_steps: int | None = field(default=None, metadata={"help": "Stop after this many optimiser steps."})
     max_minutes: float | None = field(default=None, metadata={
         "help": "Stop after this much wall-clock training time; the cosine schedule anneals by time too."})
+    budget_clock: str = field(default="wall", metadata={
+        "help": "What max_minutes measures: 'wall' (elapsed) or 'cpu' (process CPU time; fair on a busy machine)."})
     packing: bool = field(default=False, metadata={
-        "help": "Pack examples into max_length blocks (TRL bfd, padding-free); off = pad each batch."})
+        "help": "Pack examples into max_length blocks (TRL bfd, padding-free). Needs a flash-attention "
+                "attn_implementation: with sdpa/eager, packed examples would attend to each other."})
+    group_by_length: bool | None = field(default=None, metadata={
+        "help": "Batch examples of similar length together to cut padding (tiny: on; paper: off)."})
+    attn_implementation: str | None = field(default=None, metadata={
+        "help": "Attention kernel passed to from_pretrained (sdpa, eager, flash_attention_2); None = default."})
     gradient_checkpointing: bool | None = field(default=None, metadata={
         "help": "Recompute activations in backward to save memory (paper profile: on; tiny: off)."})
     bf16: bool | str = field(default="auto", metadata={
@@ -153,7 +160,15 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     if tokenizer.eos_token is None:
         raise ValueError(f"tokenizer of {config.model} has no eos token")
-    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=getattr(torch, config.dtype))
+    dtype = getattr(torch, config.dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"dtype {config.dtype!r} is not a torch dtype (float32, bfloat16, float16)")
+    load_kw = {"attn_implementation": config.attn_implementation} if config.attn_implementation else {}
+    model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, **load_kw)
+    if config.packing and not str(model.config._attn_implementation).startswith("flash"):
+        raise ValueError(f"packing=True needs a flash-attention kernel (attn_implementation), the model uses "
+                         f"{model.config._attn_implementation!r}, which would let packed examples attend to "
+                         "each other; use packing=False (the default) instead")
     n_params = sum(p.numel() for p in model.parameters())
     cfg = config.resolved(n_params)
 
@@ -176,14 +191,17 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         bf16=bf16, logging_steps=cfg.logging_steps, save_strategy="no", eval_strategy="no",
         report_to="none", disable_tqdm=True, dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         seed=cfg.seed, data_seed=cfg.seed)
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
     trainer = _sft_trainer_class()(model=model, args=SFTConfig(**args), train_dataset=dataset,
-                                   processing_class=tokenizer, callbacks=[log, TimeBudget(budget_s)])
+                                   processing_class=tokenizer,
+                                   callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
     quiet_trainer(trainer)
     if cfg.lr_scheduler == "cosine":
-        trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s}
+        trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s,
+                          "clock_name": cfg.budget_clock}
     return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
                        n_examples=len(examples), n_params=n_params, threads=threads, bf16=bf16,
                        grad_accum=accum, world_size=world)
@@ -200,9 +218,9 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     trainer, cfg = job.trainer, job.config
     n_tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
     n_target = sum(sum(1 for t in x if t != -100) for x in trainer.train_dataset["labels"])
-    t_train = time.monotonic()
+    t_train, c_train = time.monotonic(), time.process_time()
     result = trainer.train()
-    train_seconds = time.monotonic() - t_train
+    train_seconds, cpu_seconds = time.monotonic() - t_train, time.process_time() - c_train
 
     out = Path(cfg.out)
     try:
@@ -228,7 +246,7 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
         "epochs_done": round(float(trainer.state.epoch or 0), 3),
         "gradient_accumulation": job.grad_accum, "world_size": job.world_size, "threads": job.threads,
         "bf16": job.bf16,
-        "train_seconds": round(train_seconds, 2),
+        "train_seconds": round(train_seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
         "total_seconds": round(time.monotonic() - t_start, 2),
         "tokens_seen": seen, "tokens_per_second": round(seen / max(train_seconds, 1e-9), 1),
         "train_loss_mean": round(float(result.training_loss), 4),

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from scalemath.training.pretrain import PretrainConfig, pretrain, read_corpus
+from scalemath.training.pretrain import PretrainConfig, read_corpus
+from scalemath.training.pretrain import pretrain as run_pretrain
 from scalemath.training.tokenizer import TokenizerConfig, tokens_per_char, train_tokenizer
 
 TINY_META = "tiny_meta.json"
@@ -85,7 +86,7 @@ def count_parameters(model) -> int:
 
 
 def build_tiny_base(corpus_lines: Iterable[str] | str | Path, out_dir: str | Path,
-                    config: TinyConfig | None = None, pretrain_config: PretrainConfig | None = None,
+                    config: TinyConfig | None = None, pretrain: PretrainConfig | None = None,
                     *, quiet: bool = False) -> Path:
     """Train tokenizer + model from scratch on `corpus_lines` and save them to `out_dir`.
 
@@ -94,7 +95,7 @@ def build_tiny_base(corpus_lines: Iterable[str] | str | Path, out_dir: str | Pat
     which then holds config.json, model.safetensors, tokenizer files and tiny_meta.json.
     """
     config = config or TinyConfig()
-    pretrain_config = pretrain_config or PretrainConfig()
+    pretrain_config = pretrain or PretrainConfig()
     out_dir = Path(out_dir)
     t0 = time.monotonic()
     lines = read_corpus(corpus_lines, pretrain_config.max_lines)
@@ -105,7 +106,7 @@ def build_tiny_base(corpus_lines: Iterable[str] | str | Path, out_dir: str | Pat
     tokenizer = train_tokenizer(lines, tok_cfg)
     tok_seconds = time.monotonic() - t0
     model = init_model(config, tokenizer)
-    stats = pretrain(model, tokenizer, lines, pretrain_config, quiet=quiet)
+    stats = run_pretrain(model, tokenizer, lines, pretrain_config, quiet=quiet)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -15,8 +15,9 @@ from typing import Iterable
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 
-# GPT-2 style split, except that a digit is a piece of its own (with its optional leading space).
-SPLIT_DIGITS = r" ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+# GPT-2 style split, except that every digit is a piece of its own and a space before a number is
+# its own token, so a digit has one token id wherever it stands (question, text, <<a*b=c>>).
+SPLIT_DIGITS = r" ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 # Same with whole numbers kept together (merges may then join digits); only for comparison.
 JOIN_DIGITS = r" ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 

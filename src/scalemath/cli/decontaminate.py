@@ -1,0 +1,47 @@
+"""`scalemath decontaminate`: drop training records that overlap test sets, with a report."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("decontaminate")
+    def decontaminate_cmd(
+        input: Path = typer.Option(..., "--input", "-i", exists=True, dir_okay=False, help="Training JSONL (problems or samples)."),
+        against: list[str] = typer.Option(..., "--against", help="Test set: a file (any load_problems format) or gsm8k/math/math500; repeatable."),
+        out: Path = typer.Option(..., "--out", "-o", help="JSONL of the records kept."),
+        report: Optional[Path] = typer.Option(None, "--report", help="Report JSON (default OUT.report.json)."),
+        data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ (for the short names)."),
+        ngram: int = typer.Option(13, help="Word n-gram overlap length (0: off)."),
+        threshold: float = typer.Option(0.5, help="Near-duplicate Jaccard threshold (numbers-masked word shingles)."),
+        shingle: int = typer.Option(3, help="Word n-gram length of the near-duplicate shingles."),
+        minhash: bool = typer.Option(True, "--minhash/--no-minhash", help="Run the near-duplicate test."),
+        fields: str = typer.Option("question,solution,completion", help="Fields checked for n-gram overlap."),
+    ) -> None:
+        """Remove records sharing a 13-gram with, or near-duplicating, a test question."""
+        from rich.console import Console
+
+        from scalemath.methods.decontaminate import (DecontamConfig, DecontamReport, build_decontaminator,
+                                                     decontaminate)
+        from scalemath.records import RecordError, iter_jsonl, write_jsonl
+
+        con = Console(stderr=True)
+        try:
+            cfg = DecontamConfig(ngram=ngram, threshold=threshold, shingle=shingle, minhash=minhash,
+                                 ngram_fields=tuple(f.strip() for f in fields.split(",") if f.strip()))
+            decon = build_decontaminator(against, cfg, data_dir)
+        except (ValueError, FileNotFoundError) as e:
+            raise typer.BadParameter(str(e)) from None
+        rep = DecontamReport()
+        try:
+            kept = write_jsonl(out, decontaminate(iter_jsonl(input), decon, rep))
+        except RecordError as e:
+            con.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+        report_path = report or out.with_suffix(".report.json")
+        rep.write(report_path)
+        con.print(f"checked {rep.checked} against {dict(decon.references)}: removed {rep.removed} "
+                  f"({dict(rep.by_reason)}), kept {kept} -> {out}; report {report_path}")

@@ -1,0 +1,415 @@
+"""Reasoning-path signatures for distinct-path dedupe (RFT) and MinHash near-duplicate detection.
+
+A signature maps a solution text to a hashable key; two solutions with equal keys count as the
+same reasoning path. `get_signature(name)` returns one of:
+
+- "equations": the RFT paper's key, the list of `<<...>>` calculator annotations with spaces
+  removed (`'|'.join(re.findall(r'<<([^>]*)>>', text)).replace(' ', '')`). Default for GSM8K.
+- "latex_equations": the equations (`=` relations) found in the math spans of a MATH-style
+  solution (`$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`, align-like environments), normalized
+  (spacing, `\\left`/`\\right`, `\\dfrac`, `\\cdot`/`\\times`, ...), in order; with no relation
+  at all, the normalized math spans themselves. The 5000 MATH test solutions get 4962 distinct
+  keys and no empty one (relations alone left 318 empty); "equations" gives them all "".
+- "expressions": the multiset of normalized "expression = value" steps, wherever they come from
+  (annotations, LaTeX, or plain text "3 * 4 = 12"), with commutative operands sorted, so two
+  solutions that do the same computations in another order or as "4*3" instead of "3*4" share
+  a key.
+- "auto": "equations" when the text has `<<..>>` annotations, else "latex_equations" when it has
+  math spans, else "expressions".
+- "minhash": a stateful near-duplicate signature (`MinHashSignature`): each text gets the key of
+  the first earlier text whose word n-gram Jaccard similarity is at least `threshold`, else a new
+  key. Create one per problem (or share one: keys never collide across problems).
+
+MinHash here is our own numpy implementation (see `MinHasher`): words are hashed once (cached),
+n-gram hashes and all permutations are vectorized, so one text costs a few numpy calls instead of
+one Python hash call per shingle and permutation; `benchmarks/bench_augment.py` compares it with
+`datasketch` when that package is installed.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from typing import Callable, Hashable, Iterable
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# "equations": the RFT paper's signature
+
+_ANNOTATION = re.compile(r"<<([^>]*)>>")
+
+
+def equations_signature(text: str) -> str:
+    """The RFT paper's path key: the `<<...>>` annotations joined by '|', spaces removed."""
+    return "|".join(_ANNOTATION.findall(text)).replace(" ", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# "latex_equations"
+
+_MATH_SPAN = re.compile(
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$"
+    r"|\\begin\{(?:align|aligned|equation|eqnarray|gather|multline)\*?\}(.+?)"
+    r"\\end\{(?:align|aligned|equation|eqnarray|gather|multline)\*?\}",
+    re.DOTALL,
+)
+_LATEX_NOISE = re.compile(r"\\left|\\right|\\[,!;:> ]|\\quad|\\qquad|\\displaystyle|&|\s+")
+_LATEX_SWAPS = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cdot", "*"), ("\\times", "*"),
+                ("\\div", "/"), ("\\ne", "\\neq"), ("\\leq", "\\le"), ("\\geq", "\\ge"),
+                ("−", "-"), ("{,}", ""), ("\\%", "%"))
+_RELATION = re.compile(r"=|\\le|\\ge|\\neq|<|>")
+
+
+def math_spans(text: str) -> list[str]:
+    """The contents of the math spans of a LaTeX text, in order."""
+    return [next(g for g in m.groups() if g is not None) for m in _MATH_SPAN.finditer(text)]
+
+
+def normalize_latex_math(s: str) -> str:
+    """Whitespace, spacing commands, `\\left`/`\\right` and `&` removed; operator spellings unified."""
+    for a, b in _LATEX_SWAPS:
+        s = s.replace(a, b)
+    s = _LATEX_NOISE.sub("", s)
+    return s.rstrip(".,")
+
+
+def latex_equations(text: str) -> list[str]:
+    """The normalized relations (`a = b`, `\\le`, ...) inside the math spans of a text."""
+    out = []
+    for span in math_spans(text):
+        for line in re.split(r"\\\\", span):
+            norm = normalize_latex_math(line)
+            if norm and _RELATION.search(norm):
+                out.append(norm)
+    return out
+
+
+def latex_equations_signature(text: str) -> str:
+    """Path key for MATH-style solutions: their normalized LaTeX relations joined by '|'; a solution
+    with no relation at all is keyed by its normalized math spans (e.g. a chain of expressions)."""
+    eqs = latex_equations(text)
+    if eqs:
+        return "|".join(eqs)
+    return "|".join(n for n in map(normalize_latex_math, math_spans(text)) if n)
+
+
+# ---------------------------------------------------------------------------------------------
+# "expressions": normalized multiset of "expression = value" steps
+
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_PLAIN_EQ = re.compile(
+    rf"((?:\(\s*)*\$?{_NUM}%?(?:\s*\)*\s*[-+*/×÷x]\s*(?:\(\s*)*\$?{_NUM}%?)+\s*\)*)\s*=\s*\$?\s*(-?{_NUM})"
+)
+_OPS = {"×": "*", "÷": "/", "−": "-"}
+_TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[\d($])")
+
+
+def _split_top(s: str, op: str) -> list[str]:
+    """Split s at `op` characters outside brackets/braces."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(s):
+        if c in "({[":
+            depth += 1
+        elif c in ")}]":
+            depth -= 1
+        elif c == op and depth == 0 and i > 0:
+            parts.append(s[start:i])
+            start = i + 1
+    parts.append(s[start:])
+    return parts
+
+
+def canonical_expression(expr: str) -> str:
+    """Commutative-normal form of one expression: top-level sums/products get sorted operands."""
+    s = expr.replace(" ", "").replace(",", "").replace("$", "")
+    for a, b in _OPS.items():
+        s = s.replace(a, b)
+    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
+        s = s[1:-1]
+    if "-" not in s[1:] and len(terms := _split_top(s, "+")) > 1:
+        return "+".join(sorted(canonical_expression(t) for t in terms))
+    if "/" not in s and len(factors := _split_top(s, "*")) > 1 and len(_split_top(s, "+")) == 1:
+        return "*".join(sorted(_wrap_sum(canonical_expression(f)) for f in factors))
+    return s
+
+
+def _wrap_sum(s: str) -> str:
+    """Parenthesize a sum/difference that becomes a factor."""
+    return f"({s})" if len(_split_top(s, "+")) > 1 or len(_split_top(s, "-")) > 1 else s
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for c in s:
+        depth += (c in "({[") - (c in ")}]")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def expression_steps(text: str) -> list[str]:
+    """The "expression=value" steps of a solution, each in commutative-normal form.
+
+    Sources in order of preference (never double counted): `<<..>>` annotations; else LaTeX
+    relations; else plain-text "a op b = c" arithmetic.
+    """
+    steps: list[str] = []
+    annotations = _ANNOTATION.findall(text)
+    if annotations:
+        pairs = [a.rsplit("=", 1) for a in annotations]
+    else:
+        latex = latex_equations(text)
+        if latex:
+            pairs = [eq.split("=") for eq in latex]
+            pairs = [(p[0], p[-1]) if len(p) >= 2 else (p[0], "") for p in pairs]
+        else:
+            pairs = [(_TIMES_X.sub("*", a), b) for a, b in _PLAIN_EQ.findall(text)]
+    for pair in pairs:
+        lhs, rhs = (pair[0], pair[1]) if len(pair) == 2 else (pair[0], "")
+        steps.append(f"{canonical_expression(lhs)}={rhs.replace(' ', '').replace(',', '')}")
+    return steps
+
+
+def expressions_signature(text: str) -> tuple[tuple[str, int], ...]:
+    """Order-free path key: the multiset of normalized steps, as sorted (step, count) pairs."""
+    return tuple(sorted(Counter(expression_steps(text)).items()))
+
+
+def auto_signature(text: str) -> Hashable:
+    """"equations" for annotated GSM8K text, "latex_equations" for LaTeX, else "expressions"."""
+    if "<<" in text and _ANNOTATION.search(text):
+        return equations_signature(text)
+    if "$" in text or "\\(" in text or "\\[" in text or "\\begin" in text:
+        return latex_equations_signature(text)
+    return expressions_signature(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens, n-gram hashes, MinHash
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand million billion half halves third thirds quarter quarters dozen dozens twice "
+    "thrice double triple".split())
+_MASK = "<num>"
+_M64 = np.uint64(0x9E3779B97F4A7C15)   # odd multiplier of the rolling n-gram hash
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_word_ids: dict[str, int] = {}
+
+
+def tokens(text: str, mask_numbers: bool = False) -> list[str]:
+    """Lower-case word and number tokens (punctuation dropped); numbers (digits and number words)
+    become one mask token when `mask_numbers`."""
+    toks = _TOKEN.findall(text.lower())
+    if mask_numbers:
+        toks = [_MASK if (t[0].isdigit() or t in _NUMBER_WORDS) else t for t in toks]
+    return toks
+
+
+def _word_id(w: str) -> int:
+    wid = _word_ids.get(w)
+    if wid is None:
+        wid = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little")
+        if len(_word_ids) < 2_000_000:
+            _word_ids[w] = wid
+    return wid
+
+
+def ngram_hashes(toks: list[str], n: int, short: bool = True) -> np.ndarray:
+    """64-bit hashes of the word n-grams of a token list (stable across processes).
+
+    A text shorter than n gives one hash of all its tokens when `short`, else none."""
+    ids = np.fromiter((_word_id(t) for t in toks), dtype=np.uint64, count=len(toks))
+    if len(ids) < n:
+        if not short or len(ids) == 0:
+            return np.empty(0, dtype=np.uint64)
+        n = len(ids)
+    m = len(ids) - n + 1
+    h = ids[:m].copy()
+    for j in range(1, n):
+        h *= _M64
+        h += ids[j:j + m]
+    h ^= h >> np.uint64(31)      # splitmix64 finalizer spreads the bits
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(33)
+    return h
+
+
+class MinHasher:
+    """MinHash signatures of 64-bit shingle hashes under `num_perm` multiply-add-shift hashes."""
+
+    def __init__(self, num_perm: int = 128, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.num_perm = num_perm
+        self.a = (rng.integers(0, 2**63, num_perm, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
+        self.b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+
+    def signature(self, shingles: np.ndarray) -> np.ndarray:
+        """uint32[num_perm] signature; an empty shingle set gives all-max (matches nothing real)."""
+        if len(shingles) == 0:
+            return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
+        v = shingles[:, None] * self.a[None, :]
+        v += self.b
+        v >>= np.uint64(32)
+        return v.min(axis=0).astype(np.uint32)
+
+
+def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) with bands*rows <= num_perm minimizing weighted false-positive and
+    false-negative probability mass around `threshold` (the classic banding trade-off)."""
+    xs = np.linspace(0.0, 1.0, 201)
+    best, best_err = (1, num_perm), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            p = 1.0 - (1.0 - xs ** r) ** b
+            fp = np.trapezoid(np.where(xs < threshold, p, 0.0), xs)
+            fn = np.trapezoid(np.where(xs >= threshold, 1.0 - p, 0.0), xs)
+            err = fp_weight * fp + (1 - fp_weight) * fn
+            if err < best_err:
+                best, best_err = (b, r), err
+    return best
+
+
+_LSH_CACHE: dict[tuple[float, int], tuple[int, int]] = {}
+
+
+class NearDupIndex:
+    """MinHash LSH index of texts for near-duplicate detection.
+
+    `add(key, text)` returns True when no earlier text has estimated Jaccard similarity (over word
+    `ngram`-grams) of at least `threshold`, and stores it; False when it is a near-duplicate (the
+    earlier key is then in `last_match`). `query(text)` only looks.
+
+    Args:
+        threshold: Jaccard similarity at or above which two texts are near-duplicates.
+        num_perm: MinHash permutations (more: better estimates, slower; 64-256 usual).
+        ngram: word n-gram length of the shingles.
+        mask_numbers: replace numbers (and number words) by one token before shingling.
+        seed: seed of the hash permutations (indexes built with different seeds do not mix).
+    """
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5,
+                 mask_numbers: bool = False, seed: int = 1):
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        self.threshold, self.ngram, self.mask_numbers = threshold, ngram, mask_numbers
+        self.hasher = MinHasher(num_perm, seed)
+        key = (round(threshold, 4), num_perm)
+        if key not in _LSH_CACHE:
+            _LSH_CACHE[key] = lsh_params(threshold, num_perm)
+        self.bands, self.rows = _LSH_CACHE[key]
+        self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        self._keys: list[Hashable] = []
+        self._sigs: list[np.ndarray] = []
+        self.last_match: Hashable | None = None
+        self.last_similarity: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def signature(self, text: str) -> np.ndarray:
+        return self.hasher.signature(ngram_hashes(tokens(text, self.mask_numbers), self.ngram))
+
+    def _bands(self, sig: np.ndarray) -> list[bytes]:
+        r = self.rows
+        return [sig[i * r:(i + 1) * r].tobytes() for i in range(self.bands)]
+
+    def query_signature(self, sig: np.ndarray) -> list[tuple[Hashable, float]]:
+        """(key, estimated Jaccard) of the stored texts at or above threshold, best first."""
+        cand: set[int] = set()
+        for table, band in zip(self._tables, self._bands(sig)):
+            hit = table.get(band)
+            if hit:
+                cand.update(hit)
+        out = []
+        for i in cand:
+            sim = float(np.count_nonzero(self._sigs[i] == sig)) / len(sig)
+            if sim >= self.threshold:
+                out.append((self._keys[i], sim))
+        out.sort(key=lambda kv: -kv[1])
+        return out
+
+    def query(self, text: str) -> list[tuple[Hashable, float]]:
+        return self.query_signature(self.signature(text))
+
+    def insert_signature(self, key: Hashable, sig: np.ndarray) -> None:
+        i = len(self._keys)
+        self._keys.append(key)
+        self._sigs.append(sig)
+        for table, band in zip(self._tables, self._bands(sig)):
+            table.setdefault(band, []).append(i)
+
+    def add(self, key: Hashable, text: str) -> bool:
+        """Store `text` under `key` unless it near-duplicates a stored text; True when new."""
+        sig = self.signature(text)
+        hits = self.query_signature(sig)
+        if hits:
+            self.last_match, self.last_similarity = hits[0]
+            return False
+        self.last_match, self.last_similarity = None, 0.0
+        self.insert_signature(key, sig)
+        return True
+
+
+class MinHashSignature:
+    """Stateful near-duplicate signature: a text's key is the key of the first stored text it
+    near-duplicates, else a fresh one (see `NearDupIndex` for the arguments)."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5,
+                 mask_numbers: bool = False, seed: int = 1):
+        self.index = NearDupIndex(threshold, num_perm, ngram, mask_numbers, seed)
+
+    def __call__(self, text: str) -> Hashable:
+        key = ("minhash", id(self.index), len(self.index))
+        if self.index.add(key, text):
+            return key
+        return self.index.last_match
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+
+SIGNATURES: dict[str, Callable[..., Callable[[str], Hashable]]] = {
+    "equations": lambda: equations_signature,
+    "latex_equations": lambda: latex_equations_signature,
+    "expressions": lambda: expressions_signature,
+    "auto": lambda: auto_signature,
+    "minhash": MinHashSignature,
+}
+
+
+def get_signature(name: str, **kwargs) -> Callable[[str], Hashable]:
+    """The path-signature function called `name` (see the module docstring).
+
+    `kwargs` go to the stateful "minhash" signature (threshold, num_perm, ngram, mask_numbers,
+    seed); the stateless ones take none. Each call returns a fresh function/object.
+    """
+    if name not in SIGNATURES:
+        raise ValueError(f"unknown signature {name!r}; choose from {sorted(SIGNATURES)}")
+    if kwargs and name != "minhash":
+        raise ValueError(f"signature {name!r} takes no options (got {sorted(kwargs)})")
+    return SIGNATURES[name](**kwargs)
+
+
+def distinct(texts: Iterable[str], signature: Callable[[str], Hashable]) -> list[int]:
+    """Indices of the first text of each distinct signature (stable order)."""
+    seen: set = set()
+    keep = []
+    for i, t in enumerate(texts):
+        k = signature(t)
+        if k not in seen:
+            seen.add(k)
+            keep.append(i)
+    return keep
+
+
+__all__ = ["get_signature", "SIGNATURES", "equations_signature", "latex_equations_signature",
+           "expressions_signature", "auto_signature", "latex_equations", "expression_steps",
+           "canonical_expression", "math_spans", "tokens", "ngram_hashes", "MinHasher",
+           "NearDupIndex", "MinHashSignature", "lsh_params", "distinct"]
