@@ -39,7 +39,9 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option("gsm8k", help="Answer conventions for grading (gsm8k, math, ...)."),
         grade: bool = typer.Option(True, help="Grade each completion against the reference answer."),
         batch_size: int = typer.Option(64, min=1, help="Rows (problem x sample) decoded together."),
-        engine: str = typer.Option("hf", help="Sampling engine."),
+        engine: str = typer.Option("hf", help="Sampling engine: hf (transformers), vllm, openai."),
+        base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
+        tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per model replica."),
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
@@ -57,8 +59,12 @@ def register(app: typer.Typer) -> None:
         hf_logging.disable_progress_bar()
         params = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
                                 stop=unescape(stop), seed=seed)
-        eng = load_engine(engine, model, device=device, dtype=dtype, batch_size=batch_size,
-                          threads=threads)
+        per_engine = {"hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
+                      "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size),
+                      "openai": dict(base_url=base_url)}
+        if engine == "openai" and not base_url:
+            raise typer.BadParameter("--engine openai needs --base-url")
+        eng = load_engine(engine, model, **per_engine.get(engine, {}))
         problems = list(itertools.islice(load_problems(data), limit or None))
         stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
         c = Console()

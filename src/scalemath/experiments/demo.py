@@ -76,8 +76,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         tmp.replace(p["corpus.txt"])
         return {"train": n_tr, "test": n_te, "corpus_lines": cfg.corpus_lines}
 
-    run_stage(out, "data", {k: c[k] for k in ("seed", "train_n", "test_n", "steps", "number_range",
-                                               "corpus_lines")}, data, log)
+    # Each stage's fingerprint includes everything upstream of it, so a changed setting re-runs
+    # exactly the stages it reaches.
+    data_cfg = {k: c[k] for k in ("seed", "train_n", "test_n", "steps", "number_range", "corpus_lines")}
+    base_cfg = {k: c[k] for k in ("seed", "corpus_lines", "model_preset", "pretrain_steps",
+                                  "pretrain_minutes")}
+    recipe = {"data": data_cfg, "base": base_cfg,
+              **{k: c[k] for k in ("template", "sft_epochs", "sft_lr")}}
+    sample_cfg = {**recipe, **{k: c[k] for k in ("k", "temperature", "max_tokens")}}
+    eval_cfg = {k: c[k] for k in ("eval_k", "temperature", "max_tokens")}
+    run_stage(out, "data", data_cfg, data, log)
 
     def base() -> dict[str, Any]:
         from scalemath.training.pretrain import PretrainConfig
@@ -89,8 +97,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                                        max_steps=cfg.pretrain_steps, seed=cfg.seed))
         return json.loads((p["base"] / "tiny_meta.json").read_text()).get("pretrain", {})
 
-    run_stage(out, "pretrain", {k: c[k] for k in ("seed", "corpus_lines", "model_preset",
-                                                   "pretrain_steps", "pretrain_minutes")}, base, log)
+    run_stage(out, "pretrain", base_cfg, base, log)
 
     def train(data_path: Path, dest: Path) -> Callable[[], dict[str, Any]]:
         def fn() -> dict[str, Any]:
@@ -105,7 +112,6 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                                                 "train_loss_mean")}}
         return fn
 
-    recipe = {k: c[k] for k in ("seed", "template", "sft_epochs", "sft_lr")}
     run_stage(out, "sft", recipe, train(p["train.jsonl"], p["sft"]), log)
 
     def sample() -> dict[str, Any]:
@@ -120,8 +126,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                                 p["sft_samples.jsonl"], dataset="gsm8k")
         return stats.to_dict()
 
-    run_stage(out, "sample", {**recipe, **{k: c[k] for k in ("k", "temperature", "max_tokens")}},
-              sample, log)
+    run_stage(out, "sample", sample_cfg, sample, log)
 
     def rft() -> dict[str, Any]:
         from scalemath.methods.rft import RFTConfig, collect_files
@@ -134,8 +139,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         return {"records": len(records), **{k: d.get(k) for k in (
             "questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals")}}
 
-    run_stage(out, "rft_collect", {"k": cfg.k}, rft, log)
-    run_stage(out, "rft_train", recipe, train(p["rft_data.jsonl"], p["rft"]), log)
+    run_stage(out, "rft_collect", sample_cfg, rft, log)
+    run_stage(out, "rft_train", sample_cfg, train(p["rft_data.jsonl"], p["rft"]), log)
 
     def evaluate(name: str) -> Callable[[], dict[str, Any]]:
         def fn() -> dict[str, Any]:
@@ -147,8 +152,9 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                             batch_size=cfg.batch_size)
         return fn
 
-    ev = {k: c[k] for k in ("eval_k", "temperature", "max_tokens", "test_n")}
-    results = {name: run_stage(out, f"eval_{name}", ev, evaluate(name), log).summary
+    upstream = {"sft": recipe, "rft": sample_cfg}
+    results = {name: run_stage(out, f"eval_{name}", {**upstream[name], **eval_cfg}, evaluate(name),
+                               log).summary
                for name in ("sft", "rft")}
     summary = summarize(cfg, results, json.loads((out / "rft_stats.json").read_text()))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

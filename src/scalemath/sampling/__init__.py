@@ -13,11 +13,14 @@ from scalemath.sampling.engine import Completion, Engine, SamplingParams, cut_at
 # engine name -> "module:Class"; a backend registers itself by adding a line here
 ENGINES: dict[str, str] = {
     "hf": "scalemath.sampling.hf:HFEngine",
+    "vllm": "scalemath.sampling.vllm_engine:VLLMEngine",
+    "openai": "scalemath.sampling.openai_engine:from_model",
 }
 
 
 def load_engine(name: str, model: Any, **kw: Any) -> Engine:
-    """Build the engine `name` ("hf", ...) for `model`; keyword arguments go to its constructor."""
+    """Build the engine `name` ("hf", "vllm", "openai") for `model`; keyword arguments go to its
+    constructor (vLLM and the OpenAI client are imported only when chosen)."""
     try:
         target = ENGINES[name]
     except KeyError:

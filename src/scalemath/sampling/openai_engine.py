@@ -335,3 +335,8 @@ def parse_retry_after(value: str | None) -> float:
     except (TypeError, ValueError):
         return 0.0
     return max(0.0, when.timestamp() - time.time())
+
+
+def from_model(model: str, *, base_url: str, **kw: Any) -> OpenAIEngine:
+    """`load_engine("openai", model, base_url=...)`: the engine for `model` served at `base_url`."""
+    return OpenAIEngine(base_url, model, **kw)
