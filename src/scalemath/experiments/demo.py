@@ -24,20 +24,23 @@ class DemoConfig:
 
     out: str = field(default="runs/demo", metadata={"help": "Run directory; every stage writes under it."})
     seed: int = field(default=0, metadata={"help": "Seed of data generation, training and sampling."})
-    train_n: int = field(default=800, metadata={"help": "Training questions (D). Small on purpose: SFT must be far from saturated."})
+    train_n: int = field(default=2000, metadata={"help": "Training questions (D). Small on purpose: SFT must be far from saturated."})
     test_n: int = field(default=300, metadata={"help": "Held-out test questions."})
-    steps: tuple[int, int] = field(default=(1, 3), metadata={"help": "Reasoning steps per problem (min, max)."})
-    number_range: tuple[int, int] = field(default=(2, 20), metadata={"help": "Operand range of the generator."})
+    steps: tuple[int, int] = field(default=(1, 2), metadata={"help": "Reasoning steps per problem (min, max)."})
+    number_range: tuple[int, int] = field(default=(2, 10), metadata={"help": "Operand range of the generator."})
     corpus_lines: int = field(default=60000, metadata={"help": "Lines of the procedural pre-training corpus."})
+    corpus_max_number: int = field(default=100, metadata={
+        "help": "Largest operand of the corpus's + and - facts (keep arithmetic at the task's scale)."})
+    corpus_max_factor: int = field(default=12, metadata={"help": "Largest factor of the corpus's * and / facts."})
     model_preset: str = field(default="nano", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
     pretrain_steps: int | None = field(default=600, metadata={
         "help": "Pre-training optimiser steps (a step budget keeps results machine-independent)."})
     pretrain_minutes: float | None = field(default=None, metadata={
         "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None)."})
     template: str = field(default="qa", metadata={"help": "Prompt template for training and sampling."})
-    sft_epochs: float = field(default=3.0, metadata={"help": "SFT epochs (the same recipe trains RFT)."})
+    sft_epochs: float = field(default=4.0, metadata={"help": "SFT epochs (the same recipe trains RFT)."})
     sft_lr: float | None = field(default=None, metadata={"help": "SFT/RFT learning rate; None = the tiny profile's."})
-    k: int = field(default=8, metadata={"help": "Sampled reasoning paths per train question for RFT."})
+    k: int = field(default=4, metadata={"help": "Sampled reasoning paths per train question for RFT."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for RFT and maj@k."})
     max_tokens: int = field(default=160, metadata={"help": "Max new tokens per completion."})
     eval_k: int = field(default=8, metadata={"help": "Samples per test question for maj@k, Pass@k, PassRatio@k."})
@@ -55,6 +58,7 @@ class DemoConfig:
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the whole loop; returns the SFT-vs-RFT summary also written to summary.json."""
+    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
     from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.datasets.procedural import generate
 
@@ -70,17 +74,21 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         common = dict(steps=tuple(cfg.steps), seed=cfg.seed, number_range=tuple(cfg.number_range))
         n_tr = write_jsonl(p["train.jsonl"], generate(cfg.train_n, split="train", **common))
         n_te = write_jsonl(p["test.jsonl"], generate(cfg.test_n, split="test", **common))
-        lines = pretrain_corpus(n_lines=cfg.corpus_lines, seed=cfg.seed)
+        lines = pretrain_corpus(config=CorpusConfig(
+            seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=cfg.corpus_max_number,
+            max_factor=cfg.corpus_max_factor,
+            weights={"facts": 0.55, "words": 0.15, "scenes": 0.20, "stories": 0.10}))
         tmp = p["corpus.txt"].with_suffix(".tmp")
+        lines = list(lines)
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(p["corpus.txt"])
-        return {"train": n_tr, "test": n_te, "corpus_lines": cfg.corpus_lines}
+        return {"train": n_tr, "test": n_te, "corpus_lines": len(lines)}
 
     # Each stage's fingerprint includes everything upstream of it, so a changed setting re-runs
     # exactly the stages it reaches.
-    data_cfg = {k: c[k] for k in ("seed", "train_n", "test_n", "steps", "number_range", "corpus_lines")}
-    base_cfg = {k: c[k] for k in ("seed", "corpus_lines", "model_preset", "pretrain_steps",
-                                  "pretrain_minutes")}
+    corpus_keys = ("seed", "corpus_lines", "corpus_max_number", "corpus_max_factor")
+    data_cfg = {k: c[k] for k in ("train_n", "test_n", "steps", "number_range", *corpus_keys)}
+    base_cfg = {k: c[k] for k in (*corpus_keys, "model_preset", "pretrain_steps", "pretrain_minutes")}
     recipe = {"data": data_cfg, "base": base_cfg,
               **{k: c[k] for k in ("template", "sft_epochs", "sft_lr")}}
     sample_cfg = {**recipe, **{k: c[k] for k in ("k", "temperature", "max_tokens")}}
