@@ -24,7 +24,7 @@ _HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _DATASETS = ("auto", "gsm8k", "math")
 
 
-def _matching_brace(text: str, start: int) -> int:
+def matching_brace(text: str, start: int) -> int:
     """Index of the `}` closing the `{` at `start`, or -1 (escaped braces \\{ \\} are skipped)."""
     depth = 0
     i = start
@@ -60,7 +60,7 @@ def boxed_spans(text: str) -> list[str]:
         k = best + len(cmd)
         rest = text[k:k + 1]
         if rest == "{":
-            end = _matching_brace(text, k)
+            end = matching_brace(text, k)
             if end < 0:  # unbalanced: take the rest of the text
                 out.append(text[k + 1:].strip())
                 return out
@@ -112,7 +112,7 @@ def boxed_answer(text: str) -> tuple[str, str] | None:
         k = best + len(cmd)
         nxt = text[k:k + 1]
         if nxt == "{":
-            end = _matching_brace(text, k)
+            end = matching_brace(text, k)
             if end < 0:
                 parts.append((best, len(text), text[k + 1:].strip()))
                 break

@@ -10,6 +10,7 @@ import os
 import re
 from typing import Any, Iterator
 
+from scalemath.answers.extract import matching_brace
 from scalemath.datasets.base import infer_split, make_id, parse_level, text_field
 from scalemath.records import Problem, iter_jsonl_numbered
 
@@ -18,21 +19,8 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """Content of the brace group opening at text[start] == "{" and the index after it."""
-    depth = 0
-    i = start
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2            # an escaped char (\{ \} \\) never opens or closes a group
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i], i + 1
-        i += 1
-    return None
+    end = matching_brace(text, start)
+    return None if end < 0 else (text[start + 1:end], end + 1)
 
 
 def last_boxed(text: str) -> str | None:

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 
-from scalemath.records import SCHEMA_VERSION, RecordError, Sample, now, write_jsonl
+from scalemath.records import SCHEMA_VERSION, RecordError, Sample, iter_jsonl_numbered, now, write_jsonl
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 
 STORE_VERSION = 1
@@ -507,19 +507,12 @@ def _write_jsonl(tmp: Path, records: list[dict[str, Any]], replaces: Sequence[st
 
 
 def _iter_jsonl_shard(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise RecordError(path, lineno, f"malformed JSON in store shard ({e})") from None
-            if _REPLACES in obj:
-                continue
-            if "key" not in obj or "sample_index" not in obj:
-                raise RecordError(path, lineno, "store record without 'key' or 'sample_index'")
-            yield lineno, obj
+    for lineno, obj in iter_jsonl_numbered(path):
+        if _REPLACES in obj:
+            continue
+        if "key" not in obj or "sample_index" not in obj:
+            raise RecordError(path, lineno, "store record without 'key' or 'sample_index'")
+        yield lineno, obj
 
 
 def _read_shard(path: Path) -> Iterator[dict[str, Any]]:
