@@ -154,3 +154,24 @@ def test_packing_without_flash_attention_is_refused(base, tmp_path):
     with pytest.raises(ValueError, match="flash"):
         prepare_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), packing=True,
                                  threads=1), quiet=True)
+
+
+def test_lora_trains_only_adapters_and_saves_a_merged_checkpoint(base, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(16))
+    cfg = SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "lora"), lora_r=4,
+                       lora_target_modules="q_proj,v_proj", max_steps=3, batch_size=8, threads=1,
+                       learning_rate=1e-2)
+    job = prepare_sft(cfg, quiet=True)
+    trainable = [n for n, p in job.trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    out = train_sft(cfg, quiet=True)
+    merged = AutoModelForCausalLM.from_pretrained(out)       # a plain checkpoint, no adapter files
+    start = AutoModelForCausalLM.from_pretrained(base)
+    assert not any("lora" in n for n, _ in merged.named_parameters())
+    changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters())
+               if not torch.equal(a, b)}
+    assert changed and all(("q_proj" in n or "v_proj" in n) for n in changed)

@@ -27,6 +27,10 @@ def register(app: typer.Typer) -> None:
         max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Wall-clock training budget."),
         packing: Optional[bool] = typer.Option(None, "--packing/--no-packing"),
         threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
+        lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
+        lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
+        gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing"),
+        bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
@@ -40,7 +44,8 @@ def register(app: typer.Typer) -> None:
         overrides = {"model": model, "data": str(data) if data else None, "out": str(out) if out else None,
                      "fraction": fraction, "epochs": epochs, "learning_rate": lr, "batch_size": batch_size,
                      "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
-                     "max_minutes": max_minutes, "packing": packing, "threads": threads}
+                     "max_minutes": max_minutes, "packing": packing, "threads": threads, "lora_r": lora_r,
+                     "lora_alpha": lora_alpha, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16}
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)

@@ -80,6 +80,15 @@ class SFTRunConfig:
         "help": "dtype the weights are loaded in (float32 keeps fp32 master weights; bfloat16 halves memory)."})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
     logging_steps: int = field(default=10, metadata={"help": "Print progress every this many steps."})
+    lora_r: int = field(default=0, metadata={
+        "help": "LoRA rank (PEFT); 0 = full fine-tuning. The adapter is merged into the saved model "
+                "unless lora_merge is False, so later stages load it like any checkpoint."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA branch."})
+    lora_target_modules: str = field(default="all-linear", metadata={
+        "help": "Modules that get adapters: 'all-linear' or a comma-separated list (q_proj,v_proj)."})
+    lora_merge: bool = field(default=True, metadata={
+        "help": "Save base weights with the adapter merged in (True) or the adapter alone (False)."})
     trainer_kwargs: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Extra TRL SFTConfig / TrainingArguments fields (e.g. deepspeed, fsdp, optim), applied last."})
 
@@ -196,7 +205,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
     trainer = _sft_trainer_class()(model=model, args=SFTConfig(**args), train_dataset=dataset,
-                                   processing_class=tokenizer,
+                                   processing_class=tokenizer, peft_config=lora_config(cfg),
                                    callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
     quiet_trainer(trainer)
     if cfg.lr_scheduler == "cosine":
@@ -205,6 +214,20 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
                        n_examples=len(examples), n_params=n_params, threads=threads, bf16=bf16,
                        grad_accum=accum, world_size=world)
+
+
+def lora_config(cfg: SFTRunConfig):
+    """The PEFT `LoraConfig` of a run, or None for full fine-tuning (lora_r == 0)."""
+    if not cfg.lora_r:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError:
+        raise ImportError("LoRA needs PEFT: pip install 'scalemath[peft]'") from None
+    targets = cfg.lora_target_modules
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets if targets == "all-linear" else targets.split(","),
+                      task_type="CAUSAL_LM")
 
 
 def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
@@ -230,8 +253,11 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
         trainer.save_model(str(out))  # gathers sharded weights, writes on the main process
     elif trainer.args.should_save:
-        trainer.model.config.use_cache = True
-        trainer.model.save_pretrained(out)
+        model = trainer.model
+        if cfg.lora_r and cfg.lora_merge:
+            model = model.merge_and_unload()  # a plain checkpoint: sampling loads it like any other
+        model.config.use_cache = True
+        model.save_pretrained(out)
         job.tokenizer.save_pretrained(out)
     if not trainer.args.should_save:
         return out
