@@ -27,6 +27,8 @@ class DemoConfig:
     train_n: int = field(default=2000, metadata={"help": "Training questions (D). Small on purpose: SFT must be far from saturated."})
     test_n: int = field(default=300, metadata={"help": "Held-out test questions."})
     steps: tuple[int, int] = field(default=(1, 2), metadata={"help": "Reasoning steps per problem (min, max)."})
+    families: tuple[str, ...] | None = field(default=("ages", "inventory", "shopping", "sharing"), metadata={
+        "help": "Scenario families of the generator (None = all); fewer = less template diversity to learn."})
     number_range: tuple[int, int] = field(default=(2, 10), metadata={"help": "Operand range of the generator."})
     corpus_lines: int = field(default=60000, metadata={"help": "Lines of the procedural pre-training corpus."})
     corpus_max_number: int = field(default=100, metadata={
@@ -38,7 +40,9 @@ class DemoConfig:
     pretrain_minutes: float | None = field(default=None, metadata={
         "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None)."})
     template: str = field(default="qa", metadata={"help": "Prompt template for training and sampling."})
-    sft_epochs: float = field(default=4.0, metadata={"help": "SFT epochs (the same recipe trains RFT)."})
+    sft_epochs: float = field(default=6.0, metadata={"help": "SFT epochs (the same recipe trains RFT)."})
+    sft_batch_size: int = field(default=8, metadata={
+        "help": "SFT/RFT global batch. Small batches (many optimiser steps) train a tiny model far better."})
     sft_lr: float | None = field(default=None, metadata={"help": "SFT/RFT learning rate; None = the tiny profile's."})
     k: int = field(default=4, metadata={"help": "Sampled reasoning paths per train question for RFT."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for RFT and maj@k."})
@@ -71,7 +75,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     c = cfg.to_dict()
 
     def data() -> dict[str, Any]:
-        common = dict(steps=tuple(cfg.steps), seed=cfg.seed, number_range=tuple(cfg.number_range))
+        common = dict(steps=tuple(cfg.steps), seed=cfg.seed, number_range=tuple(cfg.number_range),
+                      families=list(cfg.families) if cfg.families else None)
         n_tr = write_jsonl(p["train.jsonl"], generate(cfg.train_n, split="train", **common))
         n_te = write_jsonl(p["test.jsonl"], generate(cfg.test_n, split="test", **common))
         lines = pretrain_corpus(config=CorpusConfig(
@@ -87,10 +92,10 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     # Each stage's fingerprint includes everything upstream of it, so a changed setting re-runs
     # exactly the stages it reaches.
     corpus_keys = ("seed", "corpus_lines", "corpus_max_number", "corpus_max_factor")
-    data_cfg = {k: c[k] for k in ("train_n", "test_n", "steps", "number_range", *corpus_keys)}
+    data_cfg = {k: c[k] for k in ("train_n", "test_n", "steps", "number_range", "families", *corpus_keys)}
     base_cfg = {k: c[k] for k in (*corpus_keys, "model_preset", "pretrain_steps", "pretrain_minutes")}
     recipe = {"data": data_cfg, "base": base_cfg,
-              **{k: c[k] for k in ("template", "sft_epochs", "sft_lr")}}
+              **{k: c[k] for k in ("template", "sft_epochs", "sft_batch_size", "sft_lr")}}
     sample_cfg = {**recipe, **{k: c[k] for k in ("k", "temperature", "max_tokens")}}
     eval_cfg = {k: c[k] for k in ("eval_k", "temperature", "max_tokens")}
     run_stage(out, "data", data_cfg, data, log)
@@ -113,7 +118,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
 
             train_sft(SFTRunConfig(model=str(p["base"]), data=str(data_path), out=str(dest),
                                    template=cfg.template, seed=cfg.seed, epochs=cfg.sft_epochs,
-                                   learning_rate=cfg.sft_lr))
+                                   learning_rate=cfg.sft_lr, batch_size=cfg.sft_batch_size,
+                                   per_device_batch_size=cfg.sft_batch_size))
             meta = json.loads((dest / "train_meta.json").read_text())
             return {"examples": meta["data"]["examples"], "tokens": meta["data"]["tokens"],
                     **{k: meta.get(k) for k in ("steps", "train_seconds", "tokens_per_second",
