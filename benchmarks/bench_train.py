@@ -1,6 +1,6 @@
 """Training throughput of the tiny model on this machine: pre-training and SFT tokens/s, peak RSS.
 
-    PYTHONPATH=src python benchmarks/bench_train.py [--preset micro] [--steps 40] [--threads N]
+    PYTHONPATH=src python benchmarks/bench_train.py [--preset nano] [--steps 100] [--threads N]
 
 Prints, per stage, optimiser steps, tokens per second and the process's peak resident memory.
 Pre-training counts every token of the packed blocks; SFT counts non-padding tokens (prompt +
@@ -45,12 +45,12 @@ def bare_loop(model, block_size: int, batch_size: int, steps: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="micro")
+    ap.add_argument("--preset", default="nano")
     ap.add_argument("--vocab", type=int, default=512)
-    ap.add_argument("--steps", type=int, default=40, help="optimiser steps per stage")
+    ap.add_argument("--steps", type=int, default=100, help="optimiser steps per stage")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--block-size", type=int, default=256)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=4)
     args = ap.parse_args()
 
     import torch

@@ -58,7 +58,7 @@ def test_vocab_too_small_is_refused():
 
 def test_default_model_size_in_range(tok):
     n = count_parameters(init_model(TinyConfig(), tok))
-    assert 1_000_000 <= n <= 5_000_000, n
+    assert 500_000 <= n <= 5_000_000, n
     for name, shape in PRESETS.items():
         assert 500_000 <= count_parameters(init_model(shape, tok)) <= 8_000_000, name
 
