@@ -53,10 +53,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     args = ap.parse_args()
 
-    import torch
-
     from scalemath.records import write_jsonl
-    from scalemath.training.pretrain import PretrainConfig
+    from scalemath.training.pretrain import PretrainConfig  # first: sets OMP_WAIT_POLICY before torch loads
     from scalemath.training.runtime import setup_threads
     from scalemath.training.sft import SFTRunConfig, train_sft
     from scalemath.training.tiny import PRESETS, build_tiny_base, count_parameters, init_model
@@ -96,7 +94,6 @@ def main() -> None:
             print(f"{label}: {m['tokens_per_second']:9,.0f} tok/s  ({m['steps']} steps x "
                   f"{m['config']['batch_size']} ex, {per_ex:.0f} tok/ex, {m['train_seconds']:.1f}s{ratio})  "
                   f"peak RSS {peak_rss_mb():.0f} MB")
-    del torch
 
 
 if __name__ == "__main__":

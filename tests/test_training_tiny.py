@@ -17,7 +17,8 @@ def _corpus(n=300):
     for i in range(n):
         a, b = 3 + i % 17, 4 + i % 13
         docs.append(f"Tom has {a} bags with {b} apples each. {a}*{b}=<<{a}*{b}={a*b}>>{a*b} apples.")
-        docs.append(f"Q: Ann had {a + b} pens and lost {b}. How many are left?\nA: {a + b}-{b}=<<{a + b}-{b}={a}>>{a}\n#### {a}")
+        docs.append(f"Q: Ann had {a + b} pens and lost {b}. How many are left?\n"
+                    f"A: {a + b}-{b}=<<{a + b}-{b}={a}>>{a}\n#### {a}")
     return docs
 
 
