@@ -2,7 +2,7 @@
 accuracy on held-out toy problems (benchmarks/toy_math.py), all under fixed time budgets (wall
 or process-CPU minutes: --clock cpu compares configs fairly on a busy machine).
 
-    PYTHONPATH=src python benchmarks/bench_tiny_quality.py --configs micro:512,small:512 \
+    PYTHONPATH=src python benchmarks/bench_tiny_quality.py --configs nano:512,micro:512 \
         --pretrain-minutes 3 --sft-minutes 1.5
 
 Each config is "preset:vocab" (presets in scalemath.training.tiny.PRESETS). Prints one row per config.
@@ -64,7 +64,7 @@ def accuracy(model_dir: Path, evals: list[dict], k: int, temperature: float) -> 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--configs", default="micro:512,small:512")
+    ap.add_argument("--configs", default="nano:512,micro:512")
     ap.add_argument("--pretrain-minutes", type=float, default=3.0)
     ap.add_argument("--sft-minutes", type=float, default=1.5, help="0 = evaluate the pre-trained model")
     ap.add_argument("--corpus-docs", type=int, default=40000)
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--clock", default="wall", help="budgets in 'wall' or 'cpu' (process CPU) minutes")
     ap.add_argument("--block-size", type=int, default=256)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--pretrain-lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0, help="model init and data order seed")
     ap.add_argument("--sft-lr", type=float, default=None)

@@ -1,6 +1,6 @@
 """Training throughput of the tiny model on this machine: pre-training and SFT tokens/s, peak RSS.
 
-    PYTHONPATH=src python benchmarks/bench_train.py [--preset micro] [--steps 40] [--threads N]
+    PYTHONPATH=src python benchmarks/bench_train.py [--preset nano] [--steps 100] [--threads N]
 
 Prints, per stage, optimiser steps, tokens per second and the process's peak resident memory.
 Pre-training counts every token of the packed blocks; SFT counts non-padding tokens (prompt +
@@ -45,18 +45,16 @@ def bare_loop(model, block_size: int, batch_size: int, steps: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="micro")
+    ap.add_argument("--preset", default="nano")
     ap.add_argument("--vocab", type=int, default=512)
-    ap.add_argument("--steps", type=int, default=40, help="optimiser steps per stage")
+    ap.add_argument("--steps", type=int, default=100, help="optimiser steps per stage")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--block-size", type=int, default=256)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=4)
     args = ap.parse_args()
 
-    import torch
-
     from scalemath.records import write_jsonl
-    from scalemath.training.pretrain import PretrainConfig
+    from scalemath.training.pretrain import PretrainConfig  # first: sets OMP_WAIT_POLICY before torch loads
     from scalemath.training.runtime import setup_threads
     from scalemath.training.sft import SFTRunConfig, train_sft
     from scalemath.training.tiny import PRESETS, build_tiny_base, count_parameters, init_model
@@ -96,7 +94,6 @@ def main() -> None:
             print(f"{label}: {m['tokens_per_second']:9,.0f} tok/s  ({m['steps']} steps x "
                   f"{m['config']['batch_size']} ex, {per_ex:.0f} tok/ex, {m['train_seconds']:.1f}s{ratio})  "
                   f"peak RSS {peak_rss_mb():.0f} MB")
-    del torch
 
 
 if __name__ == "__main__":

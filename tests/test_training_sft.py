@@ -129,10 +129,10 @@ def test_cli_train_with_yaml_and_overrides(base, tmp_path):
     SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "ignored"), max_steps=2,
                  threads=1).to_yaml(yml)
     res = CliRunner().invoke(app, ["train", "--config", str(yml), "--out", str(tmp_path / "cli"),
-                                   "--fraction", "0.5", "--batch-size", "4", "-q"])
+                                   "--fraction", "0.5", "--batch-size", "2", "-q"])
     assert res.exit_code == 0, res.output
     meta = json.loads((tmp_path / "cli" / "train_meta.json").read_text())
-    assert meta["data"]["examples"] == 8 and meta["steps"] == 2 and meta["config"]["batch_size"] == 4
+    assert meta["data"]["examples"] == 8 and meta["steps"] == 2 and meta["config"]["batch_size"] == 2
 
 
 def test_shipped_yaml_configs_load():

@@ -17,7 +17,8 @@ def _corpus(n=300):
     for i in range(n):
         a, b = 3 + i % 17, 4 + i % 13
         docs.append(f"Tom has {a} bags with {b} apples each. {a}*{b}=<<{a}*{b}={a*b}>>{a*b} apples.")
-        docs.append(f"Q: Ann had {a + b} pens and lost {b}. How many are left?\nA: {a + b}-{b}=<<{a + b}-{b}={a}>>{a}\n#### {a}")
+        docs.append(f"Q: Ann had {a + b} pens and lost {b}. How many are left?\n"
+                    f"A: {a + b}-{b}=<<{a + b}-{b}={a}>>{a}\n#### {a}")
     return docs
 
 
@@ -58,7 +59,7 @@ def test_vocab_too_small_is_refused():
 
 def test_default_model_size_in_range(tok):
     n = count_parameters(init_model(TinyConfig(), tok))
-    assert 1_000_000 <= n <= 5_000_000, n
+    assert 500_000 <= n <= 5_000_000, n
     for name, shape in PRESETS.items():
         assert 500_000 <= count_parameters(init_model(shape, tok)) <= 8_000_000, name
 

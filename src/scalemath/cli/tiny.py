@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-clock pre-training budget "
                                                 "(default 3 when --steps is not given)."),
         steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser-step budget."),
-        preset: str = typer.Option("micro", "--preset", help="Model shape: nano, micro, small, base."),
+        preset: str = typer.Option("nano", "--preset", help="Model shape: nano, micro, small, base."),
         vocab: Optional[int] = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
         hidden: Optional[int] = typer.Option(None, "--hidden", help="Override the preset's hidden size."),
         layers: Optional[int] = typer.Option(None, "--layers", help="Override the preset's layer count."),

@@ -37,13 +37,14 @@ class DemoConfig:
     model_preset: str = field(default="nano", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
     pretrain_steps: int | None = field(default=600, metadata={
         "help": "Pre-training optimiser steps (a step budget keeps results machine-independent)."})
+    pretrain_batch_size: int = field(default=16, metadata={"help": "Pre-training sequences per step."})
     pretrain_minutes: float | None = field(default=None, metadata={
         "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None)."})
     template: str = field(default="qa", metadata={"help": "Prompt template for training and sampling."})
     sft_epochs: float = field(default=6.0, metadata={"help": "SFT epochs (the same recipe trains RFT)."})
     sft_batch_size: int = field(default=8, metadata={
         "help": "SFT/RFT global batch. Small batches (many optimiser steps) train a tiny model far better."})
-    sft_lr: float | None = field(default=None, metadata={"help": "SFT/RFT learning rate; None = the tiny profile's."})
+    sft_lr: float | None = field(default=2e-3, metadata={"help": "SFT/RFT learning rate (None = the profile's)."})
     k: int = field(default=4, metadata={"help": "Sampled reasoning paths per train question for RFT."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for RFT and maj@k."})
     max_tokens: int = field(default=160, metadata={"help": "Max new tokens per completion."})
@@ -93,7 +94,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     # exactly the stages it reaches.
     corpus_keys = ("seed", "corpus_lines", "corpus_max_number", "corpus_max_factor")
     data_cfg = {k: c[k] for k in ("train_n", "test_n", "steps", "number_range", "families", *corpus_keys)}
-    base_cfg = {k: c[k] for k in (*corpus_keys, "model_preset", "pretrain_steps", "pretrain_minutes")}
+    base_cfg = {k: c[k] for k in (*corpus_keys, "model_preset", "pretrain_steps", "pretrain_batch_size",
+                                  "pretrain_minutes")}
     recipe = {"data": data_cfg, "base": base_cfg,
               **{k: c[k] for k in ("template", "sft_epochs", "sft_batch_size", "sft_lr")}}
     sample_cfg = {**recipe, **{k: c[k] for k in ("k", "temperature", "max_tokens")}}
@@ -107,7 +109,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         tiny = dataclasses.replace(PRESETS[cfg.model_preset], seed=cfg.seed)
         build_tiny_base(p["corpus.txt"], p["base"], tiny,
                         PretrainConfig(minutes=None if cfg.pretrain_steps else cfg.pretrain_minutes,
-                                       max_steps=cfg.pretrain_steps, seed=cfg.seed))
+                                       max_steps=cfg.pretrain_steps, batch_size=cfg.pretrain_batch_size,
+                                       seed=cfg.seed))
         return json.loads((p["base"] / "tiny_meta.json").read_text()).get("pretrain", {})
 
     run_stage(out, "pretrain", base_cfg, base, log)

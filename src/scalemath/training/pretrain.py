@@ -36,7 +36,8 @@ class PretrainConfig:
     epochs: float = field(default=10.0, metadata={
         "help": "Upper bound on passes over the packed corpus when neither budget stops earlier."})
     block_size: int = field(default=256, metadata={"help": "Tokens per training sequence."})
-    batch_size: int = field(default=16, metadata={"help": "Sequences per optimiser step."})
+    batch_size: int = field(default=4, metadata={
+        "help": "Sequences per optimiser step; small batches (more steps) learn more per minute here."})
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak learning rate (AdamW)."})
     min_lr_ratio: float = field(default=0.1, metadata={"help": "Final LR as a fraction of the peak (cosine)."})
     warmup: float = field(default=0.03, metadata={"help": "Warmup as a fraction of the run (steps or time)."})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -13,7 +14,13 @@ from transformers import TrainerCallback
 
 def setup_threads(threads: int | None = None) -> int:
     """Use `threads` intra-op threads (default: all cores); returns the number set."""
+    from scalemath.training import OMP_PASSIVE
+
     n = threads or os.cpu_count() or 1
+    if n > 1 and not OMP_PASSIVE:
+        warnings.warn("torch was imported before scalemath.training without OMP_WAIT_POLICY=PASSIVE: on a "
+                      "busy CPU, several busy-waiting threads can train 10-40x slower than one; set the "
+                      "variable before starting Python, or use threads=1", RuntimeWarning, stacklevel=2)
     torch.set_num_threads(n)
     return n
 

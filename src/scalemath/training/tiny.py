@@ -23,14 +23,16 @@ TINY_META = "tiny_meta.json"
 
 @dataclass
 class TinyConfig:
-    """Shape of the from-scratch model and its tokenizer (Llama architecture)."""
+    """Shape of the from-scratch model and its tokenizer (Llama architecture). The defaults are the
+    "nano" preset (0.85M parameters), the best quality per CPU-minute measured for 2.5-5 minute
+    pre-training budgets (benchmarks/bench_tiny_quality.py)."""
 
-    hidden_size: int = field(default=256, metadata={"help": "Width of the residual stream."})
+    hidden_size: int = field(default=128, metadata={"help": "Width of the residual stream."})
     num_layers: int = field(default=4, metadata={"help": "Number of decoder blocks."})
     num_heads: int = field(default=4, metadata={"help": "Attention heads (head dim = hidden_size / num_heads)."})
     num_kv_heads: int | None = field(default=None, metadata={
         "help": "Key/value heads for grouped-query attention; None = num_heads (plain multi-head)."})
-    intermediate_size: int = field(default=688, metadata={"help": "Hidden width of the SwiGLU MLP."})
+    intermediate_size: int = field(default=344, metadata={"help": "Hidden width of the SwiGLU MLP."})
     max_positions: int = field(default=512, metadata={
         "help": "Longest sequence (prompt + completion) in tokens; RoPE, so it costs no parameters."})
     vocab_size: int = field(default=512, metadata={
@@ -42,7 +44,8 @@ class TinyConfig:
     seed: int = field(default=0, metadata={"help": "Seed of the weight initialisation."})
 
 
-# Named shapes measured on the 2-core machine (see benchmarks/bench_train.py).
+# Named shapes; tokens per CPU-second on one core of the dev machine (bench_train.py): nano ~9k,
+# micro ~5k, small ~3.5k. With a few minutes of pre-training, nano learns the most.
 PRESETS: dict[str, TinyConfig] = {
     "nano": TinyConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=344),
     "micro": TinyConfig(hidden_size=192, num_layers=4, num_heads=4, intermediate_size=512),
