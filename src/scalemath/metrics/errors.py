@@ -7,10 +7,10 @@
   its right side (up to the rounding the right side's decimals allow);
 - reasoning: an answer was given and is wrong although every checkable piece of arithmetic holds.
 
-Arithmetic is evaluated by a small AST walker (numbers, + - * / // % **, parentheses, bounded
-powers); nothing is ever `eval`ed. The annotation check prefers
-`scalemath.answers.calculator.check_annotation` when that module exists (it is being written on
-another branch); until then the local walker below is used (see `annotation_checker`).
+Inline arithmetic is evaluated by a small AST walker (numbers, + - * / // % **, parentheses,
+bounded powers) that also accepts ×, ÷, `$` and thousands commas; nothing is ever `eval`ed.
+Calculator annotations are judged by `scalemath.answers.calculator.check_annotation`, the same
+rule RFT uses to reject paths (see `annotation_checker`).
 A finer taxonomy through a judge LLM belongs to the judge module, not here.
 """
 from __future__ import annotations
@@ -145,26 +145,14 @@ def local_check_annotation(annotation: str) -> bool | None:
 
 def checker_name() -> str:
     """Which annotation check `annotation_checker` returns (for reports)."""
-    try:
-        from scalemath.answers.calculator import check_annotation  # type: ignore[attr-defined] # noqa: F401
-    except ImportError:
-        return "local AST check"
     return "answers.calculator"
 
 
 def annotation_checker() -> Callable[[str], bool | None]:
     """The annotation check in use; takes the text inside `<<...>>`, returns None when the
-    annotation is not plain arithmetic (no verdict: not counted as a slip).
-
-    With `scalemath.answers.calculator` present (the RFT helper's safe calculator) its
-    `check_annotation` decides every checkable annotation, i.e. the RFT paper's rule
-    |value(lhs) - rhs| < 1e-3, the same rule RFT uses to reject paths. Without it,
-    `local_check_annotation` is used, which also accepts a right side rounded to its own
-    decimals (10/3 = 3.33)."""
-    try:
-        from scalemath.answers.calculator import check_annotation  # type: ignore[import-not-found]
-    except ImportError:
-        return local_check_annotation
+    annotation is not plain arithmetic (no verdict: not counted as a slip), else the RFT paper's
+    rule |value(lhs) - rhs| < 1e-3 (`answers.calculator.check_annotation`)."""
+    from scalemath.answers.calculator import check_annotation
 
     def check(annotation: str) -> bool | None:
         if local_check_annotation(annotation) is None:
