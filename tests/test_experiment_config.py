@@ -27,6 +27,7 @@ def test_shipped_studies_parse():
     gpu = load_study(STUDIES / "rft_paper_gsm8k_7b.yaml")
     assert gpu.rft.k == [1, 3, 6, 12, 25, 50, 100] and gpu.base_models[0].path
     assert gpu.data.source == "files"
+    assert paper.data.families and paper.base_models[0].corpus["max_number"] == 100
 
 
 def test_name_defaults_to_file_stem(tmp_path):
@@ -55,6 +56,9 @@ def test_name_defaults_to_file_stem(tmp_path):
     ({"data": {"source": "files", "train": "x.jsonl"}}, "needs both train and test"),
     ({"analyses": {"leakage": {"mode": "both"}}}, "must be auto, solution or question"),
     ({"threads": 0}, "study.threads: must be >= 1"),
+    ({"data": {"families": ["ages", "pirates"]}}, "study.data.families: unknown ['pirates']"),
+    ({"base_models": [{"name": "b", "corpus": {"max_numbr": 9}}]}, "study.base_models[0].corpus: unknown key 'max_numbr'"),
+    ({"base_models": [{"name": "b", "corpus": {"n_lines": 9}}]}, "'n_lines' is set by the runner"),
 ])
 def test_errors_name_the_key(d, where):
     base = {"name": "t", "data": {"train_n": 8, "test_n": 4}}

@@ -3,6 +3,7 @@ collection, training and evaluation (a nano-sized model, a handful of problems, 
 then a second run that does nothing, then the report. Kept under about a minute on 2 CPU cores."""
 import csv
 import json
+import re
 
 import pytest
 import yaml
@@ -15,10 +16,12 @@ STUDY = {
     "name": "e2e",
     "threads": 1,
     "base_models": [{"name": "tiny", "preset": "nano", "corpus_lines": 400, "pretrain_minutes": None,
+                     "corpus": {"max_number": 50, "max_factor": 9},
                      "tiny": {"hidden_size": 48, "num_layers": 2, "num_heads": 2, "intermediate_size": 96,
                               "vocab_size": 300, "max_positions": 256},
                      "pretrain": {"max_steps": 3, "block_size": 64, "batch_size": 4}}],
-    "data": {"train_n": 8, "test_n": 4, "steps": [1, 2], "number_range": [2, 9]},
+    "data": {"train_n": 8, "test_n": 4, "steps": [1, 2], "number_range": [2, 9],
+             "families": ["ages", "shopping"]},
     "sft": {"fractions": ["1/2", 1], "train": {"max_steps": 2, "batch_size": 4, "per_device_batch_size": 4}},
     "rft": {"k": [1, 2], "sampling": {"max_tokens": 12, "batch_size": 32},
             "pooled": [{"fractions": ["1/2", 1], "k": [1]}]},
@@ -54,6 +57,10 @@ def test_study_end_to_end(tmp_path):
     assert by["rft/tiny/k2"]["method"] == "rft" and by["rft/tiny/k2"]["k"] == "2"
     assert by["rft-pooled/tiny/k1"]["method"] == "rft-pooled" and by["fewshot/tiny/1shot"]["shots"] == "1"
     assert (out / "eval_sets" / "ood" / "results.csv").is_file()
+    families = {json.loads(line)["meta"]["family"] for line in open(out / "problems.jsonl")}
+    assert families <= {"ages", "shopping"}
+    corpus = (out / "cells" / "base" / "tiny" / "corpus.txt").read_text()
+    assert max(int(n) for n in re.findall(r"\d+", corpus)) <= 50 * 9
 
     # ONE sampling run of the full-data SFT model at max k; RFT cells take prefixes of it
     runs = sorted(p.relative_to(out).as_posix() for p in (out / "cells" / "sample").rglob("samples.jsonl"))

@@ -65,6 +65,21 @@ def test_256_concurrent_requests_bounded_window_and_batching():
     assert max(stats.prompts_per_call) > 1            # the batcher grouped requests
 
 
+def test_per_sample_seeds_are_batched_across_requests():
+    # the default client sends one request (n=1) per sample, each with its own seed
+    fake = FakeEngine(latency_per_call=0.02)
+    prompts = [f"P{i}" for i in range(300)]
+    with ServerThread(fake, ServerConfig(port=0, max_batch_prompts=64)) as srv, \
+            client(srv, concurrency=128) as eng:
+        remote = list(eng.generate(prompts, PARAMS, n=2))
+        stats = srv.stats
+    assert max(stats.prompts_per_call) > 8 and stats.engine_calls < 600 / 4
+    for p, cs in zip(prompts, remote):
+        for c in cs:       # the server's sample 0 under the request's seed, as before batching
+            full = fake.text(p, sample_seed(sample_seed(5, p, c.sample_index), p, 0))
+            assert c.text == " ".join(full.split(" ")[:20]).split("\n\n")[0]
+
+
 @pytest.mark.parametrize("cfg", [dict(fail_every=5, fail_status=503),
                                  dict(fail_every=4, fail_status=429, fail_retry_after=0.01),
                                  dict(fail_every=6, fail_status=500, fail_retry_after=None),
@@ -154,3 +169,11 @@ def test_server_over_the_transformers_engine(tmp_path):
             assert [c.finish_reason in ("stop", "length") for c in cs] == [True, True]
     strip = lambda outs: [[(c.text, c.seed, c.finish_reason, c.n_tokens) for c in cs] for cs in outs]
     assert strip(remote) == strip(local)
+    # per-prompt base seeds: one batched call equals separate calls with each seed
+    seeds = [7, 8, 9, 7]
+    batched = list(hf.generate(prompts, params, n=2, base_seeds=seeds))
+    single = [list(hf.generate([p], SamplingParams(temperature=0.9, max_tokens=12, seed=s, stop=("\n\n",)),
+                               n=2))[0] for p, s in zip(prompts, seeds)]
+    assert strip(batched) == strip(single)
+    with pytest.raises(ValueError, match="base_seeds"):
+        list(hf.generate(prompts, params, base_seeds=[1]))

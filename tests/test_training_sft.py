@@ -175,3 +175,38 @@ def test_lora_trains_only_adapters_and_saves_a_merged_checkpoint(base, tmp_path)
     changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters())
                if not torch.equal(a, b)}
     assert changed and all(("q_proj" in n or "v_proj" in n) for n in changed)
+
+
+def test_qlora_trains_adapters_on_a_4bit_base_and_saves_a_full_precision_merge(base, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(16))
+    cfg = SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "qlora"), lora_r=4,
+                       load_in_4bit=True, max_steps=3, batch_size=8, threads=1, learning_rate=1e-2)
+    job = prepare_sft(cfg, quiet=True)
+    assert getattr(job.trainer.model, "is_loaded_in_4bit", False)
+    trainable = [n for n, p in job.trainer.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    out = train_sft(cfg, quiet=True)
+    merged = AutoModelForCausalLM.from_pretrained(out)       # plain full-precision weights
+    start = AutoModelForCausalLM.from_pretrained(base)
+    assert not (out / "qlora_adapter").exists() and not getattr(merged, "is_loaded_in_4bit", False)
+    assert all(a.dtype == torch.float32 for a in merged.parameters())
+    changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters())
+               if not torch.equal(a, b)}
+    assert changed and all("proj" in n for n in changed)
+
+
+def test_qlora_errors_are_clear(base, tmp_path, monkeypatch):
+    import sys
+
+    from scalemath.training.sft import qlora_load_kwargs
+
+    with pytest.raises(ValueError, match="lora_r > 0"):
+        qlora_load_kwargs(SFTRunConfig(model=str(base), load_in_4bit=True))
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)
+    with pytest.raises(ImportError, match="scalemath\\[qlora\\]"):
+        qlora_load_kwargs(SFTRunConfig(model=str(base), load_in_4bit=True, lora_r=4))

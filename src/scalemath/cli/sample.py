@@ -46,6 +46,18 @@ def register(app: typer.Typer) -> None:
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
         threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
+        store: Path = typer.Option(None, help="Sample store folder: draw through it (resumable, only "
+                                              "missing indices are drawn) and re-derive --out from it."),
+        store_format: str = typer.Option("jsonl", help="Store shard format: jsonl or parquet."),
+        ray: bool = typer.Option(False, "--ray", help="Draw with Ray Data engine replicas into the store "
+                                                      "(default store: OUT.store)."),
+        replicas: int = typer.Option(2, min=1, help="--ray: engine replicas (data parallel)."),
+        gpus_per_replica: float = typer.Option(0.0, min=0.0, help="--ray: GPUs per replica (vllm: "
+                                                                  "defaults to --tensor-parallel-size)."),
+        budget: bool = typer.Option(False, "--budget", help="Per-question budgets (DART-Math): stop a "
+                                    "problem at --budget-paths distinct correct paths or k samples."),
+        budget_paths: int = typer.Option(4, min=1, help="--budget: distinct correct paths that retire a problem."),
+        budget_round: int = typer.Option(8, min=1, help="--budget: samples added per open problem per round."),
     ) -> None:
         """Sample k completions per problem, grade them and write Sample JSONL."""
         import itertools
@@ -64,12 +76,52 @@ def register(app: typer.Typer) -> None:
                       "openai": dict(base_url=base_url)}
         if engine == "openai" and not base_url:
             raise typer.BadParameter("--engine openai needs --base-url")
-        eng = load_engine(engine, model, **per_engine.get(engine, {}))
         problems = list(itertools.islice(load_problems(data), limit or None))
-        stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
         c = Console()
+        if store is not None or ray or budget:
+            if ray and budget:
+                raise typer.BadParameter("--ray and --budget do not combine (budgets run in one process)")
+            if budget and not grade:
+                raise typer.BadParameter("--budget needs grading (drop --no-grade)")
+            _stored(c, problems, engine, model, per_engine.get(engine, {}), params, template, out, dataset,
+                    grade, store_dir=store or out.with_name(out.name + ".store"),
+                    mode="ray" if ray else "budget" if budget else "draw", k=k, fmt=store_format,
+                    batch_size=batch_size, replicas=replicas,
+                    gpus=gpus_per_replica or (tensor_parallel_size if engine == "vllm" else 0.0),
+                    budget_paths=budget_paths, budget_round=budget_round)
+            return
+        eng = load_engine(engine, model, **per_engine.get(engine, {}))
+        stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
         c.print(f"[bold]{stats.samples}[/] new samples for {stats.problems} problems -> {out} "
                 f"({stats.skipped} already there); {stats.samples_per_s:.1f} samples/s, "
                 f"{stats.tokens_per_s:.0f} tokens/s")
         if grade and stats.samples:
             c.print(f"correct: {stats.correct}/{stats.samples} ({stats.correct / stats.samples:.1%})")
+
+
+def _stored(c, problems, engine: str, model: str, options: dict, params, template: str, out: Path,
+            dataset: str, grade: bool, *, store_dir: Path, mode: str, k: int, fmt: str, batch_size: int,
+            replicas: int, gpus: float, budget_paths: int, budget_round: int) -> None:
+    """`sample --store/--ray/--budget`: fill the store, then re-derive --out from it."""
+    from scalemath.sampling import load_engine
+    from scalemath.sampling.stored import StoredRunConfig, run_stored
+
+    cfg = StoredRunConfig(store=str(store_dir), mode=mode, k=k, format=fmt, batch_size=batch_size,
+                          replicas=replicas, gpus_per_replica=gpus, budget_m=budget_paths,
+                          budget_k_max=k, budget_round=budget_round)
+    eng = spec = None
+    if mode == "ray":
+        from scalemath.sampling.ray_runner import EngineSpec
+
+        spec = EngineSpec(kind=engine, model=model, options=options)
+    else:
+        eng = load_engine(engine, model, **options)
+    st = run_stored(problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec)
+    c.print(f"store {store_dir}: [bold]{st.drawn}[/] new samples drawn for {st.problems} problems "
+            f"({st.errors} engine errors, retried on the next run); {st.exported} samples -> {out} "
+            f"in {st.seconds:.1f}s")
+    if st.budget:
+        c.print("budget: " + ", ".join(f"{n} problems stopped by {why or 'open'}" for why, n in
+                                       sorted(st.budget.items())))
+    if grade and st.exported:
+        c.print(f"correct: {st.correct}/{st.exported} ({st.correct / st.exported:.1%})")

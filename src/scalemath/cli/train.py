@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
         lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
         lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
+        load_in_4bit: Optional[bool] = typer.Option(None, "--load-in-4bit/--no-load-in-4bit",
+                                                    help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."),
         gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing"),
         bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -45,7 +47,7 @@ def register(app: typer.Typer) -> None:
                      "fraction": fraction, "epochs": epochs, "learning_rate": lr, "batch_size": batch_size,
                      "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
                      "max_minutes": max_minutes, "packing": packing, "threads": threads, "lora_r": lora_r,
-                     "lora_alpha": lora_alpha, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16}
+                     "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16}
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)

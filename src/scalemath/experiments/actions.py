@@ -57,7 +57,8 @@ def act_data(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     if cfg["source"] == "procedural":
         from scalemath.datasets.procedural import generate
 
-        common = dict(steps=tuple(cfg["steps"]), seed=cfg["seed"], number_range=tuple(cfg["number_range"]))
+        common = dict(steps=tuple(cfg["steps"]), seed=cfg["seed"], number_range=tuple(cfg["number_range"]),
+                      families=cfg.get("families"))
         train = generate(cfg["train_n"], split="train", **common)
         test = generate(cfg["test_n"], split="test", **common)
     else:
@@ -100,11 +101,13 @@ def act_base(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     if cfg["kind"] == "path":
         return {"model": cfg["path"], "pretrain_loss": pretrain_loss_of(cfg["path"], cfg["pretrain_loss"])
                 if Path(cfg["path"]).exists() else cfg["pretrain_loss"]}
+    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
     from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.training.pretrain import PretrainConfig
     from scalemath.training.tiny import PRESETS, build_tiny_base
 
-    lines = pretrain_corpus(n_lines=cfg["corpus_lines"], seed=cfg["seed"])
+    lines = pretrain_corpus(config=CorpusConfig(**{**cfg.get("corpus", {}), "seed": cfg["seed"],
+                                                   "n_lines": cfg["corpus_lines"]}))
     corpus = out / "corpus.txt"
     corpus.parent.mkdir(parents=True, exist_ok=True)
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")

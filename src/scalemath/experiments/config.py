@@ -43,6 +43,9 @@ class BaseModelConfig:
     tiny: dict[str, Any] = _f(help="TinyConfig overrides (hidden_size, num_layers, vocab_size, ...).",
                               factory=dict)
     corpus_lines: int = _f(20000, "Lines of the procedural pre-training corpus.")
+    corpus: dict[str, Any] = _f(help="Corpus overrides (datasets.pretrain_corpus.PretrainConfig: max_number, "
+                                     "max_factor, weights); keep its arithmetic at the task's scale.",
+                                factory=dict)
     pretrain_minutes: float | None = _f(1.0, "Wall-clock budget of pre-training (None: use pretrain.max_steps).")
     pretrain: dict[str, Any] = _f(help="PretrainConfig overrides (max_steps, batch_size, learning_rate, ...).",
                                   factory=dict)
@@ -60,6 +63,8 @@ class DataConfig:
     test_n: int | None = _f(100, "procedural: test problems to generate; files: keep the first n (None = all).")
     steps: tuple[int, int] = _f((1, 3), "procedural: reasoning steps per problem (min, max).")
     number_range: tuple[int, int] = _f((2, 20), "procedural: operand range (min, max).")
+    families: list[str] | None = _f(None, "procedural: scenario families (datasets.procedural.FAMILIES; "
+                                          "None = all); fewer = less template diversity to learn.")
     seed: int = _f(0, "procedural: generator seed.")
     train: str | None = _f(None, "files: training problems (GSM8K / MATH / scalemath JSONL, any load_problems format).")
     test: str | None = _f(None, "files: test problems.")
@@ -386,11 +391,19 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if b.path is None:
             if b.pretrain_minutes is None and not b.pretrain.get("max_steps"):
                 raise StudyError(f"{w}: set pretrain_minutes or pretrain.max_steps")
+            from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
+            _check_fields(CorpusConfig, b.corpus, f"{w}.corpus", ("seed", "n_lines", "n_chars"))
     d = s.data
     if d.source not in ("procedural", "files"):
         raise StudyError(f"{where}.data.source: must be procedural or files, got {d.source!r}")
     if d.source == "files" and not (d.train and d.test):
         raise StudyError(f"{where}.data: source files needs both train and test paths")
+    if d.families is not None:
+        from scalemath.datasets.procedural import FAMILIES
+
+        unknown = sorted(set(d.families) - set(FAMILIES))
+        if unknown or not d.families:
+            raise StudyError(f"{where}.data.families: unknown {unknown or 'empty list'}; known: {sorted(FAMILIES)}")
     if d.source == "procedural" and not (d.train_n and d.test_n):
         raise StudyError(f"{where}.data: procedural data needs train_n and test_n > 0")
     for key in ("train_n", "test_n"):

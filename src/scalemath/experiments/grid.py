@@ -237,7 +237,8 @@ def _data_config(study: StudyConfig) -> dict[str, Any]:
     d = study.data
     if d.source == "procedural":
         return {"source": "procedural", "train_n": d.train_n, "test_n": d.test_n, "steps": list(d.steps),
-                "number_range": list(d.number_range), "seed": d.seed}
+                "number_range": list(d.number_range), "seed": d.seed,
+                "families": list(d.families) if d.families else None}
     return {"source": "files", "train": _file_id(d.train, "data.train"), "test": _file_id(d.test, "data.test"),
             "train_n": d.train_n, "test_n": d.test_n, "format": d.format}
 
@@ -246,7 +247,7 @@ def _base_config(b: BaseModelConfig) -> dict[str, Any]:
     if b.path is not None:
         return {"kind": "path", "path": b.path, "pretrain_loss": b.pretrain_loss}
     return {"kind": "tiny", "preset": b.preset, "tiny": dict(b.tiny), "corpus_lines": b.corpus_lines,
-            "pretrain_minutes": b.pretrain_minutes, "pretrain": dict(b.pretrain), "seed": b.seed}
+            "corpus": dict(b.corpus), "pretrain_minutes": b.pretrain_minutes, "pretrain": dict(b.pretrain), "seed": b.seed}
 
 
 def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:

@@ -46,7 +46,12 @@ class Completion:
 
 
 class Engine(Protocol):
-    """generate(prompts, params, n) yields, for each prompt in order, its n completions."""
+    """generate(prompts, params, n) yields, for each prompt in order, its n completions.
+
+    Engines with `per_prompt_seeds = True` also take `base_seeds=[...]` (one per prompt): prompt p
+    is then sampled as if `params.seed` were `base_seeds[p]`. The server uses it to batch requests
+    that differ only in their seed (an OpenAI client sending one seed per sample).
+    """
 
     name: str        # "hf", "vllm", "openai"
     model_id: str    # what is recorded as Sample.model
@@ -55,6 +60,16 @@ class Engine(Protocol):
                  start_index: int = 0) -> Iterator[list[Completion]]:
         """Completions with sample_index start_index..start_index+n-1 for each prompt."""
         ...
+
+
+def base_seed_list(base_seeds: Sequence[int] | None, params: SamplingParams, n_prompts: int) -> list[int]:
+    """The base seed of each prompt: `base_seeds` (checked) or params.seed for all."""
+    if base_seeds is None:
+        return [params.seed] * n_prompts
+    seeds = [int(s) for s in base_seeds]
+    if len(seeds) != n_prompts:
+        raise ValueError(f"base_seeds has {len(seeds)} entries for {n_prompts} prompts")
+    return seeds
 
 
 def sample_seed(base: int, prompt_key: str, index: int) -> int:

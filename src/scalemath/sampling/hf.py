@@ -24,7 +24,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
+from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, cut_at_stop, sample_seed
 
 
 @dataclass
@@ -131,11 +131,15 @@ class HFEngine:
         return sorted(ids)
 
     # ------------------------------------------------------------------ public API
+    per_prompt_seeds = True
+
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
-        """For each prompt in order, its n completions with sample_index start_index..start_index+n-1."""
+                 start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
+        """For each prompt in order, its n completions with sample_index start_index..start_index+n-1
+        (prompt p seeded from base_seeds[p] when given, else from params.seed)."""
         if n <= 0:
             raise ValueError("n must be > 0")
+        bases = base_seed_list(base_seeds, params, len(prompts))
         if self.template is not None:
             from scalemath.prompts import render
 
@@ -153,7 +157,7 @@ class HFEngine:
                 if p not in encoded:
                     encoded[p] = self.tokenizer(prompts[p], add_special_tokens=self.config.add_special_tokens)["input_ids"]
             done = self._decode_batch([encoded[p] for p, _ in batch], [p for p, _ in batch],
-                                      [sample_seed(params.seed, prompts[p], i) for p, i in batch], params)
+                                      [sample_seed(bases[p], prompts[p], i) for p, i in batch], params)
             for (p, i), c in zip(batch, done):
                 c.sample_index = i
                 pending.setdefault(p, []).append(c)
@@ -161,7 +165,7 @@ class HFEngine:
                 got = pending.pop(next_prompt)
                 if draws < n:
                     got = [replace(got[0], sample_index=start_index + j, meta=dict(got[0].meta),
-                                   seed=sample_seed(params.seed, prompts[next_prompt], start_index + j))
+                                   seed=sample_seed(bases[next_prompt], prompts[next_prompt], start_index + j))
                            for j in range(n)]
                 yield got
                 encoded.pop(next_prompt, None)

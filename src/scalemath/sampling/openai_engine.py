@@ -21,8 +21,9 @@ Seeds (`seed_mode`):
   samples depend on the split.
 - "engine" (for `scalemath serve` only): one request per prompt sends the base seed, n and a
   "start_index" extension field; the server draws exactly what its engine would draw locally
-  (sample i seeded with sample_seed(params.seed, prompt, i)), and can batch requests of different
-  prompts into one engine call, which per-sample seeds prevent.
+  (sample i seeded with sample_seed(params.seed, prompt, i)), with one request per prompt rather
+  than per sample. (`scalemath serve` batches requests of different prompts and seeds into one
+  engine call in every mode.)
 
 Params sent: temperature, top_p, max_tokens, stop, seed, n; top_k (when > 0) is sent as a
 top-level "top_k" field, which vLLM and SGLang accept and hosted OpenAI rejects (a 400, recorded per

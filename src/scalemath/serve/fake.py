@@ -11,7 +11,7 @@ import hashlib
 import time
 from typing import Iterator, Sequence
 
-from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
+from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, cut_at_stop, sample_seed
 
 
 class FakeEngine:
@@ -48,18 +48,21 @@ class FakeEngine:
         return (f"Let us compute {h}. First <<{a} + 1={a + 1}>> then <<{a + 1}*2={2 * a + 2}>>. "
                 f"The answer is {ans}.\n\nQ: next question")
 
+    per_prompt_seeds = True
+
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
+                 start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
+        bases = base_seed_list(base_seeds, params, len(prompts))
         for p in prompts:
             if self.reject_marker and self.reject_marker in p:
                 raise ValueError(f"prompt rejected (contains {self.reject_marker!r})")
         self.calls += 1
         if self.latency_per_call or self.latency_per_sample:
             time.sleep(self.latency_per_call + self.latency_per_sample * n * len(prompts))
-        for p in prompts:
+        for p, base in zip(prompts, bases):
             out = []
             for i in range(start_index, start_index + n):
-                seed = sample_seed(params.seed, p, i)
+                seed = sample_seed(base, p, i)
                 words = self.text(p, seed).split(" ")
                 length = len(words) > params.max_tokens
                 text = " ".join(words[:params.max_tokens])

@@ -12,9 +12,10 @@ max_tokens, stop (string or list), seed, and top_k (an extension, as in vLLM; 0 
 Without a seed, one is drawn at random per request. Sample j of a request is the engine's sample
 start_index + j under that seed, where "start_index" is a scalemath extension field (default 0;
 OpenAIEngine(seed_mode="engine") sends it), so a request is reproducible and, with the extension,
-identical to a local run of the engine. Requests are batched only when their params (seed
-included), n and start_index agree, so clients sending one seed per sample get no cross-request
-batching; seed_mode="engine" clients do. Unsupported fields that change the
+identical to a local run of the engine. Requests are batched when their params, n and
+start_index agree; with an engine that takes per-prompt seeds (`per_prompt_seeds`, as the
+transformers engine does) the seed may differ, so clients sending one seed per sample are batched
+too. Unsupported fields that change the
 output (stream, logprobs, echo, suffix, best_of > n, tools) get a 400 instead of being ignored.
 An engine ValueError (an invalid prompt or parameter) is a 400 for that request only.
 
@@ -25,6 +26,7 @@ drop_every, has its connection dropped without an answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import threading
 import time
@@ -85,8 +87,9 @@ class BadRequest(Exception):
 
 
 class _Batcher:
-    """Runs engine.generate on one worker thread; groups queued requests with equal params, n and
-    start_index (queue items: (prompts, params, (n, start), future))."""
+    """Runs engine.generate on one worker thread; groups queued requests with equal params (the
+    seed aside, when the engine takes per-prompt seeds), n and start_index (queue items: (prompts,
+    params, (n, start), future))."""
 
     def __init__(self, engine: Engine, config: ServerConfig, stats: ServerStats):
         self.engine, self.config, self.stats = engine, config, stats
@@ -115,8 +118,10 @@ class _Batcher:
             while not self.queue.empty() and len(items) < 4 * self.config.max_batch_prompts:
                 items.append(self.queue.get_nowait())
             groups: dict[tuple, list] = {}
+            seedless = getattr(self.engine, "per_prompt_seeds", False)
             for it in items:
-                groups.setdefault((it[1], it[2]), []).append(it)
+                key = dataclasses.replace(it[1], seed=0) if seedless else it[1]
+                groups.setdefault((key, it[2]), []).append(it)
             for (params, run), group in groups.items():
                 await self._run_group(loop, params, run, group)
 
@@ -137,10 +142,12 @@ class _Batcher:
     async def _call(self, loop, params: SamplingParams, run: tuple[int, int], chunk: list) -> None:
         n, start = run
         prompts = [p for it in chunk for p in it[0]]
+        kw = ({"base_seeds": [it[1].seed for it in chunk for _ in it[0]]}
+              if getattr(self.engine, "per_prompt_seeds", False) else {})
         t0 = time.perf_counter()
         try:
             outs = await loop.run_in_executor(
-                self.pool, lambda: list(self.engine.generate(prompts, params, n=n, start_index=start)))
+                self.pool, lambda: list(self.engine.generate(prompts, params, n=n, start_index=start, **kw)))
         except Exception as e:  # noqa: BLE001 - isolate the failing request, answer the others
             if len(chunk) > 1:
                 for it in chunk:

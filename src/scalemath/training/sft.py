@@ -91,6 +91,14 @@ class SFTRunConfig:
         "help": "Modules that get adapters: 'all-linear' or a comma-separated list (q_proj,v_proj)."})
     lora_merge: bool = field(default=True, metadata={
         "help": "Save base weights with the adapter merged in (True) or the adapter alone (False)."})
+    load_in_4bit: bool = field(default=False, metadata={
+        "help": "QLoRA: load the base weights in 4-bit (bitsandbytes) and train LoRA adapters on top; needs "
+                "lora_r > 0. The adapter is merged into the full-precision base on save."})
+    bnb_4bit_quant_type: str = field(default="nf4", metadata={"help": "QLoRA: 4-bit data type, nf4 or fp4."})
+    bnb_4bit_compute_dtype: str = field(default="auto", metadata={
+        "help": "QLoRA: dtype of the 4-bit matmuls; auto = bfloat16 on CUDA, float32 on CPU."})
+    bnb_4bit_double_quant: bool = field(default=True, metadata={
+        "help": "QLoRA: quantize the quantization constants too (~0.4 bits/parameter saved)."})
     trainer_kwargs: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Extra TRL SFTConfig / TrainingArguments fields (e.g. deepspeed, fsdp, optim), applied last."})
 
@@ -175,6 +183,8 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     if not isinstance(dtype, torch.dtype):
         raise ValueError(f"dtype {config.dtype!r} is not a torch dtype (float32, bfloat16, float16)")
     load_kw = {"attn_implementation": config.attn_implementation} if config.attn_implementation else {}
+    if config.load_in_4bit:
+        load_kw.update(qlora_load_kwargs(config))
     model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, **load_kw)
     if config.packing and not str(model.config._attn_implementation).startswith("flash"):
         raise ValueError(f"packing=True needs a flash-attention kernel (attn_implementation), the model uses "
@@ -232,6 +242,51 @@ def lora_config(cfg: SFTRunConfig):
                       task_type="CAUSAL_LM")
 
 
+def qlora_load_kwargs(cfg: SFTRunConfig) -> dict[str, Any]:
+    """`from_pretrained` arguments that load the base in 4 bits (QLoRA), with clear errors."""
+    import torch
+
+    if not cfg.lora_r:
+        raise ValueError("load_in_4bit (QLoRA) trains LoRA adapters on a frozen 4-bit base: set lora_r > 0")
+    if cfg.bnb_4bit_quant_type not in ("nf4", "fp4"):
+        raise ValueError(f"bnb_4bit_quant_type must be nf4 or fp4, got {cfg.bnb_4bit_quant_type!r}")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ImportError("QLoRA (load_in_4bit) needs bitsandbytes: pip install 'scalemath[qlora]'") from None
+    from transformers import BitsAndBytesConfig
+
+    cuda = torch.cuda.is_available()
+    name = cfg.bnb_4bit_compute_dtype
+    if name == "auto":
+        name = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
+    compute = getattr(torch, name, None)
+    if not isinstance(compute, torch.dtype):
+        raise ValueError(f"bnb_4bit_compute_dtype {name!r} is not a torch dtype")
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=cfg.bnb_4bit_quant_type,
+                               bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=cfg.bnb_4bit_double_quant)
+    # each process holds a whole quantized copy on its own device (data parallel)
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
+    return {"quantization_config": quant, "device_map": {"": device}}
+
+
+def _save_merged_qlora(trainer, cfg: SFTRunConfig, out: Path) -> None:
+    """Merge a QLoRA adapter into the full-precision base (the usual QLoRA release) and save it."""
+    import shutil
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter = out / "qlora_adapter"
+    trainer.model.save_pretrained(adapter)
+    base = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=getattr(torch, cfg.dtype))
+    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    merged.config.use_cache = True
+    merged.save_pretrained(out)
+    shutil.rmtree(adapter)
+
+
 def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     """Fine-tune `config.model` on `config.data`; saves model, tokenizer and train_meta.json to
     `config.out` and returns that path."""
@@ -256,10 +311,13 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
         trainer.save_model(str(out))  # gathers sharded weights, writes on the main process
     elif trainer.args.should_save:
         model = trainer.model
-        if cfg.lora_r and cfg.lora_merge:
-            model = model.merge_and_unload()  # a plain checkpoint: sampling loads it like any other
-        model.config.use_cache = True
-        model.save_pretrained(out)
+        if cfg.load_in_4bit and cfg.lora_merge:
+            _save_merged_qlora(trainer, cfg, out)
+        else:
+            if cfg.lora_r and cfg.lora_merge:
+                model = model.merge_and_unload()  # a plain checkpoint: sampling loads it like any other
+            model.config.use_cache = True
+            model.save_pretrained(out)
         job.tokenizer.save_pretrained(out)
     if not trainer.args.should_save:
         return out
