@@ -50,6 +50,17 @@ def run(engine, prompts: int, concurrency: int, seed_mode: str, n: int, faults: 
                 pending=client.max_pending_prompts, calls=s.engine_calls)
 
 
+class SeedBound:
+    """The engine without per-prompt seeds: the server then batches only requests of one seed
+    (how it behaved before per-prompt seeds; the baseline of the per-sample batching figure)."""
+
+    def __init__(self, engine):
+        self.engine, self.name, self.model_id = engine, engine.name, engine.model_id
+
+    def generate(self, prompts, params, n=1, start_index=0):
+        return self.engine.generate(prompts, params, n=n, start_index=start_index)
+
+
 def report(label: str, r: dict) -> None:
     print(f"{label}: {r['requests'] / r['seconds']:.0f} req/s, {r['ok'] / r['seconds']:.0f} "
           f"samples/s ({r['seconds']:.2f}s); samples ok {r['ok']}, permanent errors "
@@ -82,6 +93,13 @@ def main() -> None:
     report(f"seed_mode=per_sample, {a.prompts // 4} prompts x4, faults on", r)
     r = run(engine, a.prompts, a.concurrency, "engine", 1, faults=False)
     report(f"seed_mode=engine, {a.prompts} prompts x1, no faults", r)
+    batched = run(engine, a.prompts // 4, a.concurrency, "per_sample", 4, faults=False)
+    report(f"seed_mode=per_sample, {a.prompts // 4} prompts x4, no faults, seeds batched", batched)
+    single = run(SeedBound(engine), a.prompts // 4, a.concurrency, "per_sample", 4, faults=False)
+    report(f"seed_mode=per_sample, {a.prompts // 4} prompts x4, no faults, one seed per call", single)
+    print(f"per-sample clients, batching across seeds: {batched['ok'] / batched['seconds']:.0f} vs "
+          f"{single['ok'] / single['seconds']:.0f} samples/s = {single['seconds'] / batched['seconds']:.1f}x; "
+          f"engine calls {batched['calls']} vs {single['calls']}")
     print(f"client+server peak RSS: start {base:.0f} MB, after {a.prompts} prompts "
           f"{after_small:.0f} MB, after {4 * a.prompts} prompts {after_big:.0f} MB")
 

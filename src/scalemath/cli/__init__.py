@@ -16,7 +16,7 @@ app = typer.Typer(help="Scale math fine-tuning data and measure what each piece 
 
 # datasets → sampling → answers → methods → training → metrics → scaling/report
 ORDER = ["demo", "data", "tiny", "train", "sample", "serve", "grade", "audit", "rft", "augment",
-         "decontaminate", "evaluate", "metrics", "fit", "report", "experiment"]
+         "decontaminate", "evaluate", "metrics", "judge", "fit", "report", "experiment"]
 
 
 def _command_modules() -> list[str]:

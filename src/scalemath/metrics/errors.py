@@ -11,7 +11,7 @@ Inline arithmetic is evaluated by a small AST walker (numbers, + - * / // % **, 
 bounded powers) that also accepts ×, ÷, `$` and thousands commas; nothing is ever `eval`ed.
 Calculator annotations are judged by `scalemath.answers.calculator.check_annotation`, the same
 rule RFT uses to reject paths (see `annotation_checker`).
-A finer taxonomy through a judge LLM belongs to the judge module, not here.
+A finer taxonomy through a judge LLM is `metrics.judge` (`scalemath judge`).
 """
 from __future__ import annotations
 

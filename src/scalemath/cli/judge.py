@@ -1,0 +1,59 @@
+"""`scalemath judge`: a judge LLM names the error type of each wrong sample (finer than the
+judge-free calculation / reasoning / format split of `scalemath metrics`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("judge")
+    def judge(
+        samples: Path = typer.Argument(..., exists=True, dir_okay=False, help="Graded Sample JSONL."),
+        out: Path = typer.Option(..., help="Judged records (JSONL), one per wrong sample."),
+        judge_url: str = typer.Option(..., help="OpenAI-compatible base URL of the judge (…/v1)."),
+        judge_model: str = typer.Option(..., help="Model name the judge server knows."),
+        api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", help="API key (or $OPENAI_API_KEY)."),
+        chat: bool = typer.Option(True, "--chat/--completions", help="Chat or plain completions endpoint."),
+        votes: int = typer.Option(1, min=1, help="Judge samples per wrong sample (majority label wins)."),
+        temperature: float = typer.Option(0.0, min=0.0, help="Judge temperature (use > 0 with --votes > 1)."),
+        max_tokens: int = typer.Option(96, min=8),
+        limit: Optional[int] = typer.Option(None, min=1, help="Judge at most this many wrong samples."),
+        concurrency: int = typer.Option(16, min=1),
+        cache: Optional[Path] = typer.Option(None, help="Judge call cache (SQLite; default OUT.cache.sqlite)."),
+        template: str = typer.Option("judge_error_type", help="Judge prompt template (name or .txt path)."),
+    ) -> None:
+        """Ask a judge LLM for the error type of every wrong sample; print shares and agreement
+        with the judge-free rule."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from scalemath.cli.augment import _cached, _teacher
+        from scalemath.metrics.judge import JUDGE_TYPES, JudgeConfig, JudgeStats, judge_errors
+        from scalemath.records import read_samples, write_jsonl
+
+        cfg = JudgeConfig(template=template, votes=votes, temperature=temperature, max_tokens=max_tokens,
+                          limit=limit)
+        stats = JudgeStats()
+        with _cached(_teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency),
+                     cache or out.with_suffix(".cache.sqlite"), 0.0, 0.0) as engine:
+            write_jsonl(out, judge_errors(read_samples(samples), engine, cfg, stats=stats))
+        summary = stats.to_dict()
+        out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        con = Console()
+        table = Table(title=f"judge error types ({stats.judged} wrong samples, judge {judge_model})")
+        table.add_column("type")
+        table.add_column("samples", justify="right")
+        table.add_column("share", justify="right")
+        for t in (*JUDGE_TYPES, "unparsed"):
+            if stats.by_type[t]:
+                table.add_row(t, str(stats.by_type[t]), f"{stats.by_type[t] / stats.judged:.1%}")
+        con.print(table)
+        a = summary["agreement"]
+        if a["n"]:
+            con.print(f"agreement with the judge-free rule (calculation / format / reasoning): "
+                      f"{a['agree']}/{a['n']} ({a['rate']:.1%})")
+        con.print(f"-> {out}, {out.with_suffix('.summary.json')}")
