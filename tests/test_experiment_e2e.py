@@ -55,6 +55,7 @@ def test_study_end_to_end(tmp_path):
     by = {r["cell"]: r for r in rows}
     assert by["sft/tiny/f0.5/s0"]["data_size"] == "4" and by["sft/tiny/f1/s0"]["data_size"] == "8"
     assert by["rft/tiny/k2"]["method"] == "rft" and by["rft/tiny/k2"]["k"] == "2"
+    assert by["rft/tiny/k2"]["sampled_paths"] != "" and by["sft/tiny/f1/s0"]["sampled_paths"] == ""
     assert by["rft-pooled/tiny/k1"]["method"] == "rft-pooled" and by["fewshot/tiny/1shot"]["shots"] == "1"
     assert (out / "eval_sets" / "ood" / "results.csv").is_file()
     families = {json.loads(line)["meta"]["family"] for line in open(out / "problems.jsonl")}

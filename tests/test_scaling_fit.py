@@ -124,3 +124,16 @@ def test_fit_command(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
     res = CliRunner().invoke(app, ["fit", str(p), "--y", "nope"])
     assert res.exit_code == 2 and "no column" in " ".join(res.output.split())
+
+
+def test_fit_table_skips_series_with_too_few_sizes(tmp_path):
+    from scalemath.cli.fit import fit_table
+
+    p = tmp_path / "results.csv"
+    rows = ["method,data_size,accuracy"] + [f"sft,{n},{0.1 + 0.02 * i}" for i, n in enumerate((100, 200, 400, 800))]
+    rows += ["rft,900,0.3", "rft,1000,0.31", "rft,1100,0.33"]
+    p.write_text("\n".join(rows) + "\n")
+    res = fit_table(p, "data_size", "accuracy", "loglinear", group="method", min_x_values=4)
+    assert set(res["_results"]) == {"sft"}
+    assert "3 distinct data_size values" in res["groups"]["rft"]["error"]
+    assert set(fit_table(p, "data_size", "accuracy", "loglinear", group="method")["_results"]) == {"sft", "rft"}

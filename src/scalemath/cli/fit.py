@@ -18,10 +18,11 @@ def _num(v: Any, digits: int = 4) -> str:
 def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None = None,
               group: str | None = None, where: dict[str, str] | None = None,
               targets: tuple[float, ...] = (), interval: str = "auto", ci: float = 0.95,
-              seed: int = 0) -> dict[str, Any]:
+              seed: int = 0, min_x_values: int = 0) -> dict[str, Any]:
     """Fit each group of a results CSV; returns {"groups": {name: {"best", "fits", "targets"}}}
-    (or {name: {"error"}} for a group that cannot be fitted) plus the FitResult objects under
-    "_results" (for plotting). Raises ValueError when nothing can be fitted."""
+    (or {name: {"error"}} for a group that cannot be fitted, or that has fewer than
+    `min_x_values` distinct x values) plus the FitResult objects under "_results" (for
+    plotting). Raises ValueError when nothing can be fitted."""
     from scalemath.scaling.data import group_values, numeric_columns, read_csv
     from scalemath.scaling.fit import ALL_MODELS, fit, fit_auto
 
@@ -36,6 +37,10 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
             w[group] = g
         cols = numeric_columns(path, rows, [x, y] + ([sigma] if sigma else []), w)
         kw = dict(sigma=cols[sigma] if sigma else None, ci=ci, interval=interval, seed=seed)
+        n_x = len(set(cols[x].tolist()))
+        if n_x < min_x_values:
+            out["groups"][g] = {"error": f"{n_x} distinct {x} values; a scaling fit needs at least {min_x_values}"}
+            continue
         try:
             if model == "auto":
                 best, fits = fit_auto(cols[x], cols[y], **kw)

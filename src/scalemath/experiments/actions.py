@@ -312,6 +312,9 @@ def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict
         row.update({"fraction": tcfg.get("fraction"), "seed": tcfg.get("seed"), "k": tcfg.get("k"),
                     "data_size": model.get("data_size"), "questions": model.get("questions"),
                     "distinct_paths": model.get("distinct_paths"), "train_seconds": model.get("train_seconds")})
+        if model.get("rft_distinct_paths") is not None and model.get("questions"):
+            # the RFT paper's count: distinct sampled correct paths kept per question (D' alone)
+            row["sampled_paths"] = round(model["rft_distinct_paths"] / model["questions"], 4)
     row.update(measured)
     if cell.config.get("pretrain_loss", True):
         row["pretrain_loss"] = base.get("pretrain_loss")

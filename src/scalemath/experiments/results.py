@@ -3,7 +3,8 @@
 - `<run>/results.csv`: one row per evaluated model, in grid order, with the columns
   `scalemath report` reads: `method` (series: sft, rft, rft-pooled, ...; `method@base` when the
   study has several base models), `data_size` (training records), `accuracy` (greedy test
-  accuracy) with `accuracy_lo` / `accuracy_hi` (bootstrap interval), `k`, `distinct_paths`,
+  accuracy) with `accuracy_lo` / `accuracy_hi` (bootstrap interval), `k`, `sampled_paths` (RFT:
+  distinct sampled correct paths kept per question), `distinct_paths` (per question in D ∪ D'),
   `base_pretrain_loss`, and the cell's other figures. (Named so, not `pretrain_loss`, because
   the report fits accuracy against a `pretrain_loss` column per series, and within this file
   every series has one base model: that fit lives in pretrain_loss/results.csv.)
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 FIRST = ["cell", "method", "base_model", "data_size", "accuracy", "accuracy_lo", "accuracy_hi", "k",
-         "distinct_paths", "base_pretrain_loss", "fraction", "seed", "shots", "questions", "test_questions"]
+         "sampled_paths", "distinct_paths", "base_pretrain_loss", "fraction", "seed", "shots", "questions", "test_questions"]
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], first: Iterable[str] = FIRST) -> None:

@@ -8,9 +8,10 @@ What the page shows depends on what the directory holds (searched recursively):
   paths) unless that directory already has a `metrics.json` written by `scalemath metrics --out`,
   which is then used as is (any other `metrics.json` is shown as a table beside the analysis);
 - `results.csv` (one row per experiment cell): accuracy against `data_size` with the fitted
-  scaling curve and its band (and the data needed for `--target` accuracies); accuracy against
-  `k` (RFT: samples per question) and against `distinct_paths` (distinct reasoning paths per
-  question) when those columns exist; against `pretrain_loss` (the base model's pre-training
+  scaling curve and its band for every series with at least MIN_FIT_X distinct sizes (and the
+  data needed for `--target` accuracies); accuracy against `k` (RFT: samples per question),
+  `sampled_paths` (distinct sampled correct paths kept per question) and `distinct_paths`
+  (distinct reasoning paths per question in the training set) when those columns exist; against `pretrain_loss` (the base model's pre-training
   loss, one row per model) with a linear fit per series. The series column is the first of `method`, `series`,
   `setting`, `model` present; `accuracy_lo` / `accuracy_hi` columns become error bars;
 - `rft_stats.json`: shown as a table; a `paths` object in it (as `metrics/paths.py` writes) also
@@ -33,6 +34,7 @@ from typing import Any, Sequence
 SERIES_COLUMNS = ("method", "series", "setting", "model")
 X_COLUMNS = ("data_size", "n_train", "train_size", "num_examples")
 Y_COLUMNS = ("accuracy", "acc", "greedy", "maj1@1")
+MIN_FIT_X = 4   # a series is fitted against data size only with this many distinct sizes
 
 
 @dataclass
@@ -158,7 +160,8 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
     x = next((c for c in X_COLUMNS if c in cols), None)
     if x:
         try:
-            res = fit_table(path, x, y, cfg.fit_model, group=group, targets=cfg.targets, seed=cfg.seed)
+            res = fit_table(path, x, y, cfg.fit_model, group=group, targets=cfg.targets, seed=cfg.seed,
+                            min_x_values=MIN_FIT_X)
             objs = res.pop("_results")
             fig = fit_figure({g or y: r for g, r in objs.items()}, xlabel=x, ylabel=y,
                              title=f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
@@ -171,7 +174,10 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
     if "pretrain_loss" in cols:
         _pretrain_loss(path, rows, cols, y, cfg, out, out_dir, idx)
     for col, label, logx, name in (("k", "k (sampled completions per question)", True, "rft_k"),
-                                   ("distinct_paths", "distinct reasoning paths per question", False, "rft_paths")):
+                                   ("sampled_paths", "distinct sampled correct paths per question (D')",
+                                    False, "rft_sampled"),
+                                   ("distinct_paths", "distinct reasoning paths per question (D ∪ D')",
+                                    False, "rft_paths")):
         if col in cols:
             sel = [r for r in rows if r.get(col, "") not in ("", None) and r.get(y, "") not in ("", None)]
             if sel:
