@@ -68,6 +68,10 @@ def test_per_sample_mapping(fake_vllm):
     c = outs[1][2]
     assert c.seed == sample_seed(2, "B", 7) and c.text == f"B|{c.seed}|0" and c.n_tokens == 3
     assert eng.model_id == "tiny" and eng.name == "vllm"
+    # per-prompt base seeds (the server batches requests that differ only in seed)
+    outs = list(eng.generate(["A", "B"], params, n=2, base_seeds=[7, 9]))
+    assert [c.seed for c in outs[0]] == [sample_seed(7, "A", i) for i in (0, 1)]
+    assert [c.seed for c in outs[1]] == [sample_seed(9, "B", i) for i in (0, 1)] and eng.per_prompt_seeds
 
 
 def test_per_request_n_top_k_and_chat_template(fake_vllm):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from scalemath.sampling.engine import Completion, SamplingParams, sample_seed
+from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, sample_seed
 
 INSTALL_HINT = ("vLLM is not installed. Install the optional extra on a CUDA machine: "
                 "pip install 'scalemath[vllm]'  (or choose --engine hf / openai)")
@@ -48,6 +48,7 @@ class VLLMEngine:
     """
 
     name = "vllm"
+    per_prompt_seeds = True    # every request carries its own SamplingParams (and seed)
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto",
                  chat_template: bool = False, seed_mode: str = "per_sample",
@@ -76,21 +77,23 @@ class VLLMEngine:
                                        add_generation_prompt=True)
 
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
-        """Completions start_index..start_index+n-1 of each prompt, in prompt order."""
+                 start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
+        """Completions start_index..start_index+n-1 of each prompt, in prompt order (prompt p
+        seeded from base_seeds[p] when given, else from params.seed)."""
         if n < 1:
             raise ValueError("n must be >= 1")
+        bases = base_seed_list(base_seeds, params, len(prompts))
         texts, sps, seeds = [], [], []
-        for p in prompts:
+        for p, base in zip(prompts, bases):
             rendered = self.render(p)
             if self.seed_mode == "per_sample":
                 for i in range(start_index, start_index + n):
-                    s = sample_seed(params.seed, p, i)
+                    s = sample_seed(base, p, i)
                     texts.append(rendered)
                     sps.append(self.sampling_params(params, 1, s))
                     seeds.append(s)
             else:
-                s = sample_seed(params.seed, p, start_index)
+                s = sample_seed(base, p, start_index)
                 texts.append(rendered)
                 sps.append(self.sampling_params(params, n, s))
                 seeds.append(s)
