@@ -62,15 +62,21 @@ def test_requests_reject_duplicate_ids_and_modes_are_checked(tmp_path):
         run_stored(problems(1), None, PARAMS, "qa", tmp_path / "o.jsonl", StoredRunConfig("s", mode="ray"))
 
 
-def test_cli_store_run_equals_the_plain_run_on_a_real_model(tmp_path):
+def sample_command(tmp_path, n_problems, *extra):
+    """`scalemath sample` arguments over a tiny random Llama and n problems (all but --out)."""
     pytest.importorskip("torch")
-    from scalemath.cli import app
     from scalemath.sampling.tiny_random import save_tiny_llama
 
     model = str(save_tiny_llama(tmp_path / "tiny"))
-    write_jsonl(tmp_path / "p.jsonl", problems(3))
-    common = ["sample", "--model", model, "--data", str(tmp_path / "p.jsonl"), "--max-tokens", "6",
-              "--temperature", "1.0", "--seed", "7", "--batch-size", "4", "--device", "cpu", "--threads", "1"]
+    write_jsonl(tmp_path / "p.jsonl", problems(n_problems))
+    return ["sample", "--model", model, "--data", str(tmp_path / "p.jsonl"), "--max-tokens", "6",
+            "--device", "cpu", "--threads", "1", *extra]
+
+
+def test_cli_store_run_equals_the_plain_run_on_a_real_model(tmp_path):
+    from scalemath.cli import app
+
+    common = sample_command(tmp_path, 3, "--temperature", "1.0", "--seed", "7", "--batch-size", "4")
     runner = CliRunner()
     r = runner.invoke(app, [*common, "--k", "3", "--out", str(tmp_path / "plain.jsonl")])
     assert r.exit_code == 0, r.output
@@ -94,14 +100,9 @@ def test_cli_store_run_equals_the_plain_run_on_a_real_model(tmp_path):
 @pytest.mark.slow   # starts a local Ray cluster; skipped where ray is absent (CI)
 def test_cli_ray_run_equals_the_store_run(tmp_path):
     ray = pytest.importorskip("ray")
-    pytest.importorskip("torch")
     from scalemath.cli import app
-    from scalemath.sampling.tiny_random import save_tiny_llama
 
-    model = str(save_tiny_llama(tmp_path / "tiny"))
-    write_jsonl(tmp_path / "p.jsonl", problems(4))
-    common = ["sample", "--model", model, "--data", str(tmp_path / "p.jsonl"), "--max-tokens", "6",
-              "--k", "2", "--seed", "1", "--batch-size", "3", "--device", "cpu", "--threads", "1"]
+    common = sample_command(tmp_path, 4, "--k", "2", "--seed", "1", "--batch-size", "3")
     runner = CliRunner()
     r = runner.invoke(app, [*common, "--out", str(tmp_path / "a.jsonl"), "--store", str(tmp_path / "a")])
     assert r.exit_code == 0, r.output
