@@ -17,6 +17,9 @@ from scalemath.sampling.engine import Completion
     ("Error Type - unit conversion\nReason: minutes", "units"),
     ("error type: Misreading of the question", "misread"),
     ("Error type: arithmetic error", "calculation"),
+    ("The error type is \"calculation\".", "calculation"),
+    ("The student's error type is \"multiple of calculation\"", None),
+    ("The student's error type is: \"3\"", None),
     ("I think the student is confused.", None),
     ("Error type: banana", None),
 ])

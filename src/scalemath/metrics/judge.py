@@ -24,7 +24,7 @@ TEMPLATE = "judge_error_type"
 # judge types that correspond to the rule-based "calculation" / "format" types
 _RULE_OF = {"calculation": "calculation", "format": "format"}
 
-_LABEL = re.compile(r"error\s*type\s*[:\-]\s*\**\s*([A-Za-z_ \-]+)", re.IGNORECASE)
+_LABEL = re.compile(r"error\s*type(?:\s*is)?\s*[:\-]?\s*[\"'*]*\s*([A-Za-z_ \-]+)", re.IGNORECASE)
 _SYNONYMS = {
     "calculation": "calculation", "calculation error": "calculation", "arithmetic": "calculation",
     "arithmetic error": "calculation", "computation": "calculation", "computational": "calculation",
