@@ -116,7 +116,8 @@ def _stored(c, problems, engine: str, model: str, options: dict, params, templat
         spec = EngineSpec(kind=engine, model=model, options=options)
     else:
         eng = load_engine(engine, model, **options)
-    st = run_stored(problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec)
+    st = run_stored(problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec,
+                    progress=True)
     c.print(f"store {store_dir}: [bold]{st.drawn}[/] new samples drawn for {st.problems} problems "
             f"({st.errors} engine errors, retried on the next run); {st.exported} samples -> {out} "
             f"in {st.seconds:.1f}s")

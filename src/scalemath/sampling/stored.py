@@ -95,11 +95,13 @@ def requests_for(problems: Iterable[Problem], template: str) -> list[SampleReque
 
 def run_stored(problems: Sequence[Problem], engine: Engine | None, params: SamplingParams,
                template: str, out: str | os.PathLike, config: StoredRunConfig, *,
-               dataset: str = "gsm8k", grade: bool = True, ray_spec: Any = None) -> StoredRunStats:
+               dataset: str = "gsm8k", grade: bool = True, ray_spec: Any = None,
+               progress: bool = False) -> StoredRunStats:
     """Fill the store for `problems`, then write their graded samples to `out` (JSONL, atomically).
 
     `engine` draws in "draw" and "budget" modes; "ray" builds one engine per replica from
-    `ray_spec` (a `ray_runner.EngineSpec`), and `engine` may be None.
+    `ray_spec` (a `ray_runner.EngineSpec`), and `engine` may be None. `progress` shows a rich bar
+    (draw: samples stored of those missing; budget: questions still open after each round).
     """
     t0 = time.perf_counter()
     requests = requests_for(problems, template)
@@ -122,15 +124,20 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
         if config.mode == "draw":
             from scalemath.sampling.store import draw
 
-            d = draw(engine, store, requests, params, config.k, batch_size=config.batch_size)
+            total = sum(len(t.indices) for t in store.missing(model_id, params, requests, config.k))
+            with _Bar(progress, "sampling", total, "samples") as bar:
+                d = draw(engine, store, requests, params, config.k, batch_size=config.batch_size,
+                         on_batch=lambda recs: bar.advance(len(recs)))
             stats.needed, stats.drawn, stats.errors = d.needed, d.written, d.errors
         else:
             from scalemath.sampling.budget import BudgetConfig, budgeted_draw
 
-            b = budgeted_draw(engine, store, requests, params, is_correct=_is_correct(dataset),
-                              config=BudgetConfig(m=config.budget_m, k_max=config.budget_k_max,
-                                                  round_size=config.budget_round,
-                                                  batch_size=config.batch_size))
+            with _Bar(progress, "budget rounds", len(requests), "questions done") as bar:
+                b = budgeted_draw(engine, store, requests, params, is_correct=_is_correct(dataset),
+                                  config=BudgetConfig(m=config.budget_m, k_max=config.budget_k_max,
+                                                      round_size=config.budget_round,
+                                                      batch_size=config.batch_size),
+                                  on_round=lambda r, states: bar.set(sum(1 for q in states if q.done)))
             stats.drawn, stats.errors = b.drawn, b.errors
             for q in b.questions:
                 stats.budget[q.done] = stats.budget.get(q.done, 0) + 1
@@ -184,3 +191,34 @@ def _is_correct(dataset: str) -> Callable[[SampleRequest, str], bool]:
         return bool(grade(text, req.answer, dataset).correct)
 
     return is_correct
+
+
+class _Bar:
+    """A rich progress bar (or nothing when disabled)."""
+
+    def __init__(self, enabled: bool, label: str, total: int, unit: str):
+        self.enabled, self.label, self.total, self.unit = enabled, label, total, unit
+        self.bar = self.task = None
+        self.done = 0
+
+    def __enter__(self) -> "_Bar":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                                TextColumn(self.unit), TimeElapsedColumn())
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self, n: int) -> None:
+        self.set(self.done + n)
+
+    def set(self, done: int) -> None:
+        self.done = done
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
