@@ -21,7 +21,7 @@ def test_shipped_studies_parse():
         s = load_study(STUDIES / f"{name}.yaml")
         assert s.name == name
     quick, paper = load_study(STUDIES / "rft_quick.yaml"), load_study(STUDIES / "rft_paper.yaml")
-    assert paper.sft.fractions == [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0] and paper.sft.seeds == [0, 1]
+    assert paper.sft.fractions == [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
     assert paper.rft.k == [1, 4, 16] and paper.rft.pooled
     assert quick.sft.fractions == paper.sft.fractions[2:]
     gpu = load_study(STUDIES / "rft_paper_gsm8k_7b.yaml")

@@ -137,3 +137,15 @@ def test_fit_table_skips_series_with_too_few_sizes(tmp_path):
     assert set(res["_results"]) == {"sft"}
     assert "3 distinct data_size values" in res["groups"]["rft"]["error"]
     assert set(fit_table(p, "data_size", "accuracy", "loglinear", group="method")["_results"]) == {"sft", "rft"}
+
+
+def test_figure_draws_the_loglinear_line_beside_a_better_fit():
+    from scalemath.scaling.plots import fit_figure
+
+    n = np.array([63, 125, 250, 500, 1000, 2000, 4000], dtype=float)
+    y = np.where(np.log(n) < np.log(500), 0.02 + 0.01 * np.log(n / 63), 0.04 + 0.25 * np.log(n / 500))
+    best, fits = fit_auto(n, y)
+    assert best.model != "loglinear"
+    fig = fit_figure({"sft": best}, also={"sft": fits["loglinear"]})
+    styles = [line.get_linestyle() for line in fig.axes[0].get_lines()]
+    assert styles.count("--") == 1 and "-" in styles

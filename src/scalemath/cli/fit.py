@@ -21,8 +21,8 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
               seed: int = 0, min_x_values: int = 0) -> dict[str, Any]:
     """Fit each group of a results CSV; returns {"groups": {name: {"best", "fits", "targets"}}}
     (or {name: {"error"}} for a group that cannot be fitted, or that has fewer than
-    `min_x_values` distinct x values) plus the FitResult objects under "_results" (for
-    plotting). Raises ValueError when nothing can be fitted."""
+    `min_x_values` distinct x values) plus the best FitResult of each group under "_results" and
+    all of them under "_all" (for plotting). Raises ValueError when nothing can be fitted."""
     from scalemath.scaling.data import group_values, numeric_columns, read_csv
     from scalemath.scaling.fit import ALL_MODELS, fit, fit_auto
 
@@ -30,7 +30,7 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
         raise typer.BadParameter(f"--model must be auto or one of {ALL_MODELS}")
     rows = read_csv(path)
     names = group_values(rows, group) if group else [""]
-    out: dict[str, Any] = {"x": x, "y": y, "file": str(path), "groups": {}, "_results": {}}
+    out: dict[str, Any] = {"x": x, "y": y, "file": str(path), "groups": {}, "_results": {}, "_all": {}}
     for g in names:
         w = dict(where or {})
         if group:
@@ -55,6 +55,7 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
         out["groups"][g] = {"best": best.model, "fits": {m: f.to_dict() for m, f in fits.items()},
                             "targets": [best.data_needed(t, seed=seed) for t in targets]}
         out["_results"][g] = best
+        out["_all"][g] = fits
     if not out["_results"]:
         raise ValueError("; ".join(f"{g}: {i['error']}" for g, i in out["groups"].items()) or "no rows")
     return out
@@ -122,6 +123,7 @@ def register(app: typer.Typer) -> None:
                               f"[{_num(d['lo'])}, {_num(d['hi'])}] ({int(d['ci'] * 100)}% interval; "
                               f"unreachable in {100 * d['unreachable']:.1f}% of draws) — {info['best']} fit")
         results_obj = res.pop("_results")
+        res.pop("_all")
         if plot:
             from scalemath.scaling.plots import fit_figure
 

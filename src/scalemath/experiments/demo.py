@@ -35,8 +35,10 @@ class DemoConfig:
         "help": "Largest operand of the corpus's + and - facts (keep arithmetic at the task's scale)."})
     corpus_max_factor: int = field(default=12, metadata={"help": "Largest factor of the corpus's * and / facts."})
     model_preset: str = field(default="nano", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
-    pretrain_steps: int | None = field(default=600, metadata={
-        "help": "Pre-training optimiser steps (a step budget keeps results machine-independent)."})
+    pretrain_steps: int | None = field(default=1200, metadata={
+        "help": "Pre-training optimiser steps (a step budget keeps results machine-independent). 600 "
+                "steps leave held-out loss at 0.86 and the arithmetic too weak for SFT data to matter; "
+                "1200 reach 0.71."})
     pretrain_batch_size: int = field(default=16, metadata={"help": "Pre-training sequences per step."})
     pretrain_minutes: float | None = field(default=None, metadata={
         "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None)."})

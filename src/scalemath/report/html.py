@@ -163,9 +163,15 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
             res = fit_table(path, x, y, cfg.fit_model, group=group, targets=cfg.targets, seed=cfg.seed,
                             min_x_values=MIN_FIT_X)
             objs = res.pop("_results")
+            # the log-linear line too (dashed) where another model scored better
+            also = {g or y: fits["loglinear"] for g, fits in res.pop("_all").items()
+                    if "loglinear" in fits and objs[g].model != "loglinear"}
             fig = fit_figure({g or y: r for g, r in objs.items()}, xlabel=x, ylabel=y,
-                             title=f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
-                             targets=[d for info in res["groups"].values() for d in info.get("targets", [])])
+                             title=f"{y} vs {x} (best fit, {int(objs[next(iter(objs))].ci * 100)}% band; "
+                                   f"dashed: log-linear)" if also else
+                             f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
+                             targets=[d for info in res["groups"].values() for d in info.get("targets", [])],
+                             also=also)
             out["images"].append({"title": f"{y} vs {x}", **_png(fig, out_dir, f"fit_{idx}.png")})
             for g, info in res["groups"].items():
                 out["fits"].append({"group": f"{group} = {g}" if group else "", **info})
@@ -203,6 +209,7 @@ def _pretrain_loss(path: Path, rows: list[dict[str, str]], cols: list[str], y: s
         out["notes"].append(f"no fit of {y} vs pretrain_loss: {e}")
         return
     objs = res.pop("_results")
+    res.pop("_all")
     fig = fit_figure({(f"{group}={g}" if group else y): r for g, r in objs.items()}, xlabel="base model pre-training loss",
                      ylabel=y, title=f"{y} vs pre-training loss (linear fit)")
     out["images"].append({"title": f"{y} vs pretrain_loss", **_png(fig, out_dir, f"ptloss_{idx}.png")})
