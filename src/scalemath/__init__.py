@@ -1,4 +1,5 @@
 """scalemath: scale math fine-tuning data and measure what each piece buys."""
+import logging
 import os
 import sys
 
@@ -12,3 +13,8 @@ OMP_PASSIVE = "torch" not in sys.modules or os.environ.get("OMP_WAIT_POLICY", ""
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+# bitsandbytes (the QLoRA extra; transformers/TRL import it whenever it is installed) warns on
+# CPUs with AVX512-bf16 that an optional kernels package is missing; its fallback works, so keep
+# that line out of every command's output. Its errors still show.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
