@@ -84,8 +84,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         n_te = write_jsonl(p["test.jsonl"], generate(cfg.test_n, split="test", **common))
         lines = pretrain_corpus(config=CorpusConfig(
             seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=cfg.corpus_max_number,
-            max_factor=cfg.corpus_max_factor,
-            weights={"facts": 0.55, "words": 0.15, "scenes": 0.20, "stories": 0.10}))
+            max_factor=cfg.corpus_max_factor))
         tmp = p["corpus.txt"].with_suffix(".tmp")
         lines = list(lines)
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
