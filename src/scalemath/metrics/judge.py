@@ -90,6 +90,11 @@ class JudgeStats:
     by_type: Counter = field(default_factory=Counter)      # judge type (or "unparsed") -> samples
     rule_vs_judge: Counter = field(default_factory=Counter)  # (rule type, judge type) -> samples
 
+    def add(self, rule: str, label: str) -> None:
+        self.judged += 1
+        self.by_type[label] += 1
+        self.rule_vs_judge[(rule, label)] += 1
+
     def shares(self) -> dict[str, float]:
         return {t: self.by_type[t] / self.judged for t in (*JUDGE_TYPES, "unparsed")
                 if self.judged and self.by_type[t]}
@@ -143,9 +148,7 @@ def judge_errors(samples: Iterable[Sample], engine: Engine, config: JudgeConfig 
             reason = next((parse_reason(t) for t, x in zip(replies, labels) if x == label), "")
             rule = classify(s.completion, s.extracted, s.correct, s.reason) or "reasoning"
             if stats is not None:
-                stats.judged += 1
-                stats.by_type[label] += 1
-                stats.rule_vs_judge[(rule, label)] += 1
+                stats.add(rule, label)
             yield {"problem_id": s.problem_id, "sample_index": s.sample_index, "model": s.model,
                    "judge_type": label, "judge_reason": reason, "rule_type": rule,
                    "judge_votes": dict(votes), "judge_replies": replies,
@@ -165,7 +168,5 @@ def summarize(records: Sequence[dict[str, Any]]) -> JudgeStats:
     """JudgeStats of judged records (e.g. re-read from a judge JSONL file)."""
     st = JudgeStats()
     for r in records:
-        st.judged += 1
-        st.by_type[r["judge_type"]] += 1
-        st.rule_vs_judge[(r["rule_type"], r["judge_type"])] += 1
+        st.add(r["rule_type"], r["judge_type"])
     return st

@@ -116,6 +116,7 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
                      num_cpus_per_replica=config.cpus_per_replica, format=config.format)
         stats.needed, stats.drawn, stats.errors = r.needed, r.written, r.errors
         model_id = ray_spec.key_model
+        store = SampleStore(config.store, format=config.format)   # opened after the replicas wrote
     else:
         if engine is None:
             raise ValueError(f"mode {config.mode!r} needs an engine")
@@ -142,8 +143,7 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
             for q in b.questions:
                 stats.budget[q.done] = stats.budget.get(q.done, 0) + 1
     meta = {"template": template, "dataset": dataset}
-    stats.exported, stats.correct = export_graded(SampleStore(config.store, format=config.format),
-                                                  model_id, params, requests, out, config.export_k,
+    stats.exported, stats.correct = export_graded(store, model_id, params, requests, out, config.export_k,
                                                   meta=meta, dataset=dataset, grade=grade)
     stats.seconds = time.perf_counter() - t0
     return stats

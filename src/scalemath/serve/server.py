@@ -93,6 +93,7 @@ class _Batcher:
 
     def __init__(self, engine: Engine, config: ServerConfig, stats: ServerStats):
         self.engine, self.config, self.stats = engine, config, stats
+        self.per_prompt_seeds = bool(getattr(engine, "per_prompt_seeds", False))
         self.queue: asyncio.Queue = asyncio.Queue()
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="engine")
         self.task: asyncio.Task | None = None
@@ -118,9 +119,8 @@ class _Batcher:
             while not self.queue.empty() and len(items) < 4 * self.config.max_batch_prompts:
                 items.append(self.queue.get_nowait())
             groups: dict[tuple, list] = {}
-            seedless = getattr(self.engine, "per_prompt_seeds", False)
             for it in items:
-                key = dataclasses.replace(it[1], seed=0) if seedless else it[1]
+                key = dataclasses.replace(it[1], seed=0) if self.per_prompt_seeds else it[1]
                 groups.setdefault((key, it[2]), []).append(it)
             for (params, run), group in groups.items():
                 await self._run_group(loop, params, run, group)
@@ -142,8 +142,7 @@ class _Batcher:
     async def _call(self, loop, params: SamplingParams, run: tuple[int, int], chunk: list) -> None:
         n, start = run
         prompts = [p for it in chunk for p in it[0]]
-        kw = ({"base_seeds": [it[1].seed for it in chunk for _ in it[0]]}
-              if getattr(self.engine, "per_prompt_seeds", False) else {})
+        kw = {"base_seeds": [it[1].seed for it in chunk for _ in it[0]]} if self.per_prompt_seeds else {}
         t0 = time.perf_counter()
         try:
             outs = await loop.run_in_executor(

@@ -256,17 +256,18 @@ def qlora_load_kwargs(cfg: SFTRunConfig) -> dict[str, Any]:
         raise ImportError("QLoRA (load_in_4bit) needs bitsandbytes: pip install 'scalemath[qlora]'") from None
     from transformers import BitsAndBytesConfig
 
-    cuda = torch.cuda.is_available()
+    from scalemath.training.runtime import use_bf16
+
     name = cfg.bnb_4bit_compute_dtype
     if name == "auto":
-        name = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
+        name = "bfloat16" if use_bf16("auto") else "float32"
     compute = getattr(torch, name, None)
     if not isinstance(compute, torch.dtype):
         raise ValueError(f"bnb_4bit_compute_dtype {name!r} is not a torch dtype")
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=cfg.bnb_4bit_quant_type,
                                bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=cfg.bnb_4bit_double_quant)
     # each process holds a whole quantized copy on its own device (data parallel)
-    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu"
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
     return {"quantization_config": quant, "device_map": {"": device}}
 
 
