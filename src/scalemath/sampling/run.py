@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from scalemath.prompts import prompt_hash, render
 from scalemath.records import Problem, RecordError, Sample, append_jsonl, iter_jsonl_numbered, now
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
+from scalemath.sampling.progress import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def sample_problems(problems: Iterable[Problem], engine: Engine, params: Samplin
             append_jsonl(out_path, buffer)
             buffer.clear()
 
-    with _progress(progress, total) as bar:
+    with ProgressBar(progress, "sampling", total, "problems") as bar:
         for chunk in _chunks(problems, chunk_problems):
             for p in chunk:
                 if p.id in seen:
@@ -111,9 +112,10 @@ def sample_problems(problems: Iterable[Problem], engine: Engine, params: Samplin
                     if len(buffer) >= batch_rows:
                         flush()
                     yielded += 1
-                    bar.advance(base + min(yielded, len(chunk)), stats.samples, time.perf_counter() - started)
+                    rate = stats.samples / max(time.perf_counter() - started, 1e-9)
+                    bar.set(base + min(yielded, len(chunk)), f"{stats.samples} samples, {rate:.1f}/s")
             flush()
-            bar.finish_chunk(stats.problems)
+            bar.set(stats.problems)
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -226,33 +228,3 @@ def _chunks(items: Iterable[Problem], size: int) -> Iterator[list[Problem]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-class _progress:
-    """A rich progress bar over problems with a samples/s readout (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, total: int | None):
-        self.enabled, self.total = enabled, total
-        self.bar = self.task = None
-
-    def __enter__(self) -> "_progress":
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("sampling"), BarColumn(), MofNCompleteColumn(), TextColumn("problems"),
-                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), transient=False)
-            self.bar.__enter__()
-            self.task = self.bar.add_task("sampling", total=self.total, rate="")
-        return self
-
-    def advance(self, problems: int, samples: int, seconds: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=problems, rate=f"{samples} samples, {samples / max(seconds, 1e-9):.1f}/s")
-
-    def finish_chunk(self, problems: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=problems)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 from scalemath.prompts import prompt_hash, render
 from scalemath.records import Problem, Sample, write_jsonl
 from scalemath.sampling.engine import Engine, SamplingParams
+from scalemath.sampling.progress import ProgressBar
 from scalemath.sampling.store import SampleRequest, SampleStore, group_key
 
 MODES = ("draw", "ray", "budget")
@@ -126,14 +127,14 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
             from scalemath.sampling.store import draw
 
             total = sum(len(t.indices) for t in store.missing(model_id, params, requests, config.k))
-            with _Bar(progress, "sampling", total, "samples") as bar:
+            with ProgressBar(progress, "sampling", total, "samples") as bar:
                 d = draw(engine, store, requests, params, config.k, batch_size=config.batch_size,
                          on_batch=lambda recs: bar.advance(len(recs)))
             stats.needed, stats.drawn, stats.errors = d.needed, d.written, d.errors
         else:
             from scalemath.sampling.budget import BudgetConfig, budgeted_draw
 
-            with _Bar(progress, "budget rounds", len(requests), "questions done") as bar:
+            with ProgressBar(progress, "budget rounds", len(requests), "questions done") as bar:
                 b = budgeted_draw(engine, store, requests, params, is_correct=_is_correct(dataset),
                                   config=BudgetConfig(m=config.budget_m, k_max=config.budget_k_max,
                                                       round_size=config.budget_round,
@@ -192,33 +193,3 @@ def _is_correct(dataset: str) -> Callable[[SampleRequest, str], bool]:
 
     return is_correct
 
-
-class _Bar:
-    """A rich progress bar (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, label: str, total: int, unit: str):
-        self.enabled, self.label, self.total, self.unit = enabled, label, total, unit
-        self.bar = self.task = None
-        self.done = 0
-
-    def __enter__(self) -> "_Bar":
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                                TextColumn(self.unit), TimeElapsedColumn())
-            self.bar.__enter__()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        return self
-
-    def advance(self, n: int) -> None:
-        self.set(self.done + n)
-
-    def set(self, done: int) -> None:
-        self.done = done
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
