@@ -45,8 +45,21 @@ class Completion:
     meta: dict = field(default_factory=dict)
 
 
+class InvalidRequestError(ValueError):
+    """A request this engine can never serve as given (a parameter or prompt it rejects).
+
+    Engines raise it (wrapping their library's own validation errors, e.g. vLLM's
+    VLLMValidationError, which is not a ValueError) so that `scalemath serve` answers 400 with the
+    message, and clients do not retry: the same request would fail again.
+    """
+
+
 class Engine(Protocol):
     """generate(prompts, params, n) yields, for each prompt in order, its n completions.
+
+    Optional attributes the server and runners use when present: `tokenizer` (a transformers
+    tokenizer: chat template, token counts), `context_length` (the most positions a prompt plus its
+    completion may take; None = unknown), `count_tokens(text) -> int`, `render_chat(messages) -> str`.
 
     Engines with `per_prompt_seeds = True` also take `base_seeds=[...]` (one per prompt): prompt p
     is then sampled as if `params.seed` were `base_seeds[p]`. The server uses it to batch requests
