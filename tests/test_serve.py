@@ -124,7 +124,7 @@ def test_chat_models_n_and_unknown_model():
                                   json={"prompt": ["a", "b"], "n": 2, "seed": 1, "max_tokens": 5}) as r:
                     multi = await r.json()
                 bad = []
-                for body in ({"prompt": "a", "stream": True}, {"prompt": "a", "temperature": -1},
+                for body in ({"prompt": "a", "echo": True}, {"prompt": "a", "temperature": -1},
                              {"prompt": 5}, {"prompt": "a", "n": 0}, {"prompt": "a", "n": 10_000}):
                     async with s.post(srv.url + "/completions", json=body) as r:
                         bad.append((r.status, (await r.json())["error"]["message"]))
@@ -137,7 +137,7 @@ def test_chat_models_n_and_unknown_model():
     assert models["data"][0]["id"] == "fake"
     assert [c["index"] for c in multi["choices"]] == [0, 1, 2, 3]
     assert [b[0] for b in bad] == [400] * 6
-    assert "stream" in bad[0][1] and "temperature" in bad[1][1] and "max_n" in bad[4][1]
+    assert "echo" in bad[0][1] and "temperature" in bad[1][1] and "max_n" in bad[4][1]
 
 
 def test_store_draw_through_the_server_skips_errors(tmp_path):

@@ -19,19 +19,24 @@ augment_app = typer.Typer(help="Teacher-driven augmentation: MuggleMath queries/
                           no_args_is_help=True)
 
 
+TEACHER_TIMEOUT = 600.0   # seconds per teacher request (a long completion from a big model)
+
+
 def make_teacher(url: str, model: str, api_key: Optional[str] = None, chat: bool = False,
-                 seed_mode: str = "per_sample", concurrency: int = 16, timeout: float = 600.0):
+                 seed_mode: str = "per_sample", concurrency: int = 16, timeout: float = TEACHER_TIMEOUT):
     """The OpenAI-compatible teacher engine for `url` and `model`."""
-    from scalemath.sampling.openai_engine import OpenAIEngine
+    from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig
 
-    return OpenAIEngine(url, model, api_key=api_key, chat=chat, seed_mode=seed_mode,
-                        concurrency=concurrency, timeout=timeout)
+    return OpenAIEngine(url, model, OpenAIEngineConfig(api_key=api_key, chat=chat, seed_mode=seed_mode,
+                                                       concurrency=concurrency, timeout=timeout))
 
 
-def _teacher(url: str, model: str, api_key: Optional[str], chat: bool, seed_mode: str, concurrency: int):
+def _teacher(url: str, model: str, api_key: Optional[str], chat: bool, seed_mode: str, concurrency: int,
+             timeout: float = TEACHER_TIMEOUT):
     """make_teacher with option errors reported as bad parameters."""
     try:
-        return make_teacher(url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency)
+        return make_teacher(url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency,
+                            timeout=timeout)
     except (ValueError, ImportError) as e:
         raise typer.BadParameter(str(e)) from None
 
@@ -74,6 +79,7 @@ def _finalize_and_write(records, out: Path, report_path: Path, *, against: list[
 
 def _print_summary(report: dict[str, Any], report_path: Path) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     con = Console(stderr=True)
     gen = report.get("generation", {})
@@ -87,6 +93,11 @@ def _print_summary(report: dict[str, Any], report_path: Path) -> None:
                   f"{u['misses']} new; new tokens {u['prompt_tokens']} in"
                   f"{' (estimated)' if u['prompt_tokens_estimated'] else ''} / {u['completion_tokens']} out; "
                   f"cost {u['cost']:.4f}")
+        if u.get("errors"):
+            con.print(f"teacher errors (not cached; a re-run asks again): {escape(u['error_summary'])}")
+    u2 = report.get("second_usage")
+    if u2 and u2.get("errors"):
+        con.print(f"second teacher errors: {escape(u2['error_summary'])}")
     con.print(f"report: {report_path}")
 
 
@@ -102,6 +113,8 @@ _API_KEY = typer.Option(None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help=
 _CHAT = typer.Option(False, "--chat/--no-chat", help="Send prompts as one chat user message (instruction-tuned teachers).")
 _SEED_MODE = typer.Option("per_sample", "--teacher-seed-mode", help="per_sample, per_request, or engine (for scalemath serve: batched, same samples as local).")
 _CONCURRENCY = typer.Option(16, "--teacher-concurrency", help="Teacher requests in flight.")
+_TIMEOUT = typer.Option(TEACHER_TIMEOUT, "--timeout", min=0.001, help="Seconds per teacher request (past it "
+                        "the request is retried, then recorded as an error).")
 
 
 @augment_app.command("query")
@@ -111,7 +124,7 @@ def query_cmd(
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
     api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY,
+    concurrency: int = _CONCURRENCY, timeout: float = _TIMEOUT,
     strategies: str = typer.Option("change_numbers,fractions_percent,combine,conditional,complexity", help="Comma-separated strategies."),
     per_strategy: int = typer.Option(1, help="New questions per seed and strategy, each round."),
     rounds: int = typer.Option(1, help="Augmentation rounds (round r+1 augments round r's questions)."),
@@ -138,7 +151,7 @@ def query_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     counts = Counts()
-    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency), cache or out.with_suffix(".cache.sqlite"),
+    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout), cache or out.with_suffix(".cache.sqlite"),
                  price_in, price_out) as teacher:
         records = augment_queries(_load(seeds, seeds_format, limit), teacher, cfg, counts)
         report_path = report or out.with_suffix(".report.json")
@@ -157,7 +170,7 @@ def respond_cmd(
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
     api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY,
+    concurrency: int = _CONCURRENCY, timeout: float = _TIMEOUT,
     n: int = typer.Option(4, help="Answers per question."),
     filter: str = typer.Option("majority", "--filter", help="majority, two_teacher, gold or none."),
     min_share: float = typer.Option(0.5, help="majority: minimum share of the top answer."),
@@ -191,9 +204,9 @@ def respond_cmd(
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
     counts = Counts()
-    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency), cache or out.with_suffix(".cache.sqlite"),
+    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout), cache or out.with_suffix(".cache.sqlite"),
                  price_in, price_out) as teacher:
-        second = (_cached(_teacher(second_url, second_model, api_key, chat, seed_mode, concurrency), (cache or out.with_suffix(".cache.sqlite")),
+        second = (_cached(_teacher(second_url, second_model, api_key, chat, seed_mode, concurrency, timeout), (cache or out.with_suffix(".cache.sqlite")),
                           price_in, price_out) if filter == "two_teacher" else None)
         records = respond(_load(input, input_format, limit), teacher, cfg, second=second, counts=counts)
         report_path = report or out.with_suffix(".report.json")
@@ -215,7 +228,7 @@ def synth_cmd(
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
     api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY,
+    concurrency: int = _CONCURRENCY, timeout: float = _TIMEOUT,
     dataset: str = typer.Option("gsm8k", help="Target dataset: gsm8k or math (templates xwin_<step>_<dataset>)."),
     per_reference: int = typer.Option(1, help="New questions per reference."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Step 2 (verify and repair); --no-verify is the ablation."),
@@ -245,7 +258,7 @@ def synth_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     counts, acounts = Counts(), Counts()
-    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency), cache or out.with_suffix(".cache.sqlite"),
+    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout), cache or out.with_suffix(".cache.sqlite"),
                  price_in, price_out) as teacher:
         records = synthesize(_load(references, references_format, limit), teacher, cfg, counts, acounts)
         report_path = report or out.with_suffix(".report.json")

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(96, min=8),
         limit: Optional[int] = typer.Option(None, min=1, help="Judge at most this many wrong samples."),
         concurrency: int = typer.Option(16, min=1),
+        timeout: float = typer.Option(600.0, min=0.001, help="Seconds per judge request (then retried, "
+                                      "then recorded as an error)."),
         cache: Optional[Path] = typer.Option(None, help="Judge call cache (SQLite; default OUT.cache.sqlite)."),
         template: str = typer.Option("judge_error_type", help="Judge prompt template (name or .txt path)."),
     ) -> None:
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
         cfg = JudgeConfig(template=template, votes=votes, temperature=temperature, max_tokens=max_tokens,
                           limit=limit)
         stats = JudgeStats()
-        with _cached(_teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency),
+        with _cached(_teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency, timeout),
                      cache or out.with_suffix(".cache.sqlite"), 0.0, 0.0) as engine:
             write_jsonl(out, judge_errors(read_samples(samples), engine, cfg, stats=stats))
         summary = stats.to_dict()

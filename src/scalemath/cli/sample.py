@@ -41,6 +41,9 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(64, min=1, help="Rows (problem x sample) decoded together."),
         engine: str = typer.Option("hf", help="Sampling engine: hf (transformers), vllm, openai."),
         base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
+        api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
+        timeout: float = typer.Option(120.0, min=0.001, help="openai: seconds per request (then retried, "
+                                      "then recorded as an error and drawn again by the next run)."),
         tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per model replica."),
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
@@ -63,6 +66,7 @@ def register(app: typer.Typer) -> None:
         import itertools
 
         from rich.console import Console
+        from rich.markup import escape
         from transformers.utils import logging as hf_logging
 
         from scalemath.sampling import SamplingParams, load_engine
@@ -73,7 +77,7 @@ def register(app: typer.Typer) -> None:
                                 stop=unescape(stop), seed=seed)
         per_engine = {"hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
                       "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size),
-                      "openai": dict(base_url=base_url)}
+                      "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout)}
         if engine == "openai" and not base_url:
             raise typer.BadParameter("--engine openai needs --base-url")
         problems = list(itertools.islice(load_problems(data), limit or None))
@@ -97,12 +101,16 @@ def register(app: typer.Typer) -> None:
                 f"{stats.tokens_per_s:.0f} tokens/s")
         if grade and stats.samples:
             c.print(f"correct: {stats.correct}/{stats.samples} ({stats.correct / stats.samples:.1%})")
+        if stats.errors:
+            c.print(f"[red]{escape(stats.error_kinds.summary())}[/] (not written; a re-run draws them again)")
 
 
 def _stored(c, problems, engine: str, model: str, options: dict, params, template: str, out: Path,
             dataset: str, grade: bool, *, store_dir: Path, mode: str, k: int, fmt: str, batch_size: int,
             replicas: int, gpus: float, budget_paths: int, budget_round: int) -> None:
     """`sample --store/--ray/--budget`: fill the store, then re-derive --out from it."""
+    from rich.markup import escape
+
     from scalemath.sampling import load_engine
     from scalemath.sampling.stored import StoredRunConfig, run_stored
 
@@ -126,3 +134,6 @@ def _stored(c, problems, engine: str, model: str, options: dict, params, templat
                                        sorted(st.budget.items())))
     if grade and st.exported:
         c.print(f"correct: {st.correct}/{st.exported} ({st.correct / st.exported:.1%})")
+    usage = getattr(eng, "usage", None)   # the OpenAI-compatible engine's failed requests, by kind
+    if usage is not None and getattr(usage, "failed", 0):
+        c.print(f"[red]{escape(usage.error_summary())}[/] (requests; retried on the next run)")

@@ -18,13 +18,24 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(0, min=0, help="hf: torch CPU threads (0 = torch default; 1 on a busy CPU)."),
         tensor_parallel_size: int = typer.Option(1, help="vllm: GPUs per model replica."),
         max_batch_prompts: int = typer.Option(32, help="Most prompts per engine call."),
-        default_max_tokens: int = typer.Option(256, help="max_tokens when a request sets none."),
+        default_max_tokens: int = typer.Option(256, min=1, help="max_tokens when a request sets none "
+                                               "(clamped to what the prompt leaves of the context)."),
+        api_key: str = typer.Option(None, "--api-key", envvar="SCALEMATH_API_KEY",
+                                    help="Require 'Authorization: Bearer KEY' on /v1/* (401 without it; "
+                                    "/health stays open). Set it before binding a non-loopback --host."),
+        max_model_len: int = typer.Option(0, min=0, help="Context length (prompt + completion tokens) "
+                                          "requests are checked against (0 = the model's own)."),
+        max_n: int = typer.Option(512, min=1, help="Largest n accepted."),
+        max_prompts: int = typer.Option(128, min=1, help="Most prompts in one /v1/completions request."),
+        max_choices: int = typer.Option(512, min=1, help="Most choices (n x prompts) in one request."),
+        max_body_mb: float = typer.Option(8.0, min=0.001, help="Largest request body, in MiB (413 above)."),
         fail_every: int = typer.Option(0, hidden=True, help="Fault injection: fail every Nth request."),
         fail_status: int = typer.Option(503, hidden=True, help="Status of injected failures."),
         drop_every: int = typer.Option(0, hidden=True, help="Fault injection: drop every Nth connection."),
     ) -> None:
-        """Serve /v1/models, /v1/completions and /v1/chat/completions (non-streaming) over a model,
-        so OpenAIEngine clients (and any OpenAI-compatible tool) can sample from it."""
+        """Serve /v1/models, /v1/completions and /v1/chat/completions (JSON or stream=true) over a
+        model, so OpenAIEngine clients (and any OpenAI-compatible tool, e.g. the `openai` client)
+        can sample from it. Every request is checked against the limits before the engine runs."""
         from scalemath.serve.server import ServerConfig
         from scalemath.serve.server import serve as run_server
 
@@ -43,8 +54,13 @@ def register(app: typer.Typer) -> None:
         else:
             raise typer.BadParameter(f"unknown engine {engine!r}; use hf, vllm or fake",
                                      param_hint="--engine")
-        cfg = ServerConfig(host=host, port=port, model_name=served_model_name or model,
-                           max_batch_prompts=max_batch_prompts,
-                           default_max_tokens=default_max_tokens, fail_every=fail_every,
-                           fail_status=fail_status, drop_every=drop_every)
+        try:
+            cfg = ServerConfig(host=host, port=port, model_name=served_model_name or model,
+                               api_key=api_key or None, max_batch_prompts=max_batch_prompts,
+                               max_n=max_n, max_prompts=max_prompts, max_choices=max_choices,
+                               max_body_bytes=int(max_body_mb * (1 << 20)),
+                               context_length=max_model_len, default_max_tokens=default_max_tokens,
+                               fail_every=fail_every, fail_status=fail_status, drop_every=drop_every)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
         run_server(eng, cfg)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
+from scalemath.sampling.errors import ErrorTally
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS calls (
   key TEXT PRIMARY KEY, model TEXT, text TEXT, seed INTEGER, finish_reason TEXT,
@@ -57,6 +58,7 @@ class Usage:
     misses: int = 0                # asked of the wrapped engine
     engine_calls: int = 0          # generate() calls made on the wrapped engine
     errors: int = 0                # completions that came back with finish_reason "error" (not cached)
+    error_kinds: ErrorTally = field(default_factory=ErrorTally)  # those errors by kind (status + message)
     prompt_tokens: int = 0         # of new calls
     completion_tokens: int = 0     # of new calls
     cached_completion_tokens: int = 0
@@ -74,6 +76,8 @@ class Usage:
 
     def summary(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d["error_kinds"] = self.error_kinds.as_dict()
+        d["error_summary"] = self.error_kinds.summary()
         d["cost"] = round(self.cost, 6)
         d["saved_output_cost"] = round(self.saved_cost, 6)
         d["hit_rate"] = round(self.hits / self.requested, 4) if self.requested else 0.0
@@ -175,6 +179,7 @@ class CachedEngine:
                     self.usage.completion_tokens += c.n_tokens
                     if c.finish_reason == "error":
                         self.usage.errors += 1
+                        self.usage.error_kinds.add_meta(c.meta)
                         fresh_errors.add(k)
                         continue
                     new_rows.append((k, self.model_id, c.text, c.seed, c.finish_reason, c.n_tokens,

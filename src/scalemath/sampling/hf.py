@@ -120,6 +120,21 @@ class HFEngine:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (min(self.eos_ids) if self.eos_ids else 0)
 
+    @property
+    def context_length(self) -> int | None:
+        """Positions the model takes (prompt + completion): its config's max_position_embeddings
+        (n_positions for GPT-2-style configs); None when the config names none."""
+        cfg = getattr(self.model, "config", None)
+        for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            v = getattr(cfg, key, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` as `generate` encodes a prompt (special tokens as the config says)."""
+        return len(self.tokenizer(text, add_special_tokens=self.config.add_special_tokens)["input_ids"])
+
     def _eos_ids(self) -> list[int]:
         """End-of-sequence ids: the tokenizer's eos plus the checkpoint's generation_config eos."""
         ids = set()

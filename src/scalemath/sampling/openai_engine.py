@@ -5,12 +5,17 @@ thread (aiohttp): at most `concurrency` requests are in flight, at most `window`
 submitted ahead of the one being yielded (so memory stays bounded however many prompts you pass),
 and results come back in prompt order.
 
-Errors. Transient failures (HTTP 408/409/429/5xx, connection errors, timeouts, an unreadable 200
-body) are retried up to `max_retries` times with exponential backoff and full jitter; a server's
-Retry-After header (seconds or an HTTP date) is honoured as a lower bound on the wait. A permanent
-failure (any other 4xx), or a transient one that outlived its retries, does not stop the run: that
-prompt's completions come back with finish_reason="error" and meta={"error": ..., "status": ...}
-(`store.draw` does not store them, so a later run retries them).
+Errors. Transient failures (HTTP 408/429/5xx, connection errors, timeouts, a 200 whose body is
+not JSON, e.g. cut short) are retried up to `max_retries` times with exponential backoff and full
+jitter; a server's Retry-After header (seconds or an HTTP date) is honoured as a lower bound on the
+wait. Any other 4xx is permanent (the same request would fail again: a 400 names a bad parameter)
+and is not retried; neither is a 200 reply of the wrong shape (`choices` not a list, `text` not a
+string, `usage.prompt_tokens` not an integer, a JSON list body, missing fields, ...). A permanent
+failure, or a transient one that outlived its retries, does not stop the run: that prompt's
+completions come back with finish_reason="error" and meta={"error": message, "status": HTTP status
+or None, "transient": bool, "kind": label} (`store.draw` does not store them, so a later run
+retries them), and `usage.errors` counts failed requests by label (`usage.error_summary()`:
+`3 errors: 2× HTTP 400 "temperature must be…", 1× malformed reply: choices is not a list`).
 
 Seeds (`seed_mode`):
 - "per_sample" (default, any server that honours `seed`): sample i of a prompt is its own request
@@ -25,7 +30,8 @@ Seeds (`seed_mode`):
   than per sample. (`scalemath serve` batches requests of different prompts and seeds into one
   engine call in every mode.)
 
-Params sent: temperature, top_p, max_tokens, stop, seed, n; top_k (when > 0) is sent as a
+Params sent: temperature, top_p, max_tokens (max_completion_tokens to chat endpoints, as OpenAI and
+vLLM expect since max_tokens was deprecated there), stop, seed, n; top_k (when > 0) is sent as a
 top-level "top_k" field, which vLLM and SGLang accept and hosted OpenAI rejects (a 400, recorded per
 request). `extra_body` adds any other field. Token usage and cost accumulate in `engine.usage`.
 """
@@ -33,18 +39,64 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import os
 import random
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterator, Sequence
 
 from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
+from scalemath.sampling.errors import ErrorTally, error_label, shorten
 
-RETRY_STATUS = frozenset({408, 409, 429})   # plus every 5xx
+RETRY_STATUS = frozenset({408, 429})   # plus every 5xx; every other 4xx is permanent
 SEED_MODES = ("per_sample", "per_request", "engine")
+
+
+@dataclass
+class OpenAIEngineConfig:
+    """Settings of `OpenAIEngine` (decoding knobs live in `SamplingParams`, not here).
+
+    Args:
+        api_key: bearer token; None = $OPENAI_API_KEY when set, else no Authorization header.
+        concurrency: most requests in flight at once.
+        timeout: seconds for one whole request (connect + response); past it the attempt counts
+            as a transient failure (retried, then recorded).
+        max_retries: retries of a transient failure before it is recorded as an error.
+        chat: use /chat/completions with the prompt as one user message (else /completions).
+        price_per_1k_prompt, price_per_1k_completion: cost per 1000 tokens, for `usage.cost`.
+        seed_mode: "per_sample", "per_request" or "engine" (see the module doc).
+        window: most prompts submitted ahead of the one being yielded (None: enough to keep
+            `concurrency` requests busy).
+        backoff_base, backoff_max: retry wait = uniform(0, min(backoff_max, base * 2**attempt)),
+            at least the server's Retry-After (itself capped at retry_after_max seconds).
+        retry_after_max: the longest Retry-After honoured, in seconds.
+        extra_body: extra fields merged into every request body.
+        model_id: what samples record as their model (None: the model name sent).
+    """
+
+    api_key: str | None = None
+    concurrency: int = 64
+    timeout: float = 120.0
+    max_retries: int = 6
+    chat: bool = False
+    price_per_1k_prompt: float = 0.0
+    price_per_1k_completion: float = 0.0
+    seed_mode: str = "per_sample"
+    window: int | None = None
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    model_id: str | None = None
+
+    def __post_init__(self):
+        if self.seed_mode not in SEED_MODES:
+            raise ValueError(f"seed_mode must be one of {SEED_MODES}, got {self.seed_mode!r}")
+        if self.concurrency < 1 or self.max_retries < 0 or not self.timeout > 0:
+            raise ValueError("concurrency >= 1, max_retries >= 0 and timeout > 0 required")
 
 
 @dataclass
@@ -59,71 +111,150 @@ class Usage:
     completion_tokens: int = 0
     cost: float = 0.0            # prompt_tokens/1000 * price_per_1k_prompt + same for completion
     seconds: float = 0.0         # wall time spent inside generate()
+    errors: ErrorTally = field(default_factory=ErrorTally)   # failed requests by kind (label)
+
+    def error_summary(self) -> str:
+        """`N errors: a× kind, ...` over the failed requests, or "no errors"."""
+        return self.errors.summary()
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["errors"] = self.errors.as_dict()
+        return d
 
 
 class RequestFailed(Exception):
-    """A request that will not succeed (permanent error, or transient past its retries)."""
+    """A request that will not succeed (permanent error, or transient past its retries).
 
-    def __init__(self, message: str, status: int | None, transient: bool):
+    `label` is the short kind it is counted under (see `scalemath.sampling.errors`)."""
+
+    def __init__(self, message: str, status: int | None, transient: bool, label: str | None = None):
         super().__init__(message)
         self.status, self.transient = status, transient
+        self.label = label or error_label(status, message)
+
+
+class MalformedReply(ValueError):
+    """A 200 reply whose JSON is not a completion response of the expected shape."""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _kind(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def parse_reply(data: Any, chat: bool, n: int) -> tuple[list[tuple[str, str, int | None]], int, int]:
+    """Check a 200 reply's JSON and return ([(text, finish_reason, n_tokens or None)] for up to n
+    choices in index order, prompt_tokens, completion_tokens); raises MalformedReply naming the
+    first field of the wrong shape."""
+    if not isinstance(data, dict):
+        raise MalformedReply(f"body is {_kind(data)}, not an object")
+    if data.get("error") and "choices" not in data:
+        err = data["error"]
+        msg = err.get("message") if isinstance(err, dict) else err
+        raise MalformedReply(f"200 with an error object: {shorten(str(msg), 200)}")
+    usage = data.get("usage")
+    tokens = []
+    if usage is not None and not isinstance(usage, dict):
+        raise MalformedReply(f"usage is {_kind(usage)}, not an object")
+    for key in ("prompt_tokens", "completion_tokens"):
+        v = (usage or {}).get(key)
+        if v is not None and not (_is_int(v) and v >= 0):
+            raise MalformedReply(f"usage.{key} is not a non-negative integer ({_kind(v)})")
+        tokens.append(v or 0)
+    choices = data.get("choices")
+    if choices is None:
+        raise MalformedReply("choices is missing")
+    if not isinstance(choices, list):
+        raise MalformedReply("choices is not a list")
+    parsed = []
+    for i, ch in enumerate(choices):
+        where = f"choices[{i}]"
+        if not isinstance(ch, dict):
+            raise MalformedReply(f"{where} is {_kind(ch)}, not an object")
+        index = ch.get("index", i)
+        if not _is_int(index) or index < 0:
+            raise MalformedReply(f"{where}.index is not a non-negative integer")
+        if chat:
+            msg = ch.get("message")
+            if not isinstance(msg, dict):
+                raise MalformedReply(f"{where}.message is {_kind(msg)}, not an object")
+            text, field_name = msg.get("content"), f"{where}.message.content"
+        else:
+            text, field_name = ch.get("text"), f"{where}.text"
+        if not isinstance(text, str):
+            raise MalformedReply(f"{field_name} is {_kind(text)}, not a string")
+        reason = ch.get("finish_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise MalformedReply(f"{where}.finish_reason is {_kind(reason)}, not a string")
+        n_tok = ch.get("n_tokens")        # extension of `scalemath serve`: per-choice tokens
+        if n_tok is not None and not (_is_int(n_tok) and n_tok >= 0):
+            raise MalformedReply(f"{where}.n_tokens is not a non-negative integer")
+        parsed.append((index, text, reason or "", n_tok))
+    if len({p[0] for p in parsed}) != len(parsed):
+        raise MalformedReply("choices repeat an index")
+    parsed.sort(key=lambda p: p[0])
+    return [p[1:] for p in parsed[:n]], tokens[0], tokens[1]
+
+
+def _error_message(text: str) -> str:
+    """The message of an error reply: OpenAI's {"error": {"message": ...}} (or vLLM's
+    {"error": "...", "message": ...} / {"detail": ...}) when the body is JSON, else the text."""
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return text.strip()[:500]
+    if isinstance(d, dict):
+        err = d.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"][:500]
+        for key in ("message", "detail", "error"):
+            if isinstance(d.get(key), str):
+                return d[key][:500]
+    return text.strip()[:500]
 
 
 class OpenAIEngine:
     """Engine for an OpenAI-compatible server.
 
+    `OpenAIEngine(base_url, model, config)` or with `OpenAIEngineConfig` fields as keywords, e.g.
+    `OpenAIEngine("http://127.0.0.1:8000/v1", "tiny", concurrency=16, timeout=600)`.
+
     Args:
         base_url: the API root including its version path, e.g. "http://127.0.0.1:8000/v1".
         model: model name sent in each request.
-        api_key: bearer token; defaults to $OPENAI_API_KEY when set, none otherwise.
-        concurrency: most requests in flight at once.
-        timeout: seconds for one whole request (connect + response).
-        max_retries: retries of a transient failure before it is recorded as an error.
-        chat: use /chat/completions with the prompt as one user message (else /completions).
-        price_per_1k_prompt, price_per_1k_completion: cost per 1000 tokens, for `usage.cost`.
-        seed_mode: "per_sample", "per_request" or "engine" (see the module doc).
-        window: most prompts submitted ahead of the one being yielded (default: enough to keep
-            `concurrency` requests busy).
-        backoff_base, backoff_max: retry wait = uniform(0, min(backoff_max, base * 2**attempt)),
-            at least the server's Retry-After (itself capped at retry_after_max seconds).
-        extra_body: extra fields merged into every request body.
-        model_id: what samples record as their model (default: `model`).
+        config: an `OpenAIEngineConfig` (see its fields), or pass them as keywords.
     """
 
     name = "openai"
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None,
-                 concurrency: int = 64, timeout: float = 120.0, max_retries: int = 6,
-                 chat: bool = False, price_per_1k_prompt: float = 0.0,
-                 price_per_1k_completion: float = 0.0, seed_mode: str = "per_sample",
-                 window: int | None = None, backoff_base: float = 0.5, backoff_max: float = 30.0,
-                 retry_after_max: float = 120.0, extra_body: dict[str, Any] | None = None, model_id: str | None = None):
+    def __init__(self, base_url: str, model: str, config: OpenAIEngineConfig | None = None, **kw: Any):
         try:
             import aiohttp  # noqa: F401
         except ImportError:
             raise ImportError("the OpenAI-compatible engine needs aiohttp: pip install aiohttp") from None
-        if seed_mode not in SEED_MODES:
-            raise ValueError(f"seed_mode must be one of {SEED_MODES}, got {seed_mode!r}")
-        if concurrency < 1 or max_retries < 0 or timeout <= 0:
-            raise ValueError("concurrency >= 1, max_retries >= 0 and timeout > 0 required")
+        if config is not None and kw:
+            raise TypeError("pass either config or keyword settings, not both")
+        cfg = self.config = config or OpenAIEngineConfig(**kw)
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.model_id = model_id or model
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.chat = chat
-        self.price_per_1k_prompt = price_per_1k_prompt
-        self.price_per_1k_completion = price_per_1k_completion
-        self.seed_mode = seed_mode
-        self.window = window
-        self.backoff_base, self.backoff_max = backoff_base, backoff_max
-        self.retry_after_max = retry_after_max
-        self.extra_body = dict(extra_body or {})
+        self.model_id = cfg.model_id or model
+        self.api_key = cfg.api_key if cfg.api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.concurrency = cfg.concurrency
+        self.timeout = cfg.timeout
+        self.max_retries = cfg.max_retries
+        self.chat = cfg.chat
+        self.price_per_1k_prompt = cfg.price_per_1k_prompt
+        self.price_per_1k_completion = cfg.price_per_1k_completion
+        self.seed_mode = cfg.seed_mode
+        self.window = cfg.window
+        self.backoff_base, self.backoff_max = cfg.backoff_base, cfg.backoff_max
+        self.retry_after_max = cfg.retry_after_max
+        self.extra_body = dict(cfg.extra_body or {})
         self.usage = Usage()
         self.max_pending_prompts = 0     # most prompts ever submitted ahead (memory bound check)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -214,12 +345,13 @@ class OpenAIEngine:
 
     def _body(self, prompt: str, params: SamplingParams, n: int, seed: int) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "temperature": params.temperature,
-                                "top_p": params.top_p, "max_tokens": params.max_tokens,
-                                "seed": seed, "n": n}
-        if self.chat:
+                                "top_p": params.top_p, "seed": seed, "n": n}
+        if self.chat:   # chat endpoints deprecated max_tokens for max_completion_tokens
             body["messages"] = [{"role": "user", "content": prompt}]
+            body["max_completion_tokens"] = params.max_tokens
         else:
             body["prompt"] = prompt
+            body["max_tokens"] = params.max_tokens
         if params.stop:
             body["stop"] = list(params.stop)
         if params.top_k > 0:
@@ -257,43 +389,50 @@ class OpenAIEngine:
             body.update(extra)
         try:
             data = await self._post("/chat/completions" if self.chat else "/completions", body)
+            try:
+                return self._parse(data, params, n)
+            except MalformedReply as e:
+                raise RequestFailed(f"malformed reply: {e}", 200, transient=False) from None
+            except (TypeError, ValueError, KeyError, AttributeError) as e:   # a shape parse_reply missed
+                raise RequestFailed(f"malformed reply: {type(e).__name__}: {e}", 200, transient=False,
+                                    label=f"malformed reply: {type(e).__name__}") from None
         except RequestFailed as e:
             self.usage.failed += 1
-            meta = {"error": str(e), "status": e.status, "transient": e.transient}
+            self.usage.errors.add(e.label)
+            meta = {"error": str(e), "status": e.status, "transient": e.transient, "kind": e.label}
             return [Completion(text="", sample_index=j, finish_reason="error", meta=dict(meta))
                     for j in range(n)]
-        return self._parse(data, params, n)
 
-    def _parse(self, data: dict[str, Any], params: SamplingParams, n: int) -> list[Completion]:
-        usage = data.get("usage") or {}
-        pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    def _parse(self, data: Any, params: SamplingParams, n: int) -> list[Completion]:
+        choices, pt, ct = parse_reply(data, self.chat, n)   # checked before anything is counted
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
         self.usage.cost += (pt * self.price_per_1k_prompt + ct * self.price_per_1k_completion) / 1000
         self.usage.succeeded += 1
-        choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
         out = []
-        for ch in choices[:n]:
-            text = (ch.get("message") or {}).get("content") if self.chat else ch.get("text")
-            text, stopped = cut_at_stop(text or "", params.stop)
-            reason = ch.get("finish_reason") or ("stop" if stopped else "")
+        for text, reason, n_tok in choices:
+            text, stopped = cut_at_stop(text, params.stop)
+            reason = reason or ("stop" if stopped else "")
             # Per-choice token counts: OpenAI reports only the total; `scalemath serve` adds n_tokens.
-            n_tok = ch.get("n_tokens", ct if n == 1 else 0)
-            out.append(Completion(text=text, sample_index=0, finish_reason=reason,
-                                  n_tokens=int(n_tok or 0)))
-        for _ in range(n - len(out)):   # a server that returned fewer choices than asked
-            out.append(Completion(text="", sample_index=0, finish_reason="error",
-                                  meta={"error": f"server returned {len(choices)} of {n} choices",
-                                        "status": 200, "transient": False}))
+            if n_tok is None:
+                n_tok = ct if n == 1 else 0
+            out.append(Completion(text=text, sample_index=0, finish_reason=reason, n_tokens=n_tok))
+        if len(out) < n:   # a server that returned fewer choices than asked
+            label = f"malformed reply: {len(out)} of {n} choices"
+            self.usage.errors.add(label)
+            for _ in range(n - len(out)):
+                out.append(Completion(text="", sample_index=0, finish_reason="error",
+                                      meta={"error": f"server returned {len(out)} of {n} choices",
+                                            "status": 200, "transient": False, "kind": label}))
         return out
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
         import aiohttp
 
         url = self.base_url + path
         attempt = 0
         while True:
-            status, retry_after, message = None, None, ""
+            status, retry_after, message, label = None, None, "", None
             async with self._sem:
                 self.usage.requests += 1
                 try:
@@ -301,19 +440,26 @@ class OpenAIEngine:
                         status = r.status
                         retry_after = r.headers.get("Retry-After")
                         if status == 200:
+                            raw = await r.read()
                             try:
-                                return await r.json(content_type=None)
-                            except ValueError as e:
-                                status, message = None, f"unreadable response body ({e})"
+                                return json.loads(raw)
+                            except ValueError as e:   # cut short, or not JSON: retried
+                                message = f"malformed reply: body is not JSON ({shorten(str(e), 120)})"
+                                label = "malformed reply: body is not JSON"
                         else:
-                            message = f"HTTP {status}: {(await r.text())[:500]}"
-                except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-                    message = f"{type(e).__name__}: {e}"
-            transient = status is None or status in RETRY_STATUS or status >= 500
+                            msg = _error_message((await r.read()).decode("utf-8", "replace"))
+                            message, label = f"HTTP {status}: {msg}", error_label(status, msg)
+                except asyncio.TimeoutError:
+                    status, message = None, f"timeout: no complete reply within {self.timeout:g} s"
+                    label = f"timeout after {self.timeout:g} s"
+                except aiohttp.ClientError as e:
+                    status, message = None, f"{type(e).__name__}: {e}"
+                    label = f"connection error: {type(e).__name__}"
+            transient = status is None or status == 200 or status in RETRY_STATUS or status >= 500
             if not transient:
-                raise RequestFailed(message, status, transient=False)
+                raise RequestFailed(message, status, transient=False, label=label)
             if attempt >= self.max_retries:
-                raise RequestFailed(f"{message} (gave up after {attempt} retries)", status, True)
+                raise RequestFailed(f"{message} (gave up after {attempt} retries)", status, True, label=label)
             self.usage.retries += 1
             await asyncio.sleep(self._backoff(attempt, retry_after))   # outside the semaphore
             attempt += 1
@@ -339,5 +485,6 @@ def parse_retry_after(value: str | None) -> float:
 
 
 def from_model(model: str, *, base_url: str, **kw: Any) -> OpenAIEngine:
-    """`load_engine("openai", model, base_url=...)`: the engine for `model` served at `base_url`."""
+    """`load_engine("openai", model, base_url=...)`: the engine for `model` served at `base_url`
+    (keywords: `OpenAIEngineConfig` fields, or config=...)."""
     return OpenAIEngine(base_url, model, **kw)

@@ -24,19 +24,22 @@ class FakeEngine:
         reject_marker: prompts containing it raise ValueError (a permanent per-request error).
         n_answers: the fake answer is seed % n_answers (controls how often a sample is "right").
         n_paths: the fake equation path is one of n_paths variants (controls distinct paths).
+        context_length: positions it claims (prompt + completion, whitespace tokens) for the
+            server's context checks; None = unknown, as for an engine that does not say.
     """
 
     name = "fake"
 
     def __init__(self, model_id: str = "fake", latency_per_call: float = 0.0,
                  latency_per_sample: float = 0.0, reject_marker: str = "<<reject>>",
-                 n_answers: int = 4, n_paths: int = 3):
+                 n_answers: int = 4, n_paths: int = 3, context_length: int | None = None):
         self.model_id = model_id
         self.latency_per_call = latency_per_call
         self.latency_per_sample = latency_per_sample
         self.reject_marker = reject_marker
         self.n_answers = n_answers
         self.n_paths = n_paths
+        self.context_length = context_length
         self.calls = 0
         self.samples_drawn = 0
 

@@ -1,5 +1,5 @@
 """An OpenAI-compatible HTTP server over any Engine: GET /v1/models, POST /v1/completions and
-/v1/chat/completions (non-streaming), plus GET /health.
+/v1/chat/completions (plain JSON or, with stream=true, server-sent events), plus GET /health.
 
 Built on aiohttp's web server (the same library as the client engine, so one dependency serves
 both): it holds thousands of open connections cheaply, and the engine, which is synchronous and
@@ -7,17 +7,25 @@ not thread-safe, runs on one worker thread fed by a batcher: requests that arriv
 is busy are grouped by identical sampling params and `n`, and each group goes to the engine as one
 `generate` call of up to `max_batch_prompts` prompts.
 
-Request fields honoured: prompt (a string or a list of strings) / messages, n, temperature, top_p,
-max_tokens, stop (string or list), seed, and top_k (an extension, as in vLLM; 0 or -1 = off).
-Without a seed, one is drawn at random per request. Sample j of a request is the engine's sample
-start_index + j under that seed, where "start_index" is a scalemath extension field (default 0;
-OpenAIEngine(seed_mode="engine") sends it), so a request is reproducible and, with the extension,
-identical to a local run of the engine. Requests are batched when their params, n and
+Request fields honoured: prompt (a string or a list of strings) / messages (content a string or a
+list of text parts), n, temperature, top_p, max_tokens / max_completion_tokens, stop (string or
+list), seed, stream, stream_options.include_usage, and top_k (an extension, as in vLLM; 0 or -1 =
+off). Without a seed, one is drawn at random per request. Sample j of a request is the engine's
+sample start_index + j under that seed, where "start_index" is a scalemath extension field
+(default 0; OpenAIEngine(seed_mode="engine") sends it), so a request is reproducible and, with the
+extension, identical to a local run of the engine. Requests are batched when their params, n and
 start_index agree; with an engine that takes per-prompt seeds (`per_prompt_seeds`, as the
 transformers engine does) the seed may differ, so clients sending one seed per sample are batched
-too. Unsupported fields that change the
-output (stream, logprobs, echo, suffix, best_of > n, tools) get a 400 instead of being ignored.
-An engine ValueError (an invalid prompt or parameter) is a 400 for that request only.
+too. At temperature 0 the engine decodes each prompt once and the reply repeats it n times.
+
+Limits, all checked before any engine work (see `scalemath.serve.protocol` for each field's check):
+the body size (413), the API key (401, when `api_key` is set; /health stays open), every sampling
+field, prompts per request and n x prompts, each prompt's characters against the model's context
+(before tokenizing), then its tokens plus max_tokens against the context (`context_length`, or
+the engine's). Unsupported fields that change the output (logprobs, echo, suffix, tools, ...) get a
+400 instead of being ignored. An engine's own validation error (`InvalidRequestError`, any
+ValueError) is a 400 for that request only, with the engine's message; any other engine failure is
+a 500 in OpenAI's error shape.
 
 Fault injection for tests and benchmarks (ServerConfig.fail_every): every Nth completion request
 fails with `fail_status` (503 by default; 429 comes with a Retry-After header), or, with
@@ -27,7 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import secrets
+import hashlib
+import hmac
+import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,25 +46,48 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
+from scalemath.serve.protocol import (UNSUPPORTED, BadRequest, Request, check_context,  # noqa: F401
+                                      check_prompt_chars, error_body, parse_request, reply_body,
+                                      stream_events)
 
-UNSUPPORTED = ("stream", "logprobs", "top_logprobs", "echo", "suffix", "tools", "functions",
-               "response_format", "logit_bias")
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class ServerConfig:
-    """How `scalemath serve` listens and batches, and optional fault injection."""
+    """How `scalemath serve` listens, batches and bounds requests, and optional fault injection."""
 
     host: str = "127.0.0.1"          # bind address (loopback by default)
     port: int = 8000                 # 0 = any free port (see ServerThread.port)
     model_name: str = ""             # name in /v1/models and responses (default: engine.model_id)
+    api_key: str | None = None       # required as "Authorization: Bearer KEY" on /v1/* (None = open)
     max_batch_prompts: int = 32      # most prompts per engine call
     max_n: int = 512                 # largest `n` accepted
-    default_max_tokens: int = 256    # when a request gives no max_tokens
+    max_prompts: int = 128           # most prompts in one /v1/completions request
+    max_choices: int = 512           # most choices (n x prompts) in one request
+    max_stop: int = 16               # most stop strings per request
+    max_stop_chars: int = 256        # longest stop string, in characters
+    max_body_bytes: int = 8 << 20    # largest request body (413 above it)
+    context_length: int = 0          # positions for prompt + completion (0 = engine.context_length;
+                                     # unknown: only max_prompt_chars and max_tokens >= 1 are checked)
+    chars_per_token: float = 32.0    # a prompt over context_length x this many characters is refused
+                                     # before tokenizing (no tokenizer packs more into one token)
+    max_prompt_chars: int = 1_000_000  # the character bound when the context length is unknown
+    default_max_tokens: int = 256    # when a request gives none (clamped to what the prompt leaves)
     fail_every: int = 0              # fault injection: every Nth completion request fails (0 = off)
     fail_status: int = 503           # status of injected failures
     fail_retry_after: float | None = 0.0  # Retry-After seconds sent with injected 429/503 (None = no header)
     drop_every: int = 0              # fault injection: every Nth request's connection is dropped
+
+    def __post_init__(self):
+        for name in ("max_batch_prompts", "max_n", "max_prompts", "max_choices", "max_stop_chars",
+                     "max_body_bytes", "max_prompt_chars", "default_max_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.context_length < 0 or self.max_stop < 0 or not self.chars_per_token > 0:
+            raise ValueError("context_length >= 0, max_stop >= 0 and chars_per_token > 0 required")
+        if self.api_key is not None and not self.api_key:
+            raise ValueError("api_key must be non-empty (None leaves the server open)")
 
 
 @dataclass
@@ -62,7 +96,9 @@ class ServerStats:
 
     requests: int = 0                # completion requests received
     served: int = 0                  # answered 200
-    rejected: int = 0                # answered 4xx
+    rejected: int = 0                # answered 4xx (401 and 413 included)
+    unauthorized: int = 0            # answered 401 (missing or wrong API key), any /v1 path
+    failed: int = 0                  # answered 500 (an engine failure that is not a bad request)
     injected: int = 0                # failed or dropped on purpose (fault injection)
     in_flight: int = 0
     max_in_flight: int = 0           # most requests open at once
@@ -80,10 +116,6 @@ def _stats_key():
 
 
 STATS = _stats_key()
-
-
-class BadRequest(Exception):
-    """A client error answered with HTTP 400."""
 
 
 class _Batcher:
@@ -166,43 +198,30 @@ class _Batcher:
             pos += len(prompts_i)
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error", headers=None):
+def _error(status: int, message: str, kind: str = "invalid_request_error", headers=None,
+           param: str | None = None, code: str | int | None = None):
     from aiohttp import web
 
-    return web.json_response({"error": {"message": message, "type": kind, "code": status}},
+    return web.json_response(error_body(message, kind, param, status if code is None else code),
                              status=status, headers=headers)
 
 
-def _params(body: dict[str, Any], default_max_tokens: int) -> tuple[SamplingParams, int, int]:
-    for k in UNSUPPORTED:
-        if body.get(k) not in (None, False, 0, [], {}, ""):
-            raise BadRequest(f"'{k}' is not supported by this server")
-    n = body.get("n", 1)
-    if body.get("best_of") not in (None, n):
-        raise BadRequest("'best_of' other than n is not supported")
-    stop = body.get("stop") or ()
-    if isinstance(stop, str):
-        stop = (stop,)
-    if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) for s in stop):
-        raise BadRequest("'stop' must be a string or a list of strings")
-    seed = body.get("seed")
-    if seed is None:
-        seed = secrets.randbelow(2**31)
-    top_k = body.get("top_k") or 0
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens")) or default_max_tokens
-    try:
-        if not isinstance(n, int) or n < 1:
-            raise ValueError("'n' must be a positive integer")
-        start = body.get("start_index", 0)
-        if not isinstance(start, int) or start < 0:
-            raise ValueError("'start_index' must be a non-negative integer")
-        params = SamplingParams(
-            temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
-            top_k=0 if top_k == -1 else int(top_k), max_tokens=int(max_tokens), stop=tuple(stop),
-            seed=int(seed))
-    except (TypeError, ValueError) as e:
-        raise BadRequest(str(e)) from None
-    return params, n, start
+def key_matches(header: str | None, api_key: str) -> bool:
+    """Whether an Authorization header carries `Bearer api_key`, compared in constant time (both
+    sides hashed first, so neither the content nor the length of the key leaks through timing)."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        token = ""
+    digest = lambda s: hashlib.sha256(s.strip().encode("utf-8", "surrogatepass")).digest()  # noqa: E731
+    return hmac.compare_digest(digest(token), digest(api_key)) and bool(token)
+
+
+def context_length(engine: Engine, config: ServerConfig) -> int | None:
+    """Positions per sequence: config.context_length, else engine.context_length, else None."""
+    if config.context_length:
+        return config.context_length
+    v = getattr(engine, "context_length", None)
+    return int(v) if isinstance(v, int) and v > 0 else None
 
 
 def render_chat(engine: Engine, messages: Any) -> str:
@@ -233,6 +252,18 @@ def _count_tokens(engine: Engine, text: str) -> int:
     return 0
 
 
+def _render(engine: Engine, messages: list[dict]) -> str:
+    """render_chat, with a chat template's own refusal (e.g. roles that do not alternate) a 400."""
+    from jinja2 import TemplateError
+
+    try:
+        return render_chat(engine, messages)
+    except BadRequest:
+        raise
+    except (TemplateError, ValueError, TypeError, KeyError) as e:
+        raise BadRequest(f"the chat template rejected the messages: {e}", param="messages") from None
+
+
 def build_app(engine: Engine, config: ServerConfig | None = None):
     """The aiohttp application serving `engine`; its ServerStats is at app[STATS]."""
     from aiohttp import web
@@ -241,9 +272,27 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
     name = config.model_name or engine.model_id
     stats = ServerStats()
     batcher = _Batcher(engine, config, stats)
-    app = web.Application(client_max_size=8 << 20)
-    app[STATS] = stats
+    ctx = context_length(engine, config)
+    char_limit = (min(config.max_prompt_chars, int(ctx * config.chars_per_token)) if ctx
+                  else config.max_prompt_chars)
     counter = {"n": 0}
+
+    @web.middleware
+    async def auth(request: web.Request, handler):
+        if config.api_key is None or not request.path.startswith("/v1"):
+            return await handler(request)
+        header = request.headers.get("Authorization")
+        if key_matches(header, config.api_key):
+            return await handler(request)
+        stats.unauthorized += 1
+        stats.rejected += 1
+        message = ("Incorrect API key provided." if header else
+                   "You didn't provide an API key. Send it in an Authorization header using Bearer "
+                   "auth (Authorization: Bearer YOUR_KEY).")
+        return _error(401, message, headers={"WWW-Authenticate": "Bearer"}, code="invalid_api_key")
+
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[auth])
+    app[STATS] = stats
 
     async def on_startup(_app):
         batcher.start()
@@ -259,7 +308,43 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
 
     async def models(_req):
         return web.json_response({"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "scalemath"}]})
+            {"id": name, "object": "model", "created": 0, "owned_by": "scalemath",
+             "max_model_len": ctx}]})
+
+    async def read_body(request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > config.max_body_bytes:
+            raise BadRequest(f"request body of {request.content_length} bytes exceeds this server's "
+                             f"limit of {config.max_body_bytes}", status=413)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise BadRequest(f"request body exceeds this server's limit of {config.max_body_bytes} "
+                             "bytes", status=413) from None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise BadRequest("body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("body must be a JSON object")
+        return body
+
+    async def generate(req: Request, prompts: list[str]) -> tuple[list[list[Completion]], dict[str, int]]:
+        """Check the prompts against the context, run them, and count usage."""
+        check_prompt_chars(prompts, char_limit)     # the rendered chat prompt too
+        counts = [_count_tokens(engine, p) for p in prompts]
+        budget = check_context(counts, req.max_tokens, config.default_max_tokens, ctx)
+        params = dataclasses.replace(req.params, max_tokens=budget)
+        if params.greedy:
+            # greedy text does not depend on the seed or the sample index: decode once per prompt
+            # (one batch with every other greedy request) and repeat it n times
+            outs = await batcher.submit(prompts, dataclasses.replace(params, seed=0), 1, 0)
+            outs = [[dataclasses.replace(cs[0], sample_index=req.start + j, meta=dict(cs[0].meta))
+                     for j in range(req.n)] for cs in outs]
+        else:
+            outs = await batcher.submit(prompts, params, req.n, req.start)
+        pt = sum(counts)
+        ct = sum(c.n_tokens for cs in outs for c in cs)
+        return outs, {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}
 
     async def complete(request: web.Request, chat: bool):
         stats.requests += 1
@@ -275,51 +360,34 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
                        if config.fail_retry_after is not None else None)
             return _error(config.fail_status, "injected failure", "server_error", headers)
         try:
-            try:
-                body = await request.json()
-            except ValueError:
-                raise BadRequest("body is not valid JSON") from None
-            if not isinstance(body, dict):
-                raise BadRequest("body must be a JSON object")
+            body = await read_body(request)
             if body.get("model") not in (None, name, engine.model_id):
-                stats.rejected += 1
-                return _error(404, f"model {body.get('model')!r} not found; this server has {name!r}",
-                              "not_found_error")
-            params, n, start = _params(body, config.default_max_tokens)
-            if n > config.max_n:
-                raise BadRequest(f"n={n} exceeds this server's max_n={config.max_n}")
-            if chat:
-                prompts = [render_chat(engine, body.get("messages"))]
-            else:
-                prompt = body.get("prompt")
-                prompts = [prompt] if isinstance(prompt, str) else prompt
-                if not isinstance(prompts, list) or not prompts or not all(
-                        isinstance(p, str) for p in prompts):
-                    raise BadRequest("'prompt' must be a string or a non-empty list of strings")
-            outs = await batcher.submit(prompts, params, n, start)
-        except (BadRequest, ValueError) as e:
+                raise BadRequest(f"model {body.get('model')!r} not found; this server has {name!r}",
+                                 status=404, param="model", kind="not_found_error")
+            req = parse_request(body, config, chat, char_limit)
+            prompts = [_render(engine, req.messages)] if chat else req.prompts
+            outs, usage = await generate(req, prompts)
+        except BadRequest as e:
             stats.rejected += 1
-            return _error(400, str(e))
-        choices, ct = [], 0
-        for i, comps in enumerate(outs):
-            for j, c in enumerate(comps):
-                ct += c.n_tokens
-                choice: dict[str, Any] = {"index": i * n + j, "finish_reason": c.finish_reason or "stop",
-                                          "n_tokens": c.n_tokens}   # extension: per-choice tokens
-                if chat:
-                    choice["message"] = {"role": "assistant", "content": c.text}
-                else:
-                    choice["text"] = c.text
-                    choice["logprobs"] = None
-                choices.append(choice)
-        pt = sum(_count_tokens(engine, p) for p in prompts)
+            return _error(e.status, str(e), e.kind, param=e.param, code=e.code)
+        except ValueError as e:     # the engine's own validation (InvalidRequestError is one)
+            stats.rejected += 1
+            return _error(400, str(e) or type(e).__name__)
+        except Exception as e:  # noqa: BLE001 - any other engine failure: a 500 in OpenAI's shape
+            stats.failed += 1
+            log.exception("engine failure on %s", request.path)
+            return _error(500, f"internal error: {type(e).__name__}: {e}", "server_error")
         stats.served += 1
-        return web.json_response({
-            "id": f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}",
-            "object": "chat.completion" if chat else "text_completion",
-            "created": int(time.time()), "model": name, "choices": choices,
-            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
-            "system_fingerprint": None, "seed": params.seed})
+        if not req.stream:
+            return web.json_response(reply_body(req, name, outs, usage))
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        for event in stream_events(req, name, outs, usage):
+            await resp.write(b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
 
     def tracked(chat: bool):
         async def handler(request):
