@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
                      cache or out.with_suffix(".cache.sqlite"), 0.0, 0.0) as engine:
             write_jsonl(out, judge_errors(read_samples(samples), engine, cfg, stats=stats))
         summary = stats.to_dict()
+        if engine.usage.errors:     # failed judge requests, by kind (not cached: a re-run asks again)
+            summary["judge_errors"] = engine.usage.error_kinds.as_dict()
         out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         con = Console()
         table = Table(title=f"judge error types ({stats.judged} wrong samples, judge {judge_model})")
@@ -58,4 +60,8 @@ def register(app: typer.Typer) -> None:
         if a["n"]:
             con.print(f"agreement with the judge-free rule (calculation / format / reasoning): "
                       f"{a['agree']}/{a['n']} ({a['rate']:.1%})")
+        if engine.usage.errors:
+            from rich.markup import escape
+
+            con.print(f"[red]judge requests failed: {escape(engine.usage.error_kinds.summary())}[/]")
         con.print(f"-> {out}, {out.with_suffix('.summary.json')}")
