@@ -226,3 +226,24 @@ def test_key_matches_in_constant_time_form():
         assert not key_matches(header, "abc"), header
     with pytest.raises(ValueError):
         ServerConfig(api_key="")
+
+
+class Templated(FakeEngine):
+    """An engine whose chat template refuses some conversations, as real templates do."""
+
+    def render_chat(self, messages):
+        import jinja2
+
+        if len(messages) > 1 and messages[-1]["role"] == messages[-2]["role"]:
+            raise jinja2.TemplateError("Conversation roles must alternate user/assistant/user/assistant/...")
+        return "\n".join(m["content"] for m in messages)
+
+
+def test_a_chat_template_refusal_is_a_400():
+    with ServerThread(Templated(), ServerConfig(port=0)) as srv:
+        ok = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+              {"role": "user", "content": [{"type": "text", "text": "c"}]}]
+        assert post(srv, {"messages": ok, "max_tokens": 2}, path="/chat/completions")[0] == 200
+        status, body = post(srv, {"messages": ok[:1] * 2}, path="/chat/completions")
+        assert status == 400 and "roles must alternate" in body["error"]["message"]
+        assert srv.stats.failed == 0

@@ -167,3 +167,12 @@ def test_api_key_is_required_and_health_stays_open():
         health = urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/health", timeout=10).read()
         assert b"ok" in health
         assert srv.stats.unauthorized == 6 and srv.stats.served == 1
+
+
+def test_a_bad_streamed_request_is_a_plain_400(fake_server):
+    c = client(fake_server)
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        list(c.chat.completions.create(model="fake", messages=[{"role": "user", "content": "hi"}],
+                                       temperature=2.5, stream=True))
+    with pytest.raises(openai.BadRequestError, match="at least 1"):
+        list(c.completions.create(model="fake", prompt="hi", max_tokens=0, stream=True))
