@@ -291,7 +291,8 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
                    "auth (Authorization: Bearer YOUR_KEY).")
         return _error(401, message, headers={"WWW-Authenticate": "Bearer"}, code="invalid_api_key")
 
-    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[auth])
+    app = web.Application(client_max_size=config.max_body_bytes,
+                          middlewares=[auth] if config.api_key is not None else [])
     app[STATS] = stats
 
     async def on_startup(_app):
