@@ -239,6 +239,9 @@ class OpenAIEngine:
             raise ImportError("the OpenAI-compatible engine needs aiohttp: pip install aiohttp") from None
         if config is not None and kw:
             raise TypeError("pass either config or keyword settings, not both")
+        if config is not None and not isinstance(config, OpenAIEngineConfig):
+            raise TypeError(f"the third argument is an OpenAIEngineConfig, got {type(config).__name__} "
+                            "(an API key goes in api_key=...)")
         cfg = self.config = config or OpenAIEngineConfig(**kw)
         self.base_url = base_url.rstrip("/")
         self.model = model
