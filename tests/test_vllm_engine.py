@@ -88,7 +88,8 @@ def test_cpu_turns_chunked_prefill_off(fake_vllm, monkeypatch, tmp_path):
     monkeypatch.setattr("scalemath.sampling.vllm_engine.on_cpu", lambda: True)
     (tmp_path / "config.json").write_text('{"max_position_embeddings": 8192}')
     VLLMEngine(str(tmp_path))
-    assert fake_vllm.init["enable_chunked_prefill"] is False
+    assert fake_vllm.init["enable_chunked_prefill"] is False and fake_vllm.init["enforce_eager"] is True
+    assert fake_vllm.init["dtype"] == "float32"          # "auto" reads as the transformers engine's
     assert fake_vllm.init["max_num_batched_tokens"] == 8192     # vLLM needs >= the context then
     VLLMEngine(str(tmp_path), max_model_len=512)
     assert fake_vllm.init["max_num_batched_tokens"] == 4096

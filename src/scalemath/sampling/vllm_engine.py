@@ -8,6 +8,8 @@ Prompts go to vLLM as token ids (`TokensPrompt`), tokenized exactly like the tra
 does (`encode_prompt`: the tokenizer's special tokens, except no second bos for a prompt that
 already starts with one, e.g. a rendered chat template), so both engines decode from the same ids.
 
+Completions count their tokens like the transformers engine's (an eos that ends one is not counted).
+
 Mapping of SamplingParams: temperature, top_p, max_tokens, stop (vLLM drops the stop string from the
 text, like our cut_at_stop; empty stop strings, which cut nothing here, are left out: vLLM refuses
 them) map one to one; top_k 0 ("off" here) becomes -1, which every vLLM release reads as off.
@@ -89,6 +91,16 @@ def model_max_len(model: str) -> int | None:
     return int(value) if value else None
 
 
+def generated_tokens(output) -> int:
+    """Tokens of one vLLM completion, counted as the transformers engine counts them: an eos that
+    ended it is not part of the text and not counted (vLLM keeps it in token_ids; its stop_reason
+    is None then, a string for a stop string)."""
+    n = len(output.token_ids)
+    if n and output.finish_reason == "stop" and getattr(output, "stop_reason", "") is None:
+        n -= 1
+    return n
+
+
 class VLLMEngine:
     """Engine backed by `vllm.LLM`.
 
@@ -102,6 +114,9 @@ class VLLMEngine:
         add_special_tokens: tokenize prompts with the tokenizer's special tokens (bos), as the
             transformers engine does (never a second bos, see the module doc).
         llm_kwargs: passed to vllm.LLM (gpu_memory_utilization, max_model_len, enforce_eager, ...).
+            On CPU the defaults are enable_chunked_prefill=False (see the module doc),
+            enforce_eager=True (no torch.compile: minutes of start-up on a small CPU) and dtype
+            "auto" = float32, as in the transformers engine.
 
     Attributes the server uses: `tokenizer` (vLLM's, with the model's chat template),
     `context_length` (vLLM's max_model_len), `count_tokens(text)`.
@@ -125,6 +140,10 @@ class VLLMEngine:
             if llm_kwargs.get("enable_chunked_prefill"):
                 raise ValueError(CPU_SEED_LIMIT)
             llm_kwargs["enable_chunked_prefill"] = False
+            # "auto" as the transformers engine reads it on CPU (float32: the same numbers), and no
+            # torch.compile of the model (minutes on a small CPU, for little gain on small models)
+            dtype = "float32" if dtype == "auto" else dtype
+            llm_kwargs.setdefault("enforce_eager", True)
             if "max_num_batched_tokens" not in llm_kwargs:
                 longest = llm_kwargs.get("max_model_len") or model_max_len(model) or 0
                 llm_kwargs["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
@@ -132,6 +151,12 @@ class VLLMEngine:
                                   dtype=dtype, **llm_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.context_length: int | None = self._max_model_len()
+
+    def close(self) -> None:
+        """Stop vLLM's engine process now (frees its memory before another engine starts)."""
+        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
     def _max_model_len(self) -> int | None:
         engine = getattr(self.llm, "llm_engine", None)
@@ -209,7 +234,7 @@ class VLLMEngine:
                     comps.append(Completion(
                         text=o.text, sample_index=start_index + len(comps),
                         seed=seeds[j * per_prompt + r], finish_reason=o.finish_reason or "",
-                        n_tokens=len(o.token_ids)))
+                        n_tokens=generated_tokens(o)))
             if params.greedy:   # the same completion for every index, each with its own seed
                 comps = [Completion(text=comps[0].text, sample_index=start_index + i,
                                     seed=sample_seed(base, p, start_index + i),
