@@ -49,10 +49,25 @@ CPU_SEED_LIMIT = ("vLLM on CPU cannot seed a request whose prefill is chunked (t
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 4096   # vLLM's own default token budget of one scheduler step
 
 
+# vLLM 0.32's triton_utils reads `torch.distributed.reduce_op` at import (in this process and in
+# each engine process it spawns), which torch 2.13 deprecates with a FutureWarning: a call inside
+# vLLM that no argument of ours avoids. Ignored by that message only; children get it through
+# PYTHONWARNINGS (whose message field matches the start of the message).
+VLLM_IMPORT_WARNING = "`torch.distributed.reduce_op` is deprecated"
+
+
 def import_vllm():
     """The vllm module, or an ImportError that says how to install it."""
+    import os
+    import warnings
+
+    rule = f"ignore:{VLLM_IMPORT_WARNING}:FutureWarning"
+    if rule not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), rule]))
     try:
-        import vllm
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=VLLM_IMPORT_WARNING, category=FutureWarning)
+            import vllm
     except ImportError as e:
         raise ImportError(f"{INSTALL_HINT} [{e}]") from None
     return vllm
