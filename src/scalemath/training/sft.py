@@ -200,6 +200,12 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     dataset = Dataset.from_dict({"prompt": [e.prompt for e in examples],
                                  "completion": [e.completion for e in examples]})
 
+    if not torch.cuda.is_available():
+        for env, what in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+            if os.environ.get(env, "false").lower() == "true":
+                # accelerate would quietly train with plain DDP on CPU instead (MULTI_CPU)
+                raise ValueError(f"the accelerate config asks for {what}, which needs CUDA GPUs; on CPU "
+                                 "launch with training/configs/accelerate_ddp.yaml (data parallel) instead")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per_device = min(cfg.per_device_batch_size, cfg.batch_size)
     accum = max(1, round(cfg.batch_size / (per_device * world)))
@@ -215,7 +221,8 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         report_to="none", disable_tqdm=True, dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-        seed=cfg.seed, data_seed=cfg.seed)
+        seed=cfg.seed, data_seed=cfg.seed,
+        ddp_find_unused_parameters=False)   # every parameter gets a gradient (LoRA: frozen ones need none)
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
     with peft_checkpointing_warning_ignored():
