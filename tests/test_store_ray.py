@@ -10,7 +10,7 @@ def contents(store):
     return sorted((r["key"], r["sample_index"], r["completion"], r["seed"]) for r in store.iter_records())
 
 
-@pytest.mark.slow   # ~15 s idle, ~40 s on a loaded 2-core box; skipped where ray is absent (CI)
+@pytest.mark.slow   # ~15 s idle, ~40 s on a loaded 2-core box; ray[data] is in the dev extra
 def test_ray_with_the_transformers_engine_equals_single_process(tmp_path):
     ray = pytest.importorskip("ray")
     pytest.importorskip("torch")
@@ -49,3 +49,28 @@ def test_worker_without_ray_and_model_id_mismatch(tmp_path):
         _SampleWorker(EngineSpec("fake", "fake", model_id="other"), str(tmp_path / "s"), params, "jsonl")
     with pytest.raises(ValueError, match="unknown engine kind"):
         EngineSpec("nope", "m").build()
+
+
+def test_actor_pool_follows_the_installed_ray():
+    """Ray 2.51+ deprecates map_batches(concurrency=) for compute=ActorPoolStrategy(size=)."""
+    from types import SimpleNamespace
+
+    from scalemath.sampling.ray_runner import actor_pool
+
+    class Strategy:
+        def __init__(self, *, size=None):
+            self.size = size
+
+    class New:
+        def map_batches(self, fn, *, compute=None, concurrency=None): ...
+
+    class Old:
+        def map_batches(self, fn, *, concurrency=None): ...
+
+    got = actor_pool(SimpleNamespace(data=SimpleNamespace(ActorPoolStrategy=Strategy, Dataset=New)), 3)
+    assert got["compute"].size == 3 and set(got) == {"compute"}
+    assert actor_pool(SimpleNamespace(data=SimpleNamespace(Dataset=Old)), 3) == {"concurrency": 3}
+    ray = pytest.importorskip("ray")
+    import ray.data
+
+    assert set(actor_pool(ray, 2)) == {"compute"}    # the Ray this suite installs

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
         import json
+        import os
 
         from rich.console import Console
 
@@ -54,7 +55,13 @@ def register(app: typer.Typer) -> None:
         missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
         if missing:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
-        done = train_sft(cfg, quiet=quiet)
+        try:
+            done = train_sft(cfg, quiet=quiet)
+        except ValueError as e:   # a config or data problem: the message, no traceback
+            Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
+            raise typer.Exit(2) from None
+        if os.environ.get("RANK", "0") != "0":   # accelerate launch: the main process saves and reports
+            return
         meta = json.loads((done / TRAIN_META).read_text())
         Console(stderr=True).print(
             f"saved {done}: {meta['data']['examples']} examples, {meta['steps']} steps, "

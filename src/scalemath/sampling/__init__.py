@@ -18,6 +18,17 @@ ENGINES: dict[str, str] = {
 }
 
 
+def engine_options(name: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 64,
+                   threads: int = 0, tensor_parallel_size: int = 1) -> dict[str, Any]:
+    """The constructor options engine `name` takes out of the CLI's common settings (vLLM batches
+    and places itself: it takes only dtype and tensor_parallel_size)."""
+    if name == "hf":
+        return dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads)
+    if name == "vllm":
+        return dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size)
+    return {}
+
+
 def load_engine(name: str, model: Any, **kw: Any) -> Engine:
     """Build the engine `name` ("hf", "vllm", "openai") for `model`; keyword arguments go to its
     constructor (vLLM and the OpenAI client are imported only when chosen)."""
@@ -29,4 +40,5 @@ def load_engine(name: str, model: Any, **kw: Any) -> Engine:
     return getattr(importlib.import_module(module), cls)(model, **kw)
 
 
-__all__ = ["ENGINES", "Completion", "Engine", "SamplingParams", "cut_at_stop", "load_engine", "sample_seed"]
+__all__ = ["ENGINES", "Completion", "Engine", "SamplingParams", "cut_at_stop", "engine_options", "load_engine",
+           "sample_seed"]

@@ -29,7 +29,7 @@ def evaluate(model: str | os.PathLike | Engine, problems: Iterable[Problem], k: 
     the sampling throughput of each pass under "timing".
     """
     from scalemath.metrics.passk import summarize
-    from scalemath.sampling import load_engine
+    from scalemath.sampling import engine_options, load_engine
 
     if k < 0:
         raise ValueError("k must be >= 0")
@@ -39,7 +39,7 @@ def evaluate(model: str | os.PathLike | Engine, problems: Iterable[Problem], k: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     eng = model if hasattr(model, "generate") else load_engine(
-        engine, model, device=device, dtype=dtype, batch_size=batch_size, threads=threads)
+        engine, model, **engine_options(engine, device=device, dtype=dtype, batch_size=batch_size, threads=threads))
     common = dict(top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=tuple(stop), seed=seed)
     metrics: dict[str, Any] = {
         "model": eng.model_id, "engine": eng.name, "dataset": dataset, "template": template,

