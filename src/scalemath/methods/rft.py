@@ -567,8 +567,9 @@ def check_questions(questions: list[QuestionState], config: RFTConfig,
     from scalemath.methods.decontaminate import TrainingDataCheck, check_training_records
 
     check = TrainingDataCheck(test_sets=config.test_sets, allow_contamination=config.allow_contamination)
-    recs = [{"id": qs.pid, "question": qs.key,
-             "solution": qs.reference if is_solution(qs.reference) else ""} for qs in questions]
+    # the questions (the reference solutions are the train set's own; `scalemath train` checks
+    # every text it trains on again)
+    recs = [{"id": qs.pid, "question": qs.key} for qs in questions]
     result = check_training_records(recs, check)
     kept = [qs for qs, k in zip(questions, result.keep) if k]
     dropped = [qs for qs, k in zip(questions, result.keep) if not k]
