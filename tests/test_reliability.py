@@ -337,3 +337,28 @@ def test_decontaminate_refuses_a_record_without_question(tmp_path):
              "--out", str(tmp_path / "d.jsonl")])
     assert_clean_error(r, f, tmp_path, 2)
     assert not (tmp_path / "d.jsonl").exists()
+
+
+def test_train_with_every_prompt_over_max_length_is_a_clear_error(tmp_path):
+    """TRL drops an example whose prompt alone fills max_length; with all of them dropped the
+    run crashed with `IndexError: Invalid key: 0 is out of bounds for size 0`."""
+    pytest.importorskip("torch")
+    from scalemath.sampling.tiny_random import save_tiny_llama
+
+    model = save_tiny_llama(tmp_path / "tiny")
+    f = tmp_path / "long.jsonl"
+    write_jsonl(f, [{"question": "How many? " + "apples and pears " * 200, "answer": "x\n#### 1"}])
+    r = run(["train", "--model", str(model), "--data", str(f), "--out", str(tmp_path / "m"), "--max-steps", "1",
+             "--threads", "1", "--quiet", "--allow-contamination"])
+    assert r.exit_code == 2 and "have a prompt of max_length=512 tokens or more" in " ".join(r.output.split())
+
+
+def test_read_samples_refuses_an_id_less_sample_among_ids(tmp_path):
+    from scalemath.records import read_samples
+
+    f = tmp_path / "s.jsonl"
+    write_jsonl(f, [sample(0), {"question": "What is 0 + 2?", "completion": "#### 2"}])
+    with pytest.raises(RecordError, match=r"s\.jsonl:2: sample without problem_id"):
+        list(read_samples(f))
+    write_jsonl(f, [{"question": "q", "completion": "c"}, {"question": "q", "completion": "d"}])
+    assert len({s.problem_id for s in read_samples(f)}) == 1

@@ -361,8 +361,19 @@ def read_problems(path: str | os.PathLike, allow_empty: bool | None = None) -> I
 
 
 def read_samples(path: str | os.PathLike, allow_empty: bool | None = None) -> Iterator[Sample]:
+    """Samples of a JSONL file. A sample without `problem_id` gets a hash of its question, but
+    only in a file where no sample has one: among samples with ids it would count as one more
+    question, so it is an error."""
+    with_id = without_id = 0
     for lineno, d in iter_jsonl_numbered(path, allow_empty):
         require(d, ("question", "completion"), path, lineno)
-        d.setdefault("problem_id", text_hash(d["question"]))
+        if "problem_id" in d:
+            with_id = with_id or lineno
+        else:
+            without_id = without_id or lineno
+            d["problem_id"] = text_hash(d["question"])
+        if with_id and without_id:
+            raise RecordError(path, without_id, f"sample without problem_id among samples that have one "
+                                                f"(line {with_id}); it would count as a separate question")
         d.setdefault("answer", "")
         yield Sample.from_dict(d)

@@ -246,11 +246,20 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
                                    processing_class=tokenizer, peft_config=lora_config(cfg),
                                    callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
     quiet_trainer(trainer)
+    kept = len(trainer.train_dataset) if hasattr(trainer.train_dataset, "__len__") else len(examples)
+    if kept < len(examples):  # TRL drops examples whose prompt alone fills max_length
+        from scalemath.records import InputError
+
+        what = (f"{len(examples) - kept} of {len(examples)} examples have a prompt of max_length="
+                f"{cfg.max_length} tokens or more, leaving nothing to learn from them")
+        if not kept:
+            raise InputError(f"{cfg.data}: {what}; raise max_length or shorten the questions")
+        print(f"warning: {what}; they are dropped", file=sys.stderr, flush=True)
     if cfg.lr_scheduler == "cosine":
         trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s,
                           "clock_name": cfg.budget_clock}
     return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
-                       n_examples=len(examples), n_params=n_params, data_check=data.summary(),
+                       n_examples=kept, n_params=n_params, data_check=data.summary(),
                        threads=threads, bf16=bf16,
                        grad_accum=accum, world_size=world)
 
