@@ -269,7 +269,7 @@ def test_cli_procedural_convert_show(tmp_path):
     assert r.exit_code == 0, r.output
     assert [p.answer for p in read_problems(conv)] == ["72"]
     r = run(app, ["data", "convert", "--input", str(gsm), "--format", "math", "--out", str(conv)])
-    assert r.exit_code == 1 and "missing field 'problem'" in r.output
+    assert r.exit_code == 2 and "missing field 'problem'" in r.output
     corpus = tmp_path / "corpus.txt"
     r = run(app, ["data", "pretrain-corpus", "--n", "30", "--out", str(corpus)])
     assert r.exit_code == 0 and len(corpus.read_text().splitlines()) == 30

@@ -47,15 +47,25 @@ def test_fast_and_slow_readers_agree(tmp_path):
 
 def test_irregular_files_fall_back(tmp_path):
     p = tmp_path / "s.jsonl"
-    # mixed types for meta.level, int 'correct', a missing problem_id
-    write_jsonl(p, [{"problem_id": "a", "question": "qa", "completion": "", "correct": 1, "meta": {"level": 3}},
-                    {"problem_id": "a", "question": "qa", "completion": "", "correct": False, "meta": {"level": "Level 3"}},
+    # mixed types for meta.level, int 'correct', no problem_id (ids derived from the questions)
+    write_jsonl(p, [{"question": "qa", "completion": "", "correct": 1, "meta": {"level": 3}},
+                    {"question": "qa", "completion": "", "correct": False, "meta": {"level": "Level 3"}},
                     {"question": "qb", "completion": "", "correct": True, "temperature": 0}])
     t = load_samples(p, fields=["meta.level"])
     assert list(t.correct) == [1, 0, 1]
-    assert t.problem_ids == ["a", text_hash("qb")]
+    assert t.problem_ids == [text_hash("qa"), text_hash("qb")]
     assert list(t.fields["meta.level"]) == ["3", "Level 3", MISSING]
     assert list(t.greedy) == [False, False, True]
+
+
+def test_a_sample_without_problem_id_among_ids_is_an_error_not_a_question(tmp_path):
+    """Regression (issue 13): `metrics` counted a line with no problem_id as one more question."""
+    p = tmp_path / "s.jsonl"
+    write_jsonl(p, [{"problem_id": "a", "question": "qa", "completion": "", "correct": True},
+                    {"problem_id": "a", "question": "qa", "completion": "", "correct": False},
+                    {"question": "qa", "completion": "", "correct": True}])
+    with pytest.raises(RecordError, match=r"s\.jsonl:3: sample without problem_id"):
+        load_samples(p)
 
 
 def test_malformed_line_is_named(tmp_path):

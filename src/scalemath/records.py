@@ -1,11 +1,20 @@
-"""Plain, versioned records (Problem, Sample) and streaming JSONL I/O.
+"""Plain, versioned records (Problem, Sample) and streaming JSONL I/O, with the limits every reader
+enforces.
 
 Every stage reads and writes these as JSON lines, so any stage can be re-run, resumed or
-inspected with `head`. Reading is streaming (constant memory); a malformed line raises
-`RecordError` naming the file and the 1-based line number.
+inspected with `head`. Reading is streaming (constant memory) and bounded: a line longer than
+`LIMITS.max_line_bytes` is refused before it is parsed (or even read whole). Whatever is wrong
+with an input raises `RecordError` naming the file and the 1-based line number: malformed JSON,
+a value that is not a JSON object, bytes that are not UTF-8, a missing field, or an input with no
+records at all (unless `LIMITS.allow_empty`). Writers are atomic: a file appears complete or not at
+all, and the temp file goes away on any error.
+
+Errors meant for a person derive from `UserError` (exit status 1) and `InputError` (bad input,
+exit status 2); the `scalemath` command prints their message without a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -13,19 +22,177 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import orjson
 
 SCHEMA_VERSION = 1
 
 
-class RecordError(ValueError):
-    """A record file that cannot be read: names the file and line."""
+class UserError(Exception):
+    """An error whose message says everything a person needs (what is wrong, where, what to do);
+    the CLI prints it without a traceback and exits with `exit_code`."""
 
-    def __init__(self, path: str | os.PathLike, line: int, message: str):
-        self.path, self.line = str(path), line
-        super().__init__(f"{path}:{line}: {message}")
+    exit_code = 1
+
+
+class InputError(UserError, ValueError):
+    """Input that cannot be used: a malformed file, a bad config value (CLI exit status 2)."""
+
+    exit_code = 2
+
+
+class RecordError(InputError):
+    """A record file that cannot be read: names the file and line (`FILE:LINE: what is wrong`;
+    `FILE: what is wrong` for the file as a whole, line None or 0)."""
+
+    def __init__(self, path: str | os.PathLike, line: int | None, message: str):
+        self.path, self.line, self.message = str(path), line, message
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+
+    def __reduce__(self):  # crosses process boundaries (worker pools) intact
+        return (type(self), (self.path, self.line, self.message))
+
+
+# ------------------------------------------------------------------------------------- limits
+
+DEFAULT_MAX_LINE_BYTES = 4 << 20
+"""Default line bound: 4 MiB. The longest line of GSM8K, MATH or MATH-500 is under 10 KB and a
+sampled completion of 32k tokens about 130 KB, so only broken or hostile input comes near it."""
+
+ENV_MAX_LINE_BYTES = "SCALEMATH_MAX_LINE_BYTES"
+ENV_ALLOW_EMPTY = "SCALEMATH_ALLOW_EMPTY"
+
+
+@dataclass
+class ReadLimits:
+    """What every reader of this package enforces before it parses an input.
+
+    The `scalemath` command sets these from its global options (`--max-line-bytes`,
+    `--allow-empty`) or the environment variables below.
+    """
+
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    """Longest line (bytes, not counting its newline) a reader accepts; a longer one raises RecordError
+    after reading at most this many bytes of it (env SCALEMATH_MAX_LINE_BYTES)."""
+
+    allow_empty: bool = False
+    """Accept an input with no records (an empty file, only blank lines) instead of raising
+    RecordError (env SCALEMATH_ALLOW_EMPTY=1)."""
+
+    @classmethod
+    def from_env(cls) -> "ReadLimits":
+        lim = cls()
+        raw = os.environ.get(ENV_MAX_LINE_BYTES, "").strip()
+        if raw:
+            try:
+                lim.max_line_bytes = parse_size(raw)
+            except ValueError:
+                raise InputError(f"{ENV_MAX_LINE_BYTES}={raw!r}: expected a byte count such as "
+                                 "4194304, 4M or 512K") from None
+        lim.allow_empty = os.environ.get(ENV_ALLOW_EMPTY, "").strip().lower() in ("1", "true", "yes", "on")
+        return lim
+
+
+def parse_size(text: str) -> int:
+    """A byte count: 4194304, 4M, 4MiB, 512K, 1G (binary multiples)."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    n = int(float(t[:-1] if mult > 1 else t) * mult)
+    if n < 1:
+        raise ValueError(text)
+    return n
+
+
+LIMITS = ReadLimits.from_env()
+
+
+def set_read_limits(max_line_bytes: int | None = None, allow_empty: bool | None = None) -> ReadLimits:
+    """Set the process-wide limits; None restores a default. Worker processes forked later share
+    them; a new interpreter (spawn, `accelerate launch`) reads the environment variables, or the
+    same global options on its command line."""
+    size = DEFAULT_MAX_LINE_BYTES if max_line_bytes is None else int(max_line_bytes)
+    if size < 1:
+        raise InputError(f"max_line_bytes must be >= 1, got {max_line_bytes}")
+    LIMITS.max_line_bytes = size
+    LIMITS.allow_empty = bool(allow_empty)
+    return LIMITS
+
+
+def _too_long(path: str | os.PathLike, lineno: int, limit: int) -> RecordError:
+    return RecordError(path, lineno, f"line longer than {limit:,} bytes (the line bound; a longer line "
+                                     f"is refused before it is parsed: raise it with --max-line-bytes "
+                                     f"or {ENV_MAX_LINE_BYTES})")
+
+
+def iter_lines(f: BinaryIO, path: str | os.PathLike, max_line_bytes: int | None = None,
+               first_line: int = 1) -> Iterator[tuple[int, bytes]]:
+    """(1-based number, bytes) of each line of a binary file, never holding more than the line
+    bound of one line: a longer line raises RecordError once that many bytes are read."""
+    limit = max_line_bytes or LIMITS.max_line_bytes
+    readline = f.readline
+    lineno = first_line - 1
+    while True:
+        raw = readline(limit + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > limit and not (len(raw) == limit + 1 and raw[-1:] == b"\n"):
+            raise _too_long(path, lineno, limit)
+        yield lineno, raw
+
+
+def utf8_error(raw: bytes) -> str | None:
+    """Why `raw` is not UTF-8 ("byte 0xe9 at column 17 is not valid UTF-8"), or None if it is."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"byte 0x{raw[e.start]:02x} at column {e.start + 1} is not valid UTF-8 ({e.reason})"
+    return None
+
+
+def empty_error(path: str | os.PathLike, what: str = "records") -> RecordError:
+    return RecordError(path, None, f"no {what}: the input is empty (pass --allow-empty or set "
+                                   f"{ENV_ALLOW_EMPTY}=1 to accept an empty input)")
+
+
+def iter_text_lines(path: str | os.PathLike, allow_empty: bool | None = None,
+                    what: str = "lines") -> Iterator[tuple[int, str]]:
+    """(number, text) of each line of a UTF-8 text file (newline kept), bounded like every reader;
+    bytes that are not UTF-8 raise RecordError naming the line and column; a file with no
+    non-blank line raises RecordError unless empty input is allowed."""
+    seen = False
+    with open(path, "rb") as f:
+        for lineno, raw in iter_lines(f, path):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecordError(path, lineno, utf8_error(raw) or "not valid UTF-8") from None
+            seen = seen or bool(text.strip())
+            yield lineno, text
+    if not seen and not _allow_empty(allow_empty):
+        raise empty_error(path, what)
+
+
+def has_content(path: str | os.PathLike) -> bool:
+    """Does the file hold a non-blank line? (Reads up to the first one, bounded.)"""
+    with open(path, "rb") as f:
+        return any(raw.strip() for _, raw in iter_lines(f, path))
+
+
+def require_content(path: str | os.PathLike, allow_empty: bool | None = None, what: str = "records") -> None:
+    """Raise the empty-input RecordError for a file without a non-blank line (unless allowed)."""
+    if not _allow_empty(allow_empty) and not has_content(path):
+        raise empty_error(path, what)
+
+
+def read_text(path: str | os.PathLike, allow_empty: bool | None = None, what: str = "content") -> str:
+    """A whole UTF-8 text file (a config, a study), read through `iter_text_lines`."""
+    return "".join(t for _, t in iter_text_lines(path, allow_empty, what))
+
+
+def _allow_empty(allow_empty: bool | None) -> bool:
+    return LIMITS.allow_empty if allow_empty is None else allow_empty
 
 
 @dataclass
@@ -96,9 +263,9 @@ def now() -> float:
     return round(time.time(), 3)
 
 
-def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+def iter_jsonl(path: str | os.PathLike, allow_empty: bool | None = None) -> Iterator[dict[str, Any]]:
     """Stream the JSON objects of a JSONL file; a bad line raises RecordError(file, line)."""
-    for _, obj in iter_jsonl_numbered(path):
+    for _, obj in iter_jsonl_numbered(path, allow_empty):
         yield obj
 
 
@@ -109,39 +276,69 @@ def require(obj: dict[str, Any], keys: Iterable[str], path: str | os.PathLike, l
         raise RecordError(path, line, f"missing field(s) {missing}; has {sorted(obj)}")
 
 
-def iter_jsonl_numbered(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Like iter_jsonl, with the 1-based line number of each record."""
+def parse_line(raw: bytes, path: str | os.PathLike, lineno: int) -> dict[str, Any]:
+    """One JSONL line as a JSON object, or RecordError(file, line) saying what is wrong with it."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        bad = utf8_error(raw)
+        raise RecordError(path, lineno, bad or f"malformed JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise RecordError(path, lineno, f"expected a JSON object, got {_json_kind(obj)}")
+    return obj
+
+
+def _json_kind(obj: Any) -> str:
+    return {list: "a JSON list", str: "a JSON string", bool: "true/false", type(None): "null",
+            int: "a number", float: "a number"}.get(type(obj), type(obj).__name__)
+
+
+def iter_jsonl_numbered(path: str | os.PathLike,
+                        allow_empty: bool | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Like iter_jsonl, with the 1-based line number of each record. Lines are bounded
+    (`LIMITS.max_line_bytes`); a file without records raises RecordError unless `allow_empty`
+    (default `LIMITS.allow_empty`: off)."""
+    n = 0
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in iter_lines(f, path):
             if not raw.strip():
                 continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise RecordError(path, lineno, f"malformed JSON ({e})") from None
-            if not isinstance(obj, dict):
-                raise RecordError(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+            yield lineno, parse_line(raw, path, lineno)
+            n += 1
+    if not n and not _allow_empty(allow_empty):
+        raise empty_error(path)
 
 
 def dumps(record: Any) -> bytes:
     return orjson.dumps(to_dict(record), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
 
 
-def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
-    """Write records atomically (temp file + rename); returns the count written."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temp path beside `path` (`.NAME.tmpPID`) that replaces `path` when the block ends
+    normally and is removed when it raises (any exception, Ctrl-C, SystemExit from SIGTERM)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
+    """Write records atomically (temp file + rename; no temp file left on error); returns the
+    count written."""
     n = 0
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         buf = io.BufferedWriter(f, buffer_size=1 << 20)
         for r in records:
             buf.write(dumps(r))
             n += 1
         buf.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
     return n
 
 
@@ -157,15 +354,26 @@ def append_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
     return data.count(b"\n")
 
 
-def read_problems(path: str | os.PathLike) -> Iterator[Problem]:
-    for lineno, d in iter_jsonl_numbered(path):
+def read_problems(path: str | os.PathLike, allow_empty: bool | None = None) -> Iterator[Problem]:
+    for lineno, d in iter_jsonl_numbered(path, allow_empty):
         require(d, ("id", "question"), path, lineno)
         yield Problem.from_dict(d)
 
 
-def read_samples(path: str | os.PathLike) -> Iterator[Sample]:
-    for lineno, d in iter_jsonl_numbered(path):
+def read_samples(path: str | os.PathLike, allow_empty: bool | None = None) -> Iterator[Sample]:
+    """Samples of a JSONL file. A sample without `problem_id` gets a hash of its question, but
+    only in a file where no sample has one: among samples with ids it would count as one more
+    question, so it is an error."""
+    with_id = without_id = 0
+    for lineno, d in iter_jsonl_numbered(path, allow_empty):
         require(d, ("question", "completion"), path, lineno)
-        d.setdefault("problem_id", text_hash(d["question"]))
+        if "problem_id" in d:
+            with_id = with_id or lineno
+        else:
+            without_id = without_id or lineno
+            d["problem_id"] = text_hash(d["question"])
+        if with_id and without_id:
+            raise RecordError(path, without_id, f"sample without problem_id among samples that have one "
+                                                f"(line {with_id}); it would count as a separate question")
         d.setdefault("answer", "")
         yield Sample.from_dict(d)

@@ -23,13 +23,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write N graded items with an empty 'label' for a person to fill (correct/incorrect)."""
         from scalemath.answers.audit import sample_items
-        from scalemath.records import RecordError, write_jsonl
+        from scalemath.records import write_jsonl
 
-        try:
-            items = sample_items(str(input), n, seed, prediction_field, reference_field, stratify)
-        except RecordError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        items = sample_items(str(input), n, seed, prediction_field, reference_field, stratify)
         write_jsonl(out, items)
         typer.echo(f"wrote {len(items)} items to {out}; fill each 'label' with correct or incorrect, "
                    f"then run: scalemath audit score {out}")
@@ -38,12 +34,7 @@ def register(app: typer.Typer) -> None:
     def score_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled audit JSONL.")) -> None:
         """Report the grader's false-positive / false-negative rates from the human labels."""
         from scalemath.answers.audit import score_items
-        from scalemath.records import RecordError
 
-        try:
-            report = score_items(str(path))
-        except RecordError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        report = score_items(str(path))
         for line in report.lines():
             typer.echo(line)

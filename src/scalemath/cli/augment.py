@@ -281,7 +281,7 @@ def subset_cmd(
 ) -> None:
     """Nested subsets by question, for sweeping the amount of augmented data."""
     from scalemath.methods.augment.pipeline import nested_fraction, nested_questions
-    from scalemath.records import RecordError, iter_jsonl, write_jsonl
+    from scalemath.records import UserError, iter_jsonl, write_jsonl
 
     if (fraction is None) == (questions is None):
         raise typer.BadParameter("give exactly one of --fraction and --questions")
@@ -289,9 +289,8 @@ def subset_cmd(
         recs = (nested_fraction(iter_jsonl(input), fraction, seed) if fraction is not None
                 else nested_questions(iter_jsonl(input), questions, seed))
         n = write_jsonl(out, recs)
-    except RecordError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+    except UserError:
+        raise                    # the CLI's error path: `error: FILE:LINE: ...`
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(f"wrote {n} records to {out}")

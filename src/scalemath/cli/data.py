@@ -54,15 +54,14 @@ def pretrain_corpus(
 
     if n is None and chars is None:
         raise typer.BadParameter("give --n (lines) or --chars")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
+    from scalemath.records import atomic_path
+
     lines = total = 0
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for line in corpus(n_lines=n, n_chars=chars, seed=seed):
             f.write(line + "\n")
             lines += 1
             total += len(line) + 1
-    tmp.replace(out)
     typer.echo(f"wrote {lines} lines ({total} characters) to {out}")
 
 
@@ -79,7 +78,7 @@ def convert(
 ) -> None:
     """Convert a dataset to scalemath Problem JSONL."""
     from scalemath.datasets import load_problems
-    from scalemath.records import RecordError, write_jsonl
+    from scalemath.records import write_jsonl
 
     hf: dict = {}
     if name:
@@ -87,11 +86,7 @@ def convert(
     if question_field or solution_field or answer_field:
         hf["fields"] = {"question": question_field or "question", "solution": solution_field,
                         "answer": answer_field}
-    try:
-        count = write_jsonl(out, load_problems(input, format=format, split=split, limit=limit, **hf))
-    except (RecordError, ValueError, FileNotFoundError, RuntimeError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+    count = write_jsonl(out, load_problems(input, format=format, split=split, limit=limit, **hf))
     typer.echo(f"wrote {count} problems to {out}")
 
 
@@ -103,26 +98,21 @@ def show(
 ) -> None:
     """Print a few problems."""
     from scalemath.datasets import load_problems
-    from scalemath.records import RecordError
 
-    try:
-        for p in load_problems(path, format=format, limit=n):
-            meta = {k: v for k, v in p.meta.items() if k != "programs"}
-            typer.echo(f"== {p.id}  [{p.source}/{p.split}]  answer={p.answer!r}  {meta}")
-            typer.echo(p.question)
-            typer.echo("--")
-            typer.echo(p.solution)
-            if paths and "programs" in p.meta:
-                from scalemath.datasets.procedural import solutions
+    for p in load_problems(path, format=format, limit=n):
+        meta = {k: v for k, v in p.meta.items() if k != "programs"}
+        typer.echo(f"== {p.id}  [{p.source}/{p.split}]  answer={p.answer!r}  {meta}")
+        typer.echo(p.question)
+        typer.echo("--")
+        typer.echo(p.solution)
+        if paths and "programs" in p.meta:
+            from scalemath.datasets.procedural import solutions
 
-                alts = solutions(p, max_paths=paths + 1)[1:]
-                for i, alt in enumerate(alts, 1):
-                    typer.echo(f"-- alternative {i}")
-                    typer.echo(alt)
-            typer.echo("")
-    except (RecordError, ValueError, FileNotFoundError, RuntimeError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+            alts = solutions(p, max_paths=paths + 1)[1:]
+            for i, alt in enumerate(alts, 1):
+                typer.echo(f"-- alternative {i}")
+                typer.echo(alt)
+        typer.echo("")
 
 
 def register(app: typer.Typer) -> None:

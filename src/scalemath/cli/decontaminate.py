@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.methods.decontaminate import (DecontamConfig, DecontamReport, build_decontaminator,
-                                                     decontaminate)
-        from scalemath.records import RecordError, iter_jsonl, write_jsonl
+                                                     decontaminate, read_records)
+        from scalemath.records import write_jsonl
 
         con = Console(stderr=True)
         try:
@@ -36,11 +36,7 @@ def register(app: typer.Typer) -> None:
         except (ValueError, FileNotFoundError) as e:
             raise typer.BadParameter(str(e)) from None
         rep = DecontamReport()
-        try:
-            kept = write_jsonl(out, decontaminate(iter_jsonl(input), decon, rep))
-        except RecordError as e:
-            con.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
+        kept = write_jsonl(out, decontaminate(read_records(input), decon, rep))
         report_path = report or out.with_suffix(".report.json")
         rep.write(report_path)
         con.print(f"checked {rep.checked} against {dict(decon.references)}: removed {rep.removed} "

@@ -8,13 +8,12 @@ import typer
 
 
 def _load(study: Path, long_cot_weight: float | None = None):
-    from scalemath.experiments.config import StudyError, load_study
+    """The study, with overrides; a bad study file raises StudyError (an InputError: `error:
+    FILE: ...`, exit status 2, through the CLI's error path)."""
+    from scalemath.experiments.config import load_study
     from scalemath.experiments.runner import with_overrides
 
-    try:
-        return with_overrides(load_study(study), long_cot_weight)
-    except StudyError as e:
-        raise typer.BadParameter(str(e), param_hint="STUDY") from None
+    return with_overrides(load_study(study), long_cot_weight)
 
 
 def _pct(v: Any) -> str:
@@ -60,9 +59,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from scalemath.experiments.config import StudyError
         from scalemath.experiments.runner import CellError, Runner
-        from scalemath.records import RecordError
 
         console = Console()
         cfg = _load(study, long_cot_weight)
@@ -71,9 +68,6 @@ def register(app: typer.Typer) -> None:
         try:
             runner = Runner(cfg, run_dir, log=lambda s: console.print(s, markup=False, highlight=False), quiet=quiet)
             outcome = runner.run(list(only), dry_run=dry_run)
-        except (StudyError, RecordError, FileNotFoundError) as e:
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
         except CellError as e:
             if not isinstance(e.cause, (ValueError, FileNotFoundError, KeyError)):
                 raise  # unexpected: keep the traceback

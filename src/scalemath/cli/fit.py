@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from scalemath.records import RecordError
+        from scalemath.records import UserError
 
         console = Console()
         conds = {}
@@ -94,7 +94,9 @@ def register(app: typer.Typer) -> None:
             conds[k] = v
         try:
             res = fit_table(results, x, y, model, sigma, group, conds, tuple(target), interval, ci, seed)
-        except (RecordError, FileNotFoundError, ValueError) as e:
+        except UserError:
+            raise                    # the CLI's error path: `error: FILE:LINE: ...`
+        except (FileNotFoundError, ValueError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
         for g, info in res["groups"].items():

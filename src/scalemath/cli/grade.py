@@ -26,7 +26,6 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from scalemath.answers.bulk import BulkConfig, grade_file
-        from scalemath.records import RecordError
 
         if dataset not in ("auto", "gsm8k", "math"):
             raise typer.BadParameter("must be gsm8k, math or auto", param_hint="--dataset")
@@ -38,12 +37,8 @@ def register(app: typer.Typer) -> None:
         with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("grade", total=None)
-            try:
-                summary = grade_file(str(input), str(output), prediction_field, reference_field, cfg,
-                                     on_progress=lambda n: progress.update(task, completed=n))
-            except RecordError as exc:
-                console.print(f"[red]error:[/red] {exc}")
-                raise typer.Exit(2) from None
+            summary = grade_file(str(input), str(output), prediction_field, reference_field, cfg,
+                                 on_progress=lambda n: progress.update(task, completed=n))
         table = Table(title=f"{input} -> {output}")
         table.add_column("reason")
         table.add_column("count", justify="right")

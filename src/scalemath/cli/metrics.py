@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.metrics.aggregate import MetricsConfig
         from scalemath.metrics.analyze import AnalyzeConfig, analyze
-        from scalemath.records import RecordError
+        from scalemath.records import UserError
 
         cfg = AnalyzeConfig(
             metrics=MetricsConfig(ks=parse_ks(ks), bootstrap=bootstrap, ci=ci, seed=seed, by=tuple(by)),
@@ -136,7 +136,9 @@ def register(app: typer.Typer) -> None:
         console = Console()
         try:
             result = analyze(samples, cfg)
-        except (RecordError, FileNotFoundError, ValueError, KeyError) as e:
+        except UserError:
+            raise                    # the CLI's error path: `error: FILE:LINE: ...`
+        except (FileNotFoundError, ValueError, KeyError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
         print_analysis(result, console)

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.cli.metrics import parse_ks
-        from scalemath.records import RecordError
+        from scalemath.records import UserError
         from scalemath.report.html import ReportConfig, build_report
 
         console = Console()
@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
             cfg.by = tuple(by)
         try:
             path = build_report(run_dir, cfg)
-        except (RecordError, FileNotFoundError, ValueError) as e:
+        except UserError:
+            raise                    # the CLI's error path: `error: FILE:LINE: ...`
+        except (FileNotFoundError, ValueError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
         console.print(f"wrote {path}")

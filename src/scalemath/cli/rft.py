@@ -40,12 +40,23 @@ def register(app: typer.Typer) -> None:
         original: bool = typer.Option(True, "--original/--no-original", help="Write each question's reference solution first (D ∪ D')."),
         workers: int = typer.Option(0, "--workers", "-w", help="Processes (0: auto). The output does not depend on it."),
         explain: bool = typer.Option(False, "--explain", help="Print the drop reasons with examples."),
+        max_chars: int = typer.Option(32_768, "--max-chars", min=0, help="Longest completion (characters) kept as a "
+                                      "path; longer ones are dropped as too_long before grading (0: no bound)."),
+        max_tokens: int = typer.Option(0, "--max-tokens", min=0, help="Longest completion in tokens (the samples' "
+                                       "meta.n_tokens, written by scalemath sample; 0: no bound)."),
+        check_test_sets: bool = typer.Option(True, "--check-test-sets/--no-check-test-sets",
+                                             help="Check the questions against GSM8K test, MATH test, MATH-500 "
+                                                  "(packaged fingerprints) and --test-set."),
+        allow_contamination: bool = typer.Option(False, "--allow-contamination/--drop-contamination",
+                                                 help="Keep questions that match a test set (default: drop them "
+                                                      "with all their paths); matches are reported either way."),
+        test_set: list[str] = typer.Option([], "--test-set", help="Another test set (file) for the check (repeatable)."),
     ) -> None:
         """Keep the correct, calculator-consistent, distinct reasoning paths of sampled completions."""
         from rich.console import Console
 
         from scalemath.methods.rft import RFTConfig, collect_files, to_legacy
-        from scalemath.records import RecordError, write_jsonl
+        from scalemath.records import write_jsonl
 
         paths = [str(p) for p in samples] + list(ctx.args)  # `--samples a b c`: b, c arrive as extras
         for p in ctx.args:
@@ -58,14 +69,12 @@ def register(app: typer.Typer) -> None:
             cfg = RFTConfig(signature=signature, tie_break=tie_break,
                             require_annotations_ok=annotations, include_original=original,
                             grading="grader" if grader else "paper", dataset=dataset,
-                            workers=workers or auto_workers(paths))
+                            workers=workers or auto_workers(paths), max_chars=max_chars or None,
+                            max_tokens=max_tokens or None, check_test_sets=check_test_sets,
+                            test_sets=tuple(test_set), allow_contamination=allow_contamination)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
-        try:
-            records, stats = collect_files(paths, cfg, str(problems) if problems else None)
-        except RecordError as e:
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
+        records, stats = collect_files(paths, cfg, str(problems) if problems else None)
         n = write_jsonl(out, map(to_legacy, records) if fmt == "rft_legacy" else records)
         if stats_path:
             import orjson
@@ -102,6 +111,17 @@ def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, e
         f"distinct paths (D') {st['distinct_paths']:,} + originals (D) {st['originals']:,} = "
         f"{n_written:,} records written; {st['replacements']:,} farthest replacements; "
         f"{st['workers']} worker(s) ({st['sharding']}), {st['seconds']:.2f} s")
+    too_long = st["drops"].get("too_long", 0)
+    lim = st.get("limits") or {}
+    if too_long:
+        console.print(f"[yellow]{too_long:,} completions longer than the length bound were dropped[/] "
+                      f"(max_chars {lim.get('max_chars')}, max_tokens {lim.get('max_tokens')}; --max-chars to change)")
+    chk = st.get("test_set_check")
+    if chk is not None:
+        style = "yellow" if chk["flagged"] else "dim"
+        console.print(f"[{style}]{chk['message']}[/]"
+                      + (f" ({chk['paths_dropped']:,} paths dropped)" if chk["questions_dropped"] else ""),
+                      highlight=False)
     if explain:
         dt = Table(title="why samples added no new path")
         dt.add_column("reason")

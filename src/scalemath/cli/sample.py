@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
                                     "problem at --budget-paths distinct correct paths or k samples."),
         budget_paths: int = typer.Option(4, min=1, help="--budget: distinct correct paths that retire a problem."),
         budget_round: int = typer.Option(8, min=1, help="--budget: samples added per open problem per round."),
+        lock_timeout: float = typer.Option(-1.0, help="--store: seconds to wait while another run writes the "
+                                           "store (it then draws only what is still missing); -1: no limit, "
+                                           "0: fail at once."),
     ) -> None:
         """Sample k completions per problem, grade them and write Sample JSONL."""
         import itertools
@@ -92,7 +95,8 @@ def register(app: typer.Typer) -> None:
                     mode="ray" if ray else "budget" if budget else "draw", k=k, fmt=store_format,
                     batch_size=batch_size, replicas=replicas,
                     gpus=gpus_per_replica or (tensor_parallel_size if engine == "vllm" else 0.0),
-                    budget_paths=budget_paths, budget_round=budget_round)
+                    budget_paths=budget_paths, budget_round=budget_round,
+                    lock_timeout=None if lock_timeout < 0 else lock_timeout)
             return
         eng = load_engine(engine, model, **per_engine.get(engine, {}))
         stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
@@ -107,7 +111,8 @@ def register(app: typer.Typer) -> None:
 
 def _stored(c, problems, engine: str, model: str, options: dict, params, template: str, out: Path,
             dataset: str, grade: bool, *, store_dir: Path, mode: str, k: int, fmt: str, batch_size: int,
-            replicas: int, gpus: float, budget_paths: int, budget_round: int) -> None:
+            replicas: int, gpus: float, budget_paths: int, budget_round: int,
+            lock_timeout: float | None = None) -> None:
     """`sample --store/--ray/--budget`: fill the store, then re-derive --out from it."""
     from rich.markup import escape
 
@@ -116,7 +121,7 @@ def _stored(c, problems, engine: str, model: str, options: dict, params, templat
 
     cfg = StoredRunConfig(store=str(store_dir), mode=mode, k=k, format=fmt, batch_size=batch_size,
                           replicas=replicas, gpus_per_replica=gpus, budget_m=budget_paths,
-                          budget_k_max=k, budget_round=budget_round)
+                          budget_k_max=k, budget_round=budget_round, lock_timeout=lock_timeout)
     eng = spec = None
     if mode == "ray":
         from scalemath.sampling.ray_runner import EngineSpec

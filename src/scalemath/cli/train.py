@@ -11,8 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         model: Optional[str] = typer.Option(None, "--model", help="Model directory or hub id to start from."),
-        data: Optional[Path] = typer.Option(None, "--data", help="JSONL of Problem (question+solution) "
-                                            "or Sample (question+completion) records."),
+        data: Optional[Path] = typer.Option(None, "--data", help="Training records: Problem (question+solution) "
+                                            "or Sample (question+completion) JSONL, or any format `scalemath data "
+                                            "convert` reads (GSM8K, MATH, RFT query/response). Checked against the "
+                                            "known test sets first."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output directory."),
         config: Optional[Path] = typer.Option(None, "--config", help="YAML of SFTRunConfig fields; "
                                               "options given here override it."),
@@ -33,6 +35,12 @@ def register(app: typer.Typer) -> None:
                                                     help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."),
         gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing"),
         bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
+        allow_contamination: Optional[bool] = typer.Option(
+            None, "--allow-contamination/--drop-contamination",
+            help="Keep records that match a test question (GSM8K test, MATH test, MATH-500, --test-set) "
+                 "instead of dropping them (default: drop); matches are reported either way."),
+        test_set: list[str] = typer.Option([], "--test-set", help="Another test set (file) to check the data "
+                                           "against (repeatable), e.g. the run's own test split."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
@@ -48,7 +56,8 @@ def register(app: typer.Typer) -> None:
                      "fraction": fraction, "epochs": epochs, "learning_rate": lr, "batch_size": batch_size,
                      "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
                      "max_minutes": max_minutes, "packing": packing, "threads": threads, "lora_r": lora_r,
-                     "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16}
+                     "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16,
+                     "allow_contamination": allow_contamination, "test_sets": list(test_set) or None}
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
@@ -63,7 +72,9 @@ def register(app: typer.Typer) -> None:
         if os.environ.get("RANK", "0") != "0":   # accelerate launch: the main process saves and reports
             return
         meta = json.loads((done / TRAIN_META).read_text())
+        chk = meta["data"].get("test_set_check") or {}
+        dropped = f" ({chk['dropped']} dropped: test questions)" if chk.get("dropped") else ""
         Console(stderr=True).print(
-            f"saved {done}: {meta['data']['examples']} examples, {meta['steps']} steps, "
+            f"saved {done}: {meta['data']['examples']} examples{dropped}, {meta['steps']} steps, "
             f"{meta['train_seconds']:.0f}s, {meta['tokens_per_second']:,.0f} tok/s, final loss {meta['final_loss']}",
             highlight=False)

@@ -15,7 +15,7 @@ from scalemath.datasets.base import infer_split
 from scalemath.datasets.gsm8k import gsm8k_final_answer, gsm8k_problem
 from scalemath.datasets.math import last_boxed, math500_problem, math_problem
 from scalemath.datasets.rft_legacy import rft_legacy_problem
-from scalemath.records import Problem, RecordError, iter_jsonl_numbered, read_problems
+from scalemath.records import LIMITS, InputError, Problem, RecordError, empty_error, iter_jsonl_numbered, read_problems
 
 FORMATS = ("auto", "gsm8k", "math", "math500", "rft_legacy", "scalemath", "hf")
 
@@ -56,7 +56,8 @@ def _first_byte(path: Path) -> bytes:
 
 
 def load_problems(path_or_id: str | os.PathLike, format: str = "auto", split: str | None = None,
-                  limit: int | None = None, **hf_kwargs: Any) -> Iterator[Problem]:
+                  limit: int | None = None, allow_empty: bool | None = None,
+                  **hf_kwargs: Any) -> Iterator[Problem]:
     """Stream Problems from a file, folder or Hugging Face dataset.
 
     format: "auto" (from the first record's keys), "gsm8k", "math", "math500", "rft_legacy",
@@ -65,35 +66,47 @@ def load_problems(path_or_id: str | os.PathLike, format: str = "auto", split: st
     (default: the split named in the file name) and picks the split of a DatasetDict or hub
     dataset. `limit` stops after that many problems. `hf_kwargs` go to `load_hf` (name, fields,
     source). Ids are stable: `source-split-index`, or the record's own id / unique_id.
+
+    A `.jsonl` file is always read as JSON lines (a line that is not an object is an error);
+    a `.json` file holding one JSON array goes to `load_hf`. Every malformed input raises
+    `RecordError` naming the file (and line or row); so does an input without problems, unless
+    `allow_empty` (default `records.LIMITS.allow_empty`).
     """
     if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}; choose from {FORMATS}")
+        raise InputError(f"unknown format {format!r}; choose from {FORMATS}")
     path = Path(path_or_id)
     use_hf = format == "hf" or hf_kwargs.get("fields") is not None or not path.is_file() or (
-        path.suffix not in (".jsonl", ".json", ".txt", "")) or _first_byte(path) == b"["
+        path.suffix not in (".jsonl", ".json", ".txt", "")) or (
+        path.suffix != ".jsonl" and _first_byte(path) == b"[")
     if use_hf:
         from scalemath.datasets.hf import load_hf
 
         fmt = "auto" if format == "hf" else format
-        yield from load_hf(path_or_id, split=split, limit=limit, format=fmt, **hf_kwargs)
+        n = 0
+        for p in load_hf(path_or_id, split=split, limit=limit, format=fmt, **hf_kwargs):
+            n += 1
+            yield p
+        if not n and limit != 0 and not (LIMITS.allow_empty if allow_empty is None else allow_empty):
+            raise empty_error(path_or_id, "problems")
         return
     if hf_kwargs:
-        raise ValueError(f"options {sorted(hf_kwargs)} only apply to Hugging Face datasets")
+        raise InputError(f"options {sorted(hf_kwargs)} only apply to Hugging Face datasets")
     if format == "auto":
-        first = next(iter_jsonl_numbered(path), None)
+        first = next(iter_jsonl_numbered(path, allow_empty), None)
         if first is None:
             return
         format = detect_format(first[1], path, first[0])
-    yield from itertools.islice(_read_jsonl(path, format, split), limit)
+    yield from itertools.islice(_read_jsonl(path, format, split, allow_empty), limit)
 
 
-def _read_jsonl(path: Path, format: str, split: str | None) -> Iterator[Problem]:
+def _read_jsonl(path: Path, format: str, split: str | None,
+                allow_empty: bool | None = None) -> Iterator[Problem]:
     if format == "scalemath":
-        yield from read_problems(path)
+        yield from read_problems(path, allow_empty)
         return
     split = infer_split(path) if split is None else split
     convert = CONVERTERS[format]
-    for index, (line, obj) in enumerate(iter_jsonl_numbered(path)):
+    for index, (line, obj) in enumerate(iter_jsonl_numbered(path, allow_empty)):
         yield convert(obj, index=index, split=split, path=path, line=line)
 
 

@@ -17,13 +17,13 @@ from typing import Any, Iterable, Iterator, Mapping
 from scalemath.datasets.base import infer_split, make_id, text_field
 from scalemath.datasets.gsm8k import gsm8k_final_answer
 from scalemath.datasets.math import last_boxed
-from scalemath.records import Problem
+from scalemath.records import InputError, Problem, RecordError, UserError
 
 DATA_EXTENSIONS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv",
                    ".arrow": "arrow"}
 
 
-class HubUnavailableError(RuntimeError):
+class HubUnavailableError(UserError, RuntimeError):
     """A hub dataset was asked for but cannot be loaded (offline, or unknown id)."""
 
 
@@ -47,7 +47,7 @@ class FieldMap:
             return fields
         unknown = set(fields) - {"question", "solution", "answer", "id"}
         if unknown:
-            raise ValueError(f"unknown field mapping keys {sorted(unknown)}; "
+            raise InputError(f"unknown field mapping keys {sorted(unknown)}; "
                              "use question, solution, answer, id")
         return cls(**fields)  # type: ignore[arg-type]
 
@@ -103,19 +103,19 @@ def open_hf(path_or_id: str | os.PathLike, name: str | None = None, split: str |
         if isinstance(ds, datasets.DatasetDict):
             if split is None:
                 if len(ds) != 1:
-                    raise ValueError(f"{path} holds splits {sorted(ds)}; pass split=")
+                    raise InputError(f"{path} holds splits {sorted(ds)}; pass split=")
                 split = next(iter(ds))
             if split not in ds:
-                raise ValueError(f"{path} has no split {split!r}; it has {sorted(ds)}")
+                raise InputError(f"{path} has no split {split!r}; it has {sorted(ds)}")
             ds = ds[split]
         return ds, split or infer_split(path)
     if path.exists():
         files = data_files_in(path, split)
         if not files:
-            raise ValueError(f"{path}: no data files ({', '.join(sorted(DATA_EXTENSIONS))})")
+            raise InputError(f"{path}: no data files ({', '.join(sorted(DATA_EXTENSIONS))})")
         kinds = {DATA_EXTENSIONS[Path(f).suffix] for f in files}
         if len(kinds) != 1:
-            raise ValueError(f"{path}: mixed data file kinds {sorted(kinds)}; point at one kind")
+            raise InputError(f"{path}: mixed data file kinds {sorted(kinds)}; point at one kind")
         ds = datasets.load_dataset(kinds.pop(), data_files=files, split="train", streaming=True)
         return ds, split or infer_split(files[0]) or "train"
     looks_local = str(path_or_id).startswith((".", "/", "~")) or path.suffix in DATA_EXTENSIONS
@@ -160,6 +160,26 @@ def mapped_problem(row: dict[str, Any], fields: FieldMap, *, index: int, split: 
                    split=split, meta=meta)
 
 
+def _local_rows(rows: Iterable[dict[str, Any]], where: str) -> Iterator[dict[str, Any]]:
+    """The rows of a local dataset; whatever the readers underneath (pyarrow, json, csv) raise on
+    a malformed file becomes a RecordError naming the file and the row reached."""
+    index = 0
+    it = iter(rows)
+    while True:
+        try:
+            row = next(it)
+        except StopIteration:
+            return
+        except Exception as e:  # datasets / pyarrow raise many types for one meaning: unreadable
+            text = " ".join(str(e).split())[:300]
+            raise RecordError(where, None, f"cannot be read as a dataset (after {index} rows): "
+                                           f"{type(e).__name__}: {text}") from None
+        if not isinstance(row, dict):
+            raise RecordError(where, index + 1, f"row is not a record but {type(row).__name__}")
+        index += 1
+        yield row
+
+
 def load_hf(path_or_id: str | os.PathLike, *, name: str | None = None, split: str | None = None,
             fields: FieldMap | Mapping[str, str | None] | None = None, format: str = "auto",
             source: str | None = None, limit: int | None = None) -> Iterator[Problem]:
@@ -173,6 +193,8 @@ def load_hf(path_or_id: str | os.PathLike, *, name: str | None = None, split: st
     fmap = FieldMap.of(fields)
     rows, split = open_hf(path_or_id, name=name, split=split)
     where = str(path_or_id)
+    if Path(where).exists():
+        rows = _local_rows(rows, where)
     fmt = format
     for index, row in enumerate(rows):
         if limit is not None and index >= limit:

@@ -201,7 +201,11 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         raise ValueError(f"{cell.id}: no training records")
     data = out / "train.jsonl"
     write_jsonl(data, records)
-    run = SFTRunConfig.from_dict({"threads": ctx.threads, **cfg["train"], "model": ctx.model_path(ctx.base_of(cell)),
+    # the test-set check: the known public sets, and this study's own test split (exact matches;
+    # the "leaky" recipe trains on test questions on purpose)
+    check = {"own_test_sets": [str(ctx.data_dir / "test.jsonl")], "allow_contamination": cfg["recipe"] == "leaky"}
+    run = SFTRunConfig.from_dict({"threads": ctx.threads, **check, **cfg["train"],
+                                  "model": ctx.model_path(ctx.base_of(cell)),
                                   "data": str(data), "out": str(out / "model"), "template": cfg["template"],
                                   "seed": cfg["seed"]})
     train_sft(run, quiet=ctx.quiet)

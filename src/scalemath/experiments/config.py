@@ -19,8 +19,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from scalemath.records import InputError
 
-class StudyError(ValueError):
+
+class StudyError(InputError):
     """A study file or mapping that does not describe a valid study; names the offending key."""
 
 
@@ -256,15 +258,21 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
     """Read and validate a study YAML file; errors name the file and the key."""
     import yaml
 
+    from scalemath.records import RecordError, read_text
+
     p = Path(path)
     try:
-        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = read_text(p, allow_empty=False, what="study")   # bounded lines; bytes named by line
+        d = yaml.safe_load(text)
     except FileNotFoundError:
         raise StudyError(f"{p}: no such study file") from None
+    except RecordError as e:
+        raise StudyError(str(e)) from None
     except yaml.YAMLError as e:
-        raise StudyError(f"{p}: not valid YAML ({e})") from None
+        raise StudyError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
     if d is None:
-        d = {}
+        raise StudyError(f"{p}: no study in it (only comments or blank lines); "
+                         "`scalemath experiment fields` lists what a study sets")
     if isinstance(d, dict) and not d.get("name"):
         d = {**d, "name": p.stem}
     return StudyConfig.from_dict(d, str(p))

@@ -121,6 +121,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
             from scalemath.training.sft import SFTRunConfig, train_sft
 
             train_sft(SFTRunConfig(model=str(p["base"]), data=str(data_path), out=str(dest),
+                                   own_test_sets=[str(p["test.jsonl"])],   # + the known test sets
                                    template=cfg.template, seed=cfg.seed, epochs=cfg.sft_epochs,
                                    learning_rate=cfg.sft_lr, batch_size=cfg.sft_batch_size,
                                    per_device_batch_size=cfg.sft_batch_size))

@@ -83,7 +83,16 @@ def _rft_collect(study: StudyConfig, overrides: dict[str, Any]) -> dict[str, Any
     from scalemath.methods.rft import RFTConfig
 
     d = {"dataset": study.data.dataset, **study.rft.collect, **overrides}
-    return {k: v for k, v in dataclasses.asdict(RFTConfig(**d)).items() if k not in ("workers", "max_examples")}
+    out = {k: v for k, v in dataclasses.asdict(RFTConfig(**d)).items() if k not in ("workers", "max_examples")}
+    # fields added after results existed enter a cell's key only when changed (old runs stay done)
+    for f in dataclasses.fields(RFTConfig):
+        if f.name in _RFT_LATER and out.get(f.name) == (f.default if f.default is not dataclasses.MISSING
+                                                          else f.default_factory()):
+            out.pop(f.name)
+    return out
+
+
+_RFT_LATER = ("max_chars", "max_tokens", "check_test_sets", "test_sets", "allow_contamination")
 
 
 def expand(study: StudyConfig) -> list[Cell]:

@@ -25,6 +25,7 @@ cost one MinHash.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -34,7 +35,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from scalemath.methods.signatures import MinHasher, lsh_params, ngram_hashes, tokens
+from scalemath.methods.signatures import (MinHasher, batch_ngram_hashes, lsh_params, mask_tokens, ngram_hashes,
+                                          tokens)
 from scalemath.records import Problem, text_hash
 
 
@@ -126,22 +128,38 @@ class DecontamReport:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
 
 
+def exact_key(toks: list[str]) -> int:
+    """64-bit key of a normalized text (its tokens, numbers kept): the "exact" test compares these,
+    so a fingerprint file can carry the key without the text."""
+    return int.from_bytes(hashlib.blake2b(" ".join(toks).encode(), digest_size=8).digest(), "little")
+
+
 class Decontaminator:
-    """An index of test questions that flags training records overlapping them."""
+    """An index of test questions that flags training records overlapping them.
+
+    Test questions come as text (`add`, `add_problems`) or as packaged fingerprints (hashes only,
+    `add_fingerprints`); both are matched by the same three tests. A question added with
+    `exact_only` takes part in the exact test only (a split that shares templates with the
+    training data by design, such as the procedural generator's test split).
+    """
 
     def __init__(self, config: DecontamConfig | None = None):
         self.config = cfg = config or DecontamConfig()
         self.hasher = MinHasher(cfg.num_perm, cfg.seed)
         self.bands, self.rows = lsh_params(cfg.lsh_threshold, cfg.num_perm, fp_weight=0.25)
         self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        self._lsh_done = 0                            # docs before this one are in the LSH tables
         self._ids: list[str] = []
         self._sources: list[str] = []
-        self._texts: list[str] = []
-        self._shingles: list[frozenset[int]] = []
+        self._texts: list[str] = []                   # "" for fingerprints
+        self._shingle_arrays: list[np.ndarray] = []   # unique masked shingle hashes per doc
+        self._near: list[bool] = []                   # doc takes part in the near-duplicate test
+        self._sets: dict[int, frozenset[int]] = {}    # shingle sets, built on use
         self._ngram_parts: list[np.ndarray] = []
         self._ngram_docs: list[np.ndarray] = []
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
-        self._exact: dict[str, int] = {}
+        self._inverted: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._exact: dict[int, int] = {}
         self._cache: dict[tuple[str, str], Contamination | None] = {}
         self.references: Counter = Counter()
 
@@ -149,35 +167,63 @@ class Decontaminator:
         return len(self._ids)
 
     # -- building ---------------------------------------------------------------------------
-    def add(self, ref_id: str, text: str, source: str = "test") -> None:
-        """Index one test question."""
+    def add(self, ref_id: str, text: str, source: str = "test", exact_only: bool = False) -> None:
+        """Index one test question (`exact_only`: for the exact test alone)."""
         cfg = self.config
+        toks = tokens(text)
+        masked = mask_tokens(toks)
+        if exact_only:
+            self._append(ref_id, source, text, exact_key(toks), None, np.empty(0, np.uint64), 0)
+            return
+        grams = np.unique(ngram_hashes(toks, cfg.ngram, short=False)) if cfg.ngram else None
+        sh = np.unique(ngram_hashes(masked if cfg.mask_numbers else toks, cfg.shingle))
+        self._append(ref_id, source, text, exact_key(toks), grams, sh, len(toks))
+
+    def _append(self, ref_id: str, source: str, text: str, key: int, grams: np.ndarray | None,
+                shingles: np.ndarray, n_tokens: int) -> None:
         doc = len(self._ids)
         self._ids.append(ref_id)
         self._sources.append(source)
         self._texts.append(text)
         self.references[source] += 1
-        self._exact.setdefault(" ".join(tokens(text)), doc)
-        if cfg.ngram:
-            h = np.unique(ngram_hashes(tokens(text), cfg.ngram, short=False))
-            self._ngram_parts.append(h)
-            self._ngram_docs.append(np.full(len(h), doc, dtype=np.int64))
+        self._exact.setdefault(key, doc)
+        if grams is not None and len(grams):
+            self._ngram_parts.append(grams)
+            self._ngram_docs.append(np.full(len(grams), doc, dtype=np.int64))
             self._sorted = None
-        toks = tokens(text, cfg.mask_numbers)
-        sh = ngram_hashes(toks, cfg.shingle)
-        self._shingles.append(frozenset(sh.tolist()))
-        if cfg.minhash and len(toks) >= cfg.min_tokens:
-            sig = self.hasher.signature(sh)
-            r = self.rows
-            for b, table in enumerate(self._tables):
-                table.setdefault(sig[b * r:(b + 1) * r].tobytes(), []).append(doc)
+        self._shingle_arrays.append(shingles)
+        self._near.append(bool(self.config.minhash and n_tokens >= self.config.min_tokens and len(shingles)))
+        self._inverted = None
         self._cache.clear()
 
-    def add_problems(self, problems: Iterable[Problem], source: str) -> int:
+    def add_problems(self, problems: Iterable[Problem], source: str, exact_only: bool = False) -> int:
         """Index the questions of a test set; returns how many."""
         n = 0
         for p in problems:
-            self.add(p.id, p.question, source)
+            self.add(p.id, p.question, source, exact_only)
+            n += 1
+        return n
+
+    def add_fingerprints(self, fp: "Fingerprints", sources: Iterable[str] | None = None) -> int:
+        """Index packaged test-set fingerprints (all of them, or those of `sources`); returns how
+        many questions. The fingerprints must have been built with this config's test settings."""
+        cfg = self.config
+        mine = {"ngram": cfg.ngram, "shingle": cfg.shingle, "mask_numbers": cfg.mask_numbers}
+        if any(fp.params.get(k) != v for k, v in mine.items() if not (k == "ngram" and v == 0)):
+            raise ValueError(f"the fingerprints were built with {fp.params}, this check uses {mine}; "
+                             "pass the test sets as files instead")
+        if fp.params.get("probe") != _probe(cfg):
+            raise ValueError("the test-set fingerprints were made by a different tokenizer or hash "
+                             "(methods.signatures changed): rebuild them with "
+                             "scripts/build_test_fingerprints.py")
+        want = None if sources is None else set(sources)
+        n = 0
+        for i in range(len(fp.ids)):
+            src = fp.sources[i]
+            if want is not None and src not in want:
+                continue
+            grams = fp.ngrams(i) if cfg.ngram else None
+            self._append(fp.ids[i], src, "", int(fp.exact[i]), grams, fp.shingles(i), int(fp.n_tokens[i]))
             n += 1
         return n
 
@@ -195,6 +241,26 @@ class Decontaminator:
             else:
                 self._sorted = (np.empty(0, np.uint64), np.empty(0, np.int64))
         return self._sorted
+
+    def _lsh(self) -> list[dict[bytes, list[int]]]:
+        """The LSH tables, extended to the docs added since the last query."""
+        r = self.rows
+        for doc in range(self._lsh_done, len(self._ids)):
+            if self._near[doc]:
+                sig = self.hasher.signature(self._shingle_arrays[doc])
+                for b, table in enumerate(self._tables):
+                    table.setdefault(sig[b * r:(b + 1) * r].tobytes(), []).append(doc)
+        self._lsh_done = len(self._ids)
+        return self._tables
+
+    def _shingle_set(self, doc: int) -> frozenset[int]:
+        got = self._sets.get(doc)
+        if got is None:
+            got = self._sets[doc] = frozenset(self._shingle_arrays[doc].tolist())
+        return got
+
+    def _evidence(self, doc: int) -> str:
+        return self._texts[doc][:200] or f"{self._sources[doc]} question {self._ids[doc]} (fingerprint)"
 
     # -- checking ---------------------------------------------------------------------------
     def check_ngrams(self, text: str, field_name: str = "text") -> Contamination | None:
@@ -220,11 +286,11 @@ class Decontaminator:
                              " ".join(toks[i:i + cfg.ngram]))
 
     def check_exact(self, text: str, field_name: str = "question") -> Contamination | None:
-        doc = self._exact.get(" ".join(tokens(text)))
+        doc = self._exact.get(exact_key(tokens(text)))
         if doc is None:
             return None
         return Contamination("exact", field_name, self._ids[doc], self._sources[doc], 1.0,
-                             self._texts[doc][:200])
+                             self._evidence(doc))
 
     def check_near_dup(self, text: str, field_name: str = "question") -> Contamination | None:
         cfg = self.config
@@ -237,7 +303,7 @@ class Decontaminator:
         sig = self.hasher.signature(sh)
         r = self.rows
         cand: set[int] = set()
-        for b, table in enumerate(self._tables):
+        for b, table in enumerate(self._lsh()):
             got = table.get(sig[b * r:(b + 1) * r].tobytes())
             if got:
                 cand.update(got)
@@ -245,8 +311,8 @@ class Decontaminator:
             return None
         mine = frozenset(sh.tolist())
         best, best_doc = 0.0, -1
-        for doc in cand:
-            other = self._shingles[doc]
+        for doc in sorted(cand):
+            other = self._shingle_set(doc)
             inter = len(mine & other)
             sim = inter / (len(mine) + len(other) - inter)
             if sim > best:
@@ -254,7 +320,7 @@ class Decontaminator:
         if best < cfg.threshold:
             return None
         return Contamination("minhash", field_name, self._ids[best_doc], self._sources[best_doc],
-                             round(best, 4), self._texts[best_doc][:200])
+                             round(best, 4), self._evidence(best_doc))
 
     def check_text(self, text: str, field_name: str = "question",
                    ngram: bool = True, near_dup: bool = True) -> Contamination | None:
@@ -285,6 +351,131 @@ class Decontaminator:
                 return found
         return None
 
+    # -- checking many texts at once ------------------------------------------------------------
+    def _inverted_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(sorted shingle hashes of the near-duplicate docs, their docs, the distinct hashes,
+        the number of docs holding each distinct hash)."""
+        if self._inverted is None:
+            docs = [d for d in range(len(self._ids)) if self._near[d]]
+            if docs:
+                h = np.concatenate([self._shingle_arrays[d] for d in docs])
+                owner = np.repeat(np.asarray(docs, dtype=np.int64),
+                                  [len(self._shingle_arrays[d]) for d in docs])
+                order = np.argsort(h, kind="stable")
+                h, owner = h[order], owner[order]
+                uniq, counts = np.unique(h, return_counts=True)
+            else:
+                h = uniq = np.empty(0, np.uint64)
+                owner = counts = np.empty(0, np.int64)
+            self._inverted = (h, owner, uniq, counts)
+        return self._inverted
+
+    def check_texts(self, texts: list[str], field_name: str = "question", ngram: bool = True,
+                    near_dup: bool = True) -> list[Contamination | None]:
+        """`check_text` of many texts in a few vectorized passes; the same three tests with the
+        same precedence (n-gram, exact, near-duplicate). Near-duplicate candidates come from an
+        inverted index with prefix filtering instead of LSH: a test question with Jaccard >=
+        threshold must hold one of the rarest |A| - ceil(threshold*|A|) + 1 shingles of the
+        text, so every such question is found (LSH may miss one) and each is verified exactly."""
+        cfg = self.config
+        out: list[Contamination | None] = [None] * len(texts)
+        if not texts or not self._ids:
+            return out
+        toks = [tokens(t) if isinstance(t, str) else [] for t in texts]
+        if ngram and cfg.ngram:
+            table, docs = self._ngram_index()
+            if len(table):
+                h, owner = batch_ngram_hashes(toks, cfg.ngram, short=False)
+                pos = np.searchsorted(table, h)
+                pos[pos == len(table)] = 0
+                hit = table[pos] == h
+                counts = np.bincount(owner[hit], minlength=len(texts))
+                first = np.full(len(texts), -1, dtype=np.int64)
+                hit_idx = np.flatnonzero(hit)[::-1]          # the first hit of each text wins
+                first[owner[hit_idx]] = hit_idx
+                starts = np.searchsorted(owner, np.arange(len(texts)))
+                for i in np.flatnonzero(counts >= cfg.min_overlap):
+                    j = int(first[i])
+                    doc = int(docs[pos[j]])
+                    k = j - int(starts[i])
+                    out[i] = Contamination("ngram", field_name, self._ids[doc], self._sources[doc],
+                                           float(counts[i]), " ".join(toks[i][k:k + cfg.ngram]))
+        if not near_dup:
+            return out
+        for i, t in enumerate(toks):
+            if out[i] is None and t:
+                doc = self._exact.get(exact_key(t))
+                if doc is not None:
+                    out[i] = Contamination("exact", field_name, self._ids[doc], self._sources[doc],
+                                           1.0, self._evidence(doc))
+        if not cfg.minhash:
+            return out
+        todo = [i for i in range(len(texts)) if out[i] is None and len(toks[i]) >= cfg.min_tokens]
+        test_h, test_doc, uniq, df_all = self._inverted_index()
+        if not todo or not len(test_h):
+            return out
+        h, owner = batch_ngram_hashes([toks[i] for i in todo], cfg.shingle, mask_numbers=cfg.mask_numbers)
+        order = np.lexsort((h, owner))                       # distinct shingles per text
+        h, owner = h[order], owner[order]
+        keep = np.ones(len(h), dtype=bool)
+        keep[1:] = (h[1:] != h[:-1]) | (owner[1:] != owner[:-1])
+        h, owner = h[keep], owner[keep]
+        size = np.bincount(owner, minlength=len(todo))
+        p = np.searchsorted(uniq, h)
+        p[p == len(uniq)] = 0
+        present = uniq[p] == h
+        df = np.where(present, df_all[p], 0)
+        order = np.lexsort((h, df, owner))                   # rarest first within each text
+        h, owner, df = h[order], owner[order], df[order]
+        start = np.concatenate(([0], np.cumsum(size)[:-1]))
+        rank = np.arange(len(h)) - start[owner]
+        prefix = size - np.ceil(cfg.threshold * size - 1e-9).astype(np.int64) + 1
+        sel = (rank < prefix[owner]) & (df > 0)
+        lo = np.searchsorted(test_h, h[sel], side="left")
+        hi = np.searchsorted(test_h, h[sel], side="right")
+        n = hi - lo
+        if not n.sum():
+            return out
+        own = np.repeat(owner[sel], n)
+        idx = np.repeat(lo - np.concatenate(([0], np.cumsum(n)[:-1])), n) + np.arange(int(n.sum()))
+        pairs = np.unique(np.stack([own, test_doc[idx]], axis=1), axis=0)
+        mine: dict[int, frozenset[int]] = {}
+        best: dict[int, tuple[float, int]] = {}
+        for o, doc in pairs.tolist():
+            a = mine.get(o)
+            if a is None:
+                a = mine[o] = frozenset(h[start[o]:start[o] + size[o]].tolist())
+            b = self._shingle_set(doc)
+            inter = len(a & b)
+            sim = inter / (len(a) + len(b) - inter)
+            if sim >= cfg.threshold and sim > best.get(o, (0.0, -1))[0]:
+                best[o] = (sim, doc)
+        for o, (sim, doc) in best.items():
+            out[todo[o]] = Contamination("minhash", field_name, self._ids[doc], self._sources[doc],
+                                         round(sim, 4), self._evidence(doc))
+        return out
+
+    def check_records(self, records: list[dict[str, Any]]) -> list[Contamination | None]:
+        """`check` of many records at once (each distinct text of a field checked once)."""
+        cfg = self.config
+        out: list[Contamination | None] = [None] * len(records)
+        for name in dict.fromkeys(cfg.minhash_fields + cfg.ngram_fields):
+            where: dict[str, list[int]] = {}
+            for i, rec in enumerate(records):
+                text = rec.get(name)
+                if out[i] is None and isinstance(text, str) and text:
+                    where.setdefault(text, []).append(i)
+            if not where:
+                continue
+            texts = list(where)
+            found = self.check_texts(texts, name, ngram=name in cfg.ngram_fields,
+                                     near_dup=name in cfg.minhash_fields)
+            for text, f in zip(texts, found):
+                if f is not None:
+                    for i in where[text]:
+                        out[i] = f
+        return out
+
 
 def record_id(record: dict[str, Any]) -> str:
     """A record's id: id, problem_id (+ sample_index), or a hash of its question."""
@@ -293,6 +484,18 @@ def record_id(record: dict[str, Any]) -> str:
     if record.get("problem_id"):
         return f"{record['problem_id']}#{record.get('sample_index', 0)}"
     return text_hash(str(record.get("question", "")))
+
+
+def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """The records of a training JSONL file; each needs a string `question` (a record without one
+    could not be checked, so it is an error rather than passed through), named by file and line."""
+    from scalemath.records import RecordError, iter_jsonl_numbered
+
+    for lineno, rec in iter_jsonl_numbered(path):
+        q = rec.get("question")
+        if not isinstance(q, str) or not q.strip():
+            raise RecordError(path, lineno, f"needs a non-empty string 'question' to check; has {sorted(rec)}")
+        yield rec
 
 
 def decontaminate(records: Iterable[dict[str, Any]], decon: Decontaminator,
@@ -345,6 +548,206 @@ def load_test_set(spec: str, data_dir: str | os.PathLike | None = None) -> tuple
 
 
 
+# -- packaged fingerprints of the public test sets -------------------------------------------------
+
+FINGERPRINTS = Path(__file__).resolve().parent.parent / "data" / "test_fingerprints.npz"
+"""Hashes of the questions of GSM8K test, MATH test and MATH-500 (no text), built by
+`scripts/build_test_fingerprints.py`; provenance and license in `data/README.md`."""
+
+FINGERPRINT_SETS = ("gsm8k", "math", "math500")
+_PROBE = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
+
+
+def _probe(cfg: DecontamConfig) -> str:
+    """A digest of how this code tokenizes and hashes (fingerprints made by other code are stale)."""
+    toks = tokens(_PROBE)
+    parts = [exact_key(toks), *ngram_hashes(toks, cfg.ngram or 13, short=False).tolist(),
+             *ngram_hashes(mask_tokens(toks), cfg.shingle).tolist()]
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class Fingerprints:
+    """Test questions as hashes: per question its id, test set, exact key, token count, word
+    13-gram hashes and numbers-masked 3-gram shingle hashes (what `Decontaminator` compares)."""
+
+    ids: list[str]
+    sources: list[str]
+    exact: np.ndarray          # uint64 per question (exact_key)
+    n_tokens: np.ndarray       # int32 per question
+    ngram_off: np.ndarray      # int64[N+1]: question i's n-grams are ngram[off[i]:off[i+1]]
+    ngram: np.ndarray          # uint64
+    shingle_off: np.ndarray
+    shingle: np.ndarray
+    params: dict[str, Any]     # ngram, shingle, mask_numbers the hashes were made with
+    provenance: str = ""
+
+    def ngrams(self, i: int) -> np.ndarray:
+        return self.ngram[self.ngram_off[i]:self.ngram_off[i + 1]]
+
+    def shingles(self, i: int) -> np.ndarray:
+        return self.shingle[self.shingle_off[i]:self.shingle_off[i + 1]]
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(self.sources))
+
+    @classmethod
+    def build(cls, sets: Iterable[tuple[str, Iterable[Problem]]], config: DecontamConfig | None = None,
+              provenance: str = "") -> "Fingerprints":
+        """Fingerprints of (name, problems) test sets."""
+        cfg = config or DecontamConfig()
+        ids, sources, exact, ntok, grams, shingles = [], [], [], [], [], []
+        for name, problems in sets:
+            for p in problems:
+                toks = tokens(p.question)
+                ids.append(p.id)
+                sources.append(name)
+                exact.append(exact_key(toks))
+                ntok.append(len(toks))
+                grams.append(np.unique(ngram_hashes(toks, cfg.ngram, short=False)))
+                masked = mask_tokens(toks) if cfg.mask_numbers else toks
+                shingles.append(np.unique(ngram_hashes(masked, cfg.shingle)))
+
+        def offsets(parts: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(([0], np.cumsum([len(x) for x in parts]))).astype(np.int64)
+
+        return cls(ids=ids, sources=sources, exact=np.asarray(exact, dtype=np.uint64),
+                   n_tokens=np.asarray(ntok, dtype=np.int32), ngram_off=offsets(grams),
+                   ngram=np.concatenate(grams).astype(np.uint64), shingle_off=offsets(shingles),
+                   shingle=np.concatenate(shingles).astype(np.uint64),
+                   params={"ngram": cfg.ngram, "shingle": cfg.shingle, "mask_numbers": cfg.mask_numbers,
+                           "probe": _probe(cfg)},
+                   provenance=provenance)
+
+    def save(self, path: str | os.PathLike) -> None:
+        np.savez_compressed(path, ids=np.asarray(self.ids), sources=np.asarray(self.sources),
+                            exact=self.exact, n_tokens=self.n_tokens, ngram_off=self.ngram_off,
+                            ngram=self.ngram, shingle_off=self.shingle_off, shingle=self.shingle,
+                            params=np.asarray(json.dumps(self.params)),
+                            provenance=np.asarray(self.provenance))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike = FINGERPRINTS) -> "Fingerprints":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(ids=z["ids"].tolist(), sources=z["sources"].tolist(), exact=z["exact"],
+                       n_tokens=z["n_tokens"], ngram_off=z["ngram_off"], ngram=z["ngram"],
+                       shingle_off=z["shingle_off"], shingle=z["shingle"],
+                       params=json.loads(str(z["params"])), provenance=str(z["provenance"]))
+
+
+_FINGERPRINTS: Fingerprints | None = None
+
+
+def packaged_fingerprints() -> Fingerprints:
+    """The packaged fingerprints (loaded once per process)."""
+    global _FINGERPRINTS
+    if _FINGERPRINTS is None:
+        _FINGERPRINTS = Fingerprints.load(FINGERPRINTS)
+    return _FINGERPRINTS
+
+
+# -- checking training data by default ------------------------------------------------------------
+
+@dataclass
+class TrainingDataCheck:
+    """The test-set check `scalemath train` and `scalemath rft` run on their data by default.
+
+    Args:
+        enabled: run the check at all (off: nothing is checked or reported).
+        known: check against the packaged fingerprints of GSM8K test, MATH test and MATH-500.
+        test_sets: more test sets (files of any `load_problems` format), matched with all three
+            tests like the known ones.
+        own_test_sets: the run's own test split (files), matched on the exact normalized question
+            only: a split made by the same generator shares templates with the training split by
+            design (the procedural data), which the n-gram and near-duplicate tests would flag.
+        allow_contamination: keep the records that match (they are still reported).
+        config: the matching settings (`DecontamConfig`).
+    """
+
+    enabled: bool = True
+    known: bool = True
+    test_sets: tuple[str, ...] = ()
+    own_test_sets: tuple[str, ...] = ()
+    allow_contamination: bool = False
+    config: DecontamConfig = field(default_factory=DecontamConfig)
+
+    def __post_init__(self) -> None:
+        self.test_sets = tuple(str(t) for t in self.test_sets)
+        self.own_test_sets = tuple(str(t) for t in self.own_test_sets)
+
+    def decontaminator(self) -> Decontaminator:
+        decon = Decontaminator(self.config)
+        if self.known:
+            decon.add_fingerprints(packaged_fingerprints())
+        for spec in self.test_sets:
+            name, problems = load_test_set(spec)
+            decon.add_problems(problems, name)
+        for spec in self.own_test_sets:
+            name, problems = load_test_set(spec)
+            decon.add_problems(problems, name, exact_only=True)
+        return decon
+
+
+@dataclass
+class CheckResult:
+    """What the training-data check found: `keep[i]` says whether record i stays."""
+
+    keep: list[bool]
+    report: DecontamReport
+    allowed: bool
+
+    @property
+    def flagged(self) -> int:
+        """Records that match a test question (dropped unless contamination is allowed)."""
+        return self.report.removed
+
+    def summary(self, max_items: int = 50) -> dict[str, Any]:
+        """JSON-ready summary for train_meta.json / RFT stats."""
+        r = self.report
+        return {"checked": r.checked, "flagged": r.removed, "dropped": 0 if self.allowed else r.removed,
+                "allow_contamination": self.allowed, "by_test_source": dict(r.by_test_source),
+                "by_reason": dict(r.by_reason), "references": dict(r.references),
+                "items": r.removed_items[:max_items]}
+
+    def message(self) -> str:
+        """One line for a person."""
+        r = self.report
+        if not r.removed:
+            refs = ", ".join(f"{k} {v}" for k, v in r.references.items())
+            return f"test-set check: {r.checked} records, none matches a test question ({refs})"
+        what = "kept (--allow-contamination)" if self.allowed else "dropped"
+        first = r.removed_items[0]
+        return (f"test-set check: {r.removed} of {r.checked} records match test questions "
+                f"({dict(r.by_test_source)}; {dict(r.by_reason)}), {what}; e.g. {first['id']} ~ "
+                f"{first['test_source']} {first['test_id']}")
+
+
+def check_training_records(records: list[dict[str, Any]], check: TrainingDataCheck | None = None,
+                           decon: Decontaminator | None = None) -> CheckResult:
+    """Check training records (dicts with question / solution / completion) against the test
+    sets of `check`; the report lists every match. Records are kept unless they match and
+    contamination is not allowed."""
+    check = check or TrainingDataCheck()
+    report = DecontamReport()
+    if not check.enabled:
+        return CheckResult([True] * len(records), report, check.allow_contamination)
+    decon = decon or check.decontaminator()
+    report.references = dict(decon.references)
+    report.config = asdict(decon.config)
+    found = decon.check_records(records)
+    keep = []
+    for rec, f in zip(records, found):
+        report.checked += 1
+        keep.append(f is None or check.allow_contamination)
+        if f is not None:
+            report.removed += 1
+            report.by_reason[f.reason] += 1
+            report.by_test_source[f.test_source] += 1
+            report.removed_items.append({"id": record_id(rec),
+                                         "question": str(rec.get("question", ""))[:300], **asdict(f)})
+    return CheckResult(keep, report, check.allow_contamination)
+
+
 def build_decontaminator(against: Iterable[str], config: DecontamConfig | None = None,
                          data_dir: str | os.PathLike | None = None) -> Decontaminator:
     """A Decontaminator indexing every test set in `against` (paths, or gsm8k/math/math500)."""
@@ -356,4 +759,6 @@ def build_decontaminator(against: Iterable[str], config: DecontamConfig | None =
 
 
 __all__ = ["DecontamConfig", "Decontaminator", "Contamination", "DecontamReport", "decontaminate",
-           "load_test_set", "build_decontaminator", "record_id", "KNOWN_TEST_SETS"]
+           "load_test_set", "build_decontaminator", "record_id", "KNOWN_TEST_SETS", "Fingerprints",
+           "packaged_fingerprints", "TrainingDataCheck", "CheckResult", "check_training_records",
+           "exact_key", "FINGERPRINTS", "read_records"]

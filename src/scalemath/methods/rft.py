@@ -16,6 +16,12 @@ Default settings reproduce the paper's `collect_rejection_sampling.py` (OFA-Sys/
 * kept only if every annotation passes `answers.calculator.check_annotation`;
 * signature = `'|'.join(annotations).replace(' ', '')`.
 
+Two guards the paper does not have, both on by default and recorded in the stats: a length bound
+on what is kept (`max_chars`: a 1 MB completion or one of 10,000 unclosed `\\boxed{` is not a
+training path; dropped as "too_long" before it is graded), and a check of the questions against
+the known test sets (`check_test_sets`: GSM8K test, MATH test, MATH-500 and `test_sets`; a question
+that matches is dropped with all its paths unless `allow_contamination`).
+
 Entry points: `collect(samples, config)` for records in memory, `collect_files(paths, config)`
 for JSONL files (streaming; optionally several worker processes, see `RFTConfig.workers`).
 Memory holds one small state per question (its kept paths), never the samples.
@@ -36,16 +42,22 @@ from scalemath.records import Problem, Sample, text_hash, to_dict
 __all__ = [
     "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "QuestionState", "collect", "collect_files",
     "paper_answer", "equation_signature", "reference_final_answer", "is_solution",
-    "to_legacy", "DROP_REASONS",
+    "to_legacy", "DROP_REASONS", "DEFAULT_MAX_CHARS", "check_questions",
 ]
 
 ANSWER_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
 """The paper's final-answer pattern (GSM8K `#### 72`)."""
 
-DROP_REASONS = ("no_answer", "answer_mismatch", "bad_annotation", "duplicate")
+DROP_REASONS = ("no_answer", "answer_mismatch", "bad_annotation", "duplicate", "too_long")
 """Why a sample did not add a new path: no parsable final answer; a wrong final answer; a correct
 answer with an annotation that does not hold; a correct path whose signature was already kept
-(it may still have replaced the kept path under tie_break="farthest")."""
+(it may still have replaced the kept path under tie_break="farthest"); a completion longer than
+the length bound (`max_chars` / `max_tokens`; not graded)."""
+
+DEFAULT_MAX_CHARS = 32_768
+"""Default length bound of a kept path: 32,768 characters, about 8k tokens — 16 times the RFT
+paper's 512-token training context and far above any GSM8K/MATH solution (the longest of GSM8K
+train is 1.2 KB); raise it for long chain-of-thought samples."""
 
 
 @dataclass
@@ -89,6 +101,25 @@ class RFTConfig:
     max_examples: int = 5
     """Examples of dropped samples kept per drop reason (for `--explain`)."""
 
+    max_chars: int | None = DEFAULT_MAX_CHARS
+    """Longest completion (characters) that can become a training path; a longer one is dropped
+    as "too_long" before it is graded. None: no bound."""
+
+    max_tokens: int | None = None
+    """Longest completion in tokens, read from the sample's `meta.n_tokens` (written by
+    `scalemath sample`); samples without it are bounded by `max_chars` alone. None: no bound."""
+
+    check_test_sets: bool = True
+    """Check the questions against the known test sets (packaged fingerprints of GSM8K test, MATH
+    test and MATH-500, plus `test_sets`); a question that matches is dropped with its original and
+    all its paths, and reported in `RFTStats.test_set_check`."""
+
+    test_sets: tuple[str, ...] = ()
+    """More test sets (files of any `load_problems` format) for the check."""
+
+    allow_contamination: bool = False
+    """Keep questions that match a test set (they are still reported)."""
+
     def __post_init__(self) -> None:
         from scalemath.methods.signatures import SIGNATURES
 
@@ -97,6 +128,11 @@ class RFTConfig:
         _choice("grading", self.grading, ("paper", "grader"))
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        for name in ("max_chars", "max_tokens"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {v!r}")
+        self.test_sets = tuple(str(t) for t in self.test_sets)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -135,6 +171,8 @@ class RFTStats:
     seconds: float = 0.0
     workers: int = 1
     sharding: str = "single"         # how files were split over workers: single, byte-ranges, hash
+    limits: dict[str, Any] = field(default_factory=dict)   # the length bound in force (max_chars, max_tokens)
+    test_set_check: dict[str, Any] | None = None           # what the test-set check found (None: off)
 
     def merge(self, other: "RFTStats", max_examples: int) -> None:
         """Add another shard's counts to these."""
@@ -251,7 +289,7 @@ class QuestionState:
 
 
 _distance = Levenshtein.distance
-_NO_ANSWER, _MISMATCH, _BAD_ANNOTATION = 0, 1, 2  # drop codes: indexes into DROP_REASONS
+_NO_ANSWER, _MISMATCH, _BAD_ANNOTATION, _TOO_LONG = 0, 1, 2, 4  # drop codes: indexes into DROP_REASONS
 _MAX_ACTIVE_CACHE = 200_000  # entries memoised for the active question before a reset
 
 
@@ -281,7 +319,10 @@ class RFTCollector:
             self._signature_factory = lambda: get_signature(name)
         self._farthest = self.config.tie_break == "farthest"
         self._check_anns = self.config.require_annotations_ok
-        self._room = [self.config.max_examples] * 3  # examples still wanted per drop code
+        self._room = [self.config.max_examples] * len(DROP_REASONS)  # examples still wanted per drop code
+        self._max_chars = self.config.max_chars if self.config.max_chars is not None else float("inf")
+        self._max_tokens = self.config.max_tokens
+        self.stats.limits = {"max_chars": self.config.max_chars, "max_tokens": self.config.max_tokens}
         self._grade: Callable[[str, str], tuple[bool, str, Any]] | None = None
         if self.config.grading == "grader":
             from scalemath.answers import grade  # the project grader (lazy: heavier imports)
@@ -324,10 +365,11 @@ class RFTCollector:
 
     def feed(self, question: str, reference: str, completion: str, model: str = "",
              seed: Any = None, source: int = 0, position: tuple[int, int] = (0, 0),
-             problem_id: str | None = None) -> str:
+             problem_id: str | None = None, n_tokens: Any = None) -> str:
         """Process one sample (`source` from `source_index`); returns what happened to it:
         "new" (a new signature), "kept" (it replaced the kept path with its signature), or a drop
-        reason (see DROP_REASONS). Raises KeyError for a question outside the problems given."""
+        reason (see DROP_REASONS). `n_tokens`: the completion's length in tokens, if known (for
+        `max_tokens`). Raises KeyError for a question outside the problems given."""
         qs = self.questions.get(question)
         if qs is None:
             if self.restricted:
@@ -343,6 +385,11 @@ class RFTCollector:
             self._activate(qs)
         ss = self._source_stats[source]
         ss.samples += 1
+        if (len(completion) > self._max_chars or
+                (self._max_tokens and n_tokens.__class__ is int and n_tokens > self._max_tokens)):
+            self.stats.drops["too_long"] += 1
+            self._example(_TOO_LONG, qs, completion, model, seed, {"chars": len(completion), "tokens": n_tokens})
+            return "too_long"
         # grading and annotation checks depend only on (question, text): memoised while the
         # question is active (a model repeats itself a lot at k=100)
         seen = self._seen
@@ -472,6 +519,9 @@ class RFTCollector:
                   "completion": completion[-400:], "reference_answer": qs.answer}
             if code == _BAD_ANNOTATION:
                 ex["failing_annotations"] = detail
+            elif code == _TOO_LONG:
+                ex["length"] = detail
+                ex["completion"] = completion[:200] + " ... " + completion[-200:]
             else:
                 ex["extracted"] = detail
             if grader_reason:
@@ -507,6 +557,30 @@ class RFTCollector:
 
 
 # --------------------------------------------------------------------------- records
+
+def check_questions(questions: list[QuestionState], config: RFTConfig,
+                    stats: RFTStats) -> list[QuestionState]:
+    """The questions that pass the test-set check (all when it is off or contamination is
+    allowed); fills `stats.test_set_check` and takes dropped paths out of `stats.distinct_paths`."""
+    if not config.check_test_sets:
+        return questions
+    from scalemath.methods.decontaminate import TrainingDataCheck, check_training_records
+
+    check = TrainingDataCheck(test_sets=config.test_sets, allow_contamination=config.allow_contamination)
+    # the questions (the reference solutions are the train set's own; `scalemath train` checks
+    # every text it trains on again)
+    recs = [{"id": qs.pid, "question": qs.key} for qs in questions]
+    result = check_training_records(recs, check)
+    kept = [qs for qs, k in zip(questions, result.keep) if k]
+    dropped = [qs for qs, k in zip(questions, result.keep) if not k]
+    summary = result.summary()
+    summary["questions_dropped"] = len(dropped)
+    summary["paths_dropped"] = sum(len(qs.texts) for qs in dropped)
+    summary["message"] = result.message().replace(" records ", " questions ").replace(" records,", " questions,")
+    stats.distinct_paths -= summary["paths_dropped"]
+    stats.test_set_check = summary
+    return kept
+
 
 def _records(questions: Iterable[QuestionState], config: RFTConfig,
              stats: RFTStats) -> Iterator[dict[str, Any]]:
@@ -565,7 +639,7 @@ def collect(samples: Iterable[dict[str, Any] | Sample], config: RFTConfig | None
         except KeyError:
             raise ValueError(f"sample {n}: question not in problems: {q[:80]!r}") from None
     qs_list, stats = col.finish()
-    records = list(_records(qs_list, config, stats))
+    records = list(_records(check_questions(qs_list, config, stats), config, stats))
     stats.seconds = round(time.perf_counter() - t0, 3)
     return records, stats
 

@@ -31,8 +31,8 @@ from typing import Any, Callable
 
 import orjson
 
-from scalemath.methods.rft import RFTCollector, RFTConfig, RFTStats, QuestionState, _records
-from scalemath.records import RecordError
+from scalemath.methods.rft import RFTCollector, RFTConfig, RFTStats, QuestionState, _records, check_questions
+from scalemath.records import LIMITS, RecordError, empty_error, iter_lines, parse_line, require_content
 
 __all__ = ["collect_files", "load_problems", "question_shard"]
 
@@ -88,25 +88,26 @@ def load_problems(path: str) -> list[dict[str, Any]]:
     `answer` (a GSM8K train line, or a scalemath Problem); `id` optional."""
     out = []
     with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in iter_lines(f, path):
             if not line.strip():
                 continue
-            try:
-                d = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise RecordError(path, lineno, f"malformed JSON ({e})") from None
-            if not isinstance(d, dict) or not isinstance(d.get("question"), str):
-                raise RecordError(path, lineno, "expected an object with a string 'question'")
+            d = parse_line(line, path, lineno)
+            if not isinstance(d.get("question"), str):
+                raise RecordError(path, lineno, f"a problem needs a string 'question'; has {sorted(d)}")
             ref = d.get("solution") or d.get("answer")
             if not isinstance(ref, str) or not ref:
                 raise RecordError(path, lineno, "a problem needs a 'solution' or 'answer' string")
             out.append({"id": d.get("id"), "question": d["question"], "solution": ref})
+    if not out and not LIMITS.allow_empty:
+        raise empty_error(path, "problems")
     return out
 
 
 def _bad(path: str, lineno: int, obj: Any, need_answer: bool) -> RecordError:
     if not isinstance(obj, dict):
-        return RecordError(path, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        from scalemath.records import _json_kind
+
+        return RecordError(path, lineno, f"expected a JSON object, got {_json_kind(obj)}")
     keys = ("question", "answer", "completion") if need_answer else ("question", "completion")
     missing = [k for k in keys if k not in obj]
     if missing:
@@ -128,10 +129,11 @@ class _Reader:
         """(record, question, reference, completion), or None for a blank line."""
         try:
             obj = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
+        except orjson.JSONDecodeError:
             if not line.strip():
                 return None
-            raise RecordError(path, lineno, f"malformed JSON ({e})") from None
+            parse_line(line, path, lineno)   # raises the RecordError that says what is wrong
+            raise
         try:
             q, comp, ref = obj["question"], obj["completion"], obj.get("answer", self.missing)
         except (KeyError, TypeError, AttributeError):
@@ -147,8 +149,10 @@ class _Reader:
         src = self.src_cache.get(name)
         if src is None:
             src = self.src_cache[name] = self.col.source_index(name, pos)
+        meta = obj.get("meta") if self.col._max_tokens else None
         try:
-            self.col.feed(q, ref, comp, model, obj.get("seed"), src, pos, obj.get("problem_id"))
+            self.col.feed(q, ref, comp, model, obj.get("seed"), src, pos, obj.get("problem_id"),
+                          meta.get("n_tokens") if meta.__class__ is dict else None)
         except KeyError:
             raise RecordError(path, lineno, f"question not in the problems file: {q[:80]!r}") from None
 
@@ -175,7 +179,7 @@ def _run_hash_shard(paths: list[str], config: RFTConfig, problems: list[dict[str
         fname = os.path.basename(path)
         prev_prefix, prev_mine = None, True
         with open(path, "rb") as f:
-            for lineno, line in enumerate(f, 1):
+            for lineno, line in iter_lines(f, path):
                 if workers > 1:
                     if prev_prefix is not None and line.startswith(prev_prefix):
                         if not prev_mine:
@@ -224,6 +228,17 @@ def _line_question(line: bytes) -> bytes | None:
         return None
 
 
+def _readline(f: Any, path: str) -> bytes:
+    """One line, bounded like every reader (a longer one raises RecordError naming its line)."""
+    limit = LIMITS.max_line_bytes
+    line = f.readline(limit + 1)
+    if len(line) > limit and not (len(line) == limit + 1 and line.endswith(b"\n")):
+        from scalemath.records import _too_long
+
+        raise _too_long(path, _lines_before(path, f.tell() - len(line)) + 1, limit)
+    return line
+
+
 def _split_points(path: str, parts: int) -> list[int]:
     """Byte offsets cutting the file into about `parts` ranges, each cut at the start of a line
     whose question differs from the previous line's (or that cannot be read)."""
@@ -235,10 +250,10 @@ def _split_points(path: str, parts: int) -> list[int]:
             if off <= points[-1]:
                 continue
             f.seek(off - 1)
-            f.readline()  # to the start of the first line at or after `off`
+            _readline(f, path)  # to the start of the first line at or after `off`
             pos, prev = f.tell(), None
             while True:
-                line = f.readline()
+                line = _readline(f, path)
                 if not line:
                     pos = size
                     break
@@ -277,12 +292,11 @@ def _run_range(path: str, start: int, end: int, shard: int, config: RFTConfig,
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            pos, lineno = start, 0  # lineno: relative to `start`
-            for line in f:
+            pos = start   # line numbers are relative to `start`
+            for lineno, line in iter_lines(f, path):
                 if pos >= end:
                     break
                 pos += len(line)
-                lineno += 1
                 d = decode(line, path, lineno)
                 if d is None:
                     continue
@@ -346,7 +360,8 @@ def collect_files(paths: list[str], config: RFTConfig,
     t0 = time.perf_counter()
     for p in paths:
         if not os.path.isfile(p):
-            raise FileNotFoundError(p)
+            raise FileNotFoundError(2, "No such file", p)
+        require_content(p, what="samples")
     problems = load_problems(problems_path) if problems_path else None
     w = config.workers
     results, mode = None, "single" if w == 1 else "hash"
@@ -365,6 +380,7 @@ def collect_files(paths: list[str], config: RFTConfig,
     # per-question lists in output order (shards interleave)
     stats.correct_per_question = [q.n_correct for q in questions]
     stats.distinct_per_question = [len(q.texts) for q in questions]
-    records = list(_records(questions, config, stats))
+    stats.limits = {"max_chars": config.max_chars, "max_tokens": config.max_tokens}
+    records = list(_records(check_questions(questions, config, stats), config, stats))
     stats.seconds = round(time.perf_counter() - t0, 3)
     return records, stats

@@ -164,14 +164,25 @@ class _Builder:
         self.values: dict[str, list[str]] = {f: [] for f in self.fields}
         self.tcodes: dict[str, int] = {}
         self.text_code: list[int] = []
+        self.with_id: tuple[str, int] | None = None      # first sample that has a problem_id
+        self.without_id: tuple[str, int] | None = None   # first sample that has none
 
     def add(self, d: dict[str, Any], path: str, line: int) -> None:
         pid = d.get("problem_id")
         if pid is None:
             q = d.get("question")
-            if q is None:
-                raise RecordError(path, line, "sample has neither problem_id nor question")
+            if not isinstance(q, str) or not q:
+                raise RecordError(path, line, f"sample has neither problem_id nor question; has {sorted(d)}")
             pid = text_hash(q)
+            self.without_id = self.without_id or (str(path), line)
+        else:
+            self.with_id = self.with_id or (str(path), line)
+        if self.with_id and self.without_id:
+            # a file whose samples carry ids would count an id-less line as one more question
+            p, n = self.without_id
+            raise RecordError(p, n, "sample without problem_id among samples that have one (e.g. "
+                                    f"{self.with_id[0]}:{self.with_id[1]}); it would count as a separate "
+                                    "question: add its problem_id")
         self.qid.append(self.qcodes.setdefault(str(pid), len(self.qcodes)))
         c = d.get("correct")
         if c is not None and not isinstance(c, (bool, int)):

@@ -148,7 +148,7 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
     from scalemath.scaling.data import read_csv
     from scalemath.scaling.plots import fit_figure
 
-    rows = read_csv(path)
+    rows = read_csv(path, allow_empty=True)   # a study with no finished cell yet
     if not rows:
         return None
     cols = list(rows[0])

@@ -15,6 +15,7 @@ ENGINES: dict[str, str] = {
     "hf": "scalemath.sampling.hf:HFEngine",
     "vllm": "scalemath.sampling.vllm_engine:VLLMEngine",
     "openai": "scalemath.sampling.openai_engine:from_model",
+    "fake": "scalemath.serve.fake:FakeEngine",   # deterministic stand-in (plumbing, tests); model = its id
 }
 
 
@@ -30,7 +31,7 @@ def engine_options(name: str, *, device: str = "auto", dtype: str = "auto", batc
 
 
 def load_engine(name: str, model: Any, **kw: Any) -> Engine:
-    """Build the engine `name` ("hf", "vllm", "openai") for `model`; keyword arguments go to its
+    """Build the engine `name` ("hf", "vllm", "openai", "fake") for `model`; keyword arguments go to its
     constructor (vLLM and the OpenAI client are imported only when chosen)."""
     try:
         target = ENGINES[name]

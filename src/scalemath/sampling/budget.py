@@ -89,7 +89,15 @@ def budgeted_draw(engine: Engine, store: SampleStore, requests: Sequence[SampleR
     `is_correct(request, completion_text)` grades one sample. Samples already in the store count
     (one scan of the store at the start). `on_round(round, states)` is called after each round.
     """
-    config = config or BudgetConfig()
+    with store.writer():   # one writer at a time (see sampling/store.py)
+        return _budgeted_draw(engine, store, requests, params, is_correct, config or BudgetConfig(),
+                              signature, on_round)
+
+
+def _budgeted_draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
+                   params: SamplingParams, is_correct: Callable[[SampleRequest, str], bool],
+                   config: BudgetConfig, signature: Callable[[str], str],
+                   on_round: Callable[[int, list[QuestionState]], None] | None) -> BudgetResult:
     t0 = time.perf_counter()
     by_key: dict[str, tuple[SampleRequest, QuestionState]] = {}
     states = []

@@ -141,8 +141,18 @@ def ray_draw(spec: EngineSpec, store_root: str, requests: Sequence[SampleRequest
     Ray actors (data parallel; each replica may itself span GPUs, e.g. vLLM tensor parallel with
     num_gpus_per_replica=2). Connects to a running Ray cluster, or starts a local one."""
     ray = import_ray()
-    t0 = time.perf_counter()
     store = SampleStore(store_root, format=format)
+    # the driver holds the writer lock for the whole draw; its replicas write disjoint samples
+    with store.writer():
+        return _ray_draw(ray, spec, store, store_root, requests, params, k, replicas, batch_size,
+                         num_gpus_per_replica, num_cpus_per_replica, format)
+
+
+def _ray_draw(ray: Any, spec: EngineSpec, store: SampleStore, store_root: str,
+              requests: Sequence[SampleRequest], params: SamplingParams, k: int, replicas: int,
+              batch_size: int, num_gpus_per_replica: float, num_cpus_per_replica: float,
+              format: str) -> RayDrawStats:
+    t0 = time.perf_counter()
     todos = store.missing(spec.key_model, params, requests, k)
     stats = RayDrawStats(needed=sum(len(t.indices) for t in todos))
     rows = [{"prompt": t.request.prompt, "problem_id": t.request.problem_id,

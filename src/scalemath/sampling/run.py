@@ -136,7 +136,7 @@ def completed_pairs(path: Path, provenance: dict[str, Any], meta: dict[str, Any]
         return set()
     _drop_partial_last_line(path)
     done: set[tuple[str, int]] = set()
-    for line, d in iter_jsonl_numbered(path):
+    for line, d in iter_jsonl_numbered(path, allow_empty=True):   # our own output, maybe still empty
         for key in RESUME_KEYS:
             if d.get(key) != provenance[key]:
                 raise RecordError(path, line, f"sampled with {key}={d.get(key)!r} but this run has "

@@ -10,6 +10,7 @@ On disk (`root/`):
     shards/<time_ns>-<pid>-<rand>.jsonl|.parquet   append-only, each written whole and atomically
     tmp/                                           partial files (a shard is renamed out when complete)
     manifest.json                                  summary (shards, counts), rebuilt on every open
+    writer.lock                                    the writer lock (flock); names its holder
 
 A shard becomes visible only complete (write to tmp/, fsync, rename, fsync the folder), so a run
 killed at any moment (SIGKILL included) loses at most the batch it was drawing and never leaves a
@@ -21,7 +22,20 @@ writes duplicates.
 Small shards are merged by `compact` (automatically once `compact_every` small shards exist). A
 merged shard names the shards it replaces in its header; it becomes visible before they are
 deleted, and an open that finds both deletes the replaced ones, so a kill mid-compaction loses and
-duplicates nothing.
+duplicates nothing. Shards holding a second copy of a sample (left by writers that raced before
+the lock existed) are rewritten without it the next time a writer takes the store.
+
+One writer at a time: `draw`, `budgeted_draw` and the Ray driver hold the store's writer lock
+(`SampleStore.writer()`: an exclusive `flock` on `writer.lock`, released by the kernel when the
+process dies, SIGKILL included) from the moment they read what is missing until their last shard
+is written. A second writer *waits* for the lock (printing who holds it), then re-reads the store
+and draws only what is still missing — so two `scalemath sample --store DIR` runs started together
+draw every sample once and export the same file; `lock_timeout` turns the wait into a clear error
+(`StoreLockedError`). Waiting was chosen over failing (a script that starts two runs still gets
+both results) and over claims per group (a claim left by a killed writer would need expiry rules,
+and group-level parallelism across processes is what the Ray runner already provides, through one
+driver that holds the lock while its replicas write). Readers (`iter_records`, `export_jsonl`)
+take no lock and see complete shards only.
 
 Typical use (`draw` does this for any Engine):
 
@@ -32,10 +46,13 @@ Typical use (`draw` does this for any Engine):
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import socket
+import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,7 +61,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 
-from scalemath.records import SCHEMA_VERSION, RecordError, Sample, iter_jsonl_numbered, now, write_jsonl
+from scalemath.records import (SCHEMA_VERSION, RecordError, Sample, UserError, iter_jsonl_numbered, now,
+                               write_jsonl)
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 
 STORE_VERSION = 1
@@ -108,6 +126,7 @@ class StoreStats:
     shards: int = 0              # visible shards
     records: int = 0             # distinct (key, index) samples
     duplicates: int = 0          # extra on-disk copies ignored by loading (0 unless writers raced)
+    duplicates_removed: int = 0  # extra copies a writer rewrote away (see `dedupe`)
     stale_tmp_removed: int = 0   # partial files left by killed writers, removed on open
     replaced_removed: int = 0    # shards left behind by a killed compaction, removed on open
     written_shards: int = 0      # shards this process wrote
@@ -115,6 +134,102 @@ class StoreStats:
     skipped_existing: int = 0    # records `write` dropped because the store had them
     compactions: int = 0
     write_seconds: float = 0.0   # time spent in write (serialise + fsync + rename + manifest)
+
+
+# ---------------------------------------------------------------------------------------------
+# the writer lock
+
+
+class StoreLockedError(UserError):
+    """Another process holds the store's writer lock (and the wait for it timed out)."""
+
+
+LOCK_FILE = "writer.lock"
+_held: dict[str, list[Any]] = {}      # real path of a lock file -> [file object, depth] (this process)
+_held_guard = threading.Lock()
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        info = orjson.loads(lock_path.read_bytes() or b"{}")
+    except (OSError, orjson.JSONDecodeError):
+        return "another process"
+    if not isinstance(info, dict) or not info:
+        return "another process"
+    since = time.strftime("%H:%M:%S", time.localtime(info.get("since", 0)))
+    return f"pid {info.get('pid')} on {info.get('host')} since {since} ({info.get('command', '')[:120]})"
+
+
+@contextlib.contextmanager
+def writer_lock(root: str | os.PathLike, timeout: float | None = None,
+                on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the store's exclusive writer lock (re-entrant within a process).
+
+    Waits for another holder (calling `on_wait(message)` once), up to `timeout` seconds (None:
+    no limit; 0: do not wait) and then raises StoreLockedError naming the holder."""
+    import fcntl
+
+    path = Path(root) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(path)
+    with _held_guard:
+        entry = _held.get(key)
+        if entry is not None:
+            entry[1] += 1
+    if entry is None:
+        f = open(path, "a+b")
+        try:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                who = _holder(path)
+                if timeout is not None and timeout <= 0:
+                    raise StoreLockedError(f"sample store {root} is being written by {who}; "
+                                           "wait for it to finish, or use another store") from None
+                if on_wait is not None:
+                    on_wait(f"sample store {root} is being written by {who}: waiting for it "
+                            "(the samples it draws will not be drawn again)")
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while True:
+                    time.sleep(0.1)
+                    try:
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if deadline is not None and time.monotonic() > deadline:
+                            raise StoreLockedError(
+                                f"sample store {root} is still being written by {_holder(path)} after "
+                                f"{timeout:g} s; wait for it to finish, or use another store") from None
+            f.seek(0)
+            f.truncate()
+            f.write(orjson.dumps({"pid": os.getpid(), "host": _HOST, "since": time.time(),
+                                  "command": " ".join(sys.argv)}))
+            f.flush()
+        except BaseException:
+            f.close()
+            raise
+        with _held_guard:
+            _held[key] = entry = [f, 1]
+    try:
+        yield
+    finally:
+        with _held_guard:
+            entry[1] -= 1
+            last = entry[1] == 0
+            if last:
+                del _held[key]
+        if last:
+            f = entry[0]
+            try:
+                f.seek(0)
+                f.truncate()
+            finally:
+                f.close()          # releases the flock
+
+
+def holds_writer_lock(root: str | os.PathLike) -> bool:
+    """Does this process hold the store's writer lock?"""
+    return os.path.realpath(Path(root) / LOCK_FILE) in _held
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,10 +246,14 @@ class SampleStore:
         compact_every: merge small shards once this many exist (0 = never automatically).
         small_shard_rows: shards with fewer records than this count as small for compaction.
         fsync: fsync shards and the folder (keep True unless the data is disposable).
+        lock_timeout: seconds a writer waits for another one's lock (None: no limit; 0: fail at
+            once with StoreLockedError).
+        on_lock_wait: called with a message when a writer has to wait (default: print to stderr).
     """
 
     def __init__(self, root: str | os.PathLike, format: str = "jsonl", compact_every: int = 256,
-                 small_shard_rows: int = 50_000, fsync: bool = True):
+                 small_shard_rows: int = 50_000, fsync: bool = True, lock_timeout: float | None = None,
+                 on_lock_wait: Callable[[str], None] | None = None):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
         if format == "parquet":
@@ -144,6 +263,8 @@ class SampleStore:
         self.compact_every = compact_every
         self.small_shard_rows = small_shard_rows
         self.fsync = fsync
+        self.lock_timeout = lock_timeout
+        self.on_lock_wait = on_lock_wait or (lambda m: print(m, file=sys.stderr, flush=True))
         self.shard_dir = self.root / "shards"
         self.tmp_dir = self.root / "tmp"
         self.shard_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +272,7 @@ class SampleStore:
         self.stats = StoreStats()
         self._index: dict[str, set[int]] = {}
         self._shard_rows: dict[str, int] = {}
+        self._dup_shards: set[str] = set()      # shards holding a later copy of a sample
         self._open()
 
     # -- reading ---------------------------------------------------------------------------
@@ -190,17 +312,28 @@ class SampleStore:
         return out
 
     def iter_records(self, key: str | None = None) -> Iterator[dict[str, Any]]:
-        """Stored records (dicts: Sample fields + "key"), oldest shard first, one per (key, index)."""
+        """Stored records (dicts: Sample fields + "key"), oldest shard first, one per (key, index).
+
+        Needs no lock: a shard another process compacts away meanwhile is read from the shard
+        that replaced it."""
         seen: set[tuple[str, int]] = set()
-        for path in self._shard_paths():
-            for rec in _read_shard(path):
-                if key is not None and rec["key"] != key:
-                    continue
-                ki = (rec["key"], rec["sample_index"])
-                if ki in seen:
-                    continue
-                seen.add(ki)
-                yield rec
+        done: set[str] = set()
+        todo = self._shard_paths()
+        while todo:
+            path = todo.pop(0)
+            done.add(path.name)
+            try:
+                recs = list(_read_shard(path)) if path.suffix == ".parquet" else _read_shard(path)
+                for rec in recs:
+                    if key is not None and rec["key"] != key:
+                        continue
+                    ki = (rec["key"], rec["sample_index"])
+                    if ki in seen:
+                        continue
+                    seen.add(ki)
+                    yield rec
+            except FileNotFoundError:
+                todo = [p for p in self._shard_paths() if p.name not in done]
 
     def samples(self, key: str | None = None) -> Iterator[Sample]:
         for rec in self.iter_records(key):
@@ -215,11 +348,35 @@ class SampleStore:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def writer(self) -> Iterator["SampleStore"]:
+        """Hold the writer lock (see the module doc); on taking it, re-read shards written by
+        others since this store was opened and rewrite away duplicate copies on disk."""
+        with writer_lock(self.root, self.lock_timeout, self.on_lock_wait):
+            self.refresh()
+            if self._dup_shards:
+                self.dedupe()
+            yield self
+
+    def refresh(self) -> bool:
+        """Re-read the shard list if other writers changed it since the last open; returns whether
+        anything changed."""
+        names = {p.name for p in self._shard_paths()}
+        if names == set(self._shard_rows):
+            return False
+        self._index.clear()
+        self._shard_rows.clear()
+        self._dup_shards.clear()
+        self.stats.records = self.stats.duplicates = 0
+        self._open()
+        return True
+
     def write(self, records: Sequence[dict[str, Any]]) -> Path | None:
         """Add records (dicts with at least "key" and "sample_index") as one atomic shard.
 
         Records the store already holds are skipped, as are repeats within `records`. Returns
-        the shard path, or None when nothing was new.
+        the shard path, or None when nothing was new. Another process's samples are only known
+        after taking the writer lock (`writer()`), which `draw` does.
         """
         t0 = time.perf_counter()
         fresh, batch = [], set()
@@ -250,28 +407,55 @@ class SampleStore:
         return path
 
     def compact(self) -> Path | None:
-        """Merge all small shards into one (crash-safe; see the module doc). Returns the new shard."""
-        small = [p for p in self._shard_paths()
-                 if self._shard_rows.get(p.name, 0) < self.small_shard_rows]
-        if len(small) < 2:
+        """Merge all small shards into one, and rewrite any shard holding a duplicate copy
+        (crash-safe; see the module doc); holds the writer lock. Returns the new shard."""
+        with writer_lock(self.root, self.lock_timeout, self.on_lock_wait):
+            self.refresh()
+            return self._merge([p for p in self._shard_paths()
+                                if self._shard_rows.get(p.name, 0) < self.small_shard_rows
+                                or p.name in self._dup_shards], min_shards=2 - bool(self._dup_shards))
+
+    def dedupe(self) -> Path | None:
+        """Rewrite the shards that hold a second copy of a sample without it (first copy wins, as
+        for loading); holds the writer lock. Returns the new shard (None: no duplicates)."""
+        with writer_lock(self.root, self.lock_timeout, self.on_lock_wait):
+            self.refresh()
+            if not self._dup_shards:
+                return None
+            return self._merge([p for p in self._shard_paths() if p.name in self._dup_shards
+                                or self._shard_rows.get(p.name, 0) < self.small_shard_rows], 1)
+
+    def _merge(self, shards: list[Path], min_shards: int) -> Path | None:
+        if len(shards) < max(1, min_shards):
             return None
+        merging = {p.name for p in shards}
         seen: set[tuple[str, int]] = set()
+        if self._dup_shards:   # samples of the shards that stay win over their copies
+            for p in self._shard_paths():
+                if p.name not in merging:
+                    seen.update(_read_shard_keys(p))
         merged = []
-        for p in small:
+        dropped = 0
+        for p in shards:
             for rec in _read_shard(p):
-                ki = (rec["key"], rec["sample_index"])
-                if ki not in seen:
-                    seen.add(ki)
-                    merged.append(rec)
-        replaced = [p.name for p in small]
+                ki = (rec["key"], int(rec["sample_index"]))
+                if ki in seen:
+                    dropped += 1
+                    continue
+                seen.add(ki)
+                merged.append(rec)
+        replaced = [p.name for p in shards]
         path = self._publish(merged, replaces=replaced)
         # From here the merged shard is visible; the replaced ones are ignored by any open.
-        for p in small:
+        for p in shards:
             p.unlink(missing_ok=True)
             self._shard_rows.pop(p.name, None)
         self._shard_rows[path.name] = len(merged)
+        self._dup_shards.clear()
         self.stats.shards = len(self._shard_rows)
         self.stats.compactions += 1
+        self.stats.duplicates_removed += dropped
+        self.stats.duplicates = max(0, self.stats.duplicates - dropped)
         self._write_manifest()
         return path
 
@@ -303,6 +487,7 @@ class SampleStore:
                 have = self._index.setdefault(key, set())
                 if index in have:
                     self.stats.duplicates += 1
+                    self._dup_shards.add(p.name)
                 else:
                     have.add(index)
                     self.stats.records += 1
@@ -394,7 +579,16 @@ def draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
     (a later draw retries them). With `overlap_writes`, a batch's shard is written (and fsynced)
     by a helper thread while the engine draws the next batch; at most one write is pending.
     `on_batch(records)` is called, on the calling thread, once a batch's shard is durable.
+    Holds the store's writer lock throughout (a second writer waits, then draws only what is
+    still missing).
     """
+    with store.writer():
+        return _draw(engine, store, requests, params, k, batch_size, on_batch, overlap_writes)
+
+
+def _draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
+          params: SamplingParams, k: int, batch_size: int,
+          on_batch: Callable[[list[dict[str, Any]]], None] | None, overlap_writes: bool) -> DrawStats:
     stats = DrawStats()
     t0 = time.perf_counter()
     todos = store.missing(engine.model_id, params, requests, k)
@@ -507,7 +701,7 @@ def _write_jsonl(tmp: Path, records: list[dict[str, Any]], replaces: Sequence[st
 
 
 def _iter_jsonl_shard(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, obj in iter_jsonl_numbered(path):
+    for lineno, obj in iter_jsonl_numbered(path, allow_empty=True):
         if _REPLACES in obj:
             continue
         if "key" not in obj or "sample_index" not in obj:

@@ -38,6 +38,8 @@ class StoredRunConfig:
         budget_m: budget: stop a question at this many distinct correct paths.
         budget_k_max: budget: ... or at this many samples.
         budget_round: budget: samples added per unfinished question per round.
+        lock_timeout: seconds to wait for another writer's lock on the store (None: as long as
+            it takes; 0: fail at once). A run waits, then draws only what is still missing.
     """
 
     store: str
@@ -51,6 +53,7 @@ class StoredRunConfig:
     budget_m: int = 4
     budget_k_max: int = 64
     budget_round: int = 8
+    lock_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -117,19 +120,20 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
                      num_cpus_per_replica=config.cpus_per_replica, format=config.format)
         stats.needed, stats.drawn, stats.errors = r.needed, r.written, r.errors
         model_id = ray_spec.key_model
-        store = SampleStore(config.store, format=config.format)   # opened after the replicas wrote
+        store = SampleStore(config.store, format=config.format, lock_timeout=config.lock_timeout)   # after the replicas wrote
     else:
         if engine is None:
             raise ValueError(f"mode {config.mode!r} needs an engine")
-        store = SampleStore(config.store, format=config.format)
+        store = SampleStore(config.store, format=config.format, lock_timeout=config.lock_timeout)
         model_id = engine.model_id
         if config.mode == "draw":
             from scalemath.sampling.store import draw
 
-            total = sum(len(t.indices) for t in store.missing(model_id, params, requests, config.k))
-            with ProgressBar(progress, "sampling", total, "samples") as bar:
-                d = draw(engine, store, requests, params, config.k, batch_size=config.batch_size,
-                         on_batch=lambda recs: bar.advance(len(recs)))
+            with store.writer():   # `draw` takes it too (re-entrant); held here for the progress total
+                total = sum(len(t.indices) for t in store.missing(model_id, params, requests, config.k))
+                with ProgressBar(progress, "sampling", total, "samples") as bar:
+                    d = draw(engine, store, requests, params, config.k, batch_size=config.batch_size,
+                             on_batch=lambda recs: bar.advance(len(recs)))
             stats.needed, stats.drawn, stats.errors = d.needed, d.written, d.errors
         else:
             from scalemath.sampling.budget import BudgetConfig, budgeted_draw

@@ -7,20 +7,41 @@ from typing import Any
 
 import numpy as np
 
-from scalemath.records import RecordError
+from scalemath.records import LIMITS, RecordError, iter_text_lines
 
 
-def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header line, as dicts of strings."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
+def read_csv(path: str | os.PathLike, allow_empty: bool | None = None) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header line, as dicts of strings. Lines are bounded and decoded
+    like every reader (`records.iter_text_lines`); a row with fewer or more values than the header
+    (a truncated row), a malformed field or a file without rows raises RecordError naming the line
+    (no rows under the header: unless `allow_empty`, default `records.LIMITS.allow_empty`)."""
+    lines = iter_text_lines(path, allow_empty, what="CSV rows")
+    line_no = [0]
+
+    def text() -> Any:
+        for n, t in lines:
+            line_no[0] = n
+            yield t
+
+    csv.field_size_limit(max(csv.field_size_limit(), LIMITS.max_line_bytes))
+    reader = csv.DictReader(text())
+    try:
         if not reader.fieldnames:
-            raise RecordError(path, 1, "empty CSV (no header)")
+            return []          # an empty file, and empty input is allowed (else iter_text_lines raised)
+        width = len(reader.fieldnames)
         rows = []
         for row in reader:
             if None in row:
-                raise RecordError(path, reader.line_num, f"more values than the {len(reader.fieldnames)} header columns")
+                raise RecordError(path, line_no[0], f"more values than the {width} header columns")
+            if any(v is None for v in row.values()):
+                got = sum(v is not None for v in row.values())
+                raise RecordError(path, line_no[0], f"{got} of the {width} header columns have a value "
+                                                    "(a truncated row?)")
             rows.append(row)
+    except csv.Error as e:
+        raise RecordError(path, line_no[0] or 1, f"malformed CSV ({e})") from None
+    if not rows and not (LIMITS.allow_empty if allow_empty is None else allow_empty):
+        raise RecordError(path, None, "no rows under the header (pass --allow-empty to accept that)")
     return rows
 
 

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -46,6 +47,15 @@ class SFTRunConfig:
     data: str = field(default="", metadata={
         "help": "JSONL of Problem records (question + solution) or Sample records (question + completion)."})
     out: str = field(default="", metadata={"help": "Output directory for model, tokenizer and train_meta.json."})
+    allow_contamination: bool = field(default=False, metadata={
+        "help": "Keep records that match a test question (GSM8K test, MATH test, MATH-500, test_sets, "
+                "own_test_sets) instead of dropping them; matches are reported in train_meta.json either way."})
+    test_sets: list[str] = field(default_factory=list, metadata={
+        "help": "More test sets (files of any load_problems format) to check the data against with the "
+                "n-gram, exact and near-duplicate tests."})
+    own_test_sets: list[str] = field(default_factory=list, metadata={
+        "help": "The run's own test split (files): matched on the exact normalized question only "
+                "(a procedural test split shares templates with the training split by design)."})
     template: str = field(default="qa", metadata={"help": "Prompt template name in scalemath.prompts (qa, alpaca)."})
     fraction: float = field(default=1.0, metadata={
         "help": "Train on this fraction of the records; nested across fractions for the same seed."})
@@ -117,14 +127,18 @@ class SFTRunConfig:
     def from_yaml(cls, path: str | os.PathLike) -> "SFTRunConfig":
         import yaml
 
-        with open(path, encoding="utf-8") as f:
-            d = yaml.safe_load(f) or {}
+        from scalemath.records import InputError, read_text
+
+        try:
+            d = yaml.safe_load(read_text(path, what="SFT config fields")) or {}
+        except yaml.YAMLError as e:
+            raise InputError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
         if not isinstance(d, dict):
-            raise ValueError(f"{path}: expected a mapping of SFT config fields")
+            raise InputError(f"{path}: expected a mapping of SFT config fields")
         try:
             return cls.from_dict(d)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise InputError(f"{path}: {e}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -156,6 +170,7 @@ class PreparedSFT:
     n_records: int                # records in the data file
     n_examples: int               # records used (the fraction)
     n_params: int
+    data_check: dict[str, Any] | None   # what the test-set check found (None: not run)
     threads: int
     bf16: bool
     grad_accum: int
@@ -164,7 +179,20 @@ class PreparedSFT:
 
 def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     """Load model, tokenizer and data and build the `SFTTrainer` (datasets tokenised and masked),
-    without training. `train_sft` = `prepare_sft` + train + save."""
+    without training. `train_sft` = `prepare_sft` + train + save. The data is read and checked
+    against the known test sets first, before anything heavy is loaded."""
+    from scalemath.methods.decontaminate import TrainingDataCheck
+    from scalemath.training.data import prepare_data
+
+    for name in ("model", "data", "out"):
+        if not getattr(config, name):
+            raise ValueError(f"SFT config needs '{name}'")
+    data = prepare_data(config.data, TrainingDataCheck(
+        test_sets=tuple(config.test_sets), own_test_sets=tuple(config.own_test_sets),
+        allow_contamination=config.allow_contamination))
+    if data.check is not None and (data.check.flagged or not quiet):
+        print(data.check.message(), file=sys.stderr, flush=True)
+
     import datasets
     import torch
     from datasets import Dataset
@@ -174,9 +202,6 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     from scalemath.training.data import load_examples
     from scalemath.training.runtime import ProgressLog, TimeBudget, quiet_trainer, setup_threads, use_bf16
 
-    for name in ("model", "data", "out"):
-        if not getattr(config, name):
-            raise ValueError(f"SFT config needs '{name}'")
     threads = setup_threads(config.threads)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     if tokenizer.eos_token is None:
@@ -195,7 +220,8 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     n_params = sum(p.numel() for p in model.parameters())
     cfg = config.resolved(n_params)
 
-    examples, n_records = load_examples(cfg.data, cfg.template, tokenizer.eos_token, cfg.fraction, cfg.seed)
+    examples, n_records = load_examples(cfg.data, cfg.template, tokenizer.eos_token, cfg.fraction, cfg.seed,
+                                        data=data)
     datasets.disable_progress_bars()
     dataset = Dataset.from_dict({"prompt": [e.prompt for e in examples],
                                  "completion": [e.completion for e in examples]})
@@ -230,11 +256,21 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
                                        processing_class=tokenizer, peft_config=lora_config(cfg),
                                        callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
     quiet_trainer(trainer)
+    kept = len(trainer.train_dataset) if hasattr(trainer.train_dataset, "__len__") else len(examples)
+    if kept < len(examples):  # TRL drops examples whose prompt alone fills max_length
+        from scalemath.records import InputError
+
+        what = (f"{len(examples) - kept} of {len(examples)} examples have a prompt of max_length="
+                f"{cfg.max_length} tokens or more, leaving nothing to learn from them")
+        if not kept:
+            raise InputError(f"{cfg.data}: {what}; raise max_length or shorten the questions")
+        print(f"warning: {what}; they are dropped", file=sys.stderr, flush=True)
     if cfg.lr_scheduler == "cosine":
         trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s,
                           "clock_name": cfg.budget_clock}
     return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
-                       n_examples=len(examples), n_params=n_params, threads=threads, bf16=bf16,
+                       n_examples=kept, n_params=n_params, data_check=data.summary(),
+                       threads=threads, bf16=bf16,
                        grad_accum=accum, world_size=world)
 
 
@@ -364,7 +400,7 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
         "config": cfg.to_dict(),
         "data": {"path": str(cfg.data), "sha256": file_hash(cfg.data), "records": job.n_records,
                  "fraction": cfg.fraction, "examples": job.n_examples, "tokens": n_tokens,
-                 "target_tokens": n_target},
+                 "target_tokens": n_target, "test_set_check": job.data_check},
         "model": {"start": cfg.model, "parameters": job.n_params},
         "steps": trainer.state.global_step,
         "epochs_done": round(float(trainer.state.epoch or 0), 3),
