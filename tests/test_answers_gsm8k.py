@@ -72,8 +72,15 @@ def test_percent_policy():
 
 
 def test_tolerance_policy():
-    assert grade("72.001", "72", "gsm8k", rel_tol=1e-3).correct
-    assert not grade("72.0000001", "72", "gsm8k", rel_tol=0, abs_tol=0).correct
+    # a decimal against an exact value: rounded at decimal_places (default), exactly, or within rel_tol
+    assert not grade("72.001", "72", "gsm8k").correct
+    assert grade("72.001", "72", "gsm8k", decimals="relative", rel_tol=1e-3).correct
+    assert grade("72.0000001", "72", "gsm8k").correct  # 72 rounded to 6 places
+    assert not grade("72.0000001", "72", "gsm8k", decimals="exact").correct
+    assert grade("0.5", "1/2", "gsm8k", decimals="exact").correct
+    # two decimals: within rel_tol
+    assert grade("72.501", "72.5", "gsm8k", rel_tol=1e-3).correct
+    assert not grade("72.501", "72.5", "gsm8k").correct
 
 
 def test_unknown_option_and_dataset_raise():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .compare import compare
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math
-from .normalize import clean_latex, is_text_answer, strip_units
+from .normalize import clean_latex, is_text_answer, strip_units, unit_word
 from .numbers import Num, number_entry, numbers_equal
 from .policy import DEFAULT_POLICY, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
@@ -101,14 +101,19 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             return Verdict(False, NO_REFERENCE, pred_ans, None)
         if pred_ans is None:
             return Verdict(False, NO_ANSWER, None, ref_ans)
+        if pol.units == "match":
+            ua, ub = unit_word(pred_ans), unit_word(ref_ans)
+            if ua and ub and ua != ub:
+                return Verdict(False, MISMATCH, pred_ans, ref_ans)
         if num is not None and ref_num is not None:
-            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places)
+            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places,
+                               pol.decimals)
             return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
         if ds != "gsm8k" and _words_only(pred_ans) and not _has_marker(prediction) and not _words_only(ref_ans):
             # a few bare words ("no idea") where a math answer is due: no answer was given
             return Verdict(False, NO_ANSWER, None, ref_ans)
         ok, reason = compare(pred_ans, ref_ans, pol)
-        if not ok and last_box is not None:
+        if not ok and last_box is not None and pol.last_box:
             # several boxed parts ("\boxed{3} or \boxed{5}"): the last box alone is the answer
             # in the usual last-\boxed convention
             ok2, reason2 = compare(last_box, ref_ans, pol)

@@ -126,31 +126,28 @@ class _Parser:
 
     # -- grammar -------------------------------------------------------------------------------
     def answer(self):
-        """top := item (',' item)* ; a bare comma list becomes ("seq", "", "", items)."""
-        items = [self.ratio()]
+        """top := group (';' group)* ; group := item (',' item)*. A bare comma list becomes
+        ("seq", "", "", items); "p=5,q=2;p=7,q=2" becomes a list of two such groups."""
+        groups = [[self.relation()]]
         while self.text() in (",", ";"):
+            sep = None
             while self.text() in (",", ";"):  # "1, 2,, 3": an empty item is a typo
-                self.take()
+                sep = ";" if self.take()[1] == ";" or sep == ";" else ","
             if self.peek() is None:
                 break
-            items.append(self.ratio())
+            if sep == ";":
+                groups.append([])
+            groups[-1].append(self.relation())
         if self.peek() is not None:
             raise ParseError(f"unexpected {self.text()!r}")
+        if len(groups) > 1 and any(len(g) > 1 for g in groups):
+            items = [g[0] if len(g) == 1 else ("seq", "", "", g) for g in groups]
+        else:
+            items = [x for g in groups for x in g]
         return items[0] if len(items) == 1 else ("seq", "", "", items)
 
-    def ratio(self):
-        """a : b (: c) ratios, only at the top level: ("ratio", [a, b, ...])."""
-        first = self.relation()
-        if self.text() != ":":
-            return first
-        parts = [first]
-        while self.text() == ":":
-            self.take()
-            parts.append(self.relation())
-        return ("ratio", parts)
-
     def relation(self):
-        exprs = [self.setexpr()]
+        exprs = [self.ratio()]
         ops = []
         while True:
             t = self.text()
@@ -165,8 +162,20 @@ class _Parser:
                 break
             self.take()
             ops.append(op)
-            exprs.append(self.setexpr())
+            exprs.append(self.ratio())
         return exprs[0] if not ops else ("rel", exprs, ops)
+
+    def ratio(self):
+        """a : b (: c) ratios (also times "4:30"): ("ratio", [a, b, ...]); binds tighter than a
+        relation, so "V_1:V_2=11:21" is an equation between two ratios."""
+        first = self.setexpr()
+        if self.text() != ":":
+            return first
+        parts = [first]
+        while self.text() == ":":
+            self.take()
+            parts.append(self.setexpr())
+        return ("ratio", parts)
 
     def setexpr(self):
         parts = [self.additive()]
@@ -436,7 +445,7 @@ class _Parser:
 
     def bracketed(self, open_: str):
         items = [self.relation()]
-        while self.text() == ",":
+        while self.text() in (",", ";"):  # "(0;-2;6)": semicolons as separators
             self.take()
             items.append(self.relation())
         close = self.take()[1]

@@ -16,11 +16,15 @@ BARE_NUMBER = re.compile(
     r"(\d{1,3}(?:,\d{3})+(?!\d)|\d+|(?=\.\d))(\.\d*)?(?:[eE]([-+]?\d{1,4}))?"
     r"\s*(\\?%)?\s*(?:\\\)|\\\]|\$)?\s*\.?\s*"
 )
-# A number inside running text (for "#### N", "the answer is N" and the last-number fallback).
+# A number inside running text (for "#### N", "the answer is N" and the last-number fallback):
+# thousands groups may be written "1,000" or "1{,}000"; "2/3" is one number (a fraction).
 NUMBER_IN_TEXT = re.compile(
-    r"(?:(?<![\w.)\]}])-|(?<![\w.]))"  # a minus sign only where it cannot be subtraction ("10-15")
-    r"(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,4}(?!\w))?|\.\d+)"
+    r"(?:(?<![\w.)\]}/])-|(?<![\w./]))"  # a minus sign only where it cannot be subtraction ("10-15")
+    r"(?:(?:\d{1,3}(?:(?:,|\{,\})\d{3})+(?![\d,])|\d+)(?:\.\d+)?(?:[eE][-+]?\d{1,4}(?!\w))?"
+    r"(?:/[1-9]\d*(?!\d|[.,]\d|/))?|\.\d+)"
 )
+# thousands separators other than a plain comma: "1{,}000", "1\,000", "1\!000", "1 000", "1~000"
+_GROUP_SEP = re.compile(r"(?<=\d)(?:\{,\}|\\[,!;: ]|~| |\u2009|\u202f)(?=\d{3}(?!\d))")
 # a/b with plain integers, e.g. "3/4" or "-1/2"
 SIMPLE_FRACTION = re.compile(r"\s*([-+−])?\s*(\d+)\s*/\s*(\d+)\s*\.?\s*")
 
@@ -51,8 +55,17 @@ def canonical_digits(integer: str, fraction: str | None, negative: bool) -> str:
     return s
 
 
+def group_separators(text: str) -> str:
+    """Write every thousands separator as a comma: "1{,}030", "1\\,000" and "1 000" -> "1,030", ...
+    (a space only between groups of exactly three digits)."""
+    if "{" in text or "\\" in text or " " in text or "~" in text or "\u2009" in text or "\u202f" in text:
+        return _GROUP_SEP.sub(",", text)
+    return text
+
+
 def parse_number(text: str) -> Num | None:
     """Parse `text` when the whole of it is one plain number (or integer fraction a/b), else None."""
+    text = group_separators(text)
     m = BARE_NUMBER.fullmatch(text)
     if m is not None:
         sign, integer, fraction, exponent, pct = m.groups()
@@ -86,8 +99,8 @@ def _scientific(mantissa: str, exponent: int) -> str:
 
 
 def number_token(token: str) -> str:
-    """Clean one NUMBER_IN_TEXT match: drop thousands commas."""
-    return token.replace(",", "")
+    """Clean one NUMBER_IN_TEXT match: drop thousands commas ("1,000", "1{,}000")."""
+    return token.replace("{,}", "").replace(",", "")
 
 
 def close(a: float, b: float, rel_tol: float, abs_tol: float) -> bool:
@@ -108,19 +121,33 @@ def rounds_to(value: float, literal: float, decimal_places: int) -> bool:
     return abs(value - literal) <= 0.5 * 10.0 ** -decimal_places * (1 + 1e-6)
 
 
+def _exact(n: Num):
+    from fractions import Fraction
+
+    if "/" in n.canon:
+        a, b = n.canon.lstrip("-").split("/")
+        v = Fraction(int(a), int(b))
+        return -v if n.canon.startswith("-") else v
+    return Fraction(n.canon)
+
+
 def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str,
-                  decimal_places: int = 6) -> bool:
-    """Compare two plain numbers under the tolerance and percent policy (see GradePolicy)."""
+                  decimal_places: int = 6, decimals: str = "round") -> bool:
+    """Compare two plain numbers under the tolerance, decimals and percent policy (see GradePolicy)."""
     if a.percent == b.percent:
         if a.canon == b.canon:
             return True
         if _is_int(a.canon) and _is_int(b.canon):  # integers compare exactly: 1000001 != 1000000
             return False
-        if close(a.value, b.value, rel_tol, abs_tol):
+        da, db = "." in a.canon, "." in b.canon
+        if da == db or decimals == "relative":  # two decimals (or two exact values): the tolerance
+            return close(a.value, b.value, rel_tol, abs_tol)
+        # a decimal against an exact integer or fraction
+        dec, ex = (a, b) if da else (b, a)
+        if _exact(dec) == _exact(ex):
             return True
-        # "0.083333" for 1/12: a decimal that is the other value rounded
-        return (("." in a.canon and "/" in b.canon and rounds_to(b.value, a.value, decimal_places))
-                or ("." in b.canon and "/" in a.canon and rounds_to(a.value, b.value, decimal_places)))
+        # "round": "0.083333" for 1/12, a decimal that is the other value rounded to decimal_places
+        return decimals == "round" and rounds_to(ex.value, dec.value, decimal_places)
     if percent == "ignore":
         return close(a.value, b.value, rel_tol, abs_tol) and (
             a.value == b.value or not (_is_int(a.canon) and _is_int(b.canon)))
@@ -150,7 +177,7 @@ def number_entry(text: str) -> tuple[Num, str] | None:
         if num is None:
             out = None
         else:
-            shown = text.strip().replace(",", "").replace("\\$", "").replace("$", "")
+            shown = group_separators(text).strip().replace(",", "").replace("\\$", "").replace("$", "")
             shown = shown.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "").strip()
             while shown.endswith("."):
                 shown = shown[:-1].rstrip()
