@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -102,6 +103,14 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
     a, b = prepare(pred), prepare(ref)
     if a.key == b.key and a.key:
         return True, MATCH
+    if a.num is None and b.num is not None and "." in b.num.canon:
+        alt = _decimal_comma(a.clean)  # "1,22" against 1.22: the only reading that can be a number
+        if alt is not None:
+            a = prepare(alt)
+    elif b.num is None and a.num is not None and "." in a.num.canon:
+        alt = _decimal_comma(b.clean)
+        if alt is not None:
+            b = prepare(alt)
     if a.num is not None and b.num is not None:
         ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places,
                            policy.decimals)
@@ -132,6 +141,16 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
     if result is None:
         return False, TIMEOUT
     return result, MATCH if result else MISMATCH
+
+
+_PAIR_COMMA = re.compile(r"(-?\d+),(\d{1,2}|\d{4,})")
+
+
+def _decimal_comma(clean: str) -> str | None:
+    """"1,22" as "1.22" (a two-item list cannot equal a decimal, so that reading is tried only
+    against a decimal), else None."""
+    m = _PAIR_COMMA.fullmatch(clean.strip())
+    return f"{m.group(1)}.{m.group(2)}" if m else None
 
 
 _WORDS3 = re.compile(r"(?<!\\)\b[A-Za-z]{3,}")
@@ -285,7 +304,7 @@ class Matcher:
         ia, ib = _as_intervals(a), _as_intervals(b)
         if ia is not None and ib is not None and (
                 _is_relation_like(a) or _is_relation_like(b) or a[0] == "union" or b[0] == "union"):
-            if not self.pol.relation_as_set and _is_inequality(a) and not _is_relation_like(b):
+            if not self.pol.relation_as_set and _is_inequality(a) and not _is_inequality(b):
                 return False  # "x \le 3" for the interval "(-\infty, 3]": not in the asked form
             return self._intervals_equal(ia, ib)
         ka, kb = a[0], b[0]
@@ -387,10 +406,25 @@ class Matcher:
         if len(names) > 12:
             return None
         exact = not (has_decimal(a) or has_decimal(b))
+        na, nb = free_vars(a), free_vars(b)
+        if self.pol.rename_variables and na != nb and len(na) == len(nb) <= 4:
+            # f(x) vs f(y): equal under some one-to-one renaming of the prediction's variables
+            order_a = sorted(na)
+            undecided = False
+            for perm in itertools.permutations(sorted(nb)):
+                r = self._sampled_equal(a, b, nb, exact, dict(zip(order_a, perm)))
+                if r:
+                    return True
+                undecided = undecided or r is None
+            return None if undecided else False
+        return self._sampled_equal(a, b, names, exact, None)
+
+    def _sampled_equal(self, a, b, names, exact: bool, rename: dict | None) -> bool | None:
+        """Compare a and b at the sample points (a's variables renamed by `rename` first)."""
         checked = 0
         for env in _sample_envs(names):
             try:
-                va = evaluate(a, env)
+                va = evaluate(a, env if rename is None else {k: env[v] for k, v in rename.items()})
             except EvalError:
                 va = None
             try:
@@ -440,13 +474,15 @@ class Matcher:
     def _collections_equal(self, a, b) -> bool | None:
         """Tuples, intervals, vectors and matrices compare in order (a bare "1, 2" may stand for
         the reference's "(1, 2)"); when the reference is a set or a bare list of solutions, order
-        does not matter."""
+        does not matter and neither does a repeated element (set semantics, as Math-Verify)."""
         ea, eb = _elements(a), _elements(b)
-        if len(ea) != len(eb):
-            return False
         if a[0] == "seq" and b[0] == "seq" and a[1] and b[1] and (a[1], a[2]) != (b[1], b[2]):
             return False  # [1, 2) vs (1, 2)
-        if _is_ordered(b) or (self.pol.lists == "ordered" and b[0] == "seq" and a[0] != "set"):
+        ordered = self.pol.lists != "sets" and (
+            _is_ordered(b) or (self.pol.lists == "ordered" and b[0] == "seq" and a[0] != "set"))
+        if ordered:
+            if len(ea) != len(eb):
+                return False
             if a[0] == "set" and b[0] != "set":
                 return False
             for x, y in zip(ea, eb):
@@ -454,7 +490,21 @@ class Matcher:
                 if not r:
                     return r
             return True
+        if len(ea) != len(eb):
+            if max(len(ea), len(eb)) > 64:
+                return False
+            ea, eb = self._distinct(ea), self._distinct(eb)
+            if len(ea) != len(eb):
+                return False
         return self._unordered_equal(ea, eb)
+
+    def _distinct(self, items: list) -> list:
+        """`items` without elements equal to an earlier one ("1, 1, 2" lists the solutions 1, 2)."""
+        out: list = []
+        for x in items:
+            if not any(self.equal(x, y) for y in out):
+                out.append(x)
+        return out
 
     def _unordered_equal(self, ea, eb) -> bool | None:
         remaining = list(eb)
@@ -567,10 +617,26 @@ def _assignment(node, strict: bool = True):
     return (lhs, rhs)
 
 
+def _assignment_groups(items):
+    """Values of "p = 5, q = 2, p = 7, q = 2" grouped per solution [[5, 2], [7, 2]] (every item an
+    assignment, the first label repeating every k items with the same labels each time), else None."""
+    asg = [_assignment(it, strict=False) if it[0] == "rel" else None for it in items]
+    if any(a is None for a in asg) or len(asg) < 4:
+        return None
+    labels = [a[0] for a in asg]
+    k = labels[1:].index(labels[0]) + 1 if labels[0] in labels[1:] else 0
+    if k < 2 or len(labels) % k or any(labels[i] != labels[i % k] for i in range(len(labels))):
+        return None
+    return [[a[1] for a in asg[i:i + k]] for i in range(0, len(asg), k)]
+
+
 def _unwrap_seq_assignments(node):
     """"x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values); groups
     "p=5,q=2;p=7,q=2" -> ((5, 2), (7, 2))."""
     items = node[-1]
+    groups = _assignment_groups(items)
+    if groups is not None:  # "p = 5, q = 2, p = 7, q = 2": two solutions (5, 2) and (7, 2)
+        return node[:-1] + ([("seq", "(", ")", g) for g in groups],)
     vals = []
     for k, it in enumerate(items):
         if it[0] == "seq" and not it[1]:

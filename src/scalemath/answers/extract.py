@@ -22,7 +22,9 @@ from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"final\s+answer\s*(?:is|:)\s*", re.IGNORECASE)
-_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**"
+                          r"|(?:r[ée]ponse|respuesta|antwort|risposta)\s*(?:est\b|es\b|ist\b|è\b)?\s*:?\s*|答案\s*[:：是为]?\s*",
+                          re.IGNORECASE)
 _DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _DATASETS = ("auto", "gsm8k", "math")
@@ -264,6 +266,10 @@ def extract_gsm8k(text: str) -> str | None:
                 return num
             if "\\" in phrase:  # "The answer is $\\frac{1}{2}$"
                 return phrase
+            if "=" in phrase and looks_bare(phrase):  # "the answer is (35 + 70 = 105)"
+                num = _last_number(phrase)
+                if num is not None:
+                    return num
         num = _first_number(tail)
         if num is not None:
             return num
@@ -318,6 +324,8 @@ _ANY_WORD = re.compile(r"[A-Za-z]+")
 _STANDALONE2 = re.compile(r"(?:(?<=\s)|^)[A-Za-z]{2}(?=[\s.,;:!?]|$)")
 _CONNECTIVES = {"or", "and", "Or", "And", "OR", "AND"}
 _DIGIT = re.compile(r"\d")
+_GLUED_CONNECTIVE = re.compile(r"(?<=[\d)\]}])(?:or|and)(?=[A-Z(\[{\\-])")
+_FOREIGN_WORD = re.compile(r"[^\x00-\x7f\W\d_]+")
 # $$..$$, \[..\], \(..\), $..$ (a "\$" inside a $..$ span is an escaped dollar sign, not its end)
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<!\\)\$((?:[^$\\]|\\.)+?)\$", re.DOTALL)
 _SPAN_JOINER = re.compile(r"[\s,;.]*(?:\\text\{\s*)?(?:and|or|,)?\s*\}?[\s,;.]*", re.IGNORECASE)
@@ -334,25 +342,42 @@ def looks_bare(text: str) -> bool:
     plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text)) if "\\" in text else text
     if "\n" in plain.strip():
         return False
+    if "or" in plain or "and" in plain:
+        plain = _GLUED_CONNECTIVE.sub(" or ", plain)  # "W(x)=1orW(x)=-1"
     words = [w for w in _WORD3.findall(plain) if w not in _CONNECTIVES]
     words += [w for w in _STANDALONE2.findall(plain) if w not in _CONNECTIVES]
+    foreign = 0
+    if not plain.isascii():  # "所以", "每份应该是": prose in another script (about 2 characters a word)
+        foreign = sum((len(w) + 1) // 2 for w in _FOREIGN_WORD.findall(plain))
+        words += ["?"] * foreign
     if not words:
         return True
     if not _DIGIT.search(text):  # a word answer: "Monday", "no solution", "\\text{(C)}"
-        return len(_ANY_WORD.findall(plain)) <= 2
+        return len(_ANY_WORD.findall(plain)) + foreign <= 2
     return strip_units(text) is not text
+
+
+def _joined_spans(text: str) -> str | None:
+    """Several math spans joined only by "and"/"or"/commas ("$1$ and $2$ and $3$", "$21,16$ or
+    $11$") as one comma list, else None."""
+    spans = list(_MATH_SPAN.finditer(text))
+    if len(spans) < 2:
+        return None
+    gaps = [text[a.end():b.start()] for a, b in zip(spans, spans[1:])]
+    outside = text[:spans[0].start()] + text[spans[-1].end():]
+    if outside.strip(" .,;" + _QUOTES) or not all(_SPAN_JOINER.fullmatch(g) for g in gaps):
+        return None
+    inner = [next(g for g in m.groups() if g is not None).strip() for m in spans]
+    return _clean(", ".join(x for x in inner if x))
 
 
 def _bare(text: str) -> str | None:
     """A bare answer without its math delimiters; several spans joined by "and"/"or"/commas
-    ("$1$ and $2$ and $3$", "$21,16$ or $11$") become one comma list."""
-    spans = list(_MATH_SPAN.finditer(text)) if ("$" in text or "\\(" in text or "\\[" in text) else []
-    if len(spans) > 1:
-        gaps = [text[a.end():b.start()] for a, b in zip(spans, spans[1:])]
-        outside = text[:spans[0].start()] + text[spans[-1].end():]
-        if not outside.strip(" .,;") and all(_SPAN_JOINER.fullmatch(g) for g in gaps):
-            inner = [next(g for g in m.groups() if g is not None).strip() for m in spans]
-            return _clean(", ".join(x for x in inner if x))
+    become one comma list."""
+    if "$" in text or "\\(" in text or "\\[" in text:
+        joined = _joined_spans(text)
+        if joined is not None:
+            return joined
     return _clean(_strip_math_delimiters(text))
 
 
@@ -385,12 +410,25 @@ def _closing(tail: str, right: str, start: int) -> int:
     return end
 
 
-def _answer_phrase(tail: str) -> str | None:
+_QUOTES = "\"'“”‘’`"
+_IS_VERB = re.compile(r"\s(?:is|are|equals|was|will be|should be|=)\s+", re.IGNORECASE)
+_PAREN_LATEX = re.compile(r"\((\s*\\[a-zA-Z]+[^()]*)\)")
+
+
+def _answer_phrase(tail: str, depth: int = 0) -> str | None:
     """The answer right after "The answer is": a leading math span, else the phrase up to the end
-    of the sentence when it reads as a bare answer, else the first math span or number in it."""
+    of the sentence when it reads as a bare answer, else what follows its last "is" ("Final Answer:
+    The volume of $V$ is 120"), else the first math span or number in it."""
     tail = _HOPE.sub("", tail).strip().lstrip("*").strip()
+    tail = tail.replace('\\"', '"').strip(_QUOTES + " ")
     if not tail:
         return None
+    m = _PHRASE_END.search(tail)
+    phrase = _clean(tail[:m.start()] if m else tail)
+    if phrase and ("$" in phrase or "\\(" in phrase):
+        joined = _joined_spans(phrase)  # "$12$ and $13$"
+        if joined is not None:
+            return joined
     for left, right in _DELIMS:
         if tail.startswith(left):
             end = _closing(tail, right, len(left))
@@ -400,13 +438,20 @@ def _answer_phrase(tail: str) -> str | None:
                 if after.startswith(("\\%", "%")):  # "$50$\%"
                     inner += "\\%"
                 return _clean(inner)
-    m = _PHRASE_END.search(tail)
-    phrase = _clean(tail[:m.start()] if m else tail)
     if phrase and looks_bare(phrase):
         return phrase
+    if phrase and depth == 0:
+        verbs = list(_IS_VERB.finditer(phrase))
+        if verbs:
+            found = _answer_phrase(phrase[verbs[-1].end():], depth + 1)
+            if found is not None:
+                return found
     span = _MATH_SPAN.search(tail)
     if span is not None:
         return _clean(next(g for g in span.groups() if g is not None))
+    paren = _PAREN_LATEX.search(tail)  # "(\\frac{2}{5})": a "\\(...\\)" span that lost its backslashes
+    if paren is not None:
+        return _clean(paren.group(1))
     return _first_number(tail)
 
 

@@ -97,6 +97,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.abs_depth = 0
+        self.trig = 0  # inside the argument of a trigonometric function (degrees are converted)
 
     # -- token helpers -------------------------------------------------------------------------
     def peek(self, k: int = 0) -> tuple[str, str] | None:
@@ -274,17 +275,24 @@ class _Parser:
             if self.text() in ("\\circ",):  # 30^\circ: degrees, the number itself
                 self.take()
                 self.depth -= 1
-                return self.postfix(base)
+                return self.postfix(self.degrees(base))
             if self.text() == "{" and self.text(1) == "\\circ" and self.text(2) == "}":
                 self.i += 3
                 self.depth -= 1
-                return self.postfix(base)
+                return self.postfix(self.degrees(base))
             exp = self.script_arg(allow_unary=True)
             base = self.postfix(("pow", base, exp))
             if self.text() == "^":
                 raise ParseError("double superscript")
         self.depth -= 1
         return base
+
+    def degrees(self, node):
+        """An angle in degrees: the number itself as an answer ("30^\\circ" equals 30), but in
+        radians inside a trigonometric function ("\\sin 30^\\circ" is 1/2)."""
+        if self.trig:
+            return ("mul", [node, ("div", ("const", "pi"), ("num", Fraction(180), False))])
+        return node
 
     def postfix(self, node):
         while True:
@@ -569,13 +577,18 @@ class _Parser:
         t = self.peek()
         if t is None:
             raise ParseError("function without argument")
-        if t[1] in ("(", "{", "["):
-            arg = self.power()
-        else:  # \sin 2x: an implicit product of simple factors
-            factors = [self.power()]
-            while self.peek() and self.peek()[0] in ("num", "letter"):
-                factors.append(self.power())
-            arg = factors[0] if len(factors) == 1 else ("mul", factors)
+        trig = name not in ("log", "lg", "ln", "exp")
+        self.trig += trig
+        try:
+            if t[1] in ("(", "{", "["):
+                arg = self.power()
+            else:  # \sin 2x: an implicit product of simple factors
+                factors = [self.power()]
+                while self.peek() and self.peek()[0] in ("num", "letter"):
+                    factors.append(self.power())
+                arg = factors[0] if len(factors) == 1 else ("mul", factors)
+        finally:
+            self.trig -= trig
         if name in ("log", "lg", "ln"):
             node = ("log", base if name == "log" else (("num", Fraction(10), False) if name == "lg" else None), arg)
         else:

@@ -35,7 +35,8 @@ _THOUSANDS_BANG = re.compile(r"(\d),\\!\s*(?=\d{3}(?!\d))")
 _HSPACE = re.compile(r"\\hspace\{[^{}]*\}|\\(?:mathrm|text)\{\s*\}")
 _TEXT_CONNECTIVE = re.compile(
     r"\s*\\(?:text|mbox|textrm|textnormal|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+"
-    r"|(?<=[)\]}])\s*(?:or|and)\s*(?=[(\[{])")  # "(11,7)or(7,11)"
+    r"|(?<=[)\]}])\s*(?:or|and)\s*(?=[(\[{])"  # "(11,7)or(7,11)"
+    r"|(?<=\d)(?:or|and)(?=[A-Z(\\-])")  # "W(x)=1orW(x)=-1"
 _TEXT_UNIT_TAIL = re.compile(
     r"(?<=[\w}).\s])\s*\\(?:text|mbox|textrm|textnormal|textbf|textsf|mathrm|mathbf|textit|emph)\s*"
     r"\{\s*[a-zA-Z][a-zA-Z .'/-]*\}"
@@ -59,6 +60,7 @@ _TEXT_WITH_DIGITS = re.compile(
 # "\frac{\sqrt3}{3} \approx 0.577", "x = 1/3 \approx 1.3": the exact value before an approximation
 _APPROX_TAIL = re.compile(r"\s*(?:\\approx|≈|\\simeq|\\sim)(?![a-zA-Z]).*$", re.DOTALL)
 # "-2 \\le x": a doubled backslash before a command name (JSON-escaped twice), outside matrices
+_EXACT_VALUE = re.compile(r"\d|\\(?:pi|sqrt|frac|log|ln|sin|cos|tan|infty)(?![a-zA-Z])")
 _DOUBLED_BACKSLASH = re.compile(r"\\\\(?=[a-zA-Z])")
 _DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
 
@@ -106,7 +108,7 @@ def clean_latex(ans: str) -> str:
         s = _DOLLAR.sub("", s)
     if "approx" in s or "≈" in s or "\\sim" in s:
         t = _APPROX_TAIL.sub("", s)
-        if t.strip():
+        if _EXACT_VALUE.search(t):  # "x \\approx 11" keeps its approximation: x is no value
             s = t
     s = _TRAILING.sub("", s)
     for _ in range(3):  # "5 \text{ cm}^2", then "18 dollars"

@@ -36,7 +36,8 @@ class GradePolicy:
         lists: "unordered" (default): a bare comma list, an "or"/"and" list and several boxes are a
             list of solutions, equal in any order (as a multiset: a repeated element is an extra
             answer); tuples "(1, 2)", intervals, vectors and matrices always keep their order.
-            "ordered": bare lists compare in order too.
+            "ordered": bare lists compare in order too (Hendrycks' is_equiv, Qwen2.5-Math's math_equal);
+            "sets": tuples too compare in any order (DART-Math's compare_sets).
         relation_as_set: False (default): a prediction written as an inequality ("x \\le 3",
             "x < -1 or x > 1") does not equal an interval or union reference ("(-\\infty, 3]") — the
             question asked for interval notation; an interval prediction does equal an inequality
@@ -48,6 +49,8 @@ class GradePolicy:
         last_box: several boxed parts ("\\boxed{3} or \\boxed{5}") that do not equal the reference as
             a list are also tried as the last box alone, the convention of last-\\boxed graders
             (default True); False: only the whole list counts.
+        rename_variables: False (default, as Math-Verify's strict mode): expressions must use the
+            same variable names; True: equal under a one-to-one renaming ("f(y)" equals "f(x)").
         symbolic: allow the last, slow stage (Math-Verify/SymPy in a worker process) for answers
             our own parser cannot read; False makes those a mismatch.
         timeout_s: wall-clock limit of the symbolic stage per grade; past it the verdict is
@@ -68,12 +71,13 @@ class GradePolicy:
     relation_as_set: bool = False
     units: str = "ignore"
     last_box: bool = True
+    rename_variables: bool = False
     symbolic: bool = True
     timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         for name, allowed in (("percent", ("lenient", "strict", "ignore")), ("decimals", ("round", "exact", "relative")),
-                              ("lists", ("unordered", "ordered")), ("units", ("ignore", "match"))):
+                              ("lists", ("unordered", "ordered", "sets")), ("units", ("ignore", "match"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.rel_tol < 0 or self.abs_tol < 0 or self.timeout_s <= 0:

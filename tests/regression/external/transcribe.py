@@ -9,6 +9,11 @@ case data is taken: the files are parsed with `ast` (never imported or run), so 
 executed or copied. Disputed labels (`verdict` + `dispute`) live in `disputes.jsonl` beside the output
 and are merged in here, so re-running the tool keeps our written reasons.
 
+PRM800K ships no grader tests: for it the pairs are ours (PRM800K_PAIRS, one per rule its grader
+documents) and the labels come from running its grade_answer on a temporary export of its grading/
+folder (sympy and pylatexenc must be importable, e.g. `pip install --target /tmp/deps pylatexenc` and
+PYTHONPATH=/tmp/deps).
+
 Not run by the tests (the mirrors are not in CI); the JSONL files it writes are committed.
 """
 from __future__ import annotations
@@ -33,6 +38,7 @@ SOURCES = {
                       files=["nbs/04_eval.ipynb"]),
     "qwen25_math": dict(repo="QwenLM/Qwen2.5-Math", mirror="QwenLM+Qwen2.5-Math", license="MIT",
                         files=["evaluation/grader.py"]),
+    "prm800k": dict(repo="openai/prm800k", mirror="openai+prm800k", license="MIT", files=[]),
 }
 
 
@@ -284,6 +290,70 @@ def qwen(text: str) -> list[dict]:
     return rows
 
 
+# -- PRM800K: no grader tests; our pairs, one per documented rule, labelled by its grade_answer ---------
+PRM800K_FILES = ("prm800k/grading/grader.py", "prm800k/grading/math_normalize.py")
+PRM800K_PAIRS = [  # (prediction, reference, file index, line, the rule that line documents)
+    ("7 3/4", "\\frac{31}{4}", 0, 87, "mixed numbers: 7 3/4 => 7+3/4"),
+    ("2/4", "1/2", 0, 276, "fractions that are not reduced are not correct"),
+    ("\\frac{2}{4}", "\\frac{1}{2}", 0, 276, "fractions that are not reduced are not correct"),
+    ("\\sqrt{4}", "2", 0, 280, "an integer ground truth needs a strict match (no sympy.simplify)"),
+    ("3 or 5", "3, 5", 0, 119, "' or ' and ' and ' become commas"),
+    ("5 million", "5000000", 0, 122, "million becomes *10^6"),
+    ("5 meters", "5", 0, 130, "unit words are removed"),
+    ("90^\\circ", "90", 0, 145, "degree signs are removed"),
+    ("\\text{Monday}", "Monday", 0, 110, "an enclosing \\text{} is removed"),
+    ("YES", "yes", 0, 170, "text answers are not case sensitive"),
+    ("(2,1)", "(1,2)", 0, 267, "tuples compare element by element, in order"),
+    ("[1,2]", "(1,2)", 0, 267, "a tuple's brackets must match"),
+    ("1,000", "1000", 0, 94, "properly formatted thousands commas are removed"),
+    ("x^2+2x+1", "(x+1)^2", 0, 208, "sympy.simplify of the difference is 0"),
+    ("3.0", "3", 0, 208, "a float that is an integer"),
+    ("1/3", "0.333333", 0, 208, "a rounded decimal is not the fraction (sympy difference is not 0)"),
+    ("2, 1", "1, 2", 0, 247, "a bare list: string comparison after normalization"),
+    ("\\frac12", "\\frac{1}{2}", 1, 151, "\\frac12 --> \\frac{1}{2}"),
+    ("\\frac1b", "\\frac{1}{b}", 1, 151, "\\frac1b --> \\frac{1}{b}"),
+    ("\\frac1{72}", "\\frac{1}{72}", 1, 151, "\\frac1{72} --> \\frac{1}{72}"),
+    ("0.5", "\\frac{1}{2}", 1, 154, "0.5 --> \\frac{1}{2}"),
+    ("\\sqrt3", "\\sqrt{3}", 1, 145, "sqrt3 --> sqrt{3}"),
+    (".5", "0.5", 1, 131, "' .' is ' 0.'"),
+    ("k = 5", "5", 1, 140, "a short 'k = ' prefix is dropped"),
+    ("10\\%", "10", 1, 127, "percent signs are removed"),
+    ("\\$10", "10", 1, 121, "dollar signs are removed"),
+    ("\\left(1,2\\right)", "(1,2)", 1, 112, "\\left and \\right are removed"),
+    ("\\dfrac{3}{4}", "\\frac34", 1, 107, "dfrac and tfrac are frac"),
+]
+_PRM_RUNNER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from grading.grader import grade_answer
+pairs = json.load(sys.stdin)
+print(json.dumps([bool(grade_answer(p, r)) for p, r in pairs]))
+"""
+
+
+def prm800k(mirror: Path, commit: str) -> list[dict]:
+    """Label PRM800K_PAIRS with PRM800K's own grade_answer, run from a temporary export of its
+    grading/ folder (needs sympy and pylatexenc importable; nothing of it is kept)."""
+    import os
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in PRM800K_FILES:
+            dest = Path(tmp) / "grading" / Path(path).name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(git_show(mirror, commit, path), encoding="utf-8")
+        (Path(tmp) / "grading" / "__init__.py").write_text("")
+        out = subprocess.run([sys.executable, "-c", _PRM_RUNNER, tmp], input=json.dumps([p[:2] for p in PRM800K_PAIRS]),
+                             capture_output=True, text=True, check=True, env=dict(os.environ))
+    verdicts = json.loads(out.stdout)
+    return [dict(test=rule, line=line, path=PRM800K_FILES[fi], prediction=p, reference=r, expected=v, options={},
+                 label_origin="PRM800K ships no grader tests: the pair is ours, written to exercise the rule this line "
+                              "documents; expected is the verdict of its grade_answer at that commit (run locally, not "
+                              "committed)")
+            for (p, r, fi, line, rule), v in zip(PRM800K_PAIRS, verdicts)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mirrors", default="/work/.mirror", type=Path)
@@ -299,7 +369,7 @@ def main() -> None:
     for name, src in SOURCES.items():
         mirror = args.mirrors / src["mirror"] / "repo"
         commit = head(mirror)
-        rows = []
+        rows = prm800k(mirror, commit) if name == "prm800k" else []
         for path in src["files"]:
             text = git_show(mirror, commit, path)
             if name in ("math_verify", "lighteval"):
@@ -308,7 +378,7 @@ def main() -> None:
             else:
                 got = {"nemo_skills": nemo, "hendrycks_math": hendrycks, "dart_math": dart, "qwen25_math": qwen}[name](text)
             for r in got:
-                r["path"] = path
+                r.setdefault("path", path)
             rows.extend(got)
         out = args.out / f"{name}.jsonl"
         seen = set()
@@ -323,11 +393,13 @@ def main() -> None:
                        "expected": r["expected"], "options": r["options"],
                        "source": f"{src['repo']} @ {commit} : {r['path']} : line {r['line']} ({r['test']})",
                        "license": src["license"]}
+                if "label_origin" in r:
+                    row["label_origin"] = r["label_origin"]
                 lab = labels.get(rid)
                 if lab is not None:
                     if lab.get("prediction") not in (None, row["prediction"]) or lab.get("reference") not in (None, row["reference"]):
                         raise SystemExit(f"{rid}: labels.jsonl names another case; re-check it by hand")
-                    for k2 in ("verdict", "dispute", "scope"):
+                    for k2 in ("verdict", "dispute", "known_failure"):
                         if k2 in lab:
                             row[k2] = lab[k2]
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
