@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .evaluate import EvalError, evaluate, free_vars, has_decimal
+from .evaluate import EvalError, Undefined, evaluate, free_vars, has_decimal
 from .latex import ParseError, parse_latex
 from .normalize import clean_latex, is_text_answer, text_key, time_of_day
 from .numbers import Num, numbers_equal, parse_number, rounds_to
@@ -161,6 +161,8 @@ def _hopeless(p: Prepared) -> bool:
     compared by text key above) or prose of three or more plain words."""
     if p.ast is not None or p.num is not None or p.text is not None:
         return False
+    if not any(ch.isalnum() for ch in p.clean):  # "(*)": punctuation only
+        return True
     return "\\text" in p.clean or "\\mbox" in p.clean or len(_WORDS3.findall(p.clean)) >= 3
 
 
@@ -382,7 +384,15 @@ class Matcher:
         names = free_vars(a) | free_vars(b)
         if not names:
             try:
-                va, vb = evaluate(a, {}), evaluate(b, {})
+                va = evaluate(a, {})
+            except Undefined:
+                return False  # "\\frac{3}{0}": equal to nothing
+            except EvalError:
+                return _infinity_equal(a, b)
+            try:
+                vb = evaluate(b, {})
+            except Undefined:
+                return False
             except EvalError:
                 return _infinity_equal(a, b)
             ha, hb = has_decimal(a), has_decimal(b)
@@ -525,6 +535,8 @@ class Matcher:
     def _relations_equal(self, a, b) -> bool | None:
         ea, oa = a[1], a[2]
         eb, ob = b[1], b[2]
+        if any(_is_structure(x) for x in ea) != any(_is_structure(x) for x in eb):
+            return False  # "C = (-3, 2)" is not an equation between numbers such as "x^2 + y^2 = 13"
         if len(ea) != 2 or len(eb) != 2:
             if len(ea) == len(eb) and oa == ob:
                 return all(self.equal(x, y) for x, y in zip(ea, eb))
@@ -608,8 +620,11 @@ def _assignment(node, strict: bool = True):
     lhs = node[1][0]
     rhs = node[1][-1]
     if not _is_label(lhs):
-        if any(free_vars(side) for side in node[1]) or any(
-                side[0] in ("seq", "set", "matrix", "ratio", "union") for side in node[1]):
+        if any(side[0] in ("seq", "set", "matrix", "ratio", "union") for side in node[1]):
+            return None
+        if len(node[1]) >= 3 and not free_vars(rhs):  # a derivation "f(r) + f(s) = 96 - 32s = 9"
+            return (lhs, rhs)
+        if any(free_vars(side) for side in node[1]):
             return None
         return (lhs, rhs)  # "\\frac{1}{2} = \\frac{10}{9}": the last side is the answer given
     if strict and len(node[1]) == 2 and rhs[0] == "var":
@@ -653,6 +668,10 @@ def _unwrap_seq_assignments(node):
         else:
             vals.append(asg[1])
     return node[:-1] + (vals,)
+
+
+def _is_structure(node) -> bool:
+    return node[0] in ("seq", "set", "matrix", "union", "ratio")
 
 
 def _bad_negation(node) -> bool:
@@ -916,7 +935,10 @@ def canonical(ans: str) -> str:
     if p.text is not None:
         return p.text
     if p.ast is not None:
-        c = _canon_node(p.ast)
+        try:
+            c = _canon_node(p.ast)
+        except (ValueError, OverflowError, RecursionError):  # e.g. a 5,000-digit numerator
+            c = None
         if c is not None:
             return c
     return p.key
@@ -932,6 +954,8 @@ def _canon_value(node) -> str | None:
     except EvalError:
         return None
     if isinstance(v, Fraction):
+        if max(v.numerator.bit_length(), v.denominator.bit_length()) > 3000:
+            return None  # too long to be a useful key (and past Python's int-to-str limit)
         if v.denominator == 1:
             return str(v.numerator)
         d = v.denominator

@@ -20,6 +20,10 @@ class EvalError(ValueError):
     """The node cannot be evaluated to a number."""
 
 
+class Undefined(EvalError):
+    """The value is mathematically undefined (1/0, 0^{-1}, \\log 0): no number equals it."""
+
+
 def _c(x: Value) -> complex:
     if isinstance(x, complex):
         return x
@@ -85,7 +89,7 @@ def _pow(b: Value, e: Value) -> Value:
             k = e.numerator
             bits = max(b.numerator.bit_length(), b.denominator.bit_length())
             if b == 0 and k < 0:
-                raise EvalError("0 to a negative power")
+                raise Undefined("0 to a negative power")
             if abs(k) <= 100000 and bits * abs(k) <= _MAX_BITS:
                 return b ** k
         elif e.denominator <= 64:
@@ -102,7 +106,7 @@ def _pow(b: Value, e: Value) -> Value:
     if bc == 0:
         if ec.real > 0:
             return complex(0)
-        raise EvalError("0 to a non-positive power")
+        raise Undefined("0 to a non-positive power")
     try:
         if bc.imag == 0 and bc.real > 0 and ec.imag == 0:
             return complex(math.pow(bc.real, ec.real))
@@ -132,7 +136,7 @@ def _root(n: Value, x: Value) -> Value:
 _FUNCS = {
     "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.asin, "arccos": cmath.acos,
     "arctan": cmath.atan, "sinh": cmath.sinh, "cosh": cmath.cosh, "tanh": cmath.tanh, "exp": cmath.exp,
-    "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z), "csc": lambda z: 1 / cmath.sin(z),
+    "conj": lambda z: z.conjugate(), "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z), "csc": lambda z: 1 / cmath.sin(z),
 }
 
 
@@ -185,7 +189,7 @@ def _ev(node, env) -> Value:
     if kind == "div":
         a, b = _ev(node[1], env), _ev(node[2], env)
         if b == 0:
-            raise EvalError("division by zero")
+            raise Undefined("division by zero")
         if isinstance(a, Fraction) and isinstance(b, Fraction):
             return a / b
         return _finite(_c(a) / _c(b))
@@ -201,14 +205,14 @@ def _ev(node, env) -> Value:
     if kind == "log":
         x = _c(_ev(node[2], env))
         if x == 0:
-            raise EvalError("log of zero")
+            raise Undefined("log of zero")
         lx = cmath.log(x)
         if node[1] is None:
             return lx
         b = _c(_ev(node[1], env))
         lb = cmath.log(b) if b != 0 else 0
         if lb == 0:
-            raise EvalError("bad log base")
+            raise Undefined("bad log base")
         return _finite(lx / lb)
     if kind == "abs":
         v = _ev(node[1], env)

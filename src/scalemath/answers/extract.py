@@ -253,7 +253,7 @@ def extract_gsm8k(text: str) -> str | None:
     final = _after_last_at(_FINAL_ANSWER, text)
     if final is not None and (not parts or final[0] > parts[-1][1]):
         phrase = _answer_phrase(final[1])  # a "Final Answer: ..." after the last box wins
-        if phrase is not None:
+        if phrase is not None and (not parts or _mathy(phrase)):
             return _plain_number(phrase) or phrase
     if parts:
         return _clean(parts[-1][2])
@@ -281,6 +281,11 @@ def extract_gsm8k(text: str) -> str | None:
     return _last_number(text)
 
 
+def _mathy(ans: str) -> bool:
+    """An answer with a digit or LaTeX in it (not a word such as "positive")."""
+    return _DIGIT.search(ans) is not None or "\\" in ans
+
+
 def _last_number_after(text: str, span: str) -> bool:
     """A number appears after the last occurrence of `span` in `text`."""
     i = text.rfind(span)
@@ -293,16 +298,19 @@ def extract_math(text: str) -> str | None:
     text = strip_debris(text)
     box = _boxed_answer(text)
     final = _after_last_at(_FINAL_ANSWER, text)
-    if final is not None and (box is None or final[0] > box[2]):
-        # "... = \\boxed{255} ... Final Answer: The final answer is $10,455$": the phrase is later
-        ans = _answer_phrase(final[1])
-        if ans:
-            return ans
     if box is not None:
+        if final is not None and final[0] > box[2]:
+            # "... = \\boxed{255} ... Final Answer: The final answer is $10,455$": the phrase is later
+            # (but "\\boxed{x}. The final answer is positive, because ..." keeps the box)
+            ans = _answer_phrase(final[1])
+            if ans and _mathy(ans):
+                return ans
         return _clean(box[0])
-    tail = _after_last(_ANSWER_MARK, text)
-    if tail is not None:
-        ans = _answer_phrase(tail)
+    mark = _after_last_at(_ANSWER_MARK, text)
+    # the later of "final answer ..." and "the answer is ...": "Our final answer is the product of
+    # $120$ and $24$ ... The answer is $2880$."
+    for found in sorted((x for x in (final, mark) if x is not None), key=lambda x: -x[0]):
+        ans = _answer_phrase(found[1])
         if ans:
             return ans
     ans = _hashes(text)

@@ -245,6 +245,8 @@ class _Parser:
         if kind in ("num", "letter"):
             return True
         if kind == "cmd":
+            if text in ("\\|", "\\vert") and self.abs_depth > 0:  # the closing bar of \|a\|
+                return False
             return text not in _RELATIONS and text not in _MUL_OPS and text not in _DIV_OPS and text not in (
                 "\\pm", "\\mp", "\\cup", "\\cap", "\\setminus", "\\end", "\\\\", "\\rfloor", "\\rceil",
                 "\\rvert", "\\right", "\\rangle", "\\%", "\\circ")
@@ -491,7 +493,16 @@ class _Parser:
             letter = "".join(t[1] for t in self.toks[start + 1:self.i - 1])
             if letter == "R":
                 return ("seq", "(", ")", [("neg", ("const", "inf")), ("const", "inf")])
+            if letter in ("N", "Z", "Q", "C"):  # a named set: a symbol of its own
+                return ("var", f"mathbb:{letter}")
             raise ParseError(f"unsupported \\mathbb{{{letter}}}")
+        if name in ("angle", "measuredangle", "triangle"):  # "\\angle ABC": a label
+            label = ""
+            while self.peek() is not None and self.peek()[0] in ("letter", "num") and len(label) < 6:
+                label += self.take()[1]
+            if not label:
+                raise ParseError(f"\\{name} without a name")
+            return ("var", f"{name}:{label}")
         if name in ("imath", "jmath"):
             return ("const", "i")
         if name in _GREEK:
@@ -536,8 +547,13 @@ class _Parser:
             self.group_tokens() if self.text() == "{" else self.take()
             label = "".join(t[1] for t in self.toks[start:self.i]).strip("{}")
             if not label.isalnum():
+                if name in ("overline", "bar") and self.toks[start][1] == "{":  # \overline{5-4i}: the conjugate
+                    self.i = start
+                    return ("func", "conj", self.group())
                 raise ParseError(f"unsupported \\{name}")
             return ("var", f"{name}:{label}")
+        if name in ("dots", "ldots", "cdots"):  # "3, 6, 12, \dots": an open-ended list
+            return ("var", "...")
         if name == "operatorname":
             raise ParseError("operatorname")
         raise ParseError(f"unsupported command {cmd}")

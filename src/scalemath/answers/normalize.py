@@ -60,6 +60,10 @@ _TEXT_WITH_DIGITS = re.compile(
 # "\frac{\sqrt3}{3} \approx 0.577", "x = 1/3 \approx 1.3": the exact value before an approximation
 _APPROX_TAIL = re.compile(r"\s*(?:\\approx|≈|\\simeq|\\sim)(?![a-zA-Z]).*$", re.DOTALL)
 # "-2 \\le x": a doubled backslash before a command name (JSON-escaped twice), outside matrices
+# a derivation written in an aligned environment: its rows joined ("a &= b \\\\ &= c" -> "a = b = c")
+_ALIGNED = re.compile(r"\\begin\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}(.*?)\\end\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}",
+                      re.DOTALL)
+_PMOD = re.compile(r"\s*(?:\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*\\?(?:bmod|mod)\s*\d+\s*\))")
 _EXACT_VALUE = re.compile(r"\d|\\(?:pi|sqrt|frac|log|ln|sin|cos|tan|infty)(?![a-zA-Z])")
 _DOUBLED_BACKSLASH = re.compile(r"\\\\(?=[a-zA-Z])")
 _DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
@@ -82,6 +86,8 @@ def clean_latex(ans: str) -> str:
     an approximation appended to an exact value ("\\frac{\\sqrt3}{3} \\approx 0.577"), "or"/"and"
     between alternatives (made commas), and trailing punctuation."""
     s = ans.strip()
+    if "\\begin{" in s and "align" in s or "gathered" in s or "\\begin{split" in s or "eqnarray" in s:
+        s = _ALIGNED.sub(lambda m: m.group(1).replace("&", " ").replace("\\\\", " "), s)
     if "\\\\" in s and "\\begin" not in s:
         s = _DOUBLED_BACKSLASH.sub(r"\\", s)
     m = _TEXT_WITH_DIGITS.fullmatch(s)
@@ -101,6 +107,8 @@ def clean_latex(ans: str) -> str:
         if old in s:
             s = s.replace(old, new)
     s = _THOUSANDS_BANG.sub(r"\1", s)
+    if "mod" in s:  # "15 \\pmod{94}": the residue (the modulus is in the question)
+        s = _PMOD.sub("", s)
     s = _HSPACE.sub(" ", s)
     if "\\!" in s:
         s = s.replace("\\!", "")
