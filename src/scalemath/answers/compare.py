@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .evaluate import EvalError, Undefined, evaluate, free_vars, has_decimal
+from .evaluate import EvalError, TooLarge, Undefined, evaluate, free_vars, has_decimal
 from .latex import ParseError, parse_latex
 from .normalize import clean_latex, is_text_answer, text_key, time_of_day
 from .numbers import Num, numbers_equal, parse_number, rounds_to
@@ -91,8 +91,17 @@ def ast_of(p: Prepared) -> tuple | None:
     return None
 
 
-def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
-    """Compare two extracted answers under `policy`; returns (equal, reason)."""
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A comparison only the symbolic stage can decide: the two cleaned answers to send it."""
+
+    pred: str
+    ref: str
+
+
+def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tuple[bool, str] | Pending:
+    """Compare two extracted answers under `policy`; returns (equal, reason), or with `defer` a
+    `Pending` instead of running the symbolic stage here (bulk grading runs it elsewhere)."""
     if pred == ref:
         return True, MATCH
     ta, tb = time_of_day(pred), time_of_day(ref)
@@ -135,6 +144,8 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
         return (True, MATCH) if ta and ta == tb else (False, MISMATCH)
     if not policy.symbolic:
         return False, MISMATCH
+    if defer:
+        return Pending(a.clean, b.clean)
     from .symbolic import symbolic_equal
 
     result = symbolic_equal(a.clean, b.clean, policy.timeout_s)
@@ -156,12 +167,42 @@ def _decimal_comma(clean: str) -> str | None:
 _WORDS3 = re.compile(r"(?<!\\)\b[A-Za-z]{3,}")
 
 
+def _balanced(s: str) -> bool:
+    """Braces balance (escaped ones aside) and so do round + square brackets taken together
+    ("[0, 1)" is an interval); \\begin and \\end pair up."""
+    depth = brackets = 0
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif c in "([":
+            brackets += 1
+        elif c in ")]":
+            brackets -= 1
+            if brackets < 0:
+                return False
+        i += 1
+    return depth == 0 and brackets == 0 and s.count("\\begin") == s.count("\\end")
+
+
 def _hopeless(p: Prepared) -> bool:
     """An unparsed answer that SymPy cannot read either: text with digits ("\\text{4:30 p.m.}",
     compared by text key above) or prose of three or more plain words."""
     if p.ast is not None or p.num is not None or p.text is not None:
         return False
     if not any(ch.isalnum() for ch in p.clean):  # "(*)": punctuation only
+        return True
+    if p.error in ("nested too deeply", "answer too long"):  # past our parser's limits: adversarial
+        return True
+    if not _balanced(p.clean):  # "\\frac{1}{": no parser reads unbalanced braces or brackets
         return True
     return "\\text" in p.clean or "\\mbox" in p.clean or len(_WORDS3.findall(p.clean)) >= 3
 
@@ -383,17 +424,15 @@ class Matcher:
     def _values_equal(self, a, b) -> bool | None:
         names = free_vars(a) | free_vars(b)
         if not names:
-            try:
-                va = evaluate(a, {})
-            except Undefined:
+            va, ea = _try_value(a)
+            vb, eb = _try_value(b)
+            if isinstance(ea, Undefined) or isinstance(eb, Undefined):
                 return False  # "\\frac{3}{0}": equal to nothing
-            except EvalError:
-                return _infinity_equal(a, b)
-            try:
-                vb = evaluate(b, {})
-            except Undefined:
-                return False
-            except EvalError:
+            if isinstance(ea, TooLarge) or isinstance(eb, TooLarge):
+                # 9^{9^{9^9}} is no small number: unequal to one we could compute
+                other = vb if ea is not None else va
+                return False if other is not None and _small(other) else None
+            if ea is not None or eb is not None:
                 return _infinity_equal(a, b)
             ha, hb = has_decimal(a), has_decimal(b)
             if ha == hb:  # both exact, or both approximations: the tolerance
@@ -672,6 +711,22 @@ def _unwrap_seq_assignments(node):
 
 def _is_structure(node) -> bool:
     return node[0] in ("seq", "set", "matrix", "union", "ratio")
+
+
+def _try_value(node):
+    """(value, None) or (None, the EvalError)."""
+    try:
+        return evaluate(node, {}), None
+    except EvalError as exc:
+        return None, exc
+
+
+def _small(v) -> bool:
+    """A value far below the exact-arithmetic limit (so a TooLarge value cannot equal it)."""
+    try:
+        return abs(complex(v)) < 1e300
+    except OverflowError:
+        return False
 
 
 def _bad_negation(node) -> bool:

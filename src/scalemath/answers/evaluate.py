@@ -20,6 +20,10 @@ class EvalError(ValueError):
     """The node cannot be evaluated to a number."""
 
 
+class TooLarge(EvalError):
+    """The value is finite but too large to compute here (9^{9^{9^9}}, (10^{100})!)."""
+
+
 class Undefined(EvalError):
     """The value is mathematically undefined (1/0, 0^{-1}, \\log 0): no number equals it."""
 
@@ -30,7 +34,7 @@ def _c(x: Value) -> complex:
     try:
         return complex(float(x))
     except OverflowError:
-        raise EvalError("number too large") from None
+        raise TooLarge("number too large") from None
 
 
 def _finite(z: complex) -> complex:
@@ -112,13 +116,15 @@ def _pow(b: Value, e: Value) -> Value:
             return complex(math.pow(bc.real, ec.real))
         return _finite(bc ** ec)
     except (OverflowError, ZeroDivisionError, ValueError):
-        raise EvalError("power overflow") from None
+        raise TooLarge("power overflow") from None
 
 
 def _root(n: Value, x: Value) -> Value:
     k = _as_int(n)
-    if k < 1 or k > 1000:
-        raise EvalError("bad root index")
+    if k < 1:
+        raise Undefined("bad root index")
+    if k > 1000:
+        raise EvalError("root index too large")
     if isinstance(x, Fraction):
         r = _exact_root(x, k)
         if r is not None:
@@ -181,7 +187,7 @@ def _ev(node, env) -> Value:
             v = _ev(t, env)
             if isinstance(acc, Fraction) and isinstance(v, Fraction):
                 if acc.numerator.bit_length() + v.numerator.bit_length() > 4 * _MAX_BITS:
-                    raise EvalError("number too large")
+                    raise TooLarge("number too large")
                 acc = acc * v
             else:
                 acc = _finite(_c(acc) * _c(v))
@@ -225,20 +231,22 @@ def _ev(node, env) -> Value:
         return Fraction(math.floor(r) if kind == "floor" else math.ceil(r))
     if kind == "fact":
         n = _as_int(_ev(node[1], env))
-        if n < 0 or n > 3000:
-            raise EvalError("factorial out of range")
+        if n < 0:
+            raise Undefined("factorial of a negative number")
+        if n > 3000:
+            raise TooLarge("factorial out of range")
         return Fraction(math.factorial(n))
     if kind == "binom":
         n, k = _as_int(_ev(node[1], env)), _as_int(_ev(node[2], env))
         if n > 100000 or k > 100000:
-            raise EvalError("binomial out of range")
+            raise TooLarge("binomial out of range")
         return Fraction(math.comb(n, k)) if n >= 0 and k >= 0 else Fraction(0)
     if kind == "multi":
         vals = [_ev(x, env) for x in node[2]]
         if node[1] in ("gcd", "lcm"):
             ints = [_as_int(v) for v in vals]
             if any(abs(i).bit_length() > _MAX_BITS for i in ints):
-                raise EvalError("number too large")
+                raise TooLarge("number too large")
             return Fraction(math.gcd(*ints) if node[1] == "gcd" else math.lcm(*ints))
         reals = [v if isinstance(v, Fraction) else _real(v) for v in vals]
         best = max(reals) if node[1] == "max" else min(reals)

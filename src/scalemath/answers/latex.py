@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-MAX_LEN = 600  # answers longer than this are not parsed (they go to the symbolic stage)
+MAX_LEN = 2000  # answers longer than this are not parsed (compared as strings: see compare._hopeless)
 MAX_DEPTH = 60
 
 

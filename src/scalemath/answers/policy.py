@@ -90,11 +90,25 @@ DEFAULT_POLICY = GradePolicy()
 _FIELDS = frozenset(f.name for f in fields(GradePolicy))
 
 
+_MADE: dict[tuple, GradePolicy] = {}
+
+
 def make_policy(options: dict) -> GradePolicy:
-    """Build a policy from `grade`'s keyword arguments, naming any unknown option."""
+    """Build a policy from `grade`'s keyword arguments, naming any unknown option (cached: a bulk
+    run passes the same options for every line)."""
     if not options:
         return DEFAULT_POLICY
+    try:
+        key = tuple(sorted(options.items()))
+        hit = _MADE.get(key)
+    except TypeError:  # an unhashable value: let the dataclass say what is wrong
+        key, hit = None, None
+    if hit is not None:
+        return hit
     unknown = set(options) - _FIELDS
     if unknown:
         raise TypeError(f"unknown grading option(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
-    return GradePolicy(**options)
+    pol = GradePolicy(**options)
+    if key is not None and len(_MADE) < 256:
+        _MADE[key] = pol
+    return pol

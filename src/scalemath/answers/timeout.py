@@ -177,6 +177,13 @@ class WorkerPool:
         if not keep:
             w.kill()
 
+    def ensure_capacity(self, n: int) -> None:
+        """Allow at least `n` workers at once (bulk grading runs that many checks in parallel)."""
+        with self._cond:
+            if n > self.cfg.max_workers:
+                self.cfg.max_workers = n
+                self._cond.notify_all()
+
     def warm(self, n: int = 1) -> None:
         """Start up to `n` workers now and wait until they are ready (e.g. before timing)."""
         self._check_fork()
