@@ -349,6 +349,8 @@ class Matcher:
                 _is_relation_like(a) or _is_relation_like(b) or a[0] == "union" or b[0] == "union"):
             if not self.pol.relation_as_set and _is_inequality(a) and not _is_inequality(b):
                 return False  # "x \le 3" for the interval "(-\infty, 3]": not in the asked form
+            if not self.pol.set_as_relation and _is_inequality(b) and not _is_inequality(a):
+                return False  # an interval for the inequality "x \le 3" (set_as_relation=False)
             return self._intervals_equal(ia, ib)
         ka, kb = a[0], b[0]
         if ka == "ratio" or kb == "ratio":

@@ -41,8 +41,11 @@ class GradePolicy:
         relation_as_set: False (default): a prediction written as an inequality ("x \\le 3",
             "x < -1 or x > 1") does not equal an interval or union reference ("(-\\infty, 3]") — the
             question asked for interval notation; an interval prediction does equal an inequality
-            reference, and "x \\in [1, 2)" equals "[1, 2)". True: inequalities and intervals are
-            interchangeable both ways.
+            reference, and "x \\in [1, 2)" equals "[1, 2)". True: an inequality equals the interval it
+            describes.
+        set_as_relation: True (default, as Math-Verify): an interval or union prediction
+            ("(-\\infty, 3]", "x \\in (-\\infty, 3]") equals an inequality reference ("x \\le 3");
+            False: it does not (Hendrycks' is_equiv, PRM800K, Qwen2.5-Math).
         units: "ignore" (default): units, currency signs and unit words are dropped ("5 \\text{ cm}^2",
             "18 dollars", "\\textbf{meters}"); "match": when both answers name a unit they must name
             the same one ("5 cm" is not "5 m"), a missing unit is still accepted.
@@ -69,6 +72,7 @@ class GradePolicy:
     equation_rhs: bool = True
     lists: str = "unordered"
     relation_as_set: bool = False
+    set_as_relation: bool = True
     units: str = "ignore"
     last_box: bool = True
     rename_variables: bool = False
