@@ -3,9 +3,9 @@
 Two stages, so that a slow case never holds up the rest:
 
 1. the fast stage (`grader.grade_fast`: extraction, numbers, our own parser and evaluator) runs in a
-   pool of worker processes started once per run (no start-up per chunk); while the pool is still
-   starting, this process grades chunks itself, so a small file or a slow start never makes the
-   pool slower than one process;
+   pool of worker processes started once per run, in the background (no start-up per chunk); until
+   the pool is up, this process grades chunks itself, so a slow start never makes the pool slower
+   than one process, and a file smaller than `inline_below_bytes` is graded here alone;
 2. the few comparisons only the symbolic stage can decide come back as `Deferred` and run here, in
    threads, on Math-Verify worker processes (`symbolic.pool()`) that start lazily — at the first
    such case, in the background, while grading goes on.
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -44,6 +46,8 @@ class BulkConfig:
             symbolic check waiting for its timeout holds back only the output, not the grading).
         symbolic_workers: Math-Verify worker processes for the deferred symbolic checks (0: as many
             as grading workers); they start only if some case needs one.
+        inline_below_bytes: `grade_file` grades an input file smaller than this in this process
+            alone (starting a pool costs more than it saves on it; 0: always use the pool).
     """
 
     workers: int = 0
@@ -53,6 +57,7 @@ class BulkConfig:
     start_method: str = "forkserver"
     max_pending: int = 20_000
     symbolic_workers: int = 0
+    inline_below_bytes: int = 1_000_000
 
     def n_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
@@ -68,14 +73,16 @@ def _as_text(x) -> str | None:
     return x if isinstance(x, str) else str(x)
 
 
-def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> list:
-    """Grade a chunk without the symbolic stage: verdict tuples and `Deferred` checks."""
+def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, float, int]:
+    """Grade a chunk without the symbolic stage: (verdict tuples and `Deferred` checks, CPU
+    seconds it took, pid of the process)."""
+    c = time.process_time()
     pol = make_policy(policy)
     out = []
     for pred, ref in chunk:
         v = grade_fast(_as_text(pred) or "", _as_text(ref) or "", dataset, pol)
         out.append(v if isinstance(v, Deferred) else (v.correct, v.reason, v.extracted, v.reference))
-    return out
+    return out, time.process_time() - c, os.getpid()
 
 
 def _chunks(pairs: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
@@ -89,6 +96,50 @@ def _chunks(pairs: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
         yield buf
 
 
+def _warm_worker() -> bool:
+    return True
+
+
+class _PoolStarter:
+    """Starts the process pool in a background thread (a forkserver start blocks the caller for
+    its whole start-up), so that this process can grade meanwhile."""
+
+    def __init__(self, cfg: BulkConfig, n: int):
+        self.ready = threading.Event()
+        self.pool: ProcessPoolExecutor | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+        self._lock = threading.Lock()
+        method = cfg.start_method if cfg.start_method in mp.get_all_start_methods() else None
+        self.ctx = mp.get_context(method)
+        if method == "forkserver":
+            self.ctx.set_forkserver_preload(["scalemath.answers.bulk"])
+        self.n = n
+        threading.Thread(target=self._start, name="grading-pool-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            pool = ProcessPoolExecutor(max_workers=self.n, mp_context=self.ctx)
+            for f in [pool.submit(_warm_worker) for _ in range(self.n)]:
+                f.result()
+            with self._lock:
+                self.pool = pool
+                abandoned = self.abandoned
+            if abandoned:  # the work was all done here before the pool was up
+                pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller, which grades here instead
+            self.error = exc
+        finally:
+            self.ready.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self.abandoned = True
+            pool = self.pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Iterator[list]:
     """Chunk results of the fast stage, in input order (stats["local_chunks"]: chunks this process
     graded itself while the pool started)."""
@@ -99,52 +150,25 @@ def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Itera
         for chunk in chunks:
             yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
         return
-    first = next(chunks, None)
-    if first is None:
-        return
-    second = next(chunks, None)
-    if second is None:  # one chunk: not worth starting a pool
-        yield _fast_chunk(first, cfg.dataset, cfg.policy)
-        return
-    method = cfg.start_method if cfg.start_method in mp.get_all_start_methods() else None
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["scalemath.answers.bulk"])
+    starter = _PoolStarter(cfg, n)
     window = 3 * n  # chunks in flight in the pool
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        pending: deque = deque()  # Future (pool) or list (graded here)
-        started = False  # a pool result has come back: the pool is up
-
-        def submit(chunk):
-            pending.append(pool.submit(_fast_chunk, chunk, cfg.dataset, cfg.policy))
-
-        submit(first)
-        submit(second)
-        in_pool = 2
+    pending: deque = deque()  # Futures, in input order
+    try:
         for chunk in chunks:
-            if not started:
-                started = any(isinstance(f, Future) and f.done() for f in pending)
-            if in_pool < window or started:
-                submit(chunk)
-                in_pool += 1
-            else:  # the pool is still starting and has enough queued: grade this chunk here
-                pending.append(_fast_chunk(chunk, cfg.dataset, cfg.policy))
+            if not starter.ready.is_set() or starter.pool is None:
+                # the pool is still starting (or could not start): grade this chunk here
+                while pending:  # keep the order: what the pool has is older
+                    yield pending.popleft().result()
                 stats["local_chunks"] += 1
-            while pending:  # hand out finished chunks; wait only when the pool is up and full
-                head = pending[0]
-                if isinstance(head, Future):
-                    if not (head.done() or (started and in_pool >= window)):
-                        break
-                    pending.popleft()
-                    in_pool -= 1
-                    started = True
-                    yield head.result()
-                else:
-                    pending.popleft()
-                    yield head
+                yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
+                continue
+            pending.append(starter.pool.submit(_fast_chunk, chunk, cfg.dataset, cfg.policy))
+            while pending and (pending[0].done() or len(pending) >= window):
+                yield pending.popleft().result()
         while pending:
-            head = pending.popleft()
-            yield head.result() if isinstance(head, Future) else head
+            yield pending.popleft().result()
+    finally:
+        starter.close()
 
 
 class _Resolver:
@@ -174,15 +198,20 @@ def grade_pairs(pairs: Iterable[tuple[str, str]], config: BulkConfig | None = No
                 stats: dict | None = None) -> Iterator[Verdict]:
     """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order.
 
-    `stats`, when given, receives "symbolic" (how many grades needed the symbolic stage) and
-    "local_chunks" (chunks graded in this process while the pool started)."""
+    `stats`, when given, receives "symbolic" (how many grades needed the symbolic stage),
+    "local_chunks" (chunks graded in this process while the pool started), "grading_cpu" (CPU
+    seconds of the fast stage summed over all processes) and "processes" (how many graded)."""
     cfg = config or BulkConfig()
     pol = make_policy(cfg.policy)  # fail fast on a bad option, before any worker starts
     resolver = _Resolver(cfg, pol.timeout_s)
     buffered: deque = deque()  # Verdict tuples and Futures of deferred grades, in order
     own: dict = {}
+    cpu = 0.0
+    pids: set = set()
     try:
-        for results in _fast_results(pairs, cfg, own):
+        for results, chunk_cpu, pid in _fast_results(pairs, cfg, own):
+            cpu += chunk_cpu
+            pids.add(pid)
             for item in results:
                 buffered.append(resolver.submit(item) if isinstance(item, Deferred) else item)
             # hand out what is ready; wait on a symbolic check only when the window is full
@@ -206,6 +235,8 @@ def grade_pairs(pairs: Iterable[tuple[str, str]], config: BulkConfig | None = No
         if stats is not None:
             stats["symbolic"] = resolver.count
             stats["local_chunks"] = own.get("local_chunks", 0)
+            stats["grading_cpu"] = cpu  # CPU seconds of the fast stage, over every process
+            stats["processes"] = len(pids)  # processes that graded chunks (this one included)
 
 
 @dataclass
@@ -217,6 +248,8 @@ class GradeSummary:
         reasons: count per `Verdict.reason`.
         seconds: wall time of the grading (reading, grading, writing), without the caller's start-up.
         symbolic: lines that needed the symbolic (Math-Verify) stage.
+        grading_cpu: CPU seconds of the fast stage, summed over every grading process.
+        processes: processes that graded lines (the calling one included while the pool started).
     """
 
     total: int = 0
@@ -224,6 +257,8 @@ class GradeSummary:
     reasons: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     symbolic: int = 0
+    grading_cpu: float = 0.0
+    processes: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -244,6 +279,9 @@ def grade_file(input_path: str, output_path: str, prediction_field: str, referen
     from . import GRADER_VERSION
 
     t0 = time.perf_counter()
+    cfg = config or BulkConfig()
+    if cfg.n_workers() > 1 and os.path.getsize(input_path) < cfg.inline_below_bytes:
+        cfg = dataclasses.replace(cfg, workers=1)
     summary = GradeSummary()
     waiting: deque = deque()  # records whose verdicts have not come back yet
 
@@ -261,7 +299,7 @@ def grade_file(input_path: str, output_path: str, prediction_field: str, referen
     stats: dict = {}
     try:
         with open(tmp, "wb", buffering=1 << 20) as f:
-            for i, v in enumerate(grade_pairs(pairs(), config, stats), 1):
+            for i, v in enumerate(grade_pairs(pairs(), cfg, stats), 1):
                 rec = waiting.popleft()
                 rec["extracted"] = v.extracted
                 rec["correct"] = v.correct
@@ -282,4 +320,6 @@ def grade_file(input_path: str, output_path: str, prediction_field: str, referen
         on_progress(summary.total)
     summary.seconds = time.perf_counter() - t0
     summary.symbolic = stats.get("symbolic", 0)
+    summary.grading_cpu = stats.get("grading_cpu", 0.0)
+    summary.processes = stats.get("processes", 0)
     return summary

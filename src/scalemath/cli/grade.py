@@ -61,4 +61,5 @@ def register(app: typer.Typer) -> None:
         Console().print(f"accuracy {summary.correct}/{summary.total} = {summary.accuracy:.4f}")
         rate = summary.total / summary.seconds if summary.seconds > 0 else 0.0
         console.print(f"graded {summary.total} lines in {summary.seconds:.3f} s ({rate:,.0f} lines/s, "
-                      f"{cfg.n_workers()} processes); symbolic stage: {summary.symbolic} lines")
+                      f"{cfg.n_workers()} processes; {summary.grading_cpu:.3f} CPU s); symbolic stage: "
+                      f"{summary.symbolic} lines")
