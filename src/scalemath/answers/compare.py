@@ -732,10 +732,11 @@ def _small(v) -> bool:
 
 
 def _bad_negation(node) -> bool:
-    """A minus sign on an interval, set or union ("-[0,1)"): not a value."""
+    """A minus sign on an interval, set or union ("-[0,1)"): not a value ("-(1, 2)" may be a
+    negated point, so round brackets alone do not count)."""
     while node[0] == "neg":
         node = node[1]
-        if node[0] in ("set", "union") or (node[0] == "seq" and node[1]):
+        if node[0] in ("set", "union") or (node[0] == "seq" and "[" in node[1] + node[2]):
             return True
     return False
 
