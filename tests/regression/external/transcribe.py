@@ -43,7 +43,7 @@ SOURCES = {
 
 
 class Skip(Exception):
-    pass
+    """A value that is not a literal (the case is left out)."""
 
 
 def literal(node):
@@ -116,7 +116,8 @@ def _options(call: ast.Call, params: dict, positional: list[str]) -> dict:
     return opts
 
 
-def mv_style(source: str, text: str, path: str, positional: list[str]) -> list[dict]:
+def mv_style(text: str, positional: list[str]) -> list[dict]:
+    """Cases of Math-Verify / lighteval tests: compare_strings(gold, pred, ...) == expected."""
     tree = ast.parse(text)
     rows = []
     for fn in [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]:
@@ -374,7 +375,7 @@ def main() -> None:
             text = git_show(mirror, commit, path)
             if name in ("math_verify", "lighteval"):
                 positional = ["language", "match_types", "precision"] if name == "lighteval" else ["match_types", "precision"]
-                got = mv_style(name, text, path, positional)
+                got = mv_style(text, positional)
             else:
                 got = {"nemo_skills": nemo, "hendrycks_math": hendrycks, "dart_math": dart, "qwen25_math": qwen}[name](text)
             for r in got:
