@@ -4,6 +4,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from scalemath.answers import grade
 from scalemath.answers.audit import parse_label, score_items, wilson
 from scalemath.answers.bulk import BulkConfig, grade_file, grade_pairs
 from scalemath.cli import app
@@ -30,6 +31,19 @@ def test_grade_pairs_in_order(workers):
     pairs = [(r["completion"], r["answer"]) for r in ROWS] * 30
     out = list(grade_pairs(pairs, BulkConfig(workers=workers, chunk_size=7)))
     assert [(v.correct, v.reason) for v in out] == EXPECTED * 30
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_deferred_symbolic_checks_keep_input_order(workers):
+    # \prod is read only by the symbolic stage: those grades are deferred to it and must come back
+    # in place, between grades the fast stage decided
+    symbolic = [("\\boxed{6}", "\\prod_{k=1}^{3} k"), ("\\boxed{7}", "\\prod_{k=1}^{3} k")]
+    fast = [(r["completion"], r["answer"]) for r in ROWS]
+    pairs = [x for i in range(40) for x in (fast[i % len(fast)], symbolic[i % 2])]
+    stats = {}
+    out = list(grade_pairs(pairs, BulkConfig(workers=workers, chunk_size=8), stats))
+    assert [(v.correct, v.reason) for v in out] == [(grade(str(p), str(r)).correct, grade(str(p), str(r)).reason) for p, r in pairs]
+    assert stats["symbolic"] == 40 and out[1].correct and not out[3].correct
 
 
 def test_grade_file_and_missing_field(tmp_path):

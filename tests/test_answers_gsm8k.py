@@ -72,8 +72,15 @@ def test_percent_policy():
 
 
 def test_tolerance_policy():
-    assert grade("72.001", "72", "gsm8k", rel_tol=1e-3).correct
-    assert not grade("72.0000001", "72", "gsm8k", rel_tol=0, abs_tol=0).correct
+    # a decimal against an exact value: rounded at decimal_places (default), exactly, or within rel_tol
+    assert not grade("72.001", "72", "gsm8k").correct
+    assert grade("72.001", "72", "gsm8k", decimals="relative", rel_tol=1e-3).correct
+    assert grade("72.0000001", "72", "gsm8k").correct  # 72 rounded to 6 places
+    assert not grade("72.0000001", "72", "gsm8k", decimals="exact").correct
+    assert grade("0.5", "1/2", "gsm8k", decimals="exact").correct
+    # two decimals: within rel_tol
+    assert grade("72.501", "72.5", "gsm8k", rel_tol=1e-3).correct
+    assert not grade("72.501", "72.5", "gsm8k").correct
 
 
 def test_unknown_option_and_dataset_raise():
@@ -97,3 +104,20 @@ def test_normalize_ambiguous_comma_is_not_a_thousands_separator():
 
 def test_grader_version_is_a_string():
     assert isinstance(GRADER_VERSION, str) and GRADER_VERSION
+
+
+def test_issue13_hashes_latex_fraction_is_not_its_numerator():
+    # issue 13 item 6: the GSM8K rules read "#### \frac{1}{2}" as its first number, 1
+    assert extract("#### \\frac{1}{2}", "gsm8k") == "\\frac{1}{2}"
+    v = grade("#### \\frac{1}{2}", "1", "gsm8k")
+    assert not v.correct and v.reason == "mismatch" and v.extracted == "\\frac{1}{2}"
+    assert grade("#### \\frac{1}{2}", "0.5", "gsm8k").correct
+    assert grade("The total is 3 apples.\n#### $\\dfrac{3}{4}$", "3/4", "gsm8k").correct
+    assert grade("#### 5 apples", "5", "gsm8k").correct  # prose after #### still gives its number
+
+
+def test_issue12_thousands_separators_and_minerva_endings():
+    assert grade("Final Answer: The final answer is $2{,}220$. I hope it is correct.", "2220").correct
+    assert grade("Final Answer: The final answer is $\\$78$. I hope it is correct.", "78").correct
+    assert grade("We need 1 000 bricks.\n#### 1 000", "1000", "gsm8k").correct
+    assert not grade("Final Answer: The final answer is $2{,}221$. I hope it is correct.", "2220").correct

@@ -1,7 +1,8 @@
 """The labelled regression corpus: every tricky case found so far, with its expected verdict.
 
 Rows (tests/regression/answers_corpus.jsonl): id, prediction, reference, dataset, expected (bool),
-reason (expected Verdict.reason), note (why the case is tricky), and optionally known_failure (a
+reason (expected Verdict.reason), note (why the case is tricky), and optionally options (keyword
+arguments of `grade`: the row holds under that policy switch, see docs/grading.md) and known_failure (a
 written reason when our verdict is knowingly wrong; the test then expects the wrong verdict).
 """
 import json
@@ -25,7 +26,7 @@ def test_corpus_is_well_formed():
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
 def test_corpus_row(row):
-    v = grade(row["prediction"], row["reference"], row["dataset"])
+    v = grade(row["prediction"], row["reference"], row["dataset"], **row.get("options", {}))
     expected = row["expected"] if "known_failure" not in row else not row["expected"]
     assert v.correct is expected, f"{row['note']}: {v}"
     if "known_failure" not in row:

@@ -1,18 +1,32 @@
-"""Bulk grading over all cores: `grade_pairs` (any iterable) and `grade_file` (JSONL in, JSONL out).
+"""Bulk grading: `grade_pairs` (any iterable) and `grade_file` (JSONL in, JSONL out).
 
-Work is cut into chunks graded by a process pool; results come back in input order and only a
-bounded number of chunks is in flight, so files of any size stream in constant memory.
+Two stages, so that a slow case never holds up the rest:
+
+1. the fast stage (`grader.grade_fast`: extraction, numbers, our own parser and evaluator) runs in a
+   pool of worker processes started once per run, in the background (no start-up per chunk); until
+   the pool is up, this process grades chunks itself, so a slow start never makes the pool slower
+   than one process, and a file smaller than `inline_below_bytes` is graded here alone;
+2. the few comparisons only the symbolic stage can decide come back as `Deferred` and run here, in
+   threads, on Math-Verify worker processes (`symbolic.pool()`) that start lazily — at the first
+   such case, in the background, while grading goes on.
+
+Verdicts come out in input order. Up to `max_pending` cases may be graded ahead of the oldest
+unfinished one (a symbolic check waiting on its timeout), so the pool is not stalled by it; memory
+stays bounded by that window.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from .grader import grade
+from .grader import Deferred, grade_fast, resolve
 from .policy import make_policy
 from .verdict import Verdict
 
@@ -23,21 +37,34 @@ class BulkConfig:
 
     Attributes:
         workers: grading processes; 0 means one per CPU core, 1 grades in this process.
-        chunk_size: pairs sent to a worker at a time (bigger: less overhead, coarser progress).
+        chunk_size: pairs sent to a worker at a time (bigger: less overhead, coarser balance).
         dataset: "gsm8k", "math" or "auto", as for `grade`.
         policy: keyword options for `grade` (see `GradePolicy`).
         start_method: multiprocessing start method for the pool ("forkserver" is safe when the
             caller runs threads; "fork" starts fastest).
+        max_pending: most cases graded ahead of the oldest unfinished one (bounds memory; a
+            symbolic check waiting for its timeout holds back only the output, not the grading).
+        symbolic_workers: Math-Verify worker processes for the deferred symbolic checks (0: as many
+            as grading workers); they start only if some case needs one.
+        inline_below_bytes: `grade_file` grades an input file smaller than this in this process
+            alone (starting a pool costs more than it saves on it; 0: always use the pool).
     """
 
     workers: int = 0
-    chunk_size: int = 256
+    chunk_size: int = 128
     dataset: str = "auto"
     policy: dict = field(default_factory=dict)
     start_method: str = "forkserver"
+    max_pending: int = 20_000
+    symbolic_workers: int = 0
+    inline_below_bytes: int = 1_000_000
 
     def n_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1 or self.max_pending < 1 or self.workers < 0 or self.symbolic_workers < 0:
+            raise ValueError("chunk_size and max_pending must be >= 1, workers and symbolic_workers >= 0")
 
 
 def _as_text(x) -> str | None:
@@ -46,12 +73,16 @@ def _as_text(x) -> str | None:
     return x if isinstance(x, str) else str(x)
 
 
-def _grade_chunk(chunk: list[tuple], dataset: str, policy: dict) -> list[tuple]:
+def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, float, int]:
+    """Grade a chunk without the symbolic stage: (verdict tuples and `Deferred` checks, CPU
+    seconds it took, pid of the process)."""
+    c = time.process_time()
+    pol = make_policy(policy)
     out = []
     for pred, ref in chunk:
-        v = grade(_as_text(pred) or "", _as_text(ref) or "", dataset, **policy)
-        out.append((v.correct, v.reason, v.extracted, v.reference))
-    return out
+        v = grade_fast(_as_text(pred) or "", _as_text(ref) or "", dataset, pol)
+        out.append(v if isinstance(v, Deferred) else (v.correct, v.reason, v.extracted, v.reference))
+    return out, time.process_time() - c, os.getpid()
 
 
 def _chunks(pairs: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
@@ -65,39 +96,169 @@ def _chunks(pairs: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
         yield buf
 
 
-def grade_pairs(pairs: Iterable[tuple[str, str]], config: BulkConfig | None = None) -> Iterator[Verdict]:
-    """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order."""
-    cfg = config or BulkConfig()
-    make_policy(cfg.policy)  # fail fast on a bad option, before any worker starts
+def _warm_worker() -> bool:
+    return True
+
+
+class _PoolStarter:
+    """Starts the process pool in a background thread (a forkserver start blocks the caller for
+    its whole start-up), so that this process can grade meanwhile."""
+
+    def __init__(self, cfg: BulkConfig, n: int):
+        self.ready = threading.Event()
+        self.pool: ProcessPoolExecutor | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+        self._lock = threading.Lock()
+        method = cfg.start_method if cfg.start_method in mp.get_all_start_methods() else None
+        self.ctx = mp.get_context(method)
+        if method == "forkserver":
+            self.ctx.set_forkserver_preload(["scalemath.answers.bulk"])
+        self.n = n
+        threading.Thread(target=self._start, name="grading-pool-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            pool = ProcessPoolExecutor(max_workers=self.n, mp_context=self.ctx)
+            for f in [pool.submit(_warm_worker) for _ in range(self.n)]:
+                f.result()
+            with self._lock:
+                self.pool = pool
+                abandoned = self.abandoned
+            if abandoned:  # the work was all done here before the pool was up
+                pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller, which grades here instead
+            self.error = exc
+        finally:
+            self.ready.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self.abandoned = True
+            pool = self.pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Iterator[list]:
+    """Chunk results of the fast stage, in input order (stats["local_chunks"]: chunks this process
+    graded itself while the pool started)."""
+    stats["local_chunks"] = 0
     n = cfg.n_workers()
+    chunks = _chunks(pairs, cfg.chunk_size)
     if n <= 1:
-        for chunk in _chunks(pairs, cfg.chunk_size):
-            for t in _grade_chunk(chunk, cfg.dataset, cfg.policy):
-                yield Verdict(*t)
+        for chunk in chunks:
+            yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
         return
-    method = cfg.start_method if cfg.start_method in mp.get_all_start_methods() else None
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["scalemath.answers"])
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        pending: deque = deque()
-        for chunk in _chunks(pairs, cfg.chunk_size):
-            pending.append(pool.submit(_grade_chunk, chunk, cfg.dataset, cfg.policy))
-            while len(pending) >= 4 * n:
-                for t in pending.popleft().result():
-                    yield Verdict(*t)
+    starter = _PoolStarter(cfg, n)
+    window = 3 * n  # chunks in flight in the pool
+    pending: deque = deque()  # Futures, in input order
+    try:
+        for chunk in chunks:
+            if not starter.ready.is_set() or starter.pool is None:
+                # the pool is still starting (or could not start): grade this chunk here
+                while pending:  # keep the order: what the pool has is older
+                    yield pending.popleft().result()
+                stats["local_chunks"] += 1
+                yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
+                continue
+            pending.append(starter.pool.submit(_fast_chunk, chunk, cfg.dataset, cfg.policy))
+            while pending and (pending[0].done() or len(pending) >= window):
+                yield pending.popleft().result()
         while pending:
-            for t in pending.popleft().result():
-                yield Verdict(*t)
+            yield pending.popleft().result()
+    finally:
+        starter.close()
+
+
+class _Resolver:
+    """Runs `Deferred` checks on threads (one per symbolic worker), started at the first one."""
+
+    def __init__(self, cfg: BulkConfig, timeout_s: float):
+        self.n = cfg.symbolic_workers or cfg.n_workers()
+        self.timeout_s = timeout_s
+        self.pool: ThreadPoolExecutor | None = None
+        self.count = 0
+
+    def submit(self, d: Deferred) -> Future:
+        if self.pool is None:
+            from . import symbolic
+
+            symbolic.pool().ensure_capacity(self.n)
+            self.pool = ThreadPoolExecutor(max_workers=self.n, thread_name_prefix="symbolic")
+        self.count += 1
+        return self.pool.submit(resolve, d, self.timeout_s)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def grade_pairs(pairs: Iterable[tuple[str, str]], config: BulkConfig | None = None,
+                stats: dict | None = None) -> Iterator[Verdict]:
+    """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order.
+
+    `stats`, when given, receives "symbolic" (how many grades needed the symbolic stage),
+    "local_chunks" (chunks graded in this process while the pool started), "grading_cpu" (CPU
+    seconds of the fast stage summed over all processes) and "processes" (how many graded)."""
+    cfg = config or BulkConfig()
+    pol = make_policy(cfg.policy)  # fail fast on a bad option, before any worker starts
+    resolver = _Resolver(cfg, pol.timeout_s)
+    buffered: deque = deque()  # Verdict tuples and Futures of deferred grades, in order
+    own: dict = {}
+    cpu = 0.0
+    pids: set = set()
+    try:
+        for results, chunk_cpu, pid in _fast_results(pairs, cfg, own):
+            cpu += chunk_cpu
+            pids.add(pid)
+            for item in results:
+                buffered.append(resolver.submit(item) if isinstance(item, Deferred) else item)
+            # hand out what is ready; wait on a symbolic check only when the window is full
+            while buffered:
+                head = buffered[0]
+                if isinstance(head, Future):
+                    if not head.done():
+                        if len(buffered) < cfg.max_pending:
+                            break
+                        wait([head], return_when=FIRST_COMPLETED)
+                    buffered.popleft()
+                    yield head.result()
+                else:
+                    buffered.popleft()
+                    yield Verdict(*head)
+        while buffered:
+            head = buffered.popleft()
+            yield head.result() if isinstance(head, Future) else Verdict(*head)
+    finally:
+        resolver.close()
+        if stats is not None:
+            stats["symbolic"] = resolver.count
+            stats["local_chunks"] = own.get("local_chunks", 0)
+            stats["grading_cpu"] = cpu  # CPU seconds of the fast stage, over every process
+            stats["processes"] = len(pids)  # processes that graded chunks (this one included)
 
 
 @dataclass
 class GradeSummary:
-    """Counts from one `grade_file` run."""
+    """Counts from one `grade_file` run.
+
+    Attributes:
+        total, correct: lines graded and lines graded correct.
+        reasons: count per `Verdict.reason`.
+        seconds: wall time of the grading (reading, grading, writing), without the caller's start-up.
+        symbolic: lines that needed the symbolic (Math-Verify) stage.
+        grading_cpu: CPU seconds of the fast stage, summed over every grading process.
+        processes: processes that graded lines (the calling one included while the pool started).
+    """
 
     total: int = 0
     correct: int = 0
     reasons: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    symbolic: int = 0
+    grading_cpu: float = 0.0
+    processes: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -117,6 +278,10 @@ def grade_file(input_path: str, output_path: str, prediction_field: str, referen
 
     from . import GRADER_VERSION
 
+    t0 = time.perf_counter()
+    cfg = config or BulkConfig()
+    if cfg.n_workers() > 1 and os.path.getsize(input_path) < cfg.inline_below_bytes:
+        cfg = dataclasses.replace(cfg, workers=1)
     summary = GradeSummary()
     waiting: deque = deque()  # records whose verdicts have not come back yet
 
@@ -131,9 +296,10 @@ def grade_file(input_path: str, output_path: str, prediction_field: str, referen
     out_dir = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(out_dir, exist_ok=True)
     tmp = os.path.join(out_dir, f".{os.path.basename(output_path)}.tmp{os.getpid()}")
+    stats: dict = {}
     try:
         with open(tmp, "wb", buffering=1 << 20) as f:
-            for i, v in enumerate(grade_pairs(pairs(), config), 1):
+            for i, v in enumerate(grade_pairs(pairs(), cfg, stats), 1):
                 rec = waiting.popleft()
                 rec["extracted"] = v.extracted
                 rec["correct"] = v.correct
@@ -152,4 +318,8 @@ def grade_file(input_path: str, output_path: str, prediction_field: str, referen
         raise
     if on_progress is not None:
         on_progress(summary.total)
+    summary.seconds = time.perf_counter() - t0
+    summary.symbolic = stats.get("symbolic", 0)
+    summary.grading_cpu = stats.get("grading_cpu", 0.0)
+    summary.processes = stats.get("processes", 0)
     return summary

@@ -14,14 +14,15 @@
 """
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .evaluate import EvalError, evaluate, free_vars, has_decimal
+from .evaluate import EvalError, TooLarge, Undefined, evaluate, free_vars, has_decimal
 from .latex import ParseError, parse_latex
-from .normalize import clean_latex, is_text_answer, text_key
+from .normalize import clean_latex, is_text_answer, text_key, time_of_day
 from .numbers import Num, numbers_equal, parse_number, rounds_to
 from .policy import GradePolicy
 from .verdict import MATCH, MISMATCH, TIMEOUT
@@ -90,15 +91,38 @@ def ast_of(p: Prepared) -> tuple | None:
     return None
 
 
-def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
-    """Compare two extracted answers under `policy`; returns (equal, reason)."""
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A comparison only the symbolic stage can decide: the two cleaned answers to send it."""
+
+    pred: str
+    ref: str
+
+
+def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tuple[bool, str] | Pending:
+    """Compare two extracted answers under `policy`; returns (equal, reason), or with `defer` a
+    `Pending` instead of running the symbolic stage here (bulk grading runs it elsewhere)."""
     if pred == ref:
         return True, MATCH
+    ta, tb = time_of_day(pred), time_of_day(ref)
+    if ta is not None and tb is not None and (ta[3] or tb[3]):
+        # times of day ("1:00" is not "12:00"; "4:30 p.m." equals "\\text{4:30 p.m.}"), not ratios
+        ok = ta[:2] == tb[:2] and (ta[2] is None or tb[2] is None or ta[2] == tb[2])
+        return ok, MATCH if ok else MISMATCH
     a, b = prepare(pred), prepare(ref)
     if a.key == b.key and a.key:
         return True, MATCH
+    if a.num is None and b.num is not None and "." in b.num.canon:
+        alt = _decimal_comma(a.clean)  # "1,22" against 1.22: the only reading that can be a number
+        if alt is not None:
+            a = prepare(alt)
+    elif b.num is None and a.num is not None and "." in a.num.canon:
+        alt = _decimal_comma(b.clean)
+        if alt is not None:
+            b = prepare(alt)
     if a.num is not None and b.num is not None:
-        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places)
+        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places,
+                           policy.decimals)
         return ok, MATCH if ok else MISMATCH
     if b.text is not None or a.text is not None:
         ta = a.text if a.text is not None else text_key(a.clean)
@@ -120,6 +144,8 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
         return (True, MATCH) if ta and ta == tb else (False, MISMATCH)
     if not policy.symbolic:
         return False, MISMATCH
+    if defer:
+        return Pending(a.clean, b.clean)
     from .symbolic import symbolic_equal
 
     result = symbolic_equal(a.clean, b.clean, policy.timeout_s)
@@ -128,7 +154,43 @@ def compare(pred: str, ref: str, policy: GradePolicy) -> tuple[bool, str]:
     return result, MATCH if result else MISMATCH
 
 
+_PAIR_COMMA = re.compile(r"(-?\d+),(\d{1,2}|\d{4,})")
+
+
+def _decimal_comma(clean: str) -> str | None:
+    """"1,22" as "1.22" (a two-item list cannot equal a decimal, so that reading is tried only
+    against a decimal), else None."""
+    m = _PAIR_COMMA.fullmatch(clean.strip())
+    return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
 _WORDS3 = re.compile(r"(?<!\\)\b[A-Za-z]{3,}")
+
+
+def _balanced(s: str) -> bool:
+    """Braces balance (escaped ones aside) and so do round + square brackets taken together
+    ("[0, 1)" is an interval); \\begin and \\end pair up."""
+    depth = brackets = 0
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif c in "([":
+            brackets += 1
+        elif c in ")]":
+            brackets -= 1
+            if brackets < 0:
+                return False
+        i += 1
+    return depth == 0 and brackets == 0 and s.count("\\begin") == s.count("\\end")
 
 
 def _hopeless(p: Prepared) -> bool:
@@ -136,6 +198,12 @@ def _hopeless(p: Prepared) -> bool:
     compared by text key above) or prose of three or more plain words."""
     if p.ast is not None or p.num is not None or p.text is not None:
         return False
+    if not any(ch.isalnum() for ch in p.clean):  # "(*)": punctuation only
+        return True
+    if p.error in ("nested too deeply", "answer too long"):  # past our parser's limits: adversarial
+        return True
+    if not _balanced(p.clean):  # "\\frac{1}{": no parser reads unbalanced braces or brackets
+        return True
     return "\\text" in p.clean or "\\mbox" in p.clean or len(_WORDS3.findall(p.clean)) >= 3
 
 
@@ -181,6 +249,40 @@ def _is_assignment_lhs(node) -> bool:
         arg = node[1][1]
         return arg[0] in ("var", "seq", "num") or arg[0] == "add"
     return False
+
+
+_SYMBOLIC_KINDS = frozenset(("var", "mul", "div", "add", "neg", "abs"))
+
+
+def _symbols_only(node) -> bool:
+    """An expression of variables alone, no numbers or constants: "AB", "\\frac{NO}{BO}", "x+y"."""
+    stack, seen_var = [node], False
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+            continue
+        k = n[0]
+        if k == "var":
+            seen_var = True
+        elif k in _SYMBOLIC_KINDS:
+            stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
+        else:
+            return False
+    return seen_var
+
+
+def _is_label(node) -> bool:
+    """What may name an answer left of "=": a variable or f(x), a tuple of variables "(p, q)", a
+    ratio of labels "V_1 : V_2", or an expression of variables only ("|AB|", "\\frac{NO}{BO}")."""
+    if _is_assignment_lhs(node):
+        return True
+    k = node[0]
+    if k == "seq" and node[1] == "(" and node[2] == ")":
+        return all(x[0] == "var" for x in node[3])
+    if k == "ratio":
+        return all(_symbols_only(x) for x in node[1])
+    return _symbols_only(node)
 
 
 def _expand_pm(node, limit: int = 8) -> list:
@@ -237,11 +339,18 @@ class Matcher:
     # entry point: returns True / False, or None when undecidable (evaluation failed)
     def equal(self, a, b) -> bool | None:
         a, b = self._unwrap_assignment(a, b)
+        if _bad_negation(a) or _bad_negation(b):  # "-[0,1)": a negated interval is no answer
+            return False
+        a, b = _matrix_arithmetic(a), _matrix_arithmetic(b)
         a = self._expand_top_pm(a)
         b = self._expand_top_pm(b)
         ia, ib = _as_intervals(a), _as_intervals(b)
         if ia is not None and ib is not None and (
                 _is_relation_like(a) or _is_relation_like(b) or a[0] == "union" or b[0] == "union"):
+            if not self.pol.relation_as_set and _is_inequality(a) and not _is_inequality(b):
+                return False  # "x \le 3" for the interval "(-\infty, 3]": not in the asked form
+            if not self.pol.set_as_relation and _is_inequality(b) and not _is_inequality(a):
+                return False  # an interval for the inequality "x \le 3" (set_as_relation=False)
             return self._intervals_equal(ia, ib)
         ka, kb = a[0], b[0]
         if ka == "ratio" or kb == "ratio":
@@ -262,7 +371,10 @@ class Matcher:
         return self._scalars_equal(a, b)
 
     def _unwrap_assignment(self, a, b):
-        """"x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ."""
+        """"x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ.
+        A label is anything `_is_label` accepts: "(p,q)=(3,2)", "|AB|=1", "V_1:V_2=11:21",
+        "\\frac{NO}{BO}=\\frac{1}{\\sqrt6}"; a chain of constants "\\frac12 = \\frac{10}{9}" stands for its
+        last side."""
         if not self.pol.equation_rhs:
             return a, b
         asg_a = _assignment(a, strict=b[0] == "rel")
@@ -275,7 +387,7 @@ class Matcher:
             return asg_a[1], b
         if asg_b and a[0] != "rel":
             return a, asg_b[1]
-        # "x = 1, y = 2" vs "(1, 2)"; "x = 1 or x = 2" vs "1, 2"
+        # "x = 1, y = 2" vs "(1, 2)"; "x = 1 or x = 2" vs "1, 2"; "p=5,q=2;p=7,q=2" vs "(5,2),(7,2)"
         if a[0] == "seq" and b[0] != "rel":
             a = _unwrap_seq_assignments(a)
         if b[0] == "seq" and a[0] != "rel":
@@ -314,30 +426,56 @@ class Matcher:
     def _values_equal(self, a, b) -> bool | None:
         names = free_vars(a) | free_vars(b)
         if not names:
-            try:
-                va, vb = evaluate(a, {}), evaluate(b, {})
-            except EvalError:
+            va, ea = _try_value(a)
+            vb, eb = _try_value(b)
+            if isinstance(ea, Undefined) or isinstance(eb, Undefined):
+                return False  # "\\frac{3}{0}": equal to nothing
+            if isinstance(ea, TooLarge) or isinstance(eb, TooLarge):
+                # 9^{9^{9^9}} is no small number: unequal to one we could compute
+                other = vb if ea is not None else va
+                return False if other is not None and _small(other) else None
+            if ea is not None or eb is not None:
                 return _infinity_equal(a, b)
-            da, db = _decimal_literal(a), _decimal_literal(b)
-            exact = not (da or db or has_decimal(a) or has_decimal(b))
-            if self._numbers_close(va, vb, exact):
-                return True
-            # a decimal answer that is the other value rounded ("0.083333" for 1/12)
-            lit, other = (va, vb) if da else (vb, va) if db else (None, None)
-            if lit is None or (da and db):
-                return False
+            ha, hb = has_decimal(a), has_decimal(b)
+            if ha == hb:  # both exact, or both approximations: the tolerance
+                return self._numbers_close(va, vb, not ha)
+            # one side is written with a decimal point and the other is exact: policy.decimals
+            if isinstance(va, Fraction) and isinstance(vb, Fraction) and va == vb:
+                return True  # "0.5" and "\\frac12"
+            approx, exact_v = (va, vb) if ha else (vb, va)
+            mode = self.pol.decimals
+            if mode == "relative":
+                return self._numbers_close(va, vb, False)
             try:
-                return rounds_to(complex(other).real, float(lit), self.pol.decimal_places) and \
-                    abs(complex(other).imag) < 1e-12
+                za, zx = complex(approx), complex(exact_v)
             except OverflowError:
                 return False
+            if mode == "exact":
+                return abs(za - zx) <= 1e-12 * max(1.0, abs(zx))
+            # "round": the decimal is the exact value rounded to decimal_places ("0.083333" for 1/12)
+            return rounds_to(zx.real, za.real, self.pol.decimal_places) and abs(za.imag - zx.imag) < 1e-9
         if len(names) > 12:
             return None
         exact = not (has_decimal(a) or has_decimal(b))
+        na, nb = free_vars(a), free_vars(b)
+        if self.pol.rename_variables and na != nb and len(na) == len(nb) <= 4:
+            # f(x) vs f(y): equal under some one-to-one renaming of the prediction's variables
+            order_a = sorted(na)
+            undecided = False
+            for perm in itertools.permutations(sorted(nb)):
+                r = self._sampled_equal(a, b, nb, exact, dict(zip(order_a, perm)))
+                if r:
+                    return True
+                undecided = undecided or r is None
+            return None if undecided else False
+        return self._sampled_equal(a, b, names, exact, None)
+
+    def _sampled_equal(self, a, b, names, exact: bool, rename: dict | None) -> bool | None:
+        """Compare a and b at the sample points (a's variables renamed by `rename` first)."""
         checked = 0
         for env in _sample_envs(names):
             try:
-                va = evaluate(a, env)
+                va = evaluate(a, env if rename is None else {k: env[v] for k, v in rename.items()})
             except EvalError:
                 va = None
             try:
@@ -387,21 +525,37 @@ class Matcher:
     def _collections_equal(self, a, b) -> bool | None:
         """Tuples, intervals, vectors and matrices compare in order (a bare "1, 2" may stand for
         the reference's "(1, 2)"); when the reference is a set or a bare list of solutions, order
-        does not matter."""
+        does not matter and neither does a repeated element (set semantics, as Math-Verify)."""
         ea, eb = _elements(a), _elements(b)
-        if len(ea) != len(eb):
-            return False
         if a[0] == "seq" and b[0] == "seq" and a[1] and b[1] and (a[1], a[2]) != (b[1], b[2]):
             return False  # [1, 2) vs (1, 2)
-        if _is_ordered(b):
-            if a[0] == "set":
+        ordered = self.pol.lists != "sets" and (
+            _is_ordered(b) or (self.pol.lists == "ordered" and b[0] == "seq" and a[0] != "set"))
+        if ordered:
+            if len(ea) != len(eb):
+                return False
+            if a[0] == "set" and b[0] != "set":
                 return False
             for x, y in zip(ea, eb):
                 r = self.equal(x, y)
                 if not r:
                     return r
             return True
+        if len(ea) != len(eb):
+            if max(len(ea), len(eb)) > 64:
+                return False
+            ea, eb = self._distinct(ea), self._distinct(eb)
+            if len(ea) != len(eb):
+                return False
         return self._unordered_equal(ea, eb)
+
+    def _distinct(self, items: list) -> list:
+        """`items` without elements equal to an earlier one ("1, 1, 2" lists the solutions 1, 2)."""
+        out: list = []
+        for x in items:
+            if not any(self.equal(x, y) for y in out):
+                out.append(x)
+        return out
 
     def _unordered_equal(self, ea, eb) -> bool | None:
         remaining = list(eb)
@@ -422,6 +576,8 @@ class Matcher:
     def _relations_equal(self, a, b) -> bool | None:
         ea, oa = a[1], a[2]
         eb, ob = b[1], b[2]
+        if any(_is_structure(x) for x in ea) != any(_is_structure(x) for x in eb):
+            return False  # "C = (-3, 2)" is not an equation between numbers such as "x^2 + y^2 = 13"
         if len(ea) != 2 or len(eb) != 2:
             if len(ea) == len(eb) and oa == ob:
                 return all(self.equal(x, y) for x, y in zip(ea, eb))
@@ -497,24 +653,54 @@ class Matcher:
 
 
 def _assignment(node, strict: bool = True):
-    """(name, value) for "x = 3" / "x = 1 + 2 = 3" (the last side), else None. With `strict`,
-    "x = y" is an equation between variables, not the value y."""
+    """(label, value) for "x = 3" / "x = 1 + 2 = 3" (the last side) and for the labels of
+    `_is_label`; (first side, last side) for a chain of constants "2 + 3 = 5"; else None. With
+    `strict`, "x = y" is an equation between variables, not the value y."""
     if node[0] != "rel" or any(op != "=" for op in node[2]):
         return None
     lhs = node[1][0]
-    if not _is_assignment_lhs(lhs):
-        return None
     rhs = node[1][-1]
+    if not _is_label(lhs):
+        if any(side[0] in ("seq", "set", "matrix", "ratio", "union") for side in node[1]):
+            return None
+        if len(node[1]) >= 3 and not free_vars(rhs):  # a derivation "f(r) + f(s) = 96 - 32s = 9"
+            return (lhs, rhs)
+        if any(free_vars(side) for side in node[1]):
+            return None
+        return (lhs, rhs)  # "\\frac{1}{2} = \\frac{10}{9}": the last side is the answer given
     if strict and len(node[1]) == 2 and rhs[0] == "var":
         return None
     return (lhs, rhs)
 
 
+def _assignment_groups(items):
+    """Values of "p = 5, q = 2, p = 7, q = 2" grouped per solution [[5, 2], [7, 2]] (every item an
+    assignment, the first label repeating every k items with the same labels each time), else None."""
+    asg = [_assignment(it, strict=False) if it[0] == "rel" else None for it in items]
+    if any(a is None for a in asg) or len(asg) < 4:
+        return None
+    labels = [a[0] for a in asg]
+    k = labels[1:].index(labels[0]) + 1 if labels[0] in labels[1:] else 0
+    if k < 2 or len(labels) % k or any(labels[i] != labels[i % k] for i in range(len(labels))):
+        return None
+    return [[a[1] for a in asg[i:i + k]] for i in range(0, len(asg), k)]
+
+
 def _unwrap_seq_assignments(node):
-    """"x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values)."""
+    """"x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values); groups
+    "p=5,q=2;p=7,q=2" -> ((5, 2), (7, 2))."""
     items = node[-1]
+    groups = _assignment_groups(items)
+    if groups is not None:  # "p = 5, q = 2, p = 7, q = 2": two solutions (5, 2) and (7, 2)
+        return node[:-1] + ([("seq", "(", ")", g) for g in groups],)
     vals = []
     for k, it in enumerate(items):
+        if it[0] == "seq" and not it[1]:
+            inner = _unwrap_seq_assignments(it)
+            if inner is it:
+                return node
+            vals.append(("seq", "(", ")", inner[-1]))
+            continue
         asg = _assignment(it, strict=False)
         if asg is None:
             if k == 0 or it[0] == "rel":
@@ -523,6 +709,129 @@ def _unwrap_seq_assignments(node):
         else:
             vals.append(asg[1])
     return node[:-1] + (vals,)
+
+
+def _is_structure(node) -> bool:
+    return node[0] in ("seq", "set", "matrix", "union", "ratio")
+
+
+def _try_value(node):
+    """(value, None) or (None, the EvalError)."""
+    try:
+        return evaluate(node, {}), None
+    except EvalError as exc:
+        return None, exc
+
+
+def _small(v) -> bool:
+    """A value far below the exact-arithmetic limit (so a TooLarge value cannot equal it)."""
+    try:
+        return abs(complex(v)) < 1e300
+    except OverflowError:
+        return False
+
+
+def _bad_negation(node) -> bool:
+    """A minus sign on an interval, set or union ("-[0,1)"): not a value ("-(1, 2)" may be a
+    negated point, so round brackets alone do not count)."""
+    while node[0] == "neg":
+        node = node[1]
+        if node[0] in ("set", "union") or (node[0] == "seq" and "[" in node[1] + node[2]):
+            return True
+    return False
+
+
+_MAX_MATRIX = 12
+
+
+def _contains_matrix(node) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+        elif isinstance(n, tuple) and n:
+            if n[0] == "matrix":
+                return True
+            if n[0] not in ("num", "var", "const", "base", "text"):
+                stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
+    return False
+
+
+def _matrix_arithmetic(node):
+    """A sum, product, scalar multiple or small power of matrices written out ("A + B", "A B",
+    "2A", "A^2") as the one matrix it equals (entries stay ASTs, so they may hold variables); any
+    other node comes back unchanged. Shapes that do not fit raise EvalError."""
+    if node[0] not in ("add", "mul", "neg", "div", "pow") or not _contains_matrix(node):
+        return node
+    return _mat(node)
+
+
+def _mat(node):
+    k = node[0]
+    if k == "matrix":
+        rows = node[1]
+        if len(rows) > _MAX_MATRIX or len(rows[0]) > _MAX_MATRIX:
+            raise EvalError("matrix too large")
+        return node
+    if not _contains_matrix(node):
+        return node
+    if k == "neg":
+        m = _mat(node[1])
+        return ("matrix", [[("neg", x) for x in r] for r in m[1]])
+    if k == "add":
+        terms = [_mat(t) for t in node[1]]
+        if any(t[0] != "matrix" for t in terms):
+            raise EvalError("matrix plus scalar")
+        shape = (len(terms[0][1]), len(terms[0][1][0]))
+        if any((len(t[1]), len(t[1][0])) != shape for t in terms):
+            raise EvalError("matrix shapes differ")
+        return ("matrix", [[("add", [t[1][i][j] for t in terms]) for j in range(shape[1])]
+                           for i in range(shape[0])])
+    if k == "mul":
+        acc = None
+        for f in node[1]:
+            f = _mat(f)
+            acc = f if acc is None else _mat_mul(acc, f)
+        return acc
+    if k == "div":
+        m, d = _mat(node[1]), node[2]
+        if m[0] != "matrix" or _contains_matrix(d):
+            raise EvalError("division by a matrix")
+        return ("matrix", [[("div", x, d) for x in r] for r in m[1]])
+    if k == "pow":
+        m, e = _mat(node[1]), node[2]
+        if m[0] != "matrix" or e[0] != "num" or e[1].denominator != 1 or not 1 <= e[1] <= 8:
+            raise EvalError("unsupported matrix power")
+        acc = m
+        for _ in range(int(e[1]) - 1):
+            acc = _mat_mul(acc, m)
+        return acc
+    raise EvalError(f"{k} of a matrix")
+
+
+def _mat_mul(a, b):
+    if a[0] != "matrix" and b[0] != "matrix":
+        return ("mul", [a, b])
+    if a[0] != "matrix":  # scalar * matrix
+        return ("matrix", [[("mul", [a, x]) for x in r] for r in b[1]])
+    if b[0] != "matrix":
+        return ("matrix", [[("mul", [x, b]) for x in r] for r in a[1]])
+    ra, rb = a[1], b[1]
+    if len(ra[0]) != len(rb):
+        raise EvalError("matrix shapes do not multiply")
+    return ("matrix", [[("add", [("mul", [ra[i][t], rb[t][j]]) for t in range(len(rb))])
+                        for j in range(len(rb[0]))] for i in range(len(ra))])
+
+
+def _is_inequality(node) -> bool:
+    """A set of reals written with <, \\le, >, \\ge or \\ne ("x \\le 3", "x < -1 or x > 1"), not as
+    an interval and not as "x \\in [1, 2)"."""
+    if node[0] == "rel":
+        return all(op in ("<", "<=", ">", ">=", "!=") for op in node[2])
+    if node[0] == "seq" and not node[1]:
+        return any(_is_inequality(it) for it in node[3])
+    return False
 
 
 def _word(node) -> str | None:
@@ -614,11 +923,16 @@ def _as_intervals(node):
         if ops == ["!="] and len(exprs) == 2 and exprs[0][0] == "var" and not free_vars(exprs[1]):
             inf = ("const", "inf")  # x != a: (-inf, a) U (a, inf)
             return [(_NEG_INF, exprs[1], False, False), (exprs[1], inf, False, False)]
-        var_idx = [i for i, e in enumerate(exprs) if e[0] == "var"]
+        var_idx = [i for i, e in enumerate(exprs) if e[0] == "var" or _is_assignment_lhs(e)
+                   or (e[0] == "abs" and e[1][0] == "var")]
         if len(var_idx) != 1 or any(free_vars(e) for i, e in enumerate(exprs) if i != var_idx[0]):
             return None
         if any(op not in ("<", "<=", ">", ">=") for op in ops):
             return None
+        if exprs[var_idx[0]][0] == "abs":  # "1 \\le |z| \\le 2": the set of z
+            inner = ("rel", exprs[:var_idx[0]] + [exprs[var_idx[0]][1]] + exprs[var_idx[0] + 1:], ops)
+            found = _as_intervals(inner)
+            return None if found is None else _abs_preimage(found[0])
         inf = ("const", "inf")
         lo, hi, lc, hc = _NEG_INF, inf, False, False
         i = var_idx[0]
@@ -646,6 +960,23 @@ def _as_intervals(node):
     return None
 
 
+def _abs_preimage(iv):
+    """{x : |x| in iv} for one interval iv = (lo, hi, lo_closed, hi_closed) of constants."""
+    lo, hi, lc, hc = iv
+    inf = ("const", "inf")
+    try:
+        lo_v = -float("inf") if _infinite_sign(lo) < 0 else _endpoint_value(lo)
+    except EvalError:
+        return None
+    neg_hi = _NEG_INF if _infinite_sign(hi) > 0 else ("neg", hi)
+    if _infinite_sign(hi) < 0:
+        return []
+    if lo_v < 0 or (lo_v == 0 and lc):
+        return [(neg_hi, hi if _infinite_sign(hi) <= 0 else inf, hc, hc)]
+    neg_lo = ("neg", lo)
+    return [(neg_hi, neg_lo, hc, lc), (lo, hi, lc, hc)]
+
+
 def _infinity_equal(a, b) -> bool | None:
     sa, sb = _infinite_sign(a), _infinite_sign(b)
     if sa or sb:
@@ -662,7 +993,10 @@ def canonical(ans: str) -> str:
     if p.text is not None:
         return p.text
     if p.ast is not None:
-        c = _canon_node(p.ast)
+        try:
+            c = _canon_node(p.ast)
+        except (ValueError, OverflowError, RecursionError):  # e.g. a 5,000-digit numerator
+            c = None
         if c is not None:
             return c
     return p.key
@@ -678,6 +1012,8 @@ def _canon_value(node) -> str | None:
     except EvalError:
         return None
     if isinstance(v, Fraction):
+        if max(v.numerator.bit_length(), v.denominator.bit_length()) > 3000:
+            return None  # too long to be a useful key (and past Python's int-to-str limit)
         if v.denominator == 1:
             return str(v.numerator)
         d = v.denominator

@@ -20,13 +20,21 @@ class EvalError(ValueError):
     """The node cannot be evaluated to a number."""
 
 
+class TooLarge(EvalError):
+    """The value is finite but too large to compute here (9^{9^{9^9}}, (10^{100})!)."""
+
+
+class Undefined(EvalError):
+    """The value is mathematically undefined (1/0, 0^{-1}, \\log 0): no number equals it."""
+
+
 def _c(x: Value) -> complex:
     if isinstance(x, complex):
         return x
     try:
         return complex(float(x))
     except OverflowError:
-        raise EvalError("number too large") from None
+        raise TooLarge("number too large") from None
 
 
 def _finite(z: complex) -> complex:
@@ -85,7 +93,7 @@ def _pow(b: Value, e: Value) -> Value:
             k = e.numerator
             bits = max(b.numerator.bit_length(), b.denominator.bit_length())
             if b == 0 and k < 0:
-                raise EvalError("0 to a negative power")
+                raise Undefined("0 to a negative power")
             if abs(k) <= 100000 and bits * abs(k) <= _MAX_BITS:
                 return b ** k
         elif e.denominator <= 64:
@@ -102,19 +110,21 @@ def _pow(b: Value, e: Value) -> Value:
     if bc == 0:
         if ec.real > 0:
             return complex(0)
-        raise EvalError("0 to a non-positive power")
+        raise Undefined("0 to a non-positive power")
     try:
         if bc.imag == 0 and bc.real > 0 and ec.imag == 0:
             return complex(math.pow(bc.real, ec.real))
         return _finite(bc ** ec)
     except (OverflowError, ZeroDivisionError, ValueError):
-        raise EvalError("power overflow") from None
+        raise TooLarge("power overflow") from None
 
 
 def _root(n: Value, x: Value) -> Value:
     k = _as_int(n)
-    if k < 1 or k > 1000:
-        raise EvalError("bad root index")
+    if k < 1:
+        raise Undefined("bad root index")
+    if k > 1000:
+        raise EvalError("root index too large")
     if isinstance(x, Fraction):
         r = _exact_root(x, k)
         if r is not None:
@@ -132,7 +142,7 @@ def _root(n: Value, x: Value) -> Value:
 _FUNCS = {
     "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.asin, "arccos": cmath.acos,
     "arctan": cmath.atan, "sinh": cmath.sinh, "cosh": cmath.cosh, "tanh": cmath.tanh, "exp": cmath.exp,
-    "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z), "csc": lambda z: 1 / cmath.sin(z),
+    "conj": lambda z: z.conjugate(), "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z), "csc": lambda z: 1 / cmath.sin(z),
 }
 
 
@@ -177,7 +187,7 @@ def _ev(node, env) -> Value:
             v = _ev(t, env)
             if isinstance(acc, Fraction) and isinstance(v, Fraction):
                 if acc.numerator.bit_length() + v.numerator.bit_length() > 4 * _MAX_BITS:
-                    raise EvalError("number too large")
+                    raise TooLarge("number too large")
                 acc = acc * v
             else:
                 acc = _finite(_c(acc) * _c(v))
@@ -185,7 +195,7 @@ def _ev(node, env) -> Value:
     if kind == "div":
         a, b = _ev(node[1], env), _ev(node[2], env)
         if b == 0:
-            raise EvalError("division by zero")
+            raise Undefined("division by zero")
         if isinstance(a, Fraction) and isinstance(b, Fraction):
             return a / b
         return _finite(_c(a) / _c(b))
@@ -201,14 +211,14 @@ def _ev(node, env) -> Value:
     if kind == "log":
         x = _c(_ev(node[2], env))
         if x == 0:
-            raise EvalError("log of zero")
+            raise Undefined("log of zero")
         lx = cmath.log(x)
         if node[1] is None:
             return lx
         b = _c(_ev(node[1], env))
         lb = cmath.log(b) if b != 0 else 0
         if lb == 0:
-            raise EvalError("bad log base")
+            raise Undefined("bad log base")
         return _finite(lx / lb)
     if kind == "abs":
         v = _ev(node[1], env)
@@ -221,20 +231,22 @@ def _ev(node, env) -> Value:
         return Fraction(math.floor(r) if kind == "floor" else math.ceil(r))
     if kind == "fact":
         n = _as_int(_ev(node[1], env))
-        if n < 0 or n > 3000:
-            raise EvalError("factorial out of range")
+        if n < 0:
+            raise Undefined("factorial of a negative number")
+        if n > 3000:
+            raise TooLarge("factorial out of range")
         return Fraction(math.factorial(n))
     if kind == "binom":
         n, k = _as_int(_ev(node[1], env)), _as_int(_ev(node[2], env))
         if n > 100000 or k > 100000:
-            raise EvalError("binomial out of range")
+            raise TooLarge("binomial out of range")
         return Fraction(math.comb(n, k)) if n >= 0 and k >= 0 else Fraction(0)
     if kind == "multi":
         vals = [_ev(x, env) for x in node[2]]
         if node[1] in ("gcd", "lcm"):
             ints = [_as_int(v) for v in vals]
             if any(abs(i).bit_length() > _MAX_BITS for i in ints):
-                raise EvalError("number too large")
+                raise TooLarge("number too large")
             return Fraction(math.gcd(*ints) if node[1] == "gcd" else math.lcm(*ints))
         reals = [v if isinstance(v, Fraction) else _real(v) for v in vals]
         best = max(reals) if node[1] == "max" else min(reals)

@@ -4,9 +4,13 @@
 of a trailing period), or None when the text holds no answer at all. Order of preference:
 
 - gsm8k: the last "#### N"; the last \\boxed{}/\\fbox{}; "The answer is N"; the last number.
-- math: the last \\boxed{}/\\fbox{}; "Final Answer: The final answer is X"; "The answer is X";
-  "#### X"; the whole text when it is a bare answer (see `looks_bare`); the last $...$ /
-  \\(...\\) / \\[...\\] math span; the last number.
+- math: the last \\boxed{}/\\fbox{} (boxes joined by "and", "or", commas or labels count as one
+  answer), unless a "Final Answer: The final answer is X" phrase comes after it; "The answer is X";
+  "#### X"; the whole text when it is a bare answer (see `looks_bare`; several math spans joined by
+  "and"/"or"/commas are one list); the last $...$ / \\(...\\) / \\[...\\] math span; the last number.
+
+Before either, chat-template debris is cut off (a completion that runs on into "<|im_start|>user"
+keeps only what came before it) and a reasoning model's answer after "</think>" is preferred.
 """
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"final\s+answer\s*(?:is|:)\s*", re.IGNORECASE)
-_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**", re.IGNORECASE)
+_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**"
+                          r"|(?:r[ée]ponse|respuesta|antwort|risposta)\s*(?:est\b|es\b|ist\b|è\b)?\s*:?\s*|答案\s*[:：是为]?\s*",
+                          re.IGNORECASE)
 _DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _DATASETS = ("auto", "gsm8k", "math")
@@ -44,62 +50,11 @@ def matching_brace(text: str, start: int) -> int:
     return -1
 
 
-def boxed_spans(text: str) -> list[str]:
-    """Contents of every top-level \\boxed{...} / \\fbox{...} (also `\\boxed 5`), in order."""
-    out: list[str] = []
-    pos = 0
-    while True:
-        best = -1
-        cmd = ""
-        for c in _BOX_COMMANDS:
-            j = text.find(c, pos)
-            if j >= 0 and (best < 0 or j < best):
-                best, cmd = j, c
-        if best < 0:
-            return out
-        k = best + len(cmd)
-        rest = text[k:k + 1]
-        if rest == "{":
-            end = matching_brace(text, k)
-            if end < 0:  # unbalanced: take the rest of the text
-                out.append(text[k + 1:].strip())
-                return out
-            out.append(text[k + 1:end].strip())
-            pos = end + 1
-        elif rest == " ":  # "\boxed 5": the next token
-            m = re.match(r"\s+([^\s$]+)", text[k:])
-            if m:
-                out.append(m.group(1))
-                pos = k + m.end()
-            else:
-                pos = k + 1
-        else:
-            pos = k  # e.g. "\boxedx" or "\fboxsep": not a box
-    return out
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} / \\fbox{...}, or None."""
-    if "\\boxed" not in text and "\\fbox" not in text:
-        return None
-    spans = boxed_spans(text)
-    return spans[-1] if spans else None
-
-
-# what may stand between the boxes of one answer: "$\\boxed{2}$ and $x = \\boxed{3}$"
-_BOX_JOINER = re.compile(
-    r"[\s$,;]*(?:\\text\{\s*|\\mbox\{\s*)?(?:and|or|,)?\s*\}?[\s$,;]*"
-    r"(?:(?:\\quad|\\qquad|\\\\)\s*)*(?:[a-zA-Z](?:_\{?\d+\}?)?\s*=\s*)?[\s$]*")
-
-
-def boxed_answer(text: str) -> tuple[str, str] | None:
-    """(all boxed parts of the final answer joined with ", ", the last box alone), or None.
-
-    Boxes belong to one answer when only separators stand between them ("\\boxed{3} or
-    \\boxed{\\frac{2}{5}}", "x = \\boxed{1}, y = \\boxed{2}")."""
-    if "\\boxed" not in text and "\\fbox" not in text:
-        return None
+def _box_parts(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every top-level \\boxed{...} / \\fbox{...} (also `\\boxed 5`), in order."""
     parts: list[tuple[int, int, str]] = []
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return parts
     pos = 0
     while True:
         best, cmd = -1, ""
@@ -108,17 +63,17 @@ def boxed_answer(text: str) -> tuple[str, str] | None:
             if j >= 0 and (best < 0 or j < best):
                 best, cmd = j, c
         if best < 0:
-            break
+            return parts
         k = best + len(cmd)
         nxt = text[k:k + 1]
         if nxt == "{":
             end = matching_brace(text, k)
-            if end < 0:
+            if end < 0:  # unbalanced: take the rest of the text
                 parts.append((best, len(text), text[k + 1:].strip()))
-                break
+                return parts
             parts.append((best, end + 1, text[k + 1:end].strip()))
             pos = end + 1
-        elif nxt == " ":
+        elif nxt == " ":  # "\boxed 5": the next token
             m = re.match(r"\s+([^\s$]+)", text[k:])
             if m:
                 parts.append((best, k + m.end(), m.group(1)))
@@ -126,20 +81,63 @@ def boxed_answer(text: str) -> tuple[str, str] | None:
             else:
                 pos = k + 1
         else:
-            pos = k
+            pos = k  # e.g. "\boxedx" or "\fboxsep": not a box
+
+
+def boxed_spans(text: str) -> list[str]:
+    """Contents of every top-level \\boxed{...} / \\fbox{...} (also `\\boxed 5`), in order."""
+    return [p[2] for p in _box_parts(text)]
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} / \\fbox{...}, or None."""
+    parts = _box_parts(text)
+    return parts[-1][2] if parts else None
+
+
+# what may stand between the boxes of one answer: "$\\boxed{2}$ and $x = \\boxed{3}$",
+# "\\boxed{a} \\quad\\text{and}\\quad \\boxed{b}", "\\boxed{1} papers and \\boxed{2} bins",
+# "\\(y_1 = \\boxed{..}\\) and \\(y_2 = \\boxed{..}\\)"
+_BETWEEN_TEXT = re.compile(r"\\(?:text|mbox|textrm|textnormal|mathrm|textbf|textit)\s*\{([^{}]*)\}")
+_BETWEEN_NOISE = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$|\\q?quad|\\[,;:! ]|~|\\\\|\*\*")
+_BETWEEN_OK = re.compile(
+    r"[\s,;.]*(?:(?:[A-Za-z()]+\s+){0,3}(?:and|or|as well as)\b[\s,;.]*)?"
+    r"(?:(?:[A-Za-z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*)?[\s,;.]*")
+
+
+def _joinable(between: str) -> bool:
+    if len(between) > 80:
+        return False
+    s = _BETWEEN_TEXT.sub(r" \1 ", between) if "\\" in between else between
+    s = _BETWEEN_NOISE.sub(" ", s).replace("{", " ").replace("}", " ")
+    return _BETWEEN_OK.fullmatch(s) is not None
+
+
+def boxed_answer(text: str) -> tuple[str, str] | None:
+    """(all boxed parts of the final answer joined with ", ", the last box alone), or None.
+
+    Boxes belong to one answer when only separators stand between them ("\\boxed{3} or
+    \\boxed{\\frac{2}{5}}", "x = \\boxed{1}, y = \\boxed{2}", "\\boxed{a} \\quad\\text{and}\\quad
+    \\boxed{b}", "\\boxed{1} papers and \\boxed{2} bins")."""
+    found = _boxed_answer(text)
+    return None if found is None else found[:2]
+
+
+def _boxed_answer(text: str) -> tuple[str, str, int] | None:
+    """boxed_answer plus the end position of the last box."""
+    parts = _box_parts(text)
     if not parts:
         return None
     last = parts[-1][2]
     group = [last]
     for i in range(len(parts) - 1, 0, -1):
-        between = text[parts[i - 1][1]:parts[i][0]]
-        if len(between) > 40 or not _BOX_JOINER.fullmatch(between):
+        if not _joinable(text[parts[i - 1][1]:parts[i][0]]):
             break
         group.append(parts[i - 1][2])
     group.reverse()
     if len(group) > 1 and all(g == group[0] for g in group):
         group = [last]
-    return ", ".join(group), last
+    return ", ".join(group), last, parts[-1][1]
 
 
 def _clean(answer: str) -> str | None:
@@ -149,8 +147,47 @@ def _clean(answer: str) -> str | None:
     return answer or None
 
 
+# -- chat debris and reasoning traces --------------------------------------------------------------
+_CHAT_MARK = re.compile(
+    r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|eom_id|start_header_id|end_header_id|"
+    r"begin_of_text|user|assistant|system|end|endofturn)\|>|</s>|<end_of_turn>|<start_of_turn>")
+_THINK_END = "</think>"
+
+
+def strip_debris(text: str) -> str:
+    """The completion without chat-template debris: leading markers are dropped and everything from
+    the first marker after the content ("<|im_end|>", "<|im_start|>user", "</s>", ...) is cut off; a
+    reasoning trace's answer after "</think>" is kept when there is one."""
+    if "<" not in text:
+        return text
+    if _THINK_END in text:
+        after = text[text.rfind(_THINK_END) + len(_THINK_END):]
+        if after.strip():
+            text = after
+    pos = 0
+    while True:
+        m = _CHAT_MARK.search(text, pos)
+        if m is None:
+            return text
+        if text[:m.start()].strip():
+            return text[:m.start()]
+        pos = m.end()
+        text_start = text[pos:]
+        if not text_start.strip():
+            return text
+        # drop a leading marker (and a role name right after it: "<|im_start|>assistant\n")
+        text = re.sub(r"^\s*(?:assistant|user|system)?\s*\n", "", text_start, count=1)
+        pos = 0
+
+
 def _after_last(pattern: re.Pattern, text: str) -> str | None:
     """The rest of the line after the last match of `pattern`."""
+    found = _after_last_at(pattern, text)
+    return None if found is None else found[1]
+
+
+def _after_last_at(pattern: re.Pattern, text: str) -> tuple[int, str] | None:
+    """(start of the last match of `pattern`, the rest of its line), or None."""
     last = None
     for last in pattern.finditer(text):
         pass
@@ -160,7 +197,7 @@ def _after_last(pattern: re.Pattern, text: str) -> str | None:
     nl = tail.find("\n")
     if nl >= 0:
         tail = tail[:nl]
-    return tail
+    return last.start(), tail
 
 
 def _first_number(text: str) -> str | None:
@@ -175,6 +212,17 @@ def _last_number(text: str) -> str | None:
     return number_token(last.group()) if last else None
 
 
+def _plain_number(text: str) -> str | None:
+    """The number as written when the whole of `text` is one number, also after dropping trailing
+    unit words ("5%", "3/4", "$1,000", "18 dollars"), else None."""
+    entry = number_entry(text)
+    if entry is None:
+        unitless = strip_units(text)
+        if unitless is not text:
+            entry = number_entry(unitless.strip())
+    return entry[1] if entry is not None else None
+
+
 def _hashes(text: str) -> str | None:
     """The answer after the last "####", or None when there is no such marker."""
     i = text.rfind("####")
@@ -185,48 +233,57 @@ def _hashes(text: str) -> str | None:
     if nl >= 0:
         tail = tail[:nl]
     tail = tail.strip()
-    entry = number_entry(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
-    if entry is None:
-        unitless = strip_units(tail)
-        if unitless is not tail:
-            entry = number_entry(unitless.strip())
-    if entry is not None:
-        return entry[1]
+    num = _plain_number(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
+    if num is not None:
+        return num
+    if "\\" in tail and looks_bare(tail):  # "#### \frac{1}{2}": a LaTeX answer, kept whole
+        return _clean(_strip_math_delimiters(tail))
     num = _first_number(tail)
     return num if num is not None else _clean(tail)
 
 
 def extract_gsm8k(text: str) -> str | None:
     """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
-    a bare LaTeX answer, the last number."""
+    a bare answer, a math span holding LaTeX, the last number."""
+    text = strip_debris(text)
     ans = _hashes(text)
     if ans is not None:
         return ans
-    box = last_boxed(text)
-    if box is not None:
-        return _clean(box)
+    parts = _box_parts(text)
+    final = _after_last_at(_FINAL_ANSWER, text)
+    if final is not None and (not parts or final[0] > parts[-1][1]):
+        phrase = _answer_phrase(final[1])  # a "Final Answer: ..." after the last box wins
+        if phrase is not None and (not parts or _mathy(phrase)):
+            return _plain_number(phrase) or phrase
+    if parts:
+        return _clean(parts[-1][2])
     tail = _after_last(_ANSWER_MARK, text)
     if tail is not None:
         phrase = _answer_phrase(tail)
         if phrase is not None:
-            entry = number_entry(phrase)
-            if entry is None:
-                unitless = strip_units(phrase)
-                entry = number_entry(unitless.strip()) if unitless is not phrase else None
-            if entry is not None:  # "The answer is 1/2", "The answer is $1,000 dollars"
-                return entry[1]
+            num = _plain_number(phrase)
+            if num is not None:  # "The answer is 1/2", "The answer is $1,000 dollars"
+                return num
             if "\\" in phrase:  # "The answer is $\\frac{1}{2}$"
                 return phrase
+            if "=" in phrase and looks_bare(phrase):  # "the answer is (35 + 70 = 105)"
+                num = _last_number(phrase)
+                if num is not None:
+                    return num
         num = _first_number(tail)
         if num is not None:
             return num
-    if "\\" in text:
-        if looks_bare(text):  # a bare LaTeX answer such as "\\frac{1}{2}"
-            return _clean(_strip_math_delimiters(text))
-        span = last_math_span(text)  # "$" is also currency here: only a span holding LaTeX
-        if span is not None and "\\" in span and not _last_number_after(text, span):
-            return span
+    if ("\\" in text or "$" in text) and looks_bare(text):  # "\\frac{1}{2}", "$ 1/3 $"
+        return _bare(text)
+    span = last_math_span(text, latex_only=True)  # "$" is also currency here
+    if span is not None and not _last_number_after(text, span):
+        return span
     return _last_number(text)
+
+
+def _mathy(ans: str) -> bool:
+    """An answer with a digit or LaTeX in it (not a word such as "positive")."""
+    return _DIGIT.search(ans) is not None or "\\" in ans
 
 
 def _last_number_after(text: str, span: str) -> bool:
@@ -236,28 +293,38 @@ def _last_number_after(text: str, span: str) -> bool:
 
 
 def extract_math(text: str) -> str | None:
-    """MATH order: \\boxed{}, "Final Answer", "The answer is", "####", last math span, last number."""
-    box = boxed_answer(text)
+    """MATH order: \\boxed{} (unless a later "Final Answer" phrase), "Final Answer", "The answer is",
+    "####", a bare answer, the last math span, the last number."""
+    text = strip_debris(text)
+    box = _boxed_answer(text)
+    final = _after_last_at(_FINAL_ANSWER, text)
     if box is not None:
-        return _clean(box[0])
-    for pattern in (_FINAL_ANSWER, _ANSWER_MARK):
-        tail = _after_last(pattern, text)
-        if tail is not None:
-            ans = _answer_phrase(tail)
-            if ans:
+        if final is not None and final[0] > box[2]:
+            # "... = \\boxed{255} ... Final Answer: The final answer is $10,455$": the phrase is later
+            # (but "\\boxed{x}. The final answer is positive, because ..." keeps the box)
+            ans = _answer_phrase(final[1])
+            if ans and _mathy(ans):
                 return ans
+        return _clean(box[0])
+    mark = _after_last_at(_ANSWER_MARK, text)
+    # the later of "final answer ..." and "the answer is ...": "Our final answer is the product of
+    # $120$ and $24$ ... The answer is $2880$."
+    for found in sorted((x for x in (final, mark) if x is not None), key=lambda x: -x[0]):
+        ans = _answer_phrase(found[1])
+        if ans:
+            return ans
     ans = _hashes(text)
     if ans is not None:
         return ans
     if looks_bare(text):
-        return _clean(_strip_math_delimiters(text))
+        return _bare(text)
     span = last_math_span(text)
     if span is not None:
         return span
     return _last_number(text)
 
 
-_TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{[^{}]*\}")
+_TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|textnormal|textrm|mathrm|mathbf|mbox|operatorname)\s*\{[^{}]*\}")
 _COMMAND = re.compile(r"\\(?:begin|end)\s*\{[a-zA-Z*]*\}|\\[a-zA-Z]+")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _WORD3 = re.compile(r"[A-Za-z]{3,}")
@@ -265,7 +332,11 @@ _ANY_WORD = re.compile(r"[A-Za-z]+")
 _STANDALONE2 = re.compile(r"(?:(?<=\s)|^)[A-Za-z]{2}(?=[\s.,;:!?]|$)")
 _CONNECTIVES = {"or", "and", "Or", "And", "OR", "AND"}
 _DIGIT = re.compile(r"\d")
-_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$]+?)\$", re.DOTALL)
+_GLUED_CONNECTIVE = re.compile(r"(?<=[\d)\]}])(?:or|and)(?=[A-Z(\[{\\-])")
+_FOREIGN_WORD = re.compile(r"[^\x00-\x7f\W\d_]+")
+# $$..$$, \[..\], \(..\), $..$ (a "\$" inside a $..$ span is an escaped dollar sign, not its end)
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<!\\)\$((?:[^$\\]|\\.)+?)\$", re.DOTALL)
+_SPAN_JOINER = re.compile(r"[\s,;.]*(?:\\text\{\s*)?(?:and|or|,)?\s*\}?[\s,;.]*", re.IGNORECASE)
 
 
 def looks_bare(text: str) -> bool:
@@ -279,22 +350,56 @@ def looks_bare(text: str) -> bool:
     plain = _COMMAND.sub(" ", _TEXT_GROUP.sub(" ", text)) if "\\" in text else text
     if "\n" in plain.strip():
         return False
+    if "or" in plain or "and" in plain:
+        plain = _GLUED_CONNECTIVE.sub(" or ", plain)  # "W(x)=1orW(x)=-1"
     words = [w for w in _WORD3.findall(plain) if w not in _CONNECTIVES]
     words += [w for w in _STANDALONE2.findall(plain) if w not in _CONNECTIVES]
+    foreign = 0
+    if not plain.isascii():  # "所以", "每份应该是": prose in another script (about 2 characters a word)
+        foreign = sum((len(w) + 1) // 2 for w in _FOREIGN_WORD.findall(plain))
+        words += ["?"] * foreign
     if not words:
         return True
     if not _DIGIT.search(text):  # a word answer: "Monday", "no solution", "\\text{(C)}"
-        return len(_ANY_WORD.findall(plain)) <= 2
+        return len(_ANY_WORD.findall(plain)) + foreign <= 2
     return strip_units(text) is not text
 
 
-def last_math_span(text: str) -> str | None:
-    """Content of the last $...$, $$...$$, \\(...\\) or \\[...\\] span, or None."""
+def _joined_spans(text: str) -> str | None:
+    """Several math spans joined only by "and"/"or"/commas ("$1$ and $2$ and $3$", "$21,16$ or
+    $11$") as one comma list, else None."""
+    spans = list(_MATH_SPAN.finditer(text))
+    if len(spans) < 2:
+        return None
+    gaps = [text[a.end():b.start()] for a, b in zip(spans, spans[1:])]
+    outside = text[:spans[0].start()] + text[spans[-1].end():]
+    if outside.strip(" .,;" + _QUOTES) or not all(_SPAN_JOINER.fullmatch(g) for g in gaps):
+        return None
+    inner = [next(g for g in m.groups() if g is not None).strip() for m in spans]
+    return _clean(", ".join(x for x in inner if x))
+
+
+def _bare(text: str) -> str | None:
+    """A bare answer without its math delimiters; several spans joined by "and"/"or"/commas
+    become one comma list."""
+    if "$" in text or "\\(" in text or "\\[" in text:
+        joined = _joined_spans(text)
+        if joined is not None:
+            return joined
+    return _clean(_strip_math_delimiters(text))
+
+
+def last_math_span(text: str, latex_only: bool = False) -> str | None:
+    """Content of the last $...$, $$...$$, \\(...\\) or \\[...\\] span, or None. With
+    `latex_only`, a single-dollar span counts only when it holds LaTeX (a backslash): in GSM8K text
+    "$" is mostly a currency sign."""
     if "$" not in text and "\\(" not in text and "\\[" not in text:
         return None
     last = None
-    for last in _MATH_SPAN.finditer(text):
-        pass
+    for m in _MATH_SPAN.finditer(text):
+        if latex_only and m.group(4) is not None and "\\" not in m.group(4):
+            continue
+        last = m
     if last is None:
         return None
     return _clean(next(g for g in last.groups() if g is not None))
@@ -303,28 +408,58 @@ def last_math_span(text: str) -> str | None:
 _PHRASE_END = re.compile(r"(?<!\\)\.(?:\s|$)|;|\s+(?:because|since|as|which|so|and\s+so|for)\b|\s+\(")
 
 
-def _answer_phrase(tail: str) -> str | None:
+def _closing(tail: str, right: str, start: int) -> int:
+    """Index of the delimiter `right` that closes a span opened before `start` ("\\$" inside a
+    $...$ span is an escaped dollar sign), or -1."""
+    end = tail.find(right, start)
+    if right == "$":
+        while end > 0 and tail[end - 1] == "\\":
+            end = tail.find(right, end + 1)
+    return end
+
+
+_QUOTES = "\"'“”‘’`"
+_IS_VERB = re.compile(r"\s(?:is|are|equals|was|will be|should be|=)\s+", re.IGNORECASE)
+_PAREN_LATEX = re.compile(r"\((\s*\\[a-zA-Z]+[^()]*)\)")
+
+
+def _answer_phrase(tail: str, depth: int = 0) -> str | None:
     """The answer right after "The answer is": a leading math span, else the phrase up to the end
-    of the sentence when it reads as a bare answer, else the first math span or number in it."""
+    of the sentence when it reads as a bare answer, else what follows its last "is" ("Final Answer:
+    The volume of $V$ is 120"), else the first math span or number in it."""
     tail = _HOPE.sub("", tail).strip().lstrip("*").strip()
+    tail = tail.replace('\\"', '"').strip(_QUOTES + " ")
     if not tail:
         return None
+    m = _PHRASE_END.search(tail)
+    phrase = _clean(tail[:m.start()] if m else tail)
+    if phrase and ("$" in phrase or "\\(" in phrase):
+        joined = _joined_spans(phrase)  # "$12$ and $13$"
+        if joined is not None:
+            return joined
     for left, right in _DELIMS:
         if tail.startswith(left):
-            end = tail.find(right, len(left))
+            end = _closing(tail, right, len(left))
             if end > 0:
                 after = tail[end + len(right):].lstrip()
                 inner = tail[len(left):end]
                 if after.startswith(("\\%", "%")):  # "$50$\%"
                     inner += "\\%"
                 return _clean(inner)
-    m = _PHRASE_END.search(tail)
-    phrase = _clean(tail[:m.start()] if m else tail)
     if phrase and looks_bare(phrase):
         return phrase
+    if phrase and depth == 0:
+        verbs = list(_IS_VERB.finditer(phrase))
+        if verbs:
+            found = _answer_phrase(phrase[verbs[-1].end():], depth + 1)
+            if found is not None:
+                return found
     span = _MATH_SPAN.search(tail)
     if span is not None:
         return _clean(next(g for g in span.groups() if g is not None))
+    paren = _PAREN_LATEX.search(tail)  # "(\\frac{2}{5})": a "\\(...\\)" span that lost its backslashes
+    if paren is not None:
+        return _clean(paren.group(1))
     return _first_number(tail)
 
 
@@ -332,7 +467,7 @@ def _strip_math_delimiters(s: str) -> str:
     s = s.strip()
     for left, right in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
         if s.startswith(left):
-            end = s.find(right, len(left))
+            end = _closing(s, right, len(left))
             if end >= 0:
                 return s[len(left):end]
     return s

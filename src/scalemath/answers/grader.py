@@ -1,12 +1,15 @@
 """`grade(prediction, reference)`: the one entry point every metric and the RFT collector use."""
 from __future__ import annotations
 
-from .compare import compare
-from .extract import boxed_answer, extract, extract_gsm8k, extract_math
-from .normalize import clean_latex, is_text_answer, strip_units
+from dataclasses import dataclass
+
+from .compare import Pending, compare
+from .extract import _clean as clean_answer
+from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris
+from .normalize import clean_latex, is_text_answer, strip_units, unit_word
 from .numbers import Num, number_entry, numbers_equal
-from .policy import DEFAULT_POLICY, make_policy
-from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, Verdict
+from .policy import DEFAULT_POLICY, GradePolicy, make_policy
+from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
 _CACHE_MAX = 200_000
@@ -74,6 +77,39 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
     pol = make_policy(policy) if policy else DEFAULT_POLICY
     if dataset not in _DATASETS:
         raise ValueError(f"dataset must be one of {_DATASETS}, not {dataset!r}")
+    out = grade_fast(prediction, reference, dataset, pol)
+    return resolve(out, pol.timeout_s) if isinstance(out, Deferred) else out
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A grade waiting for the symbolic stage: `checks` are (prediction, reference, extracted)
+    triples tried in order; the first that the symbolic stage finds equal makes it a match."""
+
+    checks: tuple[tuple[str, str, str], ...]
+    extracted: str
+    reference: str
+
+
+def resolve(d: Deferred, timeout_s: float) -> Verdict:
+    """Run a deferred grade's symbolic checks (Math-Verify in a worker process)."""
+    from .symbolic import symbolic_equal
+
+    timed_out = False
+    try:
+        for pred, ref, extracted in d.checks:
+            out = symbolic_equal(pred, ref, timeout_s)
+            if out:
+                return Verdict(True, MATCH, extracted, d.reference)
+            timed_out = timed_out or out is None
+    except Exception:  # noqa: BLE001 - as in grade: never raise on model output
+        return Verdict(False, ERROR, d.extracted, d.reference)
+    return Verdict(False, TIMEOUT if timed_out else MISMATCH, d.extracted, d.reference)
+
+
+def grade_fast(prediction: str, reference: str, dataset: str, pol: GradePolicy) -> Verdict | Deferred:
+    """`grade` without the symbolic stage: a Verdict, or a `Deferred` for `resolve` (bulk grading
+    resolves those in the parent process while the pool keeps grading)."""
     pred_ans = ref_ans = None
     try:
         if isinstance(reference, str) and reference:
@@ -87,13 +123,14 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             if entry is not None:  # fast path: a bare number
                 num, pred_ans = entry
             else:
+                text = strip_debris(prediction)
                 if ds == "gsm8k":
-                    pred_ans = extract_gsm8k(prediction)
+                    pred_ans = extract_gsm8k(text)
                 else:
-                    box = boxed_answer(prediction)
-                    if box is not None and box[0] != box[1]:
+                    pred_ans = extract_math(text)
+                    box = boxed_answer(text)
+                    if box is not None and box[0] != box[1] and pred_ans == clean_answer(box[0]):
                         last_box = box[1]
-                    pred_ans = extract_math(prediction)
                 num = None if pred_ans is None else _as_number(pred_ans)
         else:
             num = None
@@ -101,19 +138,30 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             return Verdict(False, NO_REFERENCE, pred_ans, None)
         if pred_ans is None:
             return Verdict(False, NO_ANSWER, None, ref_ans)
+        if pol.units == "match":
+            ua, ub = unit_word(pred_ans), unit_word(ref_ans)
+            if ua and ub and ua != ub:
+                return Verdict(False, MISMATCH, pred_ans, ref_ans)
         if num is not None and ref_num is not None:
-            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places)
+            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places,
+                               pol.decimals)
             return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
         if ds != "gsm8k" and _words_only(pred_ans) and not _has_marker(prediction) and not _words_only(ref_ans):
             # a few bare words ("no idea") where a math answer is due: no answer was given
             return Verdict(False, NO_ANSWER, None, ref_ans)
-        ok, reason = compare(pred_ans, ref_ans, pol)
-        if not ok and last_box is not None:
+        first = compare(pred_ans, ref_ans, pol, defer=True)
+        if not isinstance(first, Pending) and first[0]:
+            return Verdict(True, MATCH, pred_ans, ref_ans)
+        alt = None
+        if last_box is not None and pol.last_box:
             # several boxed parts ("\boxed{3} or \boxed{5}"): the last box alone is the answer
             # in the usual last-\boxed convention
-            ok2, reason2 = compare(last_box, ref_ans, pol)
-            if ok2:
+            alt = compare(last_box, ref_ans, pol, defer=True)
+            if not isinstance(alt, Pending) and alt[0]:
                 return Verdict(True, MATCH, last_box, ref_ans)
-        return Verdict(ok, reason, pred_ans, ref_ans)
+        checks = tuple((c.pred, c.ref, ex) for c, ex in ((first, pred_ans), (alt, last_box)) if isinstance(c, Pending))
+        if checks:
+            return Deferred(checks, pred_ans, ref_ans)
+        return Verdict(False, first[1], pred_ans, ref_ans)
     except Exception:  # noqa: BLE001 - a grader must not take down a bulk run
         return Verdict(False, ERROR, pred_ans, ref_ans)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-MAX_LEN = 600  # answers longer than this are not parsed (they go to the symbolic stage)
+MAX_LEN = 2000  # answers longer than this are not parsed (compared as strings: see compare._hopeless)
 MAX_DEPTH = 60
 
 
@@ -97,6 +97,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.abs_depth = 0
+        self.trig = 0  # inside the argument of a trigonometric function (degrees are converted)
 
     # -- token helpers -------------------------------------------------------------------------
     def peek(self, k: int = 0) -> tuple[str, str] | None:
@@ -126,31 +127,28 @@ class _Parser:
 
     # -- grammar -------------------------------------------------------------------------------
     def answer(self):
-        """top := item (',' item)* ; a bare comma list becomes ("seq", "", "", items)."""
-        items = [self.ratio()]
+        """top := group (';' group)* ; group := item (',' item)*. A bare comma list becomes
+        ("seq", "", "", items); "p=5,q=2;p=7,q=2" becomes a list of two such groups."""
+        groups = [[self.relation()]]
         while self.text() in (",", ";"):
+            sep = None
             while self.text() in (",", ";"):  # "1, 2,, 3": an empty item is a typo
-                self.take()
+                sep = ";" if self.take()[1] == ";" or sep == ";" else ","
             if self.peek() is None:
                 break
-            items.append(self.ratio())
+            if sep == ";":
+                groups.append([])
+            groups[-1].append(self.relation())
         if self.peek() is not None:
             raise ParseError(f"unexpected {self.text()!r}")
+        if len(groups) > 1 and any(len(g) > 1 for g in groups):
+            items = [g[0] if len(g) == 1 else ("seq", "", "", g) for g in groups]
+        else:
+            items = [x for g in groups for x in g]
         return items[0] if len(items) == 1 else ("seq", "", "", items)
 
-    def ratio(self):
-        """a : b (: c) ratios, only at the top level: ("ratio", [a, b, ...])."""
-        first = self.relation()
-        if self.text() != ":":
-            return first
-        parts = [first]
-        while self.text() == ":":
-            self.take()
-            parts.append(self.relation())
-        return ("ratio", parts)
-
     def relation(self):
-        exprs = [self.setexpr()]
+        exprs = [self.ratio()]
         ops = []
         while True:
             t = self.text()
@@ -165,8 +163,20 @@ class _Parser:
                 break
             self.take()
             ops.append(op)
-            exprs.append(self.setexpr())
+            exprs.append(self.ratio())
         return exprs[0] if not ops else ("rel", exprs, ops)
+
+    def ratio(self):
+        """a : b (: c) ratios (also times "4:30"): ("ratio", [a, b, ...]); binds tighter than a
+        relation, so "V_1:V_2=11:21" is an equation between two ratios."""
+        first = self.setexpr()
+        if self.text() != ":":
+            return first
+        parts = [first]
+        while self.text() == ":":
+            self.take()
+            parts.append(self.setexpr())
+        return ("ratio", parts)
 
     def setexpr(self):
         parts = [self.additive()]
@@ -235,6 +245,8 @@ class _Parser:
         if kind in ("num", "letter"):
             return True
         if kind == "cmd":
+            if text in ("\\|", "\\vert") and self.abs_depth > 0:  # the closing bar of \|a\|
+                return False
             return text not in _RELATIONS and text not in _MUL_OPS and text not in _DIV_OPS and text not in (
                 "\\pm", "\\mp", "\\cup", "\\cap", "\\setminus", "\\end", "\\\\", "\\rfloor", "\\rceil",
                 "\\rvert", "\\right", "\\rangle", "\\%", "\\circ")
@@ -265,17 +277,24 @@ class _Parser:
             if self.text() in ("\\circ",):  # 30^\circ: degrees, the number itself
                 self.take()
                 self.depth -= 1
-                return self.postfix(base)
+                return self.postfix(self.degrees(base))
             if self.text() == "{" and self.text(1) == "\\circ" and self.text(2) == "}":
                 self.i += 3
                 self.depth -= 1
-                return self.postfix(base)
+                return self.postfix(self.degrees(base))
             exp = self.script_arg(allow_unary=True)
             base = self.postfix(("pow", base, exp))
             if self.text() == "^":
                 raise ParseError("double superscript")
         self.depth -= 1
         return base
+
+    def degrees(self, node):
+        """An angle in degrees: the number itself as an answer ("30^\\circ" equals 30), but in
+        radians inside a trigonometric function ("\\sin 30^\\circ" is 1/2)."""
+        if self.trig:
+            return ("mul", [node, ("div", ("const", "pi"), ("num", Fraction(180), False))])
+        return node
 
     def postfix(self, node):
         while True:
@@ -436,7 +455,7 @@ class _Parser:
 
     def bracketed(self, open_: str):
         items = [self.relation()]
-        while self.text() == ",":
+        while self.text() in (",", ";"):  # "(0;-2;6)": semicolons as separators
             self.take()
             items.append(self.relation())
         close = self.take()[1]
@@ -474,7 +493,16 @@ class _Parser:
             letter = "".join(t[1] for t in self.toks[start + 1:self.i - 1])
             if letter == "R":
                 return ("seq", "(", ")", [("neg", ("const", "inf")), ("const", "inf")])
+            if letter in ("N", "Z", "Q", "C"):  # a named set: a symbol of its own
+                return ("var", f"mathbb:{letter}")
             raise ParseError(f"unsupported \\mathbb{{{letter}}}")
+        if name in ("angle", "measuredangle", "triangle"):  # "\\angle ABC": a label
+            label = ""
+            while self.peek() is not None and self.peek()[0] in ("letter", "num") and len(label) < 6:
+                label += self.take()[1]
+            if not label:
+                raise ParseError(f"\\{name} without a name")
+            return ("var", f"{name}:{label}")
         if name in ("imath", "jmath"):
             return ("const", "i")
         if name in _GREEK:
@@ -519,8 +547,13 @@ class _Parser:
             self.group_tokens() if self.text() == "{" else self.take()
             label = "".join(t[1] for t in self.toks[start:self.i]).strip("{}")
             if not label.isalnum():
+                if name in ("overline", "bar") and self.toks[start][1] == "{":  # \overline{5-4i}: the conjugate
+                    self.i = start
+                    return ("func", "conj", self.group())
                 raise ParseError(f"unsupported \\{name}")
             return ("var", f"{name}:{label}")
+        if name in ("dots", "ldots", "cdots"):  # "3, 6, 12, \dots": an open-ended list
+            return ("var", "...")
         if name == "operatorname":
             raise ParseError("operatorname")
         raise ParseError(f"unsupported command {cmd}")
@@ -560,13 +593,18 @@ class _Parser:
         t = self.peek()
         if t is None:
             raise ParseError("function without argument")
-        if t[1] in ("(", "{", "["):
-            arg = self.power()
-        else:  # \sin 2x: an implicit product of simple factors
-            factors = [self.power()]
-            while self.peek() and self.peek()[0] in ("num", "letter"):
-                factors.append(self.power())
-            arg = factors[0] if len(factors) == 1 else ("mul", factors)
+        trig = name not in ("log", "lg", "ln", "exp")
+        self.trig += trig
+        try:
+            if t[1] in ("(", "{", "["):
+                arg = self.power()
+            else:  # \sin 2x: an implicit product of simple factors
+                factors = [self.power()]
+                while self.peek() and self.peek()[0] in ("num", "letter"):
+                    factors.append(self.power())
+                arg = factors[0] if len(factors) == 1 else ("mul", factors)
+        finally:
+            self.trig -= trig
         if name in ("log", "lg", "ln"):
             node = ("log", base if name == "log" else (("num", Fraction(10), False) if name == "lg" else None), arg)
         else:

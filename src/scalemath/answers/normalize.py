@@ -30,12 +30,16 @@ _SIMPLE_REPLACEMENTS = (
     ("\\geqslant", "\\ge"), ("\\lt", "<"), ("\\gt", ">"), ("\\le ", "\\le "), ("−", "-"),
     ("\\hspace*", "\\hspace"), ("\\varepsilon", "\\epsilon"),
 )
-_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad|~")
 _THOUSANDS_BANG = re.compile(r"(\d),\\!\s*(?=\d{3}(?!\d))")
 _HSPACE = re.compile(r"\\hspace\{[^{}]*\}|\\(?:mathrm|text)\{\s*\}")
-_TEXT_CONNECTIVE = re.compile(r"\s*\\(?:text|mbox|textrm|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+")
+_TEXT_CONNECTIVE = re.compile(
+    r"\s*\\(?:text|mbox|textrm|textnormal|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+"
+    r"|(?<=[)\]}])\s*(?:or|and)\s*(?=[(\[{])"  # "(11,7)or(7,11)"
+    r"|(?<=\d)(?:or|and)(?=[A-Z(\\-])")  # "W(x)=1orW(x)=-1"
 _TEXT_UNIT_TAIL = re.compile(
-    r"(?<=[\w}).\s])\s*\\(?:text|mbox|textrm|mathrm|textit)\s*\{\s*[a-zA-Z][a-zA-Z .'/-]*\}"
+    r"(?<=[\w}).\s])\s*\\(?:text|mbox|textrm|textnormal|textbf|textsf|mathrm|mathbf|textit|emph)\s*"
+    r"\{\s*[a-zA-Z][a-zA-Z .'/-]*\}"
     r"(?:\s*\^\s*(?:\{\s*\d\s*\}|\d))?\s*\.?\s*$"
 )
 _UNITS = (
@@ -51,7 +55,17 @@ _PERCENT_WORD = re.compile(r"\s*(?:\\text\{\s*percent\s*\}|percent)\s*$")
 _TRAILING = re.compile(r"(?:[\s.,;:]|\\)+$")
 _DOLLAR = re.compile(r"\\\$|\$")
 _WRAPPED_BOX = re.compile(r"^\\(?:boxed|fbox)\{(.*)\}$", re.DOTALL)
-_TEXT_WITH_DIGITS = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*([-+]?\$?\d[\d,.]*\s*[a-zA-Z][^{}]*)\}")
+_TEXT_WITH_DIGITS = re.compile(
+    r"\\(?:text|mbox|textrm|textnormal|textbf|mathrm)\s*\{\s*([-+]?\$?\d[\d,.]*\s*[a-zA-Z][^{}]*)\}")
+# "\frac{\sqrt3}{3} \approx 0.577", "x = 1/3 \approx 1.3": the exact value before an approximation
+_APPROX_TAIL = re.compile(r"\s*(?:\\approx|≈|\\simeq|\\sim)(?![a-zA-Z]).*$", re.DOTALL)
+# "-2 \\le x": a doubled backslash before a command name (JSON-escaped twice), outside matrices
+# a derivation written in an aligned environment: its rows joined ("a &= b \\\\ &= c" -> "a = b = c")
+_ALIGNED = re.compile(r"\\begin\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}(.*?)\\end\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}",
+                      re.DOTALL)
+_PMOD = re.compile(r"\s*(?:\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*\\?(?:bmod|mod)\s*\d+\s*\))")
+_EXACT_VALUE = re.compile(r"\d|\\(?:pi|sqrt|frac|log|ln|sin|cos|tan|infty)(?![a-zA-Z])")
+_DOUBLED_BACKSLASH = re.compile(r"\\\\(?=[a-zA-Z])")
 _DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
 
 
@@ -68,9 +82,14 @@ def _strip_delimiters(s: str) -> str:
 def clean_latex(ans: str) -> str:
     """Remove what never changes an answer's meaning: math delimiters, a wrapping \\boxed{},
     sizing/spacing commands, \\dfrac/\\tfrac spellings, currency signs, thousands separators written
-    as "1,\\!000" or "1{,}000", trailing units ("5 \\text{ cm}^2", "18 dollars"), "or"/"and" between
-    alternatives (made commas), and trailing punctuation."""
+    as "1,\\!000" or "1{,}000", trailing units ("5 \\text{ cm}^2", "18 dollars", "\\textbf{meters}"),
+    an approximation appended to an exact value ("\\frac{\\sqrt3}{3} \\approx 0.577"), "or"/"and"
+    between alternatives (made commas), and trailing punctuation."""
     s = ans.strip()
+    if "\\begin{" in s and "align" in s or "gathered" in s or "\\begin{split" in s or "eqnarray" in s:
+        s = _ALIGNED.sub(lambda m: m.group(1).replace("&", " ").replace("\\\\", " "), s)
+    if "\\\\" in s and "\\begin" not in s:
+        s = _DOUBLED_BACKSLASH.sub(r"\\", s)
     m = _TEXT_WITH_DIGITS.fullmatch(s)
     if m:  # "\text{5 cm}": the whole answer is text holding a number
         s = m.group(1).strip()
@@ -88,11 +107,17 @@ def clean_latex(ans: str) -> str:
         if old in s:
             s = s.replace(old, new)
     s = _THOUSANDS_BANG.sub(r"\1", s)
+    if "mod" in s:  # "15 \\pmod{94}": the residue (the modulus is in the question)
+        s = _PMOD.sub("", s)
     s = _HSPACE.sub(" ", s)
     if "\\!" in s:
         s = s.replace("\\!", "")
     if "$" in s:
         s = _DOLLAR.sub("", s)
+    if "approx" in s or "≈" in s or "\\sim" in s:
+        t = _APPROX_TAIL.sub("", s)
+        if _EXACT_VALUE.search(t):  # "x \\approx 11" keeps its approximation: x is no value
+            s = t
     s = _TRAILING.sub("", s)
     for _ in range(3):  # "5 \text{ cm}^2", then "18 dollars"
         t = _TEXT_UNIT_TAIL.sub("", s)
@@ -107,9 +132,28 @@ def clean_latex(ans: str) -> str:
     t = _DEGREES_WORD.sub("^\\circ", s) if "degree" in s else s
     if t.strip() != "^\\circ":
         s = t
-    if (" or " in s or " and " in s or "\\text" in s or "\\mbox" in s or "\\mathrm" in s):
+    if ("or" in s or "and" in s or "\\text" in s or "\\mbox" in s or "\\mathrm" in s):
         s = _TEXT_CONNECTIVE.sub(",", s)
     return s.strip()
+
+
+_UNIT_TEXT = re.compile(
+    r"\\(?:text|mbox|textrm|textnormal|textbf|textsf|mathrm|mathbf|textit|emph)\s*\{\s*([a-zA-Z][a-zA-Z .'/-]*)\}"
+    r"\s*(?:\^\s*(?:\{\s*(\d)\s*\}|(\d)))?\s*\.?\s*$")
+_UNIT_PLAIN = re.compile(rf"(?<=[\d}}.])\s*(?:\\\s*)?({_UNITS})(?:\s*\^\s*\{{?(\d)\}}?)?\s*\.?\s*$")
+
+
+def unit_word(ans: str) -> str | None:
+    """The unit an answer ends with, lower-case and singular ("5 \\text{ cm}^2" -> "cm^2",
+    "18 dollars" -> "dollar"), or None (for `GradePolicy.units == "match"`)."""
+    m = _UNIT_TEXT.search(ans) or _UNIT_PLAIN.search(ans)
+    if m is None:
+        return None
+    word = " ".join(m.group(1).lower().replace(".", " ").split())
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    exp = next((g for g in m.groups()[1:] if g), None)
+    return f"{word}^{exp}" if exp else word
 
 
 # -- text answers (names, words, multiple-choice letters) --------------------------------------------
@@ -127,6 +171,26 @@ def unwrap_text(s: str) -> str:
             break
         s = t
     return s
+
+
+_TIME = re.compile(r"(\d{1,2}):(\d{2})\s*(?:([ap])\.?\s*m\.?)?", re.IGNORECASE)
+
+
+def time_of_day(ans: str) -> tuple[int, int, str | None, bool] | None:
+    """(hours, minutes, "a"/"p" or None, written like a clock) when the answer is a time such as
+    "4:30 p.m.", "\\text{12:00}", "1:00"; None otherwise. Only a time with a zero-padded part or
+    a.m./p.m. is "written like a clock" (otherwise "11:21" may be a ratio)."""
+    if ":" not in ans:
+        return None
+    s = unwrap_text(ans).replace("$", "").replace("\\,", " ").replace("\\ ", " ").replace("~", " ").strip()
+    m = _TIME.fullmatch(s.rstrip(". "))
+    if m is None:
+        return None
+    h, mm, ampm = int(m.group(1)), int(m.group(2)), m.group(3)
+    if h > 24 or mm > 59:
+        return None
+    clock = ampm is not None or m.group(2).startswith("0") or (len(m.group(1)) == 2 and m.group(1).startswith("0"))
+    return h, mm, ampm.lower() if ampm else None, clock
 
 
 def text_key(s: str) -> str:

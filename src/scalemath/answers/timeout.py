@@ -137,6 +137,9 @@ class WorkerPool:
         self._pid = os.getpid()
         self._idle: list[_Worker] = []
         self._count = 0
+        self._starting = 0  # replacements starting in the background
+        self._starting_until = 0.0
+        self._closed = False
         self._cond = threading.Condition()
 
     def _check_fork(self) -> None:
@@ -144,6 +147,9 @@ class WorkerPool:
             self._reset()
 
     def _acquire(self, deadline: float) -> _Worker | None:
+        """An idle worker, a new one (started here: its start-up is not counted against
+        `deadline`), or None when every slot stayed busy past `deadline`. A slot whose replacement
+        worker is starting counts as one that will be free soon: waiting for it is start-up too."""
         with self._cond:
             while True:
                 while self._idle:
@@ -155,10 +161,11 @@ class WorkerPool:
                 if self._count < self.cfg.max_workers:
                     self._count += 1
                     break
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._cond.wait(left):
-                    if deadline - time.monotonic() <= 0:
-                        return None
+                now = time.monotonic()
+                until = max(deadline, self._starting_until) if self._starting else deadline
+                if until - now <= 0:
+                    return None
+                self._cond.wait(until - now)
         try:
             return _Worker(self.cfg)
         except Exception:
@@ -176,6 +183,45 @@ class WorkerPool:
             self._cond.notify()
         if not keep:
             w.kill()
+            self._replace()
+
+    def _replace(self) -> None:
+        """Start a replacement for a killed worker in the background, so that the next call does
+        not wait for a whole start-up."""
+        with self._cond:
+            if self._count >= self.cfg.max_workers or self._closed:
+                return
+            self._count += 1
+            self._starting += 1
+            self._starting_until = time.monotonic() + self.cfg.startup_timeout_s
+
+        def start():
+            w = None
+            try:
+                w = _Worker(self.cfg)
+                w.wait_ready()
+            except Exception:  # noqa: BLE001 - the next call starts one itself
+                if w is not None:
+                    w.kill()
+                w = None
+            with self._cond:
+                self._starting -= 1
+                if w is not None and not self._closed:
+                    self._idle.append(w)
+                else:
+                    self._count -= 1
+                self._cond.notify_all()
+            if w is not None and self._closed:
+                w.kill()
+
+        threading.Thread(target=start, name="worker-restart", daemon=True).start()
+
+    def ensure_capacity(self, n: int) -> None:
+        """Allow at least `n` workers at once (bulk grading runs that many checks in parallel)."""
+        with self._cond:
+            if n > self.cfg.max_workers:
+                self.cfg.max_workers = n
+                self._cond.notify_all()
 
     def warm(self, n: int = 1) -> None:
         """Start up to `n` workers now and wait until they are ready (e.g. before timing)."""
@@ -211,6 +257,7 @@ class WorkerPool:
         if self._pid != os.getpid():
             return
         with self._cond:
+            self._closed = True
             idle, self._idle = self._idle, []
             self._count -= len(idle)
         for w in idle:

@@ -16,23 +16,31 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option("auto", "--dataset", "-d", help="gsm8k, math or auto."),
         workers: int = typer.Option(0, "--workers", "-w", help="Grading processes (0: one per core)."),
         timeout: float = typer.Option(5.0, "--timeout", help="Seconds allowed per symbolic check (then reason: timeout)."),
-        rel_tol: float = typer.Option(1e-6, "--rel-tol", help="Relative tolerance of numeric comparison."),
+        rel_tol: float = typer.Option(1e-6, "--rel-tol", help="Relative tolerance between two approximations."),
         percent: str = typer.Option("lenient", "--percent", help="Percent policy: lenient, strict or ignore."),
+        decimals: str = typer.Option("round", "--decimals", help="A decimal vs an exact value: round, exact or relative (docs/grading.md)."),
+        lists: str = typer.Option("unordered", "--lists", help="Bare lists of solutions: unordered, ordered or sets."),
+        relation_as_set: bool = typer.Option(False, "--relation-as-set/--no-relation-as-set", help="Accept an inequality for an interval reference."),
+        units: str = typer.Option("ignore", "--units", help="Units: ignore, or match (both named: must agree)."),
         symbolic: bool = typer.Option(True, "--symbolic/--no-symbolic", help="Allow the symbolic (Math-Verify) last stage."),
     ) -> None:
-        """Grade every line of INPUT; print accuracy and counts per reason."""
+        """Grade every line of INPUT; print accuracy, counts per reason and the grading rate."""
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
         from scalemath.answers.bulk import BulkConfig, grade_file
+        from scalemath.answers.policy import make_policy
 
         if dataset not in ("auto", "gsm8k", "math"):
             raise typer.BadParameter("must be gsm8k, math or auto", param_hint="--dataset")
-        if percent not in ("lenient", "strict", "ignore"):
-            raise typer.BadParameter("must be lenient, strict or ignore", param_hint="--percent")
-        cfg = BulkConfig(workers=workers, dataset=dataset,
-                         policy=dict(timeout_s=timeout, rel_tol=rel_tol, percent=percent, symbolic=symbolic))
+        policy = dict(timeout_s=timeout, rel_tol=rel_tol, percent=percent, decimals=decimals, lists=lists,
+                      relation_as_set=relation_as_set, units=units, symbolic=symbolic)
+        try:
+            make_policy(policy)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        cfg = BulkConfig(workers=workers, dataset=dataset, policy=policy)
         console = Console(stderr=True)
         with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
@@ -46,3 +54,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(reason, str(n))
         Console().print(table)
         Console().print(f"accuracy {summary.correct}/{summary.total} = {summary.accuracy:.4f}")
+        rate = summary.total / summary.seconds if summary.seconds > 0 else 0.0
+        console.print(f"graded {summary.total} lines in {summary.seconds:.3f} s ({rate:,.0f} lines/s, "
+                      f"{cfg.n_workers()} processes; {summary.grading_cpu:.3f} CPU s); symbolic stage: "
+                      f"{summary.symbolic} lines")
