@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
                                                     help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."),
         gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing"),
         bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
+        control: Optional[str] = typer.Option(None, "--control", help="Compute-matched control of --control-of: "
+                                              "steps, tokens or epochs (sets max_steps; recorded in train_meta.json)."),
+        control_of: Optional[Path] = typer.Option(None, "--control-of", help="Reference run's output directory."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
@@ -47,14 +50,19 @@ def register(app: typer.Typer) -> None:
                      "fraction": fraction, "epochs": epochs, "learning_rate": lr, "batch_size": batch_size,
                      "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
                      "max_minutes": max_minutes, "packing": packing, "threads": threads, "lora_r": lora_r,
-                     "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16}
+                     "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16,
+                     "control": control, "control_of": str(control_of) if control_of else None}
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
         missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
         if missing:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
-        done = train_sft(cfg, quiet=quiet)
+        try:
+            done = train_sft(cfg, quiet=quiet)
+        except (ValueError, FileNotFoundError) as e:
+            Console(stderr=True).print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
         meta = json.loads((done / TRAIN_META).read_text())
         Console(stderr=True).print(
             f"saved {done}: {meta['data']['examples']} examples, {meta['steps']} steps, "
