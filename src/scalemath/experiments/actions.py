@@ -58,7 +58,7 @@ def act_data(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         from scalemath.datasets.procedural import generate
 
         common = dict(steps=tuple(cfg["steps"]), seed=cfg["seed"], number_range=tuple(cfg["number_range"]),
-                      families=cfg.get("families"))
+                      families=cfg.get("families"), solution_variety=cfg.get("solution_variety", "none"))
         train = generate(cfg["train_n"], split="train", **common)
         test = generate(cfg["test_n"], split="test", **common)
     else:

@@ -66,6 +66,9 @@ class DataConfig:
     families: list[str] | None = _f(None, "procedural: scenario families (datasets.procedural.FAMILIES; "
                                           "None = all); fewer = less template diversity to learn.")
     seed: int = _f(0, "procedural: generator seed.")
+    solution_variety: str = _f("none", "procedural: how reference solutions are written: none (one canonical "
+                                       "path), orders (a random valid step order / equivalent program), forms "
+                                       "(also operand orders); see datasets.procedural.ProceduralConfig.")
     train: str | None = _f(None, "files: training problems (GSM8K / MATH / scalemath JSONL, any load_problems format).")
     test: str | None = _f(None, "files: test problems.")
     format: str = _f("auto", "files: format passed to datasets.load_problems.")
@@ -408,6 +411,10 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         unknown = sorted(set(d.families) - set(FAMILIES))
         if unknown or not d.families:
             raise StudyError(f"{where}.data.families: unknown {unknown or 'empty list'}; known: {sorted(FAMILIES)}")
+    from scalemath.datasets.procedural import SOLUTION_VARIETIES
+
+    if d.solution_variety not in SOLUTION_VARIETIES:
+        raise StudyError(f"{where}.data.solution_variety: must be one of {', '.join(SOLUTION_VARIETIES)}")
     if d.source == "procedural" and not (d.train_n and d.test_n):
         raise StudyError(f"{where}.data: procedural data needs train_n and test_n > 0")
     for key in ("train_n", "test_n"):

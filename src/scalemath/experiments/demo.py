@@ -73,14 +73,21 @@ class DemoConfig:
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for RFT and maj@k."})
     max_tokens: int = field(default=160, metadata={"help": "Max new tokens per completion."})
     eval_k: int = field(default=8, metadata={"help": "Samples per test question for maj@k, Pass@k, PassRatio@k (0 = greedy only)."})
+    eval_sampled_n: int | None = field(default=None, metadata={
+        "help": "Draw the eval_k samples for the first n test questions only (None = all): greedy accuracy, "
+                "the headline figure, is cheap and gets every test question (tighter paired intervals)."})
     batch_size: int = field(default=128, metadata={
         "help": "Rows decoded together by the sampling engine (part of the fingerprint: batch shapes can "
                 "change float rounding)."})
     bootstrap: int = field(default=10000, metadata={"help": "Paired bootstrap replicates over test questions."})
     threads: int | None = field(default=None, metadata={
-        "help": "torch intra-op CPU threads for every stage (None = the CPUs this process may use). The "
-                "thread count changes float reduction order, so it is part of every fingerprint and of "
+        "help": "torch intra-op CPU threads of pre-training and SFT (None = the CPUs this process may use). "
+                "The thread count changes float reduction order, so it is part of every fingerprint and of "
                 "summary.json."})
+    workers: int = field(default=2, metadata={
+        "help": "Stages that do not depend on each other (sampling ∥ SFT's evaluation, RFT ∥ control "
+                "training, the last evaluations) run in this many processes at once. Those stages always use "
+                "one torch thread, so this changes the wall time, never the numbers (1 = one after another)."})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -89,8 +96,8 @@ class DemoConfig:
     def quick(cls, out: str) -> "DemoConfig":
         """A very small configuration for the smoke test (about a minute)."""
         return cls(out=out, train_n=40, test_n=20, corpus_lines=2000, model_preset="nano",
-                   pretrain_steps=20, sft_epochs=1.0, k=2, eval_k=2, max_tokens=64, batch_size=64,
-                   bootstrap=200)
+                   pretrain_steps=20, sft_epochs=1.0, k=2, eval_k=2, eval_sampled_n=10, max_tokens=64,
+                   batch_size=64, bootstrap=200)
 
     def validate(self) -> None:
         from scalemath.datasets.procedural import SOLUTION_VARIETIES
@@ -105,6 +112,8 @@ class DemoConfig:
                 raise ValueError(f"{name} must be > 0")
         if self.eval_k < 0 or self.bootstrap < 0:
             raise ValueError("eval_k and bootstrap must be >= 0")
+        if self.workers < 1 or (self.threads is not None and self.threads < 1):
+            raise ValueError("workers and threads must be >= 1")
 
 
 def model_label(name: str, cfg: DemoConfig) -> str:
@@ -139,6 +148,117 @@ def file_hash_text(text: str) -> str:
     return text_hash(text)
 
 
+# ------------------------------------------------------------------------------------- jobs
+# Module-level (picklable) so that independent stages can run in worker processes.
+
+def job_train(a: dict[str, Any]) -> dict[str, Any]:
+    """SFT / RFT / control training of the base on one data file."""
+    from scalemath.training.sft import SFTRunConfig, train_sft
+
+    train_sft(SFTRunConfig(**a["sft"]), quiet=a.get("quiet", False))
+    meta = json.loads((Path(a["sft"]["out"]) / "train_meta.json").read_text())
+    return {"examples": meta["data"]["examples"], "tokens_per_epoch": meta["data"]["tokens"],
+            "compute": meta.get("compute"), "control": meta.get("control"),
+            **{k: meta.get(k) for k in ("steps", "train_seconds", "cpu_seconds", "tokens_per_second",
+                                        "train_loss_mean", "threads")}}
+
+
+def job_sample(a: dict[str, Any]) -> dict[str, Any]:
+    """k sampled paths per training question from the SFT model (RFT's raw material)."""
+    from scalemath.sampling import load_engine
+    from scalemath.sampling.engine import SamplingParams
+    from scalemath.sampling.run import sample_problems
+
+    out = Path(a["out"])
+    out.unlink(missing_ok=True)
+    engine = load_engine("hf", a["model"], batch_size=a["batch_size"], threads=a["threads"])
+    params = SamplingParams(temperature=a["temperature"], max_tokens=a["max_tokens"], seed=a["seed"])
+    stats = sample_problems(read_problems(a["problems"]), engine, params, a["k"], a["template"], out,
+                            dataset="gsm8k", progress=a.get("progress", True))
+    return stats.to_dict()
+
+
+def job_eval(a: dict[str, Any]) -> dict[str, Any]:
+    """Greedy evaluation of one model on the test split, and its k samples per question on the
+    first `sampled_n` test questions (all when None); figures in out/metrics.json."""
+    from scalemath.sampling import load_engine
+    from scalemath.sampling.evaluate import evaluate
+
+    problems = list(read_problems(a["problems"]))
+    engine = load_engine("hf", a["model"], batch_size=a["batch_size"], threads=a["threads"])
+    common = dict(temperature=a["temperature"], out_dir=a["out"], max_tokens=a["max_tokens"], seed=a["seed"],
+                  template=a["template"], progress=a.get("progress", True))
+    n = a.get("sampled_n")
+    if a["k"] and n is not None and n < len(problems):
+        greedy = evaluate(engine, problems, k=0, **common)
+        # greedy samples of these questions are already in greedy.jsonl: only the k samples are drawn
+        sampled = evaluate(engine, problems[:n], k=a["k"], **common)
+        metrics = {**sampled, "maj1@1": greedy["maj1@1"], "greedy": greedy["greedy"], "questions": len(problems),
+                   "sampled_questions": n, "timing": {**sampled["timing"], "greedy": greedy["timing"]["greedy"]}}
+        (Path(a["out"]) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        return metrics
+    return evaluate(engine, problems, k=a["k"], **common)
+
+
+JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "train": job_train, "sample": job_sample, "eval": job_eval}
+
+
+def run_group(out: Path, group: list[tuple[str, Any, str, dict[str, Any]]], workers: int,
+              log: Callable[[str], None]) -> list[StageResult]:
+    """Run stages that do not depend on each other: side by side in `workers` processes when more
+    than one is pending (`python -m scalemath.experiments.demo JOB.json`; the jobs' args give them
+    one torch thread), else one after another here."""
+    import subprocess
+    import sys
+
+    from scalemath.experiments.stages import is_done
+
+    pending = [g for g in group if not is_done(out, g[0], g[1])]
+    if workers <= 1 or len(pending) <= 1:
+        return [run_stage(out, name, config, (lambda j=job, a=args: JOBS[j](a)), log)
+                for name, config, job, args in group]
+    jobs = out / ".jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    log(f"[par ] {' ∥ '.join(g[0] for g in pending)} (side by side, 1 torch thread each)")
+    results: dict[str, StageResult] = {}
+    queue = list(pending)
+    running: dict[str, subprocess.Popen] = {}
+    failed: list[str] = []
+    while queue or running:
+        while queue and len(running) < workers:
+            name, config, job, args = queue.pop(0)
+            spec = jobs / f"{name}.json"
+            (jobs / f"{name}.result.json").unlink(missing_ok=True)
+            spec.write_text(json.dumps({"out": str(out), "name": name, "config": config, "job": job,
+                                        "args": {**args, "progress": False, "quiet": True}}, default=str))
+            running[name] = subprocess.Popen([sys.executable, "-m", "scalemath.experiments.demo", str(spec)])
+        time.sleep(0.5)
+        for name, proc in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[name]
+            res = jobs / f"{name}.result.json"
+            if proc.returncode != 0 or not res.is_file():
+                failed.append(f"{name} (exit {proc.returncode})")
+                continue
+            results[name] = StageResult(**json.loads(res.read_text()))
+            log(f"[done] {name} in {results[name].seconds:.0f}s")
+    if failed:
+        raise RuntimeError(f"stage(s) failed: {', '.join(failed)}; their output is above")
+    return [results[name] if name in results else run_stage(out, name, config, lambda: {}, log)
+            for name, config, _, _ in group]
+
+
+def _worker_main(spec_path: str) -> None:
+    """Entry point of a side-by-side stage (see run_group)."""
+    spec = json.loads(Path(spec_path).read_text())
+    _quiet_libraries()
+    res = run_stage(Path(spec["out"]), spec["name"], spec["config"], lambda: JOBS[spec["job"]](spec["args"]),
+                    lambda msg: None)
+    Path(spec_path).with_suffix(".result.json").write_text(json.dumps(dataclasses.asdict(res), default=str))
+
+
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the whole loop; returns the summary also written to summary.json."""
     from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
@@ -156,13 +276,21 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                                         "sft_samples.jsonl", "rft_data.jsonl", "rft", "control", "eval")}
     c = cfg.to_dict()
     threads = resolved_threads(cfg)
-    # what decides the numbers besides the settings: part of every training / sampling fingerprint
-    env = {"threads": threads, "versions": versions()}
+    # what decides the numbers besides the settings: part of every training / sampling fingerprint.
+    # Stages that can run side by side always use one thread (whether they do or not), so their
+    # numbers do not depend on `workers`.
+    env = {"threads": threads, "versions": versions(), "cpu": cpu_info()}
+    env1 = {**env, "threads": 1}
     stages: list[StageResult] = []
 
     def stage(name: str, config: Any, fn: Callable[[], dict[str, Any]]) -> StageResult:
         res = run_stage(out, name, config, fn, log)
         stages.append(res)
+        return res
+
+    def group(items: list[tuple[str, Any, str, dict[str, Any]]]) -> list[StageResult]:
+        res = run_group(out, items, cfg.workers, log)
+        stages.extend(res)
         return res
 
     gen_common = dict(steps=tuple(cfg.steps), seed=cfg.seed, number_range=tuple(cfg.number_range),
@@ -181,7 +309,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         return {"train": n_tr, "test": n_te, "corpus_lines": len(lines)}
 
     # the generators' full settings (defaults included), so a changed default reruns the data
-    gen_full = {k: v for k, v in dataclasses.asdict(ProceduralConfig(**gen_common)).items() if k not in ("split",)}
+    gen_full = {k: v for k, v in dataclasses.asdict(ProceduralConfig(**gen_common)).items() if k != "split"}
     data_cfg = {"train_n": cfg.train_n, "test_n": cfg.test_n, "generator": gen_full,
                 "corpus": dataclasses.asdict(corpus_cfg)}
     stage("data", data_cfg, data)
@@ -202,46 +330,38 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                 **{k: c[k] for k in ("model_preset", "pretrain_steps", "pretrain_batch_size", "pretrain_minutes")}}
     stage("pretrain", base_cfg, base)
     base_hash = digest(p["base"])
-    recipe = {"base": base_hash, "env": env, "seed": cfg.seed,
-              **{k: c[k] for k in ("template", "sft_batch_size", "sft_lr")}}
+    recipe = {"base": base_hash, "seed": cfg.seed, **{k: c[k] for k in ("template", "sft_batch_size", "sft_lr")}}
 
-    def train(data_path: Path, dest: Path, epochs: float, control_of: Path | None = None
-              ) -> Callable[[], dict[str, Any]]:
-        def fn() -> dict[str, Any]:
-            from scalemath.training.sft import SFTRunConfig, train_sft
+    def sft_args(data_path: Path, dest: Path, epochs: float, n_threads: int, control_of: Path | None = None):
+        return {"sft": dict(model=str(p["base"]), data=str(data_path), out=str(dest), template=cfg.template,
+                            seed=cfg.seed, epochs=epochs, learning_rate=cfg.sft_lr, batch_size=cfg.sft_batch_size,
+                            per_device_batch_size=cfg.sft_batch_size, threads=n_threads,
+                            control=cfg.control if control_of else None,
+                            control_of=str(control_of) if control_of else None)}
 
-            train_sft(SFTRunConfig(model=str(p["base"]), data=str(data_path), out=str(dest),
-                                   template=cfg.template, seed=cfg.seed, epochs=epochs,
-                                   learning_rate=cfg.sft_lr, batch_size=cfg.sft_batch_size,
-                                   per_device_batch_size=cfg.sft_batch_size, threads=threads,
-                                   control=cfg.control if control_of else None,
-                                   control_of=str(control_of) if control_of else None))
-            meta = json.loads((dest / "train_meta.json").read_text())
-            return {"examples": meta["data"]["examples"], "tokens_per_epoch": meta["data"]["tokens"],
-                    "compute": meta.get("compute"), "control": meta.get("control"),
-                    **{k: meta.get(k) for k in ("steps", "train_seconds", "cpu_seconds", "tokens_per_second",
-                                                "train_loss_mean", "threads")}}
-        return fn
-
-    sft_cfg = {**recipe, "data": files["train.jsonl"], "epochs": cfg.sft_epochs}
-    stage("sft", sft_cfg, train(p["train.jsonl"], p["sft"], cfg.sft_epochs))
+    stage("sft", {**recipe, "env": env, "data": files["train.jsonl"], "epochs": cfg.sft_epochs},
+          lambda: job_train(sft_args(p["train.jsonl"], p["sft"], cfg.sft_epochs, threads)))
     sft_hash = digest(p["sft"])
 
-    def sample() -> dict[str, Any]:
-        from scalemath.sampling import load_engine
-        from scalemath.sampling.engine import SamplingParams
-        from scalemath.sampling.run import sample_problems
+    eval_common = {"problems": str(p["test.jsonl"]), "k": cfg.eval_k, "temperature": cfg.temperature,
+                   "max_tokens": cfg.max_tokens, "seed": cfg.seed, "template": cfg.template,
+                   "batch_size": cfg.batch_size, "threads": 1, "sampled_n": cfg.eval_sampled_n}
+    eval_cfg = {"test": files["test.jsonl"], "env": env1, "seed": cfg.seed,
+                **{k: c[k] for k in ("eval_k", "eval_sampled_n", "temperature", "max_tokens", "batch_size",
+                                     "template")}}
 
-        p["sft_samples.jsonl"].unlink(missing_ok=True)
-        engine = load_engine("hf", str(p["sft"]), batch_size=cfg.batch_size, threads=threads)
-        params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
-        stats = sample_problems(read_problems(p["train.jsonl"]), engine, params, cfg.k, cfg.template,
-                                p["sft_samples.jsonl"], dataset="gsm8k")
-        return stats.to_dict()
+    def eval_item(name: str) -> tuple[str, Any, str, dict[str, Any]]:
+        return (f"eval_{name}", {**eval_cfg, "model": digest(p[name])}, "eval",
+                {**eval_common, "model": str(p[name]), "out": str(p["eval"] / name)})
 
-    sample_cfg = {"model": sft_hash, "questions": files["train.jsonl"], "env": env, "seed": cfg.seed,
+    sample_cfg = {"model": sft_hash, "questions": files["train.jsonl"], "env": env1, "seed": cfg.seed,
                   **{k: c[k] for k in ("template", "k", "temperature", "max_tokens", "batch_size")}}
-    stage("sample", sample_cfg, sample)
+    # sampling D's questions and evaluating SFT need only the SFT model: side by side
+    group([("sample", sample_cfg, "sample",
+            {"model": str(p["sft"]), "problems": str(p["train.jsonl"]), "out": str(p["sft_samples.jsonl"]),
+             "batch_size": cfg.batch_size, "threads": 1, "temperature": cfg.temperature,
+             "max_tokens": cfg.max_tokens, "seed": cfg.seed, "k": cfg.k, "template": cfg.template}),
+           eval_item("sft")])
 
     def rft() -> dict[str, Any]:
         from scalemath.experiments.analyses import rft_path_counts
@@ -259,46 +379,67 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     stage("rft_collect", {"samples": digest(p["sft_samples.jsonl"]), "problems": files["train.jsonl"],
                           "collect": "paper"}, rft)
     rft_epochs = cfg.rft_epochs if cfg.rft_epochs is not None else cfg.sft_epochs
-    stage("rft_train", {**recipe, "data": digest(p["rft_data.jsonl"]), "epochs": rft_epochs},
-          train(p["rft_data.jsonl"], p["rft"], rft_epochs))
+    rft_hash = digest(p["rft_data.jsonl"])
+    rft_args = sft_args(p["rft_data.jsonl"], p["rft"], rft_epochs, 1)
+    items = [("rft_train", {**recipe, "env": env1, "data": rft_hash, "epochs": rft_epochs}, "train", rft_args)]
     names = ["sft", "rft"]
     if cfg.control:
-        rft_meta = json.loads((p["rft"] / "train_meta.json").read_text())
-        stage("control_train", {**recipe, "data": files["train.jsonl"], "control": cfg.control,
-                                "reference": {"model": digest(p["rft"]), "steps": rft_meta["steps"],
-                                              "data_tokens": rft_meta["data"]["tokens"]}},
-              train(p["train.jsonl"], p["control"], cfg.sft_epochs, control_of=p["rft"]))
+        # the control matches RFT's compute as planned from its data (the same batching and
+        # tokenization as its training), so both can train at once; checked against RFT's run below
+        from scalemath.training.control import plan
+        from scalemath.training.sft import SFTRunConfig
+
+        plan_path = out / "rft_plan.json"
+        if not plan_path.is_file() or json.loads(plan_path.read_text()).get("data_hash") != rft_hash:
+            planned = {**plan(SFTRunConfig(**rft_args["sft"])), "data_hash": rft_hash}
+            plan_path.write_text(json.dumps(planned, indent=2) + "\n")
+        planned = json.loads(plan_path.read_text())
+        items.append(("control_train", {**recipe, "env": env1, "data": files["train.jsonl"], "control": cfg.control,
+                                        "reference": {"data": rft_hash, "compute": planned["compute"]}}, "train",
+                      sft_args(p["train.jsonl"], p["control"], cfg.sft_epochs, 1, control_of=plan_path)))
         names = ["sft", "control", "rft"]
-
-    def evaluate(name: str) -> Callable[[], dict[str, Any]]:
-        def fn() -> dict[str, Any]:
-            from scalemath.sampling.evaluate import evaluate as run_eval
-
-            return run_eval(str(p[name]), list(read_problems(p["test.jsonl"])), k=cfg.eval_k,
-                            temperature=cfg.temperature, out_dir=p["eval"] / name,
-                            max_tokens=cfg.max_tokens, seed=cfg.seed, template=cfg.template,
-                            batch_size=cfg.batch_size, threads=threads)
-        return fn
-
-    eval_cfg = {"test": files["test.jsonl"], "env": env, "seed": cfg.seed,
-                **{k: c[k] for k in ("eval_k", "temperature", "max_tokens", "batch_size", "template")}}
-    results = {name: stage(f"eval_{name}", {**eval_cfg, "model": digest(p[name])}, evaluate(name)).summary
-               for name in names}
+    group(items)
+    if cfg.control:
+        actual = json.loads((p["rft"] / "train_meta.json").read_text())["compute"]
+        if actual["steps"] != planned["compute"]["steps"]:
+            raise RuntimeError(f"RFT trained {actual['steps']} steps, its plan said {planned['compute']['steps']}")
+    group([eval_item(name) for name in names if name != "sft"])
+    results = {name: json.loads((p["eval"] / name / "metrics.json").read_text()) for name in names}
     summary = summarize(cfg, results, json.loads((out / "rft_stats.json").read_text()), names,
                         {name: json.loads((p[name] / "train_meta.json").read_text()) for name in names})
     summary["comparisons"] = compare_models(cfg, names)
     summary["conclusion"] = conclusion(summary)
     import resource
 
-    summary["timing"] = {"stages": [{"stage": s.name, "seconds": round(s.seconds, 1), "skipped": s.skipped}
-                                    for s in stages],
-                         "total_seconds": round(time.perf_counter() - t_start, 1),
-                         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)}
-    summary["provenance"] = {"threads": threads, "versions": env["versions"], "git": _git(), "seed": cfg.seed,
-                             "decided_by": "settings (config), seed, torch thread count, library versions, "
-                                           "the machine's CPU kernels; no wall-clock budget"}
+    summary["timing"] = {
+        "stages": [{"stage": s.name, "seconds": round(s.seconds, 1), "skipped": s.skipped} for s in stages],
+        "total_seconds": round(time.perf_counter() - t_start, 1), "workers": cfg.workers,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2),
+        "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20, 2)}
+    summary["provenance"] = {
+        "threads": threads, "parallel_stage_threads": 1, "cpu": env["cpu"], "versions": env["versions"],
+        "git": _git(), "seed": cfg.seed,
+        "decided_by": "the settings (config.json), the seed, the torch thread count of each stage, the library "
+                      "versions and the CPU's kernels (cpu); no wall-clock budget, no dependence on load"}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def cpu_info() -> dict[str, Any]:
+    """What the CPU kernels depend on: torch's CPU capability (AVX2, AVX512, ...) and the CPU model."""
+    import platform
+
+    import torch
+
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    return {"capability": torch.backends.cpu.get_cpu_capability(), "model": model, "machine": platform.machine()}
 
 
 def _git() -> dict[str, Any] | None:
@@ -327,10 +468,12 @@ def summarize(cfg: DemoConfig, results: dict[str, dict[str, Any]], rft_stats: di
     for name, meta in (metas or {}).items():
         comp = meta.get("compute") or {}
         compute[name] = {"examples": meta["data"]["examples"], "steps": meta["steps"],
-                         "epochs": comp.get("epochs"), "tokens": comp.get("tokens"),
-                         "train_seconds": meta.get("train_seconds"), "control": meta.get("control")}
+                         "epochs": comp.get("epochs"), "tokens": comp.get("tokens"), "control": meta.get("control")}
+    # figures only: wall times live in summary["timing"], so two runs of one command have equal
+    # summaries except for "timing" and "provenance"
+    rft_data = {k: v for k, v in rft_stats.items() if k not in ("seconds", "examples")}
     return {"metrics": rows, "keys": keys, "labels": {n: model_label(n, cfg) for n in names},
-            "compute": compute, "rft_data": rft_stats, "config": cfg.to_dict()}
+            "compute": compute, "rft_data": rft_data, "config": cfg.to_dict()}
 
 
 PAIRS = (("rft", "control"), ("rft", "sft"), ("control", "sft"))
@@ -458,7 +601,10 @@ def print_summary(summary: dict[str, Any]) -> None:
             a, b = key.split("_vs_")[1], key.split("_vs_")[0]
             for i, r in enumerate(comps[key]["rows"]):
                 v = verdict(r)
-                pt.add_row(title if i == 0 else "", "greedy" if r["metric"] == "greedy" else label(r["metric"]),
+                name = "greedy" if r["metric"] == "greedy" else label(r["metric"])
+                if r["n"] != comps[key]["questions"]:
+                    name += f" ({r['n']} q)"
+                pt.add_row(title if i == 0 else "", name,
                            _cell(r), f"{r['p_mcnemar']:.2g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "",
                            {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff. shown",
                             "unknown": ""}[v])
@@ -478,6 +624,15 @@ def print_summary(summary: dict[str, Any]) -> None:
     if t:
         parts = ", ".join(f"{s['stage']} {s['seconds']:.0f}s{' (skipped)' if s['skipped'] else ''}"
                           for s in t["stages"])
-        console.print(f"Wall time: {parts}; total {t['total_seconds']:.0f}s "
-                      f"({t['total_seconds'] / 60:.1f} min), peak RSS {t['peak_rss_gb']:.2f} GB, "
-                      f"{summary['provenance']['threads']} torch threads.", highlight=False)
+        w = t.get("peak_rss_worker_gb") or 0.0
+        mem = f"peak RSS {t['peak_rss_gb']:.2f} GB" + (
+            f" + {t.get('workers', 2)} × {w:.2f} GB side-by-side workers at most" if w else "")
+        console.print(f"Wall time: {parts}; total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min); "
+                      f"{mem}; {summary['provenance']['threads']} torch threads (1 in side-by-side stages).",
+                      highlight=False)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _worker_main(sys.argv[1])

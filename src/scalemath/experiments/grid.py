@@ -252,7 +252,8 @@ def _data_config(study: StudyConfig) -> dict[str, Any]:
     if d.source == "procedural":
         return {"source": "procedural", "train_n": d.train_n, "test_n": d.test_n, "steps": list(d.steps),
                 "number_range": list(d.number_range), "seed": d.seed,
-                "families": list(d.families) if d.families else None}
+                "families": list(d.families) if d.families else None,
+                **({"solution_variety": d.solution_variety} if d.solution_variety != "none" else {})}
     return {"source": "files", "train": _file_id(d.train, "data.train"), "test": _file_id(d.test, "data.test"),
             "train_n": d.train_n, "test_n": d.test_n, "format": d.format}
 
