@@ -56,3 +56,16 @@ def test_augment_controls(tmp_path):
     cells = {c.id: c for c in expand(s)}
     ctl = cells["mugglemath-control/tiny/n1"]
     assert ctl.config["control_of"] == "mugglemath/tiny/n1" and ctl.config["control"] == "epochs"
+
+
+def test_rft_match_trains_rft_cells_for_the_sft_source_compute():
+    s = study(rft={"k": [1, 4], "match": "steps", "ablations": [{"name": "rft-nodedupe", "k": [4],
+                                                                  "collect": {"signature": "none"}}]})
+    cells = {c.id: c for c in expand(s)}
+    for cid in ("rft/tiny/k1", "rft/tiny/k4", "rft-nodedupe/tiny/k4"):
+        cfg = cells[cid].config
+        assert (cfg["match"], cfg["match_of"]) == ("steps", "sft/tiny/f1/s0")
+        assert "sft/tiny/f1/s0" in cells[cid].deps
+    assert "match" not in expand(study(rft={"k": [4]}))[-1].config
+    with pytest.raises(StudyError, match="rft.match"):
+        study(rft={"k": [4], "match": "flop"})

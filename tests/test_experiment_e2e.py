@@ -93,3 +93,5 @@ def test_study_end_to_end(tmp_path):
     html = build_report(out, ReportConfig(max_detailed=0, bootstrap=50)).read_text()
     assert "Scaling: results.csv" in html and "accuracy vs data_size" in html
     assert "Compute-matched controls" in html and "rft-control/tiny/k2 (steps)" in html
+    assert "RFT cells against their SFT source" in html and "sft/tiny/f1/s0 (not matched)" in html
+    assert by["rft/tiny/k2"]["sft_source"] == "sft/tiny/f1/s0"

@@ -206,6 +206,8 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     data = out / "train.jsonl"
     write_jsonl(data, records)
     control = {"control": cfg["control"], "control_of": ctx.model_path(cfg["control_of"])} if cfg.get("control") else {}
+    if cfg.get("match"):  # an RFT cell trained for its SFT source model's compute
+        control = {"control": cfg["match"], "control_of": ctx.model_path(cfg["match_of"])}
     run = SFTRunConfig.from_dict({"threads": ctx.threads, **cfg["train"], "model": ctx.model_path(ctx.base_of(cell)),
                                   "data": str(data), "out": str(out / "model"), "template": cfg["template"],
                                   "seed": cfg["seed"], **control})
@@ -217,8 +219,8 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
                "epochs": comp.get("epochs"), "train_tokens": comp.get("tokens"),
                "train_seconds": meta.get("train_seconds"), "train_loss_mean": meta.get("train_loss_mean")}
     if control:
-        summary.update({"control": cfg["control"], "control_of": cfg["control_of"],
-                        "control_detail": meta.get("control")})
+        summary.update({"control": cfg.get("control") or cfg.get("match"),
+                        "control_of": cfg.get("control_of") or cfg.get("match_of"), "control_detail": meta.get("control")})
     return summary
 
 
@@ -327,6 +329,11 @@ def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict
                     "train_tokens": model.get("train_tokens")})
         if tcfg.get("control"):
             row.update({"control": tcfg["control"], "control_of": tcfg["control_of"]})
+        if tcfg.get("recipe") == "rft":
+            # the SFT model whose samples the cell's D' came from (the first, for pooled cells)
+            row["sft_source"] = tcfg.get("match_of") or ctx.cells[tcfg["samples"][0]].config["model"]
+            if tcfg.get("match"):
+                row["matched_to_source"] = tcfg["match"]
         if model.get("rft_distinct_paths") is not None and model.get("questions"):
             # the RFT paper's count: distinct sampled correct paths kept per question (D' alone)
             row["sampled_paths"] = round(model["rft_distinct_paths"] / model["questions"], 4)

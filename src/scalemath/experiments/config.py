@@ -32,6 +32,10 @@ def _f(default: Any = dataclasses.MISSING, help: str = "", factory: Any = datacl
 
 # ------------------------------------------------------------------------------------ sections
 
+CONTROL_HELP = ("A compute-matched control beside each of these cells: the same recipe on D (the full training "
+                "set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | "
+                "epochs; null = none). Cell id <series>-control/<base>/k<k>.")
+
 @dataclass
 class BaseModelConfig:
     """A base model every trained cell starts from: the embedded tiny default or a checkpoint."""
@@ -117,7 +121,7 @@ class PooledConfig:
     seeds: list[int] = _f(help="SFT seeds whose models are pooled (with every fraction).", factory=lambda: [0])
     k: list[int] = _f(help="Samples per question taken from each pooled model; one cell per value.",
                       factory=lambda: [4])
-    control: str | None = _f(None, "A compute-matched control beside each of these cells: the same recipe on D (the full training set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | epochs; null = none). Cell id <series>-control/<base>/k<k>.")
+    control: str | None = _f(None, CONTROL_HELP)
 
 
 @dataclass
@@ -130,7 +134,7 @@ class RFTAblation:
                                          "another temperature means another sampling run.")
     collect: dict[str, Any] = _f(help="RFTConfig overrides, e.g. {signature: none} for no de-duplication.",
                                  factory=dict)
-    control: str | None = _f(None, "A compute-matched control beside each of these cells: the same recipe on D (the full training set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | epochs; null = none). Cell id <series>-control/<base>/k<k>.")
+    control: str | None = _f(None, CONTROL_HELP)
 
 
 @dataclass
@@ -146,7 +150,12 @@ class RFTGridConfig:
     sampling: SamplingConfig = _f(help="Sampling settings.", factory=SamplingConfig)
     pooled: list[PooledConfig] = _f(help="Pooled-model cells.", factory=list)
     ablations: list[RFTAblation] = _f(help="Variant series (no dedupe, another temperature, ...).", factory=list)
-    control: str | None = _f(None, "A compute-matched control beside each of these cells: the same recipe on D (the full training set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | epochs; null = none). Cell id <series>-control/<base>/k<k>.")
+    control: str | None = _f(None, CONTROL_HELP)
+    match: str | None = _f(None, "Train every RFT cell (rft.k, ablations, pooled) for as much compute as the SFT "
+                                 "source model (source_fraction, source_seed): steps | tokens | epochs; then each "
+                                 "RFT cell and that SFT model are compute-matched and the report compares them "
+                                 "question by question. null: the training recipe alone decides (the paper: the "
+                                 "same epochs, so more steps for the larger D ∪ D').")
     train: dict[str, Any] = _f(help="SFTRunConfig overrides for RFT cells on top of sft.train "
                                     "(default: the same recipe, from the base model).", factory=dict)
 
@@ -161,7 +170,7 @@ class AugmentSet:
                                         "None = all; one cell per amount.", factory=lambda: [None])
     with_original: bool = _f(True, "Train on D ∪ A (True) or on A alone.")
     format: str = _f("auto", "Format passed to datasets.load_problems.")
-    control: str | None = _f(None, "A compute-matched control beside each of these cells: the same recipe on D (the full training set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | epochs; null = none). Cell id <series>-control/<base>/k<k>.".replace("/k<k>", "/n<amount>"))
+    control: str | None = _f(None, CONTROL_HELP.replace("/k<k>", "/n<amount>"))
 
 
 @dataclass
@@ -431,6 +440,7 @@ def validate(s: StudyConfig, where: str = "study") -> None:
     _positive(s.rft.k, f"{where}.rft.k")
     names = {"sft", "rft", "fewshot"}
     _control(s.rft.control, f"{where}.rft.control")
+    _control(s.rft.match, f"{where}.rft.match")
     if s.rft.control:
         names.add("rft-control")
     for i, p in enumerate(s.rft.pooled):

@@ -192,11 +192,13 @@ def expand(study: StudyConfig) -> list[Cell]:
             sid = f"sample/{b.name}/{frac_label(frac)}/s{seed}/t{num_label(t)}"
             add(Cell(sid, "sample", cfg, ["data", model], base=b.name, identity_keys=keys, dir_keys=keys))
             sample_ids[(frac, seed, t)] = sid
+        source = sft_cell(*src) if uses else None
         for cid, method, models, k, overrides, control in uses:
             sids = [sample_ids[m] for m in models]
+            match = {"match": study.rft.match, "match_of": source} if study.rft.match else {}
             train(cid, method, {"recipe": "rft", "k": k, "samples": sids,
-                                "collect": _rft_collect(study, overrides), "seed": study.sft.seeds[0]},
-                  sids, rft=True)
+                                "collect": _rft_collect(study, overrides), "seed": study.sft.seeds[0], **match},
+                  sids + ([source] if match else []), rft=True)
             control_cell(cid, method, control, True, {"k": k})
 
         fs = study.analyses.fewshot

@@ -330,31 +330,34 @@ def comparison_view(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def control_comparisons(run: Path, results: Sequence[Path], cfg: ReportConfig) -> list[dict[str, Any]]:
-    """A study's compute-matched controls beside their cells: for every results row with a
-    `control_of`, the paired comparison cell − control on the test questions (from the two eval
-    cells' sample files)."""
+    """A study's cells beside what they are measured against, question by question (paired, from
+    the two eval cells' sample files): every cell with a compute-matched control (cell − control),
+    and every RFT cell against the SFT model that sampled its data (RFT − SFT; compute-matched
+    when the study sets rft.match)."""
     from scalemath.metrics.paired import ComparisonError, PairedConfig, compare, load_evaluation, verdict
     from scalemath.scaling.data import read_csv
 
     out = []
     for path in results:
         for r in read_csv(path):
-            of = r.get("control_of")
-            if not of:
-                continue
+            pairs = []
+            if r.get("control_of"):     # a control row: the cell it matches − the control
+                pairs.append(("control", r["control_of"], r["cell"], r.get("control", "")))
+            if r.get("sft_source"):      # an RFT row: the cell − the SFT model that sampled its D'
+                pairs.append(("source", r["cell"], r["sft_source"], r.get("matched_to_source") or "not matched"))
             base = path.parent / "cells" / "eval"
-            cell_dir, ctl_dir = base / of, base / r["cell"]
-            item: dict[str, Any] = {"cell": of, "control": r["cell"], "match": r.get("control", ""),
-                                    "file": str(path.relative_to(run))}
-            try:
-                res = compare(load_evaluation(ctl_dir, r["cell"]), load_evaluation(cell_dir, of),
-                              PairedConfig(bootstrap=cfg.bootstrap, seed=cfg.seed))
-            except (ComparisonError, ValueError, OSError) as e:
-                item["error"] = str(e)
-            else:
-                item["rows"] = [{**x, "verdict": verdict(x)} for x in res["rows"]]
-                item["notes"] = res["notes"]
-            out.append(item)
+            for kind, cell, other, match in pairs:
+                item: dict[str, Any] = {"kind": kind, "cell": cell, "control": other, "match": match,
+                                        "file": str(path.relative_to(run))}
+                try:
+                    res = compare(load_evaluation(base / other, other), load_evaluation(base / cell, cell),
+                                  PairedConfig(bootstrap=cfg.bootstrap, seed=cfg.seed))
+                except (ComparisonError, ValueError, OSError) as e:
+                    item["error"] = str(e)
+                else:
+                    item["rows"] = [{**x, "verdict": verdict(x)} for x in res["rows"]]
+                    item["notes"] = res["notes"]
+                out.append(item)
     return out
 
 
