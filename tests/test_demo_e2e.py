@@ -12,8 +12,14 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path):
     logs: list[str] = []
     summary = run_demo(cfg, log=logs.append)
 
-    ran = [line.split()[-1] for line in logs if line.startswith("[run ]")]
-    assert ran == ["data", "pretrain", "sft", "sample", "rft_collect", "rft_train", "eval_sft", "eval_rft"]
+    ran = [s["stage"] for s in summary["timing"]["stages"] if not s["skipped"]]
+    assert ran == ["data", "pretrain", "sft", "sample", "eval_sft", "rft_collect", "rft_train", "control_train",
+                   "eval_control", "eval_rft"]
+    # independent stages ran side by side (two processes)
+    assert [line for line in logs if line.startswith("[par ]")] == [
+        "[par ] sample ∥ eval_sft (side by side, 1 torch thread each)",
+        "[par ] rft_train ∥ control_train (side by side, 1 torch thread each)",
+        "[par ] eval_control ∥ eval_rft (side by side, 1 torch thread each)"]
     # every stage left its records
     train = list(iter_jsonl(out / "train.jsonl"))
     test = list(iter_jsonl(out / "test.jsonl"))
@@ -27,15 +33,39 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path):
     rft = list(iter_jsonl(out / "rft_data.jsonl"))
     originals = [r for r in rft if r["meta"]["origin"] == "original"]
     assert len(originals) == cfg.train_n  # D is always in D ∪ D'
-    for name in ("base", "sft", "rft"):
+    for name in ("base", "sft", "rft", "control"):
         assert (out / name / "config.json").exists()
-    # the summary holds both models' figures
-    for name in ("sft", "rft"):
+    # the summary holds the three models' figures, their compute and the paired comparisons
+    for name in ("sft", "control", "rft"):
         row = summary["metrics"][name]
         assert set(row) == set(summary["keys"]) and all(0.0 <= v <= 1.0 for v in row.values())
-    assert json.loads((out / "summary.json").read_text())["metrics"] == summary["metrics"]
+    comp = summary["compute"]
+    assert comp["control"]["steps"] == comp["rft"]["steps"]          # matched on optimizer steps
+    ctl = json.loads((out / "control" / "train_meta.json").read_text())["control"]
+    assert ctl["match"] == "steps" and ctl["reference"] == str(out / "rft_plan.json")
+    assert ctl["steps"] == comp["rft"]["steps"] == ctl["reference_compute"]["steps"]
+    assert set(summary["comparisons"]) == {"rft_vs_control", "rft_vs_sft", "control_vs_sft"}
+    greedy = summary["comparisons"]["rft_vs_control"]["rows"][0]
+    assert greedy["metric"] == "greedy" and greedy["n"] == cfg.test_n and "p_mcnemar" in greedy
+    sampled = summary["comparisons"]["rft_vs_control"]["rows"][1]
+    assert sampled["metric"] == f"maj@{cfg.eval_k}" and sampled["n"] == cfg.eval_sampled_n
+    assert "RFT − compute-matched control" in summary["conclusion"]
+    stages = [s["stage"] for s in summary["timing"]["stages"]]
+    assert stages[:2] == ["data", "pretrain"] and summary["timing"]["peak_rss_gb"] > 0
+    assert summary["provenance"]["threads"] >= 1
+    written = json.loads((out / "summary.json").read_text())
+    assert written["metrics"] == summary["metrics"] and written["comparisons"] == summary["comparisons"]
+    assert written["rft_data"]["path_counts"]["questions"] == cfg.train_n
 
-    # a second run skips every stage
+    # the report opens with the comparison and names every evaluation by its model
+    from scalemath.report.html import ReportConfig, build_report
+
+    html = build_report(out, ReportConfig(bootstrap=50, ks=(1, 2))).read_text()
+    assert html.index("Comparison: SFT") < html.index("RFT data statistics") < html.index("Evaluation: SFT — eval/sft")
+    assert "Evaluation: RFT — eval/rft" in html and "Evaluation: . " not in html and "Evaluation: .<" not in html
+
+    # a second run skips every stage, and gives the same numbers
     logs.clear()
-    run_demo(cfg, log=logs.append)
-    assert not [line for line in logs if line.startswith("[run ]")]
+    again = run_demo(cfg, log=logs.append)
+    assert not [line for line in logs if line.startswith(("[run ]", "[par ]"))]
+    assert again["comparisons"] == summary["comparisons"] and again["metrics"] == summary["metrics"]

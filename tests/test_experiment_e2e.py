@@ -23,14 +23,14 @@ STUDY = {
     "data": {"train_n": 8, "test_n": 4, "steps": [1, 2], "number_range": [2, 9],
              "families": ["ages", "shopping"]},
     "sft": {"fractions": ["1/2", 1], "train": {"max_steps": 2, "batch_size": 4, "per_device_batch_size": 4}},
-    "rft": {"k": [1, 2], "sampling": {"max_tokens": 12, "batch_size": 32},
+    "rft": {"k": [1, 2], "sampling": {"max_tokens": 12, "batch_size": 32}, "control": "steps",
             "pooled": [{"fractions": ["1/2", 1], "k": [1]}]},
     "eval": {"max_tokens": 12, "batch_size": 32, "bootstrap": 50},
     "analyses": {"fewshot": {"shots": [1]}, "leakage": {"enabled": True, "n": 3}},
 }
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_study_end_to_end(tmp_path):
     from scalemath.datasets.procedural import generate
 
@@ -71,6 +71,13 @@ def test_study_end_to_end(tmp_path):
     stats = {k: json.loads((out / "cells" / "rft" / "tiny" / f"k{k}" / "rft_stats.json").read_text()) for k in (1, 2)}
     assert stats[1]["samples"] == 8 and stats[2]["samples"] == 16
 
+    # the compute-matched control of rft/tiny/k2: SFT on the full train set for the same optimizer steps
+    ctl = by["rft-control/tiny/k2"]
+    assert ctl["control_of"] == "rft/tiny/k2" and ctl["control"] == "steps" and ctl["k"] == "2"
+    assert ctl["train_steps"] == by["rft/tiny/k2"]["train_steps"] and ctl["data_size"] == "8"
+    meta = json.loads((out / "cells" / "rft-control" / "tiny" / "k2" / "model" / "train_meta.json").read_text())
+    assert meta["control"]["match"] == "steps" and meta["control"]["reference"].endswith("cells/rft/tiny/k2/model")
+
     info = json.loads((out / "cells" / "rft" / "tiny" / "k2" / "cell.json").read_text())
     assert info["versions"]["torch"] and "sha" in (info["git"] or {"sha": None})
     assert info["config"]["samples"] == ["sample/tiny/f1/s0/t0.7"]
@@ -85,3 +92,6 @@ def test_study_end_to_end(tmp_path):
 
     html = build_report(out, ReportConfig(max_detailed=0, bootstrap=50)).read_text()
     assert "Scaling: results.csv" in html and "accuracy vs data_size" in html
+    assert "Compute-matched controls" in html and "rft-control/tiny/k2 (steps)" in html
+    assert "RFT cells against their SFT source" in html and "sft/tiny/f1/s0 (not matched)" in html
+    assert by["rft/tiny/k2"]["sft_source"] == "sft/tiny/f1/s0"

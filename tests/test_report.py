@@ -70,7 +70,7 @@ def test_report_uses_existing_metrics_json(tmp_path):
     res["summary"]["overall"]["PassRatio@N"]["value"] = 0.123456  # marker: must be shown as is
     (d / "metrics.json").write_text(json.dumps(res))
     html = build_report(tmp_path, ReportConfig(bootstrap=50, out=str(tmp_path / "out" / "r.html"))).read_text()
-    assert "12.3 [" in html and "Evaluation: cell1" in html
+    assert "12.3 [" in html and "Evaluation: tiny — cell1" in html  # named by its model, then its place
 
 
 def test_report_of_empty_dir_and_cli(tmp_path):
@@ -95,7 +95,7 @@ def test_report_reads_an_evaluation_stage_folder(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "metrics.json").write_text(json.dumps({"accuracy": 0.25}))
     html = build_report(tmp_path, ReportConfig(bootstrap=50, ks=(1, 4))).read_text()
-    assert "Evaluation: eval" in html and "metrics.json of the evaluation stage" in html and "maj1@1" in html
+    assert "Evaluation: tiny — eval" in html and "metrics.json of the evaluation stage" in html and "maj1@1" in html
     assert "30 greedy" in html.replace("(", "")          # greedy.jsonl was read as the greedy samples
     assert "Other figures: other/metrics.json" in html
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -13,22 +14,40 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, help="YAML file of DemoConfig fields."),
         quick: bool = typer.Option(False, help="A tiny configuration (about a minute) for smoke tests."),
         seed: int = typer.Option(None, help="Override the seed."),
+        control: Optional[str] = typer.Option(None, help="Compute-matched control of RFT: steps, tokens, epochs or none."),
+        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: the CPUs this process may use)."),
     ) -> None:
-        """Generate data, pre-train a tiny base, SFT, sample, collect RFT data, retrain, evaluate SFT vs RFT."""
+        """Generate data, pre-train a tiny base, SFT, sample, collect RFT data, retrain, train the
+        compute-matched control, evaluate SFT / control / RFT and compare them with paired intervals."""
         import dataclasses
 
         import yaml
+        from rich.console import Console
 
         from scalemath.experiments.demo import DemoConfig, print_summary, run_demo
 
         cfg = DemoConfig.quick(str(out)) if quick else DemoConfig(out=str(out))
         if config:
-            fields = yaml.safe_load(config.read_text()) or {}
+            try:
+                fields = yaml.safe_load(config.read_text()) or {}
+            except (OSError, yaml.YAMLError) as e:
+                raise typer.BadParameter(f"{config}: {e}") from None
+            if not isinstance(fields, dict):
+                raise typer.BadParameter(f"{config}: expected a mapping of DemoConfig fields")
             known = {f.name for f in dataclasses.fields(DemoConfig)}
             bad = sorted(set(fields) - known)
             if bad:
-                raise typer.BadParameter(f"unknown demo field(s) {bad}; known: {sorted(known)}")
+                raise typer.BadParameter(f"{config}: unknown demo field(s) {bad}; known: {sorted(known)}")
             cfg = dataclasses.replace(cfg, **fields)
         if seed is not None:
             cfg = dataclasses.replace(cfg, seed=seed)
+        if control is not None:
+            cfg = dataclasses.replace(cfg, control=None if control.lower() in ("none", "") else control)
+        if threads is not None:
+            cfg = dataclasses.replace(cfg, threads=threads)
+        try:
+            cfg.validate()
+        except ValueError as e:
+            Console(stderr=True).print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
         print_summary(run_demo(cfg))

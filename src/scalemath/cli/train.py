@@ -41,6 +41,9 @@ def register(app: typer.Typer) -> None:
                  "instead of dropping them (default: drop); matches are reported either way."),
         test_set: list[str] = typer.Option([], "--test-set", help="Another test set (file) to check the data "
                                            "against (repeatable), e.g. the run's own test split."),
+        control: Optional[str] = typer.Option(None, "--control", help="Compute-matched control of --control-of: "
+                                              "steps, tokens or epochs (sets max_steps; recorded in train_meta.json)."),
+        control_of: Optional[Path] = typer.Option(None, "--control-of", help="Reference run's output directory."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
@@ -57,7 +60,8 @@ def register(app: typer.Typer) -> None:
                      "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
                      "max_minutes": max_minutes, "packing": packing, "threads": threads, "lora_r": lora_r,
                      "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16,
-                     "allow_contamination": allow_contamination, "test_sets": list(test_set) or None}
+                     "allow_contamination": allow_contamination, "test_sets": list(test_set) or None,
+                     "control": control, "control_of": str(control_of) if control_of else None}
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
@@ -66,7 +70,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
         try:
             done = train_sft(cfg, quiet=quiet)
-        except ValueError as e:   # a config or data problem: the message, no traceback
+        except (ValueError, FileNotFoundError) as e:   # a config or data problem: the message, no traceback
             Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
             raise typer.Exit(2) from None
         if os.environ.get("RANK", "0") != "0":   # accelerate launch: the main process saves and reports

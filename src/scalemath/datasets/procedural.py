@@ -67,6 +67,12 @@ class ProceduralConfig:
     a row without a new problem; either raises ValueError."""
     id_prefix: str = "procedural"
     """Problem ids are `{id_prefix}-{split}-{seed}-{index}`."""
+    solution_variety: str = "none"
+    """How each problem's solution text is written: "none" (the canonical gold path, always the
+    same step order), "orders" (a seeded random valid path: one of the equivalent programs, its
+    steps in a random dependency-respecting order) or "forms" (that, and random operand orders of
+    + and *), as human-written solutions vary. The questions, answers and programs are the same
+    whatever this is (only `solution` changes; `meta.solution_path` says which path was written)."""
 
     def __post_init__(self) -> None:
         lo, hi = self.steps
@@ -81,12 +87,15 @@ class ProceduralConfig:
             unknown = sorted(set(self.families) - set(FAMILIES))
             if unknown or not self.families:
                 raise ValueError(f"unknown families {unknown}; choose from {sorted(FAMILIES)}")
+        if self.solution_variety not in SOLUTION_VARIETIES:
+            raise ValueError(f"solution_variety must be one of {SOLUTION_VARIETIES}, got {self.solution_variety!r}")
         if not (0 < self.test_fraction and 0 <= self.validation_fraction
                 and self.test_fraction + self.validation_fraction < 1):
             raise ValueError("test_fraction and validation_fraction must leave room for train")
 
 
 MAX_STEPS = 6
+SOLUTION_VARIETIES = ("none", "orders", "forms")
 PATIENCE = 20000  # give up after this many draws in a row without a new problem
 SPLITS = ("train", "validation", "test")
 
@@ -860,13 +869,33 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
         _check_all_used(prog, family)
     question = " ".join(b.say_lines + [b.question_ask])
     answer = b.values[b.steps[-1].name]
-    return Problem(
-        id="", question=question, solution=render(programs[0]), answer=str(answer),
-        source="procedural",
-        meta={"family": family, "steps": steps, "seed": problem_seed,
-              "key": structure_key(programs),
-              "programs": [_serialize(p) for p in programs]},
-    )
+    meta = {"family": family, "steps": steps, "seed": problem_seed, "key": structure_key(programs),
+            "programs": [_serialize(p) for p in programs]}
+    solution = render(programs[0])
+    if cfg.solution_variety != "none":
+        # its own RNG: the question and numbers do not depend on how the solution is written
+        solution, meta["solution_path"] = random_solution(programs, random.Random(_derive_seed("solution", problem_seed)),
+                                                          commute=cfg.solution_variety == "forms")
+    return Problem(id="", question=question, solution=solution, answer=str(answer), source="procedural",
+                   meta=meta)
+
+
+def random_solution(programs: Sequence[Program], rng: random.Random, commute: bool = False
+                    ) -> tuple[str, dict[str, object]]:
+    """A random valid solution text: a uniformly drawn program (gold or an equivalent rewrite),
+    a uniformly drawn dependency-respecting order of its steps and, with `commute`, random operand
+    orders of + and * (and of the subtrahends of -). Returns (text, {program, order, commuted})."""
+    pi = rng.randrange(len(programs))
+    prog = programs[pi]
+    orders = list(_topo_orders(prog))
+    order = orders[rng.randrange(len(orders))]
+    arg_orders = None
+    if commute:
+        arg_orders = {}
+        for st in prog:
+            choices = _arg_orders(st)
+            arg_orders[st.name] = choices[rng.randrange(len(choices))]
+    return render(prog, order, arg_orders), {"program": pi, "order": order, "commuted": bool(commute)}
 
 
 def _post_order(steps: Sequence[Step]) -> list[Step]:

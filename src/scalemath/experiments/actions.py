@@ -58,7 +58,7 @@ def act_data(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         from scalemath.datasets.procedural import generate
 
         common = dict(steps=tuple(cfg["steps"]), seed=cfg["seed"], number_range=tuple(cfg["number_range"]),
-                      families=cfg.get("families"))
+                      families=cfg.get("families"), solution_variety=cfg.get("solution_variety", "none"))
         train = generate(cfg["train_n"], split="train", **common)
         test = generate(cfg["test_n"], split="test", **common)
     else:
@@ -179,14 +179,18 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
         return base + aug, {"augmented": len(aug)}
     if recipe == "rft":
         files = [ctx.cell_dir(s) / "samples.jsonl" for s in cfg["samples"]]
+        from scalemath.experiments.analyses import rft_path_counts
+
         records, stats = rft_records(files, cfg["k"], cfg["collect"], train_problems(ctx))
+        stats["path_counts"] = counts = rft_path_counts(records)
         out = ctx.cell_dir(cell.id)
         out.mkdir(parents=True, exist_ok=True)
         # examples of dropped samples go to their own file (long texts; the report tabulates rft_stats)
         (out / "rft_examples.json").write_text(json.dumps(stats.pop("examples", {}), indent=2) + "\n")
         (out / "rft_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
         return records, {"k": cfg["k"], "sampled": stats.get("samples"), "correct_samples": stats.get("correct"),
-                         "rft_distinct_paths": stats.get("distinct_paths"), "originals": stats.get("originals")}
+                         "rft_distinct_paths": stats.get("distinct_paths"), "originals": stats.get("originals"),
+                         "new_paths": counts["new_per_question"]}
     raise ValueError(f"{cell.id}: unknown recipe {recipe!r}")
 
 
@@ -204,15 +208,24 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     # the test-set check: the known public sets, and this study's own test split (exact matches;
     # the "leaky" recipe trains on test questions on purpose)
     check = {"own_test_sets": [str(ctx.data_dir / "test.jsonl")], "allow_contamination": cfg["recipe"] == "leaky"}
+    control = {"control": cfg["control"], "control_of": ctx.model_path(cfg["control_of"])} if cfg.get("control") else {}
+    if cfg.get("match"):  # an RFT cell trained for its SFT source model's compute
+        control = {"control": cfg["match"], "control_of": ctx.model_path(cfg["match_of"])}
     run = SFTRunConfig.from_dict({"threads": ctx.threads, **check, **cfg["train"],
                                   "model": ctx.model_path(ctx.base_of(cell)),
                                   "data": str(data), "out": str(out / "model"), "template": cfg["template"],
-                                  "seed": cfg["seed"]})
+                                  "seed": cfg["seed"], **control})
     train_sft(run, quiet=ctx.quiet)
     meta = json.loads((out / "model" / "train_meta.json").read_text())
     gc.collect()
-    return {**path_stats(records), **extra, "seed": cfg["seed"], "steps": meta.get("steps"),
-            "train_seconds": meta.get("train_seconds"), "train_loss_mean": meta.get("train_loss_mean")}
+    comp = meta.get("compute") or {}
+    summary = {**path_stats(records), **extra, "seed": cfg["seed"], "steps": meta.get("steps"),
+               "epochs": comp.get("epochs"), "train_tokens": comp.get("tokens"),
+               "train_seconds": meta.get("train_seconds"), "train_loss_mean": meta.get("train_loss_mean")}
+    if control:
+        summary.update({"control": cfg.get("control") or cfg.get("match"),
+                        "control_of": cfg.get("control_of") or cfg.get("match_of"), "control_detail": meta.get("control")})
+    return summary
 
 
 # ------------------------------------------------------------------------------------- sampling
@@ -315,10 +328,21 @@ def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict
         tcfg = ctx.cells[cell.deps[-1]].config
         row.update({"fraction": tcfg.get("fraction"), "seed": tcfg.get("seed"), "k": tcfg.get("k"),
                     "data_size": model.get("data_size"), "questions": model.get("questions"),
-                    "distinct_paths": model.get("distinct_paths"), "train_seconds": model.get("train_seconds")})
+                    "distinct_paths": model.get("distinct_paths"), "train_seconds": model.get("train_seconds"),
+                    "train_steps": model.get("steps"), "train_epochs": model.get("epochs"),
+                    "train_tokens": model.get("train_tokens")})
+        if tcfg.get("control"):
+            row.update({"control": tcfg["control"], "control_of": tcfg["control_of"]})
+        if tcfg.get("recipe") == "rft":
+            # the SFT model whose samples the cell's D' came from (the first, for pooled cells)
+            row["sft_source"] = tcfg.get("match_of") or ctx.cells[tcfg["samples"][0]].config["model"]
+            if tcfg.get("match"):
+                row["matched_to_source"] = tcfg["match"]
         if model.get("rft_distinct_paths") is not None and model.get("questions"):
             # the RFT paper's count: distinct sampled correct paths kept per question (D' alone)
             row["sampled_paths"] = round(model["rft_distinct_paths"] / model["questions"], 4)
+            # of those, the ones whose equations differ from the question's reference solution
+            row["new_paths"] = model.get("new_paths")
     row.update(measured)
     if cell.config.get("pretrain_loss", True):
         row["pretrain_loss"] = base.get("pretrain_loss")

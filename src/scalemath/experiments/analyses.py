@@ -255,6 +255,34 @@ def path_stats(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             "distinct_paths": round(sum(len(s) for s in sigs.values()) / q, 4) if q else 0.0}
 
 
+def rft_path_counts(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Distinct reasoning paths (equation lists) of RFT data D ∪ D' per question, by source: the
+    original reference solution (D), sampled paths (D') that repeat the original's equations, and
+    sampled paths new to it (what RFT adds beyond re-weighting D)."""
+    from scalemath.methods.rft import equation_signature
+
+    per_q: dict[str, dict[str, Any]] = {}
+    for r in records:
+        q = per_q.setdefault(r["question"], {"original": None, "sampled": []})
+        sig = equation_signature(r.get("solution") or r.get("completion") or "")
+        if (r.get("meta") or {}).get("origin") == "original":
+            q["original"] = sig
+        else:
+            q["sampled"].append(sig)
+    n = max(len(per_q), 1)
+    sampled = sum(len(q["sampled"]) for q in per_q.values())
+    same = sum(sum(s == q["original"] for s in q["sampled"]) for q in per_q.values())
+    distinct = [len({*q["sampled"], *([q["original"]] if q["original"] is not None else [])})
+                for q in per_q.values()]
+    return {"questions": len(per_q), "originals": sum(q["original"] is not None for q in per_q.values()),
+            "sampled_paths": sampled, "sampled_per_question": round(sampled / n, 4),
+            "sampled_same_as_original": same, "sampled_new": sampled - same,
+            "new_per_question": round((sampled - same) / n, 4),
+            "distinct_per_question": round(sum(distinct) / n, 4),
+            "questions_with_new_path": sum(1 for q in per_q.values()
+                                           if any(s != q["original"] for s in q["sampled"]))}
+
+
 def greedy_accuracy(path: str | Path, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Greedy accuracy of a graded greedy sample file: {value, lo, hi, n} (lo/hi None without bootstrap)."""
     from scalemath.metrics.aggregate import MetricsConfig, summarize

@@ -34,6 +34,10 @@ def _f(default: Any = dataclasses.MISSING, help: str = "", factory: Any = datacl
 
 # ------------------------------------------------------------------------------------ sections
 
+CONTROL_HELP = ("A compute-matched control beside each of these cells: the same recipe on D (the full training "
+                "set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | "
+                "epochs; null = none). Cell id <series>-control/<base>/k<k>.")
+
 @dataclass
 class BaseModelConfig:
     """A base model every trained cell starts from: the embedded tiny default or a checkpoint."""
@@ -68,6 +72,9 @@ class DataConfig:
     families: list[str] | None = _f(None, "procedural: scenario families (datasets.procedural.FAMILIES; "
                                           "None = all); fewer = less template diversity to learn.")
     seed: int = _f(0, "procedural: generator seed.")
+    solution_variety: str = _f("none", "procedural: how reference solutions are written: none (one canonical "
+                                       "path), orders (a random valid step order / equivalent program), forms "
+                                       "(also operand orders); see datasets.procedural.ProceduralConfig.")
     train: str | None = _f(None, "files: training problems (GSM8K / MATH / scalemath JSONL, any load_problems format).")
     test: str | None = _f(None, "files: test problems.")
     format: str = _f("auto", "files: format passed to datasets.load_problems.")
@@ -116,6 +123,7 @@ class PooledConfig:
     seeds: list[int] = _f(help="SFT seeds whose models are pooled (with every fraction).", factory=lambda: [0])
     k: list[int] = _f(help="Samples per question taken from each pooled model; one cell per value.",
                       factory=lambda: [4])
+    control: str | None = _f(None, CONTROL_HELP)
 
 
 @dataclass
@@ -128,6 +136,7 @@ class RFTAblation:
                                          "another temperature means another sampling run.")
     collect: dict[str, Any] = _f(help="RFTConfig overrides, e.g. {signature: none} for no de-duplication.",
                                  factory=dict)
+    control: str | None = _f(None, CONTROL_HELP)
 
 
 @dataclass
@@ -143,6 +152,12 @@ class RFTGridConfig:
     sampling: SamplingConfig = _f(help="Sampling settings.", factory=SamplingConfig)
     pooled: list[PooledConfig] = _f(help="Pooled-model cells.", factory=list)
     ablations: list[RFTAblation] = _f(help="Variant series (no dedupe, another temperature, ...).", factory=list)
+    control: str | None = _f(None, CONTROL_HELP)
+    match: str | None = _f(None, "Train every RFT cell (rft.k, ablations, pooled) for as much compute as the SFT "
+                                 "source model (source_fraction, source_seed): steps | tokens | epochs; then each "
+                                 "RFT cell and that SFT model are compute-matched and the report compares them "
+                                 "question by question. null: the training recipe alone decides (the paper: the "
+                                 "same epochs, so more steps for the larger D ∪ D').")
     train: dict[str, Any] = _f(help="SFTRunConfig overrides for RFT cells on top of sft.train "
                                     "(default: the same recipe, from the base model).", factory=dict)
 
@@ -157,6 +172,7 @@ class AugmentSet:
                                         "None = all; one cell per amount.", factory=lambda: [None])
     with_original: bool = _f(True, "Train on D ∪ A (True) or on A alone.")
     format: str = _f("auto", "Format passed to datasets.load_problems.")
+    control: str | None = _f(None, CONTROL_HELP.replace("/k<k>", "/n<amount>"))
 
 
 @dataclass
@@ -412,6 +428,10 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         unknown = sorted(set(d.families) - set(FAMILIES))
         if unknown or not d.families:
             raise StudyError(f"{where}.data.families: unknown {unknown or 'empty list'}; known: {sorted(FAMILIES)}")
+    from scalemath.datasets.procedural import SOLUTION_VARIETIES
+
+    if d.solution_variety not in SOLUTION_VARIETIES:
+        raise StudyError(f"{where}.data.solution_variety: must be one of {', '.join(SOLUTION_VARIETIES)}")
     if d.source == "procedural" and not (d.train_n and d.test_n):
         raise StudyError(f"{where}.data: procedural data needs train_n and test_n > 0")
     for key in ("train_n", "test_n"):
@@ -427,6 +447,10 @@ def validate(s: StudyConfig, where: str = "study") -> None:
     _check_fields(RFTConfig, s.rft.collect, f"{where}.rft.collect", reserved=("workers",))
     _positive(s.rft.k, f"{where}.rft.k")
     names = {"sft", "rft", "fewshot"}
+    _control(s.rft.control, f"{where}.rft.control")
+    _control(s.rft.match, f"{where}.rft.match")
+    if s.rft.control:
+        names.add("rft-control")
     for i, p in enumerate(s.rft.pooled):
         w = f"{where}.rft.pooled[{i}]"
         _name(p.name, f"{w}.name")
@@ -436,12 +460,18 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if p.name in names:
             raise StudyError(f"{w}.name: series name {p.name!r} is taken")
         names.add(p.name)
+        _control(p.control, f"{w}.control")
+        if p.control:
+            _series(f"{p.name}-control", names, f"{w}.control")
     for i, a in enumerate(s.rft.ablations):
         w = f"{where}.rft.ablations[{i}]"
         _name(a.name, f"{w}.name")
         if a.name in names:
             raise StudyError(f"{w}.name: series name {a.name!r} is taken")
         names.add(a.name)
+        _control(a.control, f"{w}.control")
+        if a.control:
+            _series(f"{a.name}-control", names, f"{w}.control")
         _check_fields(RFTConfig, a.collect, f"{w}.collect", reserved=("workers",))
         ks = a.k if a.k is not None else s.rft.k
         if not ks:
@@ -455,6 +485,9 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if a.name in names:
             raise StudyError(f"{w}.name: series name {a.name!r} is taken")
         names.add(a.name)
+        _control(a.control, f"{w}.control")
+        if a.control:
+            _series(f"{a.name}-control", names, f"{w}.control")
         if not a.path:
             raise StudyError(f"{w}.path: the augmented data file is required")
         if not a.amounts:
@@ -487,6 +520,19 @@ def validate_models(s: StudyConfig, where: str = "study") -> None:
                 raise StudyError(f"{w}.preset: unknown preset {b.preset!r}; known: {', '.join(PRESETS)}")
             _check_fields(TinyConfig, b.tiny, f"{w}.tiny", reserved=("seed",))
             _check_fields(PretrainConfig, b.pretrain, f"{w}.pretrain", reserved=("minutes", "seed"))
+
+
+def _control(value: str | None, where: str) -> None:
+    from scalemath.training.control import KINDS
+
+    if value is not None and value not in KINDS:
+        raise StudyError(f"{where}: must be one of {', '.join(KINDS)} (or null), got {value!r}")
+
+
+def _series(name: str, names: set[str], where: str) -> None:
+    if name in names:
+        raise StudyError(f"{where}: the control series name {name!r} is taken")
+    names.add(name)
 
 
 def _positive(values: list[int], where: str) -> None:

@@ -8,7 +8,10 @@ Cell kinds and ids (`<b>` = base model name):
   `sft/<b>/f<fraction>/s<seed>` (nested data fraction), `sft-longcot-w<w>/<b>/f<fraction>/s<seed>`,
   `rft/<b>/k<k>` (D ∪ D' from the first k samples per question), `<ablation>/<b>/k<k>`,
   `<pooled>/<b>/k<k>` (samples of several SFT models), `<augment>/<b>/n<amount>` (D ∪ first n
-  augmented records), `sft-leaky/<b>` (the leakage check's control: train ∪ test).
+  augmented records), `sft-leaky/<b>` (the leakage check's control: train ∪ test),
+  `<series>-control/<b>/k<k>` (or `/n<amount>`): the compute-matched control of that cell (the same
+  recipe on the full training set D for as many optimizer steps, tokens or epochs as the cell
+  took; `control: steps|tokens|epochs` on rft, an ablation, a pooled set or an augment set).
 - `sample/<b>/f<fraction>/s<seed>/t<temperature>`: ONE sampling run of an SFT model over the train
   questions at the largest k any cell needs; RFT cells take the first k samples per question.
 - `eval/<train cell id>` and `fewshot/<b>/<n>shot`: evaluation on the test split (and extra sets);
@@ -152,29 +155,39 @@ def expand(study: StudyConfig) -> list[Cell]:
         if study.analyses.leakage.control:
             train(f"sft-leaky/{b.name}", "sft-leaky", {"recipe": "leaky", "seed": study.sft.seeds[0]}, [],
                   leakage=True)
+        def control_cell(of: str, method: str, kind: str | None, rft: bool, extra: dict[str, Any]) -> None:
+            """The compute-matched control of train cell `of`: the same recipe on D (the full
+            training set), for as many steps / tokens / epochs as `of` took."""
+            if kind:
+                train(f"{method}-control/{of.split('/', 1)[1]}", f"{method}-control",
+                      {"recipe": "fraction", "fraction": 1.0, "seed": study.sft.seeds[0], "long_cot_weight": 0.0,
+                       "control": kind, "control_of": of, **extra}, [of], rft=rft)
+
         for a in study.augment:
             aug = _file_id(a.path, f"augment.{a.name}.path")
             for n in _unique(a.amounts):
-                train(f"{a.name}/{b.name}/n{'all' if n is None else n}", a.name,
+                cid = f"{a.name}/{b.name}/n{'all' if n is None else n}"
+                train(cid, a.name,
                       {"recipe": "augment", "file": aug, "format": a.format, "amount": n,
                        "with_original": a.with_original, "seed": study.sft.seeds[0]}, [])
+                control_cell(cid, a.name, a.control, False, {"amount": n})
 
         # sampling runs: one per (SFT model, temperature), at the largest k any cell takes from it
         smp = study.rft.sampling
         wanted: dict[tuple[float, int, float], int] = {}
-        uses: list[tuple[str, str, list[tuple[float, int, float]], int, dict[str, Any]]] = []
+        uses: list[tuple[str, str, list[tuple[float, int, float]], int, dict[str, Any], str | None]] = []
         src = (study.rft.source_fraction, study.rft.source_seed)
         for k in _unique(study.rft.k):
-            uses.append((f"rft/{b.name}/k{k}", "rft", [(*src, smp.temperature)], k, {}))
+            uses.append((f"rft/{b.name}/k{k}", "rft", [(*src, smp.temperature)], k, {}, study.rft.control))
         for a in study.rft.ablations:
             t = smp.temperature if a.temperature is None else a.temperature
             for k in _unique(a.k if a.k is not None else study.rft.k):
-                uses.append((f"{a.name}/{b.name}/k{k}", a.name, [(*src, t)], k, a.collect))
+                uses.append((f"{a.name}/{b.name}/k{k}", a.name, [(*src, t)], k, a.collect, a.control))
         for p in study.rft.pooled:
             models = [(f, s, smp.temperature) for f in _unique(p.fractions) for s in _unique(p.seeds)]
             for k in _unique(p.k):
-                uses.append((f"{p.name}/{b.name}/k{k}", p.name, models, k, {}))
-        for _, _, models, k, _ in uses:
+                uses.append((f"{p.name}/{b.name}/k{k}", p.name, models, k, {}, p.control))
+        for _, _, models, k, _, _ in uses:
             for m in models:
                 wanted[m] = max(wanted.get(m, 0), k)
         sample_ids: dict[tuple[float, int, float], str] = {}
@@ -188,11 +201,14 @@ def expand(study: StudyConfig) -> list[Cell]:
             sid = f"sample/{b.name}/{frac_label(frac)}/s{seed}/t{num_label(t)}"
             add(Cell(sid, "sample", cfg, ["data", model], base=b.name, identity_keys=keys, dir_keys=keys))
             sample_ids[(frac, seed, t)] = sid
-        for cid, method, models, k, overrides in uses:
+        source = sft_cell(*src) if uses else None
+        for cid, method, models, k, overrides, control in uses:
             sids = [sample_ids[m] for m in models]
+            match = {"match": study.rft.match, "match_of": source} if study.rft.match else {}
             train(cid, method, {"recipe": "rft", "k": k, "samples": sids,
-                                "collect": _rft_collect(study, overrides), "seed": study.sft.seeds[0]},
-                  sids, rft=True)
+                                "collect": _rft_collect(study, overrides), "seed": study.sft.seeds[0], **match},
+                  sids + ([source] if match else []), rft=True)
+            control_cell(cid, method, control, True, {"k": k})
 
         fs = study.analyses.fewshot
         for n in _unique(fs.shots):
@@ -247,7 +263,8 @@ def _data_config(study: StudyConfig) -> dict[str, Any]:
     if d.source == "procedural":
         return {"source": "procedural", "train_n": d.train_n, "test_n": d.test_n, "steps": list(d.steps),
                 "number_range": list(d.number_range), "seed": d.seed,
-                "families": list(d.families) if d.families else None}
+                "families": list(d.families) if d.families else None,
+                **({"solution_variety": d.solution_variety} if d.solution_variety != "none" else {})}
     return {"source": "files", "train": _file_id(d.train, "data.train"), "test": _file_id(d.test, "data.test"),
             "train_n": d.train_n, "test_n": d.test_n, "format": d.format}
 

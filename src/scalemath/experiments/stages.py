@@ -27,15 +27,27 @@ def fingerprint(config: Any) -> str:
     return text_hash(json.dumps(config, sort_keys=True, default=str))
 
 
+def is_done(run_dir: Path, name: str, config: Any) -> bool:
+    """Did stage `name` finish with this config (so `run_stage` would skip it)?"""
+    marker = Path(run_dir) / ".done" / f"{name}.json"
+    if not marker.exists():
+        return False
+    return json.loads(marker.read_text()).get("fingerprint") == fingerprint(config)
+
+
 def run_stage(run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, Any] | None],
               log: Callable[[str], None] = print) -> StageResult:
     """Run fn() unless stage `name` already finished with the same config; returns its summary."""
     marker = Path(run_dir) / ".done" / f"{name}.json"
     fp = fingerprint(config)
+    sha = _code_version()
     if marker.exists():
         done = json.loads(marker.read_text())
         if done.get("fingerprint") == fp:
-            log(f"[skip] {name} (done in {done['seconds']:.0f}s)")
+            made = done.get("code")
+            note = f"; made by scalemath {made[:10]}, this is {sha[:10]}: code changes since then are not in " \
+                   "its outputs (delete the run directory to redo it)" if made and sha and made != sha else ""
+            log(f"[skip] {name} (done in {done['seconds']:.0f}s{note})")
             return StageResult(name, True, done["seconds"], done.get("summary", {}))
     log(f"[run ] {name}")
     t0 = time.perf_counter()
@@ -43,8 +55,22 @@ def run_stage(run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, 
     seconds = time.perf_counter() - t0
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": fp, "config": config, "seconds": seconds,
+    tmp.write_text(json.dumps({"fingerprint": fp, "config": config, "seconds": seconds, "code": sha,
                                "summary": summary}, indent=2, default=str))
     tmp.replace(marker)
     log(f"[done] {name} in {seconds:.0f}s")
     return StageResult(name, False, seconds, summary)
+
+
+_SHA: list[str] = []
+
+
+def _code_version() -> str:
+    """git sha of the scalemath checkout (+"-dirty" with uncommitted changes), "" outside git; once
+    per process. Recorded in each stage marker, so a stage reused after the code changed says so."""
+    if not _SHA:
+        from scalemath.experiments.runner import git_info
+
+        g = git_info()
+        _SHA.append("" if not g else g["sha"] + ("-dirty" if g["dirty"] else ""))
+    return _SHA[0]

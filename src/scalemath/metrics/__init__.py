@@ -9,5 +9,7 @@
 - `paths.distinct_paths(...)`, `paths.path_signature(completion)`
 - `analyze.analyze(paths, AnalyzeConfig(...)) -> dict`: all of the above (what `scalemath metrics` writes)
 - `synthetic.synthetic_samples(SyntheticConfig(...))`: graded samples with known ground truth
+- `paired.compare(load_evaluation(a), load_evaluation(b), PairedConfig(...))`: two models on the same
+  questions: paired bootstrap intervals of B − A, McNemar's exact test (`scalemath compare`)
 (`passk.py` holds the sampling stage's scalar reference functions.)
 """

@@ -69,8 +69,12 @@ class Section:
     """One evaluation (a directory of sample files or a metrics.json)."""
 
     name: str
+    """What is evaluated: the model(s) of its samples (a demo's labels: SFT, RFT, ...)."""
     result: dict[str, Any]
     images: list[dict[str, str]] = field(default_factory=list)
+    place: str = ""
+    """Where its files are, relative to the run directory."""
+    where: Path | None = None
 
 
 def _png(fig: Any, out_dir: Path, name: str) -> dict[str, str]:
@@ -237,6 +241,126 @@ def _section_images(sec: Section, out_dir: Path, idx: int) -> None:
             sec.images.append({"title": f"by {fld}", **_png(plots.breakdown_plot(fld, s["by"][fld], names), out_dir, f"by{j}_{idx}.png")})
 
 
+def _sample_models(files: Sequence[Path], head: int = 200) -> list[str]:
+    """Distinct `model` values among the first records of sample files (in order of appearance)."""
+    from scalemath.records import iter_jsonl_numbered
+
+    seen: dict[str, None] = {}
+    for p in files:
+        if p.suffix != ".jsonl":
+            continue
+        for i, (_, d) in enumerate(iter_jsonl_numbered(p)):
+            if i >= head:
+                break
+            if d.get("model"):
+                seen.setdefault(str(d["model"]), None)
+    return list(seen)
+
+
+def _model_label(model: str, run: Path, labels: dict[str, str]) -> str:
+    """A model id as the report names it: a checkpoint inside the run by its place there (a demo's
+    summary.json labels: sft -> SFT; a study's cells/sft/tiny/f1/s0/model -> sft/tiny/f1/s0)."""
+    try:
+        rel = Path(model).resolve().relative_to(run.resolve()).as_posix()
+    except (ValueError, OSError):
+        return model
+    if rel in labels:
+        return labels[rel]
+    rel = rel.removeprefix("cells/").removesuffix("/model")
+    return labels.get(rel, rel or model)
+
+
+def section_name(where: Path, files: Sequence[Path], run: Path, labels: dict[str, str]) -> tuple[str, str]:
+    """(name, place) of an evaluation: named by its model(s), never "."; place = its directory
+    relative to the run (or its file names when they sit at the run's top)."""
+    rel = where.relative_to(run).as_posix() if where != run else ""
+    place = rel or ", ".join(sorted(f.name for f in files))
+    models = [_model_label(m, run, labels) for m in _sample_models(files)]
+    if not models:
+        return place, place
+    name = ", ".join(models[:3]) + (f" (+{len(models) - 3} more)" if len(models) > 3 else "")
+    return name, place
+
+
+def demo_summary(run: Path) -> dict[str, Any] | None:
+    """The demo's summary.json (models, paired comparisons, conclusion) when the run has one."""
+    import json
+
+    p = run / "summary.json"
+    if not p.is_file():
+        return None
+    try:
+        d = json.loads(p.read_text())
+    except json.JSONDecodeError:
+        return None
+    return d if isinstance(d, dict) and "comparisons" in d and "metrics" in d else None
+
+
+def comparison_view(summary: dict[str, Any]) -> dict[str, Any]:
+    """The demo's models side by side with their paired differences, ready for the template."""
+    from scalemath.metrics.paired import label, verdict
+
+    models = list(summary["metrics"])
+    labels = summary.get("labels", {})
+    comps = summary["comparisons"]
+    short = {"sft": "SFT", "control": "control", "rft": "RFT"}
+    pairs = [(key, f"{short.get(key.split('_vs_')[0], key)} − {short.get(key.split('_vs_')[1], key)}")
+             for key in ("rft_vs_control", "rft_vs_sft", "control_vs_sft") if key in comps]
+    own: dict[str, dict[str, dict[str, Any]]] = {}   # model -> metric -> {value, lo, hi}
+    for key, _ in pairs:
+        b, a = key.split("_vs_")
+        for r in comps[key]["rows"]:
+            own.setdefault(a, {}).setdefault(r["metric"], {"value": r["a"], "lo": r["a_lo"], "hi": r["a_hi"]})
+            own.setdefault(b, {}).setdefault(r["metric"], {"value": r["b"], "lo": r["b_lo"], "hi": r["b_hi"]})
+    metrics = [r["metric"] for r in comps[pairs[0][0]]["rows"]] if pairs else []
+    rows = []
+    for m in metrics:
+        cells = []
+        for key, _ in pairs:
+            r = next((x for x in comps[key]["rows"] if x["metric"] == m), None)
+            cells.append(None if r is None else {**r, "verdict": verdict(r)})
+        rows.append({"metric": label(m), "models": [own.get(name, {}).get(m) for name in models], "diffs": cells})
+    first = comps[pairs[0][0]] if pairs else {}
+    return {"models": [labels.get(m, m) for m in models], "names": models, "pairs": [t for _, t in pairs],
+            "rows": rows, "conclusion": summary.get("conclusion", ""), "compute": summary.get("compute", {}),
+            "questions": first.get("questions"), "bootstrap": first.get("config", {}).get("bootstrap"),
+            "notes": sorted({n for c in comps.values() for n in c.get("notes", [])}),
+            "rft_data": summary.get("rft_data", {}), "timing": summary.get("timing"),
+            "provenance": summary.get("provenance", {})}
+
+
+def control_comparisons(run: Path, results: Sequence[Path], cfg: ReportConfig) -> list[dict[str, Any]]:
+    """A study's cells beside what they are measured against, question by question (paired, from
+    the two eval cells' sample files): every cell with a compute-matched control (cell − control),
+    and every RFT cell against the SFT model that sampled its data (RFT − SFT; compute-matched
+    when the study sets rft.match)."""
+    from scalemath.metrics.paired import ComparisonError, PairedConfig, compare, load_evaluation, verdict
+    from scalemath.scaling.data import read_csv
+
+    out = []
+    for path in results:
+        for r in read_csv(path):
+            pairs = []
+            if r.get("control_of"):     # a control row: the cell it matches − the control
+                pairs.append(("control", r["control_of"], r["cell"], r.get("control", "")))
+            if r.get("sft_source"):      # an RFT row: the cell − the SFT model that sampled its D'
+                pairs.append(("source", r["cell"], r["sft_source"], r.get("matched_to_source") or "not matched"))
+            base = path.parent / "cells" / "eval"
+            for kind, cell, other, match in pairs:
+                item: dict[str, Any] = {"kind": kind, "cell": cell, "control": other, "match": match,
+                                        "file": str(path.relative_to(run))}
+                try:
+                    res = compare(load_evaluation(base / other, other), load_evaluation(base / cell, cell),
+                                  PairedConfig(bootstrap=cfg.bootstrap, seed=cfg.seed))
+                except (ComparisonError, ValueError, OSError) as e:
+                    item["error"] = str(e)
+                else:
+                    item["rows"] = [{**x, "verdict": verdict(x)} for x in res["rows"]]
+                    item["notes"] = res["notes"]
+                out.append(item)
+    return out
+
+
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -295,19 +419,31 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     for p in found["metrics"]:
         d = orjson.loads(p.read_bytes())
         (ours if isinstance(d, dict) and "summary" in d else foreign)[p.parent] = d
+    demo = demo_summary(run)
+    labels = dict((demo or {}).get("labels", {}))
+    order = list(labels)
     for where, d in ours.items():
-        sections.append(Section(str(where.relative_to(run)) or ".", d))
+        rel = where.relative_to(run).as_posix() if where != run else ""
+        models = [_model_label(str(m), run, labels) for m in (d.get("paths") or {}).get("sources", [])]
+        place = rel or "metrics.json"
+        sections.append(Section(", ".join(models[:3]) or place, d, place=place, where=where))
     for where, files in found["sample_dirs"].items():
         if where not in ours:
-            sections.append(Section(str(where.relative_to(run)) or ".",
-                                    analyze_dir(files, cfg, _problems_for(files, run, cfg))))
+            name, place = section_name(where, files, run, labels)
+            sections.append(Section(name, analyze_dir(files, cfg, _problems_for(files, run, cfg)), place=place,
+                                    where=where))
     for sec in sections:
-        other = foreign.pop(run / sec.name if sec.name != "." else run, None)
+        other = foreign.pop(sec.where, None) if sec.where is not None else None
         if other is not None:
             sec.result = {**sec.result, "stage_metrics": _flatten(other)}
     others = [{"file": str((w / "metrics.json").relative_to(run)), "rows": _flatten(d), "images": []}
               for w, d in foreign.items()]
-    sections.sort(key=lambda s: s.name)
+
+    def sec_key(s: Section) -> tuple:
+        label_rank = next((i for i, k in enumerate(order) if labels[k] == s.name), len(order))
+        return (0 if "eval" in Path(s.place).parts else 1, label_rank, s.name, s.place)
+
+    sections.sort(key=sec_key)
     for i, sec in enumerate(sections[: cfg.max_detailed]):
         _section_images(sec, out_dir, i)
     results = [r for i, p in enumerate(found["results"])
@@ -315,11 +451,19 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     rft = []
     for i, p in enumerate(found["rft_stats"]):
         d = orjson.loads(p.read_bytes())
-        item: dict[str, Any] = {"file": str(p.relative_to(run)), "rows": _flatten({k: v for k, v in d.items() if k != "paths"}), "images": []}
+        item: dict[str, Any] = {"file": str(p.relative_to(run)), "images": [],
+                                "rows": _flatten({k: v for k, v in d.items() if k not in ("paths", "path_counts")}),
+                                "path_counts": d.get("path_counts"),
+                                "per_source": {_model_label(k, run, labels): v for k, v in d["per_source"].items()}
+                                if isinstance(d.get("per_source"), dict) else None,
+                                "stats": {k: d.get(k) for k in ("questions", "samples", "correct", "distinct_paths",
+                                                                  "originals")}}
         if isinstance(d.get("paths"), dict) and "per_source" in d["paths"]:
             item["images"].append({"title": "Distinct reasoning paths per source",
                                    **_png(plots.paths_plot(d["paths"]), out_dir, f"rftstats_paths_{i}.png")})
         rft.append(item)
+    comparison = comparison_view(demo) if demo else None
+    controls = control_comparisons(run, found["results"], cfg)
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("scalemath.report", "."),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
@@ -329,8 +473,8 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
         title=cfg.title or f"scalemath report — {run.resolve().name}", run_dir=str(run.resolve()),
         generated=time.strftime("%Y-%m-%d %H:%M:%S"), sections=sections, results=results, rft=rft + others,
         figure_names=figure_names, breakdown_columns=breakdown_columns, versions=_versions(),
-        detailed=cfg.max_detailed, elapsed=f"{time.perf_counter() - t0:.1f}",
-        empty=not (sections or results or rft or others))
+        detailed=cfg.max_detailed, elapsed=f"{time.perf_counter() - t0:.1f}", comparison=comparison,
+        controls=controls, empty=not (sections or results or rft or others or comparison))
     out_html.write_text(page, encoding="utf-8")
     return out_html
 

@@ -111,6 +111,14 @@ class SFTRunConfig:
         "help": "QLoRA: dtype of the 4-bit matmuls; auto = bfloat16 on CUDA, float32 on CPU."})
     bnb_4bit_double_quant: bool = field(default=True, metadata={
         "help": "QLoRA: quantize the quantization constants too (~0.4 bits/parameter saved)."})
+    control: str | None = field(default=None, metadata={
+        "help": "Make this run a compute-matched control of the run in control_of: 'steps' (the same "
+                "optimizer steps), 'tokens' (the same training tokens) or 'epochs' (the same passes over "
+                "the data, the RFT paper's choice). Sets max_steps (epochs and max_steps are ignored); "
+                "train_meta.json records what was matched and the resulting steps, tokens and epochs "
+                "(training.control)."})
+    control_of: str | None = field(default=None, metadata={
+        "help": "Output directory (or train_meta.json) of the finished reference run a control matches."})
     trainer_kwargs: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Extra TRL SFTConfig / TrainingArguments fields (e.g. deepspeed, fsdp, optim), applied last."})
 
@@ -175,6 +183,7 @@ class PreparedSFT:
     bf16: bool
     grad_accum: int
     world_size: int
+    control: dict[str, Any] | None = None  # training.control.resolve's block, for a control run
 
 
 def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
@@ -202,6 +211,15 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     from scalemath.training.data import load_examples
     from scalemath.training.runtime import ProgressLog, TimeBudget, quiet_trainer, setup_threads, use_bf16
 
+    if bool(config.control) != bool(config.control_of):
+        raise ValueError("a control run needs both 'control' (steps, tokens or epochs) and 'control_of' "
+                         "(the reference run's output directory)")
+    if config.control:
+        from scalemath.training.control import KINDS, read_reference
+
+        if config.control not in KINDS:
+            raise ValueError(f"control must be one of {KINDS}, got {config.control!r}")
+        reference = read_reference(config.control_of)
     threads = setup_threads(config.threads)
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     if tokenizer.eos_token is None:
@@ -265,13 +283,22 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         if not kept:
             raise InputError(f"{cfg.data}: {what}; raise max_length or shorten the questions")
         print(f"warning: {what}; they are dropped", file=sys.stderr, flush=True)
+    control = None
+    if cfg.control:
+        from scalemath.training.control import resolve
+
+        control = resolve(cfg.control, reference, n_examples=len(trainer.train_dataset),
+                          tokens_per_epoch=sum(len(x) for x in trainer.train_dataset["input_ids"]),
+                          per_device=per_device, grad_accum=accum, world_size=world,
+                          reference_path=str(cfg.control_of))
+        trainer.args.max_steps = control["steps"]  # read by train(); the schedule spans these steps
     if cfg.lr_scheduler == "cosine":
         trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s,
                           "clock_name": cfg.budget_clock}
     return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
                        n_examples=kept, n_params=n_params, data_check=data.summary(),
                        threads=threads, bf16=bf16,
-                       grad_accum=accum, world_size=world)
+                       grad_accum=accum, world_size=world, control=control)
 
 
 @contextlib.contextmanager
@@ -396,14 +423,24 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     if not trainer.args.should_save:
         return out
     seen = int(getattr(trainer, "_total_train_tokens", 0) or job.log.tokens or 0)
+    from scalemath.training.control import steps_per_epoch
+
+    spe = steps_per_epoch(len(trainer.train_dataset), min(cfg.per_device_batch_size, cfg.batch_size),
+                          job.grad_accum, job.world_size)
+    steps = trainer.state.global_step
     meta = {
         "config": cfg.to_dict(),
         "data": {"path": str(cfg.data), "sha256": file_hash(cfg.data), "records": job.n_records,
                  "fraction": cfg.fraction, "examples": job.n_examples, "tokens": n_tokens,
                  "target_tokens": n_target, "test_set_check": job.data_check},
         "model": {"start": cfg.model, "parameters": job.n_params},
-        "steps": trainer.state.global_step,
+        "steps": steps,
         "epochs_done": round(float(trainer.state.epoch or 0), 3),
+        # what a compute-matched control matches (training.control): steps, epochs = steps / steps
+        # per epoch, tokens = epochs x non-padding tokens per epoch
+        "compute": {"steps": steps, "epochs": round(steps / spe, 4), "tokens": int(round(steps / spe * n_tokens)),
+                    "steps_per_epoch": spe, "batch_size": cfg.batch_size},
+        "control": job.control,
         "gradient_accumulation": job.grad_accum, "world_size": job.world_size, "threads": job.threads,
         "bf16": job.bf16,
         "train_seconds": round(train_seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
