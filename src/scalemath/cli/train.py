@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
+        from scalemath.records import UserError
         from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
 
         cfg = SFTRunConfig.from_yaml(config) if config else SFTRunConfig()
@@ -70,7 +71,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
         try:
             done = train_sft(cfg, quiet=quiet)
-        except (ValueError, FileNotFoundError) as e:   # a config or data problem: the message, no traceback
+        except UserError:
+            raise                    # the CLI's error path: `error: FILE:LINE: ...`
+        except (ValueError, FileNotFoundError) as e:   # a config problem: the message, no traceback
             Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
             raise typer.Exit(2) from None
         if os.environ.get("RANK", "0") != "0":   # accelerate launch: the main process saves and reports

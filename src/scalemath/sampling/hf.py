@@ -115,6 +115,17 @@ def resolve_dtype(dtype: str, device: str):
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
 
 
+def model_positions(model) -> int | None:
+    """Positions the model takes (prompt + completion): its config's max_position_embeddings
+    (n_positions for GPT-2-style configs); None when the config names none."""
+    cfg = getattr(model, "config", None)
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        v = getattr(cfg, key, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return None
+
+
 class HFEngine:
     """Batched sampling from a transformers causal LM (see module docstring for the exact rule).
 
@@ -155,8 +166,7 @@ class HFEngine:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (min(self.eos_ids) if self.eos_ids else 0)
         self.cache_kw = cache_keyword(self.model)
-        self.context_length: int | None = self.config.max_model_len or getattr(
-            self.model.config, "max_position_embeddings", None)
+        self.context_length: int | None = self.config.max_model_len or model_positions(self.model)
 
     def encode(self, text: str) -> list[int]:
         """The prompt token ids this engine decodes from (see `encode_prompt`)."""
@@ -165,21 +175,6 @@ class HFEngine:
     def count_tokens(self, text: str) -> int:
         """Tokens the prompt `text` takes in this engine (its bos included)."""
         return len(self.encode(text))
-
-    @property
-    def context_length(self) -> int | None:
-        """Positions the model takes (prompt + completion): its config's max_position_embeddings
-        (n_positions for GPT-2-style configs); None when the config names none."""
-        cfg = getattr(self.model, "config", None)
-        for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-            v = getattr(cfg, key, None)
-            if isinstance(v, int) and v > 0:
-                return v
-        return None
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of `text` as `generate` encodes a prompt (special tokens as the config says)."""
-        return len(self.tokenizer(text, add_special_tokens=self.config.add_special_tokens)["input_ids"])
 
     def _eos_ids(self) -> list[int]:
         """End-of-sequence ids: the tokenizer's eos plus the checkpoint's generation_config eos."""
