@@ -24,8 +24,11 @@ Sections (each a function returning rows; `main` prints them as one matrix):
   Needs /work/shared/data (SCALEMATH_SHARED_DATA or ../shared/data); skipped without it.
 * rft_bound: the RFT length bound on a 1 MB completion and one with 10,000 unclosed `\\boxed{`.
 
-The lead folds the server section (benchmarks/bench_reliability_server.py) in as one more
-function returning rows.
+* server: `scalemath serve` (hf engine, tiny random Llama) against hostile requests (a 5 MB prompt,
+  max_tokens=1e9, 600 prompts, ...): status, milliseconds and RSS growth per request; with
+  --api-key, requests without the key get 401 (benchmarks/bench_reliability_server.py).
+* teacher: the OpenAI-compatible client against a stub answering each malformed-200 kind: one
+  recorded error per request, good replies around them kept, and the run's error breakdown.
 """
 from __future__ import annotations
 
@@ -579,11 +582,44 @@ def print_rft_bound(rows: list[dict[str, Any]]) -> None:
         print(f"  {r['case']}: {r['kept_paths_and_too_long']}")
 
 
+def server(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench_reliability_server import server_rows
+
+    return server_rows()
+
+
+def print_server(rows: list[dict[str, Any]]) -> None:
+    from bench_reliability_server import print_server as show
+
+    print()
+    show(rows)
+
+
+def teacher(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench_reliability_server import teacher_rows
+
+    rows, breakdown = teacher_rows()
+    for r in rows:
+        r["ok"] = r["recorded_error"] == (r["kind"] != "(good replies around them)")
+    if rows:
+        rows[0]["breakdown"] = breakdown
+    return rows
+
+
+def print_teacher(rows: list[dict[str, Any]]) -> None:
+    from bench_reliability_server import print_teacher as show
+
+    print()
+    show(rows, rows[0].get("breakdown", "") if rows else "")
+
+
 SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], list[dict[str, Any]]], Callable[[list], None]]] = {
     "readers": (readers, print_readers),
     "store": (store, print_store),
     "contamination": (contamination, print_contamination),
     "rft_bound": (rft_bound, print_rft_bound),
+    "server": (server, print_server),
+    "teacher": (teacher, print_teacher),
 }
 
 

@@ -311,14 +311,7 @@ def rows(model: str | None = None) -> dict:
     return {"server": server_rows(model), "teacher": t_rows, "teacher_breakdown": breakdown}
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=None, help="Checkpoint to serve (default: a tiny random Llama).")
-    ap.add_argument("--json", default=None, help="Also write the rows as JSON here.")
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    res = rows(args.model)
-    srv = res["server"]
+def print_server(srv: list[dict]) -> None:
     print(f"server (scalemath serve, hf engine, idle RSS {srv[0]['idle_mb']:.0f} MB)")
     print(f"  {'server':9} {'request':42} {'want':>4} {'got':>4} {'ms':>8} {'ΔRSS MB':>8}  reply")
     for r in srv:
@@ -334,12 +327,26 @@ def main(argv=None) -> None:
           f"refusal {1000 * worst_t['seconds']:.0f} ms ({worst_t['request']}; "
           f"{worst_t['seconds'] / max(base['seconds'], 1e-9):.1f}x the baseline request), largest ΔRSS "
           f"{worst_m['rss_delta_mb'] or 0:.1f} MB ({worst_m['request']})")
+
+
+def print_teacher(rows_: list[dict], breakdown: str) -> None:
     print("teacher (OpenAIEngine vs a stub answering each kind; timeout 0.25 s, max_retries 2)")
     print(f"  {'reply kind':32} {'one recorded error':>18} {'status':>6} {'attempts':>8}  label")
-    for r in res["teacher"]:
+    for r in rows_:
         print(f"  {r['kind']:32} {str(r['recorded_error']):>18} {str(r['status']):>6} {r['attempts']:>8}  "
               f"{r['label'][:90]}")
-    print(f"  run breakdown: {res['teacher_breakdown']}")
+    print(f"  run breakdown: {breakdown}")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="Checkpoint to serve (default: a tiny random Llama).")
+    ap.add_argument("--json", default=None, help="Also write the rows as JSON here.")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    res = rows(args.model)
+    print_server(res["server"])
+    print_teacher(res["teacher"], res["teacher_breakdown"])
     print(f"({time.perf_counter() - t0:.1f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
