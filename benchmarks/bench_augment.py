@@ -13,6 +13,7 @@ Also compares our numpy MinHash with `datasketch` (when installed) on the same t
 
     PYTHONPATH=src python benchmarks/bench_augment.py [--samples 100000] [--data ../shared/data]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,14 +24,26 @@ import zlib
 from pathlib import Path
 
 from scalemath.datasets.procedural import generate
-from scalemath.methods.augment import (Counts, FinalizeConfig, FinalizeReport, QueryConfig,
-                                       RespondConfig, augment_queries, finalize, respond)
+from scalemath.methods.augment import (
+    Counts,
+    FinalizeConfig,
+    FinalizeReport,
+    QueryConfig,
+    RespondConfig,
+    augment_queries,
+    finalize,
+    respond,
+)
 from scalemath.methods.augment.scripted import ScriptedEngine
 from scalemath.methods.decontaminate import Decontaminator
 
 _NUM = re.compile(r"\d+")
-_BAD = ["", " The answer is 12. ####", " Lee went to the store and bought things for the family.",
-        " " + "and then and then " * 12 + "?"]
+_BAD = [
+    "",
+    " The answer is 12. ####",
+    " Lee went to the store and bought things for the family.",
+    " " + "and then and then " * 12 + "?",
+]
 
 
 def make_teacher(test_questions: list[str], injected: set[str]):
@@ -49,11 +62,12 @@ def make_teacher(test_questions: list[str], injected: set[str]):
             if inject:
                 injected.add(out[:300])
             return " " + out
-        qr = random.Random(zlib.crc32(prompt.encode()))     # the question fixes the right answer
+        qr = random.Random(zlib.crc32(prompt.encode()))  # the question fixes the right answer
         a, b = qr.randint(2, 60), qr.randint(2, 60)
         c = a * b if rng.random() < 0.7 else a * b + rng.randint(1, 5)
         steps = [f"Step {k + 1}: {a} + {k} = {a + k}." for k in range(rng.randint(1, 3))]
         return " " + " ".join(steps) + f" Then {a} * {b} = <<{a}*{b}={c}>>{c}.\nThe answer is {c}."
+
     return reply
 
 
@@ -71,10 +85,11 @@ def run(n_seeds: int, test_questions: list[str], decontaminate: bool, dedupe: bo
     t0 = time.perf_counter()
     queries = augment_queries(seeds, eng, QueryConfig(batch=64), qcounts)
     samples = respond(queries, eng, RespondConfig(n=4, min_share=0.5, batch=64), counts=rcounts)
-    cfg = FinalizeConfig(decontaminate=decontaminate, signature="equations" if dedupe else "",
-                         question_threshold=0.9 if dedupe else 0.0)
+    cfg = FinalizeConfig(
+        decontaminate=decontaminate, signature="equations" if dedupe else "", question_threshold=0.9 if dedupe else 0.0
+    )
     rep = FinalizeReport()
-    reached: set[str] = set()      # questions that reached decontamination
+    reached: set[str] = set()  # questions that reached decontamination
 
     def watch(stream):
         for smp in stream:
@@ -82,8 +97,14 @@ def run(n_seeds: int, test_questions: list[str], decontaminate: bool, dedupe: bo
             yield smp
 
     kept = sum(1 for _ in finalize(watch(samples), cfg, decon, rep))
-    return {"seconds": time.perf_counter() - t0, "queries": qcounts, "answers": rcounts,
-            "report": rep, "kept": kept, "injected": injected & reached}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "queries": qcounts,
+        "answers": rcounts,
+        "report": rep,
+        "kept": kept,
+        "injected": injected & reached,
+    }
 
 
 def minhash_comparison(texts: list[str]) -> None:
@@ -104,14 +125,16 @@ def minhash_comparison(texts: list[str]) -> None:
     t0 = time.perf_counter()
     for k, t in enumerate(texts):
         toks = tokens(t)
-        sh = [" ".join(toks[i:i + 5]).encode() for i in range(max(1, len(toks) - 4))]
+        sh = [" ".join(toks[i : i + 5]).encode() for i in range(max(1, len(toks) - 4))]
         m = MinHash(num_perm=128)
         m.update_batch(sh)
         if not lsh.query(m):
             lsh.insert(k, m)
     theirs = time.perf_counter() - t0
-    print(f"datasketch MinHash+MinHashLSH (same settings): {len(texts) / theirs:,.0f} texts/s "
-          f"-> ours is {theirs / ours:.1f}x faster")
+    print(
+        f"datasketch MinHash+MinHashLSH (same settings): {len(texts) / theirs:,.0f} texts/s "
+        f"-> ours is {theirs / ours:.1f}x faster"
+    )
     del ngram_hashes
 
 
@@ -135,26 +158,34 @@ def main() -> int:
 
     base = run(max(1, n_seeds // 10), test_questions, decontaminate=False, dedupe=False)
     per = base["seconds"] / max(1, base["answers"].generated)
-    print(f"generation+parse+filter only (1/10 size): {base['answers'].generated} samples in "
-          f"{base['seconds']:.1f}s ({1e6 * per:.0f} us/sample)")
+    print(
+        f"generation+parse+filter only (1/10 size): {base['answers'].generated} samples in "
+        f"{base['seconds']:.1f}s ({1e6 * per:.0f} us/sample)"
+    )
 
     res = run(n_seeds, test_questions, decontaminate=True, dedupe=True)
     q, a, rep = res["queries"], res["answers"], res["report"]
     n = a.generated
     print(f"query outputs {q.generated}: parsed {q.kept}, rejected {dict(q.rejected)}")
     print(f"answer samples {n}: kept by majority filter {a.kept}; questions rejected {dict(a.rejected)}")
-    print(f"finalize: in {rep.seen}, kept {rep.kept}, dropped {dict(rep.dropped)}; "
-          f"contaminated by reason {dict(rep.decontamination.by_reason)}")
+    print(
+        f"finalize: in {rep.seen}, kept {rep.kept}, dropped {dict(rep.dropped)}; "
+        f"contaminated by reason {dict(rep.decontamination.by_reason)}"
+    )
     removed_q = {x["question"] for x in rep.decontamination.removed_items}
-    print(f"decontamination: {len(removed_q)} distinct questions removed, "
-          f"{len(removed_q & res['injected'])} of them injected test copies, "
-          f"{len(removed_q - res['injected'])} others; {len(res['injected'])} injected test copies "
-          "reached decontamination (recall "
-          f"{len(removed_q & res['injected']) / max(1, len(res['injected'])):.3f})")
-    print(f"TOTAL {n} samples through parse->filter->decontaminate->dedupe in {res['seconds']:.1f}s "
-          f"({n / res['seconds']:,.0f} samples/s; target <= 120 s: "
-          f"{'met' if res['seconds'] <= 120 else 'NOT met'}; "
-          f"decontaminate+dedupe share ~{max(0.0, 1 - per * n / res['seconds']):.0%})")
+    print(
+        f"decontamination: {len(removed_q)} distinct questions removed, "
+        f"{len(removed_q & res['injected'])} of them injected test copies, "
+        f"{len(removed_q - res['injected'])} others; {len(res['injected'])} injected test copies "
+        "reached decontamination (recall "
+        f"{len(removed_q & res['injected']) / max(1, len(res['injected'])):.3f})"
+    )
+    print(
+        f"TOTAL {n} samples through parse->filter->decontaminate->dedupe in {res['seconds']:.1f}s "
+        f"({n / res['seconds']:,.0f} samples/s; target <= 120 s: "
+        f"{'met' if res['seconds'] <= 120 else 'NOT met'}; "
+        f"decontaminate+dedupe share ~{max(0.0, 1 - per * n / res['seconds']):.0%})"
+    )
 
     texts = [p.question for p in generate(3000, seed=11, split="train")]
     minhash_comparison(texts)

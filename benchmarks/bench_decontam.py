@@ -9,6 +9,7 @@ positives are printed so they can be judged). The index holds the original test 
 
 Skips cleanly (exit 0) when the data folder is absent.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,18 +79,22 @@ def main() -> int:
     test = list(load_problems(test_path))
     train = list(load_problems(train_path))
     if args.limit:
-        test = test[:args.limit]
+        test = test[: args.limit]
     rng = random.Random(0)
-    kinds = {"numbers": lambda q: swap_numbers(q, rng),
-             "reorder": lambda q: reorder_clauses(q, rng),
-             "numbers+reorder": lambda q: reorder_clauses(swap_numbers(q, rng), rng)}
+    kinds = {
+        "numbers": lambda q: swap_numbers(q, rng),
+        "reorder": lambda q: reorder_clauses(q, rng),
+        "numbers+reorder": lambda q: reorder_clauses(swap_numbers(q, rng), rng),
+    }
     cfg = DecontamConfig() if args.threshold is None else DecontamConfig(threshold=args.threshold)
     t0 = time.perf_counter()
     decon = Decontaminator(cfg)
     decon.add_problems(test, "gsm8k_test")
     t_index = time.perf_counter() - t0
-    print(f"index: {len(test)} test questions in {t_index:.2f}s; lsh bands x rows = "
-          f"{decon.bands} x {decon.rows}; threshold {cfg.threshold}, {cfg.ngram}-gram overlap")
+    print(
+        f"index: {len(test)} test questions in {t_index:.2f}s; lsh bands x rows = "
+        f"{decon.bands} x {decon.rows}; threshold {cfg.threshold}, {cfg.ngram}-gram overlap"
+    )
 
     total_tp = total_pos = 0
     t1 = time.perf_counter()
@@ -108,9 +113,11 @@ def main() -> int:
                 by[hit.reason] += 1
         total_tp += tp
         total_pos += len(test)
-        print(f"  {kind:16s} recall {tp / len(test):.4f} ({tp}/{len(test)}; ngram {by['ngram']}, "
-              f"minhash {by['minhash']}, exact {by['exact']}; on the {changed} texts the paraphrase "
-              f"changed: {tp_changed / max(1, changed):.4f})")
+        print(
+            f"  {kind:16s} recall {tp / len(test):.4f} ({tp}/{len(test)}; ngram {by['ngram']}, "
+            f"minhash {by['minhash']}, exact {by['exact']}; on the {changed} texts the paraphrase "
+            f"changed: {tp_changed / max(1, changed):.4f})"
+        )
     fp, fp_examples = 0, []
     for p in train:
         hit = decon.check({"question": p.question})
@@ -121,14 +128,14 @@ def main() -> int:
                 fp_examples.append((p.question, hit))
     elapsed = time.perf_counter() - t1
     precision = total_tp / max(1, total_tp + fp)
-    print(f"negatives: {len(train)} train questions, {fp} flagged "
-          f"(false-positive rate {fp / len(train):.4f})")
-    print(f"overall: precision {precision:.4f}, recall {total_tp / total_pos:.4f} "
-          f"(positives {total_pos}, negatives {len(train)})")
+    print(f"negatives: {len(train)} train questions, {fp} flagged (false-positive rate {fp / len(train):.4f})")
+    print(
+        f"overall: precision {precision:.4f}, recall {total_tp / total_pos:.4f} "
+        f"(positives {total_pos}, negatives {len(train)})"
+    )
     print(f"check speed: {n_checked / elapsed:,.0f} questions/s ({n_checked} checks, {elapsed:.2f}s)")
     for q, hit in fp_examples:
-        print(f"  FP [{hit.reason} {hit.score}] train: {q[:150]!r}\n     test {hit.test_id}: "
-              f"{hit.evidence[:150]!r}")
+        print(f"  FP [{hit.reason} {hit.score}] train: {q[:150]!r}\n     test {hit.test_id}: {hit.evidence[:150]!r}")
     return 0
 
 

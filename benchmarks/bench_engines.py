@@ -10,6 +10,7 @@ trained here in ~30 s (`scalemath.training.quick`, cached under runs/bench_engin
 run it with the interpreter of .venv-vllm (scripts/setup.sh makes it):
     VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python benchmarks/bench_engines.py [--model DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,11 @@ def main() -> None:
     sample = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=0)
     greedy = SamplingParams(temperature=0.0, max_tokens=args.max_tokens)
     warm = SamplingParams(temperature=args.temperature, max_tokens=8, seed=1)
-    print(f"model {model}; {len(prompts)} prompts x {args.k} samples, T={args.temperature}, "
-          f"{args.max_tokens} tokens; cpus {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"model {model}; {len(prompts)} prompts x {args.k} samples, T={args.temperature}, "
+        f"{args.max_tokens} tokens; cpus {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
     results = {}
     t0 = time.perf_counter()
@@ -93,5 +97,5 @@ def main() -> None:
     print(f"greedy agreement: {same}/{len(prompts)} prompts token for token ({same / len(prompts):.0%}; goal 100%)")
 
 
-if __name__ == "__main__":   # vLLM starts its engine in a spawned process, which re-imports this file
+if __name__ == "__main__":  # vLLM starts its engine in a spawned process, which re-imports this file
     main()

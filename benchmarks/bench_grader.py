@@ -24,6 +24,7 @@ $SCALEMATH_SHARED_DATA; without it they are skipped with a message (exit status 
 shared machine are noisy: the ratios are measured in the same run, absolute rates are not comparable
 across runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,9 @@ def load_jsonl(path: Path) -> list[dict]:
 _ENV = re.compile(r"\$.*\$|\\\(.*\\\)|\\\[.*\\\]|\\boxed\{", re.DOTALL)
 
 
-def mv_grade(pred: str, ref: str, wrap: str = "ref", verify_kw: dict | None = None,
-             match_types: list[str] | None = None) -> bool:
+def mv_grade(
+    pred: str, ref: str, wrap: str = "ref", verify_kw: dict | None = None, match_types: list[str] | None = None
+) -> bool:
     """Math-Verify's verdict, called the way its README shows: parse both texts, then
     verify(gold, pred). `wrap`: "ref" puts a reference without a LaTeX environment in $...$ (a bare
     gold answer, as in its README); "both" does so for the prediction too (suites of bare answers,
@@ -81,8 +83,10 @@ def mv_grade(pred: str, ref: str, wrap: str = "ref", verify_kw: dict | None = No
         if match_types is None:
             gold, target = parse(ref), parse(pred)
         else:
-            cfg = [LatexExtractionConfig(boxed_match_priority=0) if m == "latex" else ExprExtractionConfig()
-                   for m in match_types]
+            cfg = [
+                LatexExtractionConfig(boxed_match_priority=0) if m == "latex" else ExprExtractionConfig()
+                for m in match_types
+            ]
             gold, target = parse(ref, cfg), parse(pred, cfg)
         return bool(verify(gold, target, **(verify_kw or {})))
     except Exception:  # noqa: BLE001
@@ -142,10 +146,14 @@ def external_section() -> None:
     by_suite: dict[str, list[dict]] = {}
     for r in ROWS:
         by_suite.setdefault(r["id"].rsplit("-", 1)[0], []).append(r)
-    print("\n[external] other graders' public test cases (tests/regression/external/); errors = verdicts that "
-          "differ from the label")
-    print(f"  {'suite':<15} {'cases':>5} | {'ours':>4} {'MV':>4} | raw labels: {'ours':>4} {'MV':>4} | "
-          f"MV as its test calls it")
+    print(
+        "\n[external] other graders' public test cases (tests/regression/external/); errors = verdicts that "
+        "differ from the label"
+    )
+    print(
+        f"  {'suite':<15} {'cases':>5} | {'ours':>4} {'MV':>4} | raw labels: {'ours':>4} {'MV':>4} | "
+        f"MV as its test calls it"
+    )
     listed = []
     totals = [0, 0, 0, 0, 0]
     for suite, rows in by_suite.items():
@@ -163,7 +171,9 @@ def external_section() -> None:
                 r_ours += ours != r["expected"]
                 r_mv += mv != r["expected"]
             if own:
-                mvt = mv_grade(r["prediction"], r["reference"], "none", _mv_options(pol), r["options"].get("match_types"))
+                mvt = mv_grade(
+                    r["prediction"], r["reference"], "none", _mv_options(pol), r["options"].get("match_types")
+                )
                 e_mvt += mvt != label
             if ours != label and mv == label:
                 listed.append((r, r.get("known_failure") or "NO WRITTEN REASON"))
@@ -189,16 +199,20 @@ def gold_section(name: str, pairs: list[tuple[str, str]]) -> None:
     t_mv = time.perf_counter() - t
     print(f"\n[{name}] {n} gold solutions vs their reference answer (all should be correct)")
     print(f"  ours:        {n_ours}/{n} = {n_ours / n:.4%} correct  ({n / t_ours:,.0f} cases/s, one process)")
-    print(f"  Math-Verify: {sum(mv)}/{len(sub)} = {sum(mv) / len(sub):.4%} correct on the first {len(sub)} "
-          f"({len(sub) / t_mv:,.0f} cases/s, one process)")
+    print(
+        f"  Math-Verify: {sum(mv)}/{len(sub)} = {sum(mv) / len(sub):.4%} correct on the first {len(sub)} "
+        f"({len(sub) / t_mv:,.0f} cases/s, one process)"
+    )
     for (p, r), v in zip(pairs, ours):
         if not v.correct:
             print(f"  OURS FAILS: reference {r!r}: extracted {v.extracted!r}, reason {v.reason}")
 
 
 # -- 4. the CLI on the mixed file ------------------------------------------------------------------------
-_GRADED = re.compile(r"graded (\d+) lines in ([\d.]+) s \(([\d,]+) lines/s, (\d+) processes; ([\d.]+) CPU s\); "
-                     r"symbolic stage: (\d+)")
+_GRADED = re.compile(
+    r"graded (\d+) lines in ([\d.]+) s \(([\d,]+) lines/s, (\d+) processes; ([\d.]+) CPU s\); "
+    r"symbolic stage: (\d+)"
+)
 
 
 def run_cli(src: Path, dst: Path, workers: int) -> dict:
@@ -211,15 +225,22 @@ def run_cli(src: Path, dst: Path, workers: int) -> dict:
     m = _GRADED.search(" ".join((out.stderr + out.stdout).split()))
     if m is None:
         raise RuntimeError(f"unexpected output of scalemath grade:\n{out.stdout}\n{out.stderr}")
-    return {"lines": int(m.group(1)), "seconds": float(m.group(2)), "wall": wall, "cpu": float(m.group(5)),
-            "symbolic": int(m.group(6))}
+    return {
+        "lines": int(m.group(1)),
+        "seconds": float(m.group(2)),
+        "wall": wall,
+        "cpu": float(m.group(5)),
+        "symbolic": int(m.group(6)),
+    }
 
 
 def mv_pool_rate(pairs: list[tuple[str, str]], workers: int, chunk: int = 32) -> tuple[float, list[bool]]:
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(_mv_warm, range(workers * 2)))  # start and warm every worker first
         t = time.perf_counter()
-        out = [x for part in pool.map(_mv_chunk, [pairs[i:i + chunk] for i in range(0, len(pairs), chunk)]) for x in part]
+        out = [
+            x for part in pool.map(_mv_chunk, [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]) for x in part
+        ]
         return len(pairs) / (time.perf_counter() - t), out
 
 
@@ -230,8 +251,10 @@ def cli_section(d: Path, workers: int, repeats: int, mv_cases: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "mixed.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-        print(f"\n[cli] scalemath grade on {len(recs):,} mixed GSM8K + MATH lines "
-              f"({sum(r['label'] for r in recs):,} correct by construction), best of {repeats}")
+        print(
+            f"\n[cli] scalemath grade on {len(recs):,} mixed GSM8K + MATH lines "
+            f"({sum(r['label'] for r in recs):,} correct by construction), best of {repeats}"
+        )
         runs = {1: [], workers: []}
         for _ in range(repeats):  # interleaved, so that load changes hit both alike
             for w in runs:
@@ -242,21 +265,27 @@ def cli_section(d: Path, workers: int, repeats: int, mv_cases: int) -> None:
     for w, rs in runs.items():
         best = min(rs, key=lambda x: x["seconds"])
         startup = min(x["wall"] - x["seconds"] for x in rs)
-        print(f"  ours, {w} process{'es' if w > 1 else ''}: {best['lines'] / best['seconds']:,.0f} lines/s "
-              f"(grading {best['seconds']:.2f} s of {best['wall']:.2f} s wall; CLI start-up {startup:.2f} s; "
-              f"{best['lines'] / best['cpu']:,.0f} lines per CPU-second of grading; symbolic stage: "
-              f"{best['symbolic']} lines)")
+        print(
+            f"  ours, {w} process{'es' if w > 1 else ''}: {best['lines'] / best['seconds']:,.0f} lines/s "
+            f"(grading {best['seconds']:.2f} s of {best['wall']:.2f} s wall; CLI start-up {startup:.2f} s; "
+            f"{best['lines'] / best['cpu']:,.0f} lines per CPU-second of grading; symbolic stage: "
+            f"{best['symbolic']} lines)"
+        )
     best_n = min(runs[workers], key=lambda x: x["seconds"])
     best_1 = min(runs[1], key=lambda x: x["seconds"])
     r_ours = best_n["lines"] / best_n["seconds"]
-    print(f"  Math-Verify, {workers} processes: {r_mv:,.0f} cases/s on the first {len(sub):,} lines "
-          f"(pool started and warmed before timing)")
+    print(
+        f"  Math-Verify, {workers} processes: {r_mv:,.0f} cases/s on the first {len(sub):,} lines "
+        f"(pool started and warmed before timing)"
+    )
     print(f"  ratio ours / Math-Verify, {workers} processes each: {r_ours / r_mv:.1f}x (target >= 20x)")
     print(f"  {workers} processes vs 1: {best_1['seconds'] / best_n['seconds']:.2f}x (target >= 1)")
     ours_ok = sum(g["correct"] == r["label"] for g, r in zip(graded, recs))
     mv_ok = sum(m == r["label"] for m, r in zip(mv_out, recs))
-    print(f"  agreement with the construction labels: ours {ours_ok:,}/{len(recs):,}, "
-          f"Math-Verify {mv_ok:,}/{len(sub):,} (a self-built set: not an independent yardstick)")
+    print(
+        f"  agreement with the construction labels: ours {ours_ok:,}/{len(recs):,}, "
+        f"Math-Verify {mv_ok:,}/{len(sub):,} (a self-built set: not an independent yardstick)"
+    )
 
 
 # -- 5. GSM8K numbers ---------------------------------------------------------------------------------
@@ -292,15 +321,17 @@ def main() -> None:
     ap.add_argument("--only", choices=["corpus", "external", "gold", "cli", "gsm8k"], help="run one section")
     args = ap.parse_args()
     logging.disable(logging.CRITICAL)
-    want = (lambda s: args.only in (None, s))
+    want = lambda s: args.only in (None, s)
     if want("corpus"):
         corpus_section()
     if want("external"):
         external_section()
     d = data_dir()
     if d is None:
-        print("\n[data] ../shared/data not found (set SCALEMATH_SHARED_DATA): skipping the MATH, "
-              "MATH-500 and CLI sections")
+        print(
+            "\n[data] ../shared/data not found (set SCALEMATH_SHARED_DATA): skipping the MATH, "
+            "MATH-500 and CLI sections"
+        )
     else:
         if want("gold") and not args.skip_gold:
             math = load_jsonl(d / "math" / "test.jsonl")

@@ -11,6 +11,7 @@ and, as an in-process baseline, the scalar Chen et al. pass@k loop over the same
 
 Usage: python benchmarks/bench_metrics.py [--questions 7473] [--samples 133] [--bootstrap 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,9 @@ def main() -> None:
     if not path.exists():
         t = time.perf_counter()
         n = write_store(path, args.questions, args.samples)
-        print(f"wrote {n:,} samples ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s (not timed)")
+        print(
+            f"wrote {n:,} samples ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s (not timed)"
+        )
     print(f"cpus available: {len(os.sched_getaffinity(0))}")
 
     c0 = time.process_time()
@@ -66,12 +69,18 @@ def main() -> None:
     total = t3 - t0
     print(f"samples {len(table):,}, questions {table.n_questions:,}, B = {args.bootstrap}")
     print(f"load     {t1 - t0:6.2f} s")
-    print(f"summary  {t2 - t1:6.2f} s   ({len(s['overall'])} figures + {len(s['curve'])} curve points + "
-          f"{len(s['by']['meta.level'])} level groups, each with an interval)")
-    print(f"steps    {t3 - t2:6.2f} s   (Acc_step = {st['fit']['acc_step']:.4f} [{st['fit']['lo']:.4f}, {st['fit']['hi']:.4f}], true 0.85)")
-    print(f"TOTAL    {total:6.2f} s wall, {cpu:.2f} s CPU (all threads)   target <= 10 s: "
-          f"{'PASS' if total <= 10 else 'FAIL'}   load average now {os.getloadavg()[0]:.1f} "
-          "(a busy shared machine inflates wall time)")
+    print(
+        f"summary  {t2 - t1:6.2f} s   ({len(s['overall'])} figures + {len(s['curve'])} curve points + "
+        f"{len(s['by']['meta.level'])} level groups, each with an interval)"
+    )
+    print(
+        f"steps    {t3 - t2:6.2f} s   (Acc_step = {st['fit']['acc_step']:.4f} [{st['fit']['lo']:.4f}, {st['fit']['hi']:.4f}], true 0.85)"
+    )
+    print(
+        f"TOTAL    {total:6.2f} s wall, {cpu:.2f} s CPU (all threads)   target <= 10 s: "
+        f"{'PASS' if total <= 10 else 'FAIL'}   load average now {os.getloadavg()[0]:.1f} "
+        "(a busy shared machine inflates wall time)"
+    )
 
     # baseline: per-question scalar pass@k loop (no bootstrap) vs the vectorized figure
     sampled = (table.correct >= 0) & ~table.greedy
@@ -81,12 +90,15 @@ def main() -> None:
     ref = np.mean([scalar_pass_at_k(int(a), int(b), 16) for a, b in zip(n, c)])
     t_scalar = time.perf_counter() - t
     from scalemath.metrics.aggregate import pass_at_k_array
+
     t = time.perf_counter()
     vec = float(np.mean(pass_at_k_array(n, c, 16)))
     t_vec = time.perf_counter() - t
-    print(f"baseline scalar pass@16 loop {t_scalar * 1e3:.1f} ms vs vectorized {t_vec * 1e3:.2f} ms "
-          f"({t_scalar / max(t_vec, 1e-9):.0f}x); values {ref:.6f} / {vec:.6f} "
-          f"(summary: {s['overall']['pass@16']['value']:.6f})")
+    print(
+        f"baseline scalar pass@16 loop {t_scalar * 1e3:.1f} ms vs vectorized {t_vec * 1e3:.2f} ms "
+        f"({t_scalar / max(t_vec, 1e-9):.0f}x); values {ref:.6f} / {vec:.6f} "
+        f"(summary: {s['overall']['pass@16']['value']:.6f})"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ every 7th request answers 503 and every 11th has its connection dropped; 1% of p
 permanent errors, the server's peak concurrent requests, and the client's resident memory after a
 run of N prompts and after one of 4N (bounded memory: the second adds ~nothing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,17 +28,18 @@ def rss_mb() -> float:
 
 
 def run(engine, prompts: int, concurrency: int, seed_mode: str, n: int, faults: bool) -> dict:
-    cfg = ServerConfig(port=0, max_batch_prompts=64, fail_every=7 if faults else 0,
-                       drop_every=11 if faults else 0)
+    cfg = ServerConfig(port=0, max_batch_prompts=64, fail_every=7 if faults else 0, drop_every=11 if faults else 0)
     params = SamplingParams(temperature=0.8, max_tokens=64, seed=1)
-    texts = [f"Q: what is {i} + {i}?\nA:" + (" <<reject>>" if faults and i % 100 == 0 else "")
-             for i in range(prompts)]
+    texts = [f"Q: what is {i} + {i}?\nA:" + (" <<reject>>" if faults and i % 100 == 0 else "") for i in range(prompts)]
     ok = errors = 0
-    with ServerThread(engine, cfg) as srv, OpenAIEngine(
-            srv.url, engine.model_id, concurrency=concurrency, seed_mode=seed_mode,
-            backoff_base=0.02, backoff_max=1.0) as client:
+    with (
+        ServerThread(engine, cfg) as srv,
+        OpenAIEngine(
+            srv.url, engine.model_id, concurrency=concurrency, seed_mode=seed_mode, backoff_base=0.02, backoff_max=1.0
+        ) as client,
+    ):
         t0 = time.perf_counter()
-        for cs in client.generate(texts, params, n=n):   # consumed as a stream, nothing kept
+        for cs in client.generate(texts, params, n=n):  # consumed as a stream, nothing kept
             for c in cs:
                 if c.finish_reason == "error":
                     errors += 1
@@ -45,9 +47,18 @@ def run(engine, prompts: int, concurrency: int, seed_mode: str, n: int, faults: 
                     ok += 1
         dt = time.perf_counter() - t0
         s, u = srv.stats, client.usage
-    return dict(seconds=dt, ok=ok, errors=errors, requests=u.requests, retries=u.retries,
-                injected=s.injected, failed=u.failed, max_in_flight=s.max_in_flight,
-                pending=client.max_pending_prompts, calls=s.engine_calls)
+    return dict(
+        seconds=dt,
+        ok=ok,
+        errors=errors,
+        requests=u.requests,
+        retries=u.retries,
+        injected=s.injected,
+        failed=u.failed,
+        max_in_flight=s.max_in_flight,
+        pending=client.max_pending_prompts,
+        calls=s.engine_calls,
+    )
 
 
 class SeedBound:
@@ -62,11 +73,13 @@ class SeedBound:
 
 
 def report(label: str, r: dict) -> None:
-    print(f"{label}: {r['requests'] / r['seconds']:.0f} req/s, {r['ok'] / r['seconds']:.0f} "
-          f"samples/s ({r['seconds']:.2f}s); samples ok {r['ok']}, permanent errors "
-          f"{r['errors']} (requests failed {r['failed']}); retries {r['retries']} for "
-          f"{r['injected']} injected faults; server peak in-flight {r['max_in_flight']}, "
-          f"engine calls {r['calls']}; client peak prompts ahead {r['pending']}")
+    print(
+        f"{label}: {r['requests'] / r['seconds']:.0f} req/s, {r['ok'] / r['seconds']:.0f} "
+        f"samples/s ({r['seconds']:.2f}s); samples ok {r['ok']}, permanent errors "
+        f"{r['errors']} (requests failed {r['failed']}); retries {r['retries']} for "
+        f"{r['injected']} injected faults; server peak in-flight {r['max_in_flight']}, "
+        f"engine calls {r['calls']}; client peak prompts ahead {r['pending']}"
+    )
 
 
 def main() -> None:
@@ -97,11 +110,15 @@ def main() -> None:
     report(f"seed_mode=per_sample, {a.prompts // 4} prompts x4, no faults, seeds batched", batched)
     single = run(SeedBound(engine), a.prompts // 4, a.concurrency, "per_sample", 4, faults=False)
     report(f"seed_mode=per_sample, {a.prompts // 4} prompts x4, no faults, one seed per call", single)
-    print(f"per-sample clients, batching across seeds: {batched['ok'] / batched['seconds']:.0f} vs "
-          f"{single['ok'] / single['seconds']:.0f} samples/s = {single['seconds'] / batched['seconds']:.1f}x; "
-          f"engine calls {batched['calls']} vs {single['calls']}")
-    print(f"client+server peak RSS: start {base:.0f} MB, after {a.prompts} prompts "
-          f"{after_small:.0f} MB, after {4 * a.prompts} prompts {after_big:.0f} MB")
+    print(
+        f"per-sample clients, batching across seeds: {batched['ok'] / batched['seconds']:.0f} vs "
+        f"{single['ok'] / single['seconds']:.0f} samples/s = {single['seconds'] / batched['seconds']:.1f}x; "
+        f"engine calls {batched['calls']} vs {single['calls']}"
+    )
+    print(
+        f"client+server peak RSS: start {base:.0f} MB, after {a.prompts} prompts "
+        f"{after_small:.0f} MB, after {4 * a.prompts} prompts {after_big:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ Sections (each a function returning rows; `main` prints them as one matrix):
 * teacher: the OpenAI-compatible client against a stub answering each malformed-200 kind: one
   recorded error per request, good replies around them kept, and the run's error breakdown.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,7 @@ GIB = 1 << 30
 
 
 def shared_data() -> Path | None:
-    for cand in (os.environ.get("SCALEMATH_SHARED_DATA"), str(ROOT.parent / "shared" / "data"),
-                 "/work/shared/data"):
+    for cand in (os.environ.get("SCALEMATH_SHARED_DATA"), str(ROOT.parent / "shared" / "data"), "/work/shared/data"):
         if cand and (Path(cand) / "gsm8k" / "test.jsonl").exists():
             return Path(cand)
     return None
@@ -60,39 +60,51 @@ def shared_data() -> Path | None:
 
 # ------------------------------------------------------------------------------------ running
 
+
 def _die_with_parent() -> None:
     """In the child: SIGKILL when this benchmark dies, so no runaway reader outlives it."""
     import ctypes
     import signal
 
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
 
-def run_cli(args: list[str], cwd: Path, rss_kill_mb: float, timeout: float = 600.0,
-            env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_cli(
+    args: list[str], cwd: Path, rss_kill_mb: float, timeout: float = 600.0, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run `scalemath ARGS` as its own process: exit status, output, peak RSS, seconds.
 
     Peak RSS is wait4's ru_maxrss: the largest of the process and its waited-for children. A
     forked child starts with this process's high-water mark, so this process keeps small."""
     import psutil
 
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
+    env = {
+        **os.environ,
+        "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+        **(env or {}),
+    }
     tag = f"{os.getpid()}-{threading.get_ident()}"
     out, err = cwd / f".run-{tag}.out", cwd / f".run-{tag}.err"
     t0 = time.perf_counter()
     with open(out, "wb") as fo, open(err, "wb") as fe:
-        p = subprocess.Popen([sys.executable, "-c", "from scalemath.cli import main; main()", *args],
-                             cwd=cwd, env=env, stdout=fo, stderr=fe,
-                             preexec_fn=_die_with_parent)
+        p = subprocess.Popen(
+            [sys.executable, "-c", "from scalemath.cli import main; main()", *args],
+            cwd=cwd,
+            env=env,
+            stdout=fo,
+            stderr=fe,
+            preexec_fn=_die_with_parent,
+        )
         killed = []
         done = threading.Event()
 
-        def watchdog() -> None:     # protect the shared machine from a runaway reader
-            try:                    # (never polls the child: wait4 below must be the one to reap it)
+        def watchdog() -> None:  # protect the shared machine from a runaway reader
+            try:  # (never polls the child: wait4 below must be the one to reap it)
                 proc = psutil.Process(p.pid)
                 while not done.wait(0.05):
                     rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(True))
@@ -119,9 +131,14 @@ def run_cli(args: list[str], cwd: Path, rss_kill_mb: float, timeout: float = 600
     text_err = err.read_bytes().decode("utf-8", "replace")
     out.unlink()
     err.unlink()
-    return {"rc": p.returncode, "stdout": text_out, "stderr": text_err,
-            "rss_mb": usage.ru_maxrss / 1024, "seconds": time.perf_counter() - t0,
-            "killed": killed[0] if killed else None}
+    return {
+        "rc": p.returncode,
+        "stdout": text_out,
+        "stderr": text_err,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "seconds": time.perf_counter() - t0,
+        "killed": killed[0] if killed else None,
+    }
 
 
 def message(r: dict[str, Any]) -> str:
@@ -144,20 +161,20 @@ def temp_files(folder: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------------ inputs
 
+
 def _dump(obj: Any) -> bytes:
     return json.dumps(obj).encode() + b"\n"
 
 
-def jsonl_input(kind: str, good: Callable[[int], dict], missing: dict, big_field: str,
-                huge_mb: float) -> bytes:
+def jsonl_input(kind: str, good: Callable[[int], dict], missing: dict, big_field: str, huge_mb: float) -> bytes:
     """The bytes of one malformed JSONL input built from valid records of the command's shape."""
     ok = _dump(good(0)) + _dump(good(1))
     if kind == "truncated":
-        return ok + _dump(good(2))[:25]                      # cut mid-record, no newline
+        return ok + _dump(good(2))[:25]  # cut mid-record, no newline
     if kind == "non_utf8":
         line = _dump(good(2))
         i = line.index(b'": "') + 4
-        return ok + line[:i] + b"caf\xe9 " + line[i:]          # latin-1 byte inside a string
+        return ok + line[:i] + b"caf\xe9 " + line[i:]  # latin-1 byte inside a string
     if kind == "empty":
         return b""
     if kind == "json_list":
@@ -178,7 +195,7 @@ def yaml_input(kind: str, huge_mb: float) -> bytes:
         "non_utf8": good + b"description: caf\xe9\n",
         "empty": b"",
         "json_list": b"- name: tiny\n- data: procedural\n",
-        "missing_fields": good.replace(b"source: procedural", b"source: files"),   # files without paths
+        "missing_fields": good.replace(b"source: procedural", b"source: files"),  # files without paths
         "huge_line": good + b"description: " + b"seven " * int(huge_mb * (1 << 20) / 6) + b"\n",
     }[kind]
 
@@ -186,24 +203,34 @@ def yaml_input(kind: str, huge_mb: float) -> bytes:
 def csv_input(kind: str, huge_mb: float) -> bytes:
     good = b"data_size,accuracy\n100,0.2\n200,0.3\n400,0.4\n800,0.5\n"
     return {
-        "truncated": good + b"1600\n",                                      # a row cut short
+        "truncated": good + b"1600\n",  # a row cut short
         "non_utf8": good + b"1600,0.6\xe9\n",
         "empty": b"",
-        "json_list": b'[{"data_size": 100, "accuracy": 0.2}]\n',            # JSON, not CSV
-        "missing_fields": good.replace(b"accuracy", b"acc"),                 # no --y column
+        "json_list": b'[{"data_size": 100, "accuracy": 0.2}]\n',  # JSON, not CSV
+        "missing_fields": good.replace(b"accuracy", b"acc"),  # no --y column
         "huge_line": good + b"1600," + b"7" * int(huge_mb * (1 << 20)) + b"\n",
     }[kind]
 
 
 def _sample(i: int) -> dict:
-    return {"problem_id": f"p{i}", "question": f"What is {i} + 2?", "answer": str(i + 2),
-            "completion": f"{i} + 2 = <<{i}+2={i + 2}>>{i + 2}\n#### {i + 2}", "correct": True,
-            "sample_index": 0, "temperature": 0.0, "model": "m", "seed": 0}
+    return {
+        "problem_id": f"p{i}",
+        "question": f"What is {i} + 2?",
+        "answer": str(i + 2),
+        "completion": f"{i} + 2 = <<{i}+2={i + 2}>>{i + 2}\n#### {i + 2}",
+        "correct": True,
+        "sample_index": 0,
+        "temperature": 0.0,
+        "model": "m",
+        "seed": 0,
+    }
 
 
 def _gsm8k(i: int) -> dict:
-    return {"question": f"Tom has {i} apples and buys 2 more. How many apples does he have?",
-            "answer": f"Tom has {i} + 2 = <<{i}+2={i + 2}>>{i + 2} apples.\n#### {i + 2}"}
+    return {
+        "question": f"Tom has {i} apples and buys 2 more. How many apples does he have?",
+        "answer": f"Tom has {i} + 2 = <<{i}+2={i + 2}>>{i + 2} apples.\n#### {i + 2}",
+    }
 
 
 def _problem(i: int) -> dict:
@@ -213,46 +240,167 @@ def _problem(i: int) -> dict:
 
 # (name, argv builder(input, work, model), good record, record missing a field, field made huge)
 JSONL_COMMANDS: list[tuple[str, Callable[[Path, Path, str], list[str]], Callable[[int], dict], dict, str]] = [
-    ("eval --samples", lambda f, w, m: ["eval", "--samples", str(f), "--out", str(w / "eval")],
-     _sample, {"problem_id": "p9", "question": "What is 9 + 2?", "answer": "11"}, "completion"),
-    ("sample --data", lambda f, w, m: ["sample", "--model", m, "--data", str(f), "--out", str(w / "s.jsonl"),
-                                       "--k", "1", "--max-tokens", "4", "--device", "cpu", "--threads", "1"],
-     _gsm8k, {"question": "What is 9 + 2?"}, "question"),
-    ("train --data", lambda f, w, m: ["train", "--model", m, "--data", str(f), "--out", str(w / "model"),
-                                      "--max-steps", "1", "--threads", "1", "--quiet"],
-     _problem, {"id": "p9", "question": "What is 9 + 2?"}, "solution"),
-    ("rft --samples", lambda f, w, m: ["rft", "--samples", str(f), "--out", str(w / "rft.jsonl")],
-     _sample, {"question": "What is 9 + 2?", "answer": "11"}, "completion"),
-    ("rft --problems", lambda f, w, m: ["rft", "--samples", str(w / "ok_samples.jsonl"), "--problems", str(f),
-                                        "--out", str(w / "rft.jsonl")],
-     _problem, {"id": "p9", "answer": "11"}, "question"),
-    ("grade", lambda f, w, m: ["grade", "--input", str(f), "--output", str(w / "g.jsonl"), "--workers", "1"],
-     _sample, {"completion": "#### 11"}, "completion"),
-    ("data convert", lambda f, w, m: ["data", "convert", "--input", str(f), "--out", str(w / "c.jsonl")],
-     _gsm8k, {"question": "What is 9 + 2?"}, "question"),
-    ("decontaminate", lambda f, w, m: ["decontaminate", "--input", str(f), "--against", str(w / "test.jsonl"),
-                                       "--out", str(w / "d.jsonl")],
-     _problem, {"id": "p9", "solution": "9 + 2 = 11\n#### 11"}, "solution"),
-    ("metrics", lambda f, w, m: ["metrics", str(f), "--bootstrap", "0"],
-     _sample, {"question": "What is 9 + 2?", "completion": "#### 11", "correct": True}, "completion"),
-    ("eval --data", lambda f, w, m: ["eval", "--model", m, "--data", str(f), "--out", str(w / "ev"),
-                                     "--k", "0", "--max-tokens", "4", "--device", "cpu", "--threads", "1"],
-     _gsm8k, {"question": "What is 9 + 2?"}, "question"),
+    (
+        "eval --samples",
+        lambda f, w, m: ["eval", "--samples", str(f), "--out", str(w / "eval")],
+        _sample,
+        {"problem_id": "p9", "question": "What is 9 + 2?", "answer": "11"},
+        "completion",
+    ),
+    (
+        "sample --data",
+        lambda f, w, m: [
+            "sample",
+            "--model",
+            m,
+            "--data",
+            str(f),
+            "--out",
+            str(w / "s.jsonl"),
+            "--k",
+            "1",
+            "--max-tokens",
+            "4",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ],
+        _gsm8k,
+        {"question": "What is 9 + 2?"},
+        "question",
+    ),
+    (
+        "train --data",
+        lambda f, w, m: [
+            "train",
+            "--model",
+            m,
+            "--data",
+            str(f),
+            "--out",
+            str(w / "model"),
+            "--max-steps",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+        _problem,
+        {"id": "p9", "question": "What is 9 + 2?"},
+        "solution",
+    ),
+    (
+        "rft --samples",
+        lambda f, w, m: ["rft", "--samples", str(f), "--out", str(w / "rft.jsonl")],
+        _sample,
+        {"question": "What is 9 + 2?", "answer": "11"},
+        "completion",
+    ),
+    (
+        "rft --problems",
+        lambda f, w, m: [
+            "rft",
+            "--samples",
+            str(w / "ok_samples.jsonl"),
+            "--problems",
+            str(f),
+            "--out",
+            str(w / "rft.jsonl"),
+        ],
+        _problem,
+        {"id": "p9", "answer": "11"},
+        "question",
+    ),
+    (
+        "grade",
+        lambda f, w, m: ["grade", "--input", str(f), "--output", str(w / "g.jsonl"), "--workers", "1"],
+        _sample,
+        {"completion": "#### 11"},
+        "completion",
+    ),
+    (
+        "data convert",
+        lambda f, w, m: ["data", "convert", "--input", str(f), "--out", str(w / "c.jsonl")],
+        _gsm8k,
+        {"question": "What is 9 + 2?"},
+        "question",
+    ),
+    (
+        "decontaminate",
+        lambda f, w, m: [
+            "decontaminate",
+            "--input",
+            str(f),
+            "--against",
+            str(w / "test.jsonl"),
+            "--out",
+            str(w / "d.jsonl"),
+        ],
+        _problem,
+        {"id": "p9", "solution": "9 + 2 = 11\n#### 11"},
+        "solution",
+    ),
+    (
+        "metrics",
+        lambda f, w, m: ["metrics", str(f), "--bootstrap", "0"],
+        _sample,
+        {"question": "What is 9 + 2?", "completion": "#### 11", "correct": True},
+        "completion",
+    ),
+    (
+        "eval --data",
+        lambda f, w, m: [
+            "eval",
+            "--model",
+            m,
+            "--data",
+            str(f),
+            "--out",
+            str(w / "ev"),
+            "--k",
+            "0",
+            "--max-tokens",
+            "4",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ],
+        _gsm8k,
+        {"question": "What is 9 + 2?"},
+        "question",
+    ),
 ]
 
 
 def _prepare(work: Path) -> str:
     """A random tiny Llama (the commands that take --model) and the side inputs."""
     model = work / "tiny"
-    if not model.exists():   # in a child: this process stays small (a fork's RSS counts in wait4)
-        subprocess.run([sys.executable, "-c", "import sys; from scalemath.sampling.tiny_random import "
-                        "save_tiny_llama; save_tiny_llama(sys.argv[1])", str(model)], check=True,
-                       env={**os.environ, "PYTHONPATH": SRC}, capture_output=True)
+    if not model.exists():  # in a child: this process stays small (a fork's RSS counts in wait4)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from scalemath.sampling.tiny_random import save_tiny_llama; save_tiny_llama(sys.argv[1])",
+                str(model),
+            ],
+            check=True,
+            env={**os.environ, "PYTHONPATH": SRC},
+            capture_output=True,
+        )
     with open(work / "test.jsonl", "wb") as f:
         for i in range(50, 53):
-            f.write(_dump({"id": f"t{i}", "question": f"A train leaves at {i} and travels 3 hours. "
-                                                    f"When does it arrive at the station?", "solution": "",
-                           "answer": "x"}))
+            f.write(
+                _dump(
+                    {
+                        "id": f"t{i}",
+                        "question": f"A train leaves at {i} and travels 3 hours. When does it arrive at the station?",
+                        "solution": "",
+                        "answer": "x",
+                    }
+                )
+            )
     with open(work / "ok_samples.jsonl", "wb") as f:
         for i in range(2):
             s = _sample(i)
@@ -270,15 +418,36 @@ def readers(args: argparse.Namespace) -> list[dict[str, Any]]:
     cases: list[tuple[str, str, str, Callable[[], bytes], Callable[[Path, Path], list[str]]]] = []
     for name, argv, good, missing, big in JSONL_COMMANDS:
         for kind in KINDS:
-            cases.append((name, kind, "jsonl",
-                          lambda kind=kind, good=good, missing=missing, big=big:
-                          jsonl_input(kind, good, missing, big, args.huge_mb),
-                          lambda f, w, argv=argv: argv(f, w, model)))
+            cases.append(
+                (
+                    name,
+                    kind,
+                    "jsonl",
+                    lambda kind=kind, good=good, missing=missing, big=big: jsonl_input(
+                        kind, good, missing, big, args.huge_mb
+                    ),
+                    lambda f, w, argv=argv: argv(f, w, model),
+                )
+            )
     for kind in KINDS:
-        cases.append(("fit", kind, "csv", lambda kind=kind: csv_input(kind, args.huge_mb),
-                      lambda f, w: ["fit", str(f), "--x", "data_size", "--y", "accuracy"]))
-        cases.append(("experiment run", kind, "yaml", lambda kind=kind: yaml_input(kind, args.huge_mb),
-                      lambda f, w: ["experiment", "run", str(f), "--out", str(w / "run"), "--dry-run"]))
+        cases.append(
+            (
+                "fit",
+                kind,
+                "csv",
+                lambda kind=kind: csv_input(kind, args.huge_mb),
+                lambda f, w: ["fit", str(f), "--x", "data_size", "--y", "accuracy"],
+            )
+        )
+        cases.append(
+            (
+                "experiment run",
+                kind,
+                "yaml",
+                lambda kind=kind: yaml_input(kind, args.huge_mb),
+                lambda f, w: ["experiment", "run", str(f), "--out", str(w / "run"), "--dry-run"],
+            )
+        )
     if args.kinds:
         cases = [c for c in cases if c[1] in args.kinds]
     for name, kind, ext, data, argv in cases:
@@ -292,12 +461,25 @@ def readers(args: argparse.Namespace) -> list[dict[str, Any]]:
         f.write_bytes(data())
         r = run_cli(argv(f, work), work, args.rss_kill_mb)
         left = temp_files(work)
-        row = {"section": "readers", "command": name, "input": kind, "rc": r["rc"],
-               "traceback": has_traceback(r), "rss_mb": round(r["rss_mb"]),
-               "temp_left": left, "seconds": round(r["seconds"], 1), "message": message(r),
-               "killed": r["killed"]}
-        row["ok"] = (r["rc"] not in (0, None) and not row["traceback"] and r["rss_mb"] < 1024
-                     and not left and r["killed"] is None)
+        row = {
+            "section": "readers",
+            "command": name,
+            "input": kind,
+            "rc": r["rc"],
+            "traceback": has_traceback(r),
+            "rss_mb": round(r["rss_mb"]),
+            "temp_left": left,
+            "seconds": round(r["seconds"], 1),
+            "message": message(r),
+            "killed": r["killed"],
+        }
+        row["ok"] = (
+            r["rc"] not in (0, None)
+            and not row["traceback"]
+            and r["rss_mb"] < 1024
+            and not left
+            and r["killed"] is None
+        )
         rows.append(row)
         if args.verbose:
             print(json.dumps(row), flush=True)
@@ -326,11 +508,13 @@ def print_readers(rows: list[dict[str, Any]]) -> None:
             cells.append(f"{s + ('' if r['ok'] else ' !'):>16}")
         print(f"{c:<16}" + "".join(cells))
     n = len(rows)
-    print(f"{n} runs: {sum(r['traceback'] for r in rows)} tracebacks, "
-          f"{sum(r['rc'] == 0 for r in rows)} exit 0, "
-          f"{sum(r['rss_mb'] >= 1024 or bool(r['killed']) for r in rows)} at or above 1 GiB, "
-          f"{sum(bool(r['temp_left']) for r in rows)} with temp files left; max peak RSS "
-          f"{max(r['rss_mb'] for r in rows)} MB; {sum(r['ok'] for r in rows)}/{n} as they should be")
+    print(
+        f"{n} runs: {sum(r['traceback'] for r in rows)} tracebacks, "
+        f"{sum(r['rc'] == 0 for r in rows)} exit 0, "
+        f"{sum(r['rss_mb'] >= 1024 or bool(r['killed']) for r in rows)} at or above 1 GiB, "
+        f"{sum(bool(r['temp_left']) for r in rows)} with temp files left; max peak RSS "
+        f"{max(r['rss_mb'] for r in rows)} MB; {sum(r['ok'] for r in rows)}/{n} as they should be"
+    )
     print("messages:")
     for r in rows:
         print(f"  {r['command']:<16} {r['input']:<15} rc={r['rc']} {r['message']}")
@@ -340,6 +524,7 @@ args_rss_kill = 0
 
 
 # ------------------------------------------------------------------------------------ store
+
 
 def _drawn(out: str) -> int | None:
     text = " ".join(out.split())
@@ -377,8 +562,12 @@ def store(args: argparse.Namespace) -> list[dict[str, Any]]:
     model = _prepare(base)
     with open(base / "p.jsonl", "w") as f:
         for i in range(args.store_problems):
-            f.write(json.dumps({"id": f"p{i}", "question": f"What is {i} + 2?", "solution": f"#### {i + 2}",
-                                "answer": str(i + 2)}) + "\n")
+            f.write(
+                json.dumps(
+                    {"id": f"p{i}", "question": f"What is {i} + 2?", "solution": f"#### {i + 2}", "answer": str(i + 2)}
+                )
+                + "\n"
+            )
     variants = [("this branch", SRC)]
     if args.baseline_src:
         variants.insert(0, ("baseline", args.baseline_src))
@@ -386,9 +575,25 @@ def store(args: argparse.Namespace) -> list[dict[str, Any]]:
     for name, src in variants:
         work = base / name.replace(" ", "_")
         work.mkdir()
-        common = ["sample", "--model", model, "--data", str(base / "p.jsonl"), "--k", str(args.store_k),
-                  "--max-tokens", "8", "--device", "cpu", "--threads", "1", "--batch-size", "16",
-                  "--store", str(work / "store")]
+        common = [
+            "sample",
+            "--model",
+            model,
+            "--data",
+            str(base / "p.jsonl"),
+            "--k",
+            str(args.store_k),
+            "--max-tokens",
+            "8",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--batch-size",
+            "16",
+            "--store",
+            str(work / "store"),
+        ]
         env = {"PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
         results: list[dict[str, Any]] = [{}, {}]
 
@@ -401,21 +606,41 @@ def store(args: argparse.Namespace) -> list[dict[str, Any]]:
             time.sleep(0.2)
         for t in threads:
             t.join()
-        single = run_cli(["sample", *common[1:-2], "--store", str(work / "single"), "--out",
-                          str(work / "single.jsonl")], work, args.rss_kill_mb, env=env)
+        single = run_cli(
+            ["sample", *common[1:-2], "--store", str(work / "single"), "--out", str(work / "single.jsonl")],
+            work,
+            args.rss_kill_mb,
+            env=env,
+        )
         raw, distinct = _on_disk(work / "store")
-        row = {"section": "store", "variant": name, "rc": [r["rc"] for r in results] + [single["rc"]],
-               "drawn": [_drawn(r["stdout"] + r["stderr"]) for r in results],
-               "waited": [("waiting for it" in r["stderr"]) for r in results],
-               "lines_on_disk": raw, "distinct": distinct, "expected": args.store_problems * args.store_k,
-               "exports_equal": all((work / f"out{i}.jsonl").exists() for i in range(2)) and
-               _export_key(work / "out0.jsonl") == _export_key(work / "out1.jsonl") == _export_key(work / "single.jsonl")}
+        row = {
+            "section": "store",
+            "variant": name,
+            "rc": [r["rc"] for r in results] + [single["rc"]],
+            "drawn": [_drawn(r["stdout"] + r["stderr"]) for r in results],
+            "waited": [("waiting for it" in r["stderr"]) for r in results],
+            "lines_on_disk": raw,
+            "distinct": distinct,
+            "expected": args.store_problems * args.store_k,
+            "exports_equal": all((work / f"out{i}.jsonl").exists() for i in range(2))
+            and _export_key(work / "out0.jsonl")
+            == _export_key(work / "out1.jsonl")
+            == _export_key(work / "single.jsonl"),
+        }
         # a later writer of this branch on the same folder: copies already on disk go away
-        again = run_cli(common + ["--out", str(work / "again.jsonl")], work, args.rss_kill_mb,
-                        env={"PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")})
+        again = run_cli(
+            common + ["--out", str(work / "again.jsonl")],
+            work,
+            args.rss_kill_mb,
+            env={"PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")},
+        )
         row["after_reopen"] = _on_disk(work / "store")[0]
-        row["ok"] = (name == "baseline") or (raw == distinct == row["expected"] and row["exports_equal"]
-                                              and all(r == 0 for r in row["rc"]) and again["rc"] == 0)
+        row["ok"] = (name == "baseline") or (
+            raw == distinct == row["expected"]
+            and row["exports_equal"]
+            and all(r == 0 for r in row["rc"])
+            and again["rc"] == 0
+        )
         rows.append(row)
     shutil.rmtree(base, ignore_errors=True)
     return rows
@@ -424,13 +649,16 @@ def store(args: argparse.Namespace) -> list[dict[str, Any]]:
 def print_store(rows: list[dict[str, Any]]) -> None:
     print("\ntwo concurrent `sample --store` runs on one store (random tiny Llama, transformers engine)")
     for r in rows:
-        print(f"  {r['variant']:<12} exit {r['rc'][:2]}, samples drawn {r['drawn']} (waited: {r['waited']}); "
-              f"{r['lines_on_disk']:,} records on disk for {r['distinct']:,} distinct samples "
-              f"(expected {r['expected']:,}); exports of both runs == a single run's: {r['exports_equal']}; "
-              f"records on disk after one more run of this branch: {r['after_reopen']:,}")
+        print(
+            f"  {r['variant']:<12} exit {r['rc'][:2]}, samples drawn {r['drawn']} (waited: {r['waited']}); "
+            f"{r['lines_on_disk']:,} records on disk for {r['distinct']:,} distinct samples "
+            f"(expected {r['expected']:,}); exports of both runs == a single run's: {r['exports_equal']}; "
+            f"records on disk after one more run of this branch: {r['after_reopen']:,}"
+        )
 
 
 # ------------------------------------------------------------------------------------ contamination
+
 
 def _cpu() -> float:
     import resource
@@ -455,64 +683,122 @@ def contamination(args: argparse.Namespace) -> list[dict[str, Any]]:
     check = TrainingDataCheck()
     decon = check.decontaminator()
     c1 = _cpu()
-    res = check_training_records([{"id": p.id, "question": p.question, "solution": p.solution} for p in train],
-                                 check, decon)
+    res = check_training_records(
+        [{"id": p.id, "question": p.question, "solution": p.solution} for p in train], check, decon
+    )
     c2 = _cpu()
-    rows.append({"section": "contamination", "case": "all 7,473 GSM8K train questions (+ solutions) vs the fingerprints",
-                 "records": len(train), "flagged": res.flagged,
-                 "detail": [(i["id"], i["reason"], i["test_id"]) for i in res.report.removed_items],
-                 "cpu_s": {"load": round(c1 - c0, 2), "check": round(c2 - c1, 2)}, "ok": True})
+    rows.append(
+        {
+            "section": "contamination",
+            "case": "all 7,473 GSM8K train questions (+ solutions) vs the fingerprints",
+            "records": len(train),
+            "flagged": res.flagged,
+            "detail": [(i["id"], i["reason"], i["test_id"]) for i in res.report.removed_items],
+            "cpu_s": {"load": round(c1 - c0, 2), "check": round(c2 - c1, 2)},
+            "ok": True,
+        }
+    )
     from scalemath.datasets.procedural import generate
 
-    ptrain = [{"id": p.id, "question": p.question, "solution": p.solution}
-              for p in generate(2000, split="train", steps=(1, 2), number_range=(2, 10))]
+    ptrain = [
+        {"id": p.id, "question": p.question, "solution": p.solution}
+        for p in generate(2000, split="train", steps=(1, 2), number_range=(2, 10))
+    ]
     ptest = generate(300, split="test", steps=(1, 2), number_range=(2, 10))
     work = Path(tempfile.mkdtemp(prefix="bench_rel_decon_"))
     with open(work / "ptest.jsonl", "w") as f:
         for p in ptest:
             f.write(json.dumps({"id": p.id, "question": p.question, "solution": p.solution, "answer": p.answer}) + "\n")
     res = check_training_records(ptrain, TrainingDataCheck(own_test_sets=(str(work / "ptest.jsonl"),)))
-    rows.append({"section": "contamination", "case": "the demo's procedural data (2000 train vs fingerprints + its 300-question test split)",
-                 "records": len(ptrain), "flagged": res.flagged, "detail": [], "ok": res.flagged == 0})
+    rows.append(
+        {
+            "section": "contamination",
+            "case": "the demo's procedural data (2000 train vs fingerprints + its 300-question test split)",
+            "records": len(ptrain),
+            "flagged": res.flagged,
+            "detail": [],
+            "ok": res.flagged == 0,
+        }
+    )
     model = _prepare(work)
     mixed = train[:200] + test[:20]
     variants = {
         "GSM8K format": [{"question": p.question, "answer": p.solution} for p in mixed],
-        "labelled split test, gsm8k-test-* ids": [{"id": p.id, "question": p.question, "solution": p.solution,
-                                                   "answer": p.answer, "split": p.split} for p in mixed],
+        "labelled split test, gsm8k-test-* ids": [
+            {"id": p.id, "question": p.question, "solution": p.solution, "answer": p.answer, "split": p.split}
+            for p in mixed
+        ],
     }
     test_ids = {p.question for p in test[:20]}
     for name, recs in variants.items():
         f = work / "mixed.jsonl"
         f.write_text("".join(json.dumps(r) + "\n" for r in recs))
-        r = run_cli(["train", "--model", model, "--data", str(f), "--out", str(work / "m"), "--max-steps", "1",
-                     "--threads", "1", "--quiet"], work, args.rss_kill_mb)
+        r = run_cli(
+            [
+                "train",
+                "--model",
+                model,
+                "--data",
+                str(f),
+                "--out",
+                str(work / "m"),
+                "--max-steps",
+                "1",
+                "--threads",
+                "1",
+                "--quiet",
+            ],
+            work,
+            args.rss_kill_mb,
+        )
         meta = json.loads((work / "m" / "train_meta.json").read_text()) if r["rc"] == 0 else {}
         chk = meta.get("data", {}).get("test_set_check") or {}
         items = chk.get("items", [])
         caught = sum(1 for i in items if i["question"] in {q[:300] for q in test_ids})
-        rows.append({"section": "contamination", "case": f"train: 200 GSM8K-train + 20 GSM8K-test ({name})",
-                     "records": len(recs), "flagged": chk.get("flagged"), "dropped": chk.get("dropped"),
-                     "test_caught": caught, "train_flagged": [i["id"] for i in items if i["question"] not in
-                                                              {q[:300] for q in test_ids}],
-                     "examples": meta.get("data", {}).get("examples"), "rc": r["rc"],
-                     "ok": r["rc"] == 0 and caught == 20})
+        rows.append(
+            {
+                "section": "contamination",
+                "case": f"train: 200 GSM8K-train + 20 GSM8K-test ({name})",
+                "records": len(recs),
+                "flagged": chk.get("flagged"),
+                "dropped": chk.get("dropped"),
+                "test_caught": caught,
+                "train_flagged": [i["id"] for i in items if i["question"] not in {q[:300] for q in test_ids}],
+                "examples": meta.get("data", {}).get("examples"),
+                "rc": r["rc"],
+                "ok": r["rc"] == 0 and caught == 20,
+            }
+        )
         shutil.rmtree(work / "m", ignore_errors=True)
     s = work / "samples.jsonl"
     with open(s, "w") as f:
         for p in mixed:
             for seed in range(2):
-                f.write(json.dumps({"question": p.question, "answer": p.solution, "completion": p.solution,
-                                    "seed": seed}) + "\n")
-    r = run_cli(["rft", "--samples", str(s), "--out", str(work / "rft.jsonl"), "--stats", str(work / "st.json")],
-                work, args.rss_kill_mb)
+                f.write(
+                    json.dumps({"question": p.question, "answer": p.solution, "completion": p.solution, "seed": seed})
+                    + "\n"
+                )
+    r = run_cli(
+        ["rft", "--samples", str(s), "--out", str(work / "rft.jsonl"), "--stats", str(work / "st.json")],
+        work,
+        args.rss_kill_mb,
+    )
     st = json.loads((work / "st.json").read_text()) if r["rc"] == 0 else {}
     chk = st.get("test_set_check") or {}
     caught = sum(1 for i in chk.get("items", []) if i["question"] in {q[:300] for q in test_ids})
-    rows.append({"section": "contamination", "case": "rft: samples of 200 GSM8K-train + 20 GSM8K-test questions",
-                 "records": len(mixed), "flagged": chk.get("flagged"), "dropped": chk.get("questions_dropped"),
-                 "test_caught": caught, "paths_dropped": chk.get("paths_dropped"), "rc": r["rc"],
-                 "ok": r["rc"] == 0 and caught == 20})
+    rows.append(
+        {
+            "section": "contamination",
+            "case": "rft: samples of 200 GSM8K-train + 20 GSM8K-test questions",
+            "records": len(mixed),
+            "flagged": chk.get("flagged"),
+            "dropped": chk.get("questions_dropped"),
+            "test_caught": caught,
+            "paths_dropped": chk.get("paths_dropped"),
+            "rc": r["rc"],
+            "ok": r["rc"] == 0 and caught == 20,
+        }
+    )
     shutil.rmtree(work, ignore_errors=True)
     return rows
 
@@ -522,12 +808,16 @@ def print_contamination(rows: list[dict[str, Any]]) -> None:
         return
     print("\ntest questions in training data (default check: packaged fingerprints + own test split)")
     for r in rows:
-        extra = {k: r[k] for k in ("dropped", "test_caught", "train_flagged", "paths_dropped", "examples",
-                                   "cpu_s", "detail") if k in r and r[k] not in (None, [])}
+        extra = {
+            k: r[k]
+            for k in ("dropped", "test_caught", "train_flagged", "paths_dropped", "examples", "cpu_s", "detail")
+            if k in r and r[k] not in (None, [])
+        }
         print(f"  {r['case']}: {r['records']} records, flagged {r['flagged']} {extra}")
 
 
 # ------------------------------------------------------------------------------------ RFT length bound
+
 
 def rft_bound(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The RFT length bound on pathological completions, and on a pool of ordinary ones."""
@@ -535,40 +825,70 @@ def rft_bound(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     q = "Sam has 5 red balloons and buys 8 blue balloons. How many balloons does he have?"
     normal = "5 + 8 = <<5+8=13>>13 balloons.\n#### 13"
-    bad = {"1 MB completion": "x" * 1_000_000 + " <<5+8=13>>13\n#### 13",
-           "10,000 unclosed \\boxed{": "\\boxed{" * 10_000 + " <<5+8=13>>13\n#### 13"}
+    bad = {
+        "1 MB completion": "x" * 1_000_000 + " <<5+8=13>>13\n#### 13",
+        "10,000 unclosed \\boxed{": "\\boxed{" * 10_000 + " <<5+8=13>>13\n#### 13",
+    }
     rows = []
     for name, text in bad.items():
-        samples = [{"question": q, "answer": "#### 13", "completion": c, "seed": i}
-                   for i, c in enumerate([normal, text])]
+        samples = [
+            {"question": q, "answer": "#### 13", "completion": c, "seed": i} for i, c in enumerate([normal, text])
+        ]
         kept = {}
-        for label, cfg in (("paper rule (no bound)", RFTConfig(max_chars=None, signature="text", check_test_sets=False)),
-                           ("default bound", RFTConfig(signature="text", check_test_sets=False))):
+        for label, cfg in (
+            ("paper rule (no bound)", RFTConfig(max_chars=None, signature="text", check_test_sets=False)),
+            ("default bound", RFTConfig(signature="text", check_test_sets=False)),
+        ):
             recs, st = collect(samples, cfg)
             kept[label] = (sum(r["meta"]["origin"] == "sampled" for r in recs), st.drops["too_long"])
-        rows.append({"section": "rft_bound", "case": name, "kept_paths_and_too_long": kept,
-                     "ok": kept["default bound"] == (1, 1)})
+        rows.append(
+            {
+                "section": "rft_bound",
+                "case": name,
+                "kept_paths_and_too_long": kept,
+                "ok": kept["default bound"] == (1, 1),
+            }
+        )
     pool = Path(args.rft_pool) if args.rft_pool else None
     if pool is None or not (pool / "samples.jsonl").exists():
         tool = Path("/work/shared/tools/make_rft_pool.py")
         data = shared_data()
         if tool.exists() and data is not None:
             pool = Path(tempfile.mkdtemp(prefix="bench_rel_pool_"))
-            subprocess.run([sys.executable, str(tool), "--train", str(data / "gsm8k" / "train.jsonl"), "--out",
-                            str(pool), "--limit", str(args.pool_limit)], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(tool),
+                    "--train",
+                    str(data / "gsm8k" / "train.jsonl"),
+                    "--out",
+                    str(pool),
+                    "--limit",
+                    str(args.pool_limit),
+                ],
+                check=True,
+                capture_output=True,
+            )
     if pool is not None and (pool / "samples.jsonl").exists():
         longest = 0
         with open(pool / "samples.jsonl", "rb") as f:
             for line in f:
                 longest = max(longest, len(json.loads(line)["completion"]))
         res = {}
-        for label, cfg in (("no bound", RFTConfig(max_chars=None, check_test_sets=False)),
-                           ("default bound", RFTConfig(check_test_sets=False))):
+        for label, cfg in (
+            ("no bound", RFTConfig(max_chars=None, check_test_sets=False)),
+            ("default bound", RFTConfig(check_test_sets=False)),
+        ):
             recs, st = collect_files([str(pool / "samples.jsonl")], cfg)
             res[label] = (st.distinct_paths, st.drops["too_long"], len(recs))
-        rows.append({"section": "rft_bound", "case": f"RFT pool {pool} (longest completion {longest:,} chars)",
-                     "kept_paths_and_too_long": res,
-                     "ok": res["no bound"] == res["default bound"] and res["default bound"][1] == 0})
+        rows.append(
+            {
+                "section": "rft_bound",
+                "case": f"RFT pool {pool} (longest completion {longest:,} chars)",
+                "kept_paths_and_too_long": res,
+                "ok": res["no bound"] == res["default bound"] and res["default bound"][1] == 0,
+            }
+        )
         if not args.rft_pool:
             shutil.rmtree(pool, ignore_errors=True)
     return rows
@@ -627,15 +947,29 @@ def main() -> int:
     global args_rss_kill
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", action="append", default=[], help="run only this section (repeatable)")
-    ap.add_argument("--command", dest="commands", action="append", default=[],
-                    help="readers: only commands containing this text (repeatable)")
-    ap.add_argument("--kind", dest="kinds", action="append", default=[], choices=KINDS,
-                    help="readers: only this malformed input (repeatable)")
+    ap.add_argument(
+        "--command",
+        dest="commands",
+        action="append",
+        default=[],
+        help="readers: only commands containing this text (repeatable)",
+    )
+    ap.add_argument(
+        "--kind",
+        dest="kinds",
+        action="append",
+        default=[],
+        choices=KINDS,
+        help="readers: only this malformed input (repeatable)",
+    )
     ap.add_argument("--huge-mb", type=float, default=50.0, help="size of the huge line (MB)")
     ap.add_argument("--rss-kill-mb", type=float, default=4096.0, help="kill a run above this RSS")
     ap.add_argument("--verbose", "-v", action="store_true")
-    ap.add_argument("--baseline-src", default=os.environ.get("BENCH_BASELINE_SRC"),
-                    help="store: also run this source tree (e.g. a checkout of main's src) for comparison")
+    ap.add_argument(
+        "--baseline-src",
+        default=os.environ.get("BENCH_BASELINE_SRC"),
+        help="store: also run this source tree (e.g. a checkout of main's src) for comparison",
+    )
     ap.add_argument("--store-problems", type=int, default=400, help="store: problems (x k = samples)")
     ap.add_argument("--store-k", type=int, default=2)
     ap.add_argument("--rft-pool", default="", help="rft_bound: a make_rft_pool.py folder (default: build a small one)")

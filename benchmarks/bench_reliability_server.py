@@ -18,6 +18,7 @@ error for its request, the run must finish, and the run's breakdown by kind is p
 `rows()` returns both tables as dicts (for the lead's combined bench_reliability.py); `main()`
 prints them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ KEY = "bench-key-8f3a"
 
 # ------------------------------------------------------------------------------ the server
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,7 +57,7 @@ def _status_kb(pid: int, field: str) -> int:
 
 def _reset_peak(pid: int) -> bool:
     try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")   # resets VmHWM to the current RSS
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         return True
     except OSError:
         return False
@@ -66,13 +68,28 @@ class ServeProcess:
 
     def __init__(self, model: str, api_key: str | None = None):
         self.port = _free_port()
-        args = [sys.executable, "-c", "from scalemath.cli import main; main()", "serve", "--model", model,
-                "--engine", "hf", "--device", "cpu", "--threads", "1", "--port", str(self.port),
-                "--served-model-name", "m"]
+        args = [
+            sys.executable,
+            "-c",
+            "from scalemath.cli import main; main()",
+            "serve",
+            "--model",
+            model,
+            "--engine",
+            "hf",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--port",
+            str(self.port),
+            "--served-model-name",
+            "m",
+        ]
         env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
         env.pop("SCALEMATH_API_KEY", None)
         if api_key:
-            env["SCALEMATH_API_KEY"] = api_key          # the option's environment variable
+            env["SCALEMATH_API_KEY"] = api_key  # the option's environment variable
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 180
@@ -92,8 +109,9 @@ class ServeProcess:
         """One request: status, seconds, peak RSS over idle (MB), the reply's message."""
         idle = self.rss_mb()
         exact = _reset_peak(self.proc.pid)
-        req = urllib.request.Request(self.url + path, data=raw,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+        req = urllib.request.Request(
+            self.url + path, data=raw, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         t0 = time.perf_counter()
         try:
             with urllib.request.urlopen(req, timeout=300) as r:
@@ -106,13 +124,21 @@ class ServeProcess:
         peak = _status_kb(self.proc.pid, "VmHWM") / 1024
         try:
             d = json.loads(body)
-            msg = d["error"]["message"] if isinstance(d, dict) and "error" in d else (
-                f"{len(d.get('choices', []))} choices" if isinstance(d, dict) else "")
+            msg = (
+                d["error"]["message"]
+                if isinstance(d, dict) and "error" in d
+                else (f"{len(d.get('choices', []))} choices" if isinstance(d, dict) else "")
+            )
         except (ValueError, KeyError, TypeError):
             text = body.decode("utf-8", "replace")
             msg = f"{text.count('data: ') - 1} SSE chunks + [DONE]" if text.startswith("data: ") else text[:80]
-        return {"status": status, "seconds": secs, "rss_delta_mb": max(0.0, peak - idle) if exact else None,
-                "idle_mb": idle, "message": msg}
+        return {
+            "status": status,
+            "seconds": secs,
+            "rss_delta_mb": max(0.0, peak - idle) if exact else None,
+            "idle_mb": idle,
+            "message": msg,
+        }
 
     def close(self) -> None:
         self.proc.terminate()
@@ -145,17 +171,46 @@ def hostile_requests() -> list[tuple[str, str, bytes, int]]:
         ("temperature=3", c, _j({"prompt": "Q", "temperature": 3}), 400),
         ("stop=['']", c, _j({"prompt": "Q", "stop": [""]}), 400),
         ("20 stop strings", c, _j({"prompt": "Q", "stop": [str(i) for i in range(20)]}), 400),
-        ("chat image part", ch, _j({"messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "data:,"}}]}]}), 400),
+        (
+            "chat image part",
+            ch,
+            _j({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]}),
+            400,
+        ),
         ("body of 9 MB", c, _j({"prompt": "x" * (9 << 20)}), 413),
         ("malformed JSON", c, b'{"prompt": "Q", ', 400),
-        ("JSON list body", c, b'[1, 2]', 400),
-        ("n=4 at temperature 0 (repeated greedy)", c, _j({"prompt": "Q: 2+2?\nA:", "n": 4, "temperature": 0,
-                                                          "max_tokens": 16}), 200),
-        ("stream=true", c, _j({"prompt": "Q: 2+2?\nA:", "n": 2, "max_tokens": 16, "stream": True,
-                               "stream_options": {"include_usage": True}}), 200),
-        ("chat text parts + max_completion_tokens", ch, _j({"messages": [{"role": "user", "content": [
-            {"type": "text", "text": "Q: 2+2?"}]}], "max_completion_tokens": 8}), 200),
+        ("JSON list body", c, b"[1, 2]", 400),
+        (
+            "n=4 at temperature 0 (repeated greedy)",
+            c,
+            _j({"prompt": "Q: 2+2?\nA:", "n": 4, "temperature": 0, "max_tokens": 16}),
+            200,
+        ),
+        (
+            "stream=true",
+            c,
+            _j(
+                {
+                    "prompt": "Q: 2+2?\nA:",
+                    "n": 2,
+                    "max_tokens": 16,
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                }
+            ),
+            200,
+        ),
+        (
+            "chat text parts + max_completion_tokens",
+            ch,
+            _j(
+                {
+                    "messages": [{"role": "user", "content": [{"type": "text", "text": "Q: 2+2?"}]}],
+                    "max_completion_tokens": 8,
+                }
+            ),
+            200,
+        ),
     ]
 
 
@@ -170,7 +225,7 @@ def server_rows(model: str | None = None) -> list[dict]:
     rows = []
     srv = ServeProcess(model)
     try:
-        srv.post("/v1/completions", _j({"prompt": "warm up", "max_tokens": 8}))   # first-call costs
+        srv.post("/v1/completions", _j({"prompt": "warm up", "max_tokens": 8}))  # first-call costs
         for name, path, raw, expected in hostile_requests():
             r = srv.post(path, raw)
             rows.append({"server": "open", "request": name, "expected": expected, **r})
@@ -179,18 +234,30 @@ def server_rows(model: str | None = None) -> list[dict]:
     srv = ServeProcess(model, api_key=KEY)
     try:
         body = _j({"prompt": "Q: 1+1?\nA:", "max_tokens": 8})
-        for name, headers, expected in [("no Authorization header", {}, 401),
-                                        ("wrong key", {"Authorization": "Bearer wrong"}, 401),
-                                        ("key one character short", {"Authorization": f"Bearer {KEY[:-1]}"}, 401),
-                                        ("right key", {"Authorization": f"Bearer {KEY}"}, 200)]:
+        for name, headers, expected in [
+            ("no Authorization header", {}, 401),
+            ("wrong key", {"Authorization": "Bearer wrong"}, 401),
+            ("key one character short", {"Authorization": f"Bearer {KEY[:-1]}"}, 401),
+            ("right key", {"Authorization": f"Bearer {KEY}"}, 200),
+        ]:
             r = srv.post("/v1/completions", body, headers)
             rows.append({"server": "--api-key", "request": name, "expected": expected, **r})
         r = srv.post("/v1/models", b"", {})
         # /v1/models is a GET; a POST without a key is still refused before routing
         rows.append({"server": "--api-key", "request": "POST /v1/models without key", "expected": 401, **r})
         h = urllib.request.urlopen(srv.url + "/health", timeout=10).status
-        rows.append({"server": "--api-key", "request": "GET /health without key", "expected": 200,
-                     "status": h, "seconds": 0.0, "rss_delta_mb": 0.0, "idle_mb": srv.rss_mb(), "message": "open"})
+        rows.append(
+            {
+                "server": "--api-key",
+                "request": "GET /health without key",
+                "expected": 200,
+                "status": h,
+                "seconds": 0.0,
+                "rss_delta_mb": 0.0,
+                "idle_mb": srv.rss_mb(),
+                "message": "open",
+            }
+        )
     finally:
         srv.close()
         if tmp is not None:
@@ -201,6 +268,7 @@ def server_rows(model: str | None = None) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ the teacher
+
 
 def _malformed_kinds() -> dict[str, bytes]:
     ok = {"index": 0, "finish_reason": "stop", "text": "fine"}
@@ -238,8 +306,12 @@ class _Stub:
         self.attempts[kind] = self.attempts.get(kind, 0) + 1
         raw = self.kinds.get(kind)
         if raw is None:
-            return web.json_response({"choices": [{"index": 0, "text": "good", "finish_reason": "stop"}],
-                                      "usage": {"prompt_tokens": 2, "completion_tokens": 1}})
+            return web.json_response(
+                {
+                    "choices": [{"index": 0, "text": "good", "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 2, "completion_tokens": 1},
+                }
+            )
         if raw.startswith(b"status:"):
             status = int(raw[7:])
             return web.json_response({"error": {"message": f"rejected with {status}"}}, status=status)
@@ -295,12 +367,25 @@ def teacher_rows() -> tuple[list[dict], str]:
     rows = []
     for kind, cs in zip(kinds, outs[1:-1]):
         c = cs[0]
-        rows.append({"kind": kind, "recorded_error": c.finish_reason == "error",
-                     "status": c.meta.get("status"), "attempts": attempts.get(kind, 0),
-                     "label": c.meta.get("kind", "")})
+        rows.append(
+            {
+                "kind": kind,
+                "recorded_error": c.finish_reason == "error",
+                "status": c.meta.get("status"),
+                "attempts": attempts.get(kind, 0),
+                "label": c.meta.get("kind", ""),
+            }
+        )
     good = [cs[0].finish_reason != "error" for cs in (outs[0], outs[-1])] if outs else [False]
-    rows.append({"kind": "(good replies around them)", "recorded_error": not all(good), "status": 200,
-                 "attempts": 1, "label": "answered" if all(good) else "LOST"})
+    rows.append(
+        {
+            "kind": "(good replies around them)",
+            "recorded_error": not all(good),
+            "status": 200,
+            "attempts": 1,
+            "label": "answered" if all(good) else "LOST",
+        }
+    )
     summary = crashed or eng.usage.errors.summary(limit=len(kinds))
     return rows, summary
 
@@ -317,24 +402,30 @@ def print_server(srv: list[dict]) -> None:
     for r in srv:
         d = "n/a" if r["rss_delta_mb"] is None else f"{r['rss_delta_mb']:.1f}"
         flag = "" if r["ok"] else "  <-- UNEXPECTED"
-        print(f"  {r['server']:9} {r['request'][:42]:42} {r['expected']:>4} {str(r['status']):>4} "
-              f"{1000 * r['seconds']:8.1f} {d:>8}  {r['message'][:70]}{flag}")
+        print(
+            f"  {r['server']:9} {r['request'][:42]:42} {r['expected']:>4} {str(r['status']):>4} "
+            f"{1000 * r['seconds']:8.1f} {d:>8}  {r['message'][:70]}{flag}"
+        )
     base = next(r for r in srv if r["request"].startswith("baseline"))
     hostile = [r for r in srv if r["server"] == "open" and r["expected"] >= 400]
     worst_t = max(hostile, key=lambda r: r["seconds"])
     worst_m = max(hostile, key=lambda r: r["rss_delta_mb"] or 0)
-    print(f"  hostile requests answered as expected: {sum(r['ok'] for r in srv)}/{len(srv)} rows; slowest "
-          f"refusal {1000 * worst_t['seconds']:.0f} ms ({worst_t['request']}; "
-          f"{worst_t['seconds'] / max(base['seconds'], 1e-9):.1f}x the baseline request), largest ΔRSS "
-          f"{worst_m['rss_delta_mb'] or 0:.1f} MB ({worst_m['request']})")
+    print(
+        f"  hostile requests answered as expected: {sum(r['ok'] for r in srv)}/{len(srv)} rows; slowest "
+        f"refusal {1000 * worst_t['seconds']:.0f} ms ({worst_t['request']}; "
+        f"{worst_t['seconds'] / max(base['seconds'], 1e-9):.1f}x the baseline request), largest ΔRSS "
+        f"{worst_m['rss_delta_mb'] or 0:.1f} MB ({worst_m['request']})"
+    )
 
 
 def print_teacher(rows_: list[dict], breakdown: str) -> None:
     print("teacher (OpenAIEngine vs a stub answering each kind; timeout 0.25 s, max_retries 2)")
     print(f"  {'reply kind':32} {'one recorded error':>18} {'status':>6} {'attempts':>8}  label")
     for r in rows_:
-        print(f"  {r['kind']:32} {str(r['recorded_error']):>18} {str(r['status']):>6} {r['attempts']:>8}  "
-              f"{r['label'][:90]}")
+        print(
+            f"  {r['kind']:32} {str(r['recorded_error']):>18} {str(r['status']):>6} {r['attempts']:>8}  "
+            f"{r['label'][:90]}"
+        )
     print(f"  run breakdown: {breakdown}")
 
 

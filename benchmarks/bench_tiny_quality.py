@@ -9,6 +9,7 @@ Each config is "preset:vocab" (presets in scalemath.training.tiny.PRESETS). Prin
 The toy problems are easier than the project's procedural set, so only compare rows with each other.
 Timings on a shared machine are noisy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,18 @@ def accuracy(model_dir: Path, evals: list[dict], k: int, temperature: float) -> 
     anyk = [False] * len(evals)
     torch.manual_seed(0)
     for i in range(0, len(prompts), 50):
-        enc = tok(prompts[i:i + 50], return_tensors="pt", padding=True)
+        enc = tok(prompts[i : i + 50], return_tensors="pt", padding=True)
         for mode in ("greedy", "sample"):
-            kw = dict(do_sample=False) if mode == "greedy" else dict(
-                do_sample=True, temperature=temperature, top_p=1.0, top_k=0, num_return_sequences=k)
+            kw = (
+                dict(do_sample=False)
+                if mode == "greedy"
+                else dict(do_sample=True, temperature=temperature, top_p=1.0, top_k=0, num_return_sequences=k)
+            )
             with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=80, pad_token_id=tok.pad_token_id,
-                                     eos_token_id=tok.eos_token_id, **kw)
-            texts = tok.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                out = model.generate(
+                    **enc, max_new_tokens=80, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw
+                )
+            texts = tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             reps = 1 if mode == "greedy" else k
             for j, text in enumerate(texts):
                 p = evals[i + j // reps]
@@ -94,31 +99,50 @@ def main() -> None:
     evals = evals[: args.eval_problems]
     root = Path(args.keep or tempfile.mkdtemp(prefix="tinyq-"))
     write_jsonl(root / "train.jsonl", train)
-    print(f"{'config':<12} {'params':>9} {'tok/ch':>6} {'tok/cpu-s':>9} {'pre steps':>9} {'heldout':>7} "
-          f"{'sft steps':>9} {'sft loss':>8} {'greedy':>6} {'pass@' + str(args.k):>6} {'minutes':>7}")
+    print(
+        f"{'config':<12} {'params':>9} {'tok/ch':>6} {'tok/cpu-s':>9} {'pre steps':>9} {'heldout':>7} "
+        f"{'sft steps':>9} {'sft loss':>8} {'greedy':>6} {'pass@' + str(args.k):>6} {'minutes':>7}"
+    )
     for spec in args.configs.split(","):
         name, vocab = spec.split(":")
         t0 = time.monotonic()
         tiny = dataclasses.replace(PRESETS[name], vocab_size=int(vocab), seed=args.seed)
-        pre = PretrainConfig(minutes=args.pretrain_minutes, block_size=args.block_size,
-                             batch_size=args.batch_size, learning_rate=args.pretrain_lr,
-                             threads=args.threads, clock=args.clock, seed=args.seed)
+        pre = PretrainConfig(
+            minutes=args.pretrain_minutes,
+            block_size=args.block_size,
+            batch_size=args.batch_size,
+            learning_rate=args.pretrain_lr,
+            threads=args.threads,
+            clock=args.clock,
+            seed=args.seed,
+        )
         base = build_tiny_base(docs, root / f"{name}-{vocab}-base", tiny, pre, quiet=True)
         meta = json.loads((base / "tiny_meta.json").read_text())
         if args.sft_minutes > 0:
-            sft = train_sft(SFTRunConfig(model=str(base), data=str(root / "train.jsonl"),
-                                         out=str(root / f"{name}-{vocab}-sft"), max_minutes=args.sft_minutes,
-                                         learning_rate=args.sft_lr, threads=args.threads,
-                                         budget_clock=args.clock), quiet=True)
+            sft = train_sft(
+                SFTRunConfig(
+                    model=str(base),
+                    data=str(root / "train.jsonl"),
+                    out=str(root / f"{name}-{vocab}-sft"),
+                    max_minutes=args.sft_minutes,
+                    learning_rate=args.sft_lr,
+                    threads=args.threads,
+                    budget_clock=args.clock,
+                ),
+                quiet=True,
+            )
             smeta = json.loads((sft / "train_meta.json").read_text())
         else:  # evaluate the pre-trained model directly (its corpus has the same Q/A format)
             sft, smeta = base, {"steps": 0, "final_loss": float("nan")}
         g, pk = accuracy(sft, evals, args.k, args.temperature)
         pm = meta["pretrain"]
-        print(f"{spec:<12} {meta['parameters']:>9,} {meta['tokens_per_char']:>6.3f} "
-              f"{pm['tokens'] / pm['cpu_seconds']:>9,.0f} {pm['steps']:>9} {pm['heldout_loss']:>7.3f} "
-              f"{smeta['steps']:>9} {smeta['final_loss']:>8.3f} {g:>6.1%} {pk:>6.1%} "
-              f"{(time.monotonic() - t0) / 60:>7.1f}", flush=True)
+        print(
+            f"{spec:<12} {meta['parameters']:>9,} {meta['tokens_per_char']:>6.3f} "
+            f"{pm['tokens'] / pm['cpu_seconds']:>9,.0f} {pm['steps']:>9} {pm['heldout_loss']:>7.3f} "
+            f"{smeta['steps']:>9} {smeta['final_loss']:>8.3f} {g:>6.1%} {pk:>6.1%} "
+            f"{(time.monotonic() - t0) / 60:>7.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ completion), once with random batches and once with length-grouped batches (the 
 A bare PyTorch loop on the same model and batch is timed first as the baseline, so the Trainer's
 overhead shows as a ratio. Timings on a shared machine are noisy; run it twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,10 @@ def main() -> None:
     tiny = dataclasses.replace(PRESETS[args.preset], vocab_size=args.vocab)
     docs = corpus(4000)
     tok = train_tokenizer(docs, TokenizerConfig(vocab_size=args.vocab))
-    print(f"machine: {threads} torch threads; preset {args.preset} vocab {args.vocab} "
-          f"tokens/char {tokens_per_char(tok, docs):.3f}")
+    print(
+        f"machine: {threads} torch threads; preset {args.preset} vocab {args.vocab} "
+        f"tokens/char {tokens_per_char(tok, docs):.3f}"
+    )
 
     model = init_model(tiny, tok)
     base = bare_loop(model, args.block_size, args.batch_size, max(5, args.steps // 4))
@@ -73,27 +76,38 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        pre = PretrainConfig(minutes=None, max_steps=args.steps, block_size=args.block_size,
-                             batch_size=args.batch_size, threads=threads)
+        pre = PretrainConfig(
+            minutes=None, max_steps=args.steps, block_size=args.block_size, batch_size=args.batch_size, threads=threads
+        )
         out = build_tiny_base(docs, tmp / "base", tiny, pre, quiet=True)
         meta = json.loads((out / "tiny_meta.json").read_text())["pretrain"]
-        print(f"pretrain (Trainer)  : {meta['tokens_per_second']:9,.0f} tok/s  "
-              f"({meta['steps']} steps, {meta['train_seconds']:.1f}s, x{meta['tokens_per_second'] / base:.2f} "
-              f"of bare loop)  peak RSS {peak_rss_mb():.0f} MB")
+        print(
+            f"pretrain (Trainer)  : {meta['tokens_per_second']:9,.0f} tok/s  "
+            f"({meta['steps']} steps, {meta['train_seconds']:.1f}s, x{meta['tokens_per_second'] / base:.2f} "
+            f"of bare loop)  peak RSS {peak_rss_mb():.0f} MB"
+        )
 
         write_jsonl(tmp / "sft.jsonl", problems(args.steps * 32, seed=7))
         rates = {}
         for grouped in (False, True):
-            cfg = SFTRunConfig(model=str(out), data=str(tmp / "sft.jsonl"), out=str(tmp / f"sft-{grouped}"),
-                               max_steps=args.steps, threads=threads, group_by_length=grouped)
+            cfg = SFTRunConfig(
+                model=str(out),
+                data=str(tmp / "sft.jsonl"),
+                out=str(tmp / f"sft-{grouped}"),
+                max_steps=args.steps,
+                threads=threads,
+                group_by_length=grouped,
+            )
             m = json.loads((train_sft(cfg, quiet=True) / "train_meta.json").read_text())
             rates[grouped] = m["tokens_per_second"]
             per_ex = m["data"]["tokens"] / m["data"]["examples"]
             label = "sft grouped by len " if grouped else "sft (TRL SFTTrainer)"
             ratio = f", x{rates[True] / rates[False]:.2f} of random batches" if grouped else ""
-            print(f"{label}: {m['tokens_per_second']:9,.0f} tok/s  ({m['steps']} steps x "
-                  f"{m['config']['batch_size']} ex, {per_ex:.0f} tok/ex, {m['train_seconds']:.1f}s{ratio})  "
-                  f"peak RSS {peak_rss_mb():.0f} MB")
+            print(
+                f"{label}: {m['tokens_per_second']:9,.0f} tok/s  ({m['steps']} steps x "
+                f"{m['config']['batch_size']} ex, {per_ex:.0f} tok/ex, {m['train_seconds']:.1f}s{ratio})  "
+                f"peak RSS {peak_rss_mb():.0f} MB"
+            )
 
 
 if __name__ == "__main__":

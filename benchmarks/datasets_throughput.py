@@ -3,6 +3,7 @@
 
     PYTHONPATH=src python benchmarks/datasets_throughput.py
 """
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,9 @@ def main() -> None:
     print(f"procedural: {len(probs) / dt:,.0f} problems/s (5000, steps 1-6)")
     t = time.perf_counter()
     n = sum(len(solutions(p, max_paths=16)) for p in probs[:1000])
-    print(f"solutions(max_paths=16): {1000 / (time.perf_counter() - t):,.0f} problems/s, "
-          f"{n / 1000:.1f} paths per problem")
+    print(
+        f"solutions(max_paths=16): {1000 / (time.perf_counter() - t):,.0f} problems/s, {n / 1000:.1f} paths per problem"
+    )
     t = time.perf_counter()
     chars = sum(len(x) + 1 for x in pretrain_corpus(n_chars=5_000_000))
     print(f"pretrain corpus: {chars / (time.perf_counter() - t) / 1e6:.1f} M chars/s")
@@ -38,8 +40,10 @@ def main() -> None:
         got = list(load_problems(path))
         dt = time.perf_counter() - t
         empty = sum(not p.answer for p in got)
-        print(f"{rel}: {len(got)} problems ({got[0].source}/{got[0].split}), {empty} empty answers, "
-              f"{len(got) / dt:,.0f} problems/s")
+        print(
+            f"{rel}: {len(got)} problems ({got[0].source}/{got[0].split}), {empty} empty answers, "
+            f"{len(got) / dt:,.0f} problems/s"
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ solutions and real-model-like rewrites of them:
 References are the gold solution text or the bare answer (half each). `label` is the construction
 verdict (a neighbour answer that happens to equal the gold one is re-drawn, so labels hold).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,7 @@ def _last_box_span(text: str) -> tuple[int, int, str] | None:
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return m.start(), i + 1, text[m.end():i]
+                return m.start(), i + 1, text[m.end() : i]
         i += 1
     return None
 
@@ -91,7 +92,7 @@ def _perturb_number(v, rng: random.Random):
     s = str(abs(v))
     k = rng.randrange(len(s))
     d = str((int(s[k]) + rng.randint(1, 8)) % 10)
-    t = s[:k] + d + s[k + 1:]
+    t = s[:k] + d + s[k + 1 :]
     out = int(t.lstrip("0") or "0")
     return -out if v < 0 else (out if out != v else v + 1)
 
@@ -106,7 +107,7 @@ def _perturb_math(ans: str, rng: random.Random) -> str | None:
         return None
     k = rng.choice(digits)
     d = str((int(ans[k]) + rng.randint(1, 8)) % 10)
-    return ans[:k] + d + ans[k + 1:]
+    return ans[:k] + d + ans[k + 1 :]
 
 
 _SIMPLE_FRAC = re.compile(r"\\[dt]?frac\{(-?\d+)\}\{(\d+)\}")
@@ -134,9 +135,11 @@ def _reformat_math(ans: str, rng: random.Random) -> str:
     return rng.choice(options)(ans)
 
 
-_DEBRIS = ("<|im_end|>\n<|im_start|>user\nNow solve: what is 12 + 30? The answer is 42.",
-           "<|endoftext|>Human: another one please. 7 * 8 = 56",
-           "</s><s>[INST] And what is 3 + 4? [/INST] 7")
+_DEBRIS = (
+    "<|im_end|>\n<|im_start|>user\nNow solve: what is 12 + 30? The answer is 42.",
+    "<|endoftext|>Human: another one please. 7 * 8 = 56",
+    "</s><s>[INST] And what is 3 + 4? [/INST] 7",
+)
 
 
 def _strip_gsm(sol: str) -> tuple[str, str]:
@@ -248,6 +251,7 @@ def mixed_records(data_dir: Path, n: int = 10_000, seed: int = 0) -> list[dict]:
         if rng.random() < 0.1:
             completion += rng.choice(_DEBRIS)
             kind += "+debris"
-        out.append({"id": i, "completion": completion, "answer": reference, "label": correct, "kind": kind,
-                    "dataset": dataset})
+        out.append(
+            {"id": i, "completion": completion, "answer": reference, "label": correct, "kind": kind, "dataset": dataset}
+        )
     return out

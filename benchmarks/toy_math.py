@@ -1,6 +1,7 @@
 """A small stand-in for the procedural GSM8K-style generator, used only by the training benchmarks
 (the project's real generator lives in scalemath.datasets). Problems take 1-2 steps; solutions use
 GSM8K calculator annotations and end with "#### answer"."""
+
 from __future__ import annotations
 
 import random
@@ -16,16 +17,16 @@ def _one(rng: random.Random) -> tuple[str, str, int]:
     kind = rng.randrange(8)
     if kind == 0:
         q = f"{n} has {a} bags with {b} {it} each. How many {it} does {n} have?"
-        s = f"{n} has {a}*{b}=<<{a}*{b}={a*b}>>{a*b} {it}."
+        s = f"{n} has {a}*{b}=<<{a}*{b}={a * b}>>{a * b} {it}."
         ans = a * b
     elif kind == 1:
         q = f"{n} has {c} {it} and buys {a} more. How many {it} does {n} have now?"
-        s = f"{n} has {c}+{a}=<<{c}+{a}={c+a}>>{c+a} {it}."
+        s = f"{n} has {c}+{a}=<<{c}+{a}={c + a}>>{c + a} {it}."
         ans = c + a
     elif kind == 2:
         c = c + a
         q = f"{n} had {c} {it} and gave {a} to {m}. How many {it} are left?"
-        s = f"{n} has {c}-{a}=<<{c}-{a}={c-a}>>{c-a} {it} left."
+        s = f"{n} has {c}-{a}=<<{c}-{a}={c - a}>>{c - a} {it} left."
         ans = c - a
     elif kind == 3:
         t = a * b
@@ -34,23 +35,31 @@ def _one(rng: random.Random) -> tuple[str, str, int]:
         ans = b
     elif kind == 4:
         q = f"{n} has {a} boxes with {b} {it} each and {c} loose {it}. How many {it} in total?"
-        s = (f"The boxes hold {a}*{b}=<<{a}*{b}={a*b}>>{a*b} {it}. "
-             f"In total {a*b}+{c}=<<{a*b}+{c}={a*b+c}>>{a*b+c} {it}.")
+        s = (
+            f"The boxes hold {a}*{b}=<<{a}*{b}={a * b}>>{a * b} {it}. "
+            f"In total {a * b}+{c}=<<{a * b}+{c}={a * b + c}>>{a * b + c} {it}."
+        )
         ans = a * b + c
     elif kind == 5:
-        q = f"{n} buys {a} {it} for ${b} each and pays with ${a*b+c}. How much change does {n} get?"
-        s = (f"The {it} cost {a}*{b}=<<{a}*{b}={a*b}>>{a*b} dollars. "
-             f"The change is {a*b+c}-{a*b}=<<{a*b+c}-{a*b}={c}>>{c} dollars.")
+        q = f"{n} buys {a} {it} for ${b} each and pays with ${a * b + c}. How much change does {n} get?"
+        s = (
+            f"The {it} cost {a}*{b}=<<{a}*{b}={a * b}>>{a * b} dollars. "
+            f"The change is {a * b + c}-{a * b}=<<{a * b + c}-{a * b}={c}>>{c} dollars."
+        )
         ans = c
     elif kind == 6:
         q = f"{n} has {c} {it}. {m} has {a} times as many. How many {it} do they have together?"
-        s = (f"{m} has {c}*{a}=<<{c}*{a}={c*a}>>{c*a} {it}. "
-             f"Together they have {c}+{c*a}=<<{c}+{c*a}={c+c*a}>>{c+c*a} {it}.")
+        s = (
+            f"{m} has {c}*{a}=<<{c}*{a}={c * a}>>{c * a} {it}. "
+            f"Together they have {c}+{c * a}=<<{c}+{c * a}={c + c * a}>>{c + c * a} {it}."
+        )
         ans = c + c * a
     else:
         q = f"{n} reads {a} pages a day for {b} days and then {c} more pages. How many pages in all?"
-        s = (f"In {b} days {n} reads {a}*{b}=<<{a}*{b}={a*b}>>{a*b} pages. "
-             f"In all {a*b}+{c}=<<{a*b}+{c}={a*b+c}>>{a*b+c} pages.")
+        s = (
+            f"In {b} days {n} reads {a}*{b}=<<{a}*{b}={a * b}>>{a * b} pages. "
+            f"In all {a * b}+{c}=<<{a * b}+{c}={a * b + c}>>{a * b + c} pages."
+        )
         ans = a * b + c
     return q, s + f"\n#### {ans}", ans
 

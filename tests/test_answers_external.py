@@ -5,6 +5,7 @@ Each row carries the source's verdict (`expected`); where we hold the source's l
 `known_failure` says why (the test then expects our differing verdict). The source test's options
 that change the verdict map to our policy switches (`policy_options`).
 """
+
 import json
 from pathlib import Path
 

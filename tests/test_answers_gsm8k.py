@@ -1,4 +1,5 @@
 """GSM8K extraction and grading: the fast numeric path."""
+
 import pytest
 
 from scalemath.answers import GRADER_VERSION, REASONS, Verdict, extract, grade, normalize
@@ -9,50 +10,56 @@ GOLD = (
 )
 
 
-@pytest.mark.parametrize("text, expected", [
-    (GOLD, "72"),
-    ("#### 1,000", "1000"),
-    ("first #### 3\nthen corrected\n#### 4", "4"),  # the last one
-    ("She pays $5 each, so 3 * 5 = 15. The answer is 15.", "15"),
-    ("The answer is: -7 degrees", "-7"),
-    ("3 apples and 4 pears make 7 fruits", "7"),  # last-number fallback
-    ("It costs $1,234.50 in total", "1234.50"),
-    ("So the total is \\boxed{18}.", "18"),
-    ("no digits here", None),
-    ("", None),
-    ("#### 0.5", "0.5"),
-    ("pages 10-15", "15"),
-    ("so x = -15", "-15"),
-    ("it is (3)-4", "4"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (GOLD, "72"),
+        ("#### 1,000", "1000"),
+        ("first #### 3\nthen corrected\n#### 4", "4"),  # the last one
+        ("She pays $5 each, so 3 * 5 = 15. The answer is 15.", "15"),
+        ("The answer is: -7 degrees", "-7"),
+        ("3 apples and 4 pears make 7 fruits", "7"),  # last-number fallback
+        ("It costs $1,234.50 in total", "1234.50"),
+        ("So the total is \\boxed{18}.", "18"),
+        ("no digits here", None),
+        ("", None),
+        ("#### 0.5", "0.5"),
+        ("pages 10-15", "15"),
+        ("so x = -15", "-15"),
+        ("it is (3)-4", "4"),
+    ],
+)
 def test_extract_gsm8k(text, expected):
     assert extract(text, "gsm8k") == expected
 
 
-@pytest.mark.parametrize("pred, ref, correct, reason", [
-    (GOLD, GOLD, True, "match"),
-    ("72", GOLD, True, "match"),
-    ("#### 72", "72", True, "match"),
-    ("The answer is 72.", "72", True, "match"),
-    ("The answer is 71.", "72", False, "mismatch"),
-    ("$72.00", "72", True, "match"),
-    ("72 clips", "72", True, "match"),
-    ("72.0000001", "72", True, "match"),  # within the 1e-6 relative tolerance
-    ("72.001", "72", False, "mismatch"),
-    ("1,000", "1000", True, "match"),
-    ("1000", "#### 1,000", True, "match"),
-    ("-3", "3", False, "mismatch"),
-    ("I cannot solve this.", "72", False, "no_answer"),
-    ("", "72", False, "no_answer"),
-    ("72", "", False, "no_reference"),
-    ("50%", "0.5", True, "match"),
-    ("50%", "50", True, "match"),  # percent leniency (default)
-    ("3/4", "0.75", True, "match"),
-    ("0", "-0", True, "match"),
-    ("007", "7", True, "match"),
-    ("1e5", "100000", True, "match"),  # scientific notation
-    ("about 3e2 apples", "300", True, "match"),
-])
+@pytest.mark.parametrize(
+    "pred, ref, correct, reason",
+    [
+        (GOLD, GOLD, True, "match"),
+        ("72", GOLD, True, "match"),
+        ("#### 72", "72", True, "match"),
+        ("The answer is 72.", "72", True, "match"),
+        ("The answer is 71.", "72", False, "mismatch"),
+        ("$72.00", "72", True, "match"),
+        ("72 clips", "72", True, "match"),
+        ("72.0000001", "72", True, "match"),  # within the 1e-6 relative tolerance
+        ("72.001", "72", False, "mismatch"),
+        ("1,000", "1000", True, "match"),
+        ("1000", "#### 1,000", True, "match"),
+        ("-3", "3", False, "mismatch"),
+        ("I cannot solve this.", "72", False, "no_answer"),
+        ("", "72", False, "no_answer"),
+        ("72", "", False, "no_reference"),
+        ("50%", "0.5", True, "match"),
+        ("50%", "50", True, "match"),  # percent leniency (default)
+        ("3/4", "0.75", True, "match"),
+        ("0", "-0", True, "match"),
+        ("007", "7", True, "match"),
+        ("1e5", "100000", True, "match"),  # scientific notation
+        ("about 3e2 apples", "300", True, "match"),
+    ],
+)
 def test_grade_gsm8k(pred, ref, correct, reason):
     v = grade(pred, ref, "gsm8k")
     assert isinstance(v, Verdict)
@@ -90,10 +97,21 @@ def test_unknown_option_and_dataset_raise():
         grade("1", "1", dataset="aime")
 
 
-@pytest.mark.parametrize("ans, canon", [
-    ("10", "10"), ("10.0", "10"), ("$10", "10"), ("10.", "10"), ("1,000", "1000"),
-    ("10 dollars", "10"), ("-0.50", "-0.5"), ("\\$1,234.50", "1234.5"), ("50%", "50"), ("", ""),
-])
+@pytest.mark.parametrize(
+    "ans, canon",
+    [
+        ("10", "10"),
+        ("10.0", "10"),
+        ("$10", "10"),
+        ("10.", "10"),
+        ("1,000", "1000"),
+        ("10 dollars", "10"),
+        ("-0.50", "-0.5"),
+        ("\\$1,234.50", "1234.5"),
+        ("50%", "50"),
+        ("", ""),
+    ],
+)
 def test_normalize_numbers(ans, canon):
     assert normalize(ans, "gsm8k") == canon
 

@@ -6,6 +6,7 @@ The bound of one grade is its `timeout_s` plus start-up slack: a symbolic check 
 timeout has its worker killed, and a replacement starts in the background at once; the next check
 may wait for the rest of that start-up (Math-Verify's import), which the timeout does not count.
 """
+
 import multiprocessing as mp
 import random
 import sys

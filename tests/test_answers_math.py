@@ -1,4 +1,5 @@
 """MATH extraction, normalization and the comparison stages."""
+
 import pytest
 
 from scalemath.answers import Verdict, extract, grade, normalize
@@ -6,20 +7,23 @@ from scalemath.answers.compare import prepare
 from scalemath.answers.latex import ParseError, parse_latex
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("so $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}"),
-    ("\\boxed{1} then \\boxed{2}", "2"),
-    ("roots $\\boxed{2}$ and $\\boxed{-3}$", "2, -3"),
-    ("$x = \\boxed{1}$ or $x = \\boxed{5}$", "1, 5"),
-    ("\\fbox{7}", "7"),
-    ("\\boxed 5.", "5"),
-    ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
-    ("The answer is \\(\\pi\\).", "\\pi"),
-    ("Thus the area is $6$ square units, as computed above.", "6"),
-    ("\\frac{1}{2}", "\\frac{1}{2}"),  # a bare answer is returned whole
-    ("3qr + 6q - 15r - 30", "3qr + 6q - 15r - 30"),
-    ("I am stuck.", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("so $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}"),
+        ("\\boxed{1} then \\boxed{2}", "2"),
+        ("roots $\\boxed{2}$ and $\\boxed{-3}$", "2, -3"),
+        ("$x = \\boxed{1}$ or $x = \\boxed{5}$", "1, 5"),
+        ("\\fbox{7}", "7"),
+        ("\\boxed 5.", "5"),
+        ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
+        ("The answer is \\(\\pi\\).", "\\pi"),
+        ("Thus the area is $6$ square units, as computed above.", "6"),
+        ("\\frac{1}{2}", "\\frac{1}{2}"),  # a bare answer is returned whole
+        ("3qr + 6q - 15r - 30", "3qr + 6q - 15r - 30"),
+        ("I am stuck.", None),
+    ],
+)
 def test_extract_math(text, expected):
     assert extract(text, "math") == expected
 
@@ -34,10 +38,19 @@ def test_extract_rejects_unknown_dataset():
         extract("1", "aime")
 
 
-@pytest.mark.parametrize("a, b", [
-    ("\\frac{1}{2}", "0.5"), ("1/2", "\\dfrac12"), ("2\\frac12", "2.5"), ("\\{2,1\\}", "1, 2"),
-    ("x = 5", "5"), ("(1,\\frac12)", "(1, 0.5)"), ("\\text{(B)}", "b"), ("10\\%", "10"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("\\frac{1}{2}", "0.5"),
+        ("1/2", "\\dfrac12"),
+        ("2\\frac12", "2.5"),
+        ("\\{2,1\\}", "1, 2"),
+        ("x = 5", "5"),
+        ("(1,\\frac12)", "(1, 0.5)"),
+        ("\\text{(B)}", "b"),
+        ("10\\%", "10"),
+    ],
+)
 def test_normalize_equal_answers_share_a_key(a, b):
     assert normalize(a, "math") == normalize(b, "math")
 
@@ -63,27 +76,30 @@ def test_prepare_is_cached_and_cleans():
     assert p.num is not None and p.num.canon == "1000.5"
 
 
-@pytest.mark.parametrize("pred, ref, policy, correct", [
-    ("\\boxed{50\\%}", "50", {"percent": "strict"}, False),
-    ("\\boxed{50\\%}", "0.5", {"percent": "strict"}, True),
-    ("\\boxed{50\\%}", "0.5", {"percent": "ignore"}, False),
-    ("\\boxed{x = 3}", "3", {"equation_rhs": False}, False),
-    ("\\boxed{3.1416}", "\\pi", {"decimals": "relative", "rel_tol": 1e-4}, True),
-    ("\\boxed{3.1416}", "\\pi", {"rel_tol": 1e-4}, False),
-    ("\\boxed{3.141593}", "\\pi", {}, True),
-    ("\\boxed{0.333333}", "\\frac13", {"decimals": "exact"}, False),
-    ("\\boxed{x \\le 3}", "(-\\infty, 3]", {}, False),
-    ("\\boxed{x \\le 3}", "(-\\infty, 3]", {"relation_as_set": True}, True),
-    ("\\boxed{(-\\infty, 3]}", "x \\le 3", {}, True),
-    ("\\boxed{3, 1, 2}", "1, 2, 3", {"lists": "ordered"}, False),
-    ("\\boxed{\\{3, 1, 2\\}}", "\\{1, 2, 3\\}", {"lists": "ordered"}, True),
-    ("\\boxed{5 \\text{ cm}}", "5 \\text{ m}", {}, True),
-    ("\\boxed{5 \\text{ cm}}", "5 \\text{ m}", {"units": "match"}, False),
-    ("\\boxed{5 \\text{ cm}}", "5", {"units": "match"}, True),
-    ("\\boxed{3} or \\boxed{5}", "5", {}, True),
-    ("\\boxed{3} or \\boxed{5}", "5", {"last_box": False}, False),
-    ("\\boxed{3.1416}", "\\pi", {}, False),
-])
+@pytest.mark.parametrize(
+    "pred, ref, policy, correct",
+    [
+        ("\\boxed{50\\%}", "50", {"percent": "strict"}, False),
+        ("\\boxed{50\\%}", "0.5", {"percent": "strict"}, True),
+        ("\\boxed{50\\%}", "0.5", {"percent": "ignore"}, False),
+        ("\\boxed{x = 3}", "3", {"equation_rhs": False}, False),
+        ("\\boxed{3.1416}", "\\pi", {"decimals": "relative", "rel_tol": 1e-4}, True),
+        ("\\boxed{3.1416}", "\\pi", {"rel_tol": 1e-4}, False),
+        ("\\boxed{3.141593}", "\\pi", {}, True),
+        ("\\boxed{0.333333}", "\\frac13", {"decimals": "exact"}, False),
+        ("\\boxed{x \\le 3}", "(-\\infty, 3]", {}, False),
+        ("\\boxed{x \\le 3}", "(-\\infty, 3]", {"relation_as_set": True}, True),
+        ("\\boxed{(-\\infty, 3]}", "x \\le 3", {}, True),
+        ("\\boxed{3, 1, 2}", "1, 2, 3", {"lists": "ordered"}, False),
+        ("\\boxed{\\{3, 1, 2\\}}", "\\{1, 2, 3\\}", {"lists": "ordered"}, True),
+        ("\\boxed{5 \\text{ cm}}", "5 \\text{ m}", {}, True),
+        ("\\boxed{5 \\text{ cm}}", "5 \\text{ m}", {"units": "match"}, False),
+        ("\\boxed{5 \\text{ cm}}", "5", {"units": "match"}, True),
+        ("\\boxed{3} or \\boxed{5}", "5", {}, True),
+        ("\\boxed{3} or \\boxed{5}", "5", {"last_box": False}, False),
+        ("\\boxed{3.1416}", "\\pi", {}, False),
+    ],
+)
 def test_policy_options(pred, ref, policy, correct):
     assert grade(pred, ref, "math", **policy).correct is correct
 

@@ -5,6 +5,7 @@ reason (expected Verdict.reason), note (why the case is tricky), and optionally 
 arguments of `grade`: the row holds under that policy switch, see docs/grading.md) and known_failure (a
 written reason when our verdict is knowingly wrong; the test then expects the wrong verdict).
 """
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Timeouts that work anywhere: a hung check never hangs the caller (threads, worker processes)."""
+
 import multiprocessing as mp
 import sys
 import threading
@@ -11,7 +12,7 @@ from scalemath.answers import grade
 from scalemath.answers.timeout import WorkerPool, WorkerPoolConfig
 
 # A stand-in worker: answers {"echo": x} at once, or never answers for {"hang": true}.
-WORKER = '''
+WORKER = """
 import json, sys, time
 sys.stdout.write("READY\\n"); sys.stdout.flush()
 for line in sys.stdin:
@@ -20,14 +21,15 @@ for line in sys.stdin:
         while True:
             time.sleep(1)
     sys.stdout.write(json.dumps({"echo": req["x"]}) + "\\n"); sys.stdout.flush()
-'''
+"""
 
 
 @pytest.fixture()
 def fake_pool(tmp_path):
     (tmp_path / "fake_worker.py").write_text(WORKER)
-    pool = WorkerPool(WorkerPoolConfig(module="fake_worker", max_workers=2,
-                                       env={"PYTHONPATH": str(tmp_path)}, startup_timeout_s=30))
+    pool = WorkerPool(
+        WorkerPoolConfig(module="fake_worker", max_workers=2, env={"PYTHONPATH": str(tmp_path)}, startup_timeout_s=30)
+    )
     pool.warm(1)
     yield pool
     pool.close()
@@ -52,8 +54,7 @@ def test_reply_and_timeout(fake_pool):
 def test_timeout_off_the_main_thread(fake_pool):
     with ThreadPoolExecutor(4) as ex:
         # the hanging calls get 0.5 s; the others may first wait for a free worker, so allow more
-        futures = [ex.submit(fake_pool.call, {"x": i, "hang": i % 2 == 0}, 0.5 if i % 2 == 0 else 30)
-                   for i in range(4)]
+        futures = [ex.submit(fake_pool.call, {"x": i, "hang": i % 2 == 0}, 0.5 if i % 2 == 0 else 30) for i in range(4)]
         results = [f.result(timeout=60) for f in futures]
     assert results[1] == {"echo": 1} and results[3] == {"echo": 3}
     assert results[0] is None and results[2] is None

@@ -1,4 +1,5 @@
 """Teacher cache: re-runs pay only for new calls; usage and cost accounting."""
+
 import pytest
 
 from scalemath.methods.augment import QueryConfig, augment_queries
@@ -21,13 +22,13 @@ def test_rerun_is_all_hits_and_identical(tmp_path):
     with CachedEngine(inner, db, prices=Prices(1.0, 2.0)) as eng:
         got = list(eng.generate(["a", "b", "a"], P, n=3))
         first = [[c.text for c in cs] for cs in got]
-        assert eng.usage.misses == 6 and eng.usage.hits == 3   # repeated prompt "a" is a hit
+        assert eng.usage.misses == 6 and eng.usage.hits == 3  # repeated prompt "a" is a hit
         assert inner.completions == 6
         new_tokens = sum(c.n_tokens for cs in got[:2] for c in cs)
         assert eng.usage.completion_tokens == new_tokens
         assert eng.usage.cost == pytest.approx(2.0 * new_tokens / 1e6 + eng.usage.prompt_tokens / 1e6)
     inner2 = ScriptedEngine(reply, model_id="m")
-    with CachedEngine(inner2, db) as eng2:      # a new process after a crash: same file
+    with CachedEngine(inner2, db) as eng2:  # a new process after a crash: same file
         again = [[c.text for c in cs] for cs in eng2.generate(["a", "b", "a"], P, n=3)]
         assert again == first and inner2.completions == 0 and eng2.usage.hits == 9
         assert eng2.usage.summary()["hit_rate"] == 1.0 and eng2.usage.cost == 0
@@ -62,7 +63,7 @@ def test_augmentation_rerun_after_crash_pays_only_for_the_rest(tmp_path):
     inner = ScriptedEngine(teacher, model_id="T")
     eng = CachedEngine(inner, tmp_path / "c.sqlite", chunk=2)
     gen = augment_queries(seeds, eng, cfg)
-    partial = [next(gen) for _ in range(4)]          # "crash" after two batches
+    partial = [next(gen) for _ in range(4)]  # "crash" after two batches
     eng.close()
     inner2 = ScriptedEngine(teacher, model_id="T")
     eng2 = CachedEngine(inner2, tmp_path / "c.sqlite", chunk=2)
@@ -76,6 +77,7 @@ def test_engine_returning_wrong_count_is_an_error():
         def generate(self, prompts, params, n=1, start_index=0):
             for out in super().generate(prompts, params, n, start_index):
                 yield out[:-1]
+
     with pytest.raises(RuntimeError, match="completions"):
         list(CachedEngine(Bad(reply)).generate(["x"], P, n=2))
 
@@ -86,13 +88,18 @@ def test_failed_requests_are_passed_on_counted_and_retried_next_run(tmp_path):
 
     class Flaky(ScriptedEngine):
         """Fails sample 1 of every prompt the first time, as OpenAIEngine reports a dead request."""
+
         failing = True
 
         def generate(self, prompts, params, n=1, start_index=0):
             for out in super().generate(prompts, params, n, start_index):
                 if self.failing:
-                    out = [Completion("", c.sample_index, c.seed, "error", 0, {"error": "503"})
-                           if c.sample_index == 1 else c for c in out]
+                    out = [
+                        Completion("", c.sample_index, c.seed, "error", 0, {"error": "503"})
+                        if c.sample_index == 1
+                        else c
+                        for c in out
+                    ]
                 yield out
 
     seeds = [Problem(id="s", question="Tom has 3 apples and buys 4 more. How many apples?")]
@@ -105,4 +112,4 @@ def test_failed_requests_are_passed_on_counted_and_retried_next_run(tmp_path):
     assert counts.rejected == {"teacher_error": 1} and eng.usage.errors == 1 and len(eng) == 2
     inner.failing = False
     assert len(list(augment_queries(seeds, eng, cfg))) == 3
-    assert inner.completions == 3 + 1      # only the failed one was asked again
+    assert inner.completions == 3 + 1  # only the failed one was asked again

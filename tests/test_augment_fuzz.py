@@ -1,16 +1,45 @@
 """Malformed teacher output of any shape is counted, never a crash (property tests)."""
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from scalemath.methods.augment import (Counts, QueryConfig, RespondConfig, SynthConfig, augment_queries,
-                                       parse_query_output, respond, synthesize)
+from scalemath.methods.augment import (
+    Counts,
+    QueryConfig,
+    RespondConfig,
+    SynthConfig,
+    augment_queries,
+    parse_query_output,
+    respond,
+    synthesize,
+)
 from scalemath.methods.augment.base import QuestionRules
 from scalemath.methods.augment.scripted import ScriptedEngine
 from scalemath.methods.augment.synth import parse_created, parse_verified
 from scalemath.methods.signatures import get_signature
 from scalemath.records import Problem
 
-MARKERS = ["New question:", "Solution:", "### Verdict: VALID", "### Verdict: INVALID", "### Revised Question:",
-           "\\boxed{", "}", "####", "The answer is", "$", "\\[", "<<", ">>", "=", "?", "\n", "\n\n", " 12 ", "{", "\\"]
+MARKERS = [
+    "New question:",
+    "Solution:",
+    "### Verdict: VALID",
+    "### Verdict: INVALID",
+    "### Revised Question:",
+    "\\boxed{",
+    "}",
+    "####",
+    "The answer is",
+    "$",
+    "\\[",
+    "<<",
+    ">>",
+    "=",
+    "?",
+    "\n",
+    "\n\n",
+    " 12 ",
+    "{",
+    "\\",
+]
 texts = st.lists(st.one_of(st.text(max_size=30), st.sampled_from(MARKERS)), max_size=25).map("".join)
 
 

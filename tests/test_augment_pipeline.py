@@ -1,4 +1,5 @@
 """finalize (decontaminate -> dedupe), nested subsets, and the augment/decontaminate CLI."""
+
 import json
 
 import pytest
@@ -10,8 +11,7 @@ from scalemath.methods.augment.scripted import ScriptedEngine
 from scalemath.methods.decontaminate import Decontaminator
 from scalemath.records import Problem, iter_jsonl, write_jsonl
 
-TESTQ = ("A robe takes 2 bolts of blue fiber and half that much white fiber. "
-         "How many bolts in total does it take?")
+TESTQ = "A robe takes 2 bolts of blue fiber and half that much white fiber. How many bolts in total does it take?"
 
 
 def sample(pid, q, completion, i=0):
@@ -24,12 +24,14 @@ def test_finalize_stages_and_report():
     q1 = "Ann has 4 red pens and 3 blue pens in her bag at school. How many pens does she have?"
     q1_dup = "Ann has 4 red pens and 3 blue pens in her bag at school. How many pens does she have??"
     q2 = "A shop sells 12 cakes each day for 5 days in a row. How many cakes does it sell in all?"
-    recs = [sample("a", q1, "4 + 3 = 7. The answer is 7.", 0),
-            sample("a", q1, "3 + 4 = 7. The answer is 7.", 1),        # same path under "expressions"
-            sample("a", q1, "4 + 2 + 1 = 7. The answer is 7.", 2),
-            sample("b", q1_dup, "4 + 3 = 7.", 0),                      # near-duplicate question
-            sample("c", TESTQ.replace("2 bolts", "6 bolts"), "6 / 2 = 3. 6 + 3 = 9."),  # contaminated
-            sample("d", q2, "12 * 5 = 60. The answer is 60.")]
+    recs = [
+        sample("a", q1, "4 + 3 = 7. The answer is 7.", 0),
+        sample("a", q1, "3 + 4 = 7. The answer is 7.", 1),  # same path under "expressions"
+        sample("a", q1, "4 + 2 + 1 = 7. The answer is 7.", 2),
+        sample("b", q1_dup, "4 + 3 = 7.", 0),  # near-duplicate question
+        sample("c", TESTQ.replace("2 bolts", "6 bolts"), "6 / 2 = 3. 6 + 3 = 9."),  # contaminated
+        sample("d", q2, "12 * 5 = 60. The answer is 60."),
+    ]
     rep = FinalizeReport()
     out = list(finalize(recs, FinalizeConfig(signature="expressions"), decon, rep))
     assert [(r["problem_id"], r["sample_index"]) for r in out] == [("a", 0), ("a", 2), ("d", 0)]
@@ -64,7 +66,12 @@ def test_cli_subset(tmp_path):
     f = tmp_path / "s.jsonl"
     write_jsonl(f, [sample(f"p{k // 2}", "q", "c", k % 2) for k in range(40)])
     run = CliRunner().invoke
-    assert run(app, ["augment", "subset", "--input", str(f), "--out", str(tmp_path / "a.jsonl"), "--questions", "4"]).exit_code == 0
+    assert (
+        run(
+            app, ["augment", "subset", "--input", str(f), "--out", str(tmp_path / "a.jsonl"), "--questions", "4"]
+        ).exit_code
+        == 0
+    )
     assert len(list(iter_jsonl(tmp_path / "a.jsonl"))) == 8
     r = run(app, ["augment", "subset", "--input", str(f), "--out", str(tmp_path / "b.jsonl"), "--fraction", "0.5"])
     assert r.exit_code == 0 and 0 < len(list(iter_jsonl(tmp_path / "b.jsonl"))) < 40
@@ -72,11 +79,15 @@ def test_cli_subset(tmp_path):
 
 
 def _teacher(prompt, i, seed):
-    if "New question:" in prompt:                      # MuggleMath query
-        return "" if i == 1 else f" Lee has {seed % 40 + 3} cards and buys {i + 2} packs of 5 cards. How many cards does Lee have?"
-    if "Verdict" in prompt:                            # Xwin verify
+    if "New question:" in prompt:  # MuggleMath query
+        return (
+            ""
+            if i == 1
+            else f" Lee has {seed % 40 + 3} cards and buys {i + 2} packs of 5 cards. How many cards does Lee have?"
+        )
+    if "Verdict" in prompt:  # Xwin verify
         return " 3 + 4 = 7. The answer is 7.\n### Verdict: VALID"
-    if "### Reference Problem" in prompt:              # Xwin create
+    if "### Reference Problem" in prompt:  # Xwin create
         return f" Bo has {seed % 30 + 2} marbles and finds {i + 3} more in the park. How many marbles does Bo have?"
     return f" {seed % 2 + 3} + 4 = {seed % 2 + 7}.\nThe answer is {seed % 2 + 7}."
 
@@ -96,30 +107,94 @@ def scripted_cli(monkeypatch):
 
 def test_cli_query_respond_synth(tmp_path, scripted_cli):
     seeds = tmp_path / "seeds.jsonl"
-    write_jsonl(seeds, [{"question": f"Tom has {k} apples and buys {k + 1} more. How many apples?",
-                         "answer": f"x #### {2 * k + 1}"} for k in range(1, 7)])
+    write_jsonl(
+        seeds,
+        [
+            {"question": f"Tom has {k} apples and buys {k + 1} more. How many apples?", "answer": f"x #### {2 * k + 1}"}
+            for k in range(1, 7)
+        ],
+    )
     test = tmp_path / "test.jsonl"
     write_jsonl(test, [{"question": TESTQ, "answer": "#### 3"}])
     run = CliRunner().invoke
     q_out = tmp_path / "q.jsonl"
-    r = run(app, ["augment", "query", "--seeds", str(seeds), "--out", str(q_out), "--teacher-url", "http://x",
-                  "--teacher-model", "T", "--strategies", "change_numbers,conditional", "--per-strategy", "2",
-                  "--against", str(test), "--question-threshold", "0"])
+    r = run(
+        app,
+        [
+            "augment",
+            "query",
+            "--seeds",
+            str(seeds),
+            "--out",
+            str(q_out),
+            "--teacher-url",
+            "http://x",
+            "--teacher-model",
+            "T",
+            "--strategies",
+            "change_numbers,conditional",
+            "--per-strategy",
+            "2",
+            "--against",
+            str(test),
+            "--question-threshold",
+            "0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     qs = list(iter_jsonl(q_out))
     rep = json.loads(q_out.with_suffix(".report.json").read_text())
     assert len(qs) == 12 and rep["generation"]["rejected"] == {"empty": 12}
     assert rep["usage"]["misses"] == 24 and rep["finalize"]["decontamination"]["references"] == {str(test): 1}
     # re-run: everything from the cache, nothing asked of the teacher
-    r = run(app, ["augment", "query", "--seeds", str(seeds), "--out", str(q_out), "--teacher-url", "http://x",
-                  "--teacher-model", "T", "--strategies", "change_numbers,conditional", "--per-strategy", "2",
-                  "--against", str(test), "--question-threshold", "0"])
+    r = run(
+        app,
+        [
+            "augment",
+            "query",
+            "--seeds",
+            str(seeds),
+            "--out",
+            str(q_out),
+            "--teacher-url",
+            "http://x",
+            "--teacher-model",
+            "T",
+            "--strategies",
+            "change_numbers,conditional",
+            "--per-strategy",
+            "2",
+            "--against",
+            str(test),
+            "--question-threshold",
+            "0",
+        ],
+    )
     assert r.exit_code == 0 and scripted_cli[-1].completions == 0
     assert json.loads(q_out.with_suffix(".report.json").read_text())["usage"]["hits"] == 24
 
     s_out = tmp_path / "s.jsonl"
-    r = run(app, ["augment", "respond", "--input", str(q_out), "--out", str(s_out), "--teacher-url", "http://x",
-                  "--teacher-model", "T", "--n", "4", "--min-share", "0.5", "--against", str(test)])
+    r = run(
+        app,
+        [
+            "augment",
+            "respond",
+            "--input",
+            str(q_out),
+            "--out",
+            str(s_out),
+            "--teacher-url",
+            "http://x",
+            "--teacher-model",
+            "T",
+            "--n",
+            "4",
+            "--min-share",
+            "0.5",
+            "--against",
+            str(test),
+        ],
+    )
     assert r.exit_code == 0, r.output
     samples = list(iter_jsonl(s_out))
     assert samples and all(s["meta"]["filter"]["name"] == "majority" for s in samples)
@@ -128,8 +203,24 @@ def test_cli_query_respond_synth(tmp_path, scripted_cli):
     assert len({s["problem_id"] for s in samples}) == len(samples)
 
     x_out = tmp_path / "x.jsonl"
-    r = run(app, ["augment", "synth", "--references", str(seeds), "--out", str(x_out), "--teacher-url", "http://x",
-                  "--teacher-model", "T", "--no-decontaminate", "--question-threshold", "0"])
+    r = run(
+        app,
+        [
+            "augment",
+            "synth",
+            "--references",
+            str(seeds),
+            "--out",
+            str(x_out),
+            "--teacher-url",
+            "http://x",
+            "--teacher-model",
+            "T",
+            "--no-decontaminate",
+            "--question-threshold",
+            "0",
+        ],
+    )
     assert r.exit_code == 0, r.output
     xs = list(iter_jsonl(x_out))
     assert len(xs) == 6 and all(x["meta"]["augment"]["question_provenance"]["verified"] for x in xs)
@@ -138,8 +229,23 @@ def test_cli_query_respond_synth(tmp_path, scripted_cli):
 def test_cli_decontamination_on_by_default_needs_a_test_set(tmp_path, scripted_cli):
     seeds = tmp_path / "seeds.jsonl"
     write_jsonl(seeds, [{"question": "Tom has 3 apples and buys 4 more. How many apples?", "answer": "#### 7"}])
-    r = CliRunner().invoke(app, ["augment", "query", "--seeds", str(seeds), "--out", str(tmp_path / "q.jsonl"),
-                                 "--teacher-url", "http://x", "--teacher-model", "T", "--data-dir", str(tmp_path)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "augment",
+            "query",
+            "--seeds",
+            str(seeds),
+            "--out",
+            str(tmp_path / "q.jsonl"),
+            "--teacher-url",
+            "http://x",
+            "--teacher-model",
+            "T",
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code != 0 and "no-decontaminate" in r.output
 
 
@@ -147,11 +253,17 @@ def test_cli_decontaminate(tmp_path):
     test = tmp_path / "test.jsonl"
     write_jsonl(test, [{"question": TESTQ, "answer": "#### 3"}])
     train = tmp_path / "train.jsonl"
-    write_jsonl(train, [Problem(id="a", question=TESTQ.replace("2 bolts", "8 bolts")),
-                        Problem(id="b", question="Sam reads 5 pages a day for a week. How many pages?")])
+    write_jsonl(
+        train,
+        [
+            Problem(id="a", question=TESTQ.replace("2 bolts", "8 bolts")),
+            Problem(id="b", question="Sam reads 5 pages a day for a week. How many pages?"),
+        ],
+    )
     out, rep = tmp_path / "clean.jsonl", tmp_path / "rep.json"
-    r = CliRunner().invoke(app, ["decontaminate", "--input", str(train), "--against", str(test),
-                                 "--out", str(out), "--report", str(rep)])
+    r = CliRunner().invoke(
+        app, ["decontaminate", "--input", str(train), "--against", str(test), "--out", str(out), "--report", str(rep)]
+    )
     assert r.exit_code == 0, r.output
     assert [x["id"] for x in iter_jsonl(out)] == ["b"]
     d = json.loads(rep.read_text())

@@ -1,4 +1,5 @@
 """MuggleMath query augmentation: strict parsing, strategies, rounds, provenance."""
+
 import pytest
 
 from scalemath.methods.augment import Counts, QueryConfig, augment_queries, parse_query_output
@@ -9,21 +10,27 @@ from scalemath.records import Problem
 SEED = "Tom has 3 apples and buys 4 more. How many apples does he have?"
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "empty"),
-    ("   \n", "empty"),
-    (" Ann has 5 pens and buys 7 more pens. How many pens does she have now?", "ok"),
-    ("New question: Ann has 5 pens and buys 7 more pens. How many pens does she have?\n\nOriginal question: x", "ok"),
-    (" Ann has 5 pens and buys 7 more. How many pens? The answer is 12.", "answer_leak"),
-    (" Ann has 5 pens and buys 7 more pens.", "no_question"),
-    (" Hi?", "too_short"),
-    (" " + SEED, "copy_of_reference"),
-    (" " + "the the the cat " * 20 + "?", "repetitive"),
-    (" " + "word " * 500 + "?", "too_long"),
-    (" Ann has 5 pens and buys 7 more pens. Calculate the total number of pens.", "ok"),
-    (" {SON qKs^4[Z4'H+e9Os!>\n&|`Zr(?} L{kh?BlSa'6'PLXo}3w^W6*Y,KH}n;oQ", "garbled"),
-    (" x7 q9 ?? zz-1 (( ab 12 // ## kl %% ?", "garbled"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        (" Ann has 5 pens and buys 7 more pens. How many pens does she have now?", "ok"),
+        (
+            "New question: Ann has 5 pens and buys 7 more pens. How many pens does she have?\n\nOriginal question: x",
+            "ok",
+        ),
+        (" Ann has 5 pens and buys 7 more. How many pens? The answer is 12.", "answer_leak"),
+        (" Ann has 5 pens and buys 7 more pens.", "no_question"),
+        (" Hi?", "too_short"),
+        (" " + SEED, "copy_of_reference"),
+        (" " + "the the the cat " * 20 + "?", "repetitive"),
+        (" " + "word " * 500 + "?", "too_long"),
+        (" Ann has 5 pens and buys 7 more pens. Calculate the total number of pens.", "ok"),
+        (" {SON qKs^4[Z4'H+e9Os!>\n&|`Zr(?} L{kh?BlSa'6'PLXo}3w^W6*Y,KH}n;oQ", "garbled"),
+        (" x7 q9 ?? zz-1 (( ab 12 // ## kl %% ?", "garbled"),
+    ],
+)
 def test_parse_gsm8k(text, reason):
     parsed, why = parse_query_output(text, "gsm8k", SEED)
     assert why == reason
@@ -42,7 +49,9 @@ def test_parse_math_needs_solution_with_boxed_answer():
     assert parse_query_output(" Find $x$ if $2x + 3 = 11$ holds.", "math")[1] == "no_solution"
     assert parse_query_output(" Find $x$ if $2x + 3 = 11$.\nSolution: x is 4.", "math")[1] == "no_boxed_answer"
     # prose rules look past LaTeX: formula-heavy problems pass, symbol soup does not
-    heavy = " Compute\n\\[\\frac{1}{2^3 - 2} + \\frac{1}{3^3 - 3} + \\dots + \\frac{1}{9^3 - 9}.\\]\nSolution: $\\boxed{1}$"
+    heavy = (
+        " Compute\n\\[\\frac{1}{2^3 - 2} + \\frac{1}{3^3 - 3} + \\dots + \\frac{1}{9^3 - 9}.\\]\nSolution: $\\boxed{1}$"
+    )
     assert parse_query_output(heavy, "math")[1] == "ok"
     assert parse_query_output(" }{x^^2 7q$#@ 9;; -- //\nSolution: $\\boxed{1}$", "math")[1] == "garbled"
 
@@ -90,8 +99,13 @@ def test_rounds_augment_the_previous_round():
 
 def test_math_style_keeps_teacher_solution():
     eng = ScriptedEngine(lambda p, i, s: " Find $x$ if $3x = 12$.\nSolution: Divide: $x = \\boxed{4}$.")
-    out = list(augment_queries([Problem(id="m", question="Find $y$ if $y + 1 = 2$.")], eng,
-                               QueryConfig(style="math", strategies=("complexity",))))
+    out = list(
+        augment_queries(
+            [Problem(id="m", question="Find $y$ if $y + 1 = 2$.")],
+            eng,
+            QueryConfig(style="math", strategies=("complexity",)),
+        )
+    )
     assert out[0].answer == "4" and out[0].meta["answer_source"] == "teacher"
 
 

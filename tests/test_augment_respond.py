@@ -1,4 +1,5 @@
 """Response augmentation and its filters (majority/min_share, two teachers, gold, none)."""
+
 import pytest
 
 from scalemath.methods.augment import Counts, RespondConfig, respond
@@ -9,27 +10,41 @@ from scalemath.records import Problem
 
 def scripted_answers(table):
     """Teacher whose i-th answer to a question is table[question word][i]."""
+
     def reply(prompt, i, seed):
         for key, answers in table.items():
             if key in prompt:
                 a = answers[i % len(answers)]
                 return " I don't know." if a is None else f" 2 + 3 = 5. Then more work.\nThe answer is {a}."
         return " ???"
+
     return reply
 
 
-PROBS = [Problem(id="q1", question="Alpha: how many?"), Problem(id="q2", question="Beta: how many?"),
-         Problem(id="q3", question="Gamma: how many?"), Problem(id="q4", question="Delta: how many?")]
-TABLE = {"Alpha": ["5", "5", "5.0", "7"],          # 3/4 agree ("5.0" normalizes to "5")
-         "Beta": ["5", "7", "7", "9"],             # 2/4: below min_share 0.6
-         "Gamma": ["5", "5", "7", "7"],            # tie
-         "Delta": [None, None, None, "4"]}         # mostly no answer
+PROBS = [
+    Problem(id="q1", question="Alpha: how many?"),
+    Problem(id="q2", question="Beta: how many?"),
+    Problem(id="q3", question="Gamma: how many?"),
+    Problem(id="q4", question="Delta: how many?"),
+]
+TABLE = {
+    "Alpha": ["5", "5", "5.0", "7"],  # 3/4 agree ("5.0" normalizes to "5")
+    "Beta": ["5", "7", "7", "9"],  # 2/4: below min_share 0.6
+    "Gamma": ["5", "5", "7", "7"],  # tie
+    "Delta": [None, None, None, "4"],
+}  # mostly no answer
 
 
 def test_majority_filter_keeps_agreeing_answers_and_records_decision():
     counts = Counts()
-    out = list(respond(PROBS, ScriptedEngine(scripted_answers(TABLE), model_id="t1"),
-                       RespondConfig(n=4, filter="majority", min_share=0.6, temperature=0.8), counts=counts))
+    out = list(
+        respond(
+            PROBS,
+            ScriptedEngine(scripted_answers(TABLE), model_id="t1"),
+            RespondConfig(n=4, filter="majority", min_share=0.6, temperature=0.8),
+            counts=counts,
+        )
+    )
     assert {s.problem_id for s in out} == {"q1"} and len(out) == 3
     f = out[0].meta["filter"]
     assert f["name"] == "majority" and f["votes"] == 3 and f["share"] == 0.75 and f["min_share"] == 0.6
@@ -49,8 +64,9 @@ def test_min_share_threshold():
 
 def test_two_teacher_agreement():
     first = ScriptedEngine(scripted_answers(TABLE), model_id="t1")
-    second = ScriptedEngine(scripted_answers({"Alpha": ["7"], "Beta": ["9"], "Gamma": ["6"], "Delta": ["4"]}),
-                            model_id="t2")
+    second = ScriptedEngine(
+        scripted_answers({"Alpha": ["7"], "Beta": ["9"], "Gamma": ["6"], "Delta": ["4"]}), model_id="t2"
+    )
     counts = Counts()
     out = list(respond(PROBS, first, RespondConfig(n=4, filter="two_teacher"), second=second, counts=counts))
     got = {(s.problem_id, s.extracted) for s in out}
@@ -64,14 +80,13 @@ def test_two_teacher_agreement():
 
 def test_gold_and_none_filters():
     eng = ScriptedEngine(scripted_answers(TABLE))
-    gold = [Problem(id="q1", question="Alpha: how many?", answer="7"),
-            Problem(id="q2", question="Beta: how many?")]
+    gold = [Problem(id="q1", question="Alpha: how many?", answer="7"), Problem(id="q2", question="Beta: how many?")]
     counts = Counts()
     out = list(respond(gold, eng, RespondConfig(n=4, filter="gold"), counts=counts))
     assert [(s.problem_id, s.correct, s.reason) for s in out] == [("q1", True, "match")]
     assert out[0].grader_version and counts.rejected == {"no_reference": 1}
     none = list(respond(PROBS[3:], eng, RespondConfig(n=4, filter="none")))
-    assert len(none) == 1 and none[0].meta["filter"]["name"] == "none"   # only the one with an answer
+    assert len(none) == 1 and none[0].meta["filter"]["name"] == "none"  # only the one with an answer
     everything = list(respond(PROBS[3:], eng, RespondConfig(n=4, filter="none", require_answer=False)))
     assert len(everything) == 4
 

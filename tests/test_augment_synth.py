@@ -1,4 +1,5 @@
 """Xwin-Math synthesis: create -> verify/repair -> answer, section parsing, no-verify ablation."""
+
 from scalemath.methods.augment import Counts, SynthConfig, synthesize, synthesize_questions
 from scalemath.methods.augment.base import QuestionRules, parse_sections
 from scalemath.methods.augment.scripted import ScriptedEngine
@@ -21,11 +22,18 @@ def test_parse_created_and_verified():
     assert parse_created(" Mia buys 3 pens. She pays $6. The answer is 6?", "ref", RULES)[1] == "answer_leak"
     v = parse_verified(" 3 * 2 = 6. The answer is 6.\n### Verdict: VALID", q, RULES, "gsm8k")
     assert v.question == q and v.verdict == "valid" and v.solution_answer == "6" and not v.repaired
-    v = parse_verified(" unclear\n### Verdict: INVALID\n### Revised Question:\nMia buys 3 pens at $2 each and 1 cup at $4. How much?",
-                       q, RULES, "gsm8k")
+    v = parse_verified(
+        " unclear\n### Verdict: INVALID\n### Revised Question:\nMia buys 3 pens at $2 each and 1 cup at $4. How much?",
+        q,
+        RULES,
+        "gsm8k",
+    )
     assert v.repaired and v.question.startswith("Mia buys 3 pens at $2 each and 1 cup")
     assert parse_verified(" x\n### Verdict: INVALID", q, RULES, "gsm8k").reason == "invalid_no_revision"
-    assert parse_verified(" x\n### Verdict: INVALID\n### Revised Question: ok?", q, RULES, "gsm8k").reason == "revision_too_short"
+    assert (
+        parse_verified(" x\n### Verdict: INVALID\n### Revised Question: ok?", q, RULES, "gsm8k").reason
+        == "revision_too_short"
+    )
     assert parse_verified(" I think it is fine.", q, RULES, "gsm8k").reason == "no_verdict"
     assert parse_verified("", q, RULES, "gsm8k").reason == "empty"
 
@@ -56,7 +64,10 @@ def test_synthesize_with_verification():
     out = list(synthesize(REFS, ScriptedEngine(teacher, model_id="T"), SynthConfig(), counts, acounts))
     assert counts.generated == 5 and counts.rejected == {"empty": 1, "no_verdict": 1, "invalid_no_revision": 1}
     assert counts.by_group["verify"]["valid"] == 1 and counts.by_group["verify"]["repaired"] == 1
-    assert [(s.question.split(" with ")[0], s.answer) for s in out] == [("Sam has 1 boxes", "2"), ("Sam has 2 boxes", "10")]
+    assert [(s.question.split(" with ")[0], s.answer) for s in out] == [
+        ("Sam has 1 boxes", "2"),
+        ("Sam has 2 boxes", "10"),
+    ]
     rep = out[1]
     q_aug = rep.meta["augment"]["question_provenance"]
     assert q_aug["repaired"] and q_aug["verdict"] == "invalid" and q_aug["reference_id"] == "r2"
@@ -76,6 +87,9 @@ def test_no_verify_ablation_skips_step_two():
 def test_math_templates_render():
     seen = []
     eng = ScriptedEngine(lambda p, i, s: seen.append(p) or " Find $x$ if $x + 2 = 5$.\n### Solution: x=3")
-    qs = list(synthesize_questions([Problem(id="m", question="Solve $y-1=0$.")], eng,
-                                   SynthConfig(dataset="math", verify=False)))
+    qs = list(
+        synthesize_questions(
+            [Problem(id="m", question="Solve $y-1=0$.")], eng, SynthConfig(dataset="math", verify=False)
+        )
+    )
     assert qs[0].question == "Find $x$ if $x + 2 = 5$." and "LaTeX" in seen[0]

@@ -10,8 +10,9 @@ PARAMS = SamplingParams(temperature=1.0, max_tokens=64, seed=11)
 
 def reqs():
     # FakeEngine answers seed % 4 and writes one of 3 equation paths (seed % 3).
-    return [SampleRequest(prompt=f"Q{i}", problem_id=f"q{i}", answer="0") for i in range(6)] + \
-           [SampleRequest(prompt="hard", problem_id="hard", answer="never")]
+    return [SampleRequest(prompt=f"Q{i}", problem_id=f"q{i}", answer="0") for i in range(6)] + [
+        SampleRequest(prompt="hard", problem_id="hard", answer="never")
+    ]
 
 
 def is_correct(req, text):
@@ -35,8 +36,14 @@ def test_hard_questions_get_more_samples(tmp_path):
     assert all(q.samples < 40 and q.samples % 8 == 0 for q in easy)
     assert res.total_samples == res.drawn == eng.samples_drawn == len(SampleStore(tmp_path / "s"))
     # m above the number of distinct paths the model can produce: every question runs to k_max
-    res = budgeted_draw(FakeEngine(), SampleStore(tmp_path / "t"), reqs()[:2], PARAMS, is_correct,
-                        BudgetConfig(m=4, k_max=24, round_size=8))
+    res = budgeted_draw(
+        FakeEngine(),
+        SampleStore(tmp_path / "t"),
+        reqs()[:2],
+        PARAMS,
+        is_correct,
+        BudgetConfig(m=4, k_max=24, round_size=8),
+    )
     assert [q.samples for q in res.questions] == [24, 24] and res.rounds == 3
 
 

@@ -6,6 +6,7 @@ are reported and dropped unless contamination is allowed. The public test sets a
 tests (they may not be copied here): the mechanism is tested on fixture test sets turned into
 fingerprints the same way; benchmarks/bench_reliability.py measures it on the real ones.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,21 +18,32 @@ from typer.testing import CliRunner
 
 from scalemath.cli import app
 from scalemath.datasets.procedural import generate
-from scalemath.methods.decontaminate import (FINGERPRINTS, Decontaminator, Fingerprints, TrainingDataCheck,
-                                             check_training_records, packaged_fingerprints)
+from scalemath.methods.decontaminate import (
+    FINGERPRINTS,
+    Decontaminator,
+    Fingerprints,
+    TrainingDataCheck,
+    check_training_records,
+    packaged_fingerprints,
+)
 from scalemath.methods.rft import DEFAULT_MAX_CHARS, RFTConfig, collect, collect_files
 from scalemath.records import Problem, RecordError, write_jsonl
 from scalemath.training.data import prepare_data
 
 # a fixture "test set" (written for these tests)
-TEST = [Problem(id=f"fx-test-{i}", question=q, source="fixture", split="test") for i, q in enumerate([
-    "A baker makes 24 muffins every morning and sells them at the market for 3 dollars each. "
-    "How much money does the baker make in a week?",
-    "Lena reads 15 pages of her book on Monday and twice as many pages on Tuesday. The book has "
-    "120 pages. How many pages does she still have to read?",
-    "A farmer has 7 cows and 12 chickens. Every cow eats 4 kilograms of hay a day. How much hay "
-    "do the cows eat in 10 days?",
-])]
+TEST = [
+    Problem(id=f"fx-test-{i}", question=q, source="fixture", split="test")
+    for i, q in enumerate(
+        [
+            "A baker makes 24 muffins every morning and sells them at the market for 3 dollars each. "
+            "How much money does the baker make in a week?",
+            "Lena reads 15 pages of her book on Monday and twice as many pages on Tuesday. The book has "
+            "120 pages. How many pages does she still have to read?",
+            "A farmer has 7 cows and 12 chickens. Every cow eats 4 kilograms of hay a day. How much hay "
+            "do the cows eat in 10 days?",
+        ]
+    )
+]
 TRAIN = [
     "Sam has 5 red balloons and buys 8 blue balloons at the fair. How many balloons does Sam have now?",
     "A bus carries 40 passengers on each trip and makes 6 trips a day. How many passengers does it carry?",
@@ -52,6 +64,7 @@ def records(questions):
 
 # ------------------------------------------------------------------------------------ fingerprints
 
+
 def test_packaged_fingerprints_are_small_complete_and_current():
     assert FINGERPRINTS.stat().st_size < 4 << 20
     fp = packaged_fingerprints()
@@ -60,7 +73,7 @@ def test_packaged_fingerprints_are_small_complete_and_current():
     assert fp.ids[0] == "gsm8k-test-0" and len(set(fp.ids)) == len(fp.ids)
     assert (FINGERPRINTS.parent / "README.md").exists()
     d = Decontaminator()
-    assert d.add_fingerprints(fp) == 6819        # the probe matches this code's tokenizer and hashes
+    assert d.add_fingerprints(fp) == 6819  # the probe matches this code's tokenizer and hashes
 
 
 def test_fingerprints_catch_what_the_texts_catch(tmp_path):
@@ -70,19 +83,26 @@ def test_fingerprints_catch_what_the_texts_catch(tmp_path):
     by_text, by_hash = Decontaminator(), Decontaminator()
     by_text.add_problems(TEST, "fixture")
     by_hash.add_fingerprints(fp)
-    probes = [TEST[0].question,                                           # exact copy
-              # numbers swapped and words changed: no 13-gram left, a near-duplicate still
-              "Lena reads 21 pages of her novel on Monday and twice as many pages on Tuesday. "
-              "The novel has 150 pages. How many pages does she still need to read?",
-              "Write a story. " + " ".join(TEST[2].question.split()[:14]),  # shares a 13-gram
-              *TRAIN, "Compute 2+2."]
+    probes = [
+        TEST[0].question,  # exact copy
+        # numbers swapped and words changed: no 13-gram left, a near-duplicate still
+        "Lena reads 21 pages of her novel on Monday and twice as many pages on Tuesday. "
+        "The novel has 150 pages. How many pages does she still need to read?",
+        "Write a story. " + " ".join(TEST[2].question.split()[:14]),  # shares a 13-gram
+        *TRAIN,
+        "Compute 2+2.",
+    ]
     want = [by_text.check_text(p) for p in probes]
     got = [by_hash.check_text(p) for p in probes]
     batch = by_hash.check_texts(probes)
-    assert [w and w.reason for w in want] == [g and g.reason for g in got] == [b and b.reason for b in batch] \
+    assert (
+        [w and w.reason for w in want]
+        == [g and g.reason for g in got]
+        == [b and b.reason for b in batch]
         == ["ngram", "minhash", "ngram", None, None, None, None]
+    )
     assert [g.test_id for g in got[:3]] == ["fx-test-0", "fx-test-1", "fx-test-2"]
-    assert "fingerprint" in got[1].evidence                               # no text in a fingerprint
+    assert "fingerprint" in got[1].evidence  # no text in a fingerprint
 
 
 def test_fingerprints_from_other_tokenizer_code_are_refused(tmp_path):
@@ -96,8 +116,13 @@ def test_batch_check_equals_the_one_by_one_check():
     d = Decontaminator()
     d.add_problems(TEST, "fixture")
     d.add_problems(generate(40, split="test", steps=(1, 2)), "proc-test")
-    texts = ([p.question for p in generate(60, split="train", steps=(1, 2))] + [t.question for t in TEST]
-             + [TEST[0].question.replace("24", "30")] + TRAIN + ["", "too short"])
+    texts = (
+        [p.question for p in generate(60, split="train", steps=(1, 2))]
+        + [t.question for t in TEST]
+        + [TEST[0].question.replace("24", "30")]
+        + TRAIN
+        + ["", "too short"]
+    )
     one = [d.check_text(t) for t in texts]
     many = d.check_texts(texts)
     assert [(o.reason, o.test_id) if o else None for o in one] == [(m.reason, m.test_id) if m else None for m in many]
@@ -118,13 +143,16 @@ def test_own_test_split_is_matched_exactly_because_templates_are_shared(tmp_path
     own = check_training_records(train, TrainingDataCheck(known=False, own_test_sets=(str(tmp_path / "test.jsonl"),)))
     assert own.flagged == 0
     full = check_training_records(train, TrainingDataCheck(known=False, test_sets=(str(tmp_path / "test.jsonl"),)))
-    assert full.flagged > 50          # the near-duplicate tests would drop template-mates
-    leak = check_training_records(train + [dataclasses.asdict(test[0])],
-                                  TrainingDataCheck(known=False, own_test_sets=(str(tmp_path / "test.jsonl"),)))
+    assert full.flagged > 50  # the near-duplicate tests would drop template-mates
+    leak = check_training_records(
+        train + [dataclasses.asdict(test[0])],
+        TrainingDataCheck(known=False, own_test_sets=(str(tmp_path / "test.jsonl"),)),
+    )
     assert leak.flagged == 1 and leak.keep[-1] is False and leak.report.by_reason == {"exact": 1}
 
 
 # ------------------------------------------------------------------------------------ train
+
 
 def test_prepare_data_drops_and_reports_test_questions(tmp_path, test_file):
     data = tmp_path / "train.jsonl"
@@ -134,7 +162,7 @@ def test_prepare_data_drops_and_reports_test_questions(tmp_path, test_file):
     assert got.n_records == 5 and [r["question"] for r in got.records] == TRAIN
     s = got.summary()
     assert s["flagged"] == s["dropped"] == 2 and s["by_test_source"] == {str(test_file): 2}
-    assert s["references"]["gsm8k"] == 1319                     # the known sets were checked too
+    assert s["references"]["gsm8k"] == 1319  # the known sets were checked too
     allowed = prepare_data(data, dataclasses.replace(check, allow_contamination=True))
     assert len(allowed.records) == 5 and allowed.summary()["flagged"] == 2 and allowed.summary()["dropped"] == 0
     only_test = tmp_path / "leak.jsonl"
@@ -150,10 +178,28 @@ def test_cli_train_reports_and_drops_test_questions(tmp_path, test_file):
     model = save_tiny_llama(tmp_path / "tiny")
     data = tmp_path / "train.jsonl"
     # GSM8K format, labelled as test data: read (not a traceback), checked, the overlap dropped
-    write_jsonl(data, [{"question": q, "answer": f"{q[:10]} = 3\n#### 3", "split": "test"}
-                       for q in TRAIN + [TEST[1].question]])
-    r = CliRunner().invoke(app, ["train", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "m"),
-                                 "--max-steps", "1", "--threads", "1", "--quiet", "--test-set", str(test_file)])
+    write_jsonl(
+        data, [{"question": q, "answer": f"{q[:10]} = 3\n#### 3", "split": "test"} for q in TRAIN + [TEST[1].question]]
+    )
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "m"),
+            "--max-steps",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+            "--test-set",
+            str(test_file),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "1 of 4 records match test questions" in " ".join(r.output.split())
     meta = json.loads((tmp_path / "m" / "train_meta.json").read_text())
@@ -165,12 +211,14 @@ def test_cli_train_reports_and_drops_test_questions(tmp_path, test_file):
 
 # ------------------------------------------------------------------------------------ rft
 
+
 def rft_samples(questions, k=2):
     out = []
     for q in questions:
         for seed in range(k):
-            out.append({"question": q, "answer": "#### 6", "completion": f"<<2*3=6>> so 6\n#### 6",
-                        "seed": seed, "model": "m"})
+            out.append(
+                {"question": q, "answer": "#### 6", "completion": f"<<2*3=6>> so 6\n#### 6", "seed": seed, "model": "m"}
+            )
     return out
 
 
@@ -190,8 +238,20 @@ def test_rft_drops_questions_that_match_a_test_set(tmp_path, test_file):
 def test_cli_rft_checks_by_default(tmp_path, test_file):
     s = tmp_path / "s.jsonl"
     write_jsonl(s, rft_samples(TRAIN + [TEST[2].question]))
-    r = CliRunner().invoke(app, ["rft", "--samples", str(s), "--out", str(tmp_path / "o.jsonl"),
-                                 "--test-set", str(test_file), "--stats", str(tmp_path / "st.json")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "rft",
+            "--samples",
+            str(s),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--test-set",
+            str(test_file),
+            "--stats",
+            str(tmp_path / "st.json"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     st = json.loads((tmp_path / "st.json").read_text())
     assert st["test_set_check"]["questions_dropped"] == 1
@@ -202,15 +262,20 @@ def test_rft_length_bound_drops_pathological_paths_only(tmp_path):
     """Regression: the paper's rule kept a 1 MB completion and one of 10,000 unclosed \\boxed{."""
     q = TRAIN[0]
     normal = "5 + 8 = <<5+8=13>>13 balloons.\n#### 13"
-    samples = [{"question": q, "answer": "#### 13", "completion": c, "seed": i} for i, c in enumerate([
-        normal,
-        "x" * 1_000_000 + " <<5+8=13>>13\n#### 13",
-        "\\boxed{" * 10_000 + " <<5+8=13>>13\n#### 13",
-        normal.replace("balloons", "balloons in all"),
-    ])]
+    samples = [
+        {"question": q, "answer": "#### 13", "completion": c, "seed": i}
+        for i, c in enumerate(
+            [
+                normal,
+                "x" * 1_000_000 + " <<5+8=13>>13\n#### 13",
+                "\\boxed{" * 10_000 + " <<5+8=13>>13\n#### 13",
+                normal.replace("balloons", "balloons in all"),
+            ]
+        )
+    ]
     recs, stats = collect(samples, check_test_sets=False)
     kept = [r["solution"] for r in recs if r["meta"]["origin"] == "sampled"]
-    assert kept == [normal]                           # the 4th is a duplicate path of the 1st
+    assert kept == [normal]  # the 4th is a duplicate path of the 1st
     assert stats.drops["too_long"] == 2 and stats.limits == {"max_chars": DEFAULT_MAX_CHARS, "max_tokens": None}
     ex = stats.examples["too_long"][0]
     assert ex["length"]["chars"] > DEFAULT_MAX_CHARS and len(ex["completion"]) < 500

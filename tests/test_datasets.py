@@ -1,4 +1,5 @@
 """Readers on small fixtures written here (GSM8K, RFT-repo, MATH, MATH-500, HF local), and the CLI."""
+
 import json
 
 import pytest
@@ -11,23 +12,45 @@ from scalemath.datasets.rft_legacy import read_rft_legacy
 from scalemath.records import Problem, RecordError, read_problems, write_jsonl
 
 GSM = [
-    {"question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
-     "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72"},
-    {"question": "A shop earns $1,200 a day for 2 days. How much?",
-     "answer": "It earns 1200*2 = $<<1200*2=2400>>2,400.\n#### 2,400"},
+    {
+        "question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
+        "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72",
+    },
+    {
+        "question": "A shop earns $1,200 a day for 2 days. How much?",
+        "answer": "It earns 1200*2 = $<<1200*2=2400>>2,400.\n#### 2,400",
+    },
 ]
 MATH = [
-    {"problem": "Simplify $\\frac{2}{4}$.", "level": "Level 2", "type": "Algebra",
-     "solution": "We get $\\boxed{1}$ at first, but really $\\boxed{\\frac{1}{2}}$.", "idx": 0},
-    {"problem": "Find the set.", "level": "Level ?", "type": "Counting & Probability",
-     "solution": "The set is $\\boxed{\\{1, \\{2\\}\\}}$."},
-    {"problem": "What is x?", "level": "Level 5", "type": "Prealgebra",
-     "solution": "So $x=\\fbox{$\\sqrt{2}$}$ and done."},
+    {
+        "problem": "Simplify $\\frac{2}{4}$.",
+        "level": "Level 2",
+        "type": "Algebra",
+        "solution": "We get $\\boxed{1}$ at first, but really $\\boxed{\\frac{1}{2}}$.",
+        "idx": 0,
+    },
+    {
+        "problem": "Find the set.",
+        "level": "Level ?",
+        "type": "Counting & Probability",
+        "solution": "The set is $\\boxed{\\{1, \\{2\\}\\}}$.",
+    },
+    {
+        "problem": "What is x?",
+        "level": "Level 5",
+        "type": "Prealgebra",
+        "solution": "So $x=\\fbox{$\\sqrt{2}$}$ and done.",
+    },
 ]
 MATH500 = [
-    {"problem": "Convert $(0,3)$ to polar.", "solution": "So $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}.$",
-     "answer": "\\left( 3, \\frac{\\pi}{2} \\right)", "subject": "Precalculus", "level": 2,
-     "unique_id": "test/precalculus/807.json"},
+    {
+        "problem": "Convert $(0,3)$ to polar.",
+        "solution": "So $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}.$",
+        "answer": "\\left( 3, \\frac{\\pi}{2} \\right)",
+        "subject": "Precalculus",
+        "level": 2,
+        "unique_id": "test/precalculus/807.json",
+    },
 ]
 RFT = [
     {"query": "Q1?", "response": "A 2*3=<<2*3=6>>6.\n#### 6"},
@@ -45,7 +68,7 @@ def test_gsm8k_reader(tmp_path):
     probs = list(read_gsm8k(write(tmp_path / "train.jsonl", GSM)))
     assert [p.id for p in probs] == ["gsm8k-train-0", "gsm8k-train-1"]
     assert probs[0].answer == "72" and probs[0].solution == GSM[0]["answer"]
-    assert probs[1].answer == "2400"                       # commas removed
+    assert probs[1].answer == "2400"  # commas removed
     assert [p.meta["steps"] for p in probs] == [2, 1]
     assert probs[0].source == "gsm8k" and probs[0].split == "train"
 
@@ -61,8 +84,13 @@ def test_missing_field_names_field_file_and_line(tmp_path):
     with pytest.raises(RecordError) as e:
         list(load_problems(path, format="gsm8k"))
     assert "'answer'" in str(e.value) and f"{path}:2:" in str(e.value)
-    path = write(tmp_path / "m.jsonl", [{"problem": "p", "answer": "1", "solution": 3.5, "unique_id": "u"},
-                                        {"problem": "p", "unique_id": "v", "solution": "s"}])
+    path = write(
+        tmp_path / "m.jsonl",
+        [
+            {"problem": "p", "answer": "1", "solution": 3.5, "unique_id": "u"},
+            {"problem": "p", "unique_id": "v", "solution": "s"},
+        ],
+    )
     with pytest.raises(RecordError, match=r"m\.jsonl:2: missing field 'answer'"):
         list(read_math500(path))
 
@@ -83,7 +111,7 @@ def test_gsm8k_without_final_line_is_an_error(tmp_path):
 
 def test_rft_legacy_reader(tmp_path):
     path = write(tmp_path / "train_use.jsonl", RFT)
-    probs = list(load_problems(path))                     # auto-detected
+    probs = list(load_problems(path))  # auto-detected
     assert [p.source for p in probs] == ["rft_legacy"] * 3
     assert [p.answer for p in probs] == ["6", "6", ""]
     assert probs[0].meta["query_id"] == probs[1].meta["query_id"] != probs[2].meta["query_id"]
@@ -145,7 +173,7 @@ def test_streaming_reads_lazily(tmp_path):
     path = tmp_path / "big.jsonl"
     path.write_text("".join(json.dumps(GSM[0]) + "\n" for _ in range(50)) + "not json\n")
     it = load_problems(path)
-    assert next(it).answer == "72"                      # the bad line is not read yet
+    assert next(it).answer == "72"  # the bad line is not read yet
     with pytest.raises(RecordError, match=":51:"):
         list(it)
 
@@ -167,12 +195,15 @@ def test_hf_parquet_file_auto(tmp_path):
 def test_hf_jsonl_folder_with_field_map(tmp_path):
     folder = tmp_path / "ds"
     folder.mkdir()
-    rows = [{"q": "What is 2+2?", "sol": "2+2=<<2+2=4>>4\n#### 4", "uid": "r1", "tag": "easy"},
-            {"q": "What is 3*3?", "sol": "$\\boxed{9}$", "uid": "r2", "tag": "easy"}]
+    rows = [
+        {"q": "What is 2+2?", "sol": "2+2=<<2+2=4>>4\n#### 4", "uid": "r1", "tag": "easy"},
+        {"q": "What is 3*3?", "sol": "$\\boxed{9}$", "uid": "r2", "tag": "easy"},
+    ]
     write(folder / "train.jsonl", rows)
     write(folder / "test.jsonl", rows[:1])
-    probs = list(load_problems(folder, split="train", fields={"question": "q", "solution": "sol", "id": "uid"},
-                               source="toy"))
+    probs = list(
+        load_problems(folder, split="train", fields={"question": "q", "solution": "sol", "id": "uid"}, source="toy")
+    )
     assert [p.id for p in probs] == ["r1", "r2"] and [p.answer for p in probs] == ["4", "9"]
     assert probs[0].meta == {"tag": "easy"} and probs[0].source == "toy" and probs[0].split == "train"
     assert len(list(load_problems(folder, split="test", format="hf", fields={"question": "q"}))) == 1
@@ -186,8 +217,7 @@ def test_hf_jsonl_folder_with_field_map(tmp_path):
 def test_hf_save_to_disk_dataset_dict(tmp_path):
     import datasets
 
-    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(GSM),
-                               "test": datasets.Dataset.from_list(MATH500)})
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(GSM), "test": datasets.Dataset.from_list(MATH500)})
     dd.save_to_disk(str(tmp_path / "saved"))
     train = list(load_problems(tmp_path / "saved", split="train", limit=1))
     assert len(train) == 1 and train[0].source == "gsm8k" and train[0].split == "train"
@@ -255,8 +285,9 @@ def test_cli_procedural_convert_show(tmp_path):
 
     run = CliRunner().invoke
     out = tmp_path / "p.jsonl"
-    r = run(app, ["data", "procedural", "--n", "20", "--steps", "2-3", "--seed", "1", "--split", "test",
-                  "--out", str(out)])
+    r = run(
+        app, ["data", "procedural", "--n", "20", "--steps", "2-3", "--seed", "1", "--split", "test", "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     probs = list(read_problems(out))
     assert len(probs) == 20 and {p.split for p in probs} == {"test"}

@@ -1,26 +1,33 @@
 """Decontamination: n-gram overlap and numbers-masked MinHash near-duplicates, with a report."""
+
 import json
 
 import pytest
 
-from scalemath.methods.decontaminate import (DecontamConfig, DecontamReport, Decontaminator,
-                                             decontaminate, load_test_set)
+from scalemath.methods.decontaminate import DecontamConfig, DecontamReport, Decontaminator, decontaminate, load_test_set
 from scalemath.records import Problem, write_jsonl
 
 TEST = [
-    Problem(id="t1", question="Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning "
-                              "and bakes muffins for her friends every day with four. She sells the remainder "
-                              "at the farmers' market daily for $2 per fresh duck egg. How much in dollars "
-                              "does she make every day at the farmers' market?"),
-    Problem(id="t2", question="A robe takes 2 bolts of blue fiber and half that much white fiber. "
-                              "How many bolts in total does it take?"),
+    Problem(
+        id="t1",
+        question="Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning "
+        "and bakes muffins for her friends every day with four. She sells the remainder "
+        "at the farmers' market daily for $2 per fresh duck egg. How much in dollars "
+        "does she make every day at the farmers' market?",
+    ),
+    Problem(
+        id="t2",
+        question="A robe takes 2 bolts of blue fiber and half that much white fiber. "
+        "How many bolts in total does it take?",
+    ),
     Problem(id="t3", question="Compute $\\dbinom{8}{4}$."),
 ]
-UNRELATED = ["Mark has a garden with flowers of different colors. There are ten of them yellow, and "
-             "there are 80% more of those in purple. How many flowers does Mark have?",
-             "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. "
-             "How much did she earn?",
-             "Compute $\\dbinom{9}{3}$."]
+UNRELATED = [
+    "Mark has a garden with flowers of different colors. There are ten of them yellow, and "
+    "there are 80% more of those in purple. How many flowers does Mark have?",
+    "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of babysitting. How much did she earn?",
+    "Compute $\\dbinom{9}{3}$.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +41,9 @@ def test_number_swapped_paraphrase_is_caught(decon):
     para = TEST[0].question.replace("16", "23").replace("three", "five").replace("four", "six").replace("$2", "$3")
     hit = decon.check({"question": para})
     assert hit is not None and hit.test_id == "t1" and hit.test_source == "gsm8k_test"
-    short = "A robe takes 7 bolts of blue fiber and a third of that much white fiber. How many bolts in total does it take?"
+    short = (
+        "A robe takes 7 bolts of blue fiber and a third of that much white fiber. How many bolts in total does it take?"
+    )
     hit = decon.check({"question": short})
     assert hit is not None and hit.test_id == "t2" and hit.reason == "minhash"
 
@@ -48,14 +57,19 @@ def test_clause_reordered_paraphrase_is_caught(decon):
     hit = decon.check({"question": moved})
     assert hit is not None and hit.test_id == "t2"
     # a real rewording (not reordering) of a short question is beyond both detectors
-    reworded = ("Half as much white fiber as blue fiber is needed for a robe, which takes 2 bolts of blue "
-                "fiber. How many bolts in total does it take?")
+    reworded = (
+        "Half as much white fiber as blue fiber is needed for a robe, which takes 2 bolts of blue "
+        "fiber. How many bolts in total does it take?"
+    )
     assert decon.check({"question": reworded}) is None
 
 
 def test_ngram_overlap_in_a_completion(decon):
-    rec = {"question": "What is 2+2?", "completion": "Restating: she eats three for breakfast every morning "
-                                                     "and bakes muffins for her friends every day with four eggs."}
+    rec = {
+        "question": "What is 2+2?",
+        "completion": "Restating: she eats three for breakfast every morning "
+        "and bakes muffins for her friends every day with four eggs.",
+    }
     hit = decon.check(rec)
     assert hit.reason == "ngram" and hit.field == "completion" and hit.test_id == "t1"
     assert hit.evidence.startswith("she eats three for breakfast")
@@ -82,8 +96,11 @@ def test_boilerplate_ngrams_are_ignored():
 
 def test_stream_and_report(decon, tmp_path):
     para = TEST[1].question.replace("2 bolts", "9 bolts")
-    recs = [{"id": "a", "question": UNRELATED[0]}, {"id": "b", "question": para},
-            {"problem_id": "p", "sample_index": 2, "question": TEST[0].question}]
+    recs = [
+        {"id": "a", "question": UNRELATED[0]},
+        {"id": "b", "question": para},
+        {"problem_id": "p", "sample_index": 2, "question": TEST[0].question},
+    ]
     report = DecontamReport()
     kept = list(decontaminate(recs, decon, report))
     assert [r["id"] for r in kept] == ["a"]

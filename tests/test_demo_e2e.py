@@ -1,5 +1,6 @@
 """End-to-end smoke test of the whole RFT loop (scalemath demo --quick): every stage runs, writes
 its records, and a re-run skips every stage."""
+
 import json
 
 from scalemath.experiments.demo import DemoConfig, run_demo
@@ -13,13 +14,24 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path):
     summary = run_demo(cfg, log=logs.append)
 
     ran = [s["stage"] for s in summary["timing"]["stages"] if not s["skipped"]]
-    assert ran == ["data", "pretrain", "sft", "sample", "eval_sft", "rft_collect", "rft_train", "control_train",
-                   "eval_control", "eval_rft"]
+    assert ran == [
+        "data",
+        "pretrain",
+        "sft",
+        "sample",
+        "eval_sft",
+        "rft_collect",
+        "rft_train",
+        "control_train",
+        "eval_control",
+        "eval_rft",
+    ]
     # independent stages ran side by side (two processes)
     assert [line for line in logs if line.startswith("[par ]")] == [
         "[par ] sample ∥ eval_sft (side by side, 1 torch thread each)",
         "[par ] rft_train ∥ control_train (side by side, 1 torch thread each)",
-        "[par ] eval_control ∥ eval_rft (side by side, 1 torch thread each)"]
+        "[par ] eval_control ∥ eval_rft (side by side, 1 torch thread each)",
+    ]
     # every stage left its records
     train = list(iter_jsonl(out / "train.jsonl"))
     test = list(iter_jsonl(out / "test.jsonl"))
@@ -40,7 +52,7 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path):
         row = summary["metrics"][name]
         assert set(row) == set(summary["keys"]) and all(0.0 <= v <= 1.0 for v in row.values())
     comp = summary["compute"]
-    assert comp["control"]["steps"] == comp["rft"]["steps"]          # matched on optimizer steps
+    assert comp["control"]["steps"] == comp["rft"]["steps"]  # matched on optimizer steps
     ctl = json.loads((out / "control" / "train_meta.json").read_text())["control"]
     assert ctl["match"] == "steps" and ctl["reference"] == str(out / "rft_plan.json")
     assert ctl["steps"] == comp["rft"]["steps"] == ctl["reference_compute"]["steps"]

@@ -1,4 +1,5 @@
 """evaluate(), the --samples mode, and the `scalemath sample` / `scalemath eval` commands."""
+
 import json
 
 import pytest
@@ -11,8 +12,11 @@ from scalemath.sampling import Completion
 from scalemath.sampling.evaluate import evaluate, metrics_from_samples
 from scalemath.sampling.tiny_random import save_tiny_llama
 
-PROBLEMS = [Problem(id="p0", question="Q zero", answer="10"), Problem(id="p1", question="Q one", answer="7"),
-            Problem(id="p2", question="Q two", answer="3")]
+PROBLEMS = [
+    Problem(id="p0", question="Q zero", answer="10"),
+    Problem(id="p1", question="Q one", answer="7"),
+    Problem(id="p2", question="Q two", answer="3"),
+]
 GREEDY = {"Q zero": "The answer is 10.", "Q one": "The answer is 8.", "Q two": "no idea"}
 SAMPLED = {"Q zero": ["12", "10", "10.0", "13"], "Q one": ["7", "8", "8", "7"], "Q two": ["1", "2", "x", "1"]}
 
@@ -32,7 +36,7 @@ class TableEngine:
 def test_evaluate_hand_computed(tmp_path):
     m = evaluate(TableEngine(), PROBLEMS, k=4, temperature=0.7, out_dir=tmp_path, progress=False)
     assert m["maj1@1"] == pytest.approx(1 / 3)
-    assert m["maj@4"] == pytest.approx(2 / 3)        # p0 "10"/"10.0" wins; p1 tie -> "7" (first); p2 wrong
+    assert m["maj@4"] == pytest.approx(2 / 3)  # p0 "10"/"10.0" wins; p1 tie -> "7" (first); p2 wrong
     assert m["pass@4"] == pytest.approx(2 / 3)
     assert m["pass_ratio@4"] == pytest.approx((2 / 4 + 2 / 4 + 0) / 3)
     assert m["sampled"]["maj@1"] == pytest.approx(1 / 3) and m["sampled"]["pass@2"] == pytest.approx(2 / 3)
@@ -47,8 +51,11 @@ def test_evaluate_hand_computed(tmp_path):
 
 
 def test_samples_mode_grades_ungraded_files(tmp_path):
-    raw = [Sample(problem_id=p.id, question=p.question, answer=p.answer, completion=f"So we get {a}.",
-                  sample_index=i) for p in PROBLEMS for i, a in enumerate(SAMPLED[p.question])]
+    raw = [
+        Sample(problem_id=p.id, question=p.question, answer=p.answer, completion=f"So we get {a}.", sample_index=i)
+        for p in PROBLEMS
+        for i, a in enumerate(SAMPLED[p.question])
+    ]
     write_jsonl(tmp_path / "raw.jsonl", raw)
     m = metrics_from_samples(tmp_path / "raw.jsonl", out_dir=tmp_path / "out")
     assert m["maj@4"] == pytest.approx(2 / 3) and m["pass_ratio@4"] == pytest.approx(1 / 3)
@@ -68,10 +75,24 @@ def test_cli_sample_and_eval_on_a_tiny_model(tmp_path, one_thread):
     data = tmp_path / "problems.jsonl"
     write_jsonl(data, PROBLEMS)
     runner = CliRunner()
-    common = ["--model", str(model), "--data", str(data), "--max-tokens", "8", "--batch-size", "4",
-              "--threads", "1", "--device", "cpu"]
-    r = runner.invoke(app, ["sample", *common, "--k", "3", "--temperature", "1.0", "--stop", r"\n",
-                            "--out", str(tmp_path / "s.jsonl")])
+    common = [
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--max-tokens",
+        "8",
+        "--batch-size",
+        "4",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]
+    r = runner.invoke(
+        app,
+        ["sample", *common, "--k", "3", "--temperature", "1.0", "--stop", r"\n", "--out", str(tmp_path / "s.jsonl")],
+    )
     assert r.exit_code == 0, r.output
     rows = list(read_samples(tmp_path / "s.jsonl"))
     assert len(rows) == 9 and all("\n" not in s.completion for s in rows)

@@ -1,5 +1,6 @@
 """The study analyses: few-shot prompts, number swaps and regenerated problems for the leakage
 check, loss computation, path statistics, greedy accuracy intervals."""
+
 import random
 import re
 
@@ -23,8 +24,9 @@ def test_fewshot_template_draws_seeded_exemplars(tmp_path):
     assert text == X.fewshot_template(train, 3, seed=4) != X.fewshot_template(train, 3, seed=5)
     picked = [p for p in train if p.solution.strip() in rendered]
     assert len(picked) == 3
-    assert prompts.render(X.write_fewshot_template(tmp_path, X.fewshot_template(train, 0)),
-                          question="Q1") == "Q: Q1\nA:"
+    assert (
+        prompts.render(X.write_fewshot_template(tmp_path, X.fewshot_template(train, 0)), question="Q1") == "Q: Q1\nA:"
+    )
     with pytest.raises(ValueError, match="11 exemplars"):
         X.fewshot_template(train, 11)
 
@@ -79,9 +81,18 @@ def tiny_model():
     docs = [f"Q: {p.question}\nA: {p.solution}" for p in generate(60, steps=(1, 2), seed=3)]
     tok = train_tokenizer(docs, TokenizerConfig(vocab_size=300, split_digits=True, model_max_length=256))
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     return LlamaForCausalLM(cfg).eval(), tok
 
 
@@ -100,16 +111,19 @@ def test_leakage_check_reports_the_gap(tiny_model):
     assert out["mode"] == "solution" and out["checked"] + out["skipped"] == 8
     assert out["gap"] == pytest.approx(out["loss_regenerated"] - out["loss_original"])
     assert out["gap_lo"] <= out["gap"] <= out["gap_hi"]
-    q = X.leakage_check(model, tok, [Problem(id="g", question="Ann has 3 cats and 4 dogs.", solution="7")],
-                        mode="auto", bootstrap=0)
+    q = X.leakage_check(
+        model, tok, [Problem(id="g", question="Ann has 3 cats and 4 dogs.", solution="7")], mode="auto", bootstrap=0
+    )
     assert q["mode"] == "question" and q["checked"] == 1 and q["gap_lo"] is None
 
 
 def test_path_stats_counts_distinct_equation_lists():
-    recs = [{"question": "a", "solution": "1+2=<<1+2=3>>3\n#### 3"},
-            {"question": "a", "solution": "2+1=<<2+1=3>>3\n#### 3"},
-            {"question": "a", "solution": "So 1+2=<<1+2=3>>3 in all\n#### 3"},
-            {"question": "b", "completion": "#### 4"}]
+    recs = [
+        {"question": "a", "solution": "1+2=<<1+2=3>>3\n#### 3"},
+        {"question": "a", "solution": "2+1=<<2+1=3>>3\n#### 3"},
+        {"question": "a", "solution": "So 1+2=<<1+2=3>>3 in all\n#### 3"},
+        {"question": "b", "completion": "#### 4"},
+    ]
     assert X.path_stats(recs) == {"data_size": 4, "questions": 2, "distinct_paths": 1.5}
 
 
@@ -121,8 +135,19 @@ def test_pretrain_loss_of(tmp_path):
 
 
 def test_greedy_accuracy_interval(tmp_path):
-    rows = [{"problem_id": f"p{i}", "question": "q", "answer": "1", "completion": "x", "sample_index": 0,
-             "temperature": 0.0, "correct": i < 6, "extracted": "1"} for i in range(10)]
+    rows = [
+        {
+            "problem_id": f"p{i}",
+            "question": "q",
+            "answer": "1",
+            "completion": "x",
+            "sample_index": 0,
+            "temperature": 0.0,
+            "correct": i < 6,
+            "extracted": "1",
+        }
+        for i in range(10)
+    ]
     write_jsonl(tmp_path / "greedy.jsonl", rows)
     acc = X.greedy_accuracy(tmp_path / "greedy.jsonl", bootstrap=500)
     assert acc["value"] == pytest.approx(0.6) and acc["n"] == 10

@@ -1,4 +1,5 @@
 """Study YAML parsing, validation errors and grid expansion (no training)."""
+
 from pathlib import Path
 
 import pytest
@@ -36,30 +37,36 @@ def test_name_defaults_to_file_stem(tmp_path):
     assert load_study(p).name == "my_study"
 
 
-@pytest.mark.parametrize("d, where", [
-    ({"sfft": {}}, "study: unknown key 'sfft'"),
-    ({"rft": {"kk": [1]}}, "study.rft: unknown key 'kk'"),
-    ({"rft": {"ablations": [{"name": "a", "signatur": "none"}]}}, "study.rft.ablations[0]: unknown key 'signatur'"),
-    ({"base_models": [{"name": "b", "presett": "nano"}]}, "study.base_models[0]: unknown key 'presett'"),
-    ({"eval_sets": ["a"]}, "study.eval_sets: expected a mapping"),
-    ({"eval_sets": {"a b": "x.jsonl"}}, "study.eval_sets: 'a b' is not a usable name"),
-    ({"rft": {"k": [1, "x"]}}, "study.rft.k[1]: expected an integer"),
-    ({"sft": {"fractions": [0]}}, "study.sft.fractions[0]: a fraction must be in (0, 1]"),
-    ({"sft": {"fractions": ["1/0"]}}, "study.sft.fractions[0]: expected a fraction"),
-    ({"sft": {"train": {"epochz": 3}}}, "study.sft.train: unknown key 'epochz'"),
-    ({"sft": {"train": {"model": "x"}}}, "study.sft.train: 'model' is set by the runner"),
-    ({"rft": {"collect": {"signature": "x", "dedupe": 1}}}, "study.rft.collect: unknown key 'dedupe'"),
-    ({"rft": {"k": [0]}}, "study.rft.k: values must be > 0"),
-    ({"rft": {"k": [1], "ablations": [{"name": "rft"}]}}, "series name 'rft' is taken"),
-    ({"base_models": [{"name": "a"}, {"name": "a"}]}, "duplicate base model name 'a'"),
-    ({"base_models": [{"name": "a/b"}]}, "is not a usable name"),
-    ({"data": {"source": "files", "train": "x.jsonl"}}, "needs both train and test"),
-    ({"analyses": {"leakage": {"mode": "both"}}}, "must be auto, solution or question"),
-    ({"threads": 0}, "study.threads: must be >= 1"),
-    ({"data": {"families": ["ages", "pirates"]}}, "study.data.families: unknown ['pirates']"),
-    ({"base_models": [{"name": "b", "corpus": {"max_numbr": 9}}]}, "study.base_models[0].corpus: unknown key 'max_numbr'"),
-    ({"base_models": [{"name": "b", "corpus": {"n_lines": 9}}]}, "'n_lines' is set by the runner"),
-])
+@pytest.mark.parametrize(
+    "d, where",
+    [
+        ({"sfft": {}}, "study: unknown key 'sfft'"),
+        ({"rft": {"kk": [1]}}, "study.rft: unknown key 'kk'"),
+        ({"rft": {"ablations": [{"name": "a", "signatur": "none"}]}}, "study.rft.ablations[0]: unknown key 'signatur'"),
+        ({"base_models": [{"name": "b", "presett": "nano"}]}, "study.base_models[0]: unknown key 'presett'"),
+        ({"eval_sets": ["a"]}, "study.eval_sets: expected a mapping"),
+        ({"eval_sets": {"a b": "x.jsonl"}}, "study.eval_sets: 'a b' is not a usable name"),
+        ({"rft": {"k": [1, "x"]}}, "study.rft.k[1]: expected an integer"),
+        ({"sft": {"fractions": [0]}}, "study.sft.fractions[0]: a fraction must be in (0, 1]"),
+        ({"sft": {"fractions": ["1/0"]}}, "study.sft.fractions[0]: expected a fraction"),
+        ({"sft": {"train": {"epochz": 3}}}, "study.sft.train: unknown key 'epochz'"),
+        ({"sft": {"train": {"model": "x"}}}, "study.sft.train: 'model' is set by the runner"),
+        ({"rft": {"collect": {"signature": "x", "dedupe": 1}}}, "study.rft.collect: unknown key 'dedupe'"),
+        ({"rft": {"k": [0]}}, "study.rft.k: values must be > 0"),
+        ({"rft": {"k": [1], "ablations": [{"name": "rft"}]}}, "series name 'rft' is taken"),
+        ({"base_models": [{"name": "a"}, {"name": "a"}]}, "duplicate base model name 'a'"),
+        ({"base_models": [{"name": "a/b"}]}, "is not a usable name"),
+        ({"data": {"source": "files", "train": "x.jsonl"}}, "needs both train and test"),
+        ({"analyses": {"leakage": {"mode": "both"}}}, "must be auto, solution or question"),
+        ({"threads": 0}, "study.threads: must be >= 1"),
+        ({"data": {"families": ["ages", "pirates"]}}, "study.data.families: unknown ['pirates']"),
+        (
+            {"base_models": [{"name": "b", "corpus": {"max_numbr": 9}}]},
+            "study.base_models[0].corpus: unknown key 'max_numbr'",
+        ),
+        ({"base_models": [{"name": "b", "corpus": {"n_lines": 9}}]}, "'n_lines' is set by the runner"),
+    ],
+)
 def test_errors_name_the_key(d, where):
     base = {"name": "t", "data": {"train_n": 8, "test_n": 4}}
     for k, v in d.items():
@@ -94,12 +101,22 @@ def test_every_field_is_documented():
 
 
 def test_grid_structure():
-    s = study(sft={"fractions": ["1/4", "1/2", 1], "seeds": [0, 1]},
-              rft={"k": [1, 4, 16], "pooled": [{"fractions": ["1/2", 1], "seeds": [0], "k": [4]}],
-                   "ablations": [{"name": "rft-nodedupe", "k": [4], "collect": {"signature": "none"}},
-                                 {"name": "rft-t1", "temperature": 1.0, "k": [4]}]},
-              analyses={"fewshot": {"shots": [0, 2]}, "long_cot": {"weights": [1.0]},
-                        "leakage": {"enabled": True, "control": True}})
+    s = study(
+        sft={"fractions": ["1/4", "1/2", 1], "seeds": [0, 1]},
+        rft={
+            "k": [1, 4, 16],
+            "pooled": [{"fractions": ["1/2", 1], "seeds": [0], "k": [4]}],
+            "ablations": [
+                {"name": "rft-nodedupe", "k": [4], "collect": {"signature": "none"}},
+                {"name": "rft-t1", "temperature": 1.0, "k": [4]},
+            ],
+        },
+        analyses={
+            "fewshot": {"shots": [0, 2]},
+            "long_cot": {"weights": [1.0]},
+            "leakage": {"enabled": True, "control": True},
+        },
+    )
     cells = expand(s)
     ids = [c.id for c in cells]
     assert len(ids) == len(set(ids))
@@ -123,14 +140,22 @@ def test_grid_structure():
     evals = [c for c in cells if c.kind == "eval"]
     trained = [c for c in cells if c.kind == "train"]
     assert {e.id for e in evals} >= {f"eval/{t.id}" for t in trained}
-    assert {"fewshot/tiny/0shot", "fewshot/tiny/2shot", "sft-leaky/tiny", "sft-longcot-w1/tiny/f1/s0",
-            "eval/sft-leaky/tiny"} <= set(ids)
+    assert {
+        "fewshot/tiny/0shot",
+        "fewshot/tiny/2shot",
+        "sft-leaky/tiny",
+        "sft-longcot-w1/tiny/f1/s0",
+        "eval/sft-leaky/tiny",
+    } <= set(ids)
     assert by["eval/sft-leaky/tiny"].config["leakage"] is not None
 
 
 def test_several_bases_repeat_the_grid():
-    s = study(base_models=[{"name": "a", "pretrain_minutes": 0.5}, {"name": "b", "pretrain_minutes": 1.0}],
-              sft={"fractions": [0.5, 1]}, rft={"k": [2]})
+    s = study(
+        base_models=[{"name": "a", "pretrain_minutes": 0.5}, {"name": "b", "pretrain_minutes": 1.0}],
+        sft={"fractions": [0.5, 1]},
+        rft={"k": [2]},
+    )
     ids = [c.id for c in expand(s)]
     for b in ("a", "b"):
         assert {f"base/{b}", f"sft/{b}/f0.5/s0", f"rft/{b}/k2", f"sample/{b}/f1/s0/t0.7"} <= set(ids)
@@ -146,14 +171,17 @@ def test_select_brings_dependencies():
     s = study(sft={"fractions": [0.5, 1]}, rft={"k": [1, 2]})
     cells = expand(s)
     got = [c.id for c in select(cells, ["eval/rft/*/k2"])]
-    assert got == ["data", "base/tiny", "sft/tiny/f1/s0", "sample/tiny/f1/s0/t0.7", "rft/tiny/k2",
-                   "eval/rft/tiny/k2"]
+    assert got == ["data", "base/tiny", "sft/tiny/f1/s0", "sample/tiny/f1/s0/t0.7", "rft/tiny/k2", "eval/rft/tiny/k2"]
     with pytest.raises(StudyError, match="no cell matches"):
         select(cells, ["nothing/*"])
 
 
 def test_files_data_need_existing_files(tmp_path):
-    s = StudyConfig.from_dict({"name": "t", "data": {"source": "files", "train": str(tmp_path / "a.jsonl"),
-                                                      "test": str(tmp_path / "b.jsonl")}})
+    s = StudyConfig.from_dict(
+        {
+            "name": "t",
+            "data": {"source": "files", "train": str(tmp_path / "a.jsonl"), "test": str(tmp_path / "b.jsonl")},
+        }
+    )
     with pytest.raises(StudyError, match="data.train: no such file"):
         expand(s)

@@ -1,5 +1,6 @@
 """Compute-matched control cells of a study (`control: steps|tokens|epochs` on rft, ablations,
 pooled sets and augment sets): grid expansion, validation, and the runner's training config."""
+
 import pytest
 
 from scalemath.experiments.config import StudyConfig, StudyError
@@ -13,22 +14,31 @@ def study(**over):
 
 
 def test_control_cells_sit_beside_their_cells():
-    s = study(rft={"k": [1, 4], "control": "steps",
-                   "ablations": [{"name": "rft-nodedupe", "k": [4], "collect": {"signature": "none"},
-                                  "control": "tokens"}],
-                   "pooled": [{"fractions": [1], "k": [4]}]})
+    s = study(
+        rft={
+            "k": [1, 4],
+            "control": "steps",
+            "ablations": [{"name": "rft-nodedupe", "k": [4], "collect": {"signature": "none"}, "control": "tokens"}],
+            "pooled": [{"fractions": [1], "k": [4]}],
+        }
+    )
     cells = {c.id: c for c in expand(s)}
     for k in (1, 4):
         ctl = cells[f"rft-control/tiny/k{k}"]
         assert ctl.method == "rft-control" and ctl.kind == "train"
-        assert ctl.deps[-1] == f"rft/tiny/k{k}"            # trained after the cell it matches
+        assert ctl.deps[-1] == f"rft/tiny/k{k}"  # trained after the cell it matches
         cfg = ctl.config
-        assert (cfg["recipe"], cfg["fraction"], cfg["control"], cfg["control_of"], cfg["k"]) == \
-            ("fraction", 1.0, "steps", f"rft/tiny/k{k}", k)
-        assert cfg["train"] == cells[f"rft/tiny/k{k}"].config["train"]   # the same recipe as the cell
+        assert (cfg["recipe"], cfg["fraction"], cfg["control"], cfg["control_of"], cfg["k"]) == (
+            "fraction",
+            1.0,
+            "steps",
+            f"rft/tiny/k{k}",
+            k,
+        )
+        assert cfg["train"] == cells[f"rft/tiny/k{k}"].config["train"]  # the same recipe as the cell
         assert f"eval/rft-control/tiny/k{k}" in cells
     assert cells["rft-nodedupe-control/tiny/k4"].config["control"] == "tokens"
-    assert not any(c.startswith("rft-pooled-control") for c in cells)     # pooled: no control asked for
+    assert not any(c.startswith("rft-pooled-control") for c in cells)  # pooled: no control asked for
     ids = list(cells)
     assert ids.index("rft-control/tiny/k4") > ids.index("rft/tiny/k4")
 
@@ -37,11 +47,14 @@ def test_no_control_by_default():
     assert not any("control" in c.id for c in expand(study(rft={"k": [4]})))
 
 
-@pytest.mark.parametrize("rft,where", [
-    ({"k": [4], "control": "flops"}, "rft.control"),
-    ({"k": [4], "ablations": [{"name": "a", "control": "step"}]}, "ablations[0].control"),
-    ({"k": [4], "control": "steps", "ablations": [{"name": "rft-control"}]}, "taken"),
-])
+@pytest.mark.parametrize(
+    "rft,where",
+    [
+        ({"k": [4], "control": "flops"}, "rft.control"),
+        ({"k": [4], "ablations": [{"name": "a", "control": "step"}]}, "ablations[0].control"),
+        ({"k": [4], "control": "steps", "ablations": [{"name": "rft-control"}]}, "taken"),
+    ],
+)
 def test_bad_controls_are_named(rft, where):
     with pytest.raises(StudyError, match=where.replace("[", r"\[").replace("]", r"\]")):
         study(rft=rft)
@@ -59,8 +72,13 @@ def test_augment_controls(tmp_path):
 
 
 def test_rft_match_trains_rft_cells_for_the_sft_source_compute():
-    s = study(rft={"k": [1, 4], "match": "steps", "ablations": [{"name": "rft-nodedupe", "k": [4],
-                                                                  "collect": {"signature": "none"}}]})
+    s = study(
+        rft={
+            "k": [1, 4],
+            "match": "steps",
+            "ablations": [{"name": "rft-nodedupe", "k": [4], "collect": {"signature": "none"}}],
+        }
+    )
     cells = {c.id: c for c in expand(s)}
     for cid in ("rft/tiny/k1", "rft/tiny/k4", "rft-nodedupe/tiny/k4"):
         cfg = cells[cid].config

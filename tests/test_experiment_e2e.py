@@ -1,6 +1,7 @@
 """A whole study end to end on a very small configuration: real pre-training, SFT, sampling, RFT
 collection, training and evaluation (a nano-sized model, a handful of problems, a few steps each),
 then a second run that does nothing, then the report. Kept under about a minute on 2 CPU cores."""
+
 import csv
 import json
 import re
@@ -15,16 +16,32 @@ from scalemath.records import iter_jsonl, write_jsonl
 STUDY = {
     "name": "e2e",
     "threads": 1,
-    "base_models": [{"name": "tiny", "preset": "nano", "corpus_lines": 400, "pretrain_minutes": None,
-                     "corpus": {"max_number": 50, "max_factor": 9},
-                     "tiny": {"hidden_size": 48, "num_layers": 2, "num_heads": 2, "intermediate_size": 96,
-                              "vocab_size": 300, "max_positions": 256},
-                     "pretrain": {"max_steps": 3, "block_size": 64, "batch_size": 4}}],
-    "data": {"train_n": 8, "test_n": 4, "steps": [1, 2], "number_range": [2, 9],
-             "families": ["ages", "shopping"]},
+    "base_models": [
+        {
+            "name": "tiny",
+            "preset": "nano",
+            "corpus_lines": 400,
+            "pretrain_minutes": None,
+            "corpus": {"max_number": 50, "max_factor": 9},
+            "tiny": {
+                "hidden_size": 48,
+                "num_layers": 2,
+                "num_heads": 2,
+                "intermediate_size": 96,
+                "vocab_size": 300,
+                "max_positions": 256,
+            },
+            "pretrain": {"max_steps": 3, "block_size": 64, "batch_size": 4},
+        }
+    ],
+    "data": {"train_n": 8, "test_n": 4, "steps": [1, 2], "number_range": [2, 9], "families": ["ages", "shopping"]},
     "sft": {"fractions": ["1/2", 1], "train": {"max_steps": 2, "batch_size": 4, "per_device_batch_size": 4}},
-    "rft": {"k": [1, 2], "sampling": {"max_tokens": 12, "batch_size": 32}, "control": "steps",
-            "pooled": [{"fractions": ["1/2", 1], "k": [1]}]},
+    "rft": {
+        "k": [1, 2],
+        "sampling": {"max_tokens": 12, "batch_size": 32},
+        "control": "steps",
+        "pooled": [{"fractions": ["1/2", 1], "k": [1]}],
+    },
     "eval": {"max_tokens": 12, "batch_size": 32, "bootstrap": 50},
     "analyses": {"fewshot": {"shots": [1]}, "leakage": {"enabled": True, "n": 3}},
 }

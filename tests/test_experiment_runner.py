@@ -3,6 +3,7 @@ exactly the cells a change reaches, results rows, and RFT's reuse of one samplin
 
 The data, training-data and results code paths are the real ones; only model building, training,
 sampling and evaluation are replaced by fast stand-ins that write the same files."""
+
 import csv
 import dataclasses
 import json
@@ -36,7 +37,7 @@ def fake_completion(problem, i):
     a = problem.answer
     if i % 3 == 2:
         return f"I think 0+0=<<0+0=0>>0\n#### {int(a) + 1}"
-    return (f"{a}+0=<<{a}+0={a}>>{a}\n#### {a}" if i % 3 == 0 else f"0+{a}=<<0+{a}={a}>>{a}\n#### {a}")
+    return f"{a}+0=<<{a}+0={a}>>{a}\n#### {a}" if i % 3 == 0 else f"0+{a}=<<0+{a}={a}>>{a}\n#### {a}"
 
 
 CALLS = {"sampled": 0}
@@ -50,8 +51,16 @@ def fake_sample(cell, ctx):
     for p in read_problems(ctx.data_dir / "train.jsonl"):
         for i in range(cell.config["k"]):
             if (p.id, i) not in done:
-                new.append({"problem_id": p.id, "question": p.question, "answer": p.answer, "sample_index": i,
-                            "completion": fake_completion(p, i), "model": cell.config["model"]})
+                new.append(
+                    {
+                        "problem_id": p.id,
+                        "question": p.question,
+                        "answer": p.answer,
+                        "sample_index": i,
+                        "completion": fake_completion(p, i),
+                        "model": cell.config["model"],
+                    }
+                )
     CALLS["sampled"] += len(new)
     append_jsonl(out, new)
     return {"samples": len(new), "skipped": len(done), "k": cell.config["k"]}
@@ -60,18 +69,24 @@ def fake_sample(cell, ctx):
 def fake_eval(cell, ctx):
     model = ctx.summaries.get(cell.deps[-1], {})
     acc = min(1.0, 0.1 + (model.get("data_size") or 0) / 100)
-    return {"row": A.results_row(cell, ctx, {"accuracy": acc, "accuracy_lo": acc - 0.05, "accuracy_hi": acc + 0.05},
-                                 cell.config["fewshot"])}
+    return {
+        "row": A.results_row(
+            cell, ctx, {"accuracy": acc, "accuracy_lo": acc - 0.05, "accuracy_hi": acc + 0.05}, cell.config["fewshot"]
+        )
+    }
 
 
 FAKE = {"data": A.act_data, "base": fake_base, "train": fake_train, "sample": fake_sample, "eval": fake_eval}
 
 
 def make_study(**over):
-    d = {"name": "t", "data": {"train_n": 12, "test_n": 4, "steps": [1, 2]},
-         "base_models": [{"name": "tiny", "corpus_lines": 1000}],
-         "sft": {"fractions": ["1/4", "1/2", 1]},
-         "rft": {"k": [1, 2, 3], "pooled": [{"fractions": ["1/2", 1], "k": [2]}]}}
+    d = {
+        "name": "t",
+        "data": {"train_n": 12, "test_n": 4, "steps": [1, 2]},
+        "base_models": [{"name": "tiny", "corpus_lines": 1000}],
+        "sft": {"fractions": ["1/4", "1/2", 1]},
+        "rft": {"k": [1, 2, 3], "pooled": [{"fractions": ["1/2", 1], "k": [2]}]},
+    }
     for k, v in over.items():
         d[k] = {**d[k], **v} if isinstance(v, dict) and isinstance(d.get(k), dict) else v
     return StudyConfig.from_dict(d)
@@ -101,7 +116,7 @@ def test_changed_fields_rerun_only_affected_cells(tmp_path):
     s2 = make_study(sft={"fractions": ["1/8", "1/4", "1/2", 1]}, rft={"k": [1, 2, 3, 6]})
     out = run(s2, tmp_path)
     assert out.ran == ["sample/tiny/f1/s0/t0.7", "rft/tiny/k6", "eval/rft/tiny/k6"]
-    assert CALLS["sampled"] == 12 * 3          # only sample indices 3..5 were drawn
+    assert CALLS["sampled"] == 12 * 3  # only sample indices 3..5 were drawn
     # an evaluation setting: every evaluation, nothing else
     out = run(dataclasses.replace(s2, eval=dataclasses.replace(s2.eval, max_tokens=77)), tmp_path)
     assert out.ran and all(c.startswith("eval/") for c in out.ran)
@@ -127,8 +142,16 @@ def test_results_rows(tmp_path):
         rows = list(csv.DictReader(f))
     evals = [c for c in Runner(s, tmp_path).cells if c.kind == "eval"]
     assert len(rows) == len(evals) == len(out.rows)
-    assert {"method", "data_size", "accuracy", "accuracy_lo", "accuracy_hi", "k", "distinct_paths",
-            "base_pretrain_loss"} <= set(rows[0])
+    assert {
+        "method",
+        "data_size",
+        "accuracy",
+        "accuracy_lo",
+        "accuracy_hi",
+        "k",
+        "distinct_paths",
+        "base_pretrain_loss",
+    } <= set(rows[0])
     by = {r["cell"]: r for r in rows}
     assert by["sft/tiny/f0.25/s0"]["method"] == "sft" and by["sft/tiny/f0.25/s0"]["data_size"] == "3"
     assert by["sft/tiny/f1/s0"]["data_size"] == "12" and by["sft/tiny/f1/s0"]["k"] == ""
@@ -154,8 +177,12 @@ def test_rft_cells_take_prefixes_of_one_sampling_run(tmp_path):
     assert len(data[3]) == 12 * 3  # the two distinct correct paths; the wrong third sample dropped
     # the same as collecting directly from the first k samples
     train = list(iter_jsonl(tmp_path / "data" / "train.jsonl"))
-    rec, _ = A.rft_records([tmp_path / "cells" / "sample" / "tiny" / "f1" / "s0" / "t0.7" / "samples.jsonl"], 2,
-                           Runner(s, tmp_path).by_id["rft/tiny/k2"].config["collect"], train)
+    rec, _ = A.rft_records(
+        [tmp_path / "cells" / "sample" / "tiny" / "f1" / "s0" / "t0.7" / "samples.jsonl"],
+        2,
+        Runner(s, tmp_path).by_id["rft/tiny/k2"].config["collect"],
+        train,
+    )
     assert rec == data[2]
     pooled = list(iter_jsonl(tmp_path / "cells" / "rft-pooled" / "tiny" / "k2" / "train.jsonl"))
     models = {r["meta"]["model"] for r in pooled if r["meta"]["origin"] == "sampled"}
@@ -174,8 +201,14 @@ def test_first_k_samples(tmp_path):
 def test_only_and_dry_run(tmp_path):
     s = make_study()
     plan = run(s, tmp_path, only=["eval/rft/*/k2"], dry_run=True)
-    assert plan.ran == ["data", "base/tiny", "sft/tiny/f1/s0", "sample/tiny/f1/s0/t0.7", "rft/tiny/k2",
-                        "eval/rft/tiny/k2"]
+    assert plan.ran == [
+        "data",
+        "base/tiny",
+        "sft/tiny/f1/s0",
+        "sample/tiny/f1/s0/t0.7",
+        "rft/tiny/k2",
+        "eval/rft/tiny/k2",
+    ]
     assert not (tmp_path / ".done").exists()
     out = run(s, tmp_path, only=["eval/rft/*/k2"])
     assert out.ran == plan.ran
@@ -186,11 +219,24 @@ def test_only_and_dry_run(tmp_path):
 
 def test_long_cot_leaky_and_augment_data(tmp_path):
     aug = tmp_path / "aug.jsonl"
-    write_jsonl(aug, [{"id": f"a{i}", "question": f"What is {i} plus 1?", "answer": str(i + 1),
-                       "solution": f"{i}+1=<<{i}+1={i+1}>>{i+1}\n#### {i+1}"} for i in range(5)])
-    s = make_study(rft={"k": [], "pooled": []}, sft={"fractions": [1]},
-                   augment=[{"name": "aug", "path": str(aug), "amounts": [2, None]}],
-                   analyses={"long_cot": {"weights": [2.0]}, "leakage": {"control": True}})
+    write_jsonl(
+        aug,
+        [
+            {
+                "id": f"a{i}",
+                "question": f"What is {i} plus 1?",
+                "answer": str(i + 1),
+                "solution": f"{i}+1=<<{i}+1={i + 1}>>{i + 1}\n#### {i + 1}",
+            }
+            for i in range(5)
+        ],
+    )
+    s = make_study(
+        rft={"k": [], "pooled": []},
+        sft={"fractions": [1]},
+        augment=[{"name": "aug", "path": str(aug), "amounts": [2, None]}],
+        analyses={"long_cot": {"weights": [2.0]}, "leakage": {"control": True}},
+    )
     run(s, tmp_path)
     rows = {r["cell"]: r for r in csv.DictReader(open(tmp_path / "results.csv"))}
     assert rows["aug/tiny/n2"]["data_size"] == "14" and rows["aug/tiny/nall"]["data_size"] == "17"
@@ -213,9 +259,15 @@ def test_failing_cell_is_named_and_earlier_cells_kept(tmp_path):
 
 
 def test_several_bases_write_pretrain_loss_results(tmp_path):
-    s = make_study(base_models=[{"name": "a", "corpus_lines": 1000}, {"name": "b", "corpus_lines": 5000},
-                                {"name": "c", "corpus_lines": 9000}],
-                   rft={"k": [1], "pooled": []}, sft={"fractions": [1]})
+    s = make_study(
+        base_models=[
+            {"name": "a", "corpus_lines": 1000},
+            {"name": "b", "corpus_lines": 5000},
+            {"name": "c", "corpus_lines": 9000},
+        ],
+        rft={"k": [1], "pooled": []},
+        sft={"fractions": [1]},
+    )
     run(s, tmp_path)
     main = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert {r["method"] for r in main} == {"sft@a", "sft@b", "sft@c", "rft@a", "rft@b", "rft@c"}

@@ -7,6 +7,7 @@ loss curves agree to float rounding: the tolerance is 1e-4 relative per logged s
 to every printed digit). The checkpoint loads in both engines. Runs in .venv-vllm (the vLLM load
 needs it; it is also where the floor versions of transformers/trl/accelerate live).
 """
+
 import json
 import os
 import subprocess
@@ -18,8 +19,15 @@ import pytest
 pytestmark = pytest.mark.vllm
 
 CONFIGS = Path(__file__).resolve().parents[1] / "src" / "scalemath" / "training" / "configs"
-RUN = {"per_device_batch_size": 4, "batch_size": 8, "group_by_length": False, "logging_steps": 1,
-       "max_steps": 8, "learning_rate": 2.0e-3, "threads": 1}
+RUN = {
+    "per_device_batch_size": 4,
+    "batch_size": 8,
+    "group_by_length": False,
+    "logging_steps": 1,
+    "max_steps": 8,
+    "learning_rate": 2.0e-3,
+    "threads": 1,
+}
 TOLERANCE = 1e-4
 
 
@@ -36,13 +44,29 @@ def runs(quick_sft, tmp_path_factory):
     base, data = quick_sft.parent / "base", quick_sft.parent / "train.jsonl"
     d = tmp_path_factory.mktemp("launch")
     (d / "run.yaml").write_text(yaml.safe_dump(RUN))
-    train = ["-m", "scalemath.cli", "train", "--config", str(d / "run.yaml"), "--model", str(base),
-             "--data", str(data), "-q"]
-    one = subprocess.run([sys.executable, *train, "--out", str(d / "one")], capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    train = [
+        "-m",
+        "scalemath.cli",
+        "train",
+        "--config",
+        str(d / "run.yaml"),
+        "--model",
+        str(base),
+        "--data",
+        str(data),
+        "-q",
+    ]
+    one = subprocess.run(
+        [sys.executable, *train, "--out", str(d / "one")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+    )
     assert one.returncode == 0, one.stderr[-3000:]
-    two = accelerate("--config_file", str(CONFIGS / "accelerate_ddp.yaml"), "--num_processes", "2",
-                     *train, "--out", str(d / "two"))
+    two = accelerate(
+        "--config_file", str(CONFIGS / "accelerate_ddp.yaml"), "--num_processes", "2", *train, "--out", str(d / "two")
+    )
     assert two.returncode == 0, two.stderr[-3000:]
     return {name: json.loads((d / name / "train_meta.json").read_text()) for name in ("one", "two")} | {"dir": d}
 
@@ -54,7 +78,7 @@ def test_two_process_ddp_matches_one_process_loss_curve(runs):
     assert [s for s, _ in one["loss_curve"]] == [s for s, _ in two["loss_curve"]] == list(range(1, 9))
     for (_, a), (_, b) in zip(one["loss_curve"], two["loss_curve"]):
         assert abs(a - b) <= TOLERANCE * abs(a), (one["loss_curve"], two["loss_curve"])
-    assert one["loss_curve"][-1][1] < one["loss_curve"][0][1]     # it trained
+    assert one["loss_curve"][-1][1] < one["loss_curve"][0][1]  # it trained
 
 
 def test_the_launched_checkpoint_loads_in_every_engine(runs, vllm_env):
@@ -75,10 +99,26 @@ def test_the_launched_checkpoint_loads_in_every_engine(runs, vllm_env):
 
 def test_fsdp_config_on_cpu_is_refused_not_silently_ddp(quick_sft, tmp_path):
     """accelerate turns an FSDP launch on CPU into plain DDP without a word; we refuse it."""
-    r = accelerate("--config_file", str(CONFIGS / "accelerate_fsdp.yaml"), "--num_processes", "2",
-                   "--mixed_precision", "no", "-m", "scalemath.cli", "train", "--model",
-                   str(quick_sft.parent / "base"), "--data", str(quick_sft.parent / "train.jsonl"),
-                   "--out", str(tmp_path / "fsdp"), "--max-steps", "1", "-q")
+    r = accelerate(
+        "--config_file",
+        str(CONFIGS / "accelerate_fsdp.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        "-m",
+        "scalemath.cli",
+        "train",
+        "--model",
+        str(quick_sft.parent / "base"),
+        "--data",
+        str(quick_sft.parent / "train.jsonl"),
+        "--out",
+        str(tmp_path / "fsdp"),
+        "--max-steps",
+        "1",
+        "-q",
+    )
     assert r.returncode != 0
     text = r.stdout + r.stderr
     assert "FSDP, which needs CUDA GPUs" in text

@@ -31,7 +31,7 @@ def test_pass_at_k_matches_exact_binomial_form(nck):
 
 def test_pass_at_k_edges():
     out = pass_at_k_array(np.array([3, 10, 10, 10]), np.array([1, 0, 10, 3]), 4)
-    assert np.isnan(out[0])                 # n < k: undefined
+    assert np.isnan(out[0])  # n < k: undefined
     assert out[1] == 0.0 and out[2] == 1.0
     assert out[3] == pytest.approx(exact_pass_at_k(10, 3, 4))
     with pytest.raises(ValueError):
@@ -39,19 +39,39 @@ def test_pass_at_k_edges():
 
 
 def rec(pid, i, correct, ext, temp=0.7, **kw):
-    return {"problem_id": pid, "question": pid, "completion": "", "sample_index": i, "correct": correct,
-            "extracted": ext, "temperature": temp, **kw}
+    return {
+        "problem_id": pid,
+        "question": pid,
+        "completion": "",
+        "sample_index": i,
+        "correct": correct,
+        "extracted": ext,
+        "temperature": temp,
+        **kw,
+    }
 
 
 def fixture_records():
     # q1: 4 samples, 1 correct; answers 5,7,7,None -> majority 7 (wrong); greedy correct
     # q2: 4 samples, 0 correct; greedy wrong
     # q3: 4 samples, 2 correct, tie 3 vs 4 -> first seen (3, correct) wins at k=4
-    r = [rec("q1", 0, True, "5"), rec("q1", 1, False, "7"), rec("q1", 2, False, "7.0"), rec("q1", 3, False, None),
-         rec("q2", 0, False, "1"), rec("q2", 1, False, "2"), rec("q2", 2, False, "2"), rec("q2", 3, False, "2"),
-         rec("q3", 0, True, "3"), rec("q3", 1, False, "4"), rec("q3", 2, True, "3"), rec("q3", 3, False, "4"),
-         rec("q1", 9, True, "5", temp=0.0), rec("q2", 9, False, "1", temp=0),
-         {"problem_id": "q3", "question": "q3", "completion": "", "correct": None, "temperature": 0.7}]
+    r = [
+        rec("q1", 0, True, "5"),
+        rec("q1", 1, False, "7"),
+        rec("q1", 2, False, "7.0"),
+        rec("q1", 3, False, None),
+        rec("q2", 0, False, "1"),
+        rec("q2", 1, False, "2"),
+        rec("q2", 2, False, "2"),
+        rec("q2", 3, False, "2"),
+        rec("q3", 0, True, "3"),
+        rec("q3", 1, False, "4"),
+        rec("q3", 2, True, "3"),
+        rec("q3", 3, False, "4"),
+        rec("q1", 9, True, "5", temp=0.0),
+        rec("q2", 9, False, "1", temp=0),
+        {"problem_id": "q3", "question": "q3", "completion": "", "correct": None, "temperature": 0.7},
+    ]
     return r
 
 
@@ -64,19 +84,24 @@ def test_figures_by_hand():
     assert o["PassRatio@N"]["value"] == pytest.approx((1 / 4 + 0 + 2 / 4) / 3)
     assert o["pass@1"]["value"] == pytest.approx(o["PassRatio@N"]["value"])
     assert o["pass@2"]["value"] == pytest.approx((exact_pass_at_k(4, 1, 2) + 0 + exact_pass_at_k(4, 2, 2)) / 3)
-    assert o["maj@4"]["value"] == pytest.approx(1 / 3)      # q1 -> 7 wrong, q2 -> 2 wrong, q3 -> tie, 3 first: right
-    assert o["maj@1"]["value"] == pytest.approx(2 / 3)      # first samples: right, wrong, right
+    assert o["maj@4"]["value"] == pytest.approx(1 / 3)  # q1 -> 7 wrong, q2 -> 2 wrong, q3 -> tie, 3 first: right
+    assert o["maj@1"]["value"] == pytest.approx(2 / 3)  # first samples: right, wrong, right
     assert o["greedy"]["value"] == pytest.approx(0.5) and o["greedy"]["n"] == 2
     assert o["sample_acc"]["value"] == pytest.approx(3 / 12)
     curve = {row["n"]: row for row in s["curve"]}
     assert set(curve) == {1, 2, 4}
-    assert curve[2]["Pass@n"]["value"] == pytest.approx(2 / 3)          # q1 hit at 0, q3 at 0
+    assert curve[2]["Pass@n"]["value"] == pytest.approx(2 / 3)  # q1 hit at 0, q3 at 0
     assert curve[2]["PassRatio@n"]["value"] == pytest.approx((0.5 + 0 + 0.5) / 3)
 
 
 def test_maj_tie_goes_to_first_seen_answer_and_none_does_not_vote():
-    r = [rec("q", 0, None, None), rec("q", 1, False, "9"), rec("q", 2, True, "8"), rec("q", 3, True, "8"),
-         rec("q", 4, False, "9")]
+    r = [
+        rec("q", 0, None, None),
+        rec("q", 1, False, "9"),
+        rec("q", 2, True, "8"),
+        rec("q", 3, True, "8"),
+        rec("q", 4, False, "9"),
+    ]
     r[0]["correct"] = False
     t = SampleTable.from_records(r)
     s = summarize(t, ks=(3, 5), bootstrap=0)
@@ -106,7 +131,9 @@ def test_bootstrap_interval_covers_the_population_mean():
         rng = np.random.default_rng(seed)
         p = rng.beta(2, 3, size=120)
         recs = [rec(f"q{q}", j, bool(rng.random() < p[q]), "1") for q in range(120) for j in range(4)]
-        fig = summarize(SampleTable.from_records(recs), ks=(1,), bootstrap=200, seed=seed, curve=False)["overall"]["PassRatio@N"]
+        fig = summarize(SampleTable.from_records(recs), ks=(1,), bootstrap=200, seed=seed, curve=False)["overall"][
+            "PassRatio@N"
+        ]
         hits += fig["lo"] <= 0.4 <= fig["hi"]
     assert hits >= 0.85 * runs
 

@@ -11,8 +11,11 @@ def test_metrics_command_writes_json(tmp_path):
     p = tmp_path / "eval_samples.jsonl"
     write_jsonl(p, synthetic_samples(SyntheticConfig(n_questions=60, n_samples=8, models=("a", "b"))))
     out = tmp_path / "m" / "metrics.json"
-    res = CliRunner().invoke(app, ["metrics", str(p), "--by", "meta.level", "--ks", "1,4", "--bootstrap", "100",
-                                   "--out", str(out)], env={"COLUMNS": "200"})
+    res = CliRunner().invoke(
+        app,
+        ["metrics", str(p), "--by", "meta.level", "--ks", "1,4", "--bootstrap", "100", "--out", str(out)],
+        env={"COLUMNS": "200"},
+    )
     assert res.exit_code == 0, res.output
     assert "pass@4" in res.output and "by meta.level" in res.output and "error types" in res.output
     d = json.loads(out.read_text())

@@ -1,14 +1,31 @@
 import pytest
 
-from scalemath.metrics.errors import (arithmetic_slips, classify, equation_holds, error_shares, evaluate,
-                                      local_check_annotation)
+from scalemath.metrics.errors import (
+    arithmetic_slips,
+    classify,
+    equation_holds,
+    error_shares,
+    evaluate,
+    local_check_annotation,
+)
 from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.metrics.table import SampleTable
 
 
-@pytest.mark.parametrize("expr,value", [("48/2", 24.0), ("20*.01", 0.2), ("(2+3)*4", 20.0), ("-3+1", -2.0),
-                                        ("2**10", 1024.0), ("1,000+500", 1500.0), ("$5+$3", 8.0), ("07+1", 8.0),
-                                        ("3×4", 12.0)])
+@pytest.mark.parametrize(
+    "expr,value",
+    [
+        ("48/2", 24.0),
+        ("20*.01", 0.2),
+        ("(2+3)*4", 20.0),
+        ("-3+1", -2.0),
+        ("2**10", 1024.0),
+        ("1,000+500", 1500.0),
+        ("$5+$3", 8.0),
+        ("07+1", 8.0),
+        ("3×4", 12.0),
+    ],
+)
 def test_evaluate(expr, value):
     assert evaluate(expr) == pytest.approx(value)
 
@@ -69,39 +86,45 @@ def test_uses_the_answers_calculator_when_present(monkeypatch):
     from scalemath.metrics import errors
 
     fake = types.ModuleType("scalemath.answers.calculator")
-    fake.check_annotation = lambda ann: ann == "1+1=2"      # a strict stand-in
+    fake.check_annotation = lambda ann: ann == "1+1=2"  # a strict stand-in
     monkeypatch.setitem(sys.modules, "scalemath.answers.calculator", fake)
     check = errors.annotation_checker()
-    assert check("1+1=2") is True and check("10/3=3.33") is False   # the stand-in decides
-    assert check("apples=3") is None                                # not arithmetic: no verdict
+    assert check("1+1=2") is True and check("10/3=3.33") is False  # the stand-in decides
+    assert check("apples=3") is None  # not arithmetic: no verdict
     assert errors.checker_name() == "answers.calculator"
 
 
-@pytest.mark.parametrize("text", [
-    "Thus, 60 x 60/100 = 36 students got B.",              # "x" as times
-    "There are 60 students x 2/3 = 40 students.",          # left operand behind a word
-    "He works M + 4 + 2 = 8 hours a day.",                 # left side starts with an operator
-    "Karen eats 2 pounds * 1/3 = 2/3 pounds.",             # fraction on the right
-    "The party eats 8 x 1 1/2 = 12 rolls.",                # mixed number
-    "192 / 1.2 = 1.2Y / 1.2 or 160",                       # algebra glued to the number
-    "It takes 60 days / (2/3) = 90 more days.",
-    "The lot has 8 * 2 + 4 * 5 = 16 + 20 = 36 tires.",     # a chain
-    "The price is $2,430 – ($1,250 + $850) = $2,430 – $2,100 = $330.",   # en dash
-    "Week 1 + Week 2 = 35 + 35 = 70 hours",                # labels, not numbers
-    "the sun sets at 6:00+48=6:48 PM",                     # clock time
-    "it takes 17/3 = 5 and 2/3 loads",                     # mixed number written with "and"
-    "she needs 60 / 3/4 = 80 cups",                        # spaced division by a fraction
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thus, 60 x 60/100 = 36 students got B.",  # "x" as times
+        "There are 60 students x 2/3 = 40 students.",  # left operand behind a word
+        "He works M + 4 + 2 = 8 hours a day.",  # left side starts with an operator
+        "Karen eats 2 pounds * 1/3 = 2/3 pounds.",  # fraction on the right
+        "The party eats 8 x 1 1/2 = 12 rolls.",  # mixed number
+        "192 / 1.2 = 1.2Y / 1.2 or 160",  # algebra glued to the number
+        "It takes 60 days / (2/3) = 90 more days.",
+        "The lot has 8 * 2 + 4 * 5 = 16 + 20 = 36 tires.",  # a chain
+        "The price is $2,430 – ($1,250 + $850) = $2,430 – $2,100 = $330.",  # en dash
+        "Week 1 + Week 2 = 35 + 35 = 70 hours",  # labels, not numbers
+        "the sun sets at 6:00+48=6:48 PM",  # clock time
+        "it takes 17/3 = 5 and 2/3 loads",  # mixed number written with "and"
+        "she needs 60 / 3/4 = 80 cups",  # spaced division by a fraction
+    ],
+)
 def test_inline_arithmetic_that_is_right_is_not_flagged(text):
     assert arithmetic_slips(text) == 0
 
 
-@pytest.mark.parametrize("text,slips", [
-    ("So he played 14*20=140 minutes", 1),
-    ("she had 50-8 =  44 bracelets", 1),
-    ("The lot has 8 * 2 + 4 * 5 = 16 + 20 = 38 tires.", 1),
-    ("So 6 x 7 = 43 and 2 + 2 = 5.", 2),
-])
+@pytest.mark.parametrize(
+    "text,slips",
+    [
+        ("So he played 14*20=140 minutes", 1),
+        ("she had 50-8 =  44 bracelets", 1),
+        ("The lot has 8 * 2 + 4 * 5 = 16 + 20 = 38 tires.", 1),
+        ("So 6 x 7 = 43 and 2 + 2 = 5.", 2),
+    ],
+)
 def test_inline_slips_are_found(text, slips):
     assert arithmetic_slips(text) == slips
 

@@ -1,6 +1,7 @@
 """Paired comparisons (metrics/paired.py): hand-computed examples, scipy's exact binomial test as the
 reference for McNemar, a brute-force bootstrap as the reference for the vectorized one, and the
 refusal to compare evaluations of different questions."""
+
 import json
 
 import numpy as np
@@ -8,27 +9,39 @@ import pytest
 from typer.testing import CliRunner
 
 from scalemath.cli import app
-from scalemath.metrics.paired import (ComparisonError, Evaluation, PairedConfig, compare, describe,
-                                      load_evaluation, mcnemar_exact, paired_bootstrap, per_question_sampled)
+from scalemath.metrics.paired import (
+    ComparisonError,
+    Evaluation,
+    PairedConfig,
+    compare,
+    describe,
+    load_evaluation,
+    mcnemar_exact,
+    paired_bootstrap,
+    per_question_sampled,
+)
 from scalemath.records import write_jsonl
 
 
 # ------------------------------------------------------------------------------------ McNemar
 
+
 def test_mcnemar_hand_computed():
     # 8 vs 2 discordant: 2 * (C(10,0) + C(10,1) + C(10,2)) / 2**10 = 2 * 56 / 1024
     assert mcnemar_exact(8, 2) == pytest.approx(112 / 1024, abs=1e-15)
     assert mcnemar_exact(2, 8) == mcnemar_exact(8, 2)
-    assert mcnemar_exact(0, 0) == 1.0            # no discordant questions: no evidence
+    assert mcnemar_exact(0, 0) == 1.0  # no discordant questions: no evidence
     assert mcnemar_exact(3, 3) == 1.0
-    assert mcnemar_exact(1, 0) == 1.0            # 2 * 1/2
+    assert mcnemar_exact(1, 0) == 1.0  # 2 * 1/2
     assert mcnemar_exact(5, 0) == pytest.approx(2 / 32)
     with pytest.raises(ValueError):
         mcnemar_exact(-1, 2)
 
 
-@pytest.mark.parametrize("b_only,a_only", [(0, 1), (0, 7), (8, 2), (25, 18), (18, 25), (37, 18), (12, 12),
-                                           (0, 40), (300, 250), (1500, 1400), (4000, 3000)])
+@pytest.mark.parametrize(
+    "b_only,a_only",
+    [(0, 1), (0, 7), (8, 2), (25, 18), (18, 25), (37, 18), (12, 12), (0, 40), (300, 250), (1500, 1400), (4000, 3000)],
+)
 def test_mcnemar_matches_scipy_exact_binomial(b_only, a_only):
     from scipy.stats import binomtest
 
@@ -37,6 +50,7 @@ def test_mcnemar_matches_scipy_exact_binomial(b_only, a_only):
 
 
 # ---------------------------------------------------------------------------- paired bootstrap
+
 
 def test_paired_bootstrap_hand_example():
     a = [1, 1, 0, 0, 1, 0]
@@ -76,7 +90,7 @@ def test_pairing_narrows_the_interval_of_correlated_models():
     a = (rng.random(400) < 0.6).astype(float)
     b = a.copy()
     flip = rng.choice(400, 30, replace=False)
-    b[flip[:22]] = 1.0       # b fixes some questions, breaks a few: strongly correlated
+    b[flip[:22]] = 1.0  # b fixes some questions, breaks a few: strongly correlated
     b[flip[22:]] = 0.0
     r = paired_bootstrap(a, b, bootstrap=4000, seed=0)
     paired_width = r["hi"] - r["lo"]
@@ -96,6 +110,7 @@ def test_paired_bootstrap_rejects_unpaired_input():
 
 # ------------------------------------------------------------------------- sampled figures
 
+
 def test_per_question_sampled_hand_examples():
     s = [(False, "3"), (True, "4"), (True, "4"), (False, None)]
     assert per_question_sampled(s, 4) == (1.0, 1.0, 0.5)
@@ -106,8 +121,7 @@ def test_per_question_sampled_hand_examples():
 
 def _ev(name, greedy=None, sampled=None):
     ids = set(greedy or {}) | set(sampled or {})
-    return Evaluation(name=name, source=name, questions={q: f"h{q}" for q in ids}, greedy=greedy,
-                      sampled=sampled)
+    return Evaluation(name=name, source=name, questions={q: f"h{q}" for q in ids}, greedy=greedy, sampled=sampled)
 
 
 def test_compare_hand_example_with_counts():
@@ -123,7 +137,7 @@ def test_compare_hand_example_with_counts():
     by = {r["metric"]: r for r in res["rows"]}
     assert set(by) == {"greedy", "maj@2", "pass@2", "pass_ratio@2"}
     assert by["pass@2"]["diff"] == 0.0 and by["pass_ratio@2"]["diff"] == pytest.approx(0.5)
-    assert by["maj@2"]["a"] == 1.0                  # tie between "1" and "2": "1" came first, correct
+    assert by["maj@2"]["a"] == 1.0  # tie between "1" and "2": "1" came first, correct
     assert res["questions"] == 5 and res["k"] == 2 and res["notes"] == []
     text = describe(g, res["a"], res["b"])
     assert "contains 0" in text and "McNemar exact p = 1" in text
@@ -150,15 +164,38 @@ def test_compare_refuses_reused_ids_for_other_questions():
 
 # ------------------------------------------------------------------------------ files + CLI
 
+
 def _samples(tmp, name, greedy, sampled):
     d = tmp / name
     d.mkdir()
-    rows = [{"problem_id": q, "question": f"Q {q}?", "answer": "1", "completion": "x", "sample_index": 0,
-             "temperature": 0.0, "correct": c, "extracted": "1" if c else "2"} for q, c in greedy.items()]
+    rows = [
+        {
+            "problem_id": q,
+            "question": f"Q {q}?",
+            "answer": "1",
+            "completion": "x",
+            "sample_index": 0,
+            "temperature": 0.0,
+            "correct": c,
+            "extracted": "1" if c else "2",
+        }
+        for q, c in greedy.items()
+    ]
     write_jsonl(d / "greedy.jsonl", rows)
-    rows = [{"problem_id": q, "question": f"Q {q}?", "answer": "1", "completion": "x", "sample_index": i,
-             "temperature": 0.7, "correct": c, "extracted": "1" if c else "2"}
-            for q, cs in sampled.items() for i, c in enumerate(cs)]
+    rows = [
+        {
+            "problem_id": q,
+            "question": f"Q {q}?",
+            "answer": "1",
+            "completion": "x",
+            "sample_index": i,
+            "temperature": 0.7,
+            "correct": c,
+            "extracted": "1" if c else "2",
+        }
+        for q, cs in sampled.items()
+        for i, c in enumerate(cs)
+    ]
     write_jsonl(d / "samples.jsonl", rows)
     return d
 
@@ -174,14 +211,18 @@ def test_load_evaluation_and_cli(tmp_path):
     ev = load_evaluation(da, "sft")
     assert len(ev.greedy) == n and len(ev.sampled["q0"]) == 4
     out = tmp_path / "cmp.json"
-    res = CliRunner().invoke(app, ["compare", str(da), str(db), "--name-a", "SFT", "--name-b", "RFT",
-                                   "--bootstrap", "500", "--out", str(out)], env={"COLUMNS": "220"})
+    res = CliRunner().invoke(
+        app,
+        ["compare", str(da), str(db), "--name-a", "SFT", "--name-b", "RFT", "--bootstrap", "500", "--out", str(out)],
+        env={"COLUMNS": "220"},
+    )
     assert res.exit_code == 0, res.output
     assert "McNemar" in res.output and "PassRatio@4" in res.output and "RFT − SFT" in res.output
     d = json.loads(out.read_text())
     g = d["rows"][0]
     assert g["a_only"] == 0 and g["b_only"] == sum(gb.values()) - sum(ga.values())
     from scipy.stats import binomtest
+
     assert g["p_mcnemar"] == pytest.approx(binomtest(g["b_only"], g["b_only"] + g["a_only"]).pvalue)
     # one greedy file alone is an evaluation too
     assert load_evaluation(da / "greedy.jsonl").greedy == ga
@@ -192,8 +233,9 @@ def test_cli_refuses_other_questions_without_traceback(tmp_path):
     db = _samples(tmp_path, "b", {"q1": True, "q3": False}, {"q1": [True], "q3": [False]})
     res = CliRunner().invoke(app, ["compare", str(da), str(db)])
     assert res.exit_code == 2 and "shared" in res.output and "Traceback" not in res.output
-    res = CliRunner().invoke(app, ["compare", str(da), str(db), "--intersect", "--bootstrap", "100"],
-                             env={"COLUMNS": "220"})
+    res = CliRunner().invoke(
+        app, ["compare", str(da), str(db), "--intersect", "--bootstrap", "100"], env={"COLUMNS": "220"}
+    )
     assert res.exit_code == 0 and "INTERSECTION" in res.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"problem_id": "q1", "sample_index": 0, "correct": null}\n')

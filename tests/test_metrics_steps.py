@@ -17,8 +17,8 @@ def test_count_steps():
 
 def test_fit_acc_step_exact_and_vectorized():
     s = np.arange(1, 9)
-    assert fit_acc_step(s, 0.8 ** s) == pytest.approx(0.8)
-    acc = np.stack([0.8 ** s, 0.6 ** s])
+    assert fit_acc_step(s, 0.8**s) == pytest.approx(0.8)
+    acc = np.stack([0.8**s, 0.6**s])
     acc[1, 3] = np.nan
     assert fit_acc_step(s, acc) == pytest.approx([0.8, 0.6])
 
@@ -57,7 +57,7 @@ def test_paths_signature_and_venn():
     assert path_signature("a <<48/2=24>> b <<48 + 24=72>>") == "48/2=24|48+24=72"
     assert path_signature("we get 2 + 3 = 5") == "2+3=5"
     texts = ["<<1+1=2>>", "so <<1+1=2>>", "<<2*1=2>>", "<<9=9>>", "<<3+3=6>>"]
-    code = np.array([0, 1, 2, 0, 3, 4])          # samples 0, 1, 3 share the path 1+1=2
+    code = np.array([0, 1, 2, 0, 3, 4])  # samples 0, 1, 3 share the path 1+1=2
     qid = np.array([0, 0, 0, 0, 0, 1])
     correct = np.array([1, 1, 1, 1, 0, 1])
     src = np.array(["a", "b", "b", "c", "c", "a"], dtype=object)

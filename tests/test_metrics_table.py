@@ -2,13 +2,31 @@ import numpy as np
 import pytest
 
 from scalemath.metrics.synthetic import SyntheticConfig, synthetic_problems, synthetic_samples
-from scalemath.metrics.table import (MISSING, SampleTable, attach_problem_fields, get_path, load_samples,
-                                     normalize_answer)
+from scalemath.metrics.table import (
+    MISSING,
+    SampleTable,
+    attach_problem_fields,
+    get_path,
+    load_samples,
+    normalize_answer,
+)
 from scalemath.records import RecordError, text_hash, write_jsonl
 
 
-@pytest.mark.parametrize("raw,norm", [("18", "18"), ("18.00", "18"), ("$1,234", "1234"), ("0.50", "0.5"),
-                                      (" 7. ", "7"), ("\\frac{1}{2}", "0.5"), ("", None), (None, None), ("-3", "-3")])
+@pytest.mark.parametrize(
+    "raw,norm",
+    [
+        ("18", "18"),
+        ("18.00", "18"),
+        ("$1,234", "1234"),
+        ("0.50", "0.5"),
+        (" 7. ", "7"),
+        ("\\frac{1}{2}", "0.5"),
+        ("", None),
+        (None, None),
+        ("-3", "-3"),
+    ],
+)
 def test_normalize_answer(raw, norm):
     assert normalize_answer(raw) == norm
 
@@ -48,9 +66,14 @@ def test_fast_and_slow_readers_agree(tmp_path):
 def test_irregular_files_fall_back(tmp_path):
     p = tmp_path / "s.jsonl"
     # mixed types for meta.level, int 'correct', no problem_id (ids derived from the questions)
-    write_jsonl(p, [{"question": "qa", "completion": "", "correct": 1, "meta": {"level": 3}},
-                    {"question": "qa", "completion": "", "correct": False, "meta": {"level": "Level 3"}},
-                    {"question": "qb", "completion": "", "correct": True, "temperature": 0}])
+    write_jsonl(
+        p,
+        [
+            {"question": "qa", "completion": "", "correct": 1, "meta": {"level": 3}},
+            {"question": "qa", "completion": "", "correct": False, "meta": {"level": "Level 3"}},
+            {"question": "qb", "completion": "", "correct": True, "temperature": 0},
+        ],
+    )
     t = load_samples(p, fields=["meta.level"])
     assert list(t.correct) == [1, 0, 1]
     assert t.problem_ids == [text_hash("qa"), text_hash("qb")]
@@ -61,9 +84,14 @@ def test_irregular_files_fall_back(tmp_path):
 def test_a_sample_without_problem_id_among_ids_is_an_error_not_a_question(tmp_path):
     """Regression (issue 13): `metrics` counted a line with no problem_id as one more question."""
     p = tmp_path / "s.jsonl"
-    write_jsonl(p, [{"problem_id": "a", "question": "qa", "completion": "", "correct": True},
-                    {"problem_id": "a", "question": "qa", "completion": "", "correct": False},
-                    {"question": "qa", "completion": "", "correct": True}])
+    write_jsonl(
+        p,
+        [
+            {"problem_id": "a", "question": "qa", "completion": "", "correct": True},
+            {"problem_id": "a", "question": "qa", "completion": "", "correct": False},
+            {"question": "qa", "completion": "", "correct": True},
+        ],
+    )
     with pytest.raises(RecordError, match=r"s\.jsonl:3: sample without problem_id"):
         load_samples(p)
 
@@ -84,9 +112,15 @@ def test_directory_and_parquet(tmp_path):
 
     recs = list(synthetic_samples(SyntheticConfig(n_questions=5, n_samples=3)))
     write_jsonl(tmp_path / "a_samples.jsonl", recs[:8])
-    pq.write_table(pa.Table.from_pylist([{k: r[k] for k in ("problem_id", "correct", "extracted", "sample_index",
-                                                             "temperature", "model")} for r in recs[8:]]),
-                   tmp_path / "b_samples.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {k: r[k] for k in ("problem_id", "correct", "extracted", "sample_index", "temperature", "model")}
+                for r in recs[8:]
+            ]
+        ),
+        tmp_path / "b_samples.parquet",
+    )
     (tmp_path / "other.jsonl").write_text("not json\n")
     t = load_samples(tmp_path, fields=["model"])
     assert len(t) == len(recs)

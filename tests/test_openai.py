@@ -1,4 +1,5 @@
 """OpenAIEngine against a scripted loopback server (status sequences, headers, bodies)."""
+
 import asyncio
 import email.utils
 import threading
@@ -29,16 +30,21 @@ class Scripted:
         if delay:
             await asyncio.sleep(delay)
         if status != 200:
-            return web.json_response({"error": {"message": f"scripted {status}"}}, status=status,
-                                     headers=headers)
+            return web.json_response({"error": {"message": f"scripted {status}"}}, status=status, headers=headers)
         body = self.bodies[-1]
         n = body.get("n", 1)
         key = "message" if "messages" in body else "text"
-        choices = [{"index": j, "finish_reason": "stop",
-                    key: ({"role": "assistant", "content": f"out{j} STOP tail"} if key == "message"
-                          else f"out{j} STOP tail")} for j in range(n)]
-        return web.json_response({"choices": choices,
-                                  "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n}})
+        choices = [
+            {
+                "index": j,
+                "finish_reason": "stop",
+                key: (
+                    {"role": "assistant", "content": f"out{j} STOP tail"} if key == "message" else f"out{j} STOP tail"
+                ),
+            }
+            for j in range(n)
+        ]
+        return web.json_response({"choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n}})
 
     def __enter__(self):
         self.loop = asyncio.new_event_loop()
@@ -81,14 +87,24 @@ def test_parse_retry_after():
 
 
 def test_request_body_auth_stop_cut_usage_and_cost():
-    with Scripted() as srv, OpenAIEngine(srv.url, "m", api_key="k1", price_per_1k_prompt=1.0,
-                                         price_per_1k_completion=2.0) as eng:
+    with (
+        Scripted() as srv,
+        OpenAIEngine(srv.url, "m", api_key="k1", price_per_1k_prompt=1.0, price_per_1k_completion=2.0) as eng,
+    ):
         (cs,) = list(eng.generate(["hello"], P, n=2))
     assert [c.text for c in cs] == ["out0 ", "out0 "]
     b = srv.bodies[0]
-    assert (b["model"], b["prompt"], b["temperature"], b["top_p"], b["top_k"], b["max_tokens"],
-            b["stop"], b["n"]) == ("m", "hello", 0.5, 0.9, 20, 7, ["STOP"], 1)
-    assert srv.bodies[0]["seed"] != srv.bodies[1]["seed"]          # one seed per sample
+    assert (b["model"], b["prompt"], b["temperature"], b["top_p"], b["top_k"], b["max_tokens"], b["stop"], b["n"]) == (
+        "m",
+        "hello",
+        0.5,
+        0.9,
+        20,
+        7,
+        ["STOP"],
+        1,
+    )
+    assert srv.bodies[0]["seed"] != srv.bodies[1]["seed"]  # one seed per sample
     assert srv.headers[0]["Authorization"] == "Bearer k1"
     u = eng.usage
     assert (u.requests, u.prompt_tokens, u.completion_tokens) == (2, 20, 10)
@@ -109,13 +125,12 @@ def test_retry_after_is_honoured_and_5xx_retried():
     with Scripted(script) as srv, OpenAIEngine(srv.url, "m", backoff_base=0.001) as eng:
         (cs,) = list(eng.generate(["x"], P))
     assert cs[0].finish_reason == "stop" and eng.usage.retries == 2
-    assert srv.times[1] - srv.times[0] >= 0.29      # waited the server's Retry-After
+    assert srv.times[1] - srv.times[0] >= 0.29  # waited the server's Retry-After
 
 
 def test_timeout_is_transient_and_exhausted_retries_are_recorded():
     script = [(200, {}, 0.5)] * 3
-    with Scripted(script) as srv, OpenAIEngine(srv.url, "m", timeout=0.2, max_retries=2,
-                                               backoff_base=0.001) as eng:
+    with Scripted(script) as srv, OpenAIEngine(srv.url, "m", timeout=0.2, max_retries=2, backoff_base=0.001) as eng:
         (cs,) = list(eng.generate(["x"], P))
     c = cs[0]
     assert c.finish_reason == "error" and c.meta["transient"] is True and c.meta["status"] is None

@@ -2,6 +2,7 @@
 shape, error statuses and delays: each bad reply is one recorded error for its request (status and
 message), the run goes on, and the breakdown by kind reaches the stats and the end-of-run summary
 of `augment query` and `sample --engine openai`."""
+
 import asyncio
 import json
 import threading
@@ -22,8 +23,10 @@ from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig, p
 def good(body):
     n = body.get("n", 1)
     if "messages" in body:
-        choices = [{"index": j, "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": f"ok{j}"}} for j in range(n)]
+        choices = [
+            {"index": j, "finish_reason": "stop", "message": {"role": "assistant", "content": f"ok{j}"}}
+            for j in range(n)
+        ]
     else:
         choices = [{"index": j, "finish_reason": "stop", "text": f"ok{j} #### 7"} for j in range(n)]
     return {"choices": choices, "usage": {"prompt_tokens": 3, "completion_tokens": 2 * n}}
@@ -36,24 +39,37 @@ def ok_choice():
 # kind -> (200 body as bytes, the label it is recorded under)
 MALFORMED = {
     "choices_not_list": (json.dumps({"choices": {"0": ok_choice()}}), "malformed reply: choices is not a list"),
-    "text_number": (json.dumps({"choices": [{"index": 0, "text": 5}]}),
-                    "malformed reply: choices[0].text is a number, not a string"),
-    "usage_tokens_str": (json.dumps({"choices": [ok_choice()], "usage": {"prompt_tokens": "ten"}}),
-                         "malformed reply: usage.prompt_tokens is not a non-negative integer (a string)"),
+    "text_number": (
+        json.dumps({"choices": [{"index": 0, "text": 5}]}),
+        "malformed reply: choices[0].text is a number, not a string",
+    ),
+    "usage_tokens_str": (
+        json.dumps({"choices": [ok_choice()], "usage": {"prompt_tokens": "ten"}}),
+        "malformed reply: usage.prompt_tokens is not a non-negative integer (a string)",
+    ),
     "list_body": (json.dumps([ok_choice()]), "malformed reply: body is a list, not an object"),
-    "missing_choices": (json.dumps({"id": "cmpl-1", "object": "text_completion"}),
-                        "malformed reply: choices is missing"),
+    "missing_choices": (
+        json.dumps({"id": "cmpl-1", "object": "text_completion"}),
+        "malformed reply: choices is missing",
+    ),
     "null_body": ("null", "malformed reply: body is null, not an object"),
-    "choice_not_object": (json.dumps({"choices": ["fine"]}),
-                          "malformed reply: choices[0] is a string, not an object"),
-    "usage_list": (json.dumps({"choices": [ok_choice()], "usage": [3, 4]}),
-                   "malformed reply: usage is a list, not an object"),
-    "finish_number": (json.dumps({"choices": [{"index": 0, "text": "x", "finish_reason": 1}]}),
-                      "malformed reply: choices[0].finish_reason is a number, not a string"),
-    "index_str": (json.dumps({"choices": [{"index": "0", "text": "x"}]}),
-                  "malformed reply: choices[0].index is not a non-negative integer"),
-    "error_in_200": (json.dumps({"error": {"message": "quota exceeded"}}),
-                     "malformed reply: 200 with an error object: quota exceeded"),
+    "choice_not_object": (json.dumps({"choices": ["fine"]}), "malformed reply: choices[0] is a string, not an object"),
+    "usage_list": (
+        json.dumps({"choices": [ok_choice()], "usage": [3, 4]}),
+        "malformed reply: usage is a list, not an object",
+    ),
+    "finish_number": (
+        json.dumps({"choices": [{"index": 0, "text": "x", "finish_reason": 1}]}),
+        "malformed reply: choices[0].finish_reason is a number, not a string",
+    ),
+    "index_str": (
+        json.dumps({"choices": [{"index": "0", "text": "x"}]}),
+        "malformed reply: choices[0].index is not a non-negative integer",
+    ),
+    "error_in_200": (
+        json.dumps({"error": {"message": "quota exceeded"}}),
+        "malformed reply: 200 with an error object: quota exceeded",
+    ),
     "not_json": ("<html>502 bad gateway</html>", "malformed reply: body is not JSON"),
 }
 
@@ -82,8 +98,7 @@ class Stub:
                 return web.Response(body=raw.encode(), status=200, content_type="application/json")
         if "status:" in key:
             status = int(key.split("status:")[1][:3])
-            return web.json_response({"error": {"message": f"scripted {status}", "type": "x"}},
-                                     status=status)
+            return web.json_response({"error": {"message": f"scripted {status}", "type": "x"}}, status=status)
         if "sleep:" in key:
             await asyncio.sleep(float(key.split("sleep:")[1].split()[0]))
         return web.json_response(good(body))
@@ -132,8 +147,8 @@ def test_every_malformed_200_is_one_recorded_error():
         assert c.meta["kind"] == label and c.meta["error"].startswith(label), (kind, c.meta)
     u = eng.usage
     assert u.failed == len(MALFORMED) and u.succeeded == 2
-    assert u.retries == 2                        # only the non-JSON body is retried (it may be cut short)
-    assert u.prompt_tokens == 6                  # nothing counted from a rejected reply
+    assert u.retries == 2  # only the non-JSON body is retried (it may be cut short)
+    assert u.prompt_tokens == 6  # nothing counted from a rejected reply
     assert set(u.errors.counts) == {label for _, label in MALFORMED.values()}
     assert u.error_summary().startswith(f"{len(MALFORMED)} errors: 1× ")
     assert u.as_dict()["errors"] == u.errors.as_dict()
@@ -141,15 +156,18 @@ def test_every_malformed_200_is_one_recorded_error():
 
 def test_chat_shapes_and_fewer_choices():
     assert parse_reply({"choices": [{"message": {"content": "a"}}]}, chat=True, n=1)[0] == [("a", "", None)]
-    for data, why in [({"choices": [{"index": 0}]}, "choices[0].message is null"),
-                      ({"choices": [{"message": {"content": None}}]}, "message.content is null"),
-                      ({"choices": [{"message": "hi"}]}, "message is a string")]:
+    for data, why in [
+        ({"choices": [{"index": 0}]}, "choices[0].message is null"),
+        ({"choices": [{"message": {"content": None}}]}, "message.content is null"),
+        ({"choices": [{"message": "hi"}]}, "message is a string"),
+    ]:
         with pytest.raises(openai_engine.MalformedReply, match=why.replace("[", r"\[").replace("]", r"\]")):
             parse_reply(data, chat=True, n=1)
     with pytest.raises(openai_engine.MalformedReply, match="repeat an index"):
         parse_reply({"choices": [{"index": 0, "text": "a"}, {"index": 0, "text": "b"}]}, chat=False, n=2)
-    got, pt, ct = parse_reply({"choices": [{"index": 1, "text": "b"}, {"index": 0, "text": "a"}],
-                               "usage": None}, chat=False, n=2)
+    got, pt, ct = parse_reply(
+        {"choices": [{"index": 1, "text": "b"}, {"index": 0, "text": "a"}], "usage": None}, chat=False, n=2
+    )
     assert [g[0] for g in got] == ["a", "b"] and (pt, ct) == (0, 0)
 
 
@@ -158,10 +176,12 @@ def test_status_handling_and_the_breakdown():
     with Stub() as srv, OpenAIEngine(srv.url, "m", backoff_base=0.001) as eng:
         outs = list(eng.generate(prompts, P))
     assert [cs[0].meta.get("status") for cs in outs] == [400, 400, 404, 409, 422, None]
-    assert eng.usage.retries == 0 and eng.usage.requests == 6       # no 4xx but 408/429 is retried
+    assert eng.usage.retries == 0 and eng.usage.requests == 6  # no 4xx but 408/429 is retried
     assert outs[0][0].meta["error"] == "HTTP 400: scripted 400"
-    assert eng.usage.error_summary() == ('5 errors: 2× HTTP 400 "scripted 400", 1× HTTP 404 "scripted 404", '
-                                         '1× HTTP 409 "scripted 409", 1× HTTP 422 "scripted 422"')
+    assert eng.usage.error_summary() == (
+        '5 errors: 2× HTTP 400 "scripted 400", 1× HTTP 404 "scripted 404", '
+        '1× HTTP 409 "scripted 409", 1× HTTP 422 "scripted 422"'
+    )
     script = ["status:408", "status:429", "status:503", "fine"]
     with Stub(script) as srv, OpenAIEngine(srv.url, "m", backoff_base=0.001) as eng:
         (cs,) = list(eng.generate(["x"], P))
@@ -196,16 +216,39 @@ def no_backoff(monkeypatch):
 
 def test_augment_query_finishes_with_a_breakdown(tmp_path, no_backoff):
     seeds = tmp_path / "seeds.jsonl"
-    write_jsonl(seeds, [{"question": f"Tom has {k} apples and buys {k + 1} more. How many?",
-                         "answer": f"#### {2 * k + 1}"} for k in range(7)])
+    write_jsonl(
+        seeds,
+        [
+            {"question": f"Tom has {k} apples and buys {k + 1} more. How many?", "answer": f"#### {2 * k + 1}"}
+            for k in range(7)
+        ],
+    )
     out = tmp_path / "q.jsonl"
     # 4 malformed replies, one request timing out on every attempt (1 + 6 retries), 2 good replies
     script = ["list_body", "text_number", "choices_not_list", "usage_tokens_str"]
     with Stub(script, match={"Tom has 6 apples": "sleep:1"}) as srv:
-        r = CliRunner().invoke(app, ["augment", "query", "--seeds", str(seeds), "--out", str(out),
-                                     "--strategies", "change_numbers", "--teacher-url", srv.url,
-                                     "--teacher-model", "m", "--teacher-concurrency", "1",
-                                     "--no-decontaminate", "--timeout", "0.3"])
+        r = CliRunner().invoke(
+            app,
+            [
+                "augment",
+                "query",
+                "--seeds",
+                str(seeds),
+                "--out",
+                str(out),
+                "--strategies",
+                "change_numbers",
+                "--teacher-url",
+                srv.url,
+                "--teacher-model",
+                "m",
+                "--teacher-concurrency",
+                "1",
+                "--no-decontaminate",
+                "--timeout",
+                "0.3",
+            ],
+        )
     assert r.exit_code == 0, r.output
     assert r.exception is None
     rep = json.loads(out.with_suffix(".report.json").read_text())
@@ -219,17 +262,29 @@ def test_augment_query_finishes_with_a_breakdown(tmp_path, no_backoff):
 
 def test_sample_openai_skips_failed_requests_and_reports_them(tmp_path):
     data = tmp_path / "p.jsonl"
-    write_jsonl(data, [{"id": f"p{i}", "question": f"What is {i}+{i}?", "answer": f"#### {2 * i}"}
-                       for i in range(4)])
+    write_jsonl(data, [{"id": f"p{i}", "question": f"What is {i}+{i}?", "answer": f"#### {2 * i}"} for i in range(4)])
     out = tmp_path / "s.jsonl"
     script = ["status:400 bad", "list_body"] + ["fine"] * 20
-    args = ["sample", "--model", "m", "--data", str(data), "--out", str(out), "--k", "2",
-            "--engine", "openai", "--timeout", "30"]
+    args = [
+        "sample",
+        "--model",
+        "m",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--k",
+        "2",
+        "--engine",
+        "openai",
+        "--timeout",
+        "30",
+    ]
     with Stub(script) as srv:
         r = CliRunner().invoke(app, [*args, "--base-url", srv.url])
         assert r.exit_code == 0, r.output
-        assert len(list(iter_jsonl(out))) == 6          # the two failed requests are not samples
+        assert len(list(iter_jsonl(out))) == 6  # the two failed requests are not samples
         assert "2 errors:" in r.output and 'HTTP 400 "scripted 400"' in r.output
-        r = CliRunner().invoke(app, [*args, "--base-url", srv.url])   # the re-run draws only those
+        r = CliRunner().invoke(app, [*args, "--base-url", srv.url])  # the re-run draws only those
         assert r.exit_code == 0, r.output
         assert len(list(iter_jsonl(out))) == 8 and len(srv.bodies) == 10

@@ -1,4 +1,5 @@
 """Invariants of the procedural GSM8K-format generator and the pre-training corpus."""
+
 import ast
 import collections
 import re
@@ -7,8 +8,16 @@ from fractions import Fraction
 import pytest
 
 from scalemath.datasets.procedural import (
-    FAMILIES, ProceduralConfig, check_disjoint, equations, generate, normalize_question,
-    programs_of, solutions, split_of_key, structure_key,
+    FAMILIES,
+    ProceduralConfig,
+    check_disjoint,
+    equations,
+    generate,
+    normalize_question,
+    programs_of,
+    solutions,
+    split_of_key,
+    structure_key,
 )
 from scalemath.datasets.pretrain_corpus import PretrainConfig, pretrain_corpus
 
@@ -17,6 +26,7 @@ ANNOT = re.compile(r"([0-9+\-*/]+)=<<([^=<>]+)=([^<>]+)>>(\S+?)(?=[\s.,]|$)")
 
 def calc(expr: str) -> Fraction:
     """Tiny local checker: numbers and + - * / only (the project's evaluator is written elsewhere)."""
+
     def ev(node):
         if isinstance(node, ast.Expression):
             return ev(node.body)
@@ -24,9 +34,9 @@ def calc(expr: str) -> Fraction:
             return Fraction(node.value)
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
             a, b = ev(node.left), ev(node.right)
-            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b,
-                    ast.Div: a / b if b else None}[type(node.op)]
+            return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b, ast.Div: a / b if b else None}[type(node.op)]
         raise ValueError(f"not plain arithmetic: {ast.dump(node)}")
+
     return ev(ast.parse(expr, mode="eval"))
 
 
@@ -43,7 +53,7 @@ def check_solution(text: str) -> list[int]:
         exact = calc(expr)
         assert exact is not None and exact.denominator == 1 and exact >= 0, line
         assert int(value) == exact, line
-        for a, b in re.findall(r"(\d+)/(\d+)", expr):   # each division exact
+        for a, b in re.findall(r"(\d+)/(\d+)", expr):  # each division exact
             assert int(a) % int(b) == 0, line
         results.append(int(value))
     assert lines[-1] == f"#### {results[-1]}"
@@ -206,8 +216,7 @@ def test_pretrain_corpus_is_not_the_task():
 
 def test_pretrain_corpus_covers_task_vocabulary():
     words = lambda t: {w.lower() for w in re.findall(r"[A-Za-z]+", t)}
-    task = set().union(*(words(p.question + " " + p.solution)
-                         for p in generate(800, steps=(1, 6), seed=9)))
+    task = set().union(*(words(p.question + " " + p.solution) for p in generate(800, steps=(1, 6), seed=9)))
     corpus = set().union(*(words(x) for x in pretrain_corpus(n_chars=400_000, seed=0)))
     missing = task - corpus
     assert len(missing) <= 0.03 * len(task), sorted(missing)

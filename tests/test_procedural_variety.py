@@ -1,5 +1,6 @@
 """Reference solutions in varied orders and forms (ProceduralConfig.solution_variety): the same
 problems, every solution a valid path of the problem, and variety where the problem allows it."""
+
 import pytest
 
 from scalemath.datasets.procedural import ProceduralConfig, equations, generate, solutions
@@ -33,10 +34,13 @@ def test_variety_is_seeded_and_varies():
     assert [p.solution for p in a] == [p.solution for p in b]
     canon = generate(200, **KW)
     differ = sum(equation_signature(x.solution) != equation_signature(y.solution) for x, y in zip(a, canon))
-    assert differ > 100                           # most 2-4 step problems get another path
+    assert differ > 100  # most 2-4 step problems get another path
     orders = generate(200, solution_variety="orders", **KW)
-    assert 0 < sum(equation_signature(x.solution) != equation_signature(y.solution)
-                   for x, y in zip(orders, canon)) < differ
+    assert (
+        0
+        < sum(equation_signature(x.solution) != equation_signature(y.solution) for x, y in zip(orders, canon))
+        < differ
+    )
 
 
 def test_unknown_variety_is_an_error():

@@ -5,6 +5,7 @@ with --max-line-bytes), the CLI's one error path, the readers' rules (empty inpu
 non-UTF-8 bytes named by line, YAML and CSV cases) and temp files. The 50 MB-line memory figures
 are in benchmarks/bench_reliability.py; a smaller line's peak memory is checked here.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,19 @@ import pytest
 from typer.testing import CliRunner
 
 from scalemath.cli import app
-from scalemath.records import (DEFAULT_MAX_LINE_BYTES, LIMITS, RecordError, iter_jsonl_numbered,
-                               read_text, set_read_limits, write_jsonl)
+from scalemath.records import (
+    DEFAULT_MAX_LINE_BYTES,
+    LIMITS,
+    RecordError,
+    iter_jsonl_numbered,
+    read_text,
+    set_read_limits,
+    write_jsonl,
+)
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 KINDS = ("truncated", "non_utf8", "empty", "json_list", "missing_fields", "huge_line")
-HUGE = 5000          # bytes of the "huge" line in these tests; the bound is set to 1000 below
+HUGE = 5000  # bytes of the "huge" line in these tests; the bound is set to 1000 below
 
 
 @pytest.fixture(autouse=True)
@@ -56,14 +64,22 @@ def malformed(kind: str, good, missing: dict, big: str) -> bytes:
 
 
 def sample(i):
-    return {"problem_id": f"p{i}", "question": f"What is {i} + 2?", "answer": str(i + 2),
-            "completion": f"{i} + 2 = <<{i}+2={i + 2}>>{i + 2}\n#### {i + 2}", "correct": True,
-            "sample_index": 0, "temperature": 0.0}
+    return {
+        "problem_id": f"p{i}",
+        "question": f"What is {i} + 2?",
+        "answer": str(i + 2),
+        "completion": f"{i} + 2 = <<{i}+2={i + 2}>>{i + 2}\n#### {i + 2}",
+        "correct": True,
+        "sample_index": 0,
+        "temperature": 0.0,
+    }
 
 
 def gsm8k(i):
-    return {"question": f"Tom has {i} apples and buys 2 more. How many apples does he have?",
-            "answer": f"Tom has {i} + 2 = <<{i}+2={i + 2}>>{i + 2} apples.\n#### {i + 2}"}
+    return {
+        "question": f"Tom has {i} apples and buys 2 more. How many apples does he have?",
+        "answer": f"Tom has {i} + 2 = <<{i}+2={i + 2}>>{i + 2} apples.\n#### {i + 2}",
+    }
 
 
 def problem(i):
@@ -73,24 +89,77 @@ def problem(i):
 
 # (name, argv(input, work), good record, record missing a field, the field made long)
 COMMANDS = [
-    ("eval --samples", lambda f, w: ["eval", "--samples", str(f), "--out", str(w / "ev")], sample,
-     {"problem_id": "p9", "question": "q", "answer": "1"}, "completion"),
-    ("sample --data", lambda f, w: ["sample", "--model", str(w / "no-model"), "--data", str(f),
-                                    "--out", str(w / "s.jsonl")], gsm8k, {"question": "q"}, "question"),
-    ("train --data", lambda f, w: ["train", "--model", str(w / "no-model"), "--data", str(f),
-                                   "--out", str(w / "m")], problem, {"id": "p9", "question": "q"}, "solution"),
-    ("rft --samples", lambda f, w: ["rft", "--samples", str(f), "--out", str(w / "r.jsonl")], sample,
-     {"question": "q", "answer": "1"}, "completion"),
-    ("grade", lambda f, w: ["grade", "--input", str(f), "--output", str(w / "g.jsonl"), "--workers", "1"],
-     sample, {"completion": "#### 1"}, "completion"),
-    ("data convert", lambda f, w: ["data", "convert", "--input", str(f), "--out", str(w / "c.jsonl")],
-     gsm8k, {"question": "q"}, "question"),
-    ("decontaminate", lambda f, w: ["decontaminate", "--input", str(f), "--against", str(w / "test.jsonl"),
-                                    "--out", str(w / "d.jsonl")], problem, {"id": "p9", "solution": "s"}, "solution"),
-    ("metrics", lambda f, w: ["metrics", str(f), "--bootstrap", "0"], sample,
-     {"question": "What is 0 + 2?", "completion": "#### 2", "correct": True}, "completion"),
-    ("eval --data", lambda f, w: ["eval", "--model", str(w / "no-model"), "--data", str(f),
-                                  "--out", str(w / "ev")], gsm8k, {"question": "q"}, "question"),
+    (
+        "eval --samples",
+        lambda f, w: ["eval", "--samples", str(f), "--out", str(w / "ev")],
+        sample,
+        {"problem_id": "p9", "question": "q", "answer": "1"},
+        "completion",
+    ),
+    (
+        "sample --data",
+        lambda f, w: ["sample", "--model", str(w / "no-model"), "--data", str(f), "--out", str(w / "s.jsonl")],
+        gsm8k,
+        {"question": "q"},
+        "question",
+    ),
+    (
+        "train --data",
+        lambda f, w: ["train", "--model", str(w / "no-model"), "--data", str(f), "--out", str(w / "m")],
+        problem,
+        {"id": "p9", "question": "q"},
+        "solution",
+    ),
+    (
+        "rft --samples",
+        lambda f, w: ["rft", "--samples", str(f), "--out", str(w / "r.jsonl")],
+        sample,
+        {"question": "q", "answer": "1"},
+        "completion",
+    ),
+    (
+        "grade",
+        lambda f, w: ["grade", "--input", str(f), "--output", str(w / "g.jsonl"), "--workers", "1"],
+        sample,
+        {"completion": "#### 1"},
+        "completion",
+    ),
+    (
+        "data convert",
+        lambda f, w: ["data", "convert", "--input", str(f), "--out", str(w / "c.jsonl")],
+        gsm8k,
+        {"question": "q"},
+        "question",
+    ),
+    (
+        "decontaminate",
+        lambda f, w: [
+            "decontaminate",
+            "--input",
+            str(f),
+            "--against",
+            str(w / "test.jsonl"),
+            "--out",
+            str(w / "d.jsonl"),
+        ],
+        problem,
+        {"id": "p9", "solution": "s"},
+        "solution",
+    ),
+    (
+        "metrics",
+        lambda f, w: ["metrics", str(f), "--bootstrap", "0"],
+        sample,
+        {"question": "What is 0 + 2?", "completion": "#### 2", "correct": True},
+        "completion",
+    ),
+    (
+        "eval --data",
+        lambda f, w: ["eval", "--model", str(w / "no-model"), "--data", str(f), "--out", str(w / "ev")],
+        gsm8k,
+        {"question": "q"},
+        "question",
+    ),
 ]
 
 
@@ -101,7 +170,7 @@ def run(args: list[str]):
 def assert_clean_error(r, path: Path, work: Path, line: int | None = None) -> None:
     text = r.output
     assert r.exit_code == 2, text
-    assert isinstance(r.exception, SystemExit), repr(r.exception)   # no escaped exception
+    assert isinstance(r.exception, SystemExit), repr(r.exception)  # no escaped exception
     assert "Traceback" not in text
     where = f"{path}:{line}:" if line else str(path)
     assert f"error: {where}" in text, text
@@ -111,15 +180,22 @@ def assert_clean_error(r, path: Path, work: Path, line: int | None = None) -> No
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("name,argv,good,missing,big", COMMANDS, ids=[c[0] for c in COMMANDS])
 def test_bad_input_matrix(tmp_path, name, argv, good, missing, big, kind):
-    write_jsonl(tmp_path / "test.jsonl", [{"id": "t1", "question": "A train leaves at noon and travels "
-                                                                   "three hours. When does it arrive?"}])
+    write_jsonl(
+        tmp_path / "test.jsonl",
+        [{"id": "t1", "question": "A train leaves at noon and travels three hours. When does it arrive?"}],
+    )
     f = tmp_path / f"in_{kind}.jsonl"
     f.write_bytes(malformed(kind, good, missing, big))
     r = run(["--max-line-bytes", "1000", *argv(f, tmp_path)])
     line = {"truncated": 3, "non_utf8": 3, "json_list": 1, "missing_fields": 3, "huge_line": 3}.get(kind)
     assert_clean_error(r, f, tmp_path, line)
-    expect = {"non_utf8": "not valid UTF-8", "empty": "no ", "json_list": "expected a JSON object",
-              "huge_line": "line longer than 1,000 bytes", "truncated": "malformed JSON"}
+    expect = {
+        "non_utf8": "not valid UTF-8",
+        "empty": "no ",
+        "json_list": "expected a JSON object",
+        "huge_line": "line longer than 1,000 bytes",
+        "truncated": "malformed JSON",
+    }
     if kind in expect:
         assert expect[kind] in r.output
 
@@ -127,15 +203,19 @@ def test_bad_input_matrix(tmp_path, name, argv, good, missing, big, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_fit_csv_cases(tmp_path, kind):
     good = b"data_size,accuracy\n100,0.2\n200,0.3\n400,0.4\n800,0.5\n"
-    data = {"truncated": good + b"1600\n", "non_utf8": good + b"1600,0.6\xe9\n", "empty": b"",
-            "json_list": b'[{"data_size": 100, "accuracy": 0.2}]\n',
-            "missing_fields": good.replace(b"accuracy", b"acc"),
-            "huge_line": good + b"1600," + b"7" * HUGE + b"\n"}[kind]
+    data = {
+        "truncated": good + b"1600\n",
+        "non_utf8": good + b"1600,0.6\xe9\n",
+        "empty": b"",
+        "json_list": b'[{"data_size": 100, "accuracy": 0.2}]\n',
+        "missing_fields": good.replace(b"accuracy", b"acc"),
+        "huge_line": good + b"1600," + b"7" * HUGE + b"\n",
+    }[kind]
     f = tmp_path / "r.csv"
     f.write_bytes(data)
     r = run(["--max-line-bytes", "1000", "fit", str(f), "--x", "data_size", "--y", "accuracy"])
     assert_clean_error(r, f, tmp_path, {"truncated": 6, "non_utf8": 6, "huge_line": 6}.get(kind))
-    if kind == "truncated":   # regression: a row cut short was silently fitted on what was left
+    if kind == "truncated":  # regression: a row cut short was silently fitted on what was left
         assert "truncated row" in r.output
 
 
@@ -150,15 +230,19 @@ def test_fit_huge_csv_field_within_the_line_bound(tmp_path):
 @pytest.mark.parametrize("kind", KINDS)
 def test_experiment_run_yaml_cases(tmp_path, kind):
     good = b"name: tiny\ndata:\n  source: procedural\n  train_n: 8\n  test_n: 4\n"
-    data = {"truncated": good + b"sft:\n  fractions: [1, 0.5\n", "non_utf8": good + b"description: caf\xe9\n",
-            "empty": b"", "json_list": b"- name: tiny\n- data: procedural\n",
-            "missing_fields": good.replace(b"source: procedural", b"source: files"),
-            "huge_line": good + b"description: " + b"seven " * 1000 + b"\n"}[kind]
+    data = {
+        "truncated": good + b"sft:\n  fractions: [1, 0.5\n",
+        "non_utf8": good + b"description: caf\xe9\n",
+        "empty": b"",
+        "json_list": b"- name: tiny\n- data: procedural\n",
+        "missing_fields": good.replace(b"source: procedural", b"source: files"),
+        "huge_line": good + b"description: " + b"seven " * 1000 + b"\n",
+    }[kind]
     f = tmp_path / "study.yaml"
     f.write_bytes(data)
     r = run(["--max-line-bytes", "1000", "experiment", "run", str(f), "--out", str(tmp_path / "run"), "--dry-run"])
     assert_clean_error(r, f, tmp_path, {"non_utf8": 6, "huge_line": 6}.get(kind))
-    if kind == "non_utf8":    # regression: "UnicodeDecodeError ... position 405", no file name
+    if kind == "non_utf8":  # regression: "UnicodeDecodeError ... position 405", no file name
         assert "byte 0xe9 at column 17 is not valid UTF-8" in r.output
 
 
@@ -170,6 +254,7 @@ def test_empty_study_is_an_error_not_the_default_study(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ the error path
+
 
 def test_error_path_exit_codes_and_debug(tmp_path, monkeypatch):
     f = tmp_path / "in.jsonl"
@@ -207,13 +292,28 @@ def test_cli_process_prints_no_traceback_and_exits_2(tmp_path):
     f = tmp_path / "in.jsonl"
     f.write_bytes(b'{"question": "caf\xe9", "answer": "#### 1"}\n')
     env = {**os.environ, "PYTHONPATH": SRC}
-    p = subprocess.run([sys.executable, "-m", "scalemath.cli", "data", "convert", "--input", str(f),
-                        "--out", str(tmp_path / "o.jsonl")], capture_output=True, text=True, env=env)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scalemath.cli",
+            "data",
+            "convert",
+            "--input",
+            str(f),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert p.returncode == 2
     assert p.stderr.strip() == f"error: {f}:1: byte 0xe9 at column 18 is not valid UTF-8 (invalid continuation byte)"
 
 
 # ------------------------------------------------------------------------------------ readers
+
 
 def test_allow_empty_flag_and_env(tmp_path, monkeypatch):
     f = tmp_path / "e.jsonl"
@@ -224,7 +324,7 @@ def test_allow_empty_flag_and_env(tmp_path, monkeypatch):
     r = run(["--allow-empty", "data", "convert", "--input", str(f), "--out", str(tmp_path / "o.jsonl")])
     assert r.exit_code == 0 and "wrote 0 problems" in r.output
     r = run(["grade", "--input", str(f), "--output", str(tmp_path / "g.jsonl")])
-    assert r.exit_code == 2 and "empty" in r.output     # regression: "accuracy 0/0", exit 0
+    assert r.exit_code == 2 and "empty" in r.output  # regression: "accuracy 0/0", exit 0
     monkeypatch.setenv("SCALEMATH_ALLOW_EMPTY", "1")
     r = run(["data", "convert", "--input", str(f), "--out", str(tmp_path / "o.jsonl")])
     assert r.exit_code == 0
@@ -242,7 +342,7 @@ def test_line_bound_reads_no_more_than_the_bound(tmp_path):
     assert len(list(iter_jsonl_numbered(f))) == 1
     # exactly at the bound is fine, one byte over is not
     g = tmp_path / "edge.jsonl"
-    g.write_bytes(b'{"a": "' + b"b" * 93 + b'"}\n')       # 102 bytes + newline
+    g.write_bytes(b'{"a": "' + b"b" * 93 + b'"}\n')  # 102 bytes + newline
     set_read_limits(max_line_bytes=102)
     assert len(list(iter_jsonl_numbered(g))) == 1
     set_read_limits(max_line_bytes=101)
@@ -262,17 +362,33 @@ def test_long_line_peak_memory_stays_small(tmp_path):
             fh.write(b"seven " * ((1 << 20) // 6 + 1))
         fh.write(b'", "answer": "#### 1"}\n')
     hwm = tmp_path / "hwm"
-    code = ("import atexit, sys\n"
-            "out = sys.argv[1]\n"
-            "def hwm():\n"
-            "    for l in open('/proc/self/status'):\n"
-            "        if l.startswith('VmHWM:'): open(out, 'w').write(l.split()[1])\n"
-            "atexit.register(hwm)\n"
-            "sys.argv = ['scalemath'] + sys.argv[2:]\n"
-            "from scalemath.cli import main; main()\n")
-    p = subprocess.run([sys.executable, "-c", code, str(hwm), "data", "convert", "--input", str(f),
-                        "--out", str(tmp_path / "o.jsonl")], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": SRC})
+    code = (
+        "import atexit, sys\n"
+        "out = sys.argv[1]\n"
+        "def hwm():\n"
+        "    for l in open('/proc/self/status'):\n"
+        "        if l.startswith('VmHWM:'): open(out, 'w').write(l.split()[1])\n"
+        "atexit.register(hwm)\n"
+        "sys.argv = ['scalemath'] + sys.argv[2:]\n"
+        "from scalemath.cli import main; main()\n"
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(hwm),
+            "data",
+            "convert",
+            "--input",
+            str(f),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
     assert p.returncode == 2 and "line longer than 4,194,304 bytes" in p.stderr, p.stderr
     peak_mb = int(hwm.read_text()) / 1024
     assert peak_mb < 250, peak_mb
@@ -333,8 +449,17 @@ def test_decontaminate_refuses_a_record_without_question(tmp_path):
     write_jsonl(tmp_path / "test.jsonl", [{"id": "t", "question": "What is the capital of France today?"}])
     f = tmp_path / "train.jsonl"
     write_jsonl(f, [problem(1), {"id": "x", "solution": "no question here"}])
-    r = run(["decontaminate", "--input", str(f), "--against", str(tmp_path / "test.jsonl"),
-             "--out", str(tmp_path / "d.jsonl")])
+    r = run(
+        [
+            "decontaminate",
+            "--input",
+            str(f),
+            "--against",
+            str(tmp_path / "test.jsonl"),
+            "--out",
+            str(tmp_path / "d.jsonl"),
+        ]
+    )
     assert_clean_error(r, f, tmp_path, 2)
     assert not (tmp_path / "d.jsonl").exists()
 
@@ -348,8 +473,23 @@ def test_train_with_every_prompt_over_max_length_is_a_clear_error(tmp_path):
     model = save_tiny_llama(tmp_path / "tiny")
     f = tmp_path / "long.jsonl"
     write_jsonl(f, [{"question": "How many? " + "apples and pears " * 200, "answer": "x\n#### 1"}])
-    r = run(["train", "--model", str(model), "--data", str(f), "--out", str(tmp_path / "m"), "--max-steps", "1",
-             "--threads", "1", "--quiet", "--allow-contamination"])
+    r = run(
+        [
+            "train",
+            "--model",
+            str(model),
+            "--data",
+            str(f),
+            "--out",
+            str(tmp_path / "m"),
+            "--max-steps",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+            "--allow-contamination",
+        ]
+    )
     assert r.exit_code == 2 and "have a prompt of max_length=512 tokens or more" in " ".join(r.output.split())
 
 

@@ -13,8 +13,10 @@ from scalemath.report.html import ReportConfig, build_report, discover
 
 
 def make_run(root):
-    write_jsonl(root / "eval" / "test_samples.jsonl",
-                synthetic_samples(SyntheticConfig(n_questions=80, n_samples=8, models=("m7b", "m13b"), acc_step=0.8)))
+    write_jsonl(
+        root / "eval" / "test_samples.jsonl",
+        synthetic_samples(SyntheticConfig(n_questions=80, n_samples=8, models=("m7b", "m13b"), acc_step=0.8)),
+    )
     rng = np.random.default_rng(0)
     lines = ["cell,method,data_size,accuracy,k,distinct_paths"]
     for n in (250, 500, 1000, 2000, 4000, 7473):
@@ -30,10 +32,15 @@ def make_run(root):
             pl.append(f"m{loss},{n},{loss},{1.9 - loss + 0.02 * np.log(n) + rng.normal(0, 0.004):.4f}")
     (root / "models").mkdir()
     (root / "models" / "results.csv").write_text("\n".join(pl) + "\n")
-    paths = {"sources": ["a", "b"], "per_source": {"a": {"paths": 10, "questions": 5, "per_question": 2.0},
-                                                  "b": {"paths": 8, "questions": 5, "per_question": 1.6}},
-             "pooled": {"paths": 14, "questions": 5, "per_question": 2.8},
-             "venn": [{"sources": ["a"], "paths": 6}, {"sources": ["b"], "paths": 4}, {"sources": ["a", "b"], "paths": 4}]}
+    paths = {
+        "sources": ["a", "b"],
+        "per_source": {
+            "a": {"paths": 10, "questions": 5, "per_question": 2.0},
+            "b": {"paths": 8, "questions": 5, "per_question": 1.6},
+        },
+        "pooled": {"paths": 14, "questions": 5, "per_question": 2.8},
+        "venn": [{"sources": ["a"], "paths": 6}, {"sources": ["b"], "paths": 4}, {"sources": ["a", "b"], "paths": 4}],
+    }
     (root / "rft_stats.json").write_text(json.dumps({"k": 100, "dedupe": "equations", "paths": paths}))
 
 
@@ -47,14 +54,22 @@ def test_report_has_every_section(tmp_path):
     html = out.read_text()
     assert out == tmp_path / "report" / "index.html"
     titles = [t for t, _ in images(html)]
-    for want in ("Pass@n and PassRatio@n vs n", "Accuracy vs reasoning steps", "Error types",
-                 "Distinct reasoning paths per source", "accuracy vs data_size", "accuracy vs k",
-                 "accuracy vs distinct_paths", "by model", "accuracy vs pretrain_loss"):
+    for want in (
+        "Pass@n and PassRatio@n vs n",
+        "Accuracy vs reasoning steps",
+        "Error types",
+        "Distinct reasoning paths per source",
+        "accuracy vs data_size",
+        "accuracy vs k",
+        "accuracy vs distinct_paths",
+        "by model",
+        "accuracy vs pretrain_loss",
+    ):
         assert want in titles, want
-    assert titles.count("Distinct reasoning paths per source") == 2       # samples + rft_stats.json
+    assert titles.count("Distinct reasoning paths per source") == 2  # samples + rft_stats.json
     assert "Acc_step" in html and "Data needed for accuracy = 0.4" in html and "dedupe" in html
     assert "accuracy vs pretrain_loss — data_size = 7473" in html and "acc = a + b·x" in html
-    assert "http://" not in html and "https://" not in html              # self-contained
+    assert "http://" not in html and "https://" not in html  # self-contained
     for name in ("passn_0", "steps_0", "errors_0", "fit_*", "rft_k_*", "ptloss_*"):
         (png,) = (tmp_path / "report").glob(name + ".png")
         assert png.read_bytes()[:4] == b"\x89PNG"
@@ -79,8 +94,19 @@ def test_report_of_empty_dir_and_cli(tmp_path):
     res = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert res.exit_code == 2
     make_run(tmp_path / "run")
-    res = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--bootstrap", "50", "--ks", "1,2",
-                                   "--out", str(tmp_path / "r" / "index.html")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "run"),
+            "--bootstrap",
+            "50",
+            "--ks",
+            "1,2",
+            "--out",
+            str(tmp_path / "r" / "index.html"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert len(images((tmp_path / "r" / "index.html").read_text())) >= 7
 
@@ -96,7 +122,7 @@ def test_report_reads_an_evaluation_stage_folder(tmp_path):
     (tmp_path / "other" / "metrics.json").write_text(json.dumps({"accuracy": 0.25}))
     html = build_report(tmp_path, ReportConfig(bootstrap=50, ks=(1, 4))).read_text()
     assert "Evaluation: tiny — eval" in html and "metrics.json of the evaluation stage" in html and "maj1@1" in html
-    assert "30 greedy" in html.replace("(", "")          # greedy.jsonl was read as the greedy samples
+    assert "30 greedy" in html.replace("(", "")  # greedy.jsonl was read as the greedy samples
     assert "Other figures: other/metrics.json" in html
 
 

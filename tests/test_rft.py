@@ -1,4 +1,5 @@
 """RFT collection: paper semantics, farthest tie-break, pooling stats, formats, workers, errors."""
+
 from __future__ import annotations
 
 import random
@@ -85,25 +86,26 @@ def sampled_texts(records: list[dict]) -> list[str]:
 
 # -- grading and filtering as the paper does
 
+
 def test_paper_answer():
     assert paper_answer("so #### 72") == 72.0
     assert paper_answer("#### 1,000.5") == 1000.5
     assert paper_answer("#### -3") == -3.0
     assert paper_answer("#### 1.2.3") is None
-    assert paper_answer("#### x 5 #### 5") == 5.0   # the first *matching* '#### number'
+    assert paper_answer("#### x 5 #### 5") == 5.0  # the first *matching* '#### number'
     assert paper_answer("#### 5\x00#### 6") == 5.0
-    assert paper_answer("junk\x00#### 6") is None    # text cut at the first NUL
+    assert paper_answer("junk\x00#### 6") is None  # text cut at the first NUL
     assert paper_answer("no answer") is None
 
 
 def test_correct_consistent_distinct_kept_in_order():
     samples = [
-        sample("48/2 = <<48/2=24>>24. 48+24 = <<48+24=72>>72.\n#### 72"),      # new
-        sample("48/2 = <<48/2=24>>24. 48+24 = <<48+24=70>>72.\n#### 72"),      # bad annotation
-        sample("48/2 = <<48/2=24>>24. 48+24 = <<48+24=72>>72.\n#### 73"),      # wrong answer
-        sample("48/2 = <<48/2=24>>24. nothing more"),                          # no answer
-        sample("<<24 + 48 = 72>> and <<48 / 2=24>>\n#### 72"),                 # new signature
-        sample("48 /2=<<48/2=24>>24 then <<48+24=72>>\n#### 72.0"),           # same sig, 72.0 == 72
+        sample("48/2 = <<48/2=24>>24. 48+24 = <<48+24=72>>72.\n#### 72"),  # new
+        sample("48/2 = <<48/2=24>>24. 48+24 = <<48+24=70>>72.\n#### 72"),  # bad annotation
+        sample("48/2 = <<48/2=24>>24. 48+24 = <<48+24=72>>72.\n#### 73"),  # wrong answer
+        sample("48/2 = <<48/2=24>>24. nothing more"),  # no answer
+        sample("<<24 + 48 = 72>> and <<48 / 2=24>>\n#### 72"),  # new signature
+        sample("48 /2=<<48/2=24>>24 then <<48+24=72>>\n#### 72.0"),  # same sig, 72.0 == 72
     ]
     records, stats = collect(samples)
     assert [r["meta"]["origin"] for r in records] == ["original", "sampled", "sampled"]
@@ -128,9 +130,9 @@ def test_path_without_annotations_is_kept_once():
 
 # -- farthest tie-break
 
-B = "<<48+24=72>> and <<48/2=24>>\n#### 72"            # the other kept path (signature B)
-A1 = "<<48/2=24>> then <<48+24=72>>\n#### 72"          # signature A, first seen
-A_FAR = A1 + " " + "z" * 30                             # signature A, much farther from B
+B = "<<48+24=72>> and <<48/2=24>>\n#### 72"  # the other kept path (signature B)
+A1 = "<<48/2=24>> then <<48+24=72>>\n#### 72"  # signature A, first seen
+A_FAR = A1 + " " + "z" * 30  # signature A, much farther from B
 
 
 def test_farthest_replacement_happens_and_not_otherwise():
@@ -179,8 +181,15 @@ def _samples(draw):
         q = draw(st.sampled_from(["q1", "q2", "q3"]))
         body = "".join(draw(st.lists(st.sampled_from(_words), max_size=8)))
         tail = draw(st.sampled_from(["\n#### 72", "\n#### 72", "\n#### 71", "", "\n#### 7,2"]))
-        out.append({"question": q, "answer": "#### 72", "completion": body + tail,
-                    "model": draw(st.sampled_from(["m1", "m2"])), "seed": len(out)})
+        out.append(
+            {
+                "question": q,
+                "answer": "#### 72",
+                "completion": body + tail,
+                "model": draw(st.sampled_from(["m1", "m2"])),
+                "seed": len(out),
+            }
+        )
     return out
 
 
@@ -199,15 +208,18 @@ def test_matches_naive_paper_loop(samples):
 
 # -- output shapes
 
+
 def test_records_are_problem_shaped_and_legacy():
     records, _ = collect([sample(A1, model="m", seed=3), sample(B, model="m", seed=4)])
     r = records[1]
     assert set(r) == {"id", "question", "solution", "answer", "source", "split", "meta"}
     assert r["source"] == "rft" and r["split"] == "train" and r["id"].startswith(records[0]["id"])
-    assert r["meta"] == {"origin": "sampled", "model": "m", "seed": 3,
-                         "signature": equation_signature(A1)}
+    assert r["meta"] == {"origin": "sampled", "model": "m", "seed": 3, "signature": equation_signature(A1)}
     assert [to_legacy(x) for x in records] == [
-        {"query": Q, "response": GOLD}, {"query": Q, "response": A1}, {"query": Q, "response": B}]
+        {"query": Q, "response": GOLD},
+        {"query": Q, "response": A1},
+        {"query": Q, "response": B},
+    ]
 
 
 def test_bare_reference_answer_gives_no_original():
@@ -224,11 +236,15 @@ def test_samples_as_dataclasses():
 
 
 def test_problems_fix_reference_and_order():
-    problems = [Problem(id="a", question="qa", solution="x <<1+1=2>>\n#### 2"),
-                {"id": "b", "question": "qb", "answer": "y <<2+2=4>>\n#### 4"},
-                {"id": "c", "question": "qc", "solution": "#### 9"}]
-    samples = [{"question": "qb", "completion": "<<2*2=4>>\n#### 4"},
-               {"question": "qa", "completion": "<<2*1=2>>\n#### 2"}]
+    problems = [
+        Problem(id="a", question="qa", solution="x <<1+1=2>>\n#### 2"),
+        {"id": "b", "question": "qb", "answer": "y <<2+2=4>>\n#### 4"},
+        {"id": "c", "question": "qc", "solution": "#### 9"},
+    ]
+    samples = [
+        {"question": "qb", "completion": "<<2*2=4>>\n#### 4"},
+        {"question": "qa", "completion": "<<2*1=2>>\n#### 2"},
+    ]
     records, stats = collect(samples, problems=problems)
     assert [r["id"] for r in records] == ["a", "a/rft1", "b", "b/rft1", "c"]
     assert stats.questions == 3 and stats.originals == 3
@@ -238,13 +254,17 @@ def test_problems_fix_reference_and_order():
 
 # -- pooling several sources
 
+
 def test_pooling_stats_per_source():
     p1 = "<<48/2=24>> <<48+24=72>>\n#### 72"
     p2 = "<<48+24=72>> <<48/2=24>>\n#### 72"
     p3 = "<<2*24=48>> <<48/2=24>> <<48+24=72>>\n#### 72"
     samples = [
-        sample(p1, model="small"), sample(p2, model="small"), sample("#### 5", model="small"),
-        sample(p1 + " again", model="big"), sample(p3, model="big"),
+        sample(p1, model="small"),
+        sample(p2, model="small"),
+        sample("#### 5", model="small"),
+        sample(p1 + " again", model="big"),
+        sample(p3, model="big"),
         sample(p3.replace("=72>>", "=71>>"), model="big"),
     ]
     _, stats = collect(samples)
@@ -260,6 +280,7 @@ def test_pooling_stats_per_source():
 
 
 # -- files: errors, pooling order, workers
+
 
 def _write(path, rows):
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
@@ -277,7 +298,7 @@ def test_malformed_line_names_file_and_line(tmp_path):
     p.write_text('{"question": "q", "answer": 5, "completion": "x"}\n')
     with pytest.raises(RecordError, match=r"s\.jsonl:1: .*must be strings"):
         collect_files([str(p)], RFTConfig())
-    p.write_text('[1, 2]\n')
+    p.write_text("[1, 2]\n")
     for w in (1, 2):
         with pytest.raises(RecordError, match=r"s\.jsonl:1"):
             collect_files([str(p)], RFTConfig(workers=w))
@@ -303,10 +324,21 @@ def _pool(rng: random.Random, n_questions: int, k: int, model: str) -> list[dict
             first = rng.choice(ops)
             wrong = rng.random() < 0.2
             last = f"<<2*{a + b}={2 * (a + b) + (1 if wrong else 0)}>>"
-            text = (rng.choice(["", "So ", "Thus "]) + f"{a} and {b}: {first}" + rng.choice([" ok", "", "!"])
-                    + f" {last}\n#### {2 * (a + b) + rng.choice([0, 0, 0, 3])}")
-            rows.append({"question": f"Q{qi}: {a} plus {b}, doubled? \u00e9\\\"", "answer": gold,
-                         "completion": text, "model": model, "seed": seed})
+            text = (
+                rng.choice(["", "So ", "Thus "])
+                + f"{a} and {b}: {first}"
+                + rng.choice([" ok", "", "!"])
+                + f" {last}\n#### {2 * (a + b) + rng.choice([0, 0, 0, 3])}"
+            )
+            rows.append(
+                {
+                    "question": f'Q{qi}: {a} plus {b}, doubled? \u00e9\\"',
+                    "answer": gold,
+                    "completion": text,
+                    "model": model,
+                    "seed": seed,
+                }
+            )
     return rows
 
 
@@ -314,14 +346,20 @@ def test_same_output_with_one_or_two_workers(tmp_path):
     rng = random.Random(0)
     grouped = _pool(rng, 40, 12, "m1")
     shuffled = _pool(rng, 40, 12, "m2")
-    rng.shuffle(shuffled)                          # questions interleaved
+    rng.shuffle(shuffled)  # questions interleaved
     f1 = _write(tmp_path / "a.jsonl", grouped)
     # other key order and escapes: routed by a full decode
     f2 = tmp_path / "b.jsonl"
-    f2.write_bytes(b"".join(orjson.dumps({"completion": r["completion"], "question": r["question"],
-                                          "answer": r["answer"], "model": r["model"]}) + b"\n"
-                            for r in shuffled))
-    f3 = tmp_path / "c.jsonl"                      # ASCII-escaped copy of the first file
+    f2.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {"completion": r["completion"], "question": r["question"], "answer": r["answer"], "model": r["model"]}
+            )
+            + b"\n"
+            for r in shuffled
+        )
+    )
+    f3 = tmp_path / "c.jsonl"  # ASCII-escaped copy of the first file
     f3.write_text("".join(__import__("json").dumps({**r, "model": "m3"}) + "\n" for r in grouped[:200]))
     outs = []
     for w in (1, 2, 3):
@@ -383,8 +421,11 @@ def test_byte_ranges_report_absolute_line_and_keep_unsampled_problems(tmp_path):
     for w in (1, 2):
         with pytest.raises(RecordError, match=r"bad\.jsonl:151:"):
             collect_files([str(f)], RFTConfig(workers=w))
-    probs = _write(tmp_path / "p.jsonl", [{"question": "never sampled", "answer": "x\n#### 1"}]
-                   + [{"question": r["question"], "answer": r["answer"]} for r in rows[::10]])
+    probs = _write(
+        tmp_path / "p.jsonl",
+        [{"question": "never sampled", "answer": "x\n#### 1"}]
+        + [{"question": r["question"], "answer": r["answer"]} for r in rows[::10]],
+    )
     good = _write(tmp_path / "good.jsonl", rows)
     one = collect_files([good], RFTConfig(workers=1), probs)
     two = collect_files([good], RFTConfig(workers=2), probs)
@@ -401,10 +442,11 @@ def test_source_falls_back_to_file_name(tmp_path):
 
 # -- gold solutions as samples: every consistent one is kept
 
+
 def test_gold_solutions_as_samples():
     golds = [
         ("q1", "a <<2*3=6>>6 b <<6+1=7>>7\n#### 7"),
-        ("q2", "costs <<1,000*2=2000>>2000\n#### 2,000"),   # comma: the calculator says no
+        ("q2", "costs <<1,000*2=2000>>2000\n#### 2,000"),  # comma: the calculator says no
         ("q3", "no calculator here\n#### 3"),
         ("q4", "<<5/2=2.5>>2.5\n#### 2.5"),
     ]
@@ -418,10 +460,13 @@ def test_gold_solutions_as_samples():
 
 # -- grader mode
 
+
 def test_grader_mode_uses_project_grader():
-    samples = [sample("<<48/2=24>> <<48+24=72>>\nThe answer is 72.", answer="72"),
-               sample("<<48/2=24>> <<48+24=72>>\n#### 72", answer="72"),
-               sample("<<48/2=24>> <<48+24=72>>\n#### 73", answer="72")]
+    samples = [
+        sample("<<48/2=24>> <<48+24=72>>\nThe answer is 72.", answer="72"),
+        sample("<<48/2=24>> <<48+24=72>>\n#### 72", answer="72"),
+        sample("<<48/2=24>> <<48+24=72>>\n#### 73", answer="72"),
+    ]
     records, stats = collect(samples, RFTConfig(grading="grader"))
     assert stats.correct == 2 and stats.distinct_paths == 1
     # the paper's rule only reads '#### number'
@@ -462,6 +507,7 @@ def test_property_workers_do_not_change_output(tmp_path_factory, samples, shuffl
 
 # --- pluggable path signatures (MATH-style data without calculator annotations) -------------
 
+
 def _math_sample(completion: str) -> dict:
     return {"question": "Solve 2x+3=7.", "answer": "2", "completion": completion}
 
@@ -471,30 +517,34 @@ def test_latex_signature_dedupes_math_paths_that_equations_cannot_tell_apart():
 
     paths = [
         "We have $2x+3=7$, so $2x=4$ and $x=2$. The answer is $\\boxed{2}$.",
-        "From $2x + 3 = 7$ we get $2x = 4$, hence $x = 2$. So $\\boxed{2}$.",   # same equations
-        "Subtract: $2x=7-3=4$, divide: $x=4/2=2$. $\\boxed{2}$.",                # other equations
+        "From $2x + 3 = 7$ we get $2x = 4$, hence $x = 2$. So $\\boxed{2}$.",  # same equations
+        "Subtract: $2x=7-3=4$, divide: $x=4/2=2$. $\\boxed{2}$.",  # other equations
     ]
     samples = [_math_sample(p) for p in paths]
     cfg = dict(grading="grader", dataset="math", include_original=False)
     _, eq_stats = collect(samples, RFTConfig(signature="equations", **cfg))
     _, tex_stats = collect(samples, RFTConfig(signature="latex_equations", **cfg))
     assert eq_stats.correct == tex_stats.correct == 3
-    assert eq_stats.distinct_paths == 1          # no <<...>>: every path has the empty signature
-    assert tex_stats.distinct_paths == 2         # the first two share their equations
+    assert eq_stats.distinct_paths == 1  # no <<...>>: every path has the empty signature
+    assert tex_stats.distinct_paths == 2  # the first two share their equations
 
 
 def test_minhash_signature_merges_near_duplicate_paths():
     from scalemath.methods.rft import RFTConfig, collect
 
-    base = ("Start from the equation two x plus three equals seven. Subtract three from both sides "
-            "to get two x equals four. Divide both sides by two to isolate x, which leaves x equal "
-            "to two. We check it: two times two is four and four plus three is seven, as required. ")
-    samples = [_math_sample(base + "The answer is $\\boxed{2}$."),
-               _math_sample(base + "The answer is $\\boxed{2}$. Done."),  # one word more
-               _math_sample("A completely different argument: x equals two because 2*2+3 is 7. "
-                            "The answer is $\\boxed{2}$.")]
-    _, stats = collect(samples, RFTConfig(signature="minhash", grading="grader", dataset="math",
-                                          include_original=False))
+    base = (
+        "Start from the equation two x plus three equals seven. Subtract three from both sides "
+        "to get two x equals four. Divide both sides by two to isolate x, which leaves x equal "
+        "to two. We check it: two times two is four and four plus three is seven, as required. "
+    )
+    samples = [
+        _math_sample(base + "The answer is $\\boxed{2}$."),
+        _math_sample(base + "The answer is $\\boxed{2}$. Done."),  # one word more
+        _math_sample("A completely different argument: x equals two because 2*2+3 is 7. The answer is $\\boxed{2}$."),
+    ]
+    _, stats = collect(
+        samples, RFTConfig(signature="minhash", grading="grader", dataset="math", include_original=False)
+    )
     assert stats.correct == 3 and stats.distinct_paths == 2
 
 

@@ -1,4 +1,5 @@
 """`scalemath rft`: files in, D ∪ D' out, formats, stats, errors."""
+
 from __future__ import annotations
 
 import json
@@ -20,16 +21,18 @@ def _write(path, rows):
 
 
 def _rows(model, completions):
-    return [{"question": Q, "answer": GOLD, "completion": c, "model": model, "seed": i}
-            for i, c in enumerate(completions)]
+    return [
+        {"question": Q, "answer": GOLD, "completion": c, "model": model, "seed": i} for i, c in enumerate(completions)
+    ]
 
 
 def test_cli_pools_files_and_writes_stats(tmp_path):
     a = _write(tmp_path / "a.jsonl", _rows("small", [P1, P1 + " again", "#### 3"]))
     b = _write(tmp_path / "b.jsonl", _rows("big", [P2, P1.replace("=72>>", "=70>>")]))
     out, stats = tmp_path / "out.jsonl", tmp_path / "stats.json"
-    res = CliRunner().invoke(app, ["rft", "--samples", a, b, "--out", str(out), "--stats", str(stats),
-                                   "--explain", "--workers", "2"])
+    res = CliRunner().invoke(
+        app, ["rft", "--samples", a, b, "--out", str(out), "--stats", str(stats), "--explain", "--workers", "2"]
+    )
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["meta"]["origin"] for r in lines] == ["original", "sampled", "sampled"]
@@ -42,16 +45,20 @@ def test_cli_pools_files_and_writes_stats(tmp_path):
 
 
 def test_cli_legacy_format_and_problems(tmp_path):
-    train = _write(tmp_path / "train.jsonl", [{"question": Q, "answer": GOLD},
-                                              {"question": "unsampled?", "answer": "x\n#### 1"}])
+    train = _write(
+        tmp_path / "train.jsonl", [{"question": Q, "answer": GOLD}, {"question": "unsampled?", "answer": "x\n#### 1"}]
+    )
     s = _write(tmp_path / "s.jsonl", [{"question": Q, "completion": P1}])
     out = tmp_path / "legacy.jsonl"
-    res = CliRunner().invoke(app, ["rft", "--samples", s, "--problems", train, "--out", str(out),
-                                   "--format", "rft_legacy"])
+    res = CliRunner().invoke(
+        app, ["rft", "--samples", s, "--problems", train, "--out", str(out), "--format", "rft_legacy"]
+    )
     assert res.exit_code == 0, res.output
     assert [json.loads(x) for x in out.read_text().splitlines()] == [
-        {"query": Q, "response": GOLD}, {"query": Q, "response": P1},
-        {"query": "unsampled?", "response": "x\n#### 1"}]
+        {"query": Q, "response": GOLD},
+        {"query": Q, "response": P1},
+        {"query": "unsampled?", "response": "x\n#### 1"},
+    ]
 
 
 def test_cli_bad_line_is_reported_with_file_and_line(tmp_path):
@@ -60,6 +67,7 @@ def test_cli_bad_line_is_reported_with_file_and_line(tmp_path):
     res = CliRunner().invoke(app, ["rft", "--samples", str(s), "--out", str(tmp_path / "o.jsonl")])
     assert res.exit_code == 2
     assert "s.jsonl:2" in res.output
-    res = CliRunner().invoke(app, ["rft", "--samples", str(s), "--out", str(tmp_path / "o.jsonl"),
-                                   "--tie-break", "nearest"])
+    res = CliRunner().invoke(
+        app, ["rft", "--samples", str(s), "--out", str(tmp_path / "o.jsonl"), "--tie-break", "nearest"]
+    )
     assert res.exit_code != 0

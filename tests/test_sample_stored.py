@@ -1,5 +1,6 @@
 """`scalemath sample --store/--budget/--ray`: drawing through the sample store, then re-deriving
 graded Sample JSONL from it."""
+
 import pytest
 from typer.testing import CliRunner
 
@@ -42,8 +43,9 @@ def test_raising_k_draws_only_new_samples_and_rewrites_the_output(tmp_path):
 
 
 def test_budget_gives_hard_problems_more_samples(tmp_path):
-    cfg = StoredRunConfig(store=str(tmp_path / "s"), mode="budget", budget_m=1, budget_k_max=24,
-                          budget_round=4, batch_size=4)
+    cfg = StoredRunConfig(
+        store=str(tmp_path / "s"), mode="budget", budget_m=1, budget_k_max=24, budget_round=4, batch_size=4
+    )
     st = run_stored(problems(), FakeEngine(), PARAMS, "qa", tmp_path / "out.jsonl", cfg)
     per = {}
     for s in read_samples(tmp_path / "out.jsonl"):
@@ -69,8 +71,20 @@ def sample_command(tmp_path, n_problems, *extra):
 
     model = str(save_tiny_llama(tmp_path / "tiny"))
     write_jsonl(tmp_path / "p.jsonl", problems(n_problems))
-    return ["sample", "--model", model, "--data", str(tmp_path / "p.jsonl"), "--max-tokens", "6",
-            "--device", "cpu", "--threads", "1", *extra]
+    return [
+        "sample",
+        "--model",
+        model,
+        "--data",
+        str(tmp_path / "p.jsonl"),
+        "--max-tokens",
+        "6",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        *extra,
+    ]
 
 
 def test_cli_store_run_equals_the_plain_run_on_a_real_model(tmp_path):
@@ -80,12 +94,14 @@ def test_cli_store_run_equals_the_plain_run_on_a_real_model(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, [*common, "--k", "3", "--out", str(tmp_path / "plain.jsonl")])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, [*common, "--k", "3", "--out", str(tmp_path / "s.jsonl"), "--store",
-                            str(tmp_path / "store")])
+    r = runner.invoke(
+        app, [*common, "--k", "3", "--out", str(tmp_path / "s.jsonl"), "--store", str(tmp_path / "store")]
+    )
     assert r.exit_code == 0, r.output
-    assert "9 new samples drawn" in " ".join(r.output.split())     # rich wraps lines
-    r = runner.invoke(app, [*common, "--k", "3", "--out", str(tmp_path / "s.jsonl"), "--store",
-                            str(tmp_path / "store")])
+    assert "9 new samples drawn" in " ".join(r.output.split())  # rich wraps lines
+    r = runner.invoke(
+        app, [*common, "--k", "3", "--out", str(tmp_path / "s.jsonl"), "--store", str(tmp_path / "store")]
+    )
     out = " ".join(r.output.split())
     assert "0 new samples drawn" in out and "9 samples" in out
 
@@ -97,7 +113,7 @@ def test_cli_store_run_equals_the_plain_run_on_a_real_model(tmp_path):
     assert r.exit_code != 0 and "do not combine" in r.output
 
 
-@pytest.mark.slow   # starts a local Ray cluster; skipped where ray is absent (CI)
+@pytest.mark.slow  # starts a local Ray cluster; skipped where ray is absent (CI)
 def test_cli_ray_run_equals_the_store_run(tmp_path):
     ray = pytest.importorskip("ray")
     from scalemath.cli import app

@@ -1,4 +1,5 @@
 """HFEngine on a throwaway random tiny Llama: reproducibility, greedy, stops, limits."""
+
 import pytest
 import torch
 
@@ -73,7 +74,7 @@ def test_greedy_equals_argmax_decoding(engine):
         ids = tok(prompt)["input_ids"]
         gen = []
         with torch.inference_mode():
-            for _ in range(max_tokens):   # no cache, no padding: the plain definition
+            for _ in range(max_tokens):  # no cache, no padding: the plain definition
                 nxt = int(model(input_ids=torch.tensor([ids + gen])).logits[0, -1].argmax())
                 if nxt in engine.eos_ids:
                     break
@@ -83,24 +84,31 @@ def test_greedy_equals_argmax_decoding(engine):
 
 def test_top_k_1_and_tiny_top_p_are_greedy(engine):
     greedy = texts(run(engine, PROMPTS, SamplingParams(temperature=0.0, max_tokens=10), n=1))
-    assert texts(run(engine, PROMPTS, SamplingParams(temperature=1.5, top_k=1, max_tokens=10), n=2)) == \
-        [t * 2 for t in greedy]
-    assert texts(run(engine, PROMPTS, SamplingParams(temperature=1.5, top_p=1e-6, max_tokens=10), n=2)) == \
-        [t * 2 for t in greedy]
+    assert texts(run(engine, PROMPTS, SamplingParams(temperature=1.5, top_k=1, max_tokens=10), n=2)) == [
+        t * 2 for t in greedy
+    ]
+    assert texts(run(engine, PROMPTS, SamplingParams(temperature=1.5, top_p=1e-6, max_tokens=10), n=2)) == [
+        t * 2 for t in greedy
+    ]
 
 
 def test_stop_string_cuts_and_stops_the_row(engine):
     params = SamplingParams(temperature=1.0, max_tokens=40, seed=3)
     full = next(c for cs in run(engine, PROMPTS, params, n=4) for c in cs if len(c.text) >= 14)
-    stop = full.text[10:12]          # two characters that first occur at (or before) position 10
+    stop = full.text[10:12]  # two characters that first occur at (or before) position 10
     cut_at = full.text.find(stop)
     prompt = PROMPTS[[c.seed for cs in run(engine, PROMPTS, params, n=4) for c in cs].index(full.seed) // 4]
-    out = run(engine, [prompt], SamplingParams(temperature=1.0, max_tokens=40, seed=3, stop=("@@@", stop)),
-              n=1, start_index=full.sample_index)
+    out = run(
+        engine,
+        [prompt],
+        SamplingParams(temperature=1.0, max_tokens=40, seed=3, stop=("@@@", stop)),
+        n=1,
+        start_index=full.sample_index,
+    )
     c = out[0][0]
     assert c.text == full.text[:cut_at]
     assert c.finish_reason == "stop"
-    assert c.n_tokens == cut_at + len(stop)   # char tokenizer: generation ended right after the stop
+    assert c.n_tokens == cut_at + len(stop)  # char tokenizer: generation ended right after the stop
 
 
 def test_eos_stops_and_is_not_in_the_text(model_dir):
@@ -112,7 +120,7 @@ def test_eos_stops_and_is_not_in_the_text(model_dir):
     for fs, cs in zip(full, cut):
         for f, c in zip(fs, cs):
             if "e" in f:
-                assert c.text == f[:f.index("e")] and c.finish_reason == "stop" and c.n_tokens == len(c.text)
+                assert c.text == f[: f.index("e")] and c.finish_reason == "stop" and c.n_tokens == len(c.text)
             else:
                 assert c.text == f
 
@@ -161,8 +169,10 @@ def test_engine_factory_and_template(model_dir):
         load_engine("nope", model_dir)
 
 
-CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-                 "{% if add_generation_prompt %}assistant:{% endif %}")
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +184,8 @@ def bos_model_dir(tmp_path_factory):
 
     model, tok = tiny_llama()
     tok._tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", tok.bos_token_id)])
+        single="<s> $A", special_tokens=[("<s>", tok.bos_token_id)]
+    )
     tok.chat_template = CHAT_TEMPLATE
     out = tmp_path_factory.mktemp("bos")
     model.save_pretrained(out)
@@ -186,12 +197,13 @@ def test_chat_prompt_gets_one_bos_regression(bos_model_dir):
     """Issue 10: a rendered chat template already starts with bos; the engine added a second one."""
     engine = HFEngine(bos_model_dir, device="cpu")
     bos = engine.tokenizer.bos_token_id
-    rendered = engine.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
-                                                    add_generation_prompt=True)
+    rendered = engine.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert rendered.startswith("<s>")
     ids = engine.encode(rendered)
     assert ids[0] == bos and ids.count(bos) == 1
-    assert engine.encode("hi")[:1] == [bos] and engine.count_tokens("hi") == 3   # plain text: bos added
+    assert engine.encode("hi")[:1] == [bos] and engine.count_tokens("hi") == 3  # plain text: bos added
     params = SamplingParams(temperature=0, max_tokens=6)
     # the rendered chat prompt decodes exactly like its single-bos token ids
     assert texts(engine.generate([rendered], params)) == texts(engine.generate(["user: hi\nassistant:"], params))
@@ -222,7 +234,7 @@ def test_a_model_that_drops_the_cache_is_an_error_not_wrong_samples(model_dir):
     engine = HFEngine(model_dir, device="cpu")
     real = engine.model.forward
 
-    def swallowing(*a, **kw):   # what a transformers that no longer reads the keyword does
+    def swallowing(*a, **kw):  # what a transformers that no longer reads the keyword does
         kw.pop(engine.cache_kw)
         return real(*a, **kw)
 
@@ -236,9 +248,9 @@ def test_context_length_is_enforced_before_decoding(model_dir):
 
     engine = HFEngine(model_dir, device="cpu", max_model_len=12)
     assert engine.context_length == 12
-    assert HFEngine(model_dir, device="cpu").context_length == 2048    # the config's max positions
+    assert HFEngine(model_dir, device="cpu").context_length == 2048  # the config's max positions
     with pytest.raises(InvalidRequestError, match="context is 12"):
         list(engine.generate(["x", "y" * 12], SamplingParams(max_tokens=2)))
     (cs,) = engine.generate(["Q: x\nA:"], SamplingParams(temperature=1.0, max_tokens=50, seed=1), n=3)
-    for c in cs:   # 7 prompt tokens: at most 5 more fit
+    for c in cs:  # 7 prompt tokens: at most 5 more fit
         assert c.n_tokens <= 5 and (c.finish_reason == "length") == (c.n_tokens == 5)

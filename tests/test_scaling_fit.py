@@ -9,7 +9,7 @@ from scalemath.records import RecordError
 from scalemath.scaling.data import numeric_columns, read_csv
 from scalemath.scaling.fit import FUNCS, fit, fit_auto, invert
 
-X = np.repeat(np.geomspace(500, 64_000, 8), 3)   # 8 data sizes x 3 seeds
+X = np.repeat(np.geomspace(500, 64_000, 8), 3)  # 8 data sizes x 3 seeds
 TRUTH = {"loglinear": (0.05, 0.04), "segmented": (0.15, 0.05, 0.015, np.log(6000.0)), "power": (0.8, 4.0, 0.35)}
 
 
@@ -31,7 +31,7 @@ def test_interval_coverage_over_seeds(model):
     runs, hits = 40, 0
     for seed in range(runs):
         r = fit(X, noisy(model, 100 + seed), model)
-        name = list(r.params)[1]           # the slope / scale parameter
+        name = list(r.params)[1]  # the slope / scale parameter
         hits += r.lo[name] <= TRUTH[model][1] <= r.hi[name]
     assert hits >= 0.8 * runs
 
@@ -43,7 +43,7 @@ def test_data_needed_inverts_the_curve():
         assert r.predict([d["value"]])[0] == pytest.approx(0.55, abs=1e-6)
         assert d["lo"] <= d["value"] <= d["hi"]
     r = fit(X, noisy("power", 3), "power")
-    d = r.data_needed(0.95)          # above the asymptote
+    d = r.data_needed(0.95)  # above the asymptote
     assert d["value"] == np.inf and d["unreachable"] > 0.9
     assert invert("loglinear", (0.1, -0.01), 0.5) == np.inf
 
@@ -76,7 +76,7 @@ def test_bootstrap_intervals_and_degenerate_knee():
 
 
 def test_power_asymptote_is_capped():
-    y = 0.05 + 0.04 * np.log(X)      # log-linear data: an uncapped power law runs off to a >> 1
+    y = 0.05 + 0.04 * np.log(X)  # log-linear data: an uncapped power law runs off to a >> 1
     r = fit(X, y, "power")
     assert r.params["a"] <= 1.0 + 1e-9 and "a" in r.extra["at_bound"]
 
@@ -112,9 +112,28 @@ def test_fit_command(tmp_path):
     p = tmp_path / "results.csv"
     write_results(p)
     out, png = tmp_path / "fit.json", tmp_path / "fit.png"
-    res = CliRunner().invoke(app, ["fit", str(p), "--x", "data_size", "--y", "accuracy", "--group", "method",
-                                   "--model", "loglinear", "--target", "0.4", "--plot", str(png), "--out", str(out)],
-                             env={"COLUMNS": "200"})
+    res = CliRunner().invoke(
+        app,
+        [
+            "fit",
+            str(p),
+            "--x",
+            "data_size",
+            "--y",
+            "accuracy",
+            "--group",
+            "method",
+            "--model",
+            "loglinear",
+            "--target",
+            "0.4",
+            "--plot",
+            str(png),
+            "--out",
+            str(out),
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert res.exit_code == 0, res.output
     d = json.loads(out.read_text())
     assert set(d["groups"]) == {"sft", "rft"}

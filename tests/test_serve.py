@@ -45,45 +45,50 @@ def test_engine_seed_mode_reproduces_the_local_engine():
     with ServerThread(fake) as srv, client(srv, seed_mode="engine") as eng:
         remote = list(eng.generate(prompts, PARAMS, n=4, start_index=3))
         assert eng.usage.requests == 6
-    strip = lambda outs: [[(c.text, c.sample_index, c.seed, c.finish_reason, c.n_tokens) for c in cs]
-                          for cs in outs]
+    strip = lambda outs: [[(c.text, c.sample_index, c.seed, c.finish_reason, c.n_tokens) for c in cs] for cs in outs]
     assert strip(remote) == strip(local)
 
 
 def test_256_concurrent_requests_bounded_window_and_batching():
     fake = FakeEngine(latency_per_call=0.02)
-    with ServerThread(fake, ServerConfig(port=0, max_batch_prompts=64)) as srv, \
-            client(srv, concurrency=256, seed_mode="engine") as eng:
+    with (
+        ServerThread(fake, ServerConfig(port=0, max_batch_prompts=64)) as srv,
+        client(srv, concurrency=256, seed_mode="engine") as eng,
+    ):
         prompts = [f"P{i}" for i in range(1500)]
         got = 0
         for cs in eng.generate(prompts, PARAMS, n=1):
             got += len(cs)
         stats = srv.stats
     assert got == 1500 and eng.usage.failed == 0
-    assert 128 <= stats.max_in_flight <= 256          # many in flight, never above the bound
-    assert eng.max_pending_prompts <= 512             # window: 2 x concurrency prompts, not 1500
-    assert max(stats.prompts_per_call) > 1            # the batcher grouped requests
+    assert 128 <= stats.max_in_flight <= 256  # many in flight, never above the bound
+    assert eng.max_pending_prompts <= 512  # window: 2 x concurrency prompts, not 1500
+    assert max(stats.prompts_per_call) > 1  # the batcher grouped requests
 
 
 def test_per_sample_seeds_are_batched_across_requests():
     # the default client sends one request (n=1) per sample, each with its own seed
     fake = FakeEngine(latency_per_call=0.02)
     prompts = [f"P{i}" for i in range(300)]
-    with ServerThread(fake, ServerConfig(port=0, max_batch_prompts=64)) as srv, \
-            client(srv, concurrency=128) as eng:
+    with ServerThread(fake, ServerConfig(port=0, max_batch_prompts=64)) as srv, client(srv, concurrency=128) as eng:
         remote = list(eng.generate(prompts, PARAMS, n=2))
         stats = srv.stats
     assert max(stats.prompts_per_call) > 8 and stats.engine_calls < 600 / 4
     for p, cs in zip(prompts, remote):
-        for c in cs:       # the server's sample 0 under the request's seed, as before batching
+        for c in cs:  # the server's sample 0 under the request's seed, as before batching
             full = fake.text(p, sample_seed(sample_seed(5, p, c.sample_index), p, 0))
             assert c.text == " ".join(full.split(" ")[:20]).split("\n\n")[0]
 
 
-@pytest.mark.parametrize("cfg", [dict(fail_every=5, fail_status=503),
-                                 dict(fail_every=4, fail_status=429, fail_retry_after=0.01),
-                                 dict(fail_every=6, fail_status=500, fail_retry_after=None),
-                                 dict(drop_every=5)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(fail_every=5, fail_status=503),
+        dict(fail_every=4, fail_status=429, fail_retry_after=0.01),
+        dict(fail_every=6, fail_status=500, fail_retry_after=None),
+        dict(drop_every=5),
+    ],
+)
 def test_every_transient_error_is_retried(cfg):
     with ServerThread(FakeEngine(), ServerConfig(port=0, **cfg)) as srv, client(srv, concurrency=32) as eng:
         outs = list(eng.generate([f"Q{i}" for i in range(60)], PARAMS, n=2))
@@ -120,12 +125,18 @@ def test_chat_models_n_and_unknown_model():
             async with aiohttp.ClientSession() as s:
                 async with s.get(srv.url + "/models") as r:
                     models = await r.json()
-                async with s.post(srv.url + "/completions",
-                                  json={"prompt": ["a", "b"], "n": 2, "seed": 1, "max_tokens": 5}) as r:
+                async with s.post(
+                    srv.url + "/completions", json={"prompt": ["a", "b"], "n": 2, "seed": 1, "max_tokens": 5}
+                ) as r:
                     multi = await r.json()
                 bad = []
-                for body in ({"prompt": "a", "echo": True}, {"prompt": "a", "temperature": -1},
-                             {"prompt": 5}, {"prompt": "a", "n": 0}, {"prompt": "a", "n": 10_000}):
+                for body in (
+                    {"prompt": "a", "echo": True},
+                    {"prompt": "a", "temperature": -1},
+                    {"prompt": 5},
+                    {"prompt": "a", "n": 0},
+                    {"prompt": "a", "n": 10_000},
+                ):
                     async with s.post(srv.url + "/completions", json=body) as r:
                         bad.append((r.status, (await r.json())["error"]["message"]))
                 async with s.post(srv.url + "/completions", data=b"{not json") as r:
@@ -133,6 +144,7 @@ def test_chat_models_n_and_unknown_model():
             return models, multi, bad
 
         import asyncio
+
         models, multi, bad = asyncio.run(get())
     assert models["data"][0]["id"] == "fake"
     assert [c["index"] for c in multi["choices"]] == [0, 1, 2, 3]
@@ -146,7 +158,7 @@ def test_store_draw_through_the_server_skips_errors(tmp_path):
         st = draw(eng, SampleStore(tmp_path / "s"), reqs, PARAMS, k=4)
         assert (st.written, st.errors) == (8, 4)
         again = draw(eng, SampleStore(tmp_path / "s"), reqs, PARAMS, k=4)
-        assert again.needed == 4 and again.written == 0   # only the failed ones are retried
+        assert again.needed == 4 and again.written == 0  # only the failed ones are retried
 
 
 def test_server_over_the_transformers_engine(tmp_path):
@@ -172,8 +184,10 @@ def test_server_over_the_transformers_engine(tmp_path):
     # per-prompt base seeds: one batched call equals separate calls with each seed
     seeds = [7, 8, 9, 7]
     batched = list(hf.generate(prompts, params, n=2, base_seeds=seeds))
-    single = [list(hf.generate([p], SamplingParams(temperature=0.9, max_tokens=12, seed=s, stop=("\n\n",)),
-                               n=2))[0] for p, s in zip(prompts, seeds)]
+    single = [
+        list(hf.generate([p], SamplingParams(temperature=0.9, max_tokens=12, seed=s, stop=("\n\n",)), n=2))[0]
+        for p, s in zip(prompts, seeds)
+    ]
     assert strip(batched) == strip(single)
     with pytest.raises(ValueError, match="base_seeds"):
         list(hf.generate(prompts, params, base_seeds=[1]))

@@ -1,4 +1,5 @@
 """`scalemath serve` as a real process on loopback, driven by the real OpenAIEngine."""
+
 import os
 import signal
 import socket
@@ -28,9 +29,22 @@ def free_port():
 def test_serve_command_answers_and_stops_on_sigterm():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from scalemath.cli import main; main()", "serve", "--model", "fake",
-         "--port", str(port), "--fail-every", "2"],
-        env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-c",
+            "from scalemath.cli import main; main()",
+            "serve",
+            "--model",
+            "fake",
+            "--port",
+            str(port),
+            "--fail-every",
+            "2",
+        ],
+        env={**os.environ, "PYTHONPATH": SRC},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 30
         while True:
@@ -41,8 +55,7 @@ def test_serve_command_answers_and_stops_on_sigterm():
                 assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
                 time.sleep(0.1)
         params = SamplingParams(max_tokens=12, seed=4)
-        with OpenAIEngine(f"http://127.0.0.1:{port}/v1", "fake", seed_mode="engine",
-                          backoff_base=0.001) as eng:
+        with OpenAIEngine(f"http://127.0.0.1:{port}/v1", "fake", seed_mode="engine", backoff_base=0.001) as eng:
             outs = list(eng.generate(["Q: 1?", "Q: 2?"], params, n=3))
         assert eng.usage.retries >= 1 and eng.usage.failed == 0
         local = list(FakeEngine().generate(["Q: 1?", "Q: 2?"], params, n=3))
@@ -58,15 +71,29 @@ def test_serve_command_requires_the_key_from_its_env_var():
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from scalemath.cli import main; main()", "serve", "--model", "fake",
-         "--port", str(port), "--max-prompts", "4"],
+        [
+            sys.executable,
+            "-c",
+            "from scalemath.cli import main; main()",
+            "serve",
+            "--model",
+            "fake",
+            "--port",
+            str(port),
+            "--max-prompts",
+            "4",
+        ],
         env={**os.environ, "PYTHONPATH": SRC, "SCALEMATH_API_KEY": "k-123"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
     def post(body, key=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {key}"} if key else {})})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})},
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, json.loads(r.read())
@@ -77,7 +104,7 @@ def test_serve_command_requires_the_key_from_its_env_var():
         deadline = time.time() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()   # open
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()  # open
                 break
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, proc.stdout.read()

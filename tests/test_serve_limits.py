@@ -2,6 +2,7 @@
 sampling field, prompts per request, n x prompts, the context (characters before tokenizing, then
 tokens), max_tokens=0, the body size, engine-side validation errors as 400 (never 500), and the
 API key comparison."""
+
 import asyncio
 import json
 import urllib.error
@@ -20,8 +21,9 @@ from scalemath.serve.server import ServerConfig, ServerThread, key_matches  # no
 def post(srv, body, path="/completions", raw: bytes | None = None, headers=None):
     """(status, parsed JSON body) of one POST."""
     data = raw if raw is not None else json.dumps(body).encode()
-    req = urllib.request.Request(srv.url + path, data=data,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        srv.url + path, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read())
@@ -58,7 +60,7 @@ BAD = [
     ({"n": 0}, "'n' must be at least 1"),
     ({"n": 513}, "max_n=512"),
     ({"seed": "x"}, "'seed' must be an integer"),
-    ({"seed": 2 ** 70}, "64 bits"),
+    ({"seed": 2**70}, "64 bits"),
     ({"stop": ""}, "'stop' strings must be non-empty"),
     ({"stop": ["\n", ""]}, "'stop' strings must be non-empty"),
     ({"stop": [str(i) for i in range(17)]}, "at most 16"),
@@ -91,24 +93,35 @@ def test_each_bad_field_is_a_400_naming_it(srv, fields, message):
     assert status == 400, body
     assert message in body["error"]["message"]
     assert body["error"]["type"] == "invalid_request_error" and body["error"]["code"] == 400
-    assert srv.engine.calls == calls            # the engine never saw it
+    assert srv.engine.calls == calls  # the engine never saw it
 
 
 def test_good_edge_values_pass(srv):
-    for fields in ({"temperature": 2}, {"temperature": 0}, {"top_k": -1}, {"max_tokens": 1e1},
-                   {"stop": ["x" * 256] * 16}, {"prompt": ["q"] * 128, "n": 4}, {"seed": -3},
-                   {"stream": False, "logprobs": None, "presence_penalty": 0}):
+    for fields in (
+        {"temperature": 2},
+        {"temperature": 0},
+        {"top_k": -1},
+        {"max_tokens": 1e1},
+        {"stop": ["x" * 256] * 16},
+        {"prompt": ["q"] * 128, "n": 4},
+        {"seed": -3},
+        {"stream": False, "logprobs": None, "presence_penalty": 0},
+    ):
         status, body = post(srv, {"prompt": "Q", "max_tokens": 4, **fields})
         assert status == 200, (fields, body)
 
 
 def test_bad_chat_messages(srv):
-    for messages, needle in [("hi", "non-empty list"), ([], "non-empty list"), ([5], "must be an object"),
-                             ([{"role": "user", "content": None}], "string or a list of text parts"),
-                             ([{"role": "user", "content": [{"type": "input_audio"}]}], "text parts only"),
-                             ([{"role": "user", "content": [{"type": "text", "text": 3}]}], ".text must be a string"),
-                             ([{"role": "tool", "content": "x"}], "tool"),
-                             ([{"role": 7, "content": "x"}], "role")]:
+    for messages, needle in [
+        ("hi", "non-empty list"),
+        ([], "non-empty list"),
+        ([5], "must be an object"),
+        ([{"role": "user", "content": None}], "string or a list of text parts"),
+        ([{"role": "user", "content": [{"type": "input_audio"}]}], "text parts only"),
+        ([{"role": "user", "content": [{"type": "text", "text": 3}]}], ".text must be a string"),
+        ([{"role": "tool", "content": "x"}], "tool"),
+        ([{"role": 7, "content": "x"}], "role"),
+    ]:
         status, body = post(srv, {"messages": messages}, path="/chat/completions")
         assert status == 400 and needle in body["error"]["message"], (messages, body)
 
@@ -120,7 +133,7 @@ def test_body_must_be_a_json_object(srv):
 
 
 def test_context_limits_on_prompt_and_max_tokens():
-    fake = CountingFake(context_length=20)          # whitespace tokens
+    fake = CountingFake(context_length=20)  # whitespace tokens
     with ServerThread(fake, ServerConfig(port=0, default_max_tokens=256)) as srv:
         prompt = " ".join(["w"] * 15)
         # no max_tokens: the default is clamped to the 5 positions the prompt leaves
@@ -131,8 +144,10 @@ def test_context_limits_on_prompt_and_max_tokens():
         assert status == 200
         status, body = post(srv, {"prompt": prompt, "max_tokens": 6})
         assert status == 400 and body["error"]["param"] == "max_tokens"
-        assert ("maximum context length is 20 tokens. However, you requested 21 tokens (15 in the "
-                "prompt, 6 in the completion)") in body["error"]["message"]
+        assert (
+            "maximum context length is 20 tokens. However, you requested 21 tokens (15 in the "
+            "prompt, 6 in the completion)"
+        ) in body["error"]["message"]
         status, body = post(srv, {"prompt": " ".join(["w"] * 20)})
         assert status == 400 and "leaves no room" in body["error"]["message"]
         # the longest prompt of a list decides
@@ -146,10 +161,9 @@ def test_context_limits_on_prompt_and_max_tokens():
         status, body = post(srv, {"prompt": "w " * 1_000_000, "max_tokens": 1})
         assert status == 400 and "characters, more than this model's context can hold" in body["error"]["message"]
         assert fake.counted == []
-        status, body = post(srv, {"messages": [{"role": "user", "content": "w " * 1000}]},
-                            path="/chat/completions")
+        status, body = post(srv, {"messages": [{"role": "user", "content": "w " * 1000}]}, path="/chat/completions")
         assert status == 400 and "characters" in body["error"]["message"] and fake.counted == []
-        assert fake.calls == 2                      # only the two requests that fit were run
+        assert fake.calls == 2  # only the two requests that fit were run
 
 
 def test_context_length_override_and_unknown_context():
@@ -158,7 +172,7 @@ def test_context_length_override_and_unknown_context():
         assert post(srv, {"prompt": "a b c", "max_tokens": 5})[0] == 200
     with ServerThread(FakeEngine(), ServerConfig(port=0, max_prompt_chars=50)) as srv:
         # context unknown: any max_tokens >= 1 runs, the character bound still holds
-        assert post(srv, {"prompt": "a b c", "max_tokens": 10 ** 9})[0] == 200
+        assert post(srv, {"prompt": "a b c", "max_tokens": 10**9})[0] == 200
         status, body = post(srv, {"prompt": "x" * 51})
         assert status == 400 and "at most 50 characters" in body["error"]["message"]
 
@@ -173,6 +187,7 @@ def test_body_size_limit_with_and_without_content_length():
             async def gen():
                 for _ in range(10):
                     yield b'{"prompt": "' if _ == 0 else b"x" * 500
+
             async with aiohttp.ClientSession() as s:
                 async with s.post(srv.url + "/completions", data=gen()) as r:
                     return r.status, await r.json(content_type=None)
@@ -200,7 +215,7 @@ def test_engine_validation_errors_are_400_and_other_failures_a_json_500():
         status, body = post(srv, {"prompt": "crash"})
         assert status == 500 and body["error"]["type"] == "server_error"
         assert "RuntimeError: CUDA error" in body["error"]["message"]
-        assert post(srv, {"prompt": "Q", "max_tokens": 3})[0] == 200   # still serving
+        assert post(srv, {"prompt": "Q", "max_tokens": 3})[0] == 200  # still serving
         # the client records the 400 once, without retrying it
         with OpenAIEngine(srv.url, "fake", backoff_base=0.001) as eng:
             (cs,) = list(eng.generate(["Q"], SamplingParams(top_p=0.3, max_tokens=3)))
@@ -241,8 +256,11 @@ class Templated(FakeEngine):
 
 def test_a_chat_template_refusal_is_a_400():
     with ServerThread(Templated(), ServerConfig(port=0)) as srv:
-        ok = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-              {"role": "user", "content": [{"type": "text", "text": "c"}]}]
+        ok = [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+            {"role": "user", "content": [{"type": "text", "text": "c"}]},
+        ]
         assert post(srv, {"messages": ok, "max_tokens": 2}, path="/chat/completions")[0] == 200
         status, body = post(srv, {"messages": ok[:1] * 2}, path="/chat/completions")
         assert status == 400 and "roles must alternate" in body["error"]["message"]

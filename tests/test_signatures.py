@@ -1,15 +1,27 @@
 """Path signatures for distinct-path dedupe, and the MinHash near-duplicate index."""
+
 import re
 
 import numpy as np
 import pytest
 
-from scalemath.methods.signatures import (NearDupIndex, canonical_expression, distinct, get_signature,
-                                          latex_equations, lsh_params, math_spans, ngram_hashes, tokens)
+from scalemath.methods.signatures import (
+    NearDupIndex,
+    canonical_expression,
+    distinct,
+    get_signature,
+    latex_equations,
+    lsh_params,
+    math_spans,
+    ngram_hashes,
+    tokens,
+)
 
 GSM = "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18"
-MATH = ("The denominator factors: $x^2+x-6=(x-2)(x+3)$. It is zero when \\(x = 2\\) or $x=-3$, so "
-        "\\[\\left( \\dfrac{1}{2} \\right) \\cdot 4 = 2\\]. The graph has $\\boxed{2}$ asymptotes.")
+MATH = (
+    "The denominator factors: $x^2+x-6=(x-2)(x+3)$. It is zero when \\(x = 2\\) or $x=-3$, so "
+    "\\[\\left( \\dfrac{1}{2} \\right) \\cdot 4 = 2\\]. The graph has $\\boxed{2}$ asymptotes."
+)
 
 
 def test_equations_is_the_papers_formula():
@@ -62,9 +74,11 @@ def test_neardup_index_add_semantics():
 
 def test_minhash_signature_groups_near_duplicates():
     sig = get_signature("minhash", threshold=0.6, ngram=3)
-    texts = ["First she buys 4 boxes of 6 eggs, which is 24 eggs. Then she uses 5 eggs, leaving 19 eggs.",
-             "First she buys 4 boxes of 6 eggs, which is 24 eggs. Then she uses 5 eggs, leaving 19 eggs!",
-             "Each box holds 6 eggs so 4 boxes hold 24; after using 5 there are 19 left."]
+    texts = [
+        "First she buys 4 boxes of 6 eggs, which is 24 eggs. Then she uses 5 eggs, leaving 19 eggs.",
+        "First she buys 4 boxes of 6 eggs, which is 24 eggs. Then she uses 5 eggs, leaving 19 eggs!",
+        "Each box holds 6 eggs so 4 boxes hold 24; after using 5 there are 19 left.",
+    ]
     keys = [sig(t) for t in texts]
     assert keys[0] == keys[1] != keys[2]
     assert distinct(texts, get_signature("minhash", threshold=0.6, ngram=3)) == [0, 2]
@@ -73,17 +87,25 @@ def test_minhash_signature_groups_near_duplicates():
 def test_minhash_estimate_tracks_jaccard():
     idx = NearDupIndex(threshold=0.5, num_perm=256, ngram=1)
     a = " ".join(f"w{i}" for i in range(100))
-    b = " ".join(f"w{i}" for i in range(50, 150))           # Jaccard 50/150 = 1/3
+    b = " ".join(f"w{i}" for i in range(50, 150))  # Jaccard 50/150 = 1/3
     sa, sb = idx.signature(a), idx.signature(b)
     assert abs(np.mean(sa == sb) - 1 / 3) < 0.1
 
 
 def test_tokens_and_hashes_are_stable():
-    assert tokens("Tom's 3 dogs ate 1,200 treats; twice!", mask_numbers=True) == \
-        ["tom", "s", "<num>", "dogs", "ate", "<num>", "treats", "<num>"]
+    assert tokens("Tom's 3 dogs ate 1,200 treats; twice!", mask_numbers=True) == [
+        "tom",
+        "s",
+        "<num>",
+        "dogs",
+        "ate",
+        "<num>",
+        "treats",
+        "<num>",
+    ]
     h = ngram_hashes(tokens("a b c d e f"), 3)
     assert len(h) == 4 and h.dtype == np.uint64
-    assert int(h[0]) == int(ngram_hashes(["a", "b", "c"], 3)[0])   # deterministic (blake2b word ids)
+    assert int(h[0]) == int(ngram_hashes(["a", "b", "c"], 3)[0])  # deterministic (blake2b word ids)
     assert len(ngram_hashes(["a"], 3)) == 1 and len(ngram_hashes(["a"], 3, short=False)) == 0
 
 

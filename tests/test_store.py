@@ -20,8 +20,10 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def requests(n=4):
-    return [SampleRequest(prompt=f"Q: {i} + {i}?\nA:", problem_id=f"p{i}", question=f"{i} + {i}?",
-                          answer=str(2 * i)) for i in range(n)]
+    return [
+        SampleRequest(prompt=f"Q: {i} + {i}?\nA:", problem_id=f"p{i}", question=f"{i} + {i}?", answer=str(2 * i))
+        for i in range(n)
+    ]
 
 
 def pairs(store):
@@ -93,7 +95,9 @@ def test_partial_files_stale_manifest_and_killed_compaction(tmp_path):
     assert store.stats.shards == 4
     before = pairs(store)
     # A half-written shard of a dead writer, and a manifest that missed the last shard.
-    (root / "tmp" / f"x.jsonl.{__import__('socket').gethostname().replace('.', '_')}.999999999.tmp").write_text('{"key": "half')
+    (root / "tmp" / f"x.jsonl.{__import__('socket').gethostname().replace('.', '_')}.999999999.tmp").write_text(
+        '{"key": "half'
+    )
     (root / "manifest.json").write_text("{}")
     # A compaction killed after publishing its merged shard but before deleting the old ones.
     shards = sorted((root / "shards").iterdir())
@@ -175,7 +179,12 @@ def test_sigkill_resume_loses_and_duplicates_nothing(tmp_path):
     store = SampleStore(root)
     assert kills >= 1 and len(store) == 30 * 20 and store.stats.duplicates == 0
     ref = SampleStore(tmp_path / "ref")
-    draw(FakeEngine(), ref, [SampleRequest(prompt=f"Q: {i}?", problem_id=f"p{i}") for i in range(30)],
-         SamplingParams(seed=1, max_tokens=16), k=20)
+    draw(
+        FakeEngine(),
+        ref,
+        [SampleRequest(prompt=f"Q: {i}?", problem_id=f"p{i}") for i in range(30)],
+        SamplingParams(seed=1, max_tokens=16),
+        k=20,
+    )
     strip = lambda s: sorted((r["key"], r["sample_index"], r["completion"]) for r in s.iter_records())
     assert strip(store) == strip(ref)

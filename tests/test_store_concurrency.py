@@ -3,6 +3,7 @@
 Regression: two `scalemath sample --store DIR` runs both exited 0, the second re-drew 768 of 800
 samples and the store kept 1,568 lines for 800 keys forever.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,15 @@ import pytest
 
 from scalemath.records import read_samples, write_jsonl
 from scalemath.sampling.engine import SamplingParams
-from scalemath.sampling.store import (SampleRequest, SampleStore, StoreLockedError, _read_shard_keys, draw,
-                                      holds_writer_lock, writer_lock)
+from scalemath.sampling.store import (
+    SampleRequest,
+    SampleStore,
+    StoreLockedError,
+    _read_shard_keys,
+    draw,
+    holds_writer_lock,
+    writer_lock,
+)
 from scalemath.serve.fake import FakeEngine
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -26,8 +34,10 @@ ENV = {**os.environ, "PYTHONPATH": SRC}
 
 
 def requests(n: int) -> list[SampleRequest]:
-    return [SampleRequest(prompt=f"Q: {i} + {i}?\nA:", problem_id=f"p{i}", question=f"{i} + {i}?",
-                          answer=str(2 * i)) for i in range(n)]
+    return [
+        SampleRequest(prompt=f"Q: {i} + {i}?\nA:", problem_id=f"p{i}", question=f"{i} + {i}?", answer=str(2 * i))
+        for i in range(n)
+    ]
 
 
 def on_disk(root: Path) -> int:
@@ -55,13 +65,21 @@ print("DRAWN", eng.samples_drawn, st.written, flush=True)
 
 def test_two_processes_draw_every_sample_once(tmp_path):
     root = tmp_path / "store"
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(root), "200"], env=ENV, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(root), "200"],
+            env=ENV,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     drawn = [int(o.split("DRAWN")[1].split()[0]) for o, _ in outs]
-    assert sum(drawn) == 800, drawn                       # each sample drawn once, by one of them
-    assert any("WAITED" in o for o, _ in outs)            # the second one waited for the first
+    assert sum(drawn) == 800, drawn  # each sample drawn once, by one of them
+    assert any("WAITED" in o for o, _ in outs)  # the second one waited for the first
     store = SampleStore(root)
     assert len(store) == on_disk(root) == 800 and store.stats.duplicates == 0
     ref = SampleStore(tmp_path / "ref")
@@ -72,14 +90,14 @@ def test_two_processes_draw_every_sample_once(tmp_path):
 def test_duplicates_already_on_disk_are_rewritten_away(tmp_path):
     """A store left by writers that raced (before the lock): copies are dropped for good."""
     root = tmp_path / "s"
-    a, b = SampleStore(root), SampleStore(root)           # both opened before either wrote
+    a, b = SampleStore(root), SampleStore(root)  # both opened before either wrote
     draw(FakeEngine(), a, requests(10), PARAMS, k=4)
     recs = list(a.iter_records())
-    b.write(recs)                                         # b's stale index: all 40 written again
+    b.write(recs)  # b's stale index: all 40 written again
     assert on_disk(root) == 80
     opened = SampleStore(root, compact_every=0)
     assert opened.stats.duplicates == 40 and len(opened) == 40
-    with opened.writer():                                 # the next writer cleans up
+    with opened.writer():  # the next writer cleans up
         pass
     assert on_disk(root) == 40 and opened.stats.duplicates_removed == 40
     again = SampleStore(root)
@@ -90,10 +108,10 @@ def test_duplicates_already_on_disk_are_rewritten_away(tmp_path):
 
 def test_a_writer_rereads_what_another_wrote_after_it_opened(tmp_path):
     root = tmp_path / "s"
-    early = SampleStore(root)                             # opened while the store was empty
+    early = SampleStore(root)  # opened while the store was empty
     draw(FakeEngine(), SampleStore(root), requests(5), PARAMS, k=3)
     eng = FakeEngine()
-    st = draw(eng, early, requests(5), PARAMS, k=3)       # takes the lock, re-reads: nothing to do
+    st = draw(eng, early, requests(5), PARAMS, k=3)  # takes the lock, re-reads: nothing to do
     assert st.needed == 0 and eng.samples_drawn == 0 and on_disk(root) == 15
 
 
@@ -109,8 +127,7 @@ with writer_lock(sys.argv[1]):
 def test_lock_timeout_names_the_holder_and_sigkill_releases_the_lock(tmp_path):
     root = tmp_path / "s"
     root.mkdir()
-    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], env=ENV, text=True,
-                         stdout=subprocess.PIPE)
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], env=ENV, text=True, stdout=subprocess.PIPE)
     try:
         assert p.stdout.readline().strip() == "held"
         with pytest.raises(StoreLockedError, match=rf"being written by pid {p.pid} on"):
@@ -118,10 +135,11 @@ def test_lock_timeout_names_the_holder_and_sigkill_releases_the_lock(tmp_path):
         waited = []
         t0 = time.monotonic()
         with pytest.raises(StoreLockedError, match=r"still being written .* after 0.3 s"):
-            draw(FakeEngine(), SampleStore(root, lock_timeout=0.3, on_lock_wait=waited.append),
-                 requests(2), PARAMS, k=1)
+            draw(
+                FakeEngine(), SampleStore(root, lock_timeout=0.3, on_lock_wait=waited.append), requests(2), PARAMS, k=1
+            )
         assert time.monotonic() - t0 >= 0.3 and len(waited) == 1 and "waiting" in waited[0]
-        assert len(SampleStore(root)) == 0                # nothing was drawn
+        assert len(SampleStore(root)) == 0  # nothing was drawn
     finally:
         p.send_signal(signal.SIGKILL)
         p.wait()
@@ -132,7 +150,7 @@ def test_lock_timeout_names_the_holder_and_sigkill_releases_the_lock(tmp_path):
 
 def test_lock_is_reentrant_in_a_process(tmp_path):
     with writer_lock(tmp_path):
-        with writer_lock(tmp_path):                       # draw inside run_stored, compact inside draw
+        with writer_lock(tmp_path):  # draw inside run_stored, compact inside draw
             assert holds_writer_lock(tmp_path)
         assert holds_writer_lock(tmp_path)
         st = draw(FakeEngine(), SampleStore(tmp_path, compact_every=2), requests(4), PARAMS, k=2, batch_size=1)
@@ -142,13 +160,41 @@ def test_lock_is_reentrant_in_a_process(tmp_path):
 
 def test_two_cli_runs_on_one_store_export_what_one_run_does(tmp_path):
     """Two `scalemath sample --store DIR` processes started together (fake engine)."""
-    write_jsonl(tmp_path / "p.jsonl", [{"id": f"p{i}", "question": f"What is {i} + 2?",
-                                        "solution": f"#### {i + 2}", "answer": str(i + 2)} for i in range(150)])
-    cmd = [sys.executable, "-m", "scalemath.cli", "sample", "--engine", "fake", "--model", "fake",
-           "--data", str(tmp_path / "p.jsonl"), "--k", "2", "--store", str(tmp_path / "store"),
-           "--batch-size", "1"]
-    procs = [subprocess.Popen(cmd + ["--out", str(tmp_path / f"{n}.jsonl")], env=ENV, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for n in ("a", "b")]
+    write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": f"p{i}", "question": f"What is {i} + 2?", "solution": f"#### {i + 2}", "answer": str(i + 2)}
+            for i in range(150)
+        ],
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "scalemath.cli",
+        "sample",
+        "--engine",
+        "fake",
+        "--model",
+        "fake",
+        "--data",
+        str(tmp_path / "p.jsonl"),
+        "--k",
+        "2",
+        "--store",
+        str(tmp_path / "store"),
+        "--batch-size",
+        "1",
+    ]
+    procs = [
+        subprocess.Popen(
+            cmd + ["--out", str(tmp_path / f"{n}.jsonl")],
+            env=ENV,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for n in ("a", "b")
+    ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     drawn = sorted(int(o.split(" new samples drawn")[0].split()[-1]) for o in (" ".join(x.split()) for x in outs))

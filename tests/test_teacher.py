@@ -1,6 +1,7 @@
 """Fast checks of the offline-teacher plumbing: the GGUF locator (a fake package on sys.path that
 must never be imported), the setup errors, prepared-folder detection, and the demo's counts over a
 real `scalemath serve` subprocess with the deterministic stand-in engine."""
+
 import json
 import sys
 
@@ -9,8 +10,7 @@ from typer.testing import CliRunner
 
 from scalemath.cli import app
 from scalemath.models import smollm2
-from scalemath.models.smollm2 import (MARKER, TeacherSetupError, find_gguf, is_prepared, package_dirs,
-                                      prepare_smollm2)
+from scalemath.models.smollm2 import MARKER, TeacherSetupError, find_gguf, is_prepared, package_dirs, prepare_smollm2
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_find_gguf_locates_without_importing(fake_package):
     (fake_package / "Model-Instruct.Q4.gguf").write_bytes(b"GGUF\x00")
     (fake_package / "readme.txt").write_text("not a model")
     found = find_gguf("fake_smol_pkg")
-    assert found == fake_package / "Model-Instruct.Q4.gguf"     # the instruct file wins
+    assert found == fake_package / "Model-Instruct.Q4.gguf"  # the instruct file wins
     assert package_dirs("fake_smol_pkg") == [fake_package]
     assert "fake_smol_pkg" not in sys.modules
 
@@ -59,8 +59,9 @@ def test_package_without_gguf_is_a_clear_error(fake_package):
 
 def test_missing_gguf_reader_says_how_to_install(monkeypatch):
     real = smollm2.importlib.util.find_spec
-    monkeypatch.setattr(smollm2.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "gguf" else real(name, *a))
+    monkeypatch.setattr(
+        smollm2.importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a)
+    )
     with pytest.raises(TeacherSetupError, match=r"pip install 'gguf>=0\.10'"):
         smollm2.require_gguf()
 
@@ -74,14 +75,19 @@ def test_prepare_refuses_foreign_folder_and_reuses_prepared(tmp_path, fake_packa
     assert (foreign / "notes.txt").read_text() == "keep me"
     done = tmp_path / "done"
     done.mkdir()
-    for name, text in [(MARKER, "{}"), ("config.json", "{}"), ("model.safetensors", ""),
-                       ("tokenizer.json", "{}"), ("chat_template.jinja", "{{ messages }}")]:
+    for name, text in [
+        (MARKER, "{}"),
+        ("config.json", "{}"),
+        ("model.safetensors", ""),
+        ("tokenizer.json", "{}"),
+        ("chat_template.jinja", "{{ messages }}"),
+    ]:
         (done / name).write_text(text)
     assert is_prepared(done)
     # reused as is: no package, no gguf reader, no conversion needed
     assert prepare_smollm2(done, gguf_path=tmp_path / "absent.gguf") == done
     (done / "chat_template.jinja").unlink()
-    assert not is_prepared(done)      # an instruct teacher without its chat template is not ready
+    assert not is_prepared(done)  # an instruct teacher without its chat template is not ready
 
 
 def test_cli_prepare_reports_setup_error(monkeypatch):
@@ -103,11 +109,29 @@ def test_demo_plumbing_with_fake_teacher(tmp_path):
     stand-in engine; a second run is served from the cache."""
     pytest.importorskip("aiohttp")
     test_set = tmp_path / "test.jsonl"
-    test_set.write_text(json.dumps({"question": "A robe takes 2 bolts of blue fiber and half that much "
-                                    "white fiber. How many bolts in total does it take?",
-                                    "answer": "#### 3"}) + "\n")
-    args = ["teacher", "demo", "--model", "fake", "--seeds", "3", "--out", str(tmp_path / "run"),
-            "--against", str(test_set), "--json"]
+    test_set.write_text(
+        json.dumps(
+            {
+                "question": "A robe takes 2 bolts of blue fiber and half that much "
+                "white fiber. How many bolts in total does it take?",
+                "answer": "#### 3",
+            }
+        )
+        + "\n"
+    )
+    args = [
+        "teacher",
+        "demo",
+        "--model",
+        "fake",
+        "--seeds",
+        "3",
+        "--out",
+        str(tmp_path / "run"),
+        "--against",
+        str(test_set),
+        "--json",
+    ]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -122,5 +146,6 @@ def test_demo_plumbing_with_fake_teacher(tmp_path):
     assert r.exit_code == 0, r.output
     again = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert again["usage_total"]["misses"] == 0 and again["usage_total"]["hits"] == s["usage_total"]["requested"]
-    assert {k: v["finalize"]["written"] for k, v in again["stages"].items()} == \
-        {k: v["finalize"]["written"] for k, v in s["stages"].items()}
+    assert {k: v["finalize"]["written"] for k, v in again["stages"].items()} == {
+        k: v["finalize"]["written"] for k, v in s["stages"].items()
+    }

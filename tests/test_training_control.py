@@ -1,5 +1,6 @@
 """Compute-matched controls (training/control.py, SFTRunConfig.control / control_of): the arithmetic
 against hand-computed figures (the demo's own numbers) and real short training runs."""
+
 import json
 
 import pytest
@@ -15,8 +16,8 @@ def _meta(steps, epochs, tokens_per_epoch, examples):
 
 def test_steps_per_epoch_counts_like_the_trainer():
     assert steps_per_epoch(2000, 8, 1) == 250
-    assert steps_per_epoch(3605, 8, 1) == 451        # the last, short batch is a step too
-    assert steps_per_epoch(10, 2, 2) == 3            # 5 batches, accumulation 2: 2 full steps + 1
+    assert steps_per_epoch(3605, 8, 1) == 451  # the last, short batch is a step too
+    assert steps_per_epoch(10, 2, 2) == 3  # 5 batches, accumulation 2: 2 full steps + 1
     assert steps_per_epoch(3, 8, 1) == 1
 
 
@@ -42,44 +43,69 @@ def base(tmp_path_factory):
     from scalemath.training.pretrain import PretrainConfig
     from scalemath.training.tiny import TinyConfig, build_tiny_base
 
-    docs = [f"Q: Tom has {a} bags of {b}. How many?\nA: {a}*{b}=<<{a}*{b}={a * b}>>{a * b}\n#### {a * b}"
-            for a in range(2, 12) for b in range(2, 12)]
-    shape = TinyConfig(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, vocab_size=300,
-                       max_positions=128)
-    return build_tiny_base(docs, tmp_path_factory.mktemp("m") / "base", shape,
-                           PretrainConfig(minutes=None, max_steps=2, block_size=64, batch_size=4, threads=1),
-                           quiet=True)
+    docs = [
+        f"Q: Tom has {a} bags of {b}. How many?\nA: {a}*{b}=<<{a}*{b}={a * b}>>{a * b}\n#### {a * b}"
+        for a in range(2, 12)
+        for b in range(2, 12)
+    ]
+    shape = TinyConfig(
+        hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, vocab_size=300, max_positions=128
+    )
+    return build_tiny_base(
+        docs,
+        tmp_path_factory.mktemp("m") / "base",
+        shape,
+        PretrainConfig(minutes=None, max_steps=2, block_size=64, batch_size=4, threads=1),
+        quiet=True,
+    )
 
 
 def _data(path, n, extra=0):
-    write_jsonl(path, [{"id": f"p{i}", "question": f"Tom has {i + 2} bags of 3. How many?",
-                        "solution": f"{i + 2}*3=<<{i + 2}*3={3 * (i + 2)}>>{3 * (i + 2)}\n#### {3 * (i + 2)}"
-                        + " ok" * extra} for i in range(n)])
+    write_jsonl(
+        path,
+        [
+            {
+                "id": f"p{i}",
+                "question": f"Tom has {i + 2} bags of 3. How many?",
+                "solution": f"{i + 2}*3=<<{i + 2}*3={3 * (i + 2)}>>{3 * (i + 2)}\n#### {3 * (i + 2)}" + " ok" * extra,
+            }
+            for i in range(n)
+        ],
+    )
     return path
 
 
 @pytest.mark.timeout(120)
 def test_control_runs_match_the_reference(base, tmp_path):
-    common = dict(model=str(base), batch_size=2, per_device_batch_size=2, learning_rate=1e-3, threads=1,
-                  logging_steps=1)
-    ref = train_sft(SFTRunConfig(data=str(_data(tmp_path / "big.jsonl", 9, extra=3)), out=str(tmp_path / "ref"),
-                                 epochs=2, **common), quiet=True)
+    common = dict(
+        model=str(base), batch_size=2, per_device_batch_size=2, learning_rate=1e-3, threads=1, logging_steps=1
+    )
+    ref = train_sft(
+        SFTRunConfig(
+            data=str(_data(tmp_path / "big.jsonl", 9, extra=3)), out=str(tmp_path / "ref"), epochs=2, **common
+        ),
+        quiet=True,
+    )
     rmeta = json.loads((ref / "train_meta.json").read_text())
     assert rmeta["steps"] == 10 and rmeta["compute"]["steps"] == 10 and rmeta["compute"]["epochs"] == 2.0
     assert rmeta["control"] is None
     small = _data(tmp_path / "small.jsonl", 4)
     for kind in ("steps", "tokens", "epochs"):
-        out = train_sft(SFTRunConfig(data=str(small), out=str(tmp_path / kind), epochs=1, control=kind,
-                                     control_of=str(ref), **common), quiet=True)
+        out = train_sft(
+            SFTRunConfig(
+                data=str(small), out=str(tmp_path / kind), epochs=1, control=kind, control_of=str(ref), **common
+            ),
+            quiet=True,
+        )
         meta = json.loads((out / "train_meta.json").read_text())
         c = meta["control"]
         assert c["match"] == kind and c["reference"] == str(ref) and meta["steps"] == c["steps"]
         assert meta["compute"]["steps"] == c["steps"]
         if kind == "steps":
-            assert c["steps"] == 10 and c["epochs"] == 5.0   # 2 steps per epoch of 4 records
+            assert c["steps"] == 10 and c["epochs"] == 5.0  # 2 steps per epoch of 4 records
         elif kind == "epochs":
             assert c["steps"] == 4 and c["epochs"] == 2.0
-        else:   # the small data's records are shorter: more epochs than 2, fewer steps than... its tokens match
+        else:  # the small data's records are shorter: more epochs than 2, fewer steps than... its tokens match
             assert c["tokens"] == pytest.approx(rmeta["compute"]["tokens"], rel=0.15)
 
 
@@ -88,8 +114,12 @@ def test_control_needs_both_fields_and_a_finished_reference(base, tmp_path):
     with pytest.raises(ValueError, match="control_of"):
         train_sft(SFTRunConfig(model=str(base), data=data, out=str(tmp_path / "o"), control="steps"))
     with pytest.raises(ValueError, match="steps, tokens or epochs|control must be"):
-        train_sft(SFTRunConfig(model=str(base), data=data, out=str(tmp_path / "o"), control="flops",
-                               control_of=str(tmp_path)))
+        train_sft(
+            SFTRunConfig(model=str(base), data=data, out=str(tmp_path / "o"), control="flops", control_of=str(tmp_path))
+        )
     with pytest.raises(FileNotFoundError, match="train the reference run first"):
-        train_sft(SFTRunConfig(model=str(base), data=data, out=str(tmp_path / "o"), control="steps",
-                               control_of=str(tmp_path / "nope")))
+        train_sft(
+            SFTRunConfig(
+                model=str(base), data=data, out=str(tmp_path / "o"), control="steps", control_of=str(tmp_path / "nope")
+            )
+        )

@@ -1,4 +1,5 @@
 """SFT data handling, config/YAML, completion-only masking and a short training run."""
+
 import json
 
 import pytest
@@ -13,8 +14,14 @@ def _problems(n):
     out = []
     for i in range(n):
         a, b = 2 + i % 7, 3 + i % 5
-        out.append({"id": f"p{i}", "question": f"Tom has {a} bags with {b} apples each. How many apples?",
-                    "solution": f"{a}*{b}=<<{a}*{b}={a*b}>>{a*b}\n#### {a*b}", "answer": str(a * b)})
+        out.append(
+            {
+                "id": f"p{i}",
+                "question": f"Tom has {a} bags with {b} apples each. How many apples?",
+                "solution": f"{a}*{b}=<<{a}*{b}={a * b}>>{a * b}\n#### {a * b}",
+                "answer": str(a * b),
+            }
+        )
     return out
 
 
@@ -25,11 +32,16 @@ def base(tmp_path_factory):
     from scalemath.training.tiny import TinyConfig, build_tiny_base
 
     docs = [f"Q: {p['question']}\nA: {p['solution']}" for p in _problems(200)]
-    shape = TinyConfig(hidden_size=48, num_layers=2, num_heads=2, intermediate_size=96, vocab_size=300,
-                       max_positions=128)
-    return build_tiny_base(docs, tmp_path_factory.mktemp("m") / "base", shape,
-                           PretrainConfig(minutes=None, max_steps=2, block_size=64, batch_size=4, threads=1),
-                           quiet=True)
+    shape = TinyConfig(
+        hidden_size=48, num_layers=2, num_heads=2, intermediate_size=96, vocab_size=300, max_positions=128
+    )
+    return build_tiny_base(
+        docs,
+        tmp_path_factory.mktemp("m") / "base",
+        shape,
+        PretrainConfig(minutes=None, max_steps=2, block_size=64, batch_size=4, threads=1),
+        quiet=True,
+    )
 
 
 def test_fractions_are_nested_and_seeded():
@@ -45,8 +57,13 @@ def test_fractions_are_nested_and_seeded():
 
 def test_problem_and_sample_records(tmp_path):
     p = tmp_path / "mixed.jsonl"
-    write_jsonl(p, [{"id": "a", "question": "Q1?", "solution": "S1\n#### 1"},
-                    {"question": "Q2?", "completion": " C2 ", "answer": "2"}])
+    write_jsonl(
+        p,
+        [
+            {"id": "a", "question": "Q1?", "solution": "S1\n#### 1"},
+            {"question": "Q2?", "completion": " C2 ", "answer": "2"},
+        ],
+    )
     assert read_targets(p) == [("Q1?", "S1\n#### 1"), ("Q2?", " C2 ")]
     ex, total = load_examples(p, "qa", "</s>")
     assert total == 2
@@ -61,8 +78,9 @@ def test_record_without_target_names_file_and_line(tmp_path):
 
 
 def test_yaml_round_trip_and_profiles(tmp_path):
-    cfg = SFTRunConfig(model="m", data="d.jsonl", out="o", fraction=0.25, learning_rate=1e-3,
-                       trainer_kwargs={"optim": "adamw_torch"})
+    cfg = SFTRunConfig(
+        model="m", data="d.jsonl", out="o", fraction=0.25, learning_rate=1e-3, trainer_kwargs={"optim": "adamw_torch"}
+    )
     path = tmp_path / "sft.yaml"
     cfg.to_yaml(path)
     assert SFTRunConfig.from_yaml(path) == cfg
@@ -71,8 +89,13 @@ def test_yaml_round_trip_and_profiles(tmp_path):
         SFTRunConfig.from_yaml(path)
     tiny, paper = cfg.resolved(2_000_000), cfg.resolved(7_000_000_000)
     assert tiny.profile == "tiny" and tiny.learning_rate == 1e-3  # explicit value kept
-    assert (paper.profile, paper.epochs, paper.batch_size, paper.warmup, paper.lr_scheduler) == \
-        ("paper", 3.0, 128, 0.03, "cosine")
+    assert (paper.profile, paper.epochs, paper.batch_size, paper.warmup, paper.lr_scheduler) == (
+        "paper",
+        3.0,
+        128,
+        0.03,
+        "cosine",
+    )
     assert SFTRunConfig(learning_rate=None).resolved(7_000_000_000).learning_rate == 2e-5
 
 
@@ -80,20 +103,21 @@ def test_prompt_tokens_are_masked(base, tmp_path):
     data = tmp_path / "d.jsonl"
     problems = _problems(4)
     write_jsonl(data, problems)
-    job = prepare_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), max_steps=1,
-                                   threads=1), quiet=True)
+    job = prepare_sft(
+        SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), max_steps=1, threads=1), quiet=True
+    )
     tok, ds = job.tokenizer, job.trainer.train_dataset
     batch = job.trainer.data_collator([ds[i] for i in range(len(ds))])  # what training steps receive
     prompt_ids = [tok(render("qa", question=p["question"]))["input_ids"] for p in problems]
     for row in range(len(ds)):
         ids, labels = batch["input_ids"][row].tolist(), batch["labels"][row].tolist()
         n = int(batch["attention_mask"][row].sum())
-        (prompt,) = [p for p in prompt_ids if ids[:len(p)] == p]
+        (prompt,) = [p for p in prompt_ids if ids[: len(p)] == p]
         k = len(prompt)
         assert prompt[0] == tok.bos_token_id
-        assert labels[:k] == [-100] * k                  # prompt (with <s>) not trained on
-        assert labels[k:n] == ids[k:n]                   # completion trained on, up to and with </s>
-        assert labels[n:] == [-100] * (len(ids) - n)     # padding ignored
+        assert labels[:k] == [-100] * k  # prompt (with <s>) not trained on
+        assert labels[k:n] == ids[k:n]  # completion trained on, up to and with </s>
+        assert labels[n:] == [-100] * (len(ids) - n)  # padding ignored
         target = tok.decode(ids[k:n])
         assert target.startswith(" ") and "####" in target
         assert ids[n - 1] == tok.eos_token_id
@@ -104,9 +128,20 @@ def test_short_run_lowers_loss_and_saves(base, tmp_path):
 
     data = tmp_path / "d.jsonl"
     write_jsonl(data, _problems(8))
-    out = train_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "sft"), max_steps=20,
-                                 batch_size=8, learning_rate=3e-3, logging_steps=1, threads=1, seed=1),
-                    quiet=True)
+    out = train_sft(
+        SFTRunConfig(
+            model=str(base),
+            data=str(data),
+            out=str(tmp_path / "sft"),
+            max_steps=20,
+            batch_size=8,
+            learning_rate=3e-3,
+            logging_steps=1,
+            threads=1,
+            seed=1,
+        ),
+        quiet=True,
+    )
     meta = json.loads((out / "train_meta.json").read_text())
     losses = [loss for _, loss in meta["loss_curve"]]
     assert meta["steps"] == 20 and len(losses) == 20
@@ -126,10 +161,11 @@ def test_cli_train_with_yaml_and_overrides(base, tmp_path):
     data = tmp_path / "d.jsonl"
     write_jsonl(data, _problems(16))
     yml = tmp_path / "c.yaml"
-    SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "ignored"), max_steps=2,
-                 threads=1).to_yaml(yml)
-    res = CliRunner().invoke(app, ["train", "--config", str(yml), "--out", str(tmp_path / "cli"),
-                                   "--fraction", "0.5", "--batch-size", "2", "-q"])
+    SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "ignored"), max_steps=2, threads=1).to_yaml(yml)
+    res = CliRunner().invoke(
+        app,
+        ["train", "--config", str(yml), "--out", str(tmp_path / "cli"), "--fraction", "0.5", "--batch-size", "2", "-q"],
+    )
     assert res.exit_code == 0, res.output
     meta = json.loads((tmp_path / "cli" / "train_meta.json").read_text())
     assert meta["data"]["examples"] == 8 and meta["steps"] == 2 and meta["config"]["batch_size"] == 2
@@ -138,8 +174,11 @@ def test_cli_train_with_yaml_and_overrides(base, tmp_path):
 def test_shipped_yaml_configs_load():
     from importlib import resources
 
-    files = [f for f in resources.files("scalemath.training").joinpath("configs").iterdir()
-             if f.name.startswith("sft_") and f.name.endswith(".yaml")]  # accelerate_*.yaml: launchers
+    files = [
+        f
+        for f in resources.files("scalemath.training").joinpath("configs").iterdir()
+        if f.name.startswith("sft_") and f.name.endswith(".yaml")
+    ]  # accelerate_*.yaml: launchers
     assert {f.name for f in files} >= {"sft_paper.yaml", "sft_tiny.yaml"}
     for f in files:
         cfg = SFTRunConfig.from_yaml(f)
@@ -152,8 +191,9 @@ def test_packing_without_flash_attention_is_refused(base, tmp_path):
     data = tmp_path / "d.jsonl"
     write_jsonl(data, _problems(4))
     with pytest.raises(ValueError, match="flash"):
-        prepare_sft(SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), packing=True,
-                                 threads=1), quiet=True)
+        prepare_sft(
+            SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), packing=True, threads=1), quiet=True
+        )
 
 
 def test_lora_trains_only_adapters_and_saves_a_merged_checkpoint(base, tmp_path):
@@ -162,18 +202,27 @@ def test_lora_trains_only_adapters_and_saves_a_merged_checkpoint(base, tmp_path)
 
     data = tmp_path / "d.jsonl"
     write_jsonl(data, _problems(16))
-    cfg = SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "lora"), lora_r=4,
-                       lora_target_modules="q_proj,v_proj", max_steps=3, batch_size=8, threads=1,
-                       learning_rate=1e-2)
+    cfg = SFTRunConfig(
+        model=str(base),
+        data=str(data),
+        out=str(tmp_path / "lora"),
+        lora_r=4,
+        lora_target_modules="q_proj,v_proj",
+        max_steps=3,
+        batch_size=8,
+        threads=1,
+        learning_rate=1e-2,
+    )
     job = prepare_sft(cfg, quiet=True)
     trainable = [n for n, p in job.trainer.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     out = train_sft(cfg, quiet=True)
-    merged = AutoModelForCausalLM.from_pretrained(out)       # a plain checkpoint, no adapter files
+    merged = AutoModelForCausalLM.from_pretrained(out)  # a plain checkpoint, no adapter files
     start = AutoModelForCausalLM.from_pretrained(base)
     assert not any("lora" in n for n, _ in merged.named_parameters())
-    changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters())
-               if not torch.equal(a, b)}
+    changed = {
+        n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters()) if not torch.equal(a, b)
+    }
     assert changed and all(("q_proj" in n or "v_proj" in n) for n in changed)
 
 
@@ -184,19 +233,29 @@ def test_qlora_trains_adapters_on_a_4bit_base_and_saves_a_full_precision_merge(b
 
     data = tmp_path / "d.jsonl"
     write_jsonl(data, _problems(16))
-    cfg = SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "qlora"), lora_r=4,
-                       load_in_4bit=True, max_steps=3, batch_size=8, threads=1, learning_rate=1e-2)
+    cfg = SFTRunConfig(
+        model=str(base),
+        data=str(data),
+        out=str(tmp_path / "qlora"),
+        lora_r=4,
+        load_in_4bit=True,
+        max_steps=3,
+        batch_size=8,
+        threads=1,
+        learning_rate=1e-2,
+    )
     job = prepare_sft(cfg, quiet=True)
     assert getattr(job.trainer.model, "is_loaded_in_4bit", False)
     trainable = [n for n, p in job.trainer.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     out = train_sft(cfg, quiet=True)
-    merged = AutoModelForCausalLM.from_pretrained(out)       # plain full-precision weights
+    merged = AutoModelForCausalLM.from_pretrained(out)  # plain full-precision weights
     start = AutoModelForCausalLM.from_pretrained(base)
     assert not (out / "qlora_adapter").exists() and not getattr(merged, "is_loaded_in_4bit", False)
     assert all(a.dtype == torch.float32 for a in merged.parameters())
-    changed = {n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters())
-               if not torch.equal(a, b)}
+    changed = {
+        n for (n, a), (_, b) in zip(merged.named_parameters(), start.named_parameters()) if not torch.equal(a, b)
+    }
     assert changed and all("proj" in n for n in changed)
 
 

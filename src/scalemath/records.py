@@ -12,6 +12,7 @@ all, and the temp file goes away on any error.
 Errors meant for a person derive from `UserError` (exit status 1) and `InputError` (bad input,
 exit status 2); the `scalemath` command prints their message without a traceback.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -88,8 +89,9 @@ class ReadLimits:
             try:
                 lim.max_line_bytes = parse_size(raw)
             except ValueError:
-                raise InputError(f"{ENV_MAX_LINE_BYTES}={raw!r}: expected a byte count such as "
-                                 "4194304, 4M or 512K") from None
+                raise InputError(
+                    f"{ENV_MAX_LINE_BYTES}={raw!r}: expected a byte count such as 4194304, 4M or 512K"
+                ) from None
         lim.allow_empty = os.environ.get(ENV_ALLOW_EMPTY, "").strip().lower() in ("1", "true", "yes", "on")
         return lim
 
@@ -120,13 +122,18 @@ def set_read_limits(max_line_bytes: int | None = None, allow_empty: bool | None 
 
 
 def _too_long(path: str | os.PathLike, lineno: int, limit: int) -> RecordError:
-    return RecordError(path, lineno, f"line longer than {limit:,} bytes (the line bound; a longer line "
-                                     f"is refused before it is parsed: raise it with --max-line-bytes "
-                                     f"or {ENV_MAX_LINE_BYTES})")
+    return RecordError(
+        path,
+        lineno,
+        f"line longer than {limit:,} bytes (the line bound; a longer line "
+        f"is refused before it is parsed: raise it with --max-line-bytes "
+        f"or {ENV_MAX_LINE_BYTES})",
+    )
 
 
-def iter_lines(f: BinaryIO, path: str | os.PathLike, max_line_bytes: int | None = None,
-               first_line: int = 1) -> Iterator[tuple[int, bytes]]:
+def iter_lines(
+    f: BinaryIO, path: str | os.PathLike, max_line_bytes: int | None = None, first_line: int = 1
+) -> Iterator[tuple[int, bytes]]:
     """(1-based number, bytes) of each line of a binary file, never holding more than the line
     bound of one line: a longer line raises RecordError once that many bytes are read."""
     limit = max_line_bytes or LIMITS.max_line_bytes
@@ -152,12 +159,16 @@ def utf8_error(raw: bytes) -> str | None:
 
 
 def empty_error(path: str | os.PathLike, what: str = "records") -> RecordError:
-    return RecordError(path, None, f"no {what}: the input is empty (pass --allow-empty or set "
-                                   f"{ENV_ALLOW_EMPTY}=1 to accept an empty input)")
+    return RecordError(
+        path,
+        None,
+        f"no {what}: the input is empty (pass --allow-empty or set {ENV_ALLOW_EMPTY}=1 to accept an empty input)",
+    )
 
 
-def iter_text_lines(path: str | os.PathLike, allow_empty: bool | None = None,
-                    what: str = "lines") -> Iterator[tuple[int, str]]:
+def iter_text_lines(
+    path: str | os.PathLike, allow_empty: bool | None = None, what: str = "lines"
+) -> Iterator[tuple[int, str]]:
     """(number, text) of each line of a UTF-8 text file (newline kept), bounded like every reader;
     bytes that are not UTF-8 raise RecordError naming the line and column; a file with no
     non-blank line raises RecordError unless empty input is allowed."""
@@ -201,10 +212,10 @@ class Problem:
 
     id: str
     question: str
-    solution: str = ""          # reference solution text (may be empty)
-    answer: str = ""            # reference final answer, as a string
-    source: str = ""            # dataset name: gsm8k, math, procedural, ...
-    split: str = ""             # train / test / ...
+    solution: str = ""  # reference solution text (may be empty)
+    answer: str = ""  # reference final answer, as a string
+    source: str = ""  # dataset name: gsm8k, math, procedural, ...
+    split: str = ""  # train / test / ...
     meta: dict[str, Any] = field(default_factory=dict)  # level, type, steps, family, ...
     schema: int = SCHEMA_VERSION
 
@@ -219,7 +230,7 @@ class Sample:
 
     problem_id: str
     question: str
-    answer: str                 # reference answer (or reference solution text)
+    answer: str  # reference answer (or reference solution text)
     completion: str
     model: str = ""
     engine: str = ""
@@ -289,12 +300,19 @@ def parse_line(raw: bytes, path: str | os.PathLike, lineno: int) -> dict[str, An
 
 
 def _json_kind(obj: Any) -> str:
-    return {list: "a JSON list", str: "a JSON string", bool: "true/false", type(None): "null",
-            int: "a number", float: "a number"}.get(type(obj), type(obj).__name__)
+    return {
+        list: "a JSON list",
+        str: "a JSON string",
+        bool: "true/false",
+        type(None): "null",
+        int: "a number",
+        float: "a number",
+    }.get(type(obj), type(obj).__name__)
 
 
-def iter_jsonl_numbered(path: str | os.PathLike,
-                        allow_empty: bool | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl_numbered(
+    path: str | os.PathLike, allow_empty: bool | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Like iter_jsonl, with the 1-based line number of each record. Lines are bounded
     (`LIMITS.max_line_bytes`); a file without records raises RecordError unless `allow_empty`
     (default `LIMITS.allow_empty`: off)."""
@@ -373,7 +391,11 @@ def read_samples(path: str | os.PathLike, allow_empty: bool | None = None) -> It
             without_id = without_id or lineno
             d["problem_id"] = text_hash(d["question"])
         if with_id and without_id:
-            raise RecordError(path, without_id, f"sample without problem_id among samples that have one "
-                                                f"(line {with_id}); it would count as a separate question")
+            raise RecordError(
+                path,
+                without_id,
+                f"sample without problem_id among samples that have one "
+                f"(line {with_id}); it would count as a separate question",
+            )
         d.setdefault("answer", "")
         yield Sample.from_dict(d)

@@ -24,6 +24,7 @@ are keyword arguments of `grade`; docs/grading.md argues each default against wh
 `GRADER_VERSION` changes whenever grading semantics change, so stored verdicts can be traced to the
 grader that made them. Bulk grading over all cores: `scalemath.answers.bulk` (and `scalemath grade`).
 """
+
 from __future__ import annotations
 
 from .extract import extract

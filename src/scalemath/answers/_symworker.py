@@ -5,6 +5,7 @@ one reply per line: {"equal": bool} or {"timeout": true} or {"error": str}. The 
 hard limit by killing this process; the soft SIGALRM limit here (main thread of our own process)
 only lets most slow checks end without a restart.
 """
+
 from __future__ import annotations
 
 import json

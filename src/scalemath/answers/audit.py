@@ -10,6 +10,7 @@ intervals:
 - agreement overall, and the expected number of grader errors in the whole graded file (each
   stratum's rate times the stratum's size in that file).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,15 +29,23 @@ def _pick(rec: dict, explicit: str | None, candidates: tuple[str, ...]) -> str |
     return next((c for c in candidates if c in rec), None)
 
 
-def sample_items(input_path: str, n: int, seed: int = 0, prediction_field: str | None = None,
-                 reference_field: str | None = None, stratify: bool = True) -> list[dict]:
+def sample_items(
+    input_path: str,
+    n: int,
+    seed: int = 0,
+    prediction_field: str | None = None,
+    reference_field: str | None = None,
+    stratify: bool = True,
+) -> list[dict]:
     """Up to `n` audit items from a graded JSONL (half graded correct, half not, when stratified)."""
     from scalemath.records import RecordError, iter_jsonl_numbered
 
     pos, neg = [], []
     for lineno, rec in iter_jsonl_numbered(input_path):
         if "correct" not in rec or "reason" not in rec:
-            raise RecordError(input_path, lineno, "not a graded record (no 'correct'/'reason'); run `scalemath grade` first")
+            raise RecordError(
+                input_path, lineno, "not a graded record (no 'correct'/'reason'); run `scalemath grade` first"
+            )
         (pos if rec["correct"] is True else neg).append((lineno, rec))
     rng = random.Random(seed)
     if stratify:
@@ -47,25 +56,32 @@ def sample_items(input_path: str, n: int, seed: int = 0, prediction_field: str |
         chosen += [(x, "graded_incorrect", len(neg)) for x in rng.sample(neg, k_neg)]
     else:
         every = pos + neg
-        chosen = [(x, "graded_correct" if x[1]["correct"] is True else "graded_incorrect",
-                   len(pos) if x[1]["correct"] is True else len(neg))
-                  for x in rng.sample(every, min(n, len(every)))]
+        chosen = [
+            (
+                x,
+                "graded_correct" if x[1]["correct"] is True else "graded_incorrect",
+                len(pos) if x[1]["correct"] is True else len(neg),
+            )
+            for x in rng.sample(every, min(n, len(every)))
+        ]
     chosen.sort(key=lambda c: c[0][0])
     items = []
     for (lineno, rec), stratum, size in chosen:
         pf = _pick(rec, prediction_field, _PRED_FIELDS)
         rf = _pick(rec, reference_field, _REF_FIELDS)
-        items.append({
-            "line": lineno,
-            "prediction": rec.get(pf) if pf else None,
-            "reference": rec.get(rf) if rf else None,
-            "extracted": rec.get("extracted"),
-            "grader_correct": rec["correct"] is True,
-            "reason": rec["reason"],
-            "stratum": stratum,
-            "stratum_size": size,
-            "label": "",
-        })
+        items.append(
+            {
+                "line": lineno,
+                "prediction": rec.get(pf) if pf else None,
+                "reference": rec.get(rf) if rf else None,
+                "extracted": rec.get("extracted"),
+                "grader_correct": rec["correct"] is True,
+                "reason": rec["reason"],
+                "stratum": stratum,
+                "stratum_size": size,
+                "label": "",
+            }
+        )
     return items
 
 
@@ -133,8 +149,10 @@ class AuditReport:
             f"agreement: {self.labelled - self.false_positives - self.false_negatives}/{self.labelled} = {self.agreement:.3f}",
         ]
         if self.expected_fp_in_file is not None:
-            out.append(f"expected grader errors in the graded file: {self.expected_fp_in_file:.1f} false "
-                       f"positives, {self.expected_fn_in_file:.1f} false negatives")
+            out.append(
+                f"expected grader errors in the graded file: {self.expected_fp_in_file:.1f} false "
+                f"positives, {self.expected_fn_in_file:.1f} false negatives"
+            )
         return out
 
 

@@ -14,6 +14,7 @@ Verdicts come out in input order. Up to `max_pending` cases may be graded ahead 
 unfinished one (a symbolic check waiting on its timeout), so the pool is not stalled by it; memory
 stays bounded by that window.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -194,8 +195,9 @@ class _Resolver:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def grade_pairs(pairs: Iterable[tuple[str, str]], config: BulkConfig | None = None,
-                stats: dict | None = None) -> Iterator[Verdict]:
+def grade_pairs(
+    pairs: Iterable[tuple[str, str]], config: BulkConfig | None = None, stats: dict | None = None
+) -> Iterator[Verdict]:
     """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order.
 
     `stats`, when given, receives "symbolic" (how many grades needed the symbolic stage),
@@ -265,9 +267,14 @@ class GradeSummary:
         return self.correct / self.total if self.total else 0.0
 
 
-def grade_file(input_path: str, output_path: str, prediction_field: str, reference_field: str,
-               config: BulkConfig | None = None,
-               on_progress: Callable[[int], None] | None = None) -> GradeSummary:
+def grade_file(
+    input_path: str,
+    output_path: str,
+    prediction_field: str,
+    reference_field: str,
+    config: BulkConfig | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> GradeSummary:
     """Grade every line of a JSONL file, streaming; write each line plus `extracted`, `correct`,
     `reason` and `grader_version` to `output_path`. The output appears only when complete
     (temp file + rename); a line without one of the two fields raises `RecordError` naming file

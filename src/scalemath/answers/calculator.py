@@ -17,6 +17,7 @@ or much memory: long expressions, deep nesting, powers or products whose result 
     >>> annotations_ok("He has 3*4 = <<3*4=12>>12 apples and <<12-2=9>>9 pears.")
     False
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,16 +26,24 @@ import re
 from functools import lru_cache
 
 __all__ = [
-    "CalculatorError", "evaluate", "check_annotation", "check_annotation_cached",
-    "annotations", "annotations_ok", "ANNOTATION_RE", "MAX_EXPR_CHARS", "MAX_DEPTH", "MAX_INT_BITS",
+    "CalculatorError",
+    "evaluate",
+    "check_annotation",
+    "check_annotation_cached",
+    "annotations",
+    "annotations_ok",
+    "ANNOTATION_RE",
+    "MAX_EXPR_CHARS",
+    "MAX_DEPTH",
+    "MAX_INT_BITS",
 ]
 
 ANNOTATION_RE = re.compile(r"<<([^>]*)>>")
 """The paper's annotation pattern: everything between `<<` and the next `>`."""
 
-MAX_EXPR_CHARS = 4000   # longer expressions are rejected before parsing (parse cost is linear)
-MAX_DEPTH = 100         # deeper ASTs are rejected (Python's own parser stops at 200 parentheses)
-MAX_INT_BITS = 4096     # an integer result or operand wider than this is rejected (~1233 digits)
+MAX_EXPR_CHARS = 4000  # longer expressions are rejected before parsing (parse cost is linear)
+MAX_DEPTH = 100  # deeper ASTs are rejected (Python's own parser stops at 200 parentheses)
+MAX_INT_BITS = 4096  # an integer result or operand wider than this is rejected (~1233 digits)
 
 Number = int | float
 
@@ -65,7 +74,7 @@ def _pow(a: Number, b: Number) -> Number:
         # |a|**b has about b * log2|a| bits: refuse before computing it (9**9**9, 10**100000)
         if b * (abs(a).bit_length() - 1) > MAX_INT_BITS:
             raise CalculatorError("power too large")
-    r = a ** b                   # float overflow raises OverflowError, caught by the caller
+    r = a**b  # float overflow raises OverflowError, caught by the caller
     if isinstance(r, complex):  # (-8) ** (1/3)
         raise CalculatorError("complex result")
     return r

@@ -12,6 +12,7 @@
 
 `compare(pred, ref, policy)` returns (equal, reason) with reason "match", "mismatch" or "timeout".
 """
+
 from __future__ import annotations
 
 import itertools
@@ -121,8 +122,9 @@ def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tu
         if alt is not None:
             b = prepare(alt)
     if a.num is not None and b.num is not None:
-        ok = numbers_equal(a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places,
-                           policy.decimals)
+        ok = numbers_equal(
+            a.num, b.num, policy.rel_tol, policy.abs_tol, policy.percent, policy.decimal_places, policy.decimals
+        )
         return ok, MATCH if ok else MISMATCH
     if b.text is not None or a.text is not None:
         ta = a.text if a.text is not None else text_key(a.clean)
@@ -158,7 +160,7 @@ _PAIR_COMMA = re.compile(r"(-?\d+),(\d{1,2}|\d{4,})")
 
 
 def _decimal_comma(clean: str) -> str | None:
-    """"1,22" as "1.22" (a two-item list cannot equal a decimal, so that reading is tried only
+    """ "1,22" as "1.22" (a two-item list cannot equal a decimal, so that reading is tried only
     against a decimal), else None."""
     m = _PAIR_COMMA.fullmatch(clean.strip())
     return f"{m.group(1)}.{m.group(2)}" if m else None
@@ -229,9 +231,10 @@ _SAMPLES = [[_sample_value() for _ in range(32)] for _ in range(4)]
 def _sample_envs(names: set[str]) -> list[dict[str, Fraction]]:
     ordered = sorted(names)
     last = len(_SAMPLES) - 1
-    return [{n: (-1 if r == last and i % 2 == 0 else 1) * row[(hash_name(n) + i) % len(row)]
-             for i, n in enumerate(ordered)}
-            for r, row in enumerate(_SAMPLES)]
+    return [
+        {n: (-1 if r == last and i % 2 == 0 else 1) * row[(hash_name(n) + i) % len(row)] for i, n in enumerate(ordered)}
+        for r, row in enumerate(_SAMPLES)
+    ]
 
 
 def hash_name(name: str) -> int:
@@ -301,8 +304,9 @@ def _expand_pm(node, limit: int = 8) -> list:
         if isinstance(child, tuple):
             options = _expand_pm(child, limit)
         elif isinstance(child, list):
-            options = [list(c) for c in _product([_expand_pm(c, limit) if isinstance(c, tuple) else [c]
-                                                  for c in child], limit)]
+            options = [
+                list(c) for c in _product([_expand_pm(c, limit) if isinstance(c, tuple) else [c] for c in child], limit)
+            ]
         else:
             options = [child]
         variants = [v + (o,) for v in variants for o in options][:limit]
@@ -345,8 +349,11 @@ class Matcher:
         a = self._expand_top_pm(a)
         b = self._expand_top_pm(b)
         ia, ib = _as_intervals(a), _as_intervals(b)
-        if ia is not None and ib is not None and (
-                _is_relation_like(a) or _is_relation_like(b) or a[0] == "union" or b[0] == "union"):
+        if (
+            ia is not None
+            and ib is not None
+            and (_is_relation_like(a) or _is_relation_like(b) or a[0] == "union" or b[0] == "union")
+        ):
             if not self.pol.relation_as_set and _is_inequality(a) and not _is_inequality(b):
                 return False  # "x \le 3" for the interval "(-\infty, 3]": not in the asked form
             if not self.pol.set_as_relation and _is_inequality(b) and not _is_inequality(a):
@@ -371,7 +378,7 @@ class Matcher:
         return self._scalars_equal(a, b)
 
     def _unwrap_assignment(self, a, b):
-        """"x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ.
+        """ "x = 3" vs "3": compare 3 with 3 (policy.equation_rhs); "x = 3" vs "y = 3" differ.
         A label is anything `_is_label` accepts: "(p,q)=(3,2)", "|AB|=1", "V_1:V_2=11:21",
         "\\frac{NO}{BO}=\\frac{1}{\\sqrt6}"; a chain of constants "\\frac12 = \\frac{10}{9}" stands for its
         last side."""
@@ -496,7 +503,9 @@ class Matcher:
             if exact or va == vb:
                 return va == vb
             d, scale = abs(va - vb), max(abs(va), abs(vb))  # exact arithmetic: no overflow
-            return d <= Fraction(self.pol.abs_tol) or d <= Fraction(self.pol.rel_tol) * scale * Fraction(1000000001, 1000000000)
+            return d <= Fraction(self.pol.abs_tol) or d <= Fraction(self.pol.rel_tol) * scale * Fraction(
+                1000000001, 1000000000
+            )
         try:
             za, zb = complex(va), complex(vb)
         except OverflowError:  # a huge exact number against a float: equal only if both huge
@@ -530,7 +539,8 @@ class Matcher:
         if a[0] == "seq" and b[0] == "seq" and a[1] and b[1] and (a[1], a[2]) != (b[1], b[2]):
             return False  # [1, 2) vs (1, 2)
         ordered = self.pol.lists != "sets" and (
-            _is_ordered(b) or (self.pol.lists == "ordered" and b[0] == "seq" and a[0] != "set"))
+            _is_ordered(b) or (self.pol.lists == "ordered" and b[0] == "seq" and a[0] != "set")
+        )
         if ordered:
             if len(ea) != len(eb):
                 return False
@@ -683,11 +693,11 @@ def _assignment_groups(items):
     k = labels[1:].index(labels[0]) + 1 if labels[0] in labels[1:] else 0
     if k < 2 or len(labels) % k or any(labels[i] != labels[i % k] for i in range(len(labels))):
         return None
-    return [[a[1] for a in asg[i:i + k]] for i in range(0, len(asg), k)]
+    return [[a[1] for a in asg[i : i + k]] for i in range(0, len(asg), k)]
 
 
 def _unwrap_seq_assignments(node):
-    """"x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values); groups
+    """ "x = 1, y = 2" -> (1, 2); "x = 1, 2" -> 1, 2 (one variable, several values); groups
     "p=5,q=2;p=7,q=2" -> ((5, 2), (7, 2))."""
     items = node[-1]
     groups = _assignment_groups(items)
@@ -786,8 +796,7 @@ def _mat(node):
         shape = (len(terms[0][1]), len(terms[0][1][0]))
         if any((len(t[1]), len(t[1][0])) != shape for t in terms):
             raise EvalError("matrix shapes differ")
-        return ("matrix", [[("add", [t[1][i][j] for t in terms]) for j in range(shape[1])]
-                           for i in range(shape[0])])
+        return ("matrix", [[("add", [t[1][i][j] for t in terms]) for j in range(shape[1])] for i in range(shape[0])])
     if k == "mul":
         acc = None
         for f in node[1]:
@@ -820,8 +829,13 @@ def _mat_mul(a, b):
     ra, rb = a[1], b[1]
     if len(ra[0]) != len(rb):
         raise EvalError("matrix shapes do not multiply")
-    return ("matrix", [[("add", [("mul", [ra[i][t], rb[t][j]]) for t in range(len(rb))])
-                        for j in range(len(rb[0]))] for i in range(len(ra))])
+    return (
+        "matrix",
+        [
+            [("add", [("mul", [ra[i][t], rb[t][j]]) for t in range(len(rb))]) for j in range(len(rb[0]))]
+            for i in range(len(ra))
+        ],
+    )
 
 
 def _is_inequality(node) -> bool:
@@ -923,14 +937,17 @@ def _as_intervals(node):
         if ops == ["!="] and len(exprs) == 2 and exprs[0][0] == "var" and not free_vars(exprs[1]):
             inf = ("const", "inf")  # x != a: (-inf, a) U (a, inf)
             return [(_NEG_INF, exprs[1], False, False), (exprs[1], inf, False, False)]
-        var_idx = [i for i, e in enumerate(exprs) if e[0] == "var" or _is_assignment_lhs(e)
-                   or (e[0] == "abs" and e[1][0] == "var")]
+        var_idx = [
+            i
+            for i, e in enumerate(exprs)
+            if e[0] == "var" or _is_assignment_lhs(e) or (e[0] == "abs" and e[1][0] == "var")
+        ]
         if len(var_idx) != 1 or any(free_vars(e) for i, e in enumerate(exprs) if i != var_idx[0]):
             return None
         if any(op not in ("<", "<=", ">", ">=") for op in ops):
             return None
         if exprs[var_idx[0]][0] == "abs":  # "1 \\le |z| \\le 2": the set of z
-            inner = ("rel", exprs[:var_idx[0]] + [exprs[var_idx[0]][1]] + exprs[var_idx[0] + 1:], ops)
+            inner = ("rel", exprs[: var_idx[0]] + [exprs[var_idx[0]][1]] + exprs[var_idx[0] + 1 :], ops)
             found = _as_intervals(inner)
             return None if found is None else _abs_preimage(found[0])
         inf = ("const", "inf")
@@ -1022,7 +1039,7 @@ def _canon_value(node) -> str | None:
         while d % 5 == 0:
             d //= 5
         if d == 1:  # terminating decimal
-            s = f"{float(v):.15g}" if abs(v.numerator) < 10 ** 15 else str(v)
+            s = f"{float(v):.15g}" if abs(v.numerator) < 10**15 else str(v)
             return s
         return f"{v.numerator}/{v.denominator}"
     if abs(v.imag) <= 1e-12 * max(1.0, abs(v.real)):

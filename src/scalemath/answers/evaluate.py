@@ -5,6 +5,7 @@ compared exactly) and `complex` floats otherwise (roots, π, trig, logs, variabl
 Every failure (unknown variable, division by zero, overflow, a structure where a scalar is needed)
 raises `EvalError`.
 """
+
 from __future__ import annotations
 
 import cmath
@@ -82,7 +83,7 @@ def _iroot(v: int, n: int) -> int | None:
         return v
     r = round(v ** (1.0 / n)) if v.bit_length() < 1000 else int(math.isqrt(v) if n == 2 else 0)
     for c in (r - 1, r, r + 1):
-        if c >= 0 and c ** n == v:
+        if c >= 0 and c**n == v:
             return c
     return None
 
@@ -95,7 +96,7 @@ def _pow(b: Value, e: Value) -> Value:
             if b == 0 and k < 0:
                 raise Undefined("0 to a negative power")
             if abs(k) <= 100000 and bits * abs(k) <= _MAX_BITS:
-                return b ** k
+                return b**k
         elif e.denominator <= 64:
             r = _exact_root(b, e.denominator)
             if r is not None:
@@ -103,8 +104,9 @@ def _pow(b: Value, e: Value) -> Value:
             if b < 0 and e.denominator % 2 == 1:  # real odd root of a negative number
                 return -_c(_pow(-b, e)) if e.numerator % 2 else _c(_pow(-b, e))
     bc, ec = _c(b), _c(e)
-    if (isinstance(e, Fraction) and e.denominator % 2 == 1 and e.denominator > 1 and bc.imag == 0
-            and bc.real < 0):  # odd root of a negative real: the real root, as \sqrt[3]{x}
+    if (
+        isinstance(e, Fraction) and e.denominator % 2 == 1 and e.denominator > 1 and bc.imag == 0 and bc.real < 0
+    ):  # odd root of a negative real: the real root, as \sqrt[3]{x}
         mag = _pow(complex(-bc.real), e)
         return -mag if e.numerator % 2 else mag
     if bc == 0:
@@ -114,7 +116,7 @@ def _pow(b: Value, e: Value) -> Value:
     try:
         if bc.imag == 0 and bc.real > 0 and ec.imag == 0:
             return complex(math.pow(bc.real, ec.real))
-        return _finite(bc ** ec)
+        return _finite(bc**ec)
     except (OverflowError, ZeroDivisionError, ValueError):
         raise TooLarge("power overflow") from None
 
@@ -140,9 +142,20 @@ def _root(n: Value, x: Value) -> Value:
 
 
 _FUNCS = {
-    "sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.asin, "arccos": cmath.acos,
-    "arctan": cmath.atan, "sinh": cmath.sinh, "cosh": cmath.cosh, "tanh": cmath.tanh, "exp": cmath.exp,
-    "conj": lambda z: z.conjugate(), "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z), "csc": lambda z: 1 / cmath.sin(z),
+    "sin": cmath.sin,
+    "cos": cmath.cos,
+    "tan": cmath.tan,
+    "arcsin": cmath.asin,
+    "arccos": cmath.acos,
+    "arctan": cmath.atan,
+    "sinh": cmath.sinh,
+    "cosh": cmath.cosh,
+    "tanh": cmath.tanh,
+    "exp": cmath.exp,
+    "conj": lambda z: z.conjugate(),
+    "cot": lambda z: 1 / cmath.tan(z),
+    "sec": lambda z: 1 / cmath.cos(z),
+    "csc": lambda z: 1 / cmath.sin(z),
 }
 
 

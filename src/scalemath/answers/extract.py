@@ -12,6 +12,7 @@ of a trailing period), or None when the text holds no answer at all. Order of pr
 Before either, chat-template debris is cut off (a completion that runs on into "<|im_start|>user"
 keeps only what came before it) and a reasoning model's answer after "</think>" is preferred.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,11 @@ from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
 _FINAL_ANSWER = re.compile(r"final\s+answer\s*(?:is|:)\s*", re.IGNORECASE)
-_ANSWER_MARK = re.compile(r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**"
-                          r"|(?:r[ée]ponse|respuesta|antwort|risposta)\s*(?:est\b|es\b|ist\b|è\b)?\s*:?\s*|答案\s*[:：是为]?\s*",
-                          re.IGNORECASE)
+_ANSWER_MARK = re.compile(
+    r"answer\s+is\b\s*:?\s*|answer\s*\**\s*:\s*\**"
+    r"|(?:r[ée]ponse|respuesta|antwort|risposta)\s*(?:est\b|es\b|ist\b|è\b)?\s*:?\s*|答案\s*[:：是为]?\s*",
+    re.IGNORECASE,
+)
 _DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _HOPE = re.compile(r"\.?\s*I hope it is correct\.?\s*$", re.IGNORECASE)
 _DATASETS = ("auto", "gsm8k", "math")
@@ -65,13 +68,13 @@ def _box_parts(text: str) -> list[tuple[int, int, str]]:
         if best < 0:
             return parts
         k = best + len(cmd)
-        nxt = text[k:k + 1]
+        nxt = text[k : k + 1]
         if nxt == "{":
             end = matching_brace(text, k)
             if end < 0:  # unbalanced: take the rest of the text
-                parts.append((best, len(text), text[k + 1:].strip()))
+                parts.append((best, len(text), text[k + 1 :].strip()))
                 return parts
-            parts.append((best, end + 1, text[k + 1:end].strip()))
+            parts.append((best, end + 1, text[k + 1 : end].strip()))
             pos = end + 1
         elif nxt == " ":  # "\boxed 5": the next token
             m = re.match(r"\s+([^\s$]+)", text[k:])
@@ -102,7 +105,8 @@ _BETWEEN_TEXT = re.compile(r"\\(?:text|mbox|textrm|textnormal|mathrm|textbf|text
 _BETWEEN_NOISE = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$|\\q?quad|\\[,;:! ]|~|\\\\|\*\*")
 _BETWEEN_OK = re.compile(
     r"[\s,;.]*(?:(?:[A-Za-z()]+\s+){0,3}(?:and|or|as well as)\b[\s,;.]*)?"
-    r"(?:(?:[A-Za-z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*)?[\s,;.]*")
+    r"(?:(?:[A-Za-z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*)?[\s,;.]*"
+)
 
 
 def _joinable(between: str) -> bool:
@@ -131,7 +135,7 @@ def _boxed_answer(text: str) -> tuple[str, str, int] | None:
     last = parts[-1][2]
     group = [last]
     for i in range(len(parts) - 1, 0, -1):
-        if not _joinable(text[parts[i - 1][1]:parts[i][0]]):
+        if not _joinable(text[parts[i - 1][1] : parts[i][0]]):
             break
         group.append(parts[i - 1][2])
     group.reverse()
@@ -150,7 +154,8 @@ def _clean(answer: str) -> str | None:
 # -- chat debris and reasoning traces --------------------------------------------------------------
 _CHAT_MARK = re.compile(
     r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|eom_id|start_header_id|end_header_id|"
-    r"begin_of_text|user|assistant|system|end|endofturn)\|>|</s>|<end_of_turn>|<start_of_turn>")
+    r"begin_of_text|user|assistant|system|end|endofturn)\|>|</s>|<end_of_turn>|<start_of_turn>"
+)
 _THINK_END = "</think>"
 
 
@@ -161,7 +166,7 @@ def strip_debris(text: str) -> str:
     if "<" not in text:
         return text
     if _THINK_END in text:
-        after = text[text.rfind(_THINK_END) + len(_THINK_END):]
+        after = text[text.rfind(_THINK_END) + len(_THINK_END) :]
         if after.strip():
             text = after
     pos = 0
@@ -169,8 +174,8 @@ def strip_debris(text: str) -> str:
         m = _CHAT_MARK.search(text, pos)
         if m is None:
             return text
-        if text[:m.start()].strip():
-            return text[:m.start()]
+        if text[: m.start()].strip():
+            return text[: m.start()]
         pos = m.end()
         text_start = text[pos:]
         if not text_start.strip():
@@ -193,7 +198,7 @@ def _after_last_at(pattern: re.Pattern, text: str) -> tuple[int, str] | None:
         pass
     if last is None:
         return None
-    tail = text[last.end():]
+    tail = text[last.end() :]
     nl = tail.find("\n")
     if nl >= 0:
         tail = tail[:nl]
@@ -228,7 +233,7 @@ def _hashes(text: str) -> str | None:
     i = text.rfind("####")
     if i < 0:
         return None
-    tail = text[i + 4:]
+    tail = text[i + 4 :]
     nl = tail.find("\n")
     if nl >= 0:
         tail = tail[:nl]
@@ -371,8 +376,8 @@ def _joined_spans(text: str) -> str | None:
     spans = list(_MATH_SPAN.finditer(text))
     if len(spans) < 2:
         return None
-    gaps = [text[a.end():b.start()] for a, b in zip(spans, spans[1:])]
-    outside = text[:spans[0].start()] + text[spans[-1].end():]
+    gaps = [text[a.end() : b.start()] for a, b in zip(spans, spans[1:])]
+    outside = text[: spans[0].start()] + text[spans[-1].end() :]
     if outside.strip(" .,;" + _QUOTES) or not all(_SPAN_JOINER.fullmatch(g) for g in gaps):
         return None
     inner = [next(g for g in m.groups() if g is not None).strip() for m in spans]
@@ -432,7 +437,7 @@ def _answer_phrase(tail: str, depth: int = 0) -> str | None:
     if not tail:
         return None
     m = _PHRASE_END.search(tail)
-    phrase = _clean(tail[:m.start()] if m else tail)
+    phrase = _clean(tail[: m.start()] if m else tail)
     if phrase and ("$" in phrase or "\\(" in phrase):
         joined = _joined_spans(phrase)  # "$12$ and $13$"
         if joined is not None:
@@ -441,8 +446,8 @@ def _answer_phrase(tail: str, depth: int = 0) -> str | None:
         if tail.startswith(left):
             end = _closing(tail, right, len(left))
             if end > 0:
-                after = tail[end + len(right):].lstrip()
-                inner = tail[len(left):end]
+                after = tail[end + len(right) :].lstrip()
+                inner = tail[len(left) : end]
                 if after.startswith(("\\%", "%")):  # "$50$\%"
                     inner += "\\%"
                 return _clean(inner)
@@ -451,7 +456,7 @@ def _answer_phrase(tail: str, depth: int = 0) -> str | None:
     if phrase and depth == 0:
         verbs = list(_IS_VERB.finditer(phrase))
         if verbs:
-            found = _answer_phrase(phrase[verbs[-1].end():], depth + 1)
+            found = _answer_phrase(phrase[verbs[-1].end() :], depth + 1)
             if found is not None:
                 return found
     span = _MATH_SPAN.search(tail)
@@ -469,7 +474,7 @@ def _strip_math_delimiters(s: str) -> str:
         if s.startswith(left):
             end = _closing(s, right, len(left))
             if end >= 0:
-                return s[len(left):end]
+                return s[len(left) : end]
     return s
 
 

@@ -1,4 +1,5 @@
 """`grade(prediction, reference)`: the one entry point every metric and the RFT collector use."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -143,8 +144,7 @@ def grade_fast(prediction: str, reference: str, dataset: str, pol: GradePolicy) 
             if ua and ub and ua != ub:
                 return Verdict(False, MISMATCH, pred_ans, ref_ans)
         if num is not None and ref_num is not None:
-            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places,
-                               pol.decimals)
+            ok = numbers_equal(num, ref_num, pol.rel_tol, pol.abs_tol, pol.percent, pol.decimal_places, pol.decimals)
             return Verdict(ok, MATCH if ok else MISMATCH, pred_ans, ref_ans)
         if ds != "gsm8k" and _words_only(pred_ans) and not _has_marker(prediction) and not _words_only(ref_ans):
             # a few bare words ("no idea") where a math answer is due: no answer was given

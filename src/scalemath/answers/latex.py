@@ -14,6 +14,7 @@ AST nodes are tuples whose first item names the kind:
     ("base", digits, base)  ("seq", open, close, [items])  ("set", [items])
     ("matrix", [[items]])  ("rel", [exprs], [ops])  ("union", [parts])  ("text", words)
 """
+
 from __future__ import annotations
 
 import re
@@ -27,39 +28,133 @@ class ParseError(ValueError):
     """The answer uses LaTeX this parser does not handle (or is malformed)."""
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<num>\d+(?:\.\d*)?|\.\d+)
   | (?P<cmd>\\[a-zA-Z]+|\\.)
   | (?P<letter>[a-zA-Z])
   | (?P<ws>\s+)
   | (?P<op>[-+*/^_()\[\]{}|,=<>!'&;:])
   | (?P<other>.)
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
 _FUNCS = {
-    "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "exp", "ln", "log", "lg",
+    "sin",
+    "cos",
+    "tan",
+    "cot",
+    "sec",
+    "csc",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "exp",
+    "ln",
+    "log",
+    "lg",
 }
 _MULTI_FUNCS = {"gcd", "lcm", "max", "min"}
 _INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
-    "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
-    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
 }
 _RELATIONS = {
-    "=": "=", "<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\leqslant": "<=", "\\ge": ">=",
-    "\\geq": ">=", "\\geqslant": ">=", "\\ne": "!=", "\\neq": "!=", "\\in": "in", "\\approx": "=",
-    "\\equiv": "=", "\\to": "=", "\\rightarrow": "=", "\\Rightarrow": "=",
+    "=": "=",
+    "<": "<",
+    ">": ">",
+    "\\le": "<=",
+    "\\leq": "<=",
+    "\\leqslant": "<=",
+    "\\ge": ">=",
+    "\\geq": ">=",
+    "\\geqslant": ">=",
+    "\\ne": "!=",
+    "\\neq": "!=",
+    "\\in": "in",
+    "\\approx": "=",
+    "\\equiv": "=",
+    "\\to": "=",
+    "\\rightarrow": "=",
+    "\\Rightarrow": "=",
 }
 _MUL_OPS = {"*", "\\cdot", "\\times", "\\ast"}
 _DIV_OPS = {"/", "\\div"}
-_WRAPPERS = {"\\mathrm", "\\mathbf", "\\textbf", "\\mathit", "\\textit", "\\boldsymbol", "\\mathsf",
-             "\\operatorname", "\\text", "\\mbox", "\\textrm", "\\hbox", "\\displaystyle"}
+_WRAPPERS = {
+    "\\mathrm",
+    "\\mathbf",
+    "\\textbf",
+    "\\mathit",
+    "\\textit",
+    "\\boldsymbol",
+    "\\mathsf",
+    "\\operatorname",
+    "\\text",
+    "\\mbox",
+    "\\textrm",
+    "\\hbox",
+    "\\displaystyle",
+}
 _MATRIX_ENVS = {"pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix", "array"}
-_IGNORED_CMDS = {"\\,", "\\;", "\\:", "\\!", "\\ ", "\\quad", "\\qquad", "\\left", "\\right",
-                 "\\big", "\\Big", "\\bigg", "\\Bigg", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr",
-                 "\\displaystyle", "\\limits", "\\nolimits"}
+_IGNORED_CMDS = {
+    "\\,",
+    "\\;",
+    "\\:",
+    "\\!",
+    "\\ ",
+    "\\quad",
+    "\\qquad",
+    "\\left",
+    "\\right",
+    "\\big",
+    "\\Big",
+    "\\bigg",
+    "\\Bigg",
+    "\\bigl",
+    "\\bigr",
+    "\\Bigl",
+    "\\Bigr",
+    "\\displaystyle",
+    "\\limits",
+    "\\nolimits",
+}
 
 
 def tokenize(s: str) -> list[tuple[str, str]]:
@@ -84,9 +179,26 @@ def tokenize(s: str) -> list[tuple[str, str]]:
     return out
 
 
-_UNICODE = {"π": "\\pi", "∞": "\\infty", "√": "\\sqrt", "×": "\\times", "·": "\\cdot", "÷": "\\div",
-            "−": "-", "≤": "\\le", "≥": "\\ge", "≠": "\\ne", "°": "\\circ", "∪": "\\cup",
-            "∩": "\\cap", "∈": "\\in", "±": "\\pm", "∅": "\\emptyset", "%": "%", "⋅": "\\cdot"}
+_UNICODE = {
+    "π": "\\pi",
+    "∞": "\\infty",
+    "√": "\\sqrt",
+    "×": "\\times",
+    "·": "\\cdot",
+    "÷": "\\div",
+    "−": "-",
+    "≤": "\\le",
+    "≥": "\\ge",
+    "≠": "\\ne",
+    "°": "\\circ",
+    "∪": "\\cup",
+    "∩": "\\cap",
+    "∈": "\\in",
+    "±": "\\pm",
+    "∅": "\\emptyset",
+    "%": "%",
+    "⋅": "\\cdot",
+}
 
 
 class _Parser:
@@ -247,9 +359,28 @@ class _Parser:
         if kind == "cmd":
             if text in ("\\|", "\\vert") and self.abs_depth > 0:  # the closing bar of \|a\|
                 return False
-            return text not in _RELATIONS and text not in _MUL_OPS and text not in _DIV_OPS and text not in (
-                "\\pm", "\\mp", "\\cup", "\\cap", "\\setminus", "\\end", "\\\\", "\\rfloor", "\\rceil",
-                "\\rvert", "\\right", "\\rangle", "\\%", "\\circ")
+            return (
+                text not in _RELATIONS
+                and text not in _MUL_OPS
+                and text not in _DIV_OPS
+                and text
+                not in (
+                    "\\pm",
+                    "\\mp",
+                    "\\cup",
+                    "\\cap",
+                    "\\setminus",
+                    "\\end",
+                    "\\\\",
+                    "\\rfloor",
+                    "\\rceil",
+                    "\\rvert",
+                    "\\right",
+                    "\\rangle",
+                    "\\%",
+                    "\\circ",
+                )
+            )
         if text in ("(", "{", "\\{"):
             return True
         if text == "|" and self.abs_depth == 0:
@@ -373,7 +504,7 @@ class _Parser:
         if sub[1] == "{":
             start = self.i
             self.group()
-            label = "".join(t[1] for t in self.toks[start + 1:self.i - 1])
+            label = "".join(t[1] for t in self.toks[start + 1 : self.i - 1])
         else:
             self.take()
             label = sub[1]
@@ -418,11 +549,11 @@ class _Parser:
             self.take()
             start = self.i
             self.group()
-            digits = "".join(t[1] for t in self.toks[start + 1:self.i - 1])
+            digits = "".join(t[1] for t in self.toks[start + 1 : self.i - 1])
             if not digits.isdigit():
                 raise ParseError("bad repeating decimal")
             decimals = len(text.split(".")[1])  # digits between the point and the bar
-            rep = Fraction(int(digits), (10 ** len(digits) - 1) * 10 ** decimals)
+            rep = Fraction(int(digits), (10 ** len(digits) - 1) * 10**decimals)
             return ("num", Fraction(text.rstrip(".") or "0") + rep, False)
         if text.endswith("."):
             text = text[:-1]
@@ -490,7 +621,7 @@ class _Parser:
         if name == "mathbb":
             start = self.i
             self.group()
-            letter = "".join(t[1] for t in self.toks[start + 1:self.i - 1])
+            letter = "".join(t[1] for t in self.toks[start + 1 : self.i - 1])
             if letter == "R":
                 return ("seq", "(", ")", [("neg", ("const", "inf")), ("const", "inf")])
             if letter in ("N", "Z", "Q", "C"):  # a named set: a symbol of its own
@@ -527,7 +658,7 @@ class _Parser:
                 return self.primary()
             start = self.i
             self.group_tokens()
-            inner = self.toks[start + 1:self.i - 1]
+            inner = self.toks[start + 1 : self.i - 1]
             words = "".join(t[1] for t in inner)
             if words in _MULTI_FUNCS and self.text() == "(":  # \operatorname{lcm}(4, 6)
                 return self.multi_function(words)
@@ -545,7 +676,7 @@ class _Parser:
         if name in ("overline", "vec", "hat", "bar", "widehat", "overrightarrow", "mathcal"):
             start = self.i
             self.group_tokens() if self.text() == "{" else self.take()
-            label = "".join(t[1] for t in self.toks[start:self.i]).strip("{}")
+            label = "".join(t[1] for t in self.toks[start : self.i]).strip("{}")
             if not label.isalnum():
                 if name in ("overline", "bar") and self.toks[start][1] == "{":  # \overline{5-4i}: the conjugate
                     self.i = start
@@ -614,7 +745,7 @@ class _Parser:
     def matrix(self):
         start = self.i
         self.group_tokens()
-        env = "".join(t[1] for t in self.toks[start + 1:self.i - 1])
+        env = "".join(t[1] for t in self.toks[start + 1 : self.i - 1])
         if env not in _MATRIX_ENVS:
             raise ParseError(f"unsupported environment {env}")
         if env == "array" and self.text() == "{":

@@ -1,4 +1,5 @@
 """Clean answer strings and give them canonical forms (exact matching, majority voting)."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ _NUMBER_WITH_UNITS = re.compile(
 
 
 def strip_units(text: str) -> str:
-    """"18 dollars" -> "18"; text that is not "<number> <words>" comes back unchanged (same object)."""
+    """ "18 dollars" -> "18"; text that is not "<number> <words>" comes back unchanged (same object)."""
     m = _NUMBER_WITH_UNITS.fullmatch(text)
     if m and any(ch.isdigit() for ch in m.group(1)):
         return m.group(1)
@@ -23,12 +24,30 @@ def strip_units(text: str) -> str:
 # -- LaTeX cleaning --------------------------------------------------------------------------------
 _DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 _SIMPLE_REPLACEMENTS = (
-    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"),
-    ("\\left.", ""), ("\\right.", ""), ("\\left", ""), ("\\right", ""), ("{,}", ""),
-    ("\\displaystyle", ""), ("\\degree", "^\\circ"), ("^{\\circ}", "^\\circ"), ("\\textdegree", "^\\circ"),
-    ("°", "^\\circ"), ("\\cdotp", "\\cdot"), ("\\neq", "\\ne"), ("\\leqslant", "\\le"),
-    ("\\geqslant", "\\ge"), ("\\lt", "<"), ("\\gt", ">"), ("\\le ", "\\le "), ("−", "-"),
-    ("\\hspace*", "\\hspace"), ("\\varepsilon", "\\epsilon"),
+    ("\\dfrac", "\\frac"),
+    ("\\tfrac", "\\frac"),
+    ("\\dbinom", "\\binom"),
+    ("\\tbinom", "\\binom"),
+    ("\\left.", ""),
+    ("\\right.", ""),
+    ("\\left", ""),
+    ("\\right", ""),
+    ("{,}", ""),
+    ("\\displaystyle", ""),
+    ("\\degree", "^\\circ"),
+    ("^{\\circ}", "^\\circ"),
+    ("\\textdegree", "^\\circ"),
+    ("°", "^\\circ"),
+    ("\\cdotp", "\\cdot"),
+    ("\\neq", "\\ne"),
+    ("\\leqslant", "\\le"),
+    ("\\geqslant", "\\ge"),
+    ("\\lt", "<"),
+    ("\\gt", ">"),
+    ("\\le ", "\\le "),
+    ("−", "-"),
+    ("\\hspace*", "\\hspace"),
+    ("\\varepsilon", "\\epsilon"),
 )
 _SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad|~")
 _THOUSANDS_BANG = re.compile(r"(\d),\\!\s*(?=\d{3}(?!\d))")
@@ -36,7 +55,8 @@ _HSPACE = re.compile(r"\\hspace\{[^{}]*\}|\\(?:mathrm|text)\{\s*\}")
 _TEXT_CONNECTIVE = re.compile(
     r"\s*\\(?:text|mbox|textrm|textnormal|mathrm)\{\s*(?:or|and|,)\s*\}\s*|\s+(?:or|and)\s+"
     r"|(?<=[)\]}])\s*(?:or|and)\s*(?=[(\[{])"  # "(11,7)or(7,11)"
-    r"|(?<=\d)(?:or|and)(?=[A-Z(\\-])")  # "W(x)=1orW(x)=-1"
+    r"|(?<=\d)(?:or|and)(?=[A-Z(\\-])"
+)  # "W(x)=1orW(x)=-1"
 _TEXT_UNIT_TAIL = re.compile(
     r"(?<=[\w}).\s])\s*\\(?:text|mbox|textrm|textnormal|textbf|textsf|mathrm|mathbf|textit|emph)\s*"
     r"\{\s*[a-zA-Z][a-zA-Z .'/-]*\}"
@@ -56,13 +76,16 @@ _TRAILING = re.compile(r"(?:[\s.,;:]|\\)+$")
 _DOLLAR = re.compile(r"\\\$|\$")
 _WRAPPED_BOX = re.compile(r"^\\(?:boxed|fbox)\{(.*)\}$", re.DOTALL)
 _TEXT_WITH_DIGITS = re.compile(
-    r"\\(?:text|mbox|textrm|textnormal|textbf|mathrm)\s*\{\s*([-+]?\$?\d[\d,.]*\s*[a-zA-Z][^{}]*)\}")
+    r"\\(?:text|mbox|textrm|textnormal|textbf|mathrm)\s*\{\s*([-+]?\$?\d[\d,.]*\s*[a-zA-Z][^{}]*)\}"
+)
 # "\frac{\sqrt3}{3} \approx 0.577", "x = 1/3 \approx 1.3": the exact value before an approximation
 _APPROX_TAIL = re.compile(r"\s*(?:\\approx|≈|\\simeq|\\sim)(?![a-zA-Z]).*$", re.DOTALL)
 # "-2 \\le x": a doubled backslash before a command name (JSON-escaped twice), outside matrices
 # a derivation written in an aligned environment: its rows joined ("a &= b \\\\ &= c" -> "a = b = c")
-_ALIGNED = re.compile(r"\\begin\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}(.*?)\\end\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}",
-                      re.DOTALL)
+_ALIGNED = re.compile(
+    r"\\begin\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}(.*?)\\end\{(?:aligned|align\*?|gathered|split|eqnarray\*?)\}",
+    re.DOTALL,
+)
 _PMOD = re.compile(r"\s*(?:\\pmod\s*\{[^{}]*\}|\\pmod\s*\d+|\(\s*\\?(?:bmod|mod)\s*\d+\s*\))")
 _EXACT_VALUE = re.compile(r"\d|\\(?:pi|sqrt|frac|log|ln|sin|cos|tan|infty)(?![a-zA-Z])")
 _DOUBLED_BACKSLASH = re.compile(r"\\\\(?=[a-zA-Z])")
@@ -72,7 +95,7 @@ _DEGREES_WORD = re.compile(r"\s*\\?(?:text\{\s*)?degrees?\}?\s*$")
 def _strip_delimiters(s: str) -> str:
     for left, right in _DELIMS:
         if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
-            inner = s[len(left):len(s) - len(right)]
+            inner = s[len(left) : len(s) - len(right)]
             if left == "$" and "$" in inner:
                 continue
             return inner.strip()
@@ -132,14 +155,15 @@ def clean_latex(ans: str) -> str:
     t = _DEGREES_WORD.sub("^\\circ", s) if "degree" in s else s
     if t.strip() != "^\\circ":
         s = t
-    if ("or" in s or "and" in s or "\\text" in s or "\\mbox" in s or "\\mathrm" in s):
+    if "or" in s or "and" in s or "\\text" in s or "\\mbox" in s or "\\mathrm" in s:
         s = _TEXT_CONNECTIVE.sub(",", s)
     return s.strip()
 
 
 _UNIT_TEXT = re.compile(
     r"\\(?:text|mbox|textrm|textnormal|textbf|textsf|mathrm|mathbf|textit|emph)\s*\{\s*([a-zA-Z][a-zA-Z .'/-]*)\}"
-    r"\s*(?:\^\s*(?:\{\s*(\d)\s*\}|(\d)))?\s*\.?\s*$")
+    r"\s*(?:\^\s*(?:\{\s*(\d)\s*\}|(\d)))?\s*\.?\s*$"
+)
 _UNIT_PLAIN = re.compile(rf"(?<=[\d}}.])\s*(?:\\\s*)?({_UNITS})(?:\s*\^\s*\{{?(\d)\}}?)?\s*\.?\s*$")
 
 
@@ -164,7 +188,7 @@ _NON_KEY = re.compile(r"[\s().,;:!?'\"$]+|\\[,;:! ]")
 
 
 def unwrap_text(s: str) -> str:
-    """"\\text{(C)}" -> "(C)"; nested wrappers are unwrapped too."""
+    """ "\\text{(C)}" -> "(C)"; nested wrappers are unwrapped too."""
     for _ in range(3):
         t = _TEXT_WRAPPER.sub(r"\1", s)
         if t == s:

@@ -2,6 +2,7 @@
 
 This is the fast path: precompiled regexes and float arithmetic only, no SymPy.
 """
+
 from __future__ import annotations
 
 import re
@@ -139,7 +140,7 @@ def _is_int(canon: str) -> bool:
 
 def rounds_to(value: float, literal: float, decimal_places: int) -> bool:
     """True when `value` rounded to `decimal_places` decimals is the decimal `literal`."""
-    return abs(value - literal) <= 0.5 * 10.0 ** -decimal_places * (1 + 1e-6)
+    return abs(value - literal) <= 0.5 * 10.0**-decimal_places * (1 + 1e-6)
 
 
 def _exact(n: Num):
@@ -152,8 +153,9 @@ def _exact(n: Num):
     return Fraction(n.canon)
 
 
-def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str,
-                  decimal_places: int = 6, decimals: str = "round") -> bool:
+def numbers_equal(
+    a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str, decimal_places: int = 6, decimals: str = "round"
+) -> bool:
     """Compare two plain numbers under the tolerance, decimals and percent policy (see GradePolicy)."""
     if a.percent == b.percent:
         if a.canon == b.canon:
@@ -171,7 +173,8 @@ def numbers_equal(a: Num, b: Num, rel_tol: float, abs_tol: float, percent: str,
         return decimals == "round" and rounds_to(ex.value, dec.value, decimal_places)
     if percent == "ignore":
         return close(a.value, b.value, rel_tol, abs_tol) and (
-            a.value == b.value or not (_is_int(a.canon) and _is_int(b.canon)))
+            a.value == b.value or not (_is_int(a.canon) and _is_int(b.canon))
+        )
     # exactly one side has "%": compare its value/100 with the other; lenient also accepts the
     # bare value (a model writing "50" for "50%")
     p, q = (a, b) if a.percent else (b, a)

@@ -1,4 +1,5 @@
 """Grading policy: every knob of `grade(..., **policy)` in one documented dataclass."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -80,8 +81,12 @@ class GradePolicy:
     timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
-        for name, allowed in (("percent", ("lenient", "strict", "ignore")), ("decimals", ("round", "exact", "relative")),
-                              ("lists", ("unordered", "ordered", "sets")), ("units", ("ignore", "match"))):
+        for name, allowed in (
+            ("percent", ("lenient", "strict", "ignore")),
+            ("decimals", ("round", "exact", "relative")),
+            ("lists", ("unordered", "ordered", "sets")),
+            ("units", ("ignore", "match")),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.rel_tol < 0 or self.abs_tol < 0 or self.timeout_s <= 0:

@@ -3,6 +3,7 @@
 Only answers our own parser cannot read reach this stage. `symbolic_equal` never blocks longer
 than its timeout: the check runs in a `timeout.WorkerPool` subprocess that is killed when late.
 """
+
 from __future__ import annotations
 
 import os

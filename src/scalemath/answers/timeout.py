@@ -7,6 +7,7 @@ and under Ray) speaking one JSON object per line over pipes. The caller waits on
 `select` and a deadline; a worker that misses it is killed (SIGKILL) and replaced on the next call,
 so a hung SymPy computation can never hang the caller.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -53,8 +54,14 @@ class _Worker:
         src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", cfg.module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, close_fds=True, start_new_session=True)
+            [sys.executable, "-m", cfg.module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
         self.buf = b""
         self.ready = False
         self.startup_timeout = cfg.startup_timeout_s

@@ -1,4 +1,5 @@
 """The outcome of grading one prediction against one reference."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -11,6 +11,7 @@ traceback; any other exception is a bug: one line naming it, exit status 1. `--d
 SCALEMATH_DEBUG=1) shows the full traceback instead. The global options `--max-line-bytes` and
 `--allow-empty` set the limits every reader enforces (`records.ReadLimits`).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -49,8 +50,10 @@ def failure(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, OSError) and exc.strerror:
         return (f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror), 1
     text = " ".join(str(exc).split())
-    return (f"internal error: {type(exc).__name__}: {text[:500]} (this is a bug in scalemath or a "
-            f"library it calls; rerun with --debug or {ENV_DEBUG}=1 for the traceback)"), 1
+    return (
+        f"internal error: {type(exc).__name__}: {text[:500]} (this is a bug in scalemath or a "
+        f"library it calls; rerun with --debug or {ENV_DEBUG}=1 for the traceback)"
+    ), 1
 
 
 class _Group(TyperGroup):
@@ -72,21 +75,33 @@ class _Group(TyperGroup):
             raise typer.Exit(code) from None
 
 
-app = typer.Typer(help="Scale math fine-tuning data and measure what each piece buys.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False, cls=_Group)
+app = typer.Typer(
+    help="Scale math fine-tuning data and measure what each piece buys.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    cls=_Group,
+)
 
 
 @app.callback()
 def _options(
     ctx: typer.Context,
-    debug: bool = typer.Option(False, "--debug", envvar=ENV_DEBUG,
-                               help="Show the full traceback of an error (env SCALEMATH_DEBUG=1)."),
+    debug: bool = typer.Option(
+        False, "--debug", envvar=ENV_DEBUG, help="Show the full traceback of an error (env SCALEMATH_DEBUG=1)."
+    ),
     max_line_bytes: Optional[str] = typer.Option(
-        None, "--max-line-bytes", envvar="SCALEMATH_MAX_LINE_BYTES",
+        None,
+        "--max-line-bytes",
+        envvar="SCALEMATH_MAX_LINE_BYTES",
         help="Longest input line any reader accepts, e.g. 4M (default 4 MiB); a longer line is an "
-             "error before it is parsed."),
-    allow_empty: bool = typer.Option(False, "--allow-empty", envvar="SCALEMATH_ALLOW_EMPTY",
-                                     help="Accept input files with no records (default: an error)."),
+        "error before it is parsed.",
+    ),
+    allow_empty: bool = typer.Option(
+        False,
+        "--allow-empty",
+        envvar="SCALEMATH_ALLOW_EMPTY",
+        help="Accept input files with no records (default: an error).",
+    ),
 ) -> None:
     """Scale math fine-tuning data and measure what each piece buys."""
     from scalemath.records import parse_size, set_read_limits
@@ -97,14 +112,33 @@ def _options(
         try:
             size = parse_size(max_line_bytes)
         except ValueError:
-            raise typer.BadParameter(f"expected a byte count such as 4194304, 4M or 512K, got "
-                                     f"{max_line_bytes!r}", param_hint="--max-line-bytes") from None
+            raise typer.BadParameter(
+                f"expected a byte count such as 4194304, 4M or 512K, got {max_line_bytes!r}",
+                param_hint="--max-line-bytes",
+            ) from None
     set_read_limits(max_line_bytes=size, allow_empty=allow_empty)
 
 
 # datasets → sampling → answers → methods → training → metrics → scaling/report
-ORDER = ["demo", "data", "tiny", "train", "sample", "serve", "grade", "audit", "rft", "augment",
-         "decontaminate", "evaluate", "metrics", "judge", "fit", "report", "experiment"]
+ORDER = [
+    "demo",
+    "data",
+    "tiny",
+    "train",
+    "sample",
+    "serve",
+    "grade",
+    "audit",
+    "rft",
+    "augment",
+    "decontaminate",
+    "evaluate",
+    "metrics",
+    "judge",
+    "fit",
+    "report",
+    "experiment",
+]
 
 
 def _command_modules() -> list[str]:
@@ -120,7 +154,7 @@ for _name in COMMANDS:
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)   # unwinds: `finally` blocks remove temp files
+    raise SystemExit(128 + signum)  # unwinds: `finally` blocks remove temp files
 
 
 def main() -> None:

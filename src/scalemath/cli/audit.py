@@ -1,4 +1,5 @@
 """`scalemath audit sample|score`: measure the grader's false positives/negatives with human labels."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,19 +8,26 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    audit_app = typer.Typer(help="Sample graded items for a person to check; score their labels.",
-                            no_args_is_help=True)
+    audit_app = typer.Typer(help="Sample graded items for a person to check; score their labels.", no_args_is_help=True)
     app.add_typer(audit_app, name="audit")
 
     @audit_app.command("sample")
     def sample_cmd(
-        input: Path = typer.Option(..., "--input", "-i", exists=True, dir_okay=False, help="Graded JSONL (output of `scalemath grade`)."),
+        input: Path = typer.Option(
+            ..., "--input", "-i", exists=True, dir_okay=False, help="Graded JSONL (output of `scalemath grade`)."
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Audit JSONL to write (items with an empty 'label')."),
         n: int = typer.Option(50, "--n", help="Items to sample."),
         seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-        prediction_field: str = typer.Option(None, "--prediction-field", help="Prediction field (default: completion/prediction/response/...)."),
-        reference_field: str = typer.Option(None, "--reference-field", help="Reference field (default: answer/reference/solution/...)."),
-        stratify: bool = typer.Option(True, "--stratify/--no-stratify", help="Half graded correct, half not (measures both error kinds)."),
+        prediction_field: str = typer.Option(
+            None, "--prediction-field", help="Prediction field (default: completion/prediction/response/...)."
+        ),
+        reference_field: str = typer.Option(
+            None, "--reference-field", help="Reference field (default: answer/reference/solution/...)."
+        ),
+        stratify: bool = typer.Option(
+            True, "--stratify/--no-stratify", help="Half graded correct, half not (measures both error kinds)."
+        ),
     ) -> None:
         """Write N graded items with an empty 'label' for a person to fill (correct/incorrect)."""
         from scalemath.answers.audit import sample_items
@@ -27,8 +35,10 @@ def register(app: typer.Typer) -> None:
 
         items = sample_items(str(input), n, seed, prediction_field, reference_field, stratify)
         write_jsonl(out, items)
-        typer.echo(f"wrote {len(items)} items to {out}; fill each 'label' with correct or incorrect, "
-                   f"then run: scalemath audit score {out}")
+        typer.echo(
+            f"wrote {len(items)} items to {out}; fill each 'label' with correct or incorrect, "
+            f"then run: scalemath audit score {out}"
+        )
 
     @audit_app.command("score")
     def score_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled audit JSONL.")) -> None:

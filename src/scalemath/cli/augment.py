@@ -7,6 +7,7 @@ against the style's public test set unless `--against` is given) and dedupe befo
 written; a JSON report (`--report`, default OUT.report.json) records the counts, every removed
 record and why, and the teacher's token usage and cost.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,28 +16,47 @@ from typing import Any, Optional
 
 import typer
 
-augment_app = typer.Typer(help="Teacher-driven augmentation: MuggleMath queries/responses, Xwin-Math synthesis.",
-                          no_args_is_help=True)
+augment_app = typer.Typer(
+    help="Teacher-driven augmentation: MuggleMath queries/responses, Xwin-Math synthesis.", no_args_is_help=True
+)
 
 
-TEACHER_TIMEOUT = 600.0   # seconds per teacher request (a long completion from a big model)
+TEACHER_TIMEOUT = 600.0  # seconds per teacher request (a long completion from a big model)
 
 
-def make_teacher(url: str, model: str, api_key: Optional[str] = None, chat: bool = False,
-                 seed_mode: str = "per_sample", concurrency: int = 16, timeout: float = TEACHER_TIMEOUT):
+def make_teacher(
+    url: str,
+    model: str,
+    api_key: Optional[str] = None,
+    chat: bool = False,
+    seed_mode: str = "per_sample",
+    concurrency: int = 16,
+    timeout: float = TEACHER_TIMEOUT,
+):
     """The OpenAI-compatible teacher engine for `url` and `model`."""
     from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig
 
-    return OpenAIEngine(url, model, OpenAIEngineConfig(api_key=api_key, chat=chat, seed_mode=seed_mode,
-                                                       concurrency=concurrency, timeout=timeout))
+    return OpenAIEngine(
+        url,
+        model,
+        OpenAIEngineConfig(api_key=api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout),
+    )
 
 
-def _teacher(url: str, model: str, api_key: Optional[str], chat: bool, seed_mode: str, concurrency: int,
-             timeout: float = TEACHER_TIMEOUT):
+def _teacher(
+    url: str,
+    model: str,
+    api_key: Optional[str],
+    chat: bool,
+    seed_mode: str,
+    concurrency: int,
+    timeout: float = TEACHER_TIMEOUT,
+):
     """make_teacher with option errors reported as bad parameters."""
     try:
-        return make_teacher(url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency,
-                            timeout=timeout)
+        return make_teacher(
+            url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout
+        )
     except (ValueError, ImportError) as e:
         raise typer.BadParameter(str(e)) from None
 
@@ -51,9 +71,20 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
-def _finalize_and_write(records, out: Path, report_path: Path, *, against: list[str],
-                        decontaminate: bool, style: str, data_dir: Optional[Path], signature: str,
-                        question_threshold: float, text_field: str, extra: dict[str, Any]) -> dict[str, Any]:
+def _finalize_and_write(
+    records,
+    out: Path,
+    report_path: Path,
+    *,
+    against: list[str],
+    decontaminate: bool,
+    style: str,
+    data_dir: Optional[Path],
+    signature: str,
+    question_threshold: float,
+    text_field: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     """Decontaminate + dedupe `records`, write OUT and the report; returns the report dict."""
     from scalemath.methods.augment.pipeline import FinalizeConfig, FinalizeReport, finalize
     from scalemath.methods.decontaminate import build_decontaminator
@@ -65,10 +96,14 @@ def _finalize_and_write(records, out: Path, report_path: Path, *, against: list[
         try:
             decon = build_decontaminator(specs, data_dir=data_dir)
         except FileNotFoundError as e:
-            raise typer.BadParameter(f"{e} (decontamination is on by default; pass --against FILE, "
-                                     "or --no-decontaminate to skip it knowingly)", param_hint="--against")
-    cfg = FinalizeConfig(decontaminate=decontaminate, signature=signature,
-                         question_threshold=question_threshold, text_field=text_field)
+            raise typer.BadParameter(
+                f"{e} (decontamination is on by default; pass --against FILE, "
+                "or --no-decontaminate to skip it knowingly)",
+                param_hint="--against",
+            )
+    cfg = FinalizeConfig(
+        decontaminate=decontaminate, signature=signature, question_threshold=question_threshold, text_field=text_field
+    )
     rep = FinalizeReport()
     n = write_jsonl(out, finalize(records, cfg, decon, rep))
     report = {"output": str(out), "written": n, **extra, "finalize": rep.to_dict()}
@@ -84,15 +119,19 @@ def _print_summary(report: dict[str, Any], report_path: Path) -> None:
     con = Console(stderr=True)
     gen = report.get("generation", {})
     fin = report["finalize"]
-    con.print(f"generated {gen.get('generated', '?')}, kept after parse/filter {gen.get('kept', '?')}, "
-              f"rejected {dict(gen.get('rejected', {}))}")
+    con.print(
+        f"generated {gen.get('generated', '?')}, kept after parse/filter {gen.get('kept', '?')}, "
+        f"rejected {dict(gen.get('rejected', {}))}"
+    )
     con.print(f"finalize: in {fin['seen']}, written {report['written']}, dropped {fin['dropped']}")
     u = report.get("usage")
     if u:
-        con.print(f"teacher: {u['requested']} completions requested, {u['hits']} from cache, "
-                  f"{u['misses']} new; new tokens {u['prompt_tokens']} in"
-                  f"{' (estimated)' if u['prompt_tokens_estimated'] else ''} / {u['completion_tokens']} out; "
-                  f"cost {u['cost']:.4f}")
+        con.print(
+            f"teacher: {u['requested']} completions requested, {u['hits']} from cache, "
+            f"{u['misses']} new; new tokens {u['prompt_tokens']} in"
+            f"{' (estimated)' if u['prompt_tokens_estimated'] else ''} / {u['completion_tokens']} out; "
+            f"cost {u['cost']:.4f}"
+        )
         if u.get("errors"):
             con.print(f"teacher errors (not cached; a re-run asks again): {escape(u['error_summary'])}")
     u2 = report.get("second_usage")
@@ -107,57 +146,110 @@ def _load(path: Path, fmt: str, limit: Optional[int]):
     return load_problems(path, format=fmt, limit=limit)
 
 
-_TEACHER_URL = typer.Option(..., "--teacher-url", help="Base URL of the OpenAI-compatible teacher (e.g. http://127.0.0.1:8000/v1).")
+_TEACHER_URL = typer.Option(
+    ..., "--teacher-url", help="Base URL of the OpenAI-compatible teacher (e.g. http://127.0.0.1:8000/v1)."
+)
 _TEACHER_MODEL = typer.Option(..., "--teacher-model", help="Model name the server expects.")
-_API_KEY = typer.Option(None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help="Teacher API key (default $OPENAI_API_KEY).")
-_CHAT = typer.Option(False, "--chat/--no-chat", help="Send prompts as one chat user message (instruction-tuned teachers).")
-_SEED_MODE = typer.Option("per_sample", "--teacher-seed-mode", help="per_sample, per_request, or engine (for scalemath serve: batched, same samples as local).")
+_API_KEY = typer.Option(
+    None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help="Teacher API key (default $OPENAI_API_KEY)."
+)
+_CHAT = typer.Option(
+    False, "--chat/--no-chat", help="Send prompts as one chat user message (instruction-tuned teachers)."
+)
+_SEED_MODE = typer.Option(
+    "per_sample",
+    "--teacher-seed-mode",
+    help="per_sample, per_request, or engine (for scalemath serve: batched, same samples as local).",
+)
 _CONCURRENCY = typer.Option(16, "--teacher-concurrency", help="Teacher requests in flight.")
-_TIMEOUT = typer.Option(TEACHER_TIMEOUT, "--timeout", min=0.001, help="Seconds per teacher request (past it "
-                        "the request is retried, then recorded as an error).")
+_TIMEOUT = typer.Option(
+    TEACHER_TIMEOUT,
+    "--timeout",
+    min=0.001,
+    help="Seconds per teacher request (past it the request is retried, then recorded as an error).",
+)
 
 
 @augment_app.command("query")
 def query_cmd(
-    seeds: Path = typer.Option(..., "--seeds", exists=True, dir_okay=False, help="Seed problems (any format load_problems reads)."),
+    seeds: Path = typer.Option(
+        ..., "--seeds", exists=True, dir_okay=False, help="Seed problems (any format load_problems reads)."
+    ),
     out: Path = typer.Option(..., "--out", help="New problems (Problem JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY, timeout: float = _TIMEOUT,
-    strategies: str = typer.Option("change_numbers,fractions_percent,combine,conditional,complexity", help="Comma-separated strategies."),
+    api_key: Optional[str] = _API_KEY,
+    chat: bool = _CHAT,
+    seed_mode: str = _SEED_MODE,
+    concurrency: int = _CONCURRENCY,
+    timeout: float = _TIMEOUT,
+    strategies: str = typer.Option(
+        "change_numbers,fractions_percent,combine,conditional,complexity", help="Comma-separated strategies."
+    ),
     per_strategy: int = typer.Option(1, help="New questions per seed and strategy, each round."),
     rounds: int = typer.Option(1, help="Augmentation rounds (round r+1 augments round r's questions)."),
     style: str = typer.Option("gsm8k", help="gsm8k (question only) or math (question + solution)."),
     template: Optional[str] = typer.Option(None, help="Prompt template name/path (default mugglemath_<style>)."),
-    temperature: float = typer.Option(0.7), top_p: float = typer.Option(1.0),
-    max_tokens: int = typer.Option(384), seed: int = typer.Option(0),
-    seeds_format: str = typer.Option("auto", "--seeds-format"), limit: Optional[int] = typer.Option(None, help="Use the first N seeds."),
+    temperature: float = typer.Option(0.7),
+    top_p: float = typer.Option(1.0),
+    max_tokens: int = typer.Option(384),
+    seed: int = typer.Option(0),
+    seeds_format: str = typer.Option("auto", "--seeds-format"),
+    limit: Optional[int] = typer.Option(None, help="Use the first N seeds."),
     cache: Optional[Path] = typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite."),
     price_in: float = typer.Option(0.0, help="Teacher price per 1M prompt tokens."),
     price_out: float = typer.Option(0.0, help="Teacher price per 1M completion tokens."),
-    against: list[str] = typer.Option([], "--against", help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's."),
+    against: list[str] = typer.Option(
+        [], "--against", help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's."
+    ),
     decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets."),
-    question_threshold: float = typer.Option(0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off)."),
+    data_dir: Optional[Path] = typer.Option(
+        None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets."
+    ),
+    question_threshold: float = typer.Option(
+        0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off)."
+    ),
     report: Optional[Path] = typer.Option(None, help="Report JSON (default OUT.report.json)."),
 ) -> None:
     """MuggleMath query augmentation: new questions from SEEDS by the selected strategies."""
     from scalemath.methods.augment import Counts, QueryConfig, augment_queries
 
     try:
-        cfg = QueryConfig(style=style, strategies=_split(strategies), per_strategy=per_strategy, rounds=rounds,
-                          template=template, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+        cfg = QueryConfig(
+            style=style,
+            strategies=_split(strategies),
+            per_strategy=per_strategy,
+            rounds=rounds,
+            template=template,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     counts = Counts()
-    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout), cache or out.with_suffix(".cache.sqlite"),
-                 price_in, price_out) as teacher:
+    with _cached(
+        _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
+        cache or out.with_suffix(".cache.sqlite"),
+        price_in,
+        price_out,
+    ) as teacher:
         records = augment_queries(_load(seeds, seeds_format, limit), teacher, cfg, counts)
         report_path = report or out.with_suffix(".report.json")
-        rep = _finalize_and_write(records, out, report_path, against=against, decontaminate=decontaminate,
-                                  style=style, data_dir=data_dir, signature="", question_threshold=question_threshold,
-                                  text_field="solution", extra={})
+        rep = _finalize_and_write(
+            records,
+            out,
+            report_path,
+            against=against,
+            decontaminate=decontaminate,
+            style=style,
+            data_dir=data_dir,
+            signature="",
+            question_threshold=question_threshold,
+            text_field="solution",
+            extra={},
+        )
         rep.update(generation=counts.to_dict(), usage=teacher.usage.summary(), config=_cfg_dict(cfg))
         report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
     _print_summary(rep, report_path)
@@ -165,12 +257,17 @@ def query_cmd(
 
 @augment_app.command("respond")
 def respond_cmd(
-    input: Path = typer.Option(..., "--input", exists=True, dir_okay=False, help="Questions (Problem JSONL or any load_problems format)."),
+    input: Path = typer.Option(
+        ..., "--input", exists=True, dir_okay=False, help="Questions (Problem JSONL or any load_problems format)."
+    ),
     out: Path = typer.Option(..., "--out", help="Kept answers (Sample JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY, timeout: float = _TIMEOUT,
+    api_key: Optional[str] = _API_KEY,
+    chat: bool = _CHAT,
+    seed_mode: str = _SEED_MODE,
+    concurrency: int = _CONCURRENCY,
+    timeout: float = _TIMEOUT,
     n: int = typer.Option(4, help="Answers per question."),
     filter: str = typer.Option("majority", "--filter", help="majority, two_teacher, gold or none."),
     min_share: float = typer.Option(0.5, help="majority: minimum share of the top answer."),
@@ -179,12 +276,19 @@ def respond_cmd(
     second_model: Optional[str] = typer.Option(None, help="two_teacher: second teacher model."),
     second_n: int = typer.Option(1, help="two_teacher: answers of the second teacher."),
     style: str = typer.Option("gsm8k", help="gsm8k or math (answer extraction, default template)."),
-    template: Optional[str] = typer.Option(None, help="Prompt template (default mugglemath_respond_<style>; 'alpaca'/'qa' for a local student-format model)."),
-    temperature: float = typer.Option(0.7), top_p: float = typer.Option(1.0),
-    max_tokens: int = typer.Option(384), seed: int = typer.Option(0),
-    input_format: str = typer.Option("auto", "--input-format"), limit: Optional[int] = typer.Option(None),
+    template: Optional[str] = typer.Option(
+        None,
+        help="Prompt template (default mugglemath_respond_<style>; 'alpaca'/'qa' for a local student-format model).",
+    ),
+    temperature: float = typer.Option(0.7),
+    top_p: float = typer.Option(1.0),
+    max_tokens: int = typer.Option(384),
+    seed: int = typer.Option(0),
+    input_format: str = typer.Option("auto", "--input-format"),
+    limit: Optional[int] = typer.Option(None),
     cache: Optional[Path] = typer.Option(None, help="Teacher cache (default OUT.cache.sqlite)."),
-    price_in: float = typer.Option(0.0), price_out: float = typer.Option(0.0),
+    price_in: float = typer.Option(0.0),
+    price_out: float = typer.Option(0.0),
     against: list[str] = typer.Option([], "--against"),
     decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
     data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA"),
@@ -196,23 +300,55 @@ def respond_cmd(
     from scalemath.methods.augment import Counts, RespondConfig, respond
 
     try:
-        cfg = RespondConfig(style=style, n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                            template=template, seed=seed, filter=filter, min_share=min_share,
-                            min_votes=min_votes, second_n=second_n)
+        cfg = RespondConfig(
+            style=style,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            template=template,
+            seed=seed,
+            filter=filter,
+            min_share=min_share,
+            min_votes=min_votes,
+            second_n=second_n,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
     counts = Counts()
-    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout), cache or out.with_suffix(".cache.sqlite"),
-                 price_in, price_out) as teacher:
-        second = (_cached(_teacher(second_url, second_model, api_key, chat, seed_mode, concurrency, timeout), (cache or out.with_suffix(".cache.sqlite")),
-                          price_in, price_out) if filter == "two_teacher" else None)
+    with _cached(
+        _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
+        cache or out.with_suffix(".cache.sqlite"),
+        price_in,
+        price_out,
+    ) as teacher:
+        second = (
+            _cached(
+                _teacher(second_url, second_model, api_key, chat, seed_mode, concurrency, timeout),
+                (cache or out.with_suffix(".cache.sqlite")),
+                price_in,
+                price_out,
+            )
+            if filter == "two_teacher"
+            else None
+        )
         records = respond(_load(input, input_format, limit), teacher, cfg, second=second, counts=counts)
         report_path = report or out.with_suffix(".report.json")
-        rep = _finalize_and_write(records, out, report_path, against=against, decontaminate=decontaminate,
-                                  style=style, data_dir=data_dir, signature=signature,
-                                  question_threshold=question_threshold, text_field="completion", extra={})
+        rep = _finalize_and_write(
+            records,
+            out,
+            report_path,
+            against=against,
+            decontaminate=decontaminate,
+            style=style,
+            data_dir=data_dir,
+            signature=signature,
+            question_threshold=question_threshold,
+            text_field="completion",
+            extra={},
+        )
         rep.update(generation=counts.to_dict(), usage=teacher.usage.summary(), config=_cfg_dict(cfg))
         if second is not None:
             rep["second_usage"] = second.usage.summary()
@@ -227,53 +363,98 @@ def synth_cmd(
     out: Path = typer.Option(..., "--out", help="Answered synthetic questions (Sample JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = _API_KEY, chat: bool = _CHAT, seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY, timeout: float = _TIMEOUT,
+    api_key: Optional[str] = _API_KEY,
+    chat: bool = _CHAT,
+    seed_mode: str = _SEED_MODE,
+    concurrency: int = _CONCURRENCY,
+    timeout: float = _TIMEOUT,
     dataset: str = typer.Option("gsm8k", help="Target dataset: gsm8k or math (templates xwin_<step>_<dataset>)."),
     per_reference: int = typer.Option(1, help="New questions per reference."),
-    verify: bool = typer.Option(True, "--verify/--no-verify", help="Step 2 (verify and repair); --no-verify is the ablation."),
-    create_temperature: float = typer.Option(0.8), verify_temperature: float = typer.Option(0.0),
+    verify: bool = typer.Option(
+        True, "--verify/--no-verify", help="Step 2 (verify and repair); --no-verify is the ablation."
+    ),
+    create_temperature: float = typer.Option(0.8),
+    verify_temperature: float = typer.Option(0.0),
     answer_n: int = typer.Option(1, help="Answers per synthetic question (step 3)."),
     answer_filter: str = typer.Option("none", help="Step-3 filter: none, majority."),
-    answer_temperature: float = typer.Option(0.7), max_tokens: int = typer.Option(512),
+    answer_temperature: float = typer.Option(0.7),
+    max_tokens: int = typer.Option(512),
     seed: int = typer.Option(0),
-    references_format: str = typer.Option("auto", "--references-format"), limit: Optional[int] = typer.Option(None),
-    cache: Optional[Path] = typer.Option(None), price_in: float = typer.Option(0.0), price_out: float = typer.Option(0.0),
+    references_format: str = typer.Option("auto", "--references-format"),
+    limit: Optional[int] = typer.Option(None),
+    cache: Optional[Path] = typer.Option(None),
+    price_in: float = typer.Option(0.0),
+    price_out: float = typer.Option(0.0),
     against: list[str] = typer.Option([], "--against"),
     decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
     data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA"),
-    signature: str = typer.Option("auto"), question_threshold: float = typer.Option(0.9),
+    signature: str = typer.Option("auto"),
+    question_threshold: float = typer.Option(0.9),
     report: Optional[Path] = typer.Option(None),
 ) -> None:
     """Xwin-Math synthesis: create from references, verify/repair, answer with chain of thought."""
     from scalemath.methods.augment import Counts, RespondConfig, SynthConfig, synthesize
 
     try:
-        answer = RespondConfig(style=dataset, n=answer_n, filter=answer_filter, temperature=answer_temperature,
-                               max_tokens=max_tokens, template=f"xwin_answer_{dataset}", seed=seed,
-                               stop=("\n### Problem", "\n### New Question"))
-        cfg = SynthConfig(dataset=dataset, per_reference=per_reference, verify=verify,
-                          create_temperature=create_temperature, verify_temperature=verify_temperature,
-                          max_tokens_verify=max_tokens, seed=seed, answer=answer)
+        answer = RespondConfig(
+            style=dataset,
+            n=answer_n,
+            filter=answer_filter,
+            temperature=answer_temperature,
+            max_tokens=max_tokens,
+            template=f"xwin_answer_{dataset}",
+            seed=seed,
+            stop=("\n### Problem", "\n### New Question"),
+        )
+        cfg = SynthConfig(
+            dataset=dataset,
+            per_reference=per_reference,
+            verify=verify,
+            create_temperature=create_temperature,
+            verify_temperature=verify_temperature,
+            max_tokens_verify=max_tokens,
+            seed=seed,
+            answer=answer,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     counts, acounts = Counts(), Counts()
-    with _cached(_teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout), cache or out.with_suffix(".cache.sqlite"),
-                 price_in, price_out) as teacher:
+    with _cached(
+        _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
+        cache or out.with_suffix(".cache.sqlite"),
+        price_in,
+        price_out,
+    ) as teacher:
         records = synthesize(_load(references, references_format, limit), teacher, cfg, counts, acounts)
         report_path = report or out.with_suffix(".report.json")
-        rep = _finalize_and_write(records, out, report_path, against=against, decontaminate=decontaminate,
-                                  style=dataset, data_dir=data_dir, signature=signature,
-                                  question_threshold=question_threshold, text_field="completion", extra={})
-        rep.update(generation=counts.to_dict(), answering=acounts.to_dict(), usage=teacher.usage.summary(),
-                   config=_cfg_dict(cfg))
+        rep = _finalize_and_write(
+            records,
+            out,
+            report_path,
+            against=against,
+            decontaminate=decontaminate,
+            style=dataset,
+            data_dir=data_dir,
+            signature=signature,
+            question_threshold=question_threshold,
+            text_field="completion",
+            extra={},
+        )
+        rep.update(
+            generation=counts.to_dict(),
+            answering=acounts.to_dict(),
+            usage=teacher.usage.summary(),
+            config=_cfg_dict(cfg),
+        )
         report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
     _print_summary(rep, report_path)
 
 
 @augment_app.command("subset")
 def subset_cmd(
-    input: Path = typer.Option(..., "--input", exists=True, dir_okay=False, help="Augmented JSONL (samples or problems)."),
+    input: Path = typer.Option(
+        ..., "--input", exists=True, dir_okay=False, help="Augmented JSONL (samples or problems)."
+    ),
     out: Path = typer.Option(..., "--out", help="The subset (JSONL)."),
     fraction: Optional[float] = typer.Option(None, help="Keep this fraction of the questions (streaming)."),
     questions: Optional[int] = typer.Option(None, help="Keep exactly this many questions."),
@@ -286,11 +467,14 @@ def subset_cmd(
     if (fraction is None) == (questions is None):
         raise typer.BadParameter("give exactly one of --fraction and --questions")
     try:
-        recs = (nested_fraction(iter_jsonl(input), fraction, seed) if fraction is not None
-                else nested_questions(iter_jsonl(input), questions, seed))
+        recs = (
+            nested_fraction(iter_jsonl(input), fraction, seed)
+            if fraction is not None
+            else nested_questions(iter_jsonl(input), questions, seed)
+        )
         n = write_jsonl(out, recs)
     except UserError:
-        raise                    # the CLI's error path: `error: FILE:LINE: ...`
+        raise  # the CLI's error path: `error: FILE:LINE: ...`
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(f"wrote {n} records to {out}")

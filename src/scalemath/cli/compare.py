@@ -1,4 +1,5 @@
 """`scalemath compare EVAL_A EVAL_B`: paired comparison of two evaluations of the same questions."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,15 +11,25 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("compare")
     def compare_cmd(
-        eval_a: Path = typer.Argument(..., help="Evaluation A: a directory with greedy.jsonl / samples.jsonl, or a sample file."),
+        eval_a: Path = typer.Argument(
+            ..., help="Evaluation A: a directory with greedy.jsonl / samples.jsonl, or a sample file."
+        ),
         eval_b: Path = typer.Argument(..., help="Evaluation B (the differences are B − A)."),
         name_a: Optional[str] = typer.Option(None, "--name-a", help="Label of A (default: its path)."),
         name_b: Optional[str] = typer.Option(None, "--name-b", help="Label of B (default: its path)."),
-        k: Optional[int] = typer.Option(None, "--k", help="Samples per question for maj@k, Pass@k, PassRatio@k (default: all both have)."),
-        bootstrap: int = typer.Option(10000, "--bootstrap", help="Paired bootstrap replicates over questions (0: none)."),
+        k: Optional[int] = typer.Option(
+            None, "--k", help="Samples per question for maj@k, Pass@k, PassRatio@k (default: all both have)."
+        ),
+        bootstrap: int = typer.Option(
+            10000, "--bootstrap", help="Paired bootstrap replicates over questions (0: none)."
+        ),
         ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-        intersect: bool = typer.Option(False, "--intersect", help="Compare evaluations of different question sets on the questions they share (default: refuse)."),
+        intersect: bool = typer.Option(
+            False,
+            "--intersect",
+            help="Compare evaluations of different question sets on the questions they share (default: refuse).",
+        ),
         dataset: str = typer.Option("gsm8k", "--dataset", help="Answer conventions for majority votes."),
         out: Optional[Path] = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
     ) -> None:
@@ -27,14 +38,26 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from scalemath.metrics.paired import (ComparisonError, PairedConfig, compare, describe, load_evaluation,
-                                              rich_table)
+        from scalemath.metrics.paired import (
+            ComparisonError,
+            PairedConfig,
+            compare,
+            describe,
+            load_evaluation,
+            rich_table,
+        )
         from scalemath.records import RecordError
 
         console = Console()
         try:
-            cfg = PairedConfig(k=k, bootstrap=bootstrap, ci=ci, seed=seed,
-                               on_mismatch="intersect" if intersect else "error", dataset=dataset)
+            cfg = PairedConfig(
+                k=k,
+                bootstrap=bootstrap,
+                ci=ci,
+                seed=seed,
+                on_mismatch="intersect" if intersect else "error",
+                dataset=dataset,
+            )
             a = load_evaluation(eval_a, name_a, dataset)
             b = load_evaluation(eval_b, name_b, dataset)
             result = compare(a, b, cfg)

@@ -1,4 +1,5 @@
 """`scalemath data ...`: make, convert and look at problem sets."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ import typer
 
 
 def _range(text: str, what: str) -> tuple[int, int]:
-    """"1-3" -> (1, 3); "2" -> (2, 2)."""
+    """ "1-3" -> (1, 3); "2" -> (2, 2)."""
     try:
         parts = [int(x) for x in text.split("-")]
     except ValueError:
@@ -34,9 +35,14 @@ def procedural(
     from scalemath.records import write_jsonl
 
     try:
-        cfg = ProceduralConfig(n=n, steps=_range(steps, "--steps"), seed=seed, split=split,
-                               number_range=_range(numbers, "--numbers"),
-                               families=tuple(f.strip() for f in families.split(",")) if families else None)
+        cfg = ProceduralConfig(
+            n=n,
+            steps=_range(steps, "--steps"),
+            seed=seed,
+            split=split,
+            number_range=_range(numbers, "--numbers"),
+            families=tuple(f.strip() for f in families.split(",")) if families else None,
+        )
         count = write_jsonl(out, iter_generate(cfg))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
@@ -84,8 +90,7 @@ def convert(
     if name:
         hf["name"] = name
     if question_field or solution_field or answer_field:
-        hf["fields"] = {"question": question_field or "question", "solution": solution_field,
-                        "answer": answer_field}
+        hf["fields"] = {"question": question_field or "question", "solution": solution_field, "answer": answer_field}
     count = write_jsonl(out, load_problems(input, format=format, split=split, limit=limit, **hf))
     typer.echo(f"wrote {count} problems to {out}")
 

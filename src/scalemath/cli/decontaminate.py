@@ -1,4 +1,5 @@
 """`scalemath decontaminate`: drop training records that overlap test sets, with a report."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,11 +11,17 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("decontaminate")
     def decontaminate_cmd(
-        input: Path = typer.Option(..., "--input", "-i", exists=True, dir_okay=False, help="Training JSONL (problems or samples)."),
-        against: list[str] = typer.Option(..., "--against", help="Test set: a file (any load_problems format) or gsm8k/math/math500; repeatable."),
+        input: Path = typer.Option(
+            ..., "--input", "-i", exists=True, dir_okay=False, help="Training JSONL (problems or samples)."
+        ),
+        against: list[str] = typer.Option(
+            ..., "--against", help="Test set: a file (any load_problems format) or gsm8k/math/math500; repeatable."
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="JSONL of the records kept."),
         report: Optional[Path] = typer.Option(None, "--report", help="Report JSON (default OUT.report.json)."),
-        data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ (for the short names)."),
+        data_dir: Optional[Path] = typer.Option(
+            None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ (for the short names)."
+        ),
         ngram: int = typer.Option(13, help="Word n-gram overlap length (0: off)."),
         threshold: float = typer.Option(0.5, help="Near-duplicate Jaccard threshold (numbers-masked word shingles)."),
         shingle: int = typer.Option(3, help="Word n-gram length of the near-duplicate shingles."),
@@ -24,14 +31,24 @@ def register(app: typer.Typer) -> None:
         """Remove records sharing a 13-gram with, or near-duplicating, a test question."""
         from rich.console import Console
 
-        from scalemath.methods.decontaminate import (DecontamConfig, DecontamReport, build_decontaminator,
-                                                     decontaminate, read_records)
+        from scalemath.methods.decontaminate import (
+            DecontamConfig,
+            DecontamReport,
+            build_decontaminator,
+            decontaminate,
+            read_records,
+        )
         from scalemath.records import write_jsonl
 
         con = Console(stderr=True)
         try:
-            cfg = DecontamConfig(ngram=ngram, threshold=threshold, shingle=shingle, minhash=minhash,
-                                 ngram_fields=tuple(f.strip() for f in fields.split(",") if f.strip()))
+            cfg = DecontamConfig(
+                ngram=ngram,
+                threshold=threshold,
+                shingle=shingle,
+                minhash=minhash,
+                ngram_fields=tuple(f.strip() for f in fields.split(",") if f.strip()),
+            )
             decon = build_decontaminator(against, cfg, data_dir)
         except (ValueError, FileNotFoundError) as e:
             raise typer.BadParameter(str(e)) from None
@@ -39,5 +56,7 @@ def register(app: typer.Typer) -> None:
         kept = write_jsonl(out, decontaminate(read_records(input), decon, rep))
         report_path = report or out.with_suffix(".report.json")
         rep.write(report_path)
-        con.print(f"checked {rep.checked} against {dict(decon.references)}: removed {rep.removed} "
-                  f"({dict(rep.by_reason)}), kept {kept} -> {out}; report {report_path}")
+        con.print(
+            f"checked {rep.checked} against {dict(decon.references)}: removed {rep.removed} "
+            f"({dict(rep.by_reason)}), kept {kept} -> {out}; report {report_path}"
+        )

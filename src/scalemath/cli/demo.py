@@ -1,4 +1,5 @@
 """`scalemath demo`: the whole RFT loop on the embedded default (see experiments/demo.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,9 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, help="YAML file of DemoConfig fields."),
         quick: bool = typer.Option(False, help="A tiny configuration (about a minute) for smoke tests."),
         seed: int = typer.Option(None, help="Override the seed."),
-        control: Optional[str] = typer.Option(None, help="Compute-matched control of RFT: steps, tokens, epochs or none."),
+        control: Optional[str] = typer.Option(
+            None, help="Compute-matched control of RFT: steps, tokens, epochs or none."
+        ),
         threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: the CPUs this process may use)."),
     ) -> None:
         """Generate data, pre-train a tiny base, SFT, sample, collect RFT data, retrain, train the

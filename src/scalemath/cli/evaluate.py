@@ -1,4 +1,5 @@
 """`scalemath eval`: greedy accuracy (maj1@1), maj@k, Pass@k and PassRatio@k of a model or a sample file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., help="Output folder: metrics.json (+ greedy.jsonl, samples.jsonl)."),
         model: Optional[str] = typer.Option(None, help="Checkpoint directory (or hub id when online)."),
         data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Test problems (JSONL)."),
-        samples: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
-                                               help="Score an existing sample file instead (no model)."),
+        samples: Optional[Path] = typer.Option(
+            None, exists=True, dir_okay=False, help="Score an existing sample file instead (no model)."
+        ),
         k: int = typer.Option(8, min=0, help="Samples per problem at --temperature (0: greedy only)."),
         temperature: float = typer.Option(0.7, min=0.0),
         top_p: float = typer.Option(1.0),
@@ -65,10 +67,25 @@ def register(app: typer.Typer) -> None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
             problems = list(itertools.islice(load_problems(data), limit or None))
-            metrics = evaluate(model, problems, k=k, temperature=temperature, out_dir=out, top_p=top_p,
-                               top_k=top_k, max_tokens=max_tokens, seed=seed, stop=unescape(stop),
-                               template=template, dataset=dataset, engine=engine, batch_size=batch_size,
-                               device=device, dtype=dtype, threads=threads)
+            metrics = evaluate(
+                model,
+                problems,
+                k=k,
+                temperature=temperature,
+                out_dir=out,
+                top_p=top_p,
+                top_k=top_k,
+                max_tokens=max_tokens,
+                seed=seed,
+                stop=unescape(stop),
+                template=template,
+                dataset=dataset,
+                engine=engine,
+                batch_size=batch_size,
+                device=device,
+                dtype=dtype,
+                threads=threads,
+            )
         c = Console()
         c.print(metrics_table(metrics))
         c.print(f"metrics -> {out / 'metrics.json'}")

@@ -1,4 +1,5 @@
 """`scalemath experiment`: run a study described by one YAML file (see experiments/config.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,27 +32,41 @@ def print_rows(console: Any, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         lo, hi = r.get("accuracy_lo"), r.get("accuracy_hi")
         acc = _pct(r.get("accuracy")) + (f" [{_pct(lo)}, {_pct(hi)}]" if lo is not None else "")
-        t.add_row(str(r.get("cell", "")), str(r.get("data_size") or ""), str(r.get("k") or ""),
-                  "" if r.get("distinct_paths") is None else f"{r['distinct_paths']:.2f}", acc)
+        t.add_row(
+            str(r.get("cell", "")),
+            str(r.get("data_size") or ""),
+            str(r.get("k") or ""),
+            "" if r.get("distinct_paths") is None else f"{r['distinct_paths']:.2f}",
+            acc,
+        )
     console.print(t)
 
 
 def register(app: typer.Typer) -> None:
-    exp = typer.Typer(help="Run a study (one YAML file): SFT fractions, RFT k values, pooled models, "
-                           "augmented data, evaluations and analyses, skipping finished cells.",
-                      no_args_is_help=True)
+    exp = typer.Typer(
+        help="Run a study (one YAML file): SFT fractions, RFT k values, pooled models, "
+        "augmented data, evaluations and analyses, skipping finished cells.",
+        no_args_is_help=True,
+    )
     app.add_typer(exp, name="experiment")
 
     @exp.command("run")
     def run_cmd(
-        study: Path = typer.Argument(..., help="Study YAML file, e.g. "
-                                                        "src/scalemath/experiments/studies/rft_quick.yaml."),
+        study: Path = typer.Argument(
+            ..., help="Study YAML file, e.g. src/scalemath/experiments/studies/rft_quick.yaml."
+        ),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<study name>)."),
-        only: list[str] = typer.Option([], "--only", help="Run only cells whose id matches this glob (repeatable), "
-                                                          "with the cells they depend on, e.g. 'rft/*'."),
+        only: list[str] = typer.Option(
+            [],
+            "--only",
+            help="Run only cells whose id matches this glob (repeatable), with the cells they depend on, e.g. 'rft/*'.",
+        ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run or be skipped; run nothing."),
-        long_cot_weight: Optional[float] = typer.Option(None, "--long-cot-weight", help="Override sft.long_cot_weight: "
-                                                        "resample SFT data with probability ~ steps ** weight."),
+        long_cot_weight: Optional[float] = typer.Option(
+            None,
+            "--long-cot-weight",
+            help="Override sft.long_cot_weight: resample SFT data with probability ~ steps ** weight.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-step training lines."),
     ) -> None:
         """Execute the study's grid; finished cells are skipped, results go to RUN/results.csv."""
@@ -82,9 +97,11 @@ def register(app: typer.Typer) -> None:
         ran = [(c, s) for c, s in outcome.seconds.items() if c in outcome.ran]
         if ran:
             console.print("cell times: " + ", ".join(f"{c} {s:.0f}s" for c, s in ran), highlight=False)
-        console.print(f"{len(outcome.ran)} cell(s) run, {len(outcome.skipped)} skipped in "
-                      f"{time.perf_counter() - t0:.0f}s; results: "
-                      + (", ".join(str(p) for p in outcome.results) or "none yet"), highlight=False)
+        console.print(
+            f"{len(outcome.ran)} cell(s) run, {len(outcome.skipped)} skipped in "
+            f"{time.perf_counter() - t0:.0f}s; results: " + (", ".join(str(p) for p in outcome.results) or "none yet"),
+            highlight=False,
+        )
         console.print(f"report: scalemath report {run_dir}", highlight=False)
 
     @exp.command("list")
@@ -126,8 +143,14 @@ def register(app: typer.Typer) -> None:
                 res = "" if s.get("pretrain_loss") is None else f"pretrain loss {s['pretrain_loss']:.3f}"
             else:
                 res = ", ".join(f"{k} {v}" for k, v in s.items())
-            t.add_row(c.id, c.kind, c.method, f"[{colour[st.status]}]{st.status}[/]",
-                      "" if st.seconds is None else f"{st.seconds:.0f}s", res)
+            t.add_row(
+                c.id,
+                c.kind,
+                c.method,
+                f"[{colour[st.status]}]{st.status}[/]",
+                "" if st.seconds is None else f"{st.seconds:.0f}s",
+                res,
+            )
         console.print(t)
 
     @exp.command("fields")

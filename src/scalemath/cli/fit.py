@@ -1,4 +1,5 @@
 """`scalemath fit results.csv --x data_size --y accuracy`: scaling-law fits with intervals."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,20 @@ def _num(v: Any, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None = None,
-              group: str | None = None, where: dict[str, str] | None = None,
-              targets: tuple[float, ...] = (), interval: str = "auto", ci: float = 0.95,
-              seed: int = 0, min_x_values: int = 0) -> dict[str, Any]:
+def fit_table(
+    path: Path,
+    x: str,
+    y: str,
+    model: str = "auto",
+    sigma: str | None = None,
+    group: str | None = None,
+    where: dict[str, str] | None = None,
+    targets: tuple[float, ...] = (),
+    interval: str = "auto",
+    ci: float = 0.95,
+    seed: int = 0,
+    min_x_values: int = 0,
+) -> dict[str, Any]:
     """Fit each group of a results CSV; returns {"groups": {name: {"best", "fits", "targets"}}}
     (or {name: {"error"}} for a group that cannot be fitted, or that has fewer than
     `min_x_values` distinct x values) plus the best FitResult of each group under "_results" and
@@ -50,10 +61,13 @@ def fit_table(path: Path, x: str, y: str, model: str = "auto", sigma: str | None
         except ValueError as e:
             if not group:
                 raise
-            out["groups"][g] = {"error": str(e)}   # one series too short: the others still count
+            out["groups"][g] = {"error": str(e)}  # one series too short: the others still count
             continue
-        out["groups"][g] = {"best": best.model, "fits": {m: f.to_dict() for m, f in fits.items()},
-                            "targets": [best.data_needed(t, seed=seed) for t in targets]}
+        out["groups"][g] = {
+            "best": best.model,
+            "fits": {m: f.to_dict() for m, f in fits.items()},
+            "targets": [best.data_needed(t, seed=seed) for t in targets],
+        }
         out["_results"][g] = best
         out["_all"][g] = fits
     if not out["_results"]:
@@ -67,12 +81,22 @@ def register(app: typer.Typer) -> None:
         results: Path = typer.Argument(..., help="CSV with one row per (cell, data amount)."),
         x: str = typer.Option("data_size", "--x", help="Column with the data amount."),
         y: str = typer.Option("accuracy", "--y", help="Column with the accuracy."),
-        model: str = typer.Option("auto", "--model", help="loglinear | segmented | power | auto (lowest AICc of those three) | linear (acc vs another measure, e.g. pre-training loss)."),
+        model: str = typer.Option(
+            "auto",
+            "--model",
+            help="loglinear | segmented | power | auto (lowest AICc of those three) | linear (acc vs another measure, e.g. pre-training loss).",
+        ),
         sigma: Optional[str] = typer.Option(None, "--sigma", help="Column with standard errors of y (weighted fit)."),
         group: Optional[str] = typer.Option(None, "--group", help="Fit each value of this column separately."),
         where: list[str] = typer.Option([], "--where", help="Keep rows with COLUMN=VALUE (repeatable)."),
-        target: list[float] = typer.Option([], "--target", help="Accuracy to reach: report the data needed (repeatable)."),
-        interval: str = typer.Option("auto", "--interval", help="Parameter intervals: auto (bootstrap for segmented, else cov), cov or bootstrap."),
+        target: list[float] = typer.Option(
+            [], "--target", help="Accuracy to reach: report the data needed (repeatable)."
+        ),
+        interval: str = typer.Option(
+            "auto",
+            "--interval",
+            help="Parameter intervals: auto (bootstrap for segmented, else cov), cov or bootstrap.",
+        ),
         ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
         seed: int = typer.Option(0, "--seed"),
         plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of data, fit and band."),
@@ -95,7 +119,7 @@ def register(app: typer.Typer) -> None:
         try:
             res = fit_table(results, x, y, model, sigma, group, conds, tuple(target), interval, ci, seed)
         except UserError:
-            raise                    # the CLI's error path: `error: FILE:LINE: ...`
+            raise  # the CLI's error path: `error: FILE:LINE: ...`
         except (FileNotFoundError, ValueError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None
@@ -114,24 +138,34 @@ def register(app: typer.Typer) -> None:
                 for i, (k, v, lo, hi) in enumerate(rows):
                     flag = " (at bound)" if k in f.get("at_bound", []) else ""
                     first = i == 0
-                    t.add_row(m + (" *" if m == info["best"] else "") if first else "", k + flag, _num(v),
-                              f"[{_num(lo)}, {_num(hi)}]", _num(f["r2"]) if first else "",
-                              _num(f["rmse"]) if first else "", _num(f["aicc"]) if first else "",
-                              _num(f["bic"]) if first else "", _num(f.get("weight"), 3) if first else "")
+                    t.add_row(
+                        m + (" *" if m == info["best"] else "") if first else "",
+                        k + flag,
+                        _num(v),
+                        f"[{_num(lo)}, {_num(hi)}]",
+                        _num(f["r2"]) if first else "",
+                        _num(f["rmse"]) if first else "",
+                        _num(f["aicc"]) if first else "",
+                        _num(f["bic"]) if first else "",
+                        _num(f.get("weight"), 3) if first else "",
+                    )
                 t.add_section()
             console.print(t)
             for d in info["targets"]:
-                console.print(f"{y} = {d['target']}: {x} ≈ {_num(d['value'])} "
-                              f"[{_num(d['lo'])}, {_num(d['hi'])}] ({int(d['ci'] * 100)}% interval; "
-                              f"unreachable in {100 * d['unreachable']:.1f}% of draws) — {info['best']} fit")
+                console.print(
+                    f"{y} = {d['target']}: {x} ≈ {_num(d['value'])} "
+                    f"[{_num(d['lo'])}, {_num(d['hi'])}] ({int(d['ci'] * 100)}% interval; "
+                    f"unreachable in {100 * d['unreachable']:.1f}% of draws) — {info['best']} fit"
+                )
         results_obj = res.pop("_results")
         res.pop("_all")
         if plot:
             from scalemath.scaling.plots import fit_figure
 
             targets = [d for info in res["groups"].values() for d in info.get("targets", [])]
-            fig = fit_figure({g or "": r for g, r in results_obj.items()}, xlabel=x, ylabel=y,
-                             title=f"{y} vs {x}", targets=targets)
+            fig = fit_figure(
+                {g or "": r for g, r in results_obj.items()}, xlabel=x, ylabel=y, title=f"{y} vs {x}", targets=targets
+            )
             plot.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(plot)
             console.print(f"wrote {plot}")

@@ -1,5 +1,6 @@
 """`scalemath judge`: a judge LLM names the error type of each wrong sample (finer than the
 judge-free calculation / reasoning / format split of `scalemath metrics`)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(96, min=8),
         limit: Optional[int] = typer.Option(None, min=1, help="Judge at most this many wrong samples."),
         concurrency: int = typer.Option(16, min=1),
-        timeout: float = typer.Option(600.0, min=0.001, help="Seconds per judge request (then retried, "
-                                      "then recorded as an error)."),
+        timeout: float = typer.Option(
+            600.0, min=0.001, help="Seconds per judge request (then retried, then recorded as an error)."
+        ),
         cache: Optional[Path] = typer.Option(None, help="Judge call cache (SQLite; default OUT.cache.sqlite)."),
         template: str = typer.Option("judge_error_type", help="Judge prompt template (name or .txt path)."),
     ) -> None:
@@ -37,14 +39,17 @@ def register(app: typer.Typer) -> None:
         from scalemath.metrics.judge import JUDGE_TYPES, JudgeConfig, JudgeStats, judge_errors
         from scalemath.records import read_samples, write_jsonl
 
-        cfg = JudgeConfig(template=template, votes=votes, temperature=temperature, max_tokens=max_tokens,
-                          limit=limit)
+        cfg = JudgeConfig(template=template, votes=votes, temperature=temperature, max_tokens=max_tokens, limit=limit)
         stats = JudgeStats()
-        with _cached(_teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency, timeout),
-                     cache or out.with_suffix(".cache.sqlite"), 0.0, 0.0) as engine:
+        with _cached(
+            _teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency, timeout),
+            cache or out.with_suffix(".cache.sqlite"),
+            0.0,
+            0.0,
+        ) as engine:
             write_jsonl(out, judge_errors(read_samples(samples), engine, cfg, stats=stats))
         summary = stats.to_dict()
-        if engine.usage.errors:     # failed judge requests, by kind (not cached: a re-run asks again)
+        if engine.usage.errors:  # failed judge requests, by kind (not cached: a re-run asks again)
             summary["judge_errors"] = engine.usage.error_kinds.as_dict()
         out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         con = Console()
@@ -58,8 +63,10 @@ def register(app: typer.Typer) -> None:
         con.print(table)
         a = summary["agreement"]
         if a["n"]:
-            con.print(f"agreement with the judge-free rule (calculation / format / reasoning): "
-                      f"{a['agree']}/{a['n']} ({a['rate']:.1%})")
+            con.print(
+                f"agreement with the judge-free rule (calculation / format / reasoning): "
+                f"{a['agree']}/{a['n']} ({a['rate']:.1%})"
+            )
         if engine.usage.errors:
             from rich.markup import escape
 

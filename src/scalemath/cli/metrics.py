@@ -1,4 +1,5 @@
 """`scalemath metrics SAMPLES.jsonl`: accuracy figures with bootstrap intervals, printed and saved."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ import typer
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
-    """"1,4,16" -> (1, 4, 16)."""
+    """ "1,4,16" -> (1, 4, 16)."""
     try:
         ks = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
@@ -19,7 +20,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 
 def fmt(fig: dict[str, Any] | None, pct: bool = True) -> str:
-    """"63.2 [61.0, 65.1]" for a figure with an interval."""
+    """ "63.2 [61.0, 65.1]" for a figure with an interval."""
     if not fig or fig.get("value") is None:
         return "-"
     s = 100.0 if pct else 1.0
@@ -48,8 +49,10 @@ def print_analysis(result: dict[str, Any], console: Any) -> None:
     s = result["summary"]
     spq = s["samples_per_question"]
     ci = int(round(s["config"]["ci"] * 100))
-    t = Table(title=f"{s['n_questions']} questions, {s['n_graded']} graded samples "
-                    f"(N = {spq['min']}..{spq['max']}, {s['n_greedy']} greedy); % with {ci}% bootstrap CI")
+    t = Table(
+        title=f"{s['n_questions']} questions, {s['n_graded']} graded samples "
+        f"(N = {spq['min']}..{spq['max']}, {s['n_greedy']} greedy); % with {ci}% bootstrap CI"
+    )
     t.add_column("figure")
     t.add_column("value", justify="right")
     t.add_column("questions", justify="right")
@@ -70,20 +73,28 @@ def print_analysis(result: dict[str, Any], console: Any) -> None:
         console.print(bt)
     if "steps" in result and "fit" in result["steps"]:
         st = result["steps"]
-        tt = Table(title=f"accuracy by {st['field']} ({st['basis']}); "
-                         f"Acc_step = {fmt(_value(st['fit'], 'acc_step'))}, R² = {st['fit']['r2'] or float('nan'):.3f}")
+        tt = Table(
+            title=f"accuracy by {st['field']} ({st['basis']}); "
+            f"Acc_step = {fmt(_value(st['fit'], 'acc_step'))}, R² = {st['fit']['r2'] or float('nan'):.3f}"
+        )
         tt.add_column("steps", justify="right")
         tt.add_column("questions", justify="right")
         tt.add_column("accuracy", justify="right")
         tt.add_column("Acc_step^s", justify="right")
         a = st["fit"]["acc_step"]
         for row in st["per_step"]:
-            tt.add_row(str(row["steps"]), str(row["n"]), fmt({"value": row["acc"], "lo": row["lo"], "hi": row["hi"]}),
-                       f"{100 * a ** row['steps']:.1f}" if a is not None else "-")
+            tt.add_row(
+                str(row["steps"]),
+                str(row["n"]),
+                fmt({"value": row["acc"], "lo": row["lo"], "hi": row["hi"]}),
+                f"{100 * a ** row['steps']:.1f}" if a is not None else "-",
+            )
         console.print(tt)
     if "errors" in result:
         e = result["errors"]
-        et = Table(title=f"error types of {e['n_classified']} of {e['n_wrong']} wrong samples (checker: {e['checker']})")
+        et = Table(
+            title=f"error types of {e['n_classified']} of {e['n_wrong']} wrong samples (checker: {e['checker']})"
+        )
         et.add_column("type")
         et.add_column("share %", justify="right")
         et.add_column("count", justify="right")
@@ -110,13 +121,21 @@ def register(app: typer.Typer) -> None:
     @app.command("metrics")
     def metrics_cmd(
         samples: list[Path] = typer.Argument(..., help="Graded sample JSONL/Parquet files or run directories."),
-        by: list[str] = typer.Option([], "--by", help="Break figures down by a field path (repeatable): meta.level, meta.steps, model."),
+        by: list[str] = typer.Option(
+            [], "--by", help="Break figures down by a field path (repeatable): meta.level, meta.steps, model."
+        ),
         ks: str = typer.Option("1,4,16", "--ks", help="k values for pass@k and maj@k."),
-        bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates over questions (0: no intervals)."),
+        bootstrap: int = typer.Option(
+            1000, "--bootstrap", help="Bootstrap replicates over questions (0: no intervals)."
+        ),
         ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-        problems: Optional[Path] = typer.Option(None, "--problems", help="Problems JSONL to take missing fields (meta.steps, ...) from."),
-        steps_field: str = typer.Option("meta.steps", "--steps-field", help="Field with the reference step count ('' to skip)."),
+        problems: Optional[Path] = typer.Option(
+            None, "--problems", help="Problems JSONL to take missing fields (meta.steps, ...) from."
+        ),
+        steps_field: str = typer.Option(
+            "meta.steps", "--steps-field", help="Field with the reference step count ('' to skip)."
+        ),
         errors: bool = typer.Option(True, "--errors/--no-errors", help="Classify wrong samples by error type."),
         paths: bool = typer.Option(True, "--paths/--no-paths", help="Count distinct correct paths per model."),
         out: Optional[Path] = typer.Option(None, "--out", help="Write the figures as JSON here."),
@@ -131,13 +150,16 @@ def register(app: typer.Typer) -> None:
 
         cfg = AnalyzeConfig(
             metrics=MetricsConfig(ks=parse_ks(ks), bootstrap=bootstrap, ci=ci, seed=seed, by=tuple(by)),
-            steps_field=steps_field or None, errors=errors, paths=paths,
-            problems=str(problems) if problems else None)
+            steps_field=steps_field or None,
+            errors=errors,
+            paths=paths,
+            problems=str(problems) if problems else None,
+        )
         console = Console()
         try:
             result = analyze(samples, cfg)
         except UserError:
-            raise                    # the CLI's error path: `error: FILE:LINE: ...`
+            raise  # the CLI's error path: `error: FILE:LINE: ...`
         except (FileNotFoundError, ValueError, KeyError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2) from None

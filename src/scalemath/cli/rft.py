@@ -1,4 +1,5 @@
 """`scalemath rft`: rejection-sampling fine-tuning data (D ∪ D') from sampled reasoning paths."""
+
 from __future__ import annotations
 
 import os
@@ -26,31 +27,81 @@ def register(app: typer.Typer) -> None:
     @app.command("rft", context_settings={"allow_extra_args": True})
     def rft_cmd(
         ctx: typer.Context,
-        samples: list[Path] = typer.Option(..., "--samples", "-s", exists=True, dir_okay=False,
-                                           help="Sample JSONL file(s) (question, answer, completion[, model, seed]), processed in the given order: --samples a.jsonl b.jsonl ..."),
-        out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: per question its original example, then its distinct kept paths."),
-        problems: Path = typer.Option(None, "--problems", exists=True, dir_okay=False, help="Train set (question + solution/answer): references and output order."),
-        fmt: str = typer.Option("scalemath", "--format", help="scalemath (Problem-shaped records) or rft_legacy (the paper's {query, response})."),
+        samples: list[Path] = typer.Option(
+            ...,
+            "--samples",
+            "-s",
+            exists=True,
+            dir_okay=False,
+            help="Sample JSONL file(s) (question, answer, completion[, model, seed]), processed in the given order: --samples a.jsonl b.jsonl ...",
+        ),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output JSONL: per question its original example, then its distinct kept paths."
+        ),
+        problems: Path = typer.Option(
+            None,
+            "--problems",
+            exists=True,
+            dir_okay=False,
+            help="Train set (question + solution/answer): references and output order.",
+        ),
+        fmt: str = typer.Option(
+            "scalemath",
+            "--format",
+            help="scalemath (Problem-shaped records) or rft_legacy (the paper's {query, response}).",
+        ),
         stats_path: Path = typer.Option(None, "--stats", help="Write the run's statistics as JSON here."),
-        signature: str = typer.Option("equations", "--signature", help="Path identity: equations (paper), text, none, latex_equations, expressions, auto or minhash."),
+        signature: str = typer.Option(
+            "equations",
+            "--signature",
+            help="Path identity: equations (paper), text, none, latex_equations, expressions, auto or minhash.",
+        ),
         tie_break: str = typer.Option("farthest", "--tie-break", help="farthest (paper) or first."),
-        grader: bool = typer.Option(False, "--grader/--paper-grading", help="Grade with scalemath.answers.grade instead of the paper's '#### number' rule."),
+        grader: bool = typer.Option(
+            False,
+            "--grader/--paper-grading",
+            help="Grade with scalemath.answers.grade instead of the paper's '#### number' rule.",
+        ),
         dataset: str = typer.Option("gsm8k", "--dataset", help="Dataset rules for --grader."),
-        annotations: bool = typer.Option(True, "--check-annotations/--no-check-annotations", help="Drop correct paths whose <<a*b=c>> annotations do not hold (paper)."),
-        original: bool = typer.Option(True, "--original/--no-original", help="Write each question's reference solution first (D ∪ D')."),
-        workers: int = typer.Option(0, "--workers", "-w", help="Processes (0: auto). The output does not depend on it."),
+        annotations: bool = typer.Option(
+            True,
+            "--check-annotations/--no-check-annotations",
+            help="Drop correct paths whose <<a*b=c>> annotations do not hold (paper).",
+        ),
+        original: bool = typer.Option(
+            True, "--original/--no-original", help="Write each question's reference solution first (D ∪ D')."
+        ),
+        workers: int = typer.Option(
+            0, "--workers", "-w", help="Processes (0: auto). The output does not depend on it."
+        ),
         explain: bool = typer.Option(False, "--explain", help="Print the drop reasons with examples."),
-        max_chars: int = typer.Option(32_768, "--max-chars", min=0, help="Longest completion (characters) kept as a "
-                                      "path; longer ones are dropped as too_long before grading (0: no bound)."),
-        max_tokens: int = typer.Option(0, "--max-tokens", min=0, help="Longest completion in tokens (the samples' "
-                                       "meta.n_tokens, written by scalemath sample; 0: no bound)."),
-        check_test_sets: bool = typer.Option(True, "--check-test-sets/--no-check-test-sets",
-                                             help="Check the questions against GSM8K test, MATH test, MATH-500 "
-                                                  "(packaged fingerprints) and --test-set."),
-        allow_contamination: bool = typer.Option(False, "--allow-contamination/--drop-contamination",
-                                                 help="Keep questions that match a test set (default: drop them "
-                                                      "with all their paths); matches are reported either way."),
-        test_set: list[str] = typer.Option([], "--test-set", help="Another test set (file) for the check (repeatable)."),
+        max_chars: int = typer.Option(
+            32_768,
+            "--max-chars",
+            min=0,
+            help="Longest completion (characters) kept as a "
+            "path; longer ones are dropped as too_long before grading (0: no bound).",
+        ),
+        max_tokens: int = typer.Option(
+            0,
+            "--max-tokens",
+            min=0,
+            help="Longest completion in tokens (the samples' meta.n_tokens, written by scalemath sample; 0: no bound).",
+        ),
+        check_test_sets: bool = typer.Option(
+            True,
+            "--check-test-sets/--no-check-test-sets",
+            help="Check the questions against GSM8K test, MATH test, MATH-500 (packaged fingerprints) and --test-set.",
+        ),
+        allow_contamination: bool = typer.Option(
+            False,
+            "--allow-contamination/--drop-contamination",
+            help="Keep questions that match a test set (default: drop them "
+            "with all their paths); matches are reported either way.",
+        ),
+        test_set: list[str] = typer.Option(
+            [], "--test-set", help="Another test set (file) for the check (repeatable)."
+        ),
     ) -> None:
         """Keep the correct, calculator-consistent, distinct reasoning paths of sampled completions."""
         from rich.console import Console
@@ -66,12 +117,20 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("must be scalemath or rft_legacy", param_hint="--format")
         console = Console(stderr=True)
         try:
-            cfg = RFTConfig(signature=signature, tie_break=tie_break,
-                            require_annotations_ok=annotations, include_original=original,
-                            grading="grader" if grader else "paper", dataset=dataset,
-                            workers=workers or auto_workers(paths), max_chars=max_chars or None,
-                            max_tokens=max_tokens or None, check_test_sets=check_test_sets,
-                            test_sets=tuple(test_set), allow_contamination=allow_contamination)
+            cfg = RFTConfig(
+                signature=signature,
+                tie_break=tie_break,
+                require_annotations_ok=annotations,
+                include_original=original,
+                grading="grader" if grader else "paper",
+                dataset=dataset,
+                workers=workers or auto_workers(paths),
+                max_chars=max_chars or None,
+                max_tokens=max_tokens or None,
+                check_test_sets=check_test_sets,
+                test_sets=tuple(test_set),
+                allow_contamination=allow_contamination,
+            )
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
         records, stats = collect_files(paths, cfg, str(problems) if problems else None)
@@ -93,35 +152,51 @@ def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, e
     t.add_column("source", overflow="fold")
     for col in ("samples", "correct", "%", "ann. rejected", "kept", "only here"):
         t.add_column(col, justify="right", no_wrap=True)
-    rows = [(name, s["samples"], s["correct"], s["annotation_rejected"], s["kept"], s["only_here"])
-            for name, s in st["per_source"].items()]
+    rows = [
+        (name, s["samples"], s["correct"], s["annotation_rejected"], s["kept"], s["only_here"])
+        for name, s in st["per_source"].items()
+    ]
     if len(rows) > 1:
-        rows.append(("all", st["samples"], st["correct"], st["correct"] - st["kept_candidates"],
-                     st["distinct_paths"], None))
+        rows.append(
+            ("all", st["samples"], st["correct"], st["correct"] - st["kept_candidates"], st["distinct_paths"], None)
+        )
     for name, n, c, bad, kept, only in rows:
-        t.add_row(name, f"{n:,}", f"{c:,}", f"{100 * c / n:.1f}" if n else "-", f"{bad:,}",
-                  f"{kept:,}", "" if only is None else f"{only:,}")
+        t.add_row(
+            name,
+            f"{n:,}",
+            f"{c:,}",
+            f"{100 * c / n:.1f}" if n else "-",
+            f"{bad:,}",
+            f"{kept:,}",
+            "" if only is None else f"{only:,}",
+        )
     console.print(t)
     c, d = st["correct_per_question"], st["distinct_per_question"]
     console.print(
         f"questions {st['questions']:,}: correct paths per question mean {c.get('mean', 0)} "
         f"(none correct: {c.get('zero', 0):,}); distinct paths per question mean {d.get('mean', 0)} "
-        f"(median {d.get('median', 0)}, max {d.get('max', 0)})")
+        f"(median {d.get('median', 0)}, max {d.get('max', 0)})"
+    )
     console.print(
         f"distinct paths (D') {st['distinct_paths']:,} + originals (D) {st['originals']:,} = "
         f"{n_written:,} records written; {st['replacements']:,} farthest replacements; "
-        f"{st['workers']} worker(s) ({st['sharding']}), {st['seconds']:.2f} s")
+        f"{st['workers']} worker(s) ({st['sharding']}), {st['seconds']:.2f} s"
+    )
     too_long = st["drops"].get("too_long", 0)
     lim = st.get("limits") or {}
     if too_long:
-        console.print(f"[yellow]{too_long:,} completions longer than the length bound were dropped[/] "
-                      f"(max_chars {lim.get('max_chars')}, max_tokens {lim.get('max_tokens')}; --max-chars to change)")
+        console.print(
+            f"[yellow]{too_long:,} completions longer than the length bound were dropped[/] "
+            f"(max_chars {lim.get('max_chars')}, max_tokens {lim.get('max_tokens')}; --max-chars to change)"
+        )
     chk = st.get("test_set_check")
     if chk is not None:
         style = "yellow" if chk["flagged"] else "dim"
-        console.print(f"[{style}]{chk['message']}[/]"
-                      + (f" ({chk['paths_dropped']:,} paths dropped)" if chk["questions_dropped"] else ""),
-                      highlight=False)
+        console.print(
+            f"[{style}]{chk['message']}[/]"
+            + (f" ({chk['paths_dropped']:,} paths dropped)" if chk["questions_dropped"] else ""),
+            highlight=False,
+        )
     if explain:
         dt = Table(title="why samples added no new path")
         dt.add_column("reason")
@@ -140,6 +215,9 @@ def print_summary(console: Any, st: dict[str, Any], out: Path, n_written: int, e
             for e in exs:
                 detail = e.get("failing_annotations", e.get("extracted"))
                 tail = e["completion"][-70:].replace("\n", " | ")
-                console.print(f"{reason} {e['question_id']} seed={e['seed']}: {detail!r} "
-                              f"(reference {e['reference_answer']!r}) ...{tail}",
-                              markup=False, highlight=False)
+                console.print(
+                    f"{reason} {e['question_id']} seed={e['seed']}: {detail!r} "
+                    f"(reference {e['reference_answer']!r}) ...{tail}",
+                    markup=False,
+                    highlight=False,
+                )

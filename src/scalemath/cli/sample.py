@@ -1,4 +1,5 @@
 """`scalemath sample`: draw k graded samples per problem with full provenance (resumable)."""
+
 from __future__ import annotations
 
 import codecs
@@ -42,28 +43,44 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("hf", help="Sampling engine: hf (transformers), vllm, openai."),
         base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
         api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
-        timeout: float = typer.Option(120.0, min=0.001, help="openai: seconds per request (then retried, "
-                                      "then recorded as an error and drawn again by the next run)."),
+        timeout: float = typer.Option(
+            120.0,
+            min=0.001,
+            help="openai: seconds per request (then retried, "
+            "then recorded as an error and drawn again by the next run).",
+        ),
         tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per model replica."),
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
         threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
-        store: Path = typer.Option(None, help="Sample store folder: draw through it (resumable, only "
-                                              "missing indices are drawn) and re-derive --out from it."),
+        store: Path = typer.Option(
+            None,
+            help="Sample store folder: draw through it (resumable, only "
+            "missing indices are drawn) and re-derive --out from it.",
+        ),
         store_format: str = typer.Option("jsonl", help="Store shard format: jsonl or parquet."),
-        ray: bool = typer.Option(False, "--ray", help="Draw with Ray Data engine replicas into the store "
-                                                      "(default store: OUT.store)."),
+        ray: bool = typer.Option(
+            False, "--ray", help="Draw with Ray Data engine replicas into the store (default store: OUT.store)."
+        ),
         replicas: int = typer.Option(2, min=1, help="--ray: engine replicas (data parallel)."),
-        gpus_per_replica: float = typer.Option(0.0, min=0.0, help="--ray: GPUs per replica (vllm: "
-                                                                  "defaults to --tensor-parallel-size)."),
-        budget: bool = typer.Option(False, "--budget", help="Per-question budgets (DART-Math): stop a "
-                                    "problem at --budget-paths distinct correct paths or k samples."),
+        gpus_per_replica: float = typer.Option(
+            0.0, min=0.0, help="--ray: GPUs per replica (vllm: defaults to --tensor-parallel-size)."
+        ),
+        budget: bool = typer.Option(
+            False,
+            "--budget",
+            help="Per-question budgets (DART-Math): stop a "
+            "problem at --budget-paths distinct correct paths or k samples.",
+        ),
         budget_paths: int = typer.Option(4, min=1, help="--budget: distinct correct paths that retire a problem."),
         budget_round: int = typer.Option(8, min=1, help="--budget: samples added per open problem per round."),
-        lock_timeout: float = typer.Option(-1.0, help="--store: seconds to wait while another run writes the "
-                                           "store (it then draws only what is still missing); -1: no limit, "
-                                           "0: fail at once."),
+        lock_timeout: float = typer.Option(
+            -1.0,
+            help="--store: seconds to wait while another run writes the "
+            "store (it then draws only what is still missing); -1: no limit, "
+            "0: fail at once.",
+        ),
     ) -> None:
         """Sample k completions per problem, grade them and write Sample JSONL."""
         import itertools
@@ -76,11 +93,14 @@ def register(app: typer.Typer) -> None:
         from scalemath.sampling.run import sample_problems
 
         hf_logging.disable_progress_bar()
-        params = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens,
-                                stop=unescape(stop), seed=seed)
-        per_engine = {"hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
-                      "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size),
-                      "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout)}
+        params = SamplingParams(
+            temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
+        )
+        per_engine = {
+            "hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
+            "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size),
+            "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout),
+        }
         if engine == "openai" and not base_url:
             raise typer.BadParameter("--engine openai needs --base-url")
         problems = list(itertools.islice(load_problems(data), limit or None))
@@ -90,38 +110,84 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("--ray and --budget do not combine (budgets run in one process)")
             if budget and not grade:
                 raise typer.BadParameter("--budget needs grading (drop --no-grade)")
-            _stored(c, problems, engine, model, per_engine.get(engine, {}), params, template, out, dataset,
-                    grade, store_dir=store or out.with_name(out.name + ".store"),
-                    mode="ray" if ray else "budget" if budget else "draw", k=k, fmt=store_format,
-                    batch_size=batch_size, replicas=replicas,
-                    gpus=gpus_per_replica or (tensor_parallel_size if engine == "vllm" else 0.0),
-                    budget_paths=budget_paths, budget_round=budget_round,
-                    lock_timeout=None if lock_timeout < 0 else lock_timeout)
+            _stored(
+                c,
+                problems,
+                engine,
+                model,
+                per_engine.get(engine, {}),
+                params,
+                template,
+                out,
+                dataset,
+                grade,
+                store_dir=store or out.with_name(out.name + ".store"),
+                mode="ray" if ray else "budget" if budget else "draw",
+                k=k,
+                fmt=store_format,
+                batch_size=batch_size,
+                replicas=replicas,
+                gpus=gpus_per_replica or (tensor_parallel_size if engine == "vllm" else 0.0),
+                budget_paths=budget_paths,
+                budget_round=budget_round,
+                lock_timeout=None if lock_timeout < 0 else lock_timeout,
+            )
             return
         eng = load_engine(engine, model, **per_engine.get(engine, {}))
         stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
-        c.print(f"[bold]{stats.samples}[/] new samples for {stats.problems} problems -> {out} "
-                f"({stats.skipped} already there); {stats.samples_per_s:.1f} samples/s, "
-                f"{stats.tokens_per_s:.0f} tokens/s")
+        c.print(
+            f"[bold]{stats.samples}[/] new samples for {stats.problems} problems -> {out} "
+            f"({stats.skipped} already there); {stats.samples_per_s:.1f} samples/s, "
+            f"{stats.tokens_per_s:.0f} tokens/s"
+        )
         if grade and stats.samples:
             c.print(f"correct: {stats.correct}/{stats.samples} ({stats.correct / stats.samples:.1%})")
         if stats.errors:
             c.print(f"[red]{escape(stats.error_kinds.summary())}[/] (not written; a re-run draws them again)")
 
 
-def _stored(c, problems, engine: str, model: str, options: dict, params, template: str, out: Path,
-            dataset: str, grade: bool, *, store_dir: Path, mode: str, k: int, fmt: str, batch_size: int,
-            replicas: int, gpus: float, budget_paths: int, budget_round: int,
-            lock_timeout: float | None = None) -> None:
+def _stored(
+    c,
+    problems,
+    engine: str,
+    model: str,
+    options: dict,
+    params,
+    template: str,
+    out: Path,
+    dataset: str,
+    grade: bool,
+    *,
+    store_dir: Path,
+    mode: str,
+    k: int,
+    fmt: str,
+    batch_size: int,
+    replicas: int,
+    gpus: float,
+    budget_paths: int,
+    budget_round: int,
+    lock_timeout: float | None = None,
+) -> None:
     """`sample --store/--ray/--budget`: fill the store, then re-derive --out from it."""
     from rich.markup import escape
 
     from scalemath.sampling import load_engine
     from scalemath.sampling.stored import StoredRunConfig, run_stored
 
-    cfg = StoredRunConfig(store=str(store_dir), mode=mode, k=k, format=fmt, batch_size=batch_size,
-                          replicas=replicas, gpus_per_replica=gpus, budget_m=budget_paths,
-                          budget_k_max=k, budget_round=budget_round, lock_timeout=lock_timeout)
+    cfg = StoredRunConfig(
+        store=str(store_dir),
+        mode=mode,
+        k=k,
+        format=fmt,
+        batch_size=batch_size,
+        replicas=replicas,
+        gpus_per_replica=gpus,
+        budget_m=budget_paths,
+        budget_k_max=k,
+        budget_round=budget_round,
+        lock_timeout=lock_timeout,
+    )
     eng = spec = None
     if mode == "ray":
         from scalemath.sampling.ray_runner import EngineSpec
@@ -129,16 +195,20 @@ def _stored(c, problems, engine: str, model: str, options: dict, params, templat
         spec = EngineSpec(kind=engine, model=model, options=options)
     else:
         eng = load_engine(engine, model, **options)
-    st = run_stored(problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec,
-                    progress=True)
-    c.print(f"store {store_dir}: [bold]{st.drawn}[/] new samples drawn for {st.problems} problems "
-            f"({st.errors} engine errors, retried on the next run); {st.exported} samples -> {out} "
-            f"in {st.seconds:.1f}s")
+    st = run_stored(
+        problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec, progress=True
+    )
+    c.print(
+        f"store {store_dir}: [bold]{st.drawn}[/] new samples drawn for {st.problems} problems "
+        f"({st.errors} engine errors, retried on the next run); {st.exported} samples -> {out} "
+        f"in {st.seconds:.1f}s"
+    )
     if st.budget:
-        c.print("budget: " + ", ".join(f"{n} problems stopped by {why or 'open'}" for why, n in
-                                       sorted(st.budget.items())))
+        c.print(
+            "budget: " + ", ".join(f"{n} problems stopped by {why or 'open'}" for why, n in sorted(st.budget.items()))
+        )
     if grade and st.exported:
         c.print(f"correct: {st.correct}/{st.exported} ({st.correct / st.exported:.1%})")
-    usage = getattr(eng, "usage", None)   # the OpenAI-compatible engine's failed requests, by kind
+    usage = getattr(eng, "usage", None)  # the OpenAI-compatible engine's failed requests, by kind
     if usage is not None and getattr(usage, "failed", 0):
         c.print(f"[red]{escape(usage.error_summary())}[/] (requests; retried on the next run)")

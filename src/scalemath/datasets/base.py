@@ -1,4 +1,5 @@
 """Helpers shared by the dataset readers: split names, ids, typed field access."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,7 @@ def make_id(source: str, split: str, index: int) -> str:
     return f"{source}-{split or 'all'}-{index}"
 
 
-def text_field(obj: dict[str, Any], key: str, path: str | os.PathLike, line: int,
-               required: bool = True) -> str:
+def text_field(obj: dict[str, Any], key: str, path: str | os.PathLike, line: int, required: bool = True) -> str:
     """`obj[key]` as a string; a missing required field or a non-text value names file and line."""
     if key not in obj or obj[key] is None:
         if required:

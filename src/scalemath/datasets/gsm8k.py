@@ -1,5 +1,6 @@
 """GSM8K: `{"question", "answer"}`, the answer being a solution with `<<a*b=c>>` calculator
 annotations that ends with a line `#### N`."""
+
 from __future__ import annotations
 
 import os
@@ -36,17 +37,24 @@ def solution_steps(solution: str) -> int:
     return n
 
 
-def gsm8k_problem(obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike,
-                  line: int, source: str = "gsm8k") -> Problem:
+def gsm8k_problem(
+    obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike, line: int, source: str = "gsm8k"
+) -> Problem:
     """One GSM8K record as a Problem (errors name the file and line)."""
     question = text_field(obj, "question", path, line)
     solution = text_field(obj, "answer", path, line)
     answer = gsm8k_final_answer(solution)
     if answer is None:
         raise RecordError(path, line, "field 'answer' has no '#### N' final answer line")
-    return Problem(id=make_id(source, split, index), question=question, solution=solution,
-                   answer=answer, source=source, split=split,
-                   meta={"steps": solution_steps(solution)})
+    return Problem(
+        id=make_id(source, split, index),
+        question=question,
+        solution=solution,
+        answer=answer,
+        source=source,
+        split=split,
+        meta={"steps": solution_steps(solution)},
+    )
 
 
 def read_gsm8k(path: str | os.PathLike, split: str | None = None) -> Iterator[Problem]:

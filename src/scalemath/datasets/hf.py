@@ -7,6 +7,7 @@ A hub id (`openai/gsm8k`) works where the hub can be reached; offline it fails w
 Columns map to Problem fields through `FieldMap`; without one, the format is detected from the
 columns (GSM8K, MATH, MATH-500, RFT, scalemath) and read by the same converters as the JSONL files.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,7 @@ from scalemath.datasets.gsm8k import gsm8k_final_answer
 from scalemath.datasets.math import last_boxed
 from scalemath.records import InputError, Problem, RecordError, UserError
 
-DATA_EXTENSIONS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv",
-                   ".arrow": "arrow"}
+DATA_EXTENSIONS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".csv": "csv", ".arrow": "arrow"}
 
 
 class HubUnavailableError(UserError, RuntimeError):
@@ -47,15 +47,13 @@ class FieldMap:
             return fields
         unknown = set(fields) - {"question", "solution", "answer", "id"}
         if unknown:
-            raise InputError(f"unknown field mapping keys {sorted(unknown)}; "
-                             "use question, solution, answer, id")
+            raise InputError(f"unknown field mapping keys {sorted(unknown)}; use question, solution, answer, id")
         return cls(**fields)  # type: ignore[arg-type]
 
 
 def is_saved_dataset(path: Path) -> bool:
     """A folder written by `Dataset.save_to_disk` / `DatasetDict.save_to_disk`."""
-    return path.is_dir() and any((path / f).exists() for f in
-                                 ("dataset_info.json", "state.json", "dataset_dict.json"))
+    return path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
 
 
 def data_files_in(path: Path, split: str | None) -> list[str]:
@@ -92,8 +90,9 @@ def _hub_unreachable(timeout: float = 3.0) -> str:
     return ""
 
 
-def open_hf(path_or_id: str | os.PathLike, name: str | None = None, split: str | None = None
-            ) -> tuple[Iterable[dict[str, Any]], str]:
+def open_hf(
+    path_or_id: str | os.PathLike, name: str | None = None, split: str | None = None
+) -> tuple[Iterable[dict[str, Any]], str]:
     """The rows of a dataset (an iterable of dicts) and the split name they belong to."""
     import datasets  # heavy: imported on use
 
@@ -126,24 +125,28 @@ def open_hf(path_or_id: str | os.PathLike, name: str | None = None, split: str |
         raise HubUnavailableError(
             f"{hub_id!r} is not a local path and the Hugging Face hub is switched off "
             "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE); pass a local save_to_disk folder or "
-            "parquet/json files instead")
+            "parquet/json files instead"
+        )
     reason = _hub_unreachable()
     if reason:
         raise HubUnavailableError(
             f"{hub_id!r} is not a local path and the Hugging Face hub cannot be reached "
-            f"({reason}); pass a local save_to_disk folder or parquet/json files instead")
+            f"({reason}); pass a local save_to_disk folder or parquet/json files instead"
+        )
     try:
         ds = datasets.load_dataset(hub_id, name, split=split or "train", streaming=True)
     except Exception as e:  # network errors come in many types; all mean "not loadable here"
         raise HubUnavailableError(
             f"could not load {hub_id!r} (config {name!r}, split {split or 'train'!r}) from the "
             f"Hugging Face hub: {type(e).__name__}: {e}. If this machine is offline, pass a "
-            "local save_to_disk folder or parquet/json files instead") from e
+            "local save_to_disk folder or parquet/json files instead"
+        ) from e
     return ds, split or "train"
 
 
-def mapped_problem(row: dict[str, Any], fields: FieldMap, *, index: int, split: str,
-                   where: str, source: str) -> Problem:
+def mapped_problem(
+    row: dict[str, Any], fields: FieldMap, *, index: int, split: str, where: str, source: str
+) -> Problem:
     """A row read through an explicit field mapping."""
     line = index + 1
     question = text_field(row, fields.question, where, line)
@@ -154,10 +157,12 @@ def mapped_problem(row: dict[str, Any], fields: FieldMap, *, index: int, split: 
         answer = gsm8k_final_answer(solution) or last_boxed(solution) or ""
     pid = text_field(row, fields.id, where, line) if fields.id else make_id(source, split, index)
     used = {fields.question, fields.solution, fields.answer, fields.id}
-    meta = {k: v for k, v in row.items() if k not in used
-            and (isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= 200))}
-    return Problem(id=pid, question=question, solution=solution, answer=answer, source=source,
-                   split=split, meta=meta)
+    meta = {
+        k: v
+        for k, v in row.items()
+        if k not in used and (isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= 200))
+    }
+    return Problem(id=pid, question=question, solution=solution, answer=answer, source=source, split=split, meta=meta)
 
 
 def _local_rows(rows: Iterable[dict[str, Any]], where: str) -> Iterator[dict[str, Any]]:
@@ -172,17 +177,25 @@ def _local_rows(rows: Iterable[dict[str, Any]], where: str) -> Iterator[dict[str
             return
         except Exception as e:  # datasets / pyarrow raise many types for one meaning: unreadable
             text = " ".join(str(e).split())[:300]
-            raise RecordError(where, None, f"cannot be read as a dataset (after {index} rows): "
-                                           f"{type(e).__name__}: {text}") from None
+            raise RecordError(
+                where, None, f"cannot be read as a dataset (after {index} rows): {type(e).__name__}: {text}"
+            ) from None
         if not isinstance(row, dict):
             raise RecordError(where, index + 1, f"row is not a record but {type(row).__name__}")
         index += 1
         yield row
 
 
-def load_hf(path_or_id: str | os.PathLike, *, name: str | None = None, split: str | None = None,
-            fields: FieldMap | Mapping[str, str | None] | None = None, format: str = "auto",
-            source: str | None = None, limit: int | None = None) -> Iterator[Problem]:
+def load_hf(
+    path_or_id: str | os.PathLike,
+    *,
+    name: str | None = None,
+    split: str | None = None,
+    fields: FieldMap | Mapping[str, str | None] | None = None,
+    format: str = "auto",
+    source: str | None = None,
+    limit: int | None = None,
+) -> Iterator[Problem]:
     """Stream Problems from a Hugging Face dataset (local path or hub id).
 
     `fields` maps columns to Problem fields; without it the format is detected from the first
@@ -201,8 +214,9 @@ def load_hf(path_or_id: str | os.PathLike, *, name: str | None = None, split: st
             return
         row = dict(row)
         if fmap is not None:
-            yield mapped_problem(row, fmap, index=index, split=split, where=where,
-                                 source=source or Path(where).stem or "hf")
+            yield mapped_problem(
+                row, fmap, index=index, split=split, where=where, source=source or Path(where).stem or "hf"
+            )
             continue
         if fmt in ("auto", "hf"):
             fmt = detect_format(row, where, index + 1)

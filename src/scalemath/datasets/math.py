@@ -4,6 +4,7 @@ MATH: `{"problem", "solution", "level", "type"}`; the answer is the content of t
 `\\boxed{...}` (or `\\fbox{...}`) of the solution, nested braces included.
 MATH-500: `{"problem", "solution", "answer", "subject", "level", "unique_id"}`.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """Content of the brace group opening at text[start] == "{" and the index after it."""
     end = matching_brace(text, start)
-    return None if end < 0 else (text[start + 1:end], end + 1)
+    return None if end < 0 else (text[start + 1 : end], end + 1)
 
 
 def last_boxed(text: str) -> str | None:
@@ -29,7 +30,7 @@ def last_boxed(text: str) -> str | None:
     end = 0
     for m in _BOX_RE.finditer(text):
         if m.start() < end:
-            continue          # nested inside the previous box
+            continue  # nested inside the previous box
         i = m.end()
         while i < len(text) and text[i] == " ":
             i += 1
@@ -38,15 +39,16 @@ def last_boxed(text: str) -> str | None:
             if got is None:
                 continue
             found, end = got[0].strip(), got[1]
-        elif i > m.end():     # "\boxed 5": up to the next space or $
+        elif i > m.end():  # "\boxed 5": up to the next space or $
             tok = re.match(r"[^\s$]+", text[i:])
             if tok:
                 found, end = tok.group(0), i + tok.end()
     return found
 
 
-def math_problem(obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike,
-                 line: int, source: str = "math") -> Problem:
+def math_problem(
+    obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike, line: int, source: str = "math"
+) -> Problem:
     """One MATH record as a Problem; the answer is the last boxed content ("" if none)."""
     question = text_field(obj, "problem", path, line)
     solution = text_field(obj, "solution", path, line)
@@ -60,12 +62,14 @@ def math_problem(obj: dict[str, Any], *, index: int, split: str, path: str | os.
         meta["answer_missing"] = True
     rid = obj.get("id", obj.get("idx"))
     pid = f"{source}-{split or 'all'}-{rid}" if rid is not None else make_id(source, split, index)
-    return Problem(id=pid, question=question, solution=solution, answer=answer or "",
-                   source=source, split=split, meta=meta)
+    return Problem(
+        id=pid, question=question, solution=solution, answer=answer or "", source=source, split=split, meta=meta
+    )
 
 
-def math500_problem(obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike,
-                    line: int, source: str = "math500") -> Problem:
+def math500_problem(
+    obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike, line: int, source: str = "math500"
+) -> Problem:
     """One MATH-500 record as a Problem; its own `unique_id` is the id."""
     question = text_field(obj, "problem", path, line)
     answer = text_field(obj, "answer", path, line)
@@ -78,8 +82,7 @@ def math500_problem(obj: dict[str, Any], *, index: int, split: str, path: str | 
             meta[key] = obj[key]
     uid = obj.get("unique_id", obj.get("id"))
     pid = str(uid) if uid is not None else make_id(source, split, index)
-    return Problem(id=pid, question=question, solution=solution, answer=answer, source=source,
-                   split=split, meta=meta)
+    return Problem(id=pid, question=question, solution=solution, answer=answer, source=source, split=split, meta=meta)
 
 
 def read_math(path: str | os.PathLike, split: str | None = None) -> Iterator[Problem]:

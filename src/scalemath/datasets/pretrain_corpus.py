@@ -6,6 +6,7 @@ procedural word problems), but it holds no question and no solution from the tas
 no line has a question mark, a `####` answer line, or a sentence that states a result of the
 scenario templates with an annotation.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,14 +31,16 @@ class PretrainConfig:
     """Largest operand of the + and - facts; * facts use factors up to `max_factor`."""
     max_factor: int = 20
     """Largest factor of the * and / facts (one factor may go up to `max_number // 10`)."""
-    weights: dict[str, float] = field(default_factory=lambda: {
-        "facts": 0.40, "words": 0.20, "scenes": 0.30, "stories": 0.10})
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"facts": 0.40, "words": 0.20, "scenes": 0.30, "stories": 0.10}
+    )
     """Share of each kind of line: annotated facts, number sentences, scenario statements,
     short event sequences (statements only)."""
 
 
-def pretrain_corpus(n_lines: int | None = None, n_chars: int | None = None, seed: int = 0,
-                    config: PretrainConfig | None = None) -> Iterator[str]:
+def pretrain_corpus(
+    n_lines: int | None = None, n_chars: int | None = None, seed: int = 0, config: PretrainConfig | None = None
+) -> Iterator[str]:
     """Yield corpus lines (without newline). Infinite if neither `n_lines` nor `n_chars` is set."""
     cfg = config or PretrainConfig(seed=seed, n_lines=n_lines, n_chars=n_chars)
     if config is not None and (n_lines is not None or n_chars is not None):
@@ -75,7 +78,11 @@ def _fact(rng: random.Random, cfg: PretrainConfig) -> tuple[str, list[int], int]
         a, b = sorted((_operand(rng, cfg.max_number), _operand(rng, cfg.max_number)), reverse=True)
         return op, [a, b], a - b
     a = rng.randint(1, cfg.max_factor)
-    b = rng.randint(1, cfg.max_factor) if rng.random() < 0.7 else _operand(rng, max(cfg.max_factor, cfg.max_number // 10))
+    b = (
+        rng.randint(1, cfg.max_factor)
+        if rng.random() < 0.7
+        else _operand(rng, max(cfg.max_factor, cfg.max_number // 10))
+    )
     if op == "*":
         return op, [a, b], a * b
     return op, [a * b, a], b

@@ -17,6 +17,7 @@ Splits are disjoint by construction: a problem's split is a hash bucket of its *
 (the arithmetic of its program in a canonical form, names and wording left out), so a train and a
 test problem never share the same computation, let alone the same question text.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,11 @@ class ProceduralConfig:
                 raise ValueError(f"unknown families {unknown}; choose from {sorted(FAMILIES)}")
         if self.solution_variety not in SOLUTION_VARIETIES:
             raise ValueError(f"solution_variety must be one of {SOLUTION_VARIETIES}, got {self.solution_variety!r}")
-        if not (0 < self.test_fraction and 0 <= self.validation_fraction
-                and self.test_fraction + self.validation_fraction < 1):
+        if not (
+            0 < self.test_fraction
+            and 0 <= self.validation_fraction
+            and self.test_fraction + self.validation_fraction < 1
+        ):
             raise ValueError("test_fraction and validation_fraction must leave room for train")
 
 
@@ -152,8 +156,9 @@ def _equation(op: str, nums: Sequence[int], value: int) -> str:
     return f"{expr}=<<{expr}={value}>>{value}"
 
 
-def render(program: Sequence[Step], order: Sequence[int] | None = None,
-           arg_orders: dict[str, tuple[Arg, ...]] | None = None) -> str:
+def render(
+    program: Sequence[Step], order: Sequence[int] | None = None, arg_orders: dict[str, tuple[Arg, ...]] | None = None
+) -> str:
     """Solution text of a program: one sentence per step (in `order`), then `#### answer`."""
     values = evaluate(program)
     steps = [program[i] for i in order] if order is not None else list(program)
@@ -221,7 +226,7 @@ class _Build:
         self.say_lines: list[str] = []
         self.steps: list[Step] = []
         self.values: dict[str, int] = {}
-        self.alts: list[tuple[list[str], list[Step]]] = []   # (replaced step names, new steps)
+        self.alts: list[tuple[list[str], list[Step]]] = []  # (replaced step names, new steps)
         self.question_ask = ""
 
     # numbers
@@ -299,8 +304,7 @@ def _stable_topo(steps: Sequence[Step]) -> Program:
     """Steps reordered as little as possible so each comes after the steps it uses."""
     left, done, out = list(steps), set(), []
     while left:
-        i = next(i for i, s in enumerate(left)
-                 if all(a in done for a in s.args if isinstance(a, str)))
+        i = next(i for i, s in enumerate(left) if all(a in done for a in s.args if isinstance(a, str)))
         done.add(left[i].name)
         out.append(left.pop(i))
     return tuple(out)
@@ -315,8 +319,7 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _plan(b: _Build, steps: int, kmax: int = 3, mmax: int = 2, products: str = "any"
-          ) -> tuple[int, int, int]:
+def _plan(b: _Build, steps: int, kmax: int = 3, mmax: int = 2, products: str = "any") -> tuple[int, int, int]:
     """Choose (parts k, products p, modifiers m) with p + (k >= 2) + m == steps."""
     options = []
     for k in range(1, kmax + 1):
@@ -374,9 +377,25 @@ def _shopping(b: _Build, steps: int) -> None:
     if k >= 2:
         cur = b.step("+", parts, f"{name} spends {{eq}} dollars in all.")
         ask = f"How much does {name} spend in all?"
-    chain = _chain(b, [("coupon",), ("weeks",), ("change",), ("split",), ("coupon", "weeks"),
-                       ("coupon", "change"), ("coupon", "split"), ("weeks", "change"),
-                       ("weeks", "split")], m) if m else ()
+    chain = (
+        _chain(
+            b,
+            [
+                ("coupon",),
+                ("weeks",),
+                ("change",),
+                ("split",),
+                ("coupon", "weeks"),
+                ("coupon", "change"),
+                ("coupon", "split"),
+                ("weeks", "change"),
+                ("weeks", "split"),
+            ],
+            m,
+        )
+        if m
+        else ()
+    )
     for mod in chain:
         v = b.val(cur)
         if mod == "coupon":
@@ -516,8 +535,9 @@ _TIMES = {2: "twice", 3: "three times", 4: "four times"}
 
 def _ages(b: _Build, steps: int) -> None:
     extras = {"none": 0, "sum": 1, "future": 1, "sum_future": 3}
-    options = [(r, e) for r in range(0, 5) for e, cost in extras.items()
-               if r + cost == steps and (r > 0 or e == "future")]
+    options = [
+        (r, e) for r in range(0, 5) for e, cost in extras.items() if r + cost == steps and (r > 0 or e == "future")
+    ]
     if not options:
         raise _Reject("no ages plan")
     r, extra = b.rng.choice(options)
@@ -593,8 +613,11 @@ def _sharing(b: _Build, steps: int) -> None:
     if k >= 2:
         cur = b.step("+", parts, f"{name} has {{eq}} {thing} in all.")
         ask = f"How many {thing} does {name} have in all?"
-    chain = _chain(b, [("lose",), ("get",), ("share",), ("lose", "share"), ("get", "share"),
-                       ("get", "lose")], m) if m else ()
+    chain = (
+        _chain(b, [("lose",), ("get",), ("share",), ("lose", "share"), ("get", "share"), ("get", "lose")], m)
+        if m
+        else ()
+    )
     for mod in chain:
         v = b.val(cur)
         if mod == "lose":
@@ -658,12 +681,16 @@ def _savings(b: _Build, steps: int) -> None:
         cur = b.step("+", parts, f"{name} earns {{eq}} dollars a week.")
         if same_rate:
             hsum = ("+", tuple(hours), f"{name} works {{eq}} hours a week.")
-            b.alt(list(parts) + [cur], [hsum, ("*", (f"a{len(b.alts)}_0", rate),
-                                                f"{name} earns {{eq}} dollars a week.")])
+            b.alt(
+                list(parts) + [cur], [hsum, ("*", (f"a{len(b.alts)}_0", rate), f"{name} earns {{eq}} dollars a week.")]
+            )
     if (k == 1 and p == 0) and not m:
         raise _Reject("nothing to compute")
-    chain = _chain(b, [("spend",), ("weeks",), ("goal",), ("spend", "weeks"), ("weeks", "goal"),
-                       ("spend", "goal")], m) if m else ()
+    chain = (
+        _chain(b, [("spend",), ("weeks",), ("goal",), ("spend", "weeks"), ("weeks", "goal"), ("spend", "goal")], m)
+        if m
+        else ()
+    )
     verb = "earn"
     for mod in chain:
         v = b.val(cur)
@@ -725,8 +752,10 @@ def _recipes(b: _Build, steps: int) -> None:
         ask = f"How many cups of {ings[0]} does {name} use?"
     else:
         ask = f"How many cups does {name} use in all?"
-        sum_first = [("+", tuple(amounts), f"One {dish} needs {{eq}} cups."),
-                     ("*", ("<per>", mult), f"{name} uses {{eq}} cups in all.")]
+        sum_first = [
+            ("+", tuple(amounts), f"One {dish} needs {{eq}} cups."),
+            ("*", ("<per>", mult), f"{name} uses {{eq}} cups in all."),
+        ]
         each_first = [("*", (a, mult), t) for a, t in zip(amounts, per_ing)]
         each_first.append(("+", tuple(f"<{i}>" for i in range(k)), f"{name} uses {{eq}} cups in all."))
         gold, other = (sum_first, each_first) if style == "sum_first" else (each_first, sum_first)
@@ -783,7 +812,7 @@ def _inventory(b: _Build, steps: int) -> None:
     day0 = b.rng.randrange(7 - e + 1)
     signs = [b.rng.choice("-+") for _ in range(e)]
     product_at = set(b.rng.sample(range(e), p))
-    events: list[tuple[str, Arg, str]] = []   # (sign, amount, clause)
+    events: list[tuple[str, Arg, str]] = []  # (sign, amount, clause)
     sold = 0
     for i, sign in enumerate(signs):
         verb = "sells" if sign == "-" else "gets"
@@ -796,7 +825,7 @@ def _inventory(b: _Build, steps: int) -> None:
             clause = f"{verb} {amount}"
         events.append((sign, amount, clause))
         sold += b.val(amount) if sign == "-" else 0
-    start = sold + b.num()                    # enough stock that no count goes negative
+    start = sold + b.num()  # enough stock that no count goes negative
     b.say(f"A {place} has {start} {goods}.")
     b.say(" ".join(f"On {V.DAYS[day0 + i]} it {c}." for i, (_, _, c) in enumerate(events)))
     cur: Arg = start
@@ -814,10 +843,11 @@ def _inventory(b: _Build, steps: int) -> None:
             what = "sells" if signs[i] == "-" else "gets"
             prev: Arg = start if i == 0 else names[i - 1]
             days = f"{V.DAYS[day0 + i]} to {V.DAYS[day0 + j]}"
-            block = [("+", tuple(events[t][1] for t in range(i, j + 1)),
-                      f"From {days} it {what} {{eq}} {goods}."),
-                     (signs[i], (prev, "<per>"), f"After {V.DAYS[day0 + j]} it has {{eq}} {goods}.")]
-            _alt_block(b, names[i:j + 1], block)
+            block = [
+                ("+", tuple(events[t][1] for t in range(i, j + 1)), f"From {days} it {what} {{eq}} {goods}."),
+                (signs[i], (prev, "<per>"), f"After {V.DAYS[day0 + j]} it has {{eq}} {goods}."),
+            ]
+            _alt_block(b, names[i : j + 1], block)
         i = j + 1
     b.ask(f"How many {goods} does the {place} have after {V.DAYS[day0 + e - 1]}?")
 
@@ -869,19 +899,25 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
         _check_all_used(prog, family)
     question = " ".join(b.say_lines + [b.question_ask])
     answer = b.values[b.steps[-1].name]
-    meta = {"family": family, "steps": steps, "seed": problem_seed, "key": structure_key(programs),
-            "programs": [_serialize(p) for p in programs]}
+    meta = {
+        "family": family,
+        "steps": steps,
+        "seed": problem_seed,
+        "key": structure_key(programs),
+        "programs": [_serialize(p) for p in programs],
+    }
     solution = render(programs[0])
     if cfg.solution_variety != "none":
         # its own RNG: the question and numbers do not depend on how the solution is written
-        solution, meta["solution_path"] = random_solution(programs, random.Random(_derive_seed("solution", problem_seed)),
-                                                          commute=cfg.solution_variety == "forms")
-    return Problem(id="", question=question, solution=solution, answer=str(answer), source="procedural",
-                   meta=meta)
+        solution, meta["solution_path"] = random_solution(
+            programs, random.Random(_derive_seed("solution", problem_seed)), commute=cfg.solution_variety == "forms"
+        )
+    return Problem(id="", question=question, solution=solution, answer=str(answer), source="procedural", meta=meta)
 
 
-def random_solution(programs: Sequence[Program], rng: random.Random, commute: bool = False
-                    ) -> tuple[str, dict[str, object]]:
+def random_solution(
+    programs: Sequence[Program], rng: random.Random, commute: bool = False
+) -> tuple[str, dict[str, object]]:
     """A random valid solution text: a uniformly drawn program (gold or an equivalent rewrite),
     a uniformly drawn dependency-respecting order of its steps and, with `commute`, random operand
     orders of + and * (and of the subtrahends of -). Returns (text, {program, order, commuted})."""
@@ -962,20 +998,33 @@ def iter_generate(cfg: ProceduralConfig) -> Iterator[Problem]:
     if made < cfg.n:
         raise ValueError(
             f"only {made} of {cfg.n} unique {cfg.split} problems found in {attempt + 1} draws for "
-            f"steps={cfg.steps}, number_range={cfg.number_range}; widen number_range or steps")
+            f"steps={cfg.steps}, number_range={cfg.number_range}; widen number_range or steps"
+        )
 
 
-def generate(n: int, steps: tuple[int, int] = (1, 3), seed: int = 0, split: str = "train",
-             number_range: tuple[int, int] = (2, 20), families: Sequence[str] | None = None,
-             **config: object) -> list[Problem]:
+def generate(
+    n: int,
+    steps: tuple[int, int] = (1, 3),
+    seed: int = 0,
+    split: str = "train",
+    number_range: tuple[int, int] = (2, 20),
+    families: Sequence[str] | None = None,
+    **config: object,
+) -> list[Problem]:
     """Make `n` unique GSM8K-format problems (see `ProceduralConfig` for every option).
 
     Deterministic in its arguments. Problems of different splits never share a question or a
     structure key; within a split none repeats.
     """
-    cfg = ProceduralConfig(n=n, steps=tuple(steps), seed=seed, split=split,
-                           number_range=tuple(number_range),
-                           families=tuple(families) if families else None, **config)  # type: ignore[arg-type]
+    cfg = ProceduralConfig(
+        n=n,
+        steps=tuple(steps),
+        seed=seed,
+        split=split,
+        number_range=tuple(number_range),
+        families=tuple(families) if families else None,
+        **config,
+    )  # type: ignore[arg-type]
     return list(iter_generate(cfg))
 
 

@@ -3,6 +3,7 @@
 Its training and augmented files repeat a query once per kept response; every record becomes
 one Problem (solution = response) and `meta["query_id"]` groups the records of one query.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,14 +14,21 @@ from scalemath.datasets.gsm8k import gsm8k_final_answer, solution_steps
 from scalemath.records import Problem, iter_jsonl_numbered, text_hash
 
 
-def rft_legacy_problem(obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike,
-                       line: int, source: str = "rft_legacy") -> Problem:
+def rft_legacy_problem(
+    obj: dict[str, Any], *, index: int, split: str, path: str | os.PathLike, line: int, source: str = "rft_legacy"
+) -> Problem:
     """One `{"query", "response"}` record as a Problem; answer is the `#### N` value or ""."""
     query = text_field(obj, "query", path, line)
     response = text_field(obj, "response", path, line)
-    return Problem(id=make_id(source, split, index), question=query, solution=response,
-                   answer=gsm8k_final_answer(response) or "", source=source, split=split,
-                   meta={"steps": solution_steps(response), "query_id": text_hash(query)})
+    return Problem(
+        id=make_id(source, split, index),
+        question=query,
+        solution=response,
+        answer=gsm8k_final_answer(response) or "",
+        source=source,
+        split=split,
+        meta={"steps": solution_steps(response), "query_id": text_hash(query)},
+    )
 
 
 def read_rft_legacy(path: str | os.PathLike, split: str | None = None) -> Iterator[Problem]:

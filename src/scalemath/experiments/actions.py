@@ -1,6 +1,7 @@
 """What each kind of cell does (see `experiments.grid` for the kinds). Each action takes the cell
 and the run context, writes its outputs under the cell's directory and returns a JSON-ready
 summary (stored in the cell's stage marker; eval summaries carry the results row)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,13 +53,19 @@ class RunContext:
 
 # ----------------------------------------------------------------------------------------- data
 
+
 def act_data(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     cfg = cell.config
     if cfg["source"] == "procedural":
         from scalemath.datasets.procedural import generate
 
-        common = dict(steps=tuple(cfg["steps"]), seed=cfg["seed"], number_range=tuple(cfg["number_range"]),
-                      families=cfg.get("families"), solution_variety=cfg.get("solution_variety", "none"))
+        common = dict(
+            steps=tuple(cfg["steps"]),
+            seed=cfg["seed"],
+            number_range=tuple(cfg["number_range"]),
+            families=cfg.get("families"),
+            solution_variety=cfg.get("solution_variety", "none"),
+        )
         train = generate(cfg["train_n"], split="train", **common)
         test = generate(cfg["test_n"], split="test", **common)
     else:
@@ -93,36 +100,48 @@ def test_problems(ctx: RunContext) -> list:
 
 # ----------------------------------------------------------------------------------------- base
 
+
 def act_base(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     from scalemath.experiments.analyses import pretrain_loss_of
 
     cfg = cell.config
     out = ctx.cell_dir(cell.id)
     if cfg["kind"] == "path":
-        return {"model": cfg["path"], "pretrain_loss": pretrain_loss_of(cfg["path"], cfg["pretrain_loss"])
-                if Path(cfg["path"]).exists() else cfg["pretrain_loss"]}
+        return {
+            "model": cfg["path"],
+            "pretrain_loss": pretrain_loss_of(cfg["path"], cfg["pretrain_loss"])
+            if Path(cfg["path"]).exists()
+            else cfg["pretrain_loss"],
+        }
     from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
     from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.training.pretrain import PretrainConfig
     from scalemath.training.tiny import PRESETS, build_tiny_base
 
-    lines = pretrain_corpus(config=CorpusConfig(**{**cfg.get("corpus", {}), "seed": cfg["seed"],
-                                                   "n_lines": cfg["corpus_lines"]}))
+    lines = pretrain_corpus(
+        config=CorpusConfig(**{**cfg.get("corpus", {}), "seed": cfg["seed"], "n_lines": cfg["corpus_lines"]})
+    )
     corpus = out / "corpus.txt"
     corpus.parent.mkdir(parents=True, exist_ok=True)
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tiny = dataclasses.replace(PRESETS[cfg["preset"]], **{**cfg["tiny"], "seed": cfg["seed"]})
-    pre = PretrainConfig(**{"threads": ctx.threads, **cfg["pretrain"], "minutes": cfg["pretrain_minutes"],
-                            "seed": cfg["seed"]})
+    pre = PretrainConfig(
+        **{"threads": ctx.threads, **cfg["pretrain"], "minutes": cfg["pretrain_minutes"], "seed": cfg["seed"]}
+    )
     build_tiny_base(corpus, out / "model", tiny, pre, quiet=ctx.quiet)
     meta = json.loads((out / "model" / "tiny_meta.json").read_text())
     stats = meta.get("pretrain", {})
-    return {"model": str(out / "model"), "pretrain_loss": pretrain_loss_of(out / "model"),
-            "parameters": meta.get("parameters"), "pretrain_steps": stats.get("steps"),
-            "pretrain_seconds": stats.get("train_seconds")}
+    return {
+        "model": str(out / "model"),
+        "pretrain_loss": pretrain_loss_of(out / "model"),
+        "parameters": meta.get("parameters"),
+        "pretrain_steps": stats.get("steps"),
+        "pretrain_seconds": stats.get("train_seconds"),
+    }
 
 
 # ---------------------------------------------------------------------------------------- train
+
 
 def first_k_samples(path: str | Path, k: int) -> Iterator[dict[str, Any]]:
     """The samples of a sampling run with sample_index < k, in file order: the samples a k-sample
@@ -136,8 +155,9 @@ def first_k_samples(path: str | Path, k: int) -> Iterator[dict[str, Any]]:
             yield d
 
 
-def rft_records(sample_files: list[Path], k: int, collect_cfg: dict[str, Any],
-                problems: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def rft_records(
+    sample_files: list[Path], k: int, collect_cfg: dict[str, Any], problems: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """D ∪ D' from the first k samples per question of each sampling run (pooled when several)."""
     from scalemath.methods.rft import RFTConfig, collect
 
@@ -173,8 +193,9 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
             if cfg["amount"] is not None and len(aug) >= cfg["amount"]:
                 break
         if cfg["amount"] is not None and len(aug) < cfg["amount"]:
-            raise ValueError(f"{cell.id}: {cfg['amount']} augmented records asked for, "
-                             f"{cfg['file']['path']} has {len(aug)}")
+            raise ValueError(
+                f"{cell.id}: {cfg['amount']} augmented records asked for, {cfg['file']['path']} has {len(aug)}"
+            )
         base = train_problems(ctx) if cfg["with_original"] else []
         return base + aug, {"augmented": len(aug)}
     if recipe == "rft":
@@ -188,9 +209,14 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
         # examples of dropped samples go to their own file (long texts; the report tabulates rft_stats)
         (out / "rft_examples.json").write_text(json.dumps(stats.pop("examples", {}), indent=2) + "\n")
         (out / "rft_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
-        return records, {"k": cfg["k"], "sampled": stats.get("samples"), "correct_samples": stats.get("correct"),
-                         "rft_distinct_paths": stats.get("distinct_paths"), "originals": stats.get("originals"),
-                         "new_paths": counts["new_per_question"]}
+        return records, {
+            "k": cfg["k"],
+            "sampled": stats.get("samples"),
+            "correct_samples": stats.get("correct"),
+            "rft_distinct_paths": stats.get("distinct_paths"),
+            "originals": stats.get("originals"),
+            "new_paths": counts["new_per_question"],
+        }
     raise ValueError(f"{cell.id}: unknown recipe {recipe!r}")
 
 
@@ -211,24 +237,46 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     control = {"control": cfg["control"], "control_of": ctx.model_path(cfg["control_of"])} if cfg.get("control") else {}
     if cfg.get("match"):  # an RFT cell trained for its SFT source model's compute
         control = {"control": cfg["match"], "control_of": ctx.model_path(cfg["match_of"])}
-    run = SFTRunConfig.from_dict({"threads": ctx.threads, **check, **cfg["train"],
-                                  "model": ctx.model_path(ctx.base_of(cell)),
-                                  "data": str(data), "out": str(out / "model"), "template": cfg["template"],
-                                  "seed": cfg["seed"], **control})
+    run = SFTRunConfig.from_dict(
+        {
+            "threads": ctx.threads,
+            **check,
+            **cfg["train"],
+            "model": ctx.model_path(ctx.base_of(cell)),
+            "data": str(data),
+            "out": str(out / "model"),
+            "template": cfg["template"],
+            "seed": cfg["seed"],
+            **control,
+        }
+    )
     train_sft(run, quiet=ctx.quiet)
     meta = json.loads((out / "model" / "train_meta.json").read_text())
     gc.collect()
     comp = meta.get("compute") or {}
-    summary = {**path_stats(records), **extra, "seed": cfg["seed"], "steps": meta.get("steps"),
-               "epochs": comp.get("epochs"), "train_tokens": comp.get("tokens"),
-               "train_seconds": meta.get("train_seconds"), "train_loss_mean": meta.get("train_loss_mean")}
+    summary = {
+        **path_stats(records),
+        **extra,
+        "seed": cfg["seed"],
+        "steps": meta.get("steps"),
+        "epochs": comp.get("epochs"),
+        "train_tokens": comp.get("tokens"),
+        "train_seconds": meta.get("train_seconds"),
+        "train_loss_mean": meta.get("train_loss_mean"),
+    }
     if control:
-        summary.update({"control": cfg.get("control") or cfg.get("match"),
-                        "control_of": cfg.get("control_of") or cfg.get("match_of"), "control_detail": meta.get("control")})
+        summary.update(
+            {
+                "control": cfg.get("control") or cfg.get("match"),
+                "control_of": cfg.get("control_of") or cfg.get("match_of"),
+                "control_detail": meta.get("control"),
+            }
+        )
     return summary
 
 
 # ------------------------------------------------------------------------------------- sampling
+
 
 def _engine(name: str, model: str, batch_size: int, kwargs: dict[str, Any], threads: int | None):
     from scalemath.sampling import load_engine
@@ -244,18 +292,31 @@ def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
     cfg = cell.config
     out = ctx.cell_dir(cell.id) / "samples.jsonl"
-    engine = _engine(cfg["engine"], ctx.model_path(cfg["model"]), cfg["batch_size"], cfg["engine_kwargs"],
-                     ctx.threads)
-    params = SamplingParams(temperature=cfg["temperature"], top_p=cfg["top_p"], top_k=cfg["top_k"],
-                            max_tokens=cfg["max_tokens"], seed=cfg["seed"])
-    stats = sample_problems(list(read_problems(ctx.data_dir / "train.jsonl")), engine, params, cfg["k"],
-                            cfg["template"], out, dataset=cfg["dataset"], progress=ctx.progress)
+    engine = _engine(cfg["engine"], ctx.model_path(cfg["model"]), cfg["batch_size"], cfg["engine_kwargs"], ctx.threads)
+    params = SamplingParams(
+        temperature=cfg["temperature"],
+        top_p=cfg["top_p"],
+        top_k=cfg["top_k"],
+        max_tokens=cfg["max_tokens"],
+        seed=cfg["seed"],
+    )
+    stats = sample_problems(
+        list(read_problems(ctx.data_dir / "train.jsonl")),
+        engine,
+        params,
+        cfg["k"],
+        cfg["template"],
+        out,
+        dataset=cfg["dataset"],
+        progress=ctx.progress,
+    )
     del engine
     gc.collect()
     return {**stats.to_dict(), "k": cfg["k"]}
 
 
 # ------------------------------------------------------------------------------------- evaluate
+
 
 def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     from scalemath.experiments.analyses import greedy_accuracy
@@ -272,17 +333,28 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         from scalemath.experiments.analyses import fewshot_template, write_fewshot_template
 
         train = list(read_problems(ctx.data_dir / "train.jsonl"))
-        text = fewshot_template(train, few["shots"], few["seed"], few["template"], few["exemplar_template"],
-                                few["separator"])
+        text = fewshot_template(
+            train, few["shots"], few["seed"], few["template"], few["exemplar_template"], few["separator"]
+        )
         template, stop = write_fewshot_template(out, text), tuple(few["stop"])
     engine = _engine(cfg["engine"], model, cfg["batch_size"], cfg["engine_kwargs"], ctx.threads)
-    common = dict(max_tokens=cfg["max_tokens"], seed=cfg["seed"], stop=stop, template=template,
-                  dataset=cfg["dataset"], progress=ctx.progress)
+    common = dict(
+        max_tokens=cfg["max_tokens"],
+        seed=cfg["seed"],
+        stop=stop,
+        template=template,
+        dataset=cfg["dataset"],
+        progress=ctx.progress,
+    )
     problems = test_problems(ctx)
     metrics = evaluate(engine, problems, k=cfg["k"], temperature=cfg["temperature"], out_dir=out, **common)
     acc = greedy_accuracy(out / "greedy.jsonl", cfg["bootstrap"], cfg["seed"])
-    row: dict[str, Any] = {"accuracy": acc["value"], "accuracy_lo": acc["lo"], "accuracy_hi": acc["hi"],
-                           "test_questions": acc["n"]}
+    row: dict[str, Any] = {
+        "accuracy": acc["value"],
+        "accuracy_lo": acc["lo"],
+        "accuracy_hi": acc["hi"],
+        "test_questions": acc["n"],
+    }
     if cfg["k"]:
         for key in (f"maj@{cfg['k']}", f"pass@{cfg['k']}", f"pass_ratio@{cfg['k']}"):
             row[key] = metrics.get(key)
@@ -294,8 +366,7 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
             sdir = out / "sets" / f"{name}-{fid['sha256'][:8]}"  # a changed file never reuses old samples
             evaluate(engine, probs, k=0, temperature=cfg["temperature"], out_dir=sdir, **common)
             a = greedy_accuracy(sdir / "greedy.jsonl", cfg["bootstrap"], cfg["seed"])
-            row.update({f"accuracy_{name}": a["value"], f"accuracy_{name}_lo": a["lo"],
-                        f"accuracy_{name}_hi": a["hi"]})
+            row.update({f"accuracy_{name}": a["value"], f"accuracy_{name}_lo": a["lo"], f"accuracy_{name}_hi": a["hi"]})
     leak = None
     if cfg["leakage"]:
         from scalemath.experiments.analyses import leakage_check
@@ -307,14 +378,22 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
             tok = AutoTokenizer.from_pretrained(model)
             model_obj = AutoModelForCausalLM.from_pretrained(model)
-        leak = leakage_check(model_obj, tok, problems, template=cfg["template"], n=lk["n"], mode=lk["mode"],
-                             seed=lk["seed"], batch_size=lk["batch_size"], bootstrap=cfg["bootstrap"])
+        leak = leakage_check(
+            model_obj,
+            tok,
+            problems,
+            template=cfg["template"],
+            n=lk["n"],
+            mode=lk["mode"],
+            seed=lk["seed"],
+            batch_size=lk["batch_size"],
+            bootstrap=cfg["bootstrap"],
+        )
         (out / "leakage.json").write_text(json.dumps(leak, indent=2) + "\n")
         row.update({"leak_gap": leak["gap"], "leak_gap_lo": leak["gap_lo"], "leak_gap_hi": leak["gap_hi"]})
     del engine
     gc.collect()
-    return {"row": results_row(cell, ctx, row, few), "leakage": leak,
-            "timing": metrics.get("timing", {})}
+    return {"row": results_row(cell, ctx, row, few), "leakage": leak, "timing": metrics.get("timing", {})}
 
 
 def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict[str, Any] | None) -> dict[str, Any]:
@@ -326,11 +405,20 @@ def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict
     else:
         model = ctx.summaries.get(cell.deps[-1], {})
         tcfg = ctx.cells[cell.deps[-1]].config
-        row.update({"fraction": tcfg.get("fraction"), "seed": tcfg.get("seed"), "k": tcfg.get("k"),
-                    "data_size": model.get("data_size"), "questions": model.get("questions"),
-                    "distinct_paths": model.get("distinct_paths"), "train_seconds": model.get("train_seconds"),
-                    "train_steps": model.get("steps"), "train_epochs": model.get("epochs"),
-                    "train_tokens": model.get("train_tokens")})
+        row.update(
+            {
+                "fraction": tcfg.get("fraction"),
+                "seed": tcfg.get("seed"),
+                "k": tcfg.get("k"),
+                "data_size": model.get("data_size"),
+                "questions": model.get("questions"),
+                "distinct_paths": model.get("distinct_paths"),
+                "train_seconds": model.get("train_seconds"),
+                "train_steps": model.get("steps"),
+                "train_epochs": model.get("epochs"),
+                "train_tokens": model.get("train_tokens"),
+            }
+        )
         if tcfg.get("control"):
             row.update({"control": tcfg["control"], "control_of": tcfg["control_of"]})
         if tcfg.get("recipe") == "rft":
@@ -350,5 +438,9 @@ def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict
 
 
 ACTIONS: dict[str, Callable[[Cell, RunContext], dict[str, Any]]] = {
-    "data": act_data, "base": act_base, "train": act_train, "sample": act_sample, "eval": act_eval,
+    "data": act_data,
+    "base": act_base,
+    "train": act_train,
+    "sample": act_sample,
+    "eval": act_eval,
 }

@@ -13,6 +13,7 @@
 - `greedy_accuracy`: greedy accuracy with a bootstrap interval over questions.
 (Long-CoT resampling of SFT data is `metrics.steps.long_cot_resample`, applied per SFT cell.)
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,14 @@ from scalemath.records import Problem
 # ------------------------------------------------------------------------------------ few-shot
 
 
-def fewshot_template(train: Sequence[Problem], shots: int, seed: int = 0, frame: str = "fewshot_qa",
-                     exemplar: str = "fewshot_qa_exemplar", separator: str = "\n\n") -> str:
+def fewshot_template(
+    train: Sequence[Problem],
+    shots: int,
+    seed: int = 0,
+    frame: str = "fewshot_qa",
+    exemplar: str = "fewshot_qa_exemplar",
+    separator: str = "\n\n",
+) -> str:
     """Template text (with a `{question}` field left) holding `shots` exemplars drawn from `train`.
 
     `frame` has `{exemplars}` and `{question}`; `exemplar` has `{question}` and `{solution}`
@@ -61,19 +68,30 @@ def write_fewshot_template(out_dir: Path, text: str) -> str:
 
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?![\d.,]?\d)")
 # numbers a question may say in words: a program value that also occurs in words is never swapped
-_WORDS = {2: r"twice|double|half|two|pair", 3: r"three|triple|third", 4: r"four|quarter", 5: r"five",
-          6: r"six", 7: r"seven|week", 8: r"eight", 9: r"nine", 10: r"ten", 12: r"twelve|dozen",
-          24: r"day", 60: r"hour|minute"}
+_WORDS = {
+    2: r"twice|double|half|two|pair",
+    3: r"three|triple|third",
+    4: r"four|quarter",
+    5: r"five",
+    6: r"six",
+    7: r"seven|week",
+    8: r"eight",
+    9: r"nine",
+    10: r"ten",
+    12: r"twelve|dozen",
+    24: r"day",
+    60: r"hour|minute",
+}
 
 
 def _new_number(v: int, rng: random.Random) -> int:
     """Another number of about the same size (within half to one and a half times it) with as
     many digits, so the problem stays plausible and its tokenisation comparable."""
     digits = len(str(v))
-    lo, hi = (2, 9) if digits == 1 else (10 ** (digits - 1), 10 ** digits - 1)
+    lo, hi = (2, 9) if digits == 1 else (10 ** (digits - 1), 10**digits - 1)
     lo, hi = max(lo, v // 2), min(hi, v + v // 2)
     if hi <= lo:
-        lo, hi = (2, 9) if digits == 1 else (10 ** (digits - 1), 10 ** digits - 1)
+        lo, hi = (2, 9) if digits == 1 else (10 ** (digits - 1), 10**digits - 1)
     if hi <= lo:
         return v
     while True:
@@ -82,8 +100,9 @@ def _new_number(v: int, rng: random.Random) -> int:
             return x
 
 
-def swap_numbers(text: str, rng: random.Random, mapping: dict[int, int] | None = None,
-                 extend: bool = True) -> tuple[str, dict[int, int]]:
+def swap_numbers(
+    text: str, rng: random.Random, mapping: dict[int, int] | None = None, extend: bool = True
+) -> tuple[str, dict[int, int]]:
     """Replace every integer of `text` by another of the same length (equal numbers stay equal):
     by `mapping` where it has the number, else by a new draw (extend=True) or not at all."""
     mapping = dict(mapping or {})
@@ -118,8 +137,15 @@ def regenerate_procedural(problem: Problem, rng: random.Random, attempts: int = 
     for _ in range(attempts):
         mapping = {v: _new_number(v, rng) for v in ints}
         # step texts may state question numbers too ("In 7 years ..."): same mapping
-        new_prog = tuple(Step(s.name, s.op, tuple(mapping.get(a, a) if isinstance(a, int) else a for a in s.args),
-                              swap_numbers(s.text, rng, mapping, extend=False)[0]) for s in program)
+        new_prog = tuple(
+            Step(
+                s.name,
+                s.op,
+                tuple(mapping.get(a, a) if isinstance(a, int) else a for a in s.args),
+                swap_numbers(s.text, rng, mapping, extend=False)[0],
+            )
+            for s in program
+        )
         try:
             values = evaluate(new_prog)
         except Exception:  # inexact division and the like: draw again
@@ -128,13 +154,21 @@ def regenerate_procedural(problem: Problem, rng: random.Random, attempts: int = 
             continue
         question, _ = swap_numbers(problem.question, rng, mapping, extend=False)
         answer = values[new_prog[-1].name]
-        return Problem(id=problem.id + "/regen", question=question, solution=render(new_prog), answer=str(answer),
-                       source=problem.source, split=problem.split, meta={"regenerated_from": problem.id})
+        return Problem(
+            id=problem.id + "/regen",
+            question=question,
+            solution=render(new_prog),
+            answer=str(answer),
+            source=problem.source,
+            split=problem.split,
+            meta={"regenerated_from": problem.id},
+        )
     return None
 
 
-def completion_losses(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]],
-                      batch_size: int = 16) -> list[float]:
+def completion_losses(
+    model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], batch_size: int = 16
+) -> list[float]:
     """Mean next-token loss of each completion given its prompt (prompt tokens not scored)."""
     import torch
 
@@ -150,31 +184,41 @@ def completion_losses(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str
     model.eval()
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            chunk = rows[i:i + batch_size]
+            chunk = rows[i : i + batch_size]
             width = max(len(p) + len(c) for p, c in chunk)
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             labels = torch.full((len(chunk), width), -100, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for j, (p, c) in enumerate(chunk):
                 seq = p + c
-                ids[j, :len(seq)] = torch.tensor(seq)
-                mask[j, :len(seq)] = 1
-                labels[j, len(p):len(seq)] = torch.tensor(c)
-                if not p:   # no prompt: the first token has nothing to be predicted from
+                ids[j, : len(seq)] = torch.tensor(seq)
+                mask[j, : len(seq)] = 1
+                labels[j, len(p) : len(seq)] = torch.tensor(c)
+                if not p:  # no prompt: the first token has nothing to be predicted from
                     labels[j, 0] = -100
             logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float()
             shift_logits, shift_labels = logits[:, :-1], labels[:, 1:].to(dev)
-            loss = torch.nn.functional.cross_entropy(shift_logits.transpose(1, 2), shift_labels,
-                                                     ignore_index=-100, reduction="none")
+            loss = torch.nn.functional.cross_entropy(
+                shift_logits.transpose(1, 2), shift_labels, ignore_index=-100, reduction="none"
+            )
             counts = (shift_labels != -100).sum(1).clamp(min=1)
             out.extend((loss.sum(1) / counts).tolist())
     model.train(was_training)
     return out
 
 
-def leakage_check(model: Any, tokenizer: Any, problems: Sequence[Problem], template: str = "qa",
-                  n: int = 100, mode: str = "auto", seed: int = 0, batch_size: int = 16,
-                  bootstrap: int = 1000, eos: bool = True) -> dict[str, Any]:
+def leakage_check(
+    model: Any,
+    tokenizer: Any,
+    problems: Sequence[Problem],
+    template: str = "qa",
+    n: int = 100,
+    mode: str = "auto",
+    seed: int = 0,
+    batch_size: int = 16,
+    bootstrap: int = 1000,
+    eos: bool = True,
+) -> dict[str, Any]:
     """Loss on the first `n` test problems vs the same problems with new numbers.
 
     mode "solution": the loss of the solution given the prompt (as SFT trains it), the problem
@@ -215,10 +259,17 @@ def leakage_check(model: Any, tokenizer: Any, problems: Sequence[Problem], templ
     lo_ = np.asarray(completion_losses(model, tokenizer, orig, batch_size))
     lr_ = np.asarray(completion_losses(model, tokenizer, regen, batch_size))
     diff = lr_ - lo_
-    out = {"mode": mode, "checked": int(len(diff)), "skipped": skipped,
-           "loss_original": float(lo_.mean()), "loss_regenerated": float(lr_.mean()),
-           "gap": float(diff.mean()), "gap_lo": None, "gap_hi": None,
-           "original_lower_share": float((diff > 0).mean())}
+    out = {
+        "mode": mode,
+        "checked": int(len(diff)),
+        "skipped": skipped,
+        "loss_original": float(lo_.mean()),
+        "loss_regenerated": float(lr_.mean()),
+        "gap": float(diff.mean()),
+        "gap_lo": None,
+        "gap_hi": None,
+        "original_lower_share": float((diff > 0).mean()),
+    }
     if bootstrap and len(diff) > 1:
         g = np.random.default_rng(seed)
         means = diff[g.integers(0, len(diff), size=(bootstrap, len(diff)))].mean(1)
@@ -227,6 +278,7 @@ def leakage_check(model: Any, tokenizer: Any, problems: Sequence[Problem], templ
 
 
 # ------------------------------------------------------------------------------- small helpers
+
 
 def pretrain_loss_of(model_dir: str | Path, given: float | None = None) -> float | None:
     """The study's value if given, else `pretrain.heldout_loss` of a tiny base's tiny_meta.json."""
@@ -251,8 +303,11 @@ def path_stats(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         text = r.get("solution") or r.get("completion") or ""
         sigs.setdefault(r["question"], set()).add(equation_signature(text) or text.strip())
     q = len(sigs)
-    return {"data_size": n, "questions": q,
-            "distinct_paths": round(sum(len(s) for s in sigs.values()) / q, 4) if q else 0.0}
+    return {
+        "data_size": n,
+        "questions": q,
+        "distinct_paths": round(sum(len(s) for s in sigs.values()) / q, 4) if q else 0.0,
+    }
 
 
 def rft_path_counts(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -272,15 +327,18 @@ def rft_path_counts(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     n = max(len(per_q), 1)
     sampled = sum(len(q["sampled"]) for q in per_q.values())
     same = sum(sum(s == q["original"] for s in q["sampled"]) for q in per_q.values())
-    distinct = [len({*q["sampled"], *([q["original"]] if q["original"] is not None else [])})
-                for q in per_q.values()]
-    return {"questions": len(per_q), "originals": sum(q["original"] is not None for q in per_q.values()),
-            "sampled_paths": sampled, "sampled_per_question": round(sampled / n, 4),
-            "sampled_same_as_original": same, "sampled_new": sampled - same,
-            "new_per_question": round((sampled - same) / n, 4),
-            "distinct_per_question": round(sum(distinct) / n, 4),
-            "questions_with_new_path": sum(1 for q in per_q.values()
-                                           if any(s != q["original"] for s in q["sampled"]))}
+    distinct = [len({*q["sampled"], *([q["original"]] if q["original"] is not None else [])}) for q in per_q.values()]
+    return {
+        "questions": len(per_q),
+        "originals": sum(q["original"] is not None for q in per_q.values()),
+        "sampled_paths": sampled,
+        "sampled_per_question": round(sampled / n, 4),
+        "sampled_same_as_original": same,
+        "sampled_new": sampled - same,
+        "new_per_question": round((sampled - same) / n, 4),
+        "distinct_per_question": round(sum(distinct) / n, 4),
+        "questions_with_new_path": sum(1 for q in per_q.values() if any(s != q["original"] for s in q["sampled"])),
+    }
 
 
 def greedy_accuracy(path: str | Path, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -291,5 +349,9 @@ def greedy_accuracy(path: str | Path, bootstrap: int = 1000, seed: int = 0) -> d
     table = load_samples(path)
     s = summarize(table, MetricsConfig(ks=(1,), bootstrap=bootstrap, seed=seed, curve=False))
     g = s["overall"].get("greedy") or s["overall"].get("sample_acc")
-    return {"value": g["value"], "lo": g["lo"] if bootstrap else None, "hi": g["hi"] if bootstrap else None,
-            "n": s["n_questions"]}
+    return {
+        "value": g["value"],
+        "lo": g["lo"] if bootstrap else None,
+        "hi": g["hi"] if bootstrap else None,
+        "n": s["n_questions"],
+    }

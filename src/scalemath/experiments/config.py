@@ -8,6 +8,7 @@ the key and where it sits (e.g. `rft.ablations[0]: unknown key 'signatur'`).
 Paths in a study (data files, model paths, eval sets, augmented data) are taken relative to the
 current working directory, like any other command-line path.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,30 +35,41 @@ def _f(default: Any = dataclasses.MISSING, help: str = "", factory: Any = datacl
 
 # ------------------------------------------------------------------------------------ sections
 
-CONTROL_HELP = ("A compute-matched control beside each of these cells: the same recipe on D (the full training "
-                "set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | "
-                "epochs; null = none). Cell id <series>-control/<base>/k<k>.")
+CONTROL_HELP = (
+    "A compute-matched control beside each of these cells: the same recipe on D (the full training "
+    "set) for the same optimizer steps, training tokens or epochs as the cell (steps | tokens | "
+    "epochs; null = none). Cell id <series>-control/<base>/k<k>."
+)
+
 
 @dataclass
 class BaseModelConfig:
     """A base model every trained cell starts from: the embedded tiny default or a checkpoint."""
 
     name: str = _f("tiny", "Label of the base in cell ids and results (letters, digits, - _ .).")
-    path: str | None = _f(None, "Checkpoint directory or hub id; None builds the embedded tiny default "
-                                "(tokenizer + Llama trained from scratch on the procedural corpus).")
+    path: str | None = _f(
+        None,
+        "Checkpoint directory or hub id; None builds the embedded tiny default "
+        "(tokenizer + Llama trained from scratch on the procedural corpus).",
+    )
     preset: str = _f("nano", "Tiny model shape (training.tiny.PRESETS: nano, micro, small, base).")
-    tiny: dict[str, Any] = _f(help="TinyConfig overrides (hidden_size, num_layers, vocab_size, ...).",
-                              factory=dict)
+    tiny: dict[str, Any] = _f(help="TinyConfig overrides (hidden_size, num_layers, vocab_size, ...).", factory=dict)
     corpus_lines: int = _f(20000, "Lines of the procedural pre-training corpus.")
-    corpus: dict[str, Any] = _f(help="Corpus overrides (datasets.pretrain_corpus.PretrainConfig: max_number, "
-                                     "max_factor, weights); keep its arithmetic at the task's scale.",
-                                factory=dict)
+    corpus: dict[str, Any] = _f(
+        help="Corpus overrides (datasets.pretrain_corpus.PretrainConfig: max_number, "
+        "max_factor, weights); keep its arithmetic at the task's scale.",
+        factory=dict,
+    )
     pretrain_minutes: float | None = _f(1.0, "Wall-clock budget of pre-training (None: use pretrain.max_steps).")
-    pretrain: dict[str, Any] = _f(help="PretrainConfig overrides (max_steps, batch_size, learning_rate, ...).",
-                                  factory=dict)
+    pretrain: dict[str, Any] = _f(
+        help="PretrainConfig overrides (max_steps, batch_size, learning_rate, ...).", factory=dict
+    )
     seed: int = _f(0, "Seed of the corpus, the weight initialisation and pre-training.")
-    pretrain_loss: float | None = _f(None, "Known pre-training loss of a `path` model (a tiny base "
-                                           "reports its own held-out loss); fills results' pretrain_loss.")
+    pretrain_loss: float | None = _f(
+        None,
+        "Known pre-training loss of a `path` model (a tiny base "
+        "reports its own held-out loss); fills results' pretrain_loss.",
+    )
 
 
 @dataclass
@@ -69,12 +81,18 @@ class DataConfig:
     test_n: int | None = _f(100, "procedural: test problems to generate; files: keep the first n (None = all).")
     steps: tuple[int, int] = _f((1, 3), "procedural: reasoning steps per problem (min, max).")
     number_range: tuple[int, int] = _f((2, 20), "procedural: operand range (min, max).")
-    families: list[str] | None = _f(None, "procedural: scenario families (datasets.procedural.FAMILIES; "
-                                          "None = all); fewer = less template diversity to learn.")
+    families: list[str] | None = _f(
+        None,
+        "procedural: scenario families (datasets.procedural.FAMILIES; "
+        "None = all); fewer = less template diversity to learn.",
+    )
     seed: int = _f(0, "procedural: generator seed.")
-    solution_variety: str = _f("none", "procedural: how reference solutions are written: none (one canonical "
-                                       "path), orders (a random valid step order / equivalent program), forms "
-                                       "(also operand orders); see datasets.procedural.ProceduralConfig.")
+    solution_variety: str = _f(
+        "none",
+        "procedural: how reference solutions are written: none (one canonical "
+        "path), orders (a random valid step order / equivalent program), forms "
+        "(also operand orders); see datasets.procedural.ProceduralConfig.",
+    )
     train: str | None = _f(None, "files: training problems (GSM8K / MATH / scalemath JSONL, any load_problems format).")
     test: str | None = _f(None, "files: test problems.")
     format: str = _f("auto", "files: format passed to datasets.load_problems.")
@@ -85,18 +103,25 @@ class DataConfig:
 class SFTGridConfig:
     """The SFT cells: one per (base model, data fraction, seed), all starting from the base."""
 
-    fractions: list[float] = _f(help="Fractions of the training set (nested: every fraction contains "
-                                     "the smaller ones); numbers or strings like \"1/8\".",
-                                factory=lambda: [1.0])
-    seeds: list[int] = _f(help="Seeds of the data subset and training; one cell per seed.",
-                          factory=lambda: [0])
-    template: str = _f("qa", "Prompt template (scalemath.prompts name or .txt path) for training, "
-                             "sampling and evaluation.")
-    long_cot_weight: float = _f(0.0, "Resample each SFT cell's data with probability ~ steps ** weight "
-                                     "(metrics.steps.long_cot_resample; 0 = off, > 0 favours long solutions).")
-    train: dict[str, Any] = _f(help="SFTRunConfig fields for every trained cell (epochs, learning_rate, "
-                                    "max_steps, max_minutes, profile, ...); model/data/out/seed are set per cell.",
-                               factory=dict)
+    fractions: list[float] = _f(
+        help="Fractions of the training set (nested: every fraction contains "
+        'the smaller ones); numbers or strings like "1/8".',
+        factory=lambda: [1.0],
+    )
+    seeds: list[int] = _f(help="Seeds of the data subset and training; one cell per seed.", factory=lambda: [0])
+    template: str = _f(
+        "qa", "Prompt template (scalemath.prompts name or .txt path) for training, sampling and evaluation."
+    )
+    long_cot_weight: float = _f(
+        0.0,
+        "Resample each SFT cell's data with probability ~ steps ** weight "
+        "(metrics.steps.long_cot_resample; 0 = off, > 0 favours long solutions).",
+    )
+    train: dict[str, Any] = _f(
+        help="SFTRunConfig fields for every trained cell (epochs, learning_rate, "
+        "max_steps, max_minutes, profile, ...); model/data/out/seed are set per cell.",
+        factory=dict,
+    )
 
 
 @dataclass
@@ -107,8 +132,11 @@ class SamplingConfig:
     top_p: float = _f(1.0, "Nucleus mass (1 = off).")
     top_k: int = _f(0, "Top-k (0 = off).")
     max_tokens: int = _f(256, "New tokens per completion.")
-    seed: int = _f(0, "Base seed; sample i of a question uses a seed derived from (seed, prompt, i), "
-                      "so the first k samples of a k=100 run are the samples of a k run.")
+    seed: int = _f(
+        0,
+        "Base seed; sample i of a question uses a seed derived from (seed, prompt, i), "
+        "so the first k samples of a k=100 run are the samples of a k run.",
+    )
     engine: str = _f("hf", "Sampling engine (scalemath.sampling.ENGINES).")
     batch_size: int = _f(64, "Rows decoded together.")
     engine_kwargs: dict[str, Any] = _f(help="Extra engine settings (device, dtype, threads, ...).", factory=dict)
@@ -121,8 +149,9 @@ class PooledConfig:
     name: str = _f("rft-pooled", "Series (method) name of the pooled cells.")
     fractions: list[float] = _f(help="SFT fractions whose models are pooled.", factory=lambda: [1.0])
     seeds: list[int] = _f(help="SFT seeds whose models are pooled (with every fraction).", factory=lambda: [0])
-    k: list[int] = _f(help="Samples per question taken from each pooled model; one cell per value.",
-                      factory=lambda: [4])
+    k: list[int] = _f(
+        help="Samples per question taken from each pooled model; one cell per value.", factory=lambda: [4]
+    )
     control: str | None = _f(None, CONTROL_HELP)
 
 
@@ -132,10 +161,12 @@ class RFTAblation:
 
     name: str = _f("", "Series (method) name, e.g. rft-nodedupe.")
     k: list[int] | None = _f(None, "k values of this variant (None = rft.k).")
-    temperature: float | None = _f(None, "Sampling temperature (None = rft.sampling.temperature); "
-                                         "another temperature means another sampling run.")
-    collect: dict[str, Any] = _f(help="RFTConfig overrides, e.g. {signature: none} for no de-duplication.",
-                                 factory=dict)
+    temperature: float | None = _f(
+        None, "Sampling temperature (None = rft.sampling.temperature); another temperature means another sampling run."
+    )
+    collect: dict[str, Any] = _f(
+        help="RFTConfig overrides, e.g. {signature: none} for no de-duplication.", factory=dict
+    )
     control: str | None = _f(None, CONTROL_HELP)
 
 
@@ -143,23 +174,32 @@ class RFTAblation:
 class RFTGridConfig:
     """The RFT cells: for each k, the first k samples per question of ONE sampling run at max k."""
 
-    k: list[int] = _f(help="Samples per training question (the paper: 1, 3, 6, 12, 25, 50, 100); "
-                           "empty = no RFT.", factory=list)
+    k: list[int] = _f(
+        help="Samples per training question (the paper: 1, 3, 6, 12, 25, 50, 100); empty = no RFT.", factory=list
+    )
     source_fraction: float = _f(1.0, "The SFT fraction whose model samples the RFT paths (paper: full data).")
     source_seed: int = _f(0, "The SFT seed whose model samples the RFT paths.")
-    collect: dict[str, Any] = _f(help="RFTConfig fields (signature, tie_break, require_annotations_ok, "
-                                      "include_original, grading, dataset).", factory=dict)
+    collect: dict[str, Any] = _f(
+        help="RFTConfig fields (signature, tie_break, require_annotations_ok, include_original, grading, dataset).",
+        factory=dict,
+    )
     sampling: SamplingConfig = _f(help="Sampling settings.", factory=SamplingConfig)
     pooled: list[PooledConfig] = _f(help="Pooled-model cells.", factory=list)
     ablations: list[RFTAblation] = _f(help="Variant series (no dedupe, another temperature, ...).", factory=list)
     control: str | None = _f(None, CONTROL_HELP)
-    match: str | None = _f(None, "Train every RFT cell (rft.k, ablations, pooled) for as much compute as the SFT "
-                                 "source model (source_fraction, source_seed): steps | tokens | epochs; then each "
-                                 "RFT cell and that SFT model are compute-matched and the report compares them "
-                                 "question by question. null: the training recipe alone decides (the paper: the "
-                                 "same epochs, so more steps for the larger D ∪ D').")
-    train: dict[str, Any] = _f(help="SFTRunConfig overrides for RFT cells on top of sft.train "
-                                    "(default: the same recipe, from the base model).", factory=dict)
+    match: str | None = _f(
+        None,
+        "Train every RFT cell (rft.k, ablations, pooled) for as much compute as the SFT "
+        "source model (source_fraction, source_seed): steps | tokens | epochs; then each "
+        "RFT cell and that SFT model are compute-matched and the report compares them "
+        "question by question. null: the training recipe alone decides (the paper: the "
+        "same epochs, so more steps for the larger D ∪ D').",
+    )
+    train: dict[str, Any] = _f(
+        help="SFTRunConfig overrides for RFT cells on top of sft.train "
+        "(default: the same recipe, from the base model).",
+        factory=dict,
+    )
 
 
 @dataclass
@@ -168,8 +208,10 @@ class AugmentSet:
 
     name: str = _f("", "Series (method) name.")
     path: str = _f("", "Problem-shaped JSONL (question + solution) of augmented data.")
-    amounts: list[int | None] = _f(help="Augmented records to add (a nested prefix of the file); "
-                                        "None = all; one cell per amount.", factory=lambda: [None])
+    amounts: list[int | None] = _f(
+        help="Augmented records to add (a nested prefix of the file); None = all; one cell per amount.",
+        factory=lambda: [None],
+    )
     with_original: bool = _f(True, "Train on D ∪ A (True) or on A alone.")
     format: str = _f("auto", "Format passed to datasets.load_problems.")
     control: str | None = _f(None, CONTROL_HELP.replace("/k<k>", "/n<amount>"))
@@ -199,8 +241,9 @@ class FewShotConfig:
     exemplar_template: str = _f("fewshot_qa_exemplar", "Exemplar template with {question} and {solution}.")
     separator: str = _f("\n\n", "Text between exemplars (and before the question).")
     seed: int = _f(0, "Seed of the exemplar draw from the train split.")
-    stop: list[str] = _f(help="Stop strings (the model would go on with the next question).",
-                         factory=lambda: ["\n\n", "\nQ:"])
+    stop: list[str] = _f(
+        help="Stop strings (the model would go on with the next question).", factory=lambda: ["\n\n", "\nQ:"]
+    )
 
 
 @dataclass
@@ -209,21 +252,26 @@ class LeakageConfig:
 
     enabled: bool = _f(False, "Run the check in every evaluation (column leak_gap).")
     n: int = _f(100, "Test problems checked.")
-    mode: str = _f("auto", "solution: loss on the solution given the question, with procedural problems "
-                           "regenerated from their programs; question: loss on the question text with its "
-                           "numbers swapped (any dataset); auto: solution when the problems carry programs.")
+    mode: str = _f(
+        "auto",
+        "solution: loss on the solution given the question, with procedural problems "
+        "regenerated from their programs; question: loss on the question text with its "
+        "numbers swapped (any dataset); auto: solution when the problems carry programs.",
+    )
     seed: int = _f(0, "Seed of the new numbers.")
     batch_size: int = _f(16, "Sequences per forward pass.")
-    control: bool = _f(False, "Also train a deliberately leaked model (SFT on train + test) per base, "
-                              "so the study shows what a leak looks like.")
+    control: bool = _f(
+        False,
+        "Also train a deliberately leaked model (SFT on train + test) per base, "
+        "so the study shows what a leak looks like.",
+    )
 
 
 @dataclass
 class LongCotConfig:
     """Extra SFT series trained on data resampled towards long solutions."""
 
-    weights: list[float] = _f(help="long_cot_resample weights; one series per value (empty = off).",
-                              factory=list)
+    weights: list[float] = _f(help="long_cot_resample weights; one series per value (empty = off).", factory=list)
     fractions: list[float] = _f(help="Fractions trained for each weight.", factory=lambda: [1.0])
 
 
@@ -234,8 +282,11 @@ class AnalysesConfig:
     fewshot: FewShotConfig = _f(help="Few-shot CoT evaluation of base models.", factory=FewShotConfig)
     leakage: LeakageConfig = _f(help="Test-set leakage check.", factory=LeakageConfig)
     long_cot: LongCotConfig = _f(help="Long-CoT resampled SFT series.", factory=LongCotConfig)
-    pretrain_loss: bool = _f(True, "Record each base's pre-training loss in the results (and, with "
-                                   "several bases, write pretrain_loss/results.csv: accuracy vs loss).")
+    pretrain_loss: bool = _f(
+        True,
+        "Record each base's pre-training loss in the results (and, with "
+        "several bases, write pretrain_loss/results.csv: accuracy vs loss).",
+    )
 
 
 @dataclass
@@ -244,19 +295,26 @@ class StudyConfig:
 
     name: str = _f("", "Study name (default run directory runs/<name>; default: the file's stem).")
     description: str = _f("", "Free text, copied into the run directory.")
-    threads: int | None = _f(None, "torch CPU threads for pre-training, training and sampling (None: "
-                                   "the libraries' defaults, all cores). 1 is much faster on a small CPU "
-                                   "shared with other work. Not part of any cell's fingerprint.")
-    base_models: list[BaseModelConfig] = _f(help="Base models; the grid is repeated for each.",
-                                            factory=lambda: [BaseModelConfig()])
+    threads: int | None = _f(
+        None,
+        "torch CPU threads for pre-training, training and sampling (None: "
+        "the libraries' defaults, all cores). 1 is much faster on a small CPU "
+        "shared with other work. Not part of any cell's fingerprint.",
+    )
+    base_models: list[BaseModelConfig] = _f(
+        help="Base models; the grid is repeated for each.", factory=lambda: [BaseModelConfig()]
+    )
     data: DataConfig = _f(help="Train/test problems.", factory=DataConfig)
     sft: SFTGridConfig = _f(help="SFT cells.", factory=SFTGridConfig)
     rft: RFTGridConfig = _f(help="RFT cells.", factory=RFTGridConfig)
     augment: list[AugmentSet] = _f(help="Augmented-data series.", factory=list)
     eval: EvalConfig = _f(help="Evaluation settings.", factory=EvalConfig)
-    eval_sets: dict[str, str] = _f(help="Out-of-domain evaluation sets, name -> problems file (any "
-                                        "load_problems format), evaluated greedily with every model; each adds "
-                                        "accuracy_<name> columns and eval_sets/<name>/results.csv.", factory=dict)
+    eval_sets: dict[str, str] = _f(
+        help="Out-of-domain evaluation sets, name -> problems file (any "
+        "load_problems format), evaluated greedily with every model; each adds "
+        "accuracy_<name> columns and eval_sets/<name>/results.csv.",
+        factory=dict,
+    )
     analyses: AnalysesConfig = _f(help="Analyses.", factory=AnalysesConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,7 +336,7 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
 
     p = Path(path)
     try:
-        text = read_text(p, allow_empty=False, what="study")   # bounded lines; bytes named by line
+        text = read_text(p, allow_empty=False, what="study")  # bounded lines; bytes named by line
         d = yaml.safe_load(text)
     except FileNotFoundError:
         raise StudyError(f"{p}: no such study file") from None
@@ -287,8 +345,9 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
     except yaml.YAMLError as e:
         raise StudyError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
     if d is None:
-        raise StudyError(f"{p}: no study in it (only comments or blank lines); "
-                         "`scalemath experiment fields` lists what a study sets")
+        raise StudyError(
+            f"{p}: no study in it (only comments or blank lines); `scalemath experiment fields` lists what a study sets"
+        )
     if isinstance(d, dict) and not d.get("name"):
         d = {**d, "name": p.stem}
     return StudyConfig.from_dict(d, str(p))
@@ -296,12 +355,13 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
 
 # ---------------------------------------------------------------------------------- parsing
 
+
 def parse_fraction(v: Any, where: str) -> float:
     """A data fraction in (0, 1]: a number or a string such as "1/8"."""
     try:
         x = float(Fraction(v)) if isinstance(v, str) else float(v)
     except (ValueError, ZeroDivisionError, TypeError):
-        raise StudyError(f"{where}: expected a fraction such as 0.25 or \"1/4\", got {v!r}") from None
+        raise StudyError(f'{where}: expected a fraction such as 0.25 or "1/4", got {v!r}') from None
     if isinstance(v, bool) or not 0 < x <= 1:
         raise StudyError(f"{where}: a fraction must be in (0, 1], got {v!r}")
     return x
@@ -351,8 +411,7 @@ def _convert(tp: Any, v: Any, where: str, name: str) -> Any:
     if origin is dict:
         if not isinstance(v, dict):
             raise StudyError(f"{where}: expected a mapping, got {v!r}")
-        return {str(k): (x if args[1] is Any else _convert(args[1], x, f"{where}.{k}", name))
-                for k, x in v.items()}
+        return {str(k): (x if args[1] is Any else _convert(args[1], x, f"{where}.{k}", name)) for k, x in v.items()}
     if tp is Any:
         return v
     if tp is bool:
@@ -416,6 +475,7 @@ def validate(s: StudyConfig, where: str = "study") -> None:
             if b.pretrain_minutes is None and not b.pretrain.get("max_steps"):
                 raise StudyError(f"{w}: set pretrain_minutes or pretrain.max_steps")
             from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
+
             _check_fields(CorpusConfig, b.corpus, f"{w}.corpus", ("seed", "n_lines", "n_chars"))
     d = s.data
     if d.source not in ("procedural", "files"):

@@ -15,6 +15,7 @@ torch thread count and the library versions: the things that decide the numbers.
 same seed, same machine: same numbers (`summary.json` records what they depend on). The same
 functions drive a 7B model: only the model paths and data files differ.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,66 +38,120 @@ class DemoConfig:
 
     out: str = field(default="runs/demo", metadata={"help": "Run directory; every stage writes under it."})
     seed: int = field(default=0, metadata={"help": "Seed of data generation, training, sampling and the bootstrap."})
-    train_n: int = field(default=2000, metadata={"help": "Training questions (D). Small on purpose: SFT must be far from saturated."})
-    test_n: int = field(default=1000, metadata={
-        "help": "Held-out test questions (all get a greedy answer: ±2.5-point paired intervals instead of ±4 at 300)."})
+    train_n: int = field(
+        default=2000, metadata={"help": "Training questions (D). Small on purpose: SFT must be far from saturated."}
+    )
+    test_n: int = field(
+        default=1000,
+        metadata={
+            "help": "Held-out test questions (all get a greedy answer: ±2.5-point paired intervals instead of ±4 at 300)."
+        },
+    )
     steps: tuple[int, int] = field(default=(1, 2), metadata={"help": "Reasoning steps per problem (min, max)."})
-    families: tuple[str, ...] | None = field(default=("ages", "inventory", "shopping", "sharing"), metadata={
-        "help": "Scenario families of the generator (None = all); fewer = less template diversity to learn."})
+    families: tuple[str, ...] | None = field(
+        default=("ages", "inventory", "shopping", "sharing"),
+        metadata={"help": "Scenario families of the generator (None = all); fewer = less template diversity to learn."},
+    )
     number_range: tuple[int, int] = field(default=(2, 10), metadata={"help": "Operand range of the generator."})
-    solution_variety: str = field(default="forms", metadata={
-        "help": "How D's reference solutions are written (datasets.procedural): none (one canonical path), "
-                "orders (a random valid step order / equivalent program) or forms (also operand orders). "
-                "Measured: with none, the SFT model's correct samples repeat the reference's equations "
-                "(0.00 new paths per question), so D' only re-weights D; with forms they add 0.40."})
+    solution_variety: str = field(
+        default="forms",
+        metadata={
+            "help": "How D's reference solutions are written (datasets.procedural): none (one canonical path), "
+            "orders (a random valid step order / equivalent program) or forms (also operand orders). "
+            "Measured: with none, the SFT model's correct samples repeat the reference's equations "
+            "(0.00 new paths per question), so D' only re-weights D; with forms they add 0.40."
+        },
+    )
     corpus_lines: int = field(default=60000, metadata={"help": "Lines of the procedural pre-training corpus."})
-    corpus_max_number: int = field(default=100, metadata={
-        "help": "Largest operand of the corpus's + and - facts (keep arithmetic at the task's scale)."})
+    corpus_max_number: int = field(
+        default=100,
+        metadata={"help": "Largest operand of the corpus's + and - facts (keep arithmetic at the task's scale)."},
+    )
     corpus_max_factor: int = field(default=12, metadata={"help": "Largest factor of the corpus's * and / facts."})
     model_preset: str = field(default="nano", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
-    pretrain_steps: int | None = field(default=1200, metadata={
-        "help": "Pre-training optimiser steps (a step budget keeps results machine-independent). 600 "
-                "steps leave held-out loss at 0.86 and the arithmetic too weak for SFT data to matter; "
-                "1200 reach 0.71."})
+    pretrain_steps: int | None = field(
+        default=1200,
+        metadata={
+            "help": "Pre-training optimiser steps (a step budget keeps results machine-independent). 600 "
+            "steps leave held-out loss at 0.86 and the arithmetic too weak for SFT data to matter; "
+            "1200 reach 0.71."
+        },
+    )
     pretrain_batch_size: int = field(default=16, metadata={"help": "Pre-training sequences per step."})
-    pretrain_minutes: float | None = field(default=None, metadata={
-        "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None). A time budget "
-                "makes the numbers depend on the machine's speed and load: not reproducible."})
+    pretrain_minutes: float | None = field(
+        default=None,
+        metadata={
+            "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None). A time budget "
+            "makes the numbers depend on the machine's speed and load: not reproducible."
+        },
+    )
     template: str = field(default="qa", metadata={"help": "Prompt template for training and sampling."})
-    sft_epochs: float = field(default=12.0, metadata={
-        "help": "SFT epochs (the same recipe trains RFT and the control). Measured on the held-out split "
-                "(forms): 6 epochs 41.5%, 8 54.7%, 12 64.2%, 24 73.6%; the sampler's strength decides D'."})
-    sft_batch_size: int = field(default=8, metadata={
-        "help": "SFT/RFT global batch. Small batches (many optimiser steps) train a tiny model far better."})
+    sft_epochs: float = field(
+        default=12.0,
+        metadata={
+            "help": "SFT epochs (the same recipe trains RFT and the control). Measured on the held-out split "
+            "(forms): 6 epochs 41.5%, 8 54.7%, 12 64.2%, 24 73.6%; the sampler's strength decides D'."
+        },
+    )
+    sft_batch_size: int = field(
+        default=8,
+        metadata={"help": "SFT/RFT global batch. Small batches (many optimiser steps) train a tiny model far better."},
+    )
     sft_lr: float | None = field(default=2e-3, metadata={"help": "SFT/RFT learning rate (None = the profile's)."})
-    rft_epochs: float | None = field(default=5.0, metadata={
-        "help": "RFT epochs on D ∪ D' (None = sft_epochs, the paper's recipe). D ∪ D' is ~2.2x D, so 5 "
-                "epochs are fewer optimizer steps than SFT's 12 epochs of D; the paper's recipe (12) would "
-                "take 2.2x SFT's steps and, with its control, ~10 more minutes."})
-    control: str | None = field(default="steps", metadata={
-        "help": "Compute-matched control: the SFT recipe on D alone, trained for the same optimizer 'steps' "
-                "as RFT, or the same training 'tokens', or the same 'epochs'; None = no control."})
+    rft_epochs: float | None = field(
+        default=5.0,
+        metadata={
+            "help": "RFT epochs on D ∪ D' (None = sft_epochs, the paper's recipe). D ∪ D' is ~2.2x D, so 5 "
+            "epochs are fewer optimizer steps than SFT's 12 epochs of D; the paper's recipe (12) would "
+            "take 2.2x SFT's steps and, with its control, ~10 more minutes."
+        },
+    )
+    control: str | None = field(
+        default="steps",
+        metadata={
+            "help": "Compute-matched control: the SFT recipe on D alone, trained for the same optimizer 'steps' "
+            "as RFT, or the same training 'tokens', or the same 'epochs'; None = no control."
+        },
+    )
     k: int = field(default=4, metadata={"help": "Sampled reasoning paths per train question for RFT."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for RFT and maj@k."})
     max_tokens: int = field(default=160, metadata={"help": "Max new tokens per completion."})
-    eval_k: int = field(default=8, metadata={"help": "Samples per test question for maj@k, Pass@k, PassRatio@k (0 = greedy only)."})
-    eval_sampled_n: int | None = field(default=300, metadata={
-        "help": "Draw the eval_k samples for the first n test questions only (None = all): greedy accuracy, "
-                "the headline figure, is cheap and gets every test question (tighter paired intervals)."})
-    batch_size: int = field(default=128, metadata={
-        "help": "Rows decoded together by the sampling engine (part of the fingerprint: batch shapes can "
-                "change float rounding)."})
+    eval_k: int = field(
+        default=8, metadata={"help": "Samples per test question for maj@k, Pass@k, PassRatio@k (0 = greedy only)."}
+    )
+    eval_sampled_n: int | None = field(
+        default=300,
+        metadata={
+            "help": "Draw the eval_k samples for the first n test questions only (None = all): greedy accuracy, "
+            "the headline figure, is cheap and gets every test question (tighter paired intervals)."
+        },
+    )
+    batch_size: int = field(
+        default=128,
+        metadata={
+            "help": "Rows decoded together by the sampling engine (part of the fingerprint: batch shapes can "
+            "change float rounding)."
+        },
+    )
     bootstrap: int = field(default=10000, metadata={"help": "Paired bootstrap replicates over test questions."})
-    threads: int | None = field(default=None, metadata={
-        "help": "torch intra-op CPU threads of pre-training (None = the CPUs this process may use). Every "
-                "other stage uses one thread: for batches of 8 short sequences one thread was measured faster "
-                "than two (0.089 vs 0.100 s per SFT step on 2 idle cores), and it lets independent stages run "
-                "side by side. The thread count changes float reduction order, so it is part of every "
-                "fingerprint and of summary.json."})
-    workers: int = field(default=2, metadata={
-        "help": "Stages that do not depend on each other (sampling ∥ SFT's evaluation, RFT ∥ control "
-                "training, the last evaluations) run in this many processes at once. Those stages always use "
-                "one torch thread, so this changes the wall time, never the numbers (1 = one after another)."})
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch intra-op CPU threads of pre-training (None = the CPUs this process may use). Every "
+            "other stage uses one thread: for batches of 8 short sequences one thread was measured faster "
+            "than two (0.089 vs 0.100 s per SFT step on 2 idle cores), and it lets independent stages run "
+            "side by side. The thread count changes float reduction order, so it is part of every "
+            "fingerprint and of summary.json."
+        },
+    )
+    workers: int = field(
+        default=2,
+        metadata={
+            "help": "Stages that do not depend on each other (sampling ∥ SFT's evaluation, RFT ∥ control "
+            "training, the last evaluations) run in this many processes at once. Those stages always use "
+            "one torch thread, so this changes the wall time, never the numbers (1 = one after another)."
+        },
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,9 +159,22 @@ class DemoConfig:
     @classmethod
     def quick(cls, out: str) -> "DemoConfig":
         """A very small configuration for the smoke test (about a minute)."""
-        return cls(out=out, train_n=40, test_n=20, corpus_lines=2000, model_preset="nano",
-                   pretrain_steps=20, sft_epochs=1.0, rft_epochs=1.0, k=2, eval_k=2, eval_sampled_n=10, max_tokens=64,
-                   batch_size=64, bootstrap=200)
+        return cls(
+            out=out,
+            train_n=40,
+            test_n=20,
+            corpus_lines=2000,
+            model_preset="nano",
+            pretrain_steps=20,
+            sft_epochs=1.0,
+            rft_epochs=1.0,
+            k=2,
+            eval_k=2,
+            eval_sampled_n=10,
+            max_tokens=64,
+            batch_size=64,
+            bootstrap=200,
+        )
 
     def validate(self) -> None:
         from scalemath.datasets.procedural import SOLUTION_VARIETIES
@@ -143,8 +211,11 @@ def digest(path: Path) -> str:
     from scalemath.training.data import file_hash
 
     if path.is_dir():
-        parts = [f"{f.name}:{file_hash(f)}" for f in sorted(path.iterdir())
-                 if f.suffix == ".safetensors" or f.name == "tokenizer.json"]
+        parts = [
+            f"{f.name}:{file_hash(f)}"
+            for f in sorted(path.iterdir())
+            if f.suffix == ".safetensors" or f.name == "tokenizer.json"
+        ]
         if not parts:
             raise FileNotFoundError(f"{path}: no model weights")
         return file_hash_text("|".join(parts))
@@ -160,16 +231,23 @@ def file_hash_text(text: str) -> str:
 # ------------------------------------------------------------------------------------- jobs
 # Module-level (picklable) so that independent stages can run in worker processes.
 
+
 def job_train(a: dict[str, Any]) -> dict[str, Any]:
     """SFT / RFT / control training of the base on one data file."""
     from scalemath.training.sft import SFTRunConfig, train_sft
 
     train_sft(SFTRunConfig(**a["sft"]), quiet=a.get("quiet", False))
     meta = json.loads((Path(a["sft"]["out"]) / "train_meta.json").read_text())
-    return {"examples": meta["data"]["examples"], "tokens_per_epoch": meta["data"]["tokens"],
-            "compute": meta.get("compute"), "control": meta.get("control"),
-            **{k: meta.get(k) for k in ("steps", "train_seconds", "cpu_seconds", "tokens_per_second",
-                                        "train_loss_mean", "threads")}}
+    return {
+        "examples": meta["data"]["examples"],
+        "tokens_per_epoch": meta["data"]["tokens"],
+        "compute": meta.get("compute"),
+        "control": meta.get("control"),
+        **{
+            k: meta.get(k)
+            for k in ("steps", "train_seconds", "cpu_seconds", "tokens_per_second", "train_loss_mean", "threads")
+        },
+    }
 
 
 def job_sample(a: dict[str, Any]) -> dict[str, Any]:
@@ -182,8 +260,16 @@ def job_sample(a: dict[str, Any]) -> dict[str, Any]:
     out.unlink(missing_ok=True)
     engine = load_engine("hf", a["model"], batch_size=a["batch_size"], threads=a["threads"])
     params = SamplingParams(temperature=a["temperature"], max_tokens=a["max_tokens"], seed=a["seed"])
-    stats = sample_problems(read_problems(a["problems"]), engine, params, a["k"], a["template"], out,
-                            dataset="gsm8k", progress=a.get("progress", True))
+    stats = sample_problems(
+        read_problems(a["problems"]),
+        engine,
+        params,
+        a["k"],
+        a["template"],
+        out,
+        dataset="gsm8k",
+        progress=a.get("progress", True),
+    )
     return stats.to_dict()
 
 
@@ -195,26 +281,42 @@ def job_eval(a: dict[str, Any]) -> dict[str, Any]:
 
     problems = list(read_problems(a["problems"]))
     engine = load_engine("hf", a["model"], batch_size=a["batch_size"], threads=a["threads"])
-    common = dict(temperature=a["temperature"], out_dir=a["out"], max_tokens=a["max_tokens"], seed=a["seed"],
-                  template=a["template"], progress=a.get("progress", True))
+    common = dict(
+        temperature=a["temperature"],
+        out_dir=a["out"],
+        max_tokens=a["max_tokens"],
+        seed=a["seed"],
+        template=a["template"],
+        progress=a.get("progress", True),
+    )
     n = a.get("sampled_n")
     if a["k"] and n is not None and n < len(problems):
         greedy = evaluate(engine, problems, k=0, **common)
         # greedy samples of these questions are already in greedy.jsonl: only the k samples are drawn
         sampled = evaluate(engine, problems[:n], k=a["k"], **common)
-        metrics = {**sampled, "maj1@1": greedy["maj1@1"], "greedy": greedy["greedy"], "questions": len(problems),
-                   "sampled_questions": n, "timing": {**sampled["timing"], "greedy": greedy["timing"]["greedy"]}}
+        metrics = {
+            **sampled,
+            "maj1@1": greedy["maj1@1"],
+            "greedy": greedy["greedy"],
+            "questions": len(problems),
+            "sampled_questions": n,
+            "timing": {**sampled["timing"], "greedy": greedy["timing"]["greedy"]},
+        }
         (Path(a["out"]) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         return metrics
     return evaluate(engine, problems, k=a["k"], **common)
 
 
 JOBS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "train": job_train, "sample": job_sample, "eval": job_eval}
+    "train": job_train,
+    "sample": job_sample,
+    "eval": job_eval,
+}
 
 
-def run_group(out: Path, group: list[tuple[str, Any, str, dict[str, Any]]], workers: int,
-              log: Callable[[str], None]) -> list[StageResult]:
+def run_group(
+    out: Path, group: list[tuple[str, Any, str, dict[str, Any]]], workers: int, log: Callable[[str], None]
+) -> list[StageResult]:
     """Run stages that do not depend on each other: side by side in `workers` processes when more
     than one is pending (`python -m scalemath.experiments.demo JOB.json`; the jobs' args give them
     one torch thread), else one after another here."""
@@ -225,8 +327,9 @@ def run_group(out: Path, group: list[tuple[str, Any, str, dict[str, Any]]], work
 
     pending = [g for g in group if not is_done(out, g[0], g[1])]
     if workers <= 1 or len(pending) <= 1:
-        return [run_stage(out, name, config, (lambda j=job, a=args: JOBS[j](a)), log)
-                for name, config, job, args in group]
+        return [
+            run_stage(out, name, config, (lambda j=job, a=args: JOBS[j](a)), log) for name, config, job, args in group
+        ]
     jobs = out / ".jobs"
     jobs.mkdir(parents=True, exist_ok=True)
     log(f"[par ] {' ∥ '.join(g[0] for g in pending)} (side by side, 1 torch thread each)")
@@ -243,8 +346,18 @@ def run_group(out: Path, group: list[tuple[str, Any, str, dict[str, Any]]], work
             name, config, job, args = queue.pop(0)
             spec = jobs / f"{name}.json"
             (jobs / f"{name}.result.json").unlink(missing_ok=True)
-            spec.write_text(json.dumps({"out": str(out), "name": name, "config": config, "job": job,
-                                        "args": {**args, "progress": False, "quiet": True}}, default=str))
+            spec.write_text(
+                json.dumps(
+                    {
+                        "out": str(out),
+                        "name": name,
+                        "config": config,
+                        "job": job,
+                        "args": {**args, "progress": False, "quiet": True},
+                    },
+                    default=str,
+                )
+            )
             running[name] = subprocess.Popen([sys.executable, "-m", "scalemath.experiments.demo", str(spec)])
         time.sleep(0.5)
         for name, proc in list(running.items()):
@@ -259,16 +372,19 @@ def run_group(out: Path, group: list[tuple[str, Any, str, dict[str, Any]]], work
             log(f"[done] {name} in {results[name].seconds:.0f}s")
     if failed:
         raise RuntimeError(f"stage(s) failed: {', '.join(failed)}; their output is above")
-    return [results[name] if name in results else run_stage(out, name, config, lambda: {}, log)
-            for name, config, _, _ in group]
+    return [
+        results[name] if name in results else run_stage(out, name, config, lambda: {}, log)
+        for name, config, _, _ in group
+    ]
 
 
 def _worker_main(spec_path: str) -> None:
     """Entry point of a side-by-side stage (see run_group)."""
     spec = json.loads(Path(spec_path).read_text())
     _quiet_libraries()
-    res = run_stage(Path(spec["out"]), spec["name"], spec["config"], lambda: JOBS[spec["job"]](spec["args"]),
-                    lambda msg: None)
+    res = run_stage(
+        Path(spec["out"]), spec["name"], spec["config"], lambda: JOBS[spec["job"]](spec["args"]), lambda msg: None
+    )
     Path(spec_path).with_suffix(".result.json").write_text(json.dumps(dataclasses.asdict(res), default=str))
 
 
@@ -285,8 +401,21 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    p = {name: out / name for name in ("train.jsonl", "test.jsonl", "corpus.txt", "base", "sft",
-                                        "sft_samples.jsonl", "rft_data.jsonl", "rft", "control", "eval")}
+    p = {
+        name: out / name
+        for name in (
+            "train.jsonl",
+            "test.jsonl",
+            "corpus.txt",
+            "base",
+            "sft",
+            "sft_samples.jsonl",
+            "rft_data.jsonl",
+            "rft",
+            "control",
+            "eval",
+        )
+    }
     c = cfg.to_dict()
     threads = resolved_threads(cfg)
     # what decides the numbers besides the settings: part of every training / sampling fingerprint.
@@ -306,11 +435,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         stages.extend(res)
         return res
 
-    gen_common = dict(steps=tuple(cfg.steps), seed=cfg.seed, number_range=tuple(cfg.number_range),
-                      families=tuple(cfg.families) if cfg.families else None,
-                      solution_variety=cfg.solution_variety)
-    corpus_cfg = CorpusConfig(seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=cfg.corpus_max_number,
-                              max_factor=cfg.corpus_max_factor)
+    gen_common = dict(
+        steps=tuple(cfg.steps),
+        seed=cfg.seed,
+        number_range=tuple(cfg.number_range),
+        families=tuple(cfg.families) if cfg.families else None,
+        solution_variety=cfg.solution_variety,
+    )
+    corpus_cfg = CorpusConfig(
+        seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=cfg.corpus_max_number, max_factor=cfg.corpus_max_factor
+    )
 
     def data() -> dict[str, Any]:
         n_tr = write_jsonl(p["train.jsonl"], generate(cfg.train_n, split="train", **gen_common))
@@ -323,8 +457,12 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
 
     # the generators' full settings (defaults included), so a changed default reruns the data
     gen_full = {k: v for k, v in dataclasses.asdict(ProceduralConfig(**gen_common)).items() if k != "split"}
-    data_cfg = {"train_n": cfg.train_n, "test_n": cfg.test_n, "generator": gen_full,
-                "corpus": dataclasses.asdict(corpus_cfg)}
+    data_cfg = {
+        "train_n": cfg.train_n,
+        "test_n": cfg.test_n,
+        "generator": gen_full,
+        "corpus": dataclasses.asdict(corpus_cfg),
+    }
     stage("data", data_cfg, data)
     files = {name: digest(p[name]) for name in ("train.jsonl", "test.jsonl", "corpus.txt")}
 
@@ -333,65 +471,135 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         from scalemath.training.tiny import PRESETS, build_tiny_base
 
         tiny = dataclasses.replace(PRESETS[cfg.model_preset], seed=cfg.seed)
-        build_tiny_base(p["corpus.txt"], p["base"], tiny,
-                        PretrainConfig(minutes=None if cfg.pretrain_steps else cfg.pretrain_minutes,
-                                       max_steps=cfg.pretrain_steps, batch_size=cfg.pretrain_batch_size,
-                                       seed=cfg.seed, threads=threads))
+        build_tiny_base(
+            p["corpus.txt"],
+            p["base"],
+            tiny,
+            PretrainConfig(
+                minutes=None if cfg.pretrain_steps else cfg.pretrain_minutes,
+                max_steps=cfg.pretrain_steps,
+                batch_size=cfg.pretrain_batch_size,
+                seed=cfg.seed,
+                threads=threads,
+            ),
+        )
         return json.loads((p["base"] / "tiny_meta.json").read_text()).get("pretrain", {})
 
-    base_cfg = {"corpus": files["corpus.txt"], "env": env, "seed": cfg.seed,
-                **{k: c[k] for k in ("model_preset", "pretrain_steps", "pretrain_batch_size", "pretrain_minutes")}}
+    base_cfg = {
+        "corpus": files["corpus.txt"],
+        "env": env,
+        "seed": cfg.seed,
+        **{k: c[k] for k in ("model_preset", "pretrain_steps", "pretrain_batch_size", "pretrain_minutes")},
+    }
     stage("pretrain", base_cfg, base)
     base_hash = digest(p["base"])
     recipe = {"base": base_hash, "seed": cfg.seed, **{k: c[k] for k in ("template", "sft_batch_size", "sft_lr")}}
 
     def sft_args(data_path: Path, dest: Path, epochs: float, n_threads: int, control_of: Path | None = None):
-        return {"sft": dict(model=str(p["base"]), data=str(data_path), out=str(dest), template=cfg.template,
-                            own_test_sets=[str(p["test.jsonl"])],   # + the known test sets
-                            seed=cfg.seed, epochs=epochs, learning_rate=cfg.sft_lr, batch_size=cfg.sft_batch_size,
-                            per_device_batch_size=cfg.sft_batch_size, threads=n_threads,
-                            control=cfg.control if control_of else None,
-                            control_of=str(control_of) if control_of else None)}
+        return {
+            "sft": dict(
+                model=str(p["base"]),
+                data=str(data_path),
+                out=str(dest),
+                template=cfg.template,
+                own_test_sets=[str(p["test.jsonl"])],  # + the known test sets
+                seed=cfg.seed,
+                epochs=epochs,
+                learning_rate=cfg.sft_lr,
+                batch_size=cfg.sft_batch_size,
+                per_device_batch_size=cfg.sft_batch_size,
+                threads=n_threads,
+                control=cfg.control if control_of else None,
+                control_of=str(control_of) if control_of else None,
+            )
+        }
 
-    stage("sft", {**recipe, "env": env1, "data": files["train.jsonl"], "epochs": cfg.sft_epochs},
-          lambda: job_train(sft_args(p["train.jsonl"], p["sft"], cfg.sft_epochs, 1)))
+    stage(
+        "sft",
+        {**recipe, "env": env1, "data": files["train.jsonl"], "epochs": cfg.sft_epochs},
+        lambda: job_train(sft_args(p["train.jsonl"], p["sft"], cfg.sft_epochs, 1)),
+    )
     sft_hash = digest(p["sft"])
 
-    eval_common = {"problems": str(p["test.jsonl"]), "k": cfg.eval_k, "temperature": cfg.temperature,
-                   "max_tokens": cfg.max_tokens, "seed": cfg.seed, "template": cfg.template,
-                   "batch_size": cfg.batch_size, "threads": 1, "sampled_n": cfg.eval_sampled_n}
-    eval_cfg = {"test": files["test.jsonl"], "env": env1, "seed": cfg.seed,
-                **{k: c[k] for k in ("eval_k", "eval_sampled_n", "temperature", "max_tokens", "batch_size",
-                                     "template")}}
+    eval_common = {
+        "problems": str(p["test.jsonl"]),
+        "k": cfg.eval_k,
+        "temperature": cfg.temperature,
+        "max_tokens": cfg.max_tokens,
+        "seed": cfg.seed,
+        "template": cfg.template,
+        "batch_size": cfg.batch_size,
+        "threads": 1,
+        "sampled_n": cfg.eval_sampled_n,
+    }
+    eval_cfg = {
+        "test": files["test.jsonl"],
+        "env": env1,
+        "seed": cfg.seed,
+        **{k: c[k] for k in ("eval_k", "eval_sampled_n", "temperature", "max_tokens", "batch_size", "template")},
+    }
 
     def eval_item(name: str) -> tuple[str, Any, str, dict[str, Any]]:
-        return (f"eval_{name}", {**eval_cfg, "model": digest(p[name])}, "eval",
-                {**eval_common, "model": str(p[name]), "out": str(p["eval"] / name)})
+        return (
+            f"eval_{name}",
+            {**eval_cfg, "model": digest(p[name])},
+            "eval",
+            {**eval_common, "model": str(p[name]), "out": str(p["eval"] / name)},
+        )
 
-    sample_cfg = {"model": sft_hash, "questions": files["train.jsonl"], "env": env1, "seed": cfg.seed,
-                  **{k: c[k] for k in ("template", "k", "temperature", "max_tokens", "batch_size")}}
+    sample_cfg = {
+        "model": sft_hash,
+        "questions": files["train.jsonl"],
+        "env": env1,
+        "seed": cfg.seed,
+        **{k: c[k] for k in ("template", "k", "temperature", "max_tokens", "batch_size")},
+    }
     # sampling D's questions and evaluating SFT need only the SFT model: side by side
-    group([("sample", sample_cfg, "sample",
-            {"model": str(p["sft"]), "problems": str(p["train.jsonl"]), "out": str(p["sft_samples.jsonl"]),
-             "batch_size": cfg.batch_size, "threads": 1, "temperature": cfg.temperature,
-             "max_tokens": cfg.max_tokens, "seed": cfg.seed, "k": cfg.k, "template": cfg.template}),
-           eval_item("sft")])
+    group(
+        [
+            (
+                "sample",
+                sample_cfg,
+                "sample",
+                {
+                    "model": str(p["sft"]),
+                    "problems": str(p["train.jsonl"]),
+                    "out": str(p["sft_samples.jsonl"]),
+                    "batch_size": cfg.batch_size,
+                    "threads": 1,
+                    "temperature": cfg.temperature,
+                    "max_tokens": cfg.max_tokens,
+                    "seed": cfg.seed,
+                    "k": cfg.k,
+                    "template": cfg.template,
+                },
+            ),
+            eval_item("sft"),
+        ]
+    )
 
     def rft() -> dict[str, Any]:
         from scalemath.experiments.analyses import rft_path_counts
         from scalemath.methods.rft import RFTConfig, collect_files
 
-        records, stats = collect_files([str(p["sft_samples.jsonl"])], RFTConfig(),
-                                       problems_path=str(p["train.jsonl"]))
+        records, stats = collect_files([str(p["sft_samples.jsonl"])], RFTConfig(), problems_path=str(p["train.jsonl"]))
         write_jsonl(p["rft_data.jsonl"], records)
         d = stats.to_dict()
         d["path_counts"] = rft_path_counts(records)
         (out / "rft_stats.json").write_text(json.dumps(d, indent=2) + "\n")
-        return {"records": len(records), **{k: d.get(k) for k in (
-            "questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals")}}
+        return {
+            "records": len(records),
+            **{
+                k: d.get(k)
+                for k in ("questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals")
+            },
+        }
 
-    stage("rft_collect", {"samples": digest(p["sft_samples.jsonl"]), "problems": files["train.jsonl"],
-                          "collect": "paper"}, rft)
+    stage(
+        "rft_collect",
+        {"samples": digest(p["sft_samples.jsonl"]), "problems": files["train.jsonl"], "collect": "paper"},
+        rft,
+    )
     rft_epochs = cfg.rft_epochs if cfg.rft_epochs is not None else cfg.sft_epochs
     rft_hash = digest(p["rft_data.jsonl"])
     rft_args = sft_args(p["rft_data.jsonl"], p["rft"], rft_epochs, 1)
@@ -408,9 +616,20 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
             planned = {**plan(SFTRunConfig(**rft_args["sft"])), "data_hash": rft_hash}
             plan_path.write_text(json.dumps(planned, indent=2) + "\n")
         planned = json.loads(plan_path.read_text())
-        items.append(("control_train", {**recipe, "env": env1, "data": files["train.jsonl"], "control": cfg.control,
-                                        "reference": {"data": rft_hash, "compute": planned["compute"]}}, "train",
-                      sft_args(p["train.jsonl"], p["control"], cfg.sft_epochs, 1, control_of=plan_path)))
+        items.append(
+            (
+                "control_train",
+                {
+                    **recipe,
+                    "env": env1,
+                    "data": files["train.jsonl"],
+                    "control": cfg.control,
+                    "reference": {"data": rft_hash, "compute": planned["compute"]},
+                },
+                "train",
+                sft_args(p["train.jsonl"], p["control"], cfg.sft_epochs, 1, control_of=plan_path),
+            )
+        )
         names = ["sft", "control", "rft"]
     group(items)
     if cfg.control:
@@ -419,22 +638,34 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
             raise RuntimeError(f"RFT trained {actual['steps']} steps, its plan said {planned['compute']['steps']}")
     group([eval_item(name) for name in names if name != "sft"])
     results = {name: json.loads((p["eval"] / name / "metrics.json").read_text()) for name in names}
-    summary = summarize(cfg, results, json.loads((out / "rft_stats.json").read_text()), names,
-                        {name: json.loads((p[name] / "train_meta.json").read_text()) for name in names})
+    summary = summarize(
+        cfg,
+        results,
+        json.loads((out / "rft_stats.json").read_text()),
+        names,
+        {name: json.loads((p[name] / "train_meta.json").read_text()) for name in names},
+    )
     summary["comparisons"] = compare_models(cfg, names)
     summary["conclusion"] = conclusion(summary)
     import resource
 
     summary["timing"] = {
         "stages": [{"stage": s.name, "seconds": round(s.seconds, 1), "skipped": s.skipped} for s in stages],
-        "total_seconds": round(time.perf_counter() - t_start, 1), "workers": cfg.workers,
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2),
-        "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20, 2)}
+        "total_seconds": round(time.perf_counter() - t_start, 1),
+        "workers": cfg.workers,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+    }
     summary["provenance"] = {
-        "threads": threads, "threads_after_pretraining": 1, "cpu": env["cpu"], "versions": env["versions"],
-        "git": _git(), "seed": cfg.seed,
+        "threads": threads,
+        "threads_after_pretraining": 1,
+        "cpu": env["cpu"],
+        "versions": env["versions"],
+        "git": _git(),
+        "seed": cfg.seed,
         "decided_by": "the settings (config.json), the seed, the torch thread count of each stage, the library "
-                      "versions and the CPU's kernels (cpu); no wall-clock budget, no dependence on load"}
+        "versions and the CPU's kernels (cpu); no wall-clock budget, no dependence on load",
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -471,8 +702,13 @@ def _quiet_libraries() -> None:
     hf_logging.set_verbosity_error()
 
 
-def summarize(cfg: DemoConfig, results: dict[str, dict[str, Any]], rft_stats: dict[str, Any],
-              names: list[str] | None = None, metas: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def summarize(
+    cfg: DemoConfig,
+    results: dict[str, dict[str, Any]],
+    rft_stats: dict[str, Any],
+    names: list[str] | None = None,
+    metas: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The side-by-side figures of the models and what compute each took."""
     k = cfg.eval_k
     keys = ["maj1@1"] + ([f"maj@{k}", f"pass@{k}", f"pass_ratio@{k}"] if k else [])
@@ -481,13 +717,24 @@ def summarize(cfg: DemoConfig, results: dict[str, dict[str, Any]], rft_stats: di
     compute = {}
     for name, meta in (metas or {}).items():
         comp = meta.get("compute") or {}
-        compute[name] = {"examples": meta["data"]["examples"], "steps": meta["steps"],
-                         "epochs": comp.get("epochs"), "tokens": comp.get("tokens"), "control": meta.get("control")}
+        compute[name] = {
+            "examples": meta["data"]["examples"],
+            "steps": meta["steps"],
+            "epochs": comp.get("epochs"),
+            "tokens": comp.get("tokens"),
+            "control": meta.get("control"),
+        }
     # figures only: wall times live in summary["timing"], so two runs of one command have equal
     # summaries except for "timing" and "provenance"
     rft_data = {k: v for k, v in rft_stats.items() if k not in ("seconds", "examples")}
-    return {"metrics": rows, "keys": keys, "labels": {n: model_label(n, cfg) for n in names},
-            "compute": compute, "rft_data": rft_data, "config": cfg.to_dict()}
+    return {
+        "metrics": rows,
+        "keys": keys,
+        "labels": {n: model_label(n, cfg) for n in names},
+        "compute": compute,
+        "rft_data": rft_data,
+        "config": cfg.to_dict(),
+    }
 
 
 PAIRS = (("rft", "control"), ("rft", "sft"), ("control", "sft"))
@@ -529,36 +776,54 @@ def conclusion(summary: dict[str, Any]) -> str:
         v = verdict(rc)
         head = f"Greedy accuracy, RFT − compute-matched control ({matched}): {interval_text(rc, ci)}{mc(rc)}"
         if v == "b":
-            out.append(f"{head}. The interval is above 0: on these {n} questions RFT's gain holds at matched "
-                       "compute, so it comes from the RFT data (D'), not from the extra steps.")
+            out.append(
+                f"{head}. The interval is above 0: on these {n} questions RFT's gain holds at matched "
+                "compute, so it comes from the RFT data (D'), not from the extra steps."
+            )
         elif v == "a":
-            out.append(f"{head}. The interval is below 0: on these {n} questions the same compute spent on D "
-                       "alone did better than RFT's data.")
+            out.append(
+                f"{head}. The interval is below 0: on these {n} questions the same compute spent on D "
+                "alone did better than RFT's data."
+            )
         else:
-            out.append(f"{head}. The interval contains 0: this run does not show that the RFT data buys "
-                       f"anything beyond the same compute spent on D alone (on {n} questions, a difference "
-                       f"between {100 * rc['lo']:+.1f} and {100 * rc['hi']:+.1f} points is not ruled out).")
+            out.append(
+                f"{head}. The interval contains 0: this run does not show that the RFT data buys "
+                f"anything beyond the same compute spent on D alone (on {n} questions, a difference "
+                f"between {100 * rc['lo']:+.1f} and {100 * rc['hi']:+.1f} points is not ruled out)."
+            )
         others = [r for r in comps["rft_vs_control"]["rows"] if r["metric"] != "greedy"]
         if others:
-            out.append("Sampled figures, RFT − control: " + "; ".join(
-                f"{label(r['metric'])} {interval_text(r, ci)}" for r in others) + ".")
+            out.append(
+                "Sampled figures, RFT − control: "
+                + "; ".join(f"{label(r['metric'])} {interval_text(r, ci)}" for r in others)
+                + "."
+            )
     sft_steps, rft_steps = comp.get("sft", {}).get("steps"), comp.get("rft", {}).get("steps")
-    ratio = f" (not compute-matched: RFT took {rft_steps / sft_steps:.2f}× SFT's {sft_steps} steps)" \
-        if sft_steps and rft_steps else ""
+    ratio = (
+        f" (not compute-matched: RFT took {rft_steps / sft_steps:.2f}× SFT's {sft_steps} steps)"
+        if sft_steps and rft_steps
+        else ""
+    )
     out.append(f"RFT − SFT: {interval_text(rs, ci)}{mc(rs)}{ratio}.")
     if "control_vs_sft" in comps:
         cs = _greedy(comps["control_vs_sft"])
         v = verdict(cs)
         if v == "b":
-            out.append(f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: the extra steps alone raise SFT, so "
-                       f"SFT at {cfg['sft_epochs']:g} epochs was not trained to its best and that much of "
-                       "RFT − SFT is compute, not data.")
+            out.append(
+                f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: the extra steps alone raise SFT, so "
+                f"SFT at {cfg['sft_epochs']:g} epochs was not trained to its best and that much of "
+                "RFT − SFT is compute, not data."
+            )
         elif v == "a":
-            out.append(f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: more steps on D alone hurt "
-                       "(over-fitting), so SFT was at or past its best.")
+            out.append(
+                f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: more steps on D alone hurt "
+                "(over-fitting), so SFT was at or past its best."
+            )
         else:
-            out.append(f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: the extra steps alone change SFT by "
-                       "no measurable amount here.")
+            out.append(
+                f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: the extra steps alone change SFT by "
+                "no measurable amount here."
+            )
     return " ".join(out)
 
 
@@ -585,22 +850,29 @@ def print_summary(summary: dict[str, Any]) -> None:
     comps = summary.get("comparisons", {})
     n = next((c["questions"] for c in comps.values()), None)
     console = Console()
-    table = Table(title=f"Held-out test split{f' ({n} questions)' if n else ''}, same base and recipe"
-                  + ("; control = " + labels["control"] if "control" in labels else ""))
+    table = Table(
+        title=f"Held-out test split{f' ({n} questions)' if n else ''}, same base and recipe"
+        + ("; control = " + labels["control"] if "control" in labels else "")
+    )
     table.add_column("metric")
     for name in rows:
         table.add_column(SHORT.get(name, name), justify="right")
     for key in keys:
-        table.add_row("greedy (maj1@1)" if key == "maj1@1" else label(key),
-                      *(f"{100 * rows[name][key]:.1f}%" if rows[name].get(key) is not None else "—"
-                        for name in rows))
+        table.add_row(
+            "greedy (maj1@1)" if key == "maj1@1" else label(key),
+            *(f"{100 * rows[name][key]:.1f}%" if rows[name].get(key) is not None else "—" for name in rows),
+        )
     compute = summary.get("compute", {})
     if compute:
         table.add_row("optimizer steps", *(str(compute.get(m, {}).get("steps", "—")) for m in rows))
-        table.add_row("epochs", *(f"{compute[m]['epochs']:.2f}" if compute.get(m, {}).get("epochs") is not None
-                                  else "—" for m in rows))
-        table.add_row("train tokens", *(f"{compute[m]['tokens'] / 1e6:.2f}M" if compute.get(m, {}).get("tokens")
-                                        else "—" for m in rows))
+        table.add_row(
+            "epochs",
+            *(f"{compute[m]['epochs']:.2f}" if compute.get(m, {}).get("epochs") is not None else "—" for m in rows),
+        )
+        table.add_row(
+            "train tokens",
+            *(f"{compute[m]['tokens'] / 1e6:.2f}M" if compute.get(m, {}).get("tokens") else "—" for m in rows),
+        )
     console.print(table)
     if comps:
         pt = Table(title="Paired differences on the same questions, points [95% bootstrap interval]")
@@ -618,32 +890,43 @@ def print_summary(summary: dict[str, Any]) -> None:
                 name = "greedy" if r["metric"] == "greedy" else label(r["metric"])
                 if r["n"] != comps[key]["questions"]:
                     name += f" ({r['n']} q)"
-                pt.add_row(title if i == 0 else "", name,
-                           _cell(r), f"{r['p_mcnemar']:.2g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "",
-                           {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff. shown",
-                            "unknown": ""}[v])
+                pt.add_row(
+                    title if i == 0 else "",
+                    name,
+                    _cell(r),
+                    f"{r['p_mcnemar']:.2g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "",
+                    {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff. shown", "unknown": ""}[v],
+                )
             pt.add_section()
         console.print(pt)
     if summary.get("conclusion"):
         console.print(summary["conclusion"], highlight=False)
     d = summary["rft_data"]
     paths = d.get("path_counts", {})
-    line = (f"RFT data (D ∪ D'): {d['originals']} originals + {d['distinct_paths']} distinct sampled paths, "
-            f"from {d['samples']} samples ({d['correct']} correct)")
+    line = (
+        f"RFT data (D ∪ D'): {d['originals']} originals + {d['distinct_paths']} distinct sampled paths, "
+        f"from {d['samples']} samples ({d['correct']} correct)"
+    )
     if paths:
-        line += (f"; {paths['new_per_question']:.2f} sampled paths per question differ from the reference's "
-                 f"equations, {paths['distinct_per_question']:.2f} distinct paths per question in D ∪ D'")
+        line += (
+            f"; {paths['new_per_question']:.2f} sampled paths per question differ from the reference's "
+            f"equations, {paths['distinct_per_question']:.2f} distinct paths per question in D ∪ D'"
+        )
     console.print(line + ".", highlight=False)
     t = summary.get("timing")
     if t:
-        parts = ", ".join(f"{s['stage']} {s['seconds']:.0f}s{' (skipped)' if s['skipped'] else ''}"
-                          for s in t["stages"])
+        parts = ", ".join(
+            f"{s['stage']} {s['seconds']:.0f}s{' (skipped)' if s['skipped'] else ''}" for s in t["stages"]
+        )
         w = t.get("peak_rss_worker_gb") or 0.0
         mem = f"peak RSS {t['peak_rss_gb']:.2f} GB" + (
-            f" + {t.get('workers', 2)} × {w:.2f} GB side-by-side workers at most" if w else "")
-        console.print(f"Wall time: {parts}; total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min); "
-                      f"{mem}; {summary['provenance']['threads']} torch threads (1 in side-by-side stages).",
-                      highlight=False)
+            f" + {t.get('workers', 2)} × {w:.2f} GB side-by-side workers at most" if w else ""
+        )
+        console.print(
+            f"Wall time: {parts}; total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min); "
+            f"{mem}; {summary['provenance']['threads']} torch threads (1 in side-by-side stages).",
+            highlight=False,
+        )
 
 
 if __name__ == "__main__":

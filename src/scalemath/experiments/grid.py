@@ -21,6 +21,7 @@ Every cell's `config` is JSON-ready and holds everything that determines its out
 fingerprints it together with its dependencies' identities, so changing a field reruns exactly the
 cells it reaches.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -89,8 +90,9 @@ def _rft_collect(study: StudyConfig, overrides: dict[str, Any]) -> dict[str, Any
     out = {k: v for k, v in dataclasses.asdict(RFTConfig(**d)).items() if k not in ("workers", "max_examples")}
     # fields added after results existed enter a cell's key only when changed (old runs stay done)
     for f in dataclasses.fields(RFTConfig):
-        if f.name in _RFT_LATER and out.get(f.name) == (f.default if f.default is not dataclasses.MISSING
-                                                          else f.default_factory()):
+        if f.name in _RFT_LATER and out.get(f.name) == (
+            f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        ):
             out.pop(f.name)
     return out
 
@@ -115,12 +117,23 @@ def expand(study: StudyConfig) -> list[Cell]:
     leak_on = {k: v for k, v in leak.items() if k not in ("enabled", "control")}
 
     def eval_config(template: str, fewshot: dict[str, Any] | None, leakage: bool) -> dict[str, Any]:
-        return {"template": template, "max_tokens": ev.max_tokens, "k": ev.k, "temperature": ev.temperature,
-                "seed": ev.seed, "engine": ev.engine, "batch_size": ev.batch_size,
-                "engine_kwargs": dict(ev.engine_kwargs), "dataset": study.data.dataset,
-                "bootstrap": ev.bootstrap, "sets": eval_sets, "sets_limit": ev.sets_limit,
-                "leakage": leak_on if leakage else None, "fewshot": fewshot,
-                "pretrain_loss": study.analyses.pretrain_loss}
+        return {
+            "template": template,
+            "max_tokens": ev.max_tokens,
+            "k": ev.k,
+            "temperature": ev.temperature,
+            "seed": ev.seed,
+            "engine": ev.engine,
+            "batch_size": ev.batch_size,
+            "engine_kwargs": dict(ev.engine_kwargs),
+            "dataset": study.data.dataset,
+            "bootstrap": ev.bootstrap,
+            "sets": eval_sets,
+            "sets_limit": ev.sets_limit,
+            "leakage": leak_on if leakage else None,
+            "fewshot": fewshot,
+            "pretrain_loss": study.analyses.pretrain_loss,
+        }
 
     eval_dir_keys = ("template", "max_tokens", "temperature", "seed", "engine", "dataset", "fewshot")
 
@@ -128,19 +141,43 @@ def expand(study: StudyConfig) -> list[Cell]:
         base_id = add(Cell(f"base/{b.name}", "base", _base_config(b), base=b.name)).id
         tmpl = study.sft.template
 
-        def train(cid: str, method: str, recipe: dict[str, Any], deps: list[str], rft: bool = False,
-                  leakage: bool = study.analyses.leakage.enabled) -> Cell:
+        def train(
+            cid: str,
+            method: str,
+            recipe: dict[str, Any],
+            deps: list[str],
+            rft: bool = False,
+            leakage: bool = study.analyses.leakage.enabled,
+        ) -> Cell:
             cfg = {**recipe, "template": tmpl, "train": _merged_train(study, rft)}
             cell = add(Cell(cid, "train", cfg, ["data", base_id, *deps], method=method, base=b.name))
-            add(Cell(f"eval/{cid}", "eval", eval_config(tmpl, None, leakage), ["data", base_id, cid],
-                     method=method, base=b.name, dir_keys=eval_dir_keys))
+            add(
+                Cell(
+                    f"eval/{cid}",
+                    "eval",
+                    eval_config(tmpl, None, leakage),
+                    ["data", base_id, cid],
+                    method=method,
+                    base=b.name,
+                    dir_keys=eval_dir_keys,
+                )
+            )
             return cell
 
         def sft_cell(frac: float, seed: int) -> str:
             cid = f"sft/{b.name}/{frac_label(frac)}/s{seed}"
             if cid not in cells:
-                train(cid, "sft", {"recipe": "fraction", "fraction": frac, "seed": seed,
-                                   "long_cot_weight": study.sft.long_cot_weight}, [])
+                train(
+                    cid,
+                    "sft",
+                    {
+                        "recipe": "fraction",
+                        "fraction": frac,
+                        "seed": seed,
+                        "long_cot_weight": study.sft.long_cot_weight,
+                    },
+                    [],
+                )
             return cid
 
         for frac in _unique(study.sft.fractions):
@@ -150,26 +187,52 @@ def expand(study: StudyConfig) -> list[Cell]:
             for frac in _unique(study.analyses.long_cot.fractions):
                 for seed in _unique(study.sft.seeds):
                     method = f"sft-longcot-w{num_label(w)}"
-                    train(f"{method}/{b.name}/{frac_label(frac)}/s{seed}", method,
-                          {"recipe": "fraction", "fraction": frac, "seed": seed, "long_cot_weight": w}, [])
+                    train(
+                        f"{method}/{b.name}/{frac_label(frac)}/s{seed}",
+                        method,
+                        {"recipe": "fraction", "fraction": frac, "seed": seed, "long_cot_weight": w},
+                        [],
+                    )
         if study.analyses.leakage.control:
-            train(f"sft-leaky/{b.name}", "sft-leaky", {"recipe": "leaky", "seed": study.sft.seeds[0]}, [],
-                  leakage=True)
+            train(f"sft-leaky/{b.name}", "sft-leaky", {"recipe": "leaky", "seed": study.sft.seeds[0]}, [], leakage=True)
+
         def control_cell(of: str, method: str, kind: str | None, rft: bool, extra: dict[str, Any]) -> None:
             """The compute-matched control of train cell `of`: the same recipe on D (the full
             training set), for as many steps / tokens / epochs as `of` took."""
             if kind:
-                train(f"{method}-control/{of.split('/', 1)[1]}", f"{method}-control",
-                      {"recipe": "fraction", "fraction": 1.0, "seed": study.sft.seeds[0], "long_cot_weight": 0.0,
-                       "control": kind, "control_of": of, **extra}, [of], rft=rft)
+                train(
+                    f"{method}-control/{of.split('/', 1)[1]}",
+                    f"{method}-control",
+                    {
+                        "recipe": "fraction",
+                        "fraction": 1.0,
+                        "seed": study.sft.seeds[0],
+                        "long_cot_weight": 0.0,
+                        "control": kind,
+                        "control_of": of,
+                        **extra,
+                    },
+                    [of],
+                    rft=rft,
+                )
 
         for a in study.augment:
             aug = _file_id(a.path, f"augment.{a.name}.path")
             for n in _unique(a.amounts):
                 cid = f"{a.name}/{b.name}/n{'all' if n is None else n}"
-                train(cid, a.name,
-                      {"recipe": "augment", "file": aug, "format": a.format, "amount": n,
-                       "with_original": a.with_original, "seed": study.sft.seeds[0]}, [])
+                train(
+                    cid,
+                    a.name,
+                    {
+                        "recipe": "augment",
+                        "file": aug,
+                        "format": a.format,
+                        "amount": n,
+                        "with_original": a.with_original,
+                        "seed": study.sft.seeds[0],
+                    },
+                    [],
+                )
                 control_cell(cid, a.name, a.control, False, {"amount": n})
 
         # sampling runs: one per (SFT model, temperature), at the largest k any cell takes from it
@@ -193,10 +256,20 @@ def expand(study: StudyConfig) -> list[Cell]:
         sample_ids: dict[tuple[float, int, float], str] = {}
         for (frac, seed, t), k in wanted.items():
             model = sft_cell(frac, seed)
-            cfg = {"model": model, "template": tmpl, "dataset": study.data.dataset, "temperature": t,
-                   "top_p": smp.top_p, "top_k": smp.top_k, "max_tokens": smp.max_tokens, "seed": smp.seed,
-                   "engine": smp.engine, "batch_size": smp.batch_size, "engine_kwargs": dict(smp.engine_kwargs),
-                   "k": k}
+            cfg = {
+                "model": model,
+                "template": tmpl,
+                "dataset": study.data.dataset,
+                "temperature": t,
+                "top_p": smp.top_p,
+                "top_k": smp.top_k,
+                "max_tokens": smp.max_tokens,
+                "seed": smp.seed,
+                "engine": smp.engine,
+                "batch_size": smp.batch_size,
+                "engine_kwargs": dict(smp.engine_kwargs),
+                "k": k,
+            }
             keys = tuple(x for x in cfg if x not in ("k", "batch_size", "engine_kwargs"))
             sid = f"sample/{b.name}/{frac_label(frac)}/s{seed}/t{num_label(t)}"
             add(Cell(sid, "sample", cfg, ["data", model], base=b.name, identity_keys=keys, dir_keys=keys))
@@ -205,18 +278,44 @@ def expand(study: StudyConfig) -> list[Cell]:
         for cid, method, models, k, overrides, control in uses:
             sids = [sample_ids[m] for m in models]
             match = {"match": study.rft.match, "match_of": source} if study.rft.match else {}
-            train(cid, method, {"recipe": "rft", "k": k, "samples": sids,
-                                "collect": _rft_collect(study, overrides), "seed": study.sft.seeds[0], **match},
-                  sids + ([source] if match else []), rft=True)
+            train(
+                cid,
+                method,
+                {
+                    "recipe": "rft",
+                    "k": k,
+                    "samples": sids,
+                    "collect": _rft_collect(study, overrides),
+                    "seed": study.sft.seeds[0],
+                    **match,
+                },
+                sids + ([source] if match else []),
+                rft=True,
+            )
             control_cell(cid, method, control, True, {"k": k})
 
         fs = study.analyses.fewshot
         for n in _unique(fs.shots):
-            few = {"shots": n, "template": fs.template, "exemplar_template": fs.exemplar_template,
-                   "separator": fs.separator, "seed": fs.seed, "stop": list(fs.stop),
-                   "template_text": _template_texts(fs.template, fs.exemplar_template)}
-            add(Cell(f"fewshot/{b.name}/{n}shot", "eval", eval_config(tmpl, few, study.analyses.leakage.enabled),
-                     ["data", base_id], method="fewshot", base=b.name, dir_keys=eval_dir_keys))
+            few = {
+                "shots": n,
+                "template": fs.template,
+                "exemplar_template": fs.exemplar_template,
+                "separator": fs.separator,
+                "seed": fs.seed,
+                "stop": list(fs.stop),
+                "template_text": _template_texts(fs.template, fs.exemplar_template),
+            }
+            add(
+                Cell(
+                    f"fewshot/{b.name}/{n}shot",
+                    "eval",
+                    eval_config(tmpl, few, study.analyses.leakage.enabled),
+                    ["data", base_id],
+                    method="fewshot",
+                    base=b.name,
+                    dir_keys=eval_dir_keys,
+                )
+            )
     return _ordered(cells)
 
 
@@ -261,19 +360,39 @@ def _ordered(cells: dict[str, Cell]) -> list[Cell]:
 def _data_config(study: StudyConfig) -> dict[str, Any]:
     d = study.data
     if d.source == "procedural":
-        return {"source": "procedural", "train_n": d.train_n, "test_n": d.test_n, "steps": list(d.steps),
-                "number_range": list(d.number_range), "seed": d.seed,
-                "families": list(d.families) if d.families else None,
-                **({"solution_variety": d.solution_variety} if d.solution_variety != "none" else {})}
-    return {"source": "files", "train": _file_id(d.train, "data.train"), "test": _file_id(d.test, "data.test"),
-            "train_n": d.train_n, "test_n": d.test_n, "format": d.format}
+        return {
+            "source": "procedural",
+            "train_n": d.train_n,
+            "test_n": d.test_n,
+            "steps": list(d.steps),
+            "number_range": list(d.number_range),
+            "seed": d.seed,
+            "families": list(d.families) if d.families else None,
+            **({"solution_variety": d.solution_variety} if d.solution_variety != "none" else {}),
+        }
+    return {
+        "source": "files",
+        "train": _file_id(d.train, "data.train"),
+        "test": _file_id(d.test, "data.test"),
+        "train_n": d.train_n,
+        "test_n": d.test_n,
+        "format": d.format,
+    }
 
 
 def _base_config(b: BaseModelConfig) -> dict[str, Any]:
     if b.path is not None:
         return {"kind": "path", "path": b.path, "pretrain_loss": b.pretrain_loss}
-    return {"kind": "tiny", "preset": b.preset, "tiny": dict(b.tiny), "corpus_lines": b.corpus_lines,
-            "corpus": dict(b.corpus), "pretrain_minutes": b.pretrain_minutes, "pretrain": dict(b.pretrain), "seed": b.seed}
+    return {
+        "kind": "tiny",
+        "preset": b.preset,
+        "tiny": dict(b.tiny),
+        "corpus_lines": b.corpus_lines,
+        "corpus": dict(b.corpus),
+        "pretrain_minutes": b.pretrain_minutes,
+        "pretrain": dict(b.pretrain),
+        "seed": b.seed,
+    }
 
 
 def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:
@@ -286,8 +405,10 @@ def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:
     want: set[str] = set()
     todo = [c.id for c in cells if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
     if not todo:
-        raise StudyError(f"no cell matches {patterns}; cells: {', '.join(c.id for c in cells[:12])}"
-                         + (" ..." if len(cells) > 12 else ""))
+        raise StudyError(
+            f"no cell matches {patterns}; cells: {', '.join(c.id for c in cells[:12])}"
+            + (" ..." if len(cells) > 12 else "")
+        )
     while todo:
         cid = todo.pop()
         if cid not in want:

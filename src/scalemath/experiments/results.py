@@ -15,6 +15,7 @@
   `rft/k4`), without a data-size column, so the report draws accuracy vs pre-training loss with a
   linear fit per series.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,24 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-FIRST = ["cell", "method", "base_model", "data_size", "accuracy", "accuracy_lo", "accuracy_hi", "k",
-         "sampled_paths", "distinct_paths", "base_pretrain_loss", "fraction", "seed", "shots", "questions", "test_questions"]
+FIRST = [
+    "cell",
+    "method",
+    "base_model",
+    "data_size",
+    "accuracy",
+    "accuracy_lo",
+    "accuracy_hi",
+    "k",
+    "sampled_paths",
+    "distinct_paths",
+    "base_pretrain_loss",
+    "fraction",
+    "seed",
+    "shots",
+    "questions",
+    "test_questions",
+]
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], first: Iterable[str] = FIRST) -> None:
@@ -61,27 +78,42 @@ def write_results(run_dir: Path, rows: list[dict[str, Any]], multi_base: bool) -
     path = run_dir / "results.csv"
     write_csv(path, main)
     written.append(path)
-    sets = sorted({k[len("accuracy_"):] for r in rows for k in r
-                   if k.startswith("accuracy_") and not k.endswith(("_lo", "_hi"))})
+    sets = sorted(
+        {k[len("accuracy_") :] for r in rows for k in r if k.startswith("accuracy_") and not k.endswith(("_lo", "_hi"))}
+    )
     for name in sets:
         set_rows = []
         for r in main:
             if r.get(f"accuracy_{name}") is None:
                 continue
             s = {k: v for k, v in r.items() if not k.startswith("accuracy")}
-            s.update({"accuracy": r[f"accuracy_{name}"], "accuracy_lo": r.get(f"accuracy_{name}_lo"),
-                      "accuracy_hi": r.get(f"accuracy_{name}_hi"), "eval_set": name})
+            s.update(
+                {
+                    "accuracy": r[f"accuracy_{name}"],
+                    "accuracy_lo": r.get(f"accuracy_{name}_lo"),
+                    "accuracy_hi": r.get(f"accuracy_{name}_hi"),
+                    "eval_set": name,
+                }
+            )
             set_rows.append(s)
         if set_rows:
             p = run_dir / "eval_sets" / name / "results.csv"
             write_csv(p, set_rows)
             written.append(p)
     if len({r.get("pretrain_loss") for r in rows} - {None}) >= 2:
-        pl = [{"series": _series_of(r["cell"]), "base_model": r["base_model"],
-               "pretrain_loss": r.get("pretrain_loss"), "accuracy": r.get("accuracy"),
-               "accuracy_lo": r.get("accuracy_lo"), "accuracy_hi": r.get("accuracy_hi"),
-               "train_records": r.get("data_size")}
-              for r in rows if r.get("pretrain_loss") is not None]
+        pl = [
+            {
+                "series": _series_of(r["cell"]),
+                "base_model": r["base_model"],
+                "pretrain_loss": r.get("pretrain_loss"),
+                "accuracy": r.get("accuracy"),
+                "accuracy_lo": r.get("accuracy_lo"),
+                "accuracy_hi": r.get("accuracy_hi"),
+                "train_records": r.get("data_size"),
+            }
+            for r in rows
+            if r.get("pretrain_loss") is not None
+        ]
         if pl:
             p = run_dir / "pretrain_loss" / "results.csv"
             write_csv(p, pl, first=("series", "base_model", "pretrain_loss", "accuracy"))

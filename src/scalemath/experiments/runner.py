@@ -8,6 +8,7 @@ summary); outputs made under other settings are removed before the cell reruns, 
 a setting that does not invalidate them changed (a sampling run asked for a larger k is topped up).
 After every evaluation cell the results files are rebuilt (`experiments.results`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,8 +66,14 @@ class Runner:
     `experiments.actions.ACTIONS`); tests swap in light ones to check the orchestration alone.
     """
 
-    def __init__(self, study: StudyConfig, out: str | Path, log: Callable[[str], None] = print,
-                 actions: dict[str, Callable] | None = None, quiet: bool = False):
+    def __init__(
+        self,
+        study: StudyConfig,
+        out: str | Path,
+        log: Callable[[str], None] = print,
+        actions: dict[str, Callable] | None = None,
+        quiet: bool = False,
+    ):
         self.study, self.run_dir, self.log, self.quiet = study, Path(out), log, quiet
         self.cells = expand(study)
         self.by_id = {c.id: c for c in self.cells}
@@ -204,17 +211,31 @@ class Runner:
             if old != key:
                 shutil.rmtree(d)
         d.mkdir(parents=True, exist_ok=True)
-        info.write_text(json.dumps({"id": c.id, "dir_key": key, "status": "running",
-                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
+        info.write_text(
+            json.dumps(
+                {"id": c.id, "dir_key": key, "status": "running", "started": time.strftime("%Y-%m-%d %H:%M:%S")},
+                indent=2,
+            )
+            + "\n"
+        )
 
     def _write_cell_json(self, c: Cell, prov: dict[str, Any], started: float, summary: dict[str, Any]) -> None:
         d = self.cell_dir(c)
         info = {
-            "id": c.id, "kind": c.kind, "method": c.method, "base": c.base, "dir_key": self.dir_key(c),
-            "fingerprint": fingerprint(self.stage_config(c)), "config": c.config, "deps": self.dep_ids(c),
-            "seeds": seeds_of(c.config), "versions": prov["versions"], "git": prov["git"],
+            "id": c.id,
+            "kind": c.kind,
+            "method": c.method,
+            "base": c.base,
+            "dir_key": self.dir_key(c),
+            "fingerprint": fingerprint(self.stage_config(c)),
+            "config": c.config,
+            "deps": self.dep_ids(c),
+            "seeds": seeds_of(c.config),
+            "versions": prov["versions"],
+            "git": prov["git"],
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-            "seconds": round(time.time() - started, 2), "summary": summary,
+            "seconds": round(time.time() - started, 2),
+            "summary": summary,
         }
         (d / CELL_JSON).write_text(json.dumps(info, indent=2, default=str) + "\n")
 
@@ -222,9 +243,19 @@ class Runner:
         from scalemath.training.runtime import versions
 
         prov = {"versions": versions(), "git": git_info()}
-        (self.run_dir / "study.json").write_text(json.dumps(
-            {"study": self.study.to_dict(), "cells": [c.id for c in self.cells], **prov,
-             "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=str) + "\n")
+        (self.run_dir / "study.json").write_text(
+            json.dumps(
+                {
+                    "study": self.study.to_dict(),
+                    "cells": [c.id for c in self.cells],
+                    **prov,
+                    "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+                },
+                indent=2,
+                default=str,
+            )
+            + "\n"
+        )
         return prov
 
 
@@ -247,19 +278,28 @@ def git_info() -> dict[str, Any] | None:
 
     src = Path(scalemath.__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
+        sha = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if sha.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return {"sha": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip()), "source": str(src)}
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def run_study(study: StudyConfig, out: str | Path, only: list[str] | None = None, dry_run: bool = False,
-              log: Callable[[str], None] = print, quiet: bool = False) -> RunOutcome:
+def run_study(
+    study: StudyConfig,
+    out: str | Path,
+    only: list[str] | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+    quiet: bool = False,
+) -> RunOutcome:
     """Run (or resume) a study in `out`; see `Runner.run`."""
     return Runner(study, out, log=log, quiet=quiet).run(only, dry_run)
 

@@ -4,6 +4,7 @@ A finished stage leaves `<run_dir>/.done/<name>.json` holding its config fingerp
 summary; the marker is written only after the stage's outputs are complete, so a killed run
 re-runs exactly the unfinished stages.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def is_done(run_dir: Path, name: str, config: Any) -> bool:
     return json.loads(marker.read_text()).get("fingerprint") == fingerprint(config)
 
 
-def run_stage(run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, Any] | None],
-              log: Callable[[str], None] = print) -> StageResult:
+def run_stage(
+    run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, Any] | None], log: Callable[[str], None] = print
+) -> StageResult:
     """Run fn() unless stage `name` already finished with the same config; returns its summary."""
     marker = Path(run_dir) / ".done" / f"{name}.json"
     fp = fingerprint(config)
@@ -45,8 +47,12 @@ def run_stage(run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, 
         done = json.loads(marker.read_text())
         if done.get("fingerprint") == fp:
             made = done.get("code")
-            note = f"; made by scalemath {made[:10]}, this is {sha[:10]}: code changes since then are not in " \
-                   "its outputs (delete the run directory to redo it)" if made and sha and made != sha else ""
+            note = (
+                f"; made by scalemath {made[:10]}, this is {sha[:10]}: code changes since then are not in "
+                "its outputs (delete the run directory to redo it)"
+                if made and sha and made != sha
+                else ""
+            )
             log(f"[skip] {name} (done in {done['seconds']:.0f}s{note})")
             return StageResult(name, True, done["seconds"], done.get("summary", {}))
     log(f"[run ] {name}")
@@ -55,8 +61,13 @@ def run_stage(run_dir: Path, name: str, config: Any, fn: Callable[[], dict[str, 
     seconds = time.perf_counter() - t0
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": fp, "config": config, "seconds": seconds, "code": sha,
-                               "summary": summary}, indent=2, default=str))
+    tmp.write_text(
+        json.dumps(
+            {"fingerprint": fp, "config": config, "seconds": seconds, "code": sha, "summary": summary},
+            indent=2,
+            default=str,
+        )
+    )
     tmp.replace(marker)
     log(f"[done] {name} in {seconds:.0f}s")
     return StageResult(name, False, seconds, summary)

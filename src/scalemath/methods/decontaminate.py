@@ -23,6 +23,7 @@ None; `decontaminate(records, ...)` filters a stream and fills a `DecontamReport
 and why, JSON-ready). Checks of one question are cached, so the n answers of one augmented question
 cost one MinHash.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from scalemath.methods.signatures import (MinHasher, batch_ngram_hashes, lsh_params, mask_tokens, ngram_hashes,
-                                          tokens)
+from scalemath.methods.signatures import MinHasher, batch_ngram_hashes, lsh_params, mask_tokens, ngram_hashes, tokens
 from scalemath.records import Problem, text_hash
 
 
@@ -92,13 +92,13 @@ class DecontamConfig:
 class Contamination:
     """Why one training text was flagged."""
 
-    reason: str          # "ngram" (shared word n-grams), "minhash" (near-duplicate question) or
-                         # "exact" (same normalized text)
-    field: str           # the record field that matched
-    test_id: str         # the test question it matches
-    test_source: str     # the test set's name
-    score: float         # shared n-grams ("ngram") or exact Jaccard similarity ("minhash")
-    evidence: str        # the first shared n-gram, or the test question (truncated)
+    reason: str  # "ngram" (shared word n-grams), "minhash" (near-duplicate question) or
+    # "exact" (same normalized text)
+    field: str  # the record field that matched
+    test_id: str  # the test question it matches
+    test_source: str  # the test set's name
+    score: float  # shared n-grams ("ngram") or exact Jaccard similarity ("minhash")
+    evidence: str  # the first shared n-gram, or the test question (truncated)
 
 
 @dataclass
@@ -118,10 +118,16 @@ class DecontamReport:
         return self.checked - self.removed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "removed": self.removed, "kept": self.kept,
-                "by_reason": dict(self.by_reason), "by_test_source": dict(self.by_test_source),
-                "references": self.references, "config": self.config,
-                "removed_items": self.removed_items}
+        return {
+            "checked": self.checked,
+            "removed": self.removed,
+            "kept": self.kept,
+            "by_reason": dict(self.by_reason),
+            "by_test_source": dict(self.by_test_source),
+            "references": self.references,
+            "config": self.config,
+            "removed_items": self.removed_items,
+        }
 
     def write(self, path: str | os.PathLike) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -148,13 +154,13 @@ class Decontaminator:
         self.hasher = MinHasher(cfg.num_perm, cfg.seed)
         self.bands, self.rows = lsh_params(cfg.lsh_threshold, cfg.num_perm, fp_weight=0.25)
         self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
-        self._lsh_done = 0                            # docs before this one are in the LSH tables
+        self._lsh_done = 0  # docs before this one are in the LSH tables
         self._ids: list[str] = []
         self._sources: list[str] = []
-        self._texts: list[str] = []                   # "" for fingerprints
-        self._shingle_arrays: list[np.ndarray] = []   # unique masked shingle hashes per doc
-        self._near: list[bool] = []                   # doc takes part in the near-duplicate test
-        self._sets: dict[int, frozenset[int]] = {}    # shingle sets, built on use
+        self._texts: list[str] = []  # "" for fingerprints
+        self._shingle_arrays: list[np.ndarray] = []  # unique masked shingle hashes per doc
+        self._near: list[bool] = []  # doc takes part in the near-duplicate test
+        self._sets: dict[int, frozenset[int]] = {}  # shingle sets, built on use
         self._ngram_parts: list[np.ndarray] = []
         self._ngram_docs: list[np.ndarray] = []
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
@@ -179,8 +185,16 @@ class Decontaminator:
         sh = np.unique(ngram_hashes(masked if cfg.mask_numbers else toks, cfg.shingle))
         self._append(ref_id, source, text, exact_key(toks), grams, sh, len(toks))
 
-    def _append(self, ref_id: str, source: str, text: str, key: int, grams: np.ndarray | None,
-                shingles: np.ndarray, n_tokens: int) -> None:
+    def _append(
+        self,
+        ref_id: str,
+        source: str,
+        text: str,
+        key: int,
+        grams: np.ndarray | None,
+        shingles: np.ndarray,
+        n_tokens: int,
+    ) -> None:
         doc = len(self._ids)
         self._ids.append(ref_id)
         self._sources.append(source)
@@ -210,12 +224,16 @@ class Decontaminator:
         cfg = self.config
         mine = {"ngram": cfg.ngram, "shingle": cfg.shingle, "mask_numbers": cfg.mask_numbers}
         if any(fp.params.get(k) != v for k, v in mine.items() if not (k == "ngram" and v == 0)):
-            raise ValueError(f"the fingerprints were built with {fp.params}, this check uses {mine}; "
-                             "pass the test sets as files instead")
+            raise ValueError(
+                f"the fingerprints were built with {fp.params}, this check uses {mine}; "
+                "pass the test sets as files instead"
+            )
         if fp.params.get("probe") != _probe(cfg):
-            raise ValueError("the test-set fingerprints were made by a different tokenizer or hash "
-                             "(methods.signatures changed): rebuild them with "
-                             "scripts/build_test_fingerprints.py")
+            raise ValueError(
+                "the test-set fingerprints were made by a different tokenizer or hash "
+                "(methods.signatures changed): rebuild them with "
+                "scripts/build_test_fingerprints.py"
+            )
         want = None if sources is None else set(sources)
         n = 0
         for i in range(len(fp.ids)):
@@ -249,7 +267,7 @@ class Decontaminator:
             if self._near[doc]:
                 sig = self.hasher.signature(self._shingle_arrays[doc])
                 for b, table in enumerate(self._tables):
-                    table.setdefault(sig[b * r:(b + 1) * r].tobytes(), []).append(doc)
+                    table.setdefault(sig[b * r : (b + 1) * r].tobytes(), []).append(doc)
         self._lsh_done = len(self._ids)
         return self._tables
 
@@ -282,15 +300,15 @@ class Decontaminator:
             return None
         i = int(np.argmax(hit))
         doc = int(docs[pos[i]])
-        return Contamination("ngram", field_name, self._ids[doc], self._sources[doc], float(n),
-                             " ".join(toks[i:i + cfg.ngram]))
+        return Contamination(
+            "ngram", field_name, self._ids[doc], self._sources[doc], float(n), " ".join(toks[i : i + cfg.ngram])
+        )
 
     def check_exact(self, text: str, field_name: str = "question") -> Contamination | None:
         doc = self._exact.get(exact_key(tokens(text)))
         if doc is None:
             return None
-        return Contamination("exact", field_name, self._ids[doc], self._sources[doc], 1.0,
-                             self._evidence(doc))
+        return Contamination("exact", field_name, self._ids[doc], self._sources[doc], 1.0, self._evidence(doc))
 
     def check_near_dup(self, text: str, field_name: str = "question") -> Contamination | None:
         cfg = self.config
@@ -304,7 +322,7 @@ class Decontaminator:
         r = self.rows
         cand: set[int] = set()
         for b, table in enumerate(self._lsh()):
-            got = table.get(sig[b * r:(b + 1) * r].tobytes())
+            got = table.get(sig[b * r : (b + 1) * r].tobytes())
             if got:
                 cand.update(got)
         if not cand:
@@ -319,19 +337,26 @@ class Decontaminator:
                 best, best_doc = sim, doc
         if best < cfg.threshold:
             return None
-        return Contamination("minhash", field_name, self._ids[best_doc], self._sources[best_doc],
-                             round(best, 4), self._evidence(best_doc))
+        return Contamination(
+            "minhash",
+            field_name,
+            self._ids[best_doc],
+            self._sources[best_doc],
+            round(best, 4),
+            self._evidence(best_doc),
+        )
 
-    def check_text(self, text: str, field_name: str = "question",
-                   ngram: bool = True, near_dup: bool = True) -> Contamination | None:
+    def check_text(
+        self, text: str, field_name: str = "question", ngram: bool = True, near_dup: bool = True
+    ) -> Contamination | None:
         """Contamination of one text. Near-duplicate checks (questions, repeated once per answer
         sample) are cached by field and text; n-gram-only checks (unique answers) are not."""
         key = (field_name, text)
         if near_dup and key in self._cache:
             return self._cache[key]
         found = (self.check_ngrams(text, field_name) if ngram else None) or (
-            (self.check_exact(text, field_name) or self.check_near_dup(text, field_name))
-            if near_dup else None)
+            (self.check_exact(text, field_name) or self.check_near_dup(text, field_name)) if near_dup else None
+        )
         if near_dup:
             if len(self._cache) > 200_000:
                 self._cache.clear()
@@ -345,8 +370,7 @@ class Decontaminator:
             text = record.get(name)
             if not isinstance(text, str) or not text:
                 continue
-            found = self.check_text(text, name, ngram=name in cfg.ngram_fields,
-                                    near_dup=name in cfg.minhash_fields)
+            found = self.check_text(text, name, ngram=name in cfg.ngram_fields, near_dup=name in cfg.minhash_fields)
             if found:
                 return found
         return None
@@ -359,8 +383,7 @@ class Decontaminator:
             docs = [d for d in range(len(self._ids)) if self._near[d]]
             if docs:
                 h = np.concatenate([self._shingle_arrays[d] for d in docs])
-                owner = np.repeat(np.asarray(docs, dtype=np.int64),
-                                  [len(self._shingle_arrays[d]) for d in docs])
+                owner = np.repeat(np.asarray(docs, dtype=np.int64), [len(self._shingle_arrays[d]) for d in docs])
                 order = np.argsort(h, kind="stable")
                 h, owner = h[order], owner[order]
                 uniq, counts = np.unique(h, return_counts=True)
@@ -370,8 +393,9 @@ class Decontaminator:
             self._inverted = (h, owner, uniq, counts)
         return self._inverted
 
-    def check_texts(self, texts: list[str], field_name: str = "question", ngram: bool = True,
-                    near_dup: bool = True) -> list[Contamination | None]:
+    def check_texts(
+        self, texts: list[str], field_name: str = "question", ngram: bool = True, near_dup: bool = True
+    ) -> list[Contamination | None]:
         """`check_text` of many texts in a few vectorized passes; the same three tests with the
         same precedence (n-gram, exact, near-duplicate). Near-duplicate candidates come from an
         inverted index with prefix filtering instead of LSH: a test question with Jaccard >=
@@ -391,23 +415,30 @@ class Decontaminator:
                 hit = table[pos] == h
                 counts = np.bincount(owner[hit], minlength=len(texts))
                 first = np.full(len(texts), -1, dtype=np.int64)
-                hit_idx = np.flatnonzero(hit)[::-1]          # the first hit of each text wins
+                hit_idx = np.flatnonzero(hit)[::-1]  # the first hit of each text wins
                 first[owner[hit_idx]] = hit_idx
                 starts = np.searchsorted(owner, np.arange(len(texts)))
                 for i in np.flatnonzero(counts >= cfg.min_overlap):
                     j = int(first[i])
                     doc = int(docs[pos[j]])
                     k = j - int(starts[i])
-                    out[i] = Contamination("ngram", field_name, self._ids[doc], self._sources[doc],
-                                           float(counts[i]), " ".join(toks[i][k:k + cfg.ngram]))
+                    out[i] = Contamination(
+                        "ngram",
+                        field_name,
+                        self._ids[doc],
+                        self._sources[doc],
+                        float(counts[i]),
+                        " ".join(toks[i][k : k + cfg.ngram]),
+                    )
         if not near_dup:
             return out
         for i, t in enumerate(toks):
             if out[i] is None and t:
                 doc = self._exact.get(exact_key(t))
                 if doc is not None:
-                    out[i] = Contamination("exact", field_name, self._ids[doc], self._sources[doc],
-                                           1.0, self._evidence(doc))
+                    out[i] = Contamination(
+                        "exact", field_name, self._ids[doc], self._sources[doc], 1.0, self._evidence(doc)
+                    )
         if not cfg.minhash:
             return out
         todo = [i for i in range(len(texts)) if out[i] is None and len(toks[i]) >= cfg.min_tokens]
@@ -415,7 +446,7 @@ class Decontaminator:
         if not todo or not len(test_h):
             return out
         h, owner = batch_ngram_hashes([toks[i] for i in todo], cfg.shingle, mask_numbers=cfg.mask_numbers)
-        order = np.lexsort((h, owner))                       # distinct shingles per text
+        order = np.lexsort((h, owner))  # distinct shingles per text
         h, owner = h[order], owner[order]
         keep = np.ones(len(h), dtype=bool)
         keep[1:] = (h[1:] != h[:-1]) | (owner[1:] != owner[:-1])
@@ -425,7 +456,7 @@ class Decontaminator:
         p[p == len(uniq)] = 0
         present = uniq[p] == h
         df = np.where(present, df_all[p], 0)
-        order = np.lexsort((h, df, owner))                   # rarest first within each text
+        order = np.lexsort((h, df, owner))  # rarest first within each text
         h, owner, df = h[order], owner[order], df[order]
         start = np.concatenate(([0], np.cumsum(size)[:-1]))
         rank = np.arange(len(h)) - start[owner]
@@ -444,15 +475,16 @@ class Decontaminator:
         for o, doc in pairs.tolist():
             a = mine.get(o)
             if a is None:
-                a = mine[o] = frozenset(h[start[o]:start[o] + size[o]].tolist())
+                a = mine[o] = frozenset(h[start[o] : start[o] + size[o]].tolist())
             b = self._shingle_set(doc)
             inter = len(a & b)
             sim = inter / (len(a) + len(b) - inter)
             if sim >= cfg.threshold and sim > best.get(o, (0.0, -1))[0]:
                 best[o] = (sim, doc)
         for o, (sim, doc) in best.items():
-            out[todo[o]] = Contamination("minhash", field_name, self._ids[doc], self._sources[doc],
-                                         round(sim, 4), self._evidence(doc))
+            out[todo[o]] = Contamination(
+                "minhash", field_name, self._ids[doc], self._sources[doc], round(sim, 4), self._evidence(doc)
+            )
         return out
 
     def check_records(self, records: list[dict[str, Any]]) -> list[Contamination | None]:
@@ -468,8 +500,7 @@ class Decontaminator:
             if not where:
                 continue
             texts = list(where)
-            found = self.check_texts(texts, name, ngram=name in cfg.ngram_fields,
-                                     near_dup=name in cfg.minhash_fields)
+            found = self.check_texts(texts, name, ngram=name in cfg.ngram_fields, near_dup=name in cfg.minhash_fields)
             for text, f in zip(texts, found):
                 if f is not None:
                     for i in where[text]:
@@ -498,8 +529,9 @@ def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
         yield rec
 
 
-def decontaminate(records: Iterable[dict[str, Any]], decon: Decontaminator,
-                  report: DecontamReport | None = None) -> Iterator[dict[str, Any]]:
+def decontaminate(
+    records: Iterable[dict[str, Any]], decon: Decontaminator, report: DecontamReport | None = None
+) -> Iterator[dict[str, Any]]:
     """Stream the records that are not contaminated; the report gets every removed one and why."""
     if report is not None:
         report.references = dict(decon.references)
@@ -515,15 +547,14 @@ def decontaminate(records: Iterable[dict[str, Any]], decon: Decontaminator,
             report.removed += 1
             report.by_reason[found.reason] += 1
             report.by_test_source[found.test_source] += 1
-            report.removed_items.append({"id": record_id(rec),
-                                         "question": str(rec.get("question", ""))[:300],
-                                         **asdict(found)})
+            report.removed_items.append(
+                {"id": record_id(rec), "question": str(rec.get("question", ""))[:300], **asdict(found)}
+            )
 
 
 # -- test sets -----------------------------------------------------------------------------------
 #: Test sets named by the short names the CLI accepts, relative to a data folder.
-KNOWN_TEST_SETS = {"gsm8k": "gsm8k/test.jsonl", "math": "math/test.jsonl",
-                   "math500": "math/math500_test.jsonl"}
+KNOWN_TEST_SETS = {"gsm8k": "gsm8k/test.jsonl", "math": "math/test.jsonl", "math500": "math/math500_test.jsonl"}
 
 
 def load_test_set(spec: str, data_dir: str | os.PathLike | None = None) -> tuple[str, list[Problem]]:
@@ -536,16 +567,15 @@ def load_test_set(spec: str, data_dir: str | os.PathLike | None = None) -> tuple
         base = Path(data_dir or os.environ.get("SCALEMATH_DATA", "../shared/data"))
         path = base / KNOWN_TEST_SETS[spec]
         if not path.exists():
-            raise FileNotFoundError(f"test set {spec!r} not found at {path}; pass a file path "
-                                    "or set SCALEMATH_DATA to the data folder")
+            raise FileNotFoundError(
+                f"test set {spec!r} not found at {path}; pass a file path or set SCALEMATH_DATA to the data folder"
+            )
         name = spec
     else:
         if not path.exists():
             raise FileNotFoundError(f"no test set file {spec}")
         name = spec
     return name, list(load_problems(path))
-
-
 
 
 # -- packaged fingerprints of the public test sets -------------------------------------------------
@@ -561,8 +591,11 @@ _PROBE = "Natalia sold clips to 48 of her friends in April, and then she sold ha
 def _probe(cfg: DecontamConfig) -> str:
     """A digest of how this code tokenizes and hashes (fingerprints made by other code are stale)."""
     toks = tokens(_PROBE)
-    parts = [exact_key(toks), *ngram_hashes(toks, cfg.ngram or 13, short=False).tolist(),
-             *ngram_hashes(mask_tokens(toks), cfg.shingle).tolist()]
+    parts = [
+        exact_key(toks),
+        *ngram_hashes(toks, cfg.ngram or 13, short=False).tolist(),
+        *ngram_hashes(mask_tokens(toks), cfg.shingle).tolist(),
+    ]
     return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
@@ -573,27 +606,28 @@ class Fingerprints:
 
     ids: list[str]
     sources: list[str]
-    exact: np.ndarray          # uint64 per question (exact_key)
-    n_tokens: np.ndarray       # int32 per question
-    ngram_off: np.ndarray      # int64[N+1]: question i's n-grams are ngram[off[i]:off[i+1]]
-    ngram: np.ndarray          # uint64
+    exact: np.ndarray  # uint64 per question (exact_key)
+    n_tokens: np.ndarray  # int32 per question
+    ngram_off: np.ndarray  # int64[N+1]: question i's n-grams are ngram[off[i]:off[i+1]]
+    ngram: np.ndarray  # uint64
     shingle_off: np.ndarray
     shingle: np.ndarray
-    params: dict[str, Any]     # ngram, shingle, mask_numbers the hashes were made with
+    params: dict[str, Any]  # ngram, shingle, mask_numbers the hashes were made with
     provenance: str = ""
 
     def ngrams(self, i: int) -> np.ndarray:
-        return self.ngram[self.ngram_off[i]:self.ngram_off[i + 1]]
+        return self.ngram[self.ngram_off[i] : self.ngram_off[i + 1]]
 
     def shingles(self, i: int) -> np.ndarray:
-        return self.shingle[self.shingle_off[i]:self.shingle_off[i + 1]]
+        return self.shingle[self.shingle_off[i] : self.shingle_off[i + 1]]
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(self.sources))
 
     @classmethod
-    def build(cls, sets: Iterable[tuple[str, Iterable[Problem]]], config: DecontamConfig | None = None,
-              provenance: str = "") -> "Fingerprints":
+    def build(
+        cls, sets: Iterable[tuple[str, Iterable[Problem]]], config: DecontamConfig | None = None, provenance: str = ""
+    ) -> "Fingerprints":
         """Fingerprints of (name, problems) test sets."""
         cfg = config or DecontamConfig()
         ids, sources, exact, ntok, grams, shingles = [], [], [], [], [], []
@@ -611,28 +645,49 @@ class Fingerprints:
         def offsets(parts: list[np.ndarray]) -> np.ndarray:
             return np.concatenate(([0], np.cumsum([len(x) for x in parts]))).astype(np.int64)
 
-        return cls(ids=ids, sources=sources, exact=np.asarray(exact, dtype=np.uint64),
-                   n_tokens=np.asarray(ntok, dtype=np.int32), ngram_off=offsets(grams),
-                   ngram=np.concatenate(grams).astype(np.uint64), shingle_off=offsets(shingles),
-                   shingle=np.concatenate(shingles).astype(np.uint64),
-                   params={"ngram": cfg.ngram, "shingle": cfg.shingle, "mask_numbers": cfg.mask_numbers,
-                           "probe": _probe(cfg)},
-                   provenance=provenance)
+        return cls(
+            ids=ids,
+            sources=sources,
+            exact=np.asarray(exact, dtype=np.uint64),
+            n_tokens=np.asarray(ntok, dtype=np.int32),
+            ngram_off=offsets(grams),
+            ngram=np.concatenate(grams).astype(np.uint64),
+            shingle_off=offsets(shingles),
+            shingle=np.concatenate(shingles).astype(np.uint64),
+            params={"ngram": cfg.ngram, "shingle": cfg.shingle, "mask_numbers": cfg.mask_numbers, "probe": _probe(cfg)},
+            provenance=provenance,
+        )
 
     def save(self, path: str | os.PathLike) -> None:
-        np.savez_compressed(path, ids=np.asarray(self.ids), sources=np.asarray(self.sources),
-                            exact=self.exact, n_tokens=self.n_tokens, ngram_off=self.ngram_off,
-                            ngram=self.ngram, shingle_off=self.shingle_off, shingle=self.shingle,
-                            params=np.asarray(json.dumps(self.params)),
-                            provenance=np.asarray(self.provenance))
+        np.savez_compressed(
+            path,
+            ids=np.asarray(self.ids),
+            sources=np.asarray(self.sources),
+            exact=self.exact,
+            n_tokens=self.n_tokens,
+            ngram_off=self.ngram_off,
+            ngram=self.ngram,
+            shingle_off=self.shingle_off,
+            shingle=self.shingle,
+            params=np.asarray(json.dumps(self.params)),
+            provenance=np.asarray(self.provenance),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike = FINGERPRINTS) -> "Fingerprints":
         with np.load(path, allow_pickle=False) as z:
-            return cls(ids=z["ids"].tolist(), sources=z["sources"].tolist(), exact=z["exact"],
-                       n_tokens=z["n_tokens"], ngram_off=z["ngram_off"], ngram=z["ngram"],
-                       shingle_off=z["shingle_off"], shingle=z["shingle"],
-                       params=json.loads(str(z["params"])), provenance=str(z["provenance"]))
+            return cls(
+                ids=z["ids"].tolist(),
+                sources=z["sources"].tolist(),
+                exact=z["exact"],
+                n_tokens=z["n_tokens"],
+                ngram_off=z["ngram_off"],
+                ngram=z["ngram"],
+                shingle_off=z["shingle_off"],
+                shingle=z["shingle"],
+                params=json.loads(str(z["params"])),
+                provenance=str(z["provenance"]),
+            )
 
 
 _FINGERPRINTS: Fingerprints | None = None
@@ -647,6 +702,7 @@ def packaged_fingerprints() -> Fingerprints:
 
 
 # -- checking training data by default ------------------------------------------------------------
+
 
 @dataclass
 class TrainingDataCheck:
@@ -704,10 +760,16 @@ class CheckResult:
     def summary(self, max_items: int = 50) -> dict[str, Any]:
         """JSON-ready summary for train_meta.json / RFT stats."""
         r = self.report
-        return {"checked": r.checked, "flagged": r.removed, "dropped": 0 if self.allowed else r.removed,
-                "allow_contamination": self.allowed, "by_test_source": dict(r.by_test_source),
-                "by_reason": dict(r.by_reason), "references": dict(r.references),
-                "items": r.removed_items[:max_items]}
+        return {
+            "checked": r.checked,
+            "flagged": r.removed,
+            "dropped": 0 if self.allowed else r.removed,
+            "allow_contamination": self.allowed,
+            "by_test_source": dict(r.by_test_source),
+            "by_reason": dict(r.by_reason),
+            "references": dict(r.references),
+            "items": r.removed_items[:max_items],
+        }
 
     def message(self) -> str:
         """One line for a person."""
@@ -717,13 +779,16 @@ class CheckResult:
             return f"test-set check: {r.checked} records, none matches a test question ({refs})"
         what = "kept (--allow-contamination)" if self.allowed else "dropped"
         first = r.removed_items[0]
-        return (f"test-set check: {r.removed} of {r.checked} records match test questions "
-                f"({dict(r.by_test_source)}; {dict(r.by_reason)}), {what}; e.g. {first['id']} ~ "
-                f"{first['test_source']} {first['test_id']}")
+        return (
+            f"test-set check: {r.removed} of {r.checked} records match test questions "
+            f"({dict(r.by_test_source)}; {dict(r.by_reason)}), {what}; e.g. {first['id']} ~ "
+            f"{first['test_source']} {first['test_id']}"
+        )
 
 
-def check_training_records(records: list[dict[str, Any]], check: TrainingDataCheck | None = None,
-                           decon: Decontaminator | None = None) -> CheckResult:
+def check_training_records(
+    records: list[dict[str, Any]], check: TrainingDataCheck | None = None, decon: Decontaminator | None = None
+) -> CheckResult:
     """Check training records (dicts with question / solution / completion) against the test
     sets of `check`; the report lists every match. Records are kept unless they match and
     contamination is not allowed."""
@@ -743,13 +808,15 @@ def check_training_records(records: list[dict[str, Any]], check: TrainingDataChe
             report.removed += 1
             report.by_reason[f.reason] += 1
             report.by_test_source[f.test_source] += 1
-            report.removed_items.append({"id": record_id(rec),
-                                         "question": str(rec.get("question", ""))[:300], **asdict(f)})
+            report.removed_items.append(
+                {"id": record_id(rec), "question": str(rec.get("question", ""))[:300], **asdict(f)}
+            )
     return CheckResult(keep, report, check.allow_contamination)
 
 
-def build_decontaminator(against: Iterable[str], config: DecontamConfig | None = None,
-                         data_dir: str | os.PathLike | None = None) -> Decontaminator:
+def build_decontaminator(
+    against: Iterable[str], config: DecontamConfig | None = None, data_dir: str | os.PathLike | None = None
+) -> Decontaminator:
     """A Decontaminator indexing every test set in `against` (paths, or gsm8k/math/math500)."""
     decon = Decontaminator(config)
     for spec in against:
@@ -758,7 +825,22 @@ def build_decontaminator(against: Iterable[str], config: DecontamConfig | None =
     return decon
 
 
-__all__ = ["DecontamConfig", "Decontaminator", "Contamination", "DecontamReport", "decontaminate",
-           "load_test_set", "build_decontaminator", "record_id", "KNOWN_TEST_SETS", "Fingerprints",
-           "packaged_fingerprints", "TrainingDataCheck", "CheckResult", "check_training_records",
-           "exact_key", "FINGERPRINTS", "read_records"]
+__all__ = [
+    "DecontamConfig",
+    "Decontaminator",
+    "Contamination",
+    "DecontamReport",
+    "decontaminate",
+    "load_test_set",
+    "build_decontaminator",
+    "record_id",
+    "KNOWN_TEST_SETS",
+    "Fingerprints",
+    "packaged_fingerprints",
+    "TrainingDataCheck",
+    "CheckResult",
+    "check_training_records",
+    "exact_key",
+    "FINGERPRINTS",
+    "read_records",
+]

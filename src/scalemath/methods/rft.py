@@ -26,6 +26,7 @@ Entry points: `collect(samples, config)` for records in memory, `collect_files(p
 for JSONL files (streaming; optionally several worker processes, see `RFTConfig.workers`).
 Memory holds one small state per question (its kept paths), never the samples.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,9 +41,21 @@ from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
 from scalemath.records import Problem, Sample, text_hash, to_dict
 
 __all__ = [
-    "RFTConfig", "RFTStats", "SourceStats", "RFTCollector", "QuestionState", "collect", "collect_files",
-    "paper_answer", "equation_signature", "reference_final_answer", "is_solution",
-    "to_legacy", "DROP_REASONS", "DEFAULT_MAX_CHARS", "check_questions",
+    "RFTConfig",
+    "RFTStats",
+    "SourceStats",
+    "RFTCollector",
+    "QuestionState",
+    "collect",
+    "collect_files",
+    "paper_answer",
+    "equation_signature",
+    "reference_final_answer",
+    "is_solution",
+    "to_legacy",
+    "DROP_REASONS",
+    "DEFAULT_MAX_CHARS",
+    "check_questions",
 ]
 
 ANSWER_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -144,11 +157,11 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 class SourceStats:
     """Counts for one source of samples (a model name, or a file name when samples carry none)."""
 
-    samples: int = 0              # samples read
-    correct: int = 0              # correct final answer
+    samples: int = 0  # samples read
+    correct: int = 0  # correct final answer
     annotation_rejected: int = 0  # correct answer but an annotation that does not hold
-    kept: int = 0                 # distinct paths in the output whose text came from this source
-    only_here: int = 0            # distinct signatures that no other source found
+    kept: int = 0  # distinct paths in the output whose text came from this source
+    only_here: int = 0  # distinct signatures that no other source found
     first_seen: tuple[int, int] = (0, 0)  # (file index, line) of its first sample: display order
 
 
@@ -157,12 +170,12 @@ class RFTStats:
     """What a collection run saw and kept."""
 
     samples: int = 0
-    questions: int = 0               # questions with at least one sample (or from the problems file)
-    correct: int = 0                 # samples with a correct final answer
-    kept_candidates: int = 0         # correct samples whose annotations hold
-    distinct_paths: int = 0          # kept paths (D'), the paper's "equation_different_count"
-    replacements: int = 0            # kept paths replaced by a farther one with the same signature
-    originals: int = 0               # reference solutions written (D)
+    questions: int = 0  # questions with at least one sample (or from the problems file)
+    correct: int = 0  # samples with a correct final answer
+    kept_candidates: int = 0  # correct samples whose annotations hold
+    distinct_paths: int = 0  # kept paths (D'), the paper's "equation_different_count"
+    replacements: int = 0  # kept paths replaced by a farther one with the same signature
+    originals: int = 0  # reference solutions written (D)
     drops: dict[str, int] = field(default_factory=lambda: {r: 0 for r in DROP_REASONS})
     per_source: dict[str, SourceStats] = field(default_factory=dict)
     correct_per_question: list[int] = field(default_factory=list, repr=False)
@@ -170,14 +183,13 @@ class RFTStats:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
     seconds: float = 0.0
     workers: int = 1
-    sharding: str = "single"         # how files were split over workers: single, byte-ranges, hash
-    limits: dict[str, Any] = field(default_factory=dict)   # the length bound in force (max_chars, max_tokens)
-    test_set_check: dict[str, Any] | None = None           # what the test-set check found (None: off)
+    sharding: str = "single"  # how files were split over workers: single, byte-ranges, hash
+    limits: dict[str, Any] = field(default_factory=dict)  # the length bound in force (max_chars, max_tokens)
+    test_set_check: dict[str, Any] | None = None  # what the test-set check found (None: off)
 
     def merge(self, other: "RFTStats", max_examples: int) -> None:
         """Add another shard's counts to these."""
-        for k in ("samples", "questions", "correct", "kept_candidates", "distinct_paths",
-                  "replacements", "originals"):
+        for k in ("samples", "questions", "correct", "kept_candidates", "distinct_paths", "replacements", "originals"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         for r, n in other.drops.items():
             self.drops[r] = self.drops.get(r, 0) + n
@@ -198,8 +210,10 @@ class RFTStats:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (per-question lists summarised as distributions)."""
         d = asdict(self)
-        d["per_source"] = {k: {f: v for f, v in asdict(s).items() if f != "first_seen"}
-                           for k, s in sorted(self.per_source.items(), key=lambda kv: kv[1].first_seen)}
+        d["per_source"] = {
+            k: {f: v for f, v in asdict(s).items() if f != "first_seen"}
+            for k, s in sorted(self.per_source.items(), key=lambda kv: kv[1].first_seen)
+        }
         d["correct_per_question"] = _distribution(self.correct_per_question)
         d["distinct_per_question"] = _distribution(self.distinct_per_question)
         return d
@@ -210,11 +224,18 @@ def _distribution(xs: list[int]) -> dict[str, Any]:
         return {"questions": 0}
     s = sorted(xs)
     n = len(s)
-    return {"questions": n, "mean": round(sum(s) / n, 3), "min": s[0], "median": s[n // 2],
-            "max": s[-1], "zero": sum(1 for x in s if x == 0)}
+    return {
+        "questions": n,
+        "mean": round(sum(s) / n, 3),
+        "min": s[0],
+        "median": s[n // 2],
+        "max": s[-1],
+        "zero": sum(1 for x in s if x == 0),
+    }
 
 
 # --------------------------------------------------------------------------- answers, signatures
+
 
 def paper_answer(text: str) -> float | None:
     """The paper's `extract_answer` as a float: the first `#### (-?[0-9.,]+)` of the text cut at
@@ -263,24 +284,38 @@ def equation_signature(text: str) -> str:
 
 # --------------------------------------------------------------------------- per-question state
 
+
 class QuestionState:
     """Everything kept about one question: its reference and its distinct kept paths (in
     `texts`, with `origins` (model, seed, source index) and the signature `index`)."""
 
-    __slots__ = ("key", "pid", "reference", "gold", "answer", "first", "texts", "origins",
-                 "index", "masks", "n_correct", "rows", "sigfn")
+    __slots__ = (
+        "key",
+        "pid",
+        "reference",
+        "gold",
+        "answer",
+        "first",
+        "texts",
+        "origins",
+        "index",
+        "masks",
+        "n_correct",
+        "rows",
+        "sigfn",
+    )
 
     def __init__(self, key: str, pid: str, reference: str, first: tuple[int, ...]):
-        self.key = key                  # the question text
+        self.key = key  # the question text
         self.pid = pid
-        self.reference = reference      # reference solution or bare answer
+        self.reference = reference  # reference solution or bare answer
         self.gold = _reference_value(reference)
         self.answer = reference_final_answer(reference)
-        self.first = first              # position of first appearance (file, line): output order
-        self.texts: list[str] = []      # kept paths
+        self.first = first  # position of first appearance (file, line): output order
+        self.texts: list[str] = []  # kept paths
         self.origins: list[tuple[str, Any, int]] = []  # (model, seed, source index) per kept path
         self.index: dict[str, int] = {}  # signature -> position in texts
-        self.masks: list[int] = []      # bit set of the sources that found each signature
+        self.masks: list[int] = []  # bit set of the sources that found each signature
         self.n_correct = 0
         # rows[j][t] = edit distance between texts[j] and text t; only while the question is the
         # one being fed (dropped on a switch, so memory does not grow with the samples)
@@ -300,13 +335,12 @@ class RFTCollector:
     `collect_files` drive it.
     """
 
-    def __init__(self, config: RFTConfig | None = None,
-                 problems: Iterable[dict[str, Any]] | None = None):
+    def __init__(self, config: RFTConfig | None = None, problems: Iterable[dict[str, Any]] | None = None):
         self.config = config or RFTConfig()
         self.stats = RFTStats()
         self.questions: dict[str, QuestionState] = {}
         self.restricted = problems is not None  # samples must match a problem
-        self.sources: dict[str, int] = {}       # source name -> index (bit in masks)
+        self.sources: dict[str, int] = {}  # source name -> index (bit in masks)
         self._source_stats: list[SourceStats] = []
         self._active: QuestionState | None = None
         self._seen: dict[str, int | str] = {}  # completion -> outcome, for the active question
@@ -363,9 +397,18 @@ class RFTCollector:
             self._source_stats.append(SourceStats(first_seen=position))
         return i
 
-    def feed(self, question: str, reference: str, completion: str, model: str = "",
-             seed: Any = None, source: int = 0, position: tuple[int, int] = (0, 0),
-             problem_id: str | None = None, n_tokens: Any = None) -> str:
+    def feed(
+        self,
+        question: str,
+        reference: str,
+        completion: str,
+        model: str = "",
+        seed: Any = None,
+        source: int = 0,
+        position: tuple[int, int] = (0, 0),
+        problem_id: str | None = None,
+        n_tokens: Any = None,
+    ) -> str:
         """Process one sample (`source` from `source_index`); returns what happened to it:
         "new" (a new signature), "kept" (it replaced the kept path with its signature), or a drop
         reason (see DROP_REASONS). `n_tokens`: the completion's length in tokens, if known (for
@@ -380,13 +423,15 @@ class RFTCollector:
                 qs = self.questions[question]
             else:
                 qs = self.questions[question] = QuestionState(
-                    question, problem_id or text_hash(question), reference, position)
+                    question, problem_id or text_hash(question), reference, position
+                )
         if qs is not self._active:
             self._activate(qs)
         ss = self._source_stats[source]
         ss.samples += 1
-        if (len(completion) > self._max_chars or
-                (self._max_tokens and n_tokens.__class__ is int and n_tokens > self._max_tokens)):
+        if len(completion) > self._max_chars or (
+            self._max_tokens and n_tokens.__class__ is int and n_tokens > self._max_tokens
+        ):
             self.stats.drops["too_long"] += 1
             self._example(_TOO_LONG, qs, completion, model, seed, {"chars": len(completion), "tokens": n_tokens})
             return "too_long"
@@ -509,14 +554,20 @@ class RFTCollector:
         rows[i] = {texts[j]: rows[j][q] for j in range(n) if j != i}
         return True
 
-    def _example(self, code: int, qs: QuestionState, completion: str, model: str, seed: Any,
-                 detail: Any, grader_reason: str = "") -> int:
+    def _example(
+        self, code: int, qs: QuestionState, completion: str, model: str, seed: Any, detail: Any, grader_reason: str = ""
+    ) -> int:
         """Keep a few examples per drop reason (for --explain); returns the code."""
         exs = self.stats.examples.setdefault(DROP_REASONS[code], [])
         if self._room[code] > 0 and not (exs and exs[-1]["question_id"] == qs.pid):
             self._room[code] -= 1  # at most one example per question and reason
-            ex = {"question_id": qs.pid, "model": model, "seed": seed,
-                  "completion": completion[-400:], "reference_answer": qs.answer}
+            ex = {
+                "question_id": qs.pid,
+                "model": model,
+                "seed": seed,
+                "completion": completion[-400:],
+                "reference_answer": qs.answer,
+            }
             if code == _BAD_ANNOTATION:
                 ex["failing_annotations"] = detail
             elif code == _TOO_LONG:
@@ -558,8 +609,8 @@ class RFTCollector:
 
 # --------------------------------------------------------------------------- records
 
-def check_questions(questions: list[QuestionState], config: RFTConfig,
-                    stats: RFTStats) -> list[QuestionState]:
+
+def check_questions(questions: list[QuestionState], config: RFTConfig, stats: RFTStats) -> list[QuestionState]:
     """The questions that pass the test-set check (all when it is off or contamination is
     allowed); fills `stats.test_set_check` and takes dropped paths out of `stats.distinct_paths`."""
     if not config.check_test_sets:
@@ -582,20 +633,34 @@ def check_questions(questions: list[QuestionState], config: RFTConfig,
     return kept
 
 
-def _records(questions: Iterable[QuestionState], config: RFTConfig,
-             stats: RFTStats) -> Iterator[dict[str, Any]]:
+def _records(questions: Iterable[QuestionState], config: RFTConfig, stats: RFTStats) -> Iterator[dict[str, Any]]:
     for qs in questions:
         if config.include_original and qs.reference and is_solution(qs.reference):
             stats.originals += 1
-            yield {"id": qs.pid, "question": qs.key, "solution": qs.reference, "answer": qs.answer,
-                   "source": "rft", "split": "train",
-                   "meta": {"origin": "original", "model": "", "seed": None,
-                            "signature": equation_signature(qs.reference)}}
+            yield {
+                "id": qs.pid,
+                "question": qs.key,
+                "solution": qs.reference,
+                "answer": qs.answer,
+                "source": "rft",
+                "split": "train",
+                "meta": {
+                    "origin": "original",
+                    "model": "",
+                    "seed": None,
+                    "signature": equation_signature(qs.reference),
+                },
+            }
         for j, (text, (model, seed, _)) in enumerate(zip(qs.texts, qs.origins), 1):
-            yield {"id": f"{qs.pid}/rft{j}", "question": qs.key, "solution": text,
-                   "answer": qs.answer, "source": "rft", "split": "train",
-                   "meta": {"origin": "sampled", "model": model, "seed": seed,
-                            "signature": equation_signature(text)}}
+            yield {
+                "id": f"{qs.pid}/rft{j}",
+                "question": qs.key,
+                "solution": text,
+                "answer": qs.answer,
+                "source": "rft",
+                "split": "train",
+                "meta": {"origin": "sampled", "model": model, "seed": seed, "signature": equation_signature(text)},
+            }
 
 
 def to_legacy(record: dict[str, Any]) -> dict[str, str]:
@@ -606,13 +671,23 @@ def to_legacy(record: dict[str, Any]) -> dict[str, str]:
 def _sample_fields(s: dict[str, Any] | Sample) -> tuple[str, str, str, str, Any, str | None]:
     if isinstance(s, Sample):
         return s.question, s.answer, s.completion, s.model, s.seed, s.problem_id or None
-    return (s["question"], s.get("answer", ""), s["completion"], s.get("model") or "",
-            s.get("seed"), s.get("problem_id"))
+    return (
+        s["question"],
+        s.get("answer", ""),
+        s["completion"],
+        s.get("model") or "",
+        s.get("seed"),
+        s.get("problem_id"),
+    )
 
 
-def collect(samples: Iterable[dict[str, Any] | Sample], config: RFTConfig | None = None,
-            problems: Iterable[dict[str, Any] | Problem] | None = None,
-            source: str = "samples", **overrides: Any) -> tuple[list[dict[str, Any]], RFTStats]:
+def collect(
+    samples: Iterable[dict[str, Any] | Sample],
+    config: RFTConfig | None = None,
+    problems: Iterable[dict[str, Any] | Problem] | None = None,
+    source: str = "samples",
+    **overrides: Any,
+) -> tuple[list[dict[str, Any]], RFTStats]:
     """RFT over samples in memory (dicts or `Sample`s carrying question, answer = reference
     solution or bare answer, completion; model and seed optional), in the given order, in this
     process (`config.workers` applies to `collect_files`).
@@ -644,8 +719,9 @@ def collect(samples: Iterable[dict[str, Any] | Sample], config: RFTConfig | None
     return records, stats
 
 
-def collect_files(paths: list[str], config: RFTConfig | None = None,
-                  problems_path: str | None = None) -> tuple[list[dict[str, Any]], RFTStats]:
+def collect_files(
+    paths: list[str], config: RFTConfig | None = None, problems_path: str | None = None
+) -> tuple[list[dict[str, Any]], RFTStats]:
     """RFT over JSONL sample files, processed in the given order (streaming; `config.workers`
     processes). See `scalemath.methods.rft_files`."""
     from scalemath.methods.rft_files import collect_files as _cf

@@ -19,6 +19,7 @@ and the result is exactly the single-process one.
   decodes only its own, and a line that starts with the same `{"question": "..."` bytes as the
   previous line reuses that line's routing decision.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -54,7 +55,7 @@ class _WorkerError(Exception):
 
 
 def _message(e: RecordError) -> str:
-    return str(e)[len(f"{e.path}:{e.line}: "):]
+    return str(e)[len(f"{e.path}:{e.line}: ") :]
 
 
 def _in_worker(fn: Callable[..., Result], *args: Any) -> Result:
@@ -132,7 +133,7 @@ class _Reader:
         except orjson.JSONDecodeError:
             if not line.strip():
                 return None
-            parse_line(line, path, lineno)   # raises the RecordError that says what is wrong
+            parse_line(line, path, lineno)  # raises the RecordError that says what is wrong
             raise
         try:
             q, comp, ref = obj["question"], obj["completion"], obj.get("answer", self.missing)
@@ -142,8 +143,7 @@ class _Reader:
             raise _bad(path, lineno, obj, self.need_answer)
         return obj, q, ref, comp
 
-    def feed(self, obj: dict, q: str, ref: str, comp: str, fname: str, pos: tuple,
-             path: str, lineno: int) -> None:
+    def feed(self, obj: dict, q: str, ref: str, comp: str, fname: str, pos: tuple, path: str, lineno: int) -> None:
         model = obj.get("model") or ""
         name = model or fname
         src = self.src_cache.get(name)
@@ -151,8 +151,17 @@ class _Reader:
             src = self.src_cache[name] = self.col.source_index(name, pos)
         meta = obj.get("meta") if self.col._max_tokens else None
         try:
-            self.col.feed(q, ref, comp, model, obj.get("seed"), src, pos, obj.get("problem_id"),
-                          meta.get("n_tokens") if meta.__class__ is dict else None)
+            self.col.feed(
+                q,
+                ref,
+                comp,
+                model,
+                obj.get("seed"),
+                src,
+                pos,
+                obj.get("problem_id"),
+                meta.get("n_tokens") if meta.__class__ is dict else None,
+            )
         except KeyError:
             raise RecordError(path, lineno, f"question not in the problems file: {q[:80]!r}") from None
 
@@ -165,8 +174,10 @@ class _Reader:
 
 # --------------------------------------------------------------------------- hash sharding
 
-def _run_hash_shard(paths: list[str], config: RFTConfig, problems: list[dict[str, Any]] | None,
-                    shard: int, workers: int) -> Result:
+
+def _run_hash_shard(
+    paths: list[str], config: RFTConfig, problems: list[dict[str, Any]] | None, shard: int, workers: int
+) -> Result:
     """One worker's pass over all files: the questions that hash to `shard`, in input order."""
     rd = _Reader(config, problems is None)
     if problems is not None:
@@ -203,18 +214,19 @@ def _run_hash_shard(paths: list[str], config: RFTConfig, problems: list[dict[str
     return rd.finish()
 
 
-def _by_hash(paths: list[str], config: RFTConfig, problems: list[dict[str, Any]] | None,
-             workers: int) -> list[Result]:
+def _by_hash(paths: list[str], config: RFTConfig, problems: list[dict[str, Any]] | None, workers: int) -> list[Result]:
     if workers == 1:
         return [_run_hash_shard(paths, config, problems, 0, 1)]
     with ProcessPoolExecutor(workers - 1, mp_context=_mp_context()) as ex:
-        futures = [ex.submit(_in_worker, _run_hash_shard, paths, config, problems, k, workers)
-                   for k in range(1, workers)]
+        futures = [
+            ex.submit(_in_worker, _run_hash_shard, paths, config, problems, k, workers) for k in range(1, workers)
+        ]
         results = [_run_hash_shard(paths, config, problems, 0, workers)]
         return results + _gather(futures)
 
 
 # --------------------------------------------------------------------------- byte ranges
+
 
 def _line_question(line: bytes) -> bytes | None:
     """The question of a sample line as UTF-8 bytes, None when it cannot be read."""
@@ -279,8 +291,9 @@ def _lines_before(path: str, offset: int) -> int:
     return n
 
 
-def _run_range(path: str, start: int, end: int, shard: int, config: RFTConfig,
-               problems: list[dict[str, Any]] | None) -> Result:
+def _run_range(
+    path: str, start: int, end: int, shard: int, config: RFTConfig, problems: list[dict[str, Any]] | None
+) -> Result:
     """One worker's byte range [start, end) of a question-grouped file."""
     rd = _Reader(config, problems is None)
     if problems is not None:
@@ -292,7 +305,7 @@ def _run_range(path: str, start: int, end: int, shard: int, config: RFTConfig,
     try:
         with open(path, "rb") as f:
             f.seek(start)
-            pos = start   # line numbers are relative to `start`
+            pos = start  # line numbers are relative to `start`
             for lineno, line in iter_lines(f, path):
                 if pos >= end:
                     break
@@ -315,8 +328,9 @@ def _run_range(path: str, start: int, end: int, shard: int, config: RFTConfig,
     return rd.finish()
 
 
-def _by_byte_ranges(path: str, config: RFTConfig, problems: list[dict[str, Any]] | None,
-                    workers: int) -> list[Result] | None:
+def _by_byte_ranges(
+    path: str, config: RFTConfig, problems: list[dict[str, Any]] | None, workers: int
+) -> list[Result] | None:
     """Results per byte range, or None when the file turns out not to be question-grouped."""
     points = _split_points(path, workers)
     ranges = list(zip(points, points[1:]))
@@ -324,8 +338,11 @@ def _by_byte_ranges(path: str, config: RFTConfig, problems: list[dict[str, Any]]
         return None
     try:
         with ProcessPoolExecutor(len(ranges) - 1, mp_context=_mp_context()) as ex:
-            futures = [ex.submit(_in_worker, _run_range, path, a, b, k, config, problems)
-                       for k, (a, b) in enumerate(ranges) if k > 0]
+            futures = [
+                ex.submit(_in_worker, _run_range, path, a, b, k, config, problems)
+                for k, (a, b) in enumerate(ranges)
+                if k > 0
+            ]
             results = [_run_range(path, ranges[0][0], ranges[0][1], 0, config, problems)]
             results += _gather(futures)
     except _Ungrouped:
@@ -349,8 +366,10 @@ def _mp_context() -> Any:
 
 # --------------------------------------------------------------------------- entry point
 
-def collect_files(paths: list[str], config: RFTConfig,
-                  problems_path: str | None = None) -> tuple[list[dict[str, Any]], RFTStats]:
+
+def collect_files(
+    paths: list[str], config: RFTConfig, problems_path: str | None = None
+) -> tuple[list[dict[str, Any]], RFTStats]:
     """RFT over JSONL sample files in the given order; returns (output records, stats).
 
     `problems_path` (JSONL of question + solution/answer) supplies the reference solutions and

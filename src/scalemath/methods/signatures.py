@@ -25,6 +25,7 @@ n-gram hashes and all permutations are vectorized, so one text costs a few numpy
 one Python hash call per shingle and permutation; `benchmarks/bench_augment.py` compares it with
 `datasketch` when that package is installed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,9 +57,19 @@ _MATH_SPAN = re.compile(
     re.DOTALL,
 )
 _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,!;:> ]|\\quad|\\qquad|\\displaystyle|&|\s+")
-_LATEX_SWAPS = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cdot", "*"), ("\\times", "*"),
-                ("\\div", "/"), ("\\ne", "\\neq"), ("\\leq", "\\le"), ("\\geq", "\\ge"),
-                ("−", "-"), ("{,}", ""), ("\\%", "%"))
+_LATEX_SWAPS = (
+    ("\\dfrac", "\\frac"),
+    ("\\tfrac", "\\frac"),
+    ("\\cdot", "*"),
+    ("\\times", "*"),
+    ("\\div", "/"),
+    ("\\ne", "\\neq"),
+    ("\\leq", "\\le"),
+    ("\\geq", "\\ge"),
+    ("−", "-"),
+    ("{,}", ""),
+    ("\\%", "%"),
+)
 _RELATION = re.compile(r"=|\\le|\\ge|\\neq|<|>")
 
 
@@ -178,7 +189,7 @@ def expressions_signature(text: str) -> tuple[tuple[str, int], ...]:
 
 
 def auto_signature(text: str) -> Hashable:
-    """"equations" for annotated GSM8K text, "latex_equations" for LaTeX, else "expressions"."""
+    """ "equations" for annotated GSM8K text, "latex_equations" for LaTeX, else "expressions"."""
     if "<<" in text and _ANNOTATION.search(text):
         return equations_signature(text)
     if "$" in text or "\\(" in text or "\\[" in text or "\\begin" in text:
@@ -194,9 +205,10 @@ _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
     "hundred thousand million billion half halves third thirds quarter quarters dozen dozens twice "
-    "thrice double triple".split())
+    "thrice double triple".split()
+)
 _MASK = "<num>"
-_M64 = np.uint64(0x9E3779B97F4A7C15)   # odd multiplier of the rolling n-gram hash
+_M64 = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the rolling n-gram hash
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _word_ids: dict[str, int] = {}
@@ -233,8 +245,8 @@ def ngram_hashes(toks: list[str], n: int, short: bool = True) -> np.ndarray:
     h = ids[:m].copy()
     for j in range(1, n):
         h *= _M64
-        h += ids[j:j + m]
-    h ^= h >> np.uint64(31)      # splitmix64 finalizer spreads the bits
+        h += ids[j : j + m]
+    h ^= h >> np.uint64(31)  # splitmix64 finalizer spreads the bits
     h *= _MIX1
     h ^= h >> np.uint64(27)
     h *= _MIX2
@@ -247,8 +259,9 @@ def mask_tokens(toks: list[str]) -> list[str]:
     return [_MASK if (t[0].isdigit() or t in _NUMBER_WORDS) else t for t in toks]
 
 
-def batch_ngram_hashes(token_lists: list[list[str]], n: int, short: bool = True,
-                       mask_numbers: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def batch_ngram_hashes(
+    token_lists: list[list[str]], n: int, short: bool = True, mask_numbers: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """`ngram_hashes` of many token lists at once: (hashes, owner), where owner[i] is the index of
     the list hash i came from; for each list the hashes are exactly
     `ngram_hashes(mask_tokens(list) if mask_numbers else list, n, short)`, in the same order. One
@@ -270,18 +283,18 @@ def batch_ngram_hashes(token_lists: list[list[str]], n: int, short: bool = True,
         h = ids[:m].copy()
         for j in range(1, n):
             h *= _M64
-            h += ids[j:j + m]
-        inside = owner_of_tok[:m] == owner_of_tok[n - 1:]
+            h += ids[j : j + m]
+        inside = owner_of_tok[:m] == owner_of_tok[n - 1 :]
         parts_h.append(h[inside])
         parts_o.append(owner_of_tok[:m][inside])
     # shorter lists: one hash of all their tokens (short=True), as ngram_hashes does
     if short:
         for i in np.flatnonzero((lengths < n) & (lengths > 0)):
             s, k = int(starts[i]), int(lengths[i])
-            h1 = ids[s:s + 1].copy()
+            h1 = ids[s : s + 1].copy()
             for j in range(1, k):
                 h1 *= _M64
-                h1 += ids[s + j:s + j + 1]
+                h1 += ids[s + j : s + j + 1]
             parts_h.append(h1)
             parts_o.append(np.array([i], dtype=np.int64))
     if not parts_h:
@@ -289,7 +302,7 @@ def batch_ngram_hashes(token_lists: list[list[str]], n: int, short: bool = True,
     h = np.concatenate(parts_h)
     owner = np.concatenate(parts_o)
     if len(parts_h) > 1:
-        order = np.argsort(owner, kind="stable")   # list order, windows in text order within a list
+        order = np.argsort(owner, kind="stable")  # list order, windows in text order within a list
         h, owner = h[order], owner[order]
     h ^= h >> np.uint64(31)
     h *= _MIX1
@@ -325,7 +338,7 @@ def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple
     best, best_err = (1, num_perm), float("inf")
     for b in range(1, num_perm + 1):
         for r in range(1, num_perm // b + 1):
-            p = 1.0 - (1.0 - xs ** r) ** b
+            p = 1.0 - (1.0 - xs**r) ** b
             fp = np.trapezoid(np.where(xs < threshold, p, 0.0), xs)
             fn = np.trapezoid(np.where(xs >= threshold, 1.0 - p, 0.0), xs)
             err = fp_weight * fp + (1 - fp_weight) * fn
@@ -352,8 +365,9 @@ class NearDupIndex:
         seed: seed of the hash permutations (indexes built with different seeds do not mix).
     """
 
-    def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5,
-                 mask_numbers: bool = False, seed: int = 1):
+    def __init__(
+        self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5, mask_numbers: bool = False, seed: int = 1
+    ):
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         self.threshold, self.ngram, self.mask_numbers = threshold, ngram, mask_numbers
@@ -376,7 +390,7 @@ class NearDupIndex:
 
     def _bands(self, sig: np.ndarray) -> list[bytes]:
         r = self.rows
-        return [sig[i * r:(i + 1) * r].tobytes() for i in range(self.bands)]
+        return [sig[i * r : (i + 1) * r].tobytes() for i in range(self.bands)]
 
     def query_signature(self, sig: np.ndarray) -> list[tuple[Hashable, float]]:
         """(key, estimated Jaccard) of the stored texts at or above threshold, best first."""
@@ -419,8 +433,9 @@ class MinHashSignature:
     """Stateful near-duplicate signature: a text's key is the key of the first stored text it
     near-duplicates, else a fresh one (see `NearDupIndex` for the arguments)."""
 
-    def __init__(self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5,
-                 mask_numbers: bool = False, seed: int = 1):
+    def __init__(
+        self, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5, mask_numbers: bool = False, seed: int = 1
+    ):
         self.index = NearDupIndex(threshold, num_perm, ngram, mask_numbers, seed)
 
     def __call__(self, text: str) -> Hashable:
@@ -467,7 +482,22 @@ def distinct(texts: Iterable[str], signature: Callable[[str], Hashable]) -> list
     return keep
 
 
-__all__ = ["get_signature", "SIGNATURES", "equations_signature", "latex_equations_signature",
-           "expressions_signature", "auto_signature", "latex_equations", "expression_steps",
-           "canonical_expression", "math_spans", "tokens", "ngram_hashes", "MinHasher",
-           "NearDupIndex", "MinHashSignature", "lsh_params", "distinct"]
+__all__ = [
+    "get_signature",
+    "SIGNATURES",
+    "equations_signature",
+    "latex_equations_signature",
+    "expressions_signature",
+    "auto_signature",
+    "latex_equations",
+    "expression_steps",
+    "canonical_expression",
+    "math_spans",
+    "tokens",
+    "ngram_hashes",
+    "MinHasher",
+    "NearDupIndex",
+    "MinHashSignature",
+    "lsh_params",
+    "distinct",
+]

@@ -14,6 +14,7 @@ engine reports it) are passed on but never cached, so the next run asks for them
 tokens from `Completion.n_tokens`; prompt tokens from the wrapped engine's own usage counter when
 it has one, else estimated as characters / 4) and their cost at the configured prices.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,22 +54,23 @@ class Prices:
 class Usage:
     """Teacher usage of one run (new calls only are paid)."""
 
-    requested: int = 0             # completions asked for
-    hits: int = 0                  # served from the cache
-    misses: int = 0                # asked of the wrapped engine
-    engine_calls: int = 0          # generate() calls made on the wrapped engine
-    errors: int = 0                # completions that came back with finish_reason "error" (not cached)
+    requested: int = 0  # completions asked for
+    hits: int = 0  # served from the cache
+    misses: int = 0  # asked of the wrapped engine
+    engine_calls: int = 0  # generate() calls made on the wrapped engine
+    errors: int = 0  # completions that came back with finish_reason "error" (not cached)
     error_kinds: ErrorTally = field(default_factory=ErrorTally)  # those errors by kind (status + message)
-    prompt_tokens: int = 0         # of new calls
-    completion_tokens: int = 0     # of new calls
+    prompt_tokens: int = 0  # of new calls
+    completion_tokens: int = 0  # of new calls
     cached_completion_tokens: int = 0
     prompt_tokens_estimated: bool = False
     prices: Prices = field(default_factory=Prices)
 
     @property
     def cost(self) -> float:
-        return (self.prompt_tokens * self.prices.input_per_mtok
-                + self.completion_tokens * self.prices.output_per_mtok) / 1e6
+        return (
+            self.prompt_tokens * self.prices.input_per_mtok + self.completion_tokens * self.prices.output_per_mtok
+        ) / 1e6
 
     @property
     def saved_cost(self) -> float:
@@ -107,8 +109,9 @@ class CachedEngine:
             most one chunk of new calls).
     """
 
-    def __init__(self, engine: Engine, path: str | os.PathLike | None = None,
-                 prices: Prices | None = None, chunk: int = 64):
+    def __init__(
+        self, engine: Engine, path: str | os.PathLike | None = None, prices: Prices | None = None, chunk: int = 64
+    ):
         self.inner = engine
         self.name = getattr(engine, "name", "engine")
         self.model_id = getattr(engine, "model_id", "")
@@ -140,21 +143,23 @@ class CachedEngine:
 
     def _lookup(self, keys: list[str]) -> dict[str, Completion]:
         out: dict[str, Completion] = {}
-        for i in range(0, len(keys), 900):   # SQLite's variable limit
-            part = keys[i:i + 900]
+        for i in range(0, len(keys), 900):  # SQLite's variable limit
+            part = keys[i : i + 900]
             q = f"SELECT key, text, seed, finish_reason, n_tokens, meta FROM calls WHERE key IN ({','.join('?' * len(part))})"
             for key, text, seed, fin, ntok, meta in self._db.execute(q, part):
                 out[key] = Completion(text, 0, seed, fin, ntok, json.loads(meta) if meta else {})
         return out
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], params: SamplingParams, n: int = 1, start_index: int = 0
+    ) -> Iterator[list[Completion]]:
         """Same contract as `Engine.generate`; cached completions come back without a call."""
         for c0 in range(0, len(prompts), self.chunk):
-            yield from self._generate_chunk(prompts[c0:c0 + self.chunk], params, n, start_index)
+            yield from self._generate_chunk(prompts[c0 : c0 + self.chunk], params, n, start_index)
 
-    def _generate_chunk(self, prompts: Sequence[str], params: SamplingParams, n: int,
-                        start: int) -> Iterator[list[Completion]]:
+    def _generate_chunk(
+        self, prompts: Sequence[str], params: SamplingParams, n: int, start: int
+    ) -> Iterator[list[Completion]]:
         idx = range(start, start + n)
         keys = {p: [call_key(self.model_id, p, params, i) for i in idx] for p in dict.fromkeys(prompts)}
         found = self._lookup([k for ks in keys.values() for k in ks])
@@ -182,8 +187,17 @@ class CachedEngine:
                         self.usage.error_kinds.add_meta(c.meta)
                         fresh_errors.add(k)
                         continue
-                    new_rows.append((k, self.model_id, c.text, c.seed, c.finish_reason, c.n_tokens,
-                                     json.dumps(c.meta, default=str) if c.meta else ""))
+                    new_rows.append(
+                        (
+                            k,
+                            self.model_id,
+                            c.text,
+                            c.seed,
+                            c.finish_reason,
+                            c.n_tokens,
+                            json.dumps(c.meta, default=str) if c.meta else "",
+                        )
+                    )
             after = _engine_prompt_tokens(self.inner)
             if before is not None and after is not None:
                 self.usage.prompt_tokens += after - before
@@ -203,7 +217,7 @@ class CachedEngine:
                     self.usage.cached_completion_tokens += c.n_tokens
                 else:
                     self.usage.misses += 1
-                    fresh.discard(k)   # a prompt repeated in the chunk is a hit the second time
+                    fresh.discard(k)  # a prompt repeated in the chunk is a hit the second time
                 out.append(Completion(c.text, i, c.seed, c.finish_reason, c.n_tokens, dict(c.meta)))
             yield out
 

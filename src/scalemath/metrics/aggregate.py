@@ -20,6 +20,7 @@ questions, intervals are percentile bootstrap intervals over questions):
 - curve (Pass@n / PassRatio@n vs n): the same two figures using only each question's first n
   samples, over questions with at least n samples.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class MetricsConfig:
 
 # -- per-question building blocks -----------------------------------------------------------------
 
+
 def pass_at_k_array(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     """Unbiased pass@k for arrays of sample counts n and correct counts c (NaN where n < k).
 
@@ -66,7 +68,7 @@ def pass_at_k_array(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     top = int(n.max(initial=0))
     terms = np.zeros(max(top, k) + 1)
     i = np.arange(k + 1, top + 1)
-    terms[k + 1:top + 1] = np.log1p(-k / i)
+    terms[k + 1 : top + 1] = np.log1p(-k / i)
     prefix = np.cumsum(terms)
     out = np.full(n.shape, np.nan)
     ok = n >= k
@@ -98,8 +100,9 @@ def _sorted_ranks(unit: np.ndarray, order: np.ndarray, n_units: int):
     return perm, n, rank
 
 
-def majority_correct(unit: np.ndarray, rank: np.ndarray, answer: np.ndarray, correct: np.ndarray,
-                     n_units: int, k: int) -> np.ndarray:
+def majority_correct(
+    unit: np.ndarray, rank: np.ndarray, answer: np.ndarray, correct: np.ndarray, n_units: int, k: int
+) -> np.ndarray:
     """Per unit, whether the majority answer among ranks < k is correct (arrays sorted by
     (unit, rank)). Ties go to the earliest answer; no votes -> 0."""
     sel = (rank < k) & (answer >= 0)
@@ -132,8 +135,15 @@ def curve_points(max_n: int) -> list[int]:
     return pts
 
 
-def unit_stats(unit: np.ndarray, n_units: int, correct: np.ndarray, answer: np.ndarray,
-               order: np.ndarray, ks: Sequence[int], curve: Sequence[int] = ()) -> UnitStats:
+def unit_stats(
+    unit: np.ndarray,
+    n_units: int,
+    correct: np.ndarray,
+    answer: np.ndarray,
+    order: np.ndarray,
+    ks: Sequence[int],
+    curve: Sequence[int] = (),
+) -> UnitStats:
     """Sampled figures per unit from per-sample arrays (correct in {0, 1})."""
     perm, n, rank = _sorted_ranks(unit, order, n_units)
     u, cor, ans = unit[perm], correct[perm].astype(np.float64), answer[perm]
@@ -177,15 +187,16 @@ def greedy_stats(unit: np.ndarray, n_units: int, correct: np.ndarray, order: np.
 
 # -- units and groups -----------------------------------------------------------------------------
 
+
 @dataclass
 class Units:
     """Samples mapped to units: a question, or (question, group label) for a breakdown."""
 
     sample_unit: np.ndarray
     unit_q: np.ndarray
-    labels: list[str]                  # group labels ("all" for the overall block)
-    groups: list[np.ndarray]           # unit indices per label
-    per_question: bool = True          # units are the questions themselves (unit i = question i)
+    labels: list[str]  # group labels ("all" for the overall block)
+    groups: list[np.ndarray]  # unit indices per label
+    per_question: bool = True  # units are the questions themselves (unit i = question i)
 
 
 def make_units(table: SampleTable, by: str | None) -> Units:
@@ -200,7 +211,7 @@ def make_units(table: SampleTable, by: str | None) -> Units:
     lab_code, labels = table.field_codes(by)
     order = _natural_order(labels)
     first = np.full(nq, -1, dtype=np.int64)
-    first[table.qid[::-1]] = lab_code[::-1]          # label of each question's first row
+    first[table.qid[::-1]] = lab_code[::-1]  # label of each question's first row
     if np.array_equal(first[table.qid], lab_code):  # question-level field
         has = first >= 0
         groups = [np.flatnonzero(has & (first == i)) for i in order]
@@ -215,16 +226,19 @@ def make_units(table: SampleTable, by: str | None) -> Units:
 
 def _natural_order(labels: list[str]) -> list[int]:
     """Indices sorting labels numerically where they are numbers ("2" < "10")."""
+
     def key(i: int):
         s = labels[i]
         try:
             return (0, float(s), s)
         except ValueError:
             return (1, 0.0, s)
+
     return sorted(range(len(labels)), key=key)
 
 
 # -- the summary ----------------------------------------------------------------------------------
+
 
 def _split(table: SampleTable) -> tuple[np.ndarray, np.ndarray]:
     graded = table.correct >= 0
@@ -235,14 +249,22 @@ def _split(table: SampleTable) -> tuple[np.ndarray, np.ndarray]:
     return greedy, sampled
 
 
-def _blocks_for(table: SampleTable, units: Units, ks: list[int],
-                curve: list[int]) -> tuple[list[RatioBlock], list[list[str]]]:
+def _blocks_for(
+    table: SampleTable, units: Units, ks: list[int], curve: list[int]
+) -> tuple[list[RatioBlock], list[list[str]]]:
     greedy, sampled = _split(table)
     n_units = len(units.unit_q)
     blocks, names = [], []
     if sampled.any():
-        st = unit_stats(units.sample_unit[sampled], n_units, table.correct[sampled],
-                        table.answer[sampled], table.order[sampled], ks, curve)
+        st = unit_stats(
+            units.sample_unit[sampled],
+            n_units,
+            table.correct[sampled],
+            table.answer[sampled],
+            table.order[sampled],
+            ks,
+            curve,
+        )
         blocks.append(RatioBlock(units.unit_q, st.num, st.den, units.groups))
         names.append(st.names)
     if greedy.any():
@@ -303,8 +325,9 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
                 target[name] = _fig(est, gi, fi)
     curve_rows = []
     for m in curve:
-        curve_rows.append({"n": m, "Pass@n": overall.pop(f"curve.Pass@{m}"),
-                           "PassRatio@n": overall.pop(f"curve.PassRatio@{m}")})
+        curve_rows.append(
+            {"n": m, "Pass@n": overall.pop(f"curve.Pass@{m}"), "PassRatio@n": overall.pop(f"curve.PassRatio@{m}")}
+        )
     return {
         "source": table.source,
         "n_samples": int(len(table)),
@@ -313,8 +336,7 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
         "n_greedy": int((graded & table.greedy).sum()),
         "n_questions": int(table.n_questions),
         "samples_per_question": {"min": int(seen.min()), "mean": float(seen.mean()), "max": max_n},
-        "config": {"ks": ks, "bootstrap": cfg.bootstrap, "ci": cfg.ci, "seed": cfg.seed,
-                   "by": list(cfg.by)},
+        "config": {"ks": ks, "bootstrap": cfg.bootstrap, "ci": cfg.ci, "seed": cfg.seed, "by": list(cfg.by)},
         "overall": overall,
         "curve": curve_rows,
         "by": by,
@@ -324,8 +346,13 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
 def _fig(est, gi: int, fi: int) -> dict[str, Any]:
     def f(x: float) -> float | None:
         return None if np.isnan(x) else float(x)
-    return {"value": f(est.value[gi, fi]), "lo": f(est.lo[gi, fi]), "hi": f(est.hi[gi, fi]),
-            "n": int(est.units[gi, fi])}
+
+    return {
+        "value": f(est.value[gi, fi]),
+        "lo": f(est.lo[gi, fi]),
+        "hi": f(est.hi[gi, fi]),
+        "n": int(est.units[gi, fi]),
+    }
 
 
 FIGURE_ORDER = ("greedy", "sample_acc", "PassRatio@N", "Pass@N")

@@ -4,6 +4,7 @@
 intervals (overall and by fields), the CoT-step analysis, error-type shares and distinct correct
 paths per source model.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,11 @@ class AnalyzeConfig:
     """Optional problems JSONL: fields missing on samples (e.g. meta.steps) are joined from it."""
 
 
-def analyze(paths: str | os.PathLike | Sequence[str | os.PathLike], config: AnalyzeConfig | None = None,
-            table: SampleTable | None = None) -> dict[str, Any]:
+def analyze(
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
+    config: AnalyzeConfig | None = None,
+    table: SampleTable | None = None,
+) -> dict[str, Any]:
     """Load a sample store (unless `table` is given) and compute every figure."""
     from scalemath.metrics.errors import error_shares
     from scalemath.metrics.paths import distinct_paths
@@ -47,8 +51,11 @@ def analyze(paths: str | os.PathLike | Sequence[str | os.PathLike], config: Anal
 
     cfg = config or AnalyzeConfig()
     mc = cfg.metrics
-    fields = list(dict.fromkeys([*mc.by, *([cfg.steps_field] if cfg.steps_field else []),
-                                 *([cfg.source_field] if cfg.paths else [])]))
+    fields = list(
+        dict.fromkeys(
+            [*mc.by, *([cfg.steps_field] if cfg.steps_field else []), *([cfg.source_field] if cfg.paths else [])]
+        )
+    )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if table is None:
@@ -72,8 +79,9 @@ def analyze(paths: str | os.PathLike | Sequence[str | os.PathLike], config: Anal
         timings["errors"] = time.perf_counter() - t0
     if cfg.paths and table.has_completions and cfg.source_field in table.fields:
         t0 = time.perf_counter()
-        out["paths"] = distinct_paths(table.qid, table.text_code, table.texts, table.correct,
-                                      table.fields[cfg.source_field])
+        out["paths"] = distinct_paths(
+            table.qid, table.text_code, table.texts, table.correct, table.fields[cfg.source_field]
+        )
         timings["paths"] = time.perf_counter() - t0
     out["config"] = {**asdict(cfg), "metrics": out["summary"]["config"]}
     out["timings_s"] = {k: round(v, 3) for k, v in timings.items()}

@@ -12,6 +12,7 @@ Replicates are drawn in chunks (bounded memory for very many questions) from one
 `numpy.random.default_rng(seed)` stream; the result depends only on (seed, number of questions,
 B), not on which figures are asked for.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,8 @@ class RatioEstimate:
     value: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
-    units: np.ndarray                 # units with den > 0, per group and figure
-    reps: np.ndarray | None = None    # (B, groups, figures) when kept
+    units: np.ndarray  # units with den > 0, per group and figure
+    reps: np.ndarray | None = None  # (B, groups, figures) when kept
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -58,9 +59,15 @@ def question_weights(n_questions: int, b: int, rng: np.random.Generator) -> np.n
     return np.bincount(idx.ravel(), minlength=b * n_questions).reshape(b, n_questions).astype(np.float64)
 
 
-def bootstrap_ratios(blocks: list[RatioBlock], n_questions: int, B: int = 1000, seed: int = 0,
-                     ci: float = 0.95, keep_reps: bool = False,
-                     max_chunk_cells: int = 20_000_000) -> list[RatioEstimate]:
+def bootstrap_ratios(
+    blocks: list[RatioBlock],
+    n_questions: int,
+    B: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    keep_reps: bool = False,
+    max_chunk_cells: int = 20_000_000,
+) -> list[RatioEstimate]:
     """Point estimates and percentile bootstrap intervals for every (block, group, figure).
 
     B = 0 gives point estimates only (intervals are NaN).
@@ -69,10 +76,16 @@ def bootstrap_ratios(blocks: list[RatioBlock], n_questions: int, B: int = 1000, 
     for blk in blocks:
         num = np.asarray(blk.num, dtype=np.float64)
         den = np.asarray(blk.den, dtype=np.float64)
-        points.append(np.stack([_ratio(num[g].sum(0), den[g].sum(0)) for g in blk.groups])
-                      if blk.groups else np.zeros((0, num.shape[1])))
-        units.append(np.stack([(den[g] > 0).sum(0) for g in blk.groups])
-                     if blk.groups else np.zeros((0, num.shape[1]), dtype=int))
+        points.append(
+            np.stack([_ratio(num[g].sum(0), den[g].sum(0)) for g in blk.groups])
+            if blk.groups
+            else np.zeros((0, num.shape[1]))
+        )
+        units.append(
+            np.stack([(den[g] > 0).sum(0) for g in blk.groups])
+            if blk.groups
+            else np.zeros((0, num.shape[1]), dtype=int)
+        )
     reps = [np.empty((B, len(b.groups), np.shape(b.num)[1])) for b in blocks]
     if B > 0 and n_questions > 0:
         chunk = max(1, min(B, max_chunk_cells // max(n_questions, 1)))
@@ -83,7 +96,7 @@ def bootstrap_ratios(blocks: list[RatioBlock], n_questions: int, B: int = 1000, 
             b = len(w)
             for (nq, dq), blk, rep in zip(agg, blocks, reps):
                 g, m = rep.shape[1], rep.shape[2]
-                rep[start:start + b] = _ratio(w @ nq, w @ dq).reshape(b, g, m)
+                rep[start : start + b] = _ratio(w @ nq, w @ dq).reshape(b, g, m)
     alpha = (1.0 - ci) / 2.0
     out = []
     for point, unit, rep in zip(points, units, reps):
@@ -131,7 +144,7 @@ def _per_question(blk: RatioBlock, n_questions: int) -> tuple[np.ndarray, np.nda
     for gi, g in enumerate(blk.groups):
         q = blk.unit_q[g]
         cols = slice(gi * m, (gi + 1) * m)
-        if len(np.unique(q)) == len(q):      # the usual case: a question is one unit of a group
+        if len(np.unique(q)) == len(q):  # the usual case: a question is one unit of a group
             nq[q, cols] = num[g]
             dq[q, cols] = den[g]
         else:
@@ -145,6 +158,7 @@ class _quiet:
 
     def __enter__(self):
         import warnings
+
         self._w = warnings.catch_warnings()
         self._w.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)

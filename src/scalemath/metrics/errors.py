@@ -13,6 +13,7 @@ Calculator annotations are judged by `scalemath.answers.calculator.check_annotat
 rule RFT uses to reject paths (see `annotation_checker`).
 A finer taxonomy through a judge LLM is `metrics.judge` (`scalemath judge`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,14 +30,20 @@ ERROR_TYPES = ("calculation", "reasoning", "format")
 ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 # inline arithmetic: maximal runs of numbers, operators, parentheses, "$" and "=" within a line
 _RUN = re.compile(r"[0-9.,+\-*/÷()$= ]+")
-_TIMES_X = re.compile(r"(?<=[\d)])[ ]*[xX×][ ]*(?=[\d(.$])")       # 60 x 2 -> 60 * 2
-_MIXED = re.compile(r"(?<![\d./])(\d+)[ ]+(\d+)/(\d+)(?![\d.])")     # 1 1/2 -> (1+1/2)
+_TIMES_X = re.compile(r"(?<=[\d)])[ ]*[xX×][ ]*(?=[\d(.$])")  # 60 x 2 -> 60 * 2
+_MIXED = re.compile(r"(?<![\d./])(\d+)[ ]+(\d+)/(\d+)(?![\d.])")  # 1 1/2 -> (1+1/2)
 _LONE_X = re.compile(r"(?:^|\s)[xX×]\s*$")
 _AND_FRACTION = re.compile(r"\s*and\s*\(?\d+\s*/\s*\d")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _OPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
 _MAX_ABS = 1e18
 _NOT_ARITH = re.compile(r"[^0-9.+\-*/()%]")
 _LEADING_ZEROS = re.compile(r"(?<![0-9.])0+(?=[0-9])")
@@ -52,6 +59,8 @@ def _ambiguous(expr: str) -> bool:
     "3. 1200"), or several divisions some of them spaced ("60 / 3/4" means 60 / (3/4))."""
     e = expr.replace("$", "")
     return bool(_SPACED_NUMBERS.search(e)) or (e.count("/") >= 2 and bool(_SPACED_SLASH.search(e)))
+
+
 _BIN_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
@@ -158,6 +167,7 @@ def annotation_checker() -> Callable[[str], bool | None]:
         if local_check_annotation(annotation) is None:
             return None
         return bool(check_annotation(annotation))
+
     return check
 
 
@@ -197,18 +207,23 @@ def inline_equations(text: str) -> list[tuple[str, str]]:
             continue
         parts = run.split("=")
         start, end = m.start(), m.end()
-        before = body[max(0, start - 12):start]
+        before = body[max(0, start - 12) : start]
         first = parts[0].strip()
         prev = before.rstrip()[-1:]
         glued_left = start > 0 and not body[start - 1].isspace() and not run[0].isspace()
-        labelled = prev.isalpha() and parse_number(_balance(first)) is not None   # "Week 2 = 35 + 35"
-        if glued_left or labelled or _LONE_X.search(before) or (
-                first and (first[0] in "+*/÷" or (first[0] == "-" and prev and (prev.isalnum() or prev in ")%")))):
+        labelled = prev.isalpha() and parse_number(_balance(first)) is not None  # "Week 2 = 35 + 35"
+        if (
+            glued_left
+            or labelled
+            or _LONE_X.search(before)
+            or (first and (first[0] in "+*/÷" or (first[0] == "-" and prev and (prev.isalnum() or prev in ")%"))))
+        ):
             parts[0] = ""
-        after = body[end:end + 16]
-        if (after and not run[-1].isspace() and not after[0].isspace() and after[0] not in ";!?'\"]") \
-                or _AND_FRACTION.match(after):
-            parts[-1] = ""                                    # "1.2Y", "75%", "x^2", "6:48", "5 and 2/3"
+        after = body[end : end + 16]
+        if (
+            after and not run[-1].isspace() and not after[0].isspace() and after[0] not in ";!?'\"]"
+        ) or _AND_FRACTION.match(after):
+            parts[-1] = ""  # "1.2Y", "75%", "x^2", "6:48", "5 and 2/3"
         parts = [_balance(p) for p in parts]
         pairs += [(a, b) for a, b in zip(parts, parts[1:]) if a and b]
     return pairs
@@ -252,9 +267,14 @@ def _line_slips(line: str, check: Callable[[str], bool | None]) -> int:
     return slips
 
 
-def classify(completion: str, extracted: str | None, correct: bool | None, reason: str = "",
-             check: Callable[[str], bool | None] | None = None) -> str | None:
-    """"correct", "format", "calculation", "reasoning", or None for an ungraded sample."""
+def classify(
+    completion: str,
+    extracted: str | None,
+    correct: bool | None,
+    reason: str = "",
+    check: Callable[[str], bool | None] | None = None,
+) -> str | None:
+    """ "correct", "format", "calculation", "reasoning", or None for an ungraded sample."""
     if correct is None:
         return None
     if correct:
@@ -268,12 +288,18 @@ def classify(completion: str, extracted: str | None, correct: bool | None, reaso
 class ErrorCounts:
     """Per-question counts of wrong samples by type."""
 
-    wrong: np.ndarray                 # (questions,)
-    by_type: dict[str, np.ndarray]    # type -> (questions,)
+    wrong: np.ndarray  # (questions,)
+    by_type: dict[str, np.ndarray]  # type -> (questions,)
 
 
-def count_errors(qid: np.ndarray, n_questions: int, text_code: np.ndarray, texts: Sequence[str],
-                 answer: np.ndarray, correct: np.ndarray) -> tuple[ErrorCounts, np.ndarray]:
+def count_errors(
+    qid: np.ndarray,
+    n_questions: int,
+    text_code: np.ndarray,
+    texts: Sequence[str],
+    answer: np.ndarray,
+    correct: np.ndarray,
+) -> tuple[ErrorCounts, np.ndarray]:
     """Classify every wrong sample (correct == 0); returns per-question counts and the per-sample
     types (object array; "correct" / None for right / ungraded-or-skipped samples). Each distinct
     completion text is checked once."""
@@ -297,8 +323,9 @@ def count_errors(qid: np.ndarray, n_questions: int, text_code: np.ndarray, texts
     return ErrorCounts(n_wrong, by_type), types
 
 
-def error_shares(table: Any, bootstrap: int = 1000, seed: int = 0, ci: float = 0.95,
-                 max_wrong: int | None = 200_000) -> dict[str, Any]:
+def error_shares(
+    table: Any, bootstrap: int = 1000, seed: int = 0, ci: float = 0.95, max_wrong: int | None = 200_000
+) -> dict[str, Any]:
     """Shares of error types among wrong samples with bootstrap intervals over questions.
 
     table: a SampleTable loaded with completions=True. When there are more than `max_wrong`
@@ -319,14 +346,26 @@ def error_shares(table: Any, bootstrap: int = 1000, seed: int = 0, ci: float = 0
     counts, _ = count_errors(table.qid, table.n_questions, table.text_code, table.texts, table.answer, correct)
     num = np.stack([counts.by_type[t] for t in ERROR_TYPES], 1)
     den = np.repeat(counts.wrong[:, None], len(ERROR_TYPES), 1)
-    est = bootstrap_ratios([RatioBlock(np.arange(table.n_questions), num, den,
-                                       [np.arange(table.n_questions)])],
-                           table.n_questions, B=bootstrap, seed=seed, ci=ci)[0]
-    out: dict[str, Any] = {"n_wrong": int(len(wrong_idx)), "n_classified": int(counts.wrong.sum()),
-                           "checker": checker_name(), "shares": {}}
+    est = bootstrap_ratios(
+        [RatioBlock(np.arange(table.n_questions), num, den, [np.arange(table.n_questions)])],
+        table.n_questions,
+        B=bootstrap,
+        seed=seed,
+        ci=ci,
+    )[0]
+    out: dict[str, Any] = {
+        "n_wrong": int(len(wrong_idx)),
+        "n_classified": int(counts.wrong.sum()),
+        "checker": checker_name(),
+        "shares": {},
+    }
     for i, t in enumerate(ERROR_TYPES):
-        out["shares"][t] = {"value": _f(est.value[0, i]), "lo": _f(est.lo[0, i]), "hi": _f(est.hi[0, i]),
-                            "count": int(counts.by_type[t].sum())}
+        out["shares"][t] = {
+            "value": _f(est.value[0, i]),
+            "lo": _f(est.lo[0, i]),
+            "hi": _f(est.hi[0, i]),
+            "count": int(counts.by_type[t].sum()),
+        }
     return out
 
 

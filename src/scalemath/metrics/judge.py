@@ -8,6 +8,7 @@ label voted first). Replies that name no known type are counted as "unparsed", n
 Every judged sample also carries the rule-based type (calculation / reasoning / format), so the
 two taxonomies can be compared (`agreement`).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,15 +27,32 @@ _RULE_OF = {"calculation": "calculation", "format": "format"}
 
 _LABEL = re.compile(r"error\s*type(?:\s*is)?\s*[:\-]?\s*[\"'*]*\s*([A-Za-z_ \-]+)", re.IGNORECASE)
 _SYNONYMS = {
-    "calculation": "calculation", "calculation error": "calculation", "arithmetic": "calculation",
-    "arithmetic error": "calculation", "computation": "calculation", "computational": "calculation",
-    "misread": "misread", "misreading": "misread", "misunderstanding": "misread", "misread question": "misread",
+    "calculation": "calculation",
+    "calculation error": "calculation",
+    "arithmetic": "calculation",
+    "arithmetic error": "calculation",
+    "computation": "calculation",
+    "computational": "calculation",
+    "misread": "misread",
+    "misreading": "misread",
+    "misunderstanding": "misread",
+    "misread question": "misread",
     "comprehension": "misread",
-    "wrong method": "wrong_method", "wrong_method": "wrong_method", "method": "wrong_method",
-    "reasoning": "wrong_method", "logic": "wrong_method", "logical": "wrong_method",
-    "missing step": "missing_step", "missing_step": "missing_step", "incomplete": "missing_step",
-    "units": "units", "unit": "units", "unit conversion": "units", "conversion": "units",
-    "format": "format", "formatting": "format",
+    "wrong method": "wrong_method",
+    "wrong_method": "wrong_method",
+    "method": "wrong_method",
+    "reasoning": "wrong_method",
+    "logic": "wrong_method",
+    "logical": "wrong_method",
+    "missing step": "missing_step",
+    "missing_step": "missing_step",
+    "incomplete": "missing_step",
+    "units": "units",
+    "unit": "units",
+    "unit conversion": "units",
+    "conversion": "units",
+    "format": "format",
+    "formatting": "format",
     "other": "other",
 }
 
@@ -44,7 +62,7 @@ def parse_label(text: str) -> str | None:
     m = _LABEL.search(text)
     head = m.group(1) if m else text.lstrip(" *:\n")[:40]
     words = re.split(r"[\s\-]+", head.strip().lower().replace("_", " "))
-    for n in (3, 2, 1):       # the longest known phrase at the start wins
+    for n in (3, 2, 1):  # the longest known phrase at the start wins
         key = " ".join(words[:n]).strip(" .,*")
         if key in _SYNONYMS:
             return _SYNONYMS[key]
@@ -87,7 +105,7 @@ class JudgeStats:
     """Counts of one `judge_errors` run."""
 
     judged: int = 0
-    by_type: Counter = field(default_factory=Counter)      # judge type (or "unparsed") -> samples
+    by_type: Counter = field(default_factory=Counter)  # judge type (or "unparsed") -> samples
     rule_vs_judge: Counter = field(default_factory=Counter)  # (rule type, judge type) -> samples
 
     def add(self, rule: str, label: str) -> None:
@@ -96,8 +114,7 @@ class JudgeStats:
         self.rule_vs_judge[(rule, label)] += 1
 
     def shares(self) -> dict[str, float]:
-        return {t: self.by_type[t] / self.judged for t in (*JUDGE_TYPES, "unparsed")
-                if self.judged and self.by_type[t]}
+        return {t: self.by_type[t] / self.judged for t in (*JUDGE_TYPES, "unparsed") if self.judged and self.by_type[t]}
 
     def agreement(self) -> dict[str, Any]:
         """How often the judge's calculation/format calls match the rule-based ones, over the
@@ -105,12 +122,20 @@ class JudgeStats:
         pairs = {k: v for k, v in self.rule_vs_judge.items() if k[1] != "unparsed"}
         n = sum(pairs.values())
         same = sum(v for (rule, judge), v in pairs.items() if rule == _RULE_OF.get(judge, "reasoning"))
-        return {"n": n, "agree": same, "rate": same / n if n else None,
-                "confusion": {f"{r}->{j}": v for (r, j), v in sorted(self.rule_vs_judge.items())}}
+        return {
+            "n": n,
+            "agree": same,
+            "rate": same / n if n else None,
+            "confusion": {f"{r}->{j}": v for (r, j), v in sorted(self.rule_vs_judge.items())},
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"judged": self.judged, "by_type": dict(self.by_type), "shares": self.shares(),
-                "agreement": self.agreement()}
+        return {
+            "judged": self.judged,
+            "by_type": dict(self.by_type),
+            "shares": self.shares(),
+            "agreement": self.agreement(),
+        }
 
 
 def wrong_samples(samples: Iterable[Sample], limit: int | None = None) -> Iterator[Sample]:
@@ -124,8 +149,13 @@ def wrong_samples(samples: Iterable[Sample], limit: int | None = None) -> Iterat
             yield s
 
 
-def judge_errors(samples: Iterable[Sample], engine: Engine, config: JudgeConfig | None = None,
-                 batch_size: int = 64, stats: JudgeStats | None = None) -> Iterator[dict[str, Any]]:
+def judge_errors(
+    samples: Iterable[Sample],
+    engine: Engine,
+    config: JudgeConfig | None = None,
+    batch_size: int = 64,
+    stats: JudgeStats | None = None,
+) -> Iterator[dict[str, Any]]:
     """Yield one record per wrong sample: its ids, the judge's type and reason, the rule type and
     the raw replies, with the judge's provenance. `stats` (if given) is updated as records go."""
     from scalemath.metrics.errors import classify
@@ -138,8 +168,15 @@ def judge_errors(samples: Iterable[Sample], engine: Engine, config: JudgeConfig 
     batch: list[Sample] = []
 
     def flush() -> Iterator[dict[str, Any]]:
-        prompts = [render(cfg.template, question=s.question, reference=s.answer,
-                          completion=(s.completion or "")[:cfg.max_completion_chars]) for s in batch]
+        prompts = [
+            render(
+                cfg.template,
+                question=s.question,
+                reference=s.answer,
+                completion=(s.completion or "")[: cfg.max_completion_chars],
+            )
+            for s in batch
+        ]
         for s, comps in zip(batch, engine.generate(prompts, params, n=cfg.votes)):
             replies = [c.text for c in comps]
             labels = [parse_label(t) for t in replies]
@@ -149,11 +186,20 @@ def judge_errors(samples: Iterable[Sample], engine: Engine, config: JudgeConfig 
             rule = classify(s.completion, s.extracted, s.correct, s.reason) or "reasoning"
             if stats is not None:
                 stats.add(rule, label)
-            yield {"problem_id": s.problem_id, "sample_index": s.sample_index, "model": s.model,
-                   "judge_type": label, "judge_reason": reason, "rule_type": rule,
-                   "judge_votes": dict(votes), "judge_replies": replies,
-                   "judge_model": engine.model_id, "judge_prompt_hash": phash,
-                   "judge_temperature": cfg.temperature, "judge_seed": cfg.seed}
+            yield {
+                "problem_id": s.problem_id,
+                "sample_index": s.sample_index,
+                "model": s.model,
+                "judge_type": label,
+                "judge_reason": reason,
+                "rule_type": rule,
+                "judge_votes": dict(votes),
+                "judge_replies": replies,
+                "judge_model": engine.model_id,
+                "judge_prompt_hash": phash,
+                "judge_temperature": cfg.temperature,
+                "judge_seed": cfg.seed,
+            }
 
     for s in wrong_samples(samples, cfg.limit):
         batch.append(s)

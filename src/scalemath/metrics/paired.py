@@ -21,6 +21,7 @@ result says so in `note` (the CLI prints it in red).
 Entry points: `load_evaluation(path)` (an evaluation directory with greedy.jsonl and/or
 samples.jsonl, or one sample file), `compare(a, b, PairedConfig())`, `describe(row, a, b)`.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,18 +42,26 @@ class ComparisonError(ValueError):
 class PairedConfig:
     """Settings of `compare`."""
 
-    k: int | None = field(default=None, metadata={
-        "help": "Samples per question for maj@k, Pass@k and PassRatio@k (None: the largest k both "
-                "evaluations have for every question)."})
-    bootstrap: int = field(default=10000, metadata={
-        "help": "Paired bootstrap replicates over questions (0: no intervals)."})
+    k: int | None = field(
+        default=None,
+        metadata={
+            "help": "Samples per question for maj@k, Pass@k and PassRatio@k (None: the largest k both "
+            "evaluations have for every question)."
+        },
+    )
+    bootstrap: int = field(
+        default=10000, metadata={"help": "Paired bootstrap replicates over questions (0: no intervals)."}
+    )
     ci: float = field(default=0.95, metadata={"help": "Coverage of the intervals."})
     seed: int = field(default=0, metadata={"help": "Seed of the bootstrap draws."})
-    on_mismatch: str = field(default="error", metadata={
-        "help": "Evaluations of different question sets: 'error' (refuse) or 'intersect' (compare "
-                "on the shared questions and say so in the result's note)."})
-    dataset: str = field(default="gsm8k", metadata={
-        "help": "Answer conventions for normalizing votes (maj@k)."})
+    on_mismatch: str = field(
+        default="error",
+        metadata={
+            "help": "Evaluations of different question sets: 'error' (refuse) or 'intersect' (compare "
+            "on the shared questions and say so in the result's note)."
+        },
+    )
+    dataset: str = field(default="gsm8k", metadata={"help": "Answer conventions for normalizing votes (maj@k)."})
 
     def __post_init__(self) -> None:
         if self.on_mismatch not in ("error", "intersect"):
@@ -83,8 +92,10 @@ class Evaluation:
 
 # ------------------------------------------------------------------------------------ loading
 
-def _read_samples(path: Path, dataset: str) -> tuple[dict[str, list[tuple[int, bool, str | None]]],
-                                                     dict[str, str], set[Any]]:
+
+def _read_samples(
+    path: Path, dataset: str
+) -> tuple[dict[str, list[tuple[int, bool, str | None]]], dict[str, str], set[Any]]:
     from scalemath.answers import normalize
 
     by_q: dict[str, list[tuple[int, bool, str | None]]] = {}
@@ -96,8 +107,7 @@ def _read_samples(path: Path, dataset: str) -> tuple[dict[str, list[tuple[int, b
             if key not in d:
                 raise RecordError(path, line, f"sample without {key!r}")
         if d["correct"] is None:
-            raise RecordError(path, line, "ungraded sample (correct is null); grade it first "
-                                          "(scalemath grade)")
+            raise RecordError(path, line, "ungraded sample (correct is null); grade it first (scalemath grade)")
         pid, idx = str(d["problem_id"]), int(d["sample_index"])
         if (pid, idx) in seen:
             raise RecordError(path, line, f"duplicate sample {pid}#{idx}")
@@ -136,8 +146,9 @@ def load_evaluation(path: str | Path, name: str | None = None, dataset: str = "g
             kind = "greedy" if greedy_like and all(len(v) == 1 for v in by_q.values()) else "sampled"
         for pid, h in qhash.items():
             if ev.questions.setdefault(pid, h) != h:
-                raise ComparisonError(f"{f}: problem id {pid!r} has another question than in the "
-                                      "other file of this evaluation")
+                raise ComparisonError(
+                    f"{f}: problem id {pid!r} has another question than in the other file of this evaluation"
+                )
         if kind == "greedy":
             bad = [pid for pid, v in by_q.items() if len(v) != 1]
             if bad:
@@ -157,6 +168,7 @@ def _default_name(p: Path) -> str:
 
 # ---------------------------------------------------------------------------------- statistics
 
+
 def mcnemar_exact(b_only: int, a_only: int) -> float:
     """Two-sided exact McNemar p-value: min(1, 2 P(X <= min(b_only, a_only))), X ~ Bin(n, 1/2),
     n = b_only + a_only (the discordant questions). Exact integer arithmetic; 1.0 when n = 0."""
@@ -174,8 +186,9 @@ def mcnemar_exact(b_only: int, a_only: int) -> float:
     return min(1.0, p)
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], bootstrap: int = 10000, seed: int = 0,
-                     ci: float = 0.95) -> dict[str, Any]:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], bootstrap: int = 10000, seed: int = 0, ci: float = 0.95
+) -> dict[str, Any]:
     """Means of a and b, their difference b - a, and percentile bootstrap intervals of all three,
     from ONE draw of question indices per replicate (shared by a and b: the pairing).
 
@@ -190,9 +203,19 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], bootstrap: int = 10
     n = len(x)
     if n == 0:
         raise ValueError("no questions to compare")
-    out: dict[str, Any] = {"n": n, "a": float(x.mean()), "b": float(y.mean()), "diff": float((y - x).mean()),
-                           "a_lo": None, "a_hi": None, "b_lo": None, "b_hi": None, "lo": None, "hi": None,
-                           "se": None}
+    out: dict[str, Any] = {
+        "n": n,
+        "a": float(x.mean()),
+        "b": float(y.mean()),
+        "diff": float((y - x).mean()),
+        "a_lo": None,
+        "a_hi": None,
+        "b_lo": None,
+        "b_hi": None,
+        "lo": None,
+        "hi": None,
+        "se": None,
+    }
     if bootstrap:
         rng = np.random.default_rng(seed)
         alpha = (1.0 - ci) / 2.0
@@ -200,15 +223,24 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], bootstrap: int = 10
         chunk = max(1, min(bootstrap, 5_000_000 // n))
         for start in range(0, bootstrap, chunk):
             w = question_weights(n, min(chunk, bootstrap - start), rng)
-            reps[start:start + len(w)] = np.stack([w @ x, w @ y, w @ (y - x)], axis=1) / n
+            reps[start : start + len(w)] = np.stack([w @ x, w @ y, w @ (y - x)], axis=1) / n
         lo, hi = np.quantile(reps, [alpha, 1.0 - alpha], axis=0)
-        out.update({"a_lo": float(lo[0]), "a_hi": float(hi[0]), "b_lo": float(lo[1]), "b_hi": float(hi[1]),
-                    "lo": float(lo[2]), "hi": float(hi[2]), "se": float(reps[:, 2].std(ddof=1))
-                    if bootstrap > 1 else None})
+        out.update(
+            {
+                "a_lo": float(lo[0]),
+                "a_hi": float(hi[0]),
+                "b_lo": float(lo[1]),
+                "b_hi": float(hi[1]),
+                "lo": float(lo[2]),
+                "hi": float(hi[2]),
+                "se": float(reps[:, 2].std(ddof=1)) if bootstrap > 1 else None,
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- per-question values
+
 
 def per_question_sampled(samples: list[tuple[bool, str | None]], k: int) -> tuple[float, float, float]:
     """(maj@k, Pass@k, PassRatio@k) of one question from its first k samples (see metrics.passk:
@@ -222,17 +254,26 @@ def per_question_sampled(samples: list[tuple[bool, str | None]], k: int) -> tupl
     return maj, float(any(correct)), sum(correct) / len(correct)
 
 
-def _question_sets(a: dict[str, Any], b: dict[str, Any], what: str, names: tuple[str, str],
-                   cfg: PairedConfig) -> tuple[list[str], str | None]:
+def _question_sets(
+    a: dict[str, Any], b: dict[str, Any], what: str, names: tuple[str, str], cfg: PairedConfig
+) -> tuple[list[str], str | None]:
     sa, sb = set(a), set(b)
     if sa == sb:
         return sorted(sa), None
     both = sorted(sa & sb)
-    msg = (f"{what}: {names[0]} has {len(sa)} questions, {names[1]} has {len(sb)}; {len(both)} shared "
-           f"({len(sa - sb)} only in {names[0]}, {len(sb - sa)} only in {names[1]})")
+    msg = (
+        f"{what}: {names[0]} has {len(sa)} questions, {names[1]} has {len(sb)}; {len(both)} shared "
+        f"({len(sa - sb)} only in {names[0]}, {len(sb - sa)} only in {names[1]})"
+    )
     if cfg.on_mismatch == "error" or not both:
-        raise ComparisonError(msg + ("; compare on the shared questions with on_mismatch='intersect' "
-                                     "(--intersect)" if both else "; nothing to compare"))
+        raise ComparisonError(
+            msg
+            + (
+                "; compare on the shared questions with on_mismatch='intersect' (--intersect)"
+                if both
+                else "; nothing to compare"
+            )
+        )
     return both, f"COMPARED ON THE INTERSECTION ONLY: {msg}"
 
 
@@ -249,8 +290,10 @@ def compare(a: Evaluation, b: Evaluation, config: PairedConfig | None = None) ->
         names = (f"A ({a.name})", f"B ({b.name})")
     for pid in set(a.questions) & set(b.questions):
         if a.questions[pid] != b.questions[pid]:
-            raise ComparisonError(f"problem id {pid!r} is a different question in {a.source} and {b.source}: "
-                                  "these evaluations are not of the same test set")
+            raise ComparisonError(
+                f"problem id {pid!r} is a different question in {a.source} and {b.source}: "
+                "these evaluations are not of the same test set"
+            )
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     k_used = None
@@ -262,14 +305,19 @@ def compare(a: Evaluation, b: Evaluation, config: PairedConfig | None = None) ->
         x = np.array([a.greedy[q] for q in qs], dtype=bool)
         y = np.array([b.greedy[q] for q in qs], dtype=bool)
         row = {"metric": "greedy", **paired_bootstrap(x, y, cfg.bootstrap, cfg.seed, cfg.ci)}
-        counts = {"both": int((x & y).sum()), "neither": int((~x & ~y).sum()),
-                  "a_only": int((x & ~y).sum()), "b_only": int((~x & y).sum())}
+        counts = {
+            "both": int((x & y).sum()),
+            "neither": int((~x & ~y).sum()),
+            "a_only": int((x & ~y).sum()),
+            "b_only": int((~x & y).sum()),
+        }
         row.update(counts, p_mcnemar=mcnemar_exact(counts["b_only"], counts["a_only"]))
         rows.append(row)
         n_questions = max(n_questions, len(qs))
     elif (a.greedy is None) != (b.greedy is None):
-        notes.append(f"greedy accuracy not compared: only {names[0] if a.greedy is not None else names[1]} "
-                     "has greedy samples")
+        notes.append(
+            f"greedy accuracy not compared: only {names[0] if a.greedy is not None else names[1]} has greedy samples"
+        )
     if a.sampled is not None and b.sampled is not None:
         qs, note = _question_sets(a.sampled, b.sampled, "sampled", names, cfg)
         if note:
@@ -280,8 +328,9 @@ def compare(a: Evaluation, b: Evaluation, config: PairedConfig | None = None) ->
             raise ComparisonError(f"k={k} asked for, but some question has only {have} samples")
         na = {len(a.sampled[q]) for q in qs} | {len(b.sampled[q]) for q in qs}
         if len(na) > 1 and cfg.k is None:
-            notes.append(f"sampled figures over the first {k} samples per question (the evaluations have "
-                         f"{min(na)}..{max(na)})")
+            notes.append(
+                f"sampled figures over the first {k} samples per question (the evaluations have {min(na)}..{max(na)})"
+            )
         va = np.array([per_question_sampled(a.sampled[q], k) for q in qs])
         vb = np.array([per_question_sampled(b.sampled[q], k) for q in qs])
         for j, metric in enumerate((f"maj@{k}", f"pass@{k}", f"pass_ratio@{k}")):
@@ -290,15 +339,26 @@ def compare(a: Evaluation, b: Evaluation, config: PairedConfig | None = None) ->
         k_used = k
         n_questions = max(n_questions, len(qs))
     elif (a.sampled is None) != (b.sampled is None):
-        notes.append(f"sampled figures not compared: only {names[0] if a.sampled is not None else names[1]} "
-                     "has sampled completions")
+        notes.append(
+            f"sampled figures not compared: only {names[0] if a.sampled is not None else names[1]} "
+            "has sampled completions"
+        )
     if not rows:
-        raise ComparisonError(f"nothing to compare: {a.source} and {b.source} share no kind of samples "
-                              "(greedy or sampled)")
+        raise ComparisonError(
+            f"nothing to compare: {a.source} and {b.source} share no kind of samples (greedy or sampled)"
+        )
     from dataclasses import asdict
 
-    return {"a": names[0], "b": names[1], "sources": [a.source, b.source], "questions": n_questions,
-            "k": k_used, "notes": notes, "config": asdict(cfg), "rows": rows}
+    return {
+        "a": names[0],
+        "b": names[1],
+        "sources": [a.source, b.source],
+        "questions": n_questions,
+        "k": k_used,
+        "notes": notes,
+        "config": asdict(cfg),
+        "rows": rows,
+    }
 
 
 # ----------------------------------------------------------------------------------- wording
@@ -307,7 +367,7 @@ LABELS = {"greedy": "greedy accuracy"}
 
 
 def label(metric: str) -> str:
-    """"greedy accuracy", "maj@8", "Pass@8", "PassRatio@8"."""
+    """ "greedy accuracy", "maj@8", "Pass@8", "PassRatio@8"."""
     if metric in LABELS:
         return LABELS[metric]
     if metric.startswith("pass_ratio@"):
@@ -318,7 +378,7 @@ def label(metric: str) -> str:
 
 
 def verdict(row: dict[str, Any]) -> str:
-    """"b" (interval above 0), "a" (below 0), "none" (it contains 0) or "unknown" (no interval)."""
+    """ "b" (interval above 0), "a" (below 0), "none" (it contains 0) or "unknown" (no interval)."""
     if row.get("lo") is None or row.get("hi") is None:
         return "unknown"
     if row["lo"] > 0:
@@ -334,7 +394,7 @@ def pts(x: float) -> str:
 
 
 def interval_text(row: dict[str, Any], ci: float = 0.95) -> str:
-    """"+2.3 pts (95% CI −2.0 … +6.7)"."""
+    """ "+2.3 pts (95% CI −2.0 … +6.7)"."""
     s = f"{pts(row['diff'])} pts"
     if row.get("lo") is not None:
         s += f" ({int(round(ci * 100))}% CI {pts(row['lo'])} … {pts(row['hi'])})"
@@ -354,8 +414,10 @@ def describe(row: dict[str, Any], a: str, b: str, ci: float = 0.95) -> str:
     if v == "a":
         return f"{base}: on these {n} questions {a} is better than {b}."
     if v == "none":
-        return (f"{base}: the interval contains 0, so these {n} questions show no difference between "
-                f"{a} and {b}, and do not rule out one as large as the interval's ends.")
+        return (
+            f"{base}: the interval contains 0, so these {n} questions show no difference between "
+            f"{a} and {b}, and do not rule out one as large as the interval's ends."
+        )
     return f"{base} (no interval computed)."
 
 
@@ -366,8 +428,10 @@ def rich_table(result: dict[str, Any]):
 
     ci = result["config"]["ci"]
     c = int(round(ci * 100))
-    t = Table(title=f"{result['b']} vs {result['a']} on the same {result['questions']} questions "
-                    f"(paired, {c}% intervals, {result['config']['bootstrap']} bootstrap replicates)")
+    t = Table(
+        title=f"{result['b']} vs {result['a']} on the same {result['questions']} questions "
+        f"(paired, {c}% intervals, {result['config']['bootstrap']} bootstrap replicates)"
+    )
     t.add_column("metric")
     t.add_column(result["a"], justify="right")
     t.add_column(result["b"], justify="right")
@@ -376,11 +440,16 @@ def rich_table(result: dict[str, Any]):
     t.add_column("supports", justify="left")
     for r in result["rows"]:
         v = verdict(r)
-        t.add_row(label(r["metric"]), _pct(r["a"], r["a_lo"], r["a_hi"]), _pct(r["b"], r["b_lo"], r["b_hi"]),
-                  _diff_cell(r),
-                  f"{r['p_mcnemar']:.3g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "—",
-                  {"b": f"{result['b']} better", "a": f"{result['a']} better",
-                   "none": "no difference shown", "unknown": "—"}[v])
+        t.add_row(
+            label(r["metric"]),
+            _pct(r["a"], r["a_lo"], r["a_hi"]),
+            _pct(r["b"], r["b_lo"], r["b_hi"]),
+            _diff_cell(r),
+            f"{r['p_mcnemar']:.3g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "—",
+            {"b": f"{result['b']} better", "a": f"{result['a']} better", "none": "no difference shown", "unknown": "—"}[
+                v
+            ],
+        )
     return t
 
 

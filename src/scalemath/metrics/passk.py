@@ -10,6 +10,7 @@ question q was graded correct, `answers[q][i]` its normalized extracted answer (
   sample_index); that first sample's verdict is the question's verdict. No votes: wrong.
 - maj1@1      = maj@1 of a single greedy sample, i.e. greedy accuracy.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -50,8 +51,7 @@ def majority_vote(answers: Sequence[str | None]) -> int | None:
     return first[winner]
 
 
-def maj_at_k(answers: Sequence[Sequence[str | None]], correct: Sequence[Sequence[bool]],
-             k: int | None = None) -> float:
+def maj_at_k(answers: Sequence[Sequence[str | None]], correct: Sequence[Sequence[bool]], k: int | None = None) -> float:
     """Majority-vote accuracy over the first k samples of each question (all samples if k is None)."""
     _check(answers, "maj_at_k")
     if len(answers) != len(correct):
@@ -79,8 +79,12 @@ def _vote_key(extracted: str | None, dataset: str, normalize: Callable) -> str |
     return normalize(extracted, dataset) or None
 
 
-def summarize(samples: Iterable[Any], dataset: str = "gsm8k", ks: Sequence[int] | None = None,
-              normalize: Callable[[str, str], str | None] | None = None) -> dict[str, Any]:
+def summarize(
+    samples: Iterable[Any],
+    dataset: str = "gsm8k",
+    ks: Sequence[int] | None = None,
+    normalize: Callable[[str, str], str | None] | None = None,
+) -> dict[str, Any]:
     """Metrics of graded samples (`Sample`s or dicts), grouped by problem_id, ordered by sample_index.
 
     Every question is cut to N = the smallest sample count among questions, so all "@N" figures are
@@ -106,7 +110,9 @@ def summarize(samples: Iterable[Any], dataset: str = "gsm8k", ks: Sequence[int] 
     correct = [[bool(_field(s, "correct")) for s in g] for g in groups]
     answers = [[_vote_key(_field(s, "extracted"), dataset, normalize) for s in g] for g in groups]
     out: dict[str, Any] = {
-        "questions": len(groups), "n": n, "n_max": max(len(v) for v in by_q.values()),
+        "questions": len(groups),
+        "n": n,
+        "n_max": max(len(v) for v in by_q.values()),
         "samples": len(groups) * n,
         "no_answer": sum(a is None for g in answers for a in g) / (len(groups) * n),
         "grader_version": ",".join(sorted(versions)),

@@ -6,6 +6,7 @@ models' samples adds paths that no single model finds. `path_signature` is that 
 (without spaces); completions with no annotations fall back to their inline equations.
 (methods/rft.py owns the dedupe used for training; this is the counting view for reports.)
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,9 @@ def path_signature(completion: str) -> str:
     return "|".join(eqs).replace(" ", "")
 
 
-def distinct_paths(qid: np.ndarray, text_code: np.ndarray, texts: Sequence[str], correct: np.ndarray,
-                   source: np.ndarray) -> dict[str, Any]:
+def distinct_paths(
+    qid: np.ndarray, text_code: np.ndarray, texts: Sequence[str], correct: np.ndarray, source: np.ndarray
+) -> dict[str, Any]:
     """Distinct correct paths per source and their overlap.
 
     qid, text_code, correct, source: per-sample arrays (text_code indexes `texts`, the distinct
@@ -49,8 +51,8 @@ def distinct_paths(qid: np.ndarray, text_code: np.ndarray, texts: Sequence[str],
         code_of_text[t] = sig_codes.setdefault(path_signature(texts[t]), len(sig_codes))
     sig = code_of_text[tc]
     n_sig = max(len(sig_codes), 1)
-    key = q.astype(np.int64) * n_sig + sig                       # a (question, path) pair
-    pair = np.unique(key * len(sources) + sc)                    # which source found which pair
+    key = q.astype(np.int64) * n_sig + sig  # a (question, path) pair
+    pair = np.unique(key * len(sources) + sc)  # which source found which pair
     pk, ps = pair // len(sources), pair % len(sources)
     keys, inv = np.unique(pk, return_inverse=True)
     key_q = keys // n_sig
@@ -58,14 +60,22 @@ def distinct_paths(qid: np.ndarray, text_code: np.ndarray, texts: Sequence[str],
     for i, s in enumerate(sources):
         mine = keys[np.unique(inv[ps == i])]
         qs = np.unique(mine // n_sig)
-        per_source[s] = {"paths": int(len(mine)), "questions": int(len(qs)),
-                         "per_question": float(len(mine) / len(qs)) if len(qs) else 0.0}
+        per_source[s] = {
+            "paths": int(len(mine)),
+            "questions": int(len(qs)),
+            "per_question": float(len(mine) / len(qs)) if len(qs) else 0.0,
+        }
     pooled_q = np.unique(key_q)
     out: dict[str, Any] = {
-        "sources": sources, "per_source": per_source,
-        "pooled": {"paths": int(len(keys)), "questions": int(len(pooled_q)),
-                   "per_question": float(len(keys) / len(pooled_q)) if len(pooled_q) else 0.0},
-        "venn": []}
+        "sources": sources,
+        "per_source": per_source,
+        "pooled": {
+            "paths": int(len(keys)),
+            "questions": int(len(pooled_q)),
+            "per_question": float(len(keys) / len(pooled_q)) if len(pooled_q) else 0.0,
+        },
+        "venn": [],
+    }
     if 0 < len(sources) <= 5:
         mask = np.bincount(inv, weights=(1 << ps).astype(np.float64), minlength=len(keys)).astype(np.int64)
         counts = np.bincount(mask, minlength=1 << len(sources))

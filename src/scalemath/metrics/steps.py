@@ -11,6 +11,7 @@ PassRatio@N (the fraction of a question's samples that are right).
 
 `long_cot_resample` re-weights a training set towards long solutions (`--long-cot-weight`).
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,9 @@ def count_steps(solution: str) -> int:
     return max(1, len(lines))
 
 
-def fit_acc_step(steps: np.ndarray, acc: np.ndarray, weights: np.ndarray | None = None,
-                 floor: float = 1e-3) -> np.ndarray:
+def fit_acc_step(
+    steps: np.ndarray, acc: np.ndarray, weights: np.ndarray | None = None, floor: float = 1e-3
+) -> np.ndarray:
     """Acc_step from per-step-count accuracies, vectorized over leading axes.
 
     steps: (S,) step counts; acc: (..., S) accuracies (NaN = absent, dropped); weights: (..., S)
@@ -54,8 +56,9 @@ def fit_acc_step(steps: np.ndarray, acc: np.ndarray, weights: np.ndarray | None 
     return np.exp(slope)
 
 
-def steps_analysis(table: SampleTable, field: str = "meta.steps", bootstrap: int = 1000,
-                   seed: int = 0, ci: float = 0.95) -> dict[str, Any]:
+def steps_analysis(
+    table: SampleTable, field: str = "meta.steps", bootstrap: int = 1000, seed: int = 0, ci: float = 0.95
+) -> dict[str, Any]:
     """Accuracy per reference step count and the Acc_final = Acc_step^s fit, with intervals.
 
     `field` must have been loaded into the table (load_samples(fields=[field]) or
@@ -97,12 +100,19 @@ def steps_analysis(table: SampleTable, field: str = "meta.steps", bootstrap: int
     point = fit_acc_step(values, est.value[:, 0], counts)
     out: dict[str, Any] = {"field": field, "basis": basis, "per_step": [], "fit": {}}
     for i, v in enumerate(values):
-        out["per_step"].append({"steps": int(v), "n": int(counts[i]), "acc": _f(est.value[i, 0]),
-                                "lo": _f(est.lo[i, 0]), "hi": _f(est.hi[i, 0])})
+        out["per_step"].append(
+            {
+                "steps": int(v),
+                "n": int(counts[i]),
+                "acc": _f(est.value[i, 0]),
+                "lo": _f(est.lo[i, 0]),
+                "hi": _f(est.hi[i, 0]),
+            }
+        )
     lo = hi = float("nan")
     if bootstrap > 0:
-        reps = est.reps[:, :, 0]                       # (B, S)
-        rep_counts = np.ones_like(reps) * counts       # weights by question counts in the data
+        reps = est.reps[:, :, 0]  # (B, S)
+        rep_counts = np.ones_like(reps) * counts  # weights by question counts in the data
         reps_fit = fit_acc_step(values, reps, rep_counts)
         lo, hi = np.nanquantile(reps_fit, [(1 - ci) / 2, 1 - (1 - ci) / 2])
     pred = point ** values.astype(np.float64)
@@ -110,14 +120,19 @@ def steps_analysis(table: SampleTable, field: str = "meta.steps", bootstrap: int
     ok = ~np.isnan(obs)
     ss_res = float((counts[ok] * (obs[ok] - pred[ok]) ** 2).sum())
     ss_tot = float((counts[ok] * (obs[ok] - np.average(obs[ok], weights=counts[ok])) ** 2).sum())
-    out["fit"] = {"acc_step": _f(point), "lo": _f(lo), "hi": _f(hi),
-                  "r2": _f(1 - ss_res / ss_tot) if ss_tot > 0 else None,
-                  "formula": "Acc_final(s) = Acc_step ** s"}
+    out["fit"] = {
+        "acc_step": _f(point),
+        "lo": _f(lo),
+        "hi": _f(hi),
+        "r2": _f(1 - ss_res / ss_tot) if ss_tot > 0 else None,
+        "formula": "Acc_final(s) = Acc_step ** s",
+    }
     return out
 
 
-def long_cot_resample(problems: Sequence[T], weight: float, seed: int = 0, n: int | None = None,
-                      steps: Callable[[T], int] | None = None) -> list[T]:
+def long_cot_resample(
+    problems: Sequence[T], weight: float, seed: int = 0, n: int | None = None, steps: Callable[[T], int] | None = None
+) -> list[T]:
     """Draw a training set biased towards long solutions.
 
     Each problem is drawn with probability proportional to steps ** weight (with replacement;
@@ -132,7 +147,7 @@ def long_cot_resample(problems: Sequence[T], weight: float, seed: int = 0, n: in
         return []
     steps = steps or _default_steps
     s = np.array([max(1, int(steps(p))) for p in problems], dtype=np.float64)
-    p = s ** weight
+    p = s**weight
     p /= p.sum()
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(problems), size=n or len(problems), replace=True, p=p)

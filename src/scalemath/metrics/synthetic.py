@@ -7,6 +7,7 @@ p_q = acc_step ** steps (times a per-question jitter), so the CoT-step fit shoul
 annotation with a wrong result) or a reasoning error (sound arithmetic, wrong answer) with the
 given shares, so error-type analyses have a known answer too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,7 @@ def _chain(rng: np.random.Generator, steps: int) -> tuple[list[tuple[int, str, i
     return ops, x
 
 
-def _text(ops: list[tuple[int, str, int, int]], final: str | None, slip: int | None = None,
-          prefix: str = "") -> str:
+def _text(ops: list[tuple[int, str, int, int]], final: str | None, slip: int | None = None, prefix: str = "") -> str:
     lines = []
     for i, (a, op, b, r) in enumerate(ops):
         shown = r + 1 if slip == i else r
@@ -70,19 +70,25 @@ def _question(cfg: SyntheticConfig, q: int) -> dict[str, Any]:
     """Everything about question q that does not depend on the samples drawn for it."""
     rng = np.random.default_rng([cfg.seed, q, 0])
     steps = int(rng.integers(1, cfg.max_steps + 1))
-    p = min(1.0, cfg.acc_step ** steps * rng.uniform(1 - cfg.jitter, 1 + cfg.jitter))
+    p = min(1.0, cfg.acc_step**steps * rng.uniform(1 - cfg.jitter, 1 + cfg.jitter))
     ops, ans = _chain(rng, steps)
     ref = str(ans)
     distract = [str(ans + d) for d in (1, -2, 10)]
     return {
-        "id": f"syn-{q}", "steps": steps, "p": p, "ref": ref, "distract": distract,
-        "right": [_text(ops, ref), _text(ops, ref, prefix="Then "),
-                  _text(ops[::-1] if steps > 1 else ops, ref, prefix="First ")],
+        "id": f"syn-{q}",
+        "steps": steps,
+        "p": p,
+        "ref": ref,
+        "distract": distract,
+        "right": [
+            _text(ops, ref),
+            _text(ops, ref, prefix="Then "),
+            _text(ops[::-1] if steps > 1 else ops, ref, prefix="First "),
+        ],
         "reasoning": [_text(ops[:-1] or ops, d) for d in distract],
         "calc": [_text(ops, d, slip=int(rng.integers(0, steps))) for d in distract],
         "format": _text(ops, None),
-        "meta": {"steps": steps, "level": 1 + (steps - 1) * 5 // cfg.max_steps,
-                 "subject": ("arith", "algebra")[q % 2]},
+        "meta": {"steps": steps, "level": 1 + (steps - 1) * 5 // cfg.max_steps, "subject": ("arith", "algebra")[q % 2]},
     }
 
 
@@ -109,13 +115,26 @@ def synthetic_samples(config: SyntheticConfig | None = None) -> Iterator[dict[st
                 comp = Q["calc"][d] if u[j, 1] < calc_cut else Q["reasoning"][d]
                 ext = Q["distract"][d]
             yield {
-                "problem_id": Q["id"], "question": QUESTION, "answer": Q["ref"], "completion": comp,
-                "model": cfg.models[j % len(cfg.models)], "engine": "synthetic",
-                "seed": j, "temperature": 0.0 if greedy else 0.7, "top_p": 1.0, "top_k": None,
-                "max_tokens": 256, "prompt_hash": "synthetic", "sample_index": j,
-                "extracted": ext, "correct": ok,
+                "problem_id": Q["id"],
+                "question": QUESTION,
+                "answer": Q["ref"],
+                "completion": comp,
+                "model": cfg.models[j % len(cfg.models)],
+                "engine": "synthetic",
+                "seed": j,
+                "temperature": 0.0 if greedy else 0.7,
+                "top_p": 1.0,
+                "top_k": None,
+                "max_tokens": 256,
+                "prompt_hash": "synthetic",
+                "sample_index": j,
+                "extracted": ext,
+                "correct": ok,
                 "reason": "match" if ok else ("no_answer" if ext is None else "mismatch"),
-                "grader_version": "synthetic", "created_at": 0.0, "meta": Q["meta"], "schema": 1,
+                "grader_version": "synthetic",
+                "created_at": 0.0,
+                "meta": Q["meta"],
+                "schema": 1,
             }
 
 
@@ -125,6 +144,15 @@ def synthetic_problems(config: SyntheticConfig | None = None) -> list[dict[str, 
     out = []
     for q in range(cfg.n_questions):
         Q = _question(cfg, q)
-        out.append({"id": Q["id"], "question": QUESTION, "answer": Q["ref"], "solution": Q["right"][0],
-                    "source": "synthetic", "split": "test", "meta": Q["meta"]})
+        out.append(
+            {
+                "id": Q["id"],
+                "question": QUESTION,
+                "answer": Q["ref"],
+                "solution": Q["right"][0],
+                "source": "synthetic",
+                "split": "test",
+                "meta": Q["meta"],
+            }
+        )
     return out

@@ -15,6 +15,7 @@ Reading uses pyarrow's multithreaded JSON reader with an explicit schema when th
 and falls back to a streaming orjson loop otherwise (mixed types, missing ids, ...); the fallback
 names file and line for malformed records.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,17 +34,17 @@ MISSING = "(missing)"  # group label for records without the requested field
 class SampleTable:
     """Graded samples as parallel numpy arrays (one row per sample)."""
 
-    qid: np.ndarray                      # int64 code into problem_ids
-    correct: np.ndarray                  # int8: 1 correct, 0 wrong, -1 ungraded
-    answer: np.ndarray                   # int64 code into answers, -1 = no answer extracted
-    order: np.ndarray                    # int64 sample_index
-    greedy: np.ndarray                   # bool: temperature == 0
-    problem_ids: list[str]               # code -> problem_id
-    answers: list[str]                   # code -> normalized answer
+    qid: np.ndarray  # int64 code into problem_ids
+    correct: np.ndarray  # int8: 1 correct, 0 wrong, -1 ungraded
+    answer: np.ndarray  # int64 code into answers, -1 = no answer extracted
+    order: np.ndarray  # int64 sample_index
+    greedy: np.ndarray  # bool: temperature == 0
+    problem_ids: list[str]  # code -> problem_id
+    answers: list[str]  # code -> normalized answer
     fields: dict[str, np.ndarray] = field(default_factory=dict)  # path -> object array of labels
     text_code: np.ndarray | None = None  # int64 code into texts per row (only when asked for)
-    texts: list[str] | None = None       # distinct completion texts (identical samples share one)
-    source: str = ""                     # where the rows came from (file names)
+    texts: list[str] | None = None  # distinct completion texts (identical samples share one)
+    source: str = ""  # where the rows came from (file names)
     codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict, repr=False)
     """Cache of field_codes (filled by the pyarrow reader from its dictionary encoding)."""
 
@@ -62,8 +63,9 @@ class SampleTable:
         else:
             lookup: dict[str, int] = {}
             values = self.fields[name]
-            codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in values.tolist()),
-                                dtype=np.int64, count=len(values))
+            codes = np.fromiter(
+                (lookup.setdefault(v, len(lookup)) for v in values.tolist()), dtype=np.int64, count=len(values)
+            )
             labels = list(lookup)
         used = np.unique(codes)
         if len(used) < len(labels) or len(set(labels)) < len(labels):
@@ -90,15 +92,24 @@ class SampleTable:
     def select(self, mask: np.ndarray) -> "SampleTable":
         """Rows where mask is True (codes and vocabularies are kept)."""
         return SampleTable(
-            qid=self.qid[mask], correct=self.correct[mask], answer=self.answer[mask],
-            order=self.order[mask], greedy=self.greedy[mask], problem_ids=self.problem_ids,
-            answers=self.answers, fields={k: v[mask] for k, v in self.fields.items()},
-            text_code=None if self.text_code is None else self.text_code[mask], texts=self.texts,
-            source=self.source, codes={k: (c[mask], lab) for k, (c, lab) in self.codes.items()})
+            qid=self.qid[mask],
+            correct=self.correct[mask],
+            answer=self.answer[mask],
+            order=self.order[mask],
+            greedy=self.greedy[mask],
+            problem_ids=self.problem_ids,
+            answers=self.answers,
+            fields={k: v[mask] for k, v in self.fields.items()},
+            text_code=None if self.text_code is None else self.text_code[mask],
+            texts=self.texts,
+            source=self.source,
+            codes={k: (c[mask], lab) for k, (c, lab) in self.codes.items()},
+        )
 
     @classmethod
-    def from_records(cls, records: Iterable[Any], fields: Sequence[str] = (),
-                     completions: bool = False, source: str = "") -> "SampleTable":
+    def from_records(
+        cls, records: Iterable[Any], fields: Sequence[str] = (), completions: bool = False, source: str = ""
+    ) -> "SampleTable":
         """Build a table from Sample objects or dicts (tests, in-memory pipelines)."""
         b = _Builder(fields, completions)
         for i, rec in enumerate(records, 1):
@@ -107,6 +118,7 @@ class SampleTable:
 
 
 # -- answer normalization (for majority voting) -------------------------------------------------
+
 
 def normalize_answer(text: str | None) -> str | None:
     """Canonical form of an extracted answer for voting: `scalemath.answers.normalize` (numbers
@@ -121,6 +133,7 @@ def normalize_answer(text: str | None) -> str | None:
 
 
 # -- field paths ----------------------------------------------------------------------------------
+
 
 def get_path(record: dict[str, Any], path: str, default: Any = None) -> Any:
     """Value at a dotted path (`meta.level`) of a nested dict, or `default`."""
@@ -147,6 +160,7 @@ def label(value: Any) -> str:
 
 # -- builders -------------------------------------------------------------------------------------
 
+
 class _Builder:
     """Accumulates records row by row (the robust, slower path)."""
 
@@ -164,8 +178,8 @@ class _Builder:
         self.values: dict[str, list[str]] = {f: [] for f in self.fields}
         self.tcodes: dict[str, int] = {}
         self.text_code: list[int] = []
-        self.with_id: tuple[str, int] | None = None      # first sample that has a problem_id
-        self.without_id: tuple[str, int] | None = None   # first sample that has none
+        self.with_id: tuple[str, int] | None = None  # first sample that has a problem_id
+        self.without_id: tuple[str, int] | None = None  # first sample that has none
 
     def add(self, d: dict[str, Any], path: str, line: int) -> None:
         pid = d.get("problem_id")
@@ -180,9 +194,13 @@ class _Builder:
         if self.with_id and self.without_id:
             # a file whose samples carry ids would count an id-less line as one more question
             p, n = self.without_id
-            raise RecordError(p, n, "sample without problem_id among samples that have one (e.g. "
-                                    f"{self.with_id[0]}:{self.with_id[1]}); it would count as a separate "
-                                    "question: add its problem_id")
+            raise RecordError(
+                p,
+                n,
+                "sample without problem_id among samples that have one (e.g. "
+                f"{self.with_id[0]}:{self.with_id[1]}); it would count as a separate "
+                "question: add its problem_id",
+            )
         self.qid.append(self.qcodes.setdefault(str(pid), len(self.qcodes)))
         c = d.get("correct")
         if c is not None and not isinstance(c, (bool, int)):
@@ -213,10 +231,13 @@ class _Builder:
             answer=np.asarray(self.answer, dtype=np.int64),
             order=np.asarray(self.order, dtype=np.int64),
             greedy=np.asarray(self.greedy, dtype=bool),
-            problem_ids=list(self.qcodes), answers=list(self.acodes),
+            problem_ids=list(self.qcodes),
+            answers=list(self.acodes),
             fields={f: np.asarray(v, dtype=object) for f, v in self.values.items()},
             text_code=np.asarray(self.text_code, dtype=np.int64) if self.completions else None,
-            texts=list(self.tcodes) if self.completions else None, source=source)
+            texts=list(self.tcodes) if self.completions else None,
+            source=source,
+        )
 
 
 def _load_slow(paths: Sequence[Path], fields: Sequence[str], completions: bool) -> SampleTable:
@@ -244,9 +265,13 @@ def _load_arrow(paths: Sequence[Path], fields: Sequence[str], completions: bool)
     types = _infer_field_types(paths, fields)
     if types is None:
         return None
-    cols: dict[str, Any] = {"problem_id": pa.string(), "correct": pa.bool_(),
-                            "extracted": pa.string(), "sample_index": pa.int64(),
-                            "temperature": pa.float64()}
+    cols: dict[str, Any] = {
+        "problem_id": pa.string(),
+        "correct": pa.bool_(),
+        "extracted": pa.string(),
+        "sample_index": pa.int64(),
+        "temperature": pa.float64(),
+    }
     if completions:
         cols["completion"] = pa.string()
     # nested field paths become nested struct types in the explicit schema
@@ -279,9 +304,11 @@ def _load_arrow(paths: Sequence[Path], fields: Sequence[str], completions: bool)
                 names = set(pq.read_schema(p).names)
                 t = pq.read_table(p, columns=[c for c in cols if c in names])
             else:
-                t = pj.read_json(p, read_options=pj.ReadOptions(block_size=16 << 20),
-                                 parse_options=pj.ParseOptions(explicit_schema=schema,
-                                                               unexpected_field_behavior="ignore"))
+                t = pj.read_json(
+                    p,
+                    read_options=pj.ReadOptions(block_size=16 << 20),
+                    parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+                )
             tables.append(t)
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -336,9 +363,20 @@ def _table_from_arrow(table: Any, fields: Sequence[str], completions: bool, sour
         enc = col("completion").fill_null("").combine_chunks().dictionary_encode()
         text_code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         texts = enc.dictionary.to_pylist()
-    return SampleTable(qid=qid, correct=correct, answer=answer, order=order, greedy=greedy,
-                       problem_ids=problem_ids, answers=list(acodes), fields=out_fields,
-                       text_code=text_code, texts=texts, source=source, codes=codes_cache)
+    return SampleTable(
+        qid=qid,
+        correct=correct,
+        answer=answer,
+        order=order,
+        greedy=greedy,
+        problem_ids=problem_ids,
+        answers=list(acodes),
+        fields=out_fields,
+        text_code=text_code,
+        texts=texts,
+        source=source,
+        codes=codes_cache,
+    )
 
 
 def _nested(table: Any, path: str) -> Any:
@@ -398,8 +436,12 @@ def sample_files(path: str | os.PathLike) -> list[Path]:
     return [p]
 
 
-def load_samples(paths: str | os.PathLike | Sequence[str | os.PathLike], fields: Sequence[str] = (),
-                 completions: bool = False, fast: bool = True) -> SampleTable:
+def load_samples(
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
+    fields: Sequence[str] = (),
+    completions: bool = False,
+    fast: bool = True,
+) -> SampleTable:
     """Read graded samples from one or more JSONL/Parquet files (or directories) into a table.
 
     fields: dotted field paths to keep as group labels (e.g. "meta.level", "model").
@@ -426,8 +468,9 @@ def attach_problem_fields(table: SampleTable, problems: str | os.PathLike, field
     for _, d in iter_jsonl_numbered(problems):
         if "id" in d:
             by_id[str(d["id"])] = {f: label(get_path(d, p)) for f, p in wanted.items()}
-    per_q = {f: np.asarray([by_id.get(pid, {}).get(f, MISSING) for pid in table.problem_ids],
-                           dtype=object) for f in fields}
+    per_q = {
+        f: np.asarray([by_id.get(pid, {}).get(f, MISSING) for pid in table.problem_ids], dtype=object) for f in fields
+    }
     for f in fields:
         table.codes.pop(f, None)
         from_problem = per_q[f][table.qid]

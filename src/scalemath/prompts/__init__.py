@@ -3,6 +3,7 @@
 Templates use `{field}` placeholders (str.format); a file ending in a newline has it stripped so the
 completion starts right after the template's last character (e.g. "A:" then " ...").
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -19,6 +19,7 @@ What the page shows depends on what the directory holds (searched recursively):
 
 Images are embedded as base64 PNG (the HTML needs nothing else) and also written beside it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -34,7 +35,7 @@ from typing import Any, Sequence
 SERIES_COLUMNS = ("method", "series", "setting", "model")
 X_COLUMNS = ("data_size", "n_train", "train_size", "num_examples")
 Y_COLUMNS = ("accuracy", "acc", "greedy", "maj1@1")
-MIN_FIT_X = 4   # a series is fitted against data size only with this many distinct sizes
+MIN_FIT_X = 4  # a series is fitted against data size only with this many distinct sizes
 
 
 @dataclass
@@ -92,14 +93,16 @@ def discover(run_dir: Path, exclude: Path | None = None) -> dict[str, Any]:
     for p in sorted(run_dir.rglob("*")):
         if exclude is not None and exclude in p.parents:
             continue
-        if p.is_file() and p.suffix in (".jsonl", ".parquet") and (
-                "samples" in p.name or p.name.startswith("greedy")):
+        if p.is_file() and p.suffix in (".jsonl", ".parquet") and ("samples" in p.name or p.name.startswith("greedy")):
             sample_dirs.setdefault(p.parent, []).append(p)
         elif p.is_file() and p.name == "metrics.json":
             metrics_files.append(p)
-    return {"sample_dirs": sample_dirs, "metrics": metrics_files,
-            "results": sorted(p for p in run_dir.rglob("results.csv") if exclude is None or exclude not in p.parents),
-            "rft_stats": sorted(p for p in run_dir.rglob("rft_stats.json") if exclude is None or exclude not in p.parents)}
+    return {
+        "sample_dirs": sample_dirs,
+        "metrics": metrics_files,
+        "results": sorted(p for p in run_dir.rglob("results.csv") if exclude is None or exclude not in p.parents),
+        "rft_stats": sorted(p for p in run_dir.rglob("rft_stats.json") if exclude is None or exclude not in p.parents),
+    }
 
 
 def _present_fields(paths: Sequence[Path], fields: Sequence[str], head: int = 500) -> list[str]:
@@ -140,8 +143,10 @@ def analyze_dir(files: Sequence[Path], cfg: ReportConfig, problems: Path | None 
     if problems is not None:
         present |= set(_present_fields([problems], cfg.by))
     by = tuple(f for f in cfg.by if f in present)
-    acfg = AnalyzeConfig(metrics=MetricsConfig(ks=cfg.ks, bootstrap=cfg.bootstrap, seed=cfg.seed, by=by),
-                         problems=str(problems) if problems else None)
+    acfg = AnalyzeConfig(
+        metrics=MetricsConfig(ks=cfg.ks, bootstrap=cfg.bootstrap, seed=cfg.seed, by=by),
+        problems=str(problems) if problems else None,
+    )
     return analyze(files, acfg)
 
 
@@ -152,7 +157,7 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
     from scalemath.scaling.data import read_csv
     from scalemath.scaling.plots import fit_figure
 
-    rows = read_csv(path, allow_empty=True)   # a study with no finished cell yet
+    rows = read_csv(path, allow_empty=True)  # a study with no finished cell yet
     if not rows:
         return None
     cols = list(rows[0])
@@ -164,18 +169,26 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
     x = next((c for c in X_COLUMNS if c in cols), None)
     if x:
         try:
-            res = fit_table(path, x, y, cfg.fit_model, group=group, targets=cfg.targets, seed=cfg.seed,
-                            min_x_values=MIN_FIT_X)
+            res = fit_table(
+                path, x, y, cfg.fit_model, group=group, targets=cfg.targets, seed=cfg.seed, min_x_values=MIN_FIT_X
+            )
             objs = res.pop("_results")
             # the log-linear line too (dashed) where another model scored better
-            also = {g or y: fits["loglinear"] for g, fits in res.pop("_all").items()
-                    if "loglinear" in fits and objs[g].model != "loglinear"}
-            fig = fit_figure({g or y: r for g, r in objs.items()}, xlabel=x, ylabel=y,
-                             title=f"{y} vs {x} (best fit, {int(objs[next(iter(objs))].ci * 100)}% band; "
-                                   f"dashed: log-linear)" if also else
-                             f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
-                             targets=[d for info in res["groups"].values() for d in info.get("targets", [])],
-                             also=also)
+            also = {
+                g or y: fits["loglinear"]
+                for g, fits in res.pop("_all").items()
+                if "loglinear" in fits and objs[g].model != "loglinear"
+            }
+            fig = fit_figure(
+                {g or y: r for g, r in objs.items()},
+                xlabel=x,
+                ylabel=y,
+                title=f"{y} vs {x} (best fit, {int(objs[next(iter(objs))].ci * 100)}% band; dashed: log-linear)"
+                if also
+                else f"{y} vs {x} (fitted curve, {int(objs[next(iter(objs))].ci * 100)}% band)",
+                targets=[d for info in res["groups"].values() for d in info.get("targets", [])],
+                also=also,
+            )
             out["images"].append({"title": f"{y} vs {x}", **_png(fig, out_dir, f"fit_{idx}.png")})
             for g, info in res["groups"].items():
                 out["fits"].append({"group": f"{group} = {g}" if group else "", **info})
@@ -183,23 +196,34 @@ def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: i
             out["notes"].append(f"no fit of {y} vs {x}: {e}")
     if "pretrain_loss" in cols:
         _pretrain_loss(path, rows, cols, y, cfg, out, out_dir, idx)
-    for col, label, logx, name in (("k", "k (sampled completions per question)", True, "rft_k"),
-                                   ("sampled_paths", "distinct sampled correct paths per question (D')",
-                                    False, "rft_sampled"),
-                                   ("distinct_paths", "distinct reasoning paths per question (D ∪ D')",
-                                    False, "rft_paths")):
+    for col, label, logx, name in (
+        ("k", "k (sampled completions per question)", True, "rft_k"),
+        ("sampled_paths", "distinct sampled correct paths per question (D')", False, "rft_sampled"),
+        ("distinct_paths", "distinct reasoning paths per question (D ∪ D')", False, "rft_paths"),
+    ):
         if col in cols:
             sel = [r for r in rows if r.get(col, "") not in ("", None) and r.get(y, "") not in ("", None)]
             if sel:
                 fig = series_plot(sel, col, y, group, label, f"{y} vs {col}", logx=logx)
                 out["images"].append({"title": f"{y} vs {col}", **_png(fig, out_dir, f"{name}_{idx}.png")})
-    out["table"] = {"columns": cols, "rows": [[r.get(c, "") for c in cols] for r in rows[:200]],
-                    "truncated": max(0, len(rows) - 200)}
+    out["table"] = {
+        "columns": cols,
+        "rows": [[r.get(c, "") for c in cols] for r in rows[:200]],
+        "truncated": max(0, len(rows) - 200),
+    }
     return out
 
 
-def _pretrain_loss(path: Path, rows: list[dict[str, str]], cols: list[str], y: str, cfg: ReportConfig,
-                   out: dict[str, Any], out_dir: Path, idx: int) -> None:
+def _pretrain_loss(
+    path: Path,
+    rows: list[dict[str, str]],
+    cols: list[str],
+    y: str,
+    cfg: ReportConfig,
+    out: dict[str, Any],
+    out_dir: Path,
+    idx: int,
+) -> None:
     """Accuracy against the base model's pre-training loss: one point per model, a linear fit per
     series (series: method/series/setting or data_size, never the model itself)."""
     from scalemath.cli.fit import fit_table
@@ -214,8 +238,12 @@ def _pretrain_loss(path: Path, rows: list[dict[str, str]], cols: list[str], y: s
         return
     objs = res.pop("_results")
     res.pop("_all")
-    fig = fit_figure({(f"{group}={g}" if group else y): r for g, r in objs.items()}, xlabel="base model pre-training loss",
-                     ylabel=y, title=f"{y} vs pre-training loss (linear fit)")
+    fig = fit_figure(
+        {(f"{group}={g}" if group else y): r for g, r in objs.items()},
+        xlabel="base model pre-training loss",
+        ylabel=y,
+        title=f"{y} vs pre-training loss (linear fit)",
+    )
     out["images"].append({"title": f"{y} vs pretrain_loss", **_png(fig, out_dir, f"ptloss_{idx}.png")})
     for g, info in res["groups"].items():
         out["fits"].append({"group": f"{group} = {g}" if group else "", "x": "pretrain_loss", **info})
@@ -228,17 +256,31 @@ def _section_images(sec: Section, out_dir: Path, idx: int) -> None:
     r = sec.result
     s = r["summary"]
     if s.get("curve"):
-        sec.images.append({"title": "Pass@n and PassRatio@n vs n", **_png(plots.pass_curves(s), out_dir, f"passn_{idx}.png")})
+        sec.images.append(
+            {"title": "Pass@n and PassRatio@n vs n", **_png(plots.pass_curves(s), out_dir, f"passn_{idx}.png")}
+        )
     if "steps" in r and r["steps"].get("per_step"):
-        sec.images.append({"title": "Accuracy vs reasoning steps", **_png(plots.steps_plot(r["steps"]), out_dir, f"steps_{idx}.png")})
+        sec.images.append(
+            {"title": "Accuracy vs reasoning steps", **_png(plots.steps_plot(r["steps"]), out_dir, f"steps_{idx}.png")}
+        )
     if "errors" in r and r["errors"]["n_classified"]:
         sec.images.append({"title": "Error types", **_png(plots.error_plot(r["errors"]), out_dir, f"errors_{idx}.png")})
     if "paths" in r and len(r["paths"]["sources"]) >= 1 and r["paths"]["pooled"]["paths"]:
-        sec.images.append({"title": "Distinct reasoning paths per source", **_png(plots.paths_plot(r["paths"]), out_dir, f"paths_{idx}.png")})
+        sec.images.append(
+            {
+                "title": "Distinct reasoning paths per source",
+                **_png(plots.paths_plot(r["paths"]), out_dir, f"paths_{idx}.png"),
+            }
+        )
     for j, fld in enumerate(s["by"]):
         if _distinct_values_ok(r, fld):
             names = [n for n in breakdown_columns(s) if n in ("greedy", "PassRatio@N", "Pass@N")]
-            sec.images.append({"title": f"by {fld}", **_png(plots.breakdown_plot(fld, s["by"][fld], names), out_dir, f"by{j}_{idx}.png")})
+            sec.images.append(
+                {
+                    "title": f"by {fld}",
+                    **_png(plots.breakdown_plot(fld, s["by"][fld], names), out_dir, f"by{j}_{idx}.png"),
+                }
+            )
 
 
 def _sample_models(files: Sequence[Path], head: int = 200) -> list[str]:
@@ -304,9 +346,12 @@ def comparison_view(summary: dict[str, Any]) -> dict[str, Any]:
     labels = summary.get("labels", {})
     comps = summary["comparisons"]
     short = {"sft": "SFT", "control": "control", "rft": "RFT"}
-    pairs = [(key, f"{short.get(key.split('_vs_')[0], key)} − {short.get(key.split('_vs_')[1], key)}")
-             for key in ("rft_vs_control", "rft_vs_sft", "control_vs_sft") if key in comps]
-    own: dict[str, dict[str, dict[str, Any]]] = {}   # model -> metric -> {value, lo, hi}
+    pairs = [
+        (key, f"{short.get(key.split('_vs_')[0], key)} − {short.get(key.split('_vs_')[1], key)}")
+        for key in ("rft_vs_control", "rft_vs_sft", "control_vs_sft")
+        if key in comps
+    ]
+    own: dict[str, dict[str, dict[str, Any]]] = {}  # model -> metric -> {value, lo, hi}
     for key, _ in pairs:
         b, a = key.split("_vs_")
         for r in comps[key]["rows"]:
@@ -321,12 +366,20 @@ def comparison_view(summary: dict[str, Any]) -> dict[str, Any]:
             cells.append(None if r is None else {**r, "verdict": verdict(r)})
         rows.append({"metric": label(m), "models": [own.get(name, {}).get(m) for name in models], "diffs": cells})
     first = comps[pairs[0][0]] if pairs else {}
-    return {"models": [labels.get(m, m) for m in models], "names": models, "pairs": [t for _, t in pairs],
-            "rows": rows, "conclusion": summary.get("conclusion", ""), "compute": summary.get("compute", {}),
-            "questions": first.get("questions"), "bootstrap": first.get("config", {}).get("bootstrap"),
-            "notes": sorted({n for c in comps.values() for n in c.get("notes", [])}),
-            "rft_data": summary.get("rft_data", {}), "timing": summary.get("timing"),
-            "provenance": summary.get("provenance", {})}
+    return {
+        "models": [labels.get(m, m) for m in models],
+        "names": models,
+        "pairs": [t for _, t in pairs],
+        "rows": rows,
+        "conclusion": summary.get("conclusion", ""),
+        "compute": summary.get("compute", {}),
+        "questions": first.get("questions"),
+        "bootstrap": first.get("config", {}).get("bootstrap"),
+        "notes": sorted({n for c in comps.values() for n in c.get("notes", [])}),
+        "rft_data": summary.get("rft_data", {}),
+        "timing": summary.get("timing"),
+        "provenance": summary.get("provenance", {}),
+    }
 
 
 def control_comparisons(run: Path, results: Sequence[Path], cfg: ReportConfig) -> list[dict[str, Any]]:
@@ -341,17 +394,25 @@ def control_comparisons(run: Path, results: Sequence[Path], cfg: ReportConfig) -
     for path in results:
         for r in read_csv(path):
             pairs = []
-            if r.get("control_of"):     # a control row: the cell it matches − the control
+            if r.get("control_of"):  # a control row: the cell it matches − the control
                 pairs.append(("control", r["control_of"], r["cell"], r.get("control", "")))
-            if r.get("sft_source"):      # an RFT row: the cell − the SFT model that sampled its D'
+            if r.get("sft_source"):  # an RFT row: the cell − the SFT model that sampled its D'
                 pairs.append(("source", r["cell"], r["sft_source"], r.get("matched_to_source") or "not matched"))
             base = path.parent / "cells" / "eval"
             for kind, cell, other, match in pairs:
-                item: dict[str, Any] = {"kind": kind, "cell": cell, "control": other, "match": match,
-                                        "file": str(path.relative_to(run))}
+                item: dict[str, Any] = {
+                    "kind": kind,
+                    "cell": cell,
+                    "control": other,
+                    "match": match,
+                    "file": str(path.relative_to(run)),
+                }
                 try:
-                    res = compare(load_evaluation(base / other, other), load_evaluation(base / cell, cell),
-                                  PairedConfig(bootstrap=cfg.bootstrap, seed=cfg.seed))
+                    res = compare(
+                        load_evaluation(base / other, other),
+                        load_evaluation(base / cell, cell),
+                        PairedConfig(bootstrap=cfg.bootstrap, seed=cfg.seed),
+                    )
                 except (ComparisonError, ValueError, OSError) as e:
                     item["error"] = str(e)
                 else:
@@ -430,14 +491,17 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     for where, files in found["sample_dirs"].items():
         if where not in ours:
             name, place = section_name(where, files, run, labels)
-            sections.append(Section(name, analyze_dir(files, cfg, _problems_for(files, run, cfg)), place=place,
-                                    where=where))
+            sections.append(
+                Section(name, analyze_dir(files, cfg, _problems_for(files, run, cfg)), place=place, where=where)
+            )
     for sec in sections:
         other = foreign.pop(sec.where, None) if sec.where is not None else None
         if other is not None:
             sec.result = {**sec.result, "stage_metrics": _flatten(other)}
-    others = [{"file": str((w / "metrics.json").relative_to(run)), "rows": _flatten(d), "images": []}
-              for w, d in foreign.items()]
+    others = [
+        {"file": str((w / "metrics.json").relative_to(run)), "rows": _flatten(d), "images": []}
+        for w, d in foreign.items()
+    ]
 
     def sec_key(s: Section) -> tuple:
         label_rank = next((i for i, k in enumerate(order) if labels[k] == s.name), len(order))
@@ -446,35 +510,55 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     sections.sort(key=sec_key)
     for i, sec in enumerate(sections[: cfg.max_detailed]):
         _section_images(sec, out_dir, i)
-    results = [r for i, p in enumerate(found["results"])
-               if (r := _fit_results(p, str(p.relative_to(run)), cfg, out_dir, i))]
+    results = [
+        r for i, p in enumerate(found["results"]) if (r := _fit_results(p, str(p.relative_to(run)), cfg, out_dir, i))
+    ]
     rft = []
     for i, p in enumerate(found["rft_stats"]):
         d = orjson.loads(p.read_bytes())
-        item: dict[str, Any] = {"file": str(p.relative_to(run)), "images": [],
-                                "rows": _flatten({k: v for k, v in d.items() if k not in ("paths", "path_counts")}),
-                                "path_counts": d.get("path_counts"),
-                                "per_source": {_model_label(k, run, labels): v for k, v in d["per_source"].items()}
-                                if isinstance(d.get("per_source"), dict) else None,
-                                "stats": {k: d.get(k) for k in ("questions", "samples", "correct", "distinct_paths",
-                                                                  "originals")}}
+        item: dict[str, Any] = {
+            "file": str(p.relative_to(run)),
+            "images": [],
+            "rows": _flatten({k: v for k, v in d.items() if k not in ("paths", "path_counts")}),
+            "path_counts": d.get("path_counts"),
+            "per_source": {_model_label(k, run, labels): v for k, v in d["per_source"].items()}
+            if isinstance(d.get("per_source"), dict)
+            else None,
+            "stats": {k: d.get(k) for k in ("questions", "samples", "correct", "distinct_paths", "originals")},
+        }
         if isinstance(d.get("paths"), dict) and "per_source" in d["paths"]:
-            item["images"].append({"title": "Distinct reasoning paths per source",
-                                   **_png(plots.paths_plot(d["paths"]), out_dir, f"rftstats_paths_{i}.png")})
+            item["images"].append(
+                {
+                    "title": "Distinct reasoning paths per source",
+                    **_png(plots.paths_plot(d["paths"]), out_dir, f"rftstats_paths_{i}.png"),
+                }
+            )
         rft.append(item)
     comparison = comparison_view(demo) if demo else None
     controls = control_comparisons(run, found["results"], cfg)
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("scalemath.report", "."),
-                             autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("scalemath.report", "."),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters["fig"] = fmt
     env.filters["num"] = num
     page = env.get_template("template.html").render(
-        title=cfg.title or f"scalemath report — {run.resolve().name}", run_dir=str(run.resolve()),
-        generated=time.strftime("%Y-%m-%d %H:%M:%S"), sections=sections, results=results, rft=rft + others,
-        figure_names=figure_names, breakdown_columns=breakdown_columns, versions=_versions(),
-        detailed=cfg.max_detailed, elapsed=f"{time.perf_counter() - t0:.1f}", comparison=comparison,
-        controls=controls, empty=not (sections or results or rft or others or comparison))
+        title=cfg.title or f"scalemath report — {run.resolve().name}",
+        run_dir=str(run.resolve()),
+        generated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        sections=sections,
+        results=results,
+        rft=rft + others,
+        figure_names=figure_names,
+        breakdown_columns=breakdown_columns,
+        versions=_versions(),
+        detailed=cfg.max_detailed,
+        elapsed=f"{time.perf_counter() - t0:.1f}",
+        comparison=comparison,
+        controls=controls,
+        empty=not (sections or results or rft or others or comparison),
+    )
     out_html.write_text(page, encoding="utf-8")
     return out_html
-

@@ -1,4 +1,5 @@
 """The report's figures, one function per plot; each returns a matplotlib Figure (Agg)."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -28,8 +29,9 @@ def pass_curves(summary: dict[str, Any]) -> Any:
     pk = sorted((int(k.split("@")[1]), f) for k, f in summary["overall"].items() if k.startswith("pass@"))
     if pk:
         v, e = _err([f for _, f in pk])
-        ax.errorbar([k for k, _ in pk], v, yerr=e, fmt="s", color=PALETTE[2], ms=4, capsize=2,
-                    label="pass@k (unbiased)")
+        ax.errorbar(
+            [k for k, _ in pk], v, yerr=e, fmt="s", color=PALETTE[2], ms=4, capsize=2, label="pass@k (unbiased)"
+        )
     maj = sorted((int(k.split("@")[1]), f) for k, f in summary["overall"].items() if k.startswith("maj@"))
     if maj:
         v, e = _err([f for _, f in maj])
@@ -53,11 +55,23 @@ def steps_plot(steps: dict[str, Any]) -> Any:
     f = steps["fit"]
     if f.get("acc_step") is not None:
         grid = np.linspace(1, max(s.max(), 1), 100)
-        ax.plot(grid, 100 * f["acc_step"] ** grid, "-", color=PALETTE[1],
-                label=f"Acc_step^s, Acc_step = {100 * f['acc_step']:.1f}%")
+        ax.plot(
+            grid,
+            100 * f["acc_step"] ** grid,
+            "-",
+            color=PALETTE[1],
+            label=f"Acc_step^s, Acc_step = {100 * f['acc_step']:.1f}%",
+        )
         if f.get("lo") is not None and f.get("hi") is not None:
-            ax.fill_between(grid, 100 * f["lo"] ** grid, 100 * f["hi"] ** grid, color=PALETTE[1], alpha=0.18,
-                            lw=0, label="interval of Acc_step")
+            ax.fill_between(
+                grid,
+                100 * f["lo"] ** grid,
+                100 * f["hi"] ** grid,
+                color=PALETTE[1],
+                alpha=0.18,
+                lw=0,
+                label="interval of Acc_step",
+            )
     ax.set_xlabel(f"reasoning steps of the reference solution ({steps['field']})")
     ax.set_ylabel("accuracy %")
     ax.set_title("Accuracy vs number of reasoning steps")
@@ -111,8 +125,16 @@ def breakdown_plot(field: str, groups: dict[str, dict[str, Any]], names: Sequenc
     x = np.arange(len(labels))
     for i, name in enumerate(names):
         v, e = _err([groups[g].get(name, {}) for g in labels])
-        ax.bar(x + i * width - 0.4 + width / 2, v, width, yerr=e, capsize=2, color=PALETTE[i % len(PALETTE)],
-               label=name, alpha=0.85)
+        ax.bar(
+            x + i * width - 0.4 + width / 2,
+            v,
+            width,
+            yerr=e,
+            capsize=2,
+            color=PALETTE[i % len(PALETTE)],
+            label=name,
+            alpha=0.85,
+        )
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0, fontsize=8)
     ax.set_ylabel("%")
@@ -122,8 +144,9 @@ def breakdown_plot(field: str, groups: dict[str, dict[str, Any]], names: Sequenc
     return fig
 
 
-def series_plot(rows: Sequence[dict[str, Any]], x: str, y: str, group: str | None, xlabel: str,
-                title: str, logx: bool = False) -> Any:
+def series_plot(
+    rows: Sequence[dict[str, Any]], x: str, y: str, group: str | None, xlabel: str, title: str, logx: bool = False
+) -> Any:
     """Accuracy against a column of results.csv, one line per group, with CI bars if present."""
     fig, ax = new_figure()
     groups = list(dict.fromkeys(r.get(group, "") for r in rows)) if group else [""]
@@ -136,8 +159,16 @@ def series_plot(rows: Sequence[dict[str, Any]], x: str, y: str, group: str | Non
         if all(p[2] not in (None, "") and p[3] not in (None, "") for p in pts):
             lo = np.array([float(p[2]) for p in pts])
             hi = np.array([float(p[3]) for p in pts])
-            ax.errorbar(xs, ys * scale, yerr=[(ys - lo) * scale, (hi - ys) * scale], fmt="o-",
-                        color=PALETTE[i % len(PALETTE)], capsize=2, ms=4, label=g or None)
+            ax.errorbar(
+                xs,
+                ys * scale,
+                yerr=[(ys - lo) * scale, (hi - ys) * scale],
+                fmt="o-",
+                color=PALETTE[i % len(PALETTE)],
+                capsize=2,
+                ms=4,
+                label=g or None,
+            )
         else:
             ax.plot(xs, ys * scale, "o-", color=PALETTE[i % len(PALETTE)], ms=4, label=g or None)
     if logx:

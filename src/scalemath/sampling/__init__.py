@@ -3,6 +3,7 @@
 Engines are looked up by name with `load_engine`; each backend module is imported only when asked
 for, so `import scalemath.sampling` does not pull in torch.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,12 +16,19 @@ ENGINES: dict[str, str] = {
     "hf": "scalemath.sampling.hf:HFEngine",
     "vllm": "scalemath.sampling.vllm_engine:VLLMEngine",
     "openai": "scalemath.sampling.openai_engine:from_model",
-    "fake": "scalemath.serve.fake:FakeEngine",   # deterministic stand-in (plumbing, tests); model = its id
+    "fake": "scalemath.serve.fake:FakeEngine",  # deterministic stand-in (plumbing, tests); model = its id
 }
 
 
-def engine_options(name: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 64,
-                   threads: int = 0, tensor_parallel_size: int = 1) -> dict[str, Any]:
+def engine_options(
+    name: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    batch_size: int = 64,
+    threads: int = 0,
+    tensor_parallel_size: int = 1,
+) -> dict[str, Any]:
     """The constructor options engine `name` takes out of the CLI's common settings (vLLM batches
     and places itself: it takes only dtype and tensor_parallel_size)."""
     if name == "hf":
@@ -41,5 +49,13 @@ def load_engine(name: str, model: Any, **kw: Any) -> Engine:
     return getattr(importlib.import_module(module), cls)(model, **kw)
 
 
-__all__ = ["ENGINES", "Completion", "Engine", "SamplingParams", "cut_at_stop", "engine_options", "load_engine",
-           "sample_seed"]
+__all__ = [
+    "ENGINES",
+    "Completion",
+    "Engine",
+    "SamplingParams",
+    "cut_at_stop",
+    "engine_options",
+    "load_engine",
+    "sample_seed",
+]

@@ -12,6 +12,7 @@ A path's signature (`equation_signature`) is the ordered list of its <<...>> cal
 annotations with spaces removed (the RFT paper's "equation list"); a completion without
 annotations falls back to its whitespace-free text. Pass `signature=` to use another.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,10 +37,10 @@ def equation_signature(text: str) -> str:
 class BudgetConfig:
     """Stopping rule and pacing of a budgeted draw."""
 
-    m: int = 4                   # stop a question at this many distinct correct paths
-    k_max: int = 64              # ... or at this many samples
-    round_size: int = 8          # samples added per unfinished question per round
-    batch_size: int = 16         # prompts per engine call
+    m: int = 4  # stop a question at this many distinct correct paths
+    k_max: int = 64  # ... or at this many samples
+    round_size: int = 8  # samples added per unfinished question per round
+    batch_size: int = 16  # prompts per engine call
 
     def __post_init__(self):
         if self.m < 1 or self.k_max < 1 or self.round_size < 1 or self.batch_size < 1:
@@ -52,16 +53,21 @@ class QuestionState:
 
     problem_id: str
     key: str
-    samples: int = 0             # stored samples graded so far
-    correct: int = 0             # correct ones among them
-    paths: set[str] = field(default_factory=set)   # signatures of the correct ones
-    done: str = ""               # "" (sampling), "paths" (reached m), "k_max", or "errors" (the
-                                 # engine failed some of its samples up to k_max; a rerun retries)
-    seen: set[int] = field(default_factory=set, repr=False)   # graded sample indices
+    samples: int = 0  # stored samples graded so far
+    correct: int = 0  # correct ones among them
+    paths: set[str] = field(default_factory=set)  # signatures of the correct ones
+    done: str = ""  # "" (sampling), "paths" (reached m), "k_max", or "errors" (the
+    # engine failed some of its samples up to k_max; a rerun retries)
+    seen: set[int] = field(default_factory=set, repr=False)  # graded sample indices
 
     def as_dict(self) -> dict[str, Any]:
-        return {"problem_id": self.problem_id, "samples": self.samples, "correct": self.correct,
-                "distinct_correct": len(self.paths), "done": self.done}
+        return {
+            "problem_id": self.problem_id,
+            "samples": self.samples,
+            "correct": self.correct,
+            "distinct_correct": len(self.paths),
+            "done": self.done,
+        }
 
 
 @dataclass
@@ -70,8 +76,8 @@ class BudgetResult:
 
     questions: list[QuestionState]
     rounds: int = 0
-    drawn: int = 0               # samples drawn by this call (not counting ones already stored)
-    errors: int = 0              # engine error completions (not stored)
+    drawn: int = 0  # samples drawn by this call (not counting ones already stored)
+    errors: int = 0  # engine error completions (not stored)
     seconds: float = 0.0
 
     @property
@@ -79,25 +85,37 @@ class BudgetResult:
         return sum(q.samples for q in self.questions)
 
 
-def budgeted_draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
-                  params: SamplingParams, is_correct: Callable[[SampleRequest, str], bool],
-                  config: BudgetConfig | None = None,
-                  signature: Callable[[str], str] = equation_signature,
-                  on_round: Callable[[int, list[QuestionState]], None] | None = None) -> BudgetResult:
+def budgeted_draw(
+    engine: Engine,
+    store: SampleStore,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    is_correct: Callable[[SampleRequest, str], bool],
+    config: BudgetConfig | None = None,
+    signature: Callable[[str], str] = equation_signature,
+    on_round: Callable[[int, list[QuestionState]], None] | None = None,
+) -> BudgetResult:
     """Sample each request until it has `config.m` distinct correct paths or `config.k_max` samples.
 
     `is_correct(request, completion_text)` grades one sample. Samples already in the store count
     (one scan of the store at the start). `on_round(round, states)` is called after each round.
     """
-    with store.writer():   # one writer at a time (see sampling/store.py)
-        return _budgeted_draw(engine, store, requests, params, is_correct, config or BudgetConfig(),
-                              signature, on_round)
+    with store.writer():  # one writer at a time (see sampling/store.py)
+        return _budgeted_draw(
+            engine, store, requests, params, is_correct, config or BudgetConfig(), signature, on_round
+        )
 
 
-def _budgeted_draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
-                   params: SamplingParams, is_correct: Callable[[SampleRequest, str], bool],
-                   config: BudgetConfig, signature: Callable[[str], str],
-                   on_round: Callable[[int, list[QuestionState]], None] | None) -> BudgetResult:
+def _budgeted_draw(
+    engine: Engine,
+    store: SampleStore,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    is_correct: Callable[[SampleRequest, str], bool],
+    config: BudgetConfig,
+    signature: Callable[[str], str],
+    on_round: Callable[[int, list[QuestionState]], None] | None,
+) -> BudgetResult:
     t0 = time.perf_counter()
     by_key: dict[str, tuple[SampleRequest, QuestionState]] = {}
     states = []
@@ -143,8 +161,7 @@ def _budgeted_draw(engine: Engine, store: SampleStore, requests: Sequence[Sample
         active = [by_key[st.key][0] for st in states if not st.done]
         if not active:
             break
-        stats: DrawStats = draw(engine, store, active, params, k=k, batch_size=config.batch_size,
-                                on_batch=grade)
+        stats: DrawStats = draw(engine, store, active, params, k=k, batch_size=config.batch_size, on_batch=grade)
         result.drawn += stats.written
         result.errors += stats.errors
         retire()

@@ -3,6 +3,7 @@
 `SamplingParams` carries every knob explicitly so no library default leaks in; engines must
 honour each field or raise.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,11 +15,11 @@ class SamplingParams:
     """Explicit decoding settings. temperature=0 means greedy (top_p/top_k ignored)."""
 
     temperature: float = 0.7
-    top_p: float = 1.0          # nucleus sampling mass; 1.0 = off
-    top_k: int = 0              # 0 = off
-    max_tokens: int = 256       # new tokens per completion
+    top_p: float = 1.0  # nucleus sampling mass; 1.0 = off
+    top_k: int = 0  # 0 = off
+    max_tokens: int = 256  # new tokens per completion
     stop: tuple[str, ...] = ()  # completion is cut before the first stop string
-    seed: int = 0               # base seed; sample i of prompt p uses a seed derived from (seed, p, i)
+    seed: int = 0  # base seed; sample i of prompt p uses a seed derived from (seed, p, i)
 
     def __post_init__(self):
         if self.temperature < 0:
@@ -38,9 +39,9 @@ class Completion:
     """One generated text for one prompt."""
 
     text: str
-    sample_index: int           # 0..n-1 within its prompt
-    seed: int | None = None     # the per-sample seed actually used
-    finish_reason: str = ""     # "stop", "length", "error"
+    sample_index: int  # 0..n-1 within its prompt
+    seed: int | None = None  # the per-sample seed actually used
+    finish_reason: str = ""  # "stop", "length", "error"
     n_tokens: int = 0
     meta: dict = field(default_factory=dict)
 
@@ -66,11 +67,12 @@ class Engine(Protocol):
     that differ only in their seed (an OpenAI client sending one seed per sample).
     """
 
-    name: str        # "hf", "vllm", "openai"
-    model_id: str    # what is recorded as Sample.model
+    name: str  # "hf", "vllm", "openai"
+    model_id: str  # what is recorded as Sample.model
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], params: SamplingParams, n: int = 1, start_index: int = 0
+    ) -> Iterator[list[Completion]]:
         """Completions with sample_index start_index..start_index+n-1 for each prompt."""
         ...
 

@@ -8,18 +8,19 @@ counts labels and prints them as one line:
 
     3 errors: 2× HTTP 400 "temperature must be…", 1× malformed reply: choices is not a list
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-LABEL_CHARS = 80          # a message longer than this is cut (with "…") in its label
+LABEL_CHARS = 80  # a message longer than this is cut (with "…") in its label
 
 
 def shorten(text: str, limit: int = LABEL_CHARS) -> str:
     """`text` on one line, cut to `limit` characters with an ellipsis."""
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def error_label(status: int | None, message: str) -> str:
@@ -42,7 +43,7 @@ def completion_label(meta: dict[str, Any]) -> str:
 class ErrorTally:
     """Counts of errors by label (see the module doc)."""
 
-    counts: dict[str, int] = field(default_factory=dict)   # label -> how many
+    counts: dict[str, int] = field(default_factory=dict)  # label -> how many
 
     def add(self, label: str, k: int = 1) -> None:
         self.counts[label] = self.counts.get(label, 0) + k

@@ -4,6 +4,7 @@ Draws one greedy sample (T=0) and k samples at temperature T per problem through
 (so both sample files carry full provenance and resume), then computes the metrics of
 `scalemath.metrics.passk`. Output folder: greedy.jsonl, samples.jsonl, metrics.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,27 @@ from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.run import grade_samples, sample_problems
 
 
-def evaluate(model: str | os.PathLike | Engine, problems: Iterable[Problem], k: int = 8,
-             temperature: float = 0.7, *, out_dir: str | os.PathLike, top_p: float = 1.0, top_k: int = 0,
-             max_tokens: int = 256, seed: int = 0, stop: tuple[str, ...] = (), template: str = "qa",
-             dataset: str = "gsm8k", engine: str = "hf", batch_size: int = 64, device: str = "auto",
-             dtype: str = "auto", threads: int = 0, progress: bool = True) -> dict[str, Any]:
+def evaluate(
+    model: str | os.PathLike | Engine,
+    problems: Iterable[Problem],
+    k: int = 8,
+    temperature: float = 0.7,
+    *,
+    out_dir: str | os.PathLike,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    max_tokens: int = 256,
+    seed: int = 0,
+    stop: tuple[str, ...] = (),
+    template: str = "qa",
+    dataset: str = "gsm8k",
+    engine: str = "hf",
+    batch_size: int = 64,
+    device: str = "auto",
+    dtype: str = "auto",
+    threads: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Greedy + k-sample evaluation; writes out_dir/{greedy,samples}.jsonl and metrics.json, returns the metrics.
 
     `model` is a checkpoint (directory or hub id, loaded with engine `engine`) or a ready `Engine`.
@@ -38,23 +55,51 @@ def evaluate(model: str | os.PathLike | Engine, problems: Iterable[Problem], k: 
         raise ValueError("evaluate: no problems")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    eng = model if hasattr(model, "generate") else load_engine(
-        engine, model, **engine_options(engine, device=device, dtype=dtype, batch_size=batch_size, threads=threads))
+    eng = (
+        model
+        if hasattr(model, "generate")
+        else load_engine(
+            engine, model, **engine_options(engine, device=device, dtype=dtype, batch_size=batch_size, threads=threads)
+        )
+    )
     common = dict(top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=tuple(stop), seed=seed)
     metrics: dict[str, Any] = {
-        "model": eng.model_id, "engine": eng.name, "dataset": dataset, "template": template,
-        "questions": len(problems), "k": k, "temperature": temperature, **common, "stop": list(stop),
+        "model": eng.model_id,
+        "engine": eng.name,
+        "dataset": dataset,
+        "template": template,
+        "questions": len(problems),
+        "k": k,
+        "temperature": temperature,
+        **common,
+        "stop": list(stop),
     }
-    greedy_stats = sample_problems(problems, eng, SamplingParams(temperature=0.0, **common), 1, template,
-                                   out_dir / "greedy.jsonl", dataset=dataset, progress=progress)
+    greedy_stats = sample_problems(
+        problems,
+        eng,
+        SamplingParams(temperature=0.0, **common),
+        1,
+        template,
+        out_dir / "greedy.jsonl",
+        dataset=dataset,
+        progress=progress,
+    )
     greedy = summarize(_only(out_dir / "greedy.jsonl", problems), dataset=dataset)
     metrics["maj1@1"] = greedy["maj@1"]
     metrics["greedy"] = greedy
     metrics["timing"] = {"greedy": greedy_stats.to_dict()}
     if k:
-        stats = sample_problems(problems, eng, SamplingParams(temperature=temperature, **common), k, template,
-                                out_dir / "samples.jsonl", dataset=dataset, progress=progress)
-        ks = sorted({2 ** i for i in range(k.bit_length()) if 2 ** i <= k} | {k})
+        stats = sample_problems(
+            problems,
+            eng,
+            SamplingParams(temperature=temperature, **common),
+            k,
+            template,
+            out_dir / "samples.jsonl",
+            dataset=dataset,
+            progress=progress,
+        )
+        ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
         sampled = summarize(_only(out_dir / "samples.jsonl", problems, k), dataset=dataset, ks=ks)
         for name in ("maj", "pass", "pass_ratio"):
             metrics[f"{name}@{k}"] = sampled[f"{name}@{k}"]
@@ -71,8 +116,12 @@ def _only(path: Path, problems: list[Problem], k: int = 1):
     return [s for s in read_samples(path) if s.problem_id in ids and s.sample_index < k]
 
 
-def metrics_from_samples(path: str | os.PathLike, dataset: str = "gsm8k", ks: list[int] | None = None,
-                         out_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+def metrics_from_samples(
+    path: str | os.PathLike,
+    dataset: str = "gsm8k",
+    ks: list[int] | None = None,
+    out_dir: str | os.PathLike | None = None,
+) -> dict[str, Any]:
     """Metrics of an existing sample file, without a model; ungraded samples are graded first.
 
     With out_dir, writes metrics.json there (and samples.jsonl when grading added verdicts)."""
@@ -88,14 +137,17 @@ def metrics_from_samples(path: str | os.PathLike, dataset: str = "gsm8k", ks: li
     for s in samples:
         counts[s.problem_id] = counts.get(s.problem_id, 0) + 1
     n = min(counts.values())
-    ks = ks or sorted({2 ** i for i in range(n.bit_length()) if 2 ** i <= n} | {n})
+    ks = ks or sorted({2**i for i in range(n.bit_length()) if 2**i <= n} | {n})
     summary = summarize(samples, dataset=dataset, ks=ks)
     temps = {s.temperature for s in samples}
     metrics: dict[str, Any] = {
-        "samples_file": str(path), "dataset": dataset,
+        "samples_file": str(path),
+        "dataset": dataset,
         "model": ",".join(sorted({s.model for s in samples})),
         "temperature": temps.pop() if len(temps) == 1 else sorted(t for t in temps if t is not None),
-        "questions": summary["questions"], "k": summary["n"], **summary,
+        "questions": summary["questions"],
+        "k": summary["n"],
+        **summary,
     }
     if metrics["temperature"] == 0 and summary["n"] == 1:
         metrics["maj1@1"] = summary["maj@1"]

@@ -14,6 +14,7 @@ top_p), then inverse-CDF sampling with one uniform per step drawn from the row's
 temperature == 0 is greedy (argmax; top-p/top-k ignored). Generation of a row stops at an eos token
 (not included in the text), at the first stop string (text cut before it) or after max_tokens.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -24,8 +25,14 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from scalemath.sampling.engine import (Completion, InvalidRequestError, SamplingParams, base_seed_list, cut_at_stop,
-                                       sample_seed)
+from scalemath.sampling.engine import (
+    Completion,
+    InvalidRequestError,
+    SamplingParams,
+    base_seed_list,
+    cut_at_stop,
+    sample_seed,
+)
 
 
 @dataclass
@@ -93,8 +100,10 @@ def cache_keyword(model) -> str:
     for name in ("cache", "past_key_values"):
         if name in params:
             return name
-    raise TypeError(f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`; "
-                    "this engine needs a causal LM with a KV cache")
+    raise TypeError(
+        f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`; "
+        "this engine needs a causal LM with a KV cache"
+    )
 
 
 def resolve_device(device: str) -> str:
@@ -109,8 +118,14 @@ def resolve_dtype(dtype: str, device: str):
             return torch.bfloat16
         return torch.float32
     try:
-        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
+        return {
+            "float32": torch.float32,
+            "fp32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "bf16": torch.bfloat16,
+            "float16": torch.float16,
+            "fp16": torch.float16,
+        }[dtype]
     except KeyError:
         raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
 
@@ -137,8 +152,7 @@ class HFEngine:
 
     name = "hf"
 
-    def __init__(self, model: str | Path | Any, config: HFEngineConfig | None = None, *,
-                 tokenizer: Any = None, **kw):
+    def __init__(self, model: str | Path | Any, config: HFEngineConfig | None = None, *, tokenizer: Any = None, **kw):
         if config is not None and kw:
             raise TypeError("pass either config or keyword settings, not both")
         self.config = config or HFEngineConfig(**kw)
@@ -149,15 +163,17 @@ class HFEngine:
         if isinstance(model, (str, Path)):
             self.model_id = str(model)
             self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(
-                self.model_id, trust_remote_code=self.config.trust_remote_code)
+                self.model_id, trust_remote_code=self.config.trust_remote_code
+            )
             self.model = AutoModelForCausalLM.from_pretrained(
-                self.model_id, dtype=dtype, trust_remote_code=self.config.trust_remote_code)
+                self.model_id, dtype=dtype, trust_remote_code=self.config.trust_remote_code
+            )
         else:
             if tokenizer is None:
                 raise TypeError("a loaded model needs its tokenizer: HFEngine(model, tokenizer=tok)")
             self.model, self.tokenizer = model, tokenizer
             self.model_id = str(getattr(model, "name_or_path", "") or type(model).__name__)
-            if self.config.dtype != "auto":   # a loaded model keeps its dtype unless one is asked for
+            if self.config.dtype != "auto":  # a loaded model keeps its dtype unless one is asked for
                 self.model.to(dtype)
         self.model.to(self.device).eval()
         self.batch_size = self.config.batch_size
@@ -189,8 +205,14 @@ class HFEngine:
     # ------------------------------------------------------------------ public API
     per_prompt_seeds = True
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        n: int = 1,
+        start_index: int = 0,
+        base_seeds: Sequence[int] | None = None,
+    ) -> Iterator[list[Completion]]:
         """For each prompt in order, its n completions with sample_index start_index..start_index+n-1
         (prompt p seeded from base_seeds[p] when given, else from params.seed)."""
         if n <= 0:
@@ -205,37 +227,49 @@ class HFEngine:
         draws = 1 if params.greedy else n
         rows = [(p, start_index + j) for p in range(len(prompts)) for j in range(draws)]
         encoded: dict[int, list[int]] = {}
-        for p, text in enumerate(prompts):   # every limit is checked before any decoding
+        for p, text in enumerate(prompts):  # every limit is checked before any decoding
             ids = self.encode(text)
             if not ids:
                 raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
             if self.context_length is not None and len(ids) >= self.context_length:
                 raise InvalidRequestError(
                     f"prompt {p} has {len(ids)} tokens; this model's context is {self.context_length} "
-                    "positions (prompt + at least one generated token)")
+                    "positions (prompt + at least one generated token)"
+                )
             encoded[p] = ids
         pending: dict[int, list[Completion]] = {}
         next_prompt = 0
         for s in range(0, len(rows), self.batch_size):
-            batch = rows[s:s + self.batch_size]
-            done = self._decode_batch([encoded[p] for p, _ in batch], [p for p, _ in batch],
-                                      [sample_seed(bases[p], prompts[p], i) for p, i in batch], params)
+            batch = rows[s : s + self.batch_size]
+            done = self._decode_batch(
+                [encoded[p] for p, _ in batch],
+                [p for p, _ in batch],
+                [sample_seed(bases[p], prompts[p], i) for p, i in batch],
+                params,
+            )
             for (p, i), c in zip(batch, done):
                 c.sample_index = i
                 pending.setdefault(p, []).append(c)
             while next_prompt < len(prompts) and len(pending.get(next_prompt, ())) == draws:
                 got = pending.pop(next_prompt)
                 if draws < n:
-                    got = [replace(got[0], sample_index=start_index + j, meta=dict(got[0].meta),
-                                   seed=sample_seed(bases[next_prompt], prompts[next_prompt], start_index + j))
-                           for j in range(n)]
+                    got = [
+                        replace(
+                            got[0],
+                            sample_index=start_index + j,
+                            meta=dict(got[0].meta),
+                            seed=sample_seed(bases[next_prompt], prompts[next_prompt], start_index + j),
+                        )
+                        for j in range(n)
+                    ]
                 yield got
                 encoded.pop(next_prompt, None)
                 next_prompt += 1
 
     # ------------------------------------------------------------------ decoding
-    def _decode_batch(self, prompt_ids: list[list[int]], prompt_keys: list[int], seeds: list[int],
-                      params: SamplingParams) -> list[Completion]:
+    def _decode_batch(
+        self, prompt_ids: list[list[int]], prompt_keys: list[int], seeds: list[int], params: SamplingParams
+    ) -> list[Completion]:
         """Decode one batch of rows; rows with the same prompt key share one prefill."""
         B, T = len(prompt_ids), params.max_tokens
         dev = self.device
@@ -249,36 +283,45 @@ class HFEngine:
         capped = min(limit) < T
         input_ids = torch.full((len(unique), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(unique), L), dtype=torch.long)
-        for r, ids in enumerate(unique):   # left padding
-            input_ids[r, L - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            mask[r, L - len(ids):] = 1
+        for r, ids in enumerate(unique):  # left padding
+            input_ids[r, L - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            mask[r, L - len(ids) :] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         uniforms = None
-        if not params.greedy:   # one uniform per step per row, from the row's own generator
-            uniforms = torch.stack([torch.rand(T, generator=torch.Generator().manual_seed(s), dtype=torch.float64)
-                                    for s in seeds]).to(dev)
+        if not params.greedy:  # one uniform per step per row, from the row's own generator
+            uniforms = torch.stack(
+                [torch.rand(T, generator=torch.Generator().manual_seed(s), dtype=torch.float64) for s in seeds]
+            ).to(dev)
         eos_cpu = torch.tensor(self.eos_ids, dtype=torch.long)
         stops = tuple(s for s in params.stop if s)
         window = max((len(s.encode()) for s in stops), default=0) + 2  # tokens that can hold a new stop string
 
-        out_tokens = torch.zeros((B, T), dtype=torch.long)     # on cpu: what each row generated
+        out_tokens = torch.zeros((B, T), dtype=torch.long)  # on cpu: what each row generated
         n_tokens = [T] * B
         finish = ["length"] * B
-        alive = torch.arange(B)             # original row of each batch slot
+        alive = torch.arange(B)  # original row of each batch slot
         live = torch.ones(B, dtype=torch.bool)  # slots still generating (finished ones wait for compaction)
 
         input_ids, mask, positions = input_ids.to(dev), mask.to(dev), positions.to(dev)
         cache = preallocated_cache(self.model.config, capacity=L + T)
         ckw = {self.cache_kw: cache}
         with torch.inference_mode():
-            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                             use_cache=True, logits_to_keep=1, **ckw)
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
+                **ckw,
+            )
             if cache.get_seq_length() != L:
-                raise RuntimeError(f"the model did not fill its KV cache (passed as `{self.cache_kw}=`; "
-                                   f"cache holds {cache.get_seq_length()} of {L} positions): decoding "
-                                   "would be wrong; this transformers version renamed the cache keyword")
+                raise RuntimeError(
+                    f"the model did not fill its KV cache (passed as `{self.cache_kw}=`; "
+                    f"cache holds {cache.get_seq_length()} of {L} positions): decoding "
+                    "would be wrong; this transformers version renamed the cache keyword"
+                )
             logits = out.logits[:, -1, :]
-            if len(unique) < B:   # fan the shared prefills out to one row per sample
+            if len(unique) < B:  # fan the shared prefills out to one row per sample
                 expand = torch.tensor(row_to_unique, device=dev)
                 cache.batch_select_indices(expand)
                 logits, mask, positions = logits[expand], mask[expand], positions[expand]
@@ -289,17 +332,17 @@ class HFEngine:
                 tok_cpu = tok.cpu()
                 out_tokens[alive[live], t] = tok_cpu[live]
                 is_eos = torch.isin(tok_cpu, eos_cpu) & live
-                for slot in is_eos.nonzero().squeeze(1).tolist():   # eos: not part of the text
+                for slot in is_eos.nonzero().squeeze(1).tolist():  # eos: not part of the text
                     row = int(alive[slot])
                     n_tokens[row], finish[row] = t, "stop"
                 live &= ~is_eos
                 if stops:
                     for slot in live.nonzero().squeeze(1).tolist():
                         row = int(alive[slot])
-                        if self._hit_stop(out_tokens[row, :t + 1], stops, window):
+                        if self._hit_stop(out_tokens[row, : t + 1], stops, window):
                             live[slot] = False
                             n_tokens[row], finish[row] = t + 1, "stop"
-                if capped:   # a row whose prompt + completion fill the context ends ("length")
+                if capped:  # a row whose prompt + completion fill the context ends ("length")
                     for slot in live.nonzero().squeeze(1).tolist():
                         row = int(alive[slot])
                         if t + 1 >= limit[row]:
@@ -309,19 +352,30 @@ class HFEngine:
                     break
                 n_dead = len(alive) - int(live.sum())
                 if n_dead and n_dead >= self.config.compact_fraction * len(alive):
-                    keep = live.nonzero().squeeze(1)   # drop finished rows from the batch and the cache
+                    keep = live.nonzero().squeeze(1)  # drop finished rows from the batch and the cache
                     keep_dev = keep.to(dev)
                     cache.batch_select_indices(keep_dev)
                     tok, mask, last_pos = tok[keep_dev], mask[keep_dev], last_pos[keep_dev]
                     alive, live = alive[keep], live[keep]
                 last_pos = last_pos + 1
                 mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
-                out = self.model(input_ids=tok[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                                 use_cache=True, **ckw)
+                out = self.model(
+                    input_ids=tok[:, None], attention_mask=mask, position_ids=last_pos[:, None], use_cache=True, **ckw
+                )
                 logits = out.logits[:, -1, :]
         heads = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in unique]
-        return [self._completion(prompt_ids[r], heads[row_to_unique[r]], out_tokens[r, :n_tokens[r]].tolist(),
-                                 stops, seeds[r], finish[r], n_tokens[r]) for r in range(B)]
+        return [
+            self._completion(
+                prompt_ids[r],
+                heads[row_to_unique[r]],
+                out_tokens[r, : n_tokens[r]].tolist(),
+                stops,
+                seeds[r],
+                finish[r],
+                n_tokens[r],
+            )
+            for r in range(B)
+        ]
 
     def _hit_stop(self, gen, stops: tuple[str, ...], window: int) -> bool:
         """Cheap check on the last `window` tokens; confirmed on the full decode (rare) before stopping."""
@@ -337,7 +391,7 @@ class HFEngine:
             return self.tokenizer.decode(gen, skip_special_tokens=True)
         full = self.tokenizer.decode(prompt + gen, skip_special_tokens=True)
         if full.startswith(head):
-            return full[len(head):]
+            return full[len(head) :]
         return self.tokenizer.decode(gen, skip_special_tokens=True)
 
     def _completion(self, prompt: list[int], head: str, gen: list[int], stops, seed, finish, n) -> Completion:
@@ -395,14 +449,14 @@ class PreallocatedLayer(DynamicLayer):
             grow = max(end, 2 * self._k.shape[-2]) - self._k.shape[-2]
             self._k = torch.cat([self._k, self._k.new_empty((*self._k.shape[:2], grow, self._k.shape[-1]))], -2)
             self._v = torch.cat([self._v, self._v.new_empty((*self._v.shape[:2], grow, self._v.shape[-1]))], -2)
-        self._k[:, :, self.length:end] = key_states
-        self._v[:, :, self.length:end] = value_states
+        self._k[:, :, self.length : end] = key_states
+        self._v[:, :, self.length : end] = value_states
         self.length = end
         self._views()
         return self.keys, self.values
 
     def _views(self):
-        self.keys, self.values = self._k[:, :, :self.length], self._v[:, :, :self.length]
+        self.keys, self.values = self._k[:, :, : self.length], self._v[:, :, : self.length]
 
     def get_seq_length(self) -> int:
         return self.length if self.is_initialized else 0

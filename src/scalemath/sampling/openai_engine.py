@@ -35,6 +35,7 @@ vLLM expect since max_tokens was deprecated there), stop, seed, n; top_k (when >
 top-level "top_k" field, which vLLM and SGLang accept and hosted OpenAI rejects (a 400, recorded per
 request). `extra_body` adds any other field. Token usage and cost accumulate in `engine.usage`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,7 +52,7 @@ from typing import Any, Iterator, Sequence
 from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
 from scalemath.sampling.errors import ErrorTally, error_label, shorten
 
-RETRY_STATUS = frozenset({408, 429})   # plus every 5xx; every other 4xx is permanent
+RETRY_STATUS = frozenset({408, 429})  # plus every 5xx; every other 4xx is permanent
 SEED_MODES = ("per_sample", "per_request", "engine")
 
 
@@ -103,15 +104,15 @@ class OpenAIEngineConfig:
 class Usage:
     """Counters of one engine's traffic (updated as responses arrive)."""
 
-    requests: int = 0            # HTTP attempts made (retries included)
-    succeeded: int = 0           # requests that returned completions
-    retries: int = 0             # attempts repeated after a transient failure
-    failed: int = 0              # requests given up (permanent error, or retries exhausted)
-    prompt_tokens: int = 0       # as reported by the server's "usage"
+    requests: int = 0  # HTTP attempts made (retries included)
+    succeeded: int = 0  # requests that returned completions
+    retries: int = 0  # attempts repeated after a transient failure
+    failed: int = 0  # requests given up (permanent error, or retries exhausted)
+    prompt_tokens: int = 0  # as reported by the server's "usage"
     completion_tokens: int = 0
-    cost: float = 0.0            # prompt_tokens/1000 * price_per_1k_prompt + same for completion
-    seconds: float = 0.0         # wall time spent inside generate()
-    errors: ErrorTally = field(default_factory=ErrorTally)   # failed requests by kind (label)
+    cost: float = 0.0  # prompt_tokens/1000 * price_per_1k_prompt + same for completion
+    seconds: float = 0.0  # wall time spent inside generate()
+    errors: ErrorTally = field(default_factory=ErrorTally)  # failed requests by kind (label)
 
     def error_summary(self) -> str:
         """`N errors: a× kind, ...` over the failed requests, or "no errors"."""
@@ -143,8 +144,15 @@ def _is_int(v: Any) -> bool:
 
 
 def _kind(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null", int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+        int: "a number",
+        float: "a number",
+    }.get(type(v), type(v).__name__)
 
 
 def parse_reply(data: Any, chat: bool, n: int) -> tuple[list[tuple[str, str, int | None]], int, int]:
@@ -191,7 +199,7 @@ def parse_reply(data: Any, chat: bool, n: int) -> tuple[list[tuple[str, str, int
         reason = ch.get("finish_reason")
         if reason is not None and not isinstance(reason, str):
             raise MalformedReply(f"{where}.finish_reason is {_kind(reason)}, not a string")
-        n_tok = ch.get("n_tokens")        # extension of `scalemath serve`: per-choice tokens
+        n_tok = ch.get("n_tokens")  # extension of `scalemath serve`: per-choice tokens
         if n_tok is not None and not (_is_int(n_tok) and n_tok >= 0):
             raise MalformedReply(f"{where}.n_tokens is not a non-negative integer")
         parsed.append((index, text, reason or "", n_tok))
@@ -240,8 +248,10 @@ class OpenAIEngine:
         if config is not None and kw:
             raise TypeError("pass either config or keyword settings, not both")
         if config is not None and not isinstance(config, OpenAIEngineConfig):
-            raise TypeError(f"the third argument is an OpenAIEngineConfig, got {type(config).__name__} "
-                            "(an API key goes in api_key=...)")
+            raise TypeError(
+                f"the third argument is an OpenAIEngineConfig, got {type(config).__name__} "
+                "(an API key goes in api_key=...)"
+            )
         cfg = self.config = config or OpenAIEngineConfig(**kw)
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -259,7 +269,7 @@ class OpenAIEngine:
         self.retry_after_max = cfg.retry_after_max
         self.extra_body = dict(cfg.extra_body or {})
         self.usage = Usage()
-        self.max_pending_prompts = 0     # most prompts ever submitted ahead (memory bound check)
+        self.max_pending_prompts = 0  # most prompts ever submitted ahead (memory bound check)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._session = None
@@ -268,8 +278,9 @@ class OpenAIEngine:
 
     # -- Engine API ------------------------------------------------------------------------
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], params: SamplingParams, n: int = 1, start_index: int = 0
+    ) -> Iterator[list[Completion]]:
         """Completions start_index..start_index+n-1 of each prompt, in prompt order."""
         if n < 1:
             raise ValueError("n must be >= 1")
@@ -341,15 +352,22 @@ class OpenAIEngine:
             headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
             self._sem = asyncio.Semaphore(self.concurrency)
             self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout),
-                connector=aiohttp.TCPConnector(limit=self.concurrency))
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=self.concurrency),
+            )
 
         asyncio.run_coroutine_threadsafe(make(), loop).result()
 
     def _body(self, prompt: str, params: SamplingParams, n: int, seed: int) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "temperature": params.temperature,
-                                "top_p": params.top_p, "seed": seed, "n": n}
-        if self.chat:   # chat endpoints deprecated max_tokens for max_completion_tokens
+        body: dict[str, Any] = {
+            "model": self.model,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": seed,
+            "n": n,
+        }
+        if self.chat:  # chat endpoints deprecated max_tokens for max_completion_tokens
             body["messages"] = [{"role": "user", "content": prompt}]
             body["max_completion_tokens"] = params.max_tokens
         else:
@@ -362,8 +380,7 @@ class OpenAIEngine:
         body.update(self.extra_body)
         return body
 
-    async def _one_prompt(self, prompt: str, params: SamplingParams, n: int,
-                          start: int) -> list[Completion]:
+    async def _one_prompt(self, prompt: str, params: SamplingParams, n: int, start: int) -> list[Completion]:
         if self.seed_mode == "per_sample":
             seeds = [sample_seed(params.seed, prompt, start + j) for j in range(n)]
             parts = await asyncio.gather(*(self._request(prompt, params, 1, s) for s in seeds))
@@ -385,8 +402,9 @@ class OpenAIEngine:
             c.meta["request_seed_shared"] = True
         return out
 
-    async def _request(self, prompt: str, params: SamplingParams, n: int, seed: int,
-                       extra: dict[str, Any] | None = None) -> list[Completion]:
+    async def _request(
+        self, prompt: str, params: SamplingParams, n: int, seed: int, extra: dict[str, Any] | None = None
+    ) -> list[Completion]:
         body = self._body(prompt, params, n, seed)
         if extra:
             body.update(extra)
@@ -396,18 +414,21 @@ class OpenAIEngine:
                 return self._parse(data, params, n)
             except MalformedReply as e:
                 raise RequestFailed(f"malformed reply: {e}", 200, transient=False) from None
-            except (TypeError, ValueError, KeyError, AttributeError) as e:   # a shape parse_reply missed
-                raise RequestFailed(f"malformed reply: {type(e).__name__}: {e}", 200, transient=False,
-                                    label=f"malformed reply: {type(e).__name__}") from None
+            except (TypeError, ValueError, KeyError, AttributeError) as e:  # a shape parse_reply missed
+                raise RequestFailed(
+                    f"malformed reply: {type(e).__name__}: {e}",
+                    200,
+                    transient=False,
+                    label=f"malformed reply: {type(e).__name__}",
+                ) from None
         except RequestFailed as e:
             self.usage.failed += 1
             self.usage.errors.add(e.label)
             meta = {"error": str(e), "status": e.status, "transient": e.transient, "kind": e.label}
-            return [Completion(text="", sample_index=j, finish_reason="error", meta=dict(meta))
-                    for j in range(n)]
+            return [Completion(text="", sample_index=j, finish_reason="error", meta=dict(meta)) for j in range(n)]
 
     def _parse(self, data: Any, params: SamplingParams, n: int) -> list[Completion]:
-        choices, pt, ct = parse_reply(data, self.chat, n)   # checked before anything is counted
+        choices, pt, ct = parse_reply(data, self.chat, n)  # checked before anything is counted
         self.usage.prompt_tokens += pt
         self.usage.completion_tokens += ct
         self.usage.cost += (pt * self.price_per_1k_prompt + ct * self.price_per_1k_completion) / 1000
@@ -420,13 +441,23 @@ class OpenAIEngine:
             if n_tok is None:
                 n_tok = ct if n == 1 else 0
             out.append(Completion(text=text, sample_index=0, finish_reason=reason, n_tokens=n_tok))
-        if len(out) < n:   # a server that returned fewer choices than asked
+        if len(out) < n:  # a server that returned fewer choices than asked
             label = f"malformed reply: {len(out)} of {n} choices"
             self.usage.errors.add(label)
             for _ in range(n - len(out)):
-                out.append(Completion(text="", sample_index=0, finish_reason="error",
-                                      meta={"error": f"server returned {len(out)} of {n} choices",
-                                            "status": 200, "transient": False, "kind": label}))
+                out.append(
+                    Completion(
+                        text="",
+                        sample_index=0,
+                        finish_reason="error",
+                        meta={
+                            "error": f"server returned {len(out)} of {n} choices",
+                            "status": 200,
+                            "transient": False,
+                            "kind": label,
+                        },
+                    )
+                )
         return out
 
     async def _post(self, path: str, body: dict[str, Any]) -> Any:
@@ -446,7 +477,7 @@ class OpenAIEngine:
                             raw = await r.read()
                             try:
                                 return json.loads(raw)
-                            except ValueError as e:   # cut short, or not JSON: retried
+                            except ValueError as e:  # cut short, or not JSON: retried
                                 message = f"malformed reply: body is not JSON ({shorten(str(e), 120)})"
                                 label = "malformed reply: body is not JSON"
                         else:
@@ -464,11 +495,11 @@ class OpenAIEngine:
             if attempt >= self.max_retries:
                 raise RequestFailed(f"{message} (gave up after {attempt} retries)", status, True, label=label)
             self.usage.retries += 1
-            await asyncio.sleep(self._backoff(attempt, retry_after))   # outside the semaphore
+            await asyncio.sleep(self._backoff(attempt, retry_after))  # outside the semaphore
             attempt += 1
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        wait = self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** attempt))
+        wait = self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
         return max(wait, min(self.retry_after_max, parse_retry_after(retry_after)))
 
 

@@ -1,4 +1,5 @@
 """The rich progress bar of the sampling commands (or nothing when disabled)."""
+
 from __future__ import annotations
 
 
@@ -14,8 +15,14 @@ class ProgressBar:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TextColumn(self.unit),
-                                TextColumn("{task.fields[note]}"), TimeElapsedColumn())
+            self.bar = Progress(
+                TextColumn(self.label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(self.unit),
+                TextColumn("{task.fields[note]}"),
+                TimeElapsedColumn(),
+            )
             self.bar.__enter__()
             self.task = self.bar.add_task(self.label, total=self.total, note="")
         return self

@@ -16,6 +16,7 @@ than replicas (each vLLM actor holds one, and the pre/post-processing stages nee
 pipeline waits forever: with ray.init(num_cpus=2), one replica and the detokenize stage on, it never
 progressed). See docs/scale.md.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,15 +46,32 @@ def _has_ray_serve() -> bool:
 
 def vllm_params(params: SamplingParams, seed: int | None) -> dict[str, Any]:
     """The vLLM SamplingParams fields of one request (as VLLMEngine sets them)."""
-    return {"n": 1, "seed": seed, "temperature": params.temperature, "top_p": params.top_p,
-            "top_k": params.top_k if params.top_k > 0 else -1, "max_tokens": params.max_tokens,
-            "stop": [s for s in params.stop if s] or None}
+    return {
+        "n": 1,
+        "seed": seed,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k if params.top_k > 0 else -1,
+        "max_tokens": params.max_tokens,
+        "stop": [s for s in params.stop if s] or None,
+    }
 
 
-def ray_llm_draw(model: str, store_root: str, requests: Sequence[SampleRequest], params: SamplingParams,
-                 k: int, *, replicas: int = 1, batch_size: int = 64, engine_kwargs: dict[str, Any] | None = None,
-                 cpus_per_replica: float = 1, model_id: str | None = None, format: str = "jsonl",
-                 add_special_tokens: bool = True) -> RayDrawStats:
+def ray_llm_draw(
+    model: str,
+    store_root: str,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    k: int,
+    *,
+    replicas: int = 1,
+    batch_size: int = 64,
+    engine_kwargs: dict[str, Any] | None = None,
+    cpus_per_replica: float = 1,
+    model_id: str | None = None,
+    format: str = "jsonl",
+    add_special_tokens: bool = True,
+) -> RayDrawStats:
     """Make the store hold samples 0..k-1 of every request, drawn by `replicas` vLLM engines that Ray
     Data's LLM processor runs (on GPUs when the cluster has them, else CPU bundles)."""
     ray = import_ray()
@@ -77,42 +95,70 @@ def ray_llm_draw(model: str, store_root: str, requests: Sequence[SampleRequest],
         ids = encode_prompt(tok, t.request.prompt, add_special_tokens)
         for i in t.indices:
             seed = sample_seed(params.seed, t.request.prompt, i)
-            rows.append({"key": t.key, "index": i, "seed": seed, "tokenized_prompt": ids,
-                         "prompt": t.request.prompt,
-                         "sampling_params": vllm_params(params, None if params.greedy else seed)})
+            rows.append(
+                {
+                    "key": t.key,
+                    "index": i,
+                    "seed": seed,
+                    "tokenized_prompt": ids,
+                    "prompt": t.request.prompt,
+                    "sampling_params": vllm_params(params, None if params.greedy else seed),
+                }
+            )
     if not ray.is_initialized():
         ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     gpus = float(ray.cluster_resources().get("GPU", 0))
     kw = dict(engine_kwargs or {})
     config: dict[str, Any] = {}
-    if not gpus:   # vLLM on CPU: the same defaults as VLLMEngine's (see its module doc)
+    if not gpus:  # vLLM on CPU: the same defaults as VLLMEngine's (see its module doc)
         kw.setdefault("enforce_eager", True)
         kw.setdefault("dtype", "float32")
         kw["enable_chunked_prefill"] = False
-        kw.setdefault("max_num_batched_tokens", max(DEFAULT_MAX_NUM_BATCHED_TOKENS,
-                                                    int(kw.get("max_model_len") or model_max_len(model) or 0)))
+        kw.setdefault(
+            "max_num_batched_tokens",
+            max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(kw.get("max_model_len") or model_max_len(model) or 0)),
+        )
         config["placement_group_config"] = {"bundles": [{"CPU": cpus_per_replica}]}
     processor = build_processor(
         vLLMEngineProcessorConfig(
-            model_source=model, engine_kwargs=kw, concurrency=replicas, batch_size=batch_size,
-            log_engine_metrics=_has_ray_serve(), chat_template_stage=False, tokenize_stage=False,
-            detokenize_stage=False, **config),
-        preprocess=lambda r: {"prompt": r["prompt"], "tokenized_prompt": r["tokenized_prompt"],
-                              "sampling_params": r["sampling_params"], "key": r["key"],
-                              "index": r["index"], "seed": r["seed"]},
-        postprocess=lambda r: {"key": r["key"], "index": r["index"], "seed": r["seed"],
-                               "text": r["generated_text"], "tokens": list(r["generated_tokens"])})
+            model_source=model,
+            engine_kwargs=kw,
+            concurrency=replicas,
+            batch_size=batch_size,
+            log_engine_metrics=_has_ray_serve(),
+            chat_template_stage=False,
+            tokenize_stage=False,
+            detokenize_stage=False,
+            **config,
+        ),
+        preprocess=lambda r: {
+            "prompt": r["prompt"],
+            "tokenized_prompt": r["tokenized_prompt"],
+            "sampling_params": r["sampling_params"],
+            "key": r["key"],
+            "index": r["index"],
+            "seed": r["seed"],
+        },
+        postprocess=lambda r: {
+            "key": r["key"],
+            "index": r["index"],
+            "seed": r["seed"],
+            "text": r["generated_text"],
+            "tokens": list(r["generated_tokens"]),
+        },
+    )
     eos = {i for i in (tok.eos_token_id,) if i is not None}
     recorder, batch = _Recorder(model_id), []
     for r in processor(ray.data.from_items(rows)).iter_rows():
         toks = list(r["tokens"])
         n, finish = len(toks), "stop"
-        if toks and toks[-1] in eos:      # ended by eos: not counted, as in the other engines
+        if toks and toks[-1] in eos:  # ended by eos: not counted, as in the other engines
             n -= 1
         elif n >= params.max_tokens:
             finish = "length"
-        c = Completion(text=r["text"], sample_index=int(r["index"]), seed=int(r["seed"]),
-                       finish_reason=finish, n_tokens=n)
+        c = Completion(
+            text=r["text"], sample_index=int(r["index"]), seed=int(r["seed"]), finish_reason=finish, n_tokens=n
+        )
         batch.append(make_record(recorder, by_key[r["key"]], r["key"], params, c))
         if len(batch) >= batch_size:
             stats.written += _write(store, batch)

@@ -11,6 +11,7 @@ single-process `draw` of the same requests.
 Multi-node: the store root must be a filesystem every node sees (NFS, Lustre, a mounted bucket
 that supports rename). Ray is optional: `pip install 'scalemath[ray]'`.
 """
+
 from __future__ import annotations
 
 import time
@@ -91,8 +92,10 @@ class _SampleWorker:
     def __init__(self, spec: EngineSpec, store_root: str, params: SamplingParams, fmt: str):
         self.engine = spec.build()
         if self.engine.model_id != spec.key_model:
-            raise ValueError(f"EngineSpec model_id {spec.key_model!r} differs from the engine's "
-                             f"{self.engine.model_id!r}; set EngineSpec(model_id=...)")
+            raise ValueError(
+                f"EngineSpec model_id {spec.key_model!r} differs from the engine's "
+                f"{self.engine.model_id!r}; set EngineSpec(model_id=...)"
+            )
         self.store = SampleStore(store_root, format=fmt, compact_every=0)
         self.params = params
 
@@ -104,13 +107,16 @@ class _SampleWorker:
         written = errors = 0
         t0 = time.perf_counter()
         for (start, n), group in groups.items():
-            outs = list(self.engine.generate([str(r["prompt"]) for r in group], self.params,
-                                             n=n, start_index=start))
+            outs = list(self.engine.generate([str(r["prompt"]) for r in group], self.params, n=n, start_index=start))
             records = []
             for r, comps in zip(group, outs):
-                req = SampleRequest(prompt=str(r["prompt"]), problem_id=str(r["problem_id"]),
-                                    question=str(r["question"]), answer=str(r["answer"]),
-                                    prompt_hash=str(r["prompt_hash"]))
+                req = SampleRequest(
+                    prompt=str(r["prompt"]),
+                    problem_id=str(r["problem_id"]),
+                    question=str(r["question"]),
+                    answer=str(r["answer"]),
+                    prompt_hash=str(r["prompt_hash"]),
+                )
                 for c in comps:
                     if c.finish_reason == "error":
                         errors += 1
@@ -133,10 +139,18 @@ class RayDrawStats:
     seconds: float = 0.0
 
 
-def ray_draw(spec: EngineSpec, store_root: str, requests: Sequence[SampleRequest],
-             params: SamplingParams, k: int, replicas: int = 2, batch_size: int = 16,
-             num_gpus_per_replica: float = 0, num_cpus_per_replica: float = 1,
-             format: str = "jsonl") -> RayDrawStats:
+def ray_draw(
+    spec: EngineSpec,
+    store_root: str,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    k: int,
+    replicas: int = 2,
+    batch_size: int = 16,
+    num_gpus_per_replica: float = 0,
+    num_cpus_per_replica: float = 1,
+    format: str = "jsonl",
+) -> RayDrawStats:
     """Make the store at `store_root` hold samples 0..k-1 of every request, drawn by `replicas`
     Ray actors (data parallel; each replica may itself span GPUs, e.g. vLLM tensor parallel with
     num_gpus_per_replica=2). Connects to a running Ray cluster, or starts a local one."""
@@ -144,21 +158,53 @@ def ray_draw(spec: EngineSpec, store_root: str, requests: Sequence[SampleRequest
     store = SampleStore(store_root, format=format)
     # the driver holds the writer lock for the whole draw; its replicas write disjoint samples
     with store.writer():
-        return _ray_draw(ray, spec, store, store_root, requests, params, k, replicas, batch_size,
-                         num_gpus_per_replica, num_cpus_per_replica, format)
+        return _ray_draw(
+            ray,
+            spec,
+            store,
+            store_root,
+            requests,
+            params,
+            k,
+            replicas,
+            batch_size,
+            num_gpus_per_replica,
+            num_cpus_per_replica,
+            format,
+        )
 
 
-def _ray_draw(ray: Any, spec: EngineSpec, store: SampleStore, store_root: str,
-              requests: Sequence[SampleRequest], params: SamplingParams, k: int, replicas: int,
-              batch_size: int, num_gpus_per_replica: float, num_cpus_per_replica: float,
-              format: str) -> RayDrawStats:
+def _ray_draw(
+    ray: Any,
+    spec: EngineSpec,
+    store: SampleStore,
+    store_root: str,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    k: int,
+    replicas: int,
+    batch_size: int,
+    num_gpus_per_replica: float,
+    num_cpus_per_replica: float,
+    format: str,
+) -> RayDrawStats:
     t0 = time.perf_counter()
     todos = store.missing(spec.key_model, params, requests, k)
     stats = RayDrawStats(needed=sum(len(t.indices) for t in todos))
-    rows = [{"prompt": t.request.prompt, "problem_id": t.request.problem_id,
-             "question": t.request.question, "answer": t.request.answer,
-             "prompt_hash": t.request.prompt_hash, "key": t.key, "start": start, "n": n}
-            for t in todos for start, n in t.runs()]
+    rows = [
+        {
+            "prompt": t.request.prompt,
+            "problem_id": t.request.problem_id,
+            "question": t.request.question,
+            "answer": t.request.answer,
+            "prompt_hash": t.request.prompt_hash,
+            "key": t.key,
+            "start": start,
+            "n": n,
+        }
+        for t in todos
+        for start, n in t.runs()
+    ]
     if rows:
         if not ray.is_initialized():
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
@@ -166,10 +212,14 @@ def _ray_draw(ray: Any, spec: EngineSpec, store: SampleStore, store_root: str,
         rows.sort(key=lambda r: (r["start"], r["n"]))
         ds = ray.data.from_items(rows)
         out = ds.map_batches(
-            _SampleWorker, batch_size=batch_size, batch_format="numpy", **actor_pool(ray, replicas),
-            num_gpus=num_gpus_per_replica, num_cpus=num_cpus_per_replica,
-            fn_constructor_kwargs={"spec": spec, "store_root": str(store_root), "params": params,
-                                   "fmt": format})
+            _SampleWorker,
+            batch_size=batch_size,
+            batch_format="numpy",
+            **actor_pool(ray, replicas),
+            num_gpus=num_gpus_per_replica,
+            num_cpus=num_cpus_per_replica,
+            fn_constructor_kwargs={"spec": spec, "store_root": str(store_root), "params": params, "fmt": format},
+        )
         for b in out.iter_batches(batch_size=None, batch_format="numpy"):
             stats.written += int(sum(b["written"]))
             stats.errors += int(sum(b["errors"]))

@@ -44,6 +44,7 @@ Typical use (`draw` does this for any Engine):
     ... generate ... ; store.write(records)                        # one atomic shard per batch
     store.export_jsonl("samples.jsonl")
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -61,13 +62,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 
-from scalemath.records import (SCHEMA_VERSION, RecordError, Sample, UserError, iter_jsonl_numbered, now,
-                               write_jsonl)
+from scalemath.records import SCHEMA_VERSION, RecordError, Sample, UserError, iter_jsonl_numbered, now, write_jsonl
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 
 STORE_VERSION = 1
 FORMATS = ("jsonl", "parquet")
-_REPLACES = "_replaces"          # header field of a compacted JSONL shard / Parquet metadata key
+_REPLACES = "_replaces"  # header field of a compacted JSONL shard / Parquet metadata key
 _HOST = socket.gethostname().replace(".", "_")  # no dots: tmp names split on "."
 
 
@@ -77,15 +77,19 @@ _HOST = socket.gethostname().replace(".", "_")  # no dots: tmp names split on ".
 
 def params_fingerprint(params: SamplingParams) -> dict[str, Any]:
     """The sampling params that define a draw (all of them; the base seed included)."""
-    return {"temperature": float(params.temperature), "top_p": float(params.top_p),
-            "top_k": int(params.top_k), "max_tokens": int(params.max_tokens),
-            "stop": list(params.stop), "seed": int(params.seed)}
+    return {
+        "temperature": float(params.temperature),
+        "top_p": float(params.top_p),
+        "top_k": int(params.top_k),
+        "max_tokens": int(params.max_tokens),
+        "stop": list(params.stop),
+        "seed": int(params.seed),
+    }
 
 
 def group_key(model: str, prompt: str, params: SamplingParams) -> str:
     """Key of all samples of one prompt under one model and params (32 hex chars)."""
-    blob = orjson.dumps([STORE_VERSION, model, prompt, params_fingerprint(params)],
-                        option=orjson.OPT_SORT_KEYS)
+    blob = orjson.dumps([STORE_VERSION, model, prompt, params_fingerprint(params)], option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
@@ -93,11 +97,11 @@ def group_key(model: str, prompt: str, params: SamplingParams) -> str:
 class SampleRequest:
     """One prompt to sample, with the problem it came from (copied onto every Sample)."""
 
-    prompt: str                  # the rendered prompt sent to the engine
+    prompt: str  # the rendered prompt sent to the engine
     problem_id: str
     question: str = ""
-    answer: str = ""             # reference answer (or solution), copied to Sample.answer
-    prompt_hash: str = ""        # fingerprint of the template that rendered `prompt`
+    answer: str = ""  # reference answer (or solution), copied to Sample.answer
+    prompt_hash: str = ""  # fingerprint of the template that rendered `prompt`
 
 
 @dataclass
@@ -123,17 +127,17 @@ class Todo:
 class StoreStats:
     """What the last open found and what this process wrote."""
 
-    shards: int = 0              # visible shards
-    records: int = 0             # distinct (key, index) samples
-    duplicates: int = 0          # extra on-disk copies ignored by loading (0 unless writers raced)
+    shards: int = 0  # visible shards
+    records: int = 0  # distinct (key, index) samples
+    duplicates: int = 0  # extra on-disk copies ignored by loading (0 unless writers raced)
     duplicates_removed: int = 0  # extra copies a writer rewrote away (see `dedupe`)
-    stale_tmp_removed: int = 0   # partial files left by killed writers, removed on open
-    replaced_removed: int = 0    # shards left behind by a killed compaction, removed on open
-    written_shards: int = 0      # shards this process wrote
+    stale_tmp_removed: int = 0  # partial files left by killed writers, removed on open
+    replaced_removed: int = 0  # shards left behind by a killed compaction, removed on open
+    written_shards: int = 0  # shards this process wrote
     written_records: int = 0
-    skipped_existing: int = 0    # records `write` dropped because the store had them
+    skipped_existing: int = 0  # records `write` dropped because the store had them
     compactions: int = 0
-    write_seconds: float = 0.0   # time spent in write (serialise + fsync + rename + manifest)
+    write_seconds: float = 0.0  # time spent in write (serialise + fsync + rename + manifest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +149,7 @@ class StoreLockedError(UserError):
 
 
 LOCK_FILE = "writer.lock"
-_held: dict[str, list[Any]] = {}      # real path of a lock file -> [file object, depth] (this process)
+_held: dict[str, list[Any]] = {}  # real path of a lock file -> [file object, depth] (this process)
 _held_guard = threading.Lock()
 
 
@@ -161,8 +165,9 @@ def _holder(lock_path: Path) -> str:
 
 
 @contextlib.contextmanager
-def writer_lock(root: str | os.PathLike, timeout: float | None = None,
-                on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+def writer_lock(
+    root: str | os.PathLike, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Hold the store's exclusive writer lock (re-entrant within a process).
 
     Waits for another holder (calling `on_wait(message)` once), up to `timeout` seconds (None:
@@ -184,11 +189,14 @@ def writer_lock(root: str | os.PathLike, timeout: float | None = None,
             except BlockingIOError:
                 who = _holder(path)
                 if timeout is not None and timeout <= 0:
-                    raise StoreLockedError(f"sample store {root} is being written by {who}; "
-                                           "wait for it to finish, or use another store") from None
+                    raise StoreLockedError(
+                        f"sample store {root} is being written by {who}; wait for it to finish, or use another store"
+                    ) from None
                 if on_wait is not None:
-                    on_wait(f"sample store {root} is being written by {who}: waiting for it "
-                            "(the samples it draws will not be drawn again)")
+                    on_wait(
+                        f"sample store {root} is being written by {who}: waiting for it "
+                        "(the samples it draws will not be drawn again)"
+                    )
                 deadline = None if timeout is None else time.monotonic() + timeout
                 while True:
                     time.sleep(0.1)
@@ -199,11 +207,13 @@ def writer_lock(root: str | os.PathLike, timeout: float | None = None,
                         if deadline is not None and time.monotonic() > deadline:
                             raise StoreLockedError(
                                 f"sample store {root} is still being written by {_holder(path)} after "
-                                f"{timeout:g} s; wait for it to finish, or use another store") from None
+                                f"{timeout:g} s; wait for it to finish, or use another store"
+                            ) from None
             f.seek(0)
             f.truncate()
-            f.write(orjson.dumps({"pid": os.getpid(), "host": _HOST, "since": time.time(),
-                                  "command": " ".join(sys.argv)}))
+            f.write(
+                orjson.dumps({"pid": os.getpid(), "host": _HOST, "since": time.time(), "command": " ".join(sys.argv)})
+            )
             f.flush()
         except BaseException:
             f.close()
@@ -224,7 +234,7 @@ def writer_lock(root: str | os.PathLike, timeout: float | None = None,
                 f.seek(0)
                 f.truncate()
             finally:
-                f.close()          # releases the flock
+                f.close()  # releases the flock
 
 
 def holds_writer_lock(root: str | os.PathLike) -> bool:
@@ -251,9 +261,16 @@ class SampleStore:
         on_lock_wait: called with a message when a writer has to wait (default: print to stderr).
     """
 
-    def __init__(self, root: str | os.PathLike, format: str = "jsonl", compact_every: int = 256,
-                 small_shard_rows: int = 50_000, fsync: bool = True, lock_timeout: float | None = None,
-                 on_lock_wait: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        format: str = "jsonl",
+        compact_every: int = 256,
+        small_shard_rows: int = 50_000,
+        fsync: bool = True,
+        lock_timeout: float | None = None,
+        on_lock_wait: Callable[[str], None] | None = None,
+    ):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
         if format == "parquet":
@@ -272,7 +289,7 @@ class SampleStore:
         self.stats = StoreStats()
         self._index: dict[str, set[int]] = {}
         self._shard_rows: dict[str, int] = {}
-        self._dup_shards: set[str] = set()      # shards holding a later copy of a sample
+        self._dup_shards: set[str] = set()  # shards holding a later copy of a sample
         self._open()
 
     # -- reading ---------------------------------------------------------------------------
@@ -294,8 +311,7 @@ class SampleStore:
     def keys(self) -> list[str]:
         return list(self._index)
 
-    def missing(self, model: str, params: SamplingParams, requests: Iterable[SampleRequest],
-                k: int) -> list[Todo]:
+    def missing(self, model: str, params: SamplingParams, requests: Iterable[SampleRequest], k: int) -> list[Todo]:
         """For each request, the indices in 0..k-1 not stored yet (requests with none omitted).
 
         Raising k from 25 to 100 on a store that holds 0..24 asks for exactly 25..99.
@@ -411,9 +427,14 @@ class SampleStore:
         (crash-safe; see the module doc); holds the writer lock. Returns the new shard."""
         with writer_lock(self.root, self.lock_timeout, self.on_lock_wait):
             self.refresh()
-            return self._merge([p for p in self._shard_paths()
-                                if self._shard_rows.get(p.name, 0) < self.small_shard_rows
-                                or p.name in self._dup_shards], min_shards=2 - bool(self._dup_shards))
+            return self._merge(
+                [
+                    p
+                    for p in self._shard_paths()
+                    if self._shard_rows.get(p.name, 0) < self.small_shard_rows or p.name in self._dup_shards
+                ],
+                min_shards=2 - bool(self._dup_shards),
+            )
 
     def dedupe(self) -> Path | None:
         """Rewrite the shards that hold a second copy of a sample without it (first copy wins, as
@@ -422,15 +443,21 @@ class SampleStore:
             self.refresh()
             if not self._dup_shards:
                 return None
-            return self._merge([p for p in self._shard_paths() if p.name in self._dup_shards
-                                or self._shard_rows.get(p.name, 0) < self.small_shard_rows], 1)
+            return self._merge(
+                [
+                    p
+                    for p in self._shard_paths()
+                    if p.name in self._dup_shards or self._shard_rows.get(p.name, 0) < self.small_shard_rows
+                ],
+                1,
+            )
 
     def _merge(self, shards: list[Path], min_shards: int) -> Path | None:
         if len(shards) < max(1, min_shards):
             return None
         merging = {p.name for p in shards}
         seen: set[tuple[str, int]] = set()
-        if self._dup_shards:   # samples of the shards that stay win over their copies
+        if self._dup_shards:  # samples of the shards that stay win over their copies
             for p in self._shard_paths():
                 if p.name not in merging:
                     seen.update(_read_shard_keys(p))
@@ -462,8 +489,9 @@ class SampleStore:
     # -- internals -------------------------------------------------------------------------
 
     def _shard_paths(self) -> list[Path]:
-        return sorted(p for p in self.shard_dir.iterdir()
-                      if p.suffix in (".jsonl", ".parquet") and not p.name.startswith("."))
+        return sorted(
+            p for p in self.shard_dir.iterdir() if p.suffix in (".jsonl", ".parquet") and not p.name.startswith(".")
+        )
 
     def _n_small(self) -> int:
         return sum(1 for n in self._shard_rows.values() if n < self.small_shard_rows)
@@ -525,8 +553,11 @@ class SampleStore:
     def _write_manifest(self) -> None:
         """Summary for people and tools; rebuilt from the shard scan on every open."""
         manifest = {
-            "version": STORE_VERSION, "format": self.format, "records": self.stats.records,
-            "groups": len(self._index), "updated_at": now(),
+            "version": STORE_VERSION,
+            "format": self.format,
+            "records": self.stats.records,
+            "groups": len(self._index),
+            "updated_at": now(),
             "shards": [{"name": n, "records": r} for n, r in sorted(self._shard_rows.items())],
         }
         tmp = self.root / f".manifest.json.{os.getpid()}.tmp"
@@ -542,36 +573,63 @@ class SampleStore:
 class DrawStats:
     """What one `draw` call did."""
 
-    needed: int = 0              # samples missing when the call started
-    written: int = 0             # samples written
-    errors: int = 0              # completions with finish_reason "error" (not stored; retried next run)
-    batches: int = 0             # engine calls (each written as one shard)
+    needed: int = 0  # samples missing when the call started
+    written: int = 0  # samples written
+    errors: int = 0  # completions with finish_reason "error" (not stored; retried next run)
+    batches: int = 0  # engine calls (each written as one shard)
     engine_seconds: float = 0.0  # time inside engine.generate
-    store_seconds: float = 0.0   # time the caller spent on the store (missing, building records,
-                                 # writing or waiting for an overlapped write)
+    store_seconds: float = 0.0  # time the caller spent on the store (missing, building records,
+    # writing or waiting for an overlapped write)
     error_messages: list[str] = field(default_factory=list)  # first few error messages
 
 
-def make_record(engine: Engine, request: SampleRequest, key: str, params: SamplingParams,
-                c: Completion) -> dict[str, Any]:
+def make_record(
+    engine: Engine, request: SampleRequest, key: str, params: SamplingParams, c: Completion
+) -> dict[str, Any]:
     """The stored dict for one completion: the fields of a Sample plus its group key."""
-    meta = {"finish_reason": c.finish_reason, "n_tokens": c.n_tokens, "base_seed": params.seed,
-            "stop": list(params.stop)}
+    meta = {
+        "finish_reason": c.finish_reason,
+        "n_tokens": c.n_tokens,
+        "base_seed": params.seed,
+        "stop": list(params.stop),
+    }
     meta.update(c.meta)
     # A plain dict literal (dataclasses.asdict deep-copies and costs ~20x more per record).
-    return {"problem_id": request.problem_id, "question": request.question,
-            "answer": request.answer, "completion": c.text, "model": engine.model_id,
-            "engine": engine.name, "seed": c.seed, "temperature": params.temperature,
-            "top_p": params.top_p, "top_k": params.top_k, "max_tokens": params.max_tokens,
-            "prompt_hash": request.prompt_hash, "sample_index": c.sample_index,
-            "extracted": None, "correct": None, "reason": "", "grader_version": "",
-            "created_at": now(), "meta": meta, "schema": SCHEMA_VERSION, "key": key}
+    return {
+        "problem_id": request.problem_id,
+        "question": request.question,
+        "answer": request.answer,
+        "completion": c.text,
+        "model": engine.model_id,
+        "engine": engine.name,
+        "seed": c.seed,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "max_tokens": params.max_tokens,
+        "prompt_hash": request.prompt_hash,
+        "sample_index": c.sample_index,
+        "extracted": None,
+        "correct": None,
+        "reason": "",
+        "grader_version": "",
+        "created_at": now(),
+        "meta": meta,
+        "schema": SCHEMA_VERSION,
+        "key": key,
+    }
 
 
-def draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
-         params: SamplingParams, k: int, batch_size: int = 16,
-         on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
-         overlap_writes: bool = True) -> DrawStats:
+def draw(
+    engine: Engine,
+    store: SampleStore,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    k: int,
+    batch_size: int = 16,
+    on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
+    overlap_writes: bool = True,
+) -> DrawStats:
     """Make the store hold samples 0..k-1 of every request, drawing only what is missing.
 
     Prompts needing the same index run are sent to the engine `batch_size` at a time; each engine
@@ -586,9 +644,16 @@ def draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
         return _draw(engine, store, requests, params, k, batch_size, on_batch, overlap_writes)
 
 
-def _draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
-          params: SamplingParams, k: int, batch_size: int,
-          on_batch: Callable[[list[dict[str, Any]]], None] | None, overlap_writes: bool) -> DrawStats:
+def _draw(
+    engine: Engine,
+    store: SampleStore,
+    requests: Sequence[SampleRequest],
+    params: SamplingParams,
+    k: int,
+    batch_size: int,
+    on_batch: Callable[[list[dict[str, Any]]], None] | None,
+    overlap_writes: bool,
+) -> DrawStats:
     stats = DrawStats()
     t0 = time.perf_counter()
     todos = store.missing(engine.model_id, params, requests, k)
@@ -623,21 +688,23 @@ def _draw(engine: Engine, store: SampleStore, requests: Sequence[SampleRequest],
     try:
         for (start, n), group in by_run.items():
             for b in range(0, len(group), batch_size):
-                chunk = group[b:b + batch_size]
+                chunk = group[b : b + batch_size]
                 t1 = time.perf_counter()
-                outs = list(engine.generate([t.request.prompt for t in chunk], params, n=n,
-                                            start_index=start))
+                outs = list(engine.generate([t.request.prompt for t in chunk], params, n=n, start_index=start))
                 t2 = time.perf_counter()
                 stats.engine_seconds += t2 - t1
                 if len(outs) != len(chunk):
-                    raise RuntimeError(f"engine {engine.name} returned {len(outs)} prompt results "
-                                       f"for {len(chunk)} prompts")
+                    raise RuntimeError(
+                        f"engine {engine.name} returned {len(outs)} prompt results for {len(chunk)} prompts"
+                    )
                 records = []
                 for todo, comps in zip(chunk, outs):
                     for c in comps:
                         if not start <= c.sample_index < start + n:
-                            raise RuntimeError(f"engine {engine.name} returned sample_index "
-                                               f"{c.sample_index} outside {start}..{start + n - 1}")
+                            raise RuntimeError(
+                                f"engine {engine.name} returned sample_index "
+                                f"{c.sample_index} outside {start}..{start + n - 1}"
+                            )
                         if c.finish_reason == "error":
                             stats.errors += 1
                             if len(stats.error_messages) < 5:
@@ -687,8 +754,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_jsonl(tmp: Path, records: list[dict[str, Any]], replaces: Sequence[str],
-                 fsync: bool) -> None:
+def _write_jsonl(tmp: Path, records: list[dict[str, Any]], replaces: Sequence[str], fsync: bool) -> None:
     lines = []
     if replaces:
         lines.append(orjson.dumps({_REPLACES: list(replaces)}))
@@ -744,6 +810,7 @@ def _shard_replaces(path: Path) -> list[str]:
 
 # Parquet: Sample fields + key as columns; meta (free-form) as a JSON string.
 
+
 def _require_pyarrow():
     try:
         import pyarrow  # noqa: F401
@@ -755,19 +822,34 @@ def _require_pyarrow():
 def _parquet_schema():
     import pyarrow as pa
 
-    return pa.schema([
-        ("key", pa.string()), ("problem_id", pa.string()), ("question", pa.string()),
-        ("answer", pa.string()), ("completion", pa.string()), ("model", pa.string()),
-        ("engine", pa.string()), ("seed", pa.int64()), ("temperature", pa.float64()),
-        ("top_p", pa.float64()), ("top_k", pa.int64()), ("max_tokens", pa.int64()),
-        ("prompt_hash", pa.string()), ("sample_index", pa.int64()), ("extracted", pa.string()),
-        ("correct", pa.bool_()), ("reason", pa.string()), ("grader_version", pa.string()),
-        ("created_at", pa.float64()), ("meta", pa.string()), ("schema", pa.int64()),
-    ])
+    return pa.schema(
+        [
+            ("key", pa.string()),
+            ("problem_id", pa.string()),
+            ("question", pa.string()),
+            ("answer", pa.string()),
+            ("completion", pa.string()),
+            ("model", pa.string()),
+            ("engine", pa.string()),
+            ("seed", pa.int64()),
+            ("temperature", pa.float64()),
+            ("top_p", pa.float64()),
+            ("top_k", pa.int64()),
+            ("max_tokens", pa.int64()),
+            ("prompt_hash", pa.string()),
+            ("sample_index", pa.int64()),
+            ("extracted", pa.string()),
+            ("correct", pa.bool_()),
+            ("reason", pa.string()),
+            ("grader_version", pa.string()),
+            ("created_at", pa.float64()),
+            ("meta", pa.string()),
+            ("schema", pa.int64()),
+        ]
+    )
 
 
-def _write_parquet(tmp: Path, records: list[dict[str, Any]], replaces: Sequence[str],
-                   fsync: bool) -> None:
+def _write_parquet(tmp: Path, records: list[dict[str, Any]], replaces: Sequence[str], fsync: bool) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

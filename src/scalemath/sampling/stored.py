@@ -6,6 +6,7 @@ This is what `scalemath sample --store DIR` runs. The store holds the raw comple
 draws only the new indices; the JSONL given as `out` is re-derived from the store (and graded) at
 the end of every run, so it never holds a sample twice.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,13 +73,13 @@ class StoredRunStats:
     """What one `run_stored` did."""
 
     problems: int = 0
-    needed: int = 0              # samples missing from the store when the run started (draw, ray)
-    drawn: int = 0               # samples this run drew and stored
-    errors: int = 0              # engine error completions (not stored; the next run retries them)
-    exported: int = 0            # samples written to the output file
-    correct: int = 0             # of the exported ones
+    needed: int = 0  # samples missing from the store when the run started (draw, ray)
+    drawn: int = 0  # samples this run drew and stored
+    errors: int = 0  # engine error completions (not stored; the next run retries them)
+    exported: int = 0  # samples written to the output file
+    correct: int = 0  # of the exported ones
     seconds: float = 0.0
-    budget: dict[str, int] = field(default_factory=dict)   # budget: questions by stop reason
+    budget: dict[str, int] = field(default_factory=dict)  # budget: questions by stop reason
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -92,15 +93,31 @@ def requests_for(problems: Iterable[Problem], template: str) -> list[SampleReque
         if p.id in seen:
             raise ValueError(f"duplicate problem id {p.id!r} in the input")
         seen.add(p.id)
-        out.append(SampleRequest(prompt=render(template, question=p.question), problem_id=p.id,
-                                 question=p.question, answer=p.answer or p.solution, prompt_hash=phash))
+        out.append(
+            SampleRequest(
+                prompt=render(template, question=p.question),
+                problem_id=p.id,
+                question=p.question,
+                answer=p.answer or p.solution,
+                prompt_hash=phash,
+            )
+        )
     return out
 
 
-def run_stored(problems: Sequence[Problem], engine: Engine | None, params: SamplingParams,
-               template: str, out: str | os.PathLike, config: StoredRunConfig, *,
-               dataset: str = "gsm8k", grade: bool = True, ray_spec: Any = None,
-               progress: bool = False) -> StoredRunStats:
+def run_stored(
+    problems: Sequence[Problem],
+    engine: Engine | None,
+    params: SamplingParams,
+    template: str,
+    out: str | os.PathLike,
+    config: StoredRunConfig,
+    *,
+    dataset: str = "gsm8k",
+    grade: bool = True,
+    ray_spec: Any = None,
+    progress: bool = False,
+) -> StoredRunStats:
     """Fill the store for `problems`, then write their graded samples to `out` (JSONL, atomically).
 
     `engine` draws in "draw" and "budget" modes; "ray" builds one engine per replica from
@@ -115,12 +132,23 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
 
         if ray_spec is None:
             raise ValueError("mode 'ray' needs ray_spec (an EngineSpec)")
-        r = ray_draw(ray_spec, config.store, requests, params, config.k, replicas=config.replicas,
-                     batch_size=config.batch_size, num_gpus_per_replica=config.gpus_per_replica,
-                     num_cpus_per_replica=config.cpus_per_replica, format=config.format)
+        r = ray_draw(
+            ray_spec,
+            config.store,
+            requests,
+            params,
+            config.k,
+            replicas=config.replicas,
+            batch_size=config.batch_size,
+            num_gpus_per_replica=config.gpus_per_replica,
+            num_cpus_per_replica=config.cpus_per_replica,
+            format=config.format,
+        )
         stats.needed, stats.drawn, stats.errors = r.needed, r.written, r.errors
         model_id = ray_spec.key_model
-        store = SampleStore(config.store, format=config.format, lock_timeout=config.lock_timeout)   # after the replicas wrote
+        store = SampleStore(
+            config.store, format=config.format, lock_timeout=config.lock_timeout
+        )  # after the replicas wrote
     else:
         if engine is None:
             raise ValueError(f"mode {config.mode!r} needs an engine")
@@ -129,35 +157,60 @@ def run_stored(problems: Sequence[Problem], engine: Engine | None, params: Sampl
         if config.mode == "draw":
             from scalemath.sampling.store import draw
 
-            with store.writer():   # `draw` takes it too (re-entrant); held here for the progress total
+            with store.writer():  # `draw` takes it too (re-entrant); held here for the progress total
                 total = sum(len(t.indices) for t in store.missing(model_id, params, requests, config.k))
                 with ProgressBar(progress, "sampling", total, "samples") as bar:
-                    d = draw(engine, store, requests, params, config.k, batch_size=config.batch_size,
-                             on_batch=lambda recs: bar.advance(len(recs)))
+                    d = draw(
+                        engine,
+                        store,
+                        requests,
+                        params,
+                        config.k,
+                        batch_size=config.batch_size,
+                        on_batch=lambda recs: bar.advance(len(recs)),
+                    )
             stats.needed, stats.drawn, stats.errors = d.needed, d.written, d.errors
         else:
             from scalemath.sampling.budget import BudgetConfig, budgeted_draw
 
             with ProgressBar(progress, "budget rounds", len(requests), "questions done") as bar:
-                b = budgeted_draw(engine, store, requests, params, is_correct=_is_correct(dataset),
-                                  config=BudgetConfig(m=config.budget_m, k_max=config.budget_k_max,
-                                                      round_size=config.budget_round,
-                                                      batch_size=config.batch_size),
-                                  on_round=lambda r, states: bar.set(sum(1 for q in states if q.done)))
+                b = budgeted_draw(
+                    engine,
+                    store,
+                    requests,
+                    params,
+                    is_correct=_is_correct(dataset),
+                    config=BudgetConfig(
+                        m=config.budget_m,
+                        k_max=config.budget_k_max,
+                        round_size=config.budget_round,
+                        batch_size=config.batch_size,
+                    ),
+                    on_round=lambda r, states: bar.set(sum(1 for q in states if q.done)),
+                )
             stats.drawn, stats.errors = b.drawn, b.errors
             for q in b.questions:
                 stats.budget[q.done] = stats.budget.get(q.done, 0) + 1
     meta = {"template": template, "dataset": dataset}
-    stats.exported, stats.correct = export_graded(store, model_id, params, requests, out, config.export_k,
-                                                  meta=meta, dataset=dataset, grade=grade)
+    stats.exported, stats.correct = export_graded(
+        store, model_id, params, requests, out, config.export_k, meta=meta, dataset=dataset, grade=grade
+    )
     stats.seconds = time.perf_counter() - t0
     return stats
 
 
-def export_graded(store: SampleStore, model_id: str, params: SamplingParams,
-                  requests: Sequence[SampleRequest], out: str | os.PathLike, k: int, *,
-                  meta: dict[str, Any] | None = None, dataset: str = "gsm8k",
-                  grade: bool = True) -> tuple[int, int]:
+def export_graded(
+    store: SampleStore,
+    model_id: str,
+    params: SamplingParams,
+    requests: Sequence[SampleRequest],
+    out: str | os.PathLike,
+    k: int,
+    *,
+    meta: dict[str, Any] | None = None,
+    dataset: str = "gsm8k",
+    grade: bool = True,
+) -> tuple[int, int]:
     """Write samples 0..k-1 of `requests` that the store holds to `out`, in request then index
     order, graded; returns (written, correct). One pass over the store."""
     from scalemath.sampling.run import grade_samples
@@ -196,4 +249,3 @@ def _is_correct(dataset: str) -> Callable[[SampleRequest, str], bool]:
         return bool(grade(text, req.answer, dataset).correct)
 
     return is_correct
-

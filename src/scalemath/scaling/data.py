@@ -1,4 +1,5 @@
 """Reading result tables (CSV) for scaling fits and reports, with file:line errors."""
+
 from __future__ import annotations
 
 import csv
@@ -27,7 +28,7 @@ def read_csv(path: str | os.PathLike, allow_empty: bool | None = None) -> list[d
     reader = csv.DictReader(text())
     try:
         if not reader.fieldnames:
-            return []          # an empty file, and empty input is allowed (else iter_text_lines raised)
+            return []  # an empty file, and empty input is allowed (else iter_text_lines raised)
         width = len(reader.fieldnames)
         rows = []
         for row in reader:
@@ -35,8 +36,9 @@ def read_csv(path: str | os.PathLike, allow_empty: bool | None = None) -> list[d
                 raise RecordError(path, line_no[0], f"more values than the {width} header columns")
             if any(v is None for v in row.values()):
                 got = sum(v is not None for v in row.values())
-                raise RecordError(path, line_no[0], f"{got} of the {width} header columns have a value "
-                                                    "(a truncated row?)")
+                raise RecordError(
+                    path, line_no[0], f"{got} of the {width} header columns have a value (a truncated row?)"
+                )
             rows.append(row)
     except csv.Error as e:
         raise RecordError(path, line_no[0] or 1, f"malformed CSV ({e})") from None
@@ -45,8 +47,9 @@ def read_csv(path: str | os.PathLike, allow_empty: bool | None = None) -> list[d
     return rows
 
 
-def numeric_columns(path: str | os.PathLike, rows: list[dict[str, str]], columns: list[str],
-                    where: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+def numeric_columns(
+    path: str | os.PathLike, rows: list[dict[str, str]], columns: list[str], where: dict[str, str] | None = None
+) -> dict[str, np.ndarray]:
     """The named columns as float arrays, over rows matching `where` (column -> value).
 
     Rows where any named column is empty are skipped; a non-numeric value raises RecordError with

@@ -19,6 +19,7 @@ parameter uncertainty by drawing parameters from their estimated distribution (m
 from the covariance, or the bootstrap fits). Model selection uses AICc (small samples are the norm
 here; AIC and BIC are reported too), counting the noise variance as a parameter.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,12 +27,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-MODELS = ("loglinear", "segmented", "power")   # data-amount models (fit_auto's candidates)
+MODELS = ("loglinear", "segmented", "power")  # data-amount models (fit_auto's candidates)
 ALL_MODELS = (*MODELS, "linear")
 MIN_POINTS = {"loglinear": 3, "segmented": 5, "power": 4, "linear": 3}
 
 
 # -- model functions ------------------------------------------------------------------------------
+
 
 def linear(x: np.ndarray, a: float, b: float) -> np.ndarray:
     """acc = a + b x."""
@@ -75,15 +77,23 @@ def jacobian(model: str, n: np.ndarray, theta: Sequence[float]) -> np.ndarray:
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
 
-FUNCS: dict[str, Callable[..., np.ndarray]] = {"loglinear": loglinear, "segmented": segmented, "power": power,
-                                               "linear": linear}
+FUNCS: dict[str, Callable[..., np.ndarray]] = {
+    "loglinear": loglinear,
+    "segmented": segmented,
+    "power": power,
+    "linear": linear,
+}
 PARAMS = {"loglinear": ("a", "b"), "segmented": ("a", "b1", "b2", "t"), "power": ("a", "b", "c"), "linear": ("a", "b")}
-FORMULAS = {"loglinear": "acc = a + b·ln n", "linear": "acc = a + b·x",
-            "segmented": "acc = a + b1·min(ln n, t) + b2·max(ln n − t, 0)",
-            "power": "acc = a − b·n^(−c)"}
+FORMULAS = {
+    "loglinear": "acc = a + b·ln n",
+    "linear": "acc = a + b·x",
+    "segmented": "acc = a + b1·min(ln n, t) + b2·max(ln n − t, 0)",
+    "power": "acc = a − b·n^(−c)",
+}
 
 
 # -- result ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class FitResult:
@@ -105,9 +115,9 @@ class FitResult:
     aicc: float
     bic: float
     ci: float = 0.95
-    draws: np.ndarray | None = None    # parameter draws (bootstrap fits), if made
+    draws: np.ndarray | None = None  # parameter draws (bootstrap fits), if made
     interval: str = "cov"
-    ceiling: float = np.inf             # cap on the power law's asymptote
+    ceiling: float = np.inf  # cap on the power law's asymptote
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,8 +150,7 @@ class FitResult:
         lo, hi = np.nanquantile(curves, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
         return lo, hi
 
-    def data_needed(self, target: float, ci: float | None = None, draws: int = 2000,
-                    seed: int = 0) -> dict[str, Any]:
+    def data_needed(self, target: float, ci: float | None = None, draws: int = 2000, seed: int = 0) -> dict[str, Any]:
         """Data amount at which the curve reaches `target` accuracy, with an interval.
 
         `value` is inf when the fitted curve never reaches the target (e.g. above a power law's
@@ -151,20 +160,41 @@ class FitResult:
         th = self.param_draws(draws, seed)
         ns = np.array([invert(self.model, t, target) for t in th])
         finite = np.isfinite(ns)
-        lo, hi = np.quantile(np.where(finite, ns, np.inf), [(1 - ci) / 2, 1 - (1 - ci) / 2],
-                             method="inverted_cdf")
-        return {"target": target, "value": point, "lo": float(lo), "hi": float(hi),
-                "unreachable": float(1 - finite.mean()), "ci": ci}
+        lo, hi = np.quantile(np.where(finite, ns, np.inf), [(1 - ci) / 2, 1 - (1 - ci) / 2], method="inverted_cdf")
+        return {
+            "target": target,
+            "value": point,
+            "lo": float(lo),
+            "hi": float(hi),
+            "unreachable": float(1 - finite.mean()),
+            "ci": ci,
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"model": self.model, "formula": FORMULAS[self.model], "params": self.params,
-             "stderr": self.stderr, "lo": self.lo, "hi": self.hi, "ci": self.ci,
-             "interval": self.interval, "n_points": int(len(self.x)), "rss": self.rss,
-             "r2": self.r2, "rmse": self.rmse, "aic": self.aic, "aicc": self.aicc, "bic": self.bic}
+        d = {
+            "model": self.model,
+            "formula": FORMULAS[self.model],
+            "params": self.params,
+            "stderr": self.stderr,
+            "lo": self.lo,
+            "hi": self.hi,
+            "ci": self.ci,
+            "interval": self.interval,
+            "n_points": int(len(self.x)),
+            "rss": self.rss,
+            "r2": self.r2,
+            "rmse": self.rmse,
+            "aic": self.aic,
+            "aicc": self.aicc,
+            "bic": self.bic,
+        }
         if self.model == "segmented":
             t = self.params["t"]
-            d["breakpoint_n"] = {"value": float(np.exp(t)), "lo": float(np.exp(self.lo["t"])),
-                                 "hi": float(np.exp(self.hi["t"]))}
+            d["breakpoint_n"] = {
+                "value": float(np.exp(t)),
+                "lo": float(np.exp(self.lo["t"])),
+                "hi": float(np.exp(self.hi["t"])),
+            }
         d.update(self.extra)
         return to_jsonable(d)
 
@@ -193,6 +223,7 @@ def invert(model: str, theta: Sequence[float], target: float) -> float:
 
 
 # -- fitting --------------------------------------------------------------------------------------
+
 
 def _weighted_lstsq(A: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
     sw = np.sqrt(w)
@@ -226,8 +257,9 @@ def _initial(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, ceiling: f
             A = np.stack([np.ones_like(x), -np.power(x, -c)], 1)
             coef, rss = _weighted_lstsq(A, y, w)
             if coef[0] > ceiling:  # asymptote above the ceiling: pin it there, refit b
-                coef = np.array([ceiling, float(np.sum(w * (ceiling - y) * np.power(x, -c))
-                                                / np.sum(w * np.power(x, -2 * c)))])
+                coef = np.array(
+                    [ceiling, float(np.sum(w * (ceiling - y) * np.power(x, -c)) / np.sum(w * np.power(x, -2 * c)))]
+                )
                 rss = float((w * (power(x, *coef, c) - y) ** 2).sum())
             if best is None or rss < best[0]:
                 best = (rss, np.append(coef, c))
@@ -253,10 +285,18 @@ def _bounds(model: str, x: np.ndarray, ceiling: float) -> tuple[list[float], lis
 
 def _profile_rss(lx: np.ndarray, y: np.ndarray, w: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """RSS and (a, b1, b2) of the segmented model for each knee t in ts (batched normal equations)."""
-    A = np.stack(np.broadcast_arrays(np.ones((len(ts), len(lx))), np.minimum(lx[None, :], ts[:, None]),
-                                     np.maximum(lx[None, :] - ts[:, None], 0.0)), -1)   # (T, n, 3)
+    A = np.stack(
+        np.broadcast_arrays(
+            np.ones((len(ts), len(lx))),
+            np.minimum(lx[None, :], ts[:, None]),
+            np.maximum(lx[None, :] - ts[:, None], 0.0),
+        ),
+        -1,
+    )  # (T, n, 3)
     Aw = A * w[None, :, None]
-    coef = np.linalg.solve(np.einsum("tni,tnj->tij", Aw, A) + 1e-12 * np.eye(3), np.einsum("tni,n->ti", Aw, y)[..., None])[..., 0]
+    coef = np.linalg.solve(
+        np.einsum("tni,tnj->tij", Aw, A) + 1e-12 * np.eye(3), np.einsum("tni,n->ti", Aw, y)[..., None]
+    )[..., 0]
     r = np.einsum("tni,ti->tn", A, coef) - y[None, :]
     return (r * r * w[None, :]).sum(1), coef
 
@@ -288,8 +328,9 @@ def _solve_segmented(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     return theta, jac, best_rss, at_bound
 
 
-def _solve(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray | None = None,
-           ceiling: float = np.inf):
+def _solve(
+    model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray | None = None, ceiling: float = np.inf
+):
     if model == "segmented":
         return _solve_segmented(x, y, w)
     f = FUNCS[model]
@@ -300,19 +341,41 @@ def _solve(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
 
     def resid(th: np.ndarray) -> np.ndarray:
         return (f(x, *th) - y) * sw
+
     def jac(th: np.ndarray) -> np.ndarray:
         return jacobian(model, x, th) * sw[:, None]
+
     from scipy import optimize
 
-    sol = optimize.least_squares(resid, p0, jac=jac, bounds=(lb, ub), method="trf", x_scale="jac",
-                                 xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
-    at_bound = [PARAMS[model][i] for i in np.flatnonzero((sol.x <= np.array(lb) + 1e-9) | (sol.x >= np.array(ub) - 1e-9))]
+    sol = optimize.least_squares(
+        resid,
+        p0,
+        jac=jac,
+        bounds=(lb, ub),
+        method="trf",
+        x_scale="jac",
+        xtol=1e-12,
+        ftol=1e-12,
+        gtol=1e-12,
+        max_nfev=2000,
+    )
+    at_bound = [
+        PARAMS[model][i] for i in np.flatnonzero((sol.x <= np.array(lb) + 1e-9) | (sol.x >= np.array(ub) - 1e-9))
+    ]
     return sol.x, jac(sol.x), float(sol.fun @ sol.fun), at_bound
 
 
-def fit(x: Sequence[float], y: Sequence[float], model: str = "loglinear",
-        sigma: Sequence[float] | None = None, ci: float = 0.95, interval: str = "auto",
-        bootstrap: int = 1000, seed: int = 0, cap: bool = True) -> FitResult:
+def fit(
+    x: Sequence[float],
+    y: Sequence[float],
+    model: str = "loglinear",
+    sigma: Sequence[float] | None = None,
+    ci: float = 0.95,
+    interval: str = "auto",
+    bootstrap: int = 1000,
+    seed: int = 0,
+    cap: bool = True,
+) -> FitResult:
     """Fit one scaling model to (data amount, accuracy) points.
 
     sigma: optional standard errors of y (weighted least squares; intervals are still scaled by
@@ -340,7 +403,7 @@ def fit(x: Sequence[float], y: Sequence[float], model: str = "loglinear",
     s = None if sigma is None else np.asarray(sigma, dtype=np.float64)
     if s is not None and (s.shape != x.shape or np.any(s <= 0)):
         raise ValueError("sigma must be positive and match x")
-    w = np.ones_like(x) if s is None else 1.0 / s ** 2
+    w = np.ones_like(x) if s is None else 1.0 / s**2
     ceiling = accuracy_ceiling(y) if cap else np.inf
     theta, jac, rss, at_bound = _solve(model, x, y, w, ceiling=ceiling)
     n, p = len(x), len(theta)
@@ -378,22 +441,38 @@ def fit(x: Sequence[float], y: Sequence[float], model: str = "loglinear",
     aic = n * np.log(max(rss, 1e-300) / n) + 2 * k
     aicc = aic + (2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else np.inf)
     bic = n * np.log(max(rss, 1e-300) / n) + k * np.log(n)
-    return FitResult(model=model, params=dict(zip(names, map(float, theta))),
-                     stderr=dict(zip(names, map(float, se))), lo=dict(zip(names, map(float, lo))),
-                     hi=dict(zip(names, map(float, hi))), cov=cov, x=x, y=y, sigma=s, rss=rss,
-                     r2=float(r2), rmse=float(np.sqrt(np.mean((yhat - y) ** 2))), aic=float(aic),
-                     aicc=float(aicc), bic=float(bic), ci=ci, draws=draws, interval=interval,
-                     ceiling=ceiling,
-                     extra={"at_bound": at_bound} if at_bound else {})
+    return FitResult(
+        model=model,
+        params=dict(zip(names, map(float, theta))),
+        stderr=dict(zip(names, map(float, se))),
+        lo=dict(zip(names, map(float, lo))),
+        hi=dict(zip(names, map(float, hi))),
+        cov=cov,
+        x=x,
+        y=y,
+        sigma=s,
+        rss=rss,
+        r2=float(r2),
+        rmse=float(np.sqrt(np.mean((yhat - y) ** 2))),
+        aic=float(aic),
+        aicc=float(aicc),
+        bic=float(bic),
+        ci=ci,
+        draws=draws,
+        interval=interval,
+        ceiling=ceiling,
+        extra={"at_bound": at_bound} if at_bound else {},
+    )
 
 
-def _residual_bootstrap(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, theta: np.ndarray,
-                        B: int, seed: int, ceiling: float) -> np.ndarray:
+def _residual_bootstrap(
+    model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, theta: np.ndarray, B: int, seed: int, ceiling: float
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     f = FUNCS[model]
     yhat = f(x, *theta)
     sw = np.sqrt(w)
-    r = (y - yhat) * sw                    # standardized residuals
+    r = (y - yhat) * sw  # standardized residuals
     r = (r - r.mean()) * np.sqrt(len(x) / max(len(x) - len(theta), 1))
     Y = yhat[None, :] + rng.choice(r, size=(B, len(r)), replace=True) / sw[None, :]
     if model == "segmented":
@@ -417,26 +496,36 @@ def _segmented_many(x: np.ndarray, Y: np.ndarray, w: np.ndarray, n_grid: int = 8
     u = np.unique(lx)
     ts = np.unique(np.concatenate([np.linspace(u[1], u[-2], n_grid), u[(u >= u[1]) & (u <= u[-2])]]))
     sw = np.sqrt(w)
-    A = np.stack(np.broadcast_arrays(np.ones((len(ts), len(lx))), np.minimum(lx[None, :], ts[:, None]),
-                                     np.maximum(lx[None, :] - ts[:, None], 0.0)), -1) * sw[None, :, None]
-    pinv = np.linalg.pinv(A)                                  # (T, 3, n): weighted LS solutions
-    Yw = Y * sw[None, :]                                      # (B, n)
+    A = (
+        np.stack(
+            np.broadcast_arrays(
+                np.ones((len(ts), len(lx))),
+                np.minimum(lx[None, :], ts[:, None]),
+                np.maximum(lx[None, :] - ts[:, None], 0.0),
+            ),
+            -1,
+        )
+        * sw[None, :, None]
+    )
+    pinv = np.linalg.pinv(A)  # (T, 3, n): weighted LS solutions
+    Yw = Y * sw[None, :]  # (B, n)
     out = np.empty((len(Y), 4))
-    step = max(1, 4_000_000 // max(len(ts) * len(x), 1))      # bound the (T, n, rows) temporaries
+    step = max(1, 4_000_000 // max(len(ts) * len(x), 1))  # bound the (T, n, rows) temporaries
     for s0 in range(0, len(Y), step):
-        yb = Yw[s0:s0 + step].T                               # (n, b)
-        coef = pinv @ yb                                       # (T, 3, b)
-        resid = A @ coef - yb[None]                            # (T, n, b)
+        yb = Yw[s0 : s0 + step].T  # (n, b)
+        coef = pinv @ yb  # (T, 3, b)
+        resid = A @ coef - yb[None]  # (T, n, b)
         rss = np.einsum("tnb,tnb->tb", resid, resid)
-        best = np.argmin(rss, axis=0)                          # (b,)
+        best = np.argmin(rss, axis=0)  # (b,)
         cols = np.arange(len(best))
-        out[s0:s0 + step, :3] = coef[best, :, cols]
-        out[s0:s0 + step, 3] = ts[best]
+        out[s0 : s0 + step, :3] = coef[best, :, cols]
+        out[s0 : s0 + step, 3] = ts[best]
     return out
 
 
-def fit_auto(x: Sequence[float], y: Sequence[float], models: Sequence[str] = MODELS,
-             criterion: str = "aicc", **kw: Any) -> tuple[FitResult, dict[str, FitResult]]:
+def fit_auto(
+    x: Sequence[float], y: Sequence[float], models: Sequence[str] = MODELS, criterion: str = "aicc", **kw: Any
+) -> tuple[FitResult, dict[str, FitResult]]:
     """Fit every model with enough points and pick the one with the lowest criterion
     ("aicc", "aic" or "bic"). Returns (best, all fits); each fit's `extra` holds its Akaike
     weight among the candidates."""

@@ -5,6 +5,7 @@ through the HTTP server give identical samples. It honours max_tokens (whitespac
 strings like a real engine, can sleep to imitate a model's latency, and raises ValueError (an
 invalid request, HTTP 400 through the server) for prompts containing `reject_marker`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,9 +31,16 @@ class FakeEngine:
 
     name = "fake"
 
-    def __init__(self, model_id: str = "fake", latency_per_call: float = 0.0,
-                 latency_per_sample: float = 0.0, reject_marker: str = "<<reject>>",
-                 n_answers: int = 4, n_paths: int = 3, context_length: int | None = None):
+    def __init__(
+        self,
+        model_id: str = "fake",
+        latency_per_call: float = 0.0,
+        latency_per_sample: float = 0.0,
+        reject_marker: str = "<<reject>>",
+        n_answers: int = 4,
+        n_paths: int = 3,
+        context_length: int | None = None,
+    ):
         self.model_id = model_id
         self.latency_per_call = latency_per_call
         self.latency_per_sample = latency_per_sample
@@ -48,13 +56,21 @@ class FakeEngine:
         h = hashlib.blake2b(f"{prompt}|{seed}".encode(), digest_size=4).hexdigest()
         a = seed % self.n_paths
         ans = seed % self.n_answers
-        return (f"Let us compute {h}. First <<{a} + 1={a + 1}>> then <<{a + 1}*2={2 * a + 2}>>. "
-                f"The answer is {ans}.\n\nQ: next question")
+        return (
+            f"Let us compute {h}. First <<{a} + 1={a + 1}>> then <<{a + 1}*2={2 * a + 2}>>. "
+            f"The answer is {ans}.\n\nQ: next question"
+        )
 
     per_prompt_seeds = True
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0, base_seeds: Sequence[int] | None = None) -> Iterator[list[Completion]]:
+    def generate(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        n: int = 1,
+        start_index: int = 0,
+        base_seeds: Sequence[int] | None = None,
+    ) -> Iterator[list[Completion]]:
         bases = base_seed_list(base_seeds, params, len(prompts))
         for p in prompts:
             if self.reject_marker and self.reject_marker in p:
@@ -68,11 +84,12 @@ class FakeEngine:
                 seed = sample_seed(base, p, i)
                 words = self.text(p, seed).split(" ")
                 length = len(words) > params.max_tokens
-                text = " ".join(words[:params.max_tokens])
+                text = " ".join(words[: params.max_tokens])
                 text, stopped = cut_at_stop(text, params.stop)
                 reason = "stop" if stopped or not length else "length"
-                out.append(Completion(text=text, sample_index=i, seed=seed, finish_reason=reason,
-                                      n_tokens=len(text.split())))
+                out.append(
+                    Completion(text=text, sample_index=i, seed=seed, finish_reason=reason, n_tokens=len(text.split()))
+                )
             self.samples_drawn += len(out)
             yield out
 

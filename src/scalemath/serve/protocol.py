@@ -26,6 +26,7 @@ n at temperature 0: greedy decoding gives the same text for every choice, so the
 once and returns n identical choices (what OpenAI returns for n > 1 at temperature 0; vLLM's own
 engine rejects n > 1 with greedy sampling in some versions, so it is never sent one).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,26 +39,52 @@ from typing import Any, Iterator, Sequence
 from scalemath.sampling.engine import Completion, SamplingParams
 
 # Fields that change the output and are not implemented: refused when set to anything but a null value.
-UNSUPPORTED = ("logprobs", "top_logprobs", "echo", "suffix", "tools", "functions", "tool_choice",
-               "function_call", "response_format", "logit_bias", "presence_penalty",
-               "frequency_penalty", "repetition_penalty", "min_tokens", "prediction", "audio",
-               "modalities", "guided_json", "guided_regex", "guided_choice", "guided_grammar")
+UNSUPPORTED = (
+    "logprobs",
+    "top_logprobs",
+    "echo",
+    "suffix",
+    "tools",
+    "functions",
+    "tool_choice",
+    "function_call",
+    "response_format",
+    "logit_bias",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "min_tokens",
+    "prediction",
+    "audio",
+    "modalities",
+    "guided_json",
+    "guided_regex",
+    "guided_choice",
+    "guided_grammar",
+)
 STREAM_OPTIONS = ("include_usage", "include_obfuscation")
-INT64 = 2 ** 63
+INT64 = 2**63
 
 
 class BadRequest(Exception):
     """A client error, answered with `status` (400 unless said) in OpenAI's error shape."""
 
-    def __init__(self, message: str, status: int = 400, param: str | None = None,
-                 kind: str = "invalid_request_error", code: str | int | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+        code: str | int | None = None,
+    ):
         super().__init__(message)
         self.status, self.param, self.kind = status, param, kind
         self.code = code if code is not None else status
 
 
-def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
-               code: str | int | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, kind: str = "invalid_request_error", param: str | None = None, code: str | int | None = None
+) -> dict[str, Any]:
     """OpenAI's error object."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
@@ -69,12 +96,12 @@ class Request:
     chat: bool
     params: SamplingParams
     n: int
-    start: int                          # start_index extension (0 by default)
-    max_tokens: int | None              # as sent (None: the server's default applies)
-    prompts: list[str] | None = None    # completions
+    start: int  # start_index extension (0 by default)
+    max_tokens: int | None  # as sent (None: the server's default applies)
+    prompts: list[str] | None = None  # completions
     messages: list[dict] | None = None  # chat, content normalized to strings
     stream: bool = False
-    include_usage: bool = False         # stream_options.include_usage
+    include_usage: bool = False  # stream_options.include_usage
 
 
 def _number(body: dict, key: str, default: float) -> float:
@@ -101,8 +128,9 @@ def _integer(body: dict, key: str) -> int | None:
 def _max_tokens(body: dict) -> int | None:
     a, b = _integer(body, "max_tokens"), _integer(body, "max_completion_tokens")
     if a is not None and b is not None and a != b:
-        raise BadRequest(f"'max_tokens' ({a}) and 'max_completion_tokens' ({b}) disagree; send one",
-                         param="max_completion_tokens")
+        raise BadRequest(
+            f"'max_tokens' ({a}) and 'max_completion_tokens' ({b}) disagree; send one", param="max_completion_tokens"
+        )
     v = b if b is not None else a
     key = "max_completion_tokens" if b is not None else "max_tokens"
     if v is not None and v < 1:
@@ -124,8 +152,9 @@ def _stop(body: dict, cfg) -> tuple[str, ...]:
         if not s:
             raise BadRequest("'stop' strings must be non-empty", param="stop")
         if len(s) > cfg.max_stop_chars:
-            raise BadRequest(f"a 'stop' string has {len(s)} characters; at most {cfg.max_stop_chars} "
-                             "are allowed", param="stop")
+            raise BadRequest(
+                f"a 'stop' string has {len(s)} characters; at most {cfg.max_stop_chars} are allowed", param="stop"
+            )
     return tuple(stop)
 
 
@@ -139,8 +168,11 @@ def _content(content: Any, i: int) -> str:
                 raise BadRequest(f"messages[{i}].content[{j}] must be an object", param="messages")
             kind = part.get("type")
             if kind != "text":
-                raise BadRequest(f"messages[{i}].content[{j}] has type {kind!r}; this server takes text "
-                                 "parts only ({\"type\": \"text\", \"text\": ...})", param="messages")
+                raise BadRequest(
+                    f"messages[{i}].content[{j}] has type {kind!r}; this server takes text "
+                    'parts only ({"type": "text", "text": ...})',
+                    param="messages",
+                )
             if not isinstance(part.get("text"), str):
                 raise BadRequest(f"messages[{i}].content[{j}].text must be a string", param="messages")
             texts.append(part["text"])
@@ -165,11 +197,14 @@ def normalize_messages(messages: Any, char_limit: int) -> list[dict]:
         if isinstance(content, str):
             chars += len(content)
         elif isinstance(content, list):
-            chars += sum(len(p.get("text") or "") for p in content
-                         if isinstance(p, dict) and isinstance(p.get("text"), str))
+            chars += sum(
+                len(p.get("text") or "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
         if chars > char_limit:
-            raise BadRequest(f"the messages have more than {char_limit} characters, more than this "
-                             "model's context can hold", param="messages")
+            raise BadRequest(
+                f"the messages have more than {char_limit} characters, more than this model's context can hold",
+                param="messages",
+            )
         msg = {"role": role, "content": _content(content, i)}
         if isinstance(m.get("name"), str):
             msg["name"] = m["name"]
@@ -182,8 +217,11 @@ def check_prompt_chars(prompts: Sequence[str], char_limit: int) -> None:
     for i, p in enumerate(prompts):
         if len(p) > char_limit:
             where = f"prompt {i}" if len(prompts) > 1 else "the prompt"
-            raise BadRequest(f"{where} has {len(p)} characters, more than this model's context can "
-                             f"hold (at most {char_limit} characters are read)", param="prompt")
+            raise BadRequest(
+                f"{where} has {len(p)} characters, more than this model's context can "
+                f"hold (at most {char_limit} characters are read)",
+                param="prompt",
+            )
 
 
 def parse_request(body: dict[str, Any], cfg, chat: bool, char_limit: int) -> Request:
@@ -226,7 +264,7 @@ def parse_request(body: dict[str, Any], cfg, chat: bool, char_limit: int) -> Req
         raise BadRequest(f"'top_k' must be -1 or 0 (off) or a positive integer, got {top_k}", param="top_k")
     seed = _integer(body, "seed")
     if seed is None:
-        seed = secrets.randbelow(2 ** 31)
+        seed = secrets.randbelow(2**31)
     if not -INT64 <= seed < INT64:
         raise BadRequest("'seed' must fit in 64 bits", param="seed")
     start = _integer(body, "start_index") or 0
@@ -234,33 +272,53 @@ def parse_request(body: dict[str, Any], cfg, chat: bool, char_limit: int) -> Req
         raise BadRequest(f"'start_index' must be a non-negative integer, got {start}", param="start_index")
     max_tokens = _max_tokens(body)
     stop = _stop(body, cfg)
-    req = Request(chat=chat, params=SamplingParams(), n=n, start=start, max_tokens=max_tokens,
-                  stream=stream, include_usage=include_usage)
+    req = Request(
+        chat=chat,
+        params=SamplingParams(),
+        n=n,
+        start=start,
+        max_tokens=max_tokens,
+        stream=stream,
+        include_usage=include_usage,
+    )
     if chat:
         req.messages = normalize_messages(body.get("messages"), char_limit)
     else:
         prompt = body.get("prompt")
         prompts = [prompt] if isinstance(prompt, str) else prompt
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-            raise BadRequest("'prompt' must be a string or a non-empty list of strings (token-id "
-                             "prompts are not supported)", param="prompt")
+            raise BadRequest(
+                "'prompt' must be a string or a non-empty list of strings (token-id prompts are not supported)",
+                param="prompt",
+            )
         if len(prompts) > cfg.max_prompts:
-            raise BadRequest(f"{len(prompts)} prompts in one request; this server takes at most "
-                             f"{cfg.max_prompts}", param="prompt")
+            raise BadRequest(
+                f"{len(prompts)} prompts in one request; this server takes at most {cfg.max_prompts}", param="prompt"
+            )
         check_prompt_chars(prompts, char_limit)
         req.prompts = prompts
     n_prompts = 1 if chat else len(req.prompts)
     if n * n_prompts > cfg.max_choices:
-        raise BadRequest(f"n x prompts = {n} x {n_prompts} = {n * n_prompts} choices; this server "
-                         f"returns at most {cfg.max_choices} per request", param="n")
+        raise BadRequest(
+            f"n x prompts = {n} x {n_prompts} = {n * n_prompts} choices; this server "
+            f"returns at most {cfg.max_choices} per request",
+            param="n",
+        )
     # max_tokens is placeholder here: check_context sets the real budget once prompts are counted
-    req.params = SamplingParams(temperature=temperature, top_p=top_p, top_k=0 if top_k == -1 else top_k,
-                                max_tokens=max_tokens or 1, stop=stop, seed=seed)
+    req.params = SamplingParams(
+        temperature=temperature,
+        top_p=top_p,
+        top_k=0 if top_k == -1 else top_k,
+        max_tokens=max_tokens or 1,
+        stop=stop,
+        seed=seed,
+    )
     return req
 
 
-def check_context(prompt_tokens: Sequence[int], max_tokens: int | None, default: int,
-                  context_length: int | None) -> int:
+def check_context(
+    prompt_tokens: Sequence[int], max_tokens: int | None, default: int, context_length: int | None
+) -> int:
     """The completion budget for prompts of `prompt_tokens` tokens: `max_tokens` as sent (400 when
     the longest prompt plus it exceeds `context_length`), or the server default clamped to what the
     longest prompt leaves (400 when it leaves nothing). Without a known context length, the budget
@@ -269,16 +327,21 @@ def check_context(prompt_tokens: Sequence[int], max_tokens: int | None, default:
         return max_tokens or default
     longest = max(prompt_tokens, default=0)
     if longest >= context_length:
-        raise BadRequest(f"This model's maximum context length is {context_length} tokens; the prompt "
-                         f"has {longest} tokens, which leaves no room for a completion. Please reduce "
-                         "the length of the prompt or messages.", param="prompt")
+        raise BadRequest(
+            f"This model's maximum context length is {context_length} tokens; the prompt "
+            f"has {longest} tokens, which leaves no room for a completion. Please reduce "
+            "the length of the prompt or messages.",
+            param="prompt",
+        )
     if max_tokens is None:
         return min(default, context_length - longest)
     if longest + max_tokens > context_length:
-        raise BadRequest(f"This model's maximum context length is {context_length} tokens. However, you "
-                         f"requested {longest + max_tokens} tokens ({longest} in the prompt, {max_tokens} "
-                         "in the completion). Please reduce the length of the prompt or completion.",
-                         param="max_tokens")
+        raise BadRequest(
+            f"This model's maximum context length is {context_length} tokens. However, you "
+            f"requested {longest + max_tokens} tokens ({longest} in the prompt, {max_tokens} "
+            "in the completion). Please reduce the length of the prompt or completion.",
+            param="max_tokens",
+        )
     return max_tokens
 
 
@@ -286,8 +349,11 @@ def check_context(prompt_tokens: Sequence[int], max_tokens: int | None, default:
 
 
 def _choice(chat: bool, index: int, c: Completion) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": index, "finish_reason": c.finish_reason or "stop",
-                              "n_tokens": c.n_tokens}   # extension: per-choice tokens
+    choice: dict[str, Any] = {
+        "index": index,
+        "finish_reason": c.finish_reason or "stop",
+        "n_tokens": c.n_tokens,
+    }  # extension: per-choice tokens
     if chat:
         choice["message"] = {"role": "assistant", "content": c.text}
         choice["logprobs"] = None
@@ -300,14 +366,21 @@ def _choice(chat: bool, index: int, c: Completion) -> dict[str, Any]:
 def reply_body(req: Request, model: str, outs: list[list[Completion]], usage: dict[str, int]) -> dict[str, Any]:
     """The non-streaming reply: choice i*n + j is sample j of prompt i."""
     choices = [_choice(req.chat, i * req.n + j, c) for i, comps in enumerate(outs) for j, c in enumerate(comps)]
-    return {"id": f"{'chatcmpl' if req.chat else 'cmpl'}-{secrets.token_hex(12)}",
-            "object": "chat.completion" if req.chat else "text_completion",
-            "created": int(time.time()), "model": model, "choices": choices, "usage": usage,
-            "system_fingerprint": None, "seed": req.params.seed}
+    return {
+        "id": f"{'chatcmpl' if req.chat else 'cmpl'}-{secrets.token_hex(12)}",
+        "object": "chat.completion" if req.chat else "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+        "system_fingerprint": None,
+        "seed": req.params.seed,
+    }
 
 
-def stream_events(req: Request, model: str, outs: list[list[Completion]],
-                  usage: dict[str, int]) -> Iterator[dict[str, Any]]:
+def stream_events(
+    req: Request, model: str, outs: list[list[Completion]], usage: dict[str, int]
+) -> Iterator[dict[str, Any]]:
     """The chunks of a streamed reply, in OpenAI's shapes (the caller frames each as
     `data: {json}\\n\\n` and ends with `data: [DONE]`).
 
@@ -322,8 +395,14 @@ def stream_events(req: Request, model: str, outs: list[list[Completion]],
     obj = "chat.completion.chunk" if req.chat else "text_completion"
 
     def chunk(choices: list[dict]) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": rid, "object": obj, "created": created, "model": model,
-                             "system_fingerprint": None, "choices": choices}
+        d: dict[str, Any] = {
+            "id": rid,
+            "object": obj,
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": choices,
+        }
         if req.include_usage:
             d["usage"] = None
         return d
@@ -332,23 +411,44 @@ def stream_events(req: Request, model: str, outs: list[list[Completion]],
         for j, c in enumerate(comps):
             index = i * req.n + j
             if req.chat:
-                yield chunk([{"index": index, "delta": {"role": "assistant", "content": ""},
-                              "logprobs": None, "finish_reason": None}])
+                yield chunk(
+                    [
+                        {
+                            "index": index,
+                            "delta": {"role": "assistant", "content": ""},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    ]
+                )
                 if c.text:
-                    yield chunk([{"index": index, "delta": {"content": c.text}, "logprobs": None,
-                                  "finish_reason": None}])
-                yield chunk([{"index": index, "delta": {}, "logprobs": None,
-                              "finish_reason": c.finish_reason or "stop"}])
+                    yield chunk(
+                        [{"index": index, "delta": {"content": c.text}, "logprobs": None, "finish_reason": None}]
+                    )
+                yield chunk(
+                    [{"index": index, "delta": {}, "logprobs": None, "finish_reason": c.finish_reason or "stop"}]
+                )
             else:
                 if c.text:
                     yield chunk([{"index": index, "text": c.text, "logprobs": None, "finish_reason": None}])
-                yield chunk([{"index": index, "text": "", "logprobs": None,
-                              "finish_reason": c.finish_reason or "stop"}])
+                yield chunk(
+                    [{"index": index, "text": "", "logprobs": None, "finish_reason": c.finish_reason or "stop"}]
+                )
     if req.include_usage:
         d = chunk([])
         d["usage"] = usage
         yield d
 
 
-__all__ = ["BadRequest", "Request", "UNSUPPORTED", "check_context", "check_prompt_chars", "error_body",
-           "normalize_messages", "parse_request", "reply_body", "stream_events"]
+__all__ = [
+    "BadRequest",
+    "Request",
+    "UNSUPPORTED",
+    "check_context",
+    "check_prompt_chars",
+    "error_body",
+    "normalize_messages",
+    "parse_request",
+    "reply_body",
+    "stream_events",
+]

@@ -31,6 +31,7 @@ Fault injection for tests and benchmarks (ServerConfig.fail_every): every Nth co
 fails with `fail_status` (503 by default; 429 comes with a Retry-After header), or, with
 drop_every, has its connection dropped without an answer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,9 +47,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
-from scalemath.serve.protocol import (UNSUPPORTED, BadRequest, Request, check_context,  # noqa: F401
-                                      check_prompt_chars, error_body, parse_request, reply_body,
-                                      stream_events)
+from scalemath.serve.protocol import (
+    UNSUPPORTED,
+    BadRequest,
+    Request,
+    check_context,  # noqa: F401
+    check_prompt_chars,
+    error_body,
+    parse_request,
+    reply_body,
+    stream_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +66,39 @@ log = logging.getLogger(__name__)
 class ServerConfig:
     """How `scalemath serve` listens, batches and bounds requests, and optional fault injection."""
 
-    host: str = "127.0.0.1"          # bind address (loopback by default)
-    port: int = 8000                 # 0 = any free port (see ServerThread.port)
-    model_name: str = ""             # name in /v1/models and responses (default: engine.model_id)
-    api_key: str | None = None       # required as "Authorization: Bearer KEY" on /v1/* (None = open)
-    max_batch_prompts: int = 32      # most prompts per engine call
-    max_n: int = 512                 # largest `n` accepted
-    max_prompts: int = 128           # most prompts in one /v1/completions request
-    max_choices: int = 512           # most choices (n x prompts) in one request
-    max_stop: int = 16               # most stop strings per request
-    max_stop_chars: int = 256        # longest stop string, in characters
-    max_body_bytes: int = 8 << 20    # largest request body (413 above it)
-    context_length: int = 0          # positions for prompt + completion (0 = engine.context_length;
-                                     # unknown: only max_prompt_chars and max_tokens >= 1 are checked)
-    chars_per_token: float = 32.0    # a prompt over context_length x this many characters is refused
-                                     # before tokenizing (no tokenizer packs more into one token)
+    host: str = "127.0.0.1"  # bind address (loopback by default)
+    port: int = 8000  # 0 = any free port (see ServerThread.port)
+    model_name: str = ""  # name in /v1/models and responses (default: engine.model_id)
+    api_key: str | None = None  # required as "Authorization: Bearer KEY" on /v1/* (None = open)
+    max_batch_prompts: int = 32  # most prompts per engine call
+    max_n: int = 512  # largest `n` accepted
+    max_prompts: int = 128  # most prompts in one /v1/completions request
+    max_choices: int = 512  # most choices (n x prompts) in one request
+    max_stop: int = 16  # most stop strings per request
+    max_stop_chars: int = 256  # longest stop string, in characters
+    max_body_bytes: int = 8 << 20  # largest request body (413 above it)
+    context_length: int = 0  # positions for prompt + completion (0 = engine.context_length;
+    # unknown: only max_prompt_chars and max_tokens >= 1 are checked)
+    chars_per_token: float = 32.0  # a prompt over context_length x this many characters is refused
+    # before tokenizing (no tokenizer packs more into one token)
     max_prompt_chars: int = 1_000_000  # the character bound when the context length is unknown
-    default_max_tokens: int = 256    # when a request gives none (clamped to what the prompt leaves)
-    fail_every: int = 0              # fault injection: every Nth completion request fails (0 = off)
-    fail_status: int = 503           # status of injected failures
+    default_max_tokens: int = 256  # when a request gives none (clamped to what the prompt leaves)
+    fail_every: int = 0  # fault injection: every Nth completion request fails (0 = off)
+    fail_status: int = 503  # status of injected failures
     fail_retry_after: float | None = 0.0  # Retry-After seconds sent with injected 429/503 (None = no header)
-    drop_every: int = 0              # fault injection: every Nth request's connection is dropped
+    drop_every: int = 0  # fault injection: every Nth request's connection is dropped
 
     def __post_init__(self):
-        for name in ("max_batch_prompts", "max_n", "max_prompts", "max_choices", "max_stop_chars",
-                     "max_body_bytes", "max_prompt_chars", "default_max_tokens"):
+        for name in (
+            "max_batch_prompts",
+            "max_n",
+            "max_prompts",
+            "max_choices",
+            "max_stop_chars",
+            "max_body_bytes",
+            "max_prompt_chars",
+            "default_max_tokens",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.context_length < 0 or self.max_stop < 0 or not self.chars_per_token > 0:
@@ -94,14 +111,14 @@ class ServerConfig:
 class ServerStats:
     """Counters, readable while the server runs."""
 
-    requests: int = 0                # completion requests received
-    served: int = 0                  # answered 200
-    rejected: int = 0                # answered 4xx (401 and 413 included)
-    unauthorized: int = 0            # answered 401 (missing or wrong API key), any /v1 path
-    failed: int = 0                  # answered 500 (an engine failure that is not a bad request)
-    injected: int = 0                # failed or dropped on purpose (fault injection)
+    requests: int = 0  # completion requests received
+    served: int = 0  # answered 200
+    rejected: int = 0  # answered 4xx (401 and 413 included)
+    unauthorized: int = 0  # answered 401 (missing or wrong API key), any /v1 path
+    failed: int = 0  # answered 500 (an engine failure that is not a bad request)
+    injected: int = 0  # failed or dropped on purpose (fault injection)
     in_flight: int = 0
-    max_in_flight: int = 0           # most requests open at once
+    max_in_flight: int = 0  # most requests open at once
     engine_calls: int = 0
     engine_seconds: float = 0.0
     prompts_per_call: list[int] = field(default_factory=list)
@@ -138,8 +155,9 @@ class _Batcher:
             self.task.cancel()
         self.pool.shutdown(wait=True)
 
-    async def submit(self, prompts: list[str], params: SamplingParams, n: int,
-                     start: int = 0) -> list[list[Completion]]:
+    async def submit(
+        self, prompts: list[str], params: SamplingParams, n: int, start: int = 0
+    ) -> list[list[Completion]]:
         fut = asyncio.get_running_loop().create_future()
         await self.queue.put((prompts, params, (n, start), fut))
         return await fut
@@ -157,8 +175,7 @@ class _Batcher:
             for (params, run), group in groups.items():
                 await self._run_group(loop, params, run, group)
 
-    async def _run_group(self, loop, params: SamplingParams, run: tuple[int, int],
-                         group: list) -> None:
+    async def _run_group(self, loop, params: SamplingParams, run: tuple[int, int], group: list) -> None:
         # Chunk whole requests into engine calls of at most max_batch_prompts prompts.
         chunk: list = []
         size = 0
@@ -178,7 +195,8 @@ class _Batcher:
         t0 = time.perf_counter()
         try:
             outs = await loop.run_in_executor(
-                self.pool, lambda: list(self.engine.generate(prompts, params, n=n, start_index=start, **kw)))
+                self.pool, lambda: list(self.engine.generate(prompts, params, n=n, start_index=start, **kw))
+            )
         except Exception as e:  # noqa: BLE001 - isolate the failing request, answer the others
             if len(chunk) > 1:
                 for it in chunk:
@@ -194,16 +212,23 @@ class _Batcher:
         pos = 0
         for prompts_i, _, _, fut in chunk:
             if not fut.done():
-                fut.set_result(outs[pos:pos + len(prompts_i)])
+                fut.set_result(outs[pos : pos + len(prompts_i)])
             pos += len(prompts_i)
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error", headers=None,
-           param: str | None = None, code: str | int | None = None):
+def _error(
+    status: int,
+    message: str,
+    kind: str = "invalid_request_error",
+    headers=None,
+    param: str | None = None,
+    code: str | int | None = None,
+):
     from aiohttp import web
 
-    return web.json_response(error_body(message, kind, param, status if code is None else code),
-                             status=status, headers=headers)
+    return web.json_response(
+        error_body(message, kind, param, status if code is None else code), status=status, headers=headers
+    )
 
 
 def key_matches(header: str | None, api_key: str) -> bool:
@@ -228,8 +253,11 @@ def render_chat(engine: Engine, messages: Any) -> str:
     """The prompt for a chat request: `engine.render_chat(messages)` if the engine has it, else the
     chat template of `engine.tokenizer` if it has one, else the content itself for a single user
     message, else a plain "role: content" transcript ending in "assistant:"."""
-    if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages)
+    ):
         raise BadRequest("'messages' must be a non-empty list of {role, content} with string content")
     if hasattr(engine, "render_chat"):
         return engine.render_chat(messages)
@@ -273,8 +301,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
     stats = ServerStats()
     batcher = _Batcher(engine, config, stats)
     ctx = context_length(engine, config)
-    char_limit = (min(config.max_prompt_chars, int(ctx * config.chars_per_token)) if ctx
-                  else config.max_prompt_chars)
+    char_limit = min(config.max_prompt_chars, int(ctx * config.chars_per_token)) if ctx else config.max_prompt_chars
     counter = {"n": 0}
 
     @web.middleware
@@ -286,13 +313,17 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
             return await handler(request)
         stats.unauthorized += 1
         stats.rejected += 1
-        message = ("Incorrect API key provided." if header else
-                   "You didn't provide an API key. Send it in an Authorization header using Bearer "
-                   "auth (Authorization: Bearer YOUR_KEY).")
+        message = (
+            "Incorrect API key provided."
+            if header
+            else "You didn't provide an API key. Send it in an Authorization header using Bearer "
+            "auth (Authorization: Bearer YOUR_KEY)."
+        )
         return _error(401, message, headers={"WWW-Authenticate": "Bearer"}, code="invalid_api_key")
 
-    app = web.Application(client_max_size=config.max_body_bytes,
-                          middlewares=[auth] if config.api_key is not None else [])
+    app = web.Application(
+        client_max_size=config.max_body_bytes, middlewares=[auth] if config.api_key is not None else []
+    )
     app[STATS] = stats
 
     async def on_startup(_app):
@@ -308,19 +339,26 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         return web.json_response({"status": "ok"})
 
     async def models(_req):
-        return web.json_response({"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "scalemath",
-             "max_model_len": ctx}]})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "scalemath", "max_model_len": ctx}],
+            }
+        )
 
     async def read_body(request: web.Request) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > config.max_body_bytes:
-            raise BadRequest(f"request body of {request.content_length} bytes exceeds this server's "
-                             f"limit of {config.max_body_bytes}", status=413)
+            raise BadRequest(
+                f"request body of {request.content_length} bytes exceeds this server's "
+                f"limit of {config.max_body_bytes}",
+                status=413,
+            )
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise BadRequest(f"request body exceeds this server's limit of {config.max_body_bytes} "
-                             "bytes", status=413) from None
+            raise BadRequest(
+                f"request body exceeds this server's limit of {config.max_body_bytes} bytes", status=413
+            ) from None
         try:
             body = json.loads(raw)
         except ValueError:
@@ -331,7 +369,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
 
     async def generate(req: Request, prompts: list[str]) -> tuple[list[list[Completion]], dict[str, int]]:
         """Check the prompts against the context, run them, and count usage."""
-        check_prompt_chars(prompts, char_limit)     # the rendered chat prompt too
+        check_prompt_chars(prompts, char_limit)  # the rendered chat prompt too
         counts = [_count_tokens(engine, p) for p in prompts]
         budget = check_context(counts, req.max_tokens, config.default_max_tokens, ctx)
         params = dataclasses.replace(req.params, max_tokens=budget)
@@ -339,8 +377,10 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
             # greedy text does not depend on the seed or the sample index: decode once per prompt
             # (one batch with every other greedy request) and repeat it n times
             outs = await batcher.submit(prompts, dataclasses.replace(params, seed=0), 1, 0)
-            outs = [[dataclasses.replace(cs[0], sample_index=req.start + j, meta=dict(cs[0].meta))
-                     for j in range(req.n)] for cs in outs]
+            outs = [
+                [dataclasses.replace(cs[0], sample_index=req.start + j, meta=dict(cs[0].meta)) for j in range(req.n)]
+                for cs in outs
+            ]
         else:
             outs = await batcher.submit(prompts, params, req.n, req.start)
         pt = sum(counts)
@@ -357,21 +397,24 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
             raise web.HTTPServiceUnavailable()
         if config.fail_every and nth % config.fail_every == 0:
             stats.injected += 1
-            headers = ({"Retry-After": f"{config.fail_retry_after:g}"}
-                       if config.fail_retry_after is not None else None)
+            headers = {"Retry-After": f"{config.fail_retry_after:g}"} if config.fail_retry_after is not None else None
             return _error(config.fail_status, "injected failure", "server_error", headers)
         try:
             body = await read_body(request)
             if body.get("model") not in (None, name, engine.model_id):
-                raise BadRequest(f"model {body.get('model')!r} not found; this server has {name!r}",
-                                 status=404, param="model", kind="not_found_error")
+                raise BadRequest(
+                    f"model {body.get('model')!r} not found; this server has {name!r}",
+                    status=404,
+                    param="model",
+                    kind="not_found_error",
+                )
             req = parse_request(body, config, chat, char_limit)
             prompts = [_render(engine, req.messages)] if chat else req.prompts
             outs, usage = await generate(req, prompts)
         except BadRequest as e:
             stats.rejected += 1
             return _error(e.status, str(e), e.kind, param=e.param, code=e.code)
-        except ValueError as e:     # the engine's own validation (InvalidRequestError is one)
+        except ValueError as e:  # the engine's own validation (InvalidRequestError is one)
             stats.rejected += 1
             return _error(400, str(e) or type(e).__name__)
         except Exception as e:  # noqa: BLE001 - any other engine failure: a 500 in OpenAI's shape
@@ -381,8 +424,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         stats.served += 1
         if not req.stream:
             return web.json_response(reply_body(req, name, outs, usage))
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                           "Cache-Control": "no-cache"})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         for event in stream_events(req, name, outs, usage):
             await resp.write(b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n")
@@ -398,6 +440,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
                 return await complete(request, chat)
             finally:
                 stats.in_flight -= 1
+
         return handler
 
     app.router.add_get("/health", health)
@@ -412,8 +455,13 @@ def serve(engine: Engine, config: ServerConfig | None = None) -> None:
     from aiohttp import web
 
     config = config or ServerConfig()
-    web.run_app(build_app(engine, config), host=config.host, port=config.port,
-                print=lambda msg: print(msg, flush=True), access_log=None)
+    web.run_app(
+        build_app(engine, config),
+        host=config.host,
+        port=config.port,
+        print=lambda msg: print(msg, flush=True),
+        access_log=None,
+    )
 
 
 class ServerThread:

@@ -7,4 +7,5 @@
 
 Heavy libraries (torch, transformers, trl) are imported by the submodules, not here.
 """
+
 from scalemath import OMP_PASSIVE  # noqa: F401  (decided at package import, before torch loads)

@@ -14,6 +14,7 @@ baseline data, for the compute of the reference run, matched by
 compute into this run's optimizer steps, and the result is stored in train_meta.json under
 "control" (what was matched, against which run, and the resulting steps, tokens and epochs).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,17 @@ def steps_per_epoch(n_examples: int, per_device: int, grad_accum: int, world_siz
     return max(batches // grad_accum + int(batches % grad_accum > 0), 1)
 
 
-def resolve(kind: str, reference: dict[str, Any], *, n_examples: int, tokens_per_epoch: int,
-            per_device: int, grad_accum: int, world_size: int = 1, reference_path: str = "") -> dict[str, Any]:
+def resolve(
+    kind: str,
+    reference: dict[str, Any],
+    *,
+    n_examples: int,
+    tokens_per_epoch: int,
+    per_device: int,
+    grad_accum: int,
+    world_size: int = 1,
+    reference_path: str = "",
+) -> dict[str, Any]:
     """This run's optimizer steps for a `kind` control of `reference` (a train_meta dict), with the
     resulting epochs and tokens: the provenance block written to train_meta.json."""
     if kind not in KINDS:
@@ -71,10 +81,16 @@ def resolve(kind: str, reference: dict[str, Any], *, n_examples: int, tokens_per
         steps = round(ref["epochs"] * spe)
     steps = max(int(steps), 1)
     epochs = steps / spe
-    return {"match": kind, "reference": reference_path, "reference_compute": ref,
-            "reference_examples": reference.get("data", {}).get("examples"),
-            "steps": steps, "epochs": round(epochs, 4), "tokens": int(round(epochs * tokens_per_epoch)),
-            "steps_per_epoch": spe}
+    return {
+        "match": kind,
+        "reference": reference_path,
+        "reference_compute": ref,
+        "reference_examples": reference.get("data", {}).get("examples"),
+        "steps": steps,
+        "epochs": round(epochs, 4),
+        "tokens": int(round(epochs * tokens_per_epoch)),
+        "steps_per_epoch": spe,
+    }
 
 
 def plan(config: Any) -> dict[str, Any]:
@@ -87,8 +103,9 @@ def plan(config: Any) -> dict[str, Any]:
 
     job = prepare_sft(config, quiet=True)
     ds = job.trainer.train_dataset
-    spe = steps_per_epoch(len(ds), min(job.config.per_device_batch_size, job.config.batch_size),
-                          job.grad_accum, job.world_size)
+    spe = steps_per_epoch(
+        len(ds), min(job.config.per_device_batch_size, job.config.batch_size), job.grad_accum, job.world_size
+    )
     tokens_per_epoch = sum(len(x) for x in ds["input_ids"])
     if job.control is not None:
         steps = job.control["steps"]
@@ -98,7 +115,16 @@ def plan(config: Any) -> dict[str, Any]:
         steps = math.ceil(job.config.epochs * spe)
     epochs = steps / spe
     del job
-    return {"planned": True, "steps": steps, "epochs_done": round(epochs, 4),
-            "data": {"examples": len(ds), "tokens": tokens_per_epoch, "path": str(config.data)},
-            "compute": {"steps": steps, "epochs": round(epochs, 4), "tokens": int(round(epochs * tokens_per_epoch)),
-                        "steps_per_epoch": spe, "batch_size": config.batch_size}}
+    return {
+        "planned": True,
+        "steps": steps,
+        "epochs_done": round(epochs, 4),
+        "data": {"examples": len(ds), "tokens": tokens_per_epoch, "path": str(config.data)},
+        "compute": {
+            "steps": steps,
+            "epochs": round(epochs, 4),
+            "tokens": int(round(epochs * tokens_per_epoch)),
+            "steps_per_epoch": spe,
+            "batch_size": config.batch_size,
+        },
+    }

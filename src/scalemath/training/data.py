@@ -10,6 +10,7 @@ template from `scalemath.prompts`; the completion is " " + target + eos.
 test, MATH test, MATH-500, and the run's own test split) and drops the ones that match, unless
 contamination is allowed; the result says what was found.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,18 +65,24 @@ def read_training_records(path: str | os.PathLike) -> list[dict[str, str]]:
                 raise RecordError(path, lineno, f"needs a non-empty string 'question'; has {sorted(rec)}")
             target = rec.get("completion", rec.get("solution"))
             if not isinstance(target, str) or not target.strip():
-                raise RecordError(path, lineno,
-                                  "needs a non-empty 'solution' (Problem) or 'completion' (Sample) to train on")
-            rid = rec.get("id") or (f"{rec['problem_id']}#{rec.get('sample_index', 0)}"
-                                    if rec.get("problem_id") else text_hash(q))
+                raise RecordError(
+                    path, lineno, "needs a non-empty 'solution' (Problem) or 'completion' (Sample) to train on"
+                )
+            rid = rec.get("id") or (
+                f"{rec['problem_id']}#{rec.get('sample_index', 0)}" if rec.get("problem_id") else text_hash(q)
+            )
             out.append({"id": str(rid), "question": q, "solution": target})
         return out
     from scalemath.datasets import load_problems
 
     for i, p in enumerate(load_problems(path)):
         if not p.question.strip() or not p.solution.strip():
-            raise RecordError(path, i + 1, f"problem {p.id!r} has no {'question' if not p.question.strip() else 'solution'} "
-                                           "to train on (record number, blank lines not counted)")
+            raise RecordError(
+                path,
+                i + 1,
+                f"problem {p.id!r} has no {'question' if not p.question.strip() else 'solution'} "
+                "to train on (record number, blank lines not counted)",
+            )
         out.append({"id": p.id, "question": p.question, "solution": p.solution})
     return out
 
@@ -89,9 +96,9 @@ def read_targets(path: str | os.PathLike) -> list[tuple[str, str]]:
 class TrainingData:
     """The records a run trains on, after the test-set check."""
 
-    records: list[dict[str, str]]   # kept, in file order
-    n_records: int                  # records in the file
-    check: Any = None               # decontaminate.CheckResult (None: not checked)
+    records: list[dict[str, str]]  # kept, in file order
+    n_records: int  # records in the file
+    check: Any = None  # decontaminate.CheckResult (None: not checked)
 
     def summary(self) -> dict[str, Any] | None:
         return None if self.check is None else self.check.summary()
@@ -109,8 +116,11 @@ def prepare_data(path: str | os.PathLike, check: Any = None) -> TrainingData:
     result = check_training_records(records, check)
     kept = [r for r, k in zip(records, result.keep) if k]
     if not kept:
-        raise RecordError(path, None, f"no records left to train on: all {len(records)} match test "
-                                      "questions (" + result.message() + ")")
+        raise RecordError(
+            path,
+            None,
+            f"no records left to train on: all {len(records)} match test questions (" + result.message() + ")",
+        )
     return TrainingData(kept, len(records), result)
 
 
@@ -137,11 +147,16 @@ def file_hash(path: str | os.PathLike, n: int = 16) -> str:
     return h.hexdigest()[:n]
 
 
-def load_examples(path: str | os.PathLike, template: str, eos_token: str, fraction: float = 1.0,
-                  seed: int = 0, data: TrainingData | None = None) -> tuple[list[SFTExample], int]:
+def load_examples(
+    path: str | os.PathLike,
+    template: str,
+    eos_token: str,
+    fraction: float = 1.0,
+    seed: int = 0,
+    data: TrainingData | None = None,
+) -> tuple[list[SFTExample], int]:
     """The (nested, seeded) `fraction` of the file's records as SFT examples; also the total count.
     `data` (from `prepare_data`) gives the records instead of reading the file unchecked."""
-    pairs = ([(r["question"], r["solution"]) for r in data.records] if data is not None
-             else read_targets(Path(path)))
+    pairs = [(r["question"], r["solution"]) for r in data.records] if data is not None else read_targets(Path(path))
     idx = nested_indices(len(pairs), fraction, seed)
     return [to_example(*pairs[i], template, eos_token) for i in idx], (data.n_records if data else len(pairs))

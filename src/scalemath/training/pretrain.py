@@ -5,6 +5,7 @@ Every document becomes `<s> text </s>`; all documents are concatenated and cut i
 `minutes` of wall-clock (or CPU) time, whichever comes first; the cosine schedule follows the same progress
 (steps or time), so a time-budgeted run still ends with an annealed learning rate.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,25 +20,43 @@ import torch
 from transformers import Trainer
 
 from scalemath.records import RecordError, iter_jsonl_numbered
-from scalemath.training.runtime import (BudgetScheduleMixin, ProgressLog, TimeBudget, quiet_trainer, setup_threads,
-                                        use_bf16)
+from scalemath.training.runtime import (
+    BudgetScheduleMixin,
+    ProgressLog,
+    TimeBudget,
+    quiet_trainer,
+    setup_threads,
+    use_bf16,
+)
 
 
 @dataclass
 class PretrainConfig:
     """Pre-training run settings (defaults: a ~3-minute run of the tiny model on 2 CPU cores)."""
 
-    minutes: float | None = field(default=3.0, metadata={
-        "help": "Wall-clock budget for the optimisation loop; None = no time limit (then set max_steps)."})
-    clock: str = field(default="wall", metadata={
-        "help": "What `minutes` measures: 'wall' (elapsed) or 'cpu' (process CPU time; fair on a busy machine)."})
-    max_steps: int | None = field(default=None, metadata={
-        "help": "Step budget; None = until `minutes` run out (or `epochs` of the packed corpus)."})
-    epochs: float = field(default=10.0, metadata={
-        "help": "Upper bound on passes over the packed corpus when neither budget stops earlier."})
+    minutes: float | None = field(
+        default=3.0,
+        metadata={"help": "Wall-clock budget for the optimisation loop; None = no time limit (then set max_steps)."},
+    )
+    clock: str = field(
+        default="wall",
+        metadata={
+            "help": "What `minutes` measures: 'wall' (elapsed) or 'cpu' (process CPU time; fair on a busy machine)."
+        },
+    )
+    max_steps: int | None = field(
+        default=None,
+        metadata={"help": "Step budget; None = until `minutes` run out (or `epochs` of the packed corpus)."},
+    )
+    epochs: float = field(
+        default=10.0,
+        metadata={"help": "Upper bound on passes over the packed corpus when neither budget stops earlier."},
+    )
     block_size: int = field(default=256, metadata={"help": "Tokens per training sequence."})
-    batch_size: int = field(default=4, metadata={
-        "help": "Sequences per optimiser step; small batches (more steps) learn more per minute here."})
+    batch_size: int = field(
+        default=4,
+        metadata={"help": "Sequences per optimiser step; small batches (more steps) learn more per minute here."},
+    )
     learning_rate: float = field(default=3e-3, metadata={"help": "Peak learning rate (AdamW)."})
     min_lr_ratio: float = field(default=0.1, metadata={"help": "Final LR as a fraction of the peak (cosine)."})
     warmup: float = field(default=0.03, metadata={"help": "Warmup as a fraction of the run (steps or time)."})
@@ -45,22 +64,26 @@ class PretrainConfig:
     adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
     max_lines: int | None = field(default=1_000_000, metadata={"help": "Read at most this many corpus lines."})
-    max_tokens: int | None = field(default=8_000_000, metadata={
-        "help": "Tokenise at most this many corpus tokens (enough for the time budget; the rest is unused)."})
-    heldout_blocks: int = field(default=32, metadata={
-        "help": "Blocks kept out of training to measure held-out loss at the end (0 = none)."})
+    max_tokens: int | None = field(
+        default=8_000_000,
+        metadata={"help": "Tokenise at most this many corpus tokens (enough for the time budget; the rest is unused)."},
+    )
+    heldout_blocks: int = field(
+        default=32, metadata={"help": "Blocks kept out of training to measure held-out loss at the end (0 = none)."}
+    )
     logging_steps: int = field(default=50, metadata={"help": "Print progress every this many steps."})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
-    bf16: bool | str = field(default="auto", metadata={
-        "help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."})
+    bf16: bool | str = field(
+        default="auto",
+        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
+    )
     seed: int = field(default=0, metadata={"help": "Seed for block order and held-out split."})
 
 
 def read_corpus(corpus: Iterable[str] | str | Path, max_lines: int | None = None) -> list[str]:
     """Documents of a corpus: an iterable of strings, a .txt file (one per line) or a .jsonl file
     (field "text"). Blank documents are skipped."""
-    if isinstance(corpus, (str, Path)) and Path(corpus).suffix in (".txt", ".jsonl", ".json") \
-            and Path(corpus).exists():
+    if isinstance(corpus, (str, Path)) and Path(corpus).suffix in (".txt", ".jsonl", ".json") and Path(corpus).exists():
         corpus = _read_corpus_file(Path(corpus))
     elif isinstance(corpus, (str, Path)):
         raise FileNotFoundError(f"no corpus file {corpus} (expected an existing .txt or .jsonl file)")
@@ -93,7 +116,7 @@ def pack_blocks(tokenizer, docs: list[str], block_size: int, max_tokens: int | N
     ids: list[int] = []
     eos = tokenizer.eos_token_id
     for i in range(0, len(docs), 2048):
-        for seq in tokenizer(docs[i:i + 2048], add_special_tokens=True)["input_ids"]:
+        for seq in tokenizer(docs[i : i + 2048], add_special_tokens=True)["input_ids"]:
             ids.extend(seq)
             ids.append(eos)
         if max_tokens is not None and len(ids) >= max_tokens:
@@ -118,8 +141,15 @@ class BlockDataset(torch.utils.data.Dataset):
         return {"input_ids": b, "labels": b}
 
 
-def pretrain(model, tokenizer, docs: list[str], config: PretrainConfig | None = None, *,
-             out_dir: str | Path | None = None, quiet: bool = False) -> dict[str, Any]:
+def pretrain(
+    model,
+    tokenizer,
+    docs: list[str],
+    config: PretrainConfig | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
     """Pre-train `model` in place on `docs`; returns figures (steps, tokens, tokens/s, losses)."""
     from transformers import TrainingArguments, default_data_collator
 
@@ -141,20 +171,41 @@ def pretrain(model, tokenizer, docs: list[str], config: PretrainConfig | None = 
     bf16 = use_bf16(config.bf16)
     args = TrainingArguments(
         output_dir=str(out_dir or tempfile.mkdtemp(prefix="scalemath-pretrain-")),
-        max_steps=max_steps, per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay, adam_beta2=config.adam_beta2,
-        max_grad_norm=config.max_grad_norm, warmup_steps=config.warmup, lr_scheduler_type="cosine",
-        logging_steps=config.logging_steps, save_strategy="no", eval_strategy="no", report_to="none",
-        disable_tqdm=True, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
-        bf16=bf16, seed=config.seed, data_seed=config.seed,
-        use_cpu=not torch.cuda.is_available())
+        max_steps=max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        adam_beta2=config.adam_beta2,
+        max_grad_norm=config.max_grad_norm,
+        warmup_steps=config.warmup,
+        lr_scheduler_type="cosine",
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        bf16=bf16,
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+    )
     log = ProgressLog("pretrain", tokens_per_step=config.batch_size * config.block_size, quiet=quiet)
-    trainer = _PretrainTrainer(model=model, args=args, train_dataset=BlockDataset(train),
-                               data_collator=default_data_collator,
-                               callbacks=[log, TimeBudget(budget_s, config.clock)])
+    trainer = _PretrainTrainer(
+        model=model,
+        args=args,
+        train_dataset=BlockDataset(train),
+        data_collator=default_data_collator,
+        callbacks=[log, TimeBudget(budget_s, config.clock)],
+    )
     quiet_trainer(trainer)
-    trainer.budget = {"warmup": config.warmup, "min_ratio": config.min_lr_ratio, "budget_s": budget_s,
-                      "clock_name": config.clock}
+    trainer.budget = {
+        "warmup": config.warmup,
+        "min_ratio": config.min_lr_ratio,
+        "budget_s": budget_s,
+        "clock_name": config.clock,
+    }
     t1, c1 = time.monotonic(), time.process_time()
     result = trainer.train()
     train_seconds, cpu_seconds = time.monotonic() - t1, time.process_time() - c1
@@ -163,14 +214,19 @@ def pretrain(model, tokenizer, docs: list[str], config: PretrainConfig | None = 
     steps = trainer.state.global_step
     tokens = steps * config.batch_size * config.block_size
     stats = {
-        "steps": steps, "tokens": tokens, "train_blocks": int(train.shape[0]),
+        "steps": steps,
+        "tokens": tokens,
+        "train_blocks": int(train.shape[0]),
         "epochs": round(steps / steps_per_epoch, 3),
-        "train_seconds": round(train_seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
-        "pack_seconds": round(pack_seconds, 2), "tokens_per_second": round(tokens / max(train_seconds, 1e-9), 1),
+        "train_seconds": round(train_seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "pack_seconds": round(pack_seconds, 2),
+        "tokens_per_second": round(tokens / max(train_seconds, 1e-9), 1),
         "train_loss_mean": round(float(result.training_loss), 4),
         "final_loss": None if log.last_loss is None else round(log.last_loss, 4),
         "heldout_loss": round(heldout_loss(model, held), 4) if n_held else None,
-        "threads": threads, "bf16": bf16,
+        "threads": threads,
+        "bf16": bf16,
     }
     model.config.use_cache = True
     return stats
@@ -188,7 +244,7 @@ def heldout_loss(model, blocks: torch.Tensor, batch_size: int = 16) -> float:
     dev = next(model.parameters()).device
     total, n = 0.0, 0
     for i in range(0, blocks.shape[0], batch_size):
-        b = blocks[i:i + batch_size].to(dev)
+        b = blocks[i : i + batch_size].to(dev)
         total += float(model(input_ids=b, labels=b).loss) * b.shape[0]
         n += b.shape[0]
     model.train(was_training)

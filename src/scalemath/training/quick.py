@@ -8,6 +8,7 @@ model's near-flat logits make greedy agreement between two engines a coin toss a
 and where no `runs/demo/sft` exists. The result is cached: a directory that already holds a finished
 checkpoint of the same settings is returned as is.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,14 @@ def quick_problems(n: int, seed: int = 0, split: str = "train"):
     """The procedural problems `quick_sft_model` trains on (and tests prompt with: split='test')."""
     from scalemath.datasets.procedural import generate
 
-    return generate(n, steps=(1, 2), seed=seed, split=split, number_range=(2, 10),
-                    families=["ages", "inventory", "shopping", "sharing"])
+    return generate(
+        n,
+        steps=(1, 2),
+        seed=seed,
+        split=split,
+        number_range=(2, 10),
+        families=["ages", "inventory", "shopping", "sharing"],
+    )
 
 
 def quick_sft_model(out: str | Path, config: QuickSFTConfig | None = None, *, quiet: bool = True) -> Path:
@@ -62,18 +69,41 @@ def quick_sft_model(out: str | Path, config: QuickSFTConfig | None = None, *, qu
     out.mkdir(parents=True, exist_ok=True)
     data = out / "train.jsonl"
     write_jsonl(data, quick_problems(cfg.train_n, cfg.seed))
-    lines = list(pretrain_corpus(config=CorpusConfig(seed=cfg.seed, n_lines=cfg.corpus_lines,
-                                                     max_number=100, max_factor=12)))
+    lines = list(
+        pretrain_corpus(config=CorpusConfig(seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=100, max_factor=12))
+    )
     shape = dataclasses.replace(PRESETS[cfg.preset], seed=cfg.seed)
-    base = build_tiny_base(lines, out / "base", shape,
-                           PretrainConfig(minutes=None, max_steps=cfg.pretrain_steps, block_size=cfg.block_size,
-                                          batch_size=cfg.pretrain_batch_size, seed=cfg.seed,
-                                          threads=cfg.threads, heldout_blocks=0, logging_steps=10**6),
-                           quiet=quiet)
-    train_sft(SFTRunConfig(model=str(base), data=str(data), out=str(sft), template="qa", seed=cfg.seed,
-                           max_steps=cfg.sft_steps, learning_rate=cfg.sft_lr, batch_size=cfg.sft_batch_size,
-                           per_device_batch_size=cfg.sft_batch_size, threads=cfg.threads,
-                           logging_steps=10**6),
-              quiet=quiet)
+    base = build_tiny_base(
+        lines,
+        out / "base",
+        shape,
+        PretrainConfig(
+            minutes=None,
+            max_steps=cfg.pretrain_steps,
+            block_size=cfg.block_size,
+            batch_size=cfg.pretrain_batch_size,
+            seed=cfg.seed,
+            threads=cfg.threads,
+            heldout_blocks=0,
+            logging_steps=10**6,
+        ),
+        quiet=quiet,
+    )
+    train_sft(
+        SFTRunConfig(
+            model=str(base),
+            data=str(data),
+            out=str(sft),
+            template="qa",
+            seed=cfg.seed,
+            max_steps=cfg.sft_steps,
+            learning_rate=cfg.sft_lr,
+            batch_size=cfg.sft_batch_size,
+            per_device_batch_size=cfg.sft_batch_size,
+            threads=cfg.threads,
+            logging_steps=10**6,
+        ),
+        quiet=quiet,
+    )
     meta_path.write_text(json.dumps(want, indent=2) + "\n")
     return sft

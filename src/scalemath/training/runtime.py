@@ -1,5 +1,6 @@
 """Shared training plumbing: CPU threads, precision, a time-or-step cosine schedule, time budget and
 progress logging callbacks, version stamps. Used by both pre-training and SFT."""
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,13 @@ def setup_threads(threads: int | None = None) -> int:
 
     n = threads or os.cpu_count() or 1
     if n > 1 and not OMP_PASSIVE:
-        warnings.warn("torch was imported before scalemath.training without OMP_WAIT_POLICY=PASSIVE: on a "
-                      "busy CPU, several busy-waiting threads can train 10-40x slower than one; set the "
-                      "variable before starting Python, or use threads=1", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "torch was imported before scalemath.training without OMP_WAIT_POLICY=PASSIVE: on a "
+            "busy CPU, several busy-waiting threads can train 10-40x slower than one; set the "
+            "variable before starting Python, or use threads=1",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     torch.set_num_threads(n)
     return n
 
@@ -40,9 +45,13 @@ def versions() -> dict[str, str]:
 
     import scalemath
 
-    return {"scalemath": getattr(scalemath, "__version__", "?"), "torch": torch.__version__,
-            "transformers": transformers.__version__, "trl": trl.__version__,
-            "tokenizers": tokenizers.__version__}
+    return {
+        "scalemath": getattr(scalemath, "__version__", "?"),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
 
 
 def quiet_trainer(trainer) -> None:
@@ -68,8 +77,14 @@ class BudgetCosine:
     the larger of step/total_steps and elapsed/budget_s, so a wall-clock budget anneals the LR
     properly even when the number of steps it will allow is unknown in advance."""
 
-    def __init__(self, total_steps: int, warmup: float = 0.03, min_ratio: float = 0.0,
-                 budget_s: float | None = None, clock_name: str = "wall"):
+    def __init__(
+        self,
+        total_steps: int,
+        warmup: float = 0.03,
+        min_ratio: float = 0.0,
+        budget_s: float | None = None,
+        clock_name: str = "wall",
+    ):
         self.total_steps, self.warmup, self.min_ratio, self.budget_s = total_steps, warmup, min_ratio, budget_s
         self.now = clock(clock_name)
         self.t0: float | None = None
@@ -99,7 +114,8 @@ class BudgetScheduleMixin:
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None and self.budget is not None:
             self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer or self.optimizer, BudgetCosine(num_training_steps, **self.budget))
+                optimizer or self.optimizer, BudgetCosine(num_training_steps, **self.budget)
+            )
             return self.lr_scheduler
         return super().create_scheduler(num_training_steps, optimizer)
 
@@ -155,4 +171,5 @@ class ProgressLog(TrainerCallback):
             self.console.print(
                 f"[{self.name}] step {state.global_step}{total}  loss {self.last_loss:.4f}  "
                 f"lr {logs.get('learning_rate', float('nan')):.2e}  {self.tokens / dt:,.0f} tok/s  {dt:.0f}s",
-                highlight=False)
+                highlight=False,
+            )

@@ -11,6 +11,7 @@ One `SFTRunConfig` drives the Python API (`train_sft`), the CLI (`scalemath trai
 
 The output directory gets the model and tokenizer (`save_pretrained`) and `train_meta.json`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,14 +29,32 @@ TINY_MAX_PARAMS = 50_000_000
 TRAIN_META = "train_meta.json"
 
 PROFILES: dict[str, dict[str, Any]] = {
-    "paper": dict(epochs=3.0, learning_rate=2e-5, batch_size=128, per_device_batch_size=4,
-                  warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512,
-                  gradient_checkpointing=True, group_by_length=False),
+    "paper": dict(
+        epochs=3.0,
+        learning_rate=2e-5,
+        batch_size=128,
+        per_device_batch_size=4,
+        warmup=0.03,
+        lr_scheduler="cosine",
+        weight_decay=0.0,
+        max_length=512,
+        gradient_checkpointing=True,
+        group_by_length=False,
+    ),
     # Measured (bench_tiny_quality-style, 1 CPU-minute of SFT on a nano base): batch 4 / lr 1e-3 beat
     # batch 32 / 2e-3, 8 / 1e-3, 8 / 2e-3, 4 / 5e-4 and 2 / 1e-3 on greedy accuracy.
-    "tiny": dict(epochs=3.0, learning_rate=1e-3, batch_size=4, per_device_batch_size=4,
-                 warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512,
-                 gradient_checkpointing=False, group_by_length=True),
+    "tiny": dict(
+        epochs=3.0,
+        learning_rate=1e-3,
+        batch_size=4,
+        per_device_batch_size=4,
+        warmup=0.03,
+        lr_scheduler="cosine",
+        weight_decay=0.0,
+        max_length=512,
+        gradient_checkpointing=False,
+        group_by_length=True,
+    ),
 }
 
 
@@ -44,83 +63,153 @@ class SFTRunConfig:
     """One SFT run. Fields set to None are filled from the profile (see module docstring)."""
 
     model: str = field(default="", metadata={"help": "Model directory or hub id to start from."})
-    data: str = field(default="", metadata={
-        "help": "JSONL of Problem records (question + solution) or Sample records (question + completion)."})
+    data: str = field(
+        default="",
+        metadata={"help": "JSONL of Problem records (question + solution) or Sample records (question + completion)."},
+    )
     out: str = field(default="", metadata={"help": "Output directory for model, tokenizer and train_meta.json."})
-    allow_contamination: bool = field(default=False, metadata={
-        "help": "Keep records that match a test question (GSM8K test, MATH test, MATH-500, test_sets, "
-                "own_test_sets) instead of dropping them; matches are reported in train_meta.json either way."})
-    test_sets: list[str] = field(default_factory=list, metadata={
-        "help": "More test sets (files of any load_problems format) to check the data against with the "
-                "n-gram, exact and near-duplicate tests."})
-    own_test_sets: list[str] = field(default_factory=list, metadata={
-        "help": "The run's own test split (files): matched on the exact normalized question only "
-                "(a procedural test split shares templates with the training split by design)."})
+    allow_contamination: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep records that match a test question (GSM8K test, MATH test, MATH-500, test_sets, "
+            "own_test_sets) instead of dropping them; matches are reported in train_meta.json either way."
+        },
+    )
+    test_sets: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "More test sets (files of any load_problems format) to check the data against with the "
+            "n-gram, exact and near-duplicate tests."
+        },
+    )
+    own_test_sets: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "The run's own test split (files): matched on the exact normalized question only "
+            "(a procedural test split shares templates with the training split by design)."
+        },
+    )
     template: str = field(default="qa", metadata={"help": "Prompt template name in scalemath.prompts (qa, alpaca)."})
-    fraction: float = field(default=1.0, metadata={
-        "help": "Train on this fraction of the records; nested across fractions for the same seed."})
+    fraction: float = field(
+        default=1.0,
+        metadata={"help": "Train on this fraction of the records; nested across fractions for the same seed."},
+    )
     seed: int = field(default=0, metadata={"help": "Seed for the data subset, shuffling and init."})
     profile: str = field(default="auto", metadata={"help": "Defaults to use: auto, tiny or paper."})
     epochs: float | None = field(default=None, metadata={"help": "Passes over the data (paper: 3)."})
     learning_rate: float | None = field(default=None, metadata={"help": "Peak learning rate (paper: 2e-5)."})
-    batch_size: int | None = field(default=None, metadata={
-        "help": "Global batch size in sequences (paper: 128) = per-device batch x devices x accumulation."})
-    per_device_batch_size: int | None = field(default=None, metadata={
-        "help": "Sequences per device per forward pass; gradient accumulation makes up the rest."})
+    batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Global batch size in sequences (paper: 128) = per-device batch x devices x accumulation."},
+    )
+    per_device_batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Sequences per device per forward pass; gradient accumulation makes up the rest."},
+    )
     warmup: float | None = field(default=None, metadata={"help": "Warmup fraction of the run (paper: 0.03)."})
     lr_scheduler: str | None = field(default=None, metadata={"help": "transformers scheduler name (paper: cosine)."})
-    min_lr_ratio: float = field(default=0.0, metadata={
-        "help": "Final LR as a fraction of the peak, for the cosine schedule."})
+    min_lr_ratio: float = field(
+        default=0.0, metadata={"help": "Final LR as a fraction of the peak, for the cosine schedule."}
+    )
     weight_decay: float | None = field(default=None, metadata={"help": "AdamW weight decay (paper: 0)."})
-    max_length: int | None = field(default=None, metadata={
-        "help": "Truncate prompt+completion to this many tokens (paper: 512)."})
+    max_length: int | None = field(
+        default=None, metadata={"help": "Truncate prompt+completion to this many tokens (paper: 512)."}
+    )
     max_steps: int | None = field(default=None, metadata={"help": "Stop after this many optimiser steps."})
-    max_minutes: float | None = field(default=None, metadata={
-        "help": "Stop after this much wall-clock training time; the cosine schedule anneals by time too."})
-    budget_clock: str = field(default="wall", metadata={
-        "help": "What max_minutes measures: 'wall' (elapsed) or 'cpu' (process CPU time; fair on a busy machine)."})
-    packing: bool = field(default=False, metadata={
-        "help": "Pack examples into max_length blocks (TRL bfd, padding-free). Needs a flash-attention "
-                "attn_implementation: with sdpa/eager, packed examples would attend to each other."})
-    group_by_length: bool | None = field(default=None, metadata={
-        "help": "Batch examples of similar length together to cut padding (tiny: on; paper: off)."})
-    attn_implementation: str | None = field(default=None, metadata={
-        "help": "Attention kernel passed to from_pretrained (sdpa, eager, flash_attention_2); None = default."})
-    gradient_checkpointing: bool | None = field(default=None, metadata={
-        "help": "Recompute activations in backward to save memory (paper profile: on; tiny: off)."})
-    bf16: bool | str = field(default="auto", metadata={
-        "help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."})
-    dtype: str = field(default="float32", metadata={
-        "help": "dtype the weights are loaded in (float32 keeps fp32 master weights; bfloat16 halves memory)."})
+    max_minutes: float | None = field(
+        default=None,
+        metadata={"help": "Stop after this much wall-clock training time; the cosine schedule anneals by time too."},
+    )
+    budget_clock: str = field(
+        default="wall",
+        metadata={
+            "help": "What max_minutes measures: 'wall' (elapsed) or 'cpu' (process CPU time; fair on a busy machine)."
+        },
+    )
+    packing: bool = field(
+        default=False,
+        metadata={
+            "help": "Pack examples into max_length blocks (TRL bfd, padding-free). Needs a flash-attention "
+            "attn_implementation: with sdpa/eager, packed examples would attend to each other."
+        },
+    )
+    group_by_length: bool | None = field(
+        default=None,
+        metadata={"help": "Batch examples of similar length together to cut padding (tiny: on; paper: off)."},
+    )
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={
+            "help": "Attention kernel passed to from_pretrained (sdpa, eager, flash_attention_2); None = default."
+        },
+    )
+    gradient_checkpointing: bool | None = field(
+        default=None,
+        metadata={"help": "Recompute activations in backward to save memory (paper profile: on; tiny: off)."},
+    )
+    bf16: bool | str = field(
+        default="auto",
+        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
+    )
+    dtype: str = field(
+        default="float32",
+        metadata={
+            "help": "dtype the weights are loaded in (float32 keeps fp32 master weights; bfloat16 halves memory)."
+        },
+    )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
     logging_steps: int = field(default=10, metadata={"help": "Print progress every this many steps."})
-    lora_r: int = field(default=0, metadata={
-        "help": "LoRA rank (PEFT); 0 = full fine-tuning. The adapter is merged into the saved model "
-                "unless lora_merge is False, so later stages load it like any checkpoint."})
+    lora_r: int = field(
+        default=0,
+        metadata={
+            "help": "LoRA rank (PEFT); 0 = full fine-tuning. The adapter is merged into the saved model "
+            "unless lora_merge is False, so later stages load it like any checkpoint."
+        },
+    )
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA branch."})
-    lora_target_modules: str = field(default="all-linear", metadata={
-        "help": "Modules that get adapters: 'all-linear' or a comma-separated list (q_proj,v_proj)."})
-    lora_merge: bool = field(default=True, metadata={
-        "help": "Save base weights with the adapter merged in (True) or the adapter alone (False)."})
-    load_in_4bit: bool = field(default=False, metadata={
-        "help": "QLoRA: load the base weights in 4-bit (bitsandbytes) and train LoRA adapters on top; needs "
-                "lora_r > 0. The adapter is merged into the full-precision base on save."})
+    lora_target_modules: str = field(
+        default="all-linear",
+        metadata={"help": "Modules that get adapters: 'all-linear' or a comma-separated list (q_proj,v_proj)."},
+    )
+    lora_merge: bool = field(
+        default=True,
+        metadata={"help": "Save base weights with the adapter merged in (True) or the adapter alone (False)."},
+    )
+    load_in_4bit: bool = field(
+        default=False,
+        metadata={
+            "help": "QLoRA: load the base weights in 4-bit (bitsandbytes) and train LoRA adapters on top; needs "
+            "lora_r > 0. The adapter is merged into the full-precision base on save."
+        },
+    )
     bnb_4bit_quant_type: str = field(default="nf4", metadata={"help": "QLoRA: 4-bit data type, nf4 or fp4."})
-    bnb_4bit_compute_dtype: str = field(default="auto", metadata={
-        "help": "QLoRA: dtype of the 4-bit matmuls; auto = bfloat16 on CUDA, float32 on CPU."})
-    bnb_4bit_double_quant: bool = field(default=True, metadata={
-        "help": "QLoRA: quantize the quantization constants too (~0.4 bits/parameter saved)."})
-    control: str | None = field(default=None, metadata={
-        "help": "Make this run a compute-matched control of the run in control_of: 'steps' (the same "
-                "optimizer steps), 'tokens' (the same training tokens) or 'epochs' (the same passes over "
-                "the data, the RFT paper's choice). Sets max_steps (epochs and max_steps are ignored); "
-                "train_meta.json records what was matched and the resulting steps, tokens and epochs "
-                "(training.control)."})
-    control_of: str | None = field(default=None, metadata={
-        "help": "Output directory (or train_meta.json) of the finished reference run a control matches."})
-    trainer_kwargs: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "Extra TRL SFTConfig / TrainingArguments fields (e.g. deepspeed, fsdp, optim), applied last."})
+    bnb_4bit_compute_dtype: str = field(
+        default="auto", metadata={"help": "QLoRA: dtype of the 4-bit matmuls; auto = bfloat16 on CUDA, float32 on CPU."}
+    )
+    bnb_4bit_double_quant: bool = field(
+        default=True, metadata={"help": "QLoRA: quantize the quantization constants too (~0.4 bits/parameter saved)."}
+    )
+    control: str | None = field(
+        default=None,
+        metadata={
+            "help": "Make this run a compute-matched control of the run in control_of: 'steps' (the same "
+            "optimizer steps), 'tokens' (the same training tokens) or 'epochs' (the same passes over "
+            "the data, the RFT paper's choice). Sets max_steps (epochs and max_steps are ignored); "
+            "train_meta.json records what was matched and the resulting steps, tokens and epochs "
+            "(training.control)."
+        },
+    )
+    control_of: str | None = field(
+        default=None,
+        metadata={"help": "Output directory (or train_meta.json) of the finished reference run a control matches."},
+    )
+    trainer_kwargs: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Extra TRL SFTConfig / TrainingArguments fields (e.g. deepspeed, fsdp, optim), applied last."
+        },
+    )
 
     # ---- YAML -------------------------------------------------------------------------------
     @classmethod
@@ -172,13 +261,13 @@ class PreparedSFT:
     """A ready-to-run SFT job: the TRL trainer plus what `train_sft` records about it."""
 
     trainer: Any
-    config: SFTRunConfig          # resolved: no None left in profile fields
+    config: SFTRunConfig  # resolved: no None left in profile fields
     tokenizer: Any
-    log: Any                      # the ProgressLog callback
-    n_records: int                # records in the data file
-    n_examples: int               # records used (the fraction)
+    log: Any  # the ProgressLog callback
+    n_records: int  # records in the data file
+    n_examples: int  # records used (the fraction)
     n_params: int
-    data_check: dict[str, Any] | None   # what the test-set check found (None: not run)
+    data_check: dict[str, Any] | None  # what the test-set check found (None: not run)
     threads: int
     bf16: bool
     grad_accum: int
@@ -196,9 +285,14 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     for name in ("model", "data", "out"):
         if not getattr(config, name):
             raise ValueError(f"SFT config needs '{name}'")
-    data = prepare_data(config.data, TrainingDataCheck(
-        test_sets=tuple(config.test_sets), own_test_sets=tuple(config.own_test_sets),
-        allow_contamination=config.allow_contamination))
+    data = prepare_data(
+        config.data,
+        TrainingDataCheck(
+            test_sets=tuple(config.test_sets),
+            own_test_sets=tuple(config.own_test_sets),
+            allow_contamination=config.allow_contamination,
+        ),
+    )
     if data.check is not None and (data.check.flagged or not quiet):
         print(data.check.message(), file=sys.stderr, flush=True)
 
@@ -212,8 +306,10 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     from scalemath.training.runtime import ProgressLog, TimeBudget, quiet_trainer, setup_threads, use_bf16
 
     if bool(config.control) != bool(config.control_of):
-        raise ValueError("a control run needs both 'control' (steps, tokens or epochs) and 'control_of' "
-                         "(the reference run's output directory)")
+        raise ValueError(
+            "a control run needs both 'control' (steps, tokens or epochs) and 'control_of' "
+            "(the reference run's output directory)"
+        )
     if config.control:
         from scalemath.training.control import KINDS, read_reference
 
@@ -232,54 +328,81 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         load_kw.update(qlora_load_kwargs(config))
     model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype, **load_kw)
     if config.packing and not str(model.config._attn_implementation).startswith("flash"):
-        raise ValueError(f"packing=True needs a flash-attention kernel (attn_implementation), the model uses "
-                         f"{model.config._attn_implementation!r}, which would let packed examples attend to "
-                         "each other; use packing=False (the default) instead")
+        raise ValueError(
+            f"packing=True needs a flash-attention kernel (attn_implementation), the model uses "
+            f"{model.config._attn_implementation!r}, which would let packed examples attend to "
+            "each other; use packing=False (the default) instead"
+        )
     n_params = sum(p.numel() for p in model.parameters())
     cfg = config.resolved(n_params)
 
-    examples, n_records = load_examples(cfg.data, cfg.template, tokenizer.eos_token, cfg.fraction, cfg.seed,
-                                        data=data)
+    examples, n_records = load_examples(cfg.data, cfg.template, tokenizer.eos_token, cfg.fraction, cfg.seed, data=data)
     datasets.disable_progress_bars()
-    dataset = Dataset.from_dict({"prompt": [e.prompt for e in examples],
-                                 "completion": [e.completion for e in examples]})
+    dataset = Dataset.from_dict(
+        {"prompt": [e.prompt for e in examples], "completion": [e.completion for e in examples]}
+    )
 
     if not torch.cuda.is_available():
         for env, what in (("ACCELERATE_USE_FSDP", "FSDP"), ("ACCELERATE_USE_DEEPSPEED", "DeepSpeed")):
             if os.environ.get(env, "false").lower() == "true":
                 # accelerate would quietly train with plain DDP on CPU instead (MULTI_CPU)
-                raise ValueError(f"the accelerate config asks for {what}, which needs CUDA GPUs; on CPU "
-                                 "launch with training/configs/accelerate_ddp.yaml (data parallel) instead")
+                raise ValueError(
+                    f"the accelerate config asks for {what}, which needs CUDA GPUs; on CPU "
+                    "launch with training/configs/accelerate_ddp.yaml (data parallel) instead"
+                )
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per_device = min(cfg.per_device_batch_size, cfg.batch_size)
     accum = max(1, round(cfg.batch_size / (per_device * world)))
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
     bf16 = use_bf16(cfg.bf16)
     args = dict(
-        output_dir=str(Path(cfg.out) / "trainer"), num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps or -1, per_device_train_batch_size=per_device,
-        gradient_accumulation_steps=accum, learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
-        warmup_steps=cfg.warmup, lr_scheduler_type=cfg.lr_scheduler, max_length=cfg.max_length,
-        packing=cfg.packing, completion_only_loss=True, **checkpointing_arg(cfg.gradient_checkpointing),
-        bf16=bf16, logging_steps=cfg.logging_steps, save_strategy="no", eval_strategy="no",
-        report_to="none", disable_tqdm=True, dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(), use_cpu=not torch.cuda.is_available(),
+        output_dir=str(Path(cfg.out) / "trainer"),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accum,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=cfg.warmup,
+        lr_scheduler_type=cfg.lr_scheduler,
+        max_length=cfg.max_length,
+        packing=cfg.packing,
+        completion_only_loss=True,
+        **checkpointing_arg(cfg.gradient_checkpointing),
+        bf16=bf16,
+        logging_steps=cfg.logging_steps,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
-        seed=cfg.seed, data_seed=cfg.seed,
-        ddp_find_unused_parameters=False)   # every parameter gets a gradient (LoRA: frozen ones need none)
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        ddp_find_unused_parameters=False,
+    )  # every parameter gets a gradient (LoRA: frozen ones need none)
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
     with peft_checkpointing_warning_ignored():
-        trainer = _sft_trainer_class()(model=model, args=SFTConfig(**args), train_dataset=dataset,
-                                       processing_class=tokenizer, peft_config=lora_config(cfg),
-                                       callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)])
+        trainer = _sft_trainer_class()(
+            model=model,
+            args=SFTConfig(**args),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(cfg),
+            callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)],
+        )
     quiet_trainer(trainer)
     kept = len(trainer.train_dataset) if hasattr(trainer.train_dataset, "__len__") else len(examples)
     if kept < len(examples):  # TRL drops examples whose prompt alone fills max_length
         from scalemath.records import InputError
 
-        what = (f"{len(examples) - kept} of {len(examples)} examples have a prompt of max_length="
-                f"{cfg.max_length} tokens or more, leaving nothing to learn from them")
+        what = (
+            f"{len(examples) - kept} of {len(examples)} examples have a prompt of max_length="
+            f"{cfg.max_length} tokens or more, leaving nothing to learn from them"
+        )
         if not kept:
             raise InputError(f"{cfg.data}: {what}; raise max_length or shorten the questions")
         print(f"warning: {what}; they are dropped", file=sys.stderr, flush=True)
@@ -287,18 +410,39 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     if cfg.control:
         from scalemath.training.control import resolve
 
-        control = resolve(cfg.control, reference, n_examples=len(trainer.train_dataset),
-                          tokens_per_epoch=sum(len(x) for x in trainer.train_dataset["input_ids"]),
-                          per_device=per_device, grad_accum=accum, world_size=world,
-                          reference_path=str(cfg.control_of))
+        control = resolve(
+            cfg.control,
+            reference,
+            n_examples=len(trainer.train_dataset),
+            tokens_per_epoch=sum(len(x) for x in trainer.train_dataset["input_ids"]),
+            per_device=per_device,
+            grad_accum=accum,
+            world_size=world,
+            reference_path=str(cfg.control_of),
+        )
         trainer.args.max_steps = control["steps"]  # read by train(); the schedule spans these steps
     if cfg.lr_scheduler == "cosine":
-        trainer.budget = {"warmup": cfg.warmup, "min_ratio": cfg.min_lr_ratio, "budget_s": budget_s,
-                          "clock_name": cfg.budget_clock}
-    return PreparedSFT(trainer=trainer, config=cfg, tokenizer=tokenizer, log=log, n_records=n_records,
-                       n_examples=kept, n_params=n_params, data_check=data.summary(),
-                       threads=threads, bf16=bf16,
-                       grad_accum=accum, world_size=world, control=control)
+        trainer.budget = {
+            "warmup": cfg.warmup,
+            "min_ratio": cfg.min_lr_ratio,
+            "budget_s": budget_s,
+            "clock_name": cfg.budget_clock,
+        }
+    return PreparedSFT(
+        trainer=trainer,
+        config=cfg,
+        tokenizer=tokenizer,
+        log=log,
+        n_records=n_records,
+        n_examples=kept,
+        n_params=n_params,
+        data_check=data.summary(),
+        threads=threads,
+        bf16=bf16,
+        grad_accum=accum,
+        world_size=world,
+        control=control,
+    )
 
 
 @contextlib.contextmanager
@@ -308,8 +452,7 @@ def peft_checkpointing_warning_ignored():
     `is_activation_checkpointing`. Our code cannot avoid it: TRL builds the PeftModel for a LoRA run,
     and merging a QLoRA adapter loads one."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated",
-                                category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         yield
 
 
@@ -323,8 +466,9 @@ def checkpointing_arg(enabled: bool) -> dict[str, bool]:
     for name in ("activation_checkpointing", "gradient_checkpointing"):
         if name in names:
             return {name: bool(enabled)}
-    raise TypeError("this transformers' TrainingArguments has neither activation_checkpointing nor "
-                    "gradient_checkpointing")
+    raise TypeError(
+        "this transformers' TrainingArguments has neither activation_checkpointing nor gradient_checkpointing"
+    )
 
 
 def lora_config(cfg: SFTRunConfig):
@@ -336,9 +480,13 @@ def lora_config(cfg: SFTRunConfig):
     except ImportError:
         raise ImportError("LoRA needs PEFT: pip install 'scalemath[peft]'") from None
     targets = cfg.lora_target_modules
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets if targets == "all-linear" else targets.split(","),
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets if targets == "all-linear" else targets.split(","),
+        task_type="CAUSAL_LM",
+    )
 
 
 def qlora_load_kwargs(cfg: SFTRunConfig) -> dict[str, Any]:
@@ -363,8 +511,12 @@ def qlora_load_kwargs(cfg: SFTRunConfig) -> dict[str, Any]:
     compute = getattr(torch, name, None)
     if not isinstance(compute, torch.dtype):
         raise ValueError(f"bnb_4bit_compute_dtype {name!r} is not a torch dtype")
-    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=cfg.bnb_4bit_quant_type,
-                               bnb_4bit_compute_dtype=compute, bnb_4bit_use_double_quant=cfg.bnb_4bit_double_quant)
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=cfg.bnb_4bit_quant_type,
+        bnb_4bit_compute_dtype=compute,
+        bnb_4bit_use_double_quant=cfg.bnb_4bit_double_quant,
+    )
     # each process holds a whole quantized copy on its own device (data parallel)
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
     return {"quantization_config": quant, "device_map": {"": device}}
@@ -425,27 +577,44 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     seen = int(getattr(trainer, "_total_train_tokens", 0) or job.log.tokens or 0)
     from scalemath.training.control import steps_per_epoch
 
-    spe = steps_per_epoch(len(trainer.train_dataset), min(cfg.per_device_batch_size, cfg.batch_size),
-                          job.grad_accum, job.world_size)
+    spe = steps_per_epoch(
+        len(trainer.train_dataset), min(cfg.per_device_batch_size, cfg.batch_size), job.grad_accum, job.world_size
+    )
     steps = trainer.state.global_step
     meta = {
         "config": cfg.to_dict(),
-        "data": {"path": str(cfg.data), "sha256": file_hash(cfg.data), "records": job.n_records,
-                 "fraction": cfg.fraction, "examples": job.n_examples, "tokens": n_tokens,
-                 "target_tokens": n_target, "test_set_check": job.data_check},
+        "data": {
+            "path": str(cfg.data),
+            "sha256": file_hash(cfg.data),
+            "records": job.n_records,
+            "fraction": cfg.fraction,
+            "examples": job.n_examples,
+            "tokens": n_tokens,
+            "target_tokens": n_target,
+            "test_set_check": job.data_check,
+        },
         "model": {"start": cfg.model, "parameters": job.n_params},
         "steps": steps,
         "epochs_done": round(float(trainer.state.epoch or 0), 3),
         # what a compute-matched control matches (training.control): steps, epochs = steps / steps
         # per epoch, tokens = epochs x non-padding tokens per epoch
-        "compute": {"steps": steps, "epochs": round(steps / spe, 4), "tokens": int(round(steps / spe * n_tokens)),
-                    "steps_per_epoch": spe, "batch_size": cfg.batch_size},
+        "compute": {
+            "steps": steps,
+            "epochs": round(steps / spe, 4),
+            "tokens": int(round(steps / spe * n_tokens)),
+            "steps_per_epoch": spe,
+            "batch_size": cfg.batch_size,
+        },
         "control": job.control,
-        "gradient_accumulation": job.grad_accum, "world_size": job.world_size, "threads": job.threads,
+        "gradient_accumulation": job.grad_accum,
+        "world_size": job.world_size,
+        "threads": job.threads,
         "bf16": job.bf16,
-        "train_seconds": round(train_seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
+        "train_seconds": round(train_seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
         "total_seconds": round(time.monotonic() - t_start, 2),
-        "tokens_seen": seen, "tokens_per_second": round(seen / max(train_seconds, 1e-9), 1),
+        "tokens_seen": seen,
+        "tokens_per_second": round(seen / max(train_seconds, 1e-9), 1),
         "train_loss_mean": round(float(result.training_loss), 4),
         "final_loss": None if job.log.last_loss is None else round(job.log.last_loss, 4),
         "loss_curve": job.log.losses,

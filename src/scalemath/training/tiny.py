@@ -5,6 +5,7 @@ it (see `pretrain.py`) and saves both with `save_pretrained`, so every later sta
 with `AutoModelForCausalLM.from_pretrained(dir)` / `AutoTokenizer.from_pretrained(dir)` exactly like
 a hub checkpoint. `tiny_meta.json` beside them records the configs, sizes and measured figures.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,13 +31,18 @@ class TinyConfig:
     hidden_size: int = field(default=128, metadata={"help": "Width of the residual stream."})
     num_layers: int = field(default=4, metadata={"help": "Number of decoder blocks."})
     num_heads: int = field(default=4, metadata={"help": "Attention heads (head dim = hidden_size / num_heads)."})
-    num_kv_heads: int | None = field(default=None, metadata={
-        "help": "Key/value heads for grouped-query attention; None = num_heads (plain multi-head)."})
+    num_kv_heads: int | None = field(
+        default=None,
+        metadata={"help": "Key/value heads for grouped-query attention; None = num_heads (plain multi-head)."},
+    )
     intermediate_size: int = field(default=344, metadata={"help": "Hidden width of the SwiGLU MLP."})
-    max_positions: int = field(default=512, metadata={
-        "help": "Longest sequence (prompt + completion) in tokens; RoPE, so it costs no parameters."})
-    vocab_size: int = field(default=512, metadata={
-        "help": "Tokenizer vocabulary to train (>= 259: 256 bytes + 3 special tokens)."})
+    max_positions: int = field(
+        default=512,
+        metadata={"help": "Longest sequence (prompt + completion) in tokens; RoPE, so it costs no parameters."},
+    )
+    vocab_size: int = field(
+        default=512, metadata={"help": "Tokenizer vocabulary to train (>= 259: 256 bytes + 3 special tokens)."}
+    )
     split_digits: bool = field(default=True, metadata={"help": "Every digit its own token."})
     tie_embeddings: bool = field(default=True, metadata={"help": "Share input embedding and output head."})
     rope_theta: float = field(default=10000.0, metadata={"help": "RoPE base frequency."})
@@ -61,13 +67,21 @@ def llama_config(config: TinyConfig, tokenizer):
     if config.hidden_size % config.num_heads:
         raise ValueError(f"hidden_size {config.hidden_size} is not divisible by num_heads {config.num_heads}")
     return LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size, num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads, num_key_value_heads=config.num_kv_heads or config.num_heads,
-        max_position_embeddings=config.max_positions, rope_theta=config.rope_theta,
-        initializer_range=config.init_std, tie_word_embeddings=config.tie_embeddings,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, use_cache=True)
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_kv_heads or config.num_heads,
+        max_position_embeddings=config.max_positions,
+        rope_theta=config.rope_theta,
+        initializer_range=config.init_std,
+        tie_word_embeddings=config.tie_embeddings,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        use_cache=True,
+    )
 
 
 def init_model(config: TinyConfig, tokenizer):
@@ -78,8 +92,8 @@ def init_model(config: TinyConfig, tokenizer):
     torch.manual_seed(config.seed)
     model = LlamaForCausalLM(llama_config(config, tokenizer))
     model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id)
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
     return model
 
 
@@ -88,9 +102,14 @@ def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def build_tiny_base(corpus_lines: Iterable[str] | str | Path, out_dir: str | Path,
-                    config: TinyConfig | None = None, pretrain: PretrainConfig | None = None,
-                    *, quiet: bool = False) -> Path:
+def build_tiny_base(
+    corpus_lines: Iterable[str] | str | Path,
+    out_dir: str | Path,
+    config: TinyConfig | None = None,
+    pretrain: PretrainConfig | None = None,
+    *,
+    quiet: bool = False,
+) -> Path:
     """Train tokenizer + model from scratch on `corpus_lines` and save them to `out_dir`.
 
     `corpus_lines` is any iterable of text documents (one training document each) or the path of a
@@ -104,8 +123,9 @@ def build_tiny_base(corpus_lines: Iterable[str] | str | Path, out_dir: str | Pat
     lines = read_corpus(corpus_lines, pretrain_config.max_lines)
     if not lines:
         raise ValueError("the pre-training corpus is empty")
-    tok_cfg = TokenizerConfig(vocab_size=config.vocab_size, split_digits=config.split_digits,
-                              model_max_length=config.max_positions)
+    tok_cfg = TokenizerConfig(
+        vocab_size=config.vocab_size, split_digits=config.split_digits, model_max_length=config.max_positions
+    )
     tokenizer = train_tokenizer(lines, tok_cfg)
     tok_seconds = time.monotonic() - t0
     model = init_model(config, tokenizer)

@@ -8,6 +8,7 @@ Byte-level means every string round-trips exactly, including unseen characters.
 The result is a `transformers.PreTrainedTokenizerFast` with `<s>` (prepended to every encoding, like
 Llama), `</s>` and `<pad>`, saved with `save_pretrained` and reloaded with `AutoTokenizer`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,16 +27,24 @@ JOIN_DIGITS = r" ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 class TokenizerConfig:
     """How to train the tiny model's tokenizer."""
 
-    vocab_size: int = field(default=512, metadata={
-        "help": "Target vocabulary size including the 256 byte tokens and 3 special tokens; 259 means "
-                "bytes only (no merges)."})
+    vocab_size: int = field(
+        default=512,
+        metadata={
+            "help": "Target vocabulary size including the 256 byte tokens and 3 special tokens; 259 means "
+            "bytes only (no merges)."
+        },
+    )
     min_frequency: int = field(default=2, metadata={"help": "A pair must occur this often to be merged."})
-    split_digits: bool = field(default=True, metadata={
-        "help": "Keep every digit a separate token (recommended for arithmetic)."})
-    max_lines: int | None = field(default=200_000, metadata={
-        "help": "Train on at most this many corpus lines (the first ones); None = all."})
-    model_max_length: int = field(default=512, metadata={
-        "help": "Longest sequence the tokenizer reports as supported (set to the model's max positions)."})
+    split_digits: bool = field(
+        default=True, metadata={"help": "Keep every digit a separate token (recommended for arithmetic)."}
+    )
+    max_lines: int | None = field(
+        default=200_000, metadata={"help": "Train on at most this many corpus lines (the first ones); None = all."}
+    )
+    model_max_length: int = field(
+        default=512,
+        metadata={"help": "Longest sequence the tokenizer reports as supported (set to the model's max positions)."},
+    )
 
 
 def train_tokenizer(lines: Iterable[str], config: TokenizerConfig | None = None):
@@ -48,22 +57,33 @@ def train_tokenizer(lines: Iterable[str], config: TokenizerConfig | None = None)
         raise ValueError(f"vocab_size must be >= 259 (256 bytes + 3 special tokens), got {config.vocab_size}")
     tok = Tokenizer(models.BPE())
     pattern = SPLIT_DIGITS if config.split_digits else JOIN_DIGITS
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=config.vocab_size, min_frequency=config.min_frequency,
-        special_tokens=[PAD, BOS, EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False)
+        vocab_size=config.vocab_size,
+        min_frequency=config.min_frequency,
+        special_tokens=[PAD, BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(_take(lines, config.max_lines), trainer)
     bos_id = tok.token_to_id(BOS)
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)])
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
+    )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD,
-        model_max_length=config.model_max_length, padding_side="right")
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        model_max_length=config.model_max_length,
+        padding_side="right",
+    )
 
 
 def tokens_per_char(tokenizer, lines: Iterable[str]) -> float:

@@ -16,6 +16,7 @@ PYTHONPATH=/tmp/deps).
 
 Not run by the tests (the mirrors are not in CI); the JSONL files it writes are committed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,19 +26,37 @@ import subprocess
 from pathlib import Path
 
 SOURCES = {
-    "math_verify": dict(repo="huggingface/Math-Verify", mirror="huggingface+Math-Verify", license="Apache-2.0",
-                        files=["tests/test_all.py", "tests/test_boxed.py", "tests/test_numina_cases.py",
-                               "tests/test_open_thoughts.py", "tests/test_strict.py", "tests/test_yujianll.py"]),
-    "lighteval": dict(repo="huggingface/lighteval", mirror="huggingface+lighteval", license="MIT",
-                      files=["tests/unit/metrics/test_extractive_match.py"]),
-    "nemo_skills": dict(repo="NVIDIA/NeMo-Skills", mirror="NVIDIA+NeMo-Skills", license="Apache-2.0",
-                        files=["tests/test_math_equal.py"]),
-    "hendrycks_math": dict(repo="hendrycks/math", mirror="hendrycks+math", license="MIT",
-                           files=["modeling/math_equivalence_test.py"]),
-    "dart_math": dict(repo="hkust-nlp/dart-math", mirror="hkust-nlp+dart-math", license="MIT",
-                      files=["nbs/04_eval.ipynb"]),
-    "qwen25_math": dict(repo="QwenLM/Qwen2.5-Math", mirror="QwenLM+Qwen2.5-Math", license="MIT",
-                        files=["evaluation/grader.py"]),
+    "math_verify": dict(
+        repo="huggingface/Math-Verify",
+        mirror="huggingface+Math-Verify",
+        license="Apache-2.0",
+        files=[
+            "tests/test_all.py",
+            "tests/test_boxed.py",
+            "tests/test_numina_cases.py",
+            "tests/test_open_thoughts.py",
+            "tests/test_strict.py",
+            "tests/test_yujianll.py",
+        ],
+    ),
+    "lighteval": dict(
+        repo="huggingface/lighteval",
+        mirror="huggingface+lighteval",
+        license="MIT",
+        files=["tests/unit/metrics/test_extractive_match.py"],
+    ),
+    "nemo_skills": dict(
+        repo="NVIDIA/NeMo-Skills", mirror="NVIDIA+NeMo-Skills", license="Apache-2.0", files=["tests/test_math_equal.py"]
+    ),
+    "hendrycks_math": dict(
+        repo="hendrycks/math", mirror="hendrycks+math", license="MIT", files=["modeling/math_equivalence_test.py"]
+    ),
+    "dart_math": dict(
+        repo="hkust-nlp/dart-math", mirror="hkust-nlp+dart-math", license="MIT", files=["nbs/04_eval.ipynb"]
+    ),
+    "qwen25_math": dict(
+        repo="QwenLM/Qwen2.5-Math", mirror="QwenLM+Qwen2.5-Math", license="MIT", files=["evaluation/grader.py"]
+    ),
     "prm800k": dict(repo="openai/prm800k", mirror="openai+prm800k", license="MIT", files=[]),
 }
 
@@ -64,13 +83,15 @@ def literal(node):
 
 
 def git_show(mirror: Path, commit: str, path: str) -> str:
-    return subprocess.run(["git", "-C", str(mirror), "show", f"{commit}:{path}"], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(mirror), "show", f"{commit}:{path}"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def head(mirror: Path) -> str:
-    return subprocess.run(["git", "-C", str(mirror), "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(mirror), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _call_name(node) -> str | None:
@@ -124,7 +145,9 @@ def mv_style(text: str, positional: list[str]) -> list[dict]:
         call = _compare_call(fn)
         if call is None:
             continue
-        params_dec = [d for d in fn.decorator_list if isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "parametrize"]
+        params_dec = [
+            d for d in fn.decorator_list if isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "parametrize"
+        ]
         if params_dec:
             dec = params_dec[0]
             argnames = [a.strip() for a in literal(dec.args[0]).split(",")]
@@ -134,8 +157,9 @@ def mv_style(text: str, positional: list[str]) -> list[dict]:
                 except Skip:
                     continue
                 params = dict(zip(argnames, values))
-                if "NativeLetters" in (params.get("match_types") or []) + (params.get("match_type") or []) or \
-                        fn.name in ("test_extraction_abc", "test_multilingual_extraction_abc"):
+                if "NativeLetters" in (params.get("match_types") or []) + (
+                    params.get("match_type") or []
+                ) or fn.name in ("test_extraction_abc", "test_multilingual_extraction_abc"):
                     continue  # multiple-choice index extraction: another task (see README)
                 gold, pred = params.get("gold"), params.get("pred")
                 expected = params.get("expected", params.get("result"))
@@ -146,8 +170,16 @@ def mv_style(text: str, positional: list[str]) -> list[dict]:
                     opts["match_types"] = params["match_type"]
                 if "language" in params:
                     opts["language"] = params["language"]
-                rows.append(dict(test=fn.name, line=elt.lineno, reference=str(gold), prediction=str(pred),
-                                 expected=bool(expected), options=opts))
+                rows.append(
+                    dict(
+                        test=fn.name,
+                        line=elt.lineno,
+                        reference=str(gold),
+                        prediction=str(pred),
+                        expected=bool(expected),
+                        options=opts,
+                    )
+                )
         else:  # plain asserts: assert compare_strings("a", "b", ...) == 1
             for node in ast.walk(fn):
                 if isinstance(node, ast.Compare) and _call_name(node.left) == "compare_strings":
@@ -157,8 +189,16 @@ def mv_style(text: str, positional: list[str]) -> list[dict]:
                         expected = literal(node.comparators[0])
                     except (Skip, IndexError):
                         continue
-                    rows.append(dict(test=fn.name, line=node.lineno, reference=gold, prediction=pred,
-                                     expected=bool(expected), options=_options(c, {}, positional)))
+                    rows.append(
+                        dict(
+                            test=fn.name,
+                            line=node.lineno,
+                            reference=gold,
+                            prediction=pred,
+                            expected=bool(expected),
+                            options=_options(c, {}, positional),
+                        )
+                    )
     return rows
 
 
@@ -180,8 +220,16 @@ def nemo(text: str) -> list[dict]:
                 continue
             # math_equal(gt, pred) is called both ways
             for gt, pred in ((a, b), (b, a)):
-                rows.append(dict(test=fn.name, line=elt.lineno, reference=str(gt), prediction=str(pred),
-                                 expected=expected, options={}))
+                rows.append(
+                    dict(
+                        test=fn.name,
+                        line=elt.lineno,
+                        reference=str(gt),
+                        prediction=str(pred),
+                        expected=expected,
+                        options={},
+                    )
+                )
     return rows
 
 
@@ -200,9 +248,16 @@ def hendrycks(text: str) -> list[dict]:
                 except Skip:
                     pass
             elif isinstance(st, ast.Expr) and _call_name(st.value) in ("assertTrue", "assertFalse"):
-                rows.append(dict(test=node.name, line=st.lineno, prediction=vals["test_in"],
-                                 reference=vals["test_out"], expected=_call_name(st.value) == "assertTrue",
-                                 options={}))
+                rows.append(
+                    dict(
+                        test=node.name,
+                        line=st.lineno,
+                        prediction=vals["test_in"],
+                        reference=vals["test_out"],
+                        expected=_call_name(st.value) == "assertTrue",
+                        options={},
+                    )
+                )
     return rows
 
 
@@ -240,16 +295,32 @@ def dart(text: str) -> list[dict]:
                 if len(args) > 2:
                     opts["compare_sets"] = args[2]
                 opts.update(kws)
-                rows.append(dict(test=f"cell {ci}: eq", line=node.lineno, reference=str(ref), prediction=str(pred),
-                                 expected=bool(expected), options=opts))
+                rows.append(
+                    dict(
+                        test=f"cell {ci}: eq",
+                        line=node.lineno,
+                        reference=str(ref),
+                        prediction=str(pred),
+                        expected=bool(expected),
+                        options=opts,
+                    )
+                )
             elif name in ("norm_pm", "norm_deg") and isinstance(expected, str):
                 # a normalization is an equivalence claim: its input equals its output
                 try:
                     arg = literal(inner.args[0])
                 except Skip:
                     continue
-                rows.append(dict(test=f"cell {ci}: {name}", line=node.lineno, reference=expected, prediction=arg,
-                                 expected=True, options={"normalization": name}))
+                rows.append(
+                    dict(
+                        test=f"cell {ci}: {name}",
+                        line=node.lineno,
+                        reference=expected,
+                        prediction=arg,
+                        expected=True,
+                        options={"normalization": name},
+                    )
+                )
     return rows
 
 
@@ -276,17 +347,29 @@ def qwen(text: str) -> list[dict]:
                     pred, gt = (literal(a) for a in value.args[0].args[:2])
                 except Skip:
                     continue
-                rows.append(dict(test="_test_math_equal", line=i + 1, prediction=pred, reference=gt,
-                                 expected=None, options={}))
-            elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and st.targets[0].id in ("pred", "gt"):
+                rows.append(
+                    dict(test="_test_math_equal", line=i + 1, prediction=pred, reference=gt, expected=None, options={})
+                )
+            elif (
+                isinstance(st, ast.Assign)
+                and isinstance(st.targets[0], ast.Name)
+                and st.targets[0].id in ("pred", "gt")
+            ):
                 try:
                     pending[st.targets[0].id] = (literal(value), i + 1)
                 except Skip:
                     continue
                 if "pred" in pending and "gt" in pending:
-                    rows.append(dict(test="_test_math_equal", line=min(pending["pred"][1], pending["gt"][1]),
-                                     prediction=pending["pred"][0], reference=pending["gt"][0], expected=None,
-                                     options={}))
+                    rows.append(
+                        dict(
+                            test="_test_math_equal",
+                            line=min(pending["pred"][1], pending["gt"][1]),
+                            prediction=pending["pred"][0],
+                            reference=pending["gt"][0],
+                            expected=None,
+                            options={},
+                        )
+                    )
                     pending = {}
     return rows
 
@@ -345,14 +428,30 @@ def prm800k(mirror: Path, commit: str) -> list[dict]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(git_show(mirror, commit, path), encoding="utf-8")
         (Path(tmp) / "grading" / "__init__.py").write_text("")
-        out = subprocess.run([sys.executable, "-c", _PRM_RUNNER, tmp], input=json.dumps([p[:2] for p in PRM800K_PAIRS]),
-                             capture_output=True, text=True, check=True, env=dict(os.environ))
+        out = subprocess.run(
+            [sys.executable, "-c", _PRM_RUNNER, tmp],
+            input=json.dumps([p[:2] for p in PRM800K_PAIRS]),
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ),
+        )
     verdicts = json.loads(out.stdout)
-    return [dict(test=rule, line=line, path=PRM800K_FILES[fi], prediction=p, reference=r, expected=v, options={},
-                 label_origin="PRM800K ships no grader tests: the pair is ours, written to exercise the rule this line "
-                              "documents; expected is the verdict of its grade_answer at that commit (run locally, not "
-                              "committed)")
-            for (p, r, fi, line, rule), v in zip(PRM800K_PAIRS, verdicts)]
+    return [
+        dict(
+            test=rule,
+            line=line,
+            path=PRM800K_FILES[fi],
+            prediction=p,
+            reference=r,
+            expected=v,
+            options={},
+            label_origin="PRM800K ships no grader tests: the pair is ours, written to exercise the rule this line "
+            "documents; expected is the verdict of its grade_answer at that commit (run locally, not "
+            "committed)",
+        )
+        for (p, r, fi, line, rule), v in zip(PRM800K_PAIRS, verdicts)
+    ]
 
 
 def main() -> None:
@@ -374,10 +473,14 @@ def main() -> None:
         for path in src["files"]:
             text = git_show(mirror, commit, path)
             if name in ("math_verify", "lighteval"):
-                positional = ["language", "match_types", "precision"] if name == "lighteval" else ["match_types", "precision"]
+                positional = (
+                    ["language", "match_types", "precision"] if name == "lighteval" else ["match_types", "precision"]
+                )
                 got = mv_style(text, positional)
             else:
-                got = {"nemo_skills": nemo, "hendrycks_math": hendrycks, "dart_math": dart, "qwen25_math": qwen}[name](text)
+                got = {"nemo_skills": nemo, "hendrycks_math": hendrycks, "dart_math": dart, "qwen25_math": qwen}[name](
+                    text
+                )
             for r in got:
                 r.setdefault("path", path)
             rows.extend(got)
@@ -390,15 +493,23 @@ def main() -> None:
                     continue
                 seen.add(key)
                 rid = f"{name}-{len(seen):04d}"
-                row = {"id": rid, "prediction": r["prediction"], "reference": r["reference"],
-                       "expected": r["expected"], "options": r["options"],
-                       "source": f"{src['repo']} @ {commit} : {r['path']} : line {r['line']} ({r['test']})",
-                       "license": src["license"]}
+                row = {
+                    "id": rid,
+                    "prediction": r["prediction"],
+                    "reference": r["reference"],
+                    "expected": r["expected"],
+                    "options": r["options"],
+                    "source": f"{src['repo']} @ {commit} : {r['path']} : line {r['line']} ({r['test']})",
+                    "license": src["license"],
+                }
                 if "label_origin" in r:
                     row["label_origin"] = r["label_origin"]
                 lab = labels.get(rid)
                 if lab is not None:
-                    if lab.get("prediction") not in (None, row["prediction"]) or lab.get("reference") not in (None, row["reference"]):
+                    if lab.get("prediction") not in (None, row["prediction"]) or lab.get("reference") not in (
+                        None,
+                        row["reference"],
+                    ):
                         raise SystemExit(f"{rid}: labels.jsonl names another case; re-check it by hand")
                     for k2 in ("verdict", "dispute", "known_failure"):
                         if k2 in lab:

@@ -7,13 +7,35 @@ fake; wrap it in `methods.teacher_cache.CachedEngine` to pay only for new calls)
 `Problem`/`Sample` records with provenance under meta["augment"], and counts malformed teacher
 output in a `Counts` instead of failing.
 """
+
 from scalemath.methods.augment.base import Counts, QuestionRules
-from scalemath.methods.augment.pipeline import FinalizeConfig, FinalizeReport, finalize, nested_fraction, nested_questions
+from scalemath.methods.augment.pipeline import (
+    FinalizeConfig,
+    FinalizeReport,
+    finalize,
+    nested_fraction,
+    nested_questions,
+)
 from scalemath.methods.augment.query import STRATEGIES, QueryConfig, augment_queries, parse_query_output
 from scalemath.methods.augment.respond import FILTERS, RespondConfig, respond
 from scalemath.methods.augment.synth import SynthConfig, synthesize, synthesize_questions
 
-__all__ = ["Counts", "QuestionRules", "STRATEGIES", "QueryConfig", "augment_queries",
-           "parse_query_output", "FILTERS", "RespondConfig", "respond", "SynthConfig",
-           "synthesize", "synthesize_questions", "FinalizeConfig", "FinalizeReport", "finalize",
-           "nested_fraction", "nested_questions"]
+__all__ = [
+    "Counts",
+    "QuestionRules",
+    "STRATEGIES",
+    "QueryConfig",
+    "augment_queries",
+    "parse_query_output",
+    "FILTERS",
+    "RespondConfig",
+    "respond",
+    "SynthConfig",
+    "synthesize",
+    "synthesize_questions",
+    "FinalizeConfig",
+    "FinalizeReport",
+    "finalize",
+    "nested_fraction",
+    "nested_questions",
+]

@@ -1,4 +1,5 @@
 """Shared pieces of the generators: section parsing, question checks, provenance, counters."""
+
 from __future__ import annotations
 
 import re
@@ -42,21 +43,25 @@ def parse_sections(text: str, names: Sequence[str], first: str | None = None) ->
     canon = {re.sub(r"\s+", " ", n.lower()): n.lower() for n in names}
     out: dict[str, str] = {}
     matches = list(pat.finditer(text))
-    head = text[:matches[0].start()] if matches else text
+    head = text[: matches[0].start()] if matches else text
     if first is not None and head.strip():
         out[first.lower()] = head.strip()
     for m, nxt in zip(matches, matches[1:] + [None]):
         name = canon.get(re.sub(r"\s+", " ", m.group(1).lower()), m.group(1).lower())
-        body = text[m.end():nxt.start() if nxt else len(text)].strip()
+        body = text[m.end() : nxt.start() if nxt else len(text)].strip()
         out.setdefault(name, body)
     return out
 
 
 _WORD = re.compile(r"\w+")
-_MATH = re.compile(r"\$\$.*?\$\$|\$.*?\$|\\\[.*?\\\]|\\\(.*?\\\)|\\begin\{(\w+\*?)\}.*?\\end\{\1\}"
-                   r"|\[asy\].*?\[/asy\]", re.DOTALL)
-_ASKS = re.compile(r"\b(?:calculate|find|determine|compute|work out|figure out|evaluate|solve|what|how)\b",
-                   re.IGNORECASE)
+_MATH = re.compile(
+    r"\$\$.*?\$\$|\$.*?\$|\\\[.*?\\\]|\\\(.*?\\\)|\\begin\{(\w+\*?)\}.*?\\end\{\1\}"
+    r"|\[asy\].*?\[/asy\]",
+    re.DOTALL,
+)
+_ASKS = re.compile(
+    r"\b(?:calculate|find|determine|compute|work out|figure out|evaluate|solve|what|how)\b", re.IGNORECASE
+)
 _PLAIN_WORD = re.compile(r"^[\"'(]?[A-Za-z]+(?:['’-][A-Za-z]+)*[\"')]?[.,?!;:]?[\"')]?$")
 _LEAK = re.compile(r"####|\\boxed|\banswer\s+is\b|\bthe\s+answer\s*:|\bsolution\s*:", re.IGNORECASE)
 
@@ -101,8 +106,14 @@ class QuestionRules:
     def for_style(cls, style: str) -> "QuestionRules":
         """Rules for GSM8K-style word problems or MATH-style LaTeX problems."""
         if style == "math":
-            return cls(min_chars=10, min_words=1, require_question_mark=False, min_alpha_share=0.5,
-                       min_word_share=0.4, strip_math=True)
+            return cls(
+                min_chars=10,
+                min_words=1,
+                require_question_mark=False,
+                min_alpha_share=0.5,
+                min_word_share=0.4,
+                strip_math=True,
+            )
         return cls()
 
 
@@ -127,7 +138,7 @@ def check_question(q: str, rules: QuestionRules, reference: str | None = None) -
         return "garbled"
     if rules.strip_math:
         words = _WORD.findall(prose.lower())
-    alpha = [w for w in words if len(w) > 1 and w.isalpha()]   # "5^5+5^5+..." is not a loop
+    alpha = [w for w in words if len(w) > 1 and w.isalpha()]  # "5^5+5^5+..." is not a loop
     if len(alpha) >= 12:
         grams = Counter(zip(alpha, alpha[1:], alpha[2:]))
         if grams.most_common(1)[0][1] > max(2, rules.max_repeat_share * (len(alpha) - 2)):
@@ -152,7 +163,7 @@ class Counts:
     generated: int = 0
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
-    by_group: dict[str, Counter] = field(default_factory=dict)   # e.g. per strategy / per step
+    by_group: dict[str, Counter] = field(default_factory=dict)  # e.g. per strategy / per step
 
     def reject(self, reason: str, group: str | None = None) -> None:
         self.rejected[reason] += 1
@@ -164,14 +175,25 @@ class Counts:
             self.by_group.setdefault(group, Counter())[what] += k
 
     def to_dict(self) -> dict[str, Any]:
-        return {"generated": self.generated, "kept": self.kept, "rejected": dict(self.rejected),
-                "by_group": {k: dict(v) for k, v in self.by_group.items()}}
+        return {
+            "generated": self.generated,
+            "kept": self.kept,
+            "rejected": dict(self.rejected),
+            "by_group": {k: dict(v) for k, v in self.by_group.items()},
+        }
 
 
-def provenance(engine: Engine, params: SamplingParams, template: str, prompt_hash: str,
-               **extra: Any) -> dict[str, Any]:
+def provenance(engine: Engine, params: SamplingParams, template: str, prompt_hash: str, **extra: Any) -> dict[str, Any]:
     """The provenance block stored under meta["augment"] of every generated record."""
-    return {"teacher_model": getattr(engine, "model_id", ""), "teacher_engine": getattr(engine, "name", ""),
-            "temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
-            "max_tokens": params.max_tokens, "base_seed": params.seed, "template": template,
-            "prompt_hash": prompt_hash, **extra}
+    return {
+        "teacher_model": getattr(engine, "model_id", ""),
+        "teacher_engine": getattr(engine, "name", ""),
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "max_tokens": params.max_tokens,
+        "base_seed": params.seed,
+        "template": template,
+        "prompt_hash": prompt_hash,
+        **extra,
+    }

@@ -14,6 +14,7 @@ The full chain is parse (in `query`/`synth`) -> filter (in `respond`) -> `finali
 `nested_fraction` / `nested_questions` pick nested subsets by question, for sweeping
 augmented-data amounts (`scalemath augment subset`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,9 +63,14 @@ class FinalizeReport:
     decontamination: DecontamReport = field(default_factory=DecontamReport)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seen": self.seen, "kept": self.kept, "dropped": dict(self.dropped),
-                "questions_seen": self.questions_seen, "questions_kept": self.questions_kept,
-                "decontamination": self.decontamination.to_dict()}
+        return {
+            "seen": self.seen,
+            "kept": self.kept,
+            "dropped": dict(self.dropped),
+            "questions_seen": self.questions_seen,
+            "questions_kept": self.questions_kept,
+            "decontamination": self.decontamination.to_dict(),
+        }
 
 
 def _as_dict(r: Any) -> dict[str, Any]:
@@ -75,15 +81,20 @@ def _question_key(rec: dict[str, Any]) -> str:
     return str(rec.get("problem_id") or rec.get("id") or rec.get("question", ""))
 
 
-def finalize(records: Iterable[Any], config: FinalizeConfig | None = None,
-             decon: Decontaminator | None = None, report: FinalizeReport | None = None
-             ) -> Iterator[dict[str, Any]]:
+def finalize(
+    records: Iterable[Any],
+    config: FinalizeConfig | None = None,
+    decon: Decontaminator | None = None,
+    report: FinalizeReport | None = None,
+) -> Iterator[dict[str, Any]]:
     """Stream the records (Samples, Problems or dicts) that survive decontamination and dedupe."""
     cfg = config or FinalizeConfig()
     report = report if report is not None else FinalizeReport()
     if cfg.decontaminate and decon is None:
-        raise ValueError("decontamination is on but no Decontaminator (test sets) was given; "
-                         "pass one, or set decontaminate=False explicitly")
+        raise ValueError(
+            "decontamination is on but no Decontaminator (test sets) was given; "
+            "pass one, or set decontaminate=False explicitly"
+        )
 
     def counted(it: Iterable[Any]) -> Iterator[dict[str, Any]]:
         for r in it:
@@ -93,8 +104,9 @@ def finalize(records: Iterable[Any], config: FinalizeConfig | None = None,
     stream: Iterable[dict[str, Any]] = counted(records)
     if cfg.decontaminate:
         stream = decontaminate(stream, decon, report.decontamination)
-    qindex = (NearDupIndex(cfg.question_threshold, num_perm=64, ngram=cfg.question_ngram)
-              if cfg.question_threshold else None)
+    qindex = (
+        NearDupIndex(cfg.question_threshold, num_perm=64, ngram=cfg.question_ngram) if cfg.question_threshold else None
+    )
     question_ok: dict[str, bool] = {}
     paths: dict[str, set] = {}
     signature = get_signature(cfg.signature) if cfg.signature else None
@@ -129,8 +141,7 @@ def _rank(rec: dict[str, Any], seed: int) -> int:
     return int.from_bytes(h, "little")
 
 
-def nested_fraction(records: Iterable[dict[str, Any]], fraction: float, seed: int = 0
-                    ) -> Iterator[dict[str, Any]]:
+def nested_fraction(records: Iterable[dict[str, Any]], fraction: float, seed: int = 0) -> Iterator[dict[str, Any]]:
     """The records of a pseudo-random `fraction` of the questions (streaming). Subsets are nested:
     every record kept at fraction f is kept at any f' > f with the same seed (data-amount sweeps)."""
     if not 0 <= fraction <= 1:
@@ -140,8 +151,7 @@ def nested_fraction(records: Iterable[dict[str, Any]], fraction: float, seed: in
             yield rec
 
 
-def nested_questions(records: Iterable[dict[str, Any]], n_questions: int, seed: int = 0
-                     ) -> list[dict[str, Any]]:
+def nested_questions(records: Iterable[dict[str, Any]], n_questions: int, seed: int = 0) -> list[dict[str, Any]]:
     """The records of exactly `n_questions` questions (all when fewer), chosen by the same ranking
     as `nested_fraction`, so subsets for growing n are nested. Holds the records in memory."""
     if n_questions < 0:

@@ -10,14 +10,23 @@ Prompt templates: `mugglemath_gsm8k` (question only; there is no gold answer, se
 `mugglemath_math` (question and a solution ending in \\boxed{}). `parse_query_output` is strict:
 malformed output gives a rejection reason that is counted, never an exception.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from scalemath.datasets.math import last_boxed
-from scalemath.methods.augment.base import (STYLES, Counts, QuestionRules, check_question, chunks,
-                                            clean_question, parse_sections, provenance)
+from scalemath.methods.augment.base import (
+    STYLES,
+    Counts,
+    QuestionRules,
+    check_question,
+    chunks,
+    clean_question,
+    parse_sections,
+    provenance,
+)
 from scalemath.prompts import load, render
 from scalemath.records import Problem, text_hash
 from scalemath.sampling.engine import Engine, SamplingParams
@@ -25,14 +34,14 @@ from scalemath.sampling.engine import Engine, SamplingParams
 #: strategy name -> the instruction put into the template's {strategy} field.
 STRATEGIES: dict[str, str] = {
     "change_numbers": "Change specific numbers in the question (keep the story and what is asked; "
-                      "the new numbers must keep the problem sensible).",
+    "the new numbers must keep the problem sensible).",
     "fractions_percent": "Introduce fractions or percentages into the question.",
     "combine": "Combine multiple concepts: add a second mathematical idea that the solver must use "
-               "together with the original one.",
+    "together with the original one.",
     "conditional": "Include a conditional statement (for example 'if ..., then ...') that the "
-                   "solver must take into account.",
+    "solver must take into account.",
     "complexity": "Increase the complexity of the question: more steps, more quantities or a "
-                  "harder relation between them.",
+    "harder relation between them.",
 }
 
 _MARKERS = ("New question", "Solution", "Answer", "Original question", "Question")
@@ -87,8 +96,13 @@ class QueryConfig:
 
     @property
     def params(self) -> SamplingParams:
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p,
-                              max_tokens=self.max_tokens, stop=tuple(self.stop), seed=self.seed)
+        return SamplingParams(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=tuple(self.stop),
+            seed=self.seed,
+        )
 
 
 @dataclass
@@ -98,8 +112,9 @@ class ParsedQuery:
     answer: str = ""
 
 
-def parse_query_output(text: str, style: str, seed_question: str | None = None,
-                       rules: QuestionRules | None = None) -> tuple[ParsedQuery | None, str]:
+def parse_query_output(
+    text: str, style: str, seed_question: str | None = None, rules: QuestionRules | None = None
+) -> tuple[ParsedQuery | None, str]:
     """Parse one teacher output. Returns (parsed, "ok") or (None, rejection reason).
 
     The prompt ends with "New question:", so the output starts with the question (a repeated
@@ -134,8 +149,9 @@ def _new_id(parent_id: str, strategy: str, rnd: int, index: int) -> str:
     return f"mm-r{rnd}-{strategy}-{text_hash(f'{parent_id}|{strategy}|{rnd}|{index}', 12)}"
 
 
-def augment_queries(seeds: Iterable[Problem], engine: Engine, config: QueryConfig | None = None,
-                    counts: Counts | None = None) -> Iterator[Problem]:
+def augment_queries(
+    seeds: Iterable[Problem], engine: Engine, config: QueryConfig | None = None, counts: Counts | None = None
+) -> Iterator[Problem]:
     """Yield the new questions of every round (streaming within round 1; round r+1 needs the
     questions kept in round r, which are held in memory).
 
@@ -153,12 +169,14 @@ def augment_queries(seeds: Iterable[Problem], engine: Engine, config: QueryConfi
         for batch in chunks(current, cfg.batch):
             jobs = [(p, s) for p in batch for s in cfg.strategies]
             prompts = [render(cfg.template, strategy=STRATEGIES[s], question=p.question) for p, s in jobs]
-            for (parent, strategy), prompt, comps in zip(jobs, prompts, engine.generate(prompts, params, cfg.per_strategy)):
+            for (parent, strategy), prompt, comps in zip(
+                jobs, prompts, engine.generate(prompts, params, cfg.per_strategy)
+            ):
                 p_hash = text_hash(template_text + "\x00" + STRATEGIES[strategy])
                 for c in comps:
                     counts.generated += 1
                     counts.note("generated", strategy)
-                    if c.finish_reason == "error":     # the request failed (see OpenAIEngine)
+                    if c.finish_reason == "error":  # the request failed (see OpenAIEngine)
                         counts.reject("teacher_error", strategy)
                         continue
                     parsed, why = parse_query_output(c.text, cfg.style, parent.question, cfg.rules)
@@ -168,15 +186,30 @@ def augment_queries(seeds: Iterable[Problem], engine: Engine, config: QueryConfi
                     counts.kept += 1
                     counts.note("kept", strategy)
                     root = parent.meta.get("augment", {}).get("root_id", parent.id)
-                    prov = provenance(engine, params, cfg.template, p_hash, method="mugglemath_query",
-                                      strategy=strategy, round=rnd, parent_id=parent.id, root_id=root,
-                                      sample_index=c.sample_index, seed=c.seed,
-                                      finish_reason=c.finish_reason, style=cfg.style)
-                    prob = Problem(id=_new_id(parent.id, strategy, rnd, c.sample_index),
-                                   question=parsed.question, solution=parsed.solution,
-                                   answer=parsed.answer, source="mugglemath", split="train",
-                                   meta={"augment": prov,
-                                         "answer_source": "teacher" if parsed.answer else None})
+                    prov = provenance(
+                        engine,
+                        params,
+                        cfg.template,
+                        p_hash,
+                        method="mugglemath_query",
+                        strategy=strategy,
+                        round=rnd,
+                        parent_id=parent.id,
+                        root_id=root,
+                        sample_index=c.sample_index,
+                        seed=c.seed,
+                        finish_reason=c.finish_reason,
+                        style=cfg.style,
+                    )
+                    prob = Problem(
+                        id=_new_id(parent.id, strategy, rnd, c.sample_index),
+                        question=parsed.question,
+                        solution=parsed.solution,
+                        answer=parsed.answer,
+                        source="mugglemath",
+                        split="train",
+                        meta={"augment": prov, "answer_source": "teacher" if parsed.answer else None},
+                    )
                     if rnd < cfg.rounds:
                         kept_this_round.append(prob)
                     yield prob

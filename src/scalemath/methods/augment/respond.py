@@ -18,6 +18,7 @@ Kept answers become `Sample`s whose `answer` is the agreed answer (the gold one 
 sample's own extracted answer for "none") and whose meta holds the filter decision and the
 question's provenance.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -88,8 +89,9 @@ class RespondConfig:
 
     @property
     def params(self) -> SamplingParams:
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p,
-                              max_tokens=self.max_tokens, stop=self.stop, seed=self.seed)
+        return SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, stop=self.stop, seed=self.seed
+        )
 
 
 @dataclass
@@ -98,14 +100,14 @@ class Answered:
 
     completion: Completion
     extracted: str | None
-    key: str          # normalized answer; "" when none was found
+    key: str  # normalized answer; "" when none was found
 
 
 def answer_key(text: str, style: str) -> tuple[str | None, str]:
     """(extracted answer, normalized key) of a solution text; (None, "") when it has none."""
     try:
         ans = extract(text, style)
-    except Exception:      # the extractor is robust; this guards against pathological output
+    except Exception:  # the extractor is robust; this guards against pathological output
         return None, ""
     if ans is None:
         return None, ""
@@ -124,14 +126,22 @@ def plurality(keys: Sequence[str]) -> tuple[str | None, int, bool]:
     return top, votes, bool(rest) and rest[0][1] == votes
 
 
-def majority_decision(answered: Sequence[Answered], min_share: float, min_votes: int
-                      ) -> tuple[str | None, dict[str, Any]]:
+def majority_decision(
+    answered: Sequence[Answered], min_share: float, min_votes: int
+) -> tuple[str | None, dict[str, Any]]:
     """(agreed key or None, decision record) of the majority filter."""
     n = len(answered)
     top, votes, tied = plurality([a.key for a in answered])
     share = votes / n if n else 0.0
-    decision = {"name": "majority", "n": n, "votes": votes, "share": round(share, 4),
-                "min_share": min_share, "min_votes": min_votes, "answer": top}
+    decision = {
+        "name": "majority",
+        "n": n,
+        "votes": votes,
+        "share": round(share, 4),
+        "min_share": min_share,
+        "min_votes": min_votes,
+        "answer": top,
+    }
     if top is None:
         return None, {**decision, "reason": "no_answer"}
     if tied:
@@ -143,12 +153,18 @@ def majority_decision(answered: Sequence[Answered], min_share: float, min_votes:
 
 def _answered(comps: Sequence[Completion], style: str) -> list[Answered]:
     """Extracted answers; a failed request (finish_reason "error") counts as no answer."""
-    return [Answered(c, None, "") if c.finish_reason == "error" else Answered(c, *answer_key(c.text, style))
-            for c in comps]
+    return [
+        Answered(c, None, "") if c.finish_reason == "error" else Answered(c, *answer_key(c.text, style)) for c in comps
+    ]
 
 
-def respond(problems: Iterable[Problem], engine: Engine, config: RespondConfig | None = None,
-            second: Engine | None = None, counts: Counts | None = None) -> Iterator[Sample]:
+def respond(
+    problems: Iterable[Problem],
+    engine: Engine,
+    config: RespondConfig | None = None,
+    second: Engine | None = None,
+    counts: Counts | None = None,
+) -> Iterator[Sample]:
     """Yield the kept answers of every question (streaming, `batch` questions at a time).
 
     `second` is the second teacher for filter "two_teacher". `counts` gets per-question outcomes
@@ -160,21 +176,32 @@ def respond(problems: Iterable[Problem], engine: Engine, config: RespondConfig |
     counts = counts if counts is not None else Counts()
     params = cfg.params
     p_hash = text_hash(load(cfg.template))
-    second_params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p,
-                                   max_tokens=cfg.max_tokens, stop=cfg.stop, seed=cfg.seed + 1)
+    second_params = SamplingParams(
+        temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop=cfg.stop, seed=cfg.seed + 1
+    )
     for batch in chunks(problems, cfg.batch):
         prompts = [render(cfg.template, question=p.question) for p in batch]
         firsts = list(engine.generate(prompts, params, cfg.n))
-        seconds = (list(second.generate(prompts, second_params, cfg.second_n))
-                   if cfg.filter == "two_teacher" else [None] * len(batch))
+        seconds = (
+            list(second.generate(prompts, second_params, cfg.second_n))
+            if cfg.filter == "two_teacher"
+            else [None] * len(batch)
+        )
         for prob, comps, comps2 in zip(batch, firsts, seconds):
-            yield from _decide(prob, _answered(comps, cfg.style), comps2, cfg, engine, second,
-                               params, p_hash, counts)
+            yield from _decide(prob, _answered(comps, cfg.style), comps2, cfg, engine, second, params, p_hash, counts)
 
 
-def _decide(prob: Problem, answered: list[Answered], comps2: list[Completion] | None,
-            cfg: RespondConfig, engine: Engine, second: Engine | None, params: SamplingParams,
-            p_hash: str, counts: Counts) -> Iterator[Sample]:
+def _decide(
+    prob: Problem,
+    answered: list[Answered],
+    comps2: list[Completion] | None,
+    cfg: RespondConfig,
+    engine: Engine,
+    second: Engine | None,
+    params: SamplingParams,
+    p_hash: str,
+    counts: Counts,
+) -> Iterator[Sample]:
     counts.generated += len(answered)
     counts.note("questions", "questions")
     counts.note("answers", "answers", len(answered))
@@ -190,11 +217,17 @@ def _decide(prob: Problem, answered: list[Answered], comps2: list[Completion] | 
         top2, votes2, tied2 = plurality([a.key for a in answered2])
         agreed = None if tied2 else top2
         keep = [a for a in answered if agreed is not None and a.key == agreed]
-        decision = {"name": "two_teacher", "n": len(answered), "second_model": getattr(second, "model_id", ""),
-                    "second_n": len(answered2), "second_answer": top2, "second_votes": votes2,
-                    "agree": len(keep), "answer": agreed,
-                    "reason": ("no_answer" if top2 is None else "tie" if tied2 else
-                               "agreed" if keep else "disagree")}
+        decision = {
+            "name": "two_teacher",
+            "n": len(answered),
+            "second_model": getattr(second, "model_id", ""),
+            "second_n": len(answered2),
+            "second_answer": top2,
+            "second_votes": votes2,
+            "agree": len(keep),
+            "answer": agreed,
+            "reason": ("no_answer" if top2 is None else "tie" if tied2 else "agreed" if keep else "disagree"),
+        }
     elif cfg.filter == "gold":
         if not prob.answer:
             agreed, keep = None, []
@@ -204,10 +237,16 @@ def _decide(prob: Problem, answered: list[Answered], comps2: list[Completion] | 
             for a in answered:
                 verdicts[id(a)] = grade(a.completion.text, prob.answer, cfg.dataset_label)
             keep = [a for a in answered if verdicts[id(a)].correct]
-            agreed = normalize(next((verdicts[id(a)].reference for a in answered
-                                     if verdicts[id(a)].reference), prob.answer), cfg.style)
-            decision = {"name": "gold", "n": len(answered), "correct": len(keep),
-                        "answer": agreed, "reason": "agreed" if keep else "none_correct"}
+            agreed = normalize(
+                next((verdicts[id(a)].reference for a in answered if verdicts[id(a)].reference), prob.answer), cfg.style
+            )
+            decision = {
+                "name": "gold",
+                "n": len(answered),
+                "correct": len(keep),
+                "answer": agreed,
+                "reason": "agreed" if keep else "none_correct",
+            }
     else:
         keep = list(answered)
         agreed = None
@@ -219,26 +258,42 @@ def _decide(prob: Problem, answered: list[Answered], comps2: list[Completion] | 
         return
     counts.note("kept_questions", "questions")
     aug = prob.meta.get("augment", {})
-    prov = provenance(engine, params, cfg.template, p_hash, method="respond",
-                      question_provenance=aug or None, question_source=prob.source)
-    answer_text = reference or next((a.extracted for a in keep if a.key == agreed and a.extracted),
-                                    agreed or "")
+    prov = provenance(
+        engine,
+        params,
+        cfg.template,
+        p_hash,
+        method="respond",
+        question_provenance=aug or None,
+        question_source=prob.source,
+    )
+    answer_text = reference or next((a.extracted for a in keep if a.key == agreed and a.extracted), agreed or "")
     for a in keep:
         counts.kept += 1
         v = verdicts.get(id(a))
         c = a.completion
         # filter "none" agrees on nothing: each sample carries its own (unchecked) answer
-        yield Sample(problem_id=prob.id, question=prob.question,
-                     answer=(answer_text if agreed is not None or reference else a.extracted) or "",
-                     completion=c.text, model=getattr(engine, "model_id", ""),
-                     engine=getattr(engine, "name", ""), seed=c.seed, temperature=params.temperature,
-                     top_p=params.top_p, top_k=params.top_k, max_tokens=params.max_tokens,
-                     prompt_hash=p_hash, sample_index=c.sample_index, extracted=a.extracted,
-                     correct=v.correct if v is not None else None,
-                     reason=v.reason if v is not None else "",
-                     grader_version=GRADER_VERSION if v is not None else "",
-                     created_at=now(), meta={"filter": decision, "augment": prov,
-                                             "finish_reason": c.finish_reason})
+        yield Sample(
+            problem_id=prob.id,
+            question=prob.question,
+            answer=(answer_text if agreed is not None or reference else a.extracted) or "",
+            completion=c.text,
+            model=getattr(engine, "model_id", ""),
+            engine=getattr(engine, "name", ""),
+            seed=c.seed,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k,
+            max_tokens=params.max_tokens,
+            prompt_hash=p_hash,
+            sample_index=c.sample_index,
+            extracted=a.extracted,
+            correct=v.correct if v is not None else None,
+            reason=v.reason if v is not None else "",
+            grader_version=GRADER_VERSION if v is not None else "",
+            created_at=now(),
+            meta={"filter": decision, "augment": prov, "finish_reason": c.finish_reason},
+        )
 
 
 __all__ = ["FILTERS", "RespondConfig", "respond", "answer_key", "plurality", "majority_decision"]

@@ -5,6 +5,7 @@ says, malformed output included) and in `benchmarks/bench_augment.py` (fast synt
 output at volume). It implements the `Engine` protocol exactly, so swapping in a real teacher is
 passing another engine.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterator, Sequence
@@ -21,14 +22,14 @@ class ScriptedEngine:
         name: engine name.
     """
 
-    def __init__(self, reply: Callable[[str, int, int], str], model_id: str = "scripted",
-                 name: str = "scripted"):
+    def __init__(self, reply: Callable[[str, int, int], str], model_id: str = "scripted", name: str = "scripted"):
         self.reply, self.model_id, self.name = reply, model_id, name
-        self.calls = 0          # generate() calls
-        self.completions = 0    # completions produced
+        self.calls = 0  # generate() calls
+        self.completions = 0  # completions produced
 
-    def generate(self, prompts: Sequence[str], params: SamplingParams, n: int = 1,
-                 start_index: int = 0) -> Iterator[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], params: SamplingParams, n: int = 1, start_index: int = 0
+    ) -> Iterator[list[Completion]]:
         self.calls += 1
         for p in prompts:
             out = []
@@ -36,6 +37,5 @@ class ScriptedEngine:
                 seed = sample_seed(params.seed, p, i)
                 text, stopped = cut_at_stop(self.reply(p, i, seed), params.stop)
                 self.completions += 1
-                out.append(Completion(text, i, seed, "stop" if stopped else "length",
-                                      max(1, len(text) // 4)))
+                out.append(Completion(text, i, seed, "stop" if stopped else "length", max(1, len(text) // 4)))
             yield out

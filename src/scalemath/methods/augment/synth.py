@@ -12,6 +12,7 @@ answer, filter "none", as in Xwin-Math where the teacher answers once).
 
 Every parse failure is a counted rejection reason, never an exception.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,16 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from scalemath.datasets.math import last_boxed
-from scalemath.methods.augment.base import (STYLES, Counts, QuestionRules, check_question, chunks,
-                                            clean_question, parse_sections, provenance)
+from scalemath.methods.augment.base import (
+    STYLES,
+    Counts,
+    QuestionRules,
+    check_question,
+    chunks,
+    clean_question,
+    parse_sections,
+    provenance,
+)
 from scalemath.methods.augment.respond import RespondConfig, answer_key, respond
 from scalemath.prompts import load, render
 from scalemath.records import Problem, Sample, text_hash
@@ -79,19 +88,32 @@ class SynthConfig:
         if self.rules is None:
             self.rules = QuestionRules.for_style(self.dataset)
         if self.answer is None:
-            self.answer = RespondConfig(style=self.dataset, n=1, filter="none",
-                                        template=f"xwin_answer_{self.dataset}", seed=self.seed,
-                                        stop=("\n### Problem", "\n### New Question"))
+            self.answer = RespondConfig(
+                style=self.dataset,
+                n=1,
+                filter="none",
+                template=f"xwin_answer_{self.dataset}",
+                seed=self.seed,
+                stop=("\n### Problem", "\n### New Question"),
+            )
 
     def create_params(self) -> SamplingParams:
-        return SamplingParams(temperature=self.create_temperature, top_p=self.top_p,
-                              max_tokens=self.max_tokens_create, seed=self.seed,
-                              stop=("\n### Reference", "\n### Solution"))
+        return SamplingParams(
+            temperature=self.create_temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens_create,
+            seed=self.seed,
+            stop=("\n### Reference", "\n### Solution"),
+        )
 
     def verify_params(self) -> SamplingParams:
-        return SamplingParams(temperature=self.verify_temperature, top_p=self.top_p,
-                              max_tokens=self.max_tokens_verify, seed=self.seed,
-                              stop=("\n### Problem",))
+        return SamplingParams(
+            temperature=self.verify_temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens_verify,
+            seed=self.seed,
+            stop=("\n### Problem",),
+        )
 
 
 def parse_created(text: str, reference: str, rules: QuestionRules) -> tuple[str | None, str]:
@@ -108,11 +130,11 @@ def parse_created(text: str, reference: str, rules: QuestionRules) -> tuple[str 
 class Verified:
     """Outcome of step 2 for one question."""
 
-    question: str | None          # the kept question (original or revised), None when dropped
-    verdict: str                  # "valid", "invalid" or "" (unparsed)
+    question: str | None  # the kept question (original or revised), None when dropped
+    verdict: str  # "valid", "invalid" or "" (unparsed)
     repaired: bool = False
-    reason: str = "ok"            # rejection reason when question is None
-    solution_answer: str | None = None   # the teacher's answer while verifying
+    reason: str = "ok"  # rejection reason when question is None
+    solution_answer: str | None = None  # the teacher's answer while verifying
 
 
 def parse_verified(text: str, question: str, rules: QuestionRules, style: str) -> Verified:
@@ -136,9 +158,9 @@ def parse_verified(text: str, question: str, rules: QuestionRules, style: str) -
     return Verified(revised, verdict, repaired=True, solution_answer=sol_answer)
 
 
-def synthesize_questions(references: Iterable[Problem], engine: Engine,
-                         config: SynthConfig | None = None, counts: Counts | None = None
-                         ) -> Iterator[Problem]:
+def synthesize_questions(
+    references: Iterable[Problem], engine: Engine, config: SynthConfig | None = None, counts: Counts | None = None
+) -> Iterator[Problem]:
     """Steps 1-2: yield the created (and, unless `verify=False`, verified/repaired) questions.
 
     counts groups: "create" and "verify" (generated, kept, rejection reasons, repaired).
@@ -169,8 +191,11 @@ def synthesize_questions(references: Iterable[Problem], engine: Engine,
             vprompts = [render(cfg.verify_template, question=q) for _, q, _, _ in created]
             for k, comps in enumerate(engine.generate(vprompts, vparams, 1)):
                 counts.note("generated", "verify")
-                outcomes[k] = (Verified(None, "", reason="teacher_error") if comps[0].finish_reason == "error"
-                               else parse_verified(comps[0].text, created[k][1], cfg.rules, cfg.dataset))
+                outcomes[k] = (
+                    Verified(None, "", reason="teacher_error")
+                    if comps[0].finish_reason == "error"
+                    else parse_verified(comps[0].text, created[k][1], cfg.rules, cfg.dataset)
+                )
         for (ref, q, idx, seed), ver in zip(created, outcomes):
             if ver is not None and ver.question is None:
                 counts.reject(ver.reason, "verify")
@@ -178,28 +203,46 @@ def synthesize_questions(references: Iterable[Problem], engine: Engine,
             if ver is not None:
                 counts.note("repaired" if ver.repaired else "valid", "verify")
             counts.kept += 1
-            prov = provenance(engine, cparams, cfg.create_template, c_hash, method="xwin_synth",
-                              reference_id=ref.id, root_id=ref.meta.get("augment", {}).get("root_id", ref.id),
-                              sample_index=idx, seed=seed, verified=cfg.verify,
-                              verify_template=cfg.verify_template if cfg.verify else None,
-                              verify_prompt_hash=v_hash or None,
-                              verify_temperature=cfg.verify_temperature if cfg.verify else None,
-                              verdict=ver.verdict if ver else None,
-                              repaired=ver.repaired if ver else False,
-                              original_question=q if ver is not None and ver.repaired else None,
-                              verify_answer=ver.solution_answer if ver else None)
+            prov = provenance(
+                engine,
+                cparams,
+                cfg.create_template,
+                c_hash,
+                method="xwin_synth",
+                reference_id=ref.id,
+                root_id=ref.meta.get("augment", {}).get("root_id", ref.id),
+                sample_index=idx,
+                seed=seed,
+                verified=cfg.verify,
+                verify_template=cfg.verify_template if cfg.verify else None,
+                verify_prompt_hash=v_hash or None,
+                verify_temperature=cfg.verify_temperature if cfg.verify else None,
+                verdict=ver.verdict if ver else None,
+                repaired=ver.repaired if ver else False,
+                original_question=q if ver is not None and ver.repaired else None,
+                verify_answer=ver.solution_answer if ver else None,
+            )
             question = ver.question if ver is not None else q
-            yield Problem(id=f"xwin-{text_hash(f'{ref.id}|{idx}|{cfg.seed}', 12)}", question=question,
-                          source="xwin", split="train", meta={"augment": prov})
+            yield Problem(
+                id=f"xwin-{text_hash(f'{ref.id}|{idx}|{cfg.seed}', 12)}",
+                question=question,
+                source="xwin",
+                split="train",
+                meta={"augment": prov},
+            )
 
 
-def synthesize(references: Iterable[Problem], engine: Engine, config: SynthConfig | None = None,
-               counts: Counts | None = None, answer_counts: Counts | None = None) -> Iterator[Sample]:
+def synthesize(
+    references: Iterable[Problem],
+    engine: Engine,
+    config: SynthConfig | None = None,
+    counts: Counts | None = None,
+    answer_counts: Counts | None = None,
+) -> Iterator[Sample]:
     """All three steps: the answered samples of the synthesized questions (streaming)."""
     cfg = config or SynthConfig()
     questions = synthesize_questions(references, engine, cfg, counts)
     yield from respond(questions, engine, cfg.answer, counts=answer_counts)
 
 
-__all__ = ["SynthConfig", "Verified", "parse_created", "parse_verified", "synthesize_questions",
-           "synthesize"]
+__all__ = ["SynthConfig", "Verified", "parse_created", "parse_verified", "synthesize_questions", "synthesize"]
