@@ -248,3 +248,13 @@ def test_fast_path_has_no_regex_backtracking_blowup(expr):
     _evaluate_simple(expr)
     check_annotation(expr + "=1")
     assert time.perf_counter() - t0 < 0.1
+
+
+def test_fast_path_prefix_error_defers_to_ast():
+    # regression (hypothesis found it): the fast path divided 0/0 before seeing the `**` that
+    # makes `0/0**(0)` = 0/(0**0) = 0.0 in Python, and reported a division by zero
+    assert evaluate("0/0**(0)") == 0.0 == 0 / 0 ** (0)
+    with pytest.raises(CalculatorError, match="ZeroDivisionError"):
+        evaluate("1/0")
+    with pytest.raises(CalculatorError, match="ZeroDivisionError"):
+        evaluate("1/(2-2)*3")
