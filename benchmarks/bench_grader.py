@@ -89,7 +89,7 @@ def mv_grade(
             ]
             gold, target = parse(ref, cfg), parse(pred, cfg)
         return bool(verify(gold, target, **(verify_kw or {})))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -203,7 +203,7 @@ def gold_section(name: str, pairs: list[tuple[str, str]]) -> None:
         f"  Math-Verify: {sum(mv)}/{len(sub)} = {sum(mv) / len(sub):.4%} correct on the first {len(sub)} "
         f"({len(sub) / t_mv:,.0f} cases/s, one process)"
     )
-    for (p, r), v in zip(pairs, ours):
+    for (_p, r), v in zip(pairs, ours):
         if not v.correct:
             print(f"  OURS FAILS: reference {r!r}: extracted {v.extracted!r}, reason {v.reason}")
 

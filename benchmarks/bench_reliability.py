@@ -42,8 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = os.environ.get("BENCH_SRC") or str(ROOT / "src")

@@ -99,7 +99,7 @@ class ServeProcess:
                 break
             except OSError:
                 if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("server did not start:\n" + self.proc.stdout.read().decode())
+                    raise RuntimeError("server did not start:\n" + self.proc.stdout.read().decode()) from None
                 time.sleep(0.2)
 
     def rss_mb(self) -> float:
@@ -361,7 +361,7 @@ def teacher_rows() -> tuple[list[dict], str]:
     with _Stub() as stub, OpenAIEngine(stub.url, "m", cfg) as eng:
         try:
             outs = list(eng.generate(prompts, SamplingParams(max_tokens=4, seed=1)))
-        except Exception as e:  # noqa: BLE001 - a crash is what this bench looks for
+        except Exception as e:
             crashed, outs = f"{type(e).__name__}: {e}", []
         attempts = dict(stub.attempts)
     rows = []
@@ -403,7 +403,7 @@ def print_server(srv: list[dict]) -> None:
         d = "n/a" if r["rss_delta_mb"] is None else f"{r['rss_delta_mb']:.1f}"
         flag = "" if r["ok"] else "  <-- UNEXPECTED"
         print(
-            f"  {r['server']:9} {r['request'][:42]:42} {r['expected']:>4} {str(r['status']):>4} "
+            f"  {r['server']:9} {r['request'][:42]:42} {r['expected']:>4} {r['status']!s:>4} "
             f"{1000 * r['seconds']:8.1f} {d:>8}  {r['message'][:70]}{flag}"
         )
     base = next(r for r in srv if r["request"].startswith("baseline"))
@@ -422,10 +422,7 @@ def print_teacher(rows_: list[dict], breakdown: str) -> None:
     print("teacher (OpenAIEngine vs a stub answering each kind; timeout 0.25 s, max_retries 2)")
     print(f"  {'reply kind':32} {'one recorded error':>18} {'status':>6} {'attempts':>8}  label")
     for r in rows_:
-        print(
-            f"  {r['kind']:32} {str(r['recorded_error']):>18} {str(r['status']):>6} {r['attempts']:>8}  "
-            f"{r['label'][:90]}"
-        )
+        print(f"  {r['kind']:32} {r['recorded_error']!s:>18} {r['status']!s:>6} {r['attempts']:>8}  {r['label'][:90]}")
     print(f"  run breakdown: {breakdown}")
 
 

@@ -116,9 +116,7 @@ def run_ours(samples: str, out: str, stats: str, workers: int, check: bool = Fal
 
 
 def run_paper(script: str, extra_path: str, pool: Path) -> dict:
-    code = (
-        "import sys; sys.path[:0] = {paths!r}\nimport collect_rejection_sampling as c\nc.collect('.', 100)\n"
-    ).format(paths=[str(Path(script).resolve().parent)] + [p for p in extra_path.split(os.pathsep) if p])
+    code = f"import sys; sys.path[:0] = {[str(Path(script).resolve().parent)] + [p for p in extra_path.split(os.pathsep) if p]!r}\nimport collect_rejection_sampling as c\nc.collect('.', 100)\n"
     r = run_measured([sys.executable, "-c", code], cwd=str(pool / "pool"))
     for line in r["stdout"].splitlines():
         if line.startswith("equation_different_count:"):

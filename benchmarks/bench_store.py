@@ -87,7 +87,7 @@ def kill_test(kills: int, n_prompts: int, k: int, latency: float, seed: int, max
         p.wait()
         store = SampleStore(root, compact_every=0)
         held = {(key, str(i)) for key, idxs in store._index.items() for i in idxs}
-        reported = {tuple(l.split()) for l in log.read_text().splitlines()} if log.exists() else set()
+        reported = {tuple(line.split()) for line in log.read_text().splitlines()} if log.exists() else set()
         lost += len(reported - held)
         dup += store.stats.duplicates + (on_disk_copies(root) - len(store))
         progress.append(len(store))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from toy_math import corpus, problems  # noqa: E402
+from toy_math import corpus, problems
 
 ANSWER = re.compile(r"####\s*(-?\d+)")
 

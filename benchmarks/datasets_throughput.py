@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from scalemath.datasets import load_problems
-from scalemath.datasets.procedural import generate, solutions
 from scalemath.datasets.pretrain_corpus import pretrain_corpus
+from scalemath.datasets.procedural import generate, solutions
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -2,7 +2,10 @@
 """Validate the shipped DeepSpeed JSON files (src/scalemath/training/configs/ds_zero*.json) with DeepSpeed's own parser (DeepSpeedConfig), after
 filling the "auto" fields the way the HF Trainer does (per-device 4, accumulation 4, one process, bf16)."""
 
-import json, sys, copy
+import copy
+import json
+import sys
+
 import deepspeed
 from deepspeed.runtime.config import DeepSpeedConfig
 

@@ -14,11 +14,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
+from test_answers_fuzz import ADVERSARIAL, LATEX_PIECES
 
 from scalemath.answers import REASONS, grade
 from scalemath.answers.bulk import BulkConfig, grade_pairs
 from scalemath.answers.symbolic import pool
-from test_answers_fuzz import ADVERSARIAL, LATEX_PIECES
 
 TIMEOUT = 1.0
 SLACK = 12.0  # a replacement worker's start-up on a loaded 2-core machine
@@ -31,7 +31,7 @@ def _pairs() -> list[tuple[str, str]]:
     for bad in ADVERSARIAL:
         out += [(bad, "1"), ("\\boxed{1}", bad), (f"\\boxed{{{bad}}}", f"\\boxed{{{bad}}}x")]
     rng = random.Random(7)
-    soup = lambda: "".join(rng.choice(LATEX_PIECES) for _ in range(rng.randint(1, 30)))  # noqa: E731
+    soup = lambda: "".join(rng.choice(LATEX_PIECES) for _ in range(rng.randint(1, 30)))
     out += [(soup(), soup()) for _ in range(40)]
     return out + SLOW
 

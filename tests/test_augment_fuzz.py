@@ -1,6 +1,7 @@
 """Malformed teacher output of any shape is counted, never a crash (property tests)."""
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scalemath.methods.augment import (
     Counts,

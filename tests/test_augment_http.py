@@ -9,16 +9,14 @@ import pytest
 
 pytest.importorskip("aiohttp")
 server_mod = pytest.importorskip("scalemath.serve.server")  # lands with the serving work
-from scalemath.sampling.openai_engine import OpenAIEngine  # noqa: E402
+from typer.testing import CliRunner
 
-from typer.testing import CliRunner  # noqa: E402
-
-from scalemath.cli import app  # noqa: E402
+from scalemath.cli import app
 from scalemath.methods.augment import (
     Counts,
     FinalizeConfig,
     FinalizeReport,
-    QueryConfig,  # noqa: E402
+    QueryConfig,
     RespondConfig,
     SynthConfig,
     augment_queries,
@@ -26,9 +24,10 @@ from scalemath.methods.augment import (
     respond,
     synthesize,
 )
-from scalemath.methods.decontaminate import Decontaminator  # noqa: E402
-from scalemath.methods.teacher_cache import CachedEngine  # noqa: E402
-from scalemath.records import Problem, iter_jsonl, write_jsonl  # noqa: E402
+from scalemath.methods.decontaminate import Decontaminator
+from scalemath.methods.teacher_cache import CachedEngine
+from scalemath.records import Problem, iter_jsonl, write_jsonl
+from scalemath.sampling.openai_engine import OpenAIEngine
 
 SEEDS = [
     Problem(

@@ -3,7 +3,7 @@
 import pytest
 
 from scalemath.methods.augment import Counts, RespondConfig, respond
-from scalemath.methods.augment.respond import majority_decision, plurality, Answered
+from scalemath.methods.augment.respond import Answered, majority_decision, plurality
 from scalemath.methods.augment.scripted import ScriptedEngine
 from scalemath.records import Problem
 

@@ -217,7 +217,7 @@ def rft_samples(questions, k=2):
     for q in questions:
         for seed in range(k):
             out.append(
-                {"question": q, "answer": "#### 6", "completion": f"<<2*3=6>> so 6\n#### 6", "seed": seed, "model": "m"}
+                {"question": q, "answer": "#### 6", "completion": "<<2*3=6>> so 6\n#### 6", "seed": seed, "model": "m"}
             )
     return out
 
@@ -303,7 +303,7 @@ def test_study_cells_keep_their_keys_with_the_new_defaults():
 
 def test_known_fingerprints_flag_nothing_of_a_random_word_salad():
     rng = np.random.default_rng(0)
-    words = "apple river stone seven blue market runs quickly under bridge".split()
+    words = ["apple", "river", "stone", "seven", "blue", "market", "runs", "quickly", "under", "bridge"]
     texts = [" ".join(rng.choice(words, 30)) for _ in range(200)]
     d = TrainingDataCheck().decontaminator()
     assert all(x is None for x in d.check_texts(texts))

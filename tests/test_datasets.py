@@ -9,7 +9,7 @@ from scalemath.datasets import detect_format, load_problems
 from scalemath.datasets.gsm8k import gsm8k_final_answer, read_gsm8k
 from scalemath.datasets.math import last_boxed, read_math, read_math500
 from scalemath.datasets.rft_legacy import read_rft_legacy
-from scalemath.records import Problem, RecordError, read_problems, write_jsonl
+from scalemath.records import RecordError, read_problems, write_jsonl
 
 GSM = [
     {

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scalemath.methods.decontaminate import DecontamConfig, DecontamReport, Decontaminator, decontaminate, load_test_set
+from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate, load_test_set
 from scalemath.records import Problem, write_jsonl
 
 TEST = [

@@ -243,7 +243,7 @@ def test_long_cot_leaky_and_augment_data(tmp_path):
     assert rows["sft-leaky/tiny"]["data_size"] == "16"
     longcot = list(iter_jsonl(tmp_path / "cells" / "sft-longcot-w2" / "tiny" / "f1" / "s0" / "train.jsonl"))
     plain = list(iter_jsonl(tmp_path / "cells" / "sft" / "tiny" / "f1" / "s0" / "train.jsonl"))
-    mean = lambda rs: sum(r["meta"]["steps"] for r in rs) / len(rs)  # noqa: E731
+    mean = lambda rs: sum(r["meta"]["steps"] for r in rs) / len(rs)
     assert len(longcot) == len(plain) and mean(longcot) >= mean(plain)
 
 

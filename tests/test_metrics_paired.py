@@ -22,7 +22,6 @@ from scalemath.metrics.paired import (
 )
 from scalemath.records import write_jsonl
 
-
 # ------------------------------------------------------------------------------------ McNemar
 
 

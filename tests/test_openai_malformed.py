@@ -10,14 +10,14 @@ import threading
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp")
-from aiohttp import web  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+from aiohttp import web
+from typer.testing import CliRunner
 
-from scalemath.cli import app  # noqa: E402
-from scalemath.records import iter_jsonl, write_jsonl  # noqa: E402
-from scalemath.sampling import openai_engine  # noqa: E402
-from scalemath.sampling.engine import SamplingParams  # noqa: E402
-from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig, parse_reply  # noqa: E402
+from scalemath.cli import app
+from scalemath.records import iter_jsonl, write_jsonl
+from scalemath.sampling import openai_engine
+from scalemath.sampling.engine import SamplingParams
+from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig, parse_reply
 
 
 def good(body):

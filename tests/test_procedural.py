@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import pytest
 
+from scalemath.datasets.pretrain_corpus import PretrainConfig, pretrain_corpus
 from scalemath.datasets.procedural import (
     FAMILIES,
     ProceduralConfig,
@@ -19,7 +20,6 @@ from scalemath.datasets.procedural import (
     split_of_key,
     structure_key,
 )
-from scalemath.datasets.pretrain_corpus import PretrainConfig, pretrain_corpus
 
 ANNOT = re.compile(r"([0-9+\-*/]+)=<<([^=<>]+)=([^<>]+)>>(\S+?)(?=[\s.,]|$)")
 

@@ -1,6 +1,3 @@
-import threading
-import time
-
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp")

@@ -12,10 +12,10 @@ import pytest
 
 aiohttp = pytest.importorskip("aiohttp")
 
-from scalemath.sampling.engine import InvalidRequestError, SamplingParams  # noqa: E402
-from scalemath.sampling.openai_engine import OpenAIEngine  # noqa: E402
-from scalemath.serve.fake import FakeEngine  # noqa: E402
-from scalemath.serve.server import ServerConfig, ServerThread, key_matches  # noqa: E402
+from scalemath.sampling.engine import InvalidRequestError, SamplingParams
+from scalemath.sampling.openai_engine import OpenAIEngine
+from scalemath.serve.fake import FakeEngine
+from scalemath.serve.server import ServerConfig, ServerThread, key_matches
 
 
 def post(srv, body, path="/completions", raw: bytes | None = None, headers=None):
@@ -188,9 +188,8 @@ def test_body_size_limit_with_and_without_content_length():
                 for _ in range(10):
                     yield b'{"prompt": "' if _ == 0 else b"x" * 500
 
-            async with aiohttp.ClientSession() as s:
-                async with s.post(srv.url + "/completions", data=gen()) as r:
-                    return r.status, await r.json(content_type=None)
+            async with aiohttp.ClientSession() as s, s.post(srv.url + "/completions", data=gen()) as r:
+                return r.status, await r.json(content_type=None)
 
         status, body = asyncio.run(chunked())
         assert status == 413 and body["error"]["code"] == 413

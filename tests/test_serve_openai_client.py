@@ -8,8 +8,8 @@ import pytest
 openai = pytest.importorskip("openai")
 pytest.importorskip("aiohttp")
 
-from scalemath.serve.fake import FakeEngine  # noqa: E402
-from scalemath.serve.server import ServerConfig, ServerThread  # noqa: E402
+from scalemath.serve.fake import FakeEngine
+from scalemath.serve.server import ServerConfig, ServerThread
 
 
 @pytest.fixture(scope="module")

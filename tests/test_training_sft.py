@@ -1,5 +1,6 @@
 """SFT data handling, config/YAML, completion-only masking and a short training run."""
 
+import itertools
 import json
 
 import pytest
@@ -48,7 +49,7 @@ def test_fractions_are_nested_and_seeded():
     fracs = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1]
     sets = [set(nested_indices(1000, f, seed=3).tolist()) for f in fracs]
     assert [len(s) for s in sets] == [32, 63, 125, 250, 500, 1000]
-    assert all(a < b for a, b in zip(sets, sets[1:]))
+    assert all(a < b for a, b in itertools.pairwise(sets))
     assert sets[2] == set(nested_indices(1000, 1 / 8, seed=3).tolist())
     assert sets[2] != set(nested_indices(1000, 1 / 8, seed=4).tolist())
     with pytest.raises(ValueError):

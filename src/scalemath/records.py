@@ -21,9 +21,10 @@ import hashlib
 import io
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -82,7 +83,7 @@ class ReadLimits:
     RecordError (env SCALEMATH_ALLOW_EMPTY=1)."""
 
     @classmethod
-    def from_env(cls) -> "ReadLimits":
+    def from_env(cls) -> ReadLimits:
         lim = cls()
         raw = os.environ.get(ENV_MAX_LINE_BYTES, "").strip()
         if raw:
@@ -220,7 +221,7 @@ class Problem:
     schema: int = SCHEMA_VERSION
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Problem":
+    def from_dict(cls, d: dict[str, Any]) -> Problem:
         return cls(**{k: d[k] for k in _PROBLEM_FIELDS if k in d})
 
 
@@ -250,7 +251,7 @@ class Sample:
     schema: int = SCHEMA_VERSION
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Sample":
+    def from_dict(cls, d: dict[str, Any]) -> Sample:
         return cls(**{k: d[k] for k in _SAMPLE_FIELDS if k in d})
 
 

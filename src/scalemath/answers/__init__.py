@@ -35,4 +35,4 @@ from .verdict import REASONS, Verdict
 
 GRADER_VERSION = "3.0"
 
-__all__ = ["extract", "grade", "normalize", "Verdict", "GradePolicy", "REASONS", "GRADER_VERSION"]
+__all__ = ["GRADER_VERSION", "REASONS", "GradePolicy", "Verdict", "extract", "grade", "normalize"]

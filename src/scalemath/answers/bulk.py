@@ -17,15 +17,15 @@ stays bounded by that window.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 from .grader import Deferred, grade_fast, resolve
 from .policy import make_policy
@@ -128,7 +128,7 @@ class _PoolStarter:
                 abandoned = self.abandoned
             if abandoned:  # the work was all done here before the pool was up
                 pool.shutdown(wait=False, cancel_futures=True)
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller, which grades here instead
+        except BaseException as exc:
             self.error = exc
         finally:
             self.ready.set()

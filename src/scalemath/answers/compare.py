@@ -643,7 +643,7 @@ class Matcher:
     def _intervals_equal(self, ia, ib) -> bool | None:
         if len(ia) != len(ib):
             return False
-        key = lambda iv: (_endpoint_value(iv[0]), _endpoint_value(iv[1]))  # noqa: E731
+        key = lambda iv: (_endpoint_value(iv[0]), _endpoint_value(iv[1]))
         try:
             ia, ib = sorted(ia, key=key), sorted(ib, key=key)
         except (EvalError, TypeError):

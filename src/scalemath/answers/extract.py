@@ -15,6 +15,7 @@ keeps only what came before it) and a reasoning model's answer after "</think>" 
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from .normalize import strip_units
@@ -194,7 +195,7 @@ def _after_last(pattern: re.Pattern, text: str) -> str | None:
 def _after_last_at(pattern: re.Pattern, text: str) -> tuple[int, str] | None:
     """(start of the last match of `pattern`, the rest of its line), or None."""
     last = None
-    for last in pattern.finditer(text):
+    for last in pattern.finditer(text):  # noqa: B007 (the loop keeps the last match)
         pass
     if last is None:
         return None
@@ -212,7 +213,7 @@ def _first_number(text: str) -> str | None:
 
 def _last_number(text: str) -> str | None:
     last = None
-    for last in NUMBER_IN_TEXT.finditer(text):
+    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
         pass
     return number_token(last.group()) if last else None
 
@@ -376,7 +377,7 @@ def _joined_spans(text: str) -> str | None:
     spans = list(_MATH_SPAN.finditer(text))
     if len(spans) < 2:
         return None
-    gaps = [text[a.end() : b.start()] for a, b in zip(spans, spans[1:])]
+    gaps = [text[a.end() : b.start()] for a, b in itertools.pairwise(spans)]
     outside = text[: spans[0].start()] + text[spans[-1].end() :]
     if outside.strip(" .,;" + _QUOTES) or not all(_SPAN_JOINER.fullmatch(g) for g in gaps):
         return None

@@ -383,9 +383,7 @@ class _Parser:
             )
         if text in ("(", "{", "\\{"):
             return True
-        if text == "|" and self.abs_depth == 0:
-            return True
-        return False
+        return text == "|" and self.abs_depth == 0
 
     def unary(self):
         t = self.text()

@@ -109,7 +109,7 @@ def clean_latex(ans: str) -> str:
     an approximation appended to an exact value ("\\frac{\\sqrt3}{3} \\approx 0.577"), "or"/"and"
     between alternatives (made commas), and trailing punctuation."""
     s = ans.strip()
-    if "\\begin{" in s and "align" in s or "gathered" in s or "\\begin{split" in s or "eqnarray" in s:
+    if ("\\begin{" in s and "align" in s) or "gathered" in s or "\\begin{split" in s or "eqnarray" in s:
         s = _ALIGNED.sub(lambda m: m.group(1).replace("&", " ").replace("\\\\", " "), s)
     if "\\\\" in s and "\\begin" not in s:
         s = _DOUBLED_BACKSLASH.sub(r"\\", s)

@@ -6,8 +6,8 @@ This is the fast path: precompiled regexes and float arithmetic only, no SymPy.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 
 # A whole answer that is one number, with the decorations graders should ignore: currency
 # ($, \$, dollar-sign variants), thousands commas (only in groups of three), a trailing period,

@@ -207,7 +207,7 @@ class WorkerPool:
             try:
                 w = _Worker(self.cfg)
                 w.wait_ready()
-            except Exception:  # noqa: BLE001 - the next call starts one itself
+            except Exception:
                 if w is not None:
                     w.kill()
                 w = None

@@ -19,7 +19,7 @@ import os
 import pkgutil
 import signal
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -89,7 +89,7 @@ def _options(
     debug: bool = typer.Option(
         False, "--debug", envvar=ENV_DEBUG, help="Show the full traceback of an error (env SCALEMATH_DEBUG=1)."
     ),
-    max_line_bytes: Optional[str] = typer.Option(
+    max_line_bytes: str | None = typer.Option(
         None,
         "--max-line-bytes",
         envvar="SCALEMATH_MAX_LINE_BYTES",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -27,7 +27,7 @@ TEACHER_TIMEOUT = 600.0  # seconds per teacher request (a long completion from a
 def make_teacher(
     url: str,
     model: str,
-    api_key: Optional[str] = None,
+    api_key: str | None = None,
     chat: bool = False,
     seed_mode: str = "per_sample",
     concurrency: int = 16,
@@ -46,7 +46,7 @@ def make_teacher(
 def _teacher(
     url: str,
     model: str,
-    api_key: Optional[str],
+    api_key: str | None,
     chat: bool,
     seed_mode: str,
     concurrency: int,
@@ -61,7 +61,7 @@ def _teacher(
         raise typer.BadParameter(str(e)) from None
 
 
-def _cached(engine, cache: Optional[Path], price_in: float, price_out: float):
+def _cached(engine, cache: Path | None, price_in: float, price_out: float):
     from scalemath.methods.teacher_cache import CachedEngine, Prices
 
     return CachedEngine(engine, cache, prices=Prices(price_in, price_out))
@@ -79,7 +79,7 @@ def _finalize_and_write(
     against: list[str],
     decontaminate: bool,
     style: str,
-    data_dir: Optional[Path],
+    data_dir: Path | None,
     signature: str,
     question_threshold: float,
     text_field: str,
@@ -100,7 +100,7 @@ def _finalize_and_write(
                 f"{e} (decontamination is on by default; pass --against FILE, "
                 "or --no-decontaminate to skip it knowingly)",
                 param_hint="--against",
-            )
+            ) from e
     cfg = FinalizeConfig(
         decontaminate=decontaminate, signature=signature, question_threshold=question_threshold, text_field=text_field
     )
@@ -140,7 +140,7 @@ def _print_summary(report: dict[str, Any], report_path: Path) -> None:
     con.print(f"report: {report_path}")
 
 
-def _load(path: Path, fmt: str, limit: Optional[int]):
+def _load(path: Path, fmt: str, limit: int | None):
     from scalemath.datasets import load_problems
 
     return load_problems(path, format=fmt, limit=limit)
@@ -178,7 +178,7 @@ def query_cmd(
     out: Path = typer.Option(..., "--out", help="New problems (Problem JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = _API_KEY,
+    api_key: str | None = _API_KEY,
     chat: bool = _CHAT,
     seed_mode: str = _SEED_MODE,
     concurrency: int = _CONCURRENCY,
@@ -189,27 +189,27 @@ def query_cmd(
     per_strategy: int = typer.Option(1, help="New questions per seed and strategy, each round."),
     rounds: int = typer.Option(1, help="Augmentation rounds (round r+1 augments round r's questions)."),
     style: str = typer.Option("gsm8k", help="gsm8k (question only) or math (question + solution)."),
-    template: Optional[str] = typer.Option(None, help="Prompt template name/path (default mugglemath_<style>)."),
+    template: str | None = typer.Option(None, help="Prompt template name/path (default mugglemath_<style>)."),
     temperature: float = typer.Option(0.7),
     top_p: float = typer.Option(1.0),
     max_tokens: int = typer.Option(384),
     seed: int = typer.Option(0),
     seeds_format: str = typer.Option("auto", "--seeds-format"),
-    limit: Optional[int] = typer.Option(None, help="Use the first N seeds."),
-    cache: Optional[Path] = typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite."),
+    limit: int | None = typer.Option(None, help="Use the first N seeds."),
+    cache: Path | None = typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite."),
     price_in: float = typer.Option(0.0, help="Teacher price per 1M prompt tokens."),
     price_out: float = typer.Option(0.0, help="Teacher price per 1M completion tokens."),
     against: list[str] = typer.Option(
         [], "--against", help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's."
     ),
     decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Optional[Path] = typer.Option(
+    data_dir: Path | None = typer.Option(
         None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets."
     ),
     question_threshold: float = typer.Option(
         0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off)."
     ),
-    report: Optional[Path] = typer.Option(None, help="Report JSON (default OUT.report.json)."),
+    report: Path | None = typer.Option(None, help="Report JSON (default OUT.report.json)."),
 ) -> None:
     """MuggleMath query augmentation: new questions from SEEDS by the selected strategies."""
     from scalemath.methods.augment import Counts, QueryConfig, augment_queries
@@ -263,7 +263,7 @@ def respond_cmd(
     out: Path = typer.Option(..., "--out", help="Kept answers (Sample JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = _API_KEY,
+    api_key: str | None = _API_KEY,
     chat: bool = _CHAT,
     seed_mode: str = _SEED_MODE,
     concurrency: int = _CONCURRENCY,
@@ -272,11 +272,11 @@ def respond_cmd(
     filter: str = typer.Option("majority", "--filter", help="majority, two_teacher, gold or none."),
     min_share: float = typer.Option(0.5, help="majority: minimum share of the top answer."),
     min_votes: int = typer.Option(2, help="majority: minimum votes of the top answer."),
-    second_url: Optional[str] = typer.Option(None, help="two_teacher: second teacher URL."),
-    second_model: Optional[str] = typer.Option(None, help="two_teacher: second teacher model."),
+    second_url: str | None = typer.Option(None, help="two_teacher: second teacher URL."),
+    second_model: str | None = typer.Option(None, help="two_teacher: second teacher model."),
     second_n: int = typer.Option(1, help="two_teacher: answers of the second teacher."),
     style: str = typer.Option("gsm8k", help="gsm8k or math (answer extraction, default template)."),
-    template: Optional[str] = typer.Option(
+    template: str | None = typer.Option(
         None,
         help="Prompt template (default mugglemath_respond_<style>; 'alpaca'/'qa' for a local student-format model).",
     ),
@@ -285,16 +285,16 @@ def respond_cmd(
     max_tokens: int = typer.Option(384),
     seed: int = typer.Option(0),
     input_format: str = typer.Option("auto", "--input-format"),
-    limit: Optional[int] = typer.Option(None),
-    cache: Optional[Path] = typer.Option(None, help="Teacher cache (default OUT.cache.sqlite)."),
+    limit: int | None = typer.Option(None),
+    cache: Path | None = typer.Option(None, help="Teacher cache (default OUT.cache.sqlite)."),
     price_in: float = typer.Option(0.0),
     price_out: float = typer.Option(0.0),
     against: list[str] = typer.Option([], "--against"),
     decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA"),
+    data_dir: Path | None = typer.Option(None, envvar="SCALEMATH_DATA"),
     signature: str = typer.Option("auto", help="Path signature for distinct-path dedupe ('' off)."),
     question_threshold: float = typer.Option(0.9),
-    report: Optional[Path] = typer.Option(None),
+    report: Path | None = typer.Option(None),
 ) -> None:
     """Response augmentation: N chain-of-thought answers per question, kept by FILTER."""
     from scalemath.methods.augment import Counts, RespondConfig, respond
@@ -363,7 +363,7 @@ def synth_cmd(
     out: Path = typer.Option(..., "--out", help="Answered synthetic questions (Sample JSONL)."),
     teacher_url: str = _TEACHER_URL,
     teacher_model: str = _TEACHER_MODEL,
-    api_key: Optional[str] = _API_KEY,
+    api_key: str | None = _API_KEY,
     chat: bool = _CHAT,
     seed_mode: str = _SEED_MODE,
     concurrency: int = _CONCURRENCY,
@@ -381,16 +381,16 @@ def synth_cmd(
     max_tokens: int = typer.Option(512),
     seed: int = typer.Option(0),
     references_format: str = typer.Option("auto", "--references-format"),
-    limit: Optional[int] = typer.Option(None),
-    cache: Optional[Path] = typer.Option(None),
+    limit: int | None = typer.Option(None),
+    cache: Path | None = typer.Option(None),
     price_in: float = typer.Option(0.0),
     price_out: float = typer.Option(0.0),
     against: list[str] = typer.Option([], "--against"),
     decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA"),
+    data_dir: Path | None = typer.Option(None, envvar="SCALEMATH_DATA"),
     signature: str = typer.Option("auto"),
     question_threshold: float = typer.Option(0.9),
-    report: Optional[Path] = typer.Option(None),
+    report: Path | None = typer.Option(None),
 ) -> None:
     """Xwin-Math synthesis: create from references, verify/repair, answer with chain of thought."""
     from scalemath.methods.augment import Counts, RespondConfig, SynthConfig, synthesize
@@ -456,8 +456,8 @@ def subset_cmd(
         ..., "--input", exists=True, dir_okay=False, help="Augmented JSONL (samples or problems)."
     ),
     out: Path = typer.Option(..., "--out", help="The subset (JSONL)."),
-    fraction: Optional[float] = typer.Option(None, help="Keep this fraction of the questions (streaming)."),
-    questions: Optional[int] = typer.Option(None, help="Keep exactly this many questions."),
+    fraction: float | None = typer.Option(None, help="Keep this fraction of the questions (streaming)."),
+    questions: int | None = typer.Option(None, help="Keep exactly this many questions."),
     seed: int = typer.Option(0, help="Ranking seed; subsets with one seed are nested."),
 ) -> None:
     """Nested subsets by question, for sweeping the amount of augmented data."""

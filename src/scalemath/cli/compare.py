@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,9 +14,9 @@ def register(app: typer.Typer) -> None:
             ..., help="Evaluation A: a directory with greedy.jsonl / samples.jsonl, or a sample file."
         ),
         eval_b: Path = typer.Argument(..., help="Evaluation B (the differences are B − A)."),
-        name_a: Optional[str] = typer.Option(None, "--name-a", help="Label of A (default: its path)."),
-        name_b: Optional[str] = typer.Option(None, "--name-b", help="Label of B (default: its path)."),
-        k: Optional[int] = typer.Option(
+        name_a: str | None = typer.Option(None, "--name-a", help="Label of A (default: its path)."),
+        name_b: str | None = typer.Option(None, "--name-b", help="Label of B (default: its path)."),
+        k: int | None = typer.Option(
             None, "--k", help="Samples per question for maj@k, Pass@k, PassRatio@k (default: all both have)."
         ),
         bootstrap: int = typer.Option(
@@ -31,7 +30,7 @@ def register(app: typer.Typer) -> None:
             help="Compare evaluations of different question sets on the questions they share (default: refuse).",
         ),
         dataset: str = typer.Option("gsm8k", "--dataset", help="Answer conventions for majority votes."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
+        out: Path | None = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
     ) -> None:
         """Paired bootstrap intervals of B − A (greedy accuracy, maj@k, Pass@k, PassRatio@k) and McNemar's exact test."""
         import json

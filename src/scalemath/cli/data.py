@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,7 +26,7 @@ def procedural(
     seed: int = typer.Option(0, help="Base seed."),
     split: str = typer.Option("train", help="train, validation or test (never overlapping)."),
     numbers: str = typer.Option("2-20", help="Range of the base numbers in a question."),
-    families: Optional[str] = typer.Option(None, help="Comma-separated families (default: all)."),
+    families: str | None = typer.Option(None, help="Comma-separated families (default: all)."),
     out: Path = typer.Option(..., help="Output Problem JSONL."),
 ) -> None:
     """Generate GSM8K-format arithmetic word problems (the embedded data)."""
@@ -50,8 +49,8 @@ def procedural(
 
 
 def pretrain_corpus(
-    n: Optional[int] = typer.Option(None, help="Number of lines."),
-    chars: Optional[int] = typer.Option(None, help="Number of characters (stops at the line that reaches it)."),
+    n: int | None = typer.Option(None, help="Number of lines."),
+    chars: int | None = typer.Option(None, help="Number of characters (stops at the line that reaches it)."),
     seed: int = typer.Option(0, help="Seed."),
     out: Path = typer.Option(..., help="Output text file, one line per item."),
 ) -> None:
@@ -75,12 +74,12 @@ def convert(
     input: str = typer.Option(..., "--input", help="File, folder or Hugging Face dataset id."),
     format: str = typer.Option("auto", help="auto, gsm8k, math, math500, rft_legacy, scalemath, hf."),
     out: Path = typer.Option(..., help="Output Problem JSONL."),
-    limit: Optional[int] = typer.Option(None, help="Stop after this many problems."),
-    split: Optional[str] = typer.Option(None, help="Split (label, and which split of a dataset dict / hub id)."),
-    name: Optional[str] = typer.Option(None, help="Hugging Face config name."),
-    question_field: Optional[str] = typer.Option(None, help="Column with the question (Hugging Face)."),
-    solution_field: Optional[str] = typer.Option(None, help="Column with the solution (Hugging Face)."),
-    answer_field: Optional[str] = typer.Option(None, help="Column with the final answer (Hugging Face)."),
+    limit: int | None = typer.Option(None, help="Stop after this many problems."),
+    split: str | None = typer.Option(None, help="Split (label, and which split of a dataset dict / hub id)."),
+    name: str | None = typer.Option(None, help="Hugging Face config name."),
+    question_field: str | None = typer.Option(None, help="Column with the question (Hugging Face)."),
+    solution_field: str | None = typer.Option(None, help="Column with the solution (Hugging Face)."),
+    answer_field: str | None = typer.Option(None, help="Column with the final answer (Hugging Face)."),
 ) -> None:
     """Convert a dataset to scalemath Problem JSONL."""
     from scalemath.datasets import load_problems

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,8 +17,8 @@ def register(app: typer.Typer) -> None:
             ..., "--against", help="Test set: a file (any load_problems format) or gsm8k/math/math500; repeatable."
         ),
         out: Path = typer.Option(..., "--out", "-o", help="JSONL of the records kept."),
-        report: Optional[Path] = typer.Option(None, "--report", help="Report JSON (default OUT.report.json)."),
-        data_dir: Optional[Path] = typer.Option(
+        report: Path | None = typer.Option(None, "--report", help="Report JSON (default OUT.report.json)."),
+        data_dir: Path | None = typer.Option(
             None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ (for the short names)."
         ),
         ngram: int = typer.Option(13, help="Word n-gram overlap length (0: off)."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,10 +14,8 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, help="YAML file of DemoConfig fields."),
         quick: bool = typer.Option(False, help="A tiny configuration (about a minute) for smoke tests."),
         seed: int = typer.Option(None, help="Override the seed."),
-        control: Optional[str] = typer.Option(
-            None, help="Compute-matched control of RFT: steps, tokens, epochs or none."
-        ),
-        threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: the CPUs this process may use)."),
+        control: str | None = typer.Option(None, help="Compute-matched control of RFT: steps, tokens, epochs or none."),
+        threads: int | None = typer.Option(None, help="torch CPU threads (default: the CPUs this process may use)."),
     ) -> None:
         """Generate data, pre-train a tiny base, SFT, sample, collect RFT data, retrain, train the
         compute-matched control, evaluate SFT / control / RFT and compare them with paired intervals."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -29,9 +29,9 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def evaluate_cmd(
         out: Path = typer.Option(..., help="Output folder: metrics.json (+ greedy.jsonl, samples.jsonl)."),
-        model: Optional[str] = typer.Option(None, help="Checkpoint directory (or hub id when online)."),
-        data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Test problems (JSONL)."),
-        samples: Optional[Path] = typer.Option(
+        model: str | None = typer.Option(None, help="Checkpoint directory (or hub id when online)."),
+        data: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Test problems (JSONL)."),
+        samples: Path | None = typer.Option(
             None, exists=True, dir_okay=False, help="Score an existing sample file instead (no model)."
         ),
         k: int = typer.Option(8, min=0, help="Samples per problem at --temperature (0: greedy only)."),
@@ -54,7 +54,6 @@ def register(app: typer.Typer) -> None:
         import itertools
 
         from rich.console import Console
-
         from transformers.utils import logging as hf_logging
 
         from scalemath.cli.sample import load_problems, unescape

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -55,14 +55,14 @@ def register(app: typer.Typer) -> None:
         study: Path = typer.Argument(
             ..., help="Study YAML file, e.g. src/scalemath/experiments/studies/rft_quick.yaml."
         ),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<study name>)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/<study name>)."),
         only: list[str] = typer.Option(
             [],
             "--only",
             help="Run only cells whose id matches this glob (repeatable), with the cells they depend on, e.g. 'rft/*'.",
         ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run or be skipped; run nothing."),
-        long_cot_weight: Optional[float] = typer.Option(
+        long_cot_weight: float | None = typer.Option(
             None,
             "--long-cot-weight",
             help="Override sft.long_cot_weight: resample SFT data with probability ~ steps ** weight.",
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
     @exp.command("list")
     def list_cmd(
         study: Path = typer.Argument(..., help="Study YAML file."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<study name>)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/<study name>)."),
         only: list[str] = typer.Option([], "--only", help="Only cells matching this glob (and their dependencies)."),
     ) -> None:
         """Print the study's cells and their status in the run directory."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -86,8 +86,8 @@ def register(app: typer.Typer) -> None:
             "--model",
             help="loglinear | segmented | power | auto (lowest AICc of those three) | linear (acc vs another measure, e.g. pre-training loss).",
         ),
-        sigma: Optional[str] = typer.Option(None, "--sigma", help="Column with standard errors of y (weighted fit)."),
-        group: Optional[str] = typer.Option(None, "--group", help="Fit each value of this column separately."),
+        sigma: str | None = typer.Option(None, "--sigma", help="Column with standard errors of y (weighted fit)."),
+        group: str | None = typer.Option(None, "--group", help="Fit each value of this column separately."),
         where: list[str] = typer.Option([], "--where", help="Keep rows with COLUMN=VALUE (repeatable)."),
         target: list[float] = typer.Option(
             [], "--target", help="Accuracy to reach: report the data needed (repeatable)."
@@ -99,8 +99,8 @@ def register(app: typer.Typer) -> None:
         ),
         ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
         seed: int = typer.Option(0, "--seed"),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of data, fit and band."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Write the fits as JSON."),
+        plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of data, fit and band."),
+        out: Path | None = typer.Option(None, "--out", help="Write the fits as JSON."),
     ) -> None:
         """Fit accuracy against data amount (log-linear, segmented, power law) with intervals."""
         import orjson

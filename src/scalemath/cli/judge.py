@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,17 +16,17 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., help="Judged records (JSONL), one per wrong sample."),
         judge_url: str = typer.Option(..., help="OpenAI-compatible base URL of the judge (…/v1)."),
         judge_model: str = typer.Option(..., help="Model name the judge server knows."),
-        api_key: Optional[str] = typer.Option(None, envvar="OPENAI_API_KEY", help="API key (or $OPENAI_API_KEY)."),
+        api_key: str | None = typer.Option(None, envvar="OPENAI_API_KEY", help="API key (or $OPENAI_API_KEY)."),
         chat: bool = typer.Option(True, "--chat/--completions", help="Chat or plain completions endpoint."),
         votes: int = typer.Option(1, min=1, help="Judge samples per wrong sample (majority label wins)."),
         temperature: float = typer.Option(0.0, min=0.0, help="Judge temperature (use > 0 with --votes > 1)."),
         max_tokens: int = typer.Option(96, min=8),
-        limit: Optional[int] = typer.Option(None, min=1, help="Judge at most this many wrong samples."),
+        limit: int | None = typer.Option(None, min=1, help="Judge at most this many wrong samples."),
         concurrency: int = typer.Option(16, min=1),
         timeout: float = typer.Option(
             600.0, min=0.001, help="Seconds per judge request (then retried, then recorded as an error)."
         ),
-        cache: Optional[Path] = typer.Option(None, help="Judge call cache (SQLite; default OUT.cache.sqlite)."),
+        cache: Path | None = typer.Option(None, help="Judge call cache (SQLite; default OUT.cache.sqlite)."),
         template: str = typer.Option("judge_error_type", help="Judge prompt template (name or .txt path)."),
     ) -> None:
         """Ask a judge LLM for the error type of every wrong sample; print shares and agreement

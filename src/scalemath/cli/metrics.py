@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         ),
         ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-        problems: Optional[Path] = typer.Option(
+        problems: Path | None = typer.Option(
             None, "--problems", help="Problems JSONL to take missing fields (meta.steps, ...) from."
         ),
         steps_field: str = typer.Option(
@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
         ),
         errors: bool = typer.Option(True, "--errors/--no-errors", help="Classify wrong samples by error type."),
         paths: bool = typer.Option(True, "--paths/--no-paths", help="Count distinct correct paths per model."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Write the figures as JSON here."),
+        out: Path | None = typer.Option(None, "--out", help="Write the figures as JSON here."),
     ) -> None:
         """Accuracy (greedy, pass@k, Pass@N, PassRatio@N, maj@k) with bootstrap intervals, by fields."""
         import orjson

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,9 +13,7 @@ def register(app: typer.Typer) -> None:
         run_dir: Path = typer.Argument(
             ..., help="Directory with sample stores, metrics.json, results.csv, rft_stats.json."
         ),
-        out: Optional[Path] = typer.Option(
-            None, "--out", help="HTML file to write (default RUN_DIR/report/index.html)."
-        ),
+        out: Path | None = typer.Option(None, "--out", help="HTML file to write (default RUN_DIR/report/index.html)."),
         ks: str = typer.Option("1,4,16", "--ks", help="k values for pass@k and maj@k."),
         bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap replicates over questions."),
         seed: int = typer.Option(0, "--seed"),
@@ -27,7 +24,7 @@ def register(app: typer.Typer) -> None:
         target: list[float] = typer.Option(
             [], "--target", help="Report the data needed for this accuracy (repeatable)."
         ),
-        problems: Optional[Path] = typer.Option(
+        problems: Path | None = typer.Option(
             None,
             "--problems",
             help="Problems JSONL to join fields (meta.level, meta.steps) from; default: a problems.jsonl in the run.",

@@ -115,7 +115,6 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(f"not a file: {p}", param_hint="--samples")
         if fmt not in ("scalemath", "rft_legacy"):
             raise typer.BadParameter("must be scalemath or rft_legacy", param_hint="--format")
-        console = Console(stderr=True)
         try:
             cfg = RFTConfig(
                 signature=signature,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -44,7 +43,7 @@ def setup_cmd(
 
 @teacher_app.command("status")
 def status_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", help="Prepared folder to check (default: the default folder)."),
+    out: Path | None = typer.Option(None, "--out", help="Prepared folder to check (default: the default folder)."),
 ) -> None:
     """Say what is installed and prepared (exit 1 when something is missing)."""
     import importlib.util
@@ -69,12 +68,12 @@ def status_cmd(
 
 @teacher_app.command("prepare")
 def prepare_cmd(
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None,
         "--out",
         help="Target folder (default $SCALEMATH_SMOLLM2_DIR or ~/.cache/scalemath/smollm2-135m-instruct).",
     ),
-    gguf: Optional[Path] = typer.Option(
+    gguf: Path | None = typer.Option(
         None, "--gguf", exists=True, dir_okay=False, help="Convert this .gguf file instead of the packaged SmolLM2."
     ),
     force: bool = typer.Option(False, "--force", help="Convert again even if the folder is prepared."),
@@ -101,7 +100,7 @@ def prepare_cmd(
 def demo_cmd(
     out: Path = typer.Option(Path("runs/teacher"), "--out", help="Run folder."),
     seeds: int = typer.Option(8, "--seeds", help="Seed questions."),
-    seed_file: Optional[Path] = typer.Option(
+    seed_file: Path | None = typer.Option(
         None, "--seed-file", exists=True, dir_okay=False, help="GSM8K-format seeds (default: procedural problems)."
     ),
     model: str = typer.Option(
@@ -110,7 +109,7 @@ def demo_cmd(
         help="Prepared teacher folder (default: SmolLM2, prepared on "
         "first use); 'fake' = deterministic stand-in (plumbing only).",
     ),
-    url: Optional[str] = typer.Option(
+    url: str | None = typer.Option(
         None,
         "--url",
         help="Use this OpenAI-compatible server instead of "
@@ -129,7 +128,7 @@ def demo_cmd(
         "--against",
         help="Decontamination test sets (default: GSM8K test if found, else a held-out procedural split).",
     ),
-    data_dir: Optional[Path] = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/test.jsonl."),
+    data_dir: Path | None = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/test.jsonl."),
     serve_arg: list[str] = typer.Option(
         [],
         "--serve-arg",

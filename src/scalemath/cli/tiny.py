@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,17 +18,17 @@ def register(app: typer.Typer) -> None:
             help="Pre-training corpus: .txt (one document per line) or .jsonl ('text').",
         ),
         out: Path = typer.Option(..., "--out", help="Output model directory."),
-        minutes: Optional[float] = typer.Option(
+        minutes: float | None = typer.Option(
             None, "--minutes", help="Wall-clock pre-training budget (default 3 when --steps is not given)."
         ),
-        steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser-step budget."),
+        steps: int | None = typer.Option(None, "--steps", help="Optimiser-step budget."),
         preset: str = typer.Option("nano", "--preset", help="Model shape: nano, micro, small, base."),
-        vocab: Optional[int] = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
-        hidden: Optional[int] = typer.Option(None, "--hidden", help="Override the preset's hidden size."),
-        layers: Optional[int] = typer.Option(None, "--layers", help="Override the preset's layer count."),
-        lr: Optional[float] = typer.Option(None, "--lr", help="Peak pre-training learning rate."),
+        vocab: int | None = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
+        hidden: int | None = typer.Option(None, "--hidden", help="Override the preset's hidden size."),
+        layers: int | None = typer.Option(None, "--layers", help="Override the preset's layer count."),
+        lr: float | None = typer.Option(None, "--lr", help="Peak pre-training learning rate."),
         seed: int = typer.Option(0, "--seed"),
-        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
+        threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Train a tokenizer and a tiny Llama from scratch on a corpus; saves them with save_pretrained."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,8 +10,8 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        model: Optional[str] = typer.Option(None, "--model", help="Model directory or hub id to start from."),
-        data: Optional[Path] = typer.Option(
+        model: str | None = typer.Option(None, "--model", help="Model directory or hub id to start from."),
+        data: Path | None = typer.Option(
             None,
             "--data",
             help="Training records: Problem (question+solution) "
@@ -20,33 +19,31 @@ def register(app: typer.Typer) -> None:
             "convert` reads (GSM8K, MATH, RFT query/response). Checked against the "
             "known test sets first.",
         ),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output directory."),
-        config: Optional[Path] = typer.Option(
+        out: Path | None = typer.Option(None, "--out", help="Output directory."),
+        config: Path | None = typer.Option(
             None, "--config", help="YAML of SFTRunConfig fields; options given here override it."
         ),
-        fraction: Optional[float] = typer.Option(None, "--fraction", help="Nested, seeded data fraction (0,1]."),
-        epochs: Optional[float] = typer.Option(None, "--epochs"),
-        lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate."),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Global batch size."),
-        template: Optional[str] = typer.Option(None, "--template", help="Prompt template: qa, alpaca, ..."),
-        seed: Optional[int] = typer.Option(None, "--seed"),
-        profile: Optional[str] = typer.Option(None, "--profile", help="Defaults: auto, tiny or paper."),
-        max_steps: Optional[int] = typer.Option(None, "--max-steps"),
-        max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Wall-clock training budget."),
-        packing: Optional[bool] = typer.Option(None, "--packing/--no-packing"),
-        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
-        lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
-        lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
-        load_in_4bit: Optional[bool] = typer.Option(
+        fraction: float | None = typer.Option(None, "--fraction", help="Nested, seeded data fraction (0,1]."),
+        epochs: float | None = typer.Option(None, "--epochs"),
+        lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
+        batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
+        template: str | None = typer.Option(None, "--template", help="Prompt template: qa, alpaca, ..."),
+        seed: int | None = typer.Option(None, "--seed"),
+        profile: str | None = typer.Option(None, "--profile", help="Defaults: auto, tiny or paper."),
+        max_steps: int | None = typer.Option(None, "--max-steps"),
+        max_minutes: float | None = typer.Option(None, "--max-minutes", help="Wall-clock training budget."),
+        packing: bool | None = typer.Option(None, "--packing/--no-packing"),
+        threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
+        lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
+        lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
+        load_in_4bit: bool | None = typer.Option(
             None, "--load-in-4bit/--no-load-in-4bit", help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."
         ),
-        gradient_checkpointing: Optional[bool] = typer.Option(
+        gradient_checkpointing: bool | None = typer.Option(
             None, "--gradient-checkpointing/--no-gradient-checkpointing"
         ),
-        bf16: Optional[bool] = typer.Option(
-            None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."
-        ),
-        allow_contamination: Optional[bool] = typer.Option(
+        bf16: bool | None = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
+        allow_contamination: bool | None = typer.Option(
             None,
             "--allow-contamination/--drop-contamination",
             help="Keep records that match a test question (GSM8K test, MATH test, MATH-500, --test-set) "
@@ -57,13 +54,13 @@ def register(app: typer.Typer) -> None:
             "--test-set",
             help="Another test set (file) to check the data against (repeatable), e.g. the run's own test split.",
         ),
-        control: Optional[str] = typer.Option(
+        control: str | None = typer.Option(
             None,
             "--control",
             help="Compute-matched control of --control-of: "
             "steps, tokens or epochs (sets max_steps; recorded in train_meta.json).",
         ),
-        control_of: Optional[Path] = typer.Option(None, "--control-of", help="Reference run's output directory."),
+        control_of: Path | None = typer.Option(None, "--control-of", help="Reference run's output directory."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from scalemath.datasets.base import infer_split
 from scalemath.datasets.gsm8k import gsm8k_final_answer, gsm8k_problem
@@ -123,4 +124,4 @@ def _read_jsonl(path: Path, format: str, split: str | None, allow_empty: bool | 
         yield convert(obj, index=index, split=split, path=path, line=line)
 
 
-__all__ = ["FORMATS", "CONVERTERS", "detect_format", "load_problems", "gsm8k_final_answer", "last_boxed"]
+__all__ = ["CONVERTERS", "FORMATS", "detect_format", "gsm8k_final_answer", "last_boxed", "load_problems"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from scalemath.datasets.base import infer_split, make_id, text_field
 from scalemath.records import Problem, RecordError, iter_jsonl_numbered

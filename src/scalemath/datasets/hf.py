@@ -11,9 +11,10 @@ columns (GSM8K, MATH, MATH-500, RFT, scalemath) and read by the same converters 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from scalemath.datasets.base import infer_split, make_id, text_field
 from scalemath.datasets.gsm8k import gsm8k_final_answer
@@ -42,7 +43,7 @@ class FieldMap:
     """Column with a record id; if None ids are `source-split-index`."""
 
     @classmethod
-    def of(cls, fields: "FieldMap | Mapping[str, str | None] | None") -> "FieldMap | None":
+    def of(cls, fields: FieldMap | Mapping[str, str | None] | None) -> FieldMap | None:
         if fields is None or isinstance(fields, FieldMap):
             return fields
         unknown = set(fields) - {"question", "solution", "answer", "id"}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from scalemath.answers.extract import matching_brace
 from scalemath.datasets.base import infer_split, make_id, parse_level, text_field

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from scalemath.datasets import vocab as V
 
@@ -211,7 +211,7 @@ def _scene(rng: random.Random) -> str:
         f"{name} is {_n(rng, 9)} years younger than {rng.choice(V.PEOPLE)[0]}.",
         f"{name} is four times as old as {his} dog.",
         f"In {_n(rng, 9)} years {name} will be older.",
-        f"Every year they gain one year in age.",
+        "Every year they gain one year in age.",
         f"{name} gets a gift of {_n(rng)} dollars.",
         f"{name} {does} once a week.",
         f"{name} goes to a {rng.choice(V.LONG_ACTIVITIES)} that is {_n(rng, 4)} hours long.",
@@ -222,9 +222,9 @@ def _scene(rng: random.Random) -> str:
         f"They need {_n(rng, 9)} cups of {ing}.",
         f"{name} can go there and back in a day.",
         f"{name} likes to do {acts} and {rng.choice(V.ACTIVITIES)[0]}.",
-        f"One hour has 60 minutes.",
-        f"A week has 7 days.",
-        f"A dozen is 12.",
+        "One hour has 60 minutes.",
+        "A week has 7 days.",
+        "A dozen is 12.",
     ]
     return rng.choice(options)
 

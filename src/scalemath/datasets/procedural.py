@@ -24,13 +24,13 @@ import hashlib
 import itertools
 import random
 import re
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence, Union
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from scalemath.datasets import vocab as V
 from scalemath.records import Problem
 
-Arg = Union[int, str]  # a number from the question, or the name of an earlier step
+Arg = int | str  # a number from the question, or the name of an earlier step
 
 
 # ----------------------------------------------------------------------------------------------
@@ -91,8 +91,8 @@ class ProceduralConfig:
         if self.solution_variety not in SOLUTION_VARIETIES:
             raise ValueError(f"solution_variety must be one of {SOLUTION_VARIETIES}, got {self.solution_variety!r}")
         if not (
-            0 < self.test_fraction
-            and 0 <= self.validation_fraction
+            self.test_fraction > 0
+            and self.validation_fraction >= 0
             and self.test_fraction + self.validation_fraction < 1
         ):
             raise ValueError("test_fraction and validation_fraction must leave room for train")

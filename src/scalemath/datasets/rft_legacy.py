@@ -7,7 +7,8 @@ one Problem (solution = response) and `meta["query_id"]` groups the records of o
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from scalemath.datasets.base import infer_split, make_id, text_field
 from scalemath.datasets.gsm8k import gsm8k_final_answer, solution_steps

@@ -9,9 +9,10 @@ import gc
 import itertools
 import json
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from scalemath.experiments.grid import Cell
 from scalemath.records import iter_jsonl, iter_jsonl_numbered, read_problems, to_dict, write_jsonl

@@ -321,7 +321,7 @@ class StudyConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = "study") -> "StudyConfig":
+    def from_dict(cls, d: Any, where: str = "study") -> StudyConfig:
         """Build and validate a study from a mapping (as read from YAML)."""
         study = _build(cls, d, where)
         validate(study, where)

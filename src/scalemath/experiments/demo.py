@@ -22,9 +22,10 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from scalemath.experiments.stages import StageResult, run_stage
 from scalemath.records import read_problems, write_jsonl
@@ -157,7 +158,7 @@ class DemoConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def quick(cls, out: str) -> "DemoConfig":
+    def quick(cls, out: str) -> DemoConfig:
         """A very small configuration for the smoke test (about a minute)."""
         return cls(
             out=out,

@@ -16,9 +16,10 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from scalemath.experiments.config import StudyConfig
 from scalemath.experiments.grid import Cell, expand, select

@@ -30,9 +30,10 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -218,7 +219,7 @@ class Decontaminator:
             n += 1
         return n
 
-    def add_fingerprints(self, fp: "Fingerprints", sources: Iterable[str] | None = None) -> int:
+    def add_fingerprints(self, fp: Fingerprints, sources: Iterable[str] | None = None) -> int:
         """Index packaged test-set fingerprints (all of them, or those of `sources`); returns how
         many questions. The fingerprints must have been built with this config's test settings."""
         cfg = self.config
@@ -627,7 +628,7 @@ class Fingerprints:
     @classmethod
     def build(
         cls, sets: Iterable[tuple[str, Iterable[Problem]]], config: DecontamConfig | None = None, provenance: str = ""
-    ) -> "Fingerprints":
+    ) -> Fingerprints:
         """Fingerprints of (name, problems) test sets."""
         cfg = config or DecontamConfig()
         ids, sources, exact, ntok, grams, shingles = [], [], [], [], [], []
@@ -674,7 +675,7 @@ class Fingerprints:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike = FINGERPRINTS) -> "Fingerprints":
+    def load(cls, path: str | os.PathLike = FINGERPRINTS) -> Fingerprints:
         with np.load(path, allow_pickle=False) as z:
             return cls(
                 ids=z["ids"].tolist(),
@@ -826,21 +827,21 @@ def build_decontaminator(
 
 
 __all__ = [
-    "DecontamConfig",
-    "Decontaminator",
-    "Contamination",
-    "DecontamReport",
-    "decontaminate",
-    "load_test_set",
-    "build_decontaminator",
-    "record_id",
-    "KNOWN_TEST_SETS",
-    "Fingerprints",
-    "packaged_fingerprints",
-    "TrainingDataCheck",
-    "CheckResult",
-    "check_training_records",
-    "exact_key",
     "FINGERPRINTS",
+    "KNOWN_TEST_SETS",
+    "CheckResult",
+    "Contamination",
+    "DecontamConfig",
+    "DecontamReport",
+    "Decontaminator",
+    "Fingerprints",
+    "TrainingDataCheck",
+    "build_decontaminator",
+    "check_training_records",
+    "decontaminate",
+    "exact_key",
+    "load_test_set",
+    "packaged_fingerprints",
     "read_records",
+    "record_id",
 ]

@@ -32,8 +32,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
@@ -41,21 +42,21 @@ from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
 from scalemath.records import Problem, Sample, text_hash, to_dict
 
 __all__ = [
+    "DEFAULT_MAX_CHARS",
+    "DROP_REASONS",
+    "QuestionState",
+    "RFTCollector",
     "RFTConfig",
     "RFTStats",
     "SourceStats",
-    "RFTCollector",
-    "QuestionState",
+    "check_questions",
     "collect",
     "collect_files",
-    "paper_answer",
     "equation_signature",
-    "reference_final_answer",
     "is_solution",
+    "paper_answer",
+    "reference_final_answer",
     "to_legacy",
-    "DROP_REASONS",
-    "DEFAULT_MAX_CHARS",
-    "check_questions",
 ]
 
 ANSWER_RE = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -187,7 +188,7 @@ class RFTStats:
     limits: dict[str, Any] = field(default_factory=dict)  # the length bound in force (max_chars, max_tokens)
     test_set_check: dict[str, Any] | None = None  # what the test-set check found (None: off)
 
-    def merge(self, other: "RFTStats", max_examples: int) -> None:
+    def merge(self, other: RFTStats, max_examples: int) -> None:
         """Add another shard's counts to these."""
         for k in ("samples", "questions", "correct", "kept_candidates", "distinct_paths", "replacements", "originals"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
@@ -290,19 +291,19 @@ class QuestionState:
     `texts`, with `origins` (model, seed, source index) and the signature `index`)."""
 
     __slots__ = (
-        "key",
-        "pid",
-        "reference",
-        "gold",
         "answer",
         "first",
-        "texts",
-        "origins",
+        "gold",
         "index",
+        "key",
         "masks",
         "n_correct",
+        "origins",
+        "pid",
+        "reference",
         "rows",
         "sigfn",
+        "texts",
     )
 
     def __init__(self, key: str, pid: str, reference: str, first: tuple[int, ...]):

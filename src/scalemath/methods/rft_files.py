@@ -22,17 +22,19 @@ and the result is exactly the single-process one.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import re
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
-from scalemath.methods.rft import RFTCollector, RFTConfig, RFTStats, QuestionState, _records, check_questions
+from scalemath.methods.rft import QuestionState, RFTCollector, RFTConfig, RFTStats, _records, check_questions
 from scalemath.records import LIMITS, RecordError, empty_error, iter_lines, parse_line, require_content
 
 __all__ = ["collect_files", "load_problems", "question_shard"]
@@ -333,7 +335,7 @@ def _by_byte_ranges(
 ) -> list[Result] | None:
     """Results per byte range, or None when the file turns out not to be question-grouped."""
     points = _split_points(path, workers)
-    ranges = list(zip(points, points[1:]))
+    ranges = list(itertools.pairwise(points))
     if len(ranges) < 2:
         return None
     try:

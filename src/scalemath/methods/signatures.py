@@ -32,7 +32,7 @@ import hashlib
 import itertools
 import re
 from collections import Counter
-from typing import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 import numpy as np
 
@@ -202,10 +202,52 @@ def auto_signature(text: str) -> Hashable:
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _NUMBER_WORDS = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
-    "hundred thousand million billion half halves third thirds quarter quarters dozen dozens twice "
-    "thrice double triple".split()
+    [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "billion",
+        "half",
+        "halves",
+        "third",
+        "thirds",
+        "quarter",
+        "quarters",
+        "dozen",
+        "dozens",
+        "twice",
+        "thrice",
+        "double",
+        "triple",
+    ]
 )
 _MASK = "<num>"
 _M64 = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the rolling n-gram hash
@@ -483,21 +525,21 @@ def distinct(texts: Iterable[str], signature: Callable[[str], Hashable]) -> list
 
 
 __all__ = [
-    "get_signature",
     "SIGNATURES",
-    "equations_signature",
-    "latex_equations_signature",
-    "expressions_signature",
-    "auto_signature",
-    "latex_equations",
-    "expression_steps",
-    "canonical_expression",
-    "math_spans",
-    "tokens",
-    "ngram_hashes",
+    "MinHashSignature",
     "MinHasher",
     "NearDupIndex",
-    "MinHashSignature",
-    "lsh_params",
+    "auto_signature",
+    "canonical_expression",
     "distinct",
+    "equations_signature",
+    "expression_steps",
+    "expressions_signature",
+    "get_signature",
+    "latex_equations",
+    "latex_equations_signature",
+    "lsh_params",
+    "math_spans",
+    "ngram_hashes",
+    "tokens",
 ]

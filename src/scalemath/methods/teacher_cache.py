@@ -22,9 +22,10 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 from scalemath.sampling.errors import ErrorTally
@@ -132,7 +133,7 @@ class CachedEngine:
         if hasattr(self.inner, "close"):
             self.inner.close()
 
-    def __enter__(self) -> "CachedEngine":
+    def __enter__(self) -> CachedEngine:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -235,4 +236,4 @@ def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
     yield s, prev - s + 1
 
 
-__all__ = ["CachedEngine", "Usage", "Prices", "call_key"]
+__all__ = ["CachedEngine", "Prices", "Usage", "call_key"]

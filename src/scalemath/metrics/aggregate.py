@@ -23,8 +23,9 @@ questions, intervals are percentile bootstrap intervals over questions):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

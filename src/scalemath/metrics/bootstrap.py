@@ -15,8 +15,8 @@ B), not on which figures are asked for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
@@ -94,7 +94,7 @@ def bootstrap_ratios(
         agg = [_per_question(blk, n_questions) for blk in blocks]
         for start, w in _weight_chunks(n_questions, B, chunk, seed):
             b = len(w)
-            for (nq, dq), blk, rep in zip(agg, blocks, reps):
+            for (nq, dq), rep in zip(agg, reps):
                 g, m = rep.shape[1], rep.shape[2]
                 rep[start : start + b] = _ratio(w @ nq, w @ dq).reshape(b, g, m)
     alpha = (1.0 - ci) / 2.0

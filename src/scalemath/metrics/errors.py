@@ -17,11 +17,13 @@ A finer taxonomy through a judge LLM is `metrics.judge` (`scalemath judge`).
 from __future__ import annotations
 
 import ast
+import itertools
 import operator
 import re
-from functools import lru_cache
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -225,7 +227,7 @@ def inline_equations(text: str) -> list[tuple[str, str]]:
         ) or _AND_FRACTION.match(after):
             parts[-1] = ""  # "1.2Y", "75%", "x^2", "6:48", "5 and 2/3"
         parts = [_balance(p) for p in parts]
-        pairs += [(a, b) for a, b in zip(parts, parts[1:]) if a and b]
+        pairs += [(a, b) for a, b in itertools.pairwise(parts) if a and b]
     return pairs
 
 

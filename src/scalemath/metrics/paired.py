@@ -25,9 +25,10 @@ samples.jsonl, or one sample file), `compare(a, b, PairedConfig())`, `describe(r
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

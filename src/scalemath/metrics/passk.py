@@ -14,7 +14,8 @@ question q was graded correct, `answers[q][i]` its normalized extracted answer (
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 
 def _check(lists: Sequence[Sequence[Any]], name: str) -> None:

@@ -10,13 +10,13 @@ models' samples adds paths that no single model finds. `path_signature` is that 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from scalemath.metrics.errors import inline_equations
-
 
 _ANNOT_INNER = re.compile(r"<<([^<>]*=[^<>]*)>>")
 

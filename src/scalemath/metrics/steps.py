@@ -15,7 +15,8 @@ PassRatio@N (the fraction of a question's samples that are right).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 

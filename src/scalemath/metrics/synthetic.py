@@ -10,8 +10,9 @@ given shares, so error-type analyses have a known answer too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -19,9 +19,10 @@ names file and line for malformed records.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class SampleTable:
             return None
         return np.asarray(self.texts, dtype=object)[self.text_code]
 
-    def select(self, mask: np.ndarray) -> "SampleTable":
+    def select(self, mask: np.ndarray) -> SampleTable:
         """Rows where mask is True (codes and vocabularies are kept)."""
         return SampleTable(
             qid=self.qid[mask],
@@ -109,7 +110,7 @@ class SampleTable:
     @classmethod
     def from_records(
         cls, records: Iterable[Any], fields: Sequence[str] = (), completions: bool = False, source: str = ""
-    ) -> "SampleTable":
+    ) -> SampleTable:
         """Build a table from Sample objects or dicts (tests, in-memory pipelines)."""
         b = _Builder(fields, completions)
         for i, rec in enumerate(records, 1):

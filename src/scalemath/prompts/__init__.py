@@ -6,7 +6,7 @@ completion starts right after the template's last character (e.g. "A:" then " ..
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from scalemath.records import text_hash
@@ -14,7 +14,7 @@ from scalemath.records import text_hash
 TEMPLATE_DIR = Path(__file__).parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     """Template text by name ("alpaca", "qa", ...) or by path to a .txt file."""
     p = Path(name)

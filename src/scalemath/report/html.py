@@ -27,10 +27,10 @@ import io
 import os
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
-
+from typing import Any
 
 SERIES_COLUMNS = ("method", "series", "setting", "model")
 X_COLUMNS = ("data_size", "n_train", "train_size", "num_examples")

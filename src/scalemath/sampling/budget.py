@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.store import DrawStats, SampleRequest, SampleStore, draw, group_key

@@ -6,8 +6,9 @@ honour each field or raise.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 
 @dataclass(frozen=True)

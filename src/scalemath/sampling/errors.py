@@ -52,7 +52,7 @@ class ErrorTally:
         """Count one error completion by its meta."""
         self.add(completion_label(meta))
 
-    def merge(self, other: "ErrorTally") -> None:
+    def merge(self, other: ErrorTally) -> None:
         for label, k in other.counts.items():
             self.add(label, k)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from scalemath.records import Problem, read_samples, write_jsonl
 from scalemath.sampling.engine import Engine, SamplingParams

@@ -46,8 +46,9 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
 from scalemath.sampling.errors import ErrorTally, error_label, shorten
@@ -322,7 +323,7 @@ class OpenAIEngine:
         self._loop.close()
         self._loop = self._thread = self._session = None
 
-    def __enter__(self) -> "OpenAIEngine":
+    def __enter__(self) -> OpenAIEngine:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -483,7 +484,7 @@ class OpenAIEngine:
                         else:
                             msg = _error_message((await r.read()).decode("utf-8", "replace"))
                             message, label = f"HTTP {status}: {msg}", error_label(status, msg)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     status, message = None, f"timeout: no complete reply within {self.timeout:g} s"
                     label = f"timeout after {self.timeout:g} s"
                 except aiohttp.ClientError as e:

@@ -11,7 +11,7 @@ class ProgressBar:
         self.bar = self.task = None
         self.done = 0
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

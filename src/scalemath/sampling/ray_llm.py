@@ -20,7 +20,8 @@ progressed). See docs/scale.md.
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Completion, SamplingParams, sample_seed
 from scalemath.sampling.ray_runner import RayDrawStats, import_ray

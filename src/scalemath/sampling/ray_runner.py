@@ -15,8 +15,9 @@ that supports rename). Ray is optional: `pip install 'scalemath[ray]'`.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.store import SampleRequest, SampleStore, make_record
@@ -27,7 +28,7 @@ RAY_HINT = "Ray is not installed: pip install 'scalemath[ray]'"
 def import_ray():
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as e:
         raise ImportError(f"{RAY_HINT} [{e}]") from None
     return ray

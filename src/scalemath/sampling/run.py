@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from scalemath.prompts import prompt_hash, render
 from scalemath.records import Problem, RecordError, Sample, append_jsonl, iter_jsonl_numbered, now

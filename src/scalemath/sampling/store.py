@@ -55,10 +55,11 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import orjson
 
@@ -365,7 +366,7 @@ class SampleStore:
     # -- writing ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writer(self) -> Iterator["SampleStore"]:
+    def writer(self) -> Iterator[SampleStore]:
         """Hold the writer lock (see the module doc); on taking it, re-read shards written by
         others since this store was opened and rewrite away duplicate copies on disk."""
         with writer_lock(self.root, self.lock_timeout, self.on_lock_wait):
@@ -813,7 +814,7 @@ def _shard_replaces(path: Path) -> list[str]:
 
 def _require_pyarrow():
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise ImportError("Parquet shards need pyarrow: pip install pyarrow") from None

@@ -35,8 +35,9 @@ vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Completion, InvalidRequestError, SamplingParams, base_seed_list, sample_seed
 

@@ -22,8 +22,9 @@ here; AIC and BIC are reported too), counting the noise variance as a parameter.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,11 +68,11 @@ def jacobian(model: str, n: np.ndarray, theta: Sequence[float]) -> np.ndarray:
     if model == "linear":
         return np.stack([one, n], 1)
     if model == "segmented":
-        a, b1, b2, t = theta
+        _, b1, b2, t = theta
         right = np.where(x > t, 1.0, np.where(x == t, 0.5, 0.0))
         return np.stack([one, np.minimum(x, t), np.maximum(x - t, 0.0), (b1 - b2) * right], 1)
     if model == "power":
-        a, b, c = theta
+        _, b, c = theta
         nc = np.power(n, -c)
         return np.stack([one, -nc, b * x * nc], 1)
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, cut_at_stop, sample_seed
 

@@ -33,8 +33,9 @@ import json
 import math
 import secrets
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from scalemath.sampling.engine import Completion, SamplingParams
 
@@ -441,9 +442,9 @@ def stream_events(
 
 
 __all__ = [
+    "UNSUPPORTED",
     "BadRequest",
     "Request",
-    "UNSUPPORTED",
     "check_context",
     "check_prompt_chars",
     "error_body",

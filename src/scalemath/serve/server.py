@@ -48,10 +48,9 @@ from typing import Any
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 from scalemath.serve.protocol import (
-    UNSUPPORTED,
     BadRequest,
     Request,
-    check_context,  # noqa: F401
+    check_context,
     check_prompt_chars,
     error_body,
     parse_request,
@@ -197,7 +196,7 @@ class _Batcher:
             outs = await loop.run_in_executor(
                 self.pool, lambda: list(self.engine.generate(prompts, params, n=n, start_index=start, **kw))
             )
-        except Exception as e:  # noqa: BLE001 - isolate the failing request, answer the others
+        except Exception as e:
             if len(chunk) > 1:
                 for it in chunk:
                     await self._call(loop, params, run, [it])
@@ -237,7 +236,7 @@ def key_matches(header: str | None, api_key: str) -> bool:
     scheme, _, token = (header or "").strip().partition(" ")
     if scheme.lower() != "bearer":
         token = ""
-    digest = lambda s: hashlib.sha256(s.strip().encode("utf-8", "surrogatepass")).digest()  # noqa: E731
+    digest = lambda s: hashlib.sha256(s.strip().encode("utf-8", "surrogatepass")).digest()
     return hmac.compare_digest(digest(token), digest(api_key)) and bool(token)
 
 
@@ -417,7 +416,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         except ValueError as e:  # the engine's own validation (InvalidRequestError is one)
             stats.rejected += 1
             return _error(400, str(e) or type(e).__name__)
-        except Exception as e:  # noqa: BLE001 - any other engine failure: a 500 in OpenAI's shape
+        except Exception as e:
             stats.failed += 1
             log.exception("engine failure on %s", request.path)
             return _error(500, f"internal error: {type(e).__name__}: {e}", "server_error")
@@ -488,7 +487,7 @@ class ServerThread:
     def stats(self) -> ServerStats:
         return self.app[STATS]
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         from aiohttp import web
 
         self._loop = asyncio.new_event_loop()
@@ -507,7 +506,7 @@ class ServerThread:
             asyncio.set_event_loop(self._loop)
             try:
                 self._loop.run_until_complete(boot())
-            except BaseException as e:  # noqa: BLE001 - handed to the starting thread
+            except BaseException as e:
                 error.append(e)
                 started.set()
                 return
@@ -530,7 +529,7 @@ class ServerThread:
         self._loop.close()
         self._loop = None
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -213,7 +213,7 @@ class SFTRunConfig:
 
     # ---- YAML -------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SFTRunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> SFTRunConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -221,7 +221,7 @@ class SFTRunConfig:
         return cls(**d)
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "SFTRunConfig":
+    def from_yaml(cls, path: str | os.PathLike) -> SFTRunConfig:
         import yaml
 
         from scalemath.records import InputError, read_text
@@ -245,7 +245,7 @@ class SFTRunConfig:
 
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
 
-    def resolved(self, n_params: int) -> "SFTRunConfig":
+    def resolved(self, n_params: int) -> SFTRunConfig:
         """A copy with every None field filled from the profile for a model of n_params."""
         profile = self.profile
         if profile == "auto":

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from scalemath.training.pretrain import PretrainConfig, read_corpus
 from scalemath.training.pretrain import pretrain as run_pretrain

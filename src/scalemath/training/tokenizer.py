@@ -11,8 +11,8 @@ Llama), `</s>` and `<pad>`, saved with `save_pretrained` and reloaded with `Auto
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 

@@ -487,7 +487,7 @@ def main() -> None:
         out = args.out / f"{name}.jsonl"
         seen = set()
         with open(out, "w", encoding="utf-8") as f:
-            for k, r in enumerate(rows):
+            for r in rows:
                 key = (r["prediction"], r["reference"], r["expected"], json.dumps(r["options"], sort_keys=True))
                 if key in seen:  # the same case listed twice in one source
                     continue

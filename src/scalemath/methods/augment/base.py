@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from scalemath.sampling.engine import Engine, SamplingParams
 
@@ -103,7 +104,7 @@ class QuestionRules:
     strip_math: bool = False
 
     @classmethod
-    def for_style(cls, style: str) -> "QuestionRules":
+    def for_style(cls, style: str) -> QuestionRules:
         """Rules for GSM8K-style word problems or MATH-style LaTeX problems."""
         if style == "math":
             return cls(

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from scalemath.methods.decontaminate import DecontamConfig, DecontamReport, Decontaminator, decontaminate
+from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate
 from scalemath.methods.signatures import NearDupIndex, get_signature
 
 

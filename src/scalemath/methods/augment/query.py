@@ -13,8 +13,8 @@ malformed output gives a rejection reason that is counted, never an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from scalemath.datasets.math import last_boxed
 from scalemath.methods.augment.base import (
@@ -169,9 +169,7 @@ def augment_queries(
         for batch in chunks(current, cfg.batch):
             jobs = [(p, s) for p in batch for s in cfg.strategies]
             prompts = [render(cfg.template, strategy=STRATEGIES[s], question=p.question) for p, s in jobs]
-            for (parent, strategy), prompt, comps in zip(
-                jobs, prompts, engine.generate(prompts, params, cfg.per_strategy)
-            ):
+            for (parent, strategy), comps in zip(jobs, engine.generate(prompts, params, cfg.per_strategy)):
                 p_hash = text_hash(template_text + "\x00" + STRATEGIES[strategy])
                 for c in comps:
                     counts.generated += 1
@@ -216,4 +214,4 @@ def augment_queries(
         current = kept_this_round
 
 
-__all__ = ["STRATEGIES", "QueryConfig", "ParsedQuery", "parse_query_output", "augment_queries"]
+__all__ = ["STRATEGIES", "ParsedQuery", "QueryConfig", "augment_queries", "parse_query_output"]

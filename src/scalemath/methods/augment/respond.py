@@ -22,8 +22,9 @@ question's provenance.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from scalemath.answers import GRADER_VERSION, extract, grade, normalize
 from scalemath.methods.augment.base import STYLES, Counts, chunks, provenance
@@ -296,4 +297,4 @@ def _decide(
         )
 
 
-__all__ = ["FILTERS", "RespondConfig", "respond", "answer_key", "plurality", "majority_decision"]
+__all__ = ["FILTERS", "RespondConfig", "answer_key", "majority_decision", "plurality", "respond"]

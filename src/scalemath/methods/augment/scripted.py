@@ -8,7 +8,7 @@ passing another engine.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
 

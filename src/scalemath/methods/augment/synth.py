@@ -16,10 +16,9 @@ Every parse failure is a counted rejection reason, never an exception.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from scalemath.datasets.math import last_boxed
 from scalemath.methods.augment.base import (
     STYLES,
     Counts,
@@ -245,4 +244,4 @@ def synthesize(
     yield from respond(questions, engine, cfg.answer, counts=answer_counts)
 
 
-__all__ = ["SynthConfig", "Verified", "parse_created", "parse_verified", "synthesize_questions", "synthesize"]
+__all__ = ["SynthConfig", "Verified", "parse_created", "parse_verified", "synthesize", "synthesize_questions"]
