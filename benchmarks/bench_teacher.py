@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="prepared folder (default: the default folder)")
     args = ap.parse_args()
     sys.path.insert(0, SRC)
-    from scalemath.models.smollm2 import TeacherSetupError, find_gguf, load_gguf, prepare_smollm2
+    from scalemath.teacher.smollm2 import TeacherSetupError, find_gguf, load_gguf, prepare_smollm2
 
     try:
         gguf = find_gguf()

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from scalemath.cli import app
 from scalemath.metrics.aggregate import MetricsConfig
-from scalemath.metrics.analyze import AnalyzeConfig, analyze
+from scalemath.metrics.store_summary import AnalyzeConfig, analyze
 from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.records import write_jsonl
 from scalemath.report.html import ReportConfig, build_report, discover

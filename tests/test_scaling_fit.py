@@ -146,7 +146,7 @@ def test_fit_command(tmp_path):
 
 
 def test_fit_table_skips_series_with_too_few_sizes(tmp_path):
-    from scalemath.cli.fit import fit_table
+    from scalemath.scaling.fit_table import fit_table
 
     p = tmp_path / "results.csv"
     rows = ["method,data_size,accuracy"] + [f"sft,{n},{0.1 + 0.02 * i}" for i, n in enumerate((100, 200, 400, 800))]

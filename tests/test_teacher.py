@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from scalemath.cli import app
-from scalemath.models import smollm2
-from scalemath.models.smollm2 import MARKER, TeacherSetupError, find_gguf, is_prepared, package_dirs, prepare_smollm2
+from scalemath.teacher import smollm2
+from scalemath.teacher.smollm2 import MARKER, TeacherSetupError, find_gguf, is_prepared, package_dirs, prepare_smollm2
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from scalemath.models.smollm2 import DIST_NAME, PACKAGE
+from scalemath.teacher.smollm2 import DIST_NAME, PACKAGE
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,7 +24,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def prepared():
-    from scalemath.models.smollm2 import is_prepared, prepare_smollm2
+    from scalemath.teacher.smollm2 import is_prepared, prepare_smollm2
 
     path = prepare_smollm2()
     assert is_prepared(path)
@@ -42,7 +42,7 @@ def test_prepared_folder_is_a_plain_chat_model(prepared):
 
 
 def test_tiny_demo_counts_add_up(prepared, tmp_path):
-    from scalemath.models.teacher_demo import TeacherDemoConfig, run_teacher_demo
+    from scalemath.teacher.teacher_demo import TeacherDemoConfig, run_teacher_demo
 
     test_set = tmp_path / "test.jsonl"
     test_set.write_text(

@@ -21,10 +21,10 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .evaluate import EvalError, TooLarge, Undefined, evaluate, free_vars, has_decimal
+from .clean import clean_latex, is_text_answer, text_key, time_of_day
 from .latex import ParseError, parse_latex
-from .normalize import clean_latex, is_text_answer, text_key, time_of_day
 from .numbers import Num, numbers_equal, parse_number, rounds_to
+from .numeric import EvalError, TooLarge, Undefined, evaluate, free_vars, has_decimal
 from .policy import GradePolicy
 from .verdict import MATCH, MISMATCH, TIMEOUT
 

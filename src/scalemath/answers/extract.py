@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from .normalize import strip_units
+from .clean import strip_units
 from .numbers import NUMBER_IN_TEXT, number_entry, number_token
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .clean import clean_latex, is_text_answer, strip_units, unit_word
 from .compare import Pending, compare
 from .extract import _clean as clean_answer
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris
-from .normalize import clean_latex, is_text_answer, strip_units, unit_word
 from .numbers import Num, number_entry, numbers_equal
 from .policy import DEFAULT_POLICY, GradePolicy, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict

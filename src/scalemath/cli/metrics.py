@@ -7,6 +7,10 @@ from typing import Any
 
 import typer
 
+from scalemath.metrics.format import breakdown_columns, fmt
+
+__all__ = ["breakdown_columns", "fmt", "parse_ks", "print_analysis", "register"]
+
 
 def parse_ks(text: str) -> tuple[int, ...]:
     """ "1,4,16" -> (1, 4, 16)."""
@@ -17,27 +21,6 @@ def parse_ks(text: str) -> tuple[int, ...]:
     if not ks or min(ks) < 1:
         raise typer.BadParameter(f"--ks needs positive integers, got {text!r}")
     return ks
-
-
-def fmt(fig: dict[str, Any] | None, pct: bool = True) -> str:
-    """ "63.2 [61.0, 65.1]" for a figure with an interval."""
-    if not fig or fig.get("value") is None:
-        return "-"
-    s = 100.0 if pct else 1.0
-    v = f"{fig['value'] * s:.1f}"
-    if fig.get("lo") is not None and fig.get("hi") is not None:
-        v += f" [{fig['lo'] * s:.1f}, {fig['hi'] * s:.1f}]"
-    return v
-
-
-def breakdown_columns(summary: dict[str, Any]) -> list[str]:
-    """The few figures shown per group: greedy, PassRatio@N, Pass@N, the largest pass@k / maj@k."""
-    names = list(summary["overall"])
-    cols = [n for n in ("greedy", "PassRatio@N", "Pass@N") if n in names]
-    ks = summary["config"]["ks"]
-    if ks and max(ks) > 1:
-        cols += [f"pass@{max(ks)}", f"maj@{max(ks)}"]
-    return cols
 
 
 def print_analysis(result: dict[str, Any], console: Any) -> None:
@@ -145,7 +128,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.metrics.aggregate import MetricsConfig
-        from scalemath.metrics.analyze import AnalyzeConfig, analyze
+        from scalemath.metrics.store_summary import AnalyzeConfig, analyze
         from scalemath.records import UserError
 
         cfg = AnalyzeConfig(

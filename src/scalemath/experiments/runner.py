@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from scalemath.experiments.config import StudyConfig
 from scalemath.experiments.grid import Cell, expand, select
+from scalemath.experiments.provenance import git_info
 from scalemath.experiments.stages import fingerprint, run_stage
 
 CELL_JSON = "cell.json"
@@ -271,26 +271,6 @@ def seeds_of(config: Any, prefix: str = "") -> dict[str, Any]:
             else:
                 out.update(seeds_of(v, path + "."))
     return out
-
-
-def git_info() -> dict[str, Any] | None:
-    """sha and dirty flag of the scalemath source checkout (None outside a git checkout)."""
-    import scalemath
-
-    src = Path(scalemath.__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return {"sha": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip()), "source": str(src)}
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def run_study(

@@ -81,7 +81,7 @@ def _code_version() -> str:
     """git sha of the scalemath checkout (+"-dirty" with uncommitted changes), "" outside git; once
     per process. Recorded in each stage marker, so a stage reused after the code changed says so."""
     if not _SHA:
-        from scalemath.experiments.runner import git_info
+        from scalemath.experiments.provenance import git_info
 
         g = git_info()
         _SHA.append("" if not g else g["sha"] + ("-dirty" if g["dirty"] else ""))

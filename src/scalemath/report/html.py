@@ -137,7 +137,7 @@ def _distinct_values_ok(result: dict[str, Any], fld: str) -> bool:
 
 def analyze_dir(files: Sequence[Path], cfg: ReportConfig, problems: Path | None = None) -> dict[str, Any]:
     from scalemath.metrics.aggregate import MetricsConfig
-    from scalemath.metrics.analyze import AnalyzeConfig, analyze
+    from scalemath.metrics.store_summary import AnalyzeConfig, analyze
 
     present = set(_present_fields(files, cfg.by))
     if problems is not None:
@@ -152,9 +152,9 @@ def analyze_dir(files: Sequence[Path], cfg: ReportConfig, problems: Path | None 
 
 def _fit_results(path: Path, name: str, cfg: ReportConfig, out_dir: Path, idx: int) -> dict[str, Any] | None:
     """Scaling fits and series plots for a results.csv."""
-    from scalemath.cli.fit import fit_table
     from scalemath.report.plots import series_plot
     from scalemath.scaling.data import read_csv
+    from scalemath.scaling.fit_table import fit_table
     from scalemath.scaling.plots import fit_figure
 
     rows = read_csv(path, allow_empty=True)  # a study with no finished cell yet
@@ -226,7 +226,7 @@ def _pretrain_loss(
 ) -> None:
     """Accuracy against the base model's pre-training loss: one point per model, a linear fit per
     series (series: method/series/setting or data_size, never the model itself)."""
-    from scalemath.cli.fit import fit_table
+    from scalemath.scaling.fit_table import fit_table
     from scalemath.scaling.plots import fit_figure
 
     sel = [r for r in rows if r.get("pretrain_loss", "") not in ("", None)]
@@ -250,7 +250,7 @@ def _pretrain_loss(
 
 
 def _section_images(sec: Section, out_dir: Path, idx: int) -> None:
-    from scalemath.cli.metrics import breakdown_columns
+    from scalemath.metrics.format import breakdown_columns
     from scalemath.report import plots
 
     r = sec.result
@@ -462,8 +462,8 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     import jinja2
     import orjson
 
-    from scalemath.cli.metrics import breakdown_columns, fmt
     from scalemath.metrics.aggregate import figure_names
+    from scalemath.metrics.format import breakdown_columns, fmt
     from scalemath.report import plots
 
     cfg = config or ReportConfig()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("steps", "tokens", "epochs")
+TRAIN_META = "train_meta.json"  # what a finished run records (scalemath.training.sft writes it)
 
 
 def compute_of(meta: dict[str, Any]) -> dict[str, Any]:
@@ -38,8 +39,6 @@ def compute_of(meta: dict[str, Any]) -> dict[str, Any]:
 
 def read_reference(path: str | Path) -> dict[str, Any]:
     """train_meta.json of a reference run (its output directory or the file itself)."""
-    from scalemath.training.sft import TRAIN_META
-
     p = Path(path)
     f = p / TRAIN_META if p.is_dir() else p
     if not f.is_file():
@@ -93,38 +92,16 @@ def resolve(
     }
 
 
-def plan(config: Any) -> dict[str, Any]:
-    """The compute a run *will* use, without training it: its data tokenized and batched exactly
-    as `train_sft` does (`prepare_sft`), then steps = ceil(epochs x steps per epoch) (or its
-    max_steps), epochs = steps / steps per epoch, tokens = epochs x tokens per epoch. Written as a
-    train_meta-shaped dict, so a control can match a reference that trains at the same time
-    (`control_of` may name this file)."""
-    from scalemath.training.sft import prepare_sft
+def __getattr__(name: str) -> Any:
+    if name == "plan":  # moved to scalemath.training.plan (it builds the run, as train_sft does)
+        import warnings
 
-    job = prepare_sft(config, quiet=True)
-    ds = job.trainer.train_dataset
-    spe = steps_per_epoch(
-        len(ds), min(job.config.per_device_batch_size, job.config.batch_size), job.grad_accum, job.world_size
-    )
-    tokens_per_epoch = sum(len(x) for x in ds["input_ids"])
-    if job.control is not None:
-        steps = job.control["steps"]
-    elif job.config.max_steps:
-        steps = job.config.max_steps
-    else:
-        steps = math.ceil(job.config.epochs * spe)
-    epochs = steps / spe
-    del job
-    return {
-        "planned": True,
-        "steps": steps,
-        "epochs_done": round(epochs, 4),
-        "data": {"examples": len(ds), "tokens": tokens_per_epoch, "path": str(config.data)},
-        "compute": {
-            "steps": steps,
-            "epochs": round(epochs, 4),
-            "tokens": int(round(epochs * tokens_per_epoch)),
-            "steps_per_epoch": spe,
-            "batch_size": config.batch_size,
-        },
-    }
+        from scalemath.training.plan import plan
+
+        warnings.warn(
+            "scalemath.training.control.plan moved to scalemath.training.plan.plan; the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return plan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scalemath.training.control import TRAIN_META
+
 TINY_MAX_PARAMS = 50_000_000
-TRAIN_META = "train_meta.json"
 
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(

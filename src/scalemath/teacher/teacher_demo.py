@@ -102,18 +102,17 @@ class _Stage:
     seconds: float = 0.0
 
 
-def _cli(args: list[str]) -> None:
-    """Run one `scalemath` command in this process (the real CLI: its parsing, checks, reports).
-    Usage errors propagate as click exceptions; a non-zero exit becomes a RuntimeError, Ctrl-C a
-    KeyboardInterrupt."""
-    import typer.main
+def run_in_subprocess(args: list[str]) -> None:
+    """Run one `scalemath` command as a user does, in a child process (`python -m scalemath.cli`),
+    the default runner of `run_teacher_demo`. A non-zero exit becomes a RuntimeError, an exit by
+    Ctrl-C (130) a KeyboardInterrupt. (`scalemath teacher demo` runs the commands in its own
+    process instead, through the same CLI.)"""
+    import subprocess
 
-    from scalemath.cli import app
-
-    rv = typer.main.get_command(app).main(args=args, prog_name="scalemath", standalone_mode=False)
+    rv = subprocess.run([sys.executable, "-m", "scalemath.cli", *args], check=False).returncode
     if rv == 130:
         raise KeyboardInterrupt
-    if isinstance(rv, int) and rv != 0:
+    if rv != 0:
         raise RuntimeError(f"`scalemath {' '.join(args[:2])}` exited with code {rv}")
 
 
@@ -189,13 +188,22 @@ def _teacher_args(cfg: TeacherDemoConfig, url: str, cache: Path, against: list[s
     return args
 
 
-def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the demo (see the module doc); returns the summary, also written to OUT/summary.json."""
+def run_teacher_demo(
+    cfg: TeacherDemoConfig,
+    log: Callable[[str], None] | None = None,
+    run_command: Callable[[list[str]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the demo (see the module doc); returns the summary, also written to OUT/summary.json.
+
+    `run_command(args)` runs one `scalemath` command line (default: `run_in_subprocess`; the CLI
+    passes one that runs it in-process)."""
     with _sigterm_runs_cleanup():
-        return _run(cfg, log or (lambda _m: None))
+        return _run(cfg, log or (lambda _m: None), run_command or run_in_subprocess)
 
 
-def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
+def _run(
+    cfg: TeacherDemoConfig, log: Callable[[str], None], run_command: Callable[[list[str]], None]
+) -> dict[str, Any]:
     from scalemath.datasets import load_problems
     from scalemath.records import write_jsonl
 
@@ -213,11 +221,11 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
         url = cfg.url
         teacher.update(url=url, started_here=False)
     else:
-        from scalemath.models.serve_process import ServeProcess
+        from scalemath.teacher.serve_process import ServeProcess
 
         model = cfg.model
         if not model:
-            from scalemath.models.smollm2 import prepare_smollm2
+            from scalemath.teacher.smollm2 import prepare_smollm2
 
             model = str(prepare_smollm2(log=log))
         server = ServeProcess(
@@ -248,7 +256,7 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
             t0 = time.perf_counter()
             report = out_file.with_suffix(".report.json")
             report.unlink(missing_ok=True)
-            _cli(["augment", name, *args, "--out", str(out_file), *common])
+            run_command(["augment", name, *args, "--out", str(out_file), *common])
             if not report.is_file():
                 raise RuntimeError(f"`scalemath augment {name}` wrote no report ({report})")
             st = _Stage(name, json.loads(report.read_text()), time.perf_counter() - t0)
@@ -531,4 +539,12 @@ def print_summary(summary: dict[str, Any], console=None) -> None:
         con.print(f"total {summary['seconds_total']} s; outputs and reports in {summary['config']['out']}")
 
 
-__all__ = ["TeacherDemoConfig", "print_summary", "resolve_against", "run_teacher_demo", "summarize", "write_seeds"]
+__all__ = [
+    "TeacherDemoConfig",
+    "print_summary",
+    "resolve_against",
+    "run_in_subprocess",
+    "run_teacher_demo",
+    "summarize",
+    "write_seeds",
+]
