@@ -270,3 +270,37 @@ def test_qlora_errors_are_clear(base, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)
     with pytest.raises(ImportError, match="scalemath\\[qlora\\]"):
         qlora_load_kwargs(SFTRunConfig(model=str(base), load_in_4bit=True, lora_r=4))
+
+
+def test_progress_log_prints_steps_only_when_verbose(monkeypatch, capsys):
+    """`scalemath demo` shows a bar per training stage and one line at its end; the per-step log
+    lines are behind --verbose (SCALEMATH_VERBOSE=1)."""
+    from types import SimpleNamespace
+
+    from scalemath.training.runtime import ProgressLog
+
+    def run(env: str | None) -> str:
+        if env is None:
+            monkeypatch.delenv("SCALEMATH_VERBOSE", raising=False)
+        else:
+            monkeypatch.setenv("SCALEMATH_VERBOSE", env)
+        log = ProgressLog("sft", tokens_per_step=100)
+        control = SimpleNamespace()
+        state = SimpleNamespace(global_step=0, max_steps=30)
+        log.on_train_begin(None, state, control)
+        for step in range(10, 31, 10):
+            state.global_step = step
+            log.on_step_end(None, state, control)
+            log.on_log(None, state, control, logs={"loss": 2.0 - step / 100, "learning_rate": 1e-3})
+        log.on_train_end(None, state, control)
+        assert log.last_loss == 1.7 and log.losses[0] == (10, 1.9)
+        return capsys.readouterr().err
+
+    quiet = run(None)
+    assert "step 10/30" not in quiet and quiet.count("\n") == 1 and "[sft] 30 steps in" in quiet
+    loud = run("1")
+    assert [line.split("  ")[0] for line in loud.splitlines()] == [
+        "[sft] step 10/30",
+        "[sft] step 20/30",
+        "[sft] step 30/30",
+    ]

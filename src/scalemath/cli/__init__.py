@@ -79,6 +79,9 @@ app = typer.Typer(
     help="Scale math fine-tuning data and measure what each piece buys.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # plain click help: it wraps every column at any width (the rich panels cut option names and
+    # defaults mid-word at 80 columns: `[default: change_numbers,fr…`)
+    rich_markup_mode=None,
     cls=_Group,
 )
 

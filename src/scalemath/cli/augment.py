@@ -184,7 +184,9 @@ def query_cmd(
     concurrency: int = _CONCURRENCY,
     timeout: float = _TIMEOUT,
     strategies: str = typer.Option(
-        "change_numbers,fractions_percent,combine,conditional,complexity", help="Comma-separated strategies."
+        "change_numbers,fractions_percent,combine,conditional,complexity",
+        help="Comma-separated strategies (default: all five, listed above).",
+        show_default=False,
     ),
     per_strategy: int = typer.Option(1, help="New questions per seed and strategy, each round."),
     rounds: int = typer.Option(1, help="Augmentation rounds (round r+1 augments round r's questions)."),
@@ -211,7 +213,16 @@ def query_cmd(
     ),
     report: Path | None = typer.Option(None, help="Report JSON (default OUT.report.json)."),
 ) -> None:
-    """MuggleMath query augmentation: new questions from SEEDS by the selected strategies."""
+    """MuggleMath query augmentation: new questions from SEEDS by the selected strategies.
+
+    \b
+    Strategies (--strategies, default all):
+      change_numbers     change specific numbers, keeping the story
+      fractions_percent  introduce fractions or percentages
+      combine            add a second mathematical concept to use with the first
+      conditional        add a condition (if ..., then ...) to take into account
+      complexity         more steps, more quantities or harder relations
+    """
     from scalemath.methods.augment import Counts, QueryConfig, augment_queries
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -16,6 +17,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, help="Override the seed."),
         control: str | None = typer.Option(None, help="Compute-matched control of RFT: steps, tokens, epochs or none."),
         threads: int | None = typer.Option(None, help="torch CPU threads (default: the CPUs this process may use)."),
+        verbose: bool = typer.Option(
+            False, "--verbose", help="A log line per training step (default: a bar per stage)."
+        ),
     ) -> None:
         """Generate data, pre-train a tiny base, SFT, sample, collect RFT data, retrain, train the
         compute-matched control, evaluate SFT / control / RFT and compare them with paired intervals."""
@@ -25,6 +29,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.experiments.demo import DemoConfig, print_summary, run_demo
+        from scalemath.training.runtime import ENV_VERBOSE
+
+        if verbose:
+            os.environ[ENV_VERBOSE] = "1"  # the stages' worker processes inherit it
 
         cfg = DemoConfig.quick(str(out)) if quick else DemoConfig(out=str(out))
         if config:

@@ -325,6 +325,7 @@ def run_group(
     import sys
 
     from scalemath.experiments.stages import is_done
+    from scalemath.training.runtime import verbose
 
     pending = [g for g in group if not is_done(out, g[0], g[1])]
     if workers <= 1 or len(pending) <= 1:
@@ -333,14 +334,17 @@ def run_group(
         ]
     jobs = out / ".jobs"
     jobs.mkdir(parents=True, exist_ok=True)
-    log(f"[par ] {' ∥ '.join(g[0] for g in pending)} (side by side, 1 torch thread each)")
+    loud = verbose()
+    together = f"[par ] {' ∥ '.join(g[0] for g in pending)}"
+    if loud:
+        log(f"{together} (side by side, 1 torch thread each)")
     results: dict[str, StageResult] = {}
     queue = list(pending)
     running: dict[str, subprocess.Popen] = {}
     failed: list[str] = []
     t0 = last = time.monotonic()
     while queue or running:
-        if time.monotonic() - last >= 60:
+        if time.monotonic() - last >= (60 if verbose() else 600):  # a heartbeat, not a log
             last = time.monotonic()
             log(f"[... ] {', '.join(running)} running ({last - t0:.0f}s)")
         while queue and len(running) < workers:
@@ -370,7 +374,11 @@ def run_group(
                 failed.append(f"{name} (exit {proc.returncode})")
                 continue
             results[name] = StageResult(**json.loads(res.read_text()))
-            log(f"[done] {name} in {results[name].seconds:.0f}s")
+            if loud:
+                log(f"[done] {name} in {results[name].seconds:.0f}s")
+    if not loud and results:  # one line for the group
+        took = ", ".join(f"{results[g[0]].seconds:.0f}s" for g in pending if g[0] in results)
+        log(f"{together} done in {took} (side by side, 1 torch thread each)")
     if failed:
         raise RuntimeError(f"stage(s) failed: {', '.join(failed)}; their output is above")
     return [
@@ -389,6 +397,10 @@ def _worker_main(spec_path: str) -> None:
     Path(spec_path).with_suffix(".result.json").write_text(json.dumps(dataclasses.asdict(res), default=str))
 
 
+def _without_start_lines(log: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda msg: None if msg.startswith("[run ]") else log(msg)
+
+
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the whole loop; returns the summary also written to summary.json."""
     from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
@@ -397,6 +409,10 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     from scalemath.training.runtime import versions
 
     cfg.validate()
+    from scalemath.training.runtime import verbose
+
+    if not verbose():  # a stage's start shows in its progress bar; its end gets a line
+        log = _without_start_lines(log)
     t_start = time.perf_counter()
     _quiet_libraries()
     out = Path(cfg.out)
@@ -846,15 +862,18 @@ def print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     from scalemath.metrics.paired import label, verdict
+    from scalemath.training.runtime import verbose
 
     rows, keys, labels = summary["metrics"], summary["keys"], summary.get("labels", {})
     comps = summary.get("comparisons", {})
     n = next((c["questions"] for c in comps.values()), None)
     console = Console()
-    table = Table(
-        title=f"Held-out test split{f' ({n} questions)' if n else ''}, same base and recipe"
-        + ("; control = " + labels["control"] if "control" in labels else "")
+    console.print(
+        f"Held-out test split{f' ({n} questions)' if n else ''}, same base and recipe"
+        + ("; control = " + labels["control"] if "control" in labels else ""),
+        highlight=False,
     )
+    table = Table()
     table.add_column("metric")
     for name in rows:
         table.add_column(SHORT.get(name, name), justify="right")
@@ -876,17 +895,27 @@ def print_summary(summary: dict[str, Any]) -> None:
         )
     console.print(table)
     if comps:
-        pt = Table(title="Paired differences on the same questions, points [95% bootstrap interval]")
-        pt.add_column("comparison")
-        pt.add_column("metric")
+        from rich import box
+
+        # no vertical rules and no row lines: one line per figure at 80 columns
+        pt = Table(
+            title="Paired differences on the same questions, points [95% bootstrap interval]",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+        )
+        pt.add_column("comparison", no_wrap=True)
+        pt.add_column("metric", no_wrap=True)
         pt.add_column("difference", justify="right", no_wrap=True)
         pt.add_column("McNemar p", justify="right")
-        pt.add_column("supports")
+        pt.add_column("supports", no_wrap=True)
         for key, title in PAIR_TITLES:
             if key not in comps:
                 continue
             a, b = key.split("_vs_")[1], key.split("_vs_")[0]
-            for i, r in enumerate(comps[key]["rows"]):
+            # every figure for the headline comparison; greedy for the others (all of them are in
+            # summary.json and the HTML report)
+            shown = comps[key]["rows"] if key == PAIR_TITLES[0][0] else comps[key]["rows"][:1]
+            for i, r in enumerate(shown):
                 v = verdict(r)
                 name = "greedy" if r["metric"] == "greedy" else label(r["metric"])
                 if r["n"] != comps[key]["questions"]:
@@ -896,9 +925,8 @@ def print_summary(summary: dict[str, Any]) -> None:
                     name,
                     _cell(r),
                     f"{r['p_mcnemar']:.2g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "",
-                    {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff. shown", "unknown": ""}[v],
+                    {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff.", "unknown": ""}[v],
                 )
-            pt.add_section()
         console.print(pt)
     if summary.get("conclusion"):
         console.print(summary["conclusion"], highlight=False)
@@ -923,8 +951,11 @@ def print_summary(summary: dict[str, Any]) -> None:
         mem = f"peak RSS {t['peak_rss_gb']:.2f} GB" + (
             f" + {t.get('workers', 2)} × {w:.2f} GB side-by-side workers at most" if w else ""
         )
+        if verbose():
+            console.print(f"Wall time per stage: {parts}.", highlight=False)
         console.print(
-            f"Wall time: {parts}; total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min); "
+            f"Wall time: total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min; per stage in "
+            "summary.json); "
             f"{mem}; {summary['provenance']['threads']} torch threads (1 in side-by-side stages).",
             highlight=False,
         )

@@ -137,23 +137,77 @@ class TimeBudget(TrainerCallback):
             control.should_log = True  # always log the last step, so the final loss is known
 
 
+ENV_VERBOSE = "SCALEMATH_VERBOSE"
+
+
+def verbose() -> bool:
+    """Per-step log lines instead of one progress bar per stage (`scalemath demo --verbose`, or
+    SCALEMATH_VERBOSE=1; worker processes inherit it)."""
+    return os.environ.get(ENV_VERBOSE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class ProgressLog(TrainerCallback):
-    """One short line per logging event (step, loss, lr, tokens/s), printed with rich; keeps the
-    last logged loss and the step count for the run's metadata. `tokens_per_step` gives the token
-    rate for fixed-size batches; otherwise TRL's `num_tokens` log is used when present."""
+    """Training progress on stderr: one rich progress bar (steps, loss, steps/s, tokens/s, ETA;
+    transient) and one line when training ends; with `verbose()` a line per logging event (step,
+    loss, lr, tokens/s) instead. Keeps the last logged loss and the step count for the run's
+    metadata. `tokens_per_step` gives the token rate for fixed-size batches; otherwise TRL's
+    `num_tokens` log is used when present. `quiet`: print nothing."""
 
     def __init__(self, name: str, tokens_per_step: int | None = None, quiet: bool = False):
         from rich.console import Console
 
         self.name, self.tokens_per_step, self.quiet = name, tokens_per_step, quiet
+        self.verbose = verbose()
         self.console = Console(stderr=True)
         self.t0 = 0.0
         self.last_loss: float | None = None
         self.losses: list[tuple[int, float]] = []
         self.tokens = 0
+        self.bar: Any = None
+        self.task: Any = None
+
+    def _rate(self) -> float:
+        return self.tokens / max(time.monotonic() - self.t0, 1e-9)
 
     def on_train_begin(self, args, state, control, **kw):
         self.t0 = time.monotonic()
+        if self.quiet or self.verbose or not self.console.is_terminal:
+            return  # (a bar is for a terminal; a log file gets the line at the end)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn(f"[{self.name}]"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("steps {task.fields[note]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.bar.start()
+        total = state.max_steps if 0 < state.max_steps < 10**8 else None
+        self.task = self.bar.add_task(self.name, total=total, note="")
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.bar is not None:
+            dt = max(time.monotonic() - self.t0, 1e-9)
+            loss = f"loss {self.last_loss:.3f}  " if self.last_loss is not None else ""
+            tok = f"  {self._rate():,.0f} tok/s" if self.tokens else ""
+            self.bar.update(
+                self.task, completed=state.global_step, note=f"{loss}{state.global_step / dt:.1f} it/s{tok}"
+            )
+
+    def on_train_end(self, args, state, control, **kw):
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        if not self.quiet and not self.verbose:
+            dt = time.monotonic() - self.t0
+            loss = f", loss {self.last_loss:.4f}" if self.last_loss is not None else ""
+            tok = f", {self._rate():,.0f} tok/s" if self.tokens else ""
+            self.console.print(
+                f"[{self.name}] {state.global_step} steps in {dt:.0f}s{loss}{tok}", highlight=False, markup=False
+            )
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
@@ -166,10 +220,11 @@ class ProgressLog(TrainerCallback):
         elif "num_tokens" in logs:
             self.tokens = int(logs["num_tokens"])
         dt = max(time.monotonic() - self.t0, 1e-9)
-        if not self.quiet:
+        if not self.quiet and self.verbose:
             total = f"/{state.max_steps}" if state.max_steps < 10**8 else ""
             self.console.print(
                 f"[{self.name}] step {state.global_step}{total}  loss {self.last_loss:.4f}  "
                 f"lr {logs.get('learning_rate', float('nan')):.2e}  {self.tokens / dt:,.0f} tok/s  {dt:.0f}s",
                 highlight=False,
+                markup=False,
             )
