@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from scalemath.records import UserError
+        from scalemath.cli._errors import command_errors
 
         console = Console()
         conds = {}
@@ -65,13 +65,8 @@ def register(app: typer.Typer) -> None:
 
         if model != "auto" and model not in ALL_MODELS:
             raise typer.BadParameter(f"--model must be auto or one of {ALL_MODELS}")
-        try:
+        with command_errors(console):
             res = fit_table(results, x, y, model, sigma, group, conds, tuple(target), interval, ci, seed)
-        except UserError:
-            raise  # the CLI's error path: `error: FILE:LINE: ...`
-        except (FileNotFoundError, ValueError) as e:
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
         for g, info in res["groups"].items():
             if "error" in info:
                 console.print(f"[yellow]{group}={g}: no fit ({info['error']})[/yellow]")

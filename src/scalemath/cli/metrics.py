@@ -127,9 +127,9 @@ def register(app: typer.Typer) -> None:
         import orjson
         from rich.console import Console
 
+        from scalemath.cli._errors import command_errors
         from scalemath.metrics.aggregate import MetricsConfig
         from scalemath.metrics.store_summary import AnalyzeConfig, analyze
-        from scalemath.records import UserError
 
         cfg = AnalyzeConfig(
             metrics=MetricsConfig(ks=parse_ks(ks), bootstrap=bootstrap, ci=ci, seed=seed, by=tuple(by)),
@@ -139,13 +139,8 @@ def register(app: typer.Typer) -> None:
             problems=str(problems) if problems else None,
         )
         console = Console()
-        try:
+        with command_errors(console, FileNotFoundError, ValueError, KeyError):
             result = analyze(samples, cfg)
-        except UserError:
-            raise  # the CLI's error path: `error: FILE:LINE: ...`
-        except (FileNotFoundError, ValueError, KeyError) as e:
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
         print_analysis(result, console)
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)

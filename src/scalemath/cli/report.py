@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         """Write RUN_DIR's report (HTML with embedded PNGs, and the PNGs beside it)."""
         from rich.console import Console
 
+        from scalemath.cli._errors import command_errors
         from scalemath.cli.metrics import parse_ks
-        from scalemath.records import UserError
         from scalemath.report.html import ReportConfig, build_report
 
         console = Console()
@@ -51,11 +51,6 @@ def register(app: typer.Typer) -> None:
         )
         if by:
             cfg.by = tuple(by)
-        try:
+        with command_errors(console):
             path = build_report(run_dir, cfg)
-        except UserError:
-            raise  # the CLI's error path: `error: FILE:LINE: ...`
-        except (FileNotFoundError, ValueError) as e:
-            console.print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
         console.print(f"wrote {path}")

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from scalemath.records import UserError
+        from scalemath.cli._errors import command_errors
         from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
 
         cfg = SFTRunConfig.from_yaml(config) if config else SFTRunConfig()
@@ -104,13 +104,8 @@ def register(app: typer.Typer) -> None:
         missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
         if missing:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
-        try:
+        with command_errors(Console(stderr=True), highlight=False):
             done = train_sft(cfg, quiet=quiet)
-        except UserError:
-            raise  # the CLI's error path: `error: FILE:LINE: ...`
-        except (ValueError, FileNotFoundError) as e:  # a config problem: the message, no traceback
-            Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False)
-            raise typer.Exit(2) from None
         if os.environ.get("RANK", "0") != "0":  # accelerate launch: the main process saves and reports
             return
         meta = json.loads((done / TRAIN_META).read_text())
