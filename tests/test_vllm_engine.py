@@ -173,3 +173,39 @@ def test_vllm_validation_errors_become_invalid_request(fake_vllm):
     with pytest.raises(InvalidRequestError, match="context is 40"):
         list(eng.generate(["x" * 39], SamplingParams()))
     assert not fake_vllm.generate  # refused before anything reached vLLM
+
+
+def test_both_engines_read_the_context_length_by_one_rule(tmp_path):
+    """hf.model_positions (a loaded config object) and vllm_engine.model_max_len (config.json read
+    before vLLM loads) answer the same question; both go through engine.config_positions."""
+    import json
+
+    from transformers import GPT2Config, LlamaConfig
+
+    from scalemath.sampling.engine import config_positions
+    from scalemath.sampling.hf import model_positions
+    from scalemath.sampling.vllm_engine import model_max_len
+
+    cases = [
+        ({"max_position_embeddings": 512}, 512),
+        ({"n_positions": 1024}, 1024),  # GPT-2 style
+        ({"max_sequence_length": 2048}, 2048),
+        ({"text_config": {"max_position_embeddings": 4096}}, 4096),  # multimodal wrapper
+        ({"max_position_embeddings": 0, "n_positions": 300}, 300),  # first *positive* key
+        ({"max_position_embeddings": True}, None),  # a bool is not a length
+        ({"hidden_size": 64}, None),
+    ]
+    for i, (cfg, want) in enumerate(cases):
+        assert config_positions(cfg) == want, cfg
+        d = tmp_path / str(i)
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps(cfg))
+        assert model_max_len(str(d)) == want, cfg
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("[1, 2]")
+    assert model_max_len(str(tmp_path / "bad")) is None
+    assert model_max_len(str(tmp_path / "absent")) is None
+    # transformers config objects, as the hf engine sees them
+    assert model_positions(SimpleNamespace(config=GPT2Config(n_positions=128))) == 128
+    assert model_positions(SimpleNamespace(config=LlamaConfig(max_position_embeddings=256))) == 256
+    assert model_positions(SimpleNamespace()) is None

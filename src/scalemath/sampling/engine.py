@@ -6,9 +6,9 @@ honour each field or raise.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -100,3 +100,26 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut text before the earliest stop string; returns (text, stopped)."""
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length")
+
+
+def config_positions(config: Mapping[str, Any] | Any) -> int | None:
+    """Positions (prompt + completion) a model config allows, the one answer every engine uses:
+    its first positive `max_position_embeddings`, `n_positions` (GPT-2 style) or
+    `max_sequence_length`, looked up in the config itself and then in a multimodal config's
+    `text_config`. `config` is a parsed config.json (a mapping) or a transformers config object;
+    None when it names no length."""
+
+    def get(obj: Any, key: str) -> Any:
+        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+
+    for obj in (config, get(config, "text_config")):
+        if obj is None:
+            continue
+        for key in POSITION_KEYS:
+            value = get(obj, key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return None

@@ -31,6 +31,7 @@ from scalemath.sampling.engine import (
     InvalidRequestError,
     SamplingParams,
     base_seed_list,
+    config_positions,
     cut_at_stop,
     sample_seed,
 )
@@ -132,14 +133,9 @@ def resolve_dtype(dtype: str, device: str):
 
 
 def model_positions(model) -> int | None:
-    """Positions the model takes (prompt + completion): its config's max_position_embeddings
-    (n_positions for GPT-2-style configs); None when the config names none."""
-    cfg = getattr(model, "config", None)
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-        v = getattr(cfg, key, None)
-        if isinstance(v, int) and v > 0:
-            return v
-    return None
+    """Positions the loaded model takes (prompt + completion), from its config
+    (`engine.config_positions`); None when the config names none."""
+    return config_positions(getattr(model, "config", None))
 
 
 class HFEngine:

@@ -39,7 +39,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalemath.sampling.engine import Completion, InvalidRequestError, SamplingParams, base_seed_list, sample_seed
+from scalemath.sampling.engine import (
+    Completion,
+    InvalidRequestError,
+    SamplingParams,
+    base_seed_list,
+    config_positions,
+    sample_seed,
+)
 
 INSTALL_HINT = (
     "vLLM is not installed. Install the optional extra on a CUDA machine: "
@@ -100,15 +107,14 @@ def on_cpu() -> bool:
 
 
 def model_max_len(model: str) -> int | None:
-    """max_position_embeddings from a local checkpoint's config.json (None when unknown), read
-    before vLLM loads the model."""
+    """Positions a local checkpoint allows, from its config.json (`engine.config_positions`, the
+    rule the transformers engine uses), read before vLLM loads the model; None when unknown."""
     path = Path(model) / "config.json"
     try:
         cfg = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    value = cfg.get("max_position_embeddings") or cfg.get("text_config", {}).get("max_position_embeddings")
-    return int(value) if value else None
+    return config_positions(cfg) if isinstance(cfg, dict) else None
 
 
 def generated_tokens(output) -> int:
