@@ -110,7 +110,7 @@ class ServeProcess:
                 start_new_session=True,
             )
         finally:
-            if out is not subprocess.DEVNULL:
+            if not isinstance(out, int):  # an opened log file, not subprocess.DEVNULL
                 out.close()
         try:
             self._wait_ready()
@@ -123,6 +123,9 @@ class ServeProcess:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         health = f"http://{self.host}:{self.port}/health"
+        proc = self.proc
+        if proc is None:
+            raise AttributeError("ServeProcess._wait_ready() called before start() launched the server")
         while True:
             try:
                 with urllib.request.urlopen(health, timeout=2) as r:
@@ -130,10 +133,10 @@ class ServeProcess:
                         return
             except OSError:
                 pass
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 raise RuntimeError(
                     f"`scalemath serve --model {self.model}` exited with code "
-                    f"{self.proc.returncode} before answering{self._log_tail()}"
+                    f"{proc.returncode} before answering{self._log_tail()}"
                 )
             if time.monotonic() > deadline:
                 raise TimeoutError(

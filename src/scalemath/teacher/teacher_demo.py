@@ -410,7 +410,7 @@ def summarize(
         rep = stages["synth"].report
         g, a = rep["generation"], rep.get("answering", {})
         cr, ve = _group(g, "create"), _group(g, "verify")
-        s = {
+        s: dict[str, Any] = {
             "seconds": round(stages["synth"].seconds, 1),
             "create": {"requested": cr.get("generated", 0), "parsed": cr.get("kept", 0), "malformed": _rejected(cr)},
             "verify": {
