@@ -11,6 +11,7 @@ record and why, and the teacher's token usage and cost.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +343,7 @@ def respond_cmd(
                 price_in,
                 price_out,
             )
-            if filter == "two_teacher"
+            if filter == "two_teacher" and second_url and second_model  # both given: checked above
             else None
         )
         records = respond(_load(input, input_format, limit), teacher, cfg, second=second, counts=counts)
@@ -478,11 +479,12 @@ def subset_cmd(
     if (fraction is None) == (questions is None):
         raise typer.BadParameter("give exactly one of --fraction and --questions")
     try:
-        recs = (
-            nested_fraction(iter_jsonl(input), fraction, seed)
-            if fraction is not None
-            else nested_questions(iter_jsonl(input), questions, seed)
-        )
+        recs: Iterable[dict[str, Any]]
+        if fraction is not None:
+            recs = nested_fraction(iter_jsonl(input), fraction, seed)
+        else:
+            assert questions is not None  # exactly one of the two is given (checked above)
+            recs = nested_questions(iter_jsonl(input), questions, seed)
         n = write_jsonl(out, recs)
     except UserError:
         raise  # the CLI's error path: `error: FILE:LINE: ...`

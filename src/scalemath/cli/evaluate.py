@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
         if samples is not None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
+            assert model is not None and data is not None  # both given without --samples (checked above)
             problems = list(itertools.islice(load_problems(data), limit or None))
             metrics = evaluate(
                 model,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -11,6 +11,7 @@ import typer
 
 def load_problems(path: Path) -> Iterator:
     """Problems from any format `scalemath.datasets.load_problems` reads, else Problem JSONL."""
+    load: Callable[[Path], Iterator]  # either loader, called with the path alone
     try:
         from scalemath.datasets import load_problems as load
     except ImportError:
@@ -210,5 +211,5 @@ def _stored(
     if grade and st.exported:
         c.print(f"correct: {st.correct}/{st.exported} ({st.correct / st.exported:.1%})")
     usage = getattr(eng, "usage", None)  # the OpenAI-compatible engine's failed requests, by kind
-    if usage is not None and getattr(usage, "failed", 0):
+    if usage is not None and bool(getattr(usage, "failed", 0)):
         c.print(f"[red]{escape(usage.error_summary())}[/] (requests; retried on the next run)")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from scalemath.sampling.engine import Engine
 
 
 def register(app: typer.Typer) -> None:
@@ -52,6 +57,7 @@ def register(app: typer.Typer) -> None:
         from scalemath.serve.server import ServerConfig
         from scalemath.serve.server import serve as run_server
 
+        eng: Engine
         if model == "fake" or engine == "fake":
             from scalemath.serve.fake import FakeEngine
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
 
         if preset not in PRESETS:
             raise typer.BadParameter(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-        shape = {
+        shape: dict[str, Any] = {  # TinyConfig fields to override
             k: v for k, v in {"vocab_size": vocab, "hidden_size": hidden, "num_layers": layers}.items() if v is not None
         }
         cfg = dataclasses.replace(PRESETS[preset], seed=seed, **shape)
