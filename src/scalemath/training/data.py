@@ -159,4 +159,4 @@ def load_examples(
     `data` (from `prepare_data`) gives the records instead of reading the file unchecked."""
     pairs = [(r["question"], r["solution"]) for r in data.records] if data is not None else read_targets(Path(path))
     idx = nested_indices(len(pairs), fraction, seed)
-    return [to_example(*pairs[i], template, eos_token) for i in idx], (data.n_records if data else len(pairs))
+    return [to_example(*pairs[int(i)], template, eos_token) for i in idx], (data.n_records if data else len(pairs))
