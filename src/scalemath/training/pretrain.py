@@ -170,8 +170,9 @@ def pretrain(
     max_steps = config.max_steps or max(1, int(config.epochs * steps_per_epoch))
     budget_s = config.minutes * 60 if config.minutes else None
     bf16 = use_bf16(config.bf16)
+    output_dir = str(out_dir or tempfile.mkdtemp(prefix="scalemath-pretrain-"))
     args = TrainingArguments(
-        output_dir=str(out_dir or tempfile.mkdtemp(prefix="scalemath-pretrain-")),
+        output_dir=output_dir,
         max_steps=max_steps,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
@@ -211,7 +212,7 @@ def pretrain(
     result = trainer.train()
     train_seconds, cpu_seconds = time.monotonic() - t1, time.process_time() - c1
     if out_dir is None:
-        shutil.rmtree(args.output_dir, ignore_errors=True)
+        shutil.rmtree(output_dir, ignore_errors=True)  # the temporary dir (args.output_dir)
     steps = trainer.state.global_step
     tokens = steps * config.batch_size * config.block_size
     stats = {

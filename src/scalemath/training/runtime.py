@@ -7,10 +7,17 @@ import math
 import os
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import TrainerCallback
+
+if TYPE_CHECKING:
+    from transformers import Trainer
+
+    _TrainerMixinBase = Trainer  # the mixin's methods use (and call up to) the Trainer's
+else:
+    _TrainerMixinBase = object
 
 
 def setup_threads(threads: int | None = None) -> int:
@@ -105,17 +112,18 @@ class BudgetCosine:
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * q))
 
 
-class BudgetScheduleMixin:
+class BudgetScheduleMixin(_TrainerMixinBase):
     """Trainer mixin: use `BudgetCosine` when `self.budget` (a dict with warmup, min_ratio, budget_s)
     is set; otherwise the Trainer's own scheduler."""
 
     budget: dict[str, Any] | None = None
 
-    def create_scheduler(self, num_training_steps: int, optimizer=None):
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
         if self.lr_scheduler is None and self.budget is not None:
-            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer or self.optimizer, BudgetCosine(num_training_steps, **self.budget)
-            )
+            opt = optimizer or self.optimizer
+            if opt is None:  # the error LambdaLR raises for it
+                raise TypeError("NoneType is not an Optimizer")
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(opt, BudgetCosine(num_training_steps, **self.budget))
             return self.lr_scheduler
         return super().create_scheduler(num_training_steps, optimizer)
 
