@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from scalemath.training.control import steps_per_epoch
-from scalemath.training.sft import prepare_sft
+from scalemath.training.sft import prepare_sft, resolved_value
 
 __all__ = ["plan"]
 
@@ -21,7 +21,13 @@ def plan(config: Any) -> dict[str, Any]:
     job = prepare_sft(config, quiet=True)
     ds = job.trainer.train_dataset
     spe = steps_per_epoch(
-        len(ds), min(job.config.per_device_batch_size, job.config.batch_size), job.grad_accum, job.world_size
+        len(ds),
+        min(
+            resolved_value(job.config.per_device_batch_size, "per_device_batch_size"),
+            resolved_value(job.config.batch_size, "batch_size"),
+        ),
+        job.grad_accum,
+        job.world_size,
     )
     tokens_per_epoch = sum(len(x) for x in ds["input_ids"])
     if job.control is not None:
@@ -29,7 +35,7 @@ def plan(config: Any) -> dict[str, Any]:
     elif job.config.max_steps:
         steps = job.config.max_steps
     else:
-        steps = math.ceil(job.config.epochs * spe)
+        steps = math.ceil(resolved_value(job.config.epochs, "epochs") * spe)
     epochs = steps / spe
     del job
     return {

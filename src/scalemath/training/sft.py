@@ -23,11 +23,13 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scalemath.training.control import TRAIN_META
 
 TINY_MAX_PARAMS = 50_000_000
+
+_T = TypeVar("_T")
 
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(
@@ -257,6 +259,14 @@ class SFTRunConfig:
         return dataclasses.replace(self, profile=profile, **fill)
 
 
+def resolved_value(value: _T | None, name: str) -> _T:
+    """A profile field of a resolved config (`SFTRunConfig.resolved` fills every one), as its type
+    without None; a None here is a config that was not resolved."""
+    if value is None:
+        raise TypeError(f"SFT config field {name!r} is None: resolve the config first (SFTRunConfig.resolved)")
+    return value
+
+
 @dataclass
 class PreparedSFT:
     """A ready-to-run SFT job: the TRL trainer plus what `train_sft` records about it."""
@@ -311,7 +321,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
             "a control run needs both 'control' (steps, tokens or epochs) and 'control_of' "
             "(the reference run's output directory)"
         )
-    if config.control:
+    if config.control and config.control_of:  # both or neither (checked above)
         from scalemath.training.control import KINDS, read_reference
 
         if config.control not in KINDS:
@@ -352,11 +362,12 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
                     "launch with training/configs/accelerate_ddp.yaml (data parallel) instead"
                 )
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    per_device = min(cfg.per_device_batch_size, cfg.batch_size)
-    accum = max(1, round(cfg.batch_size / (per_device * world)))
+    batch_size = resolved_value(cfg.batch_size, "batch_size")
+    per_device = min(resolved_value(cfg.per_device_batch_size, "per_device_batch_size"), batch_size)
+    accum = max(1, round(batch_size / (per_device * world)))
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
     bf16 = use_bf16(cfg.bf16)
-    args = dict(
+    args: dict[str, Any] = dict(  # SFTConfig fields, then the config's trainer_kwargs
         output_dir=str(Path(cfg.out) / "trainer"),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
@@ -457,7 +468,7 @@ def peft_checkpointing_warning_ignored():
         yield
 
 
-def checkpointing_arg(enabled: bool) -> dict[str, bool]:
+def checkpointing_arg(enabled: bool | None) -> dict[str, bool]:
     """The TrainingArguments field that turns activation (gradient) checkpointing on, read from
     `SFTConfig`'s fields: `activation_checkpointing` (transformers >= 5.23, where
     `gradient_checkpointing` is its deprecated alias) or `gradient_checkpointing` (before)."""
@@ -579,7 +590,13 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     from scalemath.training.control import steps_per_epoch
 
     spe = steps_per_epoch(
-        len(trainer.train_dataset), min(cfg.per_device_batch_size, cfg.batch_size), job.grad_accum, job.world_size
+        len(trainer.train_dataset),
+        min(
+            resolved_value(cfg.per_device_batch_size, "per_device_batch_size"),
+            resolved_value(cfg.batch_size, "batch_size"),
+        ),
+        job.grad_accum,
+        job.world_size,
     )
     steps = trainer.state.global_step
     meta = {
