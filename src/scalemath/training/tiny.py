@@ -74,7 +74,7 @@ def llama_config(config: TinyConfig, tokenizer):
         num_attention_heads=config.num_heads,
         num_key_value_heads=config.num_kv_heads or config.num_heads,
         max_position_embeddings=config.max_positions,
-        rope_theta=config.rope_theta,
+        rope_theta=config.rope_theta,  # type: ignore[call-arg]  # transformers 5 takes it as a legacy kwarg (into rope_parameters); the stub lists fields only
         initializer_range=config.init_std,
         tie_word_embeddings=config.tie_embeddings,
         bos_token_id=tokenizer.bos_token_id,
