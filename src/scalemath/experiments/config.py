@@ -398,7 +398,7 @@ def _convert(tp: Any, v: Any, where: str, name: str) -> Any:
             except StudyError:
                 continue
         raise StudyError(f"{where}: unexpected value {v!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a section class (hints hold no instances)
         return _build(tp, v, where)
     if origin is list:
         if not isinstance(v, list):
@@ -539,20 +539,20 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         _positive(ks, f"{w}.k")
         if a.temperature is not None and a.temperature < 0:
             raise StudyError(f"{w}.temperature: must be >= 0")
-    for i, a in enumerate(s.augment):
+    for i, aug in enumerate(s.augment):
         w = f"{where}.augment[{i}]"
-        _name(a.name, f"{w}.name")
-        if a.name in names:
-            raise StudyError(f"{w}.name: series name {a.name!r} is taken")
-        names.add(a.name)
-        _control(a.control, f"{w}.control")
-        if a.control:
-            _series(f"{a.name}-control", names, f"{w}.control")
-        if not a.path:
+        _name(aug.name, f"{w}.name")
+        if aug.name in names:
+            raise StudyError(f"{w}.name: series name {aug.name!r} is taken")
+        names.add(aug.name)
+        _control(aug.control, f"{w}.control")
+        if aug.control:
+            _series(f"{aug.name}-control", names, f"{w}.control")
+        if not aug.path:
             raise StudyError(f"{w}.path: the augmented data file is required")
-        if not a.amounts:
+        if not aug.amounts:
             raise StudyError(f"{w}.amounts: at least one amount (or null for all)")
-        _positive([n for n in a.amounts if n is not None], f"{w}.amounts")
+        _positive([n for n in aug.amounts if n is not None], f"{w}.amounts")
     for name in s.eval_sets:
         _name(name, f"{where}.eval_sets")
     if s.eval.k < 0:
@@ -609,13 +609,13 @@ def field_docs(cls: type = StudyConfig, prefix: str = "") -> list[tuple[str, str
         key = f"{prefix}{f.name}"
         tp = hints[f.name]
         inner = typing.get_args(tp)[0] if typing.get_origin(tp) is list and typing.get_args(tp) else None
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a section class (hints hold no instances)
             out.append((key, "", f.metadata.get("help", "")))
             out += field_docs(tp, key + ".")
-        elif inner is not None and dataclasses.is_dataclass(inner):
+        elif isinstance(inner, type) and dataclasses.is_dataclass(inner):
             out.append((key + "[]", "", f.metadata.get("help", "")))
             out += field_docs(inner, key + "[].")
         else:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             out.append((key, repr(default), f.metadata.get("help", "")))
     return out
