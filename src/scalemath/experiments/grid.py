@@ -91,7 +91,7 @@ def _rft_collect(study: StudyConfig, overrides: dict[str, Any]) -> dict[str, Any
     # fields added after results existed enter a cell's key only when changed (old runs stay done)
     for f in dataclasses.fields(RFTConfig):
         if f.name in _RFT_LATER and out.get(f.name) == (
-            f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         ):
             out.pop(f.name)
     return out
@@ -242,10 +242,10 @@ def expand(study: StudyConfig) -> list[Cell]:
         src = (study.rft.source_fraction, study.rft.source_seed)
         for k in _unique(study.rft.k):
             uses.append((f"rft/{b.name}/k{k}", "rft", [(*src, smp.temperature)], k, {}, study.rft.control))
-        for a in study.rft.ablations:
-            t = smp.temperature if a.temperature is None else a.temperature
-            for k in _unique(a.k if a.k is not None else study.rft.k):
-                uses.append((f"{a.name}/{b.name}/k{k}", a.name, [(*src, t)], k, a.collect, a.control))
+        for ab in study.rft.ablations:
+            t = smp.temperature if ab.temperature is None else ab.temperature
+            for k in _unique(ab.k if ab.k is not None else study.rft.k):
+                uses.append((f"{ab.name}/{b.name}/k{k}", ab.name, [(*src, t)], k, ab.collect, ab.control))
         for p in study.rft.pooled:
             models = [(f, s, smp.temperature) for f in _unique(p.fractions) for s in _unique(p.seeds)]
             for k in _unique(p.k):
@@ -289,7 +289,7 @@ def expand(study: StudyConfig) -> list[Cell]:
                     "seed": study.sft.seeds[0],
                     **match,
                 },
-                sids + ([source] if match else []),
+                sids + ([source] if match and source is not None else []),  # source: set when there are uses
                 rft=True,
             )
             control_cell(cid, method, control, True, {"k": k})
@@ -370,6 +370,8 @@ def _data_config(study: StudyConfig) -> dict[str, Any]:
             "families": list(d.families) if d.families else None,
             **({"solution_variety": d.solution_variety} if d.solution_variety != "none" else {}),
         }
+    if d.train is None or d.test is None:  # validate() requires both paths for source files
+        raise TypeError("source files needs data.train and data.test paths")
     return {
         "source": "files",
         "train": _file_id(d.train, "data.train"),
