@@ -327,11 +327,12 @@ def run_group(
     from scalemath.experiments.stages import is_done
     from scalemath.training.runtime import verbose
 
+    def bound(job: str, args: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+        return lambda: JOBS[job](args)
+
     pending = [g for g in group if not is_done(out, g[0], g[1])]
     if workers <= 1 or len(pending) <= 1:
-        return [
-            run_stage(out, name, config, (lambda j=job, a=args: JOBS[j](a)), log) for name, config, job, args in group
-        ]
+        return [run_stage(out, name, config, bound(job, args), log) for name, config, job, args in group]
     jobs = out / ".jobs"
     jobs.mkdir(parents=True, exist_ok=True)
     loud = verbose()
@@ -452,7 +453,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         stages.extend(res)
         return res
 
-    gen_common = dict(
+    gen_common: dict[str, Any] = dict(  # generator settings shared by both splits
         steps=tuple(cfg.steps),
         seed=cfg.seed,
         number_range=tuple(cfg.number_range),
