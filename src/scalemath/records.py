@@ -261,7 +261,7 @@ _SAMPLE_FIELDS = tuple(f.name for f in dataclasses.fields(Sample))
 
 def to_dict(record: Any) -> dict[str, Any]:
     """A record (dataclass or dict) as a plain dict."""
-    if dataclasses.is_dataclass(record):
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
         return dataclasses.asdict(record)
     return dict(record)
 

@@ -319,10 +319,10 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
 
     overall: dict[str, Any] = {}
     by: dict[str, dict[str, dict[str, Any]]] = {f: {} for f in cfg.by}
-    for est, names, (spec, labels) in zip(ests, all_names, owners):
+    for est, fig_names, (spec, labels) in zip(ests, all_names, owners):
         for gi, lab in enumerate(labels):
             target = overall if spec is None else by[spec].setdefault(lab, {})
-            for fi, name in enumerate(names):
+            for fi, name in enumerate(fig_names):
                 target[name] = _fig(est, gi, fi)
     curve_rows = []
     for m in curve:

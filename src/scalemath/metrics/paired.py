@@ -188,7 +188,11 @@ def mcnemar_exact(b_only: int, a_only: int) -> float:
 
 
 def paired_bootstrap(
-    a: Sequence[float], b: Sequence[float], bootstrap: int = 10000, seed: int = 0, ci: float = 0.95
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    bootstrap: int = 10000,
+    seed: int = 0,
+    ci: float = 0.95,
 ) -> dict[str, Any]:
     """Means of a and b, their difference b - a, and percentile bootstrap intervals of all three,
     from ONE draw of question indices per replicate (shared by a and b: the pairing).

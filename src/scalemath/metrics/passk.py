@@ -95,7 +95,9 @@ def summarize(
     `scalemath.answers.normalize`, so "10" and "10.0" are one vote).
     """
     if normalize is None:
-        from scalemath.answers import normalize
+        from scalemath.answers import normalize as default_normalize
+
+        normalize = default_normalize
     by_q: dict[str, list[tuple[int, Any]]] = defaultdict(list)
     versions: set[str] = set()
     for s in samples:

@@ -39,8 +39,8 @@ def distinct_paths(
     "per_question"}}, "pooled": {...}, "venn": [{"sources": [..], "paths": n}, ...]} where a
     Venn row counts the (question, path) pairs found by exactly that set of sources (listed only
     for up to 5 sources; beyond that only the totals are given)."""
-    sources, src_code = np.unique(np.asarray(source).astype(str), return_inverse=True)
-    sources = [str(s) for s in sources]
+    source_values, src_code = np.unique(np.asarray(source).astype(str), return_inverse=True)
+    sources = [str(s) for s in source_values]
     ok = np.asarray(correct) == 1
     q, tc, sc = np.asarray(qid)[ok], np.asarray(text_code)[ok], src_code[ok]
     # one signature per distinct text, coded

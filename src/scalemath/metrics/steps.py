@@ -112,6 +112,8 @@ def steps_analysis(
         )
     lo = hi = float("nan")
     if bootstrap > 0:
+        if est.reps is None:  # keep_reps=True keeps them; as `None[...]` would
+            raise TypeError("bootstrap_ratios kept no replicates")
         reps = est.reps[:, :, 0]  # (B, S)
         rep_counts = np.ones_like(reps) * counts  # weights by question counts in the data
         reps_fit = fit_acc_step(values, reps, rep_counts)
@@ -163,6 +165,6 @@ def _default_steps(problem: Any) -> int:
     return count_steps(sol)
 
 
-def _f(x: float) -> float | None:
+def _f(x: float | np.ndarray) -> float | None:
     x = float(x)
     return None if np.isnan(x) else x

@@ -80,6 +80,8 @@ def analyze(
         timings["errors"] = time.perf_counter() - t0
     if cfg.paths and table.has_completions and cfg.source_field in table.fields:
         t0 = time.perf_counter()
+        if table.text_code is None or table.texts is None:  # has_completions: as `len(None)` would
+            raise TypeError("a table with completions but no completion texts")
         out["paths"] = distinct_paths(
             table.qid, table.text_code, table.texts, table.correct, table.fields[cfg.source_field]
         )

@@ -182,7 +182,7 @@ class _Builder:
         self.with_id: tuple[str, int] | None = None  # first sample that has a problem_id
         self.without_id: tuple[str, int] | None = None  # first sample that has none
 
-    def add(self, d: dict[str, Any], path: str, line: int) -> None:
+    def add(self, d: dict[str, Any], path: str | os.PathLike, line: int) -> None:
         pid = d.get("problem_id")
         if pid is None:
             q = d.get("question")

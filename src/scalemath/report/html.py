@@ -476,7 +476,8 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     t0 = time.perf_counter()
     found = discover(run, exclude=out_dir if out_dir != run else None)
     sections: list[Section] = []
-    ours, foreign = {}, {}
+    ours: dict[Path, Any] = {}
+    foreign: dict[Path, Any] = {}
     for p in found["metrics"]:
         d = orjson.loads(p.read_bytes())
         (ours if isinstance(d, dict) and "summary" in d else foreign)[p.parent] = d

@@ -153,7 +153,10 @@ def series_plot(
     groups = list(dict.fromkeys(r.get(group, "") for r in rows)) if group else [""]
     for i, g in enumerate(groups):
         sel = [r for r in rows if not group or r.get(group, "") == g]
-        pts = sorted((float(r[x]), float(r[y]), r.get(f"{y}_lo"), r.get(f"{y}_hi")) for r in sel)
+        # (x, y, lo, hi): lo and hi as read (None or "" when the CSV has no interval)
+        pts: list[tuple[float, float, Any, Any]] = sorted(
+            (float(r[x]), float(r[y]), r.get(f"{y}_lo"), r.get(f"{y}_hi")) for r in sel
+        )
         xs = np.array([p[0] for p in pts])
         ys = np.array([p[1] for p in pts])
         scale = 100.0 if ys.size and np.nanmax(ys) <= 1.0 else 1.0

@@ -11,11 +11,21 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from scalemath.records import Problem, read_samples, write_jsonl
 from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.run import grade_samples, sample_problems
+
+
+class _CommonParams(TypedDict):
+    """The `SamplingParams` fields the greedy and the sampled pass share."""
+
+    top_p: float
+    top_k: int
+    max_tokens: int
+    stop: tuple[str, ...]
+    seed: int
 
 
 def evaluate(
@@ -57,13 +67,13 @@ def evaluate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     eng = (
-        model
+        cast(Engine, model)
         if hasattr(model, "generate")
         else load_engine(
             engine, model, **engine_options(engine, device=device, dtype=dtype, batch_size=batch_size, threads=threads)
         )
     )
-    common = dict(top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=tuple(stop), seed=seed)
+    common = _CommonParams(top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=tuple(stop), seed=seed)
     metrics: dict[str, Any] = {
         "model": eng.model_id,
         "engine": eng.name,

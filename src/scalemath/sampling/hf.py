@@ -148,6 +148,10 @@ class HFEngine:
     """
 
     name = "hf"
+    # what transformers' stubs say of these (e.g. `decode` -> str | list[str]) is looser than how we
+    # call them, and a model passed in already loaded may be any causal LM
+    model: Any
+    tokenizer: Any
 
     def __init__(self, model: str | Path | Any, config: HFEngineConfig | None = None, *, tokenizer: Any = None, **kw):
         if config is not None and kw:

@@ -48,10 +48,13 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalemath.sampling.engine import Completion, SamplingParams, cut_at_stop, sample_seed
 from scalemath.sampling.errors import ErrorTally, error_label, shorten
+
+if TYPE_CHECKING:
+    import aiohttp
 
 RETRY_STATUS = frozenset({408, 429})  # plus every 5xx; every other 4xx is permanent
 SEED_MODES = ("per_sample", "per_request", "engine")
@@ -273,7 +276,7 @@ class OpenAIEngine:
         self.max_pending_prompts = 0  # most prompts ever submitted ahead (memory bound check)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._session = None
+        self._session: aiohttp.ClientSession | None = None
         self._sem: asyncio.Semaphore | None = None
         self._rng = random.Random()
 
@@ -296,8 +299,11 @@ class OpenAIEngine:
             p = next(it, None)
             if p is None:
                 return False
+            loop = self._loop
+            if loop is None:  # closed while generating (asyncio would fail on the None loop)
+                raise AttributeError("OpenAIEngine was closed during generate: no event loop")
             coro = self._one_prompt(p, params, n, start_index)
-            pending.append(asyncio.run_coroutine_threadsafe(coro, self._loop))
+            pending.append(asyncio.run_coroutine_threadsafe(coro, loop))
             self.max_pending_prompts = max(self.max_pending_prompts, len(pending))
             return True
 
@@ -317,8 +323,12 @@ class OpenAIEngine:
         """Close the HTTP session and stop the helper thread (generate restarts them)."""
         if self._loop is None:
             return
+        if self._session is None:  # the session failed to open: as `None.close()` would
+            raise AttributeError("OpenAIEngine.close: no HTTP session to close")
         asyncio.run_coroutine_threadsafe(self._session.close(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is None:  # set before the loop, so never here
+            raise AttributeError("OpenAIEngine.close: no helper thread to join")
         self._thread.join()
         self._loop.close()
         self._loop = self._thread = self._session = None
@@ -468,10 +478,16 @@ class OpenAIEngine:
         attempt = 0
         while True:
             status, retry_after, message, label = None, None, "", None
-            async with self._sem:
+            sem = self._sem
+            if sem is None:  # not started: as `async with None` would
+                raise TypeError("OpenAIEngine._post before _start: no semaphore")
+            async with sem:
                 self.usage.requests += 1
+                session = self._session
+                if session is None:  # not started: as `None.post` would
+                    raise AttributeError("OpenAIEngine._post before _start: no HTTP session")
                 try:
-                    async with self._session.post(url, json=body) as r:
+                    async with session.post(url, json=body) as r:
                         status = r.status
                         retry_after = r.headers.get("Retry-After")
                         if status == 200:

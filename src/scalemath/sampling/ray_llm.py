@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from scalemath.sampling.engine import Completion, SamplingParams, sample_seed
+from scalemath.sampling.engine import Completion, Engine, SamplingParams, sample_seed
 from scalemath.sampling.ray_runner import RayDrawStats, import_ray
 from scalemath.sampling.store import SampleRequest, SampleStore, make_record
 
@@ -160,7 +160,8 @@ def ray_llm_draw(
         c = Completion(
             text=r["text"], sample_index=int(r["index"]), seed=int(r["seed"]), finish_reason=finish, n_tokens=n
         )
-        batch.append(make_record(recorder, by_key[r["key"]], r["key"], params, c))
+        # make_record reads only name and model_id of its engine, all a _Recorder has
+        batch.append(make_record(cast(Engine, recorder), by_key[r["key"]], r["key"], params, c))
         if len(batch) >= batch_size:
             stats.written += _write(store, batch)
             stats.batches += 1

@@ -216,7 +216,8 @@ def _missing_runs(
 
 def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
     """Contiguous runs of sorted indices as (start, length)."""
-    start = prev = None
+    start: int | None = None
+    prev = 0  # only read once `start` is set (then it is set too)
     for i in indices:
         if start is None:
             start = prev = i
@@ -230,7 +231,12 @@ def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
 
 
 def _sample(
-    p: Problem, c: Completion, provenance: dict[str, Any], meta: dict[str, Any], grader: Callable | None, dataset: str
+    p: Problem,
+    c: Completion,
+    provenance: dict[str, Any],
+    meta: dict[str, Any],
+    grader: tuple[Callable[..., Any], str] | None,
+    dataset: str,
 ) -> Sample:
     reference = p.answer or p.solution
     s = Sample(

@@ -273,7 +273,7 @@ class VLLMEngine:
             raise InvalidRequestError(f"vLLM refuses this request: {e}") from None
         per_prompt = len(runs)
         for j, (p, base) in enumerate(zip(prompts, bases)):
-            comps = []
+            comps: list[Completion] = []
             for r in range(per_prompt):
                 req = outs[j * per_prompt + r]
                 for o in sorted(req.outputs, key=lambda o: o.index):

@@ -57,7 +57,7 @@ def power(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
     return a - b * np.power(np.asarray(n, dtype=np.float64), -c)
 
 
-def jacobian(model: str, n: np.ndarray, theta: Sequence[float]) -> np.ndarray:
+def jacobian(model: str, n: np.ndarray, theta: Sequence[float] | np.ndarray) -> np.ndarray:
     """Analytic d curve / d params at n, shape (len(n), p). For the segmented model the
     derivative in t at a data point exactly on the knee is the average of its one-sided values."""
     n = np.asarray(n, dtype=np.float64)
@@ -200,7 +200,7 @@ class FitResult:
         return to_jsonable(d)
 
 
-def invert(model: str, theta: Sequence[float], target: float) -> float:
+def invert(model: str, theta: Sequence[float] | np.ndarray, target: float) -> float:
     """Smallest n > 0 with curve(n) = target on the increasing part of the curve (inf if none)."""
     with np.errstate(all="ignore"):
         if model == "loglinear":
@@ -245,12 +245,14 @@ def _initial(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, ceiling: f
     if model == "segmented":
         u = np.unique(lx)
         grid = np.linspace(u[1], u[-2], 60) if len(u) >= 4 else np.array([np.median(u)])
-        best = None
+        best: tuple[float, np.ndarray] | None = None
         for t in grid:
             A = np.stack([np.ones_like(lx), np.minimum(lx, t), np.maximum(lx - t, 0.0)], 1)
             coef, rss = _weighted_lstsq(A, y, w)
             if best is None or rss < best[0]:
                 best = (rss, np.append(coef, t))
+        if best is None:  # the grid has at least one knee; as `None[1]` would
+            raise TypeError("segmented: no knee to start from")
         return best[1]
     if model == "power":
         best = None
@@ -261,9 +263,11 @@ def _initial(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, ceiling: f
                 coef = np.array(
                     [ceiling, float(np.sum(w * (ceiling - y) * np.power(x, -c)) / np.sum(w * np.power(x, -2 * c)))]
                 )
-                rss = float((w * (power(x, *coef, c) - y) ** 2).sum())
+                rss = float((w * (power(x, coef[0], coef[1], c) - y) ** 2).sum())
             if best is None or rss < best[0]:
                 best = (rss, np.append(coef, c))
+        if best is None:  # 80 exponents are tried; as `None[1]` would
+            raise TypeError("power: no exponent to start from")
         return best[1]
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
@@ -367,8 +371,8 @@ def _solve(
 
 
 def fit(
-    x: Sequence[float],
-    y: Sequence[float],
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
     model: str = "loglinear",
     sigma: Sequence[float] | None = None,
     ci: float = 0.95,
@@ -525,7 +529,11 @@ def _segmented_many(x: np.ndarray, Y: np.ndarray, w: np.ndarray, n_grid: int = 8
 
 
 def fit_auto(
-    x: Sequence[float], y: Sequence[float], models: Sequence[str] = MODELS, criterion: str = "aicc", **kw: Any
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    models: Sequence[str] = MODELS,
+    criterion: str = "aicc",
+    **kw: Any,
 ) -> tuple[FitResult, dict[str, FitResult]]:
     """Fit every model with enough points and pick the one with the lowest criterion
     ("aicc", "aic" or "bic"). Returns (best, all fits); each fit's `extra` holds its Akaike
@@ -542,7 +550,7 @@ def fit_auto(
     scores = {m: getattr(f, criterion) for m, f in fits.items()}
     finite = {m: s for m, s in scores.items() if np.isfinite(s)}
     pool = finite or scores
-    best = min(pool, key=pool.get)
+    best = min(pool, key=lambda m: pool[m])
     base = min(finite.values()) if finite else 0.0
     wts = {m: float(np.exp(-(s - base) / 2)) if np.isfinite(s) else 0.0 for m, s in scores.items()}
     tot = sum(wts.values()) or 1.0

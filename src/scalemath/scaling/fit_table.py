@@ -40,7 +40,7 @@ def fit_table(
         if group:
             w[group] = g
         cols = numeric_columns(path, rows, [x, y] + ([sigma] if sigma else []), w)
-        kw = dict(sigma=cols[sigma] if sigma else None, ci=ci, interval=interval, seed=seed)
+        kw: dict[str, Any] = dict(sigma=cols[sigma] if sigma else None, ci=ci, interval=interval, seed=seed)
         n_x = len(set(cols[x].tolist()))
         if n_x < min_x_values:
             out["groups"][g] = {"error": f"{n_x} distinct {x} values; a scaling fit needs at least {min_x_values}"}

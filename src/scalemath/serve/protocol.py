@@ -298,7 +298,7 @@ def parse_request(body: dict[str, Any], cfg, chat: bool, char_limit: int) -> Req
             )
         check_prompt_chars(prompts, char_limit)
         req.prompts = prompts
-    n_prompts = 1 if chat else len(req.prompts)
+    n_prompts = 1 if chat or req.prompts is None else len(req.prompts)
     if n * n_prompts > cfg.max_choices:
         raise BadRequest(
             f"n x prompts = {n} x {n_prompts} = {n * n_prompts} choices; this server "

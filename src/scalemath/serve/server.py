@@ -44,9 +44,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
+
+if TYPE_CHECKING:
+    from aiohttp import web
 from scalemath.serve.protocol import (
     BadRequest,
     Request,
@@ -279,7 +282,7 @@ def _count_tokens(engine: Engine, text: str) -> int:
     return 0
 
 
-def _render(engine: Engine, messages: list[dict]) -> str:
+def _render(engine: Engine, messages: list[dict] | None) -> str:
     """render_chat, with a chat template's own refusal (e.g. roles that do not alternate) a 400."""
     from jinja2 import TemplateError
 
@@ -392,7 +395,10 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         nth = counter["n"]
         if config.drop_every and nth % config.drop_every == 0:
             stats.injected += 1
-            request.transport.close()
+            transport = request.transport
+            if transport is None:  # the client is gone already: as `None.close()` would
+                raise AttributeError("injected drop: the request has no transport to close")
+            transport.close()
             raise web.HTTPServiceUnavailable()
         if config.fail_every and nth % config.fail_every == 0:
             stats.injected += 1
@@ -408,7 +414,12 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
                     kind="not_found_error",
                 )
             req = parse_request(body, config, chat, char_limit)
-            prompts = [_render(engine, req.messages)] if chat else req.prompts
+            if chat:
+                prompts = [_render(engine, req.messages)]
+            elif req.prompts is not None:
+                prompts = req.prompts
+            else:  # parse_request sets them; as iterating None would
+                raise TypeError("a completion request without prompts")
             outs, usage = await generate(req, prompts)
         except BadRequest as e:
             stats.rejected += 1
@@ -473,10 +484,10 @@ class ServerThread:
         self.engine = engine
         self.config = config or ServerConfig(port=0)
         self.port: int | None = None
-        self.app = None
+        self.app: web.Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner = None
+        self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
@@ -485,6 +496,8 @@ class ServerThread:
 
     @property
     def stats(self) -> ServerStats:
+        if self.app is None:  # not started: as `None[STATS]` would
+            raise TypeError("ServerThread.stats: the server has not been started")
         return self.app[STATS]
 
     def start(self) -> ServerThread:
@@ -523,8 +536,12 @@ class ServerThread:
     def stop(self) -> None:
         if self._loop is None:
             return
+        if self._runner is None:  # boot failed before making it: as `None.cleanup()` would
+            raise AttributeError("ServerThread.stop: no app runner to clean up")
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is None:  # set before the loop runs, so never here
+            raise AttributeError("ServerThread.stop: no server thread to join")
         self._thread.join()
         self._loop.close()
         self._loop = None
