@@ -48,7 +48,7 @@ def main() -> None:
             soft = max(0.05, float(req.get("timeout", 5.0)) * 0.9)
             signal.setitimer(signal.ITIMER_REAL, soft)
             try:
-                reply = {"equal": bool(check_in_process(req["pred"], req["ref"]))}
+                reply: dict[str, bool | str] = {"equal": bool(check_in_process(req["pred"], req["ref"]))}
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _SoftTimeout:

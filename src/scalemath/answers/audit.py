@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 _PRED_FIELDS = ("completion", "prediction", "response", "output", "generated", "model_output")
 _REF_FIELDS = ("answer", "reference", "solution", "gold", "target")
@@ -40,7 +41,8 @@ def sample_items(
     """Up to `n` audit items from a graded JSONL (half graded correct, half not, when stratified)."""
     from scalemath.records import RecordError, iter_jsonl_numbered
 
-    pos, neg = [], []
+    pos: list[tuple[int, dict[str, Any]]] = []
+    neg: list[tuple[int, dict[str, Any]]] = []
     for lineno, rec in iter_jsonl_numbered(input_path):
         if "correct" not in rec or "reason" not in rec:
             raise RecordError(

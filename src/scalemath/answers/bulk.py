@@ -141,7 +141,7 @@ class _PoolStarter:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Iterator[list]:
+def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Iterator[tuple[list, float, int]]:
     """Chunk results of the fast stage, in input order (stats["local_chunks"]: chunks this process
     graded itself while the pool started)."""
     stats["local_chunks"] = 0

@@ -24,6 +24,7 @@ import ast
 import operator
 import re
 from functools import lru_cache
+from typing import cast
 
 __all__ = [
     "ANNOTATION_RE",
@@ -90,27 +91,29 @@ def _eval(node: ast.AST, depth: int) -> Number:
         raise CalculatorError("expression nested too deeply")
     t = type(node)
     if t is ast.Constant:
-        v = node.value
+        v = cast(ast.Constant, node).value
         if type(v) not in (int, float):  # bool, complex, str, bytes, None, Ellipsis
             raise CalculatorError(f"not a number: {v!r}")
-        return _check_int(v)
+        return _check_int(cast(Number, v))  # an int or a float, just checked
     if t is ast.BinOp:
-        op = type(node.op)
+        bin_node = cast(ast.BinOp, node)
+        op = type(bin_node.op)
         if op not in _BINOPS:
             raise CalculatorError(f"operator {op.__name__} not allowed")
-        a = _eval(node.left, depth + 1)
-        b = _eval(node.right, depth + 1)
+        a = _eval(bin_node.left, depth + 1)
+        b = _eval(bin_node.right, depth + 1)
         if op is ast.Pow:
             return _check_int(_pow(a, b))
         if op is ast.Mult:
             return _mul(a, b)
         return _check_int(_BINOPS[op](a, b))
     if t is ast.UnaryOp:
-        if type(node.op) is ast.USub:
-            return -_eval(node.operand, depth + 1)
-        if type(node.op) is ast.UAdd:
-            return +_eval(node.operand, depth + 1)
-        raise CalculatorError(f"operator {type(node.op).__name__} not allowed")
+        un_node = cast(ast.UnaryOp, node)
+        if type(un_node.op) is ast.USub:
+            return -_eval(un_node.operand, depth + 1)
+        if type(un_node.op) is ast.UAdd:
+            return +_eval(un_node.operand, depth + 1)
+        raise CalculatorError(f"operator {type(un_node.op).__name__} not allowed")
     raise CalculatorError(f"{t.__name__} not allowed")
 
 
@@ -233,7 +236,7 @@ def check_annotation_cached(ann: str) -> bool:
     return check_annotation(ann)
 
 
-def annotations(text: str) -> list[str]:
+def annotations(text: str) -> list[str]:  # type: ignore[no-redef]  # public name; only rebinds the __future__ feature flag
     """The contents of all `<<...>>` annotations of a text, in order."""
     return ANNOTATION_RE.findall(text)
 

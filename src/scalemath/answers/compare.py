@@ -20,11 +20,12 @@ import random
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, cast
 
 from .clean import clean_latex, is_text_answer, text_key, time_of_day
 from .latex import ParseError, parse_latex
 from .numbers import Num, numbers_equal, parse_number, rounds_to
-from .numeric import EvalError, TooLarge, Undefined, evaluate, free_vars, has_decimal
+from .numeric import EvalError, TooLarge, Undefined, Value, evaluate, free_vars, has_decimal
 from .policy import GradePolicy
 from .verdict import MATCH, MISMATCH, TIMEOUT
 
@@ -127,23 +128,24 @@ def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tu
         )
         return ok, MATCH if ok else MISMATCH
     if b.text is not None or a.text is not None:
-        ta = a.text if a.text is not None else text_key(a.clean)
-        tb = b.text if b.text is not None else text_key(b.clean)
-        if ta == tb and ta:
+        ka = a.text if a.text is not None else text_key(a.clean)
+        kb = b.text if b.text is not None else text_key(b.clean)
+        if ka == kb and ka:
             return True, MATCH
         if b.text is not None and a.text is not None:
             return False, MISMATCH
     x, y = ast_of(a), ast_of(b)
     if x is not None and y is not None:
+        eq: bool | None
         try:
-            ok = Matcher(policy).equal(x, y)
+            eq = Matcher(policy).equal(x, y)
         except (EvalError, RecursionError, ArithmeticError, ValueError, TypeError):
-            ok = None
-        if ok is not None:
-            return ok, MATCH if ok else MISMATCH
+            eq = None
+        if eq is not None:
+            return eq, MATCH if eq else MISMATCH
     if _hopeless(a) or _hopeless(b):
-        ta, tb = text_key(a.clean), text_key(b.clean)
-        return (True, MATCH) if ta and ta == tb else (False, MISMATCH)
+        ka, kb = text_key(a.clean), text_key(b.clean)
+        return (True, MATCH) if ka and ka == kb else (False, MISMATCH)
     if not policy.symbolic:
         return False, MISMATCH
     if defer:
@@ -228,7 +230,7 @@ def _sample_value() -> Fraction:
 _SAMPLES = [[_sample_value() for _ in range(32)] for _ in range(4)]
 
 
-def _sample_envs(names: set[str]) -> list[dict[str, Fraction]]:
+def _sample_envs(names: set[str]) -> list[dict[str, Value]]:
     ordered = sorted(names)
     last = len(_SAMPLES) - 1
     return [
@@ -299,7 +301,7 @@ def _expand_pm(node, limit: int = 8) -> list:
                 out.append(("add", [a, b]))
                 out.append(("add", [a, ("neg", b)]))
         return out[:limit]
-    variants = [()]
+    variants: list[tuple[Any, ...]] = [()]
     for child in node[1:]:
         if isinstance(child, tuple):
             options = _expand_pm(child, limit)
@@ -512,11 +514,11 @@ class Matcher:
             return False
         if za == zb:
             return True
-        d = abs(za - zb)
-        scale = max(abs(za), abs(zb))
+        dz = abs(za - zb)
+        zscale = max(abs(za), abs(zb))
         # sample-point checks allow 1e-9 relative float noise on top of the policy tolerance
         rel = max(self.pol.rel_tol, 1e-9) if loose else self.pol.rel_tol
-        return d <= self.pol.abs_tol or d <= rel * scale * (1 + 1e-9)
+        return dz <= self.pol.abs_tol or dz <= rel * zscale * (1 + 1e-9)
 
     def _ratio_equal(self, xs, ys) -> bool | None:
         try:
@@ -1053,14 +1055,15 @@ def _canon_node(node) -> str | None:
         items = [_canon_node(x) for x in node[-1]]
         if any(i is None for i in items):
             return None
+        strs = cast("list[str]", items)  # no None left
         if k == "set" or not node[1]:
-            return "{" + ",".join(sorted(items)) + "}"
-        return node[1] + ",".join(items) + node[2]
+            return "{" + ",".join(sorted(strs)) + "}"
+        return node[1] + ",".join(strs) + node[2]
     if k == "matrix":
         rows = [[_canon_node(x) for x in r] for r in node[1]]
         if any(i is None for r in rows for i in r):
             return None
-        return "[" + ";".join(",".join(r) for r in rows) + "]"
+        return "[" + ";".join(",".join(r) for r in cast("list[list[str]]", rows)) + "]"
     if k == "rel":
         asg = _assignment(node)
         if asg is not None:

@@ -31,7 +31,7 @@ def _as_number(ans: str) -> Num | None:
 def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | None, str]:
     entry = number_entry(reference)
     if entry is not None:
-        out = (entry[1], entry[0], "gsm8k" if dataset == "auto" else dataset)
+        out: tuple[str | None, Num | None, str] = (entry[1], entry[0], "gsm8k" if dataset == "auto" else dataset)
     else:
         ans = extract(reference, dataset)
         resolved = dataset
@@ -87,7 +87,7 @@ class Deferred:
     """A grade waiting for the symbolic stage: `checks` are (prediction, reference, extracted)
     triples tried in order; the first that the symbolic stage finds equal makes it a match."""
 
-    checks: tuple[tuple[str, str, str], ...]
+    checks: tuple[tuple[str, str, str | None], ...]
     extracted: str
     reference: str
 
@@ -119,6 +119,7 @@ def grade_fast(prediction: str, reference: str, dataset: str, pol: GradePolicy) 
         else:
             ref_num, ds = None, dataset
         last_box = None
+        num: Num | None
         if isinstance(prediction, str) and prediction:
             entry = number_entry(prediction) if len(prediction) < 64 else None
             if entry is not None:  # fast path: a bare number
@@ -162,6 +163,8 @@ def grade_fast(prediction: str, reference: str, dataset: str, pol: GradePolicy) 
         checks = tuple((c.pred, c.ref, ex) for c, ex in ((first, pred_ans), (alt, last_box)) if isinstance(c, Pending))
         if checks:
             return Deferred(checks, pred_ans, ref_ans)
+        if isinstance(first, Pending):  # never: a Pending `first` is in `checks`
+            raise TypeError("'Pending' object is not subscriptable")
         return Verdict(False, first[1], pred_ans, ref_ans)
     except Exception:
         return Verdict(False, ERROR, pred_ans, ref_ans)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from typing import cast
 
 MAX_LEN = 2000  # answers longer than this are not parsed (compared as strings: see compare._hopeless)
 MAX_DEPTH = 60
@@ -161,7 +162,7 @@ def tokenize(s: str) -> list[tuple[str, str]]:
     """Split LaTeX into (kind, text) tokens; whitespace and spacing commands are dropped."""
     out = []
     for m in _TOKEN.finditer(s):
-        kind = m.lastgroup
+        kind = cast(str, m.lastgroup)  # every alternative of _TOKEN is a named group
         text = m.group()
         if kind == "ws" or (kind == "cmd" and text in _IGNORED_CMDS):
             continue
@@ -627,7 +628,7 @@ class _Parser:
             raise ParseError(f"unsupported \\mathbb{{{letter}}}")
         if name in ("angle", "measuredangle", "triangle"):  # "\\angle ABC": a label
             label = ""
-            while self.peek() is not None and self.peek()[0] in ("letter", "num") and len(label) < 6:
+            while (nt := self.peek()) is not None and nt[0] in ("letter", "num") and len(label) < 6:
                 label += self.take()[1]
             if not label:
                 raise ParseError(f"\\{name} without a name")
@@ -729,7 +730,7 @@ class _Parser:
                 arg = self.power()
             else:  # \sin 2x: an implicit product of simple factors
                 factors = [self.power()]
-                while self.peek() and self.peek()[0] in ("num", "letter"):
+                while (nt := self.peek()) and nt[0] in ("num", "letter"):
                     factors.append(self.power())
                 arg = factors[0] if len(factors) == 1 else ("mul", factors)
         finally:

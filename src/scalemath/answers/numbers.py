@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 # A whole answer that is one number, with the decorations graders should ignore: currency
 # ($, \$, dollar-sign variants), thousands commas (only in groups of three), a trailing period,
@@ -190,7 +191,7 @@ _ENTRY_CACHE_MAX = 100_000
 def number_entry(text: str) -> tuple[Num, str] | None:
     """(parsed number, the number as written without commas/currency/trailing period) when the
     whole of `text` is one plain number, else None. Cached: the GSM8K hot path calls this."""
-    hit = _ENTRY_CACHE.get(text, False)
+    hit: tuple[Num, str] | Literal[False] | None = _ENTRY_CACHE.get(text, False)
     if hit is not False:
         return hit
     if text.isdigit():  # the most common case, without regexes

@@ -67,7 +67,10 @@ class _Worker:
         self.startup_timeout = cfg.startup_timeout_s
 
     def _read_line(self, deadline: float) -> bytes | None:
-        fd = self.proc.stdout.fileno()
+        stdout = self.proc.stdout
+        if stdout is None:  # never: Popen(stdout=PIPE)
+            raise WorkerError("worker has no stdout pipe")
+        fd = stdout.fileno()
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -94,9 +97,12 @@ class _Worker:
     def call(self, request: dict, timeout: float) -> dict | None:
         self.wait_ready()
         deadline = time.monotonic() + timeout
+        stdin = self.proc.stdin
+        if stdin is None:  # never: Popen(stdin=PIPE)
+            raise WorkerError("worker pipe closed")
         try:
-            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-            self.proc.stdin.flush()
+            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise WorkerError("worker pipe closed") from exc
         line = self._read_line(deadline)
@@ -121,6 +127,8 @@ class _Worker:
         except subprocess.TimeoutExpired:
             pass
         for f in (self.proc.stdin, self.proc.stdout):
+            if f is None:  # never: both are pipes
+                continue
             try:
                 f.close()
             except OSError:

@@ -26,6 +26,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from scalemath.datasets import vocab as V
 from scalemath.records import Problem
@@ -681,8 +682,9 @@ def _savings(b: _Build, steps: int) -> None:
         cur = b.step("+", parts, f"{name} earns {{eq}} dollars a week.")
         if same_rate:
             hsum = ("+", tuple(hours), f"{name} works {{eq}} hours a week.")
-            b.alt(
-                list(parts) + [cur], [hsum, ("*", (f"a{len(b.alts)}_0", rate), f"{name} earns {{eq}} dollars a week.")]
+            b.alt(  # same_rate: every part is a step name
+                cast("list[str]", list(parts) + [cur]),
+                [hsum, ("*", (f"a{len(b.alts)}_0", rate), f"{name} earns {{eq}} dollars a week.")],
             )
     if (k == 1 and p == 0) and not m:
         raise _Reject("nothing to compute")
@@ -752,11 +754,11 @@ def _recipes(b: _Build, steps: int) -> None:
         ask = f"How many cups of {ings[0]} does {name} use?"
     else:
         ask = f"How many cups does {name} use in all?"
-        sum_first = [
+        sum_first: list[tuple[str, tuple[Arg, ...], str]] = [
             ("+", tuple(amounts), f"One {dish} needs {{eq}} cups."),
             ("*", ("<per>", mult), f"{name} uses {{eq}} cups in all."),
         ]
-        each_first = [("*", (a, mult), t) for a, t in zip(amounts, per_ing)]
+        each_first: list[tuple[str, tuple[Arg, ...], str]] = [("*", (a, mult), t) for a, t in zip(amounts, per_ing)]
         each_first.append(("+", tuple(f"<{i}>" for i in range(k)), f"{name} uses {{eq}} cups in all."))
         gold, other = (sum_first, each_first) if style == "sum_first" else (each_first, sum_first)
         names = _add_block(b, gold)
@@ -1009,7 +1011,7 @@ def generate(
     split: str = "train",
     number_range: tuple[int, int] = (2, 20),
     families: Sequence[str] | None = None,
-    **config: object,
+    **config: Any,
 ) -> list[Problem]:
     """Make `n` unique GSM8K-format problems (see `ProceduralConfig` for every option).
 
@@ -1018,13 +1020,14 @@ def generate(
     """
     cfg = ProceduralConfig(
         n=n,
-        steps=tuple(steps),
+        # tuple() also takes lists; ProceduralConfig checks there are two items
+        steps=cast("tuple[int, int]", tuple(steps)),
         seed=seed,
         split=split,
-        number_range=tuple(number_range),
+        number_range=cast("tuple[int, int]", tuple(number_range)),
         families=tuple(families) if families else None,
         **config,
-    )  # type: ignore[arg-type]
+    )
     return list(iter_generate(cfg))
 
 
@@ -1084,6 +1087,7 @@ def _topo_orders(program: Program) -> Iterator[list[int]]:
 
 
 def _arg_orders(s: Step) -> list[tuple[Arg, ...]]:
+    perms: Iterator[tuple[Arg, ...]]
     if s.op in "+*":
         perms = itertools.permutations(s.args)
     elif s.op == "-":

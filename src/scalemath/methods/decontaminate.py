@@ -433,12 +433,17 @@ class Decontaminator:
                     )
         if not near_dup:
             return out
-        for i, t in enumerate(toks):
-            if out[i] is None and t:
-                doc = self._exact.get(exact_key(t))
-                if doc is not None:
-                    out[i] = Contamination(
-                        "exact", field_name, self._ids[doc], self._sources[doc], 1.0, self._evidence(doc)
+        for ti, t in enumerate(toks):
+            if out[ti] is None and t:
+                exact_doc = self._exact.get(exact_key(t))
+                if exact_doc is not None:
+                    out[ti] = Contamination(
+                        "exact",
+                        field_name,
+                        self._ids[exact_doc],
+                        self._sources[exact_doc],
+                        1.0,
+                        self._evidence(exact_doc),
                     )
         if not cfg.minhash:
             return out

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from rapidfuzz.distance import Levenshtein
 
@@ -179,8 +179,8 @@ class RFTStats:
         self.correct_per_question += other.correct_per_question
         self.distinct_per_question += other.distinct_per_question
         for r, exs in other.examples.items():
-            mine = self.examples.setdefault(r, [])
-            mine.extend(exs[: max(0, max_examples - len(mine))])
+            mine_ex = self.examples.setdefault(r, [])
+            mine_ex.extend(exs[: max(0, max_examples - len(mine_ex))])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (per-question lists summarised as distributions)."""
@@ -429,11 +429,12 @@ class RFTCollector:
             return reason
         qs.n_correct += 1
         ss.correct += 1
+        path_key = cast(str, outcome)  # not a drop code: the path's signature
 
-        i = None if self._no_dedupe else qs.index.get(outcome)
+        i = None if self._no_dedupe else qs.index.get(path_key)
         if i is None:
             if not self._no_dedupe:
-                qs.index[outcome] = len(qs.texts)
+                qs.index[path_key] = len(qs.texts)
             qs.texts.append(completion)
             qs.origins.append((model, seed, source))
             qs.masks.append(1 << source)
@@ -677,9 +678,10 @@ def collect(
     config = config or RFTConfig()
     if overrides:
         config = dataclasses.replace(config, **overrides)
+    problem_dicts: list[dict[str, Any]] | None = None
     if problems is not None:
-        problems = [p if isinstance(p, dict) else to_dict(p) for p in problems]
-    col = RFTCollector(config, problems)
+        problem_dicts = [p if isinstance(p, dict) else to_dict(p) for p in problems]
+    col = RFTCollector(config, problem_dicts)
     for n, s in enumerate(samples, 1):
         q, ref, comp, model, seed, pid = _sample_fields(s)
         pos = (0, n)

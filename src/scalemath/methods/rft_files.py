@@ -52,7 +52,7 @@ class _Ungrouped(Exception):
 class _WorkerError(Exception):
     """A RecordError crossing a process boundary (RecordError itself does not unpickle)."""
 
-    def __init__(self, path: str, line: int, message: str):
+    def __init__(self, path: str, line: int | None, message: str):
         super().__init__(path, line, message)
 
 
@@ -326,6 +326,8 @@ def _run_range(
                     prev_prefix = m.group(0) if m is not None else None
                 feed(obj, q, ref, comp, fname, (0, shard, lineno), path, lineno)
     except RecordError as e:  # name the absolute line
+        if e.line is None:  # never: every error raised above names its line
+            raise TypeError(f"RecordError without a line: {e}") from None
         raise RecordError(path, e.line + _lines_before(path, start), _message(e)) from None
     return rd.finish()
 

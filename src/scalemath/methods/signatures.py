@@ -385,7 +385,7 @@ def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple
             fn = np.trapezoid(np.where(xs >= threshold, 1.0 - p, 0.0), xs)
             err = fp_weight * fp + (1 - fp_weight) * fn
             if err < best_err:
-                best, best_err = (b, r), err
+                best, best_err = (b, r), float(err)
     return best
 
 

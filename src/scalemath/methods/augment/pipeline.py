@@ -21,10 +21,13 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate
 from scalemath.methods.signatures import NearDupIndex, get_signature
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass
@@ -75,7 +78,8 @@ class FinalizeReport:
 
 
 def _as_dict(r: Any) -> dict[str, Any]:
-    return asdict(r) if is_dataclass(r) else r
+    # records are instances (is_dataclass also admits a dataclass type, which asdict refuses)
+    return asdict(cast("DataclassInstance", r)) if is_dataclass(r) else r
 
 
 def _question_key(rec: dict[str, Any]) -> str:
@@ -103,7 +107,7 @@ def finalize(
             yield _as_dict(r)
 
     stream: Iterable[dict[str, Any]] = counted(records)
-    if cfg.decontaminate:
+    if cfg.decontaminate and decon is not None:  # (no decon was refused above)
         stream = decontaminate(stream, decon, report.decontamination)
     qindex = (
         NearDupIndex(cfg.question_threshold, num_perm=64, ngram=cfg.question_ngram) if cfg.question_threshold else None

@@ -162,13 +162,16 @@ def augment_queries(
     cfg = config or QueryConfig()
     counts = counts if counts is not None else Counts()
     params = cfg.params
-    template_text = load(cfg.template)
+    template = cfg.template
+    if template is None:  # never: __post_init__ sets it
+        raise TypeError("QueryConfig.template is None")
+    template_text = load(template)
     current: Iterable[Problem] = seeds
     for rnd in range(1, cfg.rounds + 1):
         kept_this_round: list[Problem] = []
         for batch in chunks(current, cfg.batch):
             jobs = [(p, s) for p in batch for s in cfg.strategies]
-            prompts = [render(cfg.template, strategy=STRATEGIES[s], question=p.question) for p, s in jobs]
+            prompts = [render(template, strategy=STRATEGIES[s], question=p.question) for p, s in jobs]
             for (parent, strategy), comps in zip(jobs, engine.generate(prompts, params, cfg.per_strategy)):
                 p_hash = text_hash(template_text + "\x00" + STRATEGIES[strategy])
                 for c in comps:
@@ -187,7 +190,7 @@ def augment_queries(
                     prov = provenance(
                         engine,
                         params,
-                        cfg.template,
+                        template,
                         p_hash,
                         method="mugglemath_query",
                         strategy=strategy,

@@ -176,16 +176,19 @@ def respond(
         raise ValueError('filter "two_teacher" needs a second teacher engine')
     counts = counts if counts is not None else Counts()
     params = cfg.params
-    p_hash = text_hash(load(cfg.template))
+    template = cfg.template
+    if template is None:  # never: __post_init__ sets it
+        raise TypeError("RespondConfig.template is None")
+    p_hash = text_hash(load(template))
     second_params = SamplingParams(
         temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop=cfg.stop, seed=cfg.seed + 1
     )
     for batch in chunks(problems, cfg.batch):
-        prompts = [render(cfg.template, question=p.question) for p in batch]
+        prompts = [render(template, question=p.question) for p in batch]
         firsts = list(engine.generate(prompts, params, cfg.n))
         seconds = (
             list(second.generate(prompts, second_params, cfg.second_n))
-            if cfg.filter == "two_teacher"
+            if cfg.filter == "two_teacher" and second is not None  # (None was refused above)
             else [None] * len(batch)
         )
         for prob, comps, comps2 in zip(batch, firsts, seconds):
@@ -259,6 +262,8 @@ def _decide(
         return
     counts.note("kept_questions", "questions")
     aug = prob.meta.get("augment", {})
+    if cfg.template is None:  # never: respond() has rendered it
+        raise TypeError("RespondConfig.template is None")
     prov = provenance(
         engine,
         params,

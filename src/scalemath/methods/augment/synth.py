@@ -167,10 +167,13 @@ def synthesize_questions(
     cfg = config or SynthConfig()
     counts = counts if counts is not None else Counts()
     cparams, vparams = cfg.create_params(), cfg.verify_params()
-    c_hash = text_hash(load(cfg.create_template))
+    create_template, rules = cfg.create_template, cfg.rules
+    if create_template is None or rules is None:  # never: __post_init__ sets both
+        raise TypeError("SynthConfig.create_template or rules is None")
+    c_hash = text_hash(load(create_template))
     v_hash = text_hash(load(cfg.verify_template)) if cfg.verify else ""
     for batch in chunks(references, cfg.batch):
-        prompts = [render(cfg.create_template, question=r.question) for r in batch]
+        prompts = [render(create_template, question=r.question) for r in batch]
         created: list[tuple[Problem, str, int, int | None]] = []
         for ref, comps in zip(batch, engine.generate(prompts, cparams, cfg.per_reference)):
             for c in comps:
@@ -179,7 +182,7 @@ def synthesize_questions(
                 if c.finish_reason == "error":
                     counts.reject("teacher_error", "create")
                     continue
-                q, why = parse_created(c.text, ref.question, cfg.rules)
+                q, why = parse_created(c.text, ref.question, rules)
                 if q is None:
                     counts.reject(why, "create")
                     continue
@@ -187,13 +190,16 @@ def synthesize_questions(
                 created.append((ref, q, c.sample_index, c.seed))
         outcomes: list[Verified | None] = [None] * len(created)
         if cfg.verify and created:
-            vprompts = [render(cfg.verify_template, question=q) for _, q, _, _ in created]
+            verify_template = cfg.verify_template
+            if verify_template is None:  # never: __post_init__ sets it
+                raise TypeError("SynthConfig.verify_template is None")
+            vprompts = [render(verify_template, question=q) for _, q, _, _ in created]
             for k, comps in enumerate(engine.generate(vprompts, vparams, 1)):
                 counts.note("generated", "verify")
                 outcomes[k] = (
                     Verified(None, "", reason="teacher_error")
                     if comps[0].finish_reason == "error"
-                    else parse_verified(comps[0].text, created[k][1], cfg.rules, cfg.dataset)
+                    else parse_verified(comps[0].text, created[k][1], rules, cfg.dataset)
                 )
         for (ref, q, idx, seed), ver in zip(created, outcomes):
             if ver is not None and ver.question is None:
@@ -205,7 +211,7 @@ def synthesize_questions(
             prov = provenance(
                 engine,
                 cparams,
-                cfg.create_template,
+                create_template,
                 c_hash,
                 method="xwin_synth",
                 reference_id=ref.id,
@@ -221,7 +227,8 @@ def synthesize_questions(
                 original_question=q if ver is not None and ver.repaired else None,
                 verify_answer=ver.solution_answer if ver else None,
             )
-            question = ver.question if ver is not None else q
+            # (a verified question of None was skipped above)
+            question = ver.question if ver is not None and ver.question is not None else q
             yield Problem(
                 id=f"xwin-{text_hash(f'{ref.id}|{idx}|{cfg.seed}', 12)}",
                 question=question,
