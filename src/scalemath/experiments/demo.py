@@ -898,16 +898,19 @@ def print_summary(summary: dict[str, Any]) -> None:
     if comps:
         from rich import box
 
-        # no vertical rules and no row lines: one line per figure at 80 columns
+        # no vertical rules, no row lines, one blank (the box's divider) between columns: one line per figure at 80
+        # columns (tests/test_demo_table.py renders it at that width)
         pt = Table(
             title="Paired differences on the same questions, points [95% bootstrap interval]",
             box=box.SIMPLE_HEAD,
             show_edge=False,
+            padding=0,
+            pad_edge=False,
         )
         pt.add_column("comparison", no_wrap=True)
         pt.add_column("metric", no_wrap=True)
         pt.add_column("difference", justify="right", no_wrap=True)
-        pt.add_column("McNemar p", justify="right")
+        pt.add_column("McNemar p", justify="right", no_wrap=True)
         pt.add_column("supports", no_wrap=True)
         for key, title in PAIR_TITLES:
             if key not in comps:
@@ -925,7 +928,7 @@ def print_summary(summary: dict[str, Any]) -> None:
                     title if i == 0 else "",
                     name,
                     _cell(r),
-                    f"{r['p_mcnemar']:.2g} ({r['b_only']}:{r['a_only']})" if "p_mcnemar" in r else "",
+                    f"{r['p_mcnemar']:.2g} {r['b_only']}:{r['a_only']}" if "p_mcnemar" in r else "",
                     {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff.", "unknown": ""}[v],
                 )
         console.print(pt)
