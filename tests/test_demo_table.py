@@ -51,6 +51,49 @@ def test_demo_tables_fit_80_columns(monkeypatch, capsys):
     assert "…" not in "\n".join(line for line in lines if not line.startswith("Greedy accuracy"))
     row = next(line for line in lines if line.startswith("RFT − control"))
     # every column of the headline row is whole: comparison, metric, interval, p and counts, verdict
-    for cell in ("greedy", "-3.7 [-6.6, -0.9]", "0.013 186:123", "control better"):
+    for cell in ("greedy", "-3.7 [-6.6, -0.9]", "0.013 186:123", "control"):
         assert cell in row, (cell, row)
     assert any("PassRatio@8 (300 q)" in line for line in lines)
+
+
+def test_demo_tables_fit_80_columns_with_the_widest_figures(monkeypatch, capsys):
+    """Regression: a run with RFT 14.6 points below SFT printed "-14.6 [-17.8, -11.…", "RFT − contr…"
+    and "control bett…" at 80 columns (two-digit bounds, a p of 1e-18, three-digit counts)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    s = _summary()
+    comps = s["comparisons"]
+    comps["rft_vs_sft"]["rows"] = [_row("greedy", 1000, -0.146, -0.178, -0.114, (1.3e-18, 169, 215))]
+    comps["control_vs_sft"]["rows"] = [_row("greedy", 1000, -0.075, -0.108, -0.042, (1.2e-05, 107, 182))]
+    comps["rft_vs_control"]["rows"][0] = _row("greedy", 1000, -0.071, -0.101, -0.040, (9.5e-06, 191, 262))
+    print_summary(s)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in "\n".join(line for line in lines if not line.startswith("Greedy accuracy"))
+    row = next(line for line in lines if line.startswith("RFT − SFT"))
+    for cell in ("-14.6 [-17.8, -11.4]", "1.3e-18 169:215", "SFT"):
+        assert cell in row, (cell, row)
+
+
+def _conclusion(control_steps: int, sft_steps: int, diff: float, lo: float, hi: float) -> str:
+    from scalemath.experiments.demo import conclusion
+
+    s = _summary()
+    s["comparisons"]["control_vs_sft"]["rows"] = [_row("greedy", 1000, diff, lo, hi, (0.003, 86, 130))]
+    s["compute"] = {"sft": {"steps": sft_steps}, "control": {"steps": control_steps}, "rft": {"steps": control_steps}}
+    s["config"] = {"control": "steps", "sft_epochs": 12}
+    return conclusion(s)
+
+
+def test_conclusion_reads_control_minus_sft_by_the_direction_of_the_step_difference():
+    """Regression: the control (RFT's 2,850 steps) trained *fewer* steps than SFT (3,000) and did
+    worse, and the demo said "more steps on D alone hurt (over-fitting)"."""
+    fewer_worse = _conclusion(2850, 3000, -0.044, -0.073, -0.015)
+    assert "over-fitting" not in fewer_worse and "more steps" not in fewer_worse
+    assert "fewer steps on D (2850 against SFT's 3000) and did worse" in fewer_worse
+    fewer_better = _conclusion(2850, 3000, 0.03, 0.01, 0.05)
+    assert "did better, so SFT's longer training went past its best" in fewer_better
+    more_better = _conclusion(4000, 3000, 0.03, 0.01, 0.05)
+    assert "the extra steps alone raise SFT" in more_better
+    more_worse = _conclusion(4000, 3000, -0.03, -0.05, -0.01)
+    assert "more steps on D alone hurt" in more_worse
+    assert "no measurable amount" in _conclusion(2850, 3000, 0.01, -0.02, 0.04)

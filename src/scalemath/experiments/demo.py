@@ -825,24 +825,39 @@ def conclusion(summary: dict[str, Any]) -> str:
     out.append(f"RFT − SFT: {interval_text(rs, ci)}{mc(rs)}{ratio}.")
     if "control_vs_sft" in comps:
         cs = _greedy(comps["control_vs_sft"])
-        v = verdict(cs)
-        if v == "b":
-            out.append(
-                f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: the extra steps alone raise SFT, so "
-                f"SFT at {cfg['sft_epochs']:g} epochs was not trained to its best and that much of "
-                "RFT − SFT is compute, not data."
-            )
-        elif v == "a":
-            out.append(
-                f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: more steps on D alone hurt "
-                "(over-fitting), so SFT was at or past its best."
-            )
-        else:
-            out.append(
-                f"Control − SFT: {interval_text(cs, ci)}{mc(cs)}: the extra steps alone change SFT by "
-                "no measurable amount here."
-            )
+        out.append(_control_vs_sft_text(cs, mc(cs), comp, cfg, ci))
     return " ".join(out)
+
+
+def _control_vs_sft_text(cs: dict[str, Any], mcnemar: str, comp: dict[str, Any], cfg: dict[str, Any], ci: float) -> str:
+    """Control − SFT in words. The control trains the SFT recipe on D for RFT's compute, which can be
+    more or fewer optimizer steps than SFT's (RFT's epochs over D ∪ D' decide), so what the
+    difference says about SFT depends on the direction."""
+    from scalemath.metrics.paired import interval_text, verdict
+
+    v = verdict(cs)
+    head = f"Control − SFT: {interval_text(cs, ci)}{mcnemar}"
+    c_steps, s_steps = comp.get("control", {}).get("steps"), comp.get("sft", {}).get("steps")
+    if c_steps and s_steps and c_steps < s_steps:
+        fewer = f"the control trained fewer steps on D ({c_steps} against SFT's {s_steps})"
+        if v == "b":
+            return f"{head}: {fewer} and did better, so SFT's longer training went past its best (over-fitting)."
+        if v == "a":
+            return (
+                f"{head}: {fewer} and did worse, so SFT had not saturated on D; at RFT's compute the "
+                "control, not SFT, is the fair baseline."
+            )
+        return f"{head}: {fewer}, which changes accuracy by no measurable amount here."
+    if c_steps and s_steps and c_steps == s_steps:
+        return f"{head}: the control and SFT trained the same {s_steps} steps on D."
+    if v == "b":
+        return (
+            f"{head}: the extra steps alone raise SFT, so SFT at {cfg['sft_epochs']:g} epochs was not "
+            "trained to its best and that much of RFT − SFT is compute, not data."
+        )
+    if v == "a":
+        return f"{head}: more steps on D alone hurt (over-fitting), so SFT was at or past its best."
+    return f"{head}: the extra steps alone change SFT by no measurable amount here."
 
 
 def _cell(row: dict[str, Any] | None) -> str:
@@ -929,7 +944,7 @@ def print_summary(summary: dict[str, Any]) -> None:
                     name,
                     _cell(r),
                     f"{r['p_mcnemar']:.2g} {r['b_only']}:{r['a_only']}" if "p_mcnemar" in r else "",
-                    {"b": f"{SHORT[b]} better", "a": f"{SHORT[a]} better", "none": "no diff.", "unknown": ""}[v],
+                    {"b": SHORT[b], "a": SHORT[a], "none": "no diff.", "unknown": ""}[v],
                 )
         console.print(pt)
     if summary.get("conclusion"):
