@@ -172,6 +172,29 @@ def test_cli_train_with_yaml_and_overrides(base, tmp_path):
     assert meta["data"]["examples"] == 8 and meta["steps"] == 2 and meta["config"]["batch_size"] == 2
 
 
+def test_cli_train_prints_no_library_progress_bars(base, tmp_path):
+    """Regression: `scalemath train` printed transformers' "Loading weights" and "Writing model
+    shards" bars around its own lines."""
+    from transformers.utils import logging as hf_logging
+    from typer.testing import CliRunner
+
+    from scalemath.cli import app
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(8))
+    hf_logging.enable_progress_bar()  # as in a fresh process
+    try:
+        res = CliRunner().invoke(
+            app,
+            ["train", "--model", str(base), "--data", str(data), "--out", str(tmp_path / "o"), "--max-steps", "1"],
+        )
+    finally:
+        hf_logging.enable_progress_bar()
+    assert res.exit_code == 0, res.output
+    assert "saved " in res.output
+    assert "Loading weights" not in res.output and "Writing model shards" not in res.output, res.output
+
+
 def test_shipped_yaml_configs_load():
     from importlib import resources
 

@@ -55,6 +55,9 @@ def register(app: typer.Typer) -> None:
         )
         if lr is not None:
             pre.learning_rate = lr
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no per-save library bar ("Writing model shards")
         done = build_tiny_base(corpus, out, cfg, pre, quiet=quiet)
         meta = json.loads((done / TINY_META).read_text())
         p = meta["pretrain"]

@@ -104,6 +104,9 @@ def register(app: typer.Typer) -> None:
         missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
         if missing:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no per-load/save library bars ("Loading weights", "Writing model shards")
         with command_errors(Console(stderr=True), highlight=False):
             done = train_sft(cfg, quiet=quiet)
         if os.environ.get("RANK", "0") != "0":  # accelerate launch: the main process saves and reports
