@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,6 +114,32 @@ def test_a_writer_rereads_what_another_wrote_after_it_opened(tmp_path):
     eng = FakeEngine()
     st = draw(eng, early, requests(5), PARAMS, k=3)  # takes the lock, re-reads: nothing to do
     assert st.needed == 0 and eng.samples_drawn == 0 and on_disk(root) == 15
+
+
+def test_an_open_skips_files_a_live_writer_moves_or_deletes_while_it_scans(tmp_path, monkeypatch):
+    """Regression (seen in CI, `test_two_cli_runs_on_one_store...`): a store is opened without the
+    writer lock, and the other writer renamed its partial shard out of tmp/ between our listing of
+    tmp/ and the stat() of that file; the open died with FileNotFoundError. The same can happen to
+    a shard that the other writer's compaction deletes while we scan."""
+    root = tmp_path / "s"
+    draw(FakeEngine(), SampleStore(root), requests(4), PARAMS, k=2)
+    ghost_tmp = root / "tmp" / f"000-1-abc.jsonl.{socket.gethostname().replace('.', '_')}.{os.getpid()}.tmp"
+    ghost_shard = root / "shards" / "00000000000000000001-1-abcdef.jsonl"
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        yield from real_iterdir(self)
+        if self == root / "tmp":
+            yield ghost_tmp  # listed, then renamed away by the writer
+        if self == root / "shards":
+            yield ghost_shard  # listed, then deleted by the writer's compaction
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    opened = SampleStore(root)
+    assert len(opened) == 8 and opened.stats.shards == len(list(real_iterdir(root / "shards")))
+    monkeypatch.setattr(Path, "iterdir", real_iterdir)
+    with opened.writer():  # under the lock the shard list is read again and matches the disk
+        assert len(opened) == 8
 
 
 HOLDER = """

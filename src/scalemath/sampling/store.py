@@ -498,20 +498,32 @@ class SampleStore:
         return sum(1 for n in self._shard_rows.values() if n < self.small_shard_rows)
 
     def _open(self) -> None:
+        # Runs without the writer lock (a store is opened before `writer()` takes it), so a writer
+        # may rename its partial file out of tmp/ or delete shards its compaction replaced while we
+        # scan: a file that vanished since the listing is skipped. Writing happens under the lock,
+        # whose `refresh()` sees the changed shard list and scans again.
         self._clean_tmp()
         paths = self._shard_paths()
         # A compacted shard supersedes the shards it names: drop those left by a killed compaction.
         replaced: set[str] = set()
+        gone: set[str] = set()
         for p in paths:
-            replaced.update(_shard_replaces(p))
+            try:
+                replaced.update(_shard_replaces(p))
+            except FileNotFoundError:
+                gone.add(p.name)
         for p in paths:
             if p.name in replaced:
                 p.unlink(missing_ok=True)
                 self.stats.replaced_removed += 1
-        paths = [p for p in paths if p.name not in replaced]
+        paths = [p for p in paths if p.name not in replaced and p.name not in gone]
         for p in paths:
+            try:
+                keys = list(_read_shard_keys(p))
+            except FileNotFoundError:
+                continue
             rows = 0
-            for key, index in _read_shard_keys(p):
+            for key, index in keys:
                 rows += 1
                 have = self._index.setdefault(key, set())
                 if index in have:
@@ -521,7 +533,7 @@ class SampleStore:
                     have.add(index)
                     self.stats.records += 1
             self._shard_rows[p.name] = rows
-        self.stats.shards = len(paths)
+        self.stats.shards = len(self._shard_rows)
         self._write_manifest()
 
     def _clean_tmp(self) -> None:
@@ -531,7 +543,11 @@ class SampleStore:
             # name: <shard name>.<host>.<pid>.tmp
             host, pid = (parts[-3], parts[-2]) if len(parts) >= 4 else ("", "")
             dead = host == _HOST and pid.isdigit() and not _pid_alive(int(pid))
-            if dead or time.time() - p.stat().st_mtime > 86_400:
+            try:
+                old = time.time() - p.stat().st_mtime > 86_400
+            except FileNotFoundError:  # a live writer renamed it into shards/ since the listing
+                continue
+            if dead or old:
                 p.unlink(missing_ok=True)
                 self.stats.stale_tmp_removed += 1
 
