@@ -1,6 +1,7 @@
 """VLLMEngine without vLLM: the import guard, and parameter mapping against a fake `vllm` module
 (it proves only our own assumptions; tests/test_vllm_real.py runs the real vLLM)."""
 
+import os
 import sys
 import types
 from types import SimpleNamespace
@@ -47,7 +48,7 @@ def fake_vllm(monkeypatch):
     exc_mod = types.ModuleType("vllm.exceptions")
     exc_mod.VLLMValidationError = FakeValidationError
     mod.exceptions = exc_mod
-    calls = SimpleNamespace(init=None, generate=[])
+    calls = SimpleNamespace(init=None, generate=[], multiprocessing=None)
 
     class FakeSP:
         def __init__(self, **kw):
@@ -59,7 +60,17 @@ def fake_vllm(monkeypatch):
 
     class FakeLLM:
         def __init__(self, **kw):
+            import os
+            import random
+
+            import torch
+
             calls.init = kw
+            calls.multiprocessing = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
+            if calls.multiprocessing == "0":  # what vLLM's start-up does to a process it runs in
+                random.seed(0)
+                torch.manual_seed(0)
+                torch.set_num_threads = lambda n: None
             self.llm_engine = SimpleNamespace(model_config=SimpleNamespace(max_model_len=40))
 
         def get_tokenizer(self):
@@ -111,6 +122,52 @@ def test_cpu_turns_chunked_prefill_off(fake_vllm, monkeypatch, tmp_path):
     assert fake_vllm.init["max_num_batched_tokens"] == 4096
     with pytest.raises(ValueError, match="CPU Generator does not use offset"):
         VLLMEngine("m", enable_chunked_prefill=True)
+
+
+def test_on_cpu_the_engine_core_runs_in_process_and_its_side_effects_are_undone(fake_vllm, monkeypatch):
+    import random
+
+    import numpy as np
+    import torch
+
+    monkeypatch.setattr("scalemath.sampling.vllm_engine.on_cpu", lambda: True)
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    set_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", set_threads)  # put back even if this test fails
+    random.seed(123)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    expect = (random.random(), torch.rand(1).item(), np.random.rand())
+    random.seed(123)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    eng = VLLMEngine("m")
+    assert eng.in_process and fake_vllm.multiprocessing == "0"
+    assert "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ  # only while vLLM starts
+    assert torch.set_num_threads is set_threads  # vLLM's no-op replacement is undone
+    assert (random.random(), torch.rand(1).item(), np.random.rand()) == expect  # its seeding too
+
+
+@pytest.mark.parametrize(
+    ("cpu", "env", "kwargs", "in_process"),
+    [
+        (False, None, {}, False),  # GPU: vLLM's own process, its default
+        (True, None, {"tensor_parallel_size": 2}, False),  # several workers: vLLM's executor decides
+        (True, "1", {}, False),  # the user's VLLM_ENABLE_V1_MULTIPROCESSING wins
+        (False, "0", {}, True),
+        (True, None, {"in_process": False}, False),
+    ],
+)
+def test_where_the_engine_core_runs(fake_vllm, monkeypatch, cpu, env, kwargs, in_process):
+    monkeypatch.setattr("scalemath.sampling.vllm_engine.on_cpu", lambda: cpu)
+    if env is None:
+        monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    else:
+        monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", env)
+    eng = VLLMEngine("m", **kwargs)
+    assert eng.in_process is in_process
+    assert fake_vllm.multiprocessing == ("0" if in_process else "1")
+    assert os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == env
 
 
 def test_per_sample_mapping(fake_vllm):

@@ -2,8 +2,9 @@
 transformers engine, seeds and per_request mode, validation errors, and `scalemath sample / eval /
 serve --engine vllm` end to end, the server driven by the official `openai` client.
 
-Engine starts are the cost here (~20-40 s each on 2 busy cores): one module-scoped engine serves
-the in-process tests, and each CLI command starts one of its own.
+Engine starts are the cost here (~6 s each with the engine core in process, VLLMEngine's CPU
+default; 20-40 s in its own process on 2 busy cores): one module-scoped engine serves the in-process
+tests, and each CLI command starts one of its own.
 """
 
 import json
@@ -63,6 +64,20 @@ def test_greedy_equals_the_transformers_engine_token_for_token(vllm_engine, hf_e
     # both engines decode from the same prompt ids (one bos) and agree on the context
     assert vllm_engine.count_tokens(prompts[0]) == hf_engine.count_tokens(prompts[0])
     assert vllm_engine.context_length == hf_engine.context_length == 512
+
+
+def test_on_cpu_the_engine_core_runs_in_this_process_and_leaves_torch_threads_settable(vllm_engine):
+    import torch
+
+    assert vllm_engine.in_process  # VLLMEngine's CPU default (module doc: a core and ~15 s saved)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # vLLM's start-up replaced this with a no-op; VLLMEngine undoes that
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    out = next(vllm_engine.generate(eval_prompts(1), SamplingParams(temperature=0, max_tokens=8)))
+    assert out[0].n_tokens > 0  # the engine still runs after that
 
 
 def test_seeded_samples_do_not_depend_on_the_split(vllm_engine):
@@ -158,6 +173,8 @@ def test_cli_sample_with_vllm(quick_sft, problems_file, tmp_path, hf_engine):
     (h,) = hf_engine.generate([render("qa", question=first["question"])], SamplingParams(temperature=0, max_tokens=64))
     assert first["completion"] == h[0].text
     assert "Warning" not in r.stdout
+    # vLLM's import-time FutureWarning, which an in-process engine core raises while it starts
+    assert "FutureWarning" not in r.stderr and "DeprecationWarning" not in r.stderr
 
 
 def test_cli_eval_with_vllm(quick_sft, problems_file, tmp_path):

@@ -28,6 +28,16 @@ which CPU generators lack ("CPU Generator does not use offset"). Every request h
 on CPU the engine turns chunked prefill off (and raises max_num_batched_tokens to the context
 length, which vLLM then requires) unless told otherwise; asking for chunked prefill on CPU is refused.
 
+On CPU the engine core runs in this process by default (`in_process`), as vLLM does with
+VLLM_ENABLE_V1_MULTIPROCESSING=0. In its own process (vLLM's default) the core gets the machine's
+cores less one that vLLM reserves for the front end, and its torch runs on one thread: on the 2-core
+CI machine that is one core of two for the model, and about 15 s more start-up. In this process the
+model uses torch's threads, as the transformers engine does (benchmarks/bench_engines.py measures
+both). Two side effects of an in-process core are undone after it starts: vLLM seeds the process'
+global random generators (random, numpy, torch; restored) and replaces `torch.set_num_threads` with
+a no-op (restored). Setting VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps
+vLLM's choice.
+
 vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) become
 `InvalidRequestError`, so `scalemath serve` answers 400 and clients do not retry.
 """
@@ -36,6 +46,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,24 +72,33 @@ CPU_SEED_LIMIT = (
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 4096  # vLLM's own default token budget of one scheduler step
 
 
-# vLLM 0.32's triton_utils reads `torch.distributed.reduce_op` at import (in this process and in
+# vLLM 0.32's triton_utils reads `torch.distributed.reduce_op` at import (in this process, and in
 # each engine process it spawns), which torch 2.13 deprecates with a FutureWarning: a call inside
-# vLLM that no argument of ours avoids. Ignored by that message only; children get it through
-# PYTHONWARNINGS (whose message field matches the start of the message).
+# vLLM that no argument of ours avoids. Ignored by that message only, while vLLM is imported and
+# while its engine starts (an in-process engine core imports it then); spawned processes get the
+# rule through PYTHONWARNINGS (whose message field matches the start of the message).
 VLLM_IMPORT_WARNING = "`torch.distributed.reduce_op` is deprecated"
 
 
-def import_vllm():
-    """The vllm module, or an ImportError that says how to install it."""
+@contextmanager
+def vllm_import_warning_ignored() -> Iterator[None]:
+    """The block runs with vLLM's import-time FutureWarning (above) ignored, in this process and in
+    the processes it spawns."""
     import os
     import warnings
 
     rule = f"ignore:{VLLM_IMPORT_WARNING}:FutureWarning"
     if rule not in os.environ.get("PYTHONWARNINGS", ""):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), rule]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=VLLM_IMPORT_WARNING, category=FutureWarning)
+        yield
+
+
+def import_vllm():
+    """The vllm module, or an ImportError that says how to install it."""
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=VLLM_IMPORT_WARNING, category=FutureWarning)
+        with vllm_import_warning_ignored():
             import vllm
     except ImportError as e:
         raise ImportError(f"{INSTALL_HINT} [{e}]") from None
@@ -117,6 +137,47 @@ def model_max_len(model: str) -> int | None:
     return config_positions(cfg) if isinstance(cfg, dict) else None
 
 
+@contextmanager
+def engine_core_placement(in_process: bool) -> Iterator[None]:
+    """Start vLLM's engine core in this process (or in its own) while the block runs; in process,
+    the global random states and `torch.set_num_threads`, which vLLM's start-up changes for the whole
+    process, are put back afterwards."""
+    import os
+    import random
+
+    import numpy as np
+    import torch
+
+    key = "VLLM_ENABLE_V1_MULTIPROCESSING"
+    before = os.environ.get(key)
+    os.environ[key] = "0" if in_process else "1"
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    set_threads = torch.set_num_threads
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+        if in_process:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+            torch.set_rng_state(states[2])
+            torch.set_num_threads = set_threads
+
+
+def default_in_process(cpu: bool) -> bool:
+    """Whether the engine core runs in this process when the caller does not say: on CPU, unless
+    VLLM_ENABLE_V1_MULTIPROCESSING is set (then vLLM's own reading of it decides)."""
+    import os
+
+    value = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
+    if value is not None:
+        return value.strip().lower() in ("0", "false", "no", "off")
+    return cpu
+
+
 def generated_tokens(output) -> int:
     """Tokens of one vLLM completion, counted as the transformers engine counts them: an eos that
     ended it is not part of the text and not counted (vLLM keeps it in token_ids; its stop_reason
@@ -139,6 +200,9 @@ class VLLMEngine:
         model_id: recorded as Sample.model (default: `model`).
         add_special_tokens: tokenize prompts with the tokenizer's special tokens (bos), as the
             transformers engine does (never a second bos, see the module doc).
+        in_process: run vLLM's engine core in this process (True) or in its own (False); None =
+            in process on CPU with one worker (tensor_parallel_size 1) unless
+            VLLM_ENABLE_V1_MULTIPROCESSING is set (see the module doc).
         llm_kwargs: passed to vllm.LLM (gpu_memory_utilization, max_model_len, enforce_eager, ...).
             On CPU the defaults are enable_chunked_prefill=False (see the module doc),
             enforce_eager=True (no torch.compile: minutes of start-up on a small CPU) and dtype
@@ -160,6 +224,7 @@ class VLLMEngine:
         seed_mode: str = "per_sample",
         model_id: str | None = None,
         add_special_tokens: bool = True,
+        in_process: bool | None = None,
         **llm_kwargs: Any,
     ):
         if seed_mode not in ("per_sample", "per_request"):
@@ -170,7 +235,11 @@ class VLLMEngine:
         self.chat_template = chat_template
         self.seed_mode = seed_mode
         self.add_special_tokens = add_special_tokens
-        if on_cpu():
+        cpu = on_cpu()
+        if in_process is None:
+            in_process = default_in_process(cpu and tensor_parallel_size == 1)
+        self.in_process = bool(in_process)
+        if cpu:
             if llm_kwargs.get("enable_chunked_prefill"):
                 raise ValueError(CPU_SEED_LIMIT)
             llm_kwargs["enable_chunked_prefill"] = False
@@ -181,12 +250,14 @@ class VLLMEngine:
             if "max_num_batched_tokens" not in llm_kwargs:
                 longest = llm_kwargs.get("max_model_len") or model_max_len(model) or 0
                 llm_kwargs["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
-        self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
+        with engine_core_placement(self.in_process), vllm_import_warning_ignored():
+            self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.context_length: int | None = self._max_model_len()
 
     def close(self) -> None:
-        """Stop vLLM's engine process now (frees its memory before another engine starts)."""
+        """Stop vLLM's engine core now (its process, or in process its executor), so that its memory
+        is freed before another engine starts."""
         core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
