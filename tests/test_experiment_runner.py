@@ -274,3 +274,23 @@ def test_several_bases_write_pretrain_loss_results(tmp_path):
     pl = list(csv.DictReader(open(tmp_path / "pretrain_loss" / "results.csv")))
     assert "data_size" not in pl[0] and {r["series"] for r in pl} == {"sft/f1/s0", "rft/k1"}
     assert sorted(float(r["pretrain_loss"]) for r in pl if r["series"] == "rft/k1") == [2.01, 2.05, 2.09]
+
+
+@pytest.mark.parametrize(
+    ("name", "threads", "expect"),
+    [
+        ("hf", 2, {"batch_size": 8, "threads": 2, "dtype": "float32"}),
+        ("hf", None, {"batch_size": 8, "dtype": "float32"}),
+        # vLLM batches and places itself: `engine: vllm` failed with "EngineArgs.__init__() got an
+        # unexpected keyword argument 'batch_size'" (regression)
+        ("vllm", 2, {"dtype": "float32"}),
+        ("fake", 2, {"dtype": "float32"}),
+    ],
+)
+def test_a_cells_engine_gets_only_the_settings_it_takes(monkeypatch, name, threads, expect):
+    import scalemath.sampling
+
+    seen = {}
+    monkeypatch.setattr(scalemath.sampling, "load_engine", lambda n, m, **kw: seen.update(kw) or (n, m))
+    assert A._engine(name, "m", 8, {"dtype": "float32"}, threads) == (name, "m")
+    assert seen == expect

@@ -80,6 +80,23 @@ def test_on_cpu_the_engine_core_runs_in_this_process_and_leaves_torch_threads_se
     assert out[0].n_tokens > 0  # the engine still runs after that
 
 
+def test_a_study_cell_builds_a_second_vllm_engine_beside_the_first(quick_sft, vllm_engine):
+    # a study builds one engine per sampling cell, in one process: with engine cores in process,
+    # two live side by side; and a cell's batch_size (the transformers engine's) is not passed to
+    # vLLM, which refused it ("unexpected keyword argument 'batch_size'"; regression)
+    from scalemath.experiments import actions
+
+    second = actions._engine("vllm", str(quick_sft), 64, {"max_model_len": 512}, 2)
+    try:
+        params = SamplingParams(temperature=0.7, max_tokens=24, seed=3)
+        prompts = eval_prompts(2)
+        a = [c.text for cs in second.generate(prompts, params, n=2) for c in cs]
+        b = [c.text for cs in vllm_engine.generate(prompts, params, n=2) for c in cs]
+        assert a == b and second.in_process
+    finally:
+        second.close()
+
+
 def test_seeded_samples_do_not_depend_on_the_split(vllm_engine):
     """Seeded requests on CPU: the engine turns chunked prefill off, which vLLM 0.32 would otherwise
     crash on ('CPU Generator does not use offset') once a batch is larger than one step's budget."""

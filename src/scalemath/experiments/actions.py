@@ -280,11 +280,14 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
 
 def _engine(name: str, model: str, batch_size: int, kwargs: dict[str, Any], threads: int | None):
+    """The cell's engine: batch_size and the run's threads are the transformers engine's settings
+    (vLLM batches and places itself, the OpenAI engine has its own concurrency; passing them on made
+    `engine: vllm` fail with "EngineArgs got an unexpected keyword argument 'batch_size'")."""
     from scalemath.sampling import load_engine
 
-    if threads and name == "hf":
-        kwargs = {"threads": threads, **kwargs}
-    return load_engine(name, model, batch_size=batch_size, **kwargs)
+    if name == "hf":
+        kwargs = {"batch_size": batch_size, **({"threads": threads} if threads else {}), **kwargs}
+    return load_engine(name, model, **kwargs)
 
 
 def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:

@@ -138,7 +138,7 @@ class SamplingConfig:
         "so the first k samples of a k=100 run are the samples of a k run.",
     )
     engine: str = _f("hf", "Sampling engine (scalemath.sampling.ENGINES).")
-    batch_size: int = _f(64, "Rows decoded together.")
+    batch_size: int = _f(64, "Rows the transformers engine (hf) decodes together (vLLM batches itself).")
     engine_kwargs: dict[str, Any] = _f(help="Extra engine settings (device, dtype, threads, ...).", factory=dict)
 
 
@@ -226,7 +226,7 @@ class EvalConfig:
     max_tokens: int = _f(256, "New tokens per completion.")
     seed: int = _f(0, "Base sampling seed.")
     engine: str = _f("hf", "Sampling engine.")
-    batch_size: int = _f(64, "Rows decoded together.")
+    batch_size: int = _f(64, "Rows the transformers engine (hf) decodes together (vLLM batches itself).")
     engine_kwargs: dict[str, Any] = _f(help="Extra engine settings (device, dtype, threads, ...).", factory=dict)
     bootstrap: int = _f(1000, "Bootstrap replicates for accuracy intervals (0 = none).")
     sets_limit: int | None = _f(None, "Evaluate only the first n problems of each set in eval_sets.")
