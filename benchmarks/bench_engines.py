@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -34,6 +35,31 @@ def find_model(arg: str | None) -> Path:
 
     print("building the tiny SFT model (runs/bench_engines/quick, ~30 s, cached)...", flush=True)
     return quick_sft_model("runs/bench_engines/quick")
+
+
+def scaled_random_model(base: Path, width: int, layers: int) -> Path:
+    """`base`'s architecture and tokenizer at another width and depth (heads of 64, MLP 2.6875x
+    wide, as Llama's 11008/4096), random weights seeded 0; cached under runs/bench_engines/."""
+    out = Path(f"runs/bench_engines/random_{width}x{layers}")
+    if (out / "config.json").exists():
+        return out
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    cfg = AutoConfig.from_pretrained(base)
+    cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size = width, layers, int(width * 2.6875)
+    cfg.head_dim, cfg.num_attention_heads = 64, width // 64
+    cfg.num_key_value_heads = width // 64
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg)
+    print(
+        f"random model {width}x{layers}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters", flush=True
+    )
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    if (base / "generation_config.json").exists():
+        shutil.copy(base / "generation_config.json", out)
+    return out
 
 
 def timed(engine, prompts, params, n):
@@ -72,6 +98,12 @@ def main() -> None:
         "VLLMEngine's CPU default), own (its own process, vLLM's default)",
     )
     ap.add_argument(
+        "--random",
+        default=None,
+        metavar="WIDTHxLAYERS",
+        help="instead: the model's architecture at this width and depth with random weights (e.g. 512x8, 25M)",
+    )
+    ap.add_argument(
         "--vllm-compile",
         action="store_true",
         help="let vLLM torch.compile the model (enforce_eager=False; VLLMEngine's CPU default is eager)",
@@ -86,6 +118,9 @@ def main() -> None:
     from scalemath.training.quick import quick_problems
 
     model = find_model(args.model)
+    if args.random:
+        width, layers = (int(x) for x in args.random.lower().split("x"))
+        model = scaled_random_model(model, width, layers)
     prompts = [render("qa", question=p.question) for p in quick_problems(args.prompts, split="test")]
     sample = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=0)
     greedy = SamplingParams(temperature=0.0, max_tokens=args.max_tokens)
