@@ -170,6 +170,22 @@ def test_where_the_engine_core_runs(fake_vllm, monkeypatch, cpu, env, kwargs, in
     assert os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == env
 
 
+def test_one_in_process_engine_at_a_time(fake_vllm, monkeypatch):
+    # vLLM's shutdown of an in-process core tears down state every in-process core needs
+    monkeypatch.setattr("scalemath.sampling.vllm_engine.on_cpu", lambda: True)
+    monkeypatch.delenv("VLLM_ENABLE_V1_MULTIPROCESSING", raising=False)
+    first = VLLMEngine("m")
+    second = VLLMEngine("m")  # while the first lives: its own process
+    assert first.in_process and not second.in_process and fake_vllm.multiprocessing == "1"
+    with pytest.raises(ValueError, match="close"):
+        VLLMEngine("m", in_process=True)
+    first.close()
+    third = VLLMEngine("m")
+    assert third.in_process  # the first one is closed
+    del third  # dropped without close(): it no longer counts once collected
+    assert VLLMEngine("m").in_process
+
+
 def test_per_sample_mapping(fake_vllm):
     eng = VLLMEngine("m", model_id="tiny")
     params = SamplingParams(temperature=0.6, top_p=0.9, top_k=0, max_tokens=50, stop=("\n\n", ""), seed=2)

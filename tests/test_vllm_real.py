@@ -81,9 +81,11 @@ def test_on_cpu_the_engine_core_runs_in_this_process_and_leaves_torch_threads_se
 
 
 def test_a_study_cell_builds_a_second_vllm_engine_beside_the_first(quick_sft, vllm_engine):
-    # a study builds one engine per sampling cell, in one process: with engine cores in process,
-    # two live side by side; and a cell's batch_size (the transformers engine's) is not passed to
-    # vLLM, which refused it ("unexpected keyword argument 'batch_size'"; regression)
+    # a study builds one engine per sampling cell, in one process; a cell's batch_size (the
+    # transformers engine's) is not passed to vLLM, which refused it ("unexpected keyword argument
+    # 'batch_size'"; regression). While the fixture's engine core runs in this process, the second
+    # gets its own: closing an in-process core tears down vLLM's process-wide distributed state,
+    # and the fixture's engine must still work after `second.close()` (the next tests use it).
     from scalemath.experiments import actions
 
     second = actions._engine("vllm", str(quick_sft), 64, {"max_model_len": 512}, 2)
@@ -92,9 +94,11 @@ def test_a_study_cell_builds_a_second_vllm_engine_beside_the_first(quick_sft, vl
         prompts = eval_prompts(2)
         a = [c.text for cs in second.generate(prompts, params, n=2) for c in cs]
         b = [c.text for cs in vllm_engine.generate(prompts, params, n=2) for c in cs]
-        assert a == b and second.in_process
+        assert a == b and vllm_engine.in_process and not second.in_process
     finally:
         second.close()
+    (cs,) = vllm_engine.generate(prompts[:1], SamplingParams(temperature=0, max_tokens=8))
+    assert cs[0].n_tokens > 0
 
 
 def test_seeded_samples_do_not_depend_on_the_split(vllm_engine):

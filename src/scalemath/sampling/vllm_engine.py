@@ -33,10 +33,15 @@ VLLM_ENABLE_V1_MULTIPROCESSING=0. In its own process (vLLM's default) the core g
 cores less one that vLLM reserves for the front end, and its torch runs on one thread: on the 2-core
 CI machine that is one core of two for the model, and about 15 s more start-up. In this process the
 model uses torch's threads, as the transformers engine does (benchmarks/bench_engines.py measures
-both). Two side effects of an in-process core are undone after it starts: vLLM seeds the process'
-global random generators (random, numpy, torch; restored) and replaces `torch.set_num_threads` with
-a no-op (restored). Setting VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps
-vLLM's choice.
+both). Three side effects of an in-process core are undone after it starts: vLLM seeds the
+process' global random generators (random, numpy, torch; restored), replaces `torch.set_num_threads`
+with a no-op (restored), and freezes its reading of environment variables (unfrozen: else every
+later engine of the process would take the first one's placement). Setting VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps
+vLLM's choice. One in-process engine at a time: its shutdown (close(), or when it is collected)
+tears down vLLM's process-wide distributed state, which any other in-process engine needs. So an
+engine built while another in-process one lives gets its own process, and `in_process=True` then is
+refused; garbage is collected before an in-process engine starts, so that a dropped engine's
+shutdown cannot run after it.
 
 vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) become
 `InvalidRequestError`, so `scalemath serve` answers 400 and clients do not retry.
@@ -45,6 +50,7 @@ vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) 
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,11 +143,23 @@ def model_max_len(model: str) -> int | None:
     return config_positions(cfg) if isinstance(cfg, dict) else None
 
 
+def uncache_vllm_envs() -> None:
+    """Make vLLM read its environment variables again. An engine core freezes them for its process
+    once it starts (`vllm.envs.enable_envs_cache`); in this process that would pin the placement of
+    every later engine to the first one's. Releases without the cache have nothing to undo."""
+    import sys
+
+    envs = sys.modules.get("vllm.envs")
+    disable = getattr(envs, "disable_envs_cache", None)
+    if disable is not None:
+        disable()
+
+
 @contextmanager
 def engine_core_placement(in_process: bool) -> Iterator[None]:
-    """Start vLLM's engine core in this process (or in its own) while the block runs; in process,
-    the global random states and `torch.set_num_threads`, which vLLM's start-up changes for the whole
-    process, are put back afterwards."""
+    """Start vLLM's engine core in this process (or in its own) while the block runs. What vLLM's
+    start-up changes for the whole process is put back afterwards: the global random states,
+    `torch.set_num_threads`, and its frozen copy of the environment variables."""
     import os
     import random
 
@@ -151,6 +169,7 @@ def engine_core_placement(in_process: bool) -> Iterator[None]:
     key = "VLLM_ENABLE_V1_MULTIPROCESSING"
     before = os.environ.get(key)
     os.environ[key] = "0" if in_process else "1"
+    uncache_vllm_envs()
     states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
     set_threads = torch.set_num_threads
     try:
@@ -160,11 +179,38 @@ def engine_core_placement(in_process: bool) -> Iterator[None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = before
+        uncache_vllm_envs()
         if in_process:
             random.setstate(states[0])
             np.random.set_state(states[1])
             torch.set_rng_state(states[2])
             torch.set_num_threads = set_threads
+
+
+def core_in_process(llm) -> bool | None:
+    """Whether `llm`'s engine core runs in this process (vLLM's InprocClient), None if unknown."""
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is None:
+        return None
+    return type(core).__name__ == "InprocClient"
+
+
+# The VLLMEngines whose engine core runs in this process and was not shut down (at most one).
+_IN_PROCESS: weakref.WeakSet[Any] = weakref.WeakSet()
+ONE_IN_PROCESS = (
+    "another VLLMEngine runs its engine core in this process: close() it first, or use "
+    "in_process=False (vLLM's shutdown of one in-process engine tears down the distributed state "
+    "the other needs)"
+)
+
+
+def live_in_process_engine() -> bool:
+    """Whether an in-process engine core lives here; garbage is collected first, so that an engine
+    dropped without close() shuts down now, not later under a new one."""
+    import gc
+
+    gc.collect()
+    return len(_IN_PROCESS) > 0
 
 
 def default_in_process(cpu: bool) -> bool:
@@ -237,7 +283,9 @@ class VLLMEngine:
         self.add_special_tokens = add_special_tokens
         cpu = on_cpu()
         if in_process is None:
-            in_process = default_in_process(cpu and tensor_parallel_size == 1)
+            in_process = default_in_process(cpu and tensor_parallel_size == 1) and not live_in_process_engine()
+        elif in_process and live_in_process_engine():
+            raise ValueError(ONE_IN_PROCESS)
         self.in_process = bool(in_process)
         if cpu:
             if llm_kwargs.get("enable_chunked_prefill"):
@@ -252,6 +300,11 @@ class VLLMEngine:
                 llm_kwargs["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
         with engine_core_placement(self.in_process), vllm_import_warning_ignored():
             self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
+        actual = core_in_process(self.llm)
+        if actual is not None and actual != self.in_process:  # where vLLM put it, whatever we asked
+            self.in_process = actual
+        if self.in_process:
+            _IN_PROCESS.add(self)
         self.tokenizer = self.llm.get_tokenizer()
         self.context_length: int | None = self._max_model_len()
 
@@ -261,6 +314,7 @@ class VLLMEngine:
         core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
+        _IN_PROCESS.discard(self)
 
     def _max_model_len(self) -> int | None:
         engine = getattr(self.llm, "llm_engine", None)
