@@ -143,6 +143,7 @@ def main() -> None:
         extra = {"enforce_eager": False} if args.vllm_compile else {}
         vl = VLLMEngine(str(model), in_process=placement == "in", **extra)
         vl_load = time.perf_counter() - t0
+        placed_here = vl.in_process  # where vLLM put it (an in-process engine shut down before)
         list(vl.generate(prompts[:4], warm, n=2))
         # draws alternate between the engines, so a drift of the machine's speed hits both
         hf_rates, vl_rates, hf_tok, vl_tok = [], [], 0, 0
@@ -154,7 +155,7 @@ def main() -> None:
         vl_greedy, _, _ = timed(vl, prompts, greedy, 1)
         vl.close()
         del vl
-        print(f"-- vLLM engine core in {'this process' if placement == 'in' else 'its own process'}")
+        print(f"-- vLLM engine core in {'this process' if placed_here else 'its own process'}")
         report("hf", hf_load, hf_tok, hf_rates)
         report("vllm", vl_load, vl_tok, vl_rates)
         pairs = sorted(v / h for v, h in zip(vl_rates, hf_rates))
