@@ -99,3 +99,7 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path, capfd, monkeypatch):
     again = run_demo(cfg, log=logs.append)
     assert not [line for line in logs if line.startswith(("[run ]", "[par ]"))]
     assert again["comparisons"] == summary["comparisons"] and again["metrics"] == summary["metrics"]
+    # ...and keeps what the work cost: the first run's timing, not the re-run's seconds (a re-run
+    # overwrote it with its ~3 s; regression)
+    kept = {k: v for k, v in again["timing"].items() if k != "rerun_seconds"}
+    assert kept == summary["timing"] and again["timing"]["rerun_seconds"] >= 0

@@ -672,13 +672,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     summary["conclusion"] = conclusion(summary)
     import resource
 
-    summary["timing"] = {
-        "stages": [{"stage": s.name, "seconds": round(s.seconds, 1), "skipped": s.skipped} for s in stages],
-        "total_seconds": round(time.perf_counter() - t_start, 1),
-        "workers": cfg.workers,
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
-    }
+    summary["timing"] = merge_timing(
+        {
+            "stages": [{"stage": s.name, "seconds": round(s.seconds, 1), "skipped": s.skipped} for s in stages],
+            "total_seconds": round(time.perf_counter() - t_start, 1),
+            "workers": cfg.workers,
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+        },
+        _earlier_timing(out / "summary.json"),
+    )
     summary["provenance"] = {
         "threads": threads,
         "threads_after_pretraining": 1,
@@ -691,6 +694,40 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def stage_note(stage: dict[str, Any]) -> str:
+    """How a stage's seconds were come by, for the timing line: this run, or a run before it."""
+    if stage.get("earlier_run"):
+        return " (earlier run)"
+    return " (skipped)" if stage.get("skipped") else ""
+
+
+def _earlier_timing(path: Path) -> dict[str, Any] | None:
+    """The timing an earlier run wrote to summary.json, if any."""
+    try:
+        timing = json.loads(path.read_text()).get("timing")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return timing if isinstance(timing, dict) else None
+
+
+def merge_timing(now: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """This run's timing, keeping what the work cost when an earlier run did it: a run that skipped
+    every stage keeps the earlier timing whole (its own wall time as `rerun_seconds`); a resumed run
+    gives each stage it skipped the earlier run's seconds, marked `earlier_run`."""
+    if not earlier or not isinstance(earlier.get("stages"), list):
+        return now
+    if now["stages"] and all(s["skipped"] for s in now["stages"]):
+        return {**earlier, "rerun_seconds": now["total_seconds"]}
+    before = {s.get("stage"): s for s in earlier["stages"] if isinstance(s, dict)}
+    stages = []
+    for s in now["stages"]:
+        prev = before.get(s["stage"])
+        if s["skipped"] and prev and (not prev.get("skipped") or prev.get("earlier_run")):
+            s = {**s, "seconds": prev.get("seconds", s["seconds"]), "earlier_run": True}
+        stages.append(s)
+    return {**now, "stages": stages}
 
 
 def cpu_info() -> dict[str, Any]:
@@ -968,17 +1005,16 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(line + ".", highlight=False)
     t = summary.get("timing")
     if t:
-        parts = ", ".join(
-            f"{s['stage']} {s['seconds']:.0f}s{' (skipped)' if s['skipped'] else ''}" for s in t["stages"]
-        )
+        parts = ", ".join(f"{s['stage']} {s['seconds']:.0f}s{stage_note(s)}" for s in t["stages"])
         w = t.get("peak_rss_worker_gb") or 0.0
         mem = f"peak RSS {t['peak_rss_gb']:.2f} GB" + (
             f" + {t.get('workers', 2)} × {w:.2f} GB side-by-side workers at most" if w else ""
         )
         if verbose():
             console.print(f"Wall time per stage: {parts}.", highlight=False)
+        rerun = f", this re-run {t['rerun_seconds']:.0f}s" if "rerun_seconds" in t else ""
         console.print(
-            f"Wall time: total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min; per stage in "
+            f"Wall time: total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min{rerun}; per stage in "
             "summary.json); "
             f"{mem}; {summary['provenance']['threads']} torch threads (1 in side-by-side stages).",
             highlight=False,
