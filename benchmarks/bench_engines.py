@@ -69,13 +69,9 @@ def timed(engine, prompts, params, n):
     return outs, sum(c.n_tokens for cs in outs for c in cs), dt
 
 
-def median(xs):
-    return statistics.median(xs)
-
-
 def report(name, load, tokens, tok_s):
     print(
-        f"{name:5s} load {load:5.1f} s   {tokens:6d} tokens/draw   median {median(tok_s):7.0f} tok/s "
+        f"{name:5s} load {load:5.1f} s   {tokens:6d} tokens/draw   median {statistics.median(tok_s):7.0f} tok/s "
         f"(min {min(tok_s):.0f}, max {max(tok_s):.0f}, {len(tok_s)} draws)",
         flush=True,
     )
@@ -137,10 +133,10 @@ def main() -> None:
     hf.generate(prompts[:4], warm, n=2).__next__()
     hf_greedy, _, _ = timed(hf, prompts, greedy, 1)
 
+    extra = {"enforce_eager": False} if args.vllm_compile else {}
     for placement in args.placements.split(","):
         # the engine core in this process (VLLMEngine's CPU default) or in its own (vLLM's default)
         t0 = time.perf_counter()
-        extra = {"enforce_eager": False} if args.vllm_compile else {}
         vl = VLLMEngine(str(model), in_process=placement == "in", **extra)
         vl_load = time.perf_counter() - t0
         placed_here = vl.in_process  # where vLLM put it (an in-process engine shut down before)
@@ -159,7 +155,7 @@ def main() -> None:
         report("hf", hf_load, hf_tok, hf_rates)
         report("vllm", vl_load, vl_tok, vl_rates)
         pairs = sorted(v / h for v, h in zip(vl_rates, hf_rates))
-        ratio = median(vl_rates) / median(hf_rates)
+        ratio = statistics.median(vl_rates) / statistics.median(hf_rates)
         print(f"vllm/hf throughput ratio: {ratio:.2f}x (draw by draw {pairs[0]:.2f}-{pairs[-1]:.2f}x; goal >= 1)")
         print(
             f"greedy agreement: {agreement(hf.tokenizer, hf_greedy, vl_greedy)}/{len(prompts)} prompts token for token (goal all)",

@@ -279,11 +279,11 @@ def test_several_bases_write_pretrain_loss_results(tmp_path):
 @pytest.mark.parametrize(
     ("name", "threads", "expect"),
     [
-        ("hf", 2, {"batch_size": 8, "threads": 2, "dtype": "float32"}),
-        ("hf", None, {"batch_size": 8, "dtype": "float32"}),
+        ("hf", 2, {"device": "auto", "batch_size": 8, "threads": 2, "dtype": "float32"}),
+        ("hf", None, {"device": "auto", "batch_size": 8, "threads": 0, "dtype": "float32"}),
         # vLLM batches and places itself: `engine: vllm` failed with "EngineArgs.__init__() got an
         # unexpected keyword argument 'batch_size'" (regression)
-        ("vllm", 2, {"dtype": "float32"}),
+        ("vllm", 2, {"dtype": "float32", "tensor_parallel_size": 1}),
         ("fake", 2, {"dtype": "float32"}),
     ],
 )

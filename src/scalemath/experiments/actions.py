@@ -280,14 +280,12 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
 
 def _engine(name: str, model: str, batch_size: int, kwargs: dict[str, Any], threads: int | None):
-    """The cell's engine: batch_size and the run's threads are the transformers engine's settings
-    (vLLM batches and places itself, the OpenAI engine has its own concurrency; passing them on made
-    `engine: vllm` fail with "EngineArgs got an unexpected keyword argument 'batch_size'")."""
-    from scalemath.sampling import load_engine
+    """The cell's engine, given the common settings it takes (`engine_options`, as the CLI does:
+    batch_size and threads are the transformers engine's; passing them to vLLM made `engine: vllm`
+    fail with "EngineArgs got an unexpected keyword argument 'batch_size'"), then engine_kwargs."""
+    from scalemath.sampling import engine_options, load_engine
 
-    if name == "hf":
-        kwargs = {"batch_size": batch_size, **({"threads": threads} if threads else {}), **kwargs}
-    return load_engine(name, model, **kwargs)
+    return load_engine(name, model, **{**engine_options(name, batch_size=batch_size, threads=threads or 0), **kwargs})
 
 
 def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:

@@ -36,8 +36,9 @@ model uses torch's threads, as the transformers engine does (benchmarks/bench_en
 both). Three side effects of an in-process core are undone after it starts: vLLM seeds the
 process' global random generators (random, numpy, torch; restored), replaces `torch.set_num_threads`
 with a no-op (restored), and freezes its reading of environment variables (unfrozen: else every
-later engine of the process would take the first one's placement). Setting VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps
-vLLM's choice. One in-process engine at a time: its shutdown (close(), or when it is collected)
+later engine of the process would take the first one's placement). Setting
+VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps vLLM's choice. One in-process
+engine at a time: its shutdown (close(), or when it is collected)
 tears down vLLM's process-wide distributed state, which any other in-process engine needs. So an
 engine built while another in-process one lives gets its own process, and `in_process=True` then is
 refused; garbage is collected before an in-process engine starts, so that a dropped engine's
@@ -187,12 +188,15 @@ def engine_core_placement(in_process: bool) -> Iterator[None]:
             torch.set_num_threads = set_threads
 
 
+def engine_core(llm) -> Any:
+    """The client of `llm`'s engine core (vLLM's InprocClient or a multi-process client), or None."""
+    return getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+
+
 def core_in_process(llm) -> bool | None:
     """Whether `llm`'s engine core runs in this process (vLLM's InprocClient), None if unknown."""
-    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    if core is None:
-        return None
-    return type(core).__name__ == "InprocClient"
+    core = engine_core(llm)
+    return None if core is None else type(core).__name__ == "InprocClient"
 
 
 # The VLLMEngines whose engine core runs in this process and was not shut down (at most one).
@@ -215,13 +219,11 @@ def live_in_process_engine() -> bool:
 
 def default_in_process(cpu: bool) -> bool:
     """Whether the engine core runs in this process when the caller does not say: on CPU, unless
-    VLLM_ENABLE_V1_MULTIPROCESSING is set (then vLLM's own reading of it decides)."""
+    VLLM_ENABLE_V1_MULTIPROCESSING is set (then it decides, read as vLLM reads it: bool(int(value)))."""
     import os
 
     value = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
-    if value is not None:
-        return value.strip().lower() in ("0", "false", "no", "off")
-    return cpu
+    return cpu if value is None else not int(value)
 
 
 def generated_tokens(output) -> int:
@@ -301,7 +303,7 @@ class VLLMEngine:
         with engine_core_placement(self.in_process), vllm_import_warning_ignored():
             self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
         actual = core_in_process(self.llm)
-        if actual is not None and actual != self.in_process:  # where vLLM put it, whatever we asked
+        if actual is not None:  # where vLLM put it, whatever we asked
             self.in_process = actual
         if self.in_process:
             _IN_PROCESS.add(self)
@@ -311,7 +313,7 @@ class VLLMEngine:
     def close(self) -> None:
         """Stop vLLM's engine core now (its process, or in process its executor), so that its memory
         is freed before another engine starts."""
-        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        core = engine_core(self.llm)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
         _IN_PROCESS.discard(self)
