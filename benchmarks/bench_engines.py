@@ -6,8 +6,8 @@ Prints each engine's generated tokens/s (eos excluded, as both engines count the
 both (vLLM's prefix cache holds the prompts after its first draw, as it does in a real run). Then
 the ratio vllm/hf and how many of the 64 greedy completions are the same token for token. This is
 done for each placement of vLLM's engine core: in this process (VLLMEngine's default on CPU) and in
-its own process (vLLM's default). Load times are printed apart and not in the rates; each engine
-gets one warm-up call first.
+its own process (vLLM's default), and for each KV-cache block size of `--vllm-block-sizes`. Load
+times are printed apart and not in the rates; each engine gets one warm-up call first.
 
 The model is `--model DIR`, else `runs/demo/sft` when a demo run left one, else a tiny SFT model
 trained here in ~30 s (`scalemath.training.quick`, cached under runs/bench_engines/). Needs vLLM:
@@ -104,6 +104,12 @@ def main() -> None:
         action="store_true",
         help="let vLLM torch.compile the model (enforce_eager=False; VLLMEngine's CPU default is eager)",
     )
+    ap.add_argument(
+        "--vllm-block-sizes",
+        default="0",
+        help="vLLM's KV-cache block (tokens), comma-separated, each measured in turn for each placement "
+        "(0 = VLLMEngine's CPU default, 32; vLLM's own CPU default is 128), e.g. 32,128",
+    )
     args = ap.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
@@ -133,13 +139,17 @@ def main() -> None:
     hf.generate(prompts[:4], warm, n=2).__next__()
     hf_greedy, _, _ = timed(hf, prompts, greedy, 1)
 
-    extra = {"enforce_eager": False} if args.vllm_compile else {}
-    for placement in args.placements.split(","):
+    settings = [(p, int(b)) for p in args.placements.split(",") for b in args.vllm_block_sizes.split(",")]
+    for placement, block_size in settings:
         # the engine core in this process (VLLMEngine's CPU default) or in its own (vLLM's default)
+        extra: dict = {"enforce_eager": False} if args.vllm_compile else {}
+        if block_size:
+            extra["block_size"] = block_size
         t0 = time.perf_counter()
         vl = VLLMEngine(str(model), in_process=placement == "in", **extra)
         vl_load = time.perf_counter() - t0
         placed_here = vl.in_process  # where vLLM put it (an in-process engine shut down before)
+        block = vl.llm.llm_engine.vllm_config.cache_config.block_size
         list(vl.generate(prompts[:4], warm, n=2))
         # draws alternate between the engines, so a drift of the machine's speed hits both
         hf_rates, vl_rates, hf_tok, vl_tok = [], [], 0, 0
@@ -151,7 +161,7 @@ def main() -> None:
         vl_greedy, _, _ = timed(vl, prompts, greedy, 1)
         vl.close()
         del vl
-        print(f"-- vLLM engine core in {'this process' if placed_here else 'its own process'}")
+        print(f"-- vLLM engine core in {'this process' if placed_here else 'its own process'}, KV blocks of {block}")
         report("hf", hf_load, hf_tok, hf_rates)
         report("vllm", vl_load, vl_tok, vl_rates)
         pairs = sorted(v / h for v, h in zip(vl_rates, hf_rates))

@@ -117,11 +117,29 @@ def test_cpu_turns_chunked_prefill_off(fake_vllm, monkeypatch, tmp_path):
     VLLMEngine(str(tmp_path))
     assert fake_vllm.init["enable_chunked_prefill"] is False and fake_vllm.init["enforce_eager"] is True
     assert fake_vllm.init["dtype"] == "float32"  # "auto" reads as the transformers engine's
+    assert fake_vllm.init["block_size"] == 32  # vLLM's CPU default is 128
     assert fake_vllm.init["max_num_batched_tokens"] == 8192  # vLLM needs >= the context then
     VLLMEngine(str(tmp_path), max_model_len=512)
     assert fake_vllm.init["max_num_batched_tokens"] == 4096
     with pytest.raises(ValueError, match="CPU Generator does not use offset"):
         VLLMEngine("m", enable_chunked_prefill=True)
+    VLLMEngine(str(tmp_path), block_size=128, enforce_eager=False)  # the user's choice is kept
+    assert fake_vllm.init["block_size"] == 128 and fake_vllm.init["enforce_eager"] is False
+
+
+def test_cpu_llm_kwargs_leave_the_callers_dict_alone(tmp_path):
+    from scalemath.sampling.vllm_engine import cpu_llm_kwargs
+
+    given = {"max_model_len": 1024}
+    kw = cpu_llm_kwargs(str(tmp_path), given)
+    assert given == {"max_model_len": 1024}
+    assert kw == {
+        "max_model_len": 1024,
+        "enable_chunked_prefill": False,
+        "enforce_eager": True,
+        "block_size": 32,
+        "max_num_batched_tokens": 4096,
+    }
 
 
 def test_on_cpu_the_engine_core_runs_in_process_and_its_side_effects_are_undone(fake_vllm, monkeypatch):

@@ -80,7 +80,7 @@ def ray_llm_draw(
     from transformers import AutoTokenizer
 
     from scalemath.sampling.hf import encode_prompt
-    from scalemath.sampling.vllm_engine import DEFAULT_MAX_NUM_BATCHED_TOKENS, model_max_len
+    from scalemath.sampling.vllm_engine import cpu_llm_kwargs
 
     t0 = time.perf_counter()
     model_id = model_id or model
@@ -112,13 +112,8 @@ def ray_llm_draw(
     kw = dict(engine_kwargs or {})
     config: dict[str, Any] = {}
     if not gpus:  # vLLM on CPU: the same defaults as VLLMEngine's (see its module doc)
-        kw.setdefault("enforce_eager", True)
+        kw = cpu_llm_kwargs(model, kw)
         kw.setdefault("dtype", "float32")
-        kw["enable_chunked_prefill"] = False
-        kw.setdefault(
-            "max_num_batched_tokens",
-            max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(kw.get("max_model_len") or model_max_len(model) or 0)),
-        )
         config["placement_group_config"] = {"bundles": [{"CPU": cpus_per_replica}]}
     processor = build_processor(
         vLLMEngineProcessorConfig(

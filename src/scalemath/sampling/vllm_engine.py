@@ -27,6 +27,9 @@ steps (chunked prefill): the sampler rewinds the request's torch.Generator with 
 which CPU generators lack ("CPU Generator does not use offset"). Every request here is seeded, so
 on CPU the engine turns chunked prefill off (and raises max_num_batched_tokens to the context
 length, which vLLM then requires) unless told otherwise; asking for chunked prefill on CPU is refused.
+Its KV cache on CPU is in blocks of 32 tokens unless `block_size` is given (vLLM's CPU default is
+128; with 32 its CPU attention and cache writes take less time on completions of a few hundred
+tokens, measured in benchmarks/bench_engines.py).
 
 On CPU the engine core runs in this process by default (`in_process`), as vLLM does with
 VLLM_ENABLE_V1_MULTIPROCESSING=0. In its own process (vLLM's default) the core gets the machine's
@@ -77,6 +80,10 @@ CPU_SEED_LIMIT = (
     "seeded; leave enable_chunked_prefill unset (VLLMEngine turns it off on CPU)"
 )
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 4096  # vLLM's own default token budget of one scheduler step
+# KV-cache block (tokens) on CPU: the smallest vLLM's CPU attention takes (multiples of 32); vLLM's
+# CPU default is 128. `benchmarks/bench_engines.py --vllm-block-sizes 32,128` measures both (figures
+# in docs/scale.md).
+CPU_BLOCK_SIZE = 32
 
 
 # vLLM 0.32's triton_utils reads `torch.distributed.reduce_op` at import (in this process, and in
@@ -142,6 +149,23 @@ def model_max_len(model: str) -> int | None:
     except (OSError, ValueError):
         return None
     return config_positions(cfg) if isinstance(cfg, dict) else None
+
+
+def cpu_llm_kwargs(model: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` for vllm.LLM (or Ray's vLLM processor) with scalemath's CPU defaults where unset:
+    chunked prefill off (refused when asked for: seeded requests need it off, see the module doc)
+    and max_num_batched_tokens at least the context, which vLLM then requires; enforce_eager=True
+    (no torch.compile: minutes of start-up on a small CPU, for little gain on small models);
+    block_size=CPU_BLOCK_SIZE (vLLM's CPU default, 128, is slower on short math completions)."""
+    if kwargs.get("enable_chunked_prefill"):
+        raise ValueError(CPU_SEED_LIMIT)
+    kw = dict(kwargs, enable_chunked_prefill=False)
+    kw.setdefault("enforce_eager", True)
+    kw.setdefault("block_size", CPU_BLOCK_SIZE)
+    if "max_num_batched_tokens" not in kw:
+        longest = kw.get("max_model_len") or model_max_len(model) or 0
+        kw["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
+    return kw
 
 
 def uncache_vllm_envs() -> None:
@@ -253,8 +277,9 @@ class VLLMEngine:
             VLLM_ENABLE_V1_MULTIPROCESSING is set (see the module doc).
         llm_kwargs: passed to vllm.LLM (gpu_memory_utilization, max_model_len, enforce_eager, ...).
             On CPU the defaults are enable_chunked_prefill=False (see the module doc),
-            enforce_eager=True (no torch.compile: minutes of start-up on a small CPU) and dtype
-            "auto" = float32, as in the transformers engine.
+            enforce_eager=True (no torch.compile: minutes of start-up on a small CPU),
+            block_size=32 (see `cpu_llm_kwargs`) and dtype "auto" = float32, as in the
+            transformers engine.
 
     Attributes the server uses: `tokenizer` (vLLM's, with the model's chat template),
     `context_length` (vLLM's max_model_len), `count_tokens(text)`.
@@ -290,16 +315,9 @@ class VLLMEngine:
             raise ValueError(ONE_IN_PROCESS)
         self.in_process = bool(in_process)
         if cpu:
-            if llm_kwargs.get("enable_chunked_prefill"):
-                raise ValueError(CPU_SEED_LIMIT)
-            llm_kwargs["enable_chunked_prefill"] = False
-            # "auto" as the transformers engine reads it on CPU (float32: the same numbers), and no
-            # torch.compile of the model (minutes on a small CPU, for little gain on small models)
+            # "auto" as the transformers engine reads it on CPU (float32: the same numbers)
             dtype = "float32" if dtype == "auto" else dtype
-            llm_kwargs.setdefault("enforce_eager", True)
-            if "max_num_batched_tokens" not in llm_kwargs:
-                longest = llm_kwargs.get("max_model_len") or model_max_len(model) or 0
-                llm_kwargs["max_num_batched_tokens"] = max(DEFAULT_MAX_NUM_BATCHED_TOKENS, int(longest))
+            llm_kwargs = cpu_llm_kwargs(model, llm_kwargs)
         with engine_core_placement(self.in_process), vllm_import_warning_ignored():
             self.llm = self._vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype, **llm_kwargs)
         actual = core_in_process(self.llm)
