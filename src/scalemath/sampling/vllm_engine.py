@@ -41,11 +41,10 @@ process' global random generators (random, numpy, torch; restored), replaces `to
 with a no-op (restored), and freezes its reading of environment variables (unfrozen: else every
 later engine of the process would take the first one's placement). Setting
 VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps vLLM's choice. One in-process
-engine at a time: its shutdown (close(), or when it is collected)
-tears down vLLM's process-wide distributed state, which any other in-process engine needs. So an
-engine built while another in-process one lives gets its own process, and `in_process=True` then is
-refused; garbage is collected before an in-process engine starts, so that a dropped engine's
-shutdown cannot run after it.
+engine at a time: its shutdown (close(), or when it is collected) tears down vLLM's process-wide
+distributed state, which any other in-process engine needs. So an engine built while another
+in-process one lives gets its own process, and `in_process=True` then is refused; garbage is
+collected before an in-process engine starts, so that a dropped engine's shutdown cannot run after it.
 
 vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) become
 `InvalidRequestError`, so `scalemath serve` answers 400 and clients do not retry.
