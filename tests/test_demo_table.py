@@ -13,11 +13,11 @@ def _row(metric, n, diff, lo, hi, mcnemar=None):
 
 
 def _summary():
-    keys = ["maj1@1", "maj@8", "pass@8", "pass_ratio@8"]
+    keys = ["maj1@1", "maj@8", "Pass@8", "PassRatio@8"]
     metrics = {m: dict.fromkeys(keys, 0.606) for m in ("sft", "control", "rft")}
     # the widest figures a 1,000-question run prints: three-digit discordant counts, two-sign
     # intervals, a smaller sampled subset named beside its metric
-    sampled = [_row(k, 300, -0.053, -0.097, -0.010) for k in ("maj@8", "pass@8", "pass_ratio@8")]
+    sampled = [_row(k, 300, -0.053, -0.097, -0.010) for k in ("maj@8", "Pass@8", "PassRatio@8")]
     comps = {
         "rft_vs_control": {
             "questions": 1000,

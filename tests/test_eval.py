@@ -37,16 +37,16 @@ def test_evaluate_hand_computed(tmp_path):
     m = evaluate(TableEngine(), PROBLEMS, k=4, temperature=0.7, out_dir=tmp_path, progress=False)
     assert m["maj1@1"] == pytest.approx(1 / 3)
     assert m["maj@4"] == pytest.approx(2 / 3)  # p0 "10"/"10.0" wins; p1 tie -> "7" (first); p2 wrong
-    assert m["pass@4"] == pytest.approx(2 / 3)
-    assert m["pass_ratio@4"] == pytest.approx((2 / 4 + 2 / 4 + 0) / 3)
-    assert m["sampled"]["maj@1"] == pytest.approx(1 / 3) and m["sampled"]["pass@2"] == pytest.approx(2 / 3)
+    assert m["Pass@4"] == pytest.approx(2 / 3)
+    assert m["PassRatio@4"] == pytest.approx((2 / 4 + 2 / 4 + 0) / 3)
+    assert m["sampled"]["maj@1"] == pytest.approx(1 / 3) and m["sampled"]["Pass@2"] == pytest.approx(2 / 3)
     assert m["model"] == "table-model" and m["questions"] == 3 and m["k"] == 4
     assert json.loads((tmp_path / "metrics.json").read_text()) == m
     assert len(list(read_samples(tmp_path / "greedy.jsonl"))) == 3
     assert len(list(read_samples(tmp_path / "samples.jsonl"))) == 12
     # the same figures from the sample file alone
     again = metrics_from_samples(tmp_path / "samples.jsonl", out_dir=tmp_path / "again")
-    assert (again["maj@4"], again["pass@4"], again["pass_ratio@4"]) == (m["maj@4"], m["pass@4"], m["pass_ratio@4"])
+    assert (again["maj@4"], again["Pass@4"], again["PassRatio@4"]) == (m["maj@4"], m["Pass@4"], m["PassRatio@4"])
     assert metrics_from_samples(tmp_path / "greedy.jsonl")["maj1@1"] == pytest.approx(1 / 3)
 
 
@@ -58,7 +58,7 @@ def test_samples_mode_grades_ungraded_files(tmp_path):
     ]
     write_jsonl(tmp_path / "raw.jsonl", raw)
     m = metrics_from_samples(tmp_path / "raw.jsonl", out_dir=tmp_path / "out")
-    assert m["maj@4"] == pytest.approx(2 / 3) and m["pass_ratio@4"] == pytest.approx(1 / 3)
+    assert m["maj@4"] == pytest.approx(2 / 3) and m["PassRatio@4"] == pytest.approx(1 / 3)
     graded = list(read_samples(tmp_path / "out" / "samples.jsonl"))
     assert all(s.correct is not None and s.grader_version for s in graded)
 
@@ -101,7 +101,7 @@ def test_cli_sample_and_eval_on_a_tiny_model(tmp_path, one_thread):
     r = runner.invoke(app, ["eval", *common, "--k", "2", "--out", str(tmp_path / "ev")])
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
-    assert {"maj1@1", "maj@2", "pass@2", "pass_ratio@2"} <= set(m) and m["questions"] == 3
+    assert {"maj1@1", "maj@2", "Pass@2", "PassRatio@2"} <= set(m) and m["questions"] == 3
 
     r = runner.invoke(app, ["eval", "--samples", str(tmp_path / "s.jsonl"), "--out", str(tmp_path / "ev2")])
     assert r.exit_code == 0, r.output

@@ -67,9 +67,9 @@ def test_summarize_votes_on_normalized_answers():
     m = summarize(samples, dataset="gsm8k", ks=[1, 2, 4, 8])
     assert m["questions"] == 2 and m["n"] == 4 and m["samples"] == 8 and m["grader_version"] == "g1"
     assert m["maj@4"] == pytest.approx(0.5)  # a: "10" right; b: "5" wrong
-    assert m["pass@4"] == pytest.approx(1.0)
-    assert m["pass_ratio@4"] == pytest.approx((2 / 4 + 1 / 4) / 2)
-    assert m["maj@1"] == 0 and m["pass@2"] == pytest.approx(0.5) and m["pass_ratio@2"] == pytest.approx(0.25)
+    assert m["Pass@4"] == pytest.approx(1.0)
+    assert m["PassRatio@4"] == pytest.approx((2 / 4 + 1 / 4) / 2)
+    assert m["maj@1"] == 0 and m["Pass@2"] == pytest.approx(0.5) and m["PassRatio@2"] == pytest.approx(0.25)
     assert "maj@8" not in m  # more than the samples there are
     assert m["no_answer"] == pytest.approx(1 / 8)
 
@@ -77,7 +77,7 @@ def test_summarize_votes_on_normalized_answers():
 def test_summarize_cuts_to_the_smallest_count_and_needs_verdicts():
     samples = [sample("a", 0, "1", False), sample("a", 1, "10", True), sample("b", 0, "10", True)]
     m = summarize(samples, dataset="gsm8k")
-    assert m["n"] == 1 and m["n_max"] == 2 and m["pass@1"] == pytest.approx(0.5)
+    assert m["n"] == 1 and m["n_max"] == 2 and m["Pass@1"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="not graded"):
         summarize([sample("a", 0, "1", None)])
     with pytest.raises(ValueError, match="no samples"):

@@ -134,8 +134,8 @@ def test_compare_hand_example_with_counts():
     assert (g["both"], g["neither"], g["a_only"], g["b_only"]) == (2, 0, 1, 2)
     assert g["p_mcnemar"] == 1.0
     by = {r["metric"]: r for r in res["rows"]}
-    assert set(by) == {"greedy", "maj@2", "pass@2", "pass_ratio@2"}
-    assert by["pass@2"]["diff"] == 0.0 and by["pass_ratio@2"]["diff"] == pytest.approx(0.5)
+    assert set(by) == {"greedy", "maj@2", "Pass@2", "PassRatio@2"}
+    assert by["Pass@2"]["diff"] == 0.0 and by["PassRatio@2"]["diff"] == pytest.approx(0.5)
     assert by["maj@2"]["a"] == 1.0  # tie between "1" and "2": "1" came first, correct
     assert res["questions"] == 5 and res["k"] == 2 and res["notes"] == []
     text = describe(g, res["a"], res["b"])

@@ -21,7 +21,7 @@ def metrics_table(metrics: dict[str, Any]):
     sampled = metrics.get("sampled", metrics)
     ks = sorted(int(key.split("@")[1]) for key in sampled if key.startswith("maj@"))
     for k in ks:
-        t.add_row(str(k), *(f"{sampled[f'{m}@{k}']:.4f}" for m in ("maj", "pass", "pass_ratio")))
+        t.add_row(str(k), *(f"{sampled[f'{m}@{k}']:.4f}" for m in ("maj", "Pass", "PassRatio")))
     return t
 
 

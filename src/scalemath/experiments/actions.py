@@ -358,7 +358,7 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         "test_questions": acc["n"],
     }
     if cfg["k"]:
-        for key in (f"maj@{cfg['k']}", f"pass@{cfg['k']}", f"pass_ratio@{cfg['k']}"):
+        for key in (f"maj@{cfg['k']}", f"Pass@{cfg['k']}", f"PassRatio@{cfg['k']}"):
             row[key] = metrics.get(key)
     if cfg["sets"]:
         from scalemath.datasets import load_problems

@@ -771,7 +771,7 @@ def summarize(
 ) -> dict[str, Any]:
     """The side-by-side figures of the models and what compute each took."""
     k = cfg.eval_k
-    keys = ["maj1@1"] + ([f"maj@{k}", f"pass@{k}", f"pass_ratio@{k}"] if k else [])
+    keys = ["maj1@1"] + ([f"maj@{k}", f"Pass@{k}", f"PassRatio@{k}"] if k else [])
     names = names or list(results)
     rows = {name: {key: results[name].get(key) for key in keys} for name in names}
     compute = {}

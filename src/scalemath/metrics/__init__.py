@@ -11,5 +11,5 @@
 - `synthetic.synthetic_samples(SyntheticConfig(...))`: graded samples with known ground truth
 - `paired.compare(load_evaluation(a), load_evaluation(b), PairedConfig(...))`: two models on the same
   questions: paired bootstrap intervals of B − A, McNemar's exact test (`scalemath compare`)
-(`passk.py` holds the sampling stage's scalar reference functions.)
+(`passk.py` is the per-record front of the engine: `scalemath eval`'s maj@k, Pass@k, PassRatio@k.)
 """

@@ -1,4 +1,10 @@
-"""Accuracy figures over a graded sample store, vectorized, with bootstrap intervals.
+"""The metrics engine: every accuracy figure scalemath reports, vectorized, with bootstrap intervals.
+
+`scalemath eval`, `metrics`, `compare`, the report, the demo and the studies all compute their
+figures here (`passk` is the per-record front of this module, `paired` reads per-question values
+from it). Two figures are different on purpose and have different names: `Pass@k` (first k
+samples, the RFT / Xwin-Math papers' figure) and `pass@k` (Chen et al.'s unbiased estimator over
+all N samples).
 
 Definitions (per question with N graded samples of which c are correct; figures are means over
 questions, intervals are percentile bootstrap intervals over questions):
@@ -9,8 +15,10 @@ questions, intervals are percentile bootstrap intervals over questions):
 - pass@k (k <= N): the unbiased estimator of Chen et al. (2021),
   1 - C(N-c, k) / C(N, k), computed in product form 1 - prod_{i=N-c+1}^{N} (1 - k/i)
   (here through prefix sums of log1p(-k/i)); questions with N < k are left out of pass@k.
-- Pass@N: mean of min(c, 1), as the RFT / Xwin-Math papers define it (any of the N correct).
-- PassRatio@N: mean of c / N (Xwin-Math), the expected accuracy of one sample.
+- Pass@N: mean of min(c, 1), as the RFT / Xwin-Math papers define it (any of the N correct);
+  Pass@k is the same over each question's first k samples.
+- PassRatio@N: mean of c / N (Xwin-Math), the expected accuracy of one sample; PassRatio@k over
+  the first k samples.
 - maj@k: majority vote over the extracted answers (normalized by `scalemath.answers.normalize`)
   of the first k samples (by
   sample_index); samples without an answer do not vote; a tie goes to the answer that appeared
@@ -101,14 +109,13 @@ def _sorted_ranks(unit: np.ndarray, order: np.ndarray, n_units: int):
     return perm, n, rank
 
 
-def majority_correct(
-    unit: np.ndarray, rank: np.ndarray, answer: np.ndarray, correct: np.ndarray, n_units: int, k: int
-) -> np.ndarray:
-    """Per unit, whether the majority answer among ranks < k is correct (arrays sorted by
-    (unit, rank)). Ties go to the earliest answer; no votes -> 0."""
-    sel = (rank < k) & (answer >= 0)
-    u, a, r, cor = unit[sel], answer[sel], rank[sel], correct[sel]
-    out = np.zeros(n_units)
+def majority_pick(unit: np.ndarray, rank: np.ndarray, answer: np.ndarray, n_units: int, k: int) -> np.ndarray:
+    """Per unit, the row of the first sample carrying the majority answer among ranks < k, or -1
+    where no sample votes (arrays sorted by (unit, rank)). The one definition of a vote: samples
+    without an answer (answer < 0) do not vote; a tie goes to the tied answer voted first."""
+    sel = np.flatnonzero((rank < k) & (answer >= 0))
+    u, a, r = unit[sel], answer[sel], rank[sel]
+    out = np.full(n_units, -1, dtype=np.int64)
     if len(u) == 0:
         return out
     n_ans = int(a.max()) + 1
@@ -121,8 +128,17 @@ def majority_correct(
     is_first = np.ones(len(pick), dtype=bool)
     is_first[1:] = gu_sorted[1:] != gu_sorted[:-1]
     win = pick[is_first]
-    out[gu[win]] = cor[first[win]]
+    out[gu[win]] = sel[first[win]]
     return out
+
+
+def majority_correct(
+    unit: np.ndarray, rank: np.ndarray, answer: np.ndarray, correct: np.ndarray, n_units: int, k: int
+) -> np.ndarray:
+    """Per unit, whether the majority answer among ranks < k is correct (`majority_pick`; the
+    verdict of the winning answer's first sample; no votes -> 0)."""
+    pick = majority_pick(unit, rank, answer, n_units, k)
+    return np.where(pick >= 0, correct[np.maximum(pick, 0)] if len(correct) else 0.0, 0.0).astype(np.float64)
 
 
 def curve_points(max_n: int) -> list[int]:
@@ -175,6 +191,24 @@ def unit_stats(
         add(f"curve.Pass@{m}", (cm > 0).astype(np.float64), defined)
         add(f"curve.PassRatio@{m}", cm / m, defined)
     return UnitStats(names, np.stack(num, 1), np.stack(den, 1), n)
+
+
+def point_values(st: UnitStats) -> dict[str, float]:
+    """Each figure of `st` over all its units (NaN where no unit defines it): the point values
+    `summarize` reports, computed by the same sums."""
+    units = np.arange(len(st.n_samples))
+    est = bootstrap_ratios([RatioBlock(units, st.num, st.den, [units])], len(units), B=0)[0]
+    return {name: float(est.value[0, i]) for i, name in enumerate(st.names)}
+
+
+def figures(summary: dict[str, Any]) -> dict[str, float | None]:
+    """The overall point values of a `summarize` result by name, with the curve's first-n figures
+    as `Pass@n` / `PassRatio@n`: the names `scalemath eval` writes for the same figures."""
+    out = {name: fig["value"] for name, fig in summary["overall"].items()}
+    for row in summary.get("curve", []):
+        out[f"Pass@{row['n']}"] = row["Pass@n"]["value"]
+        out[f"PassRatio@{row['n']}"] = row["PassRatio@n"]["value"]
+    return out
 
 
 def greedy_stats(unit: np.ndarray, n_units: int, correct: np.ndarray, order: np.ndarray) -> UnitStats:
@@ -295,7 +329,7 @@ def summarize(table: SampleTable, config: MetricsConfig | None = None, **overrid
     seen = per_q[per_q > 0]
     max_n = int(seen.max())
     ks = sorted({k for k in cfg.ks if 1 <= k <= max_n})
-    curve = curve_points(max_n) if cfg.curve else []
+    curve = sorted({*curve_points(max_n), *ks}) if cfg.curve else []
 
     specs: list[str | None] = [None, *cfg.by]
     all_blocks, all_names, owners = [], [], []

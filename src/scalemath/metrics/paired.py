@@ -248,8 +248,9 @@ def paired_bootstrap(
 
 
 def per_question_sampled(samples: list[tuple[bool, str | None]], k: int) -> tuple[float, float, float]:
-    """(maj@k, Pass@k, PassRatio@k) of one question from its first k samples (see metrics.passk:
-    votes are normalized answers, ties go to the answer voted first, no votes = wrong)."""
+    """(maj@k, Pass@k, PassRatio@k) of one question from its first k samples, by the metrics
+    engine's rules (`metrics.passk`: votes are normalized answers, ties go to the answer voted
+    first, no votes = wrong)."""
     from scalemath.metrics.passk import majority_vote
 
     first = samples[:k]
@@ -338,7 +339,7 @@ def compare(a: Evaluation, b: Evaluation, config: PairedConfig | None = None) ->
             )
         va = np.array([per_question_sampled(a.sampled[q], k) for q in qs])
         vb = np.array([per_question_sampled(b.sampled[q], k) for q in qs])
-        for j, metric in enumerate((f"maj@{k}", f"pass@{k}", f"pass_ratio@{k}")):
+        for j, metric in enumerate((f"maj@{k}", f"Pass@{k}", f"PassRatio@{k}")):
             # same seed and n: every figure (and greedy) uses the same question draws
             rows.append({"metric": metric, **paired_bootstrap(va[:, j], vb[:, j], cfg.bootstrap, cfg.seed, cfg.ci)})
         k_used = k
@@ -375,10 +376,6 @@ def label(metric: str) -> str:
     """ "greedy accuracy", "maj@8", "Pass@8", "PassRatio@8"."""
     if metric in LABELS:
         return LABELS[metric]
-    if metric.startswith("pass_ratio@"):
-        return "PassRatio@" + metric.split("@", 1)[1]
-    if metric.startswith("pass@"):
-        return "Pass@" + metric.split("@", 1)[1]
     return metric
 
 

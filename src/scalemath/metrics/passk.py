@@ -1,10 +1,13 @@
-"""Accuracy over k samples per question: maj@k, Pass@N, PassRatio@N (pure functions + `summarize`).
+"""Accuracy over k samples per question for records in memory: maj@k, Pass@k, PassRatio@k.
 
-Inputs are per-question lists in sample_index order: `correct[q][i]` is whether sample i of
-question q was graded correct, `answers[q][i]` its normalized extracted answer (None: no answer).
+The per-record front of the metrics engine (`scalemath.metrics.aggregate`, which defines every
+figure, vote, tie and missing answer): `summarize` is what `scalemath eval` writes. Inputs of the
+list functions are per-question lists in sample_index order: `correct[q][i]` is whether sample i
+of question q was graded correct, `answers[q][i]` its normalized extracted answer (None: no answer).
 
-- Pass@N      = mean over questions of min(c, 1), c = correct samples among the N (RFT paper).
-- PassRatio@N = mean over questions of c / N.
+- Pass@k      = mean over questions of "one of the first k samples is correct" (RFT paper's Pass@N
+  with k = N); not the unbiased pass@k of `scalemath metrics`, a different figure.
+- PassRatio@k = mean over questions of c / k, c = correct samples among the first k.
 - maj@k       = mean over questions of "the majority answer of the first k samples is correct".
   Only samples with an answer vote. Ties go to the tied answer that was voted first (lowest
   sample_index); that first sample's verdict is the question's verdict. No votes: wrong.
@@ -17,6 +20,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
+from scalemath.metrics.aggregate import majority_pick, point_values, unit_stats
+
 
 def _check(lists: Sequence[Sequence[Any]], name: str) -> None:
     if not lists:
@@ -25,31 +32,50 @@ def _check(lists: Sequence[Sequence[Any]], name: str) -> None:
         raise ValueError(f"{name}: a question has no samples")
 
 
+def _arrays(
+    correct: Sequence[Sequence[bool]], answers: Sequence[Sequence[str | None]] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sample (unit, rank, correct, answer code) arrays of per-question lists, in order."""
+    unit = np.repeat(np.arange(len(correct)), [len(c) for c in correct]).astype(np.int64)
+    rank = np.concatenate([np.arange(len(c)) for c in correct]).astype(np.int64)
+    cor = np.fromiter((bool(x) for c in correct for x in c), dtype=np.float64, count=len(unit))
+    codes: dict[str, int] = {}
+    ans = (
+        np.fromiter(
+            (-1 if a is None else codes.setdefault(a, len(codes)) for q in answers for a in q),
+            dtype=np.int64,
+            count=len(unit),
+        )
+        if answers is not None
+        else np.full(len(unit), -1, dtype=np.int64)
+    )
+    return unit, rank, cor, ans
+
+
+def _values(correct: Sequence[Sequence[bool]], answers=None, ks: Sequence[int] = (), curve: Sequence[int] = ()):
+    unit, rank, cor, ans = _arrays(correct, answers)
+    return point_values(unit_stats(unit, len(correct), cor, ans, rank, ks, curve))
+
+
 def pass_at_n(correct: Sequence[Sequence[bool]]) -> float:
     """Fraction of questions with at least one correct sample."""
     _check(correct, "pass_at_n")
-    return sum(any(c) for c in correct) / len(correct)
+    return _values(correct)["Pass@N"]
 
 
 def pass_ratio_at_n(correct: Sequence[Sequence[bool]]) -> float:
     """Mean over questions of the fraction of correct samples."""
     _check(correct, "pass_ratio_at_n")
-    return sum(sum(map(bool, c)) / len(c) for c in correct) / len(correct)
+    return _values(correct)["PassRatio@N"]
 
 
 def majority_vote(answers: Sequence[str | None]) -> int | None:
     """Index of the first sample carrying the winning answer (ties: earliest first vote); None if no votes."""
-    count: dict[str, int] = defaultdict(int)
-    first: dict[str, int] = {}
-    for i, a in enumerate(answers):
-        if a is None:
-            continue
-        count[a] += 1
-        first.setdefault(a, i)
-    if not count:
+    if not answers:
         return None
-    winner = max(count, key=lambda a: (count[a], -first[a]))
-    return first[winner]
+    unit, rank, _, ans = _arrays([[False] * len(answers)], [answers])
+    i = int(majority_pick(unit, rank, ans, 1, len(answers))[0])
+    return None if i < 0 else i
 
 
 def maj_at_k(answers: Sequence[Sequence[str | None]], correct: Sequence[Sequence[bool]], k: int | None = None) -> float:
@@ -57,16 +83,16 @@ def maj_at_k(answers: Sequence[Sequence[str | None]], correct: Sequence[Sequence
     _check(answers, "maj_at_k")
     if len(answers) != len(correct):
         raise ValueError("maj_at_k: answers and correct cover different numbers of questions")
-    hits = 0
     for a, c in zip(answers, correct):
         if len(a) != len(c):
             raise ValueError("maj_at_k: a question has different numbers of answers and verdicts")
         if k is not None and len(a) < k:
             raise ValueError(f"maj_at_k: a question has {len(a)} samples, fewer than k={k}")
-        n = len(a) if k is None else k
-        i = majority_vote(a[:n])
-        hits += i is not None and bool(c[i])
-    return hits / len(answers)
+    if k is None:  # every question votes with all its samples
+        unit, rank, cor, ans = _arrays(correct, answers)
+        pick = majority_pick(unit, rank, ans, len(correct), int(rank.max()) + 1)
+        return float(sum(bool(cor[i]) for i in pick if i >= 0)) / len(correct)
+    return _values(correct, answers, ks=[k])[f"maj@{k}"]
 
 
 def _field(s: Any, name: str) -> Any:
@@ -90,7 +116,7 @@ def summarize(
 
     Every question is cut to N = the smallest sample count among questions, so all "@N" figures are
     over the same N (`n_max` reports the largest count). For each k in `ks` (default: [N]; values
-    above N are skipped) it reports maj@k, pass@k and pass_ratio@k over the first k samples.
+    above N are skipped) it reports maj@k, Pass@k and PassRatio@k over the first k samples.
     `normalize(answer, dataset)` maps extracted answers to vote keys (default:
     `scalemath.answers.normalize`, so "10" and "10.0" are one vote).
     """
@@ -120,10 +146,10 @@ def summarize(
         "no_answer": sum(a is None for g in answers for a in g) / (len(groups) * n),
         "grader_version": ",".join(sorted(versions)),
     }
-    for k in sorted(set(ks or [n])):
-        if not 1 <= k <= n:
-            continue
-        out[f"maj@{k}"] = maj_at_k(answers, correct, k)
-        out[f"pass@{k}"] = pass_at_n([c[:k] for c in correct])
-        out[f"pass_ratio@{k}"] = pass_ratio_at_n([c[:k] for c in correct])
+    valid = [k for k in sorted(set(ks or [n])) if 1 <= k <= n]
+    values = _values(correct, answers, ks=valid, curve=valid)
+    for k in valid:
+        out[f"maj@{k}"] = values[f"maj@{k}"]
+        out[f"Pass@{k}"] = values[f"curve.Pass@{k}"]
+        out[f"PassRatio@{k}"] = values[f"curve.PassRatio@{k}"]
     return out

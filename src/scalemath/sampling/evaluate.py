@@ -52,8 +52,8 @@ def evaluate(
     """Greedy + k-sample evaluation; writes out_dir/{greedy,samples}.jsonl and metrics.json, returns the metrics.
 
     `model` is a checkpoint (directory or hub id, loaded with engine `engine`) or a ready `Engine`.
-    k=0 skips the sampled pass (greedy only). Keys of the result: maj1@1, maj@k, pass@k,
-    pass_ratio@k, plus "greedy" / "sampled" summaries (the latter for k = 1, 2, 4, ... and k) and
+    k=0 skips the sampled pass (greedy only). Keys of the result: maj1@1, maj@k, Pass@k,
+    PassRatio@k (first k samples; `scalemath.metrics.passk`), plus "greedy" / "sampled" summaries (the latter for k = 1, 2, 4, ... and k) and
     the sampling throughput of each pass under "timing".
     """
     from scalemath.metrics.passk import summarize
@@ -112,7 +112,7 @@ def evaluate(
         )
         ks = sorted({2**i for i in range(k.bit_length()) if 2**i <= k} | {k})
         sampled = summarize(_only(out_dir / "samples.jsonl", problems, k), dataset=dataset, ks=ks)
-        for name in ("maj", "pass", "pass_ratio"):
+        for name in ("maj", "Pass", "PassRatio"):
             metrics[f"{name}@{k}"] = sampled[f"{name}@{k}"]
         metrics["sampled"] = sampled
         metrics["timing"]["sampled"] = stats.to_dict()
