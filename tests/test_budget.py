@@ -1,6 +1,7 @@
 import pytest
 
-from scalemath.sampling.budget import BudgetConfig, budgeted_draw, equation_signature
+from scalemath.answers.paths import path_signature as equation_signature
+from scalemath.sampling.budget import BudgetConfig, budgeted_draw
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.store import SampleRequest, SampleStore
 from scalemath.serve.fake import FakeEngine

@@ -3,8 +3,8 @@ problems, every solution a valid path of the problem, and variety where the prob
 
 import pytest
 
+from scalemath.answers.paths import equations_signature as equation_signature
 from scalemath.datasets.procedural import ProceduralConfig, equations, generate, solutions
-from scalemath.methods.rft import equation_signature
 
 KW = dict(steps=(2, 4), seed=3, number_range=(2, 10), families=["ages", "inventory", "shopping", "sharing"])
 

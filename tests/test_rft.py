@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalemath.answers.calculator import check_annotation
+from scalemath.answers.paths import equations_signature as equation_signature
 from scalemath.methods.rft import (
     RFTCollector,
     RFTConfig,
     collect,
     collect_files,
-    equation_signature,
     paper_answer,
     to_legacy,
 )
@@ -107,7 +107,7 @@ def test_correct_consistent_distinct_kept_in_order():
         sample("<<24 + 48 = 72>> and <<48 / 2=24>>\n#### 72"),  # new signature
         sample("48 /2=<<48/2=24>>24 then <<48+24=72>>\n#### 72.0"),  # same sig, 72.0 == 72
     ]
-    records, stats = collect(samples)
+    records, stats = collect(samples, RFTConfig.paper())
     assert [r["meta"]["origin"] for r in records] == ["original", "sampled", "sampled"]
     assert records[0]["solution"] == GOLD and records[0]["answer"] == "72"
     assert stats.drops["bad_annotation"] == 1 and stats.drops["answer_mismatch"] == 1
@@ -124,8 +124,23 @@ def test_signature_removes_spaces_keeps_order():
 
 
 def test_path_without_annotations_is_kept_once():
-    records, stats = collect([sample("It is 72.\n#### 72"), sample("Answer: 72\n#### 72")])
+    records, stats = collect([sample("It is 72.\n#### 72"), sample("Answer: 72\n#### 72")], RFTConfig.paper())
     assert stats.distinct_paths == 1
+
+
+def test_paths_without_annotations_fall_back_to_their_equations():
+    """An instruct model writes no <<...>>: by default its distinct inline computations are
+    distinct paths (the paper's key gives every such path "", so at most one survived)."""
+    texts = [
+        "Half of 48 is 48 / 2 = 24, so 48 + 24 = 72 in all.\nThe answer is 72.",
+        "She sold 48 + 48 / 2 = 72 clips.\nThe answer is 72.",
+        "Half of 48 is 48/2 = 24, so 48+24 = 72 in all. The answer is 72.",  # same steps as the first
+    ]
+    records, stats = collect([sample(t) for t in texts])
+    assert stats.correct == 3 and stats.distinct_paths == 2
+    assert records[1]["meta"]["signature"] == "48/2=24|24+48=72"
+    _, paper = collect([sample(t) for t in texts], RFTConfig.paper())
+    assert paper.correct == 0 and paper.drops["no_answer"] == 3
 
 
 # -- farthest tie-break
@@ -196,7 +211,7 @@ def _samples(draw):
 @settings(max_examples=150, deadline=None)
 @given(_samples())
 def test_matches_naive_paper_loop(samples):
-    records, stats = collect(samples)
+    records, stats = collect(samples, RFTConfig.paper())
     ref = paper_reference(samples)
     got: dict[str, list[str]] = {}
     for r in records:
@@ -470,8 +485,11 @@ def test_grader_mode_uses_project_grader():
     records, stats = collect(samples, RFTConfig(grading="grader"))
     assert stats.correct == 2 and stats.distinct_paths == 1
     # the paper's rule only reads '#### number'
-    _, paper = collect(samples)
+    _, paper = collect(samples, RFTConfig.paper())
     assert paper.correct == 1 and paper.drops["no_answer"] == 1
+    # by default RFT grades as `scalemath grade` does
+    _, default = collect(samples)
+    assert default.correct == stats.correct and RFTConfig().grading == "grader"
 
 
 def test_collector_feed_reports_outcomes():

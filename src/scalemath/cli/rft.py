@@ -52,15 +52,17 @@ def register(app: typer.Typer) -> None:
         ),
         stats_path: Path = typer.Option(None, "--stats", help="Write the run's statistics as JSON here."),
         signature: str = typer.Option(
-            "equations",
+            "fallback",
             "--signature",
-            help="Path identity: equations (paper), text, none, latex_equations, expressions, auto or minhash.",
+            help="Path identity: fallback (the paper's annotation list, else the text's equations), "
+            "equations (paper), text, none, latex_equations, expressions, auto or minhash.",
         ),
         tie_break: str = typer.Option("farthest", "--tie-break", help="farthest (paper) or first."),
         grader: bool = typer.Option(
-            False,
+            True,
             "--grader/--paper-grading",
-            help="Grade with scalemath.answers.grade instead of the paper's '#### number' rule.",
+            help="Grade with scalemath.answers.grade, as scalemath grade and sample do (default), "
+            "or with the paper's '#### number' rule.",
         ),
         dataset: str = typer.Option("gsm8k", "--dataset", help="Dataset rules for --grader."),
         annotations: bool = typer.Option(

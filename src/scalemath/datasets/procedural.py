@@ -1104,7 +1104,9 @@ def _arg_orders(s: Step) -> list[tuple[Arg, ...]]:
 
 def equations(solution: str) -> list[str]:
     """The `<<...>>` annotations of a solution, spaces removed (the RFT path signature)."""
-    return [e.replace(" ", "") for e in re.findall(r"<<([^>]*)>>", solution)]
+    from scalemath.answers.calculator import ANNOTATION_RE
+
+    return [e.replace(" ", "") for e in ANNOTATION_RE.findall(solution)]
 
 
 def solutions(problem: Problem, max_paths: int | None = 32, commute: bool = True) -> list[str]:

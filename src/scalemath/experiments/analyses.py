@@ -293,16 +293,16 @@ def pretrain_loss_of(model_dir: str | Path, given: float | None = None) -> float
 
 
 def path_stats(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """data_size (records), questions, and distinct_paths: the mean number of distinct equation
-    lists (the RFT paper's reasoning-path identity) per question among the records' solutions."""
-    from scalemath.methods.rft import equation_signature
+    """data_size (records), questions, and distinct_paths: the mean number of distinct reasoning
+    paths (`answers.paths.path_signature`) per question among the records' solutions."""
+    from scalemath.answers.paths import path_signature
 
-    sigs: dict[str, set[str]] = {}
+    sigs: dict[str, set[Any]] = {}
     n = 0
     for r in records:
         n += 1
         text = r.get("solution") or r.get("completion") or ""
-        sigs.setdefault(r["question"], set()).add(equation_signature(text) or text.strip())
+        sigs.setdefault(r["question"], set()).add(path_signature(text))
     q = len(sigs)
     return {
         "data_size": n,
@@ -314,13 +314,14 @@ def path_stats(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def rft_path_counts(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Distinct reasoning paths (equation lists) of RFT data D ∪ D' per question, by source: the
     original reference solution (D), sampled paths (D') that repeat the original's equations, and
-    sampled paths new to it (what RFT adds beyond re-weighting D)."""
-    from scalemath.methods.rft import equation_signature
+    sampled paths new to it (what RFT adds beyond re-weighting D); paths are told apart by
+    `answers.paths.path_signature`."""
+    from scalemath.answers.paths import path_signature
 
     per_q: dict[str, dict[str, Any]] = {}
     for r in records:
         q = per_q.setdefault(r["question"], {"original": None, "sampled": []})
-        sig = equation_signature(r.get("solution") or r.get("completion") or "")
+        sig = path_signature(r.get("solution") or r.get("completion") or "")
         if (r.get("meta") or {}).get("origin") == "original":
             q["original"] = sig
         else:

@@ -605,7 +605,9 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         from scalemath.experiments.analyses import rft_path_counts
         from scalemath.methods.rft import RFTConfig, collect_files
 
-        records, stats = collect_files([str(p["sft_samples.jsonl"])], RFTConfig(), problems_path=str(p["train.jsonl"]))
+        records, stats = collect_files(
+            [str(p["sft_samples.jsonl"])], RFTConfig.paper(), problems_path=str(p["train.jsonl"])
+        )
         write_jsonl(p["rft_data.jsonl"], records)
         d = stats.to_dict()
         d["path_counts"] = rft_path_counts(records)

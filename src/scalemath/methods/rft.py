@@ -9,12 +9,18 @@ the kept path `now` iff  sum_ref ed(q, ref) > sum_ref ed(now, ref)  over the oth
 per question). The output is D ∪ D': for each question the original example first (when its
 reference solution is known), then its distinct kept paths.
 
-Default settings reproduce the paper's `collect_rejection_sampling.py` (OFA-Sys/gsm8k-ScRel):
+`RFTConfig.paper()` reproduces the paper's `collect_rejection_sampling.py` (OFA-Sys/gsm8k-ScRel):
 
 * correct  iff the first `#### (-?[0-9.,]+)` of the completion (text cut at the first NUL,
-  commas removed) equals the reference's as float;
+  commas removed) equals the reference's as float (`grading="paper"`);
 * kept only if every annotation passes `answers.calculator.check_annotation`;
-* signature = `'|'.join(annotations).replace(' ', '')`.
+* signature = `'|'.join(annotations).replace(' ', '')` (`signature="equations"`).
+
+The defaults differ in two places, so that a model that writes no `####` or no `<<...>>` (a real
+instruct model) keeps its correct paths: paths are graded by `scalemath.answers.grade`, the grader
+of `scalemath grade` / `sample` (`grading="grader"`), and told apart by
+`scalemath.answers.paths.path_signature` ("fallback": the paper's key for annotated text, else
+the plain-text steps, LaTeX relations or text).
 
 Two guards the paper does not have, both on by default and recorded in the stats: a length bound
 on what is kept (`max_chars`: a 1 MB completion or one of 10,000 unclosed `\\boxed{` is not a
@@ -43,7 +49,6 @@ from scalemath.methods.rft_core import (
     SourceStats,
     check_questions,
     collect,
-    equation_signature,
     is_solution,
     paper_answer,
     reference_final_answer,
@@ -61,7 +66,6 @@ __all__ = [
     "check_questions",
     "collect",
     "collect_files",
-    "equation_signature",
     "is_solution",
     "paper_answer",
     "reference_final_answer",

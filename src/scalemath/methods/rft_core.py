@@ -14,6 +14,7 @@ from typing import Any, cast
 from rapidfuzz.distance import Levenshtein
 
 from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
+from scalemath.answers.paths import PATH_KINDS, path_signature
 from scalemath.records import Problem, Sample, text_hash, to_dict
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "SourceStats",
     "check_questions",
     "collect",
-    "equation_signature",
     "is_solution",
     "paper_answer",
     "reference_final_answer",
@@ -52,16 +52,19 @@ train is 1.2 KB); raise it for long chain-of-thought samples."""
 class RFTConfig:
     """How RFT collection grades, filters and de-duplicates sampled paths.
 
-    The defaults reproduce the RFT paper's collection script.
+    The defaults grade as `scalemath grade` does and tell paths apart by `path_signature`
+    (the paper's key wherever completions carry calculator annotations); `RFTConfig.paper()` is
+    the RFT paper's collection script exactly.
     """
 
-    signature: str = "equations"
-    """Path identity for de-duplication: "equations" (the paper: the `<<...>>` annotations joined
-    by "|", spaces removed), "text" (the whole completion, stripped: only identical texts merge) or
-    "none" (no de-duplication: every correct path is kept), or a signature of
-    `scalemath.methods.signatures` for data without annotations (MATH, augmented data):
-    "latex_equations" (equations from the LaTeX), "expressions" (normalized step multiset),
-    "auto", or "minhash" (near-duplicate paths of a question merge)."""
+    signature: str = "fallback"
+    """Path identity for de-duplication, a kind of `scalemath.answers.paths.path_signature`:
+    "fallback" (the paper's key, the `<<...>>` annotations joined by "|" with spaces removed, for
+    a completion that has annotations; else its plain-text steps, LaTeX relations or text),
+    "equations" (the paper's key only: every completion without annotations shares the key ""),
+    "latex_equations", "expressions", "auto"; or "text" (the whole completion, stripped: only
+    identical texts merge), "none" (no de-duplication: every correct path is kept) or "minhash"
+    (near-duplicate paths of a question merge, `scalemath.methods.signatures`)."""
 
     tie_break: str = "farthest"
     """Which path to keep among paths with the same signature: "farthest" (the paper: a later path
@@ -75,9 +78,10 @@ class RFTConfig:
     """Write each question's reference solution before its sampled paths (D ∪ D'); only possible
     when the reference is a full solution (see `is_solution`) or comes from a problems file."""
 
-    grading: str = "paper"
-    """"paper": compare the `#### number` answers as floats (fast, the paper's rule); "grader":
-    call `scalemath.answers.grade(completion, reference, dataset)`."""
+    grading: str = "grader"
+    """"grader": `scalemath.answers.grade(completion, reference, dataset)`, the grader and default
+    policy of `scalemath grade` and `scalemath sample`; "paper": the paper's rule, compare the
+    `#### number` answers as floats (a completion without `####` has no answer)."""
 
     dataset: str = "gsm8k"
     """Dataset name given to the grader (grading="grader" only)."""
@@ -107,6 +111,11 @@ class RFTConfig:
 
     allow_contamination: bool = False
     """Keep questions that match a test set (they are still reported)."""
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> RFTConfig:
+        """The RFT paper's collection script: `#### number` grading, the annotation-list key."""
+        return cls(**{"grading": "paper", "signature": "equations", **overrides})
 
     def __post_init__(self) -> None:
         from scalemath.methods.signatures import SIGNATURES
@@ -252,11 +261,6 @@ def _reference_value(reference: str) -> float | None:
     return v
 
 
-def equation_signature(text: str) -> str:
-    """The paper's path signature: its annotations joined by "|", spaces removed."""
-    return "|".join(ANNOTATION_RE.findall(text)).replace(" ", "")
-
-
 # --------------------------------------------------------------------------- per-question state
 
 
@@ -321,7 +325,9 @@ class RFTCollector:
         self._seen: dict[str, int | str] = {}  # completion -> outcome, for the active question
         self._no_dedupe = self.config.signature == "none"
         self._signature_factory: Callable[[], Callable[[str], Any]] | None = None
-        if self.config.signature not in ("equations", "text", "none"):
+        # the stateless kinds of path_signature (their keys: str, or a tuple for "expressions")
+        self._path_kind: Callable[[str], Any] | None = PATH_KINDS.get(self.config.signature)
+        if self._path_kind is None and self.config.signature not in ("text", "none"):
             from scalemath.methods.signatures import get_signature
 
             name = self.config.signature
@@ -485,8 +491,8 @@ class RFTCollector:
         if self._check_anns and anns and not all(map(check_annotation_cached, anns)):
             bad = [a for a in anns if not check_annotation_cached(a)]
             return self._example(_BAD_ANNOTATION, qs, completion, model, seed, bad)
-        if self.config.signature == "equations":
-            return "|".join(anns).replace(" ", "")
+        if self._path_kind is not None:
+            return self._path_kind(completion)
         if self.config.signature == "text":
             return completion.strip()
         if self._signature_factory is not None:  # latex_equations, expressions, minhash, ...
@@ -624,7 +630,7 @@ def _records(questions: Iterable[QuestionState], config: RFTConfig, stats: RFTSt
                     "origin": "original",
                     "model": "",
                     "seed": None,
-                    "signature": equation_signature(qs.reference),
+                    "signature": path_signature(qs.reference),
                 },
             }
         for j, (text, (model, seed, _)) in enumerate(zip(qs.texts, qs.origins), 1):
@@ -635,7 +641,7 @@ def _records(questions: Iterable[QuestionState], config: RFTConfig, stats: RFTSt
                 "answer": qs.answer,
                 "source": "rft",
                 "split": "train",
-                "meta": {"origin": "sampled", "model": model, "seed": seed, "signature": equation_signature(text)},
+                "meta": {"origin": "sampled", "model": model, "seed": seed, "signature": path_signature(text)},
             }
 
 

@@ -1,21 +1,10 @@
 """Reasoning-path signatures for distinct-path dedupe (RFT) and MinHash near-duplicate detection.
 
 A signature maps a solution text to a hashable key; two solutions with equal keys count as the
-same reasoning path. `get_signature(name)` returns one of:
+same reasoning path. `get_signature(name)` returns one of the path-signature kinds of
+`scalemath.answers.paths` ("fallback", "equations", "latex_equations", "expressions", "auto";
+the one definition, re-exported here) or:
 
-- "equations": the RFT paper's key, the list of `<<...>>` calculator annotations with spaces
-  removed (`'|'.join(re.findall(r'<<([^>]*)>>', text)).replace(' ', '')`). Default for GSM8K.
-- "latex_equations": the equations (`=` relations) found in the math spans of a MATH-style
-  solution (`$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`, align-like environments), normalized
-  (spacing, `\\left`/`\\right`, `\\dfrac`, `\\cdot`/`\\times`, ...), in order; with no relation
-  at all, the normalized math spans themselves. The 5000 MATH test solutions get 4962 distinct
-  keys and no empty one (relations alone left 318 empty); "equations" gives them all "".
-- "expressions": the multiset of normalized "expression = value" steps, wherever they come from
-  (annotations, LaTeX, or plain text "3 * 4 = 12"), with commutative operands sorted, so two
-  solutions that do the same computations in another order or as "4*3" instead of "3*4" share
-  a key.
-- "auto": "equations" when the text has `<<..>>` annotations, else "latex_equations" when it has
-  math spans, else "expressions".
 - "minhash": a stateful near-duplicate signature (`MinHashSignature`): each text gets the key of
   the first earlier text whose word n-gram Jaccard similarity is at least `threshold`, else a new
   key. Create one per problem (or share one: keys never collide across problems).
@@ -31,171 +20,22 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 
 import numpy as np
 
-# ---------------------------------------------------------------------------------------------
-# "equations": the RFT paper's signature
-
-_ANNOTATION = re.compile(r"<<([^>]*)>>")
-
-
-def equations_signature(text: str) -> str:
-    """The RFT paper's path key: the `<<...>>` annotations joined by '|', spaces removed."""
-    return "|".join(_ANNOTATION.findall(text)).replace(" ", "")
-
-
-# ---------------------------------------------------------------------------------------------
-# "latex_equations"
-
-_MATH_SPAN = re.compile(
-    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$"
-    r"|\\begin\{(?:align|aligned|equation|eqnarray|gather|multline)\*?\}(.+?)"
-    r"\\end\{(?:align|aligned|equation|eqnarray|gather|multline)\*?\}",
-    re.DOTALL,
+from scalemath.answers.paths import (
+    auto_signature,
+    canonical_expression,
+    equations_signature,
+    expression_steps,
+    expressions_signature,
+    fallback_signature,
+    latex_equations,
+    latex_equations_signature,
+    math_spans,
+    path_signature,
 )
-_LATEX_NOISE = re.compile(r"\\left|\\right|\\[,!;:> ]|\\quad|\\qquad|\\displaystyle|&|\s+")
-_LATEX_SWAPS = (
-    ("\\dfrac", "\\frac"),
-    ("\\tfrac", "\\frac"),
-    ("\\cdot", "*"),
-    ("\\times", "*"),
-    ("\\div", "/"),
-    ("\\ne", "\\neq"),
-    ("\\leq", "\\le"),
-    ("\\geq", "\\ge"),
-    ("−", "-"),
-    ("{,}", ""),
-    ("\\%", "%"),
-)
-_RELATION = re.compile(r"=|\\le|\\ge|\\neq|<|>")
-
-
-def math_spans(text: str) -> list[str]:
-    """The contents of the math spans of a LaTeX text, in order."""
-    return [next(g for g in m.groups() if g is not None) for m in _MATH_SPAN.finditer(text)]
-
-
-def normalize_latex_math(s: str) -> str:
-    """Whitespace, spacing commands, `\\left`/`\\right` and `&` removed; operator spellings unified."""
-    for a, b in _LATEX_SWAPS:
-        s = s.replace(a, b)
-    s = _LATEX_NOISE.sub("", s)
-    return s.rstrip(".,")
-
-
-def latex_equations(text: str) -> list[str]:
-    """The normalized relations (`a = b`, `\\le`, ...) inside the math spans of a text."""
-    out = []
-    for span in math_spans(text):
-        for line in re.split(r"\\\\", span):
-            norm = normalize_latex_math(line)
-            if norm and _RELATION.search(norm):
-                out.append(norm)
-    return out
-
-
-def latex_equations_signature(text: str) -> str:
-    """Path key for MATH-style solutions: their normalized LaTeX relations joined by '|'; a solution
-    with no relation at all is keyed by its normalized math spans (e.g. a chain of expressions)."""
-    eqs = latex_equations(text)
-    if eqs:
-        return "|".join(eqs)
-    return "|".join(n for n in map(normalize_latex_math, math_spans(text)) if n)
-
-
-# ---------------------------------------------------------------------------------------------
-# "expressions": normalized multiset of "expression = value" steps
-
-_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_PLAIN_EQ = re.compile(
-    rf"((?:\(\s*)*\$?{_NUM}%?(?:\s*\)*\s*[-+*/×÷x]\s*(?:\(\s*)*\$?{_NUM}%?)+\s*\)*)\s*=\s*\$?\s*(-?{_NUM})"
-)
-_OPS = {"×": "*", "÷": "/", "−": "-"}
-_TIMES_X = re.compile(r"(?<=[\d)])\s*x\s*(?=[\d($])")
-
-
-def _split_top(s: str, op: str) -> list[str]:
-    """Split s at `op` characters outside brackets/braces."""
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(s):
-        if c in "({[":
-            depth += 1
-        elif c in ")}]":
-            depth -= 1
-        elif c == op and depth == 0 and i > 0:
-            parts.append(s[start:i])
-            start = i + 1
-    parts.append(s[start:])
-    return parts
-
-
-def canonical_expression(expr: str) -> str:
-    """Commutative-normal form of one expression: top-level sums/products get sorted operands."""
-    s = expr.replace(" ", "").replace(",", "").replace("$", "")
-    for a, b in _OPS.items():
-        s = s.replace(a, b)
-    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
-        s = s[1:-1]
-    if "-" not in s[1:] and len(terms := _split_top(s, "+")) > 1:
-        return "+".join(sorted(canonical_expression(t) for t in terms))
-    if "/" not in s and len(factors := _split_top(s, "*")) > 1 and len(_split_top(s, "+")) == 1:
-        return "*".join(sorted(_wrap_sum(canonical_expression(f)) for f in factors))
-    return s
-
-
-def _wrap_sum(s: str) -> str:
-    """Parenthesize a sum/difference that becomes a factor."""
-    return f"({s})" if len(_split_top(s, "+")) > 1 or len(_split_top(s, "-")) > 1 else s
-
-
-def _balanced(s: str) -> bool:
-    depth = 0
-    for c in s:
-        depth += (c in "({[") - (c in ")}]")
-        if depth < 0:
-            return False
-    return depth == 0
-
-
-def expression_steps(text: str) -> list[str]:
-    """The "expression=value" steps of a solution, each in commutative-normal form.
-
-    Sources in order of preference (never double counted): `<<..>>` annotations; else LaTeX
-    relations; else plain-text "a op b = c" arithmetic.
-    """
-    steps: list[str] = []
-    annotations = _ANNOTATION.findall(text)
-    if annotations:
-        pairs = [a.rsplit("=", 1) for a in annotations]
-    else:
-        latex = latex_equations(text)
-        if latex:
-            pairs = [eq.split("=") for eq in latex]
-            pairs = [(p[0], p[-1]) if len(p) >= 2 else (p[0], "") for p in pairs]
-        else:
-            pairs = [(_TIMES_X.sub("*", a), b) for a, b in _PLAIN_EQ.findall(text)]
-    for pair in pairs:
-        lhs, rhs = (pair[0], pair[1]) if len(pair) == 2 else (pair[0], "")
-        steps.append(f"{canonical_expression(lhs)}={rhs.replace(' ', '').replace(',', '')}")
-    return steps
-
-
-def expressions_signature(text: str) -> tuple[tuple[str, int], ...]:
-    """Order-free path key: the multiset of normalized steps, as sorted (step, count) pairs."""
-    return tuple(sorted(Counter(expression_steps(text)).items()))
-
-
-def auto_signature(text: str) -> Hashable:
-    """ "equations" for annotated GSM8K text, "latex_equations" for LaTeX, else "expressions"."""
-    if "<<" in text and _ANNOTATION.search(text):
-        return equations_signature(text)
-    if "$" in text or "\\(" in text or "\\[" in text or "\\begin" in text:
-        return latex_equations_signature(text)
-    return expressions_signature(text)
-
 
 # ---------------------------------------------------------------------------------------------
 # Tokens, n-gram hashes, MinHash
@@ -491,6 +331,7 @@ class MinHashSignature:
 # registry
 
 SIGNATURES: dict[str, Callable[..., Callable[[str], Hashable]]] = {
+    "fallback": lambda: fallback_signature,
     "equations": lambda: equations_signature,
     "latex_equations": lambda: latex_equations_signature,
     "expressions": lambda: expressions_signature,
@@ -535,11 +376,13 @@ __all__ = [
     "equations_signature",
     "expression_steps",
     "expressions_signature",
+    "fallback_signature",
     "get_signature",
     "latex_equations",
     "latex_equations_signature",
     "lsh_params",
     "math_spans",
     "ngram_hashes",
+    "path_signature",
     "tokens",
 ]

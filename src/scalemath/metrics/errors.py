@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from scalemath.answers.calculator import ANNOTATION_RE
+
 ERROR_TYPES = ("calculation", "reasoning", "format")
 
-ANNOTATION = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 # inline arithmetic: maximal runs of numbers, operators, parentheses, "$" and "=" within a line
 _RUN = re.compile(r"[0-9.,+\-*/÷()$= ]+")
 _TIMES_X = re.compile(r"(?<=[\d)])[ ]*[xX×][ ]*(?=[\d(.$])")  # 60 x 2 -> 60 * 2
@@ -199,7 +200,7 @@ def inline_equations(text: str) -> list[tuple[str, str]]:
     "x" ("60 students x 2/3 = 40"), or is glued to a word; a right side glued to a word or "%"
     ("1.2Y", "75%", "x^2", "6:48"). "60 x 2", "\\cdot" and "\\times" are read as products and
     "1 1/2" as a mixed number."""
-    body = ANNOTATION.sub(" ", text).replace("–", "-").replace("−", "-")
+    body = ANNOTATION_RE.sub(" ", text).replace("–", "-").replace("−", "-")
     body = body.replace("\\cdot", " * ").replace("\\times", " * ")
     body = _MIXED.sub(_mixed, _TIMES_X.sub(" * ", body))
     pairs = []
@@ -260,8 +261,8 @@ def arithmetic_slips(text: str, check: Callable[[str], bool | None] | None = Non
 @lru_cache(maxsize=1 << 17)
 def _line_slips(line: str, check: Callable[[str], bool | None]) -> int:
     slips = 0
-    for m in ANNOTATION.finditer(line):
-        if check(f"{m.group(1)}={m.group(2)}") is False:
+    for ann in ANNOTATION_RE.findall(line):
+        if "=" in ann and check(ann) is False:
             slips += 1
     for lhs, rhs in inline_equations(line):
         if pair_holds(lhs, rhs) is False:

@@ -1,32 +1,22 @@
 """Distinct correct reasoning paths per source model, and how the sources overlap.
 
-The RFT paper counts a correct completion as a new reasoning path when its *equation list* (the
-calculator annotations `<<...>>`, in order) has not been seen for that question; pooling several
-models' samples adds paths that no single model finds. `path_signature` is that equation list
-(without spaces); completions with no annotations fall back to their inline equations.
-(methods/rft_core.py owns the dedupe used for training; this is the counting view for reports.)
+The RFT paper counts a correct completion as a new reasoning path when its path signature has not
+been seen for that question; pooling several models' samples adds paths that no single model
+finds. The signature is `scalemath.answers.paths.path_signature` (the one definition, also used by
+the RFT collector and the budgeted sampler); this module is the counting view for reports.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from scalemath.metrics.errors import inline_equations
+from scalemath.answers.paths import path_signature
 
-_ANNOT_INNER = re.compile(r"<<([^<>]*=[^<>]*)>>")
-
-
-def path_signature(completion: str) -> str:
-    """The equation list of a completion, e.g. "48/2=24|48+24=72"."""
-    eqs = _ANNOT_INNER.findall(completion or "")
-    if not eqs:
-        eqs = [f"{a}={b}" for a, b in inline_equations(completion or "")]
-    return "|".join(eqs).replace(" ", "")
+__all__ = ["distinct_paths", "path_signature"]
 
 
 def distinct_paths(
@@ -45,7 +35,7 @@ def distinct_paths(
     q, tc, sc = np.asarray(qid)[ok], np.asarray(text_code)[ok], src_code[ok]
     # one signature per distinct text, coded
     used = np.unique(tc)
-    sig_codes: dict[str, int] = {}
+    sig_codes: dict[Any, int] = {}
     code_of_text = np.full(len(texts), -1, dtype=np.int64)
     for t in used:
         code_of_text[t] = sig_codes.setdefault(path_signature(texts[t]), len(sig_codes))

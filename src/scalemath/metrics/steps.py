@@ -14,24 +14,22 @@ PassRatio@N (the fraction of a question's samples that are right).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
+from scalemath.answers.calculator import ANNOTATION_RE
 from scalemath.metrics.bootstrap import RatioBlock, bootstrap_ratios
 from scalemath.metrics.table import MISSING, SampleTable
 
 T = TypeVar("T")
 
-_ANNOT = re.compile(r"<<[^<>]*>>")
-
 
 def count_steps(solution: str) -> int:
     """Reasoning steps of a reference solution: its calculator annotations when it has any
     (GSM8K), else its non-empty lines, not counting a final "#### answer" line."""
-    n = len(_ANNOT.findall(solution or ""))
+    n = len(ANNOTATION_RE.findall(solution or ""))
     if n:
         return n
     lines = [ln for ln in (solution or "").splitlines() if ln.strip() and not ln.strip().startswith("####")]

@@ -8,30 +8,21 @@ retires the questions that reached `m` distinct correct paths. Because samples a
 and seeded per index, a budgeted run killed at any point and restarted ends with exactly the
 samples of an uninterrupted run.
 
-A path's signature (`equation_signature`) is the ordered list of its <<...>> calculator
-annotations with spaces removed (the RFT paper's "equation list"); a completion without
-annotations falls back to its whitespace-free text. Pass `signature=` to use another.
+A path's signature is `scalemath.answers.paths.path_signature` (the one definition: the RFT
+paper's annotation list, else the plain-text steps, LaTeX relations or whitespace-free text), the
+same that RFT and `scalemath metrics` count. Pass `signature=` to use another.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalemath.answers.paths import path_signature
 from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.store import DrawStats, SampleRequest, SampleStore, draw, group_key
-
-_ANNOTATION = re.compile(r"<<([^<>]*)>>")
-_SPACE = re.compile(r"\s+")
-
-
-def equation_signature(text: str) -> str:
-    """Ordered <<...>> annotations, spaces removed, joined by '|' (else the whitespace-free text)."""
-    eqs = [_SPACE.sub("", e) for e in _ANNOTATION.findall(text)]
-    return "|".join(eqs) if eqs else _SPACE.sub("", text)
 
 
 @dataclass
@@ -56,7 +47,7 @@ class QuestionState:
     key: str
     samples: int = 0  # stored samples graded so far
     correct: int = 0  # correct ones among them
-    paths: set[str] = field(default_factory=set)  # signatures of the correct ones
+    paths: set[Hashable] = field(default_factory=set)  # signatures of the correct ones
     done: str = ""  # "" (sampling), "paths" (reached m), "k_max", or "errors" (the
     # engine failed some of its samples up to k_max; a rerun retries)
     seen: set[int] = field(default_factory=set, repr=False)  # graded sample indices
@@ -93,7 +84,7 @@ def budgeted_draw(
     params: SamplingParams,
     is_correct: Callable[[SampleRequest, str], bool],
     config: BudgetConfig | None = None,
-    signature: Callable[[str], str] = equation_signature,
+    signature: Callable[[str], Hashable] = path_signature,
     on_round: Callable[[int, list[QuestionState]], None] | None = None,
 ) -> BudgetResult:
     """Sample each request until it has `config.m` distinct correct paths or `config.k_max` samples.
@@ -114,7 +105,7 @@ def _budgeted_draw(
     params: SamplingParams,
     is_correct: Callable[[SampleRequest, str], bool],
     config: BudgetConfig,
-    signature: Callable[[str], str],
+    signature: Callable[[str], Hashable],
     on_round: Callable[[int, list[QuestionState]], None] | None,
 ) -> BudgetResult:
     t0 = time.perf_counter()
