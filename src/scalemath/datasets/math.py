@@ -8,42 +8,31 @@ MATH-500: `{"problem", "solution", "answer", "subject", "level", "unique_id"}`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from scalemath.answers.extract import last_boxed as extract_last_boxed
 from scalemath.answers.extract import matching_brace
 from scalemath.datasets.base import infer_split, make_id, parse_level, text_field
 from scalemath.records import Problem, iter_jsonl_numbered
 
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-
-
-def _braced(text: str, start: int) -> tuple[str, int] | None:
-    """Content of the brace group opening at text[start] == "{" and the index after it."""
-    end = matching_brace(text, start)
-    return None if end < 0 else (text[start + 1 : end], end + 1)
-
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last outermost `\\boxed{...}` / `\\fbox{...}` (also `\\boxed 5`), else None."""
-    found: str | None = None
-    end = 0
-    for m in _BOX_RE.finditer(text):
-        if m.start() < end:
-            continue  # nested inside the previous box
-        i = m.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            got = _braced(text, i)
-            if got is None:
-                continue
-            found, end = got[0].strip(), got[1]
-        elif i > m.end():  # "\boxed 5": up to the next space or $
-            tok = re.match(r"[^\s$]+", text[i:])
-            if tok:
-                found, end = tok.group(0), i + tok.end()
+    """The answer of a MATH reference solution: `answers.extract.last_boxed` (the last outermost
+    `\\boxed{...}` / `\\fbox{...}`, also `\\boxed 5`), except that an unclosed last box is no
+    answer (a reference solution is not cut-off model output)."""
+    found = extract_last_boxed(text)
+    if found is None:
+        return None
+    body = text.rstrip()
+    if found and body.endswith(found):  # the box may run to the end of the text: is it closed?
+        j = len(body) - len(found) - 1
+        while j >= 0 and body[j].isspace():
+            j -= 1
+        if j >= 0 and body[j] == "{" and matching_brace(text, j) < 0:
+            return None
+    elif not found and body.endswith("{") and matching_brace(text, len(body) - 1) < 0:
+        return None
     return found
 
 
