@@ -7,8 +7,8 @@
   its right side (up to the rounding the right side's decimals allow);
 - reasoning: an answer was given and is wrong although every checkable piece of arithmetic holds.
 
-Inline arithmetic is evaluated by a small AST walker (numbers, + - * / // % **, parentheses,
-bounded powers) that also accepts ×, ÷, `$` and thousands commas; nothing is ever `eval`ed.
+Inline arithmetic is read (×, ÷, `$` and thousands commas accepted) and evaluated by the one safe
+evaluator, `scalemath.answers.calculator.evaluate`; nothing is ever `eval`ed.
 Calculator annotations are judged by `scalemath.answers.calculator.check_annotation`, the same
 rule RFT uses to reject paths (see `annotation_checker`).
 A finer taxonomy through a judge LLM is `metrics.judge` (`scalemath judge`).
@@ -16,9 +16,7 @@ A finer taxonomy through a judge LLM is `metrics.judge` (`scalemath judge`).
 
 from __future__ import annotations
 
-import ast
 import itertools
-import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from scalemath.answers.calculator import ANNOTATION_RE
+from scalemath.answers.calculator import ANNOTATION_RE, CalculatorError
+from scalemath.answers.calculator import evaluate as calculator_evaluate
 
 ERROR_TYPES = ("calculation", "reasoning", "format")
 
@@ -38,20 +37,10 @@ _MIXED = re.compile(r"(?<![\d./])(\d+)[ ]+(\d+)/(\d+)(?![\d.])")  # 1 1/2 -> (1+
 _LONE_X = re.compile(r"(?:^|\s)[xX×]\s*$")
 _AND_FRACTION = re.compile(r"\s*and\s*\(?\d+\s*/\s*\d")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_OPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
 _MAX_ABS = 1e18
 _NOT_ARITH = re.compile(r"[^0-9.+\-*/()%]")
 _LEADING_ZEROS = re.compile(r"(?<![0-9.])0+(?=[0-9])")
 _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
-_BINARY = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([-+*/])(\d+(?:\.\d*)?|\.\d+)")
 _HAS_OP = re.compile(r"[0-9)]\s*[-+*/×÷]\s*[-(0-9.$]")
 _SPACED_NUMBERS = re.compile(r"\d\.?\s+\.?\d")
 _SPACED_SLASH = re.compile(r"\s/|/\s")
@@ -62,35 +51,6 @@ def _ambiguous(expr: str) -> bool:
     "3. 1200"), or several divisions some of them spaced ("60 / 3/4" means 60 / (3/4))."""
     e = expr.replace("$", "")
     return bool(_SPACED_NUMBERS.search(e)) or (e.count("/") >= 2 and bool(_SPACED_SLASH.search(e)))
-
-
-_BIN_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-
-
-class _Unsafe(ValueError):
-    pass
-
-
-def _walk(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _walk(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        v = _walk(node.operand)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        a, b = _walk(node.left), _walk(node.right)
-        if isinstance(node.op, ast.Pow) and (abs(b) > 64 or abs(a) > 1e6):
-            raise _Unsafe("power too large")
-        try:
-            v = _OPS[type(node.op)](a, b)
-        except (ZeroDivisionError, OverflowError, ValueError):
-            raise _Unsafe("undefined") from None
-        if isinstance(v, complex) or abs(v) > _MAX_ABS:
-            raise _Unsafe("out of range")
-        return float(v)
-    raise _Unsafe(f"not arithmetic: {type(node).__name__}")
 
 
 def clean_number_text(text: str) -> str:
@@ -107,17 +67,12 @@ def evaluate(expr: str) -> float | None:
     s = clean_number_text(expr)
     if not s or len(s) > 200 or _NOT_ARITH.search(s):
         return None
-    m = _BINARY.fullmatch(s)
-    if m:  # the common "a op b" without the AST
-        b = float(m.group(3))
-        if m.group(2) == "/" and b == 0:
-            return None
-        return _BIN_OPS[m.group(2)](float(m.group(1)), b)
     s = _LEADING_ZEROS.sub("", s)  # "05" is not a Python literal
     try:
-        return _walk(ast.parse(s, mode="eval"))
-    except (SyntaxError, _Unsafe, RecursionError, ValueError):
+        v = float(calculator_evaluate(s))
+    except (CalculatorError, OverflowError):
         return None
+    return v if abs(v) <= _MAX_ABS else None  # NaN and inf fail the comparison too
 
 
 def parse_number(text: str) -> tuple[float, int] | None:
