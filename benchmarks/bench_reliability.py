@@ -383,7 +383,7 @@ def _prepare(work: Path) -> str:
             [
                 sys.executable,
                 "-c",
-                "import sys; from scalemath.sampling.tiny_random import save_tiny_llama; save_tiny_llama(sys.argv[1])",
+                "import sys; from scalemath.testing.tiny_random import save_tiny_llama; save_tiny_llama(sys.argv[1])",
                 str(model),
             ],
             check=True,

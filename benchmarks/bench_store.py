@@ -31,7 +31,7 @@ from pathlib import Path
 
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.store import SampleRequest, SampleStore, draw
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=0.8, max_tokens=64, seed=7)
 

@@ -3,7 +3,7 @@ import pytest
 from scalemath.sampling.budget import BudgetConfig, budgeted_draw, equation_signature
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.store import SampleRequest, SampleStore
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=1.0, max_tokens=64, seed=11)
 

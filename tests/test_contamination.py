@@ -173,7 +173,7 @@ def test_prepare_data_drops_and_reports_test_questions(tmp_path, test_file):
 
 def test_cli_train_reports_and_drops_test_questions(tmp_path, test_file):
     pytest.importorskip("torch")
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     model = save_tiny_llama(tmp_path / "tiny")
     data = tmp_path / "train.jsonl"

@@ -27,7 +27,7 @@ from scalemath.sampling.store import (
     holds_writer_lock,
     writer_lock,
 )
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 PARAMS = SamplingParams(temperature=0.8, max_tokens=32, seed=3)
@@ -54,7 +54,7 @@ CHILD = """
 import sys
 from scalemath.sampling.store import SampleRequest, SampleStore, draw
 from scalemath.sampling.engine import SamplingParams
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 reqs = [SampleRequest(prompt=f"Q: {i} + {i}?\\nA:", problem_id=f"p{i}", question=f"{i} + {i}?",
                       answer=str(2 * i)) for i in range(int(sys.argv[2]))]
 eng = FakeEngine(latency_per_call=0.004)

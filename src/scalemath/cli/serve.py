@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
 
         eng: Engine
         if model == "fake" or engine == "fake":
-            from scalemath.serve.fake import FakeEngine
+            from scalemath.testing.fake_engine import FakeEngine
 
             eng = FakeEngine(model_id=served_model_name or "fake")
         elif engine == "hf":

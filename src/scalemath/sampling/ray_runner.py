@@ -77,10 +77,10 @@ class EngineSpec:
             from scalemath.sampling.openai_engine import OpenAIEngine
 
             return OpenAIEngine(model=self.model, **self.options)
-        if self.kind == "fake":
-            from scalemath.serve.fake import FakeEngine
+        if self.kind == "fake":  # the test double, registered by name (scalemath.testing sits above)
+            from scalemath.sampling import load_engine
 
-            return FakeEngine(model_id=self.model, **self.options)
+            return load_engine("fake", self.model, **self.options)
         raise ValueError(f"unknown engine kind {self.kind!r}; use hf, vllm, openai or fake")
 
 
