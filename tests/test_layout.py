@@ -281,3 +281,18 @@ def test_the_checks_see_the_package():
     assert "scalemath.methods.rft_core" in g["scalemath.methods.rft_files"]
     assert "scalemath.methods.rft_files" in g["scalemath.methods.rft"]
     assert "scalemath.scaling.fit_table" in g["scalemath.report.html"]
+
+
+def test_the_library_runs_no_cli_command_in_a_child_process():
+    """What a command does is a library function: the teacher demo calls the augment stages
+    (`methods.augment.stage`) instead of running `python -m scalemath.cli augment`. Only the
+    served teacher's own process (`teacher.serve_process`: a server is a process) starts the CLI."""
+    allowed = {"scalemath.teacher.serve_process"}
+    bad = []
+    for mod, path in MODULES.items():
+        if mod.startswith("scalemath.cli") or mod in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "scalemath.cli" in node.value:
+                bad.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}")
+    assert not bad, "\n".join(bad)
