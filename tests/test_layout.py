@@ -296,3 +296,14 @@ def test_the_library_runs_no_cli_command_in_a_child_process():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "scalemath.cli" in node.value:
                 bad.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}")
     assert not bad, "\n".join(bad)
+
+
+def test_module_docstrings_say_what_the_module_is_for_briefly():
+    """A module docstring is a few lines (what the module is for); how it works in full lives in
+    docs/modules.md."""
+    long = []
+    for path in MODULES.values():
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")), clean=True)
+        if doc and len(doc.splitlines()) >= 20:
+            long.append(f"{path.relative_to(SRC)}: {len(doc.splitlines())} lines")
+    assert not long, "\n".join(long)

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 # torch's OpenMP threads busy-wait between parallel regions by default; on a CPU shared with other
-# processes that makes 2 threads several times slower than 1 (measured: 0.7k vs 2.7k tok/s). Passive
+# processes that makes 2 threads several times slower than 1 (docs/modules.md, `scalemath`). Passive
 # waiting removes the collapse. Only effective if set before torch is first imported (hence here,
 # at the package root); a user's own setting wins.
 # OMP_PASSIVE is False when torch was loaded before scalemath without a passive policy (then

@@ -1,27 +1,6 @@
 """Decontamination of training data against test sets: n-gram overlap and MinHash near-duplicates.
 
-Two detectors, both on by default:
-
-- **n-gram overlap** (GPT-3 / lm-eval-harness style): lower-cased word tokens, punctuation dropped;
-  a training text that shares any word 13-gram with a test question is contaminated. Test
-  n-grams found in more than `max_ngram_docs` test questions are boilerplate and ignored.
-- **MinHash near-duplicates**: word 3-grams of the *numbers-masked* question (digits and number
-  words become one token), so a test question with its numbers swapped is an exact duplicate and a
-  clause-reordered one keeps most of its shingles. LSH (tuned below the threshold for recall) finds
-  candidates; each is then verified with the exact Jaccard similarity of the shingle sets, so
-  nothing is removed on an estimate alone. Texts with fewer than `min_tokens` tokens (e.g. "Compute
-  $\\dbinom{8}{4}$.") are too generic for a masked comparison and are only matched exactly
-  (numbers kept) — reason "exact".
-
-Why 3-grams (not 5): on GSM8K test paraphrased by number swaps + clause reordering, the 1st
-percentile of the masked Jaccard with the original is 0.63 for 3-grams, 0.48 for 4-grams and 0.35
-for 5-grams, while GSM8K train questions reach >= 0.5 against a test question only 4 times in 7473
-with either (and those are genuine near-copies); see `benchmarks/bench_decontam.py`.
-
-`Decontaminator.check(record)` says why a record is contaminated (a `Contamination`) or returns
-None; `decontaminate(records, ...)` filters a stream and fills a `DecontamReport` (what was removed
-and why, JSON-ready). Checks of one question are cached, so the n answers of one augmented question
-cost one MinHash.
+How it works, in full: docs/modules.md (`scalemath.methods.decontaminate`).
 """
 
 from __future__ import annotations

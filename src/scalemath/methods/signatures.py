@@ -1,29 +1,6 @@
 """Reasoning-path signatures for distinct-path dedupe (RFT) and MinHash near-duplicate detection.
 
-A signature maps a solution text to a hashable key; two solutions with equal keys count as the
-same reasoning path. `get_signature(name)` returns one of:
-
-- "equations": the RFT paper's key, the list of `<<...>>` calculator annotations with spaces
-  removed (`'|'.join(re.findall(r'<<([^>]*)>>', text)).replace(' ', '')`). Default for GSM8K.
-- "latex_equations": the equations (`=` relations) found in the math spans of a MATH-style
-  solution (`$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`, align-like environments), normalized
-  (spacing, `\\left`/`\\right`, `\\dfrac`, `\\cdot`/`\\times`, ...), in order; with no relation
-  at all, the normalized math spans themselves. The 5000 MATH test solutions get 4962 distinct
-  keys and no empty one (relations alone left 318 empty); "equations" gives them all "".
-- "expressions": the multiset of normalized "expression = value" steps, wherever they come from
-  (annotations, LaTeX, or plain text "3 * 4 = 12"), with commutative operands sorted, so two
-  solutions that do the same computations in another order or as "4*3" instead of "3*4" share
-  a key.
-- "auto": "equations" when the text has `<<..>>` annotations, else "latex_equations" when it has
-  math spans, else "expressions".
-- "minhash": a stateful near-duplicate signature (`MinHashSignature`): each text gets the key of
-  the first earlier text whose word n-gram Jaccard similarity is at least `threshold`, else a new
-  key. Create one per problem (or share one: keys never collide across problems).
-
-MinHash here is our own numpy implementation (see `MinHasher`): words are hashed once (cached),
-n-gram hashes and all permutations are vectorized, so one text costs a few numpy calls instead of
-one Python hash call per shingle and permutation; `benchmarks/bench_augment.py` compares it with
-`datasketch` when that package is installed.
+How it works, in full: docs/modules.md (`scalemath.methods.signatures`).
 """
 
 from __future__ import annotations

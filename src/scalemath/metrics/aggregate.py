@@ -1,24 +1,7 @@
-"""Accuracy figures over a graded sample store, vectorized, with bootstrap intervals.
+"""Accuracy figures over a graded sample store (greedy, unbiased pass@k, Pass@N, PassRatio@N,
+maj@k, Pass@n curves), vectorized, with bootstrap intervals.
 
-Definitions (per question with N graded samples of which c are correct; figures are means over
-questions, intervals are percentile bootstrap intervals over questions):
-
-- greedy: correctness of the question's greedy sample (temperature == 0; the lowest
-  sample_index if there are several). Sampled figures below use the non-greedy samples; a store
-  with only greedy samples uses those.
-- pass@k (k <= N): the unbiased estimator of Chen et al. (2021),
-  1 - C(N-c, k) / C(N, k), computed in product form 1 - prod_{i=N-c+1}^{N} (1 - k/i)
-  (here through prefix sums of log1p(-k/i)); questions with N < k are left out of pass@k.
-- Pass@N: mean of min(c, 1), as the RFT / Xwin-Math papers define it (any of the N correct).
-- PassRatio@N: mean of c / N (Xwin-Math), the expected accuracy of one sample.
-- maj@k: majority vote over the extracted answers (normalized by `scalemath.answers.normalize`)
-  of the first k samples (by
-  sample_index); samples without an answer do not vote; a tie goes to the answer that appeared
-  first; no votes counts as wrong; questions with N < k are left out. The vote is correct when the
-  winning answer's first sample is graded correct.
-- sample_acc: pooled accuracy of all sampled samples (weights questions by their N).
-- curve (Pass@n / PassRatio@n vs n): the same two figures using only each question's first n
-  samples, over questions with at least n samples.
+How it works, in full: docs/modules.md (`scalemath.metrics.aggregate`).
 """
 
 from __future__ import annotations

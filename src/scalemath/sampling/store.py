@@ -1,48 +1,7 @@
-"""A resumable, incremental sample store.
+"""A resumable, incremental sample store: samples keyed by (model, prompt, params, index) in
+append-only shards, so an interrupted or concurrent run draws only what is missing.
 
-Every sample is keyed by (model, rendered prompt, sampling params, sample index); the first three
-form the *group key* (`group_key`), so a sample is `(group_key, sample_index)`. The base seed is part
-of the params (a different base seed is a different draw); the per-sample seed is not, because it is
-derived from (base seed, prompt, index).
-
-On disk (`root/`):
-
-    shards/<time_ns>-<pid>-<rand>.jsonl|.parquet   append-only, each written whole and atomically
-    tmp/                                           partial files (a shard is renamed out when complete)
-    manifest.json                                  summary (shards, counts), rebuilt on every open
-    writer.lock                                    the writer lock (flock); names its holder
-
-A shard becomes visible only complete (write to tmp/, fsync, rename, fsync the folder), so a run
-killed at any moment (SIGKILL included) loses at most the batch it was drawing and never leaves a
-half shard. The shard scan, not the manifest, is the truth: a kill between a shard's rename and the
-manifest update loses nothing. Loading keeps the first copy of a (key, index) and counts any later
-copy in `stats.duplicates`; `write` skips samples the store already holds, so a resumed run never
-writes duplicates.
-
-Small shards are merged by `compact` (automatically once `compact_every` small shards exist). A
-merged shard names the shards it replaces in its header; it becomes visible before they are
-deleted, and an open that finds both deletes the replaced ones, so a kill mid-compaction loses and
-duplicates nothing. Shards holding a second copy of a sample (left by writers that raced before
-the lock existed) are rewritten without it the next time a writer takes the store.
-
-One writer at a time: `draw`, `budgeted_draw` and the Ray driver hold the store's writer lock
-(`SampleStore.writer()`: an exclusive `flock` on `writer.lock`, released by the kernel when the
-process dies, SIGKILL included) from the moment they read what is missing until their last shard
-is written. A second writer *waits* for the lock (printing who holds it), then re-reads the store
-and draws only what is still missing — so two `scalemath sample --store DIR` runs started together
-draw every sample once and export the same file; `lock_timeout` turns the wait into a clear error
-(`StoreLockedError`). Waiting was chosen over failing (a script that starts two runs still gets
-both results) and over claims per group (a claim left by a killed writer would need expiry rules,
-and group-level parallelism across processes is what the Ray runner already provides, through one
-driver that holds the lock while its replicas write). Readers (`iter_records`, `export_jsonl`)
-take no lock and see complete shards only.
-
-Typical use (`draw` does this for any Engine):
-
-    store = SampleStore("runs/samples")
-    todo = store.missing(engine.model_id, params, requests, k=100)  # only what is not there yet
-    ... generate ... ; store.write(records)                        # one atomic shard per batch
-    store.export_jsonl("samples.jsonl")
+How it works, in full: docs/modules.md (`scalemath.sampling.store`).
 """
 
 from __future__ import annotations

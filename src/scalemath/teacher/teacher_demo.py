@@ -1,25 +1,8 @@
 """The teacher demo: a real instruction-tuned model drives the augmentation pipeline over HTTP.
+`run_teacher_demo` serves the teacher, runs the augment query, respond and synth stages against it
+and counts every output.
 
-`run_teacher_demo` starts `scalemath serve` with the teacher (SmolLM2-135M-Instruct by default,
-prepared offline by `prepare_smollm2`) on a free loopback port, then runs the stages of the
-`scalemath augment` commands (`methods.augment.stage`) against it over HTTP, in chat mode, all
-sharing one teacher cache:
-
-1. `scalemath augment query`: MuggleMath rewrites of a few seed questions (procedural
-   GSM8K-format problems, or a GSM8K-format file);
-2. `scalemath augment respond`: n chain-of-thought answers per new question, kept by majority
-   vote (the seed questions stand in when query kept none);
-3. `scalemath augment synth`: Xwin-Math create -> verify -> answer from the seeds.
-
-Every output goes through decontamination (against GSM8K test when it is on disk, else a held-out
-procedural test split) and dedupe. A 135M model writes poor questions and answers: the point is
-that every malformed output is counted, by reason, and the counts add up (`summary["checks"]`).
-The summary (JSON-ready; also written to OUT/summary.json) has, per stage: what was requested,
-parsed, rejected by reason, kept by the filter, removed by decontamination and dedupe, written,
-and the teacher's token usage; `print_summary` shows it as tables.
-
-With `url` set, no server is started: the demo runs against that OpenAI-compatible server
-(vLLM, a hosted API; the key comes from $SCALEMATH_TEACHER_KEY or $OPENAI_API_KEY).
+How it works, in full: docs/modules.md (`scalemath.teacher.teacher_demo`).
 """
 
 from __future__ import annotations
