@@ -4,7 +4,8 @@ aiohttp = pytest.importorskip("aiohttp")
 
 from scalemath.sampling.engine import SamplingParams, sample_seed
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.sampling.store import SampleRequest, SampleStore, draw
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
 from scalemath.serve.server import ServerConfig, ServerThread
 from scalemath.testing.fake_engine import FakeEngine
 

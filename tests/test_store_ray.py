@@ -4,7 +4,8 @@ import pytest
 
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.ray_runner import EngineSpec, _SampleWorker, ray_draw
-from scalemath.sampling.store import SampleRequest, SampleStore, draw
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
 
 
 def contents(store):

@@ -60,7 +60,7 @@ def _output(
     price_out: float,
 ) -> Output:
     """The stage's Output; a missing test set is a bad --against."""
-    from scalemath.methods.decontaminate import build_decontaminator
+    from scalemath.methods.contamination import build_decontaminator
 
     decon = None
     if decontaminate:

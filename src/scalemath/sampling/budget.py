@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalemath.sampling.engine import Engine, SamplingParams
-from scalemath.sampling.store import DrawStats, SampleRequest, SampleStore, draw, group_key
+from scalemath.sampling.store import SampleRequest, SampleStore, group_key
+from scalemath.sampling.store_draw import DrawStats, draw
 
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _SPACE = re.compile(r"\s+")

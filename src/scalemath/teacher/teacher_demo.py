@@ -140,7 +140,7 @@ def resolve_against(cfg: TeacherDemoConfig, out: Path) -> list[str]:
     test split written to OUT/test_procedural.jsonl."""
     if cfg.against:
         return list(cfg.against)
-    from scalemath.methods.decontaminate import load_test_set
+    from scalemath.methods.contamination import load_test_set
 
     try:
         load_test_set("gsm8k", cfg.data_dir)
@@ -178,7 +178,7 @@ def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None =
 def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
     from scalemath.datasets import load_problems
     from scalemath.methods.augment.stage import Output, make_teacher, run_query, run_respond, run_synth
-    from scalemath.methods.decontaminate import build_decontaminator
+    from scalemath.methods.contamination import build_decontaminator
     from scalemath.records import write_jsonl
 
     query_cfg, respond_cfg, synth_cfg = stage_configs(cfg)

@@ -47,7 +47,7 @@ class Output:
 
     Args:
         out: the output JSONL.
-        decon: a `Decontaminator` (`methods.decontaminate.build_decontaminator`); None: no
+        decon: a `Decontaminator` (`methods.contamination.build_decontaminator`); None: no
             decontamination (a choice the report records).
         signature: path signature for distinct-path dedupe of answers ("" off).
         question_threshold: drop questions near-duplicating an earlier one (Jaccard; 0 off).
