@@ -10,7 +10,7 @@ its own process (vLLM's default), and for each KV-cache block size of `--vllm-bl
 times are printed apart and not in the rates; each engine gets one warm-up call first.
 
 The model is `--model DIR`, else `runs/demo/sft` when a demo run left one, else a tiny SFT model
-trained here in ~30 s (`scalemath.training.quick`, cached under runs/bench_engines/). Needs vLLM:
+trained here in ~30 s (`scalemath.testing.quick`, cached under runs/bench_engines/). Needs vLLM:
 run it with the interpreter of .venv-vllm (scripts/setup.sh makes it):
     VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python benchmarks/bench_engines.py [--model DIR]
 """
@@ -31,7 +31,7 @@ def find_model(arg: str | None) -> Path:
     demo = Path("runs/demo/sft")
     if (demo / "config.json").exists():
         return demo
-    from scalemath.training.quick import quick_sft_model
+    from scalemath.testing.quick import quick_sft_model
 
     print("building the tiny SFT model (runs/bench_engines/quick, ~30 s, cached)...", flush=True)
     return quick_sft_model("runs/bench_engines/quick")
@@ -117,7 +117,7 @@ def main() -> None:
     from scalemath.sampling.engine import SamplingParams
     from scalemath.sampling.hf import HFEngine
     from scalemath.sampling.vllm_engine import VLLMEngine
-    from scalemath.training.quick import quick_problems
+    from scalemath.testing.quick import quick_problems
 
     model = find_model(args.model)
     if args.random:

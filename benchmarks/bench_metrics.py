@@ -24,9 +24,9 @@ import numpy as np
 
 from scalemath.metrics.aggregate import MetricsConfig, summarize
 from scalemath.metrics.steps import steps_analysis
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.metrics.table import load_samples
 from scalemath.records import write_jsonl
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 def write_store(path: Path, questions: int, samples: int) -> int:

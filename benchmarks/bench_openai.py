@@ -19,8 +19,8 @@ import time
 
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.serve.fake import FakeEngine
 from scalemath.serve.server import ServerConfig, ServerThread
+from scalemath.testing.fake_engine import FakeEngine
 
 
 def rss_mb() -> float:

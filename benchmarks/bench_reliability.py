@@ -383,7 +383,7 @@ def _prepare(work: Path) -> str:
             [
                 sys.executable,
                 "-c",
-                "import sys; from scalemath.sampling.tiny_random import save_tiny_llama; save_tiny_llama(sys.argv[1])",
+                "import sys; from scalemath.testing.tiny_random import save_tiny_llama; save_tiny_llama(sys.argv[1])",
                 str(model),
             ],
             check=True,
@@ -675,7 +675,7 @@ def contamination(args: argparse.Namespace) -> list[dict[str, Any]]:
         print("contamination: /work/shared/data not found (SCALEMATH_SHARED_DATA): skipped")
         return []
     from scalemath.datasets import load_problems
-    from scalemath.methods.decontaminate import TrainingDataCheck, check_training_records
+    from scalemath.methods.contamination import TrainingDataCheck, check_training_records
 
     train = list(load_problems(data / "gsm8k" / "train.jsonl"))
     test = list(load_problems(data / "gsm8k" / "test.jsonl"))

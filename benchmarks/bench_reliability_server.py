@@ -218,7 +218,7 @@ def server_rows(model: str | None = None) -> list[dict]:
     """One row per hostile request (open server) and per key case (server with --api-key)."""
     tmp = None
     if model is None:
-        from scalemath.sampling.tiny_random import save_tiny_llama
+        from scalemath.testing.tiny_random import save_tiny_llama
 
         tmp = tempfile.TemporaryDirectory()
         model = str(save_tiny_llama(Path(tmp.name) / "tiny"))

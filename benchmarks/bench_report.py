@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.records import write_jsonl
 from scalemath.report.html import ReportConfig, build_report
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 def make_run(root: Path, questions: int, samples: int, store: Path | None) -> None:

@@ -59,7 +59,7 @@ def main() -> None:
 
     from scalemath.sampling.engine import SamplingParams
     from scalemath.sampling.hf import HFEngine
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint dir (default: a random ~2M-param Llama)")

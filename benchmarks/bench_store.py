@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 from scalemath.sampling.engine import SamplingParams
-from scalemath.sampling.store import SampleRequest, SampleStore, draw
-from scalemath.serve.fake import FakeEngine
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=0.8, max_tokens=64, seed=7)
 
@@ -65,7 +66,7 @@ def child(root: str, log: str, n_prompts: int, k: int, latency: float) -> None:
 
 def on_disk_copies(root: Path) -> int:
     """Raw record count over all shards (duplicates included)."""
-    from scalemath.sampling.store import _read_shard_keys
+    from scalemath.sampling.store_shards import _read_shard_keys
 
     return sum(1 for p in (root / "shards").iterdir() for _ in _read_shard_keys(p))
 

@@ -25,8 +25,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def quick_sft(tmp_path_factory):
-    """A tiny trained SFT checkpoint (`scalemath.training.quick`, ~30 s), built once per session."""
-    from scalemath.training.quick import quick_sft_model
+    """A tiny trained SFT checkpoint (`scalemath.testing.quick`, ~30 s), built once per session."""
+    from scalemath.testing.quick import quick_sft_model
 
     return quick_sft_model(tmp_path_factory.mktemp("quick"))
 

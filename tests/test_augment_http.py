@@ -42,7 +42,7 @@ SEEDS = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from scalemath.sampling.hf import HFEngine
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     path = str(save_tiny_llama(tmp_path_factory.mktemp("teacher")))
     hf = HFEngine(path, device="cpu", threads=1, batch_size=32)

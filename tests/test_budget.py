@@ -4,7 +4,7 @@ from scalemath.answers.paths import path_signature as equation_signature
 from scalemath.sampling.budget import BudgetConfig, budgeted_draw
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.store import SampleRequest, SampleStore
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=1.0, max_tokens=64, seed=11)
 

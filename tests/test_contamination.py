@@ -18,14 +18,8 @@ from typer.testing import CliRunner
 
 from scalemath.cli import app
 from scalemath.datasets.procedural import generate
-from scalemath.methods.decontaminate import (
-    FINGERPRINTS,
-    Decontaminator,
-    Fingerprints,
-    TrainingDataCheck,
-    check_training_records,
-    packaged_fingerprints,
-)
+from scalemath.methods.contamination import TrainingDataCheck, check_training_records, packaged_fingerprints
+from scalemath.methods.decontaminate import FINGERPRINTS, Decontaminator, Fingerprints
 from scalemath.methods.rft import DEFAULT_MAX_CHARS, RFTConfig, collect, collect_files
 from scalemath.records import Problem, RecordError, write_jsonl
 from scalemath.training.data import prepare_data
@@ -173,7 +167,7 @@ def test_prepare_data_drops_and_reports_test_questions(tmp_path, test_file):
 
 def test_cli_train_reports_and_drops_test_questions(tmp_path, test_file):
     pytest.importorskip("torch")
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     model = save_tiny_llama(tmp_path / "tiny")
     data = tmp_path / "train.jsonl"

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate, load_test_set
+from scalemath.methods.contamination import load_test_set
+from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate
 from scalemath.records import Problem, write_jsonl
 
 TEST = [

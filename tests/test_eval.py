@@ -7,10 +7,10 @@ import torch
 from typer.testing import CliRunner
 
 from scalemath.cli import app
+from scalemath.metrics.evaluate import evaluate, metrics_from_samples
 from scalemath.records import Problem, Sample, read_samples, write_jsonl
 from scalemath.sampling import Completion
-from scalemath.sampling.evaluate import evaluate, metrics_from_samples
-from scalemath.sampling.tiny_random import save_tiny_llama
+from scalemath.testing.tiny_random import save_tiny_llama
 
 PROBLEMS = [
     Problem(id="p0", question="Q zero", answer="10"),

@@ -1,10 +1,17 @@
-"""The package's layering, checked on the source (ast; nothing is imported):
+"""The package's layering, checked on the source (ast; nothing is imported). CONTRIBUTING.md
+states the rule; in short, bottom up:
 
-- `scalemath.cli` is the top floor: nothing outside `cli/` imports it (anywhere in a module, not
-  only at its top), so the library works without the CLI and the CLI only parses and calls it;
-- no import circles among scalemath modules, counting the imports a module runs when it is
-  imported (its top level, outside `if TYPE_CHECKING:`); imports inside functions are deferred
-  on purpose (heavy libraries, optional parts) and do not count.
+    records -> prompts, datasets, answers -> sampling -> serve, methods -> teacher, training
+      -> metrics -> scaling, report -> experiments, api -> testing -> cli
+
+- a module imports only from its own floor or a lower one, counting every import in it: at the
+  top, inside functions, inside a module `__getattr__`, and under `if TYPE_CHECKING:`;
+- `scalemath` itself (the package root) is the facade: its top level imports nothing of the
+  package (so `import scalemath` stays fast), its `__getattr__` reaches `scalemath.api` only, and a
+  module below may import from it only what the root defines itself (`__version__`, `OMP_PASSIVE`);
+- `scalemath.cli` is the top floor: nothing outside `cli/` imports it;
+- no import circles among scalemath modules, neither through module-level imports nor through
+  imports inside functions.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ def _resolve(mod: str, path: Path, node: ast.ImportFrom) -> str:
 
 def _imports(mod: str, path: Path, top_level_only: bool) -> set[str]:
     """The scalemath modules `mod` imports (a `from pkg import name` of a submodule counts as
-    that submodule)."""
+    that submodule). With top_level_only, only the imports that run when `mod` is imported."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     found: set[str] = set()
 
@@ -58,8 +65,6 @@ def _imports(mod: str, path: Path, top_level_only: bool) -> set[str]:
                 if not top_level_only:
                     visit(node.body, top)
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                if top and getattr(node, "name", "") == "__getattr__":
-                    continue  # a module's deprecation shim: old names, imported on first use
                 if not top_level_only:
                     visit(ast.iter_child_nodes(node), False)
             else:
@@ -171,6 +176,104 @@ def test_no_circles_through_deferred_imports_either():
     )
 
 
+# the floors, bottom up; a module may import its own floor and the ones below
+LAYERS: list[set[str]] = [
+    {"records"},
+    {"prompts", "datasets", "answers"},
+    {"sampling"},
+    {"serve", "methods"},
+    {"teacher", "training"},
+    {"metrics"},
+    {"scaling", "report"},
+    {"experiments", "api"},
+    {"testing"},
+    {"cli"},
+]
+FLOOR = {name: i for i, names in enumerate(LAYERS) for name in names}
+
+
+def _part(mod: str) -> str:
+    """The top-level part of the package a module belongs to (scalemath.a.b -> a)."""
+    return mod.split(".")[1]
+
+
+def _root_names() -> set[str]:
+    """The names the package root defines itself (assignments at its top level)."""
+    tree = ast.parse(MODULES["scalemath"].read_text(encoding="utf-8"))
+    names = set()
+    for node in tree.body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _against_the_layers() -> list[str]:
+    root_names = _root_names()
+    bad = []
+    for mod, path in MODULES.items():
+        if mod == "scalemath":
+            continue
+        floor = FLOOR.get(_part(mod))
+        if floor is None:
+            bad.append(f"{path.relative_to(SRC)}: {_part(mod)!r} is on no floor (add it to LAYERS and CONTRIBUTING.md)")
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and _resolve(mod, path, node) == "scalemath":
+                alien = [
+                    a.name for a in node.names if a.name not in root_names and f"scalemath.{a.name}" not in MODULES
+                ]
+                if alien:
+                    bad.append(
+                        f"{path.relative_to(SRC)}:{node.lineno} imports {alien} from the package root (the API facade)"
+                    )
+        for name in sorted(_imports(mod, path, top_level_only=False)):
+            owner = _owner(name)
+            if not owner or owner == "scalemath":
+                continue
+            other = FLOOR.get(_part(owner))
+            if other is not None and other > floor:
+                bad.append(f"{path.relative_to(SRC)} ({_part(mod)}) imports {owner} ({_part(owner)}, a higher floor)")
+    return bad
+
+
+def test_imports_follow_the_layers():
+    """Every import, including those inside functions and a module's __getattr__, goes to the
+    module's own floor or a lower one."""
+    bad = _against_the_layers()
+    assert not bad, "imports against the layer order (tests/test_layout.py LAYERS):\n" + "\n".join(bad)
+
+
+def test_every_part_of_the_package_has_a_floor():
+    parts = {_part(m) for m in MODULES if m != "scalemath"}
+    assert parts <= set(FLOOR), sorted(parts - set(FLOOR))
+
+
+def test_the_package_root_is_a_lazy_facade():
+    """`import scalemath` imports nothing of the package at its top level; its __getattr__ reaches
+    the API module only."""
+    path = MODULES["scalemath"]
+    assert not _imports("scalemath", path, top_level_only=True) - {"scalemath"}
+    deferred = _imports("scalemath", path, top_level_only=False) - {"scalemath"}
+    assert deferred <= {"scalemath.api"}, deferred
+
+
+def test_the_layer_check_sees_deferred_and_getattr_imports(tmp_path):
+    """The checker counts an import inside a function and inside a module __getattr__ (the
+    training control <-> plan circle hid in one)."""
+    mod = tmp_path / "m.py"
+    mod.write_text(
+        "def f():\n    from scalemath.metrics import passk\n\n"
+        "def __getattr__(name):\n    import scalemath.cli\n    return name\n",
+        encoding="utf-8",
+    )
+    found = _imports("scalemath.sampling.m", mod, top_level_only=False)
+    assert {"scalemath.metrics.passk", "scalemath.cli"} <= found
+    assert not _imports("scalemath.sampling.m", mod, top_level_only=True)
+
+
 def test_the_checks_see_the_package():
     assert "scalemath.cli" in MODULES and "scalemath.answers.grader" in MODULES
     g = _graph(top_level_only=False)
@@ -178,3 +281,29 @@ def test_the_checks_see_the_package():
     assert "scalemath.methods.rft_core" in g["scalemath.methods.rft_files"]
     assert "scalemath.methods.rft_files" in g["scalemath.methods.rft"]
     assert "scalemath.scaling.fit_table" in g["scalemath.report.html"]
+
+
+def test_the_library_runs_no_cli_command_in_a_child_process():
+    """What a command does is a library function: the teacher demo calls the augment stages
+    (`methods.augment.stage`) instead of running `python -m scalemath.cli augment`. Only the
+    served teacher's own process (`teacher.serve_process`: a server is a process) starts the CLI."""
+    allowed = {"scalemath.teacher.serve_process"}
+    bad = []
+    for mod, path in MODULES.items():
+        if mod.startswith("scalemath.cli") or mod in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "scalemath.cli" in node.value:
+                bad.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}")
+    assert not bad, "\n".join(bad)
+
+
+def test_module_docstrings_say_what_the_module_is_for_briefly():
+    """A module docstring is a few lines (what the module is for); how it works in full lives in
+    docs/modules.md."""
+    long = []
+    for path in MODULES.values():
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")), clean=True)
+        if doc and len(doc.splitlines()) >= 20:
+            long.append(f"{path.relative_to(SRC)}: {len(doc.splitlines())} lines")
+    assert not long, "\n".join(long)

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalemath.metrics.aggregate import MetricsConfig, curve_points, pass_at_k_array, summarize
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.metrics.table import SampleTable
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 def exact_pass_at_k(n, c, k):

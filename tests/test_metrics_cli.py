@@ -3,8 +3,8 @@ import json
 from typer.testing import CliRunner
 
 from scalemath.cli import app
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.records import write_jsonl
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 def test_metrics_command_writes_json(tmp_path):

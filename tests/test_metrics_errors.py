@@ -8,8 +8,8 @@ from scalemath.metrics.errors import (
     evaluate,
     local_check_annotation,
 )
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.metrics.table import SampleTable
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 @pytest.mark.parametrize(

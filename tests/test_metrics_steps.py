@@ -3,9 +3,9 @@ import pytest
 
 from scalemath.metrics.paths import distinct_paths, path_signature
 from scalemath.metrics.steps import count_steps, fit_acc_step, long_cot_resample, steps_analysis
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.metrics.table import SampleTable
 from scalemath.records import Problem
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 def test_count_steps():

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_problems, synthetic_samples
 from scalemath.metrics.table import (
     MISSING,
     SampleTable,
@@ -11,6 +10,7 @@ from scalemath.metrics.table import (
     normalize_answer,
 )
 from scalemath.records import RecordError, text_hash, write_jsonl
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_problems, synthetic_samples
 
 
 @pytest.mark.parametrize(

@@ -468,7 +468,7 @@ def test_train_with_every_prompt_over_max_length_is_a_clear_error(tmp_path):
     """TRL drops an example whose prompt alone fills max_length; with all of them dropped the
     run crashed with `IndexError: Invalid key: 0 is out of bounds for size 0`."""
     pytest.importorskip("torch")
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     model = save_tiny_llama(tmp_path / "tiny")
     f = tmp_path / "long.jsonl"

@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 from scalemath.cli import app
 from scalemath.metrics.aggregate import MetricsConfig
 from scalemath.metrics.store_summary import AnalyzeConfig, analyze
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.records import write_jsonl
 from scalemath.report.html import ReportConfig, build_report, discover
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 
 def make_run(root):
@@ -128,7 +128,7 @@ def test_report_reads_an_evaluation_stage_folder(tmp_path):
 
 def test_report_joins_problem_fields(tmp_path):
     """The sampling stage's samples carry no problem meta: levels and steps come from problems.jsonl."""
-    from scalemath.metrics.synthetic import synthetic_problems
+    from scalemath.testing.synthetic import synthetic_problems
 
     cfg = SyntheticConfig(n_questions=40, n_samples=4)
     recs = list(synthetic_samples(cfg))

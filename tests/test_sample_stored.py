@@ -8,7 +8,7 @@ from scalemath.records import Problem, read_samples, write_jsonl
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.store import SampleStore
 from scalemath.sampling.stored import StoredRunConfig, requests_for, run_stored
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=1.0, max_tokens=64, seed=3)
 
@@ -67,7 +67,7 @@ def test_requests_reject_duplicate_ids_and_modes_are_checked(tmp_path):
 def sample_command(tmp_path, n_problems, *extra):
     """`scalemath sample` arguments over a tiny random Llama and n problems (all but --out)."""
     pytest.importorskip("torch")
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     model = str(save_tiny_llama(tmp_path / "tiny"))
     write_jsonl(tmp_path / "p.jsonl", problems(n_problems))

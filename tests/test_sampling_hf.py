@@ -5,7 +5,7 @@ import torch
 
 from scalemath.sampling import SamplingParams, load_engine
 from scalemath.sampling.hf import HFEngine, pick_tokens
-from scalemath.sampling.tiny_random import save_tiny_llama
+from scalemath.testing.tiny_random import save_tiny_llama
 
 PROMPTS = ["Q: 1+1?\nA:", "Q: what is twelve times three, in apples?\nA:", "Q: x\nA:"]
 
@@ -180,7 +180,7 @@ def bos_model_dir(tmp_path_factory):
     """The tiny Llama with a tokenizer that adds a bos and a chat template that emits one."""
     from tokenizers import processors
 
-    from scalemath.sampling.tiny_random import tiny_llama
+    from scalemath.testing.tiny_random import tiny_llama
 
     model, tok = tiny_llama()
     tok._tokenizer.post_processor = processors.TemplateProcessing(

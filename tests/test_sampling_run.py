@@ -9,7 +9,7 @@ from scalemath.records import Problem, RecordError, iter_jsonl, read_samples
 from scalemath.sampling import Completion, SamplingParams, sample_seed
 from scalemath.sampling.hf import HFEngine
 from scalemath.sampling.run import sample_problems
-from scalemath.sampling.tiny_random import save_tiny_llama
+from scalemath.testing.tiny_random import save_tiny_llama
 
 PROVENANCE = (
     "problem_id",

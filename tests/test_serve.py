@@ -4,9 +4,10 @@ aiohttp = pytest.importorskip("aiohttp")
 
 from scalemath.sampling.engine import SamplingParams, sample_seed
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.sampling.store import SampleRequest, SampleStore, draw
-from scalemath.serve.fake import FakeEngine
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
 from scalemath.serve.server import ServerConfig, ServerThread
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=0.7, max_tokens=20, seed=5, stop=("\n\n",))
 
@@ -161,7 +162,7 @@ def test_store_draw_through_the_server_skips_errors(tmp_path):
 def test_server_over_the_transformers_engine(tmp_path):
     pytest.importorskip("torch")
     from scalemath.sampling.hf import HFEngine
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     path = str(save_tiny_llama(tmp_path / "tiny"))
     hf = HFEngine(path, device="cpu", threads=1)

@@ -15,7 +15,7 @@ pytest.importorskip("aiohttp")
 
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

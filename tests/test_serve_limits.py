@@ -14,8 +14,8 @@ aiohttp = pytest.importorskip("aiohttp")
 
 from scalemath.sampling.engine import InvalidRequestError, SamplingParams
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.serve.fake import FakeEngine
 from scalemath.serve.server import ServerConfig, ServerThread, key_matches
+from scalemath.testing.fake_engine import FakeEngine
 
 
 def post(srv, body, path="/completions", raw: bytes | None = None, headers=None):

@@ -8,14 +8,14 @@ import pytest
 openai = pytest.importorskip("openai")
 pytest.importorskip("aiohttp")
 
-from scalemath.serve.fake import FakeEngine
 from scalemath.serve.server import ServerConfig, ServerThread
+from scalemath.testing.fake_engine import FakeEngine
 
 
 @pytest.fixture(scope="module")
 def hf_server(tmp_path_factory):
     from scalemath.sampling.hf import HFEngine
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     path = str(save_tiny_llama(tmp_path_factory.mktemp("tiny")))
     hf = HFEngine(path, device="cpu", threads=1, batch_size=16)

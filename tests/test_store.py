@@ -12,8 +12,9 @@ import pytest
 
 from scalemath.records import RecordError, read_samples
 from scalemath.sampling.engine import SamplingParams
-from scalemath.sampling.store import SampleRequest, SampleStore, draw, group_key
-from scalemath.serve.fake import FakeEngine
+from scalemath.sampling.store import SampleRequest, SampleStore, group_key
+from scalemath.sampling.store_draw import draw
+from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=0.8, max_tokens=32, seed=3)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -145,8 +146,9 @@ def test_corrupt_shard_names_file_and_line(tmp_path):
 CHILD = textwrap.dedent("""
     import os, sys
     from scalemath.sampling.engine import SamplingParams
-    from scalemath.sampling.store import SampleRequest, SampleStore, draw
-    from scalemath.serve.fake import FakeEngine
+    from scalemath.sampling.store import SampleRequest, SampleStore
+    from scalemath.sampling.store_draw import draw
+    from scalemath.testing.fake_engine import FakeEngine
     root, log, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
     reqs = [SampleRequest(prompt=f"Q: {i}?", problem_id=f"p{i}") for i in range(30)]
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

@@ -18,16 +18,11 @@ import pytest
 
 from scalemath.records import read_samples, write_jsonl
 from scalemath.sampling.engine import SamplingParams
-from scalemath.sampling.store import (
-    SampleRequest,
-    SampleStore,
-    StoreLockedError,
-    _read_shard_keys,
-    draw,
-    holds_writer_lock,
-    writer_lock,
-)
-from scalemath.serve.fake import FakeEngine
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
+from scalemath.sampling.store_lock import StoreLockedError, holds_writer_lock, writer_lock
+from scalemath.sampling.store_shards import _read_shard_keys
+from scalemath.testing.fake_engine import FakeEngine
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 PARAMS = SamplingParams(temperature=0.8, max_tokens=32, seed=3)
@@ -52,9 +47,10 @@ def contents(store: SampleStore) -> list[tuple]:
 
 CHILD = """
 import sys
-from scalemath.sampling.store import SampleRequest, SampleStore, draw
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
 from scalemath.sampling.engine import SamplingParams
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 reqs = [SampleRequest(prompt=f"Q: {i} + {i}?\\nA:", problem_id=f"p{i}", question=f"{i} + {i}?",
                       answer=str(2 * i)) for i in range(int(sys.argv[2]))]
 eng = FakeEngine(latency_per_call=0.004)
@@ -144,7 +140,7 @@ def test_an_open_skips_files_a_live_writer_moves_or_deletes_while_it_scans(tmp_p
 
 HOLDER = """
 import sys, time
-from scalemath.sampling.store import writer_lock
+from scalemath.sampling.store_lock import writer_lock
 with writer_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(60)

@@ -4,7 +4,8 @@ import pytest
 
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.ray_runner import EngineSpec, _SampleWorker, ray_draw
-from scalemath.sampling.store import SampleRequest, SampleStore, draw
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import draw
 
 
 def contents(store):
@@ -16,7 +17,7 @@ def test_ray_with_the_transformers_engine_equals_single_process(tmp_path):
     ray = pytest.importorskip("ray")
     pytest.importorskip("torch")
     from scalemath.sampling.hf import HFEngine
-    from scalemath.sampling.tiny_random import save_tiny_llama
+    from scalemath.testing.tiny_random import save_tiny_llama
 
     path = str(save_tiny_llama(tmp_path / "tiny"))
     reqs = [SampleRequest(prompt=f"Q: {i}+1?\nA:", problem_id=f"p{i}") for i in range(6)]

@@ -29,7 +29,7 @@ CHAT_TEMPLATE = (
 
 def eval_prompts(n):
     from scalemath.prompts import render
-    from scalemath.training.quick import quick_problems
+    from scalemath.testing.quick import quick_problems
 
     return [render("qa", question=p.question) for p in quick_problems(n, split="test")]
 
@@ -157,7 +157,7 @@ def cli(*args, timeout=600):
 @pytest.fixture(scope="module")
 def problems_file(tmp_path_factory):
     from scalemath.records import write_jsonl
-    from scalemath.training.quick import quick_problems
+    from scalemath.testing.quick import quick_problems
 
     path = tmp_path_factory.mktemp("data") / "test.jsonl"
     write_jsonl(path, quick_problems(12, split="test"))

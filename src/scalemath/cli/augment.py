@@ -10,38 +10,17 @@ record and why, and the teacher's token usage and cost.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from scalemath.methods.augment.stage import TEACHER_TIMEOUT, Output, make_teacher
+
 augment_app = typer.Typer(
     help="Teacher-driven augmentation: MuggleMath queries/responses, Xwin-Math synthesis.", no_args_is_help=True
 )
-
-
-TEACHER_TIMEOUT = 600.0  # seconds per teacher request (a long completion from a big model)
-
-
-def make_teacher(
-    url: str,
-    model: str,
-    api_key: str | None = None,
-    chat: bool = False,
-    seed_mode: str = "per_sample",
-    concurrency: int = 16,
-    timeout: float = TEACHER_TIMEOUT,
-):
-    """The OpenAI-compatible teacher engine for `url` and `model`."""
-    from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig
-
-    return OpenAIEngine(
-        url,
-        model,
-        OpenAIEngineConfig(api_key=api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout),
-    )
 
 
 def _teacher(
@@ -62,20 +41,12 @@ def _teacher(
         raise typer.BadParameter(str(e)) from None
 
 
-def _cached(engine, cache: Path | None, price_in: float, price_out: float):
-    from scalemath.methods.teacher_cache import CachedEngine, Prices
-
-    return CachedEngine(engine, cache, prices=Prices(price_in, price_out))
-
-
 def _split(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
-def _finalize_and_write(
-    records,
+def _output(
     out: Path,
-    report_path: Path,
     *,
     against: list[str],
     decontaminate: bool,
@@ -83,34 +54,34 @@ def _finalize_and_write(
     data_dir: Path | None,
     signature: str,
     question_threshold: float,
-    text_field: str,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    """Decontaminate + dedupe `records`, write OUT and the report; returns the report dict."""
-    from scalemath.methods.augment.pipeline import FinalizeConfig, FinalizeReport, finalize
-    from scalemath.methods.decontaminate import build_decontaminator
-    from scalemath.records import write_jsonl
+    report: Path | None,
+    cache: Path | None,
+    price_in: float,
+    price_out: float,
+) -> Output:
+    """The stage's Output; a missing test set is a bad --against."""
+    from scalemath.methods.contamination import build_decontaminator
 
     decon = None
     if decontaminate:
-        specs = against or [style]
         try:
-            decon = build_decontaminator(specs, data_dir=data_dir)
+            decon = build_decontaminator(against or [style], data_dir=data_dir)
         except FileNotFoundError as e:
             raise typer.BadParameter(
                 f"{e} (decontamination is on by default; pass --against FILE, "
                 "or --no-decontaminate to skip it knowingly)",
                 param_hint="--against",
             ) from e
-    cfg = FinalizeConfig(
-        decontaminate=decontaminate, signature=signature, question_threshold=question_threshold, text_field=text_field
+    return Output(
+        out,
+        decon=decon,
+        signature=signature,
+        question_threshold=question_threshold,
+        report=report,
+        cache=cache,
+        price_in=price_in,
+        price_out=price_out,
     )
-    rep = FinalizeReport()
-    n = write_jsonl(out, finalize(records, cfg, decon, rep))
-    report = {"output": str(out), "written": n, **extra, "finalize": rep.to_dict()}
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
-    return report
 
 
 def _print_summary(report: dict[str, Any], report_path: Path) -> None:
@@ -224,7 +195,8 @@ def query_cmd(
       conditional        add a condition (if ..., then ...) to take into account
       complexity         more steps, more quantities or harder relations
     """
-    from scalemath.methods.augment import Counts, QueryConfig, augment_queries
+    from scalemath.methods.augment import QueryConfig
+    from scalemath.methods.augment.stage import run_query
 
     try:
         cfg = QueryConfig(
@@ -240,31 +212,22 @@ def query_cmd(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    counts = Counts()
-    with _cached(
-        _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
-        cache or out.with_suffix(".cache.sqlite"),
-        price_in,
-        price_out,
-    ) as teacher:
-        records = augment_queries(_load(seeds, seeds_format, limit), teacher, cfg, counts)
-        report_path = report or out.with_suffix(".report.json")
-        rep = _finalize_and_write(
-            records,
-            out,
-            report_path,
-            against=against,
-            decontaminate=decontaminate,
-            style=style,
-            data_dir=data_dir,
-            signature="",
-            question_threshold=question_threshold,
-            text_field="solution",
-            extra={},
-        )
-        rep.update(generation=counts.to_dict(), usage=teacher.usage.summary(), config=_cfg_dict(cfg))
-        report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
-    _print_summary(rep, report_path)
+    output = _output(
+        out,
+        against=against,
+        decontaminate=decontaminate,
+        style=style,
+        data_dir=data_dir,
+        signature="",
+        question_threshold=question_threshold,
+        report=report,
+        cache=cache,
+        price_in=price_in,
+        price_out=price_out,
+    )
+    teacher = _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout)
+    rep = run_query(_load(seeds, seeds_format, limit), teacher, cfg, output)
+    _print_summary(rep, output.report_path)
 
 
 @augment_app.command("respond")
@@ -309,7 +272,8 @@ def respond_cmd(
     report: Path | None = typer.Option(None),
 ) -> None:
     """Response augmentation: N chain-of-thought answers per question, kept by FILTER."""
-    from scalemath.methods.augment import Counts, RespondConfig, respond
+    from scalemath.methods.augment import RespondConfig
+    from scalemath.methods.augment.stage import run_respond
 
     try:
         cfg = RespondConfig(
@@ -329,44 +293,27 @@ def respond_cmd(
         raise typer.BadParameter(str(e)) from None
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
-    counts = Counts()
-    with _cached(
-        _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
-        cache or out.with_suffix(".cache.sqlite"),
-        price_in,
-        price_out,
-    ) as teacher:
-        second = (
-            _cached(
-                _teacher(second_url, second_model, api_key, chat, seed_mode, concurrency, timeout),
-                (cache or out.with_suffix(".cache.sqlite")),
-                price_in,
-                price_out,
-            )
-            if filter == "two_teacher" and second_url and second_model  # both given: checked above
-            else None
-        )
-        records = respond(_load(input, input_format, limit), teacher, cfg, second=second, counts=counts)
-        report_path = report or out.with_suffix(".report.json")
-        rep = _finalize_and_write(
-            records,
-            out,
-            report_path,
-            against=against,
-            decontaminate=decontaminate,
-            style=style,
-            data_dir=data_dir,
-            signature=signature,
-            question_threshold=question_threshold,
-            text_field="completion",
-            extra={},
-        )
-        rep.update(generation=counts.to_dict(), usage=teacher.usage.summary(), config=_cfg_dict(cfg))
-        if second is not None:
-            rep["second_usage"] = second.usage.summary()
-            second.close()
-        report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
-    _print_summary(rep, report_path)
+    output = _output(
+        out,
+        against=against,
+        decontaminate=decontaminate,
+        style=style,
+        data_dir=data_dir,
+        signature=signature,
+        question_threshold=question_threshold,
+        report=report,
+        cache=cache,
+        price_in=price_in,
+        price_out=price_out,
+    )
+    teacher = _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout)
+    second = (
+        _teacher(second_url, second_model, api_key, chat, seed_mode, concurrency, timeout)
+        if filter == "two_teacher" and second_url and second_model  # both given: checked above
+        else None
+    )
+    rep = run_respond(_load(input, input_format, limit), teacher, cfg, output, second=second)
+    _print_summary(rep, output.report_path)
 
 
 @augment_app.command("synth")
@@ -405,7 +352,8 @@ def synth_cmd(
     report: Path | None = typer.Option(None),
 ) -> None:
     """Xwin-Math synthesis: create from references, verify/repair, answer with chain of thought."""
-    from scalemath.methods.augment import Counts, RespondConfig, SynthConfig, synthesize
+    from scalemath.methods.augment import RespondConfig, SynthConfig
+    from scalemath.methods.augment.stage import run_synth
 
     try:
         answer = RespondConfig(
@@ -430,36 +378,22 @@ def synth_cmd(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    counts, acounts = Counts(), Counts()
-    with _cached(
-        _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
-        cache or out.with_suffix(".cache.sqlite"),
-        price_in,
-        price_out,
-    ) as teacher:
-        records = synthesize(_load(references, references_format, limit), teacher, cfg, counts, acounts)
-        report_path = report or out.with_suffix(".report.json")
-        rep = _finalize_and_write(
-            records,
-            out,
-            report_path,
-            against=against,
-            decontaminate=decontaminate,
-            style=dataset,
-            data_dir=data_dir,
-            signature=signature,
-            question_threshold=question_threshold,
-            text_field="completion",
-            extra={},
-        )
-        rep.update(
-            generation=counts.to_dict(),
-            answering=acounts.to_dict(),
-            usage=teacher.usage.summary(),
-            config=_cfg_dict(cfg),
-        )
-        report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
-    _print_summary(rep, report_path)
+    output = _output(
+        out,
+        against=against,
+        decontaminate=decontaminate,
+        style=dataset,
+        data_dir=data_dir,
+        signature=signature,
+        question_threshold=question_threshold,
+        report=report,
+        cache=cache,
+        price_in=price_in,
+        price_out=price_out,
+    )
+    teacher = _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout)
+    rep = run_synth(_load(references, references_format, limit), teacher, cfg, output)
+    _print_summary(rep, output.report_path)
 
 
 @augment_app.command("subset")
@@ -491,12 +425,6 @@ def subset_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(f"wrote {n} records to {out}")
-
-
-def _cfg_dict(cfg) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(cfg)
 
 
 def register(app: typer.Typer) -> None:

@@ -30,13 +30,8 @@ def register(app: typer.Typer) -> None:
         """Remove records sharing a 13-gram with, or near-duplicating, a test question."""
         from rich.console import Console
 
-        from scalemath.methods.decontaminate import (
-            DecontamConfig,
-            DecontamReport,
-            build_decontaminator,
-            decontaminate,
-            read_records,
-        )
+        from scalemath.methods.contamination import build_decontaminator
+        from scalemath.methods.decontaminate import DecontamConfig, DecontamReport, decontaminate, read_records
         from scalemath.records import write_jsonl
 
         con = Console(stderr=True)

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         from transformers.utils import logging as hf_logging
 
         from scalemath.cli.sample import load_problems, unescape
-        from scalemath.sampling.evaluate import evaluate, metrics_from_samples
+        from scalemath.metrics.evaluate import evaluate, metrics_from_samples
 
         if (samples is not None and (model or data)) or (samples is None and not (model and data)):
             raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")

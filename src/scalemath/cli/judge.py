@@ -34,17 +34,15 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from scalemath.cli.augment import _cached, _teacher
+        from scalemath.cli.augment import _teacher
+        from scalemath.methods.augment.stage import Output
         from scalemath.metrics.judge import JUDGE_TYPES, JudgeConfig, JudgeStats, judge_errors
         from scalemath.records import read_samples, write_jsonl
 
         cfg = JudgeConfig(template=template, votes=votes, temperature=temperature, max_tokens=max_tokens, limit=limit)
         stats = JudgeStats()
-        with _cached(
-            _teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency, timeout),
-            cache or out.with_suffix(".cache.sqlite"),
-            0.0,
-            0.0,
+        with Output(out, cache=cache).cached(
+            _teacher(judge_url, judge_model, api_key, chat, "per_sample", concurrency, timeout)
         ) as engine:
             write_jsonl(out, judge_errors(read_samples(samples), engine, cfg, stats=stats))
         summary = stats.to_dict()

@@ -148,7 +148,6 @@ def demo_cmd(
     the token usage; exits 1 if the counts do not add up."""
     import json
 
-    import click
     from rich.console import Console
 
     from scalemath.teacher.smollm2 import TeacherSetupError
@@ -178,12 +177,9 @@ def demo_cmd(
         raise typer.BadParameter(str(e)) from None
     err = Console(stderr=True)
     try:
-        summary = run_teacher_demo(cfg, log=lambda m: err.print(f"[dim]{m}[/]"), run_command=run_cli_in_process)
+        summary = run_teacher_demo(cfg, log=lambda m: err.print(f"[dim]{m}[/]"))
     except TeacherSetupError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    except click.ClickException as e:  # a bad option reached one of the augment commands
-        typer.echo(f"error: {e.format_message()}", err=True)
         raise typer.Exit(2) from None
     except (RuntimeError, TimeoutError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -198,18 +194,3 @@ def demo_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(teacher_app, name="teacher")
-
-
-def run_cli_in_process(args: list[str]) -> None:
-    """Run one `scalemath` command in this process (the real CLI: its parsing, checks, reports).
-    Usage errors propagate as click exceptions; a non-zero exit becomes a RuntimeError, Ctrl-C a
-    KeyboardInterrupt."""
-    import typer.main
-
-    from scalemath.cli import app
-
-    rv = typer.main.get_command(app).main(args=args, prog_name="scalemath", standalone_mode=False)
-    if rv == 130:
-        raise KeyboardInterrupt
-    if isinstance(rv, int) and rv != 0:
-        raise RuntimeError(f"`scalemath {' '.join(args[:2])}` exited with code {rv}")

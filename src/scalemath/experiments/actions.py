@@ -322,7 +322,7 @@ def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
 def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     from scalemath.experiments.analyses import greedy_accuracy
-    from scalemath.sampling.evaluate import evaluate
+    from scalemath.metrics.evaluate import evaluate
 
     cfg = cell.config
     out = ctx.cell_dir(cell.id)

@@ -282,8 +282,8 @@ def job_sample(a: dict[str, Any]) -> dict[str, Any]:
 def job_eval(a: dict[str, Any]) -> dict[str, Any]:
     """Greedy evaluation of one model on the test split, and its k samples per question on the
     first `sampled_n` test questions (all when None); figures in out/metrics.json."""
+    from scalemath.metrics.evaluate import evaluate
     from scalemath.sampling import load_engine
-    from scalemath.sampling.evaluate import evaluate
 
     problems = list(read_problems(a["problems"]))
     engine = load_engine("hf", a["model"], batch_size=a["batch_size"], threads=a["threads"])

@@ -1,25 +1,6 @@
 """Expand a `StudyConfig` into cells: named units of work with a config and dependencies.
 
-Cell kinds and ids (`<b>` = base model name):
-
-- `data`: train/test problems (generated or read) → data/train.jsonl, data/test.jsonl.
-- `base/<b>`: the base model (tiny default: corpus + pre-training; else a checkpoint path).
-- train cells, each fine-tuning the base on its own train.jsonl:
-  `sft/<b>/f<fraction>/s<seed>` (nested data fraction), `sft-longcot-w<w>/<b>/f<fraction>/s<seed>`,
-  `rft/<b>/k<k>` (D ∪ D' from the first k samples per question), `<ablation>/<b>/k<k>`,
-  `<pooled>/<b>/k<k>` (samples of several SFT models), `<augment>/<b>/n<amount>` (D ∪ first n
-  augmented records), `sft-leaky/<b>` (the leakage check's control: train ∪ test),
-  `<series>-control/<b>/k<k>` (or `/n<amount>`): the compute-matched control of that cell (the same
-  recipe on the full training set D for as many optimizer steps, tokens or epochs as the cell
-  took; `control: steps|tokens|epochs` on rft, an ablation, a pooled set or an augment set).
-- `sample/<b>/f<fraction>/s<seed>/t<temperature>`: ONE sampling run of an SFT model over the train
-  questions at the largest k any cell needs; RFT cells take the first k samples per question.
-- `eval/<train cell id>` and `fewshot/<b>/<n>shot`: evaluation on the test split (and extra sets);
-  each finished eval cell is a row of results.csv.
-
-Every cell's `config` is JSON-ready and holds everything that determines its output; the runner
-fingerprints it together with its dependencies' identities, so changing a field reruns exactly the
-cells it reaches.
+How it works, in full: docs/modules.md (`scalemath.experiments.grid`).
 """
 
 from __future__ import annotations

@@ -597,7 +597,7 @@ def check_questions(questions: list[QuestionState], config: RFTConfig, stats: RF
     allowed); fills `stats.test_set_check` and takes dropped paths out of `stats.distinct_paths`."""
     if not config.check_test_sets:
         return questions
-    from scalemath.methods.decontaminate import TrainingDataCheck, check_training_records
+    from scalemath.methods.contamination import TrainingDataCheck, check_training_records
 
     check = TrainingDataCheck(test_sets=config.test_sets, allow_contamination=config.allow_contamination)
     # the questions (the reference solutions are the train set's own; `scalemath train` checks

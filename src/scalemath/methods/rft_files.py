@@ -1,23 +1,6 @@
 """RFT collection over JSONL sample files: streaming reads, optional worker processes.
 
-Each input line is one sample: `question`, `answer` (reference solution or bare final answer; not
-needed with a problems file) and `completion`, with `model`, `seed` and `problem_id` optional.
-Files are processed in the given order, lines in file order; a malformed line raises
-`RecordError` naming file and line. A question's reference is its first sample's `answer` (or the
-problems file's solution).
-
-RFT is sequential within a question and independent across questions, so W workers split the
-questions, never a question: each question is processed whole, in input order, by one process,
-and the result is exactly the single-process one.
-
-* One question-grouped file (all samples of a question together, as a sampler writes them): the
-  file is cut into W byte ranges at question boundaries and each worker reads only its range. A
-  worker that meets a question again after another one, or two ranges that share a question,
-  show the file is not grouped: the run falls back to hash sharding.
-* Otherwise (several files, or an ungrouped file): hash sharding. Worker w handles the samples
-  whose question hashes to w (crc32 of its UTF-8 text, mod W); every worker scans all lines but
-  decodes only its own, and a line that starts with the same `{"question": "..."` bytes as the
-  previous line reuses that line's routing decision.
+How it works, in full: docs/modules.md (`scalemath.methods.rft_files`).
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
 """Reasoning-path signatures for distinct-path dedupe (RFT) and MinHash near-duplicate detection.
 
-A signature maps a solution text to a hashable key; two solutions with equal keys count as the
-same reasoning path. `get_signature(name)` returns one of the path-signature kinds of
-`scalemath.answers.paths` ("fallback", "equations", "latex_equations", "expressions", "auto";
-the one definition, re-exported here) or:
-
-- "minhash": a stateful near-duplicate signature (`MinHashSignature`): each text gets the key of
-  the first earlier text whose word n-gram Jaccard similarity is at least `threshold`, else a new
-  key. Create one per problem (or share one: keys never collide across problems).
-
-MinHash here is our own numpy implementation (see `MinHasher`): words are hashed once (cached),
-n-gram hashes and all permutations are vectorized, so one text costs a few numpy calls instead of
-one Python hash call per shingle and permutation; `benchmarks/bench_augment.py` compares it with
-`datasketch` when that package is installed.
+How it works, in full: docs/modules.md (`scalemath.methods.signatures`).
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@
 - `steps.steps_analysis(table, field="meta.steps")`, `steps.long_cot_resample(problems, weight, seed)`
 - `errors.error_shares(table)`, `errors.classify(completion, extracted, correct)`
 - `paths.distinct_paths(...)`, `paths.path_signature(completion)`
-- `analyze.analyze(paths, AnalyzeConfig(...)) -> dict`: all of the above (what `scalemath metrics` writes)
-- `synthetic.synthetic_samples(SyntheticConfig(...))`: graded samples with known ground truth
+- `store_summary.analyze(paths, AnalyzeConfig(...)) -> dict`: all of the above (what `scalemath metrics` writes)
 - `paired.compare(load_evaluation(a), load_evaluation(b), PairedConfig(...))`: two models on the same
   questions: paired bootstrap intervals of B − A, McNemar's exact test (`scalemath compare`)
-(`passk.py` is the per-record front of the engine: `scalemath eval`'s maj@k, Pass@k, PassRatio@k.)
+- `evaluate.evaluate(model, problems, k, ...)`: greedy + k sampled answers, graded, and their metrics
+  (`scalemath eval`; `passk.py` holds its scalar functions)
 """

@@ -1,32 +1,8 @@
-"""The metrics engine: every accuracy figure scalemath reports, vectorized, with bootstrap intervals.
+"""The metrics engine: every accuracy figure scalemath reports (greedy, unbiased pass@k, first-k
+Pass@k / PassRatio@k, maj@k, curves), vectorized, with bootstrap intervals. `Pass@k` (first k
+samples) and `pass@k` (Chen et al.'s unbiased estimator) are different figures with different names.
 
-`scalemath eval`, `metrics`, `compare`, the report, the demo and the studies all compute their
-figures here (`passk` is the per-record front of this module, `paired` reads per-question values
-from it). Two figures are different on purpose and have different names: `Pass@k` (first k
-samples, the RFT / Xwin-Math papers' figure) and `pass@k` (Chen et al.'s unbiased estimator over
-all N samples).
-
-Definitions (per question with N graded samples of which c are correct; figures are means over
-questions, intervals are percentile bootstrap intervals over questions):
-
-- greedy: correctness of the question's greedy sample (temperature == 0; the lowest
-  sample_index if there are several). Sampled figures below use the non-greedy samples; a store
-  with only greedy samples uses those.
-- pass@k (k <= N): the unbiased estimator of Chen et al. (2021),
-  1 - C(N-c, k) / C(N, k), computed in product form 1 - prod_{i=N-c+1}^{N} (1 - k/i)
-  (here through prefix sums of log1p(-k/i)); questions with N < k are left out of pass@k.
-- Pass@N: mean of min(c, 1), as the RFT / Xwin-Math papers define it (any of the N correct);
-  Pass@k is the same over each question's first k samples.
-- PassRatio@N: mean of c / N (Xwin-Math), the expected accuracy of one sample; PassRatio@k over
-  the first k samples.
-- maj@k: majority vote over the extracted answers (normalized by `scalemath.answers.normalize`)
-  of the first k samples (by
-  sample_index); samples without an answer do not vote; a tie goes to the answer that appeared
-  first; no votes counts as wrong; questions with N < k are left out. The vote is correct when the
-  winning answer's first sample is graded correct.
-- sample_acc: pooled accuracy of all sampled samples (weights questions by their N).
-- curve (Pass@n / PassRatio@n vs n): the same two figures using only each question's first n
-  samples, over questions with at least n samples.
+How it works, in full: docs/modules.md (`scalemath.metrics.aggregate`).
 """
 
 from __future__ import annotations

@@ -1,25 +1,6 @@
 """Paired comparisons of two models scored on the same questions.
 
-Two evaluations of the same test questions are not independent samples: a question that is easy
-for one model tends to be easy for the other. Comparing their two accuracies with two separate
-±3-point intervals throws that away (the intervals overlap, the difference may still be clear, or
-not). Here every figure is compared question by question:
-
-- **greedy accuracy**: the difference of the two accuracies with a *paired* percentile bootstrap
-  interval (questions resampled with replacement, the same draw for both models), and McNemar's
-  exact test on the discordant questions (b_only = questions only B got right, a_only = only A):
-  under "no difference" b_only ~ Binomial(b_only + a_only, 1/2); the two-sided p-value is
-  min(1, 2 * P(X <= min(a_only, b_only))).
-- **maj@k, Pass@k, PassRatio@k** (from the k sampled completions per question): the per-question
-  values (0/1 for maj@k and Pass@k, c/k for PassRatio@k) are differenced and the paired bootstrap
-  is taken over questions.
-
-Evaluations must cover the same questions (matched by problem id, and the question texts must
-agree). With `on_mismatch="intersect"` they are compared on the questions both have, and the
-result says so in `note` (the CLI prints it in red).
-
-Entry points: `load_evaluation(path)` (an evaluation directory with greedy.jsonl and/or
-samples.jsonl, or one sample file), `compare(a, b, PairedConfig())`, `describe(row, a, b)`.
+How it works, in full: docs/modules.md (`scalemath.metrics.paired`).
 """
 
 from __future__ import annotations

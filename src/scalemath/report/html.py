@@ -1,23 +1,6 @@
 """`scalemath report RUN_DIR`: one self-contained HTML page (plus the PNGs) for a run directory.
 
-What the page shows depends on what the directory holds (searched recursively):
-
-- graded sample stores (`*samples*.jsonl` / `*samples*.parquet`, and `greedy*.jsonl` as the
-  evaluation stage writes them beside `samples.jsonl`): the sample files of one directory are one
-  evaluation; it is analyzed (figures with bootstrap intervals, steps, error types, distinct
-  paths) unless that directory already has a `metrics.json` written by `scalemath metrics --out`,
-  which is then used as is (any other `metrics.json` is shown as a table beside the analysis);
-- `results.csv` (one row per experiment cell): accuracy against `data_size` with the fitted
-  scaling curve and its band for every series with at least MIN_FIT_X distinct sizes (and the
-  data needed for `--target` accuracies); accuracy against `k` (RFT: samples per question),
-  `sampled_paths` (distinct sampled correct paths kept per question) and `distinct_paths`
-  (distinct reasoning paths per question in the training set) when those columns exist; against `pretrain_loss` (the base model's pre-training
-  loss, one row per model) with a linear fit per series. The series column is the first of `method`, `series`,
-  `setting`, `model` present; `accuracy_lo` / `accuracy_hi` columns become error bars;
-- `rft_stats.json`: shown as a table; a `paths` object in it (as `metrics/paths.py` writes) also
-  gets the distinct-path plot.
-
-Images are embedded as base64 PNG (the HTML needs nothing else) and also written beside it.
+How it works, in full: docs/modules.md (`scalemath.report.html`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ ENGINES: dict[str, str] = {
     "hf": "scalemath.sampling.hf:HFEngine",
     "vllm": "scalemath.sampling.vllm_engine:VLLMEngine",
     "openai": "scalemath.sampling.openai_engine:from_model",
-    "fake": "scalemath.serve.fake:FakeEngine",  # deterministic stand-in (plumbing, tests); model = its id
+    "fake": "scalemath.testing.fake_engine:FakeEngine",  # the test double (plumbing, tests); model = its id
 }
 
 

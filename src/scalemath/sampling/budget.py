@@ -22,7 +22,8 @@ from typing import Any
 
 from scalemath.answers.paths import path_signature
 from scalemath.sampling.engine import Engine, SamplingParams
-from scalemath.sampling.store import DrawStats, SampleRequest, SampleStore, draw, group_key
+from scalemath.sampling.store import SampleRequest, SampleStore, group_key
+from scalemath.sampling.store_draw import DrawStats, draw
 
 
 @dataclass

@@ -1,39 +1,6 @@
 """An Engine over any OpenAI-compatible HTTP server (vLLM, SGLang, `scalemath serve`, hosted APIs).
 
-`generate` is synchronous like every Engine, but the requests run on an asyncio loop in a helper
-thread (aiohttp): at most `concurrency` requests are in flight, at most `window` prompts are
-submitted ahead of the one being yielded (so memory stays bounded however many prompts you pass),
-and results come back in prompt order.
-
-Errors. Transient failures (HTTP 408/429/5xx, connection errors, timeouts, a 200 whose body is
-not JSON, e.g. cut short) are retried up to `max_retries` times with exponential backoff and full
-jitter; a server's Retry-After header (seconds or an HTTP date) is honoured as a lower bound on the
-wait. Any other 4xx is permanent (the same request would fail again: a 400 names a bad parameter)
-and is not retried; neither is a 200 reply of the wrong shape (`choices` not a list, `text` not a
-string, `usage.prompt_tokens` not an integer, a JSON list body, missing fields, ...). A permanent
-failure, or a transient one that outlived its retries, does not stop the run: that prompt's
-completions come back with finish_reason="error" and meta={"error": message, "status": HTTP status
-or None, "transient": bool, "kind": label} (`store.draw` does not store them, so a later run
-retries them), and `usage.errors` counts failed requests by label (`usage.error_summary()`:
-`3 errors: 2× HTTP 400 "temperature must be…", 1× malformed reply: choices is not a list`).
-
-Seeds (`seed_mode`):
-- "per_sample" (default, any server that honours `seed`): sample i of a prompt is its own request
-  (n=1) with seed = sample_seed(params.seed, prompt, i), so a sample does not depend on how a draw
-  is split (k=25 then 75 gives the same samples as k=100).
-- "per_request": one request per prompt asks for n completions, seeded with
-  sample_seed(params.seed, prompt, start_index): fewer requests and prompt tokens billed once, but
-  samples depend on the split.
-- "engine" (for `scalemath serve` only): one request per prompt sends the base seed, n and a
-  "start_index" extension field; the server draws exactly what its engine would draw locally
-  (sample i seeded with sample_seed(params.seed, prompt, i)), with one request per prompt rather
-  than per sample. (`scalemath serve` batches requests of different prompts and seeds into one
-  engine call in every mode.)
-
-Params sent: temperature, top_p, max_tokens (max_completion_tokens to chat endpoints, as OpenAI and
-vLLM expect since max_tokens was deprecated there), stop, seed, n; top_k (when > 0) is sent as a
-top-level "top_k" field, which vLLM and SGLang accept and hosted OpenAI rejects (a 400, recorded per
-request). `extra_body` adds any other field. Token usage and cost accumulate in `engine.usage`.
+How it works, in full: docs/modules.md (`scalemath.sampling.openai_engine`).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from typing import Any, cast
 
 from scalemath.sampling.engine import Completion, Engine, SamplingParams, sample_seed
 from scalemath.sampling.ray_runner import RayDrawStats, import_ray
-from scalemath.sampling.store import SampleRequest, SampleStore, make_record
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import make_record
 
 
 class _Recorder:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalemath.sampling.engine import Engine, SamplingParams
-from scalemath.sampling.store import SampleRequest, SampleStore, make_record
+from scalemath.sampling.store import SampleRequest, SampleStore
+from scalemath.sampling.store_draw import make_record
 
 RAY_HINT = "Ray is not installed: pip install 'scalemath[ray]'"
 

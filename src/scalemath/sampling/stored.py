@@ -156,7 +156,7 @@ def run_stored(
         store = SampleStore(config.store, format=config.format, lock_timeout=config.lock_timeout)
         model_id = engine.model_id
         if config.mode == "draw":
-            from scalemath.sampling.store import draw
+            from scalemath.sampling.store_draw import draw
 
             with store.writer():  # `draw` takes it too (re-entrant); held here for the progress total
                 total = sum(len(t.indices) for t in store.missing(model_id, params, requests, config.k))

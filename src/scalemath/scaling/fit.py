@@ -1,23 +1,6 @@
 """Scaling-law fits: accuracy against data amount.
 
-Models (n = data amount, ln = natural log):
-
-- loglinear:  acc = a + b * ln n                                  (RFT, Xwin-Math)
-- segmented:  acc = a + b1 * min(ln n, t) + b2 * max(ln n - t, 0)  continuous log-linear with a
-  fitted breakpoint n_break = e^t (MuggleMath-style "the slope changes past some size");
-  t is chosen on a grid over the interior data points, then refined jointly with a, b1, b2.
-- power:      acc = a - b * n^(-c)   (c > 0): a saturating power law whose asymptote a is the
-  accuracy reachable with unlimited data; b > 0 is the gap at n = 1.
-- linear:     acc = a + b * x   (not a data-scaling model, so not among `fit_auto`'s candidates:
-  for accuracy against another measured quantity, e.g. the base model's pre-training loss).
-
-Fits are (optionally weighted, `sigma`) least squares through scipy. Parameter intervals come
-from the covariance of the estimates (Jacobian at the optimum, scaled by the residual variance,
-t quantiles with n - p degrees of freedom) or, with `interval="bootstrap"`, from a residual
-bootstrap. Curve bands and "how much data for a target accuracy" (`data_needed`) propagate the
-parameter uncertainty by drawing parameters from their estimated distribution (multivariate normal
-from the covariance, or the bootstrap fits). Model selection uses AICc (small samples are the norm
-here; AIC and BIC are reported too), counting the noise variance as a parameter.
+How it works, in full: docs/modules.md (`scalemath.scaling.fit`).
 """
 
 from __future__ import annotations
@@ -388,8 +371,7 @@ def fit(
     interval: "cov" (covariance, t quantiles), "bootstrap" (residual bootstrap, `bootstrap`
       refits) or "auto": covariance, unless it is degenerate (a rank-deficient Jacobian, or a
       segmented knee sitting exactly on a data point, where the derivative in t is one-sided),
-      then bootstrap. In our simulations (8 sizes x 3 seeds, 95% nominal) covariance intervals
-      covered 93-96% and residual-bootstrap intervals ~90% of true parameters.
+      then bootstrap (their coverage in simulations: docs/modules.md, `scalemath.scaling.fit`).
     cap: keep the power law's asymptote a at most the accuracy ceiling (1, or 100 when y looks
       like percentages). A parameter that ends on a bound is listed in `extra["at_bound"]`; its
       covariance interval is then only indicative.

@@ -1,30 +1,7 @@
 """The OpenAI wire format of `scalemath serve`: request checks before any engine work, and the
 shapes of replies and stream chunks.
 
-Every check here runs on the request as sent, before tokenizing or queueing it, and answers 400
-(OpenAI's error shape, `{"error": {"message", "type", "param", "code"}}`) with a message naming the
-field:
-
-- temperature in [0, 2] (OpenAI's range), top_p in (0, 1], top_k >= -1 (0 and -1 = off),
-  n in [1, max_n], seed an integer within int64, start_index >= 0;
-- max_tokens / max_completion_tokens >= 1 when given (0 is refused, never read as "default");
-  both given with different values is refused; the completion budget is then checked against
-  what the prompt leaves of the model's context (`check_context`);
-- stop: a string or a list of at most `max_stop` non-empty strings of at most `max_stop_chars`
-  characters each;
-- prompt: a string or a list of at most `max_prompts` strings (token-id prompts are refused), with
-  n x prompts at most `max_choices`; chat messages: a non-empty list of {role, content} where
-  content is a string or a list of text parts (`[{"type": "text", "text": ...}]`, joined with
-  "\\n" as vLLM does); other part types (images, audio) are refused;
-- each prompt (or the messages' text) at most `prompt_char_limit` characters, checked before
-  tokenizing, so a 5 MB prompt is refused without being tokenized;
-- fields that would change the output and are not implemented (logprobs, echo, suffix, tools,
-  penalties, best_of != n, ...) are refused rather than ignored; `stream_options` only with
-  stream=true.
-
-n at temperature 0: greedy decoding gives the same text for every choice, so the server decodes
-once and returns n identical choices (what OpenAI returns for n > 1 at temperature 0; vLLM's own
-engine rejects n > 1 with greedy sampling in some versions, so it is never sent one).
+How it works, in full: docs/modules.md (`scalemath.serve.protocol`).
 """
 
 from __future__ import annotations

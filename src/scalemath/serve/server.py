@@ -1,35 +1,7 @@
 """An OpenAI-compatible HTTP server over any Engine: GET /v1/models, POST /v1/completions and
 /v1/chat/completions (plain JSON or, with stream=true, server-sent events), plus GET /health.
 
-Built on aiohttp's web server (the same library as the client engine, so one dependency serves
-both): it holds thousands of open connections cheaply, and the engine, which is synchronous and
-not thread-safe, runs on one worker thread fed by a batcher: requests that arrive while the engine
-is busy are grouped by identical sampling params and `n`, and each group goes to the engine as one
-`generate` call of up to `max_batch_prompts` prompts.
-
-Request fields honoured: prompt (a string or a list of strings) / messages (content a string or a
-list of text parts), n, temperature, top_p, max_tokens / max_completion_tokens, stop (string or
-list), seed, stream, stream_options.include_usage, and top_k (an extension, as in vLLM; 0 or -1 =
-off). Without a seed, one is drawn at random per request. Sample j of a request is the engine's
-sample start_index + j under that seed, where "start_index" is a scalemath extension field
-(default 0; OpenAIEngine(seed_mode="engine") sends it), so a request is reproducible and, with the
-extension, identical to a local run of the engine. Requests are batched when their params, n and
-start_index agree; with an engine that takes per-prompt seeds (`per_prompt_seeds`, as the
-transformers engine does) the seed may differ, so clients sending one seed per sample are batched
-too. At temperature 0 the engine decodes each prompt once and the reply repeats it n times.
-
-Limits, all checked before any engine work (see `scalemath.serve.protocol` for each field's check):
-the body size (413), the API key (401, when `api_key` is set; /health stays open), every sampling
-field, prompts per request and n x prompts, each prompt's characters against the model's context
-(before tokenizing), then its tokens plus max_tokens against the context (`context_length`, or
-the engine's). Unsupported fields that change the output (logprobs, echo, suffix, tools, ...) get a
-400 instead of being ignored. An engine's own validation error (`InvalidRequestError`, any
-ValueError) is a 400 for that request only, with the engine's message; any other engine failure is
-a 500 in OpenAI's error shape.
-
-Fault injection for tests and benchmarks (ServerConfig.fail_every): every Nth completion request
-fails with `fail_status` (503 by default; 429 comes with a Retry-After header), or, with
-drop_every, has its connection dropped without an answer.
+How it works, in full: docs/modules.md (`scalemath.serve.server`).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class ServeProcess:
         start_timeout: seconds to wait for /health (loading a model on a busy CPU takes a while).
         threads: torch intra-op threads of the server (OMP_NUM_THREADS; 0 = torch's default). On
             a small CPU shared with other work, 1 is much faster: a small model's many tiny
-            matmuls otherwise wait on threads that are not scheduled (measured 8x here).
+            matmuls otherwise wait on threads that are not scheduled (docs/teacher.md).
     """
 
     def __init__(

@@ -1,24 +1,8 @@
 """The teacher demo: a real instruction-tuned model drives the augmentation pipeline over HTTP.
+`run_teacher_demo` serves the teacher, runs the augment query, respond and synth stages against it
+and counts every output.
 
-`run_teacher_demo` starts `scalemath serve` with the teacher (SmolLM2-135M-Instruct by default,
-prepared offline by `prepare_smollm2`) on a free loopback port, then runs the very commands a user
-runs against any OpenAI-compatible teacher, in chat mode, all sharing one teacher cache:
-
-1. `scalemath augment query`: MuggleMath rewrites of a few seed questions (procedural
-   GSM8K-format problems, or a GSM8K-format file);
-2. `scalemath augment respond`: n chain-of-thought answers per new question, kept by majority
-   vote (the seed questions stand in when query kept none);
-3. `scalemath augment synth`: Xwin-Math create -> verify -> answer from the seeds.
-
-Every output goes through decontamination (against GSM8K test when it is on disk, else a held-out
-procedural test split) and dedupe. A 135M model writes poor questions and answers: the point is
-that every malformed output is counted, by reason, and the counts add up (`summary["checks"]`).
-The summary (JSON-ready; also written to OUT/summary.json) has, per stage: what was requested,
-parsed, rejected by reason, kept by the filter, removed by decontamination and dedupe, written,
-and the teacher's token usage; `print_summary` shows it as tables.
-
-With `url` set, no server is started: the demo runs against that OpenAI-compatible server
-(vLLM, a hosted API; the key comes from $SCALEMATH_TEACHER_KEY or $OPENAI_API_KEY).
+How it works, in full: docs/modules.md (`scalemath.teacher.teacher_demo`).
 """
 
 from __future__ import annotations
@@ -32,7 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scalemath.methods.augment import QueryConfig, RespondConfig, SynthConfig
 
 
 @dataclass
@@ -93,6 +80,7 @@ class TeacherDemoConfig:
         self.strategies = tuple(self.strategies)
         self.against = tuple(self.against)
         self.serve_args = tuple(self.serve_args)
+        stage_configs(self)  # a setting the augment stages refuse fails here, before a server starts
 
 
 @dataclass
@@ -102,18 +90,33 @@ class _Stage:
     seconds: float = 0.0
 
 
-def run_in_subprocess(args: list[str]) -> None:
-    """Run one `scalemath` command as a user does, in a child process (`python -m scalemath.cli`),
-    the default runner of `run_teacher_demo`. A non-zero exit becomes a RuntimeError, an exit by
-    Ctrl-C (130) a KeyboardInterrupt. (`scalemath teacher demo` runs the commands in its own
-    process instead, through the same CLI.)"""
-    import subprocess
+def stage_configs(cfg: TeacherDemoConfig) -> tuple[QueryConfig, RespondConfig, SynthConfig]:
+    """The query, respond and synth settings of the demo (the augment commands' defaults
+    otherwise); ValueError for a setting they refuse."""
+    from scalemath.methods.augment import QueryConfig, RespondConfig, SynthConfig
 
-    rv = subprocess.run([sys.executable, "-m", "scalemath.cli", *args], check=False).returncode
-    if rv == 130:
-        raise KeyboardInterrupt
-    if rv != 0:
-        raise RuntimeError(f"`scalemath {' '.join(args[:2])}` exited with code {rv}")
+    query = QueryConfig(
+        strategies=cfg.strategies, max_tokens=cfg.query_max_tokens, temperature=cfg.temperature, seed=cfg.seed
+    )
+    respond = RespondConfig(
+        n=cfg.respond_n,
+        filter="majority",
+        min_votes=cfg.min_votes,
+        max_tokens=cfg.respond_max_tokens,
+        temperature=cfg.temperature,
+        seed=cfg.seed,
+    )
+    answer = RespondConfig(
+        n=1,
+        filter="none",
+        temperature=cfg.temperature,
+        max_tokens=cfg.respond_max_tokens,
+        template="xwin_answer_gsm8k",
+        seed=cfg.seed,
+        stop=("\n### Problem", "\n### New Question"),
+    )
+    synth = SynthConfig(max_tokens_verify=cfg.respond_max_tokens, seed=cfg.seed, answer=answer)
+    return query, respond, synth
 
 
 def write_seeds(cfg: TeacherDemoConfig, path: Path) -> tuple[int, str]:
@@ -137,7 +140,7 @@ def resolve_against(cfg: TeacherDemoConfig, out: Path) -> list[str]:
     test split written to OUT/test_procedural.jsonl."""
     if cfg.against:
         return list(cfg.against)
-    from scalemath.methods.decontaminate import load_test_set
+    from scalemath.methods.contamination import load_test_set
 
     try:
         load_test_set("gsm8k", cfg.data_dir)
@@ -166,47 +169,19 @@ def _sigterm_runs_cleanup():
         signal.signal(signal.SIGTERM, prev)
 
 
-def _teacher_args(cfg: TeacherDemoConfig, url: str, cache: Path, against: list[str]) -> list[str]:
-    seed_mode = cfg.seed_mode or ("per_sample" if cfg.url else "engine")
-    args = [
-        "--teacher-url",
-        url,
-        "--teacher-model",
-        cfg.teacher_model,
-        "--chat",
-        "--teacher-seed-mode",
-        seed_mode,
-        "--cache",
-        str(cache),
-        "--seed",
-        str(cfg.seed),
-    ]
-    for a in against:
-        args += ["--against", a]
-    if cfg.data_dir:
-        args += ["--data-dir", cfg.data_dir]
-    return args
-
-
-def run_teacher_demo(
-    cfg: TeacherDemoConfig,
-    log: Callable[[str], None] | None = None,
-    run_command: Callable[[list[str]], None] | None = None,
-) -> dict[str, Any]:
-    """Run the demo (see the module doc); returns the summary, also written to OUT/summary.json.
-
-    `run_command(args)` runs one `scalemath` command line (default: `run_in_subprocess`; the CLI
-    passes one that runs it in-process)."""
+def run_teacher_demo(cfg: TeacherDemoConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the demo (see the module doc); returns the summary, also written to OUT/summary.json."""
     with _sigterm_runs_cleanup():
-        return _run(cfg, log or (lambda _m: None), run_command or run_in_subprocess)
+        return _run(cfg, log or (lambda _m: None))
 
 
-def _run(
-    cfg: TeacherDemoConfig, log: Callable[[str], None], run_command: Callable[[list[str]], None]
-) -> dict[str, Any]:
+def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
     from scalemath.datasets import load_problems
+    from scalemath.methods.augment.stage import Output, make_teacher, run_query, run_respond, run_synth
+    from scalemath.methods.contamination import build_decontaminator
     from scalemath.records import write_jsonl
 
+    query_cfg, respond_cfg, synth_cfg = stage_configs(cfg)
     t_all = time.perf_counter()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -247,36 +222,24 @@ def _run(
             load_seconds=round(server.start_seconds, 1),
         )
         log(f"teacher up after {server.start_seconds:.1f} s")
-    common = _teacher_args(cfg, url, out / "cache.sqlite", against)
+    decon = build_decontaminator(against, data_dir=cfg.data_dir)
+    seed_mode = cfg.seed_mode or ("per_sample" if cfg.url else "engine")
+
+    def new_teacher() -> Any:  # one client per stage (a stage's cache closes its engine), as the commands do
+        return make_teacher(url, cfg.teacher_model, chat=True, seed_mode=seed_mode)
+
     stages: dict[str, _Stage] = {}
     try:
 
-        def stage(name: str, args: list[str], out_file: Path) -> None:
+        def stage(name: str, run: Callable[[Output], dict[str, Any]], out_file: Path) -> None:
             log(f"augment {name} ...")
             t0 = time.perf_counter()
-            report = out_file.with_suffix(".report.json")
-            report.unlink(missing_ok=True)
-            run_command(["augment", name, *args, "--out", str(out_file), *common])
-            if not report.is_file():
-                raise RuntimeError(f"`scalemath augment {name}` wrote no report ({report})")
-            st = _Stage(name, json.loads(report.read_text()), time.perf_counter() - t0)
+            report = run(Output(out_file, decon=decon, cache=out / "cache.sqlite"))
+            st = _Stage(name, report, time.perf_counter() - t0)
             stages[name] = st
             log(f"augment {name}: {st.seconds:.1f} s")
 
-        stage(
-            "query",
-            [
-                "--seeds",
-                str(seeds_path),
-                "--strategies",
-                ",".join(cfg.strategies),
-                "--max-tokens",
-                str(cfg.query_max_tokens),
-                "--temperature",
-                str(cfg.temperature),
-            ],
-            out / "query.jsonl",
-        )
+        stage("query", lambda o: run_query(load_problems(seeds_path), new_teacher(), query_cfg, o), out / "query.jsonl")
         new_questions = list(load_problems(out / "query.jsonl")) if (out / "query.jsonl").stat().st_size else []
         respond_in = out / "respond_input.jsonl"
         if new_questions:
@@ -287,35 +250,11 @@ def _run(
             respond_source = "seed questions (query kept none)"
         stage(
             "respond",
-            [
-                "--input",
-                str(respond_in),
-                "--n",
-                str(cfg.respond_n),
-                "--filter",
-                "majority",
-                "--min-votes",
-                str(cfg.min_votes),
-                "--max-tokens",
-                str(cfg.respond_max_tokens),
-                "--temperature",
-                str(cfg.temperature),
-            ],
+            lambda o: run_respond(load_problems(respond_in), new_teacher(), respond_cfg, o),
             out / "respond.jsonl",
         )
         stages["respond"].report["input_source"] = respond_source
-        stage(
-            "synth",
-            [
-                "--references",
-                str(seeds_path),
-                "--max-tokens",
-                str(cfg.respond_max_tokens),
-                "--answer-temperature",
-                str(cfg.temperature),
-            ],
-            out / "synth.jsonl",
-        )
+        stage("synth", lambda o: run_synth(load_problems(seeds_path), new_teacher(), synth_cfg, o), out / "synth.jsonl")
     finally:
         if server is not None:
             server.stop(timeout=10)
@@ -543,8 +482,8 @@ __all__ = [
     "TeacherDemoConfig",
     "print_summary",
     "resolve_against",
-    "run_in_subprocess",
     "run_teacher_demo",
+    "stage_configs",
     "summarize",
     "write_seeds",
 ]

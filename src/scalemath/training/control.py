@@ -90,18 +90,3 @@ def resolve(
         "tokens": int(round(epochs * tokens_per_epoch)),
         "steps_per_epoch": spe,
     }
-
-
-def __getattr__(name: str) -> Any:
-    if name == "plan":  # moved to scalemath.training.plan (it builds the run, as train_sft does)
-        import warnings
-
-        from scalemath.training.plan import plan
-
-        warnings.warn(
-            "scalemath.training.control.plan moved to scalemath.training.plan.plan; the old name goes in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return plan
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

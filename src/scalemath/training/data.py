@@ -98,7 +98,7 @@ class TrainingData:
 
     records: list[dict[str, str]]  # kept, in file order
     n_records: int  # records in the file
-    check: Any = None  # decontaminate.CheckResult (None: not checked)
+    check: Any = None  # contamination.CheckResult (None: not checked)
 
     def summary(self) -> dict[str, Any] | None:
         return None if self.check is None else self.check.summary()
@@ -107,7 +107,7 @@ class TrainingData:
 def prepare_data(path: str | os.PathLike, check: Any = None) -> TrainingData:
     """Read a training file and run the test-set check on it (a `TrainingDataCheck`; None: the
     default check; pass `TrainingDataCheck(enabled=False)` to skip it)."""
-    from scalemath.methods.decontaminate import TrainingDataCheck, check_training_records
+    from scalemath.methods.contamination import TrainingDataCheck, check_training_records
 
     records = read_training_records(path)
     check = check if check is not None else TrainingDataCheck()

@@ -290,7 +290,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     """Load model, tokenizer and data and build the `SFTTrainer` (datasets tokenised and masked),
     without training. `train_sft` = `prepare_sft` + train + save. The data is read and checked
     against the known test sets first, before anything heavy is loaded."""
-    from scalemath.methods.decontaminate import TrainingDataCheck
+    from scalemath.methods.contamination import TrainingDataCheck
     from scalemath.training.data import prepare_data
 
     for name in ("model", "data", "out"):

@@ -25,8 +25,8 @@ TINY_META = "tiny_meta.json"
 @dataclass
 class TinyConfig:
     """Shape of the from-scratch model and its tokenizer (Llama architecture). The defaults are the
-    "nano" preset (0.85M parameters), the best quality per CPU-minute measured for 2.5-5 minute
-    pre-training budgets (benchmarks/bench_tiny_quality.py)."""
+    "nano" preset (0.85M parameters), chosen by benchmarks/bench_tiny_quality.py (docs/modules.md,
+    `scalemath.training.tiny`)."""
 
     hidden_size: int = field(default=128, metadata={"help": "Width of the residual stream."})
     num_layers: int = field(default=4, metadata={"help": "Number of decoder blocks."})

@@ -21,7 +21,7 @@ QUICK_META = "quick_meta.json"
 
 @dataclass
 class QuickSFTConfig:
-    """Settings of `quick_sft_model` (defaults: about 30 s on two idle CPU cores)."""
+    """Settings of `quick_sft_model` (the defaults make a small model in about a minute of CPU)."""
 
     seed: int = field(default=0, metadata={"help": "Seed of data, initialisation and training."})
     train_n: int = field(default=400, metadata={"help": "Procedural training problems for SFT."})
