@@ -108,9 +108,28 @@ def _finalize_and_write(
     rep = FinalizeReport()
     n = write_jsonl(out, finalize(records, cfg, decon, rep))
     report = {"output": str(out), "written": n, **extra, "finalize": rep.to_dict()}
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+    _write_report(report_path, report)
     return report
+
+
+def _write_report(path: Path, report: dict[str, Any]) -> None:
+    from scalemath.outputs import write_text
+
+    write_text(path, json.dumps(report, indent=1, ensure_ascii=False, default=str))
+
+
+def _check_io(inputs: list[Any], out: Path, report: Path | None, cache: Path | None) -> None:
+    """Refuse (exit 2, before any work) outputs that are inputs or symlinks; see scalemath.outputs."""
+    from scalemath.outputs import check_outputs
+
+    check_outputs(
+        inputs,
+        [
+            ("--out", out),
+            ("--report", report or out.with_suffix(".report.json")),
+            ("--cache", cache or out.with_suffix(".cache.sqlite")),
+        ],
+    )
 
 
 def _print_summary(report: dict[str, Any], report_path: Path) -> None:
@@ -240,6 +259,7 @@ def query_cmd(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    _check_io([seeds, *against], out, report, cache)
     counts = Counts()
     with _cached(
         _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
@@ -263,7 +283,7 @@ def query_cmd(
             extra={},
         )
         rep.update(generation=counts.to_dict(), usage=teacher.usage.summary(), config=_cfg_dict(cfg))
-        report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
+        _write_report(report_path, rep)
     _print_summary(rep, report_path)
 
 
@@ -329,6 +349,7 @@ def respond_cmd(
         raise typer.BadParameter(str(e)) from None
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
+    _check_io([input, *against], out, report, cache)
     counts = Counts()
     with _cached(
         _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
@@ -365,7 +386,7 @@ def respond_cmd(
         if second is not None:
             rep["second_usage"] = second.usage.summary()
             second.close()
-        report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
+        _write_report(report_path, rep)
     _print_summary(rep, report_path)
 
 
@@ -430,6 +451,7 @@ def synth_cmd(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    _check_io([references, *against], out, report, cache)
     counts, acounts = Counts(), Counts()
     with _cached(
         _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout),
@@ -458,7 +480,7 @@ def synth_cmd(
             usage=teacher.usage.summary(),
             config=_cfg_dict(cfg),
         )
-        report_path.write_text(json.dumps(rep, indent=1, ensure_ascii=False, default=str))
+        _write_report(report_path, rep)
     _print_summary(rep, report_path)
 
 
@@ -478,6 +500,9 @@ def subset_cmd(
 
     if (fraction is None) == (questions is None):
         raise typer.BadParameter("give exactly one of --fraction and --questions")
+    from scalemath.outputs import check_outputs
+
+    check_outputs([input], [("--out", out)])
     try:
         recs: Iterable[dict[str, Any]]
         if fraction is not None:

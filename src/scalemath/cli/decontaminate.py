@@ -37,8 +37,11 @@ def register(app: typer.Typer) -> None:
             decontaminate,
             read_records,
         )
+        from scalemath.outputs import check_outputs
         from scalemath.records import write_jsonl
 
+        report_path = report or out.with_suffix(".report.json")
+        check_outputs([input, *against], [("--out", out), ("--report", report_path)])
         con = Console(stderr=True)
         try:
             cfg = DecontamConfig(
@@ -53,7 +56,6 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(e)) from None
         rep = DecontamReport()
         kept = write_jsonl(out, decontaminate(read_records(input), decon, rep))
-        report_path = report or out.with_suffix(".report.json")
         rep.write(report_path)
         con.print(
             f"checked {rep.checked} against {dict(decon.references)}: removed {rep.removed} "

@@ -63,6 +63,7 @@ from typing import Any
 
 import orjson
 
+from scalemath.outputs import atomic_path, pid_alive
 from scalemath.records import SCHEMA_VERSION, RecordError, Sample, UserError, iter_jsonl_numbered, now, write_jsonl
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 
@@ -149,6 +150,9 @@ class StoreLockedError(UserError):
     """Another process holds the store's writer lock (and the wait for it timed out)."""
 
 
+MAX_SAMPLES_PER_CALL = 4096
+"""Most samples one engine call of `draw` asks for: a larger k is drawn (and persisted) in pieces."""
+
 LOCK_FILE = "writer.lock"
 _held: dict[str, list[Any]] = {}  # real path of a lock file -> [file object, depth] (this process)
 _held_guard = threading.Lock()
@@ -173,9 +177,27 @@ def writer_lock(
 
     Waits for another holder (calling `on_wait(message)` once), up to `timeout` seconds (None:
     no limit; 0: do not wait) and then raises StoreLockedError naming the holder."""
+    with file_lock(Path(root) / LOCK_FILE, f"sample store {root}", timeout, on_wait, other="store"):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(
+    path: str | os.PathLike,
+    what: str,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    other: str = "output file",
+) -> Iterator[None]:
+    """Hold an exclusive `flock` on the lock file `path` (the store's writer lock, and `sample
+    --out`'s lock beside its output), re-entrant within a process. The lock file is never followed
+    through a symbolic link (`outputs.open_lock`); it names its holder while held. `what` names
+    the locked thing in messages, `other` what to use instead."""
     import fcntl
 
-    path = Path(root) / LOCK_FILE
+    from scalemath.outputs import open_lock
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = os.path.realpath(path)
     with _held_guard:
@@ -183,7 +205,7 @@ def writer_lock(
         if entry is not None:
             entry[1] += 1
     if entry is None:
-        f = open(path, "a+b")
+        f = open_lock(path)
         try:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -191,11 +213,11 @@ def writer_lock(
                 who = _holder(path)
                 if timeout is not None and timeout <= 0:
                     raise StoreLockedError(
-                        f"sample store {root} is being written by {who}; wait for it to finish, or use another store"
+                        f"{what} is being written by {who}; wait for it to finish, or use another {other}"
                     ) from None
                 if on_wait is not None:
                     on_wait(
-                        f"sample store {root} is being written by {who}: waiting for it "
+                        f"{what} is being written by {who}: waiting for it "
                         "(the samples it draws will not be drawn again)"
                     )
                 deadline = None if timeout is None else time.monotonic() + timeout
@@ -207,8 +229,8 @@ def writer_lock(
                     except BlockingIOError:
                         if deadline is not None and time.monotonic() > deadline:
                             raise StoreLockedError(
-                                f"sample store {root} is still being written by {_holder(path)} after "
-                                f"{timeout:g} s; wait for it to finish, or use another store"
+                                f"{what} is still being written by {_holder(path)} after "
+                                f"{timeout:g} s; wait for it to finish, or use another {other}"
                             ) from None
             f.seek(0)
             f.truncate()
@@ -542,7 +564,7 @@ class SampleStore:
             parts = p.name.split(".")
             # name: <shard name>.<host>.<pid>.tmp
             host, pid = (parts[-3], parts[-2]) if len(parts) >= 4 else ("", "")
-            dead = host == _HOST and pid.isdigit() and not _pid_alive(int(pid))
+            dead = host == _HOST and pid.isdigit() and not pid_alive(int(pid))
             try:
                 old = time.time() - p.stat().st_mtime > 86_400
             except FileNotFoundError:  # a live writer renamed it into shards/ since the listing
@@ -577,9 +599,8 @@ class SampleStore:
             "updated_at": now(),
             "shards": [{"name": n, "records": r} for n, r in sorted(self._shard_rows.items())],
         }
-        tmp = self.root / f".manifest.json.{os.getpid()}.tmp"
-        tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-        os.replace(tmp, self.root / "manifest.json")
+        with atomic_path(self.root / "manifest.json", fsync=self.fsync) as tmp:
+            tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,6 +667,7 @@ def draw(
     batch_size: int = 16,
     on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
     overlap_writes: bool = True,
+    max_samples_per_call: int = MAX_SAMPLES_PER_CALL,
 ) -> DrawStats:
     """Make the store hold samples 0..k-1 of every request, drawing only what is missing.
 
@@ -655,10 +677,12 @@ def draw(
     by a helper thread while the engine draws the next batch; at most one write is pending.
     `on_batch(records)` is called, on the calling thread, once a batch's shard is durable.
     Holds the store's writer lock throughout (a second writer waits, then draws only what is
-    still missing).
+    still missing). An engine call asks for at most `max_samples_per_call` samples (a long index
+    run is split, `split_run`), so whatever k, samples reach disk a batch at a time and a kill
+    loses at most one batch.
     """
     with store.writer():
-        return _draw(engine, store, requests, params, k, batch_size, on_batch, overlap_writes)
+        return _draw(engine, store, requests, params, k, batch_size, on_batch, overlap_writes, max_samples_per_call)
 
 
 def _draw(
@@ -670,6 +694,7 @@ def _draw(
     batch_size: int,
     on_batch: Callable[[list[dict[str, Any]]], None] | None,
     overlap_writes: bool,
+    max_samples_per_call: int = MAX_SAMPLES_PER_CALL,
 ) -> DrawStats:
     stats = DrawStats()
     t0 = time.perf_counter()
@@ -703,41 +728,42 @@ def _draw(
         return store.stats.written_records - before
 
     try:
-        for (start, n), group in by_run.items():
+        for (run_start, run_n), group in by_run.items():
             for b in range(0, len(group), batch_size):
                 chunk = group[b : b + batch_size]
-                t1 = time.perf_counter()
-                outs = list(engine.generate([t.request.prompt for t in chunk], params, n=n, start_index=start))
-                t2 = time.perf_counter()
-                stats.engine_seconds += t2 - t1
-                if len(outs) != len(chunk):
-                    raise RuntimeError(
-                        f"engine {engine.name} returned {len(outs)} prompt results for {len(chunk)} prompts"
-                    )
-                records = []
-                for todo, comps in zip(chunk, outs):
-                    for c in comps:
-                        if not start <= c.sample_index < start + n:
-                            raise RuntimeError(
-                                f"engine {engine.name} returned sample_index "
-                                f"{c.sample_index} outside {start}..{start + n - 1}"
-                            )
-                        if c.finish_reason == "error":
-                            stats.errors += 1
-                            if len(stats.error_messages) < 5:
-                                stats.error_messages.append(str(c.meta.get("error", "")))
-                            continue
-                        records.append(make_record(engine, todo.request, todo.key, params, c))
-                stats.batches += 1
-                settle()
-                if pool is not None:
-                    pending = (pool.submit(write, records), records)
-                    stats.store_seconds += time.perf_counter() - t2
-                else:
-                    stats.written += write(records)
-                    stats.store_seconds += time.perf_counter() - t2
-                    if on_batch is not None:
-                        on_batch(records)
+                for start, n in split_run(run_start, run_n, len(chunk), max_samples_per_call):
+                    t1 = time.perf_counter()
+                    outs = list(engine.generate([t.request.prompt for t in chunk], params, n=n, start_index=start))
+                    t2 = time.perf_counter()
+                    stats.engine_seconds += t2 - t1
+                    if len(outs) != len(chunk):
+                        raise RuntimeError(
+                            f"engine {engine.name} returned {len(outs)} prompt results for {len(chunk)} prompts"
+                        )
+                    records = []
+                    for todo, comps in zip(chunk, outs):
+                        for c in comps:
+                            if not start <= c.sample_index < start + n:
+                                raise RuntimeError(
+                                    f"engine {engine.name} returned sample_index "
+                                    f"{c.sample_index} outside {start}..{start + n - 1}"
+                                )
+                            if c.finish_reason == "error":
+                                stats.errors += 1
+                                if len(stats.error_messages) < 5:
+                                    stats.error_messages.append(str(c.meta.get("error", "")))
+                                continue
+                            records.append(make_record(engine, todo.request, todo.key, params, c))
+                    stats.batches += 1
+                    settle()
+                    if pool is not None:
+                        pending = (pool.submit(write, records), records)
+                        stats.store_seconds += time.perf_counter() - t2
+                    else:
+                        stats.written += write(records)
+                        stats.store_seconds += time.perf_counter() - t2
+                        if on_batch is not None:
+                            on_batch(records)
         settle()
     finally:
         if pool is not None:
@@ -753,14 +779,12 @@ def _ext(fmt: str) -> str:
     return "parquet" if fmt == "parquet" else "jsonl"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def split_run(start: int, n: int, width: int, max_samples: int) -> Iterator[tuple[int, int]]:
+    """Split the index run (start, n) of `width` prompts into engine calls of at most
+    `max_samples` samples each (at least one index per call): (start, n) pieces in order."""
+    step = max(1, max_samples // max(1, width))
+    for s in range(start, start + n, step):
+        yield s, min(step, start + n - s)
 
 
 def _fsync_dir(path: Path) -> None:
