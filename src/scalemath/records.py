@@ -332,19 +332,12 @@ def dumps(record: Any) -> bytes:
     return orjson.dumps(to_dict(record), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
     """A temp path beside `path` (`.NAME.tmpPID`) that replaces `path` when the block ends
-    normally and is removed when it raises (any exception, Ctrl-C, SystemExit from SIGTERM)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    normally and is removed when it raises; see `scalemath.outputs.atomic_path` (the one owner)."""
+    from scalemath.outputs import atomic_path as _atomic_path
+
+    return _atomic_path(path)
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:

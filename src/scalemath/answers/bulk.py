@@ -300,29 +300,23 @@ def grade_file(
             waiting.append(rec)
             yield rec[prediction_field], rec[reference_field]
 
-    out_dir = os.path.dirname(os.path.abspath(output_path))
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = os.path.join(out_dir, f".{os.path.basename(output_path)}.tmp{os.getpid()}")
+    from scalemath.outputs import atomic_path, check_outputs
+
+    check_outputs([input_path], [("output", output_path)])
     stats: dict = {}
-    try:
-        with open(tmp, "wb", buffering=1 << 20) as f:
-            for i, v in enumerate(grade_pairs(pairs(), cfg, stats), 1):
-                rec = waiting.popleft()
-                rec["extracted"] = v.extracted
-                rec["correct"] = v.correct
-                rec["reason"] = v.reason
-                rec["grader_version"] = GRADER_VERSION
-                f.write(orjson.dumps(rec) + b"\n")
-                summary.total += 1
-                summary.correct += v.correct
-                summary.reasons[v.reason] += 1
-                if on_progress is not None and i % 256 == 0:
-                    on_progress(i)
-        os.replace(tmp, output_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(output_path) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
+        for i, v in enumerate(grade_pairs(pairs(), cfg, stats), 1):
+            rec = waiting.popleft()
+            rec["extracted"] = v.extracted
+            rec["correct"] = v.correct
+            rec["reason"] = v.reason
+            rec["grader_version"] = GRADER_VERSION
+            f.write(orjson.dumps(rec) + b"\n")
+            summary.total += 1
+            summary.correct += v.correct
+            summary.reasons[v.reason] += 1
+            if on_progress is not None and i % 256 == 0:
+                on_progress(i)
     if on_progress is not None:
         on_progress(summary.total)
     summary.seconds = time.perf_counter() - t0

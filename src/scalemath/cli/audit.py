@@ -31,8 +31,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write N graded items with an empty 'label' for a person to fill (correct/incorrect)."""
         from scalemath.answers.audit import sample_items
+        from scalemath.outputs import check_outputs
         from scalemath.records import write_jsonl
 
+        check_outputs([input], [("--out", out)])
         items = sample_items(str(input), n, seed, prediction_field, reference_field, stratify)
         write_jsonl(out, items)
         typer.echo(

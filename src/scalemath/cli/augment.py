@@ -84,6 +84,20 @@ def _output(
     )
 
 
+def _check_io(inputs: list[Any], out: Path, report: Path | None, cache: Path | None) -> None:
+    """Refuse (exit 2, before any work) outputs that are inputs or symlinks; see scalemath.outputs."""
+    from scalemath.outputs import check_outputs
+
+    check_outputs(
+        inputs,
+        [
+            ("--out", out),
+            ("--report", report or out.with_suffix(".report.json")),
+            ("--cache", cache or out.with_suffix(".cache.sqlite")),
+        ],
+    )
+
+
 def _print_summary(report: dict[str, Any], report_path: Path) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -212,6 +226,7 @@ def query_cmd(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    _check_io([seeds, *against], out, report, cache)
     output = _output(
         out,
         against=against,
@@ -293,6 +308,7 @@ def respond_cmd(
         raise typer.BadParameter(str(e)) from None
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
+    _check_io([input, *against], out, report, cache)
     output = _output(
         out,
         against=against,
@@ -378,6 +394,7 @@ def synth_cmd(
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    _check_io([references, *against], out, report, cache)
     output = _output(
         out,
         against=against,
@@ -412,6 +429,9 @@ def subset_cmd(
 
     if (fraction is None) == (questions is None):
         raise typer.BadParameter("give exactly one of --fraction and --questions")
+    from scalemath.outputs import check_outputs
+
+    check_outputs([input], [("--out", out)])
     try:
         recs: Iterable[dict[str, Any]]
         if fraction is not None:

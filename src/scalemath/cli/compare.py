@@ -33,7 +33,6 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
     ) -> None:
         """Paired bootstrap intervals of B − A (greedy accuracy, maj@k, Pass@k, PassRatio@k) and McNemar's exact test."""
-        import json
 
         from rich.console import Console
 
@@ -45,8 +44,10 @@ def register(app: typer.Typer) -> None:
             load_evaluation,
             rich_table,
         )
+        from scalemath.outputs import check_outputs, write_json
         from scalemath.records import RecordError
 
+        check_outputs([eval_a, eval_b], [("--out", out)])
         console = Console()
         try:
             cfg = PairedConfig(
@@ -69,6 +70,5 @@ def register(app: typer.Typer) -> None:
         for row in result["rows"]:
             console.print(describe(row, result["a"], result["b"], ci))
         if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(result, indent=2) + "\n")
+            write_json(out, result)
             console.print(f"wrote {out}")

@@ -83,8 +83,10 @@ def convert(
 ) -> None:
     """Convert a dataset to scalemath Problem JSONL."""
     from scalemath.datasets import load_problems
+    from scalemath.outputs import check_outputs
     from scalemath.records import write_jsonl
 
+    check_outputs([input], [("--out", out)])
     hf: dict = {}
     if name:
         hf["name"] = name

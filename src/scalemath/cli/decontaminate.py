@@ -32,8 +32,11 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.methods.contamination import build_decontaminator
         from scalemath.methods.decontaminate import DecontamConfig, DecontamReport, decontaminate, read_records
+        from scalemath.outputs import check_outputs
         from scalemath.records import write_jsonl
 
+        report_path = report or out.with_suffix(".report.json")
+        check_outputs([input, *against], [("--out", out), ("--report", report_path)])
         con = Console(stderr=True)
         try:
             cfg = DecontamConfig(
@@ -48,7 +51,6 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(e)) from None
         rep = DecontamReport()
         kept = write_jsonl(out, decontaminate(read_records(input), decon, rep))
-        report_path = report or out.with_suffix(".report.json")
         rep.write(report_path)
         con.print(
             f"checked {rep.checked} against {dict(decon.references)}: removed {rep.removed} "

@@ -61,6 +61,12 @@ def register(app: typer.Typer) -> None:
 
         if (samples is not None and (model or data)) or (samples is None and not (model and data)):
             raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")
+        from scalemath.outputs import check_outputs
+
+        if samples is None:  # --samples: metrics_from_samples checks its own outputs
+            check_outputs(
+                [data], [(f"--out {name}", out / name) for name in ("greedy.jsonl", "samples.jsonl", "metrics.json")]
+            )
         hf_logging.disable_progress_bar()
         if samples is not None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)

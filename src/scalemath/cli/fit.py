@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
 
         if model != "auto" and model not in ALL_MODELS:
             raise typer.BadParameter(f"--model must be auto or one of {ALL_MODELS}")
+        from scalemath.outputs import check_outputs
+
+        check_outputs([results], [("--out", out), ("--plot", plot)])
         with command_errors(console):
             res = fit_table(results, x, y, model, sigma, group, conds, tuple(target), interval, ci, seed)
         for g, info in res["groups"].items():
@@ -110,12 +113,14 @@ def register(app: typer.Typer) -> None:
             fig = fit_figure(
                 {g or "": r for g, r in results_obj.items()}, xlabel=x, ylabel=y, title=f"{y} vs {x}", targets=targets
             )
-            plot.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(plot)
+            from scalemath.outputs import atomic_path
+
+            with atomic_path(plot) as tmp:
+                fig.savefig(tmp, format=plot.suffix.lstrip(".") or "png")
             console.print(f"wrote {plot}")
         if out:
+            from scalemath.outputs import write_bytes
             from scalemath.scaling.fit import to_jsonable
 
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(orjson.dumps(to_jsonable(res), option=orjson.OPT_INDENT_2))
+            write_bytes(out, orjson.dumps(to_jsonable(res), option=orjson.OPT_INDENT_2))
             console.print(f"wrote {out}")

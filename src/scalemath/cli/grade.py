@@ -52,6 +52,9 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.answers.bulk import BulkConfig, grade_file
         from scalemath.answers.policy import make_policy
+        from scalemath.outputs import check_outputs
+
+        check_outputs([input], [("--output", output)])
 
         if dataset not in ("auto", "gsm8k", "math"):
             raise typer.BadParameter("must be gsm8k, math or auto", param_hint="--dataset")

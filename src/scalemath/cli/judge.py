@@ -3,7 +3,6 @@ judge-free calculation / reasoning / format split of `scalemath metrics`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -37,8 +36,14 @@ def register(app: typer.Typer) -> None:
         from scalemath.cli.augment import _teacher
         from scalemath.methods.augment.stage import Output
         from scalemath.metrics.judge import JUDGE_TYPES, JudgeConfig, JudgeStats, judge_errors
+        from scalemath.outputs import check_outputs, write_json
         from scalemath.records import read_samples, write_jsonl
 
+        summary_path = out.with_suffix(".summary.json")
+        check_outputs(
+            [samples],
+            [("--out", out), ("--cache", cache or out.with_suffix(".cache.sqlite")), ("summary", summary_path)],
+        )
         cfg = JudgeConfig(template=template, votes=votes, temperature=temperature, max_tokens=max_tokens, limit=limit)
         stats = JudgeStats()
         with Output(out, cache=cache).cached(
@@ -48,7 +53,7 @@ def register(app: typer.Typer) -> None:
         summary = stats.to_dict()
         if engine.usage.errors:  # failed judge requests, by kind (not cached: a re-run asks again)
             summary["judge_errors"] = engine.usage.error_kinds.as_dict()
-        out.with_suffix(".summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(summary_path, summary)
         con = Console()
         table = Table(title=f"judge error types ({stats.judged} wrong samples, judge {judge_model})")
         table.add_column("type")

@@ -130,7 +130,9 @@ def register(app: typer.Typer) -> None:
         from scalemath.cli._errors import command_errors
         from scalemath.metrics.aggregate import MetricsConfig
         from scalemath.metrics.store_summary import AnalyzeConfig, analyze
+        from scalemath.outputs import check_outputs, write_bytes
 
+        check_outputs([*samples, problems], [("--out", out)])
         cfg = AnalyzeConfig(
             metrics=MetricsConfig(ks=parse_ks(ks), bootstrap=bootstrap, ci=ci, seed=seed, by=tuple(by)),
             steps_field=steps_field or None,
@@ -143,6 +145,5 @@ def register(app: typer.Typer) -> None:
             result = analyze(samples, cfg)
         print_analysis(result, console)
         if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+            write_bytes(out, orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
             console.print(f"wrote {out}")

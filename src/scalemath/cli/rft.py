@@ -109,12 +109,14 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.methods.rft import RFTConfig, collect_files, to_legacy
+        from scalemath.outputs import check_outputs, write_bytes
         from scalemath.records import write_jsonl
 
         paths = [str(p) for p in samples] + list(ctx.args)  # `--samples a b c`: b, c arrive as extras
         for p in ctx.args:
             if p.startswith("-") or not os.path.isfile(p):
                 raise typer.BadParameter(f"not a file: {p}", param_hint="--samples")
+        check_outputs([*paths, problems, *test_set], [("--out", out), ("--stats", stats_path)])
         if fmt not in ("scalemath", "rft_legacy"):
             raise typer.BadParameter("must be scalemath or rft_legacy", param_hint="--format")
         try:
@@ -139,8 +141,7 @@ def register(app: typer.Typer) -> None:
         if stats_path:
             import orjson
 
-            stats_path.parent.mkdir(parents=True, exist_ok=True)
-            stats_path.write_bytes(orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
+            write_bytes(stats_path, orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2))
         wide = Console(width=None if sys.stdout.isatty() else 120)  # no 80-column wrap in logs
         print_summary(wide, stats.to_dict(), out, n, explain)
 

@@ -78,8 +78,8 @@ def register(app: typer.Typer) -> None:
         budget_round: int = typer.Option(8, min=1, help="--budget: samples added per open problem per round."),
         lock_timeout: float = typer.Option(
             -1.0,
-            help="--store: seconds to wait while another run writes the "
-            "store (it then draws only what is still missing); -1: no limit, "
+            help="Seconds to wait while another run writes the store (--store) "
+            "or --out (it then draws only what is still missing); -1: no limit, "
             "0: fail at once.",
         ),
     ) -> None:
@@ -90,9 +90,11 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
         from transformers.utils import logging as hf_logging
 
+        from scalemath.outputs import check_outputs
         from scalemath.sampling import SamplingParams, load_engine
         from scalemath.sampling.run import sample_problems
 
+        check_outputs([data], [("--out", out), ("--store", store)])
         hf_logging.disable_progress_bar()
         params = SamplingParams(
             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
@@ -135,7 +137,17 @@ def register(app: typer.Typer) -> None:
             )
             return
         eng = load_engine(engine, model, **per_engine.get(engine, {}))
-        stats = sample_problems(problems, eng, params, k, template, out, grade=grade, dataset=dataset)
+        stats = sample_problems(
+            problems,
+            eng,
+            params,
+            k,
+            template,
+            out,
+            grade=grade,
+            dataset=dataset,
+            lock_timeout=None if lock_timeout < 0 else lock_timeout,
+        )
         c.print(
             f"[bold]{stats.samples}[/] new samples for {stats.problems} problems -> {out} "
             f"({stats.skipped} already there); {stats.samples_per_s:.1f} samples/s, "

@@ -50,6 +50,15 @@ def register(app: typer.Typer) -> None:
         fail_every: int = typer.Option(0, hidden=True, help="Fault injection: fail every Nth request."),
         fail_status: int = typer.Option(503, hidden=True, help="Status of injected failures."),
         drop_every: int = typer.Option(0, hidden=True, help="Fault injection: drop every Nth connection."),
+        read_timeout: float = typer.Option(
+            10.0,
+            help="Seconds a connection may take to send a request's headers or body (and stay idle "
+            "between requests); then it is closed (408 for a body).",
+        ),
+        max_connections: int = typer.Option(
+            512,
+            help="Open connections; past it the oldest idle or stalled one is closed (kept below the file limit).",
+        ),
     ) -> None:
         """Serve /v1/models, /v1/completions and /v1/chat/completions (JSON or stream=true) over a
         model, so OpenAIEngine clients (and any OpenAI-compatible tool, e.g. the `openai` client)
@@ -58,6 +67,11 @@ def register(app: typer.Typer) -> None:
         from scalemath.serve.server import ServerConfig
         from scalemath.serve.server import serve as run_server
 
+        if api_key is not None and not api_key.strip():
+            raise typer.BadParameter(
+                "is empty: give a key, or leave --api-key (and SCALEMATH_API_KEY) unset for an open server",
+                param_hint="--api-key",
+            )
         eng: Engine
         if model == "fake" or engine == "fake":
             eng = load_engine("fake", served_model_name or "fake")
@@ -72,7 +86,7 @@ def register(app: typer.Typer) -> None:
                 host=host,
                 port=port,
                 model_name=served_model_name or model,
-                api_key=api_key or None,
+                api_key=api_key,
                 max_batch_prompts=max_batch_prompts,
                 max_n=max_n,
                 max_prompts=max_prompts,
@@ -83,6 +97,8 @@ def register(app: typer.Typer) -> None:
                 fail_every=fail_every,
                 fail_status=fail_status,
                 drop_every=drop_every,
+                read_timeout=read_timeout,
+                max_connections=max_connections,
             )
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None

@@ -110,8 +110,9 @@ class DecontamReport:
         }
 
     def write(self, path: str | os.PathLike) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
+        from scalemath.outputs import write_text
+
+        write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
 
 
 def exact_key(toks: list[str]) -> int:

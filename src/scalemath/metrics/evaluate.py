@@ -7,12 +7,12 @@ Draws one greedy sample (T=0) and k samples at temperature T per problem through
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
+from scalemath.outputs import write_json
 from scalemath.records import Problem, read_samples, write_jsonl
 from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.run import grade_samples, sample_problems
@@ -117,7 +117,7 @@ def evaluate(
         metrics["sampled"] = sampled
         metrics["timing"]["sampled"] = stats.to_dict()
     metrics["grader_version"] = greedy["grader_version"]
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
@@ -142,6 +142,13 @@ def metrics_from_samples(
     if not samples:
         raise ValueError(f"{path}: no samples")
     ungraded = any(s.correct is None for s in samples)
+    if out_dir is not None:
+        from scalemath.outputs import check_outputs
+
+        written = [("metrics.json", Path(out_dir) / "metrics.json")]
+        if ungraded:
+            written.append(("the graded copy", Path(out_dir) / "samples.jsonl"))
+        check_outputs([path], written)
     if ungraded:
         samples = list(grade_samples(samples, dataset))
     counts: dict[str, int] = {}
@@ -167,5 +174,5 @@ def metrics_from_samples(
         out_dir.mkdir(parents=True, exist_ok=True)
         if ungraded:
             write_jsonl(out_dir / "samples.jsonl", samples)
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_json(out_dir / "metrics.json", metrics)
     return metrics

@@ -6,7 +6,9 @@ honour each field or raise.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -123,3 +125,33 @@ def config_positions(config: Mapping[str, Any] | Any) -> int | None:
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return value
     return None
+
+
+# ------------------------------------------------------------------------------- cancellation
+
+
+class GenerationCancelled(Exception):
+    """Raised inside `Engine.generate` by engines that check `cancel_requested()`: the caller gave
+    up on the call (the server's client disconnected), so it stops costing compute."""
+
+
+_cancel = threading.local()
+
+
+@contextlib.contextmanager
+def cancel_scope(check: Callable[[], bool]) -> Iterator[None]:
+    """While the block runs on this thread, `cancel_requested()` returns `check()` (the server
+    wraps each engine call in one; engines poll it between decoding steps)."""
+    prev = getattr(_cancel, "check", None)
+    _cancel.check = check
+    try:
+        yield
+    finally:
+        _cancel.check = prev
+
+
+def cancel_requested() -> bool:
+    """Has the caller of the engine call running on this thread given up on it? (False outside a
+    `cancel_scope`.) Cheap; engines call it every few decoding steps and raise GenerationCancelled."""
+    check = getattr(_cancel, "check", None)
+    return bool(check is not None and check())

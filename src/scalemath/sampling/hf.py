@@ -28,9 +28,11 @@ from transformers.cache_utils import DynamicLayer
 
 from scalemath.sampling.engine import (
     Completion,
+    GenerationCancelled,
     InvalidRequestError,
     SamplingParams,
     base_seed_list,
+    cancel_requested,
     config_positions,
     cut_at_stop,
     sample_seed,
@@ -328,6 +330,8 @@ class HFEngine:
                 logits, mask, positions = logits[expand], mask[expand], positions[expand]
             last_pos = positions[:, -1]
             for t in range(T):
+                if t % 4 == 3 and cancel_requested():  # the server's client is gone: stop costing CPU
+                    raise GenerationCancelled()
                 u = uniforms[alive.to(dev), t] if uniforms is not None else None
                 tok = pick_tokens(logits, params, u)
                 tok_cpu = tok.cpu()

@@ -73,6 +73,7 @@ def sample_problems(
     *,
     progress: bool = True,
     chunk_problems: int | None = None,
+    lock_timeout: float | None = None,
 ) -> SamplingStats:
     """Draw k samples per problem with `engine`, grade them, append them to `out_path`; return stats.
 
@@ -88,10 +89,45 @@ def sample_problems(
         dataset: answer conventions passed to the grader ("gsm8k", "math", ...).
         progress: show a rich progress bar (problems, samples/s).
         chunk_problems: problems handed to the engine per call (default: enough for 8 engine batches).
+        lock_timeout: seconds to wait while another run writes `out_path` (None: no limit; 0:
+            fail at once with StoreLockedError).
+
+    Takes the same kind of lock as the sample store (`store_lock.file_lock`, on `.NAME.lock` beside
+    the output) from reading what is done to the last append, so two runs writing one file draw
+    every sample once: the second waits, then draws only what is still missing. An engine call
+    asks for at most 8 engine batches of samples (a long index run is split), so whatever k,
+    samples reach the file a batch at a time.
     """
+    from scalemath.outputs import refuse_symlink
+    from scalemath.sampling.store_lock import file_lock
+
     if k <= 0:
         raise ValueError("k must be > 0")
     out_path = Path(out_path)
+    refuse_symlink(out_path)
+    lock = out_path.with_name(f".{out_path.name}.lock")
+    with file_lock(lock, f"sample output {out_path}", lock_timeout, _warn):
+        return _sample_problems(
+            problems, engine, params, k, template, out_path, grade, dataset, progress, chunk_problems
+        )
+
+
+def _warn(message: str) -> None:
+    log.warning("%s", message)
+
+
+def _sample_problems(
+    problems: Iterable[Problem],
+    engine: Engine,
+    params: SamplingParams,
+    k: int,
+    template: str,
+    out_path: Path,
+    grade: bool,
+    dataset: str,
+    progress: bool,
+    chunk_problems: int | None,
+) -> SamplingStats:
     started = time.perf_counter()
     stats = SamplingStats()
     phash = prompt_hash(template)
@@ -126,7 +162,7 @@ def sample_problems(
                 seen.add(p.id)
             base, yielded = stats.problems, 0
             stats.problems += len(chunk)
-            for (start, n), group in _missing_runs(chunk, k, done, stats).items():
+            for (start, n), group in _pieces(_missing_runs(chunk, k, done, stats), 8 * batch_rows):
                 prompts = [render(template, question=p.question) for p in group]
                 for p, completions in zip(group, engine.generate(prompts, params, n=n, start_index=start)):
                     for c in completions:
@@ -212,6 +248,17 @@ def _missing_runs(
         for start, n in _runs(missing):
             runs.setdefault((start, n), []).append(p)
     return runs
+
+
+def _pieces(
+    runs: dict[tuple[int, int], list[Problem]], max_samples: int
+) -> Iterator[tuple[tuple[int, int], list[Problem]]]:
+    """The runs, a long one split into engine calls of at most `max_samples` samples."""
+    from scalemath.sampling.store_draw import split_run
+
+    for (start, n), group in runs.items():
+        for piece in split_run(start, n, len(group), max_samples):
+            yield piece, group
 
 
 def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:

@@ -19,9 +19,10 @@ from typing import Any
 
 import orjson
 
+from scalemath.outputs import atomic_path, pid_alive
 from scalemath.records import Sample, now, write_jsonl
 from scalemath.sampling.engine import SamplingParams
-from scalemath.sampling.store_lock import _HOST, _pid_alive, writer_lock
+from scalemath.sampling.store_lock import _HOST, writer_lock
 from scalemath.sampling.store_shards import (
     FORMATS,
     STORE_VERSION,
@@ -403,7 +404,7 @@ class SampleStore:
             parts = p.name.split(".")
             # name: <shard name>.<host>.<pid>.tmp
             host, pid = (parts[-3], parts[-2]) if len(parts) >= 4 else ("", "")
-            dead = host == _HOST and pid.isdigit() and not _pid_alive(int(pid))
+            dead = host == _HOST and pid.isdigit() and not pid_alive(int(pid))
             try:
                 old = time.time() - p.stat().st_mtime > 86_400
             except FileNotFoundError:  # a live writer renamed it into shards/ since the listing
@@ -438,6 +439,5 @@ class SampleStore:
             "updated_at": now(),
             "shards": [{"name": n, "records": r} for n, r in sorted(self._shard_rows.items())],
         }
-        tmp = self.root / f".manifest.json.{os.getpid()}.tmp"
-        tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-        os.replace(tmp, self.root / "manifest.json")
+        with atomic_path(self.root / "manifest.json", fsync=self.fsync) as tmp:
+            tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))

@@ -4,7 +4,7 @@ lacks are generated, in batches, each batch written as one shard."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +15,10 @@ from scalemath.sampling.store import SampleRequest, SampleStore, Todo
 
 # ---------------------------------------------------------------------------------------------
 # drawing into the store with any engine
+
+
+MAX_SAMPLES_PER_CALL = 4096
+"""Most samples one engine call of `draw` asks for: a larger k is drawn (and persisted) in pieces."""
 
 
 @dataclass
@@ -77,6 +81,7 @@ def draw(
     batch_size: int = 16,
     on_batch: Callable[[list[dict[str, Any]]], None] | None = None,
     overlap_writes: bool = True,
+    max_samples_per_call: int = MAX_SAMPLES_PER_CALL,
 ) -> DrawStats:
     """Make the store hold samples 0..k-1 of every request, drawing only what is missing.
 
@@ -86,10 +91,12 @@ def draw(
     by a helper thread while the engine draws the next batch; at most one write is pending.
     `on_batch(records)` is called, on the calling thread, once a batch's shard is durable.
     Holds the store's writer lock throughout (a second writer waits, then draws only what is
-    still missing).
+    still missing). An engine call asks for at most `max_samples_per_call` samples (a long index
+    run is split, `split_run`), so whatever k, samples reach disk a batch at a time and a kill
+    loses at most one batch.
     """
     with store.writer():
-        return _draw(engine, store, requests, params, k, batch_size, on_batch, overlap_writes)
+        return _draw(engine, store, requests, params, k, batch_size, on_batch, overlap_writes, max_samples_per_call)
 
 
 def _draw(
@@ -101,6 +108,7 @@ def _draw(
     batch_size: int,
     on_batch: Callable[[list[dict[str, Any]]], None] | None,
     overlap_writes: bool,
+    max_samples_per_call: int = MAX_SAMPLES_PER_CALL,
 ) -> DrawStats:
     stats = DrawStats()
     t0 = time.perf_counter()
@@ -134,43 +142,56 @@ def _draw(
         return store.stats.written_records - before
 
     try:
-        for (start, n), group in by_run.items():
+        for (run_start, run_n), group in by_run.items():
             for b in range(0, len(group), batch_size):
                 chunk = group[b : b + batch_size]
-                t1 = time.perf_counter()
-                outs = list(engine.generate([t.request.prompt for t in chunk], params, n=n, start_index=start))
-                t2 = time.perf_counter()
-                stats.engine_seconds += t2 - t1
-                if len(outs) != len(chunk):
-                    raise RuntimeError(
-                        f"engine {engine.name} returned {len(outs)} prompt results for {len(chunk)} prompts"
-                    )
-                records = []
-                for todo, comps in zip(chunk, outs):
-                    for c in comps:
-                        if not start <= c.sample_index < start + n:
-                            raise RuntimeError(
-                                f"engine {engine.name} returned sample_index "
-                                f"{c.sample_index} outside {start}..{start + n - 1}"
-                            )
-                        if c.finish_reason == "error":
-                            stats.errors += 1
-                            if len(stats.error_messages) < 5:
-                                stats.error_messages.append(str(c.meta.get("error", "")))
-                            continue
-                        records.append(make_record(engine, todo.request, todo.key, params, c))
-                stats.batches += 1
-                settle()
-                if pool is not None:
-                    pending = (pool.submit(write, records), records)
-                    stats.store_seconds += time.perf_counter() - t2
-                else:
-                    stats.written += write(records)
-                    stats.store_seconds += time.perf_counter() - t2
-                    if on_batch is not None:
-                        on_batch(records)
+                for start, n in split_run(run_start, run_n, len(chunk), max_samples_per_call):
+                    t1 = time.perf_counter()
+                    outs = list(engine.generate([t.request.prompt for t in chunk], params, n=n, start_index=start))
+                    t2 = time.perf_counter()
+                    stats.engine_seconds += t2 - t1
+                    if len(outs) != len(chunk):
+                        raise RuntimeError(
+                            f"engine {engine.name} returned {len(outs)} prompt results for {len(chunk)} prompts"
+                        )
+                    records = []
+                    for todo, comps in zip(chunk, outs):
+                        for c in comps:
+                            if not start <= c.sample_index < start + n:
+                                raise RuntimeError(
+                                    f"engine {engine.name} returned sample_index "
+                                    f"{c.sample_index} outside {start}..{start + n - 1}"
+                                )
+                            if c.finish_reason == "error":
+                                stats.errors += 1
+                                if len(stats.error_messages) < 5:
+                                    stats.error_messages.append(str(c.meta.get("error", "")))
+                                continue
+                            records.append(make_record(engine, todo.request, todo.key, params, c))
+                    stats.batches += 1
+                    settle()
+                    if pool is not None:
+                        pending = (pool.submit(write, records), records)
+                        stats.store_seconds += time.perf_counter() - t2
+                    else:
+                        stats.written += write(records)
+                        stats.store_seconds += time.perf_counter() - t2
+                        if on_batch is not None:
+                            on_batch(records)
         settle()
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
     return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# shard I/O
+
+
+def split_run(start: int, n: int, width: int, max_samples: int) -> Iterator[tuple[int, int]]:
+    """Split the index run (start, n) of `width` prompts into engine calls of at most
+    `max_samples` samples each (at least one index per call): (start, n) pieces in order."""
+    step = max(1, max_samples // max(1, width))
+    for s in range(start, start + n, step):
+        yield s, min(step, start + n - s)

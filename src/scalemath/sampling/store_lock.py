@@ -51,9 +51,27 @@ def writer_lock(
 
     Waits for another holder (calling `on_wait(message)` once), up to `timeout` seconds (None:
     no limit; 0: do not wait) and then raises StoreLockedError naming the holder."""
+    with file_lock(Path(root) / LOCK_FILE, f"sample store {root}", timeout, on_wait, other="store"):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(
+    path: str | os.PathLike,
+    what: str,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    other: str = "output file",
+) -> Iterator[None]:
+    """Hold an exclusive `flock` on the lock file `path` (the store's writer lock, and `sample
+    --out`'s lock beside its output), re-entrant within a process. The lock file is never followed
+    through a symbolic link (`outputs.open_lock`); it names its holder while held. `what` names
+    the locked thing in messages, `other` what to use instead."""
     import fcntl
 
-    path = Path(root) / LOCK_FILE
+    from scalemath.outputs import open_lock
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = os.path.realpath(path)
     with _held_guard:
@@ -61,7 +79,7 @@ def writer_lock(
         if entry is not None:
             entry[1] += 1
     if entry is None:
-        f = open(path, "a+b")
+        f = open_lock(path)
         try:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -69,11 +87,11 @@ def writer_lock(
                 who = _holder(path)
                 if timeout is not None and timeout <= 0:
                     raise StoreLockedError(
-                        f"sample store {root} is being written by {who}; wait for it to finish, or use another store"
+                        f"{what} is being written by {who}; wait for it to finish, or use another {other}"
                     ) from None
                 if on_wait is not None:
                     on_wait(
-                        f"sample store {root} is being written by {who}: waiting for it "
+                        f"{what} is being written by {who}: waiting for it "
                         "(the samples it draws will not be drawn again)"
                     )
                 deadline = None if timeout is None else time.monotonic() + timeout
@@ -85,8 +103,8 @@ def writer_lock(
                     except BlockingIOError:
                         if deadline is not None and time.monotonic() > deadline:
                             raise StoreLockedError(
-                                f"sample store {root} is still being written by {_holder(path)} after "
-                                f"{timeout:g} s; wait for it to finish, or use another store"
+                                f"{what} is still being written by {_holder(path)} after "
+                                f"{timeout:g} s; wait for it to finish, or use another {other}"
                             ) from None
             f.seek(0)
             f.truncate()
@@ -119,13 +137,3 @@ def writer_lock(
 def holds_writer_lock(root: str | os.PathLike) -> bool:
     """Does this process hold the store's writer lock?"""
     return os.path.realpath(Path(root) / LOCK_FILE) in _held
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

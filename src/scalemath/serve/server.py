@@ -7,18 +7,20 @@ How it works, in full: docs/modules.md (`scalemath.serve.server`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import hmac
 import json
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scalemath.sampling.engine import Completion, Engine, SamplingParams
+from scalemath.sampling.engine import Completion, Engine, GenerationCancelled, SamplingParams, cancel_scope
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -61,6 +63,12 @@ class ServerConfig:
     fail_status: int = 503  # status of injected failures
     fail_retry_after: float | None = 0.0  # Retry-After seconds sent with injected 429/503 (None = no header)
     drop_every: int = 0  # fault injection: every Nth request's connection is dropped
+    read_timeout: float = 10.0  # seconds a connection may take to send a request's headers (and to
+    # stay idle between requests), and a request its body; then it is closed (408 for a body)
+    max_connections: int = 512  # open connections; past it the oldest idle or stalled one is closed
+    # (capped below the process's file limit, so /health always gets a descriptor)
+    max_number_digits: int = 40  # longest integer literal in a body (400 past it; a float is bounded
+    # by its value: 1e401 parses as inf and fails the finite check)
 
     def __post_init__(self):
         for name in (
@@ -72,13 +80,17 @@ class ServerConfig:
             "max_body_bytes",
             "max_prompt_chars",
             "default_max_tokens",
+            "max_connections",
+            "max_number_digits",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if self.context_length < 0 or self.max_stop < 0 or not self.chars_per_token > 0:
             raise ValueError("context_length >= 0, max_stop >= 0 and chars_per_token > 0 required")
-        if self.api_key is not None and not self.api_key:
+        if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must be non-empty (None leaves the server open)")
+        if not (self.read_timeout > 0 and math.isfinite(self.read_timeout)):
+            raise ValueError("read_timeout must be a finite number of seconds > 0")
 
 
 @dataclass
@@ -91,6 +103,10 @@ class ServerStats:
     unauthorized: int = 0  # answered 401 (missing or wrong API key), any /v1 path
     failed: int = 0  # answered 500 (an engine failure that is not a bad request)
     injected: int = 0  # failed or dropped on purpose (fault injection)
+    cancelled: int = 0  # requests whose client disconnected before the answer (their engine work
+    # is skipped, or stopped part-way by engines that poll `cancel_requested`)
+    timed_out: int = 0  # requests whose body did not arrive within read_timeout (408)
+    evicted: int = 0  # connections closed to stay within max_connections
     in_flight: int = 0
     max_in_flight: int = 0  # most requests open at once
     engine_calls: int = 0
@@ -107,6 +123,17 @@ def _stats_key():
 
 
 STATS = _stats_key()
+
+
+def _reading_key():
+    try:
+        from aiohttp import web
+    except ImportError:
+        return "reading"
+    return web.AppKey("reading", set)
+
+
+READING = _reading_key()  # the connections whose request body is being read
 
 
 class _Batcher:
@@ -144,6 +171,9 @@ class _Batcher:
                 items.append(self.queue.get_nowait())
             groups: dict[tuple, list] = {}
             for it in items:
+                if it[3].done():  # the client went away while queued: no engine work for it
+                    self.stats.cancelled += 1
+                    continue
                 key = dataclasses.replace(it[1], seed=0) if self.per_prompt_seeds else it[1]
                 groups.setdefault((key, it[2]), []).append(it)
             for (params, run), group in groups.items():
@@ -164,13 +194,36 @@ class _Batcher:
 
     async def _call(self, loop, params: SamplingParams, run: tuple[int, int], chunk: list) -> None:
         n, start = run
+        live = [it for it in chunk if not it[3].done()]
+        self.stats.cancelled += len(chunk) - len(live)
+        chunk = live
+        if not chunk:
+            return
         prompts = [p for it in chunk for p in it[0]]
         kw = {"base_seeds": [it[1].seed for it in chunk for _ in it[0]]} if self.per_prompt_seeds else {}
+        futs = [it[3] for it in chunk]
+
+        def abandoned() -> bool:  # read from the engine thread: every waiting client is gone
+            return all(f.done() for f in futs)
+
+        def work() -> list[list[Completion]]:
+            with cancel_scope(abandoned):
+                outs = []
+                for cs in self.engine.generate(prompts, params, n=n, start_index=start, **kw):
+                    outs.append(cs)
+                    if abandoned():
+                        raise GenerationCancelled()
+                return outs
+
         t0 = time.perf_counter()
         try:
-            outs = await loop.run_in_executor(
-                self.pool, lambda: list(self.engine.generate(prompts, params, n=n, start_index=start, **kw))
-            )
+            outs = await loop.run_in_executor(self.pool, work)
+        except GenerationCancelled:
+            self.stats.cancelled += len(chunk)
+            for f in futs:
+                if not f.done():  # a client came back between the check and here: it gets an error
+                    f.set_exception(GenerationCancelled("the engine call was cancelled"))
+            return
         except Exception as e:
             if len(chunk) > 1:
                 for it in chunk:
@@ -266,6 +319,81 @@ def _render(engine: Engine, messages: list[dict] | None) -> str:
         raise BadRequest(f"the chat template rejected the messages: {e}", param="messages") from None
 
 
+def parse_json_body(raw: bytes, max_digits: int = 40) -> dict[str, Any]:
+    """A request body as a JSON object, or BadRequest (400): not JSON, NaN/Infinity, an integer
+    literal longer than `max_digits`, not an object, or nested deeper than the decoder's recursion
+    limit (`sys.getrecursionlimit()`, about 1,000 levels: a deeper body is refused as the decoder
+    reaches it, in linear time, instead of failing with a 500). A float literal past the double
+    range parses as inf, which every numeric field refuses as not finite."""
+
+    def parse_int(text: str) -> int:
+        if len(text) > max_digits + (text[0] == "-"):
+            raise BadRequest(f"a number in the body has {len(text.lstrip('-'))} digits; at most {max_digits}")
+        return int(text)
+
+    def parse_constant(text: str) -> float:
+        raise BadRequest(f"body is not valid JSON ({text} is not a JSON number)")
+
+    try:
+        body = json.loads(raw, parse_int=parse_int, parse_constant=parse_constant)
+    except RecursionError:
+        raise BadRequest("body is nested too deeply (about 1,000 levels at most)") from None
+    except ValueError:  # malformed JSON
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def connection_cap(config: ServerConfig) -> int:
+    """Most open connections: config.max_connections, kept 64 below the process's file limit."""
+    cap = config.max_connections
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY:
+            cap = min(cap, max(8, soft - 64))
+    except (ImportError, OSError, ValueError):
+        pass
+    return cap
+
+
+def _limit_connections(server: Any, config: ServerConfig, stats: ServerStats, reading: set) -> None:
+    """Past the cap, close the oldest connection that is idle or still sending its request (headers
+    or body), else the new one: a flood of stalled connections cannot starve /health."""
+    cap = connection_cap(config)
+    made = server.connection_made
+
+    def connection_made(handler: Any, transport: Any) -> None:
+        made(handler, transport)
+        conns = server._connections
+        if len(conns) <= cap:
+            return
+        victim = next(
+            (h for h in conns if h is not handler and not getattr(h, "_request_in_progress", False)),
+            None,
+        ) or next((h for h in conns if h is not handler and h in reading), handler)
+        stats.evicted += 1
+        conns[victim].close()
+
+    server.connection_made = connection_made
+
+
+async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.AppRunner, int]:
+    """Set up `app` on config.host:config.port with the server's connection rules (handlers
+    cancelled when their client disconnects, read_timeout for headers and idle keep-alive,
+    the connection cap); returns the runner and the bound port."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, keepalive_timeout=config.read_timeout)
+    await runner.setup()
+    _limit_connections(runner.server, config, app[STATS], app[READING])
+    site = web.TCPSite(runner, config.host, config.port, backlog=1024)
+    await site.start()
+    return runner, runner.addresses[0][1]
+
+
 def build_app(engine: Engine, config: ServerConfig | None = None):
     """The aiohttp application serving `engine`; its ServerStats is at app[STATS]."""
     from aiohttp import web
@@ -299,12 +427,20 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         client_max_size=config.max_body_bytes, middlewares=[auth] if config.api_key is not None else []
     )
     app[STATS] = stats
+    reading: set = set()
+    app[READING] = reading
+    prep = ThreadPoolExecutor(2, thread_name_prefix="serve-prep")  # parsing, chat templates, tokens
+
+    async def loop_run(fn, *args):
+        """Run fn(*args) off the event loop (a big body or chat template must not stall /health)."""
+        return await asyncio.get_running_loop().run_in_executor(prep, fn, *args)
 
     async def on_startup(_app):
         batcher.start()
 
     async def on_cleanup(_app):
         await batcher.stop()
+        prep.shutdown(wait=False, cancel_futures=True)
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
@@ -327,24 +463,49 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
                 f"limit of {config.max_body_bytes}",
                 status=413,
             )
+        reading.add(request.protocol)
         try:
-            raw = await request.read()
+            raw = await asyncio.wait_for(request.read(), config.read_timeout)
         except web.HTTPRequestEntityTooLarge:
             raise BadRequest(
                 f"request body exceeds this server's limit of {config.max_body_bytes} bytes", status=413
             ) from None
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise BadRequest("body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise BadRequest("body must be a JSON object")
-        return body
+        except TimeoutError:
+            stats.timed_out += 1
+            if request.transport is not None:
+                request.transport.close()
+            raise BadRequest(f"request body not received within {config.read_timeout:g} s", status=408) from None
+        finally:
+            reading.discard(request.protocol)
+        return await loop_run(parse_body, raw)
 
-    async def generate(req: Request, prompts: list[str]) -> tuple[list[list[Completion]], dict[str, int]]:
-        """Check the prompts against the context, run them, and count usage."""
+    def parse_body(raw: bytes) -> dict[str, Any]:
+        return parse_json_body(raw, config.max_number_digits)
+
+    def prepare(body: dict[str, Any], chat: bool) -> tuple[Request, list[str], list[int]]:
+        """Check a request and render its prompts (runs off the event loop): the request, its
+        prompts and their token counts."""
+        if body.get("model") not in (None, name, engine.model_id):
+            raise BadRequest(
+                f"model {body.get('model')!r} not found; this server has {name!r}",
+                status=404,
+                param="model",
+                kind="not_found_error",
+            )
+        req = parse_request(body, config, chat, char_limit)
+        if chat:
+            prompts = [_render(engine, req.messages)]
+        elif req.prompts is not None:
+            prompts = req.prompts
+        else:  # parse_request sets them; as iterating None would
+            raise TypeError("a completion request without prompts")
         check_prompt_chars(prompts, char_limit)  # the rendered chat prompt too
-        counts = [_count_tokens(engine, p) for p in prompts]
+        return req, prompts, [_count_tokens(engine, p) for p in prompts]
+
+    async def generate(
+        req: Request, prompts: list[str], counts: list[int]
+    ) -> tuple[list[list[Completion]], dict[str, int]]:
+        """Check the prompts against the context, run them, and count usage."""
         budget = check_context(counts, req.max_tokens, config.default_max_tokens, ctx)
         params = dataclasses.replace(req.params, max_tokens=budget)
         if params.greedy:
@@ -378,21 +539,8 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
             return _error(config.fail_status, "injected failure", "server_error", headers)
         try:
             body = await read_body(request)
-            if body.get("model") not in (None, name, engine.model_id):
-                raise BadRequest(
-                    f"model {body.get('model')!r} not found; this server has {name!r}",
-                    status=404,
-                    param="model",
-                    kind="not_found_error",
-                )
-            req = parse_request(body, config, chat, char_limit)
-            if chat:
-                prompts = [_render(engine, req.messages)]
-            elif req.prompts is not None:
-                prompts = req.prompts
-            else:  # parse_request sets them; as iterating None would
-                raise TypeError("a completion request without prompts")
-            outs, usage = await generate(req, prompts)
+            req, prompts, counts = await loop_run(prepare, body, chat)
+            outs, usage = await generate(req, prompts, counts)
         except BadRequest as e:
             stats.rejected += 1
             return _error(e.status, str(e), e.kind, param=e.param, code=e.code)
@@ -434,16 +582,24 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
 
 def serve(engine: Engine, config: ServerConfig | None = None) -> None:
     """Serve until interrupted (Ctrl-C)."""
-    from aiohttp import web
-
     config = config or ServerConfig()
-    web.run_app(
-        build_app(engine, config),
-        host=config.host,
-        port=config.port,
-        print=lambda msg: print(msg, flush=True),
-        access_log=None,
-    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_until_signalled(build_app(engine, config), config))
+
+
+async def _serve_until_signalled(app: web.Application, config: ServerConfig) -> None:
+    import signal
+
+    runner, port = await start_runner(app, config)
+    print(f"======== Running on http://{config.host}:{port} ========\n(Press CTRL+C to quit)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 class ServerThread:
@@ -473,7 +629,6 @@ class ServerThread:
         return self.app[STATS]
 
     def start(self) -> ServerThread:
-        from aiohttp import web
 
         self._loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -481,11 +636,7 @@ class ServerThread:
 
         async def boot():
             self.app = build_app(self.engine, self.config)
-            self._runner = web.AppRunner(self.app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, self.config.host, self.config.port, backlog=1024)
-            await site.start()
-            self.port = self._runner.addresses[0][1]
+            self._runner, self.port = await start_runner(self.app, self.config)
 
         def run():
             asyncio.set_event_loop(self._loop)

@@ -12,7 +12,15 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 
-from scalemath.sampling.engine import Completion, SamplingParams, base_seed_list, cut_at_stop, sample_seed
+from scalemath.sampling.engine import (
+    Completion,
+    GenerationCancelled,
+    SamplingParams,
+    base_seed_list,
+    cancel_requested,
+    cut_at_stop,
+    sample_seed,
+)
 
 
 class FakeEngine:
@@ -50,6 +58,7 @@ class FakeEngine:
         self.context_length = context_length
         self.calls = 0
         self.samples_drawn = 0
+        self.cancelled = 0  # calls given up part-way (the server's client disconnected)
 
     def text(self, prompt: str, seed: int) -> str:
         """The full (uncut) text for a prompt and per-sample seed."""
@@ -77,7 +86,13 @@ class FakeEngine:
                 raise ValueError(f"prompt rejected (contains {self.reject_marker!r})")
         self.calls += 1
         if self.latency_per_call or self.latency_per_sample:
-            time.sleep(self.latency_per_call + self.latency_per_sample * n * len(prompts))
+            # imitates a model's compute: sleeps in steps and stops when the caller gives up
+            end = time.monotonic() + self.latency_per_call + self.latency_per_sample * n * len(prompts)
+            while (left := end - time.monotonic()) > 0:
+                if cancel_requested():
+                    self.cancelled += 1
+                    raise GenerationCancelled()
+                time.sleep(min(left, 0.02))
         for p, base in zip(prompts, bases):
             out = []
             for i in range(start_index, start_index + n):

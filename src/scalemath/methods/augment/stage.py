@@ -108,9 +108,9 @@ def finalize_and_write(
 
 
 def _write_report(report: dict[str, Any], output: Output) -> dict[str, Any]:
-    path = output.report_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+    from scalemath.outputs import write_text
+
+    write_text(output.report_path, json.dumps(report, indent=1, ensure_ascii=False, default=str))
     return report
 
 
