@@ -10,7 +10,7 @@ from scalemath.cli import app
 from scalemath.experiments.demo import DemoConfig
 from scalemath.experiments.demo import summarize as demo_summarize
 from scalemath.metrics.aggregate import figures
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.records import write_jsonl
 from scalemath.report.html import ReportConfig, analyze_dir
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from scalemath import outputs
 from scalemath.cli import app
-from scalemath.metrics.synthetic import SyntheticConfig, synthetic_samples
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.outputs import OutputError, atomic_path, check_outputs, clean_stale_tmp, tmp_path, write_json
 from scalemath.records import write_jsonl
 
@@ -232,7 +232,7 @@ class _Recording:
     """FakeEngine that records the size of every call (prompts x n)."""
 
     def __init__(self, batch_size: int = 8):
-        from scalemath.serve.fake import FakeEngine
+        from scalemath.testing.fake_engine import FakeEngine
 
         self.inner = FakeEngine()
         self.name, self.model_id, self.batch_size = "fake", "fake", batch_size
@@ -256,7 +256,7 @@ def test_sample_out_large_k_is_drawn_and_appended_in_batches(tmp_path):
     got = [(s.sample_index, s.seed) for s in read_samples(out)]
     assert sorted(i for i, _ in got) == list(range(k))
     # the same samples as one unsplit call would give (per-sample seeds come from the index)
-    from scalemath.serve.fake import FakeEngine
+    from scalemath.testing.fake_engine import FakeEngine
 
     (whole,) = FakeEngine().generate([eng_prompt()], SamplingParams(temperature=0.7), n=k)
     assert [s for _, s in got] == [c.seed for c in whole]
@@ -296,7 +296,7 @@ def test_two_sample_runs_to_one_out_file_write_no_duplicates(tmp_path):
         "from scalemath.records import Problem\n"
         "from scalemath.sampling import SamplingParams\n"
         "from scalemath.sampling.run import sample_problems\n"
-        "from scalemath.serve.fake import FakeEngine\n"
+        "from scalemath.testing.fake_engine import FakeEngine\n"
         "ps = [Problem(id=f'p{i}', question=f'q{i}', answer='1') for i in range(20)]\n"
         "eng = FakeEngine(latency_per_call=0.05)\n"
         "eng.batch_size = 4\n"
@@ -318,7 +318,7 @@ def test_two_sample_runs_to_one_out_file_write_no_duplicates(tmp_path):
 def test_sample_out_through_a_symlink_is_refused(tmp_path):
     from scalemath.sampling import SamplingParams
     from scalemath.sampling.run import sample_problems
-    from scalemath.serve.fake import FakeEngine
+    from scalemath.testing.fake_engine import FakeEngine
 
     target = tmp_path / "precious.jsonl"
     target.write_text("")

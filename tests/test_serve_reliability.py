@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from scalemath.serve.fake import FakeEngine
+from scalemath.testing.fake_engine import FakeEngine
 from scalemath.serve.server import BadRequest, ServerConfig, ServerThread, parse_json_body
 
 
