@@ -10,9 +10,9 @@ from scalemath.cli import app
 from scalemath.experiments.demo import DemoConfig
 from scalemath.experiments.demo import summarize as demo_summarize
 from scalemath.metrics.aggregate import figures
-from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.records import write_jsonl
 from scalemath.report.html import ReportConfig, analyze_dir
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 KS = (1, 2, 4, 8)
 

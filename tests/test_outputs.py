@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from scalemath import outputs
 from scalemath.cli import app
-from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 from scalemath.outputs import OutputError, atomic_path, check_outputs, clean_stale_tmp, tmp_path, write_json
 from scalemath.records import write_jsonl
+from scalemath.testing.synthetic import SyntheticConfig, synthetic_samples
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -15,8 +15,8 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from scalemath.testing.fake_engine import FakeEngine
 from scalemath.serve.server import BadRequest, ServerConfig, ServerThread, parse_json_body
+from scalemath.testing.fake_engine import FakeEngine
 
 
 def _post(port: int, body: bytes, path: str = "/v1/completions") -> socket.socket:

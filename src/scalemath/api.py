@@ -240,8 +240,8 @@ def evaluate(
             template, dataset, engine, batch_size, progress, ...).
 
     Returns:
-        The metrics (also written to out/metrics.json): "maj1@1", f"maj@{k}", f"pass@{k}",
-        f"pass_ratio@{k}", the greedy and sampled summaries, timing.
+        The metrics (also written to out/metrics.json): "maj1@1", f"maj@{k}", f"Pass@{k}" (first k),
+        f"PassRatio@{k}", the greedy and sampled summaries, timing.
     """
     from scalemath.metrics.evaluate import evaluate as _evaluate
 
@@ -256,10 +256,10 @@ def summarize_samples(path: PathLike, *, dataset: str = "gsm8k", ks: list[int] |
     Args:
         path: a sample JSONL file.
         dataset: answer conventions for grading and voting.
-        ks: the k of maj@k / pass@k (default: 1, 2, 4, ... up to the samples per question).
+        ks: the k of maj@k / Pass@k (default: 1, 2, 4, ... up to the samples per question).
 
     Returns:
-        The metrics: questions, k, maj@k, pass@k, pass_ratio@k for each k, grader_version, ...
+        The metrics: questions, k, maj@k, Pass@k, PassRatio@k (first k samples) for each k, grader_version, ...
     """
     from scalemath.metrics.evaluate import metrics_from_samples
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from scalemath.records import InputError
+from scalemath.errors import InputError
 
 PathLike = str | os.PathLike
 

@@ -28,32 +28,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from scalemath.errors import InputError as InputError
+from scalemath.errors import RecordError as RecordError
+from scalemath.errors import UserError as UserError
+from scalemath.outputs import atomic_path as _atomic_path
+
 SCHEMA_VERSION = 1
-
-
-class UserError(Exception):
-    """An error whose message says everything a person needs (what is wrong, where, what to do);
-    the CLI prints it without a traceback and exits with `exit_code`."""
-
-    exit_code = 1
-
-
-class InputError(UserError, ValueError):
-    """Input that cannot be used: a malformed file, a bad config value (CLI exit status 2)."""
-
-    exit_code = 2
-
-
-class RecordError(InputError):
-    """A record file that cannot be read: names the file and line (`FILE:LINE: what is wrong`;
-    `FILE: what is wrong` for the file as a whole, line None or 0)."""
-
-    def __init__(self, path: str | os.PathLike, line: int | None, message: str):
-        self.path, self.line, self.message = str(path), line, message
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
-
-    def __reduce__(self):  # crosses process boundaries (worker pools) intact
-        return (type(self), (self.path, self.line, self.message))
 
 
 # ------------------------------------------------------------------------------------- limits
@@ -335,8 +315,6 @@ def dumps(record: Any) -> bytes:
 def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
     """A temp path beside `path` (`.NAME.tmpPID`) that replaces `path` when the block ends
     normally and is removed when it raises; see `scalemath.outputs.atomic_path` (the one owner)."""
-    from scalemath.outputs import atomic_path as _atomic_path
-
     return _atomic_path(path)
 
 

@@ -1,26 +1,9 @@
 """Distinct reasoning paths: `path_signature`, the one definition of "the same path".
 
-The RFT paper counts a correct completion as a new reasoning path of its question when its path
-signature has not been seen. Every part of scalemath that counts or de-duplicates paths (the RFT
-collector, the budgeted sampler, `scalemath metrics`, the study analyses) calls `path_signature`.
-Kinds:
-
-- "fallback" (the default): the RFT paper's key ("equations") when the text has `<<...>>`
-  calculator annotations; else its plain-text arithmetic steps in order ("2 + 3 = 5" gives
-  "2+3=5"; real instruct models write these instead of annotations); else its LaTeX relations
-  ("latex_equations", for MATH-style text); else the text without whitespace.
-- "equations": the RFT paper's exact key, the `<<...>>` annotations joined by "|" with spaces
-  removed (`'|'.join(re.findall(r'<<([^>]*)>>', text)).replace(' ', '')`); "" without annotations.
-- "latex_equations": the equations (`=` relations) found in the math spans of a MATH-style
-  solution (`$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`, align-like environments), normalized
-  (spacing, `\\left`/`\\right`, `\\dfrac`, `\\cdot`/`\\times`, ...), in order; with no relation
-  at all, the normalized math spans themselves.
-- "expressions": the multiset of normalized "expression = value" steps, wherever they come from
-  (annotations, LaTeX, or plain text "3 * 4 = 12"), with commutative operands sorted (order-free).
-- "auto": "equations" when the text has `<<..>>` annotations, else "latex_equations" when it has
-  math spans, else "expressions".
-
-The calculator pattern is `scalemath.answers.calculator.ANNOTATION_RE`.
+Every part of scalemath that counts or de-duplicates paths (the RFT collector, the budgeted sampler,
+`scalemath metrics`, the study analyses) calls `path_signature`. The default kind, "fallback", is
+the RFT paper's `<<...>>` equation key where annotations exist, else plain-text steps, LaTeX
+relations or the text. The kinds in full: docs/modules.md (`scalemath.answers.paths`).
 """
 
 from __future__ import annotations
