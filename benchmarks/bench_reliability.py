@@ -837,8 +837,8 @@ def rft_bound(args: argparse.Namespace) -> list[dict[str, Any]]:
         ]
         kept = {}
         for label, cfg in (
-            ("paper rule (no bound)", RFTConfig(max_chars=None, signature="text", check_test_sets=False)),
-            ("default bound", RFTConfig(signature="text", check_test_sets=False)),
+            ("paper rule (no bound)", RFTConfig.paper(max_chars=None, signature="text", check_test_sets=False)),
+            ("default bound", RFTConfig.paper(signature="text", check_test_sets=False)),
         ):
             recs, st = collect(samples, cfg)
             kept[label] = (sum(r["meta"]["origin"] == "sampled" for r in recs), st.drops["too_long"])
@@ -877,8 +877,8 @@ def rft_bound(args: argparse.Namespace) -> list[dict[str, Any]]:
                 longest = max(longest, len(json.loads(line)["completion"]))
         res = {}
         for label, cfg in (
-            ("no bound", RFTConfig(max_chars=None, check_test_sets=False)),
-            ("default bound", RFTConfig(check_test_sets=False)),
+            ("no bound", RFTConfig.paper(max_chars=None, check_test_sets=False)),
+            ("default bound", RFTConfig.paper(check_test_sets=False)),
         ):
             recs, st = collect_files([str(pool / "samples.jsonl")], cfg)
             res[label] = (st.distinct_paths, st.drops["too_long"], len(recs))

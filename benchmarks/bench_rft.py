@@ -103,6 +103,9 @@ def run_ours(samples: str, out: str, stats: str, workers: int, check: bool = Fal
         "rft_legacy",
         "--stats",
         stats,
+        "--paper-grading",  # the paper's '#### number' rule and annotation-list key
+        "--signature",
+        "equations",
     ]
     if not check:
         cmd.append("--no-check-test-sets")

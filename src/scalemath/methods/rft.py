@@ -11,38 +11,10 @@ from typing import Any
 
 from scalemath.methods import rft_core as _core
 from scalemath.methods import rft_files as _files
-from scalemath.methods.rft_core import (
-    DEFAULT_MAX_CHARS,
-    DROP_REASONS,
-    QuestionState,
-    RFTCollector,
-    RFTConfig,
-    RFTStats,
-    SourceStats,
-    check_questions,
-    collect,
-    is_solution,
-    paper_answer,
-    reference_final_answer,
-    to_legacy,
-)
+from scalemath.methods.rft_core import *  # noqa: F403  (the collector's public names, `rft_core.__all__`)
+from scalemath.methods.rft_core import RFTConfig, RFTStats
 
-__all__ = [
-    "DEFAULT_MAX_CHARS",
-    "DROP_REASONS",
-    "QuestionState",
-    "RFTCollector",
-    "RFTConfig",
-    "RFTStats",
-    "SourceStats",
-    "check_questions",
-    "collect",
-    "collect_files",
-    "is_solution",
-    "paper_answer",
-    "reference_final_answer",
-    "to_legacy",
-]
+__all__ = [*_core.__all__, "collect_files"]
 
 
 def collect_files(

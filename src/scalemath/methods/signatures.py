@@ -24,58 +24,43 @@ from scalemath.answers.paths import (
     math_spans,
     path_signature,
 )
+from scalemath.datasets.vocab import NUMBER_WORDS
 
 # ---------------------------------------------------------------------------------------------
 # Tokens, n-gram hashes, MinHash
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _NUMBER_WORDS = frozenset(
-    [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-        "billion",
-        "half",
-        "halves",
-        "third",
-        "thirds",
-        "quarter",
-        "quarters",
-        "dozen",
-        "dozens",
-        "twice",
-        "thrice",
-        "double",
-        "triple",
-    ]
+    (
+        *NUMBER_WORDS,  # zero .. twenty
+        *[
+            "thirty",
+            "forty",
+            "fifty",
+            "sixty",
+            "seventy",
+            "eighty",
+            "ninety",
+            "hundred",
+            "thousand",
+            "million",
+            "billion",
+        ],
+        *[
+            "half",
+            "halves",
+            "third",
+            "thirds",
+            "quarter",
+            "quarters",
+            "dozen",
+            "dozens",
+            "twice",
+            "thrice",
+            "double",
+            "triple",
+        ],
+    )
 )
 _MASK = "<num>"
 _M64 = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the rolling n-gram hash

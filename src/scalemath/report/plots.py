@@ -18,6 +18,18 @@ def _err(figs: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     return v, np.nan_to_num(np.stack([v - lo, hi - v]), nan=0.0).clip(min=0)
 
 
+def _finish(fig: Any, ax: Any, title: str, xlabel: str | None = None, ylabel: str | None = None) -> Any:
+    """Labels, title and a small legend; the figure, laid out."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def pass_curves(summary: dict[str, Any]) -> Any:
     """Pass@n and PassRatio@n against n (first n samples), with unbiased pass@k points."""
     fig, ax = new_figure()
@@ -38,12 +50,7 @@ def pass_curves(summary: dict[str, Any]) -> Any:
         v, e = _err([f for _, f in maj])
         ax.errorbar([k for k, _ in maj], v, yerr=e, fmt="^", color=PALETTE[3], ms=4, capsize=2, label="maj@k")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("n (samples per question)")
-    ax.set_ylabel("% of questions")
-    ax.set_title("Pass@n and PassRatio@n vs n")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Pass@n and PassRatio@n vs n", "n (samples per question)", "% of questions")
 
 
 def steps_plot(steps: dict[str, Any]) -> Any:
@@ -73,12 +80,8 @@ def steps_plot(steps: dict[str, Any]) -> Any:
                 lw=0,
                 label="interval of Acc_step",
             )
-    ax.set_xlabel(f"reasoning steps of the reference solution ({steps['field']})")
-    ax.set_ylabel("accuracy %")
-    ax.set_title("Accuracy vs number of reasoning steps")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    xlabel = f"reasoning steps of the reference solution ({steps['field']})"
+    return _finish(fig, ax, "Accuracy vs number of reasoning steps", xlabel, "accuracy %")
 
 
 def error_plot(errors: dict[str, Any]) -> Any:
@@ -138,11 +141,7 @@ def breakdown_plot(field: str, groups: dict[str, dict[str, Any]], names: Sequenc
         )
     ax.set_xticks(x)
     ax.set_xticklabels(labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0, fontsize=8)
-    ax.set_ylabel("%")
-    ax.set_title(f"by {field}")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"by {field}", ylabel="%")
 
 
 def series_plot(

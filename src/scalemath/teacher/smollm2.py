@@ -230,10 +230,11 @@ def chat_smoke_test(
 ) -> str:
     """Greedy answer of the prepared model to one chat message, through our transformers engine
     and the folder's chat template (a quick check that the conversion kept the model working)."""
+    from scalemath.sampling import load_engine
     from scalemath.sampling.engine import SamplingParams
     from scalemath.sampling.hf import HFEngine
 
-    eng = HFEngine(str(path), device="cpu", batch_size=1)
+    eng = cast(HFEngine, load_engine("hf", str(path), device="cpu", batch_size=1))
     prompt = cast(  # tokenize=False returns the rendered text; the stub's return type is the union of all modes
         str,
         eng.tokenizer.apply_chat_template(

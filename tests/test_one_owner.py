@@ -1,0 +1,131 @@
+"""One owner per concept: each of the path signature, the calculator pattern, `last_boxed`, the
+safe arithmetic evaluator, the engine factory and the metrics engine is defined once in
+src/scalemath, and everything else calls it (checked on the source's syntax trees)."""
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+import scalemath
+
+SRC = Path(scalemath.__file__).parent
+MODULES = {p.relative_to(SRC).as_posix(): ast.parse(p.read_text(), str(p)) for p in sorted(SRC.rglob("*.py"))}
+
+
+def _defs(*names: str) -> dict[str, list[str]]:
+    """name -> modules defining a function of that name (module level or in a class)."""
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for mod, tree in MODULES.items():
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in out:
+                out[node.name].append(mod)
+    return out
+
+
+def _calls(pred) -> list[str]:
+    """Modules (with line) holding a call for which pred(call) is true."""
+    hits = []
+    for mod, tree in MODULES.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and pred(node):
+                hits.append(f"{mod}:{node.lineno}")
+    return hits
+
+
+def _callee(call: ast.Call) -> str:
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id
+    if isinstance(f, ast.Attribute):
+        base = f.value.id if isinstance(f.value, ast.Name) else ""
+        return f"{base}.{f.attr}"
+    return ""
+
+
+def test_one_path_signature():
+    defs = _defs("path_signature", "equation_signature", "equations_signature", "fallback_signature")
+    assert defs == {
+        "path_signature": ["answers/paths.py"],
+        "equation_signature": [],
+        "equations_signature": ["answers/paths.py"],
+        "fallback_signature": ["answers/paths.py"],
+    }
+    from scalemath.answers.paths import path_signature
+    from scalemath.metrics import paths
+    from scalemath.sampling import budget
+
+    assert paths.path_signature is path_signature
+    assert inspect.signature(budget.budgeted_draw).parameters["signature"].default is path_signature
+
+
+def test_one_calculator_pattern():
+    """The only regular expression written with `<<` is answers.calculator.ANNOTATION_RE."""
+
+    def regex_with_annotation(call: ast.Call) -> bool:
+        name = _callee(call)
+        if not name.startswith("re.") or not call.args:
+            return False
+        arg = call.args[0]
+        return isinstance(arg, ast.Constant) and isinstance(arg.value, str) and "<<" in arg.value
+
+    hits = _calls(regex_with_annotation)
+    assert len(hits) == 1 and hits[0].startswith("answers/calculator.py:"), hits
+
+
+def test_one_last_boxed():
+    defs = _defs("last_boxed")["last_boxed"]
+    assert defs == ["answers/extract.py", "datasets/math.py"]
+    import importlib
+
+    extract = importlib.import_module("scalemath.answers.extract")
+    math_data = importlib.import_module("scalemath.datasets.math")
+
+    # the dataset's reference reader calls the extractor's (it only adds: an unclosed box is no answer)
+    assert "extract_last_boxed(" in inspect.getsource(math_data.last_boxed)
+    for text in ["a \\boxed{1} b \\boxed{\\frac{1}{2}}", "\\fbox{7} then \\boxed{ 8 }", "so \\boxed 5$.", "none"]:
+        assert math_data.last_boxed(text) == extract.last_boxed(text)
+
+
+def test_one_safe_evaluator():
+    """Only answers.calculator parses arithmetic into a syntax tree; nothing calls eval()."""
+    parses = _calls(lambda c: _callee(c) == "ast.parse")
+    assert parses and all(h.startswith("answers/calculator.py:") for h in parses), parses
+    assert _calls(lambda c: _callee(c) in ("eval", "exec")) == []
+    from scalemath.metrics import errors
+
+    assert errors.evaluate("12 * 3") == 36.0 and errors.evaluate("2 ** 2 ** 100") is None
+
+
+@pytest.mark.parametrize(
+    "cls, home",
+    [
+        ("HFEngine", "sampling/hf.py"),
+        ("VLLMEngine", "sampling/vllm_engine.py"),
+        ("FakeEngine", "serve/fake.py"),
+        ("OpenAIEngine", "sampling/openai_engine.py"),
+    ],
+)
+def test_one_engine_factory(cls, home):
+    """Engines are built by sampling.load_engine (its registry names the classes); no other module
+    calls an engine's constructor."""
+    hits = _calls(lambda c: _callee(c).split(".")[-1] == cls)
+    assert all(h.startswith(home + ":") for h in hits), hits
+    from scalemath.sampling import ENGINES
+
+    module = "scalemath." + home.replace("/", ".").removesuffix(".py")
+    assert any(target.split(":")[0] == module for target in ENGINES.values())
+
+
+def test_one_metrics_engine():
+    """Figures are computed by metrics.aggregate; passk (scalemath eval) and paired (compare) read
+    their per-question values from it instead of counting votes themselves."""
+    defs = _defs("pass_at_k_array", "majority_pick", "majority_correct", "unit_stats", "point_values")
+    assert all(v == ["metrics/aggregate.py"] for v in defs.values()), defs
+    from scalemath.metrics import aggregate, passk
+
+    assert passk.unit_stats is aggregate.unit_stats and passk.majority_pick is aggregate.majority_pick
+    for mod in ("metrics/passk.py", "metrics/paired.py", "sampling/evaluate.py", "experiments/demo.py"):
+        src = ast.unparse(MODULES[mod])
+        assert "defaultdict(int)" not in src and "Counter(" not in src, mod
