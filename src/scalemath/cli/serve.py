@@ -54,22 +54,17 @@ def register(app: typer.Typer) -> None:
         """Serve /v1/models, /v1/completions and /v1/chat/completions (JSON or stream=true) over a
         model, so OpenAIEngine clients (and any OpenAI-compatible tool, e.g. the `openai` client)
         can sample from it. Every request is checked against the limits before the engine runs."""
+        from scalemath.sampling import load_engine
         from scalemath.serve.server import ServerConfig
         from scalemath.serve.server import serve as run_server
 
         eng: Engine
         if model == "fake" or engine == "fake":
-            from scalemath.testing.fake_engine import FakeEngine
-
-            eng = FakeEngine(model_id=served_model_name or "fake")
+            eng = load_engine("fake", served_model_name or "fake")
         elif engine == "hf":
-            from scalemath.sampling.hf import HFEngine, HFEngineConfig
-
-            eng = HFEngine(model, HFEngineConfig(device=device, dtype=dtype, threads=threads))
+            eng = load_engine("hf", model, device=device, dtype=dtype, threads=threads)
         elif engine == "vllm":
-            from scalemath.sampling.vllm_engine import VLLMEngine
-
-            eng = VLLMEngine(model, tensor_parallel_size=tensor_parallel_size, dtype=dtype)
+            eng = load_engine("vllm", model, tensor_parallel_size=tensor_parallel_size, dtype=dtype)
         else:
             raise typer.BadParameter(f"unknown engine {engine!r}; use hf, vllm or fake", param_hint="--engine")
         try:

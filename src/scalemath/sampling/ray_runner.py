@@ -66,23 +66,9 @@ class EngineSpec:
         return self.model_id or self.model
 
     def build(self) -> Engine:
-        if self.kind == "hf":
-            from scalemath.sampling.hf import HFEngine, HFEngineConfig
+        from scalemath.sampling import load_engine
 
-            return HFEngine(self.model, HFEngineConfig(**self.options))
-        if self.kind == "vllm":
-            from scalemath.sampling.vllm_engine import VLLMEngine
-
-            return VLLMEngine(self.model, **self.options)
-        if self.kind == "openai":
-            from scalemath.sampling.openai_engine import OpenAIEngine
-
-            return OpenAIEngine(model=self.model, **self.options)
-        if self.kind == "fake":  # the test double, registered by name (scalemath.testing sits above)
-            from scalemath.sampling import load_engine
-
-            return load_engine("fake", self.model, **self.options)
-        raise ValueError(f"unknown engine kind {self.kind!r}; use hf, vllm, openai or fake")
+        return load_engine(self.kind, self.model, **self.options)
 
 
 _COLUMNS = ("prompt", "problem_id", "question", "answer", "prompt_hash", "key", "start", "n")
