@@ -45,7 +45,8 @@ def test_the_readme_example_runs_the_pipeline(tmp_path, monkeypatch):
     assert (runs / "rft" / "train_meta.json").is_file()
     metrics = json.loads((runs / "eval" / "metrics.json").read_text())
     assert metrics["questions"] == 8 and metrics["k"] == 2
-    assert str({m: metrics[m] for m in ("maj1@1", "maj@2", "pass@2", "pass_ratio@2")}) in printed
+    figures = {m: v for m, v in metrics.items() if "@" in m}
+    assert "maj1@1" in figures and "maj@2" in figures and str(figures) in printed
     assert "Verdict(correct=" in printed
 
 

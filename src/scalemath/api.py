@@ -240,8 +240,9 @@ def evaluate(
             template, dataset, engine, batch_size, progress, ...).
 
     Returns:
-        The metrics (also written to out/metrics.json): "maj1@1", f"maj@{k}", f"pass@{k}",
-        f"pass_ratio@{k}", the greedy and sampled summaries, timing.
+        The metrics (also written to out/metrics.json): greedy accuracy "maj1@1", the figures
+        over the k samples (maj@k and the Pass/PassRatio figures), the greedy and sampled
+        summaries, timing.
     """
     from scalemath.metrics.evaluate import evaluate as _evaluate
 
@@ -259,7 +260,8 @@ def summarize_samples(path: PathLike, *, dataset: str = "gsm8k", ks: list[int] |
         ks: the k of maj@k / pass@k (default: 1, 2, 4, ... up to the samples per question).
 
     Returns:
-        The metrics: questions, k, maj@k, pass@k, pass_ratio@k for each k, grader_version, ...
+        The metrics: questions, k, and maj@k and the Pass/PassRatio figures for each k,
+        grader_version, ...
     """
     from scalemath.metrics.evaluate import metrics_from_samples
 
