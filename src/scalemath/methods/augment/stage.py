@@ -32,12 +32,17 @@ def make_teacher(
     timeout: float = TEACHER_TIMEOUT,
 ) -> Engine:
     """The OpenAI-compatible teacher engine for `url` and `model` (ValueError for a bad option)."""
-    from scalemath.sampling.openai_engine import OpenAIEngine, OpenAIEngineConfig
+    from scalemath.sampling import load_engine
 
-    return OpenAIEngine(
-        url,
+    return load_engine(
+        "openai",
         model,
-        OpenAIEngineConfig(api_key=api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout),
+        base_url=url,
+        api_key=api_key,
+        chat=chat,
+        seed_mode=seed_mode,
+        concurrency=concurrency,
+        timeout=timeout,
     )
 
 
