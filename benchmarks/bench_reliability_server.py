@@ -347,7 +347,8 @@ def _abandon(srv: ServeProcess, stream: bool) -> dict:
         "probe": f"10 abandoned requests ({'stream' if stream else 'JSON'}): server CPU 1-2 s after",
         "measured": f"{after:.2f} CPU-s (was {busy / 0.5:.2f}/s while running); next request {1000 * nxt:.0f} ms",
         "target": "< 0.1 CPU-s; next request < 1 s",
-        "ok": busy > 0.1 and after < 0.1 and nxt < 1.0 and r["status"] == 200,
+        # busy > 0: generation was running (on a shared machine the server may get a small share)
+        "ok": busy > 0.0 and after < 0.1 and nxt < 1.0 and r["status"] == 200,
     }
 
 
