@@ -903,6 +903,254 @@ def print_rft_bound(rows: list[dict[str, Any]]) -> None:
         print(f"  {r['case']}: {r['kept_paths_and_too_long']}")
 
 
+# ------------------------------------------------------------------- lost data (issue 25)
+
+
+def _outputs_rows(base: Path, rss: float) -> list[dict[str, Any]]:
+    """Outputs onto inputs, through links, on a full disk, from killed runs: one row per probe."""
+    rows: list[dict[str, Any]] = []
+    samples = b"".join(_dump({**_sample(i % 40), "sample_index": i // 40}) for i in range(80))
+    csv = b"arm,n,acc\n" + b"".join(f"a,{n},{0.1 + 0.1 * i}\n".encode() for i, n in enumerate((100, 200, 400, 800)))
+
+    def fresh(name: str, data: bytes = samples) -> Path:
+        p = base / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        return p
+
+    def refused(probe: str, args: list[str], keep: list[Path], absent: list[Path] = ()) -> None:
+        before = {p: p.read_bytes() for p in keep}
+        r = run_cli(args, base, rss, timeout=300)
+        kept = all(p.read_bytes() == b for p, b in before.items())
+        none = not any(p.exists() for p in absent)
+        rows.append(
+            {
+                "probe": probe,
+                "measured": f"exit {r['rc']}, input {'unchanged' if kept else 'CHANGED'}"
+                + ("" if none else ", an output was written")
+                + f": {message(r)[:70]}",
+                "target": "exit 2 before any work, input unchanged",
+                "ok": r["rc"] == 2 and kept and none and not has_traceback(r),
+            }
+        )
+
+    s = fresh("s.jsonl")
+    refused("metrics s.jsonl --out s.jsonl", ["metrics", str(s), "--bootstrap", "0", "--out", str(s)], [s])
+    o = base / "rft_out.jsonl"
+    refused("rft --samples s --stats s", ["rft", "--samples", str(s), "--out", str(o), "--stats", str(s)], [s], [o])
+    refused("rft --samples s --out s", ["rft", "--samples", str(s), "--out", str(s)], [s])
+    refused("audit sample --input s --out s", ["audit", "sample", "--input", str(s), "--out", str(s)], [s])
+    refused(
+        "decontaminate --input s --out s",
+        ["decontaminate", "--input", str(s), "--against", str(s), "--out", str(s)],
+        [s],
+    )
+    refused(
+        "decontaminate --report = the input",
+        ["decontaminate", "--input", str(s), "--against", str(s), "--out", str(o), "--report", str(s)],
+        [s],
+        [o],
+    )
+    refused("grade -i s -o s", ["grade", "-i", str(s), "-o", str(s), "--workers", "1"], [s])
+    refused("compare s s --out s", ["compare", str(s), str(s), "--out", str(s)], [s])
+    refused("data convert --input s --out s", ["data", "convert", "--input", str(s), "--out", str(s)], [s])
+    c = fresh("r.csv", csv)
+    refused("fit r.csv --out r.csv", ["fit", str(c), "--x", "n", "--y", "acc", "--out", str(c)], [c])
+    ev = fresh("ev/metrics.json")
+    refused("eval --samples DIR/metrics.json --out DIR", ["eval", "--samples", str(ev), "--out", str(ev.parent)], [ev])
+    hard = base / "hard.jsonl"
+    os.link(s, hard)
+    refused("metrics s --out <hard link of s>", ["metrics", str(s), "--bootstrap", "0", "--out", str(hard)], [s])
+    prob = fresh("p.jsonl", b"".join(_dump(_problem(i)) for i in range(4)))
+    refused(
+        "sample --data p --out p",
+        ["sample", "--model", "fake", "--engine", "fake", "--data", str(prob), "--out", str(prob), "--k", "1"],
+        [prob],
+    )
+
+    # a symlinked output: refused, the file it points at untouched
+    precious = fresh("precious.json", b'{"keep": true}\n')
+    link = base / "m.json"
+    link.symlink_to(precious)
+    refused(
+        "metrics --out <symlink to another file>",
+        ["metrics", str(s), "--bootstrap", "0", "--out", str(link)],
+        [precious],
+    )
+    st = base / "store_link"
+    st.mkdir()
+    (st / "writer.lock").symlink_to(precious)
+    refused(
+        "sample --store with writer.lock a symlink",
+        [
+            "sample",
+            "--model",
+            "fake",
+            "--engine",
+            "fake",
+            "--data",
+            str(prob),
+            "--out",
+            str(base / "sl.jsonl"),
+            "--k",
+            "1",
+            "--store",
+            str(st),
+        ],
+        [precious],
+    )
+
+    # a full disk (RLIMIT_FSIZE) while writing metrics.json over an existing one: old file intact
+    out = fresh("full/metrics.json", b'{"old": true}\n')
+    code = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600)); "
+        "from scalemath.cli import main; sys.argv = ['scalemath'] + sys.argv[1:]; main()"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run(
+        [sys.executable, "-c", code, "metrics", str(s), "--bootstrap", "0", "--out", str(out)],
+        cwd=base,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    left = temp_files(out.parent)
+    intact = out.read_bytes() == b'{"old": true}\n'
+    rows.append(
+        {
+            "probe": "metrics --out on a full disk (600-byte file limit)",
+            "measured": f"exit {r.returncode}; old metrics.json {'intact' if intact else 'DAMAGED'}; temp files {left}",
+            "target": "nonzero exit, old file intact, no temp file",
+            "ok": r.returncode != 0 and intact and not left,
+        }
+    )
+
+    # .NAME.tmpPID left by a SIGKILLed writer: removed by the next run writing NAME
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = base / "m2.json"
+    stale = base / f".m2.json.tmp{dead.pid}"
+    stale.write_bytes(b'{"trunc')
+    r = run_cli(["metrics", str(s), "--bootstrap", "0", "--out", str(out)], base, rss)
+    rows.append(
+        {
+            "probe": "stale .NAME.tmpPID of a dead process",
+            "measured": f"exit {r['rc']}; stale file {'still there' if stale.exists() else 'removed'}",
+            "target": "removed by the next write of NAME",
+            "ok": r["rc"] == 0 and not stale.exists() and out.exists(),
+        }
+    )
+
+    # two `sample --out same.jsonl` runs (no --store) at once: no duplicates
+    many = fresh("p80.jsonl", b"".join(_dump(_problem(i)) for i in range(80)))
+    same = base / "same.jsonl"
+    args_ = ["sample", "--model", "fake", "--engine", "fake", "--data", str(many), "--out", str(same), "--k", "2"]
+    res: list[dict[str, Any]] = [{}, {}]
+    ths = [threading.Thread(target=lambda i=i: res.__setitem__(i, run_cli(args_, base, rss))) for i in range(2)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    lines = [json.loads(x) for x in same.read_text().splitlines()]
+    pairs = [(d["problem_id"], d["sample_index"]) for d in lines]
+    dup = len(pairs) - len(set(pairs))
+    rows.append(
+        {
+            "probe": "2 x sample --out same.jsonl (no --store) at once",
+            "measured": f"exits {[r['rc'] for r in res]}; {len(pairs)} lines, {dup} duplicates",
+            "target": "160 lines, 0 duplicates",
+            "ok": all(r["rc"] == 0 for r in res) and len(pairs) == 160 and dup == 0,
+        }
+    )
+
+    # k = 100,000 on one problem: samples on disk within seconds; SIGKILL loses at most a batch
+    one = fresh("p1.jsonl", _dump(_problem(0)))
+    for mode in ("--store", "--out"):
+        work = base / f"bigk{mode.strip('-')}"
+        work.mkdir()
+        a = [
+            "sample",
+            "--model",
+            "fake",
+            "--engine",
+            "fake",
+            "--data",
+            str(one),
+            "--out",
+            str(work / "s.jsonl"),
+            "--k",
+            "100000",
+            "--no-grade",
+        ]
+        if mode == "--store":
+            a += ["--store", str(work / "store")]
+        p = subprocess.Popen(
+            [sys.executable, "-c", "from scalemath.cli import main; main()", *a],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        t0 = time.perf_counter()
+
+        def on_disk() -> int:
+            if mode == "--store":
+                return (
+                    sum(f.read_bytes().count(b"\n") for f in (work / "store" / "shards").glob("*.jsonl"))
+                    if (work / "store" / "shards").exists()
+                    else 0
+                )
+            return (work / "s.jsonl").read_bytes().count(b"\n") if (work / "s.jsonl").exists() else 0
+
+        first = None
+        while time.perf_counter() - t0 < 60 and p.poll() is None:  # bounded
+            if on_disk() > 0:
+                first = time.perf_counter() - t0
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        p.kill()
+        p.wait()
+        n = on_disk()
+        rows.append(
+            {
+                "probe": f"sample {mode} --k 100000 (one problem), SIGKILL",
+                "measured": (f"first samples on disk after {first:.1f} s" if first is not None else "nothing on disk")
+                + f"; {n} samples kept after SIGKILL"
+                + ("" if p.returncode == -9 else f" (the run had ended: {p.returncode})"),
+                "target": "on disk within 10 s (startup included); kept > 0",
+                "ok": first is not None and first < 10 and n > 0,
+            }
+        )
+    return rows
+
+
+def outputs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    base = Path(tempfile.mkdtemp(prefix="bench_rel_outputs_"))
+    try:
+        return _outputs_rows(base, args.rss_kill_mb)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def print_probes(title: str) -> Callable[[list[dict[str, Any]]], None]:
+    def show(rows: list[dict[str, Any]]) -> None:
+        print(f"\n{title}")
+        print(f"  {'probe':52} {'result':6}  measured (target)")
+        for r in rows:
+            print(f"  {r['probe'][:52]:52} {'PASS' if r['ok'] else 'FAIL':6}  {r['measured']} ({r['target']})")
+
+    return show
+
+
+def letgo(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from bench_reliability_server import letgo_rows
+
+    return letgo_rows()
+
+
 def server(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench_reliability_server import server_rows
 
@@ -941,6 +1189,8 @@ SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], list[dict[str, Any]]], 
     "rft_bound": (rft_bound, print_rft_bound),
     "server": (server, print_server),
     "teacher": (teacher, print_teacher),
+    "outputs": (outputs, print_probes("lost data (issue 25): outputs onto inputs, links, full disk, kills, locks")),
+    "letgo": (letgo, print_probes("a server that lets go (issue 25): disconnects, stalls, big bodies, empty key")),
 }
 
 

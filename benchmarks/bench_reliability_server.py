@@ -66,7 +66,7 @@ def _reset_peak(pid: int) -> bool:
 class ServeProcess:
     """`scalemath serve` in a subprocess, on a free loopback port."""
 
-    def __init__(self, model: str, api_key: str | None = None):
+    def __init__(self, model: str, api_key: str | None = None, extra: tuple[str, ...] = (), nofile: int = 0):
         self.port = _free_port()
         args = [
             sys.executable,
@@ -85,12 +85,20 @@ class ServeProcess:
             str(self.port),
             "--served-model-name",
             "m",
+            *extra,
         ]
         env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
         env.pop("SCALEMATH_API_KEY", None)
         if api_key:
             env["SCALEMATH_API_KEY"] = api_key  # the option's environment variable
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+        def limits() -> None:  # a lower file limit, to probe the server at it
+            if nofile:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=limits)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 180
         while True:
@@ -179,6 +187,11 @@ def hostile_requests() -> list[tuple[str, str, bytes, int]]:
         ),
         ("body of 9 MB", c, _j({"prompt": "x" * (9 << 20)}), 413),
         ("malformed JSON", c, b'{"prompt": "Q", ', 400),
+        ("body nested 100,000 deep", c, b'{"prompt": "Q", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
+        ("temperature of 401 digits", c, b'{"prompt": "Q", "temperature": 1' + b"0" * 400 + b"}", 400),
+        ("temperature=1e401", c, b'{"prompt": "Q", "temperature": 1e401}', 400),
+        ("temperature=NaN", c, b'{"prompt": "Q", "temperature": NaN}', 400),
+        ("seed of 5,000 digits", c, b'{"prompt": "Q", "seed": ' + b"7" * 5000 + b"}", 400),
         ("JSON list body", c, b"[1, 2]", 400),
         (
             "n=4 at temperature 0 (repeated greedy)",
@@ -265,6 +278,195 @@ def server_rows(model: str | None = None) -> list[dict]:
     for r in rows:
         r["ok"] = r["status"] == r["expected"]
     return rows
+
+
+# ------------------------------------------------------------------ a server that lets go
+
+READ_TIMEOUT = 2.0  # --read-timeout of the let-go probes' server
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _raw_post(port: int, path: str, body: bytes) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return s
+
+
+def _health_ms(url: str) -> float | None:
+    t = time.perf_counter()
+    try:
+        urllib.request.urlopen(url + "/health", timeout=5).read()
+    except OSError:
+        return None
+    return 1000 * (time.perf_counter() - t)
+
+
+def _still_open(socks: list[socket.socket]) -> list[socket.socket]:
+    """The sockets the server has not closed (nor answered with a 408) yet."""
+    import select
+
+    gone = set()
+    for i in range(0, len(socks), 256):  # select() takes at most FD_SETSIZE descriptors
+        readable, _, _ = select.select(socks[i : i + 256], [], [], 0)
+        for s in readable:
+            try:
+                data = s.recv(65536)
+            except OSError:
+                data = b""
+            if data == b"" or data.startswith(b"HTTP/1.1 408"):
+                gone.add(s)
+    return [s for s in socks if s not in gone]
+
+
+def _abandon(srv: ServeProcess, stream: bool) -> dict:
+    """10 long requests, abandoned 0.5 s in: the server's CPU in the second after it could notice."""
+    body = _j({"prompt": "Q: 1+1?\nA:", "max_tokens": 1500, "n": 4, "temperature": 1.0, "stream": stream})
+    socks = [_raw_post(srv.port, "/v1/completions", body) for _ in range(10)]
+    c0 = _cpu_s(srv.proc.pid)
+    time.sleep(0.5)
+    busy = _cpu_s(srv.proc.pid) - c0  # CPU while the clients waited (generation is running)
+    for s in socks:
+        s.close()
+    time.sleep(1.0)  # the target: stopped within a second
+    c1 = _cpu_s(srv.proc.pid)
+    time.sleep(1.0)
+    after = _cpu_s(srv.proc.pid) - c1  # CPU in the following second
+    t = time.perf_counter()
+    r = srv.post("/v1/completions", _j({"prompt": "Q: 1+1?\nA:", "max_tokens": 16, "seed": 1}))
+    nxt = time.perf_counter() - t
+    return {
+        "probe": f"10 abandoned requests ({'stream' if stream else 'JSON'}): server CPU 1-2 s after",
+        "measured": f"{after:.2f} CPU-s (was {busy / 0.5:.2f}/s while running); next request {1000 * nxt:.0f} ms",
+        "target": "< 0.1 CPU-s; next request < 1 s",
+        # busy > 0: generation was running (on a shared machine the server may get a small share)
+        "ok": busy > 0.0 and after < 0.1 and nxt < 1.0 and r["status"] == 200,
+    }
+
+
+def _stalled(srv: ServeProcess, n: int, label: str) -> dict:
+    """n connections that never finish their request (half stop inside the headers, half inside the
+    body): /health latency while they are open, and when the last one is closed."""
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        if i % 2:
+            s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        else:
+            s.sendall(b"GET /health HTTP/1.1\r\nHo")
+        socks.append(s)
+    t0 = time.perf_counter()
+    health: list[float | None] = []
+    open_ = list(socks)
+    while open_ and time.perf_counter() - t0 < 30:  # bounded
+        health.append(_health_ms(srv.url))
+        open_ = _still_open(open_)
+        time.sleep(0.1)
+    took = time.perf_counter() - t0
+    for s in socks:
+        s.close()
+    answered = [h for h in health if h is not None]
+    return {
+        "probe": f"{n} stalled connections{label}",
+        "measured": f"all closed after {took:.1f} s; /health {len(answered)}/{len(health)} answered, "
+        f"worst {max(answered, default=0):.0f} ms",
+        "target": f"closed by {READ_TIMEOUT + 1.5:g} s; /health always, < 1000 ms",
+        "ok": not open_ and took <= READ_TIMEOUT + 1.5 and len(answered) == len(health) and max(answered) < 1000,
+    }
+
+
+def _big_chat(srv: ServeProcess) -> dict:
+    """Chat requests of 230,000 empty messages (8 MB bodies): /health latency while they are handled."""
+    body = _j({"model": "m", "messages": [{"role": "user", "content": ""}] * 230_000, "max_tokens": 4})
+    results: list[dict] = []
+
+    def send() -> None:
+        results.append(srv.post("/v1/chat/completions", body))
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for th in threads:
+        th.start()
+    health = []
+    while any(th.is_alive() for th in threads):
+        health.append(_health_ms(srv.url))
+        time.sleep(0.02)
+    for th in threads:
+        th.join()
+    answered = [h for h in health if h is not None]
+    return {
+        "probe": "3 chat requests of 230,000 messages (8 MB)",
+        "measured": f"status {sorted({r['status'] for r in results})}, {max(r['seconds'] for r in results):.1f} s; "
+        f"/health during: {len(answered)}/{len(health)} answered, worst {max(answered, default=0):.0f} ms",
+        "target": "4xx, no 500; /health < 1000 ms",
+        "ok": all(r["status"] in (400, 413) for r in results)
+        and len(answered) == len(health)
+        and max(answered, default=0) < 1000,
+    }
+
+
+def _empty_key() -> dict:
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run(
+        [sys.executable, "-c", "from scalemath.cli import main; main()", "serve", "--model", "fake", "--api-key", ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return {
+        "probe": "serve --api-key ''",
+        "measured": f"exit {r.returncode}: {(r.stderr.strip().splitlines() or [''])[-1][:90]}",
+        "target": "exit 2, refused",
+        "ok": r.returncode == 2 and "api-key" in r.stderr,
+    }
+
+
+def letgo_rows(model: str | None = None) -> list[dict]:
+    """Issue 25 class 5, one row per probe: abandoned requests (JSON and streaming), stalled
+    connections (at the default cap, and at a 256-descriptor file limit), a huge chat body, an
+    empty API key. `scalemath serve` over the hf engine (tiny random Llama), --read-timeout 2."""
+    tmp = None
+    if model is None:
+        from scalemath.sampling.tiny_random import save_tiny_llama
+
+        tmp = tempfile.TemporaryDirectory()
+        model = str(save_tiny_llama(Path(tmp.name) / "tiny"))
+    rows = []
+    try:
+        srv = ServeProcess(model, extra=("--read-timeout", str(READ_TIMEOUT)))
+        try:
+            srv.post("/v1/completions", _j({"prompt": "warm up", "max_tokens": 8}))
+            rows.append(_abandon(srv, stream=False))
+            rows.append(_abandon(srv, stream=True))
+            rows.append(_stalled(srv, 200, ""))
+            rows.append(_big_chat(srv))
+        finally:
+            srv.close()
+        srv = ServeProcess(model, extra=("--read-timeout", str(READ_TIMEOUT)), nofile=256)
+        try:
+            rows.append(_stalled(srv, 400, " at a 256-descriptor file limit"))
+        finally:
+            srv.close()
+        rows.append(_empty_key())
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return rows
+
+
+def print_letgo(rows_: list[dict]) -> None:
+    print(f"server lets go (scalemath serve, hf engine, --read-timeout {READ_TIMEOUT:g})")
+    print(f"  {'probe':58} {'result':6}  measured (target)")
+    for r in rows_:
+        print(f"  {r['probe'][:58]:58} {'PASS' if r['ok'] else 'FAIL':6}  {r['measured']} ({r['target']})")
 
 
 # ------------------------------------------------------------------------------ the teacher
@@ -433,8 +635,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     res = rows(args.model)
+    res["letgo"] = letgo_rows(args.model)
     print_server(res["server"])
     print_teacher(res["teacher"], res["teacher_breakdown"])
+    print_letgo(res["letgo"])
     print(f"({time.perf_counter() - t0:.1f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))

@@ -167,9 +167,11 @@ def atomic_path(path: PathLike, fsync: bool = True) -> Iterator[Path]:
         os.replace(tmp, path)
         if fsync:
             fsync_dir(path.parent)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:  # a full disk: say which output failed
+            e.filename = str(path)
         raise
 
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -134,6 +135,17 @@ def _reading_key():
 
 
 READING = _reading_key()  # the connections whose request body is being read
+
+
+def _cap_key():
+    try:
+        from aiohttp import web
+    except ImportError:
+        return "cap"
+    return web.AppKey("cap", int)
+
+
+CAP = _cap_key()  # the connection cap in force (set when the server starts)
 
 
 class _Batcher:
@@ -345,21 +357,31 @@ def parse_json_body(raw: bytes, max_digits: int = 40) -> dict[str, Any]:
     return body
 
 
+ACCEPT_BURST = 64  # the listen backlog, which is also how many connections asyncio accepts per wakeup
+
+
 def connection_cap(config: ServerConfig) -> int:
-    """Most open connections: config.max_connections, kept 64 below the process's file limit."""
+    """Most open connections: config.max_connections, kept 2 x ACCEPT_BURST + 16 below the
+    descriptors the process has left under its file limit (counted when the server starts, after
+    the engine loaded): asyncio accepts up to ACCEPT_BURST connections at a time before any is
+    counted, and an evicted connection's descriptor is released on the next turn of the loop."""
     cap = config.max_connections
     try:
         import resource
 
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft != resource.RLIM_INFINITY:
-            cap = min(cap, max(8, soft - 64))
+            try:
+                used = len(os.listdir("/proc/self/fd"))
+            except OSError:
+                used = 64
+            cap = min(cap, max(8, soft - used - 2 * ACCEPT_BURST - 16))
     except (ImportError, OSError, ValueError):
         pass
     return cap
 
 
-def _limit_connections(server: Any, config: ServerConfig, stats: ServerStats, reading: set) -> None:
+def _limit_connections(server: Any, config: ServerConfig, stats: ServerStats, reading: set) -> int:
     """Past the cap, close the oldest connection that is idle or still sending its request (headers
     or body), else the new one: a flood of stalled connections cannot starve /health."""
     cap = connection_cap(config)
@@ -370,14 +392,18 @@ def _limit_connections(server: Any, config: ServerConfig, stats: ServerStats, re
         conns = server._connections
         if len(conns) <= cap:
             return
+        live = [h for h, t in conns.items() if not t.is_closing()]  # closed ones leave a moment later
+        if len(live) <= cap:
+            return
         victim = next(
-            (h for h in conns if h is not handler and not getattr(h, "_request_in_progress", False)),
+            (h for h in live if h is not handler and not getattr(h, "_request_in_progress", False)),
             None,
-        ) or next((h for h in conns if h is not handler and h in reading), handler)
+        ) or next((h for h in live if h is not handler and h in reading), handler)
         stats.evicted += 1
         conns[victim].close()
 
     server.connection_made = connection_made
+    return cap
 
 
 async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.AppRunner, int]:
@@ -388,8 +414,8 @@ async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.
 
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, keepalive_timeout=config.read_timeout)
     await runner.setup()
-    _limit_connections(runner.server, config, app[STATS], app[READING])
-    site = web.TCPSite(runner, config.host, config.port, backlog=1024)
+    app[CAP] = _limit_connections(runner.server, config, app[STATS], app[READING])
+    site = web.TCPSite(runner, config.host, config.port, backlog=ACCEPT_BURST)
     await site.start()
     return runner, runner.addresses[0][1]
 
@@ -592,6 +618,11 @@ async def _serve_until_signalled(app: web.Application, config: ServerConfig) -> 
 
     runner, port = await start_runner(app, config)
     print(f"======== Running on http://{config.host}:{port} ========\n(Press CTRL+C to quit)", flush=True)
+    print(
+        f"at most {app[CAP]} open connections; headers, bodies and idle keep-alive time out after "
+        f"{config.read_timeout:g} s",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
