@@ -435,7 +435,7 @@ def letgo_rows(model: str | None = None) -> list[dict]:
     empty API key. `scalemath serve` over the hf engine (tiny random Llama), --read-timeout 2."""
     tmp = None
     if model is None:
-        from scalemath.sampling.tiny_random import save_tiny_llama
+        from scalemath.testing.tiny_random import save_tiny_llama
 
         tmp = tempfile.TemporaryDirectory()
         model = str(save_tiny_llama(Path(tmp.name) / "tiny"))

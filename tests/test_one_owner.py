@@ -103,7 +103,7 @@ def test_one_safe_evaluator():
     [
         ("HFEngine", "sampling/hf.py"),
         ("VLLMEngine", "sampling/vllm_engine.py"),
-        ("FakeEngine", "serve/fake.py"),
+        ("FakeEngine", "testing/fake_engine.py"),
         ("OpenAIEngine", "sampling/openai_engine.py"),
     ],
 )

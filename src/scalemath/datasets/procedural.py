@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
