@@ -261,5 +261,49 @@ def int_range(name: str, v: int, lo: int | None = None, hi: int | None = None) -
     return v
 
 
-SEED_MAX = 2**32 - 1
-"""Largest seed accepted (numpy's and torch's generators take 32-bit seeds everywhere)."""
+# ------------------------------------------------------------------------------------ templates
+
+
+def template_fields(text: str, path: str | os.PathLike) -> dict[str, int]:
+    """The `{field}` placeholders of a str.format template and the line each first appears on.
+    Refused (InputError `FILE:LINE`): a bare `{}` (a literal brace, as in `\\boxed{}`, is written
+    `{{}}`), an unclosed or stray brace, attribute or index access (`{question.__class__}`), a
+    conversion or format spec (`{question:>99999999}` would allocate by the template)."""
+    import string
+
+    found: dict[str, int] = {}
+    for lineno, line in enumerate(text.split("\n"), 1):
+        try:
+            parts = list(string.Formatter().parse(line))
+        except ValueError as e:
+            raise InputError(
+                f"{path}:{lineno}: template is not a valid format string ({e}); write a literal brace as {{{{ or }}}}"
+            ) from None
+        for _, name, spec, conv in parts:
+            if name is None:
+                continue
+            if not name or name.isdigit():
+                raise InputError(
+                    f"{path}:{lineno}: template has a positional placeholder {{{name}}}; write literal braces as "
+                    "{{ }} (e.g. \\boxed{{}})"
+                )
+            if not name.isidentifier():
+                raise InputError(f"{path}:{lineno}: template placeholder {{{name}}} must be a plain field name")
+            if spec or conv:
+                raise InputError(
+                    f"{path}:{lineno}: template placeholder {{{name}}} has a conversion or format spec; "
+                    "only plain {field} placeholders are filled"
+                )
+            found.setdefault(name, lineno)
+    return found
+
+
+def check_template_fields(text: str, path: str | os.PathLike, allowed: typing.Iterable[str]) -> None:
+    """Refuse a template (InputError `FILE:LINE`) using a placeholder outside `allowed`."""
+    allowed = tuple(allowed)
+    for name, lineno in template_fields(text, path).items():
+        if name not in allowed:
+            raise InputError(
+                f"{path}:{lineno}: template placeholder {{{name}}} is not filled here; it may use "
+                + ", ".join(f"{{{a}}}" for a in allowed)
+            )
