@@ -340,9 +340,42 @@ def check_json_bounds(raw: bytes, path: str | os.PathLike, lineno: int) -> None:
             )
 
 
+_KEY_PATTERNS = tuple(
+    (k, f'"{k}"'.encode()) for k in ("question", "completion", "answer", "correct", "problem_id", "id")
+)
+
+
+def check_repeated_keys(raw: bytes, path: str | os.PathLike, lineno: int) -> None:
+    """Refuse an object that repeats a key that decides a number (`{"question": "a", "question":
+    "b"}`): readers disagree on which copy counts (orjson the last, a byte scan the first), so the
+    result could depend on how the file is read (rft --workers). A C count per key; only a line
+    where a key's text appears twice is decoded again to look."""
+    if not any(raw.count(pat) > 1 for _, pat in _KEY_PATTERNS):
+        return
+    import json
+
+    def pairs(kv: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in kv:
+            if k in seen:
+                raise RecordError(
+                    path, lineno, f"field {k!r} appears twice in one object (which one counts is ambiguous)"
+                )
+            seen.add(k)
+        return dict(kv)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except ValueError as e:
+        if isinstance(e, RecordError):
+            raise
+        # malformed: the decoder proper says what is wrong
+
+
 def loads_line(raw: bytes, path: str | os.PathLike, lineno: int) -> Any:
     """One JSONL line decoded within the bounds (any JSON value), or RecordError(file, line)."""
     check_json_bounds(raw, path, lineno)
+    check_repeated_keys(raw, path, lineno)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:

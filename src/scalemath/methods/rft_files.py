@@ -40,6 +40,7 @@ from scalemath.records import (
     RecordError,
     check_json_bounds,
     check_record_types,
+    check_repeated_keys,
     empty_error,
     iter_lines,
     parse_line,
@@ -141,6 +142,7 @@ class _Reader:
         """(record, question, reference, completion), or None for a blank line."""
         try:
             check_json_bounds(line, path, lineno)
+            check_repeated_keys(line, path, lineno)  # else the question routed by could differ from the one read
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
             if not line.strip():
