@@ -485,6 +485,25 @@ def iter_jsonl_numbered(
         raise empty_error(path)
 
 
+MAX_JSON_FILE_BYTES = 256 << 20
+"""Largest whole-file JSON (metrics.json, rft stats) read: 256 MiB."""
+
+
+def load_json_file(path: str | os.PathLike, limit: int = MAX_JSON_FILE_BYTES) -> Any:
+    """A whole JSON file (metrics.json, a stats file), bounded; truncated or malformed JSON and bad
+    bytes raise RecordError naming the file and line."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise RecordError(path, None, f"larger than {limit:,} bytes")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        line = getattr(e, "lineno", None) or data[: getattr(e, "pos", 0)].count(b"\n") + 1
+        what = "empty file" if not data.strip() else f"malformed or truncated JSON ({e.msg})"
+        raise RecordError(path, line, what) from None
+
+
 def dumps(record: Any) -> bytes:
     return orjson.dumps(to_dict(record), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
 
