@@ -19,7 +19,9 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import math
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -63,16 +65,20 @@ class ReadLimits:
     RecordError (env SCALEMATH_ALLOW_EMPTY=1)."""
 
     @classmethod
-    def from_env(cls) -> ReadLimits:
+    def from_env(cls, strict: bool = True) -> ReadLimits:
+        """Limits from the environment; a bad SCALEMATH_MAX_LINE_BYTES raises InputError, or (not
+        `strict`: at import, where an error would be a traceback) leaves the default, and the
+        `scalemath` command's own check of the variable reports it."""
         lim = cls()
         raw = os.environ.get(ENV_MAX_LINE_BYTES, "").strip()
         if raw:
             try:
                 lim.max_line_bytes = parse_size(raw)
             except ValueError:
-                raise InputError(
-                    f"{ENV_MAX_LINE_BYTES}={raw!r}: expected a byte count such as 4194304, 4M or 512K"
-                ) from None
+                if strict:
+                    raise InputError(
+                        f"{ENV_MAX_LINE_BYTES}={raw!r}: expected a byte count such as 4194304, 4M or 512K"
+                    ) from None
         lim.allow_empty = os.environ.get(ENV_ALLOW_EMPTY, "").strip().lower() in ("1", "true", "yes", "on")
         return lim
 
@@ -81,13 +87,13 @@ def parse_size(text: str) -> int:
     """A byte count: 4194304, 4M, 4MiB, 512K, 1G (binary multiples)."""
     t = text.strip().upper().removesuffix("IB").removesuffix("B")
     mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
-    n = int(float(t[:-1] if mult > 1 else t) * mult)
-    if n < 1:
+    v = float(t[:-1] if mult > 1 else t) * mult
+    if not math.isfinite(v) or v < 1 or v > 1 << 40:
         raise ValueError(text)
-    return n
+    return int(v)
 
 
-LIMITS = ReadLimits.from_env()
+LIMITS = ReadLimits.from_env(strict=False)
 
 
 def set_read_limits(max_line_bytes: int | None = None, allow_empty: bool | None = None) -> ReadLimits:
@@ -202,7 +208,7 @@ class Problem:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Problem:
-        return cls(**{k: d[k] for k in _PROBLEM_FIELDS if k in d})
+        return cls(**{k: _text(k, d[k]) for k in _PROBLEM_FIELDS if k in d})
 
 
 @dataclass
@@ -232,7 +238,14 @@ class Sample:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Sample:
-        return cls(**{k: d[k] for k in _SAMPLE_FIELDS if k in d})
+        return cls(**{k: _text(k, d[k]) for k in _SAMPLE_FIELDS if k in d})
+
+
+def _text(key: str, v: Any) -> Any:
+    """A field FIELD_TYPES lets be written as a number (an id, an answer) as the string it is."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and FIELD_TYPES.get(key, ((), False))[0] is _TEXT:
+        return str(v)
+    return v
 
 
 _PROBLEM_FIELDS = tuple(f.name for f in dataclasses.fields(Problem))
@@ -268,16 +281,160 @@ def require(obj: dict[str, Any], keys: Iterable[str], path: str | os.PathLike, l
         raise RecordError(path, line, f"missing field(s) {missing}; has {sorted(obj)}")
 
 
-def parse_line(raw: bytes, path: str | os.PathLike, lineno: int) -> dict[str, Any]:
-    """One JSONL line as a JSON object, or RecordError(file, line) saying what is wrong with it."""
+# --------------------------------------------------------------------- bounded, typed decoding
+
+MAX_JSON_VALUES = 100_000
+"""Most JSON values (objects, lists, strings, numbers) one line may hold. A record holds tens; a
+sample with a long `meta` hundreds. Without it a 4 MB line of 1.3 M `{}` costs 116 MB parsed."""
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and lists one line may hold (a record nests two or three deep)."""
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def check_json_bounds(raw: bytes, path: str | os.PathLike, lineno: int) -> None:
+    """Refuse a line holding more than MAX_JSON_VALUES values or nesting deeper than MAX_JSON_DEPTH,
+    before it is parsed. Counting brackets and commas is a few C passes over the bytes; only a line
+    where that count (which includes brackets inside strings: LaTeX) passes a bound is counted
+    again without its strings, and its depth computed."""
+    opens = raw.count(b"{") + raw.count(b"[")
+    values = opens + raw.count(b",")
+    if opens <= MAX_JSON_DEPTH and values <= MAX_JSON_VALUES:
+        return
+    bare = _JSON_STRING.sub(b'""', raw)  # strings emptied: brackets and commas in them do not count
+    opens = bare.count(b"{") + bare.count(b"[")
+    values = opens + bare.count(b",")
+    if values > MAX_JSON_VALUES:
+        raise RecordError(
+            path, lineno, f"more than {MAX_JSON_VALUES:,} JSON values on one line (a record holds a few dozen)"
+        )
+    if opens > MAX_JSON_DEPTH:
+        import numpy as np
+
+        b = np.frombuffer(bare, dtype=np.uint8)
+        step = np.isin(b, (0x7B, 0x5B)).astype(np.int32) - np.isin(b, (0x7D, 0x5D)).astype(np.int32)
+        if step.size and int(np.cumsum(step).max()) > MAX_JSON_DEPTH:
+            raise RecordError(
+                path, lineno, f"JSON nested deeper than {MAX_JSON_DEPTH} levels (a record nests two or three)"
+            )
+
+
+_KEY_PATTERNS = tuple(
+    (k, f'"{k}"'.encode()) for k in ("question", "completion", "answer", "correct", "problem_id", "id")
+)
+
+
+def check_repeated_keys(raw: bytes, path: str | os.PathLike, lineno: int) -> None:
+    """Refuse an object that repeats a key that decides a number (`{"question": "a", "question":
+    "b"}`): readers disagree on which copy counts (orjson the last, a byte scan the first), so the
+    result could depend on how the file is read (rft --workers). A C count per key; only a line
+    where a key's text appears twice is decoded again to look."""
+    if not any(raw.count(pat) > 1 for _, pat in _KEY_PATTERNS):
+        return
+    import json
+
+    def pairs(kv: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in kv:
+            if k in seen:
+                raise RecordError(
+                    path, lineno, f"field {k!r} appears twice in one object (which one counts is ambiguous)"
+                )
+            seen.add(k)
+        return dict(kv)
+
     try:
-        obj = orjson.loads(raw)
+        json.loads(raw, object_pairs_hook=pairs)
+    except ValueError as e:
+        if isinstance(e, RecordError):
+            raise
+        # malformed: the decoder proper says what is wrong
+
+
+def loads_line(raw: bytes, path: str | os.PathLike, lineno: int) -> Any:
+    """One JSONL line decoded within the bounds (any JSON value), or RecordError(file, line)."""
+    check_json_bounds(raw, path, lineno)
+    check_repeated_keys(raw, path, lineno)
+    try:
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         bad = utf8_error(raw)
         raise RecordError(path, lineno, bad or f"malformed JSON ({e})") from None
+
+
+_STR, _INT, _NUM, _BOOL, _DICT = (str,), (int,), (int, float), (bool,), (dict,)
+_TEXT = (str, int, float)  # an id or a reference answer may be written as a number (42); read as "42"
+FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    # field: (JSON types it may have, may it be null). Every record kind of this package (Problem,
+    # Sample, GSM8K/MATH lines, store lines) shares these names with these meanings; a field of
+    # another type is refused at read time, naming the file and line.
+    "id": (_TEXT, False),
+    "problem_id": (_TEXT, False),
+    "question": (_STR, False),
+    "problem": (_STR, False),
+    "completion": (_STR, False),
+    "solution": (_TEXT, False),
+    "answer": (_TEXT, False),
+    "extracted": (_STR, True),
+    "correct": (_BOOL, True),
+    "sample_index": (_INT, False),
+    "seed": (_INT, True),
+    "top_k": (_INT, True),
+    "max_tokens": (_INT, True),
+    "temperature": (_NUM, True),
+    "top_p": (_NUM, True),
+    "model": (_STR, True),
+    "engine": (_STR, True),
+    "prompt_hash": (_STR, True),
+    "reason": (_STR, True),
+    "grader_version": (_STR, True),
+    "source": (_STR, True),
+    "split": (_STR, True),
+    "meta": (_DICT, True),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "an object"}
+_KIND_NAMES: dict[tuple[type, ...], str] = {_NUM: "a number", _TEXT: "a string"}
+
+
+def json_type_name(v: Any) -> str:
+    """How a JSON value's type reads in a message: string, number, boolean, null, list, object."""
+    return {str: "string", bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(
+        type(v), "null" if v is None else type(v).__name__
+    )
+
+
+def _has_kind(v: Any, kinds: tuple[type, ...]) -> bool:
+    if kinds is _BOOL:  # 1/0 pass for true/false (one meaning); 2, "false", 0.5 do not
+        return isinstance(v, bool) or (type(v) is int and v in (0, 1))
+    return isinstance(v, kinds) and not isinstance(v, bool)
+
+
+def check_record_types(obj: dict[str, Any], path: str | os.PathLike, lineno: int) -> dict[str, Any]:
+    """Refuse a record whose known field (FIELD_TYPES) has the wrong JSON type: `"correct": "false"`
+    is `FILE:LINE: field 'correct' must be a boolean or null, got string` (1 and 0 pass as true and
+    false). Returns the record."""
+    for key in obj.keys() & FIELD_TYPES.keys():
+        v = obj[key]
+        kinds, nullable = FIELD_TYPES[key]
+        if v is None:
+            if nullable:
+                continue
+        elif _has_kind(v, kinds):
+            continue
+        want = (_KIND_NAMES.get(kinds) or _TYPE_NAMES[kinds[0]]) + (" or null" if nullable else "")
+        raise RecordError(path, lineno, f"field {key!r} must be {want}, got {json_type_name(v)}")
+    return obj
+
+
+def parse_line(raw: bytes, path: str | os.PathLike, lineno: int) -> dict[str, Any]:
+    """One JSONL line as a JSON object whose known fields have their types (FIELD_TYPES), decoded
+    within the bounds (MAX_JSON_VALUES, MAX_JSON_DEPTH), or RecordError(file, line) saying what is
+    wrong with it."""
+    obj = loads_line(raw, path, lineno)
     if not isinstance(obj, dict):
         raise RecordError(path, lineno, f"expected a JSON object, got {_json_kind(obj)}")
-    return obj
+    return check_record_types(obj, path, lineno)
 
 
 def _json_kind(obj: Any) -> str:
@@ -306,6 +463,25 @@ def iter_jsonl_numbered(
             n += 1
     if not n and not _allow_empty(allow_empty):
         raise empty_error(path)
+
+
+MAX_JSON_FILE_BYTES = 256 << 20
+"""Largest whole-file JSON (metrics.json, rft stats) read: 256 MiB."""
+
+
+def load_json_file(path: str | os.PathLike, limit: int = MAX_JSON_FILE_BYTES) -> Any:
+    """A whole JSON file (metrics.json, a stats file), bounded; truncated or malformed JSON and bad
+    bytes raise RecordError naming the file and line."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise RecordError(path, None, f"larger than {limit:,} bytes")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        line = getattr(e, "lineno", None) or data[: getattr(e, "pos", 0)].count(b"\n") + 1
+        what = "empty file" if not data.strip() else f"malformed or truncated JSON ({e.msg})"
+        raise RecordError(path, line, what) from None
 
 
 def dumps(record: Any) -> bytes:

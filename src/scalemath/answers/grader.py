@@ -13,6 +13,7 @@ from .policy import DEFAULT_POLICY, GradePolicy, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
+DATASETS = _DATASETS  # the answer conventions a command may name (--dataset)
 _CACHE_MAX = 200_000
 # per dataset: reference text -> (answer, parsed plain number or None, resolved dataset)
 _REF_CACHE: dict[str, dict[str, tuple[str | None, Num | None, str]]] = {d: {} for d in _DATASETS}

@@ -117,7 +117,7 @@ def _options(
         except ValueError:
             raise typer.BadParameter(
                 f"expected a byte count such as 4194304, 4M or 512K, got {max_line_bytes!r}",
-                param_hint="--max-line-bytes",
+                param_hint="--max-line-bytes (or SCALEMATH_MAX_LINE_BYTES)",
             ) from None
     set_read_limits(max_line_bytes=size, allow_empty=allow_empty)
 

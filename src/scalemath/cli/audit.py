@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def register(app: typer.Typer) -> None:
     audit_app = typer.Typer(help="Sample graded items for a person to check; score their labels.", no_args_is_help=True)
@@ -17,7 +19,7 @@ def register(app: typer.Typer) -> None:
             ..., "--input", "-i", exists=True, dir_okay=False, help="Graded JSONL (output of `scalemath grade`)."
         ),
         out: Path = typer.Option(..., "--out", "-o", help="Audit JSONL to write (items with an empty 'label')."),
-        n: int = typer.Option(50, "--n", help="Items to sample."),
+        n: int = typer.Option(50, "--n", callback=_checks.positive, help="Items to sample."),
         seed: int = typer.Option(0, "--seed", help="Sampling seed."),
         prediction_field: str = typer.Option(
             None, "--prediction-field", help="Prediction field (default: completion/prediction/response/...)."

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def register(app: typer.Typer) -> None:
     @app.command("compare")
@@ -20,16 +22,21 @@ def register(app: typer.Typer) -> None:
             None, "--k", help="Samples per question for maj@k, Pass@k, PassRatio@k (default: all both have)."
         ),
         bootstrap: int = typer.Option(
-            10000, "--bootstrap", help="Paired bootstrap replicates over questions (0: none)."
+            10000,
+            "--bootstrap",
+            callback=_checks.replicates,
+            help="Paired bootstrap replicates over questions (0: none).",
         ),
-        ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
+        ci: float = typer.Option(0.95, "--ci", callback=_checks.coverage, help="Interval coverage."),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
         intersect: bool = typer.Option(
             False,
             "--intersect",
             help="Compare evaluations of different question sets on the questions they share (default: refuse).",
         ),
-        dataset: str = typer.Option("gsm8k", "--dataset", help="Answer conventions for majority votes."),
+        dataset: str = typer.Option(
+            "gsm8k", "--dataset", callback=_checks.dataset, help="Answer conventions for majority votes."
+        ),
         out: Path | None = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
     ) -> None:
         """Paired bootstrap intervals of B − A (greedy accuracy, maj@k, Pass@k, PassRatio@k) and McNemar's exact test."""

@@ -25,10 +25,10 @@ def register(app: typer.Typer) -> None:
         compute-matched control, evaluate SFT / control / RFT and compare them with paired intervals."""
         import dataclasses
 
-        import yaml
         from rich.console import Console
 
         from scalemath.experiments.demo import DemoConfig, print_summary, run_demo
+        from scalemath.inputs import check_fields, load_yaml
         from scalemath.training.runtime import ENV_VERBOSE
 
         if verbose:
@@ -36,17 +36,8 @@ def register(app: typer.Typer) -> None:
 
         cfg = DemoConfig.quick(str(out)) if quick else DemoConfig(out=str(out))
         if config:
-            try:
-                fields = yaml.safe_load(config.read_text()) or {}
-            except (OSError, yaml.YAMLError) as e:
-                raise typer.BadParameter(f"{config}: {e}") from None
-            if not isinstance(fields, dict):
-                raise typer.BadParameter(f"{config}: expected a mapping of DemoConfig fields")
-            known = {f.name for f in dataclasses.fields(DemoConfig)}
-            bad = sorted(set(fields) - known)
-            if bad:
-                raise typer.BadParameter(f"{config}: unknown demo field(s) {bad}; known: {sorted(known)}")
-            cfg = dataclasses.replace(cfg, **fields)
+            fields, lines = load_yaml(config, what="demo config")  # bounded, FILE:LINE errors
+            cfg = dataclasses.replace(cfg, **check_fields(DemoConfig, fields, config, lines, "demo field"))
         if seed is not None:
             cfg = dataclasses.replace(cfg, seed=seed)
         if control is not None:

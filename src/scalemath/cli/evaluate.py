@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def metrics_table(metrics: dict[str, Any]):
     """A rich table: greedy accuracy in the title, then maj@k / Pass@k / PassRatio@k per k."""
@@ -42,7 +44,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0),
         stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
         template: str = typer.Option("qa", help="Prompt template: qa, alpaca or a .txt path."),
-        dataset: str = typer.Option("gsm8k", help="Answer conventions for grading and voting."),
+        dataset: str = typer.Option(
+            "gsm8k", callback=_checks.dataset, help="Answer conventions for grading and voting."
+        ),
         batch_size: int = typer.Option(64, min=1),
         engine: str = typer.Option("hf"),
         device: str = typer.Option("auto"),
@@ -68,6 +72,10 @@ def register(app: typer.Typer) -> None:
                 [data], [(f"--out {name}", out / name) for name in ("greedy.jsonl", "samples.jsonl", "metrics.json")]
             )
         hf_logging.disable_progress_bar()
+        if samples is None:  # checked before the model loads
+            _checks.generation(
+                template, temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, seed=seed
+            )
         if samples is not None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:

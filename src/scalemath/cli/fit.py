@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from scalemath.cli import _checks
 from scalemath.scaling.fit_table import fit_table
 
 __all__ = ["fit_table", "register"]  # fit_table: moved to scalemath.scaling.fit_table
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
             "--interval",
             help="Parameter intervals: auto (bootstrap for segmented, else cov), cov or bootstrap.",
         ),
-        ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
+        ci: float = typer.Option(0.95, "--ci", callback=_checks.coverage, help="Interval coverage."),
         seed: int = typer.Option(0, "--seed"),
         plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of data, fit and band."),
         out: Path | None = typer.Option(None, "--out", help="Write the fits as JSON."),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def register(app: typer.Typer) -> None:
     @app.command("grade")
@@ -26,8 +28,10 @@ def register(app: typer.Typer) -> None:
         reference_field: str = typer.Option(
             "answer", "--reference-field", "-r", help="Field with the reference (full solution text or bare answer)."
         ),
-        dataset: str = typer.Option("auto", "--dataset", "-d", help="gsm8k, math or auto."),
-        workers: int = typer.Option(0, "--workers", "-w", help="Grading processes (0: one per core)."),
+        dataset: str = typer.Option("auto", "--dataset", "-d", callback=_checks.dataset, help="gsm8k, math or auto."),
+        workers: int = typer.Option(
+            0, "--workers", "-w", callback=_checks.workers, help="Grading processes (0: one per core)."
+        ),
         timeout: float = typer.Option(
             5.0, "--timeout", help="Seconds allowed per symbolic check (then reason: timeout)."
         ),

@@ -74,3 +74,10 @@ def register(app: typer.Typer) -> None:
 
             con.print(f"[red]judge requests failed: {escape(engine.usage.error_kinds.summary())}[/]")
         con.print(f"-> {out}, {out.with_suffix('.summary.json')}")
+        u = engine.usage
+        if u.requested and u.errors >= u.requested:  # no label came from the judge: not a result
+            from scalemath.records import UserError
+
+            raise UserError(
+                f"every judge request failed ({u.errors} of {u.requested}); the shares above are not the judge's"
+            )

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from scalemath.cli import _checks
 from scalemath.metrics.format import breakdown_columns, fmt
 
 __all__ = ["breakdown_columns", "fmt", "parse_ks", "print_analysis", "register"]
@@ -109,9 +110,12 @@ def register(app: typer.Typer) -> None:
         ),
         ks: str = typer.Option("1,4,16", "--ks", help="k values for pass@k and maj@k."),
         bootstrap: int = typer.Option(
-            1000, "--bootstrap", help="Bootstrap replicates over questions (0: no intervals)."
+            1000,
+            "--bootstrap",
+            callback=_checks.replicates,
+            help="Bootstrap replicates over questions (0: no intervals).",
         ),
-        ci: float = typer.Option(0.95, "--ci", help="Interval coverage."),
+        ci: float = typer.Option(0.95, "--ci", callback=_checks.coverage, help="Interval coverage."),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
         problems: Path | None = typer.Option(
             None, "--problems", help="Problems JSONL to take missing fields (meta.steps, ...) from."

@@ -74,7 +74,11 @@ def register(app: typer.Typer) -> None:
             True, "--original/--no-original", help="Write each question's reference solution first (D ∪ D')."
         ),
         workers: int = typer.Option(
-            0, "--workers", "-w", help="Processes (0: auto). The output does not depend on it."
+            0,
+            "--workers",
+            "-w",
+            help="Processes (0: auto). The output does not depend on it (a line that repeats a key, which readers "
+            "resolve differently, is an error).",
         ),
         explain: bool = typer.Option(False, "--explain", help="Print the drop reasons with examples."),
         max_chars: int = typer.Option(

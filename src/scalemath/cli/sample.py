@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def load_problems(path: Path) -> Iterator:
     """Problems from any format `scalemath.datasets.load_problems` reads, else Problem JSONL."""
@@ -38,7 +40,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Base seed; sample i of a problem is reproducible from it."),
         stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
         template: str = typer.Option("qa", help="Prompt template: qa, alpaca or a .txt path."),
-        dataset: str = typer.Option("gsm8k", help="Answer conventions for grading (gsm8k, math, ...)."),
+        dataset: str = typer.Option(
+            "gsm8k", callback=_checks.dataset, help="Answer conventions for grading (gsm8k, math, ...)."
+        ),
         grade: bool = typer.Option(True, help="Grade each completion against the reference answer."),
         batch_size: int = typer.Option(64, min=1, help="Rows (problem x sample) decoded together."),
         engine: str = typer.Option("hf", help="Sampling engine: hf (transformers), vllm, openai."),
@@ -96,6 +100,7 @@ def register(app: typer.Typer) -> None:
 
         check_outputs([data], [("--out", out), ("--store", store)])
         hf_logging.disable_progress_bar()
+        _checks.generation(template)
         params = SamplingParams(
             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
         )

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def register(app: typer.Typer) -> None:
     @app.command("tiny")
@@ -27,7 +29,7 @@ def register(app: typer.Typer) -> None:
         vocab: int | None = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
         hidden: int | None = typer.Option(None, "--hidden", help="Override the preset's hidden size."),
         layers: int | None = typer.Option(None, "--layers", help="Override the preset's layer count."),
-        lr: float | None = typer.Option(None, "--lr", help="Peak pre-training learning rate."),
+        lr: float | None = typer.Option(None, "--lr", callback=_checks.finite, help="Peak pre-training learning rate."),
         seed: int = typer.Option(0, "--seed"),
         threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -55,6 +57,10 @@ def register(app: typer.Typer) -> None:
         )
         if lr is not None:
             pre.learning_rate = lr
+        from scalemath.training.tiny import check_pretrain
+
+        cfg.validate()  # InputError naming the value (--vocab 1, --hidden 0, --lr nan), before any work
+        check_pretrain(pre)
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no per-save library bar ("Writing model shards")

@@ -330,20 +330,15 @@ class StudyConfig:
 
 def load_study(path: str | os.PathLike) -> StudyConfig:
     """Read and validate a study YAML file; errors name the file and the key."""
-    import yaml
-
-    from scalemath.records import RecordError, read_text
+    from scalemath.inputs import load_yaml
 
     p = Path(path)
-    try:
-        text = read_text(p, allow_empty=False, what="study")  # bounded lines; bytes named by line
-        d = yaml.safe_load(text)
+    try:  # bounded: file size, lines, alias expansion; bytes named by line
+        d, _ = load_yaml(p, what="study", allow_empty=False)
     except FileNotFoundError:
         raise StudyError(f"{p}: no such study file") from None
-    except RecordError as e:
+    except InputError as e:
         raise StudyError(str(e)) from None
-    except yaml.YAMLError as e:
-        raise StudyError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
     if d is None:
         raise StudyError(
             f"{p}: no study in it (only comments or blank lines); `scalemath experiment fields` lists what a study sets"

@@ -18,7 +18,17 @@ from typing import Any
 import orjson
 
 from scalemath.methods.rft_core import QuestionState, RFTCollector, RFTConfig, RFTStats, _records, check_questions
-from scalemath.records import LIMITS, RecordError, empty_error, iter_lines, parse_line, require_content
+from scalemath.records import (
+    LIMITS,
+    RecordError,
+    check_json_bounds,
+    check_record_types,
+    check_repeated_keys,
+    empty_error,
+    iter_lines,
+    parse_line,
+    require_content,
+)
 
 __all__ = ["collect_files", "load_problems", "question_shard"]
 
@@ -114,12 +124,16 @@ class _Reader:
     def decode(self, line: bytes, path: str, lineno: int) -> tuple[dict, str, str, str] | None:
         """(record, question, reference, completion), or None for a blank line."""
         try:
+            check_json_bounds(line, path, lineno)
+            check_repeated_keys(line, path, lineno)  # else the question routed by could differ from the one read
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
             if not line.strip():
                 return None
             parse_line(line, path, lineno)  # raises the RecordError that says what is wrong
             raise
+        if obj.__class__ is dict:
+            check_record_types(obj, path, lineno)
         try:
             q, comp, ref = obj["question"], obj["completion"], obj.get("answer", self.missing)
         except (KeyError, TypeError, AttributeError):

@@ -23,7 +23,22 @@ def load(name: str) -> str:
     if not p.exists():
         known = sorted(q.stem for q in TEMPLATE_DIR.glob("*.txt"))
         raise FileNotFoundError(f"no prompt template {name!r}; known: {known}")
-    return p.read_text(encoding="utf-8").rstrip("\n")
+    from scalemath.inputs import read_bounded_text, template_fields
+
+    text = read_bounded_text(p, what="template", allow_empty=False).rstrip("\n")  # FILE:LINE for bad bytes
+    template_fields(text, p)  # only plain {field} placeholders (FILE:LINE)
+    return text
+
+
+def check(name: str, fields: tuple[str, ...] = ("question",)) -> str:
+    """Load template `name` and refuse (InputError FILE:LINE) any placeholder outside `fields`:
+    commands call it before loading a model, so `{source}` fails fast."""
+    from scalemath.inputs import check_template_fields
+
+    text = load(name)
+    p = Path(name) if Path(name).suffix else TEMPLATE_DIR / f"{name}.txt"
+    check_template_fields(text, p, fields)
+    return text
 
 
 def render(name: str, **fields: str) -> str:

@@ -443,10 +443,10 @@ def num(v: Any, digits: int = 4) -> str:
 def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None) -> Path:
     """Write the report for a run directory; returns the HTML path."""
     import jinja2
-    import orjson
 
     from scalemath.metrics.aggregate import figure_names
     from scalemath.metrics.format import breakdown_columns, fmt
+    from scalemath.records import load_json_file
     from scalemath.report import plots
 
     cfg = config or ReportConfig()
@@ -462,7 +462,7 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     ours: dict[Path, Any] = {}
     foreign: dict[Path, Any] = {}
     for p in found["metrics"]:
-        d = orjson.loads(p.read_bytes())
+        d = load_json_file(p)  # truncated: FILE:LINE
         (ours if isinstance(d, dict) and "summary" in d else foreign)[p.parent] = d
     demo = demo_summary(run)
     labels = dict((demo or {}).get("labels", {}))
@@ -499,7 +499,7 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
     ]
     rft = []
     for i, p in enumerate(found["rft_stats"]):
-        d = orjson.loads(p.read_bytes())
+        d = load_json_file(p)
         item: dict[str, Any] = {
             "file": str(p.relative_to(run)),
             "images": [],

@@ -25,12 +25,14 @@ class SamplingParams:
     seed: int = 0  # base seed; sample i of prompt p uses a seed derived from (seed, p, i)
 
     def __post_init__(self):
-        if self.temperature < 0:
-            raise ValueError("temperature must be >= 0")
-        if not 0 < self.top_p <= 1:
-            raise ValueError("top_p must be in (0, 1]")
-        if self.top_k < 0 or self.max_tokens <= 0:
-            raise ValueError("top_k must be >= 0 and max_tokens > 0")
+        # InputError (a ValueError): a user's value, reported as `error: ...`, exit 2
+        from scalemath.inputs import in_range, int_range
+
+        in_range("temperature", self.temperature, 0.0, 100.0)
+        in_range("top_p", self.top_p, 0.0, 1.0, lo_open=True)
+        int_range("top_k", self.top_k, 0)
+        int_range("max_tokens", self.max_tokens, 1)
+        int_range("seed", self.seed, -(2**63), 2**63 - 1)  # recorded on every sample: a JSON int64
 
     @property
     def greedy(self) -> bool:

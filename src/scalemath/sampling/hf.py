@@ -284,6 +284,7 @@ class HFEngine:
         ctx = self.context_length
         limit = [T if ctx is None else max(1, min(T, ctx - len(ids))) for ids in prompt_ids]
         capped = min(limit) < T
+        T = max(limit)  # buffers and cache sized by what the context allows, not by the flag (1e9)
         input_ids = torch.full((len(unique), L), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(unique), L), dtype=torch.long)
         for r, ids in enumerate(unique):  # left padding

@@ -30,6 +30,9 @@ def read_csv(path: str | os.PathLike, allow_empty: bool | None = None) -> list[d
         if not reader.fieldnames:
             return []  # an empty file, and empty input is allowed (else iter_text_lines raised)
         width = len(reader.fieldnames)
+        dup = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+        if dup:  # DictReader would keep the last column of a name: a fit of the wrong numbers
+            raise RecordError(path, line_no[0] or 1, f"column(s) {dup} appear more than once in the header")
         rows = []
         for row in reader:
             if None in row:

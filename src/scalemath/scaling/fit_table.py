@@ -53,7 +53,7 @@ def fit_table(
                 fits = {model: best}
         except ValueError as e:
             if not group:
-                raise
+                raise ValueError(f"{path}: {e}") from None
             out["groups"][g] = {"error": str(e)}  # one series too short: the others still count
             continue
         out["groups"][g] = {
@@ -64,5 +64,5 @@ def fit_table(
         out["_results"][g] = best
         out["_all"][g] = fits
     if not out["_results"]:
-        raise ValueError("; ".join(f"{g}: {i['error']}" for g, i in out["groups"].items()) or "no rows")
+        raise ValueError(f"{path}: " + ("; ".join(f"{g}: {i['error']}" for g, i in out["groups"].items()) or "no rows"))
     return out

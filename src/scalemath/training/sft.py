@@ -225,16 +225,11 @@ class SFTRunConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> SFTRunConfig:
-        import yaml
+        from scalemath.inputs import check_fields, load_yaml
+        from scalemath.records import InputError
 
-        from scalemath.records import InputError, read_text
-
-        try:
-            d = yaml.safe_load(read_text(path, what="SFT config fields")) or {}
-        except yaml.YAMLError as e:
-            raise InputError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from None
-        if not isinstance(d, dict):
-            raise InputError(f"{path}: expected a mapping of SFT config fields")
+        d, lines = load_yaml(path, what="SFT config")  # bounded; types checked, FILE:LINE, before any model loads
+        d = check_fields(cls, d, path, lines, what="SFT config field")
         try:
             return cls.from_dict(d)
         except (TypeError, ValueError) as e:

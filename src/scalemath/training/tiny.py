@@ -49,6 +49,46 @@ class TinyConfig:
     init_std: float = field(default=0.02, metadata={"help": "Std of the normal weight initialisation."})
     seed: int = field(default=0, metadata={"help": "Seed of the weight initialisation."})
 
+    def validate(self) -> TinyConfig:
+        """Refuse a shape no tiny model can have (InputError naming the field), before any work."""
+        from scalemath.inputs import in_range, int_range
+
+        int_range("vocab_size", self.vocab_size, 259, 1 << 17)  # 256 bytes + 3 special tokens; a BPE a CPU trains
+        int_range("hidden_size", self.hidden_size, 1, 1 << 14)
+        int_range("num_layers", self.num_layers, 1, 256)
+        int_range("num_heads", self.num_heads, 1, self.hidden_size)
+        if self.num_kv_heads is not None:
+            int_range("num_kv_heads", self.num_kv_heads, 1, self.num_heads)
+        int_range("intermediate_size", self.intermediate_size, 1, 1 << 16)
+        int_range("max_positions", self.max_positions, 8, 1 << 17)
+        int_range("seed", self.seed, 0, 2**32 - 1)
+        in_range("rope_theta", self.rope_theta, 0.0, None, lo_open=True)
+        in_range("init_std", self.init_std, 0.0, None, lo_open=True)
+        if self.hidden_size % self.num_heads:
+            from scalemath.records import InputError
+
+            raise InputError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        return self
+
+
+def check_pretrain(pre: PretrainConfig) -> PretrainConfig:
+    """Refuse pre-training settings no run can use (InputError naming the field), before any work."""
+    from scalemath.inputs import in_range, int_range
+
+    if pre.minutes is not None:
+        in_range("minutes", pre.minutes, 0.0, None, lo_open=True)
+    if pre.max_steps is not None:
+        int_range("max_steps", pre.max_steps, 1)
+    in_range("learning_rate", pre.learning_rate, 0.0, 10.0, lo_open=True)
+    in_range("min_lr_ratio", pre.min_lr_ratio, 0.0, 1.0)
+    in_range("warmup", pre.warmup, 0.0, 1.0)
+    in_range("weight_decay", pre.weight_decay, 0.0, None)
+    in_range("epochs", pre.epochs, 0.0, None, lo_open=True)
+    int_range("block_size", pre.block_size, 2, 1 << 17)
+    if pre.threads is not None:
+        int_range("threads", pre.threads, 1, 4096)
+    return pre
+
 
 # Named shapes; tokens per CPU-second on one core of the dev machine (bench_train.py): nano ~9k,
 # micro ~5k, small ~3.5k. With a few minutes of pre-training, nano learns the most.
@@ -120,9 +160,14 @@ def build_tiny_base(
     pretrain_config = pretrain or PretrainConfig()
     out_dir = Path(out_dir)
     t0 = time.monotonic()
+    config.validate()
+    check_pretrain(pretrain_config)
     lines = read_corpus(corpus_lines, pretrain_config.max_lines)
     if not lines:
-        raise ValueError("the pre-training corpus is empty")
+        from scalemath.records import InputError
+
+        where = f"{corpus_lines}: " if isinstance(corpus_lines, (str, Path)) else ""
+        raise InputError(f"{where}the pre-training corpus is empty (no non-blank line)")
     tok_cfg = TokenizerConfig(
         vocab_size=config.vocab_size, split_digits=config.split_digits, model_max_length=config.max_positions
     )

@@ -1,0 +1,66 @@
+"""Option checks shared by commands (not a command module: `_` names are skipped). Each raises
+typer.BadParameter naming the option (exit 2), at parse time, before any model or file loads."""
+
+from __future__ import annotations
+
+import typer
+
+
+def dataset(value: str) -> str:
+    """--dataset: one of the answer conventions the grader knows."""
+    from scalemath.answers.grader import DATASETS
+
+    if value not in DATASETS:
+        raise typer.BadParameter(f"unknown dataset {value!r}; one of: {', '.join(DATASETS)}")
+    return value
+
+
+def generation(template: str, **params) -> None:
+    """A prompt template (loaded and render-checked: only {question}) and the sampling settings
+    (SamplingParams' ranges), checked before a model loads."""
+    from scalemath.prompts import check
+    from scalemath.sampling.engine import SamplingParams
+
+    check(template)
+    SamplingParams(**params)
+
+
+def coverage(value: float) -> float:
+    """--ci: an interval coverage in (0, 1)."""
+    import math
+
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise typer.BadParameter(f"must be a coverage in (0, 1) such as 0.95, got {value}")
+    return value
+
+
+BOOTSTRAP_MAX = 100_000
+"""Most bootstrap replicates (each keeps a row of figures: 1e8 would take gigabytes)."""
+
+
+def replicates(value: int) -> int:
+    """--bootstrap: 0 (none) to BOOTSTRAP_MAX."""
+    if not 0 <= value <= BOOTSTRAP_MAX:
+        raise typer.BadParameter(f"must be in [0, {BOOTSTRAP_MAX:,}], got {value:,}")
+    return value
+
+
+def workers(value: int) -> int:
+    """--workers: 0 (one per core) to 1024."""
+    if not 0 <= value <= 1024:
+        raise typer.BadParameter(f"must be in [0, 1024] (0: one per core), got {value}")
+    return value
+
+
+def positive(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(f"must be >= 1, got {value}")
+    return value
+
+
+def finite(value: float | None) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
