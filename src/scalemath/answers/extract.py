@@ -230,31 +230,81 @@ def _plain_number(text: str) -> str | None:
 
 
 def _hashes(text: str) -> str | None:
-    """The answer after the last "####", or None when there is no such marker."""
+    """The answer after the last "####" that has one (its line, or the next non-empty line when the
+    marker ends its line), or None when there is no such marker."""
+    found = _hashes_found(text)
+    return found if found else None
+
+
+def _hashes_found(text: str) -> str | None:
+    """`_hashes`, but "" when "####" is there and no value follows any of them (a GSM8K answer line
+    cut off by the length limit: "#### The total is"), None when there is no marker at all."""
     i = text.rfind("####")
     if i < 0:
         return None
-    tail = text[i + 4 :]
-    nl = tail.find("\n")
-    if nl >= 0:
-        tail = tail[:nl]
-    tail = tail.strip()
-    num = _plain_number(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
-    if num is not None:
-        return num
-    if "\\" in tail and looks_bare(tail):  # "#### \frac{1}{2}": a LaTeX answer, kept whole
-        return _clean(_strip_math_delimiters(tail))
-    num = _first_number(tail)
-    return num if num is not None else _clean(tail)
+    text_answer = None
+    while i >= 0:
+        tail = text[i + 4 :].lstrip(" \t#")
+        if tail.startswith("\n"):
+            tail = tail.strip()
+        nl = tail.find("\n")
+        if nl >= 0:
+            tail = tail[:nl]
+        tail = tail.strip()
+        num = _plain_number(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
+        if num is not None:
+            return num
+        if "\\" in tail and looks_bare(tail):  # "#### \frac{1}{2}": a LaTeX answer, kept whole
+            ans = _clean(_strip_math_delimiters(tail))
+            if ans:
+                return ans
+        num = _first_number(tail)
+        if num is not None:
+            return num
+        if text_answer is None and tail:
+            text_answer = _clean(tail)
+        i = text.rfind("####", 0, i)
+    return "\x00" + text_answer if text_answer else ""
+
+
+# PRM800K's ending: a line "# Answer", a blank line, the value on its own line
+_PRM_ANSWER = re.compile(
+    r"^[ \t]*#{1,3}[ \t]*(?:Final[ \t]+)?Answer[ \t]*:?[ \t]*(?=\S|$)", re.MULTILINE | re.IGNORECASE
+)
+
+
+def _prm_answer(text: str) -> str | None:
+    """The value under the last "# Answer" heading (the rest of its line, else the next non-empty
+    line); "" when nothing follows the heading; None when there is no heading (or a box under it)."""
+    if "#" not in text:
+        return None
+    last = None
+    for last in _PRM_ANSWER.finditer(text):  # noqa: B007 (the loop keeps the last match)
+        pass
+    if last is None:
+        return None
+    rest = text[last.end() :]
+    if _box_parts(rest):
+        return None  # a box under the heading: the box rules read it
+    for line in rest.splitlines():
+        line = line.strip().strip("*").strip()
+        if line:
+            return _clean(_strip_math_delimiters(line)) or ""
+    return ""  # the heading with nothing under it (cut off): no answer
 
 
 def extract_gsm8k(text: str) -> str | None:
     """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
     a bare answer, a math span holding LaTeX, the last number."""
     text = strip_debris(text)
-    ans = _hashes(text)
+    ans = _hashes_found(text)
     if ans is not None:
-        return ans
+        # "#### The total is" (cut by the length limit), "#### ": the marker promised a number and
+        # none came; a GSM8K answer is a number, so that is no answer (policy in docs/grading.md)
+        return ans if ans and not ans.startswith("\x00") else None
+    prm = _prm_answer(text)
+    if prm is not None:
+        return (_plain_number(prm) or prm) if prm else None
     parts = _box_parts(text)
     final = _after_last_at(_FINAL_ANSWER, text)
     if final is not None and (not parts or final[0] > parts[-1][1]):
@@ -281,10 +331,7 @@ def extract_gsm8k(text: str) -> str | None:
             return num
     if ("\\" in text or "$" in text) and looks_bare(text):  # "\\frac{1}{2}", "$ 1/3 $"
         return _bare(text)
-    span = last_math_span(text, latex_only=True)  # "$" is also currency here
-    if span is not None and not _last_number_after(text, span):
-        return span
-    return _last_number(text)
+    return _final_statement(text, "gsm8k")
 
 
 def _mathy(ans: str) -> bool:
@@ -302,6 +349,9 @@ def extract_math(text: str) -> str | None:
     """MATH order: \\boxed{} (unless a later "Final Answer" phrase), "Final Answer", "The answer is",
     "####", a bare answer, the last math span, the last number."""
     text = strip_debris(text)
+    prm = _prm_answer(text)
+    if prm is not None:
+        return prm or None
     box = _boxed_answer(text)
     final = _after_last_at(_FINAL_ANSWER, text)
     if box is not None:
@@ -319,15 +369,12 @@ def extract_math(text: str) -> str | None:
         ans = _answer_phrase(found[1])
         if ans:
             return ans
-    ans = _hashes(text)
-    if ans is not None:
-        return ans
+    ans = _hashes_found(text)
+    if ans:
+        return ans[1:] if ans.startswith("\x00") else ans
     if looks_bare(text):
         return _bare(text)
-    span = last_math_span(text)
-    if span is not None:
-        return span
-    return _last_number(text)
+    return _final_statement(text, "math")
 
 
 _TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|textnormal|textrm|mathrm|mathbf|mbox|operatorname)\s*\{[^{}]*\}")
@@ -477,6 +524,144 @@ def _strip_math_delimiters(s: str) -> str:
             if end >= 0:
                 return s[len(left) : end]
     return s
+
+
+# -- the final statement: where no marker introduces the answer ---------------------------------
+_REFUTES = re.compile(
+    r"\b(?:is|are|was|were|does|do)\s+not\b|\b(?:isn't|aren't|wasn't|doesn't|don't|cannot|can't)\b"
+    r"|\bnot\s+(?:a\s+|the\s+|an\s+)?(?:valid\s+|correct\s+|possible\s+)?(?:solution|answer|root|possible)\b"
+    r"|\bis\s+(?:incorrect|wrong|impossible|invalid)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<![\d\\])[.!?](?=\s)|\n")
+_MC_LETTER = re.compile(r"\(?([A-E])\)?")
+
+
+def _final_line(text: str) -> str | None:
+    """The last non-empty line when it is a value on its own: "B", "(C)", "**8**", "$\\frac34$",
+    "14.", "x = 5" (a digit or LaTeX in it, or a multiple-choice letter), else None."""
+    stripped = text.rstrip()
+    nl = stripped.rfind("\n")
+    line = stripped[nl + 1 :].strip()
+    if not line or len(line) > 80:
+        return None
+    core = line.strip("*#").strip().rstrip(".").strip("*").strip()
+    if _MC_LETTER.fullmatch(core):
+        return core
+    if not (_DIGIT.search(core) or "\\" in core) or not looks_bare(core) or not _whole_line(core):
+        return None
+    if _REFUTES.search(core):
+        return None
+    return _bare(core)
+
+
+def _whole_line(line: str) -> bool:
+    """A line that is complete on its own: its math delimiters and braces pair up (not the "\\)"
+    closing a span that began on an earlier line)."""
+    return (
+        line.count("\\(") == line.count("\\)")
+        and line.count("\\[") == line.count("\\]")
+        and line.replace("\\$", "").count("$") % 2 == 0
+        and line.count("{") == line.count("}")
+    )
+
+
+def _trailing_spans(text: str) -> str | None:
+    """Math spans closing the text and joined by "and"/"or"/commas ("... are \\(m = 3\\) and
+    \\(m = 11\\)."): one comma list; None unless there are two or more."""
+    spans = list(_MATH_SPAN.finditer(text[-2000:]))
+    if len(spans) < 2:
+        return None
+    off = max(0, len(text) - 2000)
+    if text[off + spans[-1].end() :].strip(" .,;!" + _QUOTES):
+        return None
+    group = [spans[-1]]
+    for a, b in itertools.pairwise(reversed(spans)):
+        gap = text[off + b.end() : off + a.start()]
+        if not re.search(r"\b(?:and|or)\b|,", gap) or not _SPAN_JOINER.fullmatch(gap):
+            break
+        group.append(b)
+    if len(group) < 2:
+        return None
+    inner = [next(g for g in m.groups() if g is not None).strip() for m in reversed(group)]
+    return _clean(", ".join(x for x in inner if x))
+
+
+def _final_statement(text: str, dataset: str) -> str | None:
+    """The value the text ends on when no marker introduces an answer (the same policy for every
+    dataset, docs/grading.md): a value alone on the last line; math spans joined at the very end;
+    the last math span (GSM8K: one holding LaTeX, "$" is currency there) or the last number. A
+    sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None."""
+    line = _final_line(text)
+    if line is not None:
+        return line
+    if dataset == "math":
+        joined = _trailing_spans(text)
+        if joined is not None:
+            return joined
+    span_at = _last_span_at(text, latex_only=dataset == "gsm8k")
+    num_at = _last_number_at(text)
+    if span_at is not None and (num_at is None or num_at[0] < span_at[1] or dataset == "math"):
+        pos, ans = span_at[0], span_at[2]
+    elif num_at is not None:
+        pos, ans = num_at[0], num_at[1]
+    else:
+        return None
+    if _refuted(text, pos, ans):
+        return None
+    return ans
+
+
+_NOT_BEFORE = re.compile(r"(?:\bnot|n't|\bnever)\s*(?:\$|\\\(|\\\[)?\s*$", re.IGNORECASE)
+
+
+def _refuted(text: str, pos: int, ans: str) -> bool:
+    """The sentence stating the value at `pos` denies it: a denial after the value ("a = 6 and
+    b = 9 is not a solution") or right before it ("x is not 5"); "the number is not 10, which is
+    1,000.99" states 1,000.99."""
+    sentence_start = pos
+    while sentence_start > 0 and not _SENTENCE_END.match(text, sentence_start - 1):
+        sentence_start -= 1
+    end_m = _SENTENCE_END.search(text, pos + len(ans))
+    after = text[pos + len(ans) : end_m.start() if end_m else len(text)]
+    return _REFUTES.search(after) is not None or _NOT_BEFORE.search(text[sentence_start:pos]) is not None
+
+
+def _last_span_at(text: str, latex_only: bool) -> tuple[int, int, str] | None:
+    """(start, end, content) of the last math span (see `last_math_span`), or None."""
+    if "$" not in text and "\\(" not in text and "\\[" not in text:
+        return None
+    last = None
+    for m in _MATH_SPAN.finditer(text):
+        if latex_only and m.group(4) is not None and "\\" not in m.group(4):
+            continue
+        last = m
+    if last is None:
+        return None
+    ans = _clean(next(g for g in last.groups() if g is not None))
+    return None if ans is None else (last.start(), last.end(), ans)
+
+
+_TIME_SUFFIX = re.compile(r"\s*([AaPp]\.?\s?[Mm]\.?)")
+
+
+def _last_number_at(text: str) -> tuple[int, str] | None:
+    """(position, number) of the last number; a time of day is read whole ("at 5:00 PM" is
+    "5:00 PM", not "00")."""
+    last = None
+    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
+        pass
+    if last is None:
+        return None
+    start = last.start()
+    if start >= 2 and text[start - 1] == ":" and text[start - 2].isdigit() and len(last.group()) == 2:
+        h = start - 1
+        while h > 0 and text[h - 1].isdigit():
+            h -= 1
+        t = text[h : last.end()]
+        suffix = _TIME_SUFFIX.match(text, last.end())
+        return h, t + (" " + suffix.group(1) if suffix else "")
+    return start, number_token(last.group())
 
 
 def extract(text: str, dataset: str = "auto") -> str | None:
