@@ -559,7 +559,7 @@ class Matcher:
         if a[0] == "seq" and b[0] == "seq" and a[1] and b[1] and (a[1], a[2]) != (b[1], b[2]):
             return False  # [1, 2) vs (1, 2)
         ordered = self.pol.lists != "sets" and (
-            _is_ordered(b) or ((self.pol.lists == "ordered" or _fixed_order(b)) and b[0] == "seq" and a[0] != "set")
+            _is_ordered(b) or (self.pol.lists == "ordered" and b[0] == "seq" and a[0] != "set")
         )
         if ordered:
             if len(ea) != len(eb):
@@ -729,25 +729,6 @@ def _values_by_labels(label, node):
         return ("seq", "(", ")", [values[repr(x)] for x in label[3]])
     except KeyError:
         return None
-
-
-def _fixed_order(node) -> bool:
-    """A bare list of three or more plain numbers written neither ascending nor descending
-    ("1, 9, 5"): the order was asked for (digits, terms of a sequence, the values of a, b, c in
-    turn), so a prediction must keep it. A list of solutions is written in some sorted order."""
-    if node[0] != "seq" or node[1] or len(node[3]) < 3:
-        return False
-    vals = []
-    for x in node[3]:
-        if x[0] == "num":
-            vals.append(x[1])
-        elif x[0] == "neg" and x[1][0] == "num":
-            vals.append(-x[1][1])
-        else:
-            return False
-    up = all(p <= q for p, q in itertools.pairwise(vals))
-    down = all(p >= q for p, q in itertools.pairwise(vals))
-    return not (up or down)
 
 
 def _assignment_groups(items):
