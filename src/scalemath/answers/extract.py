@@ -243,14 +243,10 @@ def _hashes_found(text: str) -> str | None:
     if i < 0:
         return None
     text_answer = None
-    while i >= 0:
-        tail = text[i + 4 :].lstrip(" \t#")
-        if tail.startswith("\n"):
-            tail = tail.strip()
-        nl = tail.find("\n")
-        if nl >= 0:
-            tail = tail[:nl]
-        tail = tail.strip()
+    for _ in range(_MAX_HASHES):  # the last few markers: a text of thousands of "####" stays linear
+        if i < 0:
+            break
+        tail = _line_after(text, i + 4)
         num = _plain_number(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
         if num is not None:
             return num
@@ -265,6 +261,22 @@ def _hashes_found(text: str) -> str | None:
             text_answer = _clean(tail)
         i = text.rfind("####", 0, i)
     return "\x00" + text_answer if text_answer else ""
+
+
+_MAX_HASHES = 8
+
+
+def _line_after(text: str, start: int) -> str:
+    """The rest of the line from `start` (past any further "#"), or the next non-empty line when
+    that is empty ("####\\n72"); at most 2,000 characters are looked at."""
+    window = text[start : start + 2000].lstrip(" \t#")
+    nl = window.find("\n")
+    line = window if nl < 0 else window[:nl]
+    if not line.strip() and nl >= 0:
+        for nxt in window[nl + 1 :].split("\n"):
+            if nxt.strip():
+                return nxt.strip()
+    return line.strip()
 
 
 # PRM800K's ending: a line "# Answer", a blank line, the value on its own line
@@ -619,12 +631,13 @@ def _refuted(text: str, pos: int, ans: str) -> bool:
     """The sentence stating the value at `pos` denies it: a denial after the value ("a = 6 and
     b = 9 is not a solution") or right before it ("x is not 5"); "the number is not 10, which is
     1,000.99" states 1,000.99."""
-    sentence_start = pos
-    while sentence_start > 0 and not _SENTENCE_END.match(text, sentence_start - 1):
-        sentence_start -= 1
-    end_m = _SENTENCE_END.search(text, pos + len(ans))
-    after = text[pos + len(ans) : end_m.start() if end_m else len(text)]
-    return _REFUTES.search(after) is not None or _NOT_BEFORE.search(text[sentence_start:pos]) is not None
+    before = text[max(0, pos - 500) : pos]  # a sentence is looked at up to 500 characters either way
+    ends = [m.end() for m in _SENTENCE_END.finditer(before)]
+    before = before[ends[-1] :] if ends else before
+    after = text[pos + len(ans) : pos + len(ans) + 500]
+    end_m = _SENTENCE_END.search(after)
+    after = after[: end_m.start()] if end_m else after
+    return _REFUTES.search(after) is not None or _NOT_BEFORE.search(before) is not None
 
 
 def _last_span_at(text: str, latex_only: bool) -> tuple[int, int, str] | None:
