@@ -126,3 +126,19 @@ def test_no_answer_policy_same_for_every_dataset():
     for ds in ("math", "gsm8k"):
         assert ok("I am not sure how to solve this problem.", "7", ds).reason == "no_answer"
         assert ok("Let me think about the apples step by step.", "7", ds).reason == "no_answer"
+
+
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_answer_marker_with_nothing_after_it(dataset):
+    # "The final answer is:" and then the length limit: the promised value never came
+    text = "In May they paid 6400 dollars, so 6400 + 6400 = 12000 dollars in all.\n\nThe final answer is:"
+    assert ok(text, "12000", dataset).reason == "no_answer"
+    assert ok(text + " 12000", "12000", dataset).correct
+
+
+def test_value_after_the_last_math_span():
+    # the later of the last math span and the last number: the closing number is the answer
+    text = "We reduce $18^6$ modulo 10 step by step.\n\nSo, the units digit of $18^6$ is 4."
+    assert extract(text, "math") == "4"
+    # dollars paired across sentences are not a math span
+    assert extract("It costs $5 and then $.\n\nSo the digit of $x$ is 7.", "math") == "7"

@@ -325,6 +325,8 @@ def extract_gsm8k(text: str) -> str | None:
             return _plain_number(phrase) or phrase
     if parts:
         return _clean(parts[-1][2])
+    if _dangling_marker(text):
+        return None
     tail = _after_last(_ANSWER_MARK, text)
     if tail is not None:
         phrase = _answer_phrase(tail)
@@ -344,6 +346,18 @@ def extract_gsm8k(text: str) -> str | None:
     if ("\\" in text or "$" in text) and looks_bare(text):  # "\\frac{1}{2}", "$ 1/3 $"
         return _bare(text)
     return _final_statement(text, "gsm8k")
+
+
+def _dangling_marker(text: str) -> bool:
+    """The text ends on an answer marker with nothing after it ("So, the final answer is:" cut off
+    by the length limit): the promised value never came."""
+    end = text[-300:]
+    last = None
+    for pattern in (_ANSWER_MARK, _FINAL_ANSWER):
+        for m in pattern.finditer(end):
+            if last is None or m.end() > last:
+                last = m.end()
+    return last is not None and not end[last:].strip(" \t\n:*$#\\[(")
 
 
 def _mathy(ans: str) -> bool:
@@ -374,6 +388,8 @@ def extract_math(text: str) -> str | None:
             if ans and _mathy(ans):
                 return ans
         return _clean(box[0])
+    if _dangling_marker(text):
+        return None
     mark = _after_last_at(_ANSWER_MARK, text)
     # the later of "final answer ..." and "the answer is ...": "Our final answer is the product of
     # $120$ and $24$ ... The answer is $2880$."
@@ -492,7 +508,7 @@ def _answer_phrase(tail: str, depth: int = 0) -> str | None:
     """The answer right after "The answer is": a leading math span, else the phrase up to the end
     of the sentence when it reads as a bare answer, else what follows its last "is" ("Final Answer:
     The volume of $V$ is 120"), else the first math span or number in it."""
-    tail = _HOPE.sub("", tail).strip().lstrip("*").strip()
+    tail = _HOPE.sub("", tail).strip().lstrip("*:").strip()
     tail = tail.replace('\\"', '"').strip(_QUOTES + " ")
     if not tail:
         return None
@@ -602,7 +618,8 @@ def _trailing_spans(text: str) -> str | None:
 def _final_statement(text: str, dataset: str) -> str | None:
     """The value the text ends on when no marker introduces an answer (the same policy for every
     dataset, docs/grading.md): a value alone on the last line; math spans joined at the very end;
-    the last math span (GSM8K: one holding LaTeX, "$" is currency there) or the last number. A
+    the later of the last math span (GSM8K: one holding LaTeX, "$" is currency there) and the last
+    number after it. A
     sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None."""
     line = _final_line(text)
     if line is not None:
@@ -613,7 +630,8 @@ def _final_statement(text: str, dataset: str) -> str | None:
             return joined
     span_at = _last_span_at(text, latex_only=dataset == "gsm8k")
     num_at = _last_number_at(text)
-    if span_at is not None and (num_at is None or num_at[0] < span_at[1] or dataset == "math"):
+    # the later of the two: "the units digit of $18^6$ is 18." is 18
+    if span_at is not None and (num_at is None or num_at[0] < span_at[1]):
         pos, ans = span_at[0], span_at[2]
     elif num_at is not None:
         pos, ans = num_at[0], num_at[1]
@@ -648,11 +666,16 @@ def _last_span_at(text: str, latex_only: bool) -> tuple[int, int, str] | None:
     for m in _MATH_SPAN.finditer(text):
         if latex_only and m.group(4) is not None and "\\" not in m.group(4):
             continue
+        if m.group(4) is not None and _PROSE_SPAN.match(m.group(4)):
+            continue  # "$.\n\nSo, the units digit of $": dollars paired across sentences
         last = m
     if last is None:
         return None
     ans = _clean(next(g for g in last.groups() if g is not None))
     return None if ans is None else (last.start(), last.end(), ans)
+
+
+_PROSE_SPAN = re.compile(r"\s*[.,;:!?]|.*\n\s*\n", re.DOTALL)
 
 
 _TIME_SUFFIX = re.compile(r"\s*([AaPp]\.?\s?[Mm]\.?)")
