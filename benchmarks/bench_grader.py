@@ -5,18 +5,24 @@
 Prints:
 1. [corpus] our labelled regression corpus (tests/regression/answers_corpus.jsonl): our errors and
    Math-Verify's, and every case where Math-Verify is right and we are wrong (with its written reason);
+1b. [real] real model outputs made here (tests/regression/real_outputs.jsonl, labelled by hand): per
+   source (model/dataset), our errors and Math-Verify's against the labels, and every case where
+   Math-Verify is right and we are wrong (with its written reason);
 2. [external] every public suite under tests/regression/external/ (other graders' test cases, see its
    README): per suite, our errors and Math-Verify's on the same cases with the same options, against
    the adjudicated labels and against the source's raw labels, Math-Verify also as the source test
    calls it (its own extraction config), and every case where we are wrong and Math-Verify right,
    with its written reason (or NO WRITTEN REASON);
 3. [MATH test] / [MATH-500] gold solutions against their own answers (all should be correct);
-4. [cli] `scalemath grade` over a 10,000-line mixed GSM8K + MATH file built deterministically from the
+4. [cli:mixed] `scalemath grade` over a 10,000-line mixed GSM8K + MATH file built deterministically from the
    public data (benchmarks/grader_workload.py: gold solutions, Minerva endings, reformatted answers,
    chat debris, half of them wrong), with 1 and with --workers processes (best of --repeats), against
    Math-Verify graded over the same pairs with the same number of processes; start-up excluded on
    both sides (ours: the CLI's own grading time, which includes starting its pool; Math-Verify: its
    pool is started and warmed first), and the CLI's start-up stated;
+4b. [cli:long] the same over ~9,000 long chains of thought (grader_workload.long_records: the mixed
+   shapes behind a model-like preamble and the problem statement, mean >= 800 characters, mostly
+   MATH with its LaTeX answers); `--only cli-long` runs this one alone;
 5. [gsm8k numeric] the bare-number rate on one core.
 
 Sections 3-4 need the public data in ../shared/data (relative to the repo root) or
@@ -139,6 +145,41 @@ def _mv_options(opts: dict) -> dict:
     return kw
 
 
+# -- 1b. real model outputs made here ------------------------------------------------------------------
+def real_section() -> None:
+    path = ROOT / "tests" / "regression" / "real_outputs.jsonl"
+    if not path.exists():
+        print(f"\n[real] {path.relative_to(ROOT)} not found: skipped")
+        return
+    rows = load_jsonl(path)
+    by_source: dict[str, list[dict]] = {}
+    for r in rows:
+        by_source.setdefault(f"{r['model']}/{r['source']}", []).append(r)
+    print(
+        "\n[real] model outputs made here, labelled by hand (tests/regression/real_outputs.jsonl); "
+        "errors = verdicts that differ from the label"
+    )
+    print(f"  {'source':<22} {'cases':>5} {'right':>5} | {'ours':>4} {'MV':>4}")
+    listed = []
+    tot = [0, 0, 0, 0]
+    for source, group in sorted(by_source.items()):
+        e_ours = e_mv = 0
+        for r in group:
+            ours = grade(r["completion"], r["reference"], "gsm8k" if r["source"] == "gsm8k" else "math").correct
+            mv = mv_grade(r["completion"], r["reference"])
+            e_ours += ours != r["label"]
+            e_mv += mv != r["label"]
+            if ours != r["label"] and mv == r["label"]:
+                listed.append((r, r.get("known_failure") or "NO WRITTEN REASON"))
+        right = sum(r["label"] for r in group)
+        tot = [a + b for a, b in zip(tot, (len(group), right, e_ours, e_mv))]
+        print(f"  {source:<22} {len(group):>5} {right:>5} | {e_ours:>4} {e_mv:>4}")
+    print(f"  {'all':<22} {tot[0]:>5} {tot[1]:>5} | {tot[2]:>4} {tot[3]:>4}")
+    print(f"  ours wrong where Math-Verify is right: {len(listed)}")
+    for r, why in listed:
+        print(f"    {r['id']}: ...{r['completion'][-45:]!r} vs {r['reference'][:30]!r} -- {why[:150]}")
+
+
 # -- 2. external suites --------------------------------------------------------------------------------
 def external_section() -> None:
     from test_answers_external import ROWS, policy_options
@@ -244,16 +285,22 @@ def mv_pool_rate(pairs: list[tuple[str, str]], workers: int, chunk: int = 32) ->
         return len(pairs) / (time.perf_counter() - t), out
 
 
-def cli_section(d: Path, workers: int, repeats: int, mv_cases: int) -> None:
-    from grader_workload import mixed_records
+def cli_section(d: Path, workers: int, repeats: int, mv_cases: int, workload: str = "mixed") -> None:
+    from grader_workload import long_records, mixed_records
 
-    recs = mixed_records(d, 10_000, seed=0)
+    if workload == "long":
+        recs = long_records(d, 10_000, seed=0)
+        what = "long chain-of-thought"
+    else:
+        recs = mixed_records(d, 10_000, seed=0)
+        what = "mixed GSM8K + MATH"
+    mean_chars = sum(len(r["completion"]) for r in recs) / len(recs)
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "mixed.jsonl"
+        src = Path(tmp) / f"{workload}.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
         print(
-            f"\n[cli] scalemath grade on {len(recs):,} mixed GSM8K + MATH lines "
-            f"({sum(r['label'] for r in recs):,} correct by construction), best of {repeats}"
+            f"\n[cli:{workload}] scalemath grade on {len(recs):,} {what} lines (mean {mean_chars:,.0f} characters; "
+            f"{sum(r['label'] for r in recs):,} correct by construction), best of {repeats}"
         )
         runs = {1: [], workers: []}
         for _ in range(repeats):  # interleaved, so that load changes hit both alike
@@ -318,12 +365,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="CLI runs per process count (best is shown)")
     ap.add_argument("--mv-cases", type=int, default=10_000, help="lines of the mixed file Math-Verify grades")
     ap.add_argument("--skip-gold", action="store_true", help="skip the MATH/MATH-500 sections")
-    ap.add_argument("--only", choices=["corpus", "external", "gold", "cli", "gsm8k"], help="run one section")
+    ap.add_argument(
+        "--only", choices=["corpus", "real", "external", "gold", "cli", "cli-long", "gsm8k"], help="run one section"
+    )
     args = ap.parse_args()
     logging.disable(logging.CRITICAL)
     want = lambda s: args.only in (None, s)
     if want("corpus"):
         corpus_section()
+    if want("real"):
+        real_section()
     if want("external"):
         external_section()
     d = data_dir()
@@ -339,7 +390,9 @@ def main() -> None:
             m500 = load_jsonl(d / "math" / "math500_test.jsonl")
             gold_section("MATH-500", [(r["solution"], r["answer"]) for r in m500])
         if want("cli"):
-            cli_section(d, args.workers, args.repeats, args.mv_cases)
+            cli_section(d, args.workers, args.repeats, args.mv_cases, "mixed")
+        if want("cli") or args.only == "cli-long":
+            cli_section(d, args.workers, args.repeats, args.mv_cases, "long")
     if want("gsm8k"):
         gsm8k_rate_section(d)
 

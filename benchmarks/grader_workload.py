@@ -255,3 +255,37 @@ def mixed_records(data_dir: Path, n: int = 10_000, seed: int = 0) -> list[dict]:
             {"id": i, "completion": completion, "answer": reference, "label": correct, "kind": kind, "dataset": dataset}
         )
     return out
+
+
+_PREAMBLES = (
+    "Let's think step by step.\n\n",
+    "To solve this problem, we need to work through it carefully, one step at a time.\n\n",
+    "We are asked to find the requested quantity. Let us restate what is given and proceed.\n\n",
+    "",
+)
+
+
+def long_records(data_dir: Path, n: int = 10_000, seed: int = 0, min_chars: int = 700) -> list[dict]:
+    """A workload of long chains of thought: the records of `mixed_records` (same shapes, same labels,
+    half wrong) whose completion is at least `min_chars` long once a model-like preamble and the problem
+    statement are put before it (mean >= 800 characters; mostly MATH, with its LaTeX answers: tuples,
+    intervals, matrices, surds, expressions). Deterministic in `seed`."""
+    rng = random.Random(seed + 1)
+    problems = {}
+    for r in _load(data_dir / "math" / "test.jsonl"):
+        problems[r["solution"]] = r["problem"]
+    for r in _load(data_dir / "gsm8k" / "test.jsonl"):
+        problems[r["answer"]] = r["question"]
+    pool = mixed_records(data_dir, 4 * n, seed)
+    out = []
+    for rec in pool:
+        ref = rec["answer"]
+        problem = problems.get(ref, "")
+        text = rng.choice(_PREAMBLES) + (f"The problem: {problem}\n\n" if problem and rng.random() < 0.7 else "")
+        text += rec["completion"]
+        if len(text) < min_chars:
+            continue
+        out.append(dict(rec, id=len(out), completion=text))
+        if len(out) == n:
+            break
+    return out

@@ -155,6 +155,14 @@ ADVERSARIAL = [
     "\\ln 0",
     "\\tan(\\pi/2)",
     "0/0",
+    # the final-statement rules (issue 26): many markers, refutations, joined spans, bold lines
+    "####\n" * 3000,
+    "#### x " * 3000,
+    "# Answer\n" * 2000,
+    " is not" * 2000 + " 5",
+    "$1$ and " * 1000 + "$2$.",
+    "**" * 3000 + "8",
+    "5:" * 2000 + "00 PM",
 ]
 
 

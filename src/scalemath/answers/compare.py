@@ -104,7 +104,7 @@ class Pending:
 def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tuple[bool, str] | Pending:
     """Compare two extracted answers under `policy`; returns (equal, reason), or with `defer` a
     `Pending` instead of running the symbolic stage here (bulk grading runs it elsewhere)."""
-    if pred == ref:
+    if pred == ref or _squeezed(pred) == _squeezed(ref):  # "377, 610" vs "377,610"; matrix spacing
         return True, MATCH
     ta, tb = time_of_day(pred), time_of_day(ref)
     if ta is not None and tb is not None and (ta[3] or tb[3]):
@@ -156,6 +156,14 @@ def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tu
     if result is None:
         return False, TIMEOUT
     return result, MATCH if result else MISMATCH
+
+
+_SPACE = re.compile(r"(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
+
+
+def _squeezed(s: str) -> str:
+    """`s` without the spaces that cannot change its meaning (all but those between two letters)."""
+    return _SPACE.sub("", s) if " " in s or "\n" in s else s
 
 
 _PAIR_COMMA = re.compile(r"(-?\d+),(\d{1,2}|\d{4,})")
@@ -284,7 +292,12 @@ def _is_label(node) -> bool:
         return True
     k = node[0]
     if k == "seq" and node[1] == "(" and node[2] == ")":
-        return all(x[0] == "var" for x in node[3])
+        # "(p, q)", "(p(x), q(x))": a tuple of what may stand left of "="
+        return all(_is_assignment_lhs(x) for x in node[3])
+    if k == "pow" and node[1][0] == "var" and node[2][0] == "num":  # "y^2 = 20": the value of y^2
+        return True
+    if k == "func" and len(node) == 3 and isinstance(node[2], tuple) and _symbols_only(node[2]):
+        return True  # "\cos\alpha = ...": the value of cos(alpha)
     if k == "ratio":
         return all(_symbols_only(x) for x in node[1])
     return _symbols_only(node)
@@ -393,9 +406,14 @@ class Matcher:
                 return asg_a[1], asg_b[1]
             return a, b
         if asg_a and b[0] != "rel":
-            return asg_a[1], b
+            # "(p(x), q(x)) = (x, 2)" vs "p(x)=x, q(x)=2": the values label by label
+            by_label = _values_by_labels(asg_a[0], b)
+            return asg_a[1], by_label if by_label is not None else b
         if asg_b and a[0] != "rel":
-            return a, asg_b[1]
+            by_label = _values_by_labels(asg_b[0], a)
+            return by_label if by_label is not None else a, asg_b[1]
+        # "x \in \{-2, 0, 2\}" vs "-2, 0, 2": the set is the answer
+        a, b = _membership_set(a), _membership_set(b)
         # "x = 1, y = 2" vs "(1, 2)"; "x = 1 or x = 2" vs "1, 2"; "p=5,q=2;p=7,q=2" vs "(5,2),(7,2)"
         if a[0] == "seq" and b[0] != "rel":
             a = _unwrap_seq_assignments(a)
@@ -683,6 +701,34 @@ def _assignment(node, strict: bool = True):
     if strict and len(node[1]) == 2 and rhs[0] == "var":
         return None
     return (lhs, rhs)
+
+
+def _membership_set(node):
+    """The set of "x \\in \\{-2, 0, 2\\}" (a label, "\\in", a finite set), else `node`."""
+    if (
+        node[0] == "rel"
+        and node[2] == ["in"]
+        and len(node[1]) == 2
+        and node[1][1][0] == "set"
+        and _is_label(node[1][0])
+    ):
+        return node[1][1]
+    return node
+
+
+def _values_by_labels(label, node):
+    """The values of the list of assignments `node` ("p(x)=x, q(x)=2") in the order of the tuple
+    label `label` ("(p(x), q(x))") as a tuple, or None when the labels are not the same."""
+    if label[0] != "seq" or node[0] != "seq" or node[1]:
+        return None
+    asg = [_assignment(it, strict=False) if it[0] == "rel" else None for it in node[3]]
+    if any(a is None for a in asg) or len(asg) != len(label[3]):
+        return None
+    values = {repr(a[0]): a[1] for a in asg if a is not None}
+    try:
+        return ("seq", "(", ")", [values[repr(x)] for x in label[3]])
+    except KeyError:
+        return None
 
 
 def _assignment_groups(items):

@@ -230,31 +230,93 @@ def _plain_number(text: str) -> str | None:
 
 
 def _hashes(text: str) -> str | None:
-    """The answer after the last "####", or None when there is no such marker."""
+    """The answer after the last "####" that has one (its line, or the next non-empty line when the
+    marker ends its line), or None when there is no such marker."""
+    found = _hashes_found(text)
+    return found if found else None
+
+
+def _hashes_found(text: str) -> str | None:
+    """`_hashes`, but "" when "####" is there and no value follows any of them (a GSM8K answer line
+    cut off by the length limit: "#### The total is"), None when there is no marker at all."""
     i = text.rfind("####")
     if i < 0:
         return None
-    tail = text[i + 4 :]
-    nl = tail.find("\n")
-    if nl >= 0:
-        tail = tail[:nl]
-    tail = tail.strip()
-    num = _plain_number(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
-    if num is not None:
-        return num
-    if "\\" in tail and looks_bare(tail):  # "#### \frac{1}{2}": a LaTeX answer, kept whole
-        return _clean(_strip_math_delimiters(tail))
-    num = _first_number(tail)
-    return num if num is not None else _clean(tail)
+    text_answer = None
+    for _ in range(_MAX_HASHES):  # the last few markers: a text of thousands of "####" stays linear
+        if i < 0:
+            break
+        tail = _line_after(text, i + 4)
+        num = _plain_number(tail)  # "#### 5%", "#### 3/4", "#### $1,000": the whole number
+        if num is not None:
+            return num
+        if "\\" in tail and looks_bare(tail):  # "#### \frac{1}{2}": a LaTeX answer, kept whole
+            ans = _clean(_strip_math_delimiters(tail))
+            if ans:
+                return ans
+        num = _first_number(tail)
+        if num is not None:
+            return num
+        if text_answer is None and tail:
+            text_answer = _clean(tail)
+        i = text.rfind("####", 0, i)
+    return "\x00" + text_answer if text_answer else ""
+
+
+_MAX_HASHES = 8
+
+
+def _line_after(text: str, start: int) -> str:
+    """The rest of the line from `start` (past any further "#"), or the next non-empty line when
+    that is empty ("####\\n72"); at most 2,000 characters are looked at."""
+    window = text[start : start + 2000].lstrip(" \t#")
+    nl = window.find("\n")
+    line = window if nl < 0 else window[:nl]
+    if not line.strip() and nl >= 0:
+        for nxt in window[nl + 1 :].split("\n"):
+            if nxt.strip():
+                return nxt.strip()
+    return line.strip()
+
+
+# PRM800K's ending: a line "# Answer", a blank line, the value on its own line
+_PRM_ANSWER = re.compile(
+    r"^[ \t]*#{1,3}[ \t]*(?:Final[ \t]+)?Answer[ \t]*:?[ \t]*(?=\S|$)", re.MULTILINE | re.IGNORECASE
+)
+
+
+def _prm_answer(text: str) -> str | None:
+    """The value under the last "# Answer" heading (the rest of its line, else the next non-empty
+    line); "" when nothing follows the heading; None when there is no heading (or a box under it)."""
+    if "#" not in text:
+        return None
+    last = None
+    for last in _PRM_ANSWER.finditer(text):  # noqa: B007 (the loop keeps the last match)
+        pass
+    if last is None:
+        return None
+    rest = text[last.end() :]
+    if _box_parts(rest):
+        return None  # a box under the heading: the box rules read it
+    for line in rest.splitlines():
+        line = line.strip().strip("*").strip()
+        if line:
+            return _clean(_strip_math_delimiters(line)) or ""
+    return ""  # the heading with nothing under it (cut off): no answer
 
 
 def extract_gsm8k(text: str) -> str | None:
     """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
     a bare answer, a math span holding LaTeX, the last number."""
     text = strip_debris(text)
-    ans = _hashes(text)
+    ans = _hashes_found(text)
     if ans is not None:
-        return ans
+        # "#### The total is" (cut by the length limit), "#### ": the marker promised a number and
+        # none came; a GSM8K answer is a number, so that is no answer (policy in docs/grading.md)
+        return ans if ans and not ans.startswith("\x00") else None
+    prm = _prm_answer(text)
+    if prm is not None:
+        return (_plain_number(prm) or prm) if prm else None
     parts = _box_parts(text)
     final = _after_last_at(_FINAL_ANSWER, text)
     if final is not None and (not parts or final[0] > parts[-1][1]):
@@ -263,6 +325,8 @@ def extract_gsm8k(text: str) -> str | None:
             return _plain_number(phrase) or phrase
     if parts:
         return _clean(parts[-1][2])
+    if _dangling_marker(text):
+        return None
     tail = _after_last(_ANSWER_MARK, text)
     if tail is not None:
         phrase = _answer_phrase(tail)
@@ -281,10 +345,19 @@ def extract_gsm8k(text: str) -> str | None:
             return num
     if ("\\" in text or "$" in text) and looks_bare(text):  # "\\frac{1}{2}", "$ 1/3 $"
         return _bare(text)
-    span = last_math_span(text, latex_only=True)  # "$" is also currency here
-    if span is not None and not _last_number_after(text, span):
-        return span
-    return _last_number(text)
+    return _final_statement(text, "gsm8k")
+
+
+def _dangling_marker(text: str) -> bool:
+    """The text ends on an answer marker with nothing after it ("So, the final answer is:" cut off
+    by the length limit): the promised value never came."""
+    end = text[-300:]
+    last = None
+    for pattern in (_ANSWER_MARK, _FINAL_ANSWER):
+        for m in pattern.finditer(end):
+            if last is None or m.end() > last:
+                last = m.end()
+    return last is not None and not end[last:].strip(" \t\n:*$#\\[(")
 
 
 def _mathy(ans: str) -> bool:
@@ -302,6 +375,9 @@ def extract_math(text: str) -> str | None:
     """MATH order: \\boxed{} (unless a later "Final Answer" phrase), "Final Answer", "The answer is",
     "####", a bare answer, the last math span, the last number."""
     text = strip_debris(text)
+    prm = _prm_answer(text)
+    if prm is not None:
+        return prm or None
     box = _boxed_answer(text)
     final = _after_last_at(_FINAL_ANSWER, text)
     if box is not None:
@@ -312,6 +388,8 @@ def extract_math(text: str) -> str | None:
             if ans and _mathy(ans):
                 return ans
         return _clean(box[0])
+    if _dangling_marker(text):
+        return None
     mark = _after_last_at(_ANSWER_MARK, text)
     # the later of "final answer ..." and "the answer is ...": "Our final answer is the product of
     # $120$ and $24$ ... The answer is $2880$."
@@ -319,15 +397,12 @@ def extract_math(text: str) -> str | None:
         ans = _answer_phrase(found[1])
         if ans:
             return ans
-    ans = _hashes(text)
-    if ans is not None:
-        return ans
+    ans = _hashes_found(text)
+    if ans:
+        return ans[1:] if ans.startswith("\x00") else ans
     if looks_bare(text):
         return _bare(text)
-    span = last_math_span(text)
-    if span is not None:
-        return span
-    return _last_number(text)
+    return _final_statement(text, "math")
 
 
 _TEXT_GROUP = re.compile(r"\\(?:text|textbf|textit|textnormal|textrm|mathrm|mathbf|mbox|operatorname)\s*\{[^{}]*\}")
@@ -433,7 +508,7 @@ def _answer_phrase(tail: str, depth: int = 0) -> str | None:
     """The answer right after "The answer is": a leading math span, else the phrase up to the end
     of the sentence when it reads as a bare answer, else what follows its last "is" ("Final Answer:
     The volume of $V$ is 120"), else the first math span or number in it."""
-    tail = _HOPE.sub("", tail).strip().lstrip("*").strip()
+    tail = _HOPE.sub("", tail).strip().lstrip("*:").strip()
     tail = tail.replace('\\"', '"').strip(_QUOTES + " ")
     if not tail:
         return None
@@ -477,6 +552,152 @@ def _strip_math_delimiters(s: str) -> str:
             if end >= 0:
                 return s[len(left) : end]
     return s
+
+
+# -- the final statement: where no marker introduces the answer ---------------------------------
+_REFUTES = re.compile(
+    r"\b(?:is|are|was|were|does|do)\s+not\b|\b(?:isn't|aren't|wasn't|doesn't|don't|cannot|can't)\b"
+    r"|\bnot\s+(?:a\s+|the\s+|an\s+)?(?:valid\s+|correct\s+|possible\s+)?(?:solution|answer|root|possible)\b"
+    r"|\bis\s+(?:incorrect|wrong|impossible|invalid)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<![\d\\])[.!?](?=\s)|\n")
+_MC_LETTER = re.compile(r"\(?([A-E])\)?")
+
+
+def _final_line(text: str) -> str | None:
+    """The last non-empty line when it is a value on its own: "B", "(C)", "**8**", "$\\frac34$",
+    "14.", "x = 5" (a digit or LaTeX in it, or a multiple-choice letter), else None."""
+    stripped = text.rstrip()
+    nl = stripped.rfind("\n")
+    line = stripped[nl + 1 :].strip()
+    if not line or len(line) > 80:
+        return None
+    core = line.strip("*#").strip().rstrip(".").strip("*").strip()
+    if _MC_LETTER.fullmatch(core):
+        return core
+    if not (_DIGIT.search(core) or "\\" in core) or not looks_bare(core) or not _whole_line(core):
+        return None
+    if _REFUTES.search(core):
+        return None
+    return _bare(core)
+
+
+def _whole_line(line: str) -> bool:
+    """A line that is complete on its own: its math delimiters and braces pair up (not the "\\)"
+    closing a span that began on an earlier line)."""
+    return (
+        line.count("\\(") == line.count("\\)")
+        and line.count("\\[") == line.count("\\]")
+        and line.replace("\\$", "").count("$") % 2 == 0
+        and line.count("{") == line.count("}")
+    )
+
+
+def _trailing_spans(text: str) -> str | None:
+    """Math spans closing the text and joined by "and"/"or"/commas ("... are \\(m = 3\\) and
+    \\(m = 11\\)."): one comma list; None unless there are two or more."""
+    spans = list(_MATH_SPAN.finditer(text[-2000:]))
+    if len(spans) < 2:
+        return None
+    off = max(0, len(text) - 2000)
+    if text[off + spans[-1].end() :].strip(" .,;!" + _QUOTES):
+        return None
+    group = [spans[-1]]
+    for a, b in itertools.pairwise(reversed(spans)):
+        gap = text[off + b.end() : off + a.start()]
+        if not re.search(r"\b(?:and|or)\b|,", gap) or not _SPAN_JOINER.fullmatch(gap):
+            break
+        group.append(b)
+    if len(group) < 2:
+        return None
+    inner = [next(g for g in m.groups() if g is not None).strip() for m in reversed(group)]
+    return _clean(", ".join(x for x in inner if x))
+
+
+def _final_statement(text: str, dataset: str) -> str | None:
+    """The value the text ends on when no marker introduces an answer (the same policy for every
+    dataset, docs/grading.md): a value alone on the last line; math spans joined at the very end;
+    the later of the last math span (GSM8K: one holding LaTeX, "$" is currency there) and the last
+    number after it. A
+    sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None."""
+    line = _final_line(text)
+    if line is not None:
+        return line
+    if dataset == "math":
+        joined = _trailing_spans(text)
+        if joined is not None:
+            return joined
+    span_at = _last_span_at(text, latex_only=dataset == "gsm8k")
+    num_at = _last_number_at(text)
+    # the later of the two: "the units digit of $18^6$ is 18." is 18
+    if span_at is not None and (num_at is None or num_at[0] < span_at[1]):
+        pos, ans = span_at[0], span_at[2]
+    elif num_at is not None:
+        pos, ans = num_at[0], num_at[1]
+    else:
+        return None
+    if _refuted(text, pos, ans):
+        return None
+    return ans
+
+
+_NOT_BEFORE = re.compile(r"(?:\bnot|n't|\bnever)\s*(?:\$|\\\(|\\\[)?\s*$", re.IGNORECASE)
+
+
+def _refuted(text: str, pos: int, ans: str) -> bool:
+    """The sentence stating the value at `pos` denies it: a denial after the value ("a = 6 and
+    b = 9 is not a solution") or right before it ("x is not 5"); "the number is not 10, which is
+    1,000.99" states 1,000.99."""
+    before = text[max(0, pos - 500) : pos]  # a sentence is looked at up to 500 characters either way
+    ends = [m.end() for m in _SENTENCE_END.finditer(before)]
+    before = before[ends[-1] :] if ends else before
+    after = text[pos + len(ans) : pos + len(ans) + 500]
+    end_m = _SENTENCE_END.search(after)
+    after = after[: end_m.start()] if end_m else after
+    return _REFUTES.search(after) is not None or _NOT_BEFORE.search(before) is not None
+
+
+def _last_span_at(text: str, latex_only: bool) -> tuple[int, int, str] | None:
+    """(start, end, content) of the last math span (see `last_math_span`), or None."""
+    if "$" not in text and "\\(" not in text and "\\[" not in text:
+        return None
+    last = None
+    for m in _MATH_SPAN.finditer(text):
+        if latex_only and m.group(4) is not None and "\\" not in m.group(4):
+            continue
+        if m.group(4) is not None and _PROSE_SPAN.match(m.group(4)):
+            continue  # "$.\n\nSo, the units digit of $": dollars paired across sentences
+        last = m
+    if last is None:
+        return None
+    ans = _clean(next(g for g in last.groups() if g is not None))
+    return None if ans is None else (last.start(), last.end(), ans)
+
+
+_PROSE_SPAN = re.compile(r"\s*[.,;:!?]|.*\n\s*\n", re.DOTALL)
+
+
+_TIME_SUFFIX = re.compile(r"\s*([AaPp]\.?\s?[Mm]\.?)")
+
+
+def _last_number_at(text: str) -> tuple[int, str] | None:
+    """(position, number) of the last number; a time of day is read whole ("at 5:00 PM" is
+    "5:00 PM", not "00")."""
+    last = None
+    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
+        pass
+    if last is None:
+        return None
+    start = last.start()
+    if start >= 2 and text[start - 1] == ":" and text[start - 2].isdigit() and len(last.group()) == 2:
+        h = start - 1
+        while h > 0 and text[h - 1].isdigit():
+            h -= 1
+        t = text[h : last.end()]
+        suffix = _TIME_SUFFIX.match(text, last.end())
+        return h, t + (" " + suffix.group(1) if suffix else "")
+    return start, number_token(last.group())
 
 
 def extract(text: str, dataset: str = "auto") -> str | None:

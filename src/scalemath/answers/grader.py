@@ -32,7 +32,9 @@ def _as_number(ans: str) -> Num | None:
 def _parse_reference(reference: str, dataset: str) -> tuple[str | None, Num | None, str]:
     entry = number_entry(reference)
     if entry is not None:
-        out: tuple[str | None, Num | None, str] = (entry[1], entry[0], "gsm8k" if dataset == "auto" else dataset)
+        # "377,610" stays as written: it may also be read as the list 377, 610 ("377, 610" is that)
+        written = reference.strip() if "," in reference and dataset != "gsm8k" else entry[1]
+        out: tuple[str | None, Num | None, str] = (written, entry[0], "gsm8k" if dataset == "auto" else dataset)
     else:
         ans = extract(reference, dataset)
         resolved = dataset

@@ -1,0 +1,144 @@
+"""Issue 26: the final-answer forms real models write, one named regression test per class.
+
+Every case here was written for this file (none is copied from a corpus). The policy each class
+follows is in docs/grading.md ("Where the answer is" and "No answer").
+"""
+
+import pytest
+
+from scalemath.answers import extract, grade
+
+
+def ok(pred, ref, dataset="math", **kw):
+    return grade(pred, ref, dataset, **kw)
+
+
+# -- final answers outside a box -----------------------------------------------------------------
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_prm800k_answer_heading(dataset):
+    text = "First 2*7 = 14, then half of it is 7.\nSo the ratio is 3/4 of the whole.\n\n# Answer\n\n\\frac{3}{4}"
+    assert extract(text, dataset) in ("\\frac{3}{4}", "3/4")
+    assert ok(text, "\\frac34", dataset).correct
+    assert not ok(text, "4", dataset).correct  # the last number (4) is not the answer
+    # the value on the heading's own line, and a heading with nothing under it (cut off)
+    assert ok("x = 9 - 2 = 7\n# Answer: 7", "7", dataset).correct
+    assert ok("so 6 + 1 = 7\n\n# Answer\n", "7", dataset).reason == "no_answer"
+
+
+def test_answer_is_colon():
+    assert extract("We get 5 + 9 = 14 pencils.\nThe answer is: 14.", "gsm8k") == "14"
+    assert ok("Adding, 10 + 4 = 14 and 2 are left.\nThe answer is: 14.", "14").correct
+
+
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_bold_markdown_answer(dataset):
+    assert ok("Tom had 3 + 5 = 8 marbles, 2 of them blue.\n\n**8**", "8", dataset).correct
+    assert ok("She needs 62 / 2 = 31 hours over 2 weeks.\n\n**Maria needs at least 31 hours**", "31", dataset).correct
+    assert not ok("**Step 1:** 4 * 6 = 24\n**Step 2:** 24 - 5 = 19\n\n**19**", "24", dataset).correct
+
+
+def test_closing_sentence_states_the_value():
+    # an equation whose left side names the quantity asked for: its value is the answer
+    assert ok("We get y = 2\\sqrt5, so we square it.\nTherefore, \\(y^2 = 20\\).", "20").correct
+    assert not ok("Therefore, \\(y^2 = 21\\).", "20").correct
+    # several values stated at the end are one list
+    text = "The discriminant is 64, so the two values follow.\nThe values of m are \\(m = 3\\) and \\(m = 11\\)."
+    assert extract(text, "math") == "m = 3, m = 11"
+    assert ok(text, "3, 11").correct and ok(text, "11,3").correct and not ok(text, "11").correct
+    # a solution set
+    assert ok("It factors as x(x-2)(x+2).\nSo the solution set is \\(x \\in \\{-2, 0, 2\\}\\).", "-2, 0, 2").correct
+    assert not ok("So the solution set is \\(x \\in \\{-2, 0\\}\\).", "-2, 0, 2").correct
+
+
+def test_final_multiple_choice_letter():
+    text = "Option A gives 7 and option C gives 12, so only option B fits 3 < 4.\n\nB"
+    assert extract(text, "math") == "B"
+    assert ok(text, "\\text{(B)}").correct and not ok(text, "\\text{(C)}").correct
+    assert ok("Checking all five, the answer is (D).", "\\textbf{(D)}").correct
+    assert ok("Only one choice works.\n\n**(E)**", "E").correct
+
+
+# -- labelled or equation answers in a box --------------------------------------------------------
+def test_labelled_box():
+    assert ok("Counting the paths, \\boxed{T(50, 7) = 12}", "12").correct
+    assert not ok("\\boxed{T(50, 7) = 13}", "12").correct
+    assert ok("\\boxed{\\cos\\alpha = \\frac{1+\\sqrt3}{4}}", "\\frac{1+\\sqrt{3}}{4}").correct
+    assert not ok("\\boxed{\\cos\\alpha = \\frac{1-\\sqrt3}{4}}", "\\frac{1+\\sqrt{3}}{4}").correct
+    assert ok("\\boxed{(p(x), q(x)) = (x, 2)}", "p(x)=x, q(x)=2").correct
+    assert not ok("\\boxed{(p(x), q(x)) = (2, x)}", "p(x)=x, q(x)=2").correct
+    # an equation that is not a label stays an equation
+    assert not ok("\\boxed{x^2 + y^2 = 25}", "25").correct
+
+
+# -- several values -------------------------------------------------------------------------------
+def test_several_values():
+    assert ok("The two numbers are \\boxed{377, 610}", "377,610").correct
+    assert not ok("The two numbers are \\boxed{377, 611}", "377,610").correct
+    assert ok("\\boxed{377610}", "377,610").correct  # read as one number it is that number too
+    assert ok("\\boxed{x = 4 \\quad \\text{and} \\quad x = -3}", "4,-3").correct
+    assert ok(
+        "\\boxed{\\frac{\\pi}{4} + k\\pi, \\frac{3\\pi}{4} + k\\pi}", "x=\\frac{1}{4}\\pi+\\pi k, x=\\frac34\\pi+\\pi k"
+    ).correct
+
+
+def test_ordered_lists_need_the_policy_switch():
+    # a bare reference list is a list of solutions (any order) unless the policy says lists are
+    # ordered: the reference's own order is no signal (MATH's "2, -3, 4" lists roots in any order)
+    assert ok("\\boxed{4, -3, 2}", "2, -3, 4").correct
+    assert ok("\\boxed{1, 5, 9}", "1,9,5").correct
+    assert not ok("\\boxed{1, 5, 9}", "1,9,5", lists="ordered").correct
+    assert ok("\\boxed{1, 9, 5}", "1,9,5", lists="ordered").correct
+
+
+def test_matrix_spacing():
+    spaced = "\\begin{pmatrix} 0 & 1 \\\\ 1 & 0 \\end{pmatrix}"
+    assert ok("\\boxed{\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}}", spaced).correct
+    assert not ok("\\boxed{\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}}", spaced).correct
+
+
+# -- refutations and no answer ----------------------------------------------------------------------
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_refuting_sentence_is_not_the_answer(dataset):
+    text = "Try a = 6 and b = 9: then 6 * 9 = 54, too big.\nSo a = 6 and b = 9 is not a solution."
+    v = ok(text, "9", dataset)
+    assert v.reason == "no_answer" and v.extracted is None
+    # a value stated after a denial of another one is stated
+    assert ok("The total is not 10, which is 12.", "12", dataset).correct
+    assert ok("The price is not $5$.", "5", dataset).reason == "no_answer"
+
+
+def test_time_of_day_is_read_whole():
+    assert extract("The train leaves at 5:00 PM.", "gsm8k").startswith("5:00")
+    assert ok("The train leaves at 5:00 PM.", "5:00 PM", "gsm8k").correct
+    assert not ok("The train leaves at 5:00 PM.", "0", "gsm8k").correct
+
+
+def test_truncated_hashes_line_is_no_answer():
+    # the "####" line cut by the length limit: the marker promised a number and none came
+    assert ok("He buys 3 * 12 = 36 eggs.\n#### The total is", "36", "gsm8k").reason == "no_answer"
+    assert ok("He buys 3 * 12 = 36 eggs.\n#### ", "36", "gsm8k").reason == "no_answer"
+    # an earlier complete "####" before a cut-off one, and the value on the next line
+    assert ok("#### 36\nQuestion 2: 5 + 5\n#### The", "36", "gsm8k").correct
+    assert ok("3 * 12 = 36\n####\n36", "36", "gsm8k").correct
+
+
+def test_no_answer_policy_same_for_every_dataset():
+    for ds in ("math", "gsm8k"):
+        assert ok("I am not sure how to solve this problem.", "7", ds).reason == "no_answer"
+        assert ok("Let me think about the apples step by step.", "7", ds).reason == "no_answer"
+
+
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_answer_marker_with_nothing_after_it(dataset):
+    # "The final answer is:" and then the length limit: the promised value never came
+    text = "In May they paid 6400 dollars, so 6400 + 6400 = 12000 dollars in all.\n\nThe final answer is:"
+    assert ok(text, "12000", dataset).reason == "no_answer"
+    assert ok(text + " 12000", "12000", dataset).correct
+
+
+def test_value_after_the_last_math_span():
+    # the later of the last math span and the last number: the closing number is the answer
+    text = "We reduce $18^6$ modulo 10 step by step.\n\nSo, the units digit of $18^6$ is 4."
+    assert extract(text, "math") == "4"
+    # dollars paired across sentences are not a math span
+    assert extract("It costs $5 and then $.\n\nSo the digit of $x$ is 7.", "math") == "7"
