@@ -28,6 +28,10 @@ def register(app: typer.Typer) -> None:
         lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
         batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
         template: str | None = typer.Option(None, "--template", help="Prompt template: qa, alpaca, ..."),
+        chat: bool | None = typer.Option(
+            None, "--chat/--no-chat", help="Examples in the model's own chat template (as `sample --chat`)."
+        ),
+        system: str | None = typer.Option(None, "--system", help="--chat: a system message in every example."),
         seed: int | None = typer.Option(None, "--seed"),
         profile: str | None = typer.Option(None, "--profile", help="Defaults: auto, tiny or paper."),
         max_steps: int | None = typer.Option(None, "--max-steps"),
@@ -82,6 +86,8 @@ def register(app: typer.Typer) -> None:
             "learning_rate": lr,
             "batch_size": batch_size,
             "template": template,
+            "chat": chat,
+            "system": system,
             "seed": seed,
             "profile": profile,
             "max_steps": max_steps,
