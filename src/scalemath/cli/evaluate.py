@@ -41,8 +41,10 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(256, min=1),
         seed: int = typer.Option(0),
         stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
-        template: str = typer.Option(
-            "qa", help="Prompt template: qa, alpaca, fewshot_qa or a .txt path (used as written)."
+        template: str | None = typer.Option(
+            None,
+            help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
+            "used as written (default: qa; with --chat: question).",
         ),
         chat: bool = typer.Option(
             False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's)."
@@ -69,6 +71,7 @@ def register(app: typer.Typer) -> None:
         base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
         api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
         timeout: float = typer.Option(120.0, min=0.001, help="openai: seconds per request."),
+        verbose: bool = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines."),
         device: str = typer.Option("auto"),
         dtype: str = typer.Option("auto"),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
@@ -97,7 +100,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("--engine openai needs --base-url")
             # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
             fmt = prompt_format(
-                template,
+                template or ("question" if chat else "qa"),
                 chat=chat,
                 system=system,
                 exemplars=exemplars,
@@ -108,6 +111,8 @@ def register(app: typer.Typer) -> None:
             extra = (
                 dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None)
                 if engine == "openai"
+                else {"verbose": True}
+                if engine == "vllm" and verbose
                 else {}
             )
             problems = list(itertools.islice(load_problems(data), limit or None))

@@ -37,8 +37,10 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(256, min=1, help="New tokens per completion."),
         seed: int = typer.Option(0, help="Base seed; sample i of a problem is reproducible from it."),
         stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
-        template: str = typer.Option(
-            "qa", help="Prompt template: qa, alpaca, fewshot_qa or a .txt path (used as written)."
+        template: str | None = typer.Option(
+            None,
+            help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
+            "used as written (default: qa; with --chat: question).",
         ),
         chat: bool = typer.Option(
             False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's)."
@@ -72,6 +74,7 @@ def register(app: typer.Typer) -> None:
             "then recorded as an error and drawn again by the next run).",
         ),
         tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per model replica."),
+        verbose: bool = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines."),
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
@@ -122,14 +125,14 @@ def register(app: typer.Typer) -> None:
         engine = resolve_engine(engine, model)
         per_engine = {
             "hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
-            "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size),
+            "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size, verbose=verbose),
             "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None),
         }
         if engine == "openai" and not base_url:
             raise typer.BadParameter("--engine openai needs --base-url")
         # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
         fmt = prompt_format(
-            template,
+            template or ("question" if chat else "qa"),
             chat=chat,
             system=system,
             exemplars=exemplars,

@@ -107,6 +107,8 @@ def register(app: typer.Typer) -> None:
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
+        if chat and template is None and cfg.template == "qa":
+            cfg.template = "question"  # the bare question as the user message, as `sample --chat`
         missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
         if missing:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")
