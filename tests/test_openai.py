@@ -157,3 +157,41 @@ def test_bad_arguments():
         OpenAIEngine("http://x/v1", "m", seed_mode="nope")
     with pytest.raises(ValueError):
         OpenAIEngine("http://x/v1", "m", concurrency=0)
+
+
+def test_eval_with_the_openai_engine_and_chat_endpoint(tmp_path, caplog):
+    """Regression (issue 23): `eval --engine openai` was `internal error: from_model() missing
+    'base_url'` (eval had no --base-url/--api-key), and every openai run ended with asyncio's
+    "Unclosed client session"."""
+    import gc
+    import json
+
+    from typer.testing import CliRunner
+
+    from scalemath.cli import app
+    from scalemath.records import Problem, write_jsonl
+
+    write_jsonl(tmp_path / "p.jsonl", [Problem(id=f"p{i}", question=f"{i}+{i}?", answer=str(2 * i)) for i in range(2)])
+    with Scripted() as srv, caplog.at_level("ERROR", logger="asyncio"):
+        r = CliRunner().invoke(
+            app,
+            [
+                "eval", "--model", "served", "--data", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "ev"),
+                "--engine", "openai", "--base-url", srv.url, "--api-key", "k2", "--chat", "--system", "Be brief.",
+                "--k", "0",
+            ],
+        )  # fmt: skip
+        gc.collect()
+    assert r.exit_code == 0, r.output
+    assert srv.bodies[0]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "0+0?"},  # --chat without --template: the bare question
+    ]
+    assert srv.headers[0]["Authorization"] == "Bearer k2"
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["engine"] == "openai" and m["prompt"] == {
+        "template": "question",
+        "chat": "endpoint",
+        "system": "Be brief.",
+    }
+    assert "Unclosed client session" not in caplog.text + r.output

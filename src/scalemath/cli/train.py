@@ -28,6 +28,10 @@ def register(app: typer.Typer) -> None:
         lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
         batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
         template: str | None = typer.Option(None, "--template", help="Prompt template: qa, alpaca, ..."),
+        chat: bool | None = typer.Option(
+            None, "--chat/--no-chat", help="Examples in the model's own chat template (as `sample --chat`)."
+        ),
+        system: str | None = typer.Option(None, "--system", help="--chat: a system message in every example."),
         seed: int | None = typer.Option(None, "--seed"),
         profile: str | None = typer.Option(None, "--profile", help="Defaults: auto, tiny or paper."),
         max_steps: int | None = typer.Option(None, "--max-steps"),
@@ -82,6 +86,8 @@ def register(app: typer.Typer) -> None:
             "learning_rate": lr,
             "batch_size": batch_size,
             "template": template,
+            "chat": chat,
+            "system": system,
             "seed": seed,
             "profile": profile,
             "max_steps": max_steps,
@@ -101,6 +107,8 @@ def register(app: typer.Typer) -> None:
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
+        if chat and template is None and cfg.template == "qa":
+            cfg.template = "question"  # the bare question as the user message, as `sample --chat`
         missing = [f"--{k}" for k in ("model", "data", "out") if not getattr(cfg, k)]
         if missing:
             raise typer.BadParameter(f"missing {', '.join(missing)} (on the command line or in --config)")

@@ -47,8 +47,7 @@ def fewshot_template(
     if shots > len(train):
         raise ValueError(f"{shots} exemplars asked for, the train split has {len(train)} problems")
     picked = random.Random(seed).sample(list(train), shots)
-    shown = [prompts.render(exemplar, question=p.question, solution=p.solution.strip()) for p in picked]
-    block = separator.join(shown) + (separator if shown else "")
+    block = prompts.exemplar_block([(p.question, p.solution) for p in picked], exemplar, separator)
     text = prompts.load(frame).replace("{exemplars}", "\x00")
     # exemplar text is literal: escape its braces so str.format leaves it alone
     return text.replace("\x00", block.replace("{", "{{").replace("}", "}}"))
@@ -60,8 +59,8 @@ def write_fewshot_template(out_dir: Path, text: str) -> str:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"fewshot-{text_hash(text, 12)}.txt"
-    if not path.exists():
-        path.write_text(text + "\n", encoding="utf-8")
+    if not path.exists() or path.read_text(encoding="utf-8") != text:  # used exactly as written
+        path.write_text(text, encoding="utf-8")
     return str(path)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from scalemath.sampling.engine import Completion, Engine, SamplingParams, cut_at_stop, sample_seed
+from scalemath.sampling.engine import Completion, Engine, SamplingParams, cut_at_stop, resolve_engine, sample_seed
 
 # engine name -> "module:Class"; a backend registers itself by adding a line here
 ENGINES: dict[str, str] = {
@@ -39,9 +39,11 @@ def engine_options(
 
 
 def load_engine(name: str, model: Any, **kw: Any) -> Engine:
-    """Build the engine `name` ("hf", "vllm", "openai", "fake") for `model`; keyword arguments go to its
-    constructor (vLLM and the OpenAI client are imported only when chosen). The one engine factory:
-    the CLI, `serve`, the Ray workers and the studies all build engines here."""
+    """Build the engine `name` ("hf", "vllm", "openai", "fake", or "auto": `resolve_engine`) for
+    `model`; keyword arguments go to its constructor (vLLM and the OpenAI client are imported only
+    when chosen). The one engine factory: the CLI, `serve`, the Ray workers and the studies all
+    build engines here."""
+    name = resolve_engine(name, model)
     try:
         target = ENGINES[name]
     except KeyError:
@@ -58,5 +60,6 @@ __all__ = [
     "cut_at_stop",
     "engine_options",
     "load_engine",
+    "resolve_engine",
     "sample_seed",
 ]

@@ -157,3 +157,34 @@ def cancel_requested() -> bool:
     `cancel_scope`.) Cheap; engines call it every few decoding steps and raise GenerationCancelled."""
     check = getattr(_cancel, "check", None)
     return bool(check is not None and check())
+
+
+#: `--engine auto` picks vLLM for a local model with at least this many bytes of weights (below it,
+#: vLLM's start-up, ~20-60 s on CPU, costs more than its faster decoding saves; see docs/scale.md)
+AUTO_VLLM_MIN_WEIGHT_BYTES = 50_000_000
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def vllm_available() -> bool:
+    """Is vLLM importable here (without importing it: that takes seconds)?"""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_engine(name: str, model: Any) -> str:
+    """The engine `name` stands for: "auto" is "vllm" when vLLM is installed and `model` is a local
+    checkpoint with >= AUTO_VLLM_MIN_WEIGHT_BYTES of weights (a real model, where vLLM decodes
+    3-5x faster than the transformers engine), else "hf"; any other name is returned as is."""
+    if name != "auto":
+        return name
+    from pathlib import Path
+
+    p = Path(str(model)).expanduser() if isinstance(model, str | Path) else None
+    if p is None or not p.is_dir() or not vllm_available():
+        return "hf"
+    weights = sum(f.stat().st_size for f in p.iterdir() if f.is_file() and f.suffix in WEIGHT_SUFFIXES)
+    return "vllm" if weights >= AUTO_VLLM_MIN_WEIGHT_BYTES else "hf"

@@ -38,6 +38,7 @@ class OpenAIEngineConfig:
             as a transient failure (retried, then recorded).
         max_retries: retries of a transient failure before it is recorded as an error.
         chat: use /chat/completions with the prompt as one user message (else /completions).
+        system: chat only: a system message sent before the user message.
         price_per_1k_prompt, price_per_1k_completion: cost per 1000 tokens, for `usage.cost`.
         seed_mode: "per_sample", "per_request" or "engine" (see the module doc).
         window: most prompts submitted ahead of the one being yielded (None: enough to keep
@@ -54,6 +55,7 @@ class OpenAIEngineConfig:
     timeout: float = 120.0
     max_retries: int = 6
     chat: bool = False
+    system: str | None = None
     price_per_1k_prompt: float = 0.0
     price_per_1k_completion: float = 0.0
     seed_mode: str = "per_sample"
@@ -232,6 +234,7 @@ class OpenAIEngine:
         self.timeout = cfg.timeout
         self.max_retries = cfg.max_retries
         self.chat = cfg.chat
+        self.system = cfg.system
         self.price_per_1k_prompt = cfg.price_per_1k_prompt
         self.price_per_1k_completion = cfg.price_per_1k_completion
         self.seed_mode = cfg.seed_mode
@@ -346,7 +349,8 @@ class OpenAIEngine:
             "n": n,
         }
         if self.chat:  # chat endpoints deprecated max_tokens for max_completion_tokens
-            body["messages"] = [{"role": "user", "content": prompt}]
+            system = [{"role": "system", "content": self.system}] if self.system else []
+            body["messages"] = [*system, {"role": "user", "content": prompt}]
             body["max_completion_tokens"] = params.max_tokens
         else:
             body["prompt"] = prompt

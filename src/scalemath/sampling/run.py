@@ -4,7 +4,9 @@ Each problem is rendered with a prompt template, sampled k times by an engine, g
 reference answer and written with full provenance. Samples are appended a batch at a time, so a
 killed run keeps its finished batches; a re-run with the same settings skips the
 (problem_id, sample_index) pairs already in the file and refuses to mix in samples drawn with other
-settings.
+settings: another model *content* (the fingerprint of its files, `sampling.fingerprint`, so a
+checkpoint retrained into the same folder is not resumed from), prompt, decoding settings or grader
+version (`overwrite=True` starts the file afresh instead).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalemath.prompts import prompt_hash, render
+from scalemath.prompts import PromptFormat, as_format
 from scalemath.records import Problem, RecordError, Sample, append_jsonl, iter_jsonl_numbered, now
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 from scalemath.sampling.errors import ErrorTally
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # provenance fields that must match between an existing output file and a resumed run
 RESUME_KEYS = ("model", "engine", "temperature", "top_p", "top_k", "max_tokens", "prompt_hash")
-RESUME_META_KEYS = ("base_seed", "stop", "template")
+RESUME_META_KEYS = ("base_seed", "stop", "template", "model_fingerprint")
 
 
 @dataclass
@@ -66,7 +68,7 @@ def sample_problems(
     engine: Engine,
     params: SamplingParams,
     k: int,
-    template: str,
+    template: str | PromptFormat,
     out_path: str | os.PathLike,
     grade: bool = True,
     dataset: str = "gsm8k",
@@ -74,6 +76,7 @@ def sample_problems(
     progress: bool = True,
     chunk_problems: int | None = None,
     lock_timeout: float | None = None,
+    overwrite: bool = False,
 ) -> SamplingStats:
     """Draw k samples per problem with `engine`, grade them, append them to `out_path`; return stats.
 
@@ -82,8 +85,9 @@ def sample_problems(
         engine: any `Engine`; its `model_id` and `name` are recorded on every sample.
         params: decoding settings; `params.seed` is the base of every per-sample seed.
         k: samples per problem (sample_index 0..k-1).
-        template: prompt template name or path (`scalemath.prompts`); its hash is recorded.
-        out_path: JSONL of `Sample` records; appended to, and resumed from when it exists.
+        template: prompt template name or path, or a `PromptFormat` (chat, few-shot); its hash is recorded.
+        out_path: JSONL of `Sample` records; appended to, and resumed from when it exists and was
+            made by the same model content, prompt, settings and grader (else RecordError).
         grade: grade each completion with `scalemath.answers.grade` against the problem's answer
             (or its solution when the answer is empty).
         dataset: answer conventions passed to the grader ("gsm8k", "math", ...).
@@ -97,6 +101,7 @@ def sample_problems(
     every sample once: the second waits, then draws only what is still missing. An engine call
     asks for at most 8 engine batches of samples (a long index run is split), so whatever k,
     samples reach the file a batch at a time.
+        overwrite: delete an existing `out_path` first instead of resuming from it.
     """
     from scalemath.outputs import refuse_symlink
     from scalemath.sampling.store_lock import file_lock
@@ -108,7 +113,7 @@ def sample_problems(
     lock = out_path.with_name(f".{out_path.name}.lock")
     with file_lock(lock, f"sample output {out_path}", lock_timeout, _warn):
         return _sample_problems(
-            problems, engine, params, k, template, out_path, grade, dataset, progress, chunk_problems
+            problems, engine, params, k, template, out_path, grade, dataset, progress, chunk_problems, overwrite
         )
 
 
@@ -121,16 +126,19 @@ def _sample_problems(
     engine: Engine,
     params: SamplingParams,
     k: int,
-    template: str,
+    template: str | PromptFormat,
     out_path: Path,
     grade: bool,
     dataset: str,
     progress: bool,
     chunk_problems: int | None,
+    overwrite: bool,
 ) -> SamplingStats:
     started = time.perf_counter()
     stats = SamplingStats()
-    phash = prompt_hash(template)
+    fmt = as_format(template)
+    fmt.check()
+    phash = fmt.hash
     provenance = dict(
         model=engine.model_id,
         engine=engine.name,
@@ -140,9 +148,16 @@ def _sample_problems(
         max_tokens=params.max_tokens,
         prompt_hash=phash,
     )
-    meta = dict(base_seed=params.seed, stop=list(params.stop), template=template, dataset=dataset)
-    done = completed_pairs(out_path, provenance, meta)
+    from scalemath.sampling.fingerprint import model_identity
+
+    meta: dict[str, Any] = dict(base_seed=params.seed, stop=list(params.stop), template=fmt.template, dataset=dataset)
+    meta.update(model_identity(engine))
+    if not fmt.plain:
+        meta["prompt"] = fmt.describe()
     grader = _grader() if grade else None
+    if overwrite and out_path.exists():
+        out_path.unlink()
+    done = completed_pairs(out_path, provenance, meta, grader[1] if grader else None)
     batch_rows = int(getattr(engine, "batch_size", 64))
     chunk_problems = chunk_problems or max(1, 8 * batch_rows // k)
     total = len(problems) if isinstance(problems, Sequence) else None
@@ -163,7 +178,7 @@ def _sample_problems(
             base, yielded = stats.problems, 0
             stats.problems += len(chunk)
             for (start, n), group in _pieces(_missing_runs(chunk, k, done, stats), 8 * batch_rows):
-                prompts = [render(template, question=p.question) for p in group]
+                prompts = [fmt.render(p.question) for p in group]
                 for p, completions in zip(group, engine.generate(prompts, params, n=n, start_index=start)):
                     for c in completions:
                         if c.finish_reason == "error":  # a failed request (OpenAIEngine): not a sample
@@ -186,8 +201,11 @@ def _sample_problems(
     return stats
 
 
-def completed_pairs(path: Path, provenance: dict[str, Any], meta: dict[str, Any]) -> set[tuple[str, int]]:
-    """(problem_id, sample_index) pairs already in `path`; raises if they were drawn with other settings.
+def completed_pairs(
+    path: Path, provenance: dict[str, Any], meta: dict[str, Any], grader_version: str | None = None
+) -> set[tuple[str, int]]:
+    """(problem_id, sample_index) pairs already in `path`; raises RecordError if they were drawn with
+    other settings (model content, prompt, decoding, grader version), naming what differs.
 
     A last line cut short by a killed run is dropped (with a warning) so appending can continue."""
     if not path.exists():
@@ -197,23 +215,30 @@ def completed_pairs(path: Path, provenance: dict[str, Any], meta: dict[str, Any]
     for line, d in iter_jsonl_numbered(path, allow_empty=True):  # our own output, maybe still empty
         for key in RESUME_KEYS:
             if d.get(key) != provenance[key]:
-                raise RecordError(
-                    path,
-                    line,
-                    f"sampled with {key}={d.get(key)!r} but this run has "
-                    f"{key}={provenance[key]!r}; write to a new output file",
-                )
+                raise RecordError(path, line, _differs(key, d.get(key), provenance[key]))
         old_meta = d.get("meta") or {}
         for key in RESUME_META_KEYS:
-            if old_meta.get(key) != meta[key]:
-                raise RecordError(
-                    path,
-                    line,
-                    f"sampled with {key}={old_meta.get(key)!r} but this run has "
-                    f"{key}={meta[key]!r}; write to a new output file",
-                )
+            if old_meta.get(key) != meta.get(key):
+                raise RecordError(path, line, _differs(key, old_meta.get(key), meta.get(key), meta))
+        if "grader_version" in d and (d.get("grader_version") or None) != grader_version:
+            raise RecordError(path, line, _differs("grader_version", d.get("grader_version") or None, grader_version))
         done.add((str(d["problem_id"]), int(d["sample_index"])))
     return done
+
+
+def _differs(key: str, old: Any, new: Any, meta: dict[str, Any] | None = None) -> str:
+    why = ""
+    if key == "model_fingerprint":
+        where = (meta or {}).get("model_path")
+        why = (
+            f" (the model files at {where} changed since: retrained or rewritten)"
+            if old and where
+            else " (no model fingerprint recorded: made before fingerprints, or by another model)"
+        )
+    return (
+        f"sampled with {key}={old!r} but this run has {key}={new!r}{why}; not resuming from it: "
+        "write to a new output, or pass --overwrite to draw again"
+    )
 
 
 def _drop_partial_last_line(path: Path) -> None:

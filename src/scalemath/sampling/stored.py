@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalemath.prompts import prompt_hash, render
+from scalemath.prompts import PromptFormat, as_format
 from scalemath.records import Problem, Sample, write_jsonl
 from scalemath.sampling.engine import Engine, SamplingParams
 from scalemath.sampling.progress import ProgressBar
@@ -86,9 +86,11 @@ class StoredRunStats:
         return dict(self.__dict__)
 
 
-def requests_for(problems: Iterable[Problem], template: str) -> list[SampleRequest]:
+def requests_for(problems: Iterable[Problem], template: str | PromptFormat) -> list[SampleRequest]:
     """One store request per problem, rendered with `template` (ids must be unique)."""
-    phash = prompt_hash(template)
+    fmt = as_format(template)
+    fmt.check()
+    phash = fmt.hash
     out, seen = [], set()
     for p in problems:
         if p.id in seen:
@@ -96,7 +98,7 @@ def requests_for(problems: Iterable[Problem], template: str) -> list[SampleReque
         seen.add(p.id)
         out.append(
             SampleRequest(
-                prompt=render(template, question=p.question),
+                prompt=fmt.render(p.question),
                 problem_id=p.id,
                 question=p.question,
                 answer=p.answer or p.solution,
@@ -110,7 +112,7 @@ def run_stored(
     problems: Sequence[Problem],
     engine: Engine | None,
     params: SamplingParams,
-    template: str,
+    template: str | PromptFormat,
     out: str | os.PathLike,
     config: StoredRunConfig,
     *,
@@ -192,7 +194,7 @@ def run_stored(
             stats.drawn, stats.errors = b.drawn, b.errors
             for q in b.questions:
                 stats.budget[q.done] = stats.budget.get(q.done, 0) + 1
-    meta = {"template": template, "dataset": dataset}
+    meta = {"template": as_format(template).template, "dataset": dataset}
     stats.exported, stats.correct = export_graded(
         store, model_id, params, requests, out, config.export_k, meta=meta, dataset=dataset, grade=grade
     )

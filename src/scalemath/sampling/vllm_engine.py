@@ -7,6 +7,8 @@ How it works, in full: docs/modules.md (`scalemath.sampling.vllm_engine`).
 from __future__ import annotations
 
 import json
+import logging
+import os
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -228,6 +230,9 @@ class VLLMEngine:
         in_process: run vLLM's engine core in this process (True) or in its own (False); None =
             in process on CPU with one worker (tensor_parallel_size 1) unless
             VLLM_ENABLE_V1_MULTIPROCESSING is set (see the module doc).
+        verbose: keep vLLM's own INFO/WARNING log (~30 lines per start, among them a warning about
+            the chunked prefill this engine turns off on CPU); by default only its errors show
+            (VLLM_LOGGING_LEVEL=ERROR unless that is set, and its "vllm" logger at ERROR).
         llm_kwargs: passed to vllm.LLM (gpu_memory_utilization, max_model_len, enforce_eager, ...).
             On CPU the defaults are enable_chunked_prefill=False (see the module doc),
             enforce_eager=True (no torch.compile: minutes of start-up on a small CPU),
@@ -251,11 +256,16 @@ class VLLMEngine:
         model_id: str | None = None,
         add_special_tokens: bool = True,
         in_process: bool | None = None,
+        verbose: bool = False,
         **llm_kwargs: Any,
     ):
         if seed_mode not in ("per_sample", "per_request"):
             raise ValueError(f"seed_mode must be 'per_sample' or 'per_request', got {seed_mode!r}")
+        if not verbose:  # read by vLLM when it configures logging (here, and in its engine process)
+            os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
         self._vllm = import_vllm()
+        if not verbose:  # vLLM imported earlier in this process has configured its logger already
+            logging.getLogger("vllm").setLevel(os.environ.get("VLLM_LOGGING_LEVEL", "ERROR").upper())
         self._invalid = validation_errors(self._vllm)
         self.model_id = model_id or model
         self.chat_template = chat_template

@@ -3,8 +3,10 @@
 A record is Problem-shaped (`question` + `solution`, the solution being the target), Sample-shaped
 (`question` + `completion`, e.g. the output of rejection sampling), or any format
 `datasets.load_problems` reads (GSM8K `question` + `answer`, MATH, MATH-500, the RFT paper's
-`query` + `response`), whose solution is the target. The prompt is the question rendered with a
-template from `scalemath.prompts`; the completion is " " + target + eos.
+`query` + `response`), whose solution is the target. The prompt is the question rendered by a
+`scalemath.prompts.PromptFormat` (a template, or the model's chat template: the format `sample` and
+`eval` prompt with); the completion is target + eos, after a space when the prompt ends in a
+non-space ("A:").
 
 `prepare_data` also checks the records against the known test sets (`TrainingDataCheck`: GSM8K
 test, MATH test, MATH-500, and the run's own test split) and drops the ones that match, unless
@@ -124,9 +126,12 @@ def prepare_data(path: str | os.PathLike, check: Any = None) -> TrainingData:
     return TrainingData(kept, len(records), result)
 
 
-def to_example(question: str, target: str, template: str, eos_token: str) -> SFTExample:
-    """Render the prompt and build the completion " " + target + eos (target whitespace-trimmed)."""
-    return SFTExample(prompts.render(template, question=question), " " + target.strip() + eos_token)
+def to_example(question: str, target: str, template: str | prompts.PromptFormat, eos_token: str) -> SFTExample:
+    """Render the prompt and build the completion target + eos (target whitespace-trimmed), after
+    a space when the prompt ends in a non-space ("A:" + " 42"; a chat header ends in a newline)."""
+    prompt = prompts.as_format(template).render(question)
+    sep = " " if prompt and not prompt[-1].isspace() else ""
+    return SFTExample(prompt, sep + target.strip() + eos_token)
 
 
 def nested_indices(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -149,7 +154,7 @@ def file_hash(path: str | os.PathLike, n: int = 16) -> str:
 
 def load_examples(
     path: str | os.PathLike,
-    template: str,
+    template: str | prompts.PromptFormat,
     eos_token: str,
     fraction: float = 1.0,
     seed: int = 0,

@@ -93,6 +93,11 @@ class SFTRunConfig:
         },
     )
     template: str = field(default="qa", metadata={"help": "Prompt template name in scalemath.prompts (qa, alpaca)."})
+    chat: bool = field(
+        default=False,
+        metadata={"help": "Build examples with the model's chat template (as `sample --chat` prompts)."},
+    )
+    system: str | None = field(default=None, metadata={"help": "chat: a system message in every example."})
     fraction: float = field(
         default=1.0,
         metadata={"help": "Train on this fraction of the records; nested across fractions for the same seed."},
@@ -326,6 +331,12 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     if tokenizer.eos_token is None:
         raise ValueError(f"tokenizer of {config.model} has no eos token")
+    from scalemath.prompts import PromptFormat
+
+    prompt_fmt = PromptFormat(
+        config.template, chat=config.chat, system=config.system, tokenizer=tokenizer if config.chat else None
+    )
+    prompt_fmt.check()  # before the model loads
     dtype = getattr(torch, config.dtype, None)
     if not isinstance(dtype, torch.dtype):
         raise ValueError(f"dtype {config.dtype!r} is not a torch dtype (float32, bfloat16, float16)")
@@ -342,7 +353,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     n_params = sum(p.numel() for p in model.parameters())
     cfg = config.resolved(n_params)
 
-    examples, n_records = load_examples(cfg.data, cfg.template, tokenizer.eos_token, cfg.fraction, cfg.seed, data=data)
+    examples, n_records = load_examples(cfg.data, prompt_fmt, tokenizer.eos_token, cfg.fraction, cfg.seed, data=data)
     datasets.disable_progress_bars()
     dataset = Dataset.from_dict(
         {"prompt": [e.prompt for e in examples], "completion": [e.completion for e in examples]}
