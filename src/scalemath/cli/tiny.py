@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         if demo_base:
             from scalemath.training.tiny import BaseRecipe, build_base
 
-            given = {"seed": seed, "model_preset": preset, "pretrain_steps": steps, "threads": threads}
+            given: dict[str, Any] = {"seed": seed, "model_preset": preset, "pretrain_steps": steps, "threads": threads}
             recipe = dataclasses.replace(BaseRecipe(), **{k: v for k, v in given.items() if v is not None})
             if preset not in PRESETS:
                 raise typer.BadParameter(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
