@@ -41,14 +41,16 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path, capfd, monkeypatch):
         "rft_collect",
         "rft_train",
         "control_train",
+        "nodedup_train",
         "eval_control",
+        "eval_nodedup",
         "eval_rft",
     ]
     # independent stages ran side by side (two processes)
     assert [line.split(" done in ")[0] for line in logs if line.startswith("[par ]")] == [
         "[par ] sample ∥ eval_sft",
-        "[par ] rft_train ∥ control_train",
-        "[par ] eval_control ∥ eval_rft",
+        "[par ] rft_train ∥ control_train ∥ nodedup_train",
+        "[par ] eval_control ∥ eval_nodedup ∥ eval_rft",
     ]
     # every stage left its records
     train = list(iter_jsonl(out / "train.jsonl"))
@@ -63,25 +65,42 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path, capfd, monkeypatch):
     rft = list(iter_jsonl(out / "rft_data.jsonl"))
     originals = [r for r in rft if r["meta"]["origin"] == "original"]
     assert len(originals) == cfg.train_n  # D is always in D ∪ D'
-    for name in ("base", "sft", "rft", "control"):
+    nodedup = list(iter_jsonl(out / "nodedup_data.jsonl"))  # every correct sample kept: at least RFT's paths
+    assert len(nodedup) >= len(rft)
+    assert sum(r["meta"]["origin"] == "original" for r in nodedup) == cfg.train_n
+    assert json.loads((out / "rft_stats.json").read_text())["nodedup_records"] == len(nodedup)
+    for name in ("base", "sft", "rft", "control", "nodedup"):
         assert (out / name / "config.json").exists()
     # the summary holds the three models' figures, their compute and the paired comparisons
-    for name in ("sft", "control", "rft"):
+    for name in ("sft", "control", "nodedup", "rft"):
         row = summary["metrics"][name]
         assert set(row) == set(summary["keys"]) and all(0.0 <= v <= 1.0 for v in row.values())
     comp = summary["compute"]
-    assert comp["control"]["steps"] == comp["rft"]["steps"]  # matched on optimizer steps
+    assert comp["control"]["steps"] == comp["rft"]["steps"] == comp["nodedup"]["steps"]  # matched optimizer steps
+    assert comp["rft"]["epochs"] == comp["sft"]["epochs"] == cfg.sft_epochs  # the paper's recipe: same epochs
+    # --pretrain built the base by the recipe the config names, recorded with its files' sha256
+    from scalemath.experiments.demo import base_recipe
+    from scalemath.training.tiny import verify_base
+
+    assert verify_base(out / "base", base_recipe(cfg))["recipe"] == summary["base"]["recipe"]
     ctl = json.loads((out / "control" / "train_meta.json").read_text())["control"]
     assert ctl["match"] == "steps" and ctl["reference"] == str(out / "rft_plan.json")
     assert ctl["steps"] == comp["rft"]["steps"] == ctl["reference_compute"]["steps"]
-    assert set(summary["comparisons"]) == {"rft_vs_control", "rft_vs_sft", "control_vs_sft"}
+    assert set(summary["comparisons"]) == {"rft_vs_control", "rft_vs_nodedup", "rft_vs_sft", "control_vs_sft"}
     greedy = summary["comparisons"]["rft_vs_control"]["rows"][0]
     assert greedy["metric"] == "greedy" and greedy["n"] == cfg.test_n and "p_mcnemar" in greedy
     sampled = summary["comparisons"]["rft_vs_control"]["rows"][1]
     assert sampled["metric"] == f"maj@{cfg.eval_k}" and sampled["n"] == cfg.eval_sampled_n
     assert "RFT − compute-matched control" in summary["conclusion"]
+    assert (
+        "RFT − no-de-duplication" in summary["conclusion"]
+        and "In sum, the greedy 95% intervals" in summary["conclusion"]
+    )
     stages = [s["stage"] for s in summary["timing"]["stages"]]
     assert stages[:2] == ["data", "pretrain"] and summary["timing"]["peak_rss_gb"] > 0
+    t = summary["timing"]  # CPU seconds per stage, and the estimate of idle wall time made from them
+    assert all(s["cpu_seconds"] > 0 for s in t["stages"]) and t["total_cpu_seconds"] > 0
+    assert 0 < t["idle_estimate_seconds"] <= t["total_cpu_seconds"]
     assert summary["provenance"]["threads"] >= 1
     written = json.loads((out / "summary.json").read_text())
     assert written["metrics"] == summary["metrics"] and written["comparisons"] == summary["comparisons"]

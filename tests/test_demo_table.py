@@ -14,7 +14,7 @@ def _row(metric, n, diff, lo, hi, mcnemar=None):
 
 def _summary():
     keys = ["maj1@1", "maj@8", "Pass@8", "PassRatio@8"]
-    metrics = {m: dict.fromkeys(keys, 0.606) for m in ("sft", "control", "rft")}
+    metrics = {m: dict.fromkeys(keys, 0.606) for m in ("sft", "control", "nodedup", "rft")}
     # the widest figures a 1,000-question run prints: three-digit discordant counts, two-sign
     # intervals, a smaller sampled subset named beside its metric
     sampled = [_row(k, 300, -0.053, -0.097, -0.010) for k in ("maj@8", "Pass@8", "PassRatio@8")]
@@ -22,6 +22,10 @@ def _summary():
         "rft_vs_control": {
             "questions": 1000,
             "rows": [_row("greedy", 1000, -0.037, -0.066, -0.009, (0.012581, 186, 123)), *sampled],
+        },
+        "rft_vs_nodedup": {
+            "questions": 1000,
+            "rows": [_row("greedy", 1000, 0.101, 0.071, 0.131, (2.1e-11, 160, 59))],
         },
         "rft_vs_sft": {"questions": 1000, "rows": [_row("greedy", 1000, -0.018, -0.047, 0.010, (0.25, 98, 116))]},
         "control_vs_sft": {
@@ -53,6 +57,10 @@ def test_demo_tables_fit_80_columns(monkeypatch, capsys):
     # every column of the headline row is whole: comparison, metric, interval, p and counts, verdict
     for cell in ("greedy", "-3.7 [-6.6, -0.9]", "0.013 186:123", "control"):
         assert cell in row, (cell, row)
+    row = next(line for line in lines if line.startswith("RFT − no-dedup"))
+    for cell in ("greedy", "+10.1 [+7.1, +13.1]", "2.1e-11 160:59", "RFT"):
+        assert cell in row, (cell, row)
+    assert "no-dedup" in lines[[i for i, line in enumerate(lines) if "metric" in line][0]]  # a column of its own
     assert any("PassRatio@8 (300 q)" in line for line in lines)
 
 
@@ -97,3 +105,15 @@ def test_conclusion_reads_control_minus_sft_by_the_direction_of_the_step_differe
     more_worse = _conclusion(4000, 3000, -0.03, -0.05, -0.01)
     assert "more steps on D alone hurt" in more_worse
     assert "no measurable amount" in _conclusion(2850, 3000, 0.01, -0.02, 0.04)
+
+
+def test_the_closing_sentence_names_what_the_intervals_support():
+    """The conclusion ends with which claims the greedy intervals support: here distinct paths beat
+    every correct sample (+10.1, interval above 0), RFT does not beat the control (below 0) nor SFT
+    (interval contains 0)."""
+    conclusion = _conclusion(2850, 3000, 0.01, -0.02, 0.04)
+    assert "RFT − no-de-duplication (every correct sample kept, RFT's steps): " in conclusion
+    closing = conclusion[conclusion.index("In sum") :]
+    supported, unsupported = closing.split("They do not support:")
+    assert "distinct paths beat every correct sample" in supported and "RFT > control" not in supported
+    assert "RFT > control" in unsupported and "RFT > SFT" in unsupported

@@ -16,13 +16,19 @@ def register(app: typer.Typer) -> None:
         quick: bool = typer.Option(False, help="A tiny configuration (about a minute) for smoke tests."),
         seed: int = typer.Option(None, help="Override the seed."),
         control: str | None = typer.Option(None, help="Compute-matched control of RFT: steps, tokens, epochs or none."),
-        threads: int | None = typer.Option(None, help="torch CPU threads (default: the CPUs this process may use)."),
+        pretrain: bool = typer.Option(
+            False,
+            "--pretrain",
+            help="Build the base from nothing (corpus, tokenizer, pre-training) instead of the shipped one.",
+        ),
+        threads: int | None = typer.Option(None, help="torch CPU threads of pre-training (--pretrain; default 1)."),
         verbose: bool = typer.Option(
             False, "--verbose", help="A log line per training step (default: a bar per stage)."
         ),
     ) -> None:
-        """Generate data, pre-train a tiny base, SFT, sample, collect RFT data, retrain, train the
-        compute-matched control, evaluate SFT / control / RFT and compare them with paired intervals."""
+        """Generate data, load the shipped tiny base (or pre-train one: --pretrain), SFT, sample, collect
+        RFT data, retrain, train the compute-matched control and the no-de-duplication ablation, evaluate
+        them all and compare them with paired intervals."""
         import dataclasses
 
         from rich.console import Console
@@ -44,6 +50,8 @@ def register(app: typer.Typer) -> None:
             cfg = dataclasses.replace(cfg, control=None if control.lower() in ("none", "") else control)
         if threads is not None:
             cfg = dataclasses.replace(cfg, threads=threads)
+        if pretrain:
+            cfg = dataclasses.replace(cfg, pretrain=True)
         try:
             cfg.validate()
         except ValueError as e:

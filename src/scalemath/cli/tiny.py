@@ -13,8 +13,8 @@ from scalemath.cli import _checks
 def register(app: typer.Typer) -> None:
     @app.command("tiny")
     def tiny(
-        corpus: Path = typer.Option(
-            ...,
+        corpus: Path | None = typer.Option(
+            None,
             "--corpus",
             exists=True,
             dir_okay=False,
@@ -33,6 +33,13 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed"),
         threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
+        demo_base: bool = typer.Option(
+            False,
+            "--demo-base",
+            help="Build the demo's base by its recorded recipe (training.tiny.BaseRecipe: its own corpus, "
+            "--seed, --steps, --preset, --threads 1 by default) with recipe.json (sha256 of every file) beside it; "
+            "how src/scalemath/data/tiny_base was made.",
+        ),
     ) -> None:
         """Train a tokenizer and a tiny Llama from scratch on a corpus; saves them with save_pretrained."""
         import dataclasses
@@ -43,6 +50,18 @@ def register(app: typer.Typer) -> None:
         from scalemath.training.pretrain import PretrainConfig
         from scalemath.training.tiny import PRESETS, TINY_META, build_tiny_base
 
+        if demo_base:
+            from scalemath.training.tiny import BaseRecipe, build_base
+
+            given: dict[str, Any] = {"seed": seed, "model_preset": preset, "pretrain_steps": steps, "threads": threads}
+            recipe = dataclasses.replace(BaseRecipe(), **{k: v for k, v in given.items() if v is not None})
+            if preset not in PRESETS:
+                raise typer.BadParameter(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+            build_base(recipe, out, quiet=quiet)
+            Console(stderr=True).print(f"saved {out} (recipe and sha256 in {out / 'recipe.json'})", highlight=False)
+            return
+        if corpus is None:
+            raise typer.BadParameter("--corpus is required (or --demo-base)")
         if preset not in PRESETS:
             raise typer.BadParameter(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
         shape: dict[str, Any] = {  # TinyConfig fields to override

@@ -1,19 +1,15 @@
 """`scalemath demo`: the RFT paper's loop end to end on the embedded default, with the control that
-tells what the RFT data buys beyond extra compute.
+tells what RFT's data buys beyond extra compute and the ablation that tells what distinct paths buy.
 
-generate problems → pre-train a tiny base → SFT on D → sample k paths per train question →
-collect D ∪ D' (RFT) → retrain the *base* on D ∪ D' with the SFT recipe → train the compute-matched
-control (the SFT recipe on D alone, for as many optimizer steps — or tokens, or epochs — as RFT
-took) → evaluate SFT, control and RFT on the held-out test split → compare them question by
-question (paired bootstrap intervals, McNemar's exact test; `metrics.paired`) and say what the
-intervals support.
+load the shipped tiny base (or build it: --pretrain) → SFT on D → sample k paths per train question
+→ collect D ∪ D' (RFT, distinct paths) and every correct sample (no de-duplication) → train the base
+on D ∪ D' for SFT's epochs (the paper's recipe), the control (SFT's recipe on D for RFT's optimizer
+steps) and the ablation (every correct sample, RFT's steps) → evaluate all on the held-out split →
+compare them question by question (`metrics.paired`) and say what the intervals support.
 
 Every stage writes plain files under `out` and is skipped when re-run with the same settings
-(`experiments.stages`). A stage's fingerprint holds its settings, the sha256 of the files it reads
-(so a changed upstream output — e.g. a corpus made by other code — reruns what depends on it), the
-torch thread count and the library versions: the things that decide the numbers. Same command,
-same seed, same machine: same numbers (`summary.json` records what they depend on). The same
-functions drive a 7B model: only the model paths and data files differ.
+(`experiments.stages`); its fingerprint holds its settings, the sha256 of what it reads, the thread
+count and the library versions. Same command, same seed, same machine: same numbers.
 """
 
 from __future__ import annotations
@@ -40,11 +36,9 @@ class DemoConfig:
     out: str = field(default="runs/demo", metadata={"help": "Run directory; every stage writes under it."})
     seed: int = field(default=0, metadata={"help": "Seed of data generation, training, sampling and the bootstrap."})
     train_n: int = field(
-        default=1000,
+        default=2000,
         metadata={
-            "help": "Training questions (D). The size that fits the 15-minute budget on 2 cores: measured on "
-            "2 idle AMD EPYC cores, 2000 took 20.7 min (SFT 66.0% greedy, RFT − control −0.1 points) and "
-            "1000 fits (SFT 39.7%, RFT − control −7.1); `--config` with train_n: 2000 runs the larger D."
+            "help": "Training questions (D). 2,000 fits the 15-minute budget with the shipped base (docs: README)."
         },
     )
     test_n: int = field(
@@ -68,6 +62,14 @@ class DemoConfig:
             "(0.00 new paths per question), so D' only re-weights D; with forms they add 0.40."
         },
     )
+    pretrain: bool = field(
+        default=False,
+        metadata={
+            "help": "Build the base from nothing (corpus, tokenizer, pre-training: training.tiny.build_base) "
+            "instead of loading the one shipped in the package (built once with the same recipe)."
+        },
+    )
+    base_seed: int = field(default=0, metadata={"help": "Seed of the base's corpus, initialisation and block order."})
     corpus_lines: int = field(default=60000, metadata={"help": "Lines of the procedural pre-training corpus."})
     corpus_max_number: int = field(
         default=100,
@@ -75,29 +77,12 @@ class DemoConfig:
     )
     corpus_max_factor: int = field(default=12, metadata={"help": "Largest factor of the corpus's * and / facts."})
     model_preset: str = field(default="nano", metadata={"help": "Tiny model shape (training.tiny.PRESETS)."})
-    pretrain_steps: int | None = field(
-        default=1200,
-        metadata={
-            "help": "Pre-training optimiser steps (a step budget keeps results machine-independent). 600 "
-            "steps leave held-out loss at 0.86 and the arithmetic too weak for SFT data to matter; "
-            "1200 reach 0.71."
-        },
-    )
+    pretrain_steps: int = field(default=1200, metadata={"help": "Pre-training optimiser steps."})
     pretrain_batch_size: int = field(default=16, metadata={"help": "Pre-training sequences per step."})
-    pretrain_minutes: float | None = field(
-        default=None,
-        metadata={
-            "help": "Or a wall-clock budget of pre-training (used when pretrain_steps is None). A time budget "
-            "makes the numbers depend on the machine's speed and load: not reproducible."
-        },
-    )
     template: str = field(default="qa", metadata={"help": "Prompt template for training and sampling."})
     sft_epochs: float = field(
-        default=12.0,
-        metadata={
-            "help": "SFT epochs (the same recipe trains RFT and the control). Measured on the held-out split "
-            "(forms, D = 2000): 6 epochs 41.5%, 8 54.7%, 12 64.2%, 24 73.6%; the sampler's strength decides D'."
-        },
+        default=6.0,
+        metadata={"help": "SFT epochs on D; RFT trains the same epochs on D ∪ D' (the paper's recipe)."},
     )
     sft_batch_size: int = field(
         default=8,
@@ -105,18 +90,21 @@ class DemoConfig:
     )
     sft_lr: float | None = field(default=2e-3, metadata={"help": "SFT/RFT learning rate (None = the profile's)."})
     rft_epochs: float | None = field(
-        default=5.0,
-        metadata={
-            "help": "RFT epochs on D ∪ D' (None = sft_epochs, the paper's recipe). D ∪ D' is 2-2.3x D, so 5 "
-            "epochs are fewer optimizer steps than SFT's 12 epochs of D; the paper's recipe (12) would "
-            "take 2.2x SFT's steps and, with its control, ~10 more minutes."
-        },
+        default=None,
+        metadata={"help": "RFT epochs on D ∪ D' (None = sft_epochs, the paper's recipe)."},
     )
     control: str | None = field(
         default="steps",
         metadata={
             "help": "Compute-matched control: the SFT recipe on D alone, trained for the same optimizer 'steps' "
             "as RFT, or the same training 'tokens', or the same 'epochs'; None = no control."
+        },
+    )
+    nodedup: bool = field(
+        default=True,
+        metadata={
+            "help": "Also train the no-de-duplication ablation: every correct sample kept (repeats too), for "
+            "RFT's optimizer steps; RFT − no-dedup is what keeping distinct paths buys."
         },
     )
     k: int = field(default=4, metadata={"help": "Sampled reasoning paths per train question for RFT."})
@@ -140,21 +128,18 @@ class DemoConfig:
         },
     )
     bootstrap: int = field(default=10000, metadata={"help": "Paired bootstrap replicates over test questions."})
-    threads: int | None = field(
-        default=None,
+    threads: int = field(
+        default=1,
         metadata={
-            "help": "torch intra-op CPU threads of pre-training (None = the CPUs this process may use). Every "
-            "other stage uses one thread: for batches of 8 short sequences one thread was measured faster "
-            "than two (0.089 vs 0.100 s per SFT step on 2 idle cores), and it lets independent stages run "
-            "side by side. The thread count changes float reduction order, so it is part of every "
-            "fingerprint and of summary.json."
+            "help": "torch CPU threads of pre-training (--pretrain; part of the base's recipe: the thread count "
+            "changes float reduction order). Every other stage uses one thread."
         },
     )
     workers: int = field(
-        default=2,
+        default=3,
         metadata={
-            "help": "Stages that do not depend on each other (sampling ∥ SFT's evaluation, RFT ∥ control "
-            "training, the last evaluations) run in this many processes at once. Those stages always use "
+            "help": "Stages that do not depend on each other (sampling ∥ SFT's evaluation, RFT ∥ control ∥ "
+            "no-dedup training, the last evaluations) run in this many processes at once. Those stages always use "
             "one torch thread, so this changes the wall time, never the numbers (1 = one after another)."
         },
     )
@@ -169,6 +154,7 @@ class DemoConfig:
             out=out,
             train_n=40,
             test_n=20,
+            pretrain=True,
             corpus_lines=2000,
             model_preset="nano",
             pretrain_steps=20,
@@ -195,21 +181,47 @@ class DemoConfig:
                 raise ValueError(f"{name} must be > 0")
         if self.eval_k < 0 or self.bootstrap < 0:
             raise ValueError("eval_k and bootstrap must be >= 0")
-        if self.workers < 1 or (self.threads is not None and self.threads < 1):
+        if self.workers < 1 or self.threads < 1:
             raise ValueError("workers and threads must be >= 1")
+        if self.rft_epochs is not None and self.rft_epochs < self.sft_epochs:
+            raise ValueError(
+                f"rft_epochs {self.rft_epochs:g} < sft_epochs {self.sft_epochs:g}: RFT would train fewer steps than SFT"
+            )
+        if not self.pretrain:
+            from scalemath.training.tiny import RECIPE_FILE, SHIPPED_BASE
+
+            shipped = json.loads((SHIPPED_BASE / RECIPE_FILE).read_text())["recipe"]
+            wanted = dataclasses.asdict(base_recipe(self))
+            if shipped != wanted:
+                diff = ", ".join(
+                    f"{k} {wanted[k]!r} (shipped: {shipped.get(k)!r})" for k in wanted if wanted[k] != shipped.get(k)
+                )
+                raise ValueError(f"the shipped base was built with another recipe: {diff}; --pretrain builds this one")
+
+
+def base_recipe(cfg: DemoConfig):
+    """The recipe of the demo's base (training.tiny.BaseRecipe) from the config's base fields."""
+    from scalemath.training.tiny import BaseRecipe
+
+    return BaseRecipe(
+        seed=cfg.base_seed,
+        corpus_lines=cfg.corpus_lines,
+        corpus_max_number=cfg.corpus_max_number,
+        corpus_max_factor=cfg.corpus_max_factor,
+        model_preset=cfg.model_preset,
+        pretrain_steps=cfg.pretrain_steps,
+        pretrain_batch_size=cfg.pretrain_batch_size,
+        threads=cfg.threads,
+    )
 
 
 def model_label(name: str, cfg: DemoConfig) -> str:
-    return {"sft": "SFT", "rft": "RFT", "control": f"SFT control (same {cfg.control} as RFT)"}[name]
-
-
-def resolved_threads(cfg: DemoConfig) -> int:
-    if cfg.threads:
-        return cfg.threads
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return {
+        "sft": "SFT",
+        "rft": "RFT",
+        "control": f"SFT control (same {cfg.control} as RFT)",
+        "nodedup": "RFT without de-duplication (same steps as RFT)",
+    }[name]
 
 
 def digest(path: Path) -> str:
@@ -409,53 +421,37 @@ def _without_start_lines(log: Callable[[str], None]) -> Callable[[str], None]:
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume) the whole loop; returns the summary also written to summary.json."""
-    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
-    from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.datasets.procedural import ProceduralConfig, generate
-    from scalemath.training.runtime import versions
+    from scalemath.experiments.stages import cpu_time
+    from scalemath.training.runtime import verbose, versions
+    from scalemath.training.tiny import SHIPPED_BASE, build_base, verify_base
 
     cfg.validate()
-    from scalemath.training.runtime import verbose
-
     if not verbose():  # a stage's start shows in its progress bar; its end gets a line
         log = _without_start_lines(log)
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), cpu_time()
     _quiet_libraries()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    p = {
-        name: out / name
-        for name in (
-            "train.jsonl",
-            "test.jsonl",
-            "corpus.txt",
-            "base",
-            "sft",
-            "sft_samples.jsonl",
-            "rft_data.jsonl",
-            "rft",
-            "control",
-            "eval",
-        )
-    }
+    names_ = ("train.jsonl", "test.jsonl", "base", "sft", "sft_samples.jsonl", "rft_data.jsonl", "nodedup_data.jsonl")
+    p = {name: out / name for name in (*names_, "rft", "control", "nodedup", "eval")}
     c = cfg.to_dict()
-    threads = resolved_threads(cfg)
     # what decides the numbers besides the settings: part of every training / sampling fingerprint.
-    # All stages but pre-training use one thread, whether they run side by side or not, so their
+    # Every stage but pre-training uses one thread, whether it runs side by side or not, so the
     # numbers do not depend on `workers`.
-    env = {"threads": threads, "versions": versions(), "cpu": cpu_info()}
+    env = {"threads": cfg.threads, "versions": versions(), "cpu": cpu_info()}
     env1 = {**env, "threads": 1}
-    stages: list[StageResult] = []
+    groups: list[list[StageResult]] = []  # stages that ran together
 
     def stage(name: str, config: Any, fn: Callable[[], dict[str, Any]]) -> StageResult:
         res = run_stage(out, name, config, fn, log)
-        stages.append(res)
+        groups.append([res])
         return res
 
     def group(items: list[tuple[str, Any, str, dict[str, Any]]]) -> list[StageResult]:
         res = run_group(out, items, cfg.workers, log)
-        stages.extend(res)
+        groups.append(res)
         return res
 
     gen_common: dict[str, Any] = dict(  # generator settings shared by both splits
@@ -465,63 +461,40 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         families=tuple(cfg.families) if cfg.families else None,
         solution_variety=cfg.solution_variety,
     )
-    corpus_cfg = CorpusConfig(
-        seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=cfg.corpus_max_number, max_factor=cfg.corpus_max_factor
-    )
 
     def data() -> dict[str, Any]:
         n_tr = write_jsonl(p["train.jsonl"], generate(cfg.train_n, split="train", **gen_common))
         n_te = write_jsonl(p["test.jsonl"], generate(cfg.test_n, split="test", **gen_common))
-        lines = list(pretrain_corpus(config=corpus_cfg))
-        tmp = p["corpus.txt"].with_suffix(".tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(p["corpus.txt"])
-        return {"train": n_tr, "test": n_te, "corpus_lines": len(lines)}
+        return {"train": n_tr, "test": n_te}
 
     # the generators' full settings (defaults included), so a changed default reruns the data
     gen_full = {k: v for k, v in dataclasses.asdict(ProceduralConfig(**gen_common)).items() if k != "split"}
-    data_cfg = {
-        "train_n": cfg.train_n,
-        "test_n": cfg.test_n,
-        "generator": gen_full,
-        "corpus": dataclasses.asdict(corpus_cfg),
-    }
-    stage("data", data_cfg, data)
-    files = {name: digest(p[name]) for name in ("train.jsonl", "test.jsonl", "corpus.txt")}
+    stage("data", {"train_n": cfg.train_n, "test_n": cfg.test_n, "generator": gen_full}, data)
+    files = {name: digest(p[name]) for name in ("train.jsonl", "test.jsonl")}
 
-    def base() -> dict[str, Any]:
-        from scalemath.training.pretrain import PretrainConfig
-        from scalemath.training.tiny import PRESETS, build_tiny_base
+    recipe = base_recipe(cfg)
+    if cfg.pretrain:
 
-        tiny = dataclasses.replace(PRESETS[cfg.model_preset], seed=cfg.seed)
-        build_tiny_base(
-            p["corpus.txt"],
-            p["base"],
-            tiny,
-            PretrainConfig(
-                minutes=None if cfg.pretrain_steps else cfg.pretrain_minutes,
-                max_steps=cfg.pretrain_steps,
-                batch_size=cfg.pretrain_batch_size,
-                seed=cfg.seed,
-                threads=threads,
-            ),
-        )
-        return json.loads((p["base"] / "tiny_meta.json").read_text()).get("pretrain", {})
+        def base() -> dict[str, Any]:
+            build_base(recipe, p["base"], quiet=not verbose())
+            return json.loads((p["base"] / "tiny_meta.json").read_text()).get("pretrain", {})
 
-    base_cfg = {
-        "corpus": files["corpus.txt"],
-        "env": env,
-        "seed": cfg.seed,
-        **{k: c[k] for k in ("model_preset", "pretrain_steps", "pretrain_batch_size", "pretrain_minutes")},
-    }
-    stage("pretrain", base_cfg, base)
-    base_hash = digest(p["base"])
-    recipe = {"base": base_hash, "seed": cfg.seed, **{k: c[k] for k in ("template", "sft_batch_size", "sft_lr")}}
+        stage("pretrain", {"recipe": dataclasses.asdict(recipe), "env": env}, base)
+        base_dir = p["base"]
+    else:  # the shipped base, checked against its recorded sha256 before any use
+        base_dir = SHIPPED_BASE
+        try:
+            verify_base(base_dir, recipe)
+        except ValueError as e:
+            raise RuntimeError(f"the shipped base is damaged: {e}; `scalemath demo --pretrain` builds one") from None
+    base_hash = digest(base_dir)
+    common = {"base": base_hash, "seed": cfg.seed, **{k: c[k] for k in ("template", "sft_batch_size", "sft_lr")}}
 
-    def sft_args(data_path: Path, dest: Path, epochs: float, n_threads: int, control_of: Path | None = None):
+    def sft_args(data_path: Path, dest: Path, epochs: float, match: str | None = None) -> dict[str, Any]:
+        plan_path = out / "rft_plan.json"
         return {
             "sft": dict(
-                model=str(p["base"]),
+                model=str(base_dir),
                 data=str(data_path),
                 out=str(dest),
                 template=cfg.template,
@@ -531,16 +504,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
                 learning_rate=cfg.sft_lr,
                 batch_size=cfg.sft_batch_size,
                 per_device_batch_size=cfg.sft_batch_size,
-                threads=n_threads,
-                control=cfg.control if control_of else None,
-                control_of=str(control_of) if control_of else None,
+                threads=1,
+                control=match,
+                control_of=str(plan_path) if match else None,
             )
         }
 
     stage(
         "sft",
-        {**recipe, "env": env1, "data": files["train.jsonl"], "epochs": cfg.sft_epochs},
-        lambda: job_train(sft_args(p["train.jsonl"], p["sft"], cfg.sft_epochs, 1)),
+        {**common, "env": env1, "data": files["train.jsonl"], "epochs": cfg.sft_epochs},
+        lambda: job_train(sft_args(p["train.jsonl"], p["sft"], cfg.sft_epochs)),
     )
     sft_hash = digest(p["sft"])
 
@@ -570,69 +543,45 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
             {**eval_common, "model": str(p[name]), "out": str(p["eval"] / name)},
         )
 
-    sample_cfg = {
-        "model": sft_hash,
-        "questions": files["train.jsonl"],
-        "env": env1,
+    sample_keys = ("template", "k", "temperature", "max_tokens", "batch_size")
+    sample_cfg = {"model": sft_hash, "questions": files["train.jsonl"], "env": env1, "seed": cfg.seed}
+    sample_args = {
+        "model": str(p["sft"]),
+        "problems": str(p["train.jsonl"]),
+        "out": str(p["sft_samples.jsonl"]),
+        "threads": 1,
         "seed": cfg.seed,
-        **{k: c[k] for k in ("template", "k", "temperature", "max_tokens", "batch_size")},
+        **{k: c[k] for k in sample_keys},
     }
     # sampling D's questions and evaluating SFT need only the SFT model: side by side
-    group(
-        [
-            (
-                "sample",
-                sample_cfg,
-                "sample",
-                {
-                    "model": str(p["sft"]),
-                    "problems": str(p["train.jsonl"]),
-                    "out": str(p["sft_samples.jsonl"]),
-                    "batch_size": cfg.batch_size,
-                    "threads": 1,
-                    "temperature": cfg.temperature,
-                    "max_tokens": cfg.max_tokens,
-                    "seed": cfg.seed,
-                    "k": cfg.k,
-                    "template": cfg.template,
-                },
-            ),
-            eval_item("sft"),
-        ]
-    )
+    group([("sample", {**sample_cfg, **{k: c[k] for k in sample_keys}}, "sample", sample_args), eval_item("sft")])
 
     def rft() -> dict[str, Any]:
         from scalemath.experiments.analyses import rft_path_counts
         from scalemath.methods.rft import RFTConfig, collect_files
 
-        records, stats = collect_files(
-            [str(p["sft_samples.jsonl"])], RFTConfig.paper(), problems_path=str(p["train.jsonl"])
-        )
+        samples, problems = [str(p["sft_samples.jsonl"])], str(p["train.jsonl"])
+        records, stats = collect_files(samples, RFTConfig(), problems_path=problems)
         write_jsonl(p["rft_data.jsonl"], records)
         d = stats.to_dict()
         d["path_counts"] = rft_path_counts(records)
+        if cfg.nodedup:  # every correct sample kept, repeats too (the paper's de-duplication off)
+            every, _ = collect_files(samples, RFTConfig(signature="none"), problems_path=problems)
+            d["nodedup_records"] = write_jsonl(p["nodedup_data.jsonl"], every)
         (out / "rft_stats.json").write_text(json.dumps(d, indent=2) + "\n")
-        return {
-            "records": len(records),
-            **{
-                k: d.get(k)
-                for k in ("questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals")
-            },
-        }
+        keys = ("questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals", "nodedup_records")
+        return {"records": len(records), **{k: d.get(k) for k in keys}}
 
-    stage(
-        "rft_collect",
-        {"samples": digest(p["sft_samples.jsonl"]), "problems": files["train.jsonl"], "collect": "paper"},
-        rft,
-    )
+    collect_cfg = {"samples": digest(p["sft_samples.jsonl"]), "problems": files["train.jsonl"], "nodedup": cfg.nodedup}
+    stage("rft_collect", {**collect_cfg, "collect": "paper"}, rft)
     rft_epochs = cfg.rft_epochs if cfg.rft_epochs is not None else cfg.sft_epochs
     rft_hash = digest(p["rft_data.jsonl"])
-    rft_args = sft_args(p["rft_data.jsonl"], p["rft"], rft_epochs, 1)
-    items = [("rft_train", {**recipe, "env": env1, "data": rft_hash, "epochs": rft_epochs}, "train", rft_args)]
+    rft_args = sft_args(p["rft_data.jsonl"], p["rft"], rft_epochs)
+    items = [("rft_train", {**common, "env": env1, "data": rft_hash, "epochs": rft_epochs}, "train", rft_args)]
     names = ["sft", "rft"]
-    if cfg.control:
-        # the control matches RFT's compute as planned from its data (the same batching and
-        # tokenization as its training), so both can train at once; checked against RFT's run below
+    if cfg.control or cfg.nodedup:
+        # the control and the ablation match RFT's compute as planned from its data (the same
+        # batching and tokenization as its training), so all three train at once; checked below
         from scalemath.training.plan import plan
         from scalemath.training.sft import SFTRunConfig
 
@@ -641,23 +590,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
             planned = {**plan(SFTRunConfig(**rft_args["sft"])), "data_hash": rft_hash}
             plan_path.write_text(json.dumps(planned, indent=2) + "\n")
         planned = json.loads(plan_path.read_text())
-        items.append(
-            (
-                "control_train",
-                {
-                    **recipe,
-                    "env": env1,
-                    "data": files["train.jsonl"],
-                    "control": cfg.control,
-                    "reference": {"data": rft_hash, "compute": planned["compute"]},
-                },
-                "train",
-                sft_args(p["train.jsonl"], p["control"], cfg.sft_epochs, 1, control_of=plan_path),
-            )
-        )
-        names = ["sft", "control", "rft"]
+        reference = {"data": rft_hash, "compute": planned["compute"]}
+        matched = [("control", cfg.control, p["train.jsonl"], files["train.jsonl"])] if cfg.control else []
+        if cfg.nodedup:
+            matched.append(("nodedup", "steps", p["nodedup_data.jsonl"], digest(p["nodedup_data.jsonl"])))
+        for name, match, data_path, data_hash in matched:
+            fp = {**common, "env": env1, "data": data_hash, "control": match, "reference": reference}
+            items.append((f"{name}_train", fp, "train", sft_args(data_path, p[name], cfg.sft_epochs, match)))
+            names.insert(-1, name)
     group(items)
-    if cfg.control:
+    if len(names) > 2:
         actual = json.loads((p["rft"] / "train_meta.json").read_text())["compute"]
         if actual["steps"] != planned["compute"]["steps"]:
             raise RuntimeError(f"RFT trained {actual['steps']} steps, its plan said {planned['compute']['steps']}")
@@ -670,32 +612,64 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         names,
         {name: json.loads((p[name] / "train_meta.json").read_text()) for name in names},
     )
+    summary["base"] = {"path": str(base_dir), "digest": base_hash, "recipe": dataclasses.asdict(recipe)}
     summary["comparisons"] = compare_models(cfg, names)
     summary["conclusion"] = conclusion(summary)
-    import resource
-
     summary["timing"] = merge_timing(
-        {
-            "stages": [{"stage": s.name, "seconds": round(s.seconds, 1), "skipped": s.skipped} for s in stages],
-            "total_seconds": round(time.perf_counter() - t_start, 1),
-            "workers": cfg.workers,
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-            "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
-        },
+        run_timing(groups, time.perf_counter() - t_start, cpu_time() - c_start, cfg.workers),
         _earlier_timing(out / "summary.json"),
     )
     summary["provenance"] = {
-        "threads": threads,
+        "threads": cfg.threads,
         "threads_after_pretraining": 1,
         "cpu": env["cpu"],
         "versions": env["versions"],
         "git": _git(),
         "seed": cfg.seed,
-        "decided_by": "the settings (config.json), the seed, the torch thread count of each stage, the library "
-        "versions and the CPU's kernels (cpu); no wall-clock budget, no dependence on load",
+        "decided_by": "the settings (config.json), the seed, the base (its recipe and sha256), the torch thread "
+        "count of each stage, the library versions and the CPU's kernels (cpu); no wall-clock budget, no "
+        "dependence on load",
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def run_timing(groups: list[list[StageResult]], wall: float, cpu: float, workers: int) -> dict[str, Any]:
+    """Wall and CPU seconds per stage, peak memory, and an estimate of the wall time on idle cores:
+    each group of side-by-side stages as max(its longest stage's CPU seconds, its CPU seconds /
+    the cores it may use), plus the CPU seconds of this process outside the stages. An estimate: it
+    assumes every CPU second would run at full speed on an idle core."""
+    import resource
+
+    cores = min(workers, _cpu_count())
+    stages, est, in_stages = [], 0.0, 0.0
+    for g in groups:
+        for s in g:
+            stages.append(
+                {"stage": s.name, "seconds": round(s.seconds, 1), "cpu_seconds": s.cpu_seconds, "skipped": s.skipped}
+            )
+        done = [s.cpu_seconds for s in g if not s.skipped]
+        if done:
+            est += max(max(done), sum(done) / (cores if len(done) > 1 else 1))
+        in_stages += sum(s.cpu_seconds for s in g if not s.skipped and len(g) == 1)
+    own = max(cpu - sum(sum(s.cpu_seconds for s in g if not s.skipped) for g in groups if len(g) > 1) - in_stages, 0.0)
+    return {
+        "stages": stages,
+        "total_seconds": round(wall, 1),
+        "total_cpu_seconds": round(cpu, 1),
+        "idle_estimate_seconds": round(est + own, 1),
+        "cores": cores,
+        "workers": workers,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+    }
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def stage_note(stage: dict[str, Any]) -> str:
@@ -799,7 +773,7 @@ def summarize(
     }
 
 
-PAIRS = (("rft", "control"), ("rft", "sft"), ("control", "sft"))
+PAIRS = (("rft", "control"), ("rft", "nodedup"), ("rft", "sft"), ("control", "sft"))
 
 
 def compare_models(cfg: DemoConfig, names: list[str]) -> dict[str, Any]:
@@ -866,11 +840,39 @@ def conclusion(summary: dict[str, Any]) -> str:
         if sft_steps and rft_steps
         else ""
     )
+    if "rft_vs_nodedup" in comps:
+        rn = _greedy(comps["rft_vs_nodedup"])
+        out.append(
+            f"RFT − no-de-duplication (every correct sample kept, RFT's steps): {interval_text(rn, ci)}{mc(rn)}; "
+            + {
+                "b": "keeping only distinct paths did better.",
+                "a": "keeping every correct sample did better.",
+            }.get(verdict(rn), "no difference is shown.")
+        )
     out.append(f"RFT − SFT: {interval_text(rs, ci)}{mc(rs)}{ratio}.")
     if "control_vs_sft" in comps:
         cs = _greedy(comps["control_vs_sft"])
         out.append(_control_vs_sft_text(cs, mc(cs), comp, cfg, ci))
+    out.append(_supported(comps))
     return " ".join(out)
+
+
+def _supported(comps: dict[str, Any]) -> str:
+    """The closing sentence: which of the three claims the greedy intervals support."""
+    from scalemath.metrics.paired import verdict
+
+    claims = (
+        ("rft_vs_control", "RFT's data beats the same compute spent on D alone (RFT > control)"),
+        ("rft_vs_nodedup", "distinct paths beat every correct sample (RFT > no-dedup)"),
+        ("rft_vs_sft", "RFT beats SFT (RFT > SFT)"),
+    )
+    yes = [text for key, text in claims if key in comps and verdict(_greedy(comps[key])) == "b"]
+    no = [text for key, text in claims if key in comps and verdict(_greedy(comps[key])) != "b"]
+    return (
+        "In sum, the greedy 95% intervals support: "
+        + ("; ".join(yes) if yes else "none of the claims")
+        + (f". They do not support: {'; '.join(no)}." if no else ".")
+    )
 
 
 def _control_vs_sft_text(cs: dict[str, Any], mcnemar: str, comp: dict[str, Any], cfg: dict[str, Any], ci: float) -> str:
@@ -912,8 +914,13 @@ def _cell(row: dict[str, Any] | None) -> str:
     return f"{100 * row['diff']:+.1f} [{100 * row['lo']:+.1f}, {100 * row['hi']:+.1f}]"
 
 
-SHORT = {"sft": "SFT", "control": "control", "rft": "RFT"}
-PAIR_TITLES = (("rft_vs_control", "RFT − control"), ("rft_vs_sft", "RFT − SFT"), ("control_vs_sft", "control − SFT"))
+SHORT = {"sft": "SFT", "control": "control", "nodedup": "no-dedup", "rft": "RFT"}
+PAIR_TITLES = (
+    ("rft_vs_control", "RFT − control"),
+    ("rft_vs_nodedup", "RFT − no-dedup"),
+    ("rft_vs_sft", "RFT − SFT"),
+    ("control_vs_sft", "control − SFT"),
+)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -922,7 +929,6 @@ def print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     from scalemath.metrics.paired import label, verdict
-    from scalemath.training.runtime import verbose
 
     rows, keys, labels = summary["metrics"], summary["keys"], summary.get("labels", {})
     comps = summary.get("comparisons", {})
@@ -1007,18 +1013,26 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(line + ".", highlight=False)
     t = summary.get("timing")
     if t:
-        parts = ", ".join(f"{s['stage']} {s['seconds']:.0f}s{stage_note(s)}" for s in t["stages"])
+        parts = ", ".join(
+            f"{s['stage']} {s['seconds']:.0f}s ({s.get('cpu_seconds', 0):.0f} CPU s){stage_note(s)}"
+            for s in t["stages"]
+        )
         w = t.get("peak_rss_worker_gb") or 0.0
         mem = f"peak RSS {t['peak_rss_gb']:.2f} GB" + (
             f" + {t.get('workers', 2)} × {w:.2f} GB side-by-side workers at most" if w else ""
         )
-        if verbose():
+        if parts:
             console.print(f"Wall time per stage: {parts}.", highlight=False)
         rerun = f", this re-run {t['rerun_seconds']:.0f}s" if "rerun_seconds" in t else ""
+        idle = (
+            f"; {t['total_cpu_seconds']:.0f} CPU s, estimated {t['idle_estimate_seconds'] / 60:.1f} min on "
+            f"{t['cores']} idle cores (an estimate from CPU time)"
+            if "idle_estimate_seconds" in t
+            else ""
+        )
         console.print(
-            f"Wall time: total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min{rerun}; per stage in "
-            "summary.json); "
-            f"{mem}; {summary['provenance']['threads']} torch threads (1 in side-by-side stages).",
+            f"Wall time: total {t['total_seconds']:.0f}s ({t['total_seconds'] / 60:.1f} min{rerun}){idle}; "
+            f"{mem}; {summary['provenance']['threads']} torch thread(s) in pre-training, 1 elsewhere.",
             highlight=False,
         )
 

@@ -23,6 +23,15 @@ class StageResult:
     skipped: bool
     seconds: float
     summary: dict[str, Any]
+    cpu_seconds: float = 0.0  # user + sys of this process and its waited-for children during the stage
+
+
+def cpu_time() -> float:
+    """user + sys seconds of this process and its waited-for children so far (all threads)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def fingerprint(config: Any) -> str:
@@ -55,23 +64,30 @@ def run_stage(
                 else ""
             )
             log(f"[skip] {name} (done in {done['seconds']:.0f}s{note})")
-            return StageResult(name, True, done["seconds"], done.get("summary", {}))
+            return StageResult(name, True, done["seconds"], done.get("summary", {}), done.get("cpu_seconds", 0.0))
     log(f"[run ] {name}")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_time()
     summary = fn() or {}
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_time() - c0
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(
         json.dumps(
-            {"fingerprint": fp, "config": config, "seconds": seconds, "code": sha, "summary": summary},
+            {
+                "fingerprint": fp,
+                "config": config,
+                "seconds": seconds,
+                "cpu_seconds": round(cpu, 2),
+                "code": sha,
+                "summary": summary,
+            },
             indent=2,
             default=str,
         )
     )
     tmp.replace(marker)
     log(f"[done] {name} in {seconds:.0f}s")
-    return StageResult(name, False, seconds, summary)
+    return StageResult(name, False, seconds, summary, round(cpu, 2))
 
 
 _SHA: list[str] = []

@@ -195,3 +195,108 @@ def build_tiny_base(
     }
     (out_dir / TINY_META).write_text(json.dumps(meta, indent=2) + "\n")
     return out_dir
+
+
+# ------------------------------------------------------------------------- the shipped base
+# The demo's pre-trained base is built once by `scalemath tiny --recipe` and shipped inside the
+# package (data/tiny_base/); `recipe.json` beside it records the recipe and the sha256 of each file.
+
+RECIPE_FILE = "recipe.json"
+SHIPPED_BASE = Path(__file__).resolve().parent.parent / "data" / "tiny_base"
+
+
+@dataclass(frozen=True)
+class BaseRecipe:
+    """Everything that decides the demo's base (with the library versions and the CPU's kernels)."""
+
+    seed: int = field(default=0, metadata={"help": "Seed of the corpus, the weight init and the block order."})
+    corpus_lines: int = field(default=60000, metadata={"help": "Lines of the procedural pre-training corpus."})
+    corpus_max_number: int = field(default=100, metadata={"help": "Largest operand of the corpus's + and - facts."})
+    corpus_max_factor: int = field(default=12, metadata={"help": "Largest factor of the corpus's * and / facts."})
+    model_preset: str = field(default="nano", metadata={"help": "Model shape (PRESETS)."})
+    pretrain_steps: int = field(default=1200, metadata={"help": "Pre-training optimiser steps."})
+    pretrain_batch_size: int = field(default=16, metadata={"help": "Pre-training sequences per step."})
+    threads: int = field(
+        default=1, metadata={"help": "torch CPU threads (float reduction order: part of what decides the bits)."}
+    )
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def base_files(model_dir: Path) -> dict[str, str]:
+    """sha256 of the files that make the model (not the recipe or the measured tiny_meta.json)."""
+    return {
+        f.name: _sha256(f)
+        for f in sorted(Path(model_dir).iterdir())
+        if f.is_file() and f.name not in (RECIPE_FILE, TINY_META)
+    }
+
+
+def build_base(recipe: BaseRecipe, out_dir: str | Path, *, quiet: bool = False) -> Path:
+    """Build the base of `recipe` from nothing (corpus, tokenizer, pre-training) into `out_dir`,
+    atomically (a temporary directory renamed at the end), with recipe.json recording the recipe
+    and the files' sha256."""
+    import shutil
+
+    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
+    from scalemath.datasets.pretrain_corpus import pretrain_corpus
+
+    if recipe.model_preset not in PRESETS:
+        raise ValueError(f"unknown model preset {recipe.model_preset!r}; known: {', '.join(PRESETS)}")
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    corpus = CorpusConfig(
+        seed=recipe.seed,
+        n_lines=recipe.corpus_lines,
+        max_number=recipe.corpus_max_number,
+        max_factor=recipe.corpus_max_factor,
+    )
+    build_tiny_base(
+        list(pretrain_corpus(config=corpus)),
+        tmp,
+        dataclasses.replace(PRESETS[recipe.model_preset], seed=recipe.seed),
+        PretrainConfig(
+            minutes=None,
+            max_steps=recipe.pretrain_steps,
+            batch_size=recipe.pretrain_batch_size,
+            seed=recipe.seed,
+            threads=recipe.threads,
+        ),
+        quiet=quiet,
+    )
+    from scalemath.training.runtime import versions
+
+    record = {"recipe": dataclasses.asdict(recipe), "files": base_files(tmp), "versions": versions()}
+    (tmp / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.replace(out)
+    return out
+
+
+def verify_base(model_dir: str | Path = SHIPPED_BASE, recipe: BaseRecipe | None = None) -> dict:
+    """Check a built base against its recipe.json: every recorded file present with its sha256, no
+    other model file, and (when given) the recipe it was built with equal to `recipe`. Returns the
+    record; raises ValueError naming what differs."""
+    d = Path(model_dir)
+    try:
+        record = json.loads((d / RECIPE_FILE).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{d}: no readable {RECIPE_FILE} ({e})") from None
+    recorded = record.get("files") or {}
+    actual = base_files(d)
+    if actual != recorded:
+        bad = sorted(n for n in set(actual) | set(recorded) if actual.get(n) != recorded.get(n))
+        raise ValueError(f"{d}: files differ from {RECIPE_FILE}: {', '.join(bad)}")
+    if recipe is not None and record.get("recipe") != dataclasses.asdict(recipe):
+        raise ValueError(f"{d}: built with recipe {record.get('recipe')}, expected {dataclasses.asdict(recipe)}")
+    return record
