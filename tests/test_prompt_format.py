@@ -11,7 +11,7 @@ from scalemath.cli import app
 from scalemath.prompts import PromptFormat, load, load_exemplars, prompt_format, prompt_hash
 from scalemath.records import InputError, Problem, read_samples, text_hash, write_jsonl
 from scalemath.sampling.fingerprint import model_fingerprint
-from scalemath.sampling.tiny_random import save_tiny_llama
+from scalemath.testing.tiny_random import save_tiny_llama
 from scalemath.training.data import to_example
 
 CHAT = (
