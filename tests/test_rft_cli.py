@@ -71,3 +71,20 @@ def test_cli_bad_line_is_reported_with_file_and_line(tmp_path):
         app, ["rft", "--samples", str(s), "--out", str(tmp_path / "o.jsonl"), "--tie-break", "nearest"]
     )
     assert res.exit_code != 0
+
+
+def test_cli_grades_like_grade_by_default_and_keeps_paper_rule_as_an_option(tmp_path):
+    """An instruct model writes neither `####` nor `<<...>>`: by default `rft` grades with the
+    project grader and tells its paths apart by their inline steps; --paper-grading finds no answer."""
+    texts = [
+        "Half of 48 is 48 / 2 = 24, so 48 + 24 = 72 clips.\nThe answer is 72.",
+        "In May she sold 48 / 2 = 24 clips; in all 24 + 48 = 72.\nThe answer is 72.",  # same steps
+        "She sold 48 + 48 / 2 = 72 clips in all.\nThe answer is 72.",
+    ]
+    a = _write(tmp_path / "a.jsonl", _rows("chat", texts))
+    for flags, sampled in (([], 2), (["--paper-grading"], 0)):
+        out, stats = tmp_path / "out.jsonl", tmp_path / "stats.json"
+        res = CliRunner().invoke(app, ["rft", "--samples", a, "--out", str(out), "--stats", str(stats), *flags])
+        assert res.exit_code == 0, res.output
+        lines = [json.loads(x) for x in out.read_text().splitlines()]
+        assert sum(r["meta"]["origin"] == "sampled" for r in lines) == sampled, flags
