@@ -40,11 +40,12 @@ def engine_options(
 
 def load_engine(name: str, model: Any, **kw: Any) -> Engine:
     """Build the engine `name` ("hf", "vllm", "openai", "fake") for `model`; keyword arguments go to its
-    constructor (vLLM and the OpenAI client are imported only when chosen)."""
+    constructor (vLLM and the OpenAI client are imported only when chosen). The one engine factory:
+    the CLI, `serve`, the Ray workers and the studies all build engines here."""
     try:
         target = ENGINES[name]
     except KeyError:
-        raise ValueError(f"unknown engine {name!r}; known: {sorted(ENGINES)}") from None
+        raise ValueError(f"unknown engine kind {name!r}; known: {sorted(ENGINES)}") from None
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)(model, **kw)
 
