@@ -15,7 +15,6 @@ exit status 2); the `scalemath` command prints their message without a traceback
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import io
@@ -28,20 +27,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
+# re-exported (`from scalemath.records import UserError, atomic_path` keeps working): the error
+# classes' owner is errors.py, the atomic writer's is outputs.py
+from scalemath.errors import InputError as InputError
+from scalemath.errors import UserError as UserError
+from scalemath.outputs import atomic_path as atomic_path
+
 SCHEMA_VERSION = 1
-
-
-class UserError(Exception):
-    """An error whose message says everything a person needs (what is wrong, where, what to do);
-    the CLI prints it without a traceback and exits with `exit_code`."""
-
-    exit_code = 1
-
-
-class InputError(UserError, ValueError):
-    """Input that cannot be used: a malformed file, a bad config value (CLI exit status 2)."""
-
-    exit_code = 2
 
 
 class RecordError(InputError):
@@ -330,14 +322,6 @@ def iter_jsonl_numbered(
 
 def dumps(record: Any) -> bytes:
     return orjson.dumps(to_dict(record), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-
-
-def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
-    """A temp path beside `path` (`.NAME.tmpPID`) that replaces `path` when the block ends
-    normally and is removed when it raises; see `scalemath.outputs.atomic_path` (the one owner)."""
-    from scalemath.outputs import atomic_path as _atomic_path
-
-    return _atomic_path(path)
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
