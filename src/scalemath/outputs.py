@@ -37,6 +37,7 @@ class OutputError(InputError):
     """An output path the command refuses to write (exit status 2, before any work)."""
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EROFS}  # a failed write
 _TMP_RE = re.compile(r"\.tmp(\d+)$")
 
 
@@ -170,7 +171,7 @@ def atomic_path(path: PathLike, fsync: bool = True) -> Iterator[Path]:
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.filename is None:  # a full disk: say which output failed
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS and e.filename is None:  # say which output
             e.filename = str(path)
         raise
 

@@ -15,7 +15,6 @@ exit status 2); the `scalemath` command prints their message without a traceback
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import io
@@ -33,7 +32,7 @@ import orjson
 from scalemath.errors import InputError as InputError
 from scalemath.errors import RecordError as RecordError
 from scalemath.errors import UserError as UserError
-from scalemath.outputs import atomic_path as _atomic_path
+from scalemath.outputs import atomic_path as atomic_path
 
 SCHEMA_VERSION = 1
 
@@ -486,12 +485,6 @@ def load_json_file(path: str | os.PathLike, limit: int = MAX_JSON_FILE_BYTES) ->
 
 def dumps(record: Any) -> bytes:
     return orjson.dumps(to_dict(record), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-
-
-def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
-    """A temp path beside `path` (`.NAME.tmpPID`) that replaces `path` when the block ends
-    normally and is removed when it raises; see `scalemath.outputs.atomic_path` (the one owner)."""
-    return _atomic_path(path)
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:

@@ -145,7 +145,7 @@ def _cap_key():
     return web.AppKey("cap", int)
 
 
-CAP = _cap_key()  # the connection cap in force (set when the server starts)
+CAP = _cap_key()  # the connection cap in force
 
 
 class _Batcher:
@@ -381,10 +381,9 @@ def connection_cap(config: ServerConfig) -> int:
     return cap
 
 
-def _limit_connections(server: Any, config: ServerConfig, stats: ServerStats, reading: set) -> int:
+def _limit_connections(server: Any, cap: int, stats: ServerStats, reading: set) -> None:
     """Past the cap, close the oldest connection that is idle or still sending its request (headers
     or body), else the new one: a flood of stalled connections cannot starve /health."""
-    cap = connection_cap(config)
     made = server.connection_made
 
     def connection_made(handler: Any, transport: Any) -> None:
@@ -403,7 +402,6 @@ def _limit_connections(server: Any, config: ServerConfig, stats: ServerStats, re
         conns[victim].close()
 
     server.connection_made = connection_made
-    return cap
 
 
 async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.AppRunner, int]:
@@ -414,7 +412,7 @@ async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.
 
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, keepalive_timeout=config.read_timeout)
     await runner.setup()
-    app[CAP] = _limit_connections(runner.server, config, app[STATS], app[READING])
+    _limit_connections(runner.server, app[CAP], app[STATS], app[READING])
     site = web.TCPSite(runner, config.host, config.port, backlog=ACCEPT_BURST)
     await site.start()
     return runner, runner.addresses[0][1]
@@ -455,6 +453,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
     app[STATS] = stats
     reading: set = set()
     app[READING] = reading
+    app[CAP] = connection_cap(config)  # counted now: after the engine loaded, before any connection
     prep = ThreadPoolExecutor(2, thread_name_prefix="serve-prep")  # parsing, chat templates, tokens
 
     async def loop_run(fn, *args):
