@@ -142,3 +142,7 @@ def test_value_after_the_last_math_span():
     assert extract(text, "math") == "4"
     # dollars paired across sentences are not a math span
     assert extract("It costs $5 and then $.\n\nSo the digit of $x$ is 7.", "math") == "7"
+
+
+def test_spacing_in_a_matrix_row():
+    assert ok("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}").correct

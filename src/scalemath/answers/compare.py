@@ -158,11 +158,12 @@ def compare(pred: str, ref: str, policy: GradePolicy, defer: bool = False) -> tu
     return result, MATCH if result else MISMATCH
 
 
-_SPACE = re.compile(r"(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
+_SPACE = re.compile(r"(?<![A-Za-z0-9])\s+|\s+(?![A-Za-z0-9])")
 
 
 def _squeezed(s: str) -> str:
-    """`s` without the spaces that cannot change its meaning (all but those between two letters)."""
+    """`s` without the spaces that cannot change its meaning (all but those between two letters or
+    digits: "2 3" is not "23")."""
     return _SPACE.sub("", s) if " " in s or "\n" in s else s
 
 
