@@ -98,7 +98,7 @@ def test_chat_uses_the_tokenizers_template(tmp_path, chat_model):
         app,
         [
             "sample", "--model", str(chat_model), "--data", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "s.jsonl"),
-            "--engine", "hf", "--chat", "--system", "Be brief.", "--k", "1", "--max-tokens", "4", "--threads", "1",
+            "--engine", "hf", "--chat", "--system", "Be brief.", "--template", "qa", "--k", "1", "--max-tokens", "4", "--threads", "1",
         ],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
