@@ -98,7 +98,7 @@ def test_chat_uses_the_tokenizers_template(tmp_path, chat_model):
         app,
         [
             "sample", "--model", str(chat_model), "--data", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "s.jsonl"),
-            "--engine", "hf", "--chat", "--system", "Be brief.", "--k", "1", "--max-tokens", "4", "--threads", "1",
+            "--engine", "hf", "--chat", "--system", "Be brief.", "--template", "qa", "--k", "1", "--max-tokens", "4", "--threads", "1",
         ],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
@@ -162,3 +162,25 @@ def test_fingerprint_follows_the_content_not_the_stat(tmp_path, monkeypatch):
     assert after != before
     (d / "train_meta.json").write_text("{}")  # not a model file
     assert model_fingerprint(d) == after
+
+
+def test_a_store_refuses_samples_of_a_retrained_model(tmp_path, monkeypatch):
+    """Regression (issue 23), `sample --store`: the store keys samples by the model's path string;
+    a checkpoint retrained into the same folder must not be served the old one's samples."""
+    import torch
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("SCALEMATH_CACHE_DIR", str(tmp_path / "cache"))
+    model = save_tiny_llama(tmp_path / "model", seed=0)
+    write_jsonl(tmp_path / "p.jsonl", PROBLEMS)
+    cmd = [
+        "sample", "--model", str(model), "--data", str(tmp_path / "p.jsonl"), "--out", str(tmp_path / "s.jsonl"),
+        "--store", str(tmp_path / "store"), "--engine", "hf", "--k", "1", "--max-tokens", "4", "--threads", "1",
+    ]  # fmt: skip
+    runner = CliRunner()
+    assert runner.invoke(app, cmd).exit_code == 0
+    assert runner.invoke(app, cmd).exit_code == 0  # same model: served from the store
+    save_tiny_llama(model, seed=1)
+    r = runner.invoke(app, cmd)
+    assert r.exit_code == 2, r.output
+    assert "other model files" in r.output and "new --store" in r.output

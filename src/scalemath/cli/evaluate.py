@@ -109,7 +109,9 @@ def register(app: typer.Typer) -> None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
             assert model is not None and data is not None  # both given without --samples (checked above)
-            engine = resolve_engine(engine, model)
+            if engine == "auto":
+                engine = resolve_engine(engine, model)
+                typer.echo(f"engine: {engine} (--engine auto)", err=True)
             if engine == "openai" and not base_url:
                 raise typer.BadParameter("--engine openai needs --base-url")
             # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)

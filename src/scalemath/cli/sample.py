@@ -129,7 +129,9 @@ def register(app: typer.Typer) -> None:
         params = SamplingParams(
             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
         )
-        engine = resolve_engine(engine, model)
+        if engine == "auto":
+            engine = resolve_engine(engine, model)
+            typer.echo(f"engine: {engine} (--engine auto)", err=True)
         per_engine = {
             "hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
             "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size, verbose=verbose),

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from scalemath.prompts import PromptFormat, as_format
@@ -108,6 +109,44 @@ def requests_for(problems: Iterable[Problem], template: str | PromptFormat) -> l
     return out
 
 
+STORE_MODELS = "model-fingerprints.json"
+
+
+def check_store_model(store_dir: str | os.PathLike, engine_or_spec: Any) -> None:
+    """Refuse a store whose samples for this model id were drawn from other model files.
+
+    The store keys samples by the model's id (its path string); `STORE_MODELS` in the store folder
+    remembers each local model's content fingerprint (`sampling.fingerprint`), so a checkpoint
+    retrained into the same folder is never served the old checkpoint's samples."""
+    import json
+
+    from scalemath.records import InputError
+    from scalemath.sampling.fingerprint import model_identity
+
+    if engine_or_spec is None:
+        return
+    if hasattr(engine_or_spec, "key_model"):  # a Ray EngineSpec: the workers build the engine
+        if engine_or_spec.kind in ("openai", "fake"):
+            return
+        key, fp = engine_or_spec.key_model, model_identity(str(engine_or_spec.model))["model_fingerprint"]
+    else:
+        key, fp = engine_or_spec.model_id, model_identity(engine_or_spec)["model_fingerprint"]
+    if not key or fp is None:
+        return
+    path = Path(store_dir) / STORE_MODELS
+    known = json.loads(path.read_text()) if path.exists() else {}
+    if known.get(key, fp) != fp:
+        raise InputError(
+            f"{store_dir}: its samples of {key} were drawn from other model files (fingerprint "
+            f"{known[key]}, now {fp}: retrained or rewritten); use a new --store"
+        )
+    if key not in known:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**known, key: fp}, indent=1) + "\n")
+        os.replace(tmp, path)
+
+
 def run_stored(
     problems: Sequence[Problem],
     engine: Engine | None,
@@ -130,6 +169,7 @@ def run_stored(
     t0 = time.perf_counter()
     requests = requests_for(problems, template)
     stats = StoredRunStats(problems=len(requests))
+    check_store_model(config.store, ray_spec if config.mode == "ray" else engine)
     if config.mode == "ray":
         from scalemath.sampling.ray_runner import ray_draw
 
