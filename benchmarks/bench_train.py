@@ -2,6 +2,14 @@
 
     PYTHONPATH=src python benchmarks/bench_train.py [--preset nano] [--steps 100] [--threads N]
 
+With `--model DIR` (a real model, e.g. SmolLM2-135M-Instruct from `scalemath teacher prepare`) it
+measures LoRA SFT memory instead: TRL's defaults (bound_memory=False) then scalemath's bounded CPU
+memory (bound_memory=True), each in its own process, printing resident and peak RSS every
+`--every` steps and tokens/s at the end, and the ratio of the peaks:
+
+    PYTHONPATH=src python benchmarks/bench_train.py --model ~/.cache/scalemath/smollm2-135m-instruct \
+        --lora-r 16 --batch-size 4 --max-length 256 --steps 100 --every 10 --threads 1
+
 Prints, per stage, optimiser steps, tokens per second and the process's peak resident memory.
 Pre-training counts every token of the packed blocks; SFT counts non-padding tokens (prompt +
 completion), once with random batches and once with length-grouped batches (the tiny default).
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -44,8 +53,112 @@ def bare_loop(model, block_size: int, batch_size: int, steps: int) -> float:
     return steps * batch_size * block_size / (time.perf_counter() - t)
 
 
+def lora_examples(path: Path, model: str, max_length: int, n: int) -> Path:
+    """n training records of about max_length tokens: GSM8K train questions whose question +
+    solution fill 80-98% of max_length when /work/shared/data-style GSM8K is found, else toy
+    problems (shorter)."""
+    from transformers import AutoTokenizer
+
+    from scalemath.records import write_jsonl
+
+    gsm = Path(os.environ.get("SCALEMATH_DATA", "/work/shared/data")) / "gsm8k" / "train.jsonl"
+    if not gsm.is_file():
+        write_jsonl(path, problems(n, seed=7))
+        return path
+    tok = AutoTokenizer.from_pretrained(model)
+    out = []
+    with open(gsm) as f:
+        for line in f:
+            r = json.loads(line)
+            k = len(tok(r["question"] + "\n" + r["answer"])["input_ids"])
+            if 0.8 * max_length <= k <= 0.98 * max_length:
+                out.append(r)
+            if len(out) >= n:
+                break
+    write_jsonl(path, out)
+    return path
+
+
+def lora_child(args) -> None:
+    """One LoRA run (a child process: its own peak RSS); prints one line per --every steps."""
+    import psutil
+    from transformers import TrainerCallback
+
+    from scalemath.training.sft import SFTRunConfig, prepare_sft
+
+    proc = psutil.Process()
+
+    class RSS(TrainerCallback):
+        def on_step_end(self, a, state, control, **kw):
+            if state.global_step % args.every == 0:
+                print(
+                    f"  step {state.global_step:4d}: RSS {proc.memory_info().rss / 2**20:6.0f} MB  "
+                    f"peak {peak_rss_mb():6.0f} MB",
+                    flush=True,
+                )
+
+    cfg = SFTRunConfig(
+        model=args.model,
+        data=args.data,
+        out=args.out,
+        lora_r=args.lora_r,
+        batch_size=args.batch_size,
+        per_device_batch_size=args.batch_size,
+        max_length=args.max_length,
+        max_steps=args.steps,
+        threads=args.threads,
+        allow_contamination=True,
+        bound_memory=args.variant == "bounded",
+        logging_steps=args.steps,
+    )
+    job = prepare_sft(cfg, quiet=True)
+    ds = job.trainer.train_dataset
+    per_ex = sum(len(x) for x in ds["input_ids"]) / len(ds)
+    print(f"  loaded: RSS {proc.memory_info().rss / 2**20:.0f} MB, {per_ex:.0f} tokens/example", flush=True)
+    job.trainer.add_callback(RSS())
+    t = time.perf_counter()
+    job.trainer.train()
+    dt = time.perf_counter() - t
+    tokens = job.trainer._total_train_tokens
+    print(f"RESULT {json.dumps({'peak_mb': peak_rss_mb(), 'tokens_per_s': tokens / dt, 'seconds': dt})}", flush=True)
+
+
+def lora_main(args) -> None:
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data or str(lora_examples(Path(tmp) / "data.jsonl", args.model, args.max_length, 400))
+        results = {}
+        for variant in ("trl-default", "bounded"):
+            print(f"{variant}: LoRA r={args.lora_r}, batch {args.batch_size}, max_length {args.max_length}", flush=True)
+            cmd = [sys.executable, __file__, "--model", args.model, "--data", data, "--out", str(Path(tmp) / variant)]
+            cmd += ["--variant", variant, "--lora-r", str(args.lora_r), "--batch-size", str(args.batch_size)]
+            cmd += ["--max-length", str(args.max_length), "--steps", str(args.steps), "--every", str(args.every)]
+            cmd += ["--threads", str(args.threads or 1)]
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
+            for line in out.splitlines():
+                if line.startswith("RESULT "):
+                    results[variant] = json.loads(line[7:])
+                else:
+                    print(line)
+            r = results[variant]
+            print(f"{variant}: peak RSS {r['peak_mb']:.0f} MB, {r['tokens_per_s']:.0f} tok/s ({r['seconds']:.0f}s)")
+        a, b = results["trl-default"], results["bounded"]
+        print(
+            f"bounded / trl-default: peak RSS x{b['peak_mb'] / a['peak_mb']:.2f}, "
+            f"tokens/s x{b['tokens_per_s'] / a['tokens_per_s']:.2f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="a real model folder: measure LoRA SFT memory (see above)")
+    ap.add_argument("--data", default=None, help="--model: training records (default: GSM8K of ~max-length)")
+    ap.add_argument("--lora-r", type=int, default=16)
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--every", type=int, default=10, help="--model: print RSS every this many steps")
+    ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--preset", default="nano")
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--steps", type=int, default=100, help="optimiser steps per stage")
@@ -53,6 +166,12 @@ def main() -> None:
     ap.add_argument("--block-size", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=4)
     args = ap.parse_args()
+    if args.model:
+        if args.variant:
+            lora_child(args)
+        else:
+            lora_main(args)
+        return
 
     from scalemath.records import write_jsonl
     from scalemath.training.pretrain import PretrainConfig  # first: sets OMP_WAIT_POLICY before torch loads

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import sys
 
 import pytest
 
@@ -327,3 +328,99 @@ def test_progress_log_prints_steps_only_when_verbose(monkeypatch, capsys):
         "[sft] step 20/30",
         "[sft] step 30/30",
     ]
+
+
+def test_progress_lines_when_not_a_terminal(monkeypatch, capsys):
+    """Regression (issue 23): `train` printed nothing for 10 minutes when its output was a log file."""
+    from types import SimpleNamespace
+
+    from scalemath.training.runtime import ProgressLog
+
+    monkeypatch.delenv("SCALEMATH_VERBOSE", raising=False)
+    log = ProgressLog("sft", tokens_per_step=100, line_every_s=0.0)
+    assert not log.console.is_terminal  # capsys: like a log file
+    control, state = SimpleNamespace(), SimpleNamespace(global_step=0, max_steps=4)
+    log.on_train_begin(None, state, control)
+    for step in range(1, 5):
+        state.global_step = step
+        log.on_log(None, state, control, logs={"loss": 2.0 - step / 10})
+        log.on_step_end(None, state, control)
+    log.on_train_end(None, state, control)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("  ")[0] for line in lines[:2]] == ["[sft] step 1/4", "[sft] step 1/4"]
+    assert "loss 1.9000" in lines[0] and "tok/s" in lines[0] and "ETA" in lines[0]
+    assert lines[-1].startswith("[sft] 4 steps in")
+
+
+def test_profile_batch_fits_small_data():
+    """Regression (issue 23): `--profile auto` gave a >=50M model the paper's global batch 128 on 66
+    examples: one optimizer step per epoch, without a word."""
+    from scalemath.training.sft import MIN_STEPS_PER_EPOCH, fit_batch
+
+    batch, note = fit_batch(128, 4, 66, 1, from_profile="paper")
+    assert batch == 66 // MIN_STEPS_PER_EPOCH == 8
+    assert note is not None and "profile 'paper'" in note and "using batch 8" in note and "1 optimizer step" in note
+    assert fit_batch(128, 4, 10, 1, from_profile="paper")[0] == 4  # never below one per-device batch
+    assert fit_batch(128, 4, 2, 2, from_profile="paper")[0] == 8  # ... on every process
+    assert fit_batch(128, 4, 128 * MIN_STEPS_PER_EPOCH, 1, from_profile="paper") == (128, None)
+    batch, note = fit_batch(128, 4, 66, 1, from_profile=None)  # the user's batch is kept, with a warning
+    assert batch == 128 and note is not None and note.startswith("warning") and "one optimizer step" in note
+    assert fit_batch(4, 4, 66, 1, from_profile=None) == (4, None)
+
+
+def test_train_out_holding_a_model_is_refused_without_overwrite(base, tmp_path):
+    """Regression (issue 23): `train --out DIR` overwrote a model silently, so results kept under
+    that path described a different checkpoint. Weights are written with the umask's modes (were 0600)."""
+    import os
+    import stat
+
+    from typer.testing import CliRunner
+
+    from scalemath.cli import app
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(8))
+    out = tmp_path / "o"
+    cmd = ["train", "--model", str(base), "--data", str(data), "--out", str(out), "--max-steps", "1", "--threads", "1"]
+    first = CliRunner().invoke(app, [*cmd, "-q"])
+    assert first.exit_code == 0, first.output
+    mask = os.umask(0o022)
+    os.umask(mask)
+    weights = next(out.glob("*.safetensors"))
+    assert stat.S_IMODE(weights.stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
+    before = weights.stat().st_mtime_ns
+    again = CliRunner().invoke(app, [*cmd, "-q"])
+    assert again.exit_code == 2 and "holds a model already" in again.output and "--overwrite" in again.output
+    assert weights.stat().st_mtime_ns == before
+    replaced = CliRunner().invoke(app, [*cmd, "-q", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "train_meta.json").read_text())["steps"] == 1
+    assert not list(tmp_path.glob(".o.*"))  # no staging or old folder left
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "readme.txt").write_text("mine")
+    res = CliRunner().invoke(app, [*cmd[:6], str(other), *cmd[7:], "--overwrite", "-q"])
+    assert res.exit_code == 2 and "holds no model" in res.output
+    assert (other / "readme.txt").read_text() == "mine"
+
+
+def test_cpu_memory_bound_is_on_by_default_and_switchable(base, tmp_path, monkeypatch):
+    """Regression (issue 23): LoRA on SmolLM2-135M held 2.3 GB resident for 1.2 GB live and peaked
+    at 3.3 GB, most of it TRL's float32 logit tiles of 32768 vocabulary columns. On CPU the fused
+    LM head now works in tiles of CPU_LM_HEAD_COLUMNS and the C heap is trimmed after every step."""
+    import trl.trainer.utils as trl_utils
+
+    from scalemath.training.runtime import CPU_LM_HEAD_COLUMNS, ReleaseMemory, malloc_trim
+
+    monkeypatch.setattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", 32768)
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(4))
+    cfg = SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), max_steps=1, threads=1)
+    off = prepare_sft(SFTRunConfig(**{**cfg.to_dict(), "bound_memory": False}), quiet=True)
+    assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == 32768
+    assert not any(isinstance(c, ReleaseMemory) for c in off.trainer.callback_handler.callbacks)
+    on = prepare_sft(cfg, quiet=True)
+    assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == CPU_LM_HEAD_COLUMNS
+    assert any(isinstance(c, ReleaseMemory) for c in on.trainer.callback_handler.callbacks)
+    assert malloc_trim() is (sys.platform == "linux")

@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
             "steps, tokens or epochs (sets max_steps; recorded in train_meta.json).",
         ),
         control_of: Path | None = typer.Option(None, "--control-of", help="Reference run's output directory."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace a model already in --out (refused without it: stale results)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
         """Fine-tune a model on question/solution records; saves model, tokenizer and train_meta.json."""
@@ -116,7 +119,7 @@ def register(app: typer.Typer) -> None:
 
         hf_logging.disable_progress_bar()  # no per-load/save library bars ("Loading weights", "Writing model shards")
         with command_errors(Console(stderr=True), highlight=False):
-            done = train_sft(cfg, quiet=quiet)
+            done = train_sft(cfg, quiet=quiet, overwrite=overwrite)
         if os.environ.get("RANK", "0") != "0":  # accelerate launch: the main process saves and reports
             return
         meta = json.loads((done / TRAIN_META).read_text())

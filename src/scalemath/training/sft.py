@@ -28,6 +28,9 @@ from typing import Any, TypeVar
 from scalemath.training.control import TRAIN_META
 
 TINY_MAX_PARAMS = 50_000_000
+# A profile's global batch shrinks (never below one per-device batch) so that the data gives at least
+# this many optimizer steps per epoch: the paper's batch 128 on 66 examples is one step per epoch.
+MIN_STEPS_PER_EPOCH = 8
 
 _T = TypeVar("_T")
 
@@ -165,7 +168,16 @@ class SFTRunConfig:
             "help": "dtype the weights are loaded in (float32 keeps fp32 master weights; bfloat16 halves memory)."
         },
     )
-    threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
+    threads: int | None = field(
+        default=None, metadata={"help": "torch CPU threads; None = all cores (1 on a shared machine: docs/scale.md)."}
+    )
+    bound_memory: bool = field(
+        default=True,
+        metadata={
+            "help": "On CPU: TRL's fused LM head in small logit tiles and the C heap trimmed after every "
+            "step, so resident memory stays near the live memory (docs/scale.md)."
+        },
+    )
     logging_steps: int = field(default=10, metadata={"help": "Print progress every this many steps."})
     lora_r: int = field(
         default=0,
@@ -259,6 +271,36 @@ class SFTRunConfig:
         return dataclasses.replace(self, profile=profile, **fill)
 
 
+def fit_batch(
+    batch: int, per_device: int, n_examples: int, world: int, *, from_profile: str | None
+) -> tuple[int, str | None]:
+    """The global batch a run uses on n_examples, and what to tell the user about it (None: nothing).
+
+    A batch that came from a profile (`from_profile` names it) shrinks to
+    n_examples // MIN_STEPS_PER_EPOCH sequences (at least one per-device batch on every process),
+    so small data still gets several optimizer steps per epoch; the message says so. A batch the
+    user set is kept, with a warning when it leaves a single optimizer step per epoch."""
+    from scalemath.training.control import steps_per_epoch
+
+    if from_profile and n_examples < batch * MIN_STEPS_PER_EPOCH:
+        fitted = max(n_examples // MIN_STEPS_PER_EPOCH, min(per_device, batch) * world, 1)
+        if fitted < batch:
+            return fitted, (
+                f"note: profile {from_profile!r} has global batch {batch}, but {n_examples} examples would give "
+                f"{steps_per_epoch(n_examples, min(per_device, batch), max(1, round(batch / (min(per_device, batch) * world))), world)} "
+                f"optimizer step(s) per epoch; using batch {fitted} (at least {MIN_STEPS_PER_EPOCH} steps per epoch "
+                "where the data allows); --batch-size sets it"
+            )
+    unit = min(per_device, batch)
+    accum = max(1, round(batch / (unit * world)))
+    if steps_per_epoch(n_examples, unit, accum, world) == 1:
+        return batch, (
+            f"warning: global batch {batch} with {n_examples} examples is one optimizer step per epoch; "
+            "a smaller --batch-size gives the optimizer more steps"
+        )
+    return batch, None
+
+
 def resolved_value(value: _T | None, name: str) -> _T:
     """A profile field of a resolved config (`SFTRunConfig.resolved` fills every one), as its type
     without None; a None here is a config that was not resolved."""
@@ -284,6 +326,7 @@ class PreparedSFT:
     grad_accum: int
     world_size: int
     control: dict[str, Any] | None = None  # training.control.resolve's block, for a control run
+    batch_note: str | None = None  # what fit_batch said about the global batch (None: nothing)
 
 
 def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
@@ -314,7 +357,15 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     from trl import SFTConfig
 
     from scalemath.training.data import load_examples
-    from scalemath.training.runtime import ProgressLog, TimeBudget, quiet_trainer, setup_threads, use_bf16
+    from scalemath.training.runtime import (
+        ProgressLog,
+        ReleaseMemory,
+        TimeBudget,
+        bound_lm_head_tiles,
+        quiet_trainer,
+        setup_threads,
+        use_bf16,
+    )
 
     if bool(config.control) != bool(config.control_of):
         raise ValueError(
@@ -368,13 +419,28 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
                     "launch with training/configs/accelerate_ddp.yaml (data parallel) instead"
                 )
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    batch_size = resolved_value(cfg.batch_size, "batch_size")
+    batch_size, batch_note = fit_batch(
+        resolved_value(cfg.batch_size, "batch_size"),
+        resolved_value(cfg.per_device_batch_size, "per_device_batch_size"),
+        len(examples),
+        world,
+        from_profile=cfg.profile if config.batch_size is None else None,
+    )
+    if batch_size != cfg.batch_size:
+        cfg = dataclasses.replace(cfg, batch_size=batch_size)
+    if batch_note and (not quiet or batch_note.startswith("warning")) and os.environ.get("RANK", "0") == "0":
+        print(batch_note, file=sys.stderr, flush=True)
     per_device = min(resolved_value(cfg.per_device_batch_size, "per_device_batch_size"), batch_size)
     accum = max(1, round(batch_size / (per_device * world)))
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
     bf16 = use_bf16(cfg.bf16)
+    stage = staging_dir(cfg.out)
+    if os.environ.get("RANK", "0") == "0" and stage.is_dir():
+        import shutil
+
+        shutil.rmtree(stage)  # left by an interrupted run
     args: dict[str, Any] = dict(  # SFTConfig fields, then the config's trainer_kwargs
-        output_dir=str(Path(cfg.out) / "trainer"),
+        output_dir=str(stage / "trainer"),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
         per_device_train_batch_size=per_device,
@@ -403,6 +469,10 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     )  # every parameter gets a gradient (LoRA: frozen ones need none)
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
+    callbacks = [log, TimeBudget(budget_s, cfg.budget_clock)]
+    if cfg.bound_memory and not torch.cuda.is_available():  # small logit tiles, freed heap returned
+        bound_lm_head_tiles()
+        callbacks.append(ReleaseMemory())
     with peft_checkpointing_warning_ignored():
         trainer = _sft_trainer_class()(
             model=model,
@@ -410,7 +480,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
             train_dataset=dataset,
             processing_class=tokenizer,
             peft_config=lora_config(cfg),
-            callbacks=[log, TimeBudget(budget_s, cfg.budget_clock)],
+            callbacks=callbacks,
         )
     quiet_trainer(trainer)
     kept = len(trainer.train_dataset) if hasattr(trainer.train_dataset, "__len__") else len(examples)
@@ -460,6 +530,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         grad_accum=accum,
         world_size=world,
         control=control,
+        batch_note=batch_note,
     )
 
 
@@ -558,12 +629,60 @@ def _save_merged_qlora(trainer, cfg: SFTRunConfig, out: Path) -> None:
     shutil.rmtree(adapter)
 
 
-def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
-    """Fine-tune `config.model` on `config.data`; saves model, tokenizer and train_meta.json to
-    `config.out` and returns that path."""
-    from scalemath.training.data import file_hash
-    from scalemath.training.runtime import versions
+MODEL_FILES = ("config.json", "adapter_config.json", TRAIN_META, "model.safetensors", "pytorch_model.bin")
 
+
+def check_out(out: str | os.PathLike, *, overwrite: bool) -> None:
+    """Refuse an output folder that already holds a model (unless `overwrite`) or other files: a
+    retrained model must never sit under a path whose earlier results (samples, evaluations keyed
+    by that path) would then describe a different checkpoint without a word."""
+    from scalemath.records import InputError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: the output must be a folder; this is a file")
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    held = sorted(f.name for f in path.iterdir() if f.name in MODEL_FILES or f.suffix == ".safetensors")
+    if not held:
+        raise InputError(f"{path}: the output folder is not empty and holds no model; choose a new or empty folder")
+    if not overwrite:
+        raise InputError(
+            f"{path}: holds a model already ({', '.join(held)}); pass --overwrite to replace it "
+            "(results made with the old model, e.g. eval or sample folders, then describe a different checkpoint)"
+        )
+
+
+def staging_dir(out: str | os.PathLike) -> Path:
+    """Where a run writes before its output replaces `out` (`.NAME.partial` beside it; the same
+    name on every process of a launch)."""
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Replace `out` with the finished `stage` folder (the old folder is removed only after)."""
+    import shutil
+
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old{os.getpid()}"
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def train_sft(config: SFTRunConfig, *, quiet: bool = False, overwrite: bool = True) -> Path:
+    """Fine-tune `config.model` on `config.data`; saves model, tokenizer and train_meta.json to
+    `config.out` and returns that path. The files are written to a staging folder beside it that
+    replaces `config.out` when complete, so an interrupted run leaves the old folder (or none).
+    `overwrite=False` refuses an `out` that holds a model already (`scalemath train` without
+    --overwrite); a non-empty folder that holds no model is refused either way."""
+    from scalemath.training.data import file_hash
+    from scalemath.training.runtime import normal_modes, versions
+
+    check_out(config.out, overwrite=overwrite)
     t_start = time.monotonic()
     job = prepare_sft(config, quiet=quiet)
     trainer, cfg = job.trainer, job.config
@@ -573,7 +692,8 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
     result = trainer.train()
     train_seconds, cpu_seconds = time.monotonic() - t_train, time.process_time() - c_train
 
-    out = Path(cfg.out)
+    final = Path(cfg.out)
+    out = staging_dir(final)
     try:
         Path(trainer.args.output_dir).rmdir()  # the Trainer's scratch dir, empty with save_strategy="no"
     except OSError:
@@ -591,7 +711,7 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
             model.save_pretrained(out)
         job.tokenizer.save_pretrained(out)
     if not trainer.args.should_save:
-        return out
+        return final
     seen = int(getattr(trainer, "_total_train_tokens", 0) or job.log.tokens or 0)
     from scalemath.training.control import steps_per_epoch
 
@@ -630,6 +750,7 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
             "batch_size": cfg.batch_size,
         },
         "control": job.control,
+        "batch_note": job.batch_note,
         "gradient_accumulation": job.grad_accum,
         "world_size": job.world_size,
         "threads": job.threads,
@@ -645,7 +766,9 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False) -> Path:
         "versions": versions(),
     }
     (out / TRAIN_META).write_text(json.dumps(meta, indent=2) + "\n")
-    return out
+    normal_modes(out)
+    _publish(out, final)
+    return final
 
 
 def _sft_trainer_class():
