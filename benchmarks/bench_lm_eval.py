@@ -82,8 +82,8 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from scalemath.datasets import load_problems
+    from scalemath.metrics.evaluate import evaluate
     from scalemath.prompts import render
-    from scalemath.sampling.evaluate import evaluate
 
     torch.set_num_threads(args.threads)
     problems = list(itertools.islice(load_problems(args.data), args.limit))
