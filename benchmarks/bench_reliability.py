@@ -942,6 +942,7 @@ SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], list[dict[str, Any]]], 
     "server": (server, print_server),
     "teacher": (teacher, print_teacher),
 }
+import reliability_input_probes  # noqa: E402, F401  (adds its "input_probes" section to SECTIONS)
 
 
 def main() -> int:
