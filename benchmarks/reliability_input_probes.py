@@ -167,7 +167,7 @@ def probes() -> list[Probe]:
         P(
             "audit sample question list",
             "wrong",
-            {"s.jsonl": _samples_with(question=["a"])},
+            {"s.jsonl": _samples_with(question=["a"]).replace(b'"correct": ', b'"reason": "ok", "correct": ')},
             lambda w, m: ["audit", "sample", "-i", str(w / "s.jsonl"), "-o", str(w / "a.jsonl")],
             expect=r":3: field 'question'",
         ),
@@ -379,7 +379,7 @@ def probes() -> list[Probe]:
             expect=r"t\.txt:1: template placeholder",
         ),
         P(
-            "sample --max-tokens 1e9 (tiny model)",
+            "sample --max-tokens 1e9 (256-token context)",
             "bounded",
             {"p.jsonl": _GOOD_PROBLEM},
             lambda w, m: [
@@ -580,7 +580,13 @@ def input_probes(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     base = Path(tempfile.mkdtemp(prefix="bench_inputs_"))
     chosen = [p for p in probes() if not getattr(args, "probes", None) or any(s in p.name for s in args.probes)]
-    model = _prepare(base) if any(p.needs_model for p in chosen) else _NOMODEL
+    model = _NOMODEL
+    if any(p.needs_model for p in chosen):  # bench_reliability's tiny random Llama, with a 256-token context
+        model = str(base / "tiny256")
+        shutil.copytree(_prepare(base), model)
+        cfg = json.loads((Path(model) / "config.json").read_text())
+        cfg["max_position_embeddings"] = 256
+        (Path(model) / "config.json").write_text(json.dumps(cfg))
     rows = []
     for i, p in enumerate(chosen):
         work = base / f"probe{i}"
