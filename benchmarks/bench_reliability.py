@@ -1192,6 +1192,7 @@ SECTIONS: dict[str, tuple[Callable[[argparse.Namespace], list[dict[str, Any]]], 
     "outputs": (outputs, print_probes("lost data (issue 25): outputs onto inputs, links, full disk, kills, locks")),
     "letgo": (letgo, print_probes("a server that lets go (issue 25): disconnects, stalls, big bodies, empty key")),
 }
+import reliability_input_probes  # noqa: E402, F401  (adds its "input_probes" section to SECTIONS)
 
 
 def main() -> int:

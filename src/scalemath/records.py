@@ -368,12 +368,12 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     # field: (JSON types it may have, may it be null). Every record kind of this package (Problem,
     # Sample, GSM8K/MATH lines, store lines) shares these names with these meanings; a field of
     # another type is refused at read time, naming the file and line.
-    "id": (_TEXT, False),
+    "id": (_TEXT, True),
     "problem_id": (_TEXT, False),
     "question": (_STR, False),
     "problem": (_STR, False),
     "completion": (_STR, False),
-    "solution": (_TEXT, False),
+    "solution": (_TEXT, True),
     "answer": (_TEXT, False),
     "extracted": (_STR, True),
     "correct": (_BOOL, True),

@@ -33,8 +33,10 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from scalemath.experiments.demo import DemoConfig, print_summary, run_demo
         from scalemath.inputs import check_fields, load_yaml
+
+        fields, lines = load_yaml(config, what="demo config") if config else (None, {})  # bounded, before torch
+        from scalemath.experiments.demo import DemoConfig, print_summary, run_demo
         from scalemath.training.runtime import ENV_VERBOSE
 
         if verbose:
@@ -42,7 +44,6 @@ def register(app: typer.Typer) -> None:
 
         cfg = DemoConfig.quick(str(out)) if quick else DemoConfig(out=str(out))
         if config:
-            fields, lines = load_yaml(config, what="demo config")  # bounded, FILE:LINE errors
             cfg = dataclasses.replace(cfg, **check_fields(DemoConfig, fields, config, lines, "demo field"))
         if seed is not None:
             cfg = dataclasses.replace(cfg, seed=seed)

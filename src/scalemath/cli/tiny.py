@@ -47,8 +47,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from scalemath.training.pretrain import PretrainConfig
-        from scalemath.training.tiny import PRESETS, TINY_META, build_tiny_base
+        from scalemath.training.tiny import PRESETS, TINY_META, build_tiny_base, check_pretrain
 
         if demo_base:
             from scalemath.training.tiny import BaseRecipe, build_base
@@ -68,6 +67,9 @@ def register(app: typer.Typer) -> None:
             k: v for k, v in {"vocab_size": vocab, "hidden_size": hidden, "num_layers": layers}.items() if v is not None
         }
         cfg = dataclasses.replace(PRESETS[preset], seed=seed, **shape)
+        cfg.validate()  # InputError naming the value (--vocab 1, --hidden 0), before torch loads
+        from scalemath.training.pretrain import PretrainConfig
+
         pre = PretrainConfig(
             minutes=minutes if minutes is not None else (None if steps else 3.0),
             max_steps=steps,
@@ -76,10 +78,7 @@ def register(app: typer.Typer) -> None:
         )
         if lr is not None:
             pre.learning_rate = lr
-        from scalemath.training.tiny import check_pretrain
-
-        cfg.validate()  # InputError naming the value (--vocab 1, --hidden 0, --lr nan), before any work
-        check_pretrain(pre)
+        check_pretrain(pre)  # --steps 0, ...
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no per-save library bar ("Writing model shards")

@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from scalemath.training.pretrain import PretrainConfig, read_corpus
-from scalemath.training.pretrain import pretrain as run_pretrain
-from scalemath.training.tokenizer import TokenizerConfig, tokens_per_char, train_tokenizer
+if TYPE_CHECKING:  # torch and transformers load in build_tiny_base: checking a shape stays cheap
+    from scalemath.training.pretrain import PretrainConfig
 
 TINY_META = "tiny_meta.json"
 
@@ -157,6 +157,10 @@ def build_tiny_base(
     which then holds config.json, model.safetensors, tokenizer files and tiny_meta.json.
     """
     config = config or TinyConfig()
+    from scalemath.training.pretrain import PretrainConfig, read_corpus
+    from scalemath.training.pretrain import pretrain as run_pretrain
+    from scalemath.training.tokenizer import TokenizerConfig, tokens_per_char, train_tokenizer
+
     pretrain_config = pretrain or PretrainConfig()
     out_dir = Path(out_dir)
     t0 = time.monotonic()
