@@ -454,7 +454,8 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
     reading: set = set()
     app[READING] = reading
     app[CAP] = connection_cap(config)  # counted now: after the engine loaded, before any connection
-    prep = ThreadPoolExecutor(2, thread_name_prefix="serve-prep")  # parsing, chat templates, tokens
+    prep = ThreadPoolExecutor(1, thread_name_prefix="serve-prep")  # parsing, chat templates, tokens (one
+    # thread: the JSON decoder holds the interpreter lock, two at once would stall the loop twice as long)
 
     async def loop_run(fn, *args):
         """Run fn(*args) off the event loop (a big body or chat template must not stall /health)."""
