@@ -9,7 +9,7 @@ the final answer in \\boxed{}), "fewshot" (plain text, two worked GSM8K train ex
 "The answer is N."; MATH: two MATH test examples ending in \\boxed{}). Greedy, plus `--samples`
 sampled completions (temperature 0.8, seed fixed) per prompt for the first questions; 300 new tokens
 at most. Rows: source, prompt_style, question_id, prompt, completion, reference, finish.
-The labels are added by hand afterwards (label.py + adjudication), see README.md.
+The labels are added by hand afterwards (compare_graders.py shows both graders' verdicts), see README.md.
 """
 
 from __future__ import annotations
