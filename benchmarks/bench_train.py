@@ -116,11 +116,18 @@ def lora_child(args) -> None:
     per_ex = sum(len(x) for x in ds["input_ids"]) / len(ds)
     print(f"  loaded: RSS {proc.memory_info().rss / 2**20:.0f} MB, {per_ex:.0f} tokens/example", flush=True)
     job.trainer.add_callback(RSS())
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     job.trainer.train()
-    dt = time.perf_counter() - t
+    dt, cpu = time.perf_counter() - t, time.process_time() - c
     tokens = job.trainer._total_train_tokens
-    print(f"RESULT {json.dumps({'peak_mb': peak_rss_mb(), 'tokens_per_s': tokens / dt, 'seconds': dt})}", flush=True)
+    result = {
+        "peak_mb": peak_rss_mb(),
+        "tokens_per_s": tokens / dt,
+        "seconds": dt,
+        "cpu_seconds": cpu,
+        "tokens": tokens,
+    }
+    print(f"RESULT {json.dumps(result)}", flush=True)
 
 
 def lora_main(args) -> None:
@@ -142,7 +149,10 @@ def lora_main(args) -> None:
                 else:
                     print(line)
             r = results[variant]
-            print(f"{variant}: peak RSS {r['peak_mb']:.0f} MB, {r['tokens_per_s']:.0f} tok/s ({r['seconds']:.0f}s)")
+            print(
+                f"{variant}: peak RSS {r['peak_mb']:.0f} MB, {r['tokens_per_s']:.1f} tok/s wall "
+                f"({r['seconds']:.0f}s), {r['tokens'] / max(r['cpu_seconds'], 1e-9):.1f} tok per CPU-second"
+            )
         a, b = results["trl-default"], results["bounded"]
         print(
             f"bounded / trl-default: peak RSS x{b['peak_mb'] / a['peak_mb']:.2f}, "

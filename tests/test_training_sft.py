@@ -424,3 +424,21 @@ def test_cpu_memory_bound_is_on_by_default_and_switchable(base, tmp_path, monkey
     assert trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == CPU_LM_HEAD_COLUMNS
     assert any(isinstance(c, ReleaseMemory) for c in on.trainer.callback_handler.callbacks)
     assert malloc_trim() is (sys.platform == "linux")
+
+
+def test_a_stale_staging_folder_is_replaced_and_plan_leaves_it_alone(base, tmp_path):
+    """An interrupted run leaves `.NAME.partial`; the next run starts it afresh. `plan` (which
+    prepares a run that may be saving at the same time) must not remove it."""
+    from scalemath.training.plan import plan
+    from scalemath.training.sft import staging_dir
+
+    data = tmp_path / "d.jsonl"
+    write_jsonl(data, _problems(4))
+    cfg = SFTRunConfig(model=str(base), data=str(data), out=str(tmp_path / "o"), max_steps=1, threads=1)
+    stage = staging_dir(cfg.out)
+    stage.mkdir()
+    (stage / "stale.bin").write_text("x")
+    plan(cfg)
+    assert (stage / "stale.bin").exists()
+    out = train_sft(cfg, quiet=True)
+    assert not stage.exists() and not (out / "stale.bin").exists() and (out / "train_meta.json").exists()

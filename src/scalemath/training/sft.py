@@ -434,13 +434,8 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     accum = max(1, round(batch_size / (per_device * world)))
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
     bf16 = use_bf16(cfg.bf16)
-    stage = staging_dir(cfg.out)
-    if os.environ.get("RANK", "0") == "0" and stage.is_dir():
-        import shutil
-
-        shutil.rmtree(stage)  # left by an interrupted run
     args: dict[str, Any] = dict(  # SFTConfig fields, then the config's trainer_kwargs
-        output_dir=str(stage / "trainer"),
+        output_dir=str(staging_dir(cfg.out) / "trainer"),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
         per_device_train_batch_size=per_device,
@@ -683,6 +678,13 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False, overwrite: bool = Tr
     from scalemath.training.runtime import normal_modes, versions
 
     check_out(config.out, overwrite=overwrite)
+    stage = staging_dir(config.out)
+    # a staging folder left by an interrupted run (removed here, not in prepare_sft: `plan`
+    # prepares a run that may be saving into it at the same time)
+    if os.environ.get("RANK", "0") == "0" and stage.is_dir():
+        import shutil
+
+        shutil.rmtree(stage)
     t_start = time.monotonic()
     job = prepare_sft(config, quiet=quiet)
     trainer, cfg = job.trainer, job.config
