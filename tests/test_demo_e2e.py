@@ -26,7 +26,9 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path, capfd, monkeypatch):
     logs = (printed.out + printed.err).splitlines()
     # a short terminal: a line per stage, no per-step log (that is --verbose), no library warnings
     print(f"scalemath demo --quick printed {len(logs)} lines")
-    assert len(logs) <= 50, "\n".join(logs)
+    # (≤ 50 before the demo printed a fourth model, its comparison, the closing sentence and the
+    # wall and CPU seconds of every stage: 58 lines measured at 80 columns)
+    assert len(logs) <= 62, "\n".join(logs)
     assert not [line for line in logs if " step " in line and " loss " in line], "\n".join(logs)
     assert not [line for line in logs if "Warning" in line or "warn(" in line], "\n".join(logs)
     summary = json.loads((out / "summary.json").read_text())
