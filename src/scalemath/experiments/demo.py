@@ -561,12 +561,12 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         from scalemath.methods.rft import RFTConfig, collect_files
 
         samples, problems = [str(p["sft_samples.jsonl"])], str(p["train.jsonl"])
-        records, stats = collect_files(samples, RFTConfig(), problems_path=problems)
+        records, stats = collect_files(samples, RFTConfig.paper(), problems_path=problems)  # the paper's rules
         write_jsonl(p["rft_data.jsonl"], records)
         d = stats.to_dict()
         d["path_counts"] = rft_path_counts(records)
         if cfg.nodedup:  # every correct sample kept, repeats too (the paper's de-duplication off)
-            every, _ = collect_files(samples, RFTConfig(signature="none"), problems_path=problems)
+            every, _ = collect_files(samples, RFTConfig.paper(signature="none"), problems_path=problems)
             d["nodedup_records"] = write_jsonl(p["nodedup_data.jsonl"], every)
         (out / "rft_stats.json").write_text(json.dumps(d, indent=2) + "\n")
         keys = ("questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals", "nodedup_records")
