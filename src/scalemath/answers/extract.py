@@ -186,6 +186,14 @@ def strip_debris(text: str) -> str:
         pos = 0
 
 
+def _last_match(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The last match of `pattern` in `text`, or None."""
+    last = None
+    for last in pattern.finditer(text):  # noqa: B007 (the loop keeps the last match)
+        pass
+    return last
+
+
 def _after_last(pattern: re.Pattern, text: str) -> str | None:
     """The rest of the line after the last match of `pattern`."""
     found = _after_last_at(pattern, text)
@@ -194,9 +202,7 @@ def _after_last(pattern: re.Pattern, text: str) -> str | None:
 
 def _after_last_at(pattern: re.Pattern, text: str) -> tuple[int, str] | None:
     """(start of the last match of `pattern`, the rest of its line), or None."""
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(pattern, text)
     if last is None:
         return None
     tail = text[last.end() :]
@@ -212,9 +218,7 @@ def _first_number(text: str) -> str | None:
 
 
 def _last_number(text: str) -> str | None:
-    last = None
-    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(NUMBER_IN_TEXT, text)
     return number_token(last.group()) if last else None
 
 
@@ -290,9 +294,7 @@ def _prm_answer(text: str) -> str | None:
     line); "" when nothing follows the heading; None when there is no heading (or a box under it)."""
     if "#" not in text:
         return None
-    last = None
-    for last in _PRM_ANSWER.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(_PRM_ANSWER, text)
     if last is None:
         return None
     rest = text[last.end() :]
@@ -684,9 +686,7 @@ _TIME_SUFFIX = re.compile(r"\s*([AaPp]\.?\s?[Mm]\.?)")
 def _last_number_at(text: str) -> tuple[int, str] | None:
     """(position, number) of the last number; a time of day is read whole ("at 5:00 PM" is
     "5:00 PM", not "00")."""
-    last = None
-    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(NUMBER_IN_TEXT, text)
     if last is None:
         return None
     start = last.start()
