@@ -476,16 +476,8 @@ def last_math_span(text: str, latex_only: bool = False) -> str | None:
     """Content of the last $...$, $$...$$, \\(...\\) or \\[...\\] span, or None. With
     `latex_only`, a single-dollar span counts only when it holds LaTeX (a backslash): in GSM8K text
     "$" is mostly a currency sign."""
-    if "$" not in text and "\\(" not in text and "\\[" not in text:
-        return None
-    last = None
-    for m in _MATH_SPAN.finditer(text):
-        if latex_only and m.group(4) is not None and "\\" not in m.group(4):
-            continue
-        last = m
-    if last is None:
-        return None
-    return _clean(next(g for g in last.groups() if g is not None))
+    found = _last_span_at(text, latex_only, skip_prose=False)
+    return None if found is None else found[2]
 
 
 _PHRASE_END = re.compile(r"(?<!\\)\.(?:\s|$)|;|\s+(?:because|since|as|which|so|and\s+so|for)\b|\s+\(")
@@ -660,15 +652,16 @@ def _refuted(text: str, pos: int, ans: str) -> bool:
     return _REFUTES.search(after) is not None or _NOT_BEFORE.search(before) is not None
 
 
-def _last_span_at(text: str, latex_only: bool) -> tuple[int, int, str] | None:
-    """(start, end, content) of the last math span (see `last_math_span`), or None."""
+def _last_span_at(text: str, latex_only: bool, skip_prose: bool = True) -> tuple[int, int, str] | None:
+    """(start, end, content) of the last math span (see `last_math_span`), or None; with
+    `skip_prose`, single-dollar "spans" that pair two currency signs across sentences are skipped."""
     if "$" not in text and "\\(" not in text and "\\[" not in text:
         return None
     last = None
     for m in _MATH_SPAN.finditer(text):
         if latex_only and m.group(4) is not None and "\\" not in m.group(4):
             continue
-        if m.group(4) is not None and _PROSE_SPAN.match(m.group(4)):
+        if skip_prose and m.group(4) is not None and _PROSE_SPAN.match(m.group(4)):
             continue  # "$.\n\nSo, the units digit of $": dollars paired across sentences
         last = m
     if last is None:

@@ -92,6 +92,17 @@ def base_seed_list(base_seeds: Sequence[int] | None, params: SamplingParams, n_p
     return seeds
 
 
+def check_prompt_ids(ids: Sequence[int], context_length: int | None, name: str = "prompt") -> None:
+    """Refuse (InvalidRequestError) a tokenized prompt that is empty or leaves no room to generate."""
+    if not ids:
+        raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
+    if context_length is not None and len(ids) >= context_length:
+        raise InvalidRequestError(
+            f"{name} has {len(ids)} tokens; this model's context is {context_length} "
+            "positions (prompt + at least one generated token)"
+        )
+
+
 def sample_seed(base: int, prompt_key: str, index: int) -> int:
     """Deterministic per-sample seed from (base seed, prompt, sample index)."""
     import hashlib

@@ -48,6 +48,14 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+def bf16_field() -> Any:
+    """The `bf16` setting of a training config (read by `runtime.use_bf16`), one help text for all."""
+    return field(
+        default="auto",
+        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
+    )
+
+
 @dataclass
 class SFTRunConfig:
     """One SFT run. Fields set to None are filled from the profile (see module docstring)."""
@@ -142,10 +150,7 @@ class SFTRunConfig:
         default=None,
         metadata={"help": "Recompute activations in backward to save memory (paper profile: on; tiny: off)."},
     )
-    bf16: bool | str = field(
-        default="auto",
-        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
-    )
+    bf16: bool | str = bf16_field()
     dtype: str = field(
         default="float32",
         metadata={
@@ -346,6 +351,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         ReleaseMemory,
         TimeBudget,
         bound_lm_head_tiles,
+        in_process_args,
         quiet_trainer,
         setup_threads,
         use_bf16,
@@ -434,13 +440,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         **checkpointing_arg(cfg.gradient_checkpointing),
         bf16=bf16,
         logging_steps=cfg.logging_steps,
-        save_strategy="no",
-        eval_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        use_cpu=not torch.cuda.is_available(),
+        **in_process_args(),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         seed=cfg.seed,
         data_seed=cfg.seed,

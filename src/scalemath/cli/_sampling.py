@@ -1,0 +1,34 @@
+"""Typer options shared by several commands, defined once (not a command module: `_` names are
+skipped). `sample` and `eval` draw samples the same way, so they share the prompt, engine and
+run options below; a command whose option differs (default or help) keeps its own."""
+
+from __future__ import annotations
+
+import typer
+
+STOP = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded).")
+TEMPLATE = typer.Option(
+    None,
+    help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
+    "used as written (default: qa; with --chat: question).",
+)
+CHAT = typer.Option(False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's).")
+SYSTEM = typer.Option("", "--system", help="--chat: a system message.")
+EXEMPLARS = typer.Option(
+    None,
+    "--exemplars",
+    exists=True,
+    dir_okay=False,
+    help="Few-shot templates: worked examples (e.g. the train split).",
+)
+SHOTS = typer.Option(4, "--shots", min=1, help="--exemplars: how many (the file's first N).")
+OVERWRITE = typer.Option(
+    False,
+    "--overwrite",
+    help="Draw again into --out even if it holds samples made by another model/prompt/settings.",
+)
+BASE_URL = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1).")
+API_KEY = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY).")
+VERBOSE = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines.")
+LIMIT = typer.Option(0, min=0, help="Only the first N problems (0 = all).")
+THREADS = typer.Option(0, min=0, help="torch CPU threads (0 = torch default).")
