@@ -1,8 +1,11 @@
-"""Typer options shared by several commands, defined once (not a command module: `_` names are
-skipped). `sample` and `eval` draw samples the same way, so they share the prompt, engine and
-run options below; a command whose option differs (default or help) keeps its own."""
+"""What `sample` and `eval` share, defined once (not a command module: `_` names are skipped):
+they draw samples the same way, so they share the prompt, engine and run options below and the
+engine/prompt setup; a command whose option differs (default or help) keeps its own."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -32,3 +35,37 @@ API_KEY = typer.Option(None, "--api-key", help="openai: bearer token (default $O
 VERBOSE = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines.")
 LIMIT = typer.Option(0, min=0, help="Only the first N problems (0 = all).")
 THREADS = typer.Option(0, min=0, help="torch CPU threads (0 = torch default).")
+
+
+def engine_and_prompt(
+    engine: str,
+    model: str,
+    base_url: str,
+    template: str | None,
+    chat: bool,
+    system: str,
+    exemplars: Path | None,
+    shots: int,
+    /,
+) -> tuple[str, Any]:
+    """The engine (`auto` resolved and said on stderr; `openai` needs --base-url) and the prompt
+    format, rendered and checked before any model loads (chat: the tokenizer alone). The arguments
+    are the commands' options of the same names, in this order."""
+    from scalemath.prompts import prompt_format
+    from scalemath.sampling import resolve_engine
+
+    if engine == "auto":
+        engine = resolve_engine(engine, model)
+        typer.echo(f"engine: {engine} (--engine auto)", err=True)
+    if engine == "openai" and not base_url:
+        raise typer.BadParameter("--engine openai needs --base-url")
+    fmt = prompt_format(
+        template or ("question" if chat else "qa"),
+        chat=chat,
+        system=system,
+        exemplars=exemplars,
+        shots=shots,
+        model=model,
+        endpoint_chat=engine == "openai",
+    )
+    return engine, fmt

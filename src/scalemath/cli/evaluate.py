@@ -73,8 +73,6 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.cli.sample import load_problems, unescape
         from scalemath.metrics.evaluate import evaluate, metrics_from_samples
-        from scalemath.prompts import prompt_format
-        from scalemath.sampling import resolve_engine
 
         if (samples is not None and (model or data)) or (samples is None and not (model and data)):
             raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")
@@ -93,21 +91,7 @@ def register(app: typer.Typer) -> None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
             assert model is not None and data is not None  # both given without --samples (checked above)
-            if engine == "auto":
-                engine = resolve_engine(engine, model)
-                typer.echo(f"engine: {engine} (--engine auto)", err=True)
-            if engine == "openai" and not base_url:
-                raise typer.BadParameter("--engine openai needs --base-url")
-            # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
-            fmt = prompt_format(
-                template or ("question" if chat else "qa"),
-                chat=chat,
-                system=system,
-                exemplars=exemplars,
-                shots=shots,
-                model=model,
-                endpoint_chat=engine == "openai",
-            )
+            engine, fmt = _sampling.engine_and_prompt(engine, model, base_url, template, chat, system, exemplars, shots)
             extra = (
                 dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None)
                 if engine == "openai"

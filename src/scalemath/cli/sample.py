@@ -103,8 +103,7 @@ def register(app: typer.Typer) -> None:
         from transformers.utils import logging as hf_logging
 
         from scalemath.outputs import check_outputs
-        from scalemath.prompts import prompt_format
-        from scalemath.sampling import SamplingParams, load_engine, resolve_engine
+        from scalemath.sampling import SamplingParams, load_engine
         from scalemath.sampling.run import sample_problems
 
         check_outputs([data], [("--out", out), ("--store", store)])
@@ -113,26 +112,12 @@ def register(app: typer.Typer) -> None:
         params = SamplingParams(
             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
         )
-        if engine == "auto":
-            engine = resolve_engine(engine, model)
-            typer.echo(f"engine: {engine} (--engine auto)", err=True)
+        engine, fmt = _sampling.engine_and_prompt(engine, model, base_url, template, chat, system, exemplars, shots)
         per_engine = {
             "hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
             "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size, verbose=verbose),
             "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None),
         }
-        if engine == "openai" and not base_url:
-            raise typer.BadParameter("--engine openai needs --base-url")
-        # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
-        fmt = prompt_format(
-            template or ("question" if chat else "qa"),
-            chat=chat,
-            system=system,
-            exemplars=exemplars,
-            shots=shots,
-            model=model,
-            endpoint_chat=engine == "openai",
-        )
         problems = list(itertools.islice(load_problems(data), limit or None))
         c = Console()
         if store is not None or ray or budget:

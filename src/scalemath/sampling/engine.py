@@ -38,6 +38,10 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature == 0
 
+    def recorded(self) -> dict[str, Any]:
+        """The settings every Sample records (its fields of the same names)."""
+        return dict(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens)
+
 
 @dataclass
 class Completion:
