@@ -19,7 +19,7 @@ import itertools
 import re
 
 from .clean import strip_units
-from .numbers import NUMBER_IN_TEXT, number_entry, number_token
+from .numbers import NUMBER_IN_TEXT, Num, number_entry, number_token
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
@@ -225,12 +225,18 @@ def _last_number(text: str) -> str | None:
 def _plain_number(text: str) -> str | None:
     """The number as written when the whole of `text` is one number, also after dropping trailing
     unit words ("5%", "3/4", "$1,000", "18 dollars"), else None."""
+    entry = unitless_number_entry(text)
+    return entry[1] if entry is not None else None
+
+
+def unitless_number_entry(text: str) -> tuple[Num, str] | None:
+    """`number_entry` of `text`, also after dropping trailing unit words ("18 dollars")."""
     entry = number_entry(text)
     if entry is None:
         unitless = strip_units(text)
         if unitless is not text:
             entry = number_entry(unitless.strip())
-    return entry[1] if entry is not None else None
+    return entry
 
 
 def _hashes(text: str) -> str | None:
