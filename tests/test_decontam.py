@@ -129,3 +129,15 @@ def test_config_validation():
         DecontamConfig(threshold=0)
     with pytest.raises(ValueError):
         DecontamConfig(shingle=0)
+
+
+def test_a_removed_record_is_counted_once_with_its_reason_and_source():
+    from scalemath.methods.decontaminate import Contamination, DecontamReport
+
+    found = Contamination(reason="exact", field="question", test_id="t7", test_source="gsm8k", score=1.0, evidence="q")
+    report = DecontamReport(checked=1)
+    report.add_removed({"id": "a1", "question": "q" * 400}, found)
+    assert (report.removed, report.kept) == (1, 0)
+    assert report.by_reason["exact"] == report.by_test_source["gsm8k"] == 1
+    (item,) = report.removed_items
+    assert item["id"] == "a1" and len(item["question"]) == 300 and item["reason"] == "exact"

@@ -147,3 +147,14 @@ def test_resumed_real_engine_run_equals_an_uninterrupted_one(tmp_path):
         return sorted((s.problem_id, s.sample_index, s.completion, s.seed) for s in read_samples(path))
 
     assert key(part) == key(whole)
+
+
+def test_every_sample_records_the_settings_it_was_drawn_with_under_their_own_names():
+    import dataclasses
+
+    from scalemath.records import Sample
+
+    params = SamplingParams(temperature=0.3, top_p=0.9, top_k=5, max_tokens=17, seed=4)
+    recorded = params.recorded()
+    assert recorded == dict(temperature=0.3, top_p=0.9, top_k=5, max_tokens=17)
+    assert set(recorded) <= {f.name for f in dataclasses.fields(Sample)}

@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 # that line out of every command's output. Its errors still show.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
+# ruff: noqa: F405 (the names below come from scalemath.api, star-imported for type checkers only)
 # the public API (scalemath.api), loaded on first access
 __all__ = [
     "Engine",
@@ -53,29 +54,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from scalemath.api import (
-        Engine,
-        Problem,
-        RFTConfig,
-        RFTStats,
-        Sample,
-        SamplingParams,
-        Verdict,
-        collect_rft,
-        compare,
-        evaluate,
-        fit,
-        generate_problems,
-        grade,
-        grade_samples,
-        load_engine,
-        load_problems,
-        read_samples,
-        sample,
-        summarize_samples,
-        train,
-        write_jsonl,
-    )
+    from scalemath.api import *  # noqa: F403 (the names of __all__ above)
 
 
 def __getattr__(name: str) -> Any:

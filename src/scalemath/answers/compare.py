@@ -336,18 +336,23 @@ def _product(lists, limit):
     return out
 
 
-def _has_pm(node) -> bool:
+def _contains(node, head: str) -> bool:
+    """Whether the parse tree `node` has a node `(head, ...)` anywhere (leaves are not entered)."""
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, list):
             stack.extend(n)
         elif isinstance(n, tuple) and n:
-            if n[0] == "pm":
+            if n[0] == head:
                 return True
             if n[0] not in ("num", "var", "const", "base", "text"):
                 stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
     return False
+
+
+def _has_pm(node) -> bool:
+    return _contains(node, "pm")
 
 
 class Matcher:
@@ -804,17 +809,7 @@ _MAX_MATRIX = 12
 
 
 def _contains_matrix(node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, list):
-            stack.extend(n)
-        elif isinstance(n, tuple) and n:
-            if n[0] == "matrix":
-                return True
-            if n[0] not in ("num", "var", "const", "base", "text"):
-                stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
-    return False
+    return _contains(node, "matrix")
 
 
 def _matrix_arithmetic(node):

@@ -19,7 +19,7 @@ import itertools
 import re
 
 from .clean import strip_units
-from .numbers import NUMBER_IN_TEXT, number_entry, number_token
+from .numbers import NUMBER_IN_TEXT, Num, number_entry, number_token
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_IS = re.compile(r"answer\s+is\b\s*:?\s*", re.IGNORECASE)
@@ -186,6 +186,14 @@ def strip_debris(text: str) -> str:
         pos = 0
 
 
+def _last_match(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The last match of `pattern` in `text`, or None."""
+    last = None
+    for last in pattern.finditer(text):  # noqa: B007 (the loop keeps the last match)
+        pass
+    return last
+
+
 def _after_last(pattern: re.Pattern, text: str) -> str | None:
     """The rest of the line after the last match of `pattern`."""
     found = _after_last_at(pattern, text)
@@ -194,9 +202,7 @@ def _after_last(pattern: re.Pattern, text: str) -> str | None:
 
 def _after_last_at(pattern: re.Pattern, text: str) -> tuple[int, str] | None:
     """(start of the last match of `pattern`, the rest of its line), or None."""
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(pattern, text)
     if last is None:
         return None
     tail = text[last.end() :]
@@ -212,21 +218,25 @@ def _first_number(text: str) -> str | None:
 
 
 def _last_number(text: str) -> str | None:
-    last = None
-    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(NUMBER_IN_TEXT, text)
     return number_token(last.group()) if last else None
 
 
 def _plain_number(text: str) -> str | None:
     """The number as written when the whole of `text` is one number, also after dropping trailing
     unit words ("5%", "3/4", "$1,000", "18 dollars"), else None."""
+    entry = unitless_number_entry(text)
+    return entry[1] if entry is not None else None
+
+
+def unitless_number_entry(text: str) -> tuple[Num, str] | None:
+    """`number_entry` of `text`, also after dropping trailing unit words ("18 dollars")."""
     entry = number_entry(text)
     if entry is None:
         unitless = strip_units(text)
         if unitless is not text:
             entry = number_entry(unitless.strip())
-    return entry[1] if entry is not None else None
+    return entry
 
 
 def _hashes(text: str) -> str | None:
@@ -290,9 +300,7 @@ def _prm_answer(text: str) -> str | None:
     line); "" when nothing follows the heading; None when there is no heading (or a box under it)."""
     if "#" not in text:
         return None
-    last = None
-    for last in _PRM_ANSWER.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(_PRM_ANSWER, text)
     if last is None:
         return None
     rest = text[last.end() :]
@@ -474,16 +482,8 @@ def last_math_span(text: str, latex_only: bool = False) -> str | None:
     """Content of the last $...$, $$...$$, \\(...\\) or \\[...\\] span, or None. With
     `latex_only`, a single-dollar span counts only when it holds LaTeX (a backslash): in GSM8K text
     "$" is mostly a currency sign."""
-    if "$" not in text and "\\(" not in text and "\\[" not in text:
-        return None
-    last = None
-    for m in _MATH_SPAN.finditer(text):
-        if latex_only and m.group(4) is not None and "\\" not in m.group(4):
-            continue
-        last = m
-    if last is None:
-        return None
-    return _clean(next(g for g in last.groups() if g is not None))
+    found = _last_span_at(text, latex_only, skip_prose=False)
+    return None if found is None else found[2]
 
 
 _PHRASE_END = re.compile(r"(?<!\\)\.(?:\s|$)|;|\s+(?:because|since|as|which|so|and\s+so|for)\b|\s+\(")
@@ -658,15 +658,16 @@ def _refuted(text: str, pos: int, ans: str) -> bool:
     return _REFUTES.search(after) is not None or _NOT_BEFORE.search(before) is not None
 
 
-def _last_span_at(text: str, latex_only: bool) -> tuple[int, int, str] | None:
-    """(start, end, content) of the last math span (see `last_math_span`), or None."""
+def _last_span_at(text: str, latex_only: bool, skip_prose: bool = True) -> tuple[int, int, str] | None:
+    """(start, end, content) of the last math span (see `last_math_span`), or None; with
+    `skip_prose`, single-dollar "spans" that pair two currency signs across sentences are skipped."""
     if "$" not in text and "\\(" not in text and "\\[" not in text:
         return None
     last = None
     for m in _MATH_SPAN.finditer(text):
         if latex_only and m.group(4) is not None and "\\" not in m.group(4):
             continue
-        if m.group(4) is not None and _PROSE_SPAN.match(m.group(4)):
+        if skip_prose and m.group(4) is not None and _PROSE_SPAN.match(m.group(4)):
             continue  # "$.\n\nSo, the units digit of $": dollars paired across sentences
         last = m
     if last is None:
@@ -684,9 +685,7 @@ _TIME_SUFFIX = re.compile(r"\s*([AaPp]\.?\s?[Mm]\.?)")
 def _last_number_at(text: str) -> tuple[int, str] | None:
     """(position, number) of the last number; a time of day is read whole ("at 5:00 PM" is
     "5:00 PM", not "00")."""
-    last = None
-    for last in NUMBER_IN_TEXT.finditer(text):  # noqa: B007 (the loop keeps the last match)
-        pass
+    last = _last_match(NUMBER_IN_TEXT, text)
     if last is None:
         return None
     start = last.start()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .clean import clean_latex, is_text_answer, strip_units, unit_word
+from .clean import clean_latex, is_text_answer, unit_word
 from .compare import Pending, compare
 from .extract import _clean as clean_answer
-from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris
+from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris, unitless_number_entry
 from .numbers import Num, number_entry, numbers_equal
 from .policy import DEFAULT_POLICY, GradePolicy, make_policy
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict
@@ -21,11 +21,7 @@ _REF_CACHE: dict[str, dict[str, tuple[str | None, Num | None, str]]] = {d: {} fo
 
 def _as_number(ans: str) -> Num | None:
     """A plain number, also after dropping trailing unit words ("18 dollars")."""
-    entry = number_entry(ans)
-    if entry is None:
-        stripped = strip_units(ans)
-        if stripped is not ans:
-            entry = number_entry(stripped.strip())
+    entry = unitless_number_entry(ans)
     return entry[0] if entry is not None else None
 
 

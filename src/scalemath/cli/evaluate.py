@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from scalemath.cli import _checks
+from scalemath.cli import _checks, _sampling
 
 
 def metrics_table(metrics: dict[str, Any]):
@@ -42,29 +42,13 @@ def register(app: typer.Typer) -> None:
         top_k: int = typer.Option(0, min=0),
         max_tokens: int = typer.Option(256, min=1),
         seed: int = typer.Option(0),
-        stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
-        template: str | None = typer.Option(
-            None,
-            help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
-            "used as written (default: qa; with --chat: question).",
-        ),
-        chat: bool = typer.Option(
-            False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's)."
-        ),
-        system: str = typer.Option("", "--system", help="--chat: a system message."),
-        exemplars: Path | None = typer.Option(
-            None,
-            "--exemplars",
-            exists=True,
-            dir_okay=False,
-            help="Few-shot templates: worked examples (e.g. the train split).",
-        ),
-        shots: int = typer.Option(4, "--shots", min=1, help="--exemplars: how many (the file's first N)."),
-        overwrite: bool = typer.Option(
-            False,
-            "--overwrite",
-            help="Draw again into --out even if it holds samples made by another model/prompt/settings.",
-        ),
+        stop: list[str] = _sampling.STOP,
+        template: str | None = _sampling.TEMPLATE,
+        chat: bool = _sampling.CHAT,
+        system: str = _sampling.SYSTEM,
+        exemplars: Path | None = _sampling.EXEMPLARS,
+        shots: int = _sampling.SHOTS,
+        overwrite: bool = _sampling.OVERWRITE,
         dataset: str = typer.Option(
             "gsm8k", callback=_checks.dataset, help="Answer conventions for grading and voting."
         ),
@@ -72,14 +56,14 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option(
             "auto", help="auto (vllm when installed, for real models; else hf), hf, vllm, openai (needs --base-url)."
         ),
-        base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
-        api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
+        base_url: str = _sampling.BASE_URL,
+        api_key: str = _sampling.API_KEY,
         timeout: float = typer.Option(120.0, min=0.001, help="openai: seconds per request."),
-        verbose: bool = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines."),
+        verbose: bool = _sampling.VERBOSE,
         device: str = typer.Option("auto"),
         dtype: str = typer.Option("auto"),
-        limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
-        threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
+        limit: int = _sampling.LIMIT,
+        threads: int = _sampling.THREADS,
     ) -> None:
         """Evaluate a model (--model + --data) or score a graded sample file (--samples)."""
         import itertools
@@ -89,8 +73,6 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.cli.sample import load_problems, unescape
         from scalemath.metrics.evaluate import evaluate, metrics_from_samples
-        from scalemath.prompts import prompt_format
-        from scalemath.sampling import resolve_engine
 
         if (samples is not None and (model or data)) or (samples is None and not (model and data)):
             raise typer.BadParameter("give either --samples F.jsonl, or --model DIR and --data F.jsonl")
@@ -109,21 +91,7 @@ def register(app: typer.Typer) -> None:
             metrics = metrics_from_samples(samples, dataset=dataset, out_dir=out)
         else:
             assert model is not None and data is not None  # both given without --samples (checked above)
-            if engine == "auto":
-                engine = resolve_engine(engine, model)
-                typer.echo(f"engine: {engine} (--engine auto)", err=True)
-            if engine == "openai" and not base_url:
-                raise typer.BadParameter("--engine openai needs --base-url")
-            # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
-            fmt = prompt_format(
-                template or ("question" if chat else "qa"),
-                chat=chat,
-                system=system,
-                exemplars=exemplars,
-                shots=shots,
-                model=model,
-                endpoint_chat=engine == "openai",
-            )
+            engine, fmt = _sampling.engine_and_prompt(engine, model, base_url, template, chat, system, exemplars, shots)
             extra = (
                 dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None)
                 if engine == "openai"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from scalemath.cli import _checks
+from scalemath.cli import _checks, _sampling
 
 
 def load_problems(path: Path) -> Iterator:
@@ -38,29 +38,13 @@ def register(app: typer.Typer) -> None:
         top_k: int = typer.Option(0, min=0, help="Keep the k most likely tokens; 0 = off."),
         max_tokens: int = typer.Option(256, min=1, help="New tokens per completion."),
         seed: int = typer.Option(0, help="Base seed; sample i of a problem is reproducible from it."),
-        stop: list[str] = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded)."),
-        template: str | None = typer.Option(
-            None,
-            help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
-            "used as written (default: qa; with --chat: question).",
-        ),
-        chat: bool = typer.Option(
-            False, "--chat/--no-chat", help="Wrap the prompt in the model's own chat template (tokenizer's)."
-        ),
-        system: str = typer.Option("", "--system", help="--chat: a system message."),
-        exemplars: Path = typer.Option(
-            None,
-            "--exemplars",
-            exists=True,
-            dir_okay=False,
-            help="Few-shot templates: worked examples (e.g. the train split).",
-        ),
-        shots: int = typer.Option(4, "--shots", min=1, help="--exemplars: how many (the file's first N)."),
-        overwrite: bool = typer.Option(
-            False,
-            "--overwrite",
-            help="Draw again into --out even if it holds samples made by another model/prompt/settings.",
-        ),
+        stop: list[str] = _sampling.STOP,
+        template: str | None = _sampling.TEMPLATE,
+        chat: bool = _sampling.CHAT,
+        system: str = _sampling.SYSTEM,
+        exemplars: Path = _sampling.EXEMPLARS,
+        shots: int = _sampling.SHOTS,
+        overwrite: bool = _sampling.OVERWRITE,
         dataset: str = typer.Option(
             "gsm8k", callback=_checks.dataset, help="Answer conventions for grading (gsm8k, math, ...)."
         ),
@@ -69,8 +53,8 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option(
             "auto", help="Sampling engine: auto (vllm when installed, for real models; else hf), hf, vllm, openai."
         ),
-        base_url: str = typer.Option("", help="openai: the server's base URL (e.g. http://127.0.0.1:8000/v1)."),
-        api_key: str = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY)."),
+        base_url: str = _sampling.BASE_URL,
+        api_key: str = _sampling.API_KEY,
         timeout: float = typer.Option(
             120.0,
             min=0.001,
@@ -78,11 +62,11 @@ def register(app: typer.Typer) -> None:
             "then recorded as an error and drawn again by the next run).",
         ),
         tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per model replica."),
-        verbose: bool = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines."),
+        verbose: bool = _sampling.VERBOSE,
         device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="auto (bf16 on cuda, else fp32), float32, bfloat16, float16."),
-        limit: int = typer.Option(0, min=0, help="Only the first N problems (0 = all)."),
-        threads: int = typer.Option(0, min=0, help="torch CPU threads (0 = torch default)."),
+        limit: int = _sampling.LIMIT,
+        threads: int = _sampling.THREADS,
         store: Path = typer.Option(
             None,
             help="Sample store folder: draw through it (resumable, only "
@@ -119,8 +103,7 @@ def register(app: typer.Typer) -> None:
         from transformers.utils import logging as hf_logging
 
         from scalemath.outputs import check_outputs
-        from scalemath.prompts import prompt_format
-        from scalemath.sampling import SamplingParams, load_engine, resolve_engine
+        from scalemath.sampling import SamplingParams, load_engine
         from scalemath.sampling.run import sample_problems
 
         check_outputs([data], [("--out", out), ("--store", store)])
@@ -129,26 +112,12 @@ def register(app: typer.Typer) -> None:
         params = SamplingParams(
             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, stop=unescape(stop), seed=seed
         )
-        if engine == "auto":
-            engine = resolve_engine(engine, model)
-            typer.echo(f"engine: {engine} (--engine auto)", err=True)
+        engine, fmt = _sampling.engine_and_prompt(engine, model, base_url, template, chat, system, exemplars, shots)
         per_engine = {
             "hf": dict(device=device, dtype=dtype, batch_size=batch_size, threads=threads),
             "vllm": dict(dtype=dtype, tensor_parallel_size=tensor_parallel_size, verbose=verbose),
             "openai": dict(base_url=base_url, api_key=api_key, timeout=timeout, chat=chat, system=system or None),
         }
-        if engine == "openai" and not base_url:
-            raise typer.BadParameter("--engine openai needs --base-url")
-        # the prompt is rendered and checked before any model loads (chat: the tokenizer alone)
-        fmt = prompt_format(
-            template or ("question" if chat else "qa"),
-            chat=chat,
-            system=system,
-            exemplars=exemplars,
-            shots=shots,
-            model=model,
-            endpoint_chat=engine == "openai",
-        )
         problems = list(itertools.islice(load_problems(data), limit or None))
         c = Console()
         if store is not None or ray or budget:

@@ -15,7 +15,6 @@ from scalemath.methods.decontaminate import (
     Decontaminator,
     DecontamReport,
     Fingerprints,
-    record_id,
 )
 from scalemath.records import Problem
 
@@ -160,12 +159,7 @@ def check_training_records(
         report.checked += 1
         keep.append(f is None or check.allow_contamination)
         if f is not None:
-            report.removed += 1
-            report.by_reason[f.reason] += 1
-            report.by_test_source[f.test_source] += 1
-            report.removed_items.append(
-                {"id": record_id(rec), "question": str(rec.get("question", ""))[:300], **asdict(f)}
-            )
+            report.add_removed(rec, f)
     return CheckResult(keep, report, check.allow_contamination)
 
 

@@ -97,6 +97,15 @@ class DecontamReport:
     def kept(self) -> int:
         return self.checked - self.removed
 
+    def add_removed(self, record: dict[str, Any], found: Contamination) -> None:
+        """Count a removed record and keep its id, question (cut) and what it matched."""
+        self.removed += 1
+        self.by_reason[found.reason] += 1
+        self.by_test_source[found.test_source] += 1
+        self.removed_items.append(
+            {"id": record_id(record), "question": str(record.get("question", ""))[:300], **asdict(found)}
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "checked": self.checked,
@@ -530,12 +539,7 @@ def decontaminate(
             yield rec
             continue
         if report is not None:
-            report.removed += 1
-            report.by_reason[found.reason] += 1
-            report.by_test_source[found.test_source] += 1
-            report.removed_items.append(
-                {"id": record_id(rec), "question": str(rec.get("question", ""))[:300], **asdict(found)}
-            )
+            report.add_removed(rec, found)
 
 
 # -- packaged fingerprints of the public test sets -------------------------------------------------

@@ -38,6 +38,10 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature == 0
 
+    def recorded(self) -> dict[str, Any]:
+        """The settings every Sample records (its fields of the same names)."""
+        return dict(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=self.max_tokens)
+
 
 @dataclass
 class Completion:
@@ -90,6 +94,17 @@ def base_seed_list(base_seeds: Sequence[int] | None, params: SamplingParams, n_p
     if len(seeds) != n_prompts:
         raise ValueError(f"base_seeds has {len(seeds)} entries for {n_prompts} prompts")
     return seeds
+
+
+def check_prompt_ids(ids: Sequence[int], context_length: int | None, name: str = "prompt") -> None:
+    """Refuse (InvalidRequestError) a tokenized prompt that is empty or leaves no room to generate."""
+    if not ids:
+        raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
+    if context_length is not None and len(ids) >= context_length:
+        raise InvalidRequestError(
+            f"{name} has {len(ids)} tokens; this model's context is {context_length} "
+            "positions (prompt + at least one generated token)"
+        )
 
 
 def sample_seed(base: int, prompt_key: str, index: int) -> int:

@@ -29,10 +29,10 @@ from transformers.cache_utils import DynamicLayer
 from scalemath.sampling.engine import (
     Completion,
     GenerationCancelled,
-    InvalidRequestError,
     SamplingParams,
     base_seed_list,
     cancel_requested,
+    check_prompt_ids,
     config_positions,
     cut_at_stop,
     sample_seed,
@@ -232,13 +232,7 @@ class HFEngine:
         encoded: dict[int, list[int]] = {}
         for p, text in enumerate(prompts):  # every limit is checked before any decoding
             ids = self.encode(text)
-            if not ids:
-                raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
-            if self.context_length is not None and len(ids) >= self.context_length:
-                raise InvalidRequestError(
-                    f"prompt {p} has {len(ids)} tokens; this model's context is {self.context_length} "
-                    "positions (prompt + at least one generated token)"
-                )
+            check_prompt_ids(ids, self.context_length, f"prompt {p}")
             encoded[p] = ids
         pending: dict[int, list[Completion]] = {}
         next_prompt = 0

@@ -142,10 +142,7 @@ def _sample_problems(
     provenance = dict(
         model=engine.model_id,
         engine=engine.name,
-        temperature=params.temperature,
-        top_p=params.top_p,
-        top_k=params.top_k,
-        max_tokens=params.max_tokens,
+        **params.recorded(),
         prompt_hash=phash,
     )
     from scalemath.sampling.fingerprint import model_identity

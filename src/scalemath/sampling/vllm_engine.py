@@ -20,6 +20,7 @@ from scalemath.sampling.engine import (
     InvalidRequestError,
     SamplingParams,
     base_seed_list,
+    check_prompt_ids,
     config_positions,
     sample_seed,
 )
@@ -363,13 +364,7 @@ class VLLMEngine:
         inputs, sps, seeds = [], [], []
         for p, base in zip(prompts, bases):
             ids = self.encode(self.render(p))
-            if not ids:
-                raise InvalidRequestError("empty prompt after tokenization (no bos token); give a non-empty prompt")
-            if self.context_length is not None and len(ids) >= self.context_length:
-                raise InvalidRequestError(
-                    f"prompt has {len(ids)} tokens; this model's context is {self.context_length} "
-                    "positions (prompt + at least one generated token)"
-                )
+            check_prompt_ids(ids, self.context_length)
             for first, k in runs:
                 s = sample_seed(base, p, first)
                 inputs.append({"prompt_token_ids": ids})

@@ -25,10 +25,12 @@ from scalemath.training.runtime import (
     BudgetScheduleMixin,
     ProgressLog,
     TimeBudget,
+    in_process_args,
     quiet_trainer,
     setup_threads,
     use_bf16,
 )
+from scalemath.training.sft import bf16_field
 
 
 @dataclass
@@ -74,10 +76,7 @@ class PretrainConfig:
     )
     logging_steps: int = field(default=50, metadata={"help": "Print progress every this many steps."})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
-    bf16: bool | str = field(
-        default="auto",
-        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
-    )
+    bf16: bool | str = bf16_field()
     seed: int = field(default=0, metadata={"help": "Seed for block order and held-out split."})
 
 
@@ -182,16 +181,10 @@ def pretrain(
         warmup_steps=config.warmup,
         lr_scheduler_type="cosine",
         logging_steps=config.logging_steps,
-        save_strategy="no",
-        eval_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
         bf16=bf16,
         seed=config.seed,
         data_seed=config.seed,
-        use_cpu=not torch.cuda.is_available(),
+        **in_process_args(),
     )
     log = ProgressLog("pretrain", tokens_per_step=config.batch_size * config.block_size, quiet=quiet)
     trainer = _PretrainTrainer(

@@ -69,6 +69,21 @@ def use_bf16(setting: bool | str | None = "auto") -> bool:
     return bool(setting)
 
 
+def in_process_args() -> dict[str, Any]:
+    """TrainingArguments every scalemath trainer shares: no checkpoints, evaluation, reporting or
+    progress bars (ProgressLog prints), data loaded in the main process, the CPU unless CUDA is there."""
+    cuda = torch.cuda.is_available()
+    return dict(
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=cuda,
+        use_cpu=not cuda,
+    )
+
+
 def versions() -> dict[str, str]:
     """Library versions recorded beside every trained model."""
     import tokenizers

@@ -34,34 +34,26 @@ MIN_STEPS_PER_EPOCH = 8
 
 _T = TypeVar("_T")
 
+# What the two profiles share; each adds its batch, learning rate and memory/speed switches.
+_PROFILE_COMMON: dict[str, Any] = dict(
+    epochs=3.0, per_device_batch_size=4, warmup=0.03, lr_scheduler="cosine", weight_decay=0.0, max_length=512
+)
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(
-        epochs=3.0,
-        learning_rate=2e-5,
-        batch_size=128,
-        per_device_batch_size=4,
-        warmup=0.03,
-        lr_scheduler="cosine",
-        weight_decay=0.0,
-        max_length=512,
-        gradient_checkpointing=True,
-        group_by_length=False,
+        _PROFILE_COMMON, learning_rate=2e-5, batch_size=128, gradient_checkpointing=True, group_by_length=False
     ),
     # Measured (bench_tiny_quality-style, 1 CPU-minute of SFT on a nano base): batch 4 / lr 1e-3 beat
     # batch 32 / 2e-3, 8 / 1e-3, 8 / 2e-3, 4 / 5e-4 and 2 / 1e-3 on greedy accuracy.
-    "tiny": dict(
-        epochs=3.0,
-        learning_rate=1e-3,
-        batch_size=4,
-        per_device_batch_size=4,
-        warmup=0.03,
-        lr_scheduler="cosine",
-        weight_decay=0.0,
-        max_length=512,
-        gradient_checkpointing=False,
-        group_by_length=True,
-    ),
+    "tiny": dict(_PROFILE_COMMON, learning_rate=1e-3, batch_size=4, gradient_checkpointing=False, group_by_length=True),
 }
+
+
+def bf16_field() -> Any:
+    """The `bf16` setting of a training config (read by `runtime.use_bf16`), one help text for all."""
+    return field(
+        default="auto",
+        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
+    )
 
 
 @dataclass
@@ -158,10 +150,7 @@ class SFTRunConfig:
         default=None,
         metadata={"help": "Recompute activations in backward to save memory (paper profile: on; tiny: off)."},
     )
-    bf16: bool | str = field(
-        default="auto",
-        metadata={"help": "bf16 mixed precision: 'auto' = on a CUDA GPU that supports it, never on CPU."},
-    )
+    bf16: bool | str = bf16_field()
     dtype: str = field(
         default="float32",
         metadata={
@@ -362,6 +351,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         ReleaseMemory,
         TimeBudget,
         bound_lm_head_tiles,
+        in_process_args,
         quiet_trainer,
         setup_threads,
         use_bf16,
@@ -450,13 +440,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         **checkpointing_arg(cfg.gradient_checkpointing),
         bf16=bf16,
         logging_steps=cfg.logging_steps,
-        save_strategy="no",
-        eval_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        use_cpu=not torch.cuda.is_available(),
+        **in_process_args(),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         seed=cfg.seed,
         data_seed=cfg.seed,
