@@ -252,6 +252,7 @@ def build_base(recipe: BaseRecipe, out_dir: str | Path, *, quiet: bool = False) 
 
     from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
     from scalemath.datasets.pretrain_corpus import pretrain_corpus
+    from scalemath.training.pretrain import PretrainConfig
 
     if recipe.model_preset not in PRESETS:
         raise ValueError(f"unknown model preset {recipe.model_preset!r}; known: {', '.join(PRESETS)}")
