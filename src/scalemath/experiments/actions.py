@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scalemath.experiments.grid import Cell
+from scalemath.outputs import write_text
 from scalemath.records import iter_jsonl, iter_jsonl_numbered, read_problems, to_dict, write_jsonl
 
 
@@ -124,7 +125,7 @@ def act_base(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     )
     corpus = out / "corpus.txt"
     corpus.parent.mkdir(parents=True, exist_ok=True)
-    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(corpus, "\n".join(lines) + "\n", encoding="utf-8")
     tiny = dataclasses.replace(PRESETS[cfg["preset"]], **{**cfg["tiny"], "seed": cfg["seed"]})
     pre = PretrainConfig(
         **{"threads": ctx.threads, **cfg["pretrain"], "minutes": cfg["pretrain_minutes"], "seed": cfg["seed"]}
@@ -208,8 +209,8 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
         out = ctx.cell_dir(cell.id)
         out.mkdir(parents=True, exist_ok=True)
         # examples of dropped samples go to their own file (long texts; the report tabulates rft_stats)
-        (out / "rft_examples.json").write_text(json.dumps(stats.pop("examples", {}), indent=2) + "\n")
-        (out / "rft_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+        write_text(out / "rft_examples.json", json.dumps(stats.pop("examples", {}), indent=2) + "\n")
+        write_text(out / "rft_stats.json", json.dumps(stats, indent=2) + "\n")
         return records, {
             "k": cfg["k"],
             "sampled": stats.get("samples"),
@@ -391,7 +392,7 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
             batch_size=lk["batch_size"],
             bootstrap=cfg["bootstrap"],
         )
-        (out / "leakage.json").write_text(json.dumps(leak, indent=2) + "\n")
+        write_text(out / "leakage.json", json.dumps(leak, indent=2) + "\n")
         row.update({"leak_gap": leak["gap"], "leak_gap_lo": leak["gap_lo"], "leak_gap_hi": leak["gap_hi"]})
     del engine
     gc.collect()

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from scalemath.outputs import write_text
 from scalemath.records import Problem
 
 # ------------------------------------------------------------------------------------ few-shot
@@ -60,7 +61,7 @@ def write_fewshot_template(out_dir: Path, text: str) -> str:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"fewshot-{text_hash(text, 12)}.txt"
     if not path.exists() or path.read_text(encoding="utf-8") != text:  # used exactly as written
-        path.write_text(text, encoding="utf-8")
+        write_text(path, text, encoding="utf-8")
     return str(path)
 
 

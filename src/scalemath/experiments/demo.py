@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scalemath.experiments.stages import StageResult, run_stage
+from scalemath.outputs import write_text
 from scalemath.records import read_problems, write_jsonl
 
 MODELS = ("sft", "control", "rft")
@@ -320,7 +321,7 @@ def job_eval(a: dict[str, Any]) -> dict[str, Any]:
             "sampled_questions": n,
             "timing": {**sampled["timing"], "greedy": greedy["timing"]["greedy"]},
         }
-        (Path(a["out"]) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text(Path(a["out"]) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         return metrics
     return evaluate(engine, problems, k=a["k"], **common)
 
@@ -369,7 +370,8 @@ def run_group(
             name, config, job, args = queue.pop(0)
             spec = jobs / f"{name}.json"
             (jobs / f"{name}.result.json").unlink(missing_ok=True)
-            spec.write_text(
+            write_text(
+                spec,
                 json.dumps(
                     {
                         "out": str(out),
@@ -379,7 +381,7 @@ def run_group(
                         "args": {**args, "progress": False, "quiet": True},
                     },
                     default=str,
-                )
+                ),
             )
             running[name] = subprocess.Popen([sys.executable, "-m", "scalemath.experiments.demo", str(spec)])
         time.sleep(0.5)
@@ -412,7 +414,7 @@ def _worker_main(spec_path: str) -> None:
     res = run_stage(
         Path(spec["out"]), spec["name"], spec["config"], lambda: JOBS[spec["job"]](spec["args"]), lambda msg: None
     )
-    Path(spec_path).with_suffix(".result.json").write_text(json.dumps(dataclasses.asdict(res), default=str))
+    write_text(Path(spec_path).with_suffix(".result.json"), json.dumps(dataclasses.asdict(res), default=str))
 
 
 def _without_start_lines(log: Callable[[str], None]) -> Callable[[str], None]:
@@ -433,7 +435,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
     _quiet_libraries()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     names_ = ("train.jsonl", "test.jsonl", "base", "sft", "sft_samples.jsonl", "rft_data.jsonl", "nodedup_data.jsonl")
     p = {name: out / name for name in (*names_, "rft", "control", "nodedup", "eval")}
     c = cfg.to_dict()
@@ -568,7 +570,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         if cfg.nodedup:  # every correct sample kept, repeats too (the paper's de-duplication off)
             every, _ = collect_files(samples, RFTConfig.paper(signature="none"), problems_path=problems)
             d["nodedup_records"] = write_jsonl(p["nodedup_data.jsonl"], every)
-        (out / "rft_stats.json").write_text(json.dumps(d, indent=2) + "\n")
+        write_text(out / "rft_stats.json", json.dumps(d, indent=2) + "\n")
         keys = ("questions", "samples", "correct", "kept_candidates", "distinct_paths", "originals", "nodedup_records")
         return {"records": len(records), **{k: d.get(k) for k in keys}}
 
@@ -588,7 +590,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         plan_path = out / "rft_plan.json"
         if not plan_path.is_file() or json.loads(plan_path.read_text()).get("data_hash") != rft_hash:
             planned = {**plan(SFTRunConfig(**rft_args["sft"])), "data_hash": rft_hash}
-            plan_path.write_text(json.dumps(planned, indent=2) + "\n")
+            write_text(plan_path, json.dumps(planned, indent=2) + "\n")
         planned = json.loads(plan_path.read_text())
         reference = {"data": rft_hash, "compute": planned["compute"]}
         matched = [("control", cfg.control, p["train.jsonl"], files["train.jsonl"])] if cfg.control else []
@@ -630,7 +632,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> dict[str, A
         "count of each stage, the library versions and the CPU's kernels (cpu); no wall-clock budget, no "
         "dependence on load",
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -24,6 +24,7 @@ from scalemath.experiments.config import StudyConfig
 from scalemath.experiments.grid import Cell, expand, select
 from scalemath.experiments.provenance import git_info
 from scalemath.experiments.stages import fingerprint, run_stage
+from scalemath.outputs import write_text
 
 CELL_JSON = "cell.json"
 
@@ -212,12 +213,13 @@ class Runner:
             if old != key:
                 shutil.rmtree(d)
         d.mkdir(parents=True, exist_ok=True)
-        info.write_text(
+        write_text(
+            info,
             json.dumps(
                 {"id": c.id, "dir_key": key, "status": "running", "started": time.strftime("%Y-%m-%d %H:%M:%S")},
                 indent=2,
             )
-            + "\n"
+            + "\n",
         )
 
     def _write_cell_json(self, c: Cell, prov: dict[str, Any], started: float, summary: dict[str, Any]) -> None:
@@ -238,13 +240,14 @@ class Runner:
             "seconds": round(time.time() - started, 2),
             "summary": summary,
         }
-        (d / CELL_JSON).write_text(json.dumps(info, indent=2, default=str) + "\n")
+        write_text(d / CELL_JSON, json.dumps(info, indent=2, default=str) + "\n")
 
     def _write_run_files(self) -> dict[str, Any]:
         from scalemath.training.runtime import versions
 
         prov = {"versions": versions(), "git": git_info()}
-        (self.run_dir / "study.json").write_text(
+        write_text(
+            self.run_dir / "study.json",
             json.dumps(
                 {
                     "study": self.study.to_dict(),
@@ -255,7 +258,7 @@ class Runner:
                 indent=2,
                 default=str,
             )
-            + "\n"
+            + "\n",
         )
         return prov
 

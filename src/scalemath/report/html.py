@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scalemath.outputs import write_bytes, write_text
+
 SERIES_COLUMNS = ("method", "series", "setting", "model")
 X_COLUMNS = ("data_size", "n_train", "train_size", "num_examples")
 Y_COLUMNS = ("accuracy", "acc", "greedy", "maj1@1")
@@ -65,7 +67,7 @@ def _png(fig: Any, out_dir: Path, name: str) -> dict[str, str]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     data = buf.getvalue()
-    (out_dir / name).write_bytes(data)
+    write_bytes(out_dir / name, data)
     return {"file": name, "b64": base64.b64encode(data).decode("ascii")}
 
 
@@ -544,5 +546,5 @@ def build_report(run_dir: str | os.PathLike, config: ReportConfig | None = None)
         controls=controls,
         empty=not (sections or results or rft or others or comparison),
     )
-    out_html.write_text(page, encoding="utf-8")
+    write_text(out_html, page, encoding="utf-8")
     return out_html

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scalemath.outputs import write_text
+
 if TYPE_CHECKING:
     from scalemath.methods.augment import QueryConfig, RespondConfig, SynthConfig
 
@@ -260,7 +262,7 @@ def _run(cfg: TeacherDemoConfig, log: Callable[[str], None]) -> dict[str, Any]:
             server.stop(timeout=10)
     summary = summarize(cfg, stages, n_seeds, seed_desc, against, teacher)
     summary["seconds_total"] = round(time.perf_counter() - t_all, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=str))
+    write_text(out / "summary.json", json.dumps(summary, indent=1, ensure_ascii=False, default=str))
     return summary
 
 

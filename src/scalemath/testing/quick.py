@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scalemath.outputs import write_text
+
 QUICK_META = "quick_meta.json"
 
 
@@ -105,5 +107,5 @@ def quick_sft_model(out: str | Path, config: QuickSFTConfig | None = None, *, qu
         ),
         quiet=quiet,
     )
-    meta_path.write_text(json.dumps(want, indent=2) + "\n")
+    write_text(meta_path, json.dumps(want, indent=2) + "\n")
     return sft

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from scalemath.outputs import write_text
 from scalemath.training.control import TRAIN_META
 
 TINY_MAX_PARAMS = 50_000_000
@@ -247,7 +248,7 @@ class SFTRunConfig:
     def to_yaml(self, path: str | os.PathLike) -> None:
         import yaml
 
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        write_text(Path(path), yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
 
     def resolved(self, n_params: int) -> SFTRunConfig:
         """A copy with every None field filled from the profile for a model of n_params."""
@@ -751,7 +752,7 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False, overwrite: bool = Tr
         "loss_curve": job.log.losses,
         "versions": versions(),
     }
-    (out / TRAIN_META).write_text(json.dumps(meta, indent=2) + "\n")
+    write_text(out / TRAIN_META, json.dumps(meta, indent=2) + "\n")
     normal_modes(out)
     _publish(out, final)
     return final

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scalemath.outputs import write_text
+
 if TYPE_CHECKING:  # torch and transformers load in build_tiny_base: checking a shape stays cheap
     from scalemath.training.pretrain import PretrainConfig
 
@@ -197,7 +199,7 @@ def build_tiny_base(
         "total_seconds": round(time.monotonic() - t0, 2),
         "versions": versions(),
     }
-    (out_dir / TINY_META).write_text(json.dumps(meta, indent=2) + "\n")
+    write_text(out_dir / TINY_META, json.dumps(meta, indent=2) + "\n")
     return out_dir
 
 
