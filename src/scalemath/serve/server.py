@@ -104,8 +104,9 @@ class ServerStats:
     unauthorized: int = 0  # answered 401 (missing or wrong API key), any /v1 path
     failed: int = 0  # answered 500 (an engine failure that is not a bad request)
     injected: int = 0  # failed or dropped on purpose (fault injection)
-    cancelled: int = 0  # requests whose client disconnected before the answer (their engine work
-    # is skipped, or stopped part-way by engines that poll `cancel_requested`)
+    cancelled: int = 0  # requests whose client disconnected before the answer, counted once by the
+    # handler wherever it was (reading, rendering, queued or running); queued work is skipped, a
+    # running call is stopped part-way by engines that poll `cancel_requested`
     timed_out: int = 0  # requests whose body did not arrive within read_timeout (408)
     evicted: int = 0  # connections closed to stay within max_connections
     in_flight: int = 0
@@ -184,7 +185,6 @@ class _Batcher:
             groups: dict[tuple, list] = {}
             for it in items:
                 if it[3].done():  # the client went away while queued: no engine work for it
-                    self.stats.cancelled += 1
                     continue
                 key = dataclasses.replace(it[1], seed=0) if self.per_prompt_seeds else it[1]
                 groups.setdefault((key, it[2]), []).append(it)
@@ -206,9 +206,7 @@ class _Batcher:
 
     async def _call(self, loop, params: SamplingParams, run: tuple[int, int], chunk: list) -> None:
         n, start = run
-        live = [it for it in chunk if not it[3].done()]
-        self.stats.cancelled += len(chunk) - len(live)
-        chunk = live
+        chunk = [it for it in chunk if not it[3].done()]  # skip clients that left while queued
         if not chunk:
             return
         prompts = [p for it in chunk for p in it[0]]
@@ -230,8 +228,7 @@ class _Batcher:
         t0 = time.perf_counter()
         try:
             outs = await loop.run_in_executor(self.pool, work)
-        except GenerationCancelled:
-            self.stats.cancelled += len(chunk)
+        except GenerationCancelled:  # every client of the call left (each handler counted itself)
             for f in futs:
                 if not f.done():  # a client came back between the check and here: it gets an error
                     f.set_exception(GenerationCancelled("the engine call was cancelled"))
@@ -567,6 +564,9 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
             body = await read_body(request)
             req, prompts, counts = await loop_run(prepare, body, chat)
             outs, usage = await generate(req, prompts, counts)
+        except asyncio.CancelledError:  # the client disconnected (or the server is stopping)
+            stats.cancelled += 1
+            raise
         except BadRequest as e:
             stats.rejected += 1
             return _error(e.status, str(e), e.kind, param=e.param, code=e.code)
