@@ -3,6 +3,7 @@
 import itertools
 import json
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -405,13 +406,21 @@ def test_train_out_holding_a_model_is_refused_without_overwrite(base, tmp_path):
     assert (other / "readme.txt").read_text() == "mine"
 
 
-def test_cpu_memory_bound_is_on_by_default_and_switchable(base, tmp_path, monkeypatch):
+def test_cpu_memory_bound_is_on_when_logits_are_large_and_switchable(base, tmp_path, monkeypatch):
     """Regression (issue 23): LoRA on SmolLM2-135M held 2.3 GB resident for 1.2 GB live and peaked
     at 3.3 GB, most of it TRL's float32 logit tiles of 32768 vocabulary columns. On CPU the fused
-    LM head now works in tiles of CPU_LM_HEAD_COLUMNS and the C heap is trimmed after every step."""
+    LM head now works in tiles of CPU_LM_HEAD_COLUMNS and the C heap is trimmed after every step.
+    Regression (issue 24): the per-step trim cost the demo's tiny models 20% of their step time for
+    nothing (2 MB of logits), so by default (None) the bound is on only past 64 MiB of logits."""
     import trl.trainer.utils as trl_utils
 
-    from scalemath.training.runtime import CPU_LM_HEAD_COLUMNS, ReleaseMemory, malloc_trim
+    from scalemath.training.runtime import (
+        BOUND_MEMORY_LOGITS_BYTES,
+        CPU_LM_HEAD_COLUMNS,
+        ReleaseMemory,
+        logits_bytes,
+        malloc_trim,
+    )
 
     # the fused LM head's tiles exist in newer TRL only (not at our floor, trl 1.10): there the
     # bound is the heap trim alone
@@ -424,7 +433,13 @@ def test_cpu_memory_bound_is_on_by_default_and_switchable(base, tmp_path, monkey
     off = prepare_sft(SFTRunConfig(**{**cfg.to_dict(), "bound_memory": False}), quiet=True)
     assert not tiled or trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == 32768
     assert not any(isinstance(c, ReleaseMemory) for c in off.trainer.callback_handler.callbacks)
-    on = prepare_sft(cfg, quiet=True)
+    auto = prepare_sft(cfg, quiet=True)  # the tiny base: a batch's logits are far below 64 MiB
+    assert not tiled or trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == 32768
+    assert not any(isinstance(c, ReleaseMemory) for c in auto.trainer.callback_handler.callbacks)
+    assert logits_bytes(auto.trainer.model, 4, 256) < BOUND_MEMORY_LOGITS_BYTES
+    big = SimpleNamespace(config=SimpleNamespace(vocab_size=49152))  # SmolLM2's vocabulary
+    assert logits_bytes(big, 4, 256) > BOUND_MEMORY_LOGITS_BYTES
+    on = prepare_sft(SFTRunConfig(**{**cfg.to_dict(), "bound_memory": True}), quiet=True)
     assert not tiled or trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE == CPU_LM_HEAD_COLUMNS
     assert any(isinstance(c, ReleaseMemory) for c in on.trainer.callback_handler.callbacks)
     assert malloc_trim() is (sys.platform == "linux")

@@ -218,6 +218,16 @@ class ReleaseMemory(TrainerCallback):
         malloc_trim()
 
 
+# SFTRunConfig.bound_memory=None bounds memory when one device batch's float32 logits pass this.
+BOUND_MEMORY_LOGITS_BYTES = 64 << 20
+
+
+def logits_bytes(model: Any, batch: int, length: int) -> int:
+    """Bytes of one batch's float32 logits at `length` tokens (0 when the vocabulary is unknown)."""
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    return 4 * batch * length * vocab if isinstance(vocab, int) else 0
+
+
 # TRL's fused LM head folds the logits in tiles of (tokens x this many vocabulary columns) and
 # keeps ~6 float32 tile-sized temporaries alive (exp, log-probs, gradient): its default 32768
 # columns is ~1 GB at batch 4 x 256 tokens. benchmarks/bench_train.py --model compares both.

@@ -161,11 +161,13 @@ class SFTRunConfig:
     threads: int | None = field(
         default=None, metadata={"help": "torch CPU threads; None = all cores (1 on a shared machine: docs/scale.md)."}
     )
-    bound_memory: bool = field(
-        default=True,
+    bound_memory: bool | None = field(
+        default=None,
         metadata={
             "help": "On CPU: TRL's fused LM head in small logit tiles and the C heap trimmed after every "
-            "step, so resident memory stays near the live memory (docs/scale.md)."
+            "step, so resident memory stays near the live memory (docs/scale.md). None = when one device "
+            "batch's float32 logits at max_length would pass 64 MiB (SmolLM2 at batch 4 x 256: yes; the "
+            "tiny demo models: no, where the per-step trim cost 20% of the step time)."
         },
     )
     logging_steps: int = field(default=10, metadata={"help": "Print progress every this many steps."})
@@ -348,11 +350,13 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
 
     from scalemath.training.data import load_examples
     from scalemath.training.runtime import (
+        BOUND_MEMORY_LOGITS_BYTES,
         ProgressLog,
         ReleaseMemory,
         TimeBudget,
         bound_lm_head_tiles,
         in_process_args,
+        logits_bytes,
         quiet_trainer,
         setup_threads,
         use_bf16,
@@ -450,7 +454,11 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
     args.update(cfg.trainer_kwargs)
     log = ProgressLog("sft", quiet=quiet)
     callbacks = [log, TimeBudget(budget_s, cfg.budget_clock)]
-    if cfg.bound_memory and not torch.cuda.is_available():  # small logit tiles, freed heap returned
+    bound = cfg.bound_memory
+    if bound is None:
+        length = cfg.max_length or getattr(model.config, "max_position_embeddings", 0)  # None: no cut
+        bound = logits_bytes(model, per_device, int(length or 0)) > BOUND_MEMORY_LOGITS_BYTES
+    if bound and not torch.cuda.is_available():  # small logit tiles, freed heap returned
         bound_lm_head_tiles()
         callbacks.append(ReleaseMemory())
     with peft_checkpointing_warning_ignored():
