@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalemath.answers import GRADER_VERSION, extract, grade, normalize
-from scalemath.methods.augment.base import STYLES, Counts, chunks, provenance
+from scalemath.methods.augment.base import STYLES, Counts, provenance
 from scalemath.prompts import load, render
-from scalemath.records import Problem, Sample, now, text_hash
+from scalemath.records import Problem, Sample, chunks, now, text_hash
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 
 FILTERS = ("majority", "two_teacher", "gold", "none")

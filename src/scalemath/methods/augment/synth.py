@@ -24,14 +24,13 @@ from scalemath.methods.augment.base import (
     Counts,
     QuestionRules,
     check_question,
-    chunks,
     clean_question,
     parse_sections,
     provenance,
 )
 from scalemath.methods.augment.respond import RespondConfig, answer_key, respond
 from scalemath.prompts import load, render
-from scalemath.records import Problem, Sample, text_hash
+from scalemath.records import Problem, Sample, chunks, text_hash
 from scalemath.sampling.engine import Engine, SamplingParams
 
 _CREATE_MARKERS = ("New Question", "Reference Problem", "Problem", "Solution", "Answer")
