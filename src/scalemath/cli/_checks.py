@@ -3,7 +3,19 @@ typer.BadParameter naming the option (exit 2), at parse time, before any model o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import typer
+
+
+@contextlib.contextmanager
+def as_bad_parameter() -> Iterator[None]:
+    """A ValueError raised inside (a config's own range checks) as typer.BadParameter with its message."""
+    try:
+        yield
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def dataset(value: str) -> str:
