@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import typer
 
@@ -57,6 +58,16 @@ def replicates(value: int) -> int:
     if not 0 <= value <= BOOTSTRAP_MAX:
         raise typer.BadParameter(f"must be in [0, {BOOTSTRAP_MAX:,}], got {value:,}")
     return value
+
+
+def bootstrap_option(default: int, help: str) -> Any:
+    """The --bootstrap option (replicates, checked by `replicates`) with a command's default and help."""
+    return typer.Option(default, "--bootstrap", callback=replicates, help=help)
+
+
+def ci_option() -> Any:
+    """The --ci option (interval coverage, checked by `coverage`)."""
+    return typer.Option(0.95, "--ci", callback=coverage, help="Interval coverage.")
 
 
 def workers(value: int) -> int:
