@@ -11,11 +11,13 @@ import typer
 
 
 @contextlib.contextmanager
-def as_bad_parameter() -> Iterator[None]:
-    """A ValueError raised inside (a config's own range checks) as typer.BadParameter with its message."""
+def as_bad_parameter(*kinds: type[Exception]) -> Iterator[None]:
+    """An exception of `kinds` (default: ValueError, a config's own range checks) raised inside, as
+    typer.BadParameter with its message."""
+    caught = kinds or (ValueError,)
     try:
         yield
-    except ValueError as e:
+    except caught as e:
         raise typer.BadParameter(str(e)) from None
 
 

@@ -34,12 +34,11 @@ def _teacher(
     timeout: float = TEACHER_TIMEOUT,
 ):
     """make_teacher with option errors reported as bad parameters."""
-    try:
-        return make_teacher(
+    with _checks.as_bad_parameter(ValueError, ImportError):
+        teacher = make_teacher(
             url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout
         )
-    except (ValueError, ImportError) as e:
-        raise typer.BadParameter(str(e)) from None
+    return teacher
 
 
 def _split(text: str) -> tuple[str, ...]:
