@@ -4,25 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 # "18 dollars", "5 apples", "3.5 hours", "$18.00 per hour": a number followed by unit words
 _NUMBER_WITH_UNITS = re.compile(
     r"\s*((?:\\\$|\$)?\s*[-+−]?\s*(?:\\\$|\$)?\s*(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.\d+)?\s*(?:\\?%)?)"
     r"\s*(?:[a-zA-Z]{2}[a-zA-Z.'/ -]{0,40})\.?\s*"
 )
-
-
-def unescaped(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
-    """(index, character) of `text` from `start`, each backslash escape ("\\{", "\\\\") skipped whole."""
-    i, n = start, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        yield i, c
-        i += 1
 
 
 def strip_units(text: str) -> str:

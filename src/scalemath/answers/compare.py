@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, cast
 
-from .clean import clean_latex, is_text_answer, text_key, time_of_day, unescaped
+from .clean import clean_latex, is_text_answer, text_key, time_of_day
 from .latex import ParseError, parse_latex
 from .numbers import Num, numbers_equal, parse_number, rounds_to
 from .numeric import EvalError, TooLarge, Undefined, Value, evaluate, free_vars, has_decimal
@@ -184,7 +184,12 @@ def _balanced(s: str) -> bool:
     """Braces balance (escaped ones aside) and so do round + square brackets taken together
     ("[0, 1)" is an interval); \\begin and \\end pair up."""
     depth = brackets = 0
-    for _, c in unescaped(s):
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
         if c == "{":
             depth += 1
         elif c == "}":
@@ -197,6 +202,7 @@ def _balanced(s: str) -> bool:
             brackets -= 1
             if brackets < 0:
                 return False
+        i += 1
     return depth == 0 and brackets == 0 and s.count("\\begin") == s.count("\\end")
 
 

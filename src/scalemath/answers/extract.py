@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from .clean import strip_units, unescaped
+from .clean import strip_units
 from .numbers import NUMBER_IN_TEXT, Num, number_entry, number_token
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
@@ -37,13 +37,20 @@ _DATASETS = ("auto", "gsm8k", "math")
 def matching_brace(text: str, start: int) -> int:
     """Index of the `}` closing the `{` at `start`, or -1 (escaped braces \\{ \\} are skipped)."""
     depth = 0
-    for i, c in unescaped(text, start):
+    i = start
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
         if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
             if depth == 0:
                 return i
+        i += 1
     return -1
 
 
