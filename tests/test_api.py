@@ -67,6 +67,15 @@ def test_every_public_name_resolves_and_is_listed():
         scalemath.no_such_name  # noqa: B018
 
 
+def test_the_facade_lists_exactly_the_api_names():
+    """scalemath.__all__ and scalemath.api.__all__ are both literal lists (the facade must not import
+    the API at import time; type checkers read the API's list for the facade's star-import): they
+    name the same things."""
+    from scalemath import api
+
+    assert sorted(set(scalemath.__all__) - {"__version__"}) == sorted(api.__all__)
+
+
 def test_the_public_functions_document_args_and_returns():
     from scalemath import api
 

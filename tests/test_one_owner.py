@@ -129,3 +129,12 @@ def test_one_metrics_engine():
     for mod in ("metrics/passk.py", "metrics/paired.py", "metrics/evaluate.py", "experiments/demo.py"):
         src = ast.unparse(MODULES[mod])
         assert "defaultdict(int)" not in src and "Counter(" not in src, mod
+
+
+def test_one_batcher_one_bad_parameter():
+    """Small shared pieces have one home: the streaming batcher (records.chunks) and the turning of
+    a config's ValueError into a BadParameter (cli._checks.as_bad_parameter; `augment subset` keeps
+    its own, which lets UserError through)."""
+    assert _defs("chunks", "_chunks") == {"chunks": ["records.py"], "_chunks": []}
+    hits = _calls(lambda c: _callee(c) == "typer.BadParameter" and bool(c.args) and ast.unparse(c.args[0]) == "str(e)")
+    assert [h.split(":")[0] for h in hits] == ["cli/_checks.py", "cli/augment.py"], hits

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import orjson
 
@@ -261,6 +261,21 @@ def to_dict(record: Any) -> dict[str, Any]:
 def text_hash(text: str, n: int = 16) -> str:
     """Short stable content hash (prompt hashes, ids)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
+
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    """Consecutive lists of at most `size` items (streaming)."""
+    buf: list[_T] = []
+    for x in items:
+        buf.append(x)
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
 
 
 def now() -> float:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from scalemath.records import chunks
+
 from .grader import Deferred, grade_fast, resolve
 from .policy import make_policy
 from .verdict import Verdict
@@ -86,17 +88,6 @@ def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, f
     return out, time.process_time() - c, os.getpid()
 
 
-def _chunks(pairs: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    buf: list[tuple] = []
-    for p in pairs:
-        buf.append(p)
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
-
-
 def _warm_worker() -> bool:
     return True
 
@@ -146,16 +137,16 @@ def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Itera
     graded itself while the pool started)."""
     stats["local_chunks"] = 0
     n = cfg.n_workers()
-    chunks = _chunks(pairs, cfg.chunk_size)
+    todo = chunks(pairs, cfg.chunk_size)
     if n <= 1:
-        for chunk in chunks:
+        for chunk in todo:
             yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
         return
     starter = _PoolStarter(cfg, n)
     window = 3 * n  # chunks in flight in the pool
     pending: deque = deque()  # Futures, in input order
     try:
-        for chunk in chunks:
+        for chunk in todo:
             if not starter.ready.is_set() or starter.pool is None:
                 # the pool is still starting (or could not start): grade this chunk here
                 while pending:  # keep the order: what the pool has is older

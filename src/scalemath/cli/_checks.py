@@ -3,7 +3,22 @@ typer.BadParameter naming the option (exit 2), at parse time, before any model o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import typer
+
+
+@contextlib.contextmanager
+def as_bad_parameter(*kinds: type[Exception]) -> Iterator[None]:
+    """An exception of `kinds` (default: ValueError, a config's own range checks) raised inside, as
+    typer.BadParameter with its message."""
+    caught = kinds or (ValueError,)
+    try:
+        yield
+    except caught as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 def dataset(value: str) -> str:
@@ -45,6 +60,16 @@ def replicates(value: int) -> int:
     if not 0 <= value <= BOOTSTRAP_MAX:
         raise typer.BadParameter(f"must be in [0, {BOOTSTRAP_MAX:,}], got {value:,}")
     return value
+
+
+def bootstrap_option(default: int, help: str) -> Any:
+    """The --bootstrap option (replicates, checked by `replicates`) with a command's default and help."""
+    return typer.Option(default, "--bootstrap", callback=replicates, help=help)
+
+
+def ci_option() -> Any:
+    """The --ci option (interval coverage, checked by `coverage`)."""
+    return typer.Option(0.95, "--ci", callback=coverage, help="Interval coverage.")
 
 
 def workers(value: int) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from scalemath.cli import _checks
 from scalemath.methods.augment.stage import TEACHER_TIMEOUT, Output, make_teacher
 
 augment_app = typer.Typer(
@@ -33,12 +34,11 @@ def _teacher(
     timeout: float = TEACHER_TIMEOUT,
 ):
     """make_teacher with option errors reported as bad parameters."""
-    try:
-        return make_teacher(
+    with _checks.as_bad_parameter(ValueError, ImportError):
+        teacher = make_teacher(
             url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout
         )
-    except (ValueError, ImportError) as e:
-        raise typer.BadParameter(str(e)) from None
+    return teacher
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -212,7 +212,7 @@ def query_cmd(
     from scalemath.methods.augment import QueryConfig
     from scalemath.methods.augment.stage import run_query
 
-    try:
+    with _checks.as_bad_parameter():
         cfg = QueryConfig(
             style=style,
             strategies=_split(strategies),
@@ -224,8 +224,6 @@ def query_cmd(
             max_tokens=max_tokens,
             seed=seed,
         )
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
     _check_io([seeds, *against], out, report, cache)
     output = _output(
         out,
@@ -290,7 +288,7 @@ def respond_cmd(
     from scalemath.methods.augment import RespondConfig
     from scalemath.methods.augment.stage import run_respond
 
-    try:
+    with _checks.as_bad_parameter():
         cfg = RespondConfig(
             style=style,
             n=n,
@@ -304,8 +302,6 @@ def respond_cmd(
             min_votes=min_votes,
             second_n=second_n,
         )
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
     _check_io([input, *against], out, report, cache)
@@ -371,7 +367,7 @@ def synth_cmd(
     from scalemath.methods.augment import RespondConfig, SynthConfig
     from scalemath.methods.augment.stage import run_synth
 
-    try:
+    with _checks.as_bad_parameter():
         answer = RespondConfig(
             style=dataset,
             n=answer_n,
@@ -392,8 +388,6 @@ def synth_cmd(
             seed=seed,
             answer=answer,
         )
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
     _check_io([references, *against], out, report, cache)
     output = _output(
         out,

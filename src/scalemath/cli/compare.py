@@ -21,13 +21,8 @@ def register(app: typer.Typer) -> None:
         k: int | None = typer.Option(
             None, "--k", help="Samples per question for maj@k, Pass@k, PassRatio@k (default: all both have)."
         ),
-        bootstrap: int = typer.Option(
-            10000,
-            "--bootstrap",
-            callback=_checks.replicates,
-            help="Paired bootstrap replicates over questions (0: none).",
-        ),
-        ci: float = typer.Option(0.95, "--ci", callback=_checks.coverage, help="Interval coverage."),
+        bootstrap: int = _checks.bootstrap_option(10000, "Paired bootstrap replicates over questions (0: none)."),
+        ci: float = _checks.ci_option(),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
         intersect: bool = typer.Option(
             False,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def _range(text: str, what: str) -> tuple[int, int]:
     """ "1-3" -> (1, 3); "2" -> (2, 2)."""
@@ -33,7 +35,7 @@ def procedural(
     from scalemath.datasets.procedural import ProceduralConfig, iter_generate
     from scalemath.records import write_jsonl
 
-    try:
+    with _checks.as_bad_parameter():
         cfg = ProceduralConfig(
             n=n,
             steps=_range(steps, "--steps"),
@@ -43,8 +45,6 @@ def procedural(
             families=tuple(f.strip() for f in families.split(",")) if families else None,
         )
         count = write_jsonl(out, iter_generate(cfg))
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
     typer.echo(f"wrote {count} {split} problems to {out}")
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 
 def register(app: typer.Typer) -> None:
     @app.command("decontaminate")
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
         report_path = report or out.with_suffix(".report.json")
         check_outputs([input, *against], [("--out", out), ("--report", report_path)])
         con = Console(stderr=True)
-        try:
+        with _checks.as_bad_parameter(ValueError, FileNotFoundError):
             cfg = DecontamConfig(
                 ngram=ngram,
                 threshold=threshold,
@@ -47,8 +49,6 @@ def register(app: typer.Typer) -> None:
                 ngram_fields=tuple(f.strip() for f in fields.split(",") if f.strip()),
             )
             decon = build_decontaminator(against, cfg, data_dir)
-        except (ValueError, FileNotFoundError) as e:
-            raise typer.BadParameter(str(e)) from None
         rep = DecontamReport()
         kept = write_jsonl(out, decontaminate(read_records(input), decon, rep))
         rep.write(report_path)

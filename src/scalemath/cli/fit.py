@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
             "--interval",
             help="Parameter intervals: auto (bootstrap for segmented, else cov), cov or bootstrap.",
         ),
-        ci: float = typer.Option(0.95, "--ci", callback=_checks.coverage, help="Interval coverage."),
+        ci: float = _checks.ci_option(),
         seed: int = typer.Option(0, "--seed"),
         plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of data, fit and band."),
         out: Path | None = typer.Option(None, "--out", help="Write the fits as JSON."),

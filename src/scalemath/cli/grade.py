@@ -72,10 +72,8 @@ def register(app: typer.Typer) -> None:
             units=units,
             symbolic=symbolic,
         )
-        try:
+        with _checks.as_bad_parameter():
             make_policy(policy)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
         cfg = BulkConfig(workers=workers, dataset=dataset, policy=policy)
         console = Console(stderr=True)
         with Progress(

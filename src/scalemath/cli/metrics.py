@@ -109,13 +109,8 @@ def register(app: typer.Typer) -> None:
             [], "--by", help="Break figures down by a field path (repeatable): meta.level, meta.steps, model."
         ),
         ks: str = typer.Option("1,4,16", "--ks", help="k values for pass@k and maj@k."),
-        bootstrap: int = typer.Option(
-            1000,
-            "--bootstrap",
-            callback=_checks.replicates,
-            help="Bootstrap replicates over questions (0: no intervals).",
-        ),
-        ci: float = typer.Option(0.95, "--ci", callback=_checks.coverage, help="Interval coverage."),
+        bootstrap: int = _checks.bootstrap_option(1000, "Bootstrap replicates over questions (0: no intervals)."),
+        ci: float = _checks.ci_option(),
         seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
         problems: Path | None = typer.Option(
             None, "--problems", help="Problems JSONL to take missing fields (meta.steps, ...) from."

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from scalemath.cli import _checks
+
 _AUTO_MIN_BYTES = 16 << 20  # below this much input one process is faster than several
 
 
@@ -123,7 +125,7 @@ def register(app: typer.Typer) -> None:
         check_outputs([*paths, problems, *test_set], [("--out", out), ("--stats", stats_path)])
         if fmt not in ("scalemath", "rft_legacy"):
             raise typer.BadParameter("must be scalemath or rft_legacy", param_hint="--format")
-        try:
+        with _checks.as_bad_parameter():
             cfg = RFTConfig(
                 signature=signature,
                 tie_break=tie_break,
@@ -138,8 +140,6 @@ def register(app: typer.Typer) -> None:
                 test_sets=tuple(test_set),
                 allow_contamination=allow_contamination,
             )
-        except ValueError as e:
-            raise typer.BadParameter(str(e)) from None
         records, stats = collect_files(paths, cfg, str(problems) if problems else None)
         n = write_jsonl(out, map(to_legacy, records) if fmt == "rft_legacy" else records)
         if stats_path:

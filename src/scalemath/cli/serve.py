@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from scalemath.cli import _checks
+
 if TYPE_CHECKING:
     from scalemath.sampling.engine import Engine
 
@@ -81,7 +83,7 @@ def register(app: typer.Typer) -> None:
             eng = load_engine("vllm", model, tensor_parallel_size=tensor_parallel_size, dtype=dtype)
         else:
             raise typer.BadParameter(f"unknown engine {engine!r}; use hf, vllm or fake", param_hint="--engine")
-        try:
+        with _checks.as_bad_parameter():
             cfg = ServerConfig(
                 host=host,
                 port=port,
@@ -100,6 +102,4 @@ def register(app: typer.Typer) -> None:
                 read_timeout=read_timeout,
                 max_connections=max_connections,
             )
-        except ValueError as e:
-            raise typer.BadParameter(str(e)) from None
         run_server(eng, cfg)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import typer
 
+from scalemath.cli import _checks
+
 teacher_app = typer.Typer(
     help="An offline instruction-tuned teacher (SmolLM2-135M-Instruct from PyPI) for the augmentation commands.",
     no_args_is_help=True,
@@ -155,7 +157,7 @@ def demo_cmd(
     from scalemath.teacher.smollm2 import TeacherSetupError
     from scalemath.teacher.teacher_demo import TeacherDemoConfig, print_summary, run_teacher_demo
 
-    try:
+    with _checks.as_bad_parameter():
         cfg = TeacherDemoConfig(
             out=str(out),
             model=model,
@@ -175,8 +177,6 @@ def demo_cmd(
             serve_args=tuple(serve_arg),
             serve_threads=threads,
         )
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
     err = Console(stderr=True)
     try:
         summary = run_teacher_demo(cfg, log=lambda m: err.print(f"[dim]{m}[/]"))

@@ -65,10 +65,8 @@ class ProceduralConfig:
             raise ValueError(f"number_range must be (lo, hi) with 1 <= lo < hi, got {self.number_range}")
         if self.split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
-        if self.families is not None:
-            unknown = sorted(set(self.families) - set(FAMILY_NAMES))
-            if unknown or not self.families:
-                raise ValueError(f"unknown families {unknown}; choose from {sorted(FAMILY_NAMES)}")
+        if (unknown := unknown_families(self.families)) is not None:
+            raise ValueError(f"unknown families {unknown}; choose from {sorted(FAMILY_NAMES)}")
         if self.solution_variety not in SOLUTION_VARIETIES:
             raise ValueError(f"solution_variety must be one of {SOLUTION_VARIETIES}, got {self.solution_variety!r}")
         if not (
@@ -83,6 +81,15 @@ MAX_STEPS = 6
 SOLUTION_VARIETIES = ("none", "orders", "forms")
 PATIENCE = 20000  # give up after this many draws in a row without a new problem
 SPLITS = ("train", "validation", "test")
+
+
+def unknown_families(families: Sequence[str] | None) -> list[str] | None:
+    """None when `families` is None (all) or names known families only; else the unknown names,
+    sorted ([] for an empty list, which is refused too)."""
+    if families is None:
+        return None
+    unknown = sorted(set(families) - set(FAMILY_NAMES))
+    return unknown if unknown or not families else None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -477,13 +477,10 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         raise StudyError(f"{where}.data.source: must be procedural or files, got {d.source!r}")
     if d.source == "files" and not (d.train and d.test):
         raise StudyError(f"{where}.data: source files needs both train and test paths")
-    if d.families is not None:
-        from scalemath.datasets.procedural import FAMILIES
+    from scalemath.datasets.procedural_core import FAMILY_NAMES, SOLUTION_VARIETIES, unknown_families
 
-        unknown = sorted(set(d.families) - set(FAMILIES))
-        if unknown or not d.families:
-            raise StudyError(f"{where}.data.families: unknown {unknown or 'empty list'}; known: {sorted(FAMILIES)}")
-    from scalemath.datasets.procedural import SOLUTION_VARIETIES
+    if (unknown := unknown_families(d.families)) is not None:
+        raise StudyError(f"{where}.data.families: unknown {unknown or 'empty list'}; known: {sorted(FAMILY_NAMES)}")
 
     if d.solution_variety not in SOLUTION_VARIETIES:
         raise StudyError(f"{where}.data.solution_variety: must be one of {', '.join(SOLUTION_VARIETIES)}")

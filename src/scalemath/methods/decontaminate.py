@@ -563,6 +563,10 @@ def _probe(cfg: DecontamConfig) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
+# The hash arrays of `Fingerprints`, saved and loaded as they are.
+_ARRAYS = ("exact", "n_tokens", "ngram_off", "ngram", "shingle_off", "shingle")
+
+
 @dataclass
 class Fingerprints:
     """Test questions as hashes: per question its id, test set, exact key, token count, word
@@ -627,12 +631,7 @@ class Fingerprints:
             path,
             ids=np.asarray(self.ids),
             sources=np.asarray(self.sources),
-            exact=self.exact,
-            n_tokens=self.n_tokens,
-            ngram_off=self.ngram_off,
-            ngram=self.ngram,
-            shingle_off=self.shingle_off,
-            shingle=self.shingle,
+            **{name: getattr(self, name) for name in _ARRAYS},
             params=np.asarray(json.dumps(self.params)),
             provenance=np.asarray(self.provenance),
         )
@@ -643,12 +642,7 @@ class Fingerprints:
             return cls(
                 ids=z["ids"].tolist(),
                 sources=z["sources"].tolist(),
-                exact=z["exact"],
-                n_tokens=z["n_tokens"],
-                ngram_off=z["ngram_off"],
-                ngram=z["ngram"],
-                shingle_off=z["shingle_off"],
-                shingle=z["shingle"],
+                **{name: z[name] for name in _ARRAYS},
                 params=json.loads(str(z["params"])),
                 provenance=str(z["provenance"]),
             )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scalemath.prompts import PromptFormat, as_format
-from scalemath.records import Problem, RecordError, Sample, append_jsonl, iter_jsonl_numbered, now
+from scalemath.records import Problem, RecordError, Sample, append_jsonl, chunks, iter_jsonl_numbered, now
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 from scalemath.sampling.errors import ErrorTally
 from scalemath.sampling.progress import ProgressBar
@@ -167,7 +167,7 @@ def _sample_problems(
             buffer.clear()
 
     with ProgressBar(progress, "sampling", total, "problems") as bar:
-        for chunk in _chunks(problems, chunk_problems):
+        for chunk in chunks(problems, chunk_problems):
             for p in chunk:
                 if p.id in seen:
                     raise ValueError(f"duplicate problem id {p.id!r} in the input")
@@ -340,14 +340,3 @@ def _grader() -> tuple[Callable, str]:
     from scalemath.answers import GRADER_VERSION, grade
 
     return grade, GRADER_VERSION
-
-
-def _chunks(items: Iterable[Problem], size: int) -> Iterator[list[Problem]]:
-    chunk: list[Problem] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -54,12 +54,10 @@ def quick_problems(n: int, seed: int = 0, split: str = "train"):
 
 def quick_sft_model(out: str | Path, config: QuickSFTConfig | None = None, *, quiet: bool = True) -> Path:
     """Build (or reuse) the tiny SFT checkpoint of `config` under `out`; returns `out/sft`."""
-    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
-    from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.records import write_jsonl
     from scalemath.training.pretrain import PretrainConfig
     from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
-    from scalemath.training.tiny import PRESETS, build_tiny_base
+    from scalemath.training.tiny import BaseRecipe, corpus_and_base
 
     cfg = config or QuickSFTConfig()
     out = Path(out)
@@ -71,14 +69,15 @@ def quick_sft_model(out: str | Path, config: QuickSFTConfig | None = None, *, qu
     out.mkdir(parents=True, exist_ok=True)
     data = out / "train.jsonl"
     write_jsonl(data, quick_problems(cfg.train_n, cfg.seed))
-    lines = list(
-        pretrain_corpus(config=CorpusConfig(seed=cfg.seed, n_lines=cfg.corpus_lines, max_number=100, max_factor=12))
-    )
-    shape = dataclasses.replace(PRESETS[cfg.preset], seed=cfg.seed)
-    base = build_tiny_base(
-        lines,
+    base = corpus_and_base(
+        BaseRecipe(
+            seed=cfg.seed,
+            corpus_lines=cfg.corpus_lines,
+            corpus_max_number=100,
+            corpus_max_factor=12,
+            model_preset=cfg.preset,
+        ),
         out / "base",
-        shape,
         PretrainConfig(
             minutes=None,
             max_steps=cfg.pretrain_steps,

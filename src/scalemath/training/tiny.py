@@ -246,14 +246,33 @@ def base_files(model_dir: Path) -> dict[str, str]:
     }
 
 
+def corpus_and_base(recipe: BaseRecipe, out_dir: str | Path, pretrain: PretrainConfig, *, quiet: bool = False) -> Path:
+    """`recipe`'s procedural corpus, then `build_tiny_base` on it (tokenizer, model of
+    `recipe.model_preset` seeded with `recipe.seed`, pre-training with `pretrain`) into `out_dir`."""
+    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
+    from scalemath.datasets.pretrain_corpus import pretrain_corpus
+
+    corpus = CorpusConfig(
+        seed=recipe.seed,
+        n_lines=recipe.corpus_lines,
+        max_number=recipe.corpus_max_number,
+        max_factor=recipe.corpus_max_factor,
+    )
+    return build_tiny_base(
+        list(pretrain_corpus(config=corpus)),
+        out_dir,
+        dataclasses.replace(PRESETS[recipe.model_preset], seed=recipe.seed),
+        pretrain,
+        quiet=quiet,
+    )
+
+
 def build_base(recipe: BaseRecipe, out_dir: str | Path, *, quiet: bool = False) -> Path:
     """Build the base of `recipe` from nothing (corpus, tokenizer, pre-training) into `out_dir`,
     atomically (a temporary directory renamed at the end), with recipe.json recording the recipe
     and the files' sha256."""
     import shutil
 
-    from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
-    from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.training.pretrain import PretrainConfig
 
     if recipe.model_preset not in PRESETS:
@@ -261,25 +280,14 @@ def build_base(recipe: BaseRecipe, out_dir: str | Path, *, quiet: bool = False) 
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    corpus = CorpusConfig(
+    pretrain = PretrainConfig(
+        minutes=None,
+        max_steps=recipe.pretrain_steps,
+        batch_size=recipe.pretrain_batch_size,
         seed=recipe.seed,
-        n_lines=recipe.corpus_lines,
-        max_number=recipe.corpus_max_number,
-        max_factor=recipe.corpus_max_factor,
+        threads=recipe.threads,
     )
-    build_tiny_base(
-        list(pretrain_corpus(config=corpus)),
-        tmp,
-        dataclasses.replace(PRESETS[recipe.model_preset], seed=recipe.seed),
-        PretrainConfig(
-            minutes=None,
-            max_steps=recipe.pretrain_steps,
-            batch_size=recipe.pretrain_batch_size,
-            seed=recipe.seed,
-            threads=recipe.threads,
-        ),
-        quiet=quiet,
-    )
+    corpus_and_base(recipe, tmp, pretrain, quiet=quiet)
     from scalemath.training.runtime import versions
 
     record = {"recipe": dataclasses.asdict(recipe), "files": base_files(tmp), "versions": versions()}

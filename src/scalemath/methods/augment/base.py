@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from scalemath.sampling.engine import Engine, SamplingParams
 
-T = TypeVar("T")
-
 STYLES = ("gsm8k", "math")
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of at most `size` items (streaming)."""
-    buf: list[T] = []
-    for x in items:
-        buf.append(x)
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
 
 
 def section_pattern(names: Sequence[str]) -> re.Pattern:

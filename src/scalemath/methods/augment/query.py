@@ -22,13 +22,12 @@ from scalemath.methods.augment.base import (
     Counts,
     QuestionRules,
     check_question,
-    chunks,
     clean_question,
     parse_sections,
     provenance,
 )
 from scalemath.prompts import load, render
-from scalemath.records import Problem, text_hash
+from scalemath.records import Problem, chunks, text_hash
 from scalemath.sampling.engine import Engine, SamplingParams
 
 #: strategy name -> the instruction put into the template's {strategy} field.

@@ -21,15 +21,16 @@ question's provenance.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from scalemath.answers import GRADER_VERSION, extract, grade, normalize
-from scalemath.methods.augment.base import STYLES, Counts, chunks, provenance
+from scalemath.methods.augment.base import STYLES, Counts, provenance
 from scalemath.prompts import load, render
-from scalemath.records import Problem, Sample, now, text_hash
+from scalemath.records import Problem, Sample, chunks, now, text_hash
 from scalemath.sampling.engine import Completion, Engine, SamplingParams
 
 FILTERS = ("majority", "two_teacher", "gold", "none")
@@ -180,9 +181,7 @@ def respond(
     if template is None:  # never: __post_init__ sets it
         raise TypeError("RespondConfig.template is None")
     p_hash = text_hash(load(template))
-    second_params = SamplingParams(
-        temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, stop=cfg.stop, seed=cfg.seed + 1
-    )
+    second_params = dataclasses.replace(params, seed=cfg.seed + 1)  # the second teacher: the next seed
     for batch in chunks(problems, cfg.batch):
         prompts = [render(template, question=p.question) for p in batch]
         firsts = list(engine.generate(prompts, params, cfg.n))

@@ -24,14 +24,13 @@ from scalemath.methods.augment.base import (
     Counts,
     QuestionRules,
     check_question,
-    chunks,
     clean_question,
     parse_sections,
     provenance,
 )
 from scalemath.methods.augment.respond import RespondConfig, answer_key, respond
 from scalemath.prompts import load, render
-from scalemath.records import Problem, Sample, text_hash
+from scalemath.records import Problem, Sample, chunks, text_hash
 from scalemath.sampling.engine import Engine, SamplingParams
 
 _CREATE_MARKERS = ("New Question", "Reference Problem", "Problem", "Solution", "Answer")
@@ -97,21 +96,14 @@ class SynthConfig:
             )
 
     def create_params(self) -> SamplingParams:
-        return SamplingParams(
-            temperature=self.create_temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_tokens_create,
-            seed=self.seed,
-            stop=("\n### Reference", "\n### Solution"),
-        )
+        return self._params(self.create_temperature, self.max_tokens_create, ("\n### Reference", "\n### Solution"))
 
     def verify_params(self) -> SamplingParams:
+        return self._params(self.verify_temperature, self.max_tokens_verify, ("\n### Problem",))
+
+    def _params(self, temperature: float, max_tokens: int, stop: tuple[str, ...]) -> SamplingParams:
         return SamplingParams(
-            temperature=self.verify_temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_tokens_verify,
-            seed=self.seed,
-            stop=("\n### Problem",),
+            temperature=temperature, top_p=self.top_p, max_tokens=max_tokens, seed=self.seed, stop=stop
         )
 
 
