@@ -305,7 +305,8 @@ class StudyConfig:
         1,
         "Cells run side by side at most: cells whose dependencies are finished run in this many "
         "processes at once (needs `threads`; each cell computes what it would alone, so this changes "
-        "the wall time, never the numbers). Not part of any cell's fingerprint.",
+        "the wall time, never the numbers). Each worker process loads torch first, so it pays off for "
+        "cells of minutes, not seconds. Not part of any cell's fingerprint.",
     )
     base_models: list[BaseModelConfig] = _f(
         help="Base models; the grid is repeated for each.", factory=lambda: [BaseModelConfig()]
