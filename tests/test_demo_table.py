@@ -2,7 +2,7 @@
 is wider than the terminal (the paired-differences table once lost its McNemar p and discordant
 counts there)."""
 
-from scalemath.experiments.demo import print_summary
+from scalemath.report.demo_table import print_summary
 
 
 def _row(metric, n, diff, lo, hi, mcnemar=None):
@@ -83,7 +83,7 @@ def test_demo_tables_fit_80_columns_with_the_widest_figures(monkeypatch, capsys)
 
 
 def _conclusion(control_steps: int, sft_steps: int, diff: float, lo: float, hi: float) -> str:
-    from scalemath.experiments.demo import conclusion
+    from scalemath.report.demo_table import conclusion
 
     s = _summary()
     s["comparisons"]["control_vs_sft"]["rows"] = [_row("greedy", 1000, diff, lo, hi, (0.003, 86, 130))]

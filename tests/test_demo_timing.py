@@ -1,7 +1,8 @@
 """summary.json's timing after a re-run or a resume keeps what the work cost (a re-run of a
 finished demo wrote its own ~3 s over the first run's wall time)."""
 
-from scalemath.experiments.demo import merge_timing, stage_note
+from scalemath.experiments.timing import merge_timing
+from scalemath.report.demo_table import stage_note
 
 
 def _timing(stages, total):

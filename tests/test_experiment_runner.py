@@ -294,3 +294,32 @@ def test_a_cells_engine_gets_only_the_settings_it_takes(monkeypatch, name, threa
     monkeypatch.setattr(scalemath.sampling, "load_engine", lambda n, m, **kw: seen.update(kw) or (n, m))
     assert A._engine(name, "m", 8, {"dtype": "float32"}, threads) == (name, "m")
     assert seen == expect
+
+
+def test_cells_side_by_side_compute_what_they_compute_one_at_a_time(tmp_path, monkeypatch):
+    """workers > 1: cells whose dependencies are finished run in worker processes, wave by wave;
+    the rows, the cells that ran and their summaries are those of a run one cell at a time."""
+    import os
+    from pathlib import Path
+
+    tests = str(Path(__file__).resolve().parent)  # the workers import this module's fake actions
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    s = make_study(threads=1, sft={"fractions": [1]}, rft={"k": [1], "pooled": []})
+    one = run(s, tmp_path / "one")
+    logs: list[str] = []
+    two = Runner(s, tmp_path / "two", log=logs.append, actions=FAKE).run(workers=2)
+    assert sorted(two.ran) == sorted(one.ran) and two.rows == one.rows
+    assert "[par ] data ∥ base/tiny" in "\n".join(logs)
+
+    def summaries(d):
+        return {
+            p.relative_to(d).as_posix(): json.loads(p.read_text().replace(str(d), "RUN"))["summary"]
+            for p in sorted((d / ".done").rglob("*.json"))
+        }
+
+    assert summaries(tmp_path / "two") == summaries(tmp_path / "one")
+    # a re-run skips every cell, side by side or not
+    again = Runner(s, tmp_path / "two", log=logs.append, actions=FAKE).run(workers=2)
+    assert again.ran == [] and again.rows == one.rows
+    with pytest.raises(Exception, match="threads"):
+        Runner(make_study(), tmp_path / "three", actions=FAKE).run(workers=2)

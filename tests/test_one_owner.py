@@ -126,7 +126,14 @@ def test_one_metrics_engine():
     from scalemath.metrics import aggregate, passk
 
     assert passk.unit_stats is aggregate.unit_stats and passk.majority_pick is aggregate.majority_pick
-    for mod in ("metrics/passk.py", "metrics/paired.py", "metrics/evaluate.py", "experiments/demo.py"):
+    for mod in (
+        "metrics/passk.py",
+        "metrics/paired.py",
+        "metrics/evaluate.py",
+        "experiments/demo.py",
+        "experiments/demo_jobs.py",
+        "report/demo_table.py",
+    ):
         src = ast.unparse(MODULES[mod])
         assert "defaultdict(int)" not in src and "Counter(" not in src, mod
 

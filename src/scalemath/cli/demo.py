@@ -1,4 +1,4 @@
-"""`scalemath demo`: the whole RFT loop on the embedded default (see experiments/demo.py)."""
+"""`scalemath demo`: the whole RFT loop on the embedded default (see experiments/demo.py); parses only."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def register(app: typer.Typer) -> None:
         from scalemath.inputs import check_fields, load_yaml
 
         fields, lines = load_yaml(config, what="demo config") if config else (None, {})  # bounded, before torch
-        from scalemath.experiments.demo import DemoConfig, print_summary, run_demo
+        from scalemath.experiments.demo import DemoConfig, run_demo
+        from scalemath.report.demo_table import print_summary
         from scalemath.training.runtime import ENV_VERBOSE
 
         if verbose:

@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
             help="Override sft.long_cot_weight: resample SFT data with probability ~ steps ** weight.",
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-step training lines."),
+        workers: int | None = typer.Option(
+            None, "--workers", min=1, help="Override the study's workers: cells run side by side at most."
+        ),
     ) -> None:
         """Execute the study's grid; finished cells are skipped, results go to RUN/results.csv."""
         import time
@@ -82,7 +85,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         try:
             runner = Runner(cfg, run_dir, log=lambda s: console.print(s, markup=False, highlight=False), quiet=quiet)
-            outcome = runner.run(list(only), dry_run=dry_run)
+            outcome = runner.run(list(only), dry_run=dry_run, workers=workers)
         except CellError as e:
             if not isinstance(e.cause, (ValueError, FileNotFoundError, KeyError)):
                 raise  # unexpected: keep the traceback

@@ -301,6 +301,13 @@ class StudyConfig:
         "the libraries' defaults, all cores). 1 is much faster on a small CPU "
         "shared with other work. Not part of any cell's fingerprint.",
     )
+    workers: int = _f(
+        1,
+        "Cells run side by side at most: cells whose dependencies are finished run in this many "
+        "processes at once (needs `threads`; each cell computes what it would alone, so this changes "
+        "the wall time, never the numbers). Each worker process loads torch first, so it pays off for "
+        "cells of minutes, not seconds. Not part of any cell's fingerprint.",
+    )
     base_models: list[BaseModelConfig] = _f(
         help="Base models; the grid is repeated for each.", factory=lambda: [BaseModelConfig()]
     )
@@ -457,6 +464,8 @@ def validate(s: StudyConfig, where: str = "study") -> None:
     _name(s.name, f"{where}.name")
     if s.threads is not None and s.threads < 1:
         raise StudyError(f"{where}.threads: must be >= 1 (or null)")
+    if s.workers < 1 or (s.workers > 1 and s.threads is None):
+        raise StudyError(f"{where}.workers: must be >= 1, and > 1 only with threads set (cells share the CPU)")
     if not s.base_models:
         raise StudyError(f"{where}.base_models: at least one base model is needed")
     seen: set[str] = set()

@@ -6,7 +6,9 @@ changed field reruns exactly the cells it reaches. A cell's directory `<run>/cel
 outputs and `cell.json` (resolved config, dependencies, library versions, git sha, seeds, timing,
 summary); outputs made under other settings are removed before the cell reruns, except where only
 a setting that does not invalidate them changed (a sampling run asked for a larger k is topped up).
-After every evaluation cell the results files are rebuilt (`experiments.results`).
+After every evaluation cell the results files are rebuilt (`experiments.results`). With `workers`
+> 1, cells whose dependencies are finished run side by side in worker processes
+(`experiments.pipeline`), wave by wave; each cell computes what it would alone.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalemath.experiments.config import StudyConfig
+from scalemath.experiments.config import StudyConfig, StudyError
 from scalemath.experiments.grid import Cell, expand, select
 from scalemath.experiments.provenance import git_info
-from scalemath.experiments.stages import fingerprint, run_stage
+from scalemath.experiments.stages import StageResult, fingerprint, run_stage
 from scalemath.outputs import write_text
 
 CELL_JSON = "cell.json"
@@ -124,9 +126,13 @@ class Runner:
 
         return RunContext(self.run_dir, self.by_id, log=self.log, quiet=self.quiet, threads=self.study.threads)
 
-    def run(self, only: list[str] | None = None, dry_run: bool = False) -> RunOutcome:
+    def run(self, only: list[str] | None = None, dry_run: bool = False, workers: int | None = None) -> RunOutcome:
         """Run the selected cells (glob patterns on cell ids; their dependencies come along) that
-        are not finished with the current settings. dry_run: say what would run, run nothing."""
+        are not finished with the current settings. dry_run: say what would run, run nothing.
+        workers: cells run side by side at most (None: the study's `workers`)."""
+        workers = self.study.workers if workers is None else workers
+        if workers > 1 and self.study.threads is None:
+            raise StudyError("workers > 1 needs the study's threads set (cells side by side share the CPU)")
         chosen = select(self.cells, list(only or []))
         outcome = RunOutcome(dry_run=dry_run)
         if dry_run:
@@ -158,28 +164,75 @@ class Runner:
             st = self.state(c)
             if st.status == "done":
                 ctx.summaries[c.id] = st.summary
-        for c in chosen:
-            fn = actions[c.kind]
+        if workers > 1:
+            self._run_side_by_side(chosen, ctx, actions, outcome, workers)
+        else:
+            for c in chosen:
+                fn = actions[c.kind]
 
-            def work(c: Cell = c, fn: Callable = fn) -> dict[str, Any]:
-                self._prepare_dir(c)
-                started = time.time()
-                summary = fn(c, ctx)
-                self._write_cell_json(c, prov, started, summary)
-                return summary
+                def work(c: Cell = c, fn: Callable = fn) -> dict[str, Any]:
+                    return self.work(c, fn, ctx, prov)
 
-            try:
-                res = run_stage(self.run_dir, c.id, self.stage_config(c), work, self.log)
-            except Exception as e:
-                raise CellError(c.id, e) from e
-            ctx.summaries[c.id] = res.summary
-            (outcome.skipped if res.skipped else outcome.ran).append(c.id)
-            outcome.seconds[c.id] = res.seconds
-            if c.kind == "eval" and not res.skipped:
-                outcome.results = self.write_results()
+                try:
+                    res = run_stage(self.run_dir, c.id, self.stage_config(c), work, self.log)
+                except Exception as e:
+                    raise CellError(c.id, e) from e
+                self._record(c, res, ctx, outcome)
         outcome.results = self.write_results()
         outcome.rows = self.rows()
         return outcome
+
+    def work(self, c: Cell, fn: Callable, ctx: Any, prov: dict[str, Any]) -> dict[str, Any]:
+        """Do cell `c` (its action `fn`) in a clean directory; write its cell.json; its summary."""
+        self._prepare_dir(c)
+        started = time.time()
+        summary = fn(c, ctx)
+        self._write_cell_json(c, prov, started, summary)
+        return summary
+
+    def _record(self, c: Cell, res: StageResult, ctx: Any, outcome: RunOutcome) -> None:
+        ctx.summaries[c.id] = res.summary
+        (outcome.skipped if res.skipped else outcome.ran).append(c.id)
+        outcome.seconds[c.id] = res.seconds
+        if c.kind == "eval" and not res.skipped:
+            outcome.results = self.write_results()
+
+    def _run_side_by_side(
+        self, chosen: list[Cell], ctx: Any, actions: dict[str, Callable], outcome: RunOutcome, workers: int
+    ) -> None:
+        """Waves of cells whose dependencies are finished, each wave side by side in up to `workers`
+        processes (`pipeline.run_group`); a cell's worker runs `cell_job`."""
+        from scalemath.experiments.pipeline import Item, job_name, resolve, run_group
+
+        names = {kind: job_name(fn) for kind, fn in actions.items()}
+        for kind, name in names.items():
+            try:
+                ok = resolve(name) is actions[kind]
+            except (ImportError, AttributeError):
+                ok = False
+            if not ok:
+                raise ValueError(f"workers > 1: the {kind} action must be a module-level function ({name})")
+        study = self.study.to_dict()
+        todo = list(chosen)
+        while todo:
+            waiting = {c.id for c in todo}
+            wave = [c for c in todo if not waiting & set(c.deps)]
+            items: list[Item] = [
+                (
+                    c.id,
+                    self.stage_config(c),
+                    cell_job,
+                    {"study": study, "out": str(self.run_dir), "cell": c.id, "actions": names, "quiet": self.quiet},
+                )
+                for c in wave
+            ]
+            try:
+                results = run_group(self.run_dir, items, workers, self.log)
+            except Exception as e:
+                raise CellError(", ".join(c.id for c in wave if self.state(c).status != "done"), e) from e
+            for c, res in zip(wave, results):
+                self._record(c, res, ctx, outcome)
+            todo = [c for c in todo if c not in wave]
 
     # -- results
 
@@ -263,6 +316,23 @@ class Runner:
         return prov
 
 
+def cell_job(args: dict[str, Any]) -> dict[str, Any]:
+    """One cell of a study, in a worker process of `Runner.run(workers=...)`: its dependencies are
+    finished; the cell's summary (its stage marker is written around this call)."""
+    from scalemath.experiments.pipeline import resolve
+    from scalemath.training.runtime import versions
+
+    runner = Runner(StudyConfig.from_dict(args["study"]), args["out"], log=lambda msg: None, quiet=args["quiet"])
+    ctx = runner.context()
+    for c in runner.cells:
+        st = runner.state(c)
+        if st.status == "done":
+            ctx.summaries[c.id] = st.summary
+    c = runner.by_id[args["cell"]]
+    prov = {"versions": versions(), "git": git_info()}
+    return runner.work(c, resolve(args["actions"][c.kind]), ctx, prov)
+
+
 def seeds_of(config: Any, prefix: str = "") -> dict[str, Any]:
     """Every `seed` in a cell config, by dotted path."""
     out: dict[str, Any] = {}
@@ -283,9 +353,10 @@ def run_study(
     dry_run: bool = False,
     log: Callable[[str], None] = print,
     quiet: bool = False,
+    workers: int | None = None,
 ) -> RunOutcome:
     """Run (or resume) a study in `out`; see `Runner.run`."""
-    return Runner(study, out, log=log, quiet=quiet).run(only, dry_run)
+    return Runner(study, out, log=log, quiet=quiet).run(only, dry_run, workers)
 
 
 def with_overrides(study: StudyConfig, long_cot_weight: float | None = None) -> StudyConfig:
