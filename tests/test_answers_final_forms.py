@@ -90,6 +90,48 @@ def test_ordered_lists_need_the_policy_switch():
     assert ok("\\boxed{1, 9, 5}", "1,9,5", lists="ordered").correct
 
 
+def test_ordered_lists_when_the_question_asks_for_an_order():
+    # written for this test: a question that states the order of its answers makes a bare list
+    # ordered; one that does not (or no question at all) leaves it a list of solutions
+    down = "The three widths are whole numbers. Write them in decreasing order, separated by commas."
+    up = "Find every value of $t$ with $t^2 = 49$ and list them from smallest to largest."
+    assert not ok("So the widths are \\boxed{3, 8, 11}", "11, 8, 3", question=down).correct
+    assert ok("So the widths are \\boxed{11, 8, 3}", "11, 8, 3", question=down).correct
+    assert not ok("\\boxed{7, -7}", "-7, 7", question=up).correct
+    assert ok("\\boxed{-7, 7}", "-7, 7", question=up).correct
+    assert ok("Thus $t = -7$ or $t = 7$.", "-7, 7", question=up).correct
+    # no stated order: any order, as before (and without a question)
+    roots = "Find every value of $t$ with $t^2 = 49$. Enter them separated by commas."
+    assert ok("\\boxed{7, -7}", "-7, 7", question=roots).correct
+    assert ok("\\boxed{3, 8, 11}", "11, 8, 3").correct
+    # an order phrase where the answer is one value changes nothing
+    one = "The odd numbers are listed in increasing order. What is the fifth one listed?"
+    assert ok("\\boxed{9}", "9", question=one).correct
+    # an explicit policy is kept: "sets" stays sets, "ordered" stays ordered
+    assert ok("\\boxed{3, 8, 11}", "11, 8, 3", question=down, lists="sets").correct
+    assert not ok("\\boxed{7, -7}", "-7, 7", question=roots, lists="ordered").correct
+
+
+def test_ordered_lists_from_the_question_field_in_bulk(tmp_path):
+    import json
+
+    from scalemath.answers.bulk import BulkConfig, grade_file
+
+    q = "Write the two numbers in increasing order, separated by commas."
+    rows = [
+        {"completion": "\\boxed{5, 2}", "answer": "2, 5", "question": q},
+        {"completion": "\\boxed{2, 5}", "answer": "2, 5", "question": q},
+        {"completion": "\\boxed{5, 2}", "answer": "2, 5"},
+    ]
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    grade_file(str(src), str(dst), "completion", "answer", BulkConfig(workers=1))
+    got = [json.loads(line)["correct"] for line in dst.read_text().splitlines()]
+    assert got == [False, True, True]
+    grade_file(str(src), str(dst), "completion", "answer", BulkConfig(workers=1), question_field=None)
+    assert [json.loads(line)["correct"] for line in dst.read_text().splitlines()] == [True, True, True]
+
+
 def test_matrix_spacing():
     spaced = "\\begin{pmatrix} 0 & 1 \\\\ 1 & 0 \\end{pmatrix}"
     assert ok("\\boxed{\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}}", spaced).correct

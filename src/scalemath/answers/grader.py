@@ -9,7 +9,7 @@ from .compare import Pending, compare
 from .extract import _clean as clean_answer
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris, unitless_number_entry
 from .numbers import Num, number_entry, numbers_equal
-from .policy import DEFAULT_POLICY, GradePolicy, make_policy
+from .policy import DEFAULT_POLICY, GradePolicy, make_policy, with_question
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
@@ -57,7 +57,7 @@ def _words_only(ans: str) -> bool:
     return is_text_answer(clean_latex(ans)) and not any(ch.isdigit() for ch in ans)
 
 
-def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> Verdict:
+def grade(prediction: str, reference: str, dataset: str = "auto", *, question: str | None = None, **policy) -> Verdict:
     """Grade one prediction against one reference.
 
     Args:
@@ -67,6 +67,10 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             a bare answer.
         dataset: "gsm8k", "math" or "auto" (GSM8K extraction rules when the reference is a plain
             number or has "####", MATH rules otherwise).
+        question: the question's text, when known. Only one thing is read from it: a question that
+            asks for its answers in a stated order ("in increasing order", "from least to
+            greatest", "in alphabetical order") makes the default unordered lists ordered
+            (`policy.asks_for_order`; docs/grading.md, "Lists").
         **policy: options of `GradePolicy`: rel_tol, abs_tol, decimal_places, percent,
             equation_rhs, symbolic, timeout_s.
 
@@ -75,6 +79,8 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
         ends with reason "timeout" after `timeout_s`; an unknown dataset or policy option raises.
     """
     pol = make_policy(policy) if policy else DEFAULT_POLICY
+    if question is not None:
+        pol = with_question(pol, question)
     if dataset not in _DATASETS:
         raise ValueError(f"dataset must be one of {_DATASETS}, not {dataset!r}")
     out = grade_fast(prediction, reference, dataset, pol)
