@@ -178,6 +178,20 @@ def test_answer_marker_with_nothing_after_it(dataset):
     assert ok(text + " 12000", "12000", dataset).correct
 
 
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_text_cut_off_mid_expression_is_no_answer(dataset):
+    # written for this test: a completion that stops on "=" or an operator (the length limit) has
+    # not stated the value its last expression was heading for; its last number is not the answer
+    looping = "We need $3^{x}$. Since $3^{x} = 3^{2(x)} = 3^{2(x)} = 3^{2(x)} ="
+    assert ok(looping, "2", dataset).reason == "no_answer"
+    assert ok("First 12 + 30 = 42, then 42 - 8 + 2 -", "2", dataset).reason == "no_answer"
+    assert ok("The area is 6 \\cdot 7 \\times", "7", dataset).reason == "no_answer"
+    # a finished last statement still counts, and so do markers and bold answers
+    assert ok("First 12 + 30 = 42, then 42 - 40 = 2", "2", dataset).correct
+    assert ok("So she has\n\n**2**", "2", dataset).correct
+    assert ok("The answer is 2. Now 3 + 4 =", "2", dataset).correct
+
+
 def test_value_after_the_last_math_span():
     # the later of the last math span and the last number: the closing number is the answer
     text = "We reduce $18^6$ modulo 10 step by step.\n\nSo, the units digit of $18^6$ is 4."

@@ -620,7 +620,11 @@ def _final_statement(text: str, dataset: str) -> str | None:
     dataset, docs/grading.md): a value alone on the last line; math spans joined at the very end;
     the later of the last math span (GSM8K: one holding LaTeX, "$" is currency there) and the last
     number after it. A
-    sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None."""
+    sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None,
+    and so does a text that stops mid-expression ("... = 2^{2(2x)} =", cut off by the length
+    limit): its last number belongs to an expression whose value never came."""
+    if _UNFINISHED.search(text[-40:]):
+        return None
     line = _final_line(text)
     if line is not None:
         return line
@@ -640,6 +644,11 @@ def _final_statement(text: str, dataset: str) -> str | None:
     if _refuted(text, pos, ans):
         return None
     return ans
+
+
+# a text ending on a relation or a binary operator (math delimiters aside): "= 2^{2(2x)} =", "960 - 720 + 640 -"
+# (not "**8**", markdown bold, nor a "---" rule)
+_UNFINISHED = re.compile(r"(?:[=+/^<>]|(?<![-*])[-*]|\\(?:cdot|times|div|leq?|geq?|approx|pm))[\s$]*$")
 
 
 _NOT_BEFORE = re.compile(r"(?:\bnot|n't|\bnever)\s*(?:\$|\\\(|\\\[)?\s*$", re.IGNORECASE)
