@@ -192,6 +192,17 @@ def test_text_cut_off_mid_expression_is_no_answer(dataset):
     assert ok("The answer is 2. Now 3 + 4 =", "2", dataset).correct
 
 
+def test_value_the_text_sets_out_to_find_is_not_stated():
+    # written for this test: the last math span is the unknown a sentence sets out to find
+    # ("to find $\\cot 45^\\circ$"), which equals the reference but was never worked out
+    text = "We use the identity for cotangent. Now we can use a right triangle to find $\\cot 45^\\circ$. This is"
+    assert ok(text, "1").reason == "no_answer"
+    assert ok("Let us compute $\\frac{6}{3}$ first. Let's determine $\\frac{6}{3}$", "2").reason == "no_answer"
+    # a value the text found is still stated
+    assert ok("Using a right triangle we find $\\cot 45^\\circ = 1$.", "1").correct
+    assert ok("To find the total we add: $3 + 4 = 7$.", "7").correct
+
+
 def test_value_after_the_last_math_span():
     # the later of the last math span and the last number: the closing number is the answer
     text = "We reduce $18^6$ modulo 10 step by step.\n\nSo, the units digit of $18^6$ is 4."

@@ -641,11 +641,17 @@ def _final_statement(text: str, dataset: str) -> str | None:
         pos, ans = num_at[0], num_at[1]
     else:
         return None
-    if _refuted(text, pos, ans):
+    if _refuted(text, pos, ans) or _SOUGHT.search(text, max(0, pos - 60), pos):
         return None
     return ans
 
 
+# the value is what the sentence sets out to find, not what it found: "... to find $\tan 45^\circ$."
+_SOUGHT = re.compile(
+    r"(?:\bto|\blet's|\blet\s+us)\s+(?:find|compute|calculate|evaluate|determine|solve\s+for)\s+"
+    r"(?:the\s+value\s+of\s+)?(?:\$|\\\(|\\\[)?\s*$",
+    re.IGNORECASE,
+)
 # a text ending on a relation or a binary operator (math delimiters aside): "= 2^{2(2x)} =", "960 - 720 + 640 -"
 # (not "**8**", markdown bold, nor a "---" rule)
 _UNFINISHED = re.compile(r"(?:[=+/^<>]|(?<![-*])[-*]|\\(?:cdot|times|div|leq?|geq?|approx|pm))[\s$]*$")
