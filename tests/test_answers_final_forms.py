@@ -186,6 +186,15 @@ def test_text_cut_off_mid_expression_is_no_answer(dataset):
     assert ok(looping, "2", dataset).reason == "no_answer"
     assert ok("First 12 + 30 = 42, then 42 - 8 + 2 -", "2", dataset).reason == "no_answer"
     assert ok("The area is 6 \\cdot 7 \\times", "7", dataset).reason == "no_answer"
+    # ... or inside a math span it never closes (the \\( form in both datasets; "$" is currency in GSM8K)
+    assert (
+        ok("The curve \\(y = \\frac{2}{x-1}\\) is a line. The curve \\(y = \\frac{2}{x-1", "1", dataset).reason
+        == "no_answer"
+    )
+    if dataset == "math":
+        assert ok("The curve $y = \\frac{2}{x-1}$ is a line. The curve $y = \\frac{2}{x-1", "1").reason == "no_answer"
+        assert ok("The slope is $m = 2$. So the answer is $7", "7").correct  # a marker still counts
+    assert ok("It costs $5 each, so 3 of them cost 15 dollars.", "15", dataset).correct
     # a finished last statement still counts, and so do markers and bold answers
     assert ok("First 12 + 30 = 42, then 42 - 40 = 2", "2", dataset).correct
     assert ok("So she has\n\n**2**", "2", dataset).correct

@@ -622,8 +622,9 @@ def _final_statement(text: str, dataset: str) -> str | None:
     number after it. A
     sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None,
     and so does a text that stops mid-expression ("... = 2^{2(2x)} =", cut off by the length
-    limit): its last number belongs to an expression whose value never came."""
-    if _UNFINISHED.search(text[-40:]):
+    limit, or inside a math span it never closes): its last number belongs to an expression
+    whose value never came."""
+    if _UNFINISHED.search(text[-40:]) or _open_span_at_end(text, dataset):
         return None
     line = _final_line(text)
     if line is not None:
@@ -644,6 +645,21 @@ def _final_statement(text: str, dataset: str) -> str | None:
     if _refuted(text, pos, ans) or _SOUGHT.search(text, max(0, pos - 60), pos):
         return None
     return ans
+
+
+def _open_span_at_end(text: str, dataset: str) -> bool:
+    """The text stops inside a math span it opened on its last line ("... The graph of $y =
+    \\frac{1}{x^3-3x^2+3x-1" cut off): `\\(` or `\\[` never closed, or (MATH rules; in GSM8K "$" is
+    currency) an odd "$" whose span runs to the end without a line break or a sentence end."""
+    tail = text[-400:]
+    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
+        i = tail.rfind(left)
+        if i >= 0 and right not in tail[i:] and "\n" not in tail[i:].rstrip():
+            return True
+    if dataset != "math" or text.replace("\\$", "").count("$") % 2 == 0:
+        return False
+    rest = tail[tail.rfind("$") + 1 :].rstrip()
+    return bool(rest) and "\n" not in rest and rest[-1] not in ".!?"
 
 
 # the value is what the sentence sets out to find, not what it found: "... to find $\tan 45^\circ$."
