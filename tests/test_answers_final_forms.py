@@ -212,6 +212,21 @@ def test_value_the_text_sets_out_to_find_is_not_stated():
     assert ok("To find the total we add: $3 + 4 = 7$.", "7").correct
 
 
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_cut_off_completion_counts_only_a_marker(dataset):
+    # written for this test: a completion the length limit cut off never reached its final statement
+    text = "Each box holds 6 pens, so we multiply the 4 boxes by 6.\n\nSo, the number of pens is"
+    assert ok(text, "6", dataset).correct  # the text alone: its last number (the policy's fallback)
+    assert grade(text, "6", dataset, finish_reason="length").reason == "no_answer"
+    assert grade("We add 1", "1", dataset, finish_reason="length").reason == "no_answer"
+    assert grade("24", "24", dataset, finish_reason="length").reason == "no_answer"  # "24" may be "245"
+    # a marker written before the cut still counts; a finished completion is graded as before
+    marked = "4 * 6 = 24, so the answer is 24.\n\nTo check, 24 / 4 = 6 and 6 *"
+    assert grade(marked, "24", dataset, finish_reason="length").correct
+    assert grade("So \\boxed{24} pens. Now, to check, we", "24", dataset, finish_reason="length").correct
+    assert grade("4 * 6 = 24 pens.", "24", dataset, finish_reason="stop").correct
+
+
 def test_value_after_the_last_math_span():
     # the later of the last math span and the last number: the closing number is the answer
     text = "We reduce $18^6$ modulo 10 step by step.\n\nSo, the units digit of $18^6$ is 4."

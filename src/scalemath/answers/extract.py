@@ -313,9 +313,10 @@ def _prm_answer(text: str) -> str | None:
     return ""  # the heading with nothing under it (cut off): no answer
 
 
-def extract_gsm8k(text: str) -> str | None:
+def extract_gsm8k(text: str, cut_off: bool = False) -> str | None:
     """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
-    a bare answer, a math span holding LaTeX, the last number."""
+    a bare answer, a math span holding LaTeX, the last number. `cut_off`: the text was cut off by
+    the length limit, so only a marker's answer counts (no bare answer, no last value)."""
     text = strip_debris(text)
     ans = _hashes_found(text)
     if ans is not None:
@@ -351,6 +352,8 @@ def extract_gsm8k(text: str) -> str | None:
         num = _first_number(tail)
         if num is not None:
             return num
+    if cut_off:
+        return None
     if ("\\" in text or "$" in text) and looks_bare(text):  # "\\frac{1}{2}", "$ 1/3 $"
         return _bare(text)
     return _final_statement(text, "gsm8k")
@@ -379,9 +382,9 @@ def _last_number_after(text: str, span: str) -> bool:
     return i >= 0 and NUMBER_IN_TEXT.search(text, i + len(span) + 1) is not None
 
 
-def extract_math(text: str) -> str | None:
+def extract_math(text: str, cut_off: bool = False) -> str | None:
     """MATH order: \\boxed{} (unless a later "Final Answer" phrase), "Final Answer", "The answer is",
-    "####", a bare answer, the last math span, the last number."""
+    "####", a bare answer, the last math span, the last number (`cut_off`: see `extract_gsm8k`)."""
     text = strip_debris(text)
     prm = _prm_answer(text)
     if prm is not None:
@@ -408,6 +411,8 @@ def extract_math(text: str) -> str | None:
     ans = _hashes_found(text)
     if ans:
         return ans[1:] if ans.startswith("\x00") else ans
+    if cut_off:
+        return None
     if looks_bare(text):
         return _bare(text)
     return _final_statement(text, "math")
