@@ -207,6 +207,9 @@ def test_value_the_text_sets_out_to_find_is_not_stated():
     text = "We use the identity for cotangent. Now we can use a right triangle to find $\\cot 45^\\circ$. This is"
     assert ok(text, "1").reason == "no_answer"
     assert ok("Let us compute $\\frac{6}{3}$ first. Let's determine $\\frac{6}{3}$", "2").reason == "no_answer"
+    # an imperative that asks for the value (a question echoed) does not state it either
+    assert ok("Evaluate $\\cot 45^\\circ.$ Give an exact value.", "1").reason == "no_answer"
+    assert ok("We draw the triangle.\nFind $\\frac{6}{3}$", "2").reason == "no_answer"
     # a value the text found is still stated
     assert ok("Using a right triangle we find $\\cot 45^\\circ = 1$.", "1").correct
     assert ok("To find the total we add: $3 + 4 = 7$.", "7").correct

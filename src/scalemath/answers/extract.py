@@ -668,8 +668,10 @@ def _open_span_at_end(text: str, dataset: str) -> bool:
 
 
 # the value is what the sentence sets out to find, not what it found: "... to find $\tan 45^\circ$."
+# or what an imperative asks for ("Compute $\\arccos 1.$": the question echoed)
 _SOUGHT = re.compile(
-    r"(?:\bto|\blet's|\blet\s+us)\s+(?:find|compute|calculate|evaluate|determine|solve\s+for)\s+"
+    r"(?:(?:\bto|\blet's|\blet\s+us)\s+|(?:^\s*|[.!?:]\s+|\n\s*))"
+    r"(?:find|compute|calculate|evaluate|determine|solve\s+for)\s+"
     r"(?:the\s+value\s+of\s+)?(?:\$|\\\(|\\\[)?\s*$",
     re.IGNORECASE,
 )

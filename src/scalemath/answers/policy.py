@@ -115,7 +115,7 @@ _ORDER_WORDS = re.compile(
 def asks_for_order(question: str | None) -> bool:
     """Does the question ask for its answers in a stated order? Then a bare list answer is an
     ordered list (see docs/grading.md, "Lists")."""
-    return bool(question) and _ORDER_WORDS.search(question) is not None
+    return question is not None and _ORDER_WORDS.search(question) is not None
 
 
 def with_question(pol: GradePolicy, question: str | None) -> GradePolicy:
