@@ -6,8 +6,9 @@ Prints:
 1. [corpus] our labelled regression corpus (tests/regression/answers_corpus.jsonl): our errors and
    Math-Verify's, and every case where Math-Verify is right and we are wrong (with its written reason);
 1b. [real] real model outputs made here (tests/regression/real_outputs.jsonl, labelled by hand): per
-   source (model/dataset), our errors and Math-Verify's against the labels, and every case where
-   Math-Verify is right and we are wrong (with its written reason);
+   source (model/dataset) and per prompt style, our errors (graded with each row's finish reason, and
+   from the text alone) and Math-Verify's against the labels, and every case where Math-Verify is
+   right and we are wrong (with its written reason);
 2. [external] every public suite under tests/regression/external/ (other graders' test cases, see its
    README): per suite, our errors and Math-Verify's on the same cases with the same options, against
    the adjudicated labels and against the source's raw labels, Math-Verify also as the source test
