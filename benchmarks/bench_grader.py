@@ -6,8 +6,9 @@ Prints:
 1. [corpus] our labelled regression corpus (tests/regression/answers_corpus.jsonl): our errors and
    Math-Verify's, and every case where Math-Verify is right and we are wrong (with its written reason);
 1b. [real] real model outputs made here (tests/regression/real_outputs.jsonl, labelled by hand): per
-   source (model/dataset), our errors and Math-Verify's against the labels, and every case where
-   Math-Verify is right and we are wrong (with its written reason);
+   source (model/dataset) and per prompt style, our errors (graded with each row's finish reason, and
+   from the text alone) and Math-Verify's against the labels, and every case where Math-Verify is
+   right and we are wrong (with its written reason);
 2. [external] every public suite under tests/regression/external/ (other graders' test cases, see its
    README): per suite, our errors and Math-Verify's on the same cases with the same options, against
    the adjudicated labels and against the source's raw labels, Math-Verify also as the source test
@@ -153,28 +154,42 @@ def real_section() -> None:
         return
     rows = load_jsonl(path)
     by_source: dict[str, list[dict]] = {}
+    by_style: dict[str, list[dict]] = {}
     for r in rows:
         by_source.setdefault(f"{r['model']}/{r['source']}", []).append(r)
+        by_style.setdefault(f"{r['model']}/{r['prompt_style']}", []).append(r)
     print(
         "\n[real] model outputs made here, labelled by hand (tests/regression/real_outputs.jsonl); "
-        "errors = verdicts that differ from the label"
+        "errors = verdicts that differ from the label; ours = grade(..., finish_reason=the row's finish), "
+        "text = ours given the text alone (Math-Verify is given the text alone: it has no such input)"
     )
-    print(f"  {'source':<22} {'cases':>5} {'right':>5} | {'ours':>4} {'MV':>4}")
+    print(f"  {'source':<22} {'cases':>5} {'right':>5} | {'ours':>4} {'text':>4} {'MV':>4}")
     listed = []
-    tot = [0, 0, 0, 0]
+    tot = [0, 0, 0, 0, 0]
+    verdicts = {}
     for source, group in sorted(by_source.items()):
-        e_ours = e_mv = 0
+        e_ours = e_text = e_mv = 0
         for r in group:
-            ours = grade(r["completion"], r["reference"], "gsm8k" if r["source"] == "gsm8k" else "math").correct
+            ds = "gsm8k" if r["source"] == "gsm8k" else "math"
+            ours = grade(r["completion"], r["reference"], ds, finish_reason=r.get("finish")).correct
+            text = grade(r["completion"], r["reference"], ds).correct
             mv = mv_grade(r["completion"], r["reference"])
+            verdicts[r["id"]] = (ours, text, mv)
             e_ours += ours != r["label"]
+            e_text += text != r["label"]
             e_mv += mv != r["label"]
             if ours != r["label"] and mv == r["label"]:
                 listed.append((r, r.get("known_failure") or "NO WRITTEN REASON"))
         right = sum(r["label"] for r in group)
-        tot = [a + b for a, b in zip(tot, (len(group), right, e_ours, e_mv))]
-        print(f"  {source:<22} {len(group):>5} {right:>5} | {e_ours:>4} {e_mv:>4}")
-    print(f"  {'all':<22} {tot[0]:>5} {tot[1]:>5} | {tot[2]:>4} {tot[3]:>4}")
+        tot = [a + b for a, b in zip(tot, (len(group), right, e_ours, e_text, e_mv))]
+        print(f"  {source:<22} {len(group):>5} {right:>5} | {e_ours:>4} {e_text:>4} {e_mv:>4}")
+    print(f"  {'all':<22} {tot[0]:>5} {tot[1]:>5} | {tot[2]:>4} {tot[3]:>4} {tot[4]:>4}")
+    print(f"  {'by prompt style':<22} {'cases':>5} {'right':>5} | {'ours':>4} {'text':>4} {'MV':>4}")
+    for style, group in sorted(by_style.items()):
+        errs = [sum(verdicts[r["id"]][k] != r["label"] for r in group) for k in range(3)]
+        print(
+            f"  {style:<22} {len(group):>5} {sum(r['label'] for r in group):>5} | {errs[0]:>4} {errs[1]:>4} {errs[2]:>4}"
+        )
     print(f"  ours wrong where Math-Verify is right: {len(listed)}")
     for r, why in listed:
         print(f"    {r['id']}: ...{r['completion'][-45:]!r} vs {r['reference'][:30]!r} -- {why[:150]}")

@@ -90,6 +90,48 @@ def test_ordered_lists_need_the_policy_switch():
     assert ok("\\boxed{1, 9, 5}", "1,9,5", lists="ordered").correct
 
 
+def test_ordered_lists_when_the_question_asks_for_an_order():
+    # written for this test: a question that states the order of its answers makes a bare list
+    # ordered; one that does not (or no question at all) leaves it a list of solutions
+    down = "The three widths are whole numbers. Write them in decreasing order, separated by commas."
+    up = "Find every value of $t$ with $t^2 = 49$ and list them from smallest to largest."
+    assert not ok("So the widths are \\boxed{3, 8, 11}", "11, 8, 3", question=down).correct
+    assert ok("So the widths are \\boxed{11, 8, 3}", "11, 8, 3", question=down).correct
+    assert not ok("\\boxed{7, -7}", "-7, 7", question=up).correct
+    assert ok("\\boxed{-7, 7}", "-7, 7", question=up).correct
+    assert ok("Thus $t = -7$ or $t = 7$.", "-7, 7", question=up).correct
+    # no stated order: any order, as before (and without a question)
+    roots = "Find every value of $t$ with $t^2 = 49$. Enter them separated by commas."
+    assert ok("\\boxed{7, -7}", "-7, 7", question=roots).correct
+    assert ok("\\boxed{3, 8, 11}", "11, 8, 3").correct
+    # an order phrase where the answer is one value changes nothing
+    one = "The odd numbers are listed in increasing order. What is the fifth one listed?"
+    assert ok("\\boxed{9}", "9", question=one).correct
+    # an explicit policy is kept: "sets" stays sets, "ordered" stays ordered
+    assert ok("\\boxed{3, 8, 11}", "11, 8, 3", question=down, lists="sets").correct
+    assert not ok("\\boxed{7, -7}", "-7, 7", question=roots, lists="ordered").correct
+
+
+def test_ordered_lists_from_the_question_field_in_bulk(tmp_path):
+    import json
+
+    from scalemath.answers.bulk import BulkConfig, grade_file
+
+    q = "Write the two numbers in increasing order, separated by commas."
+    rows = [
+        {"completion": "\\boxed{5, 2}", "answer": "2, 5", "question": q},
+        {"completion": "\\boxed{2, 5}", "answer": "2, 5", "question": q},
+        {"completion": "\\boxed{5, 2}", "answer": "2, 5"},
+    ]
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    grade_file(str(src), str(dst), "completion", "answer", BulkConfig(workers=1))
+    got = [json.loads(line)["correct"] for line in dst.read_text().splitlines()]
+    assert got == [False, True, True]
+    grade_file(str(src), str(dst), "completion", "answer", BulkConfig(workers=1), question_field=None)
+    assert [json.loads(line)["correct"] for line in dst.read_text().splitlines()] == [True, True, True]
+
+
 def test_matrix_spacing():
     spaced = "\\begin{pmatrix} 0 & 1 \\\\ 1 & 0 \\end{pmatrix}"
     assert ok("\\boxed{\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}}", spaced).correct
@@ -134,6 +176,58 @@ def test_answer_marker_with_nothing_after_it(dataset):
     text = "In May they paid 6400 dollars, so 6400 + 6400 = 12000 dollars in all.\n\nThe final answer is:"
     assert ok(text, "12000", dataset).reason == "no_answer"
     assert ok(text + " 12000", "12000", dataset).correct
+
+
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_text_cut_off_mid_expression_is_no_answer(dataset):
+    # written for this test: a completion that stops on "=" or an operator (the length limit) has
+    # not stated the value its last expression was heading for; its last number is not the answer
+    looping = "We need $3^{x}$. Since $3^{x} = 3^{2(x)} = 3^{2(x)} = 3^{2(x)} ="
+    assert ok(looping, "2", dataset).reason == "no_answer"
+    assert ok("First 12 + 30 = 42, then 42 - 8 + 2 -", "2", dataset).reason == "no_answer"
+    assert ok("The area is 6 \\cdot 7 \\times", "7", dataset).reason == "no_answer"
+    # ... or inside a math span it never closes (the \\( form in both datasets; "$" is currency in GSM8K)
+    assert (
+        ok("The curve \\(y = \\frac{2}{x-1}\\) is a line. The curve \\(y = \\frac{2}{x-1", "1", dataset).reason
+        == "no_answer"
+    )
+    if dataset == "math":
+        assert ok("The curve $y = \\frac{2}{x-1}$ is a line. The curve $y = \\frac{2}{x-1", "1").reason == "no_answer"
+        assert ok("The slope is $m = 2$. So the answer is $7", "7").correct  # a marker still counts
+    assert ok("It costs $5 each, so 3 of them cost 15 dollars.", "15", dataset).correct
+    # a finished last statement still counts, and so do markers and bold answers
+    assert ok("First 12 + 30 = 42, then 42 - 40 = 2", "2", dataset).correct
+    assert ok("So she has\n\n**2**", "2", dataset).correct
+    assert ok("The answer is 2. Now 3 + 4 =", "2", dataset).correct
+
+
+def test_value_the_text_sets_out_to_find_is_not_stated():
+    # written for this test: the last math span is the unknown a sentence sets out to find
+    # ("to find $\\cot 45^\\circ$"), which equals the reference but was never worked out
+    text = "We use the identity for cotangent. Now we can use a right triangle to find $\\cot 45^\\circ$. This is"
+    assert ok(text, "1").reason == "no_answer"
+    assert ok("Let us compute $\\frac{6}{3}$ first. Let's determine $\\frac{6}{3}$", "2").reason == "no_answer"
+    # an imperative that asks for the value (a question echoed) does not state it either
+    assert ok("Evaluate $\\cot 45^\\circ.$ Give an exact value.", "1").reason == "no_answer"
+    assert ok("We draw the triangle.\nFind $\\frac{6}{3}$", "2").reason == "no_answer"
+    # a value the text found is still stated
+    assert ok("Using a right triangle we find $\\cot 45^\\circ = 1$.", "1").correct
+    assert ok("To find the total we add: $3 + 4 = 7$.", "7").correct
+
+
+@pytest.mark.parametrize("dataset", ["math", "gsm8k"])
+def test_cut_off_completion_counts_only_a_marker(dataset):
+    # written for this test: a completion the length limit cut off never reached its final statement
+    text = "Each box holds 6 pens, so we multiply the 4 boxes by 6.\n\nSo, the number of pens is"
+    assert ok(text, "6", dataset).correct  # the text alone: its last number (the policy's fallback)
+    assert grade(text, "6", dataset, finish_reason="length").reason == "no_answer"
+    assert grade("We add 1", "1", dataset, finish_reason="length").reason == "no_answer"
+    assert grade("24", "24", dataset, finish_reason="length").reason == "no_answer"  # "24" may be "245"
+    # a marker written before the cut still counts; a finished completion is graded as before
+    marked = "4 * 6 = 24, so the answer is 24.\n\nTo check, 24 / 4 = 6 and 6 *"
+    assert grade(marked, "24", dataset, finish_reason="length").correct
+    assert grade("So \\boxed{24} pens. Now, to check, we", "24", dataset, finish_reason="length").correct
+    assert grade("4 * 6 = 24 pens.", "24", dataset, finish_reason="stop").correct
 
 
 def test_value_after_the_last_math_span():

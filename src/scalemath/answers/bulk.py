@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from scalemath.records import chunks
 
 from .grader import Deferred, grade_fast, resolve
-from .policy import make_policy
+from .policy import make_policy, with_question
 from .verdict import Verdict
 
 
@@ -82,8 +82,10 @@ def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, f
     c = time.process_time()
     pol = make_policy(policy)
     out = []
-    for pred, ref in chunk:
-        v = grade_fast(_as_text(pred) or "", _as_text(ref) or "", dataset, pol)
+    for item in chunk:  # (prediction, reference) or (prediction, reference, question)
+        pred, ref = item[0], item[1]
+        q = item[2] if len(item) > 2 else None
+        v = grade_fast(_as_text(pred) or "", _as_text(ref) or "", dataset, with_question(pol, q) if q else pol)
         out.append(v if isinstance(v, Deferred) else (v.correct, v.reason, v.extracted, v.reference))
     return out, time.process_time() - c, os.getpid()
 
@@ -187,9 +189,10 @@ class _Resolver:
 
 
 def grade_pairs(
-    pairs: Iterable[tuple[str, str]], config: BulkConfig | None = None, stats: dict | None = None
+    pairs: Iterable[tuple], config: BulkConfig | None = None, stats: dict | None = None
 ) -> Iterator[Verdict]:
-    """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order.
+    """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order (a pair
+    may carry the question's text third, as `grade(..., question=...)` takes it).
 
     `stats`, when given, receives "symbolic" (how many grades needed the symbolic stage),
     "local_chunks" (chunks graded in this process while the pool started), "grading_cpu" (CPU
@@ -265,11 +268,13 @@ def grade_file(
     reference_field: str,
     config: BulkConfig | None = None,
     on_progress: Callable[[int], None] | None = None,
+    question_field: str | None = "question",
 ) -> GradeSummary:
     """Grade every line of a JSONL file, streaming; write each line plus `extracted`, `correct`,
     `reason` and `grader_version` to `output_path`. The output appears only when complete
     (temp file + rename); a line without one of the two fields raises `RecordError` naming file
-    and line, and leaves no output behind."""
+    and line, and leaves no output behind. A line's `question_field` text, when it has one, is
+    given to the grader as `grade(..., question=...)` (it decides whether a list is ordered)."""
     import orjson
 
     from scalemath.records import RecordError, iter_jsonl_numbered
@@ -289,7 +294,11 @@ def grade_file(
                 if f not in rec:
                     raise RecordError(input_path, lineno, f"missing field {f!r}; has {sorted(rec)}")
             waiting.append(rec)
-            yield rec[prediction_field], rec[reference_field]
+            q = rec.get(question_field) if question_field else None
+            if isinstance(q, str) and q:
+                yield rec[prediction_field], rec[reference_field], q
+            else:
+                yield rec[prediction_field], rec[reference_field]
 
     from scalemath.outputs import atomic_path, check_outputs
 

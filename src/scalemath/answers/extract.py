@@ -313,9 +313,10 @@ def _prm_answer(text: str) -> str | None:
     return ""  # the heading with nothing under it (cut off): no answer
 
 
-def extract_gsm8k(text: str) -> str | None:
+def extract_gsm8k(text: str, cut_off: bool = False) -> str | None:
     """GSM8K order: "#### N", \\boxed{}, "The answer is N" (a LaTeX answer there is kept whole),
-    a bare answer, a math span holding LaTeX, the last number."""
+    a bare answer, a math span holding LaTeX, the last number. `cut_off`: the text was cut off by
+    the length limit, so only a marker's answer counts (no bare answer, no last value)."""
     text = strip_debris(text)
     ans = _hashes_found(text)
     if ans is not None:
@@ -351,6 +352,8 @@ def extract_gsm8k(text: str) -> str | None:
         num = _first_number(tail)
         if num is not None:
             return num
+    if cut_off:
+        return None
     if ("\\" in text or "$" in text) and looks_bare(text):  # "\\frac{1}{2}", "$ 1/3 $"
         return _bare(text)
     return _final_statement(text, "gsm8k")
@@ -379,9 +382,9 @@ def _last_number_after(text: str, span: str) -> bool:
     return i >= 0 and NUMBER_IN_TEXT.search(text, i + len(span) + 1) is not None
 
 
-def extract_math(text: str) -> str | None:
+def extract_math(text: str, cut_off: bool = False) -> str | None:
     """MATH order: \\boxed{} (unless a later "Final Answer" phrase), "Final Answer", "The answer is",
-    "####", a bare answer, the last math span, the last number."""
+    "####", a bare answer, the last math span, the last number (`cut_off`: see `extract_gsm8k`)."""
     text = strip_debris(text)
     prm = _prm_answer(text)
     if prm is not None:
@@ -408,6 +411,8 @@ def extract_math(text: str) -> str | None:
     ans = _hashes_found(text)
     if ans:
         return ans[1:] if ans.startswith("\x00") else ans
+    if cut_off:
+        return None
     if looks_bare(text):
         return _bare(text)
     return _final_statement(text, "math")
@@ -620,7 +625,12 @@ def _final_statement(text: str, dataset: str) -> str | None:
     dataset, docs/grading.md): a value alone on the last line; math spans joined at the very end;
     the later of the last math span (GSM8K: one holding LaTeX, "$" is currency there) and the last
     number after it. A
-    sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None."""
+    sentence that refutes its value ("a = 6 and b = 9 is not a solution") states no answer: None,
+    and so does a text that stops mid-expression ("... = 2^{2(2x)} =", cut off by the length
+    limit, or inside a math span it never closes): its last number belongs to an expression
+    whose value never came."""
+    if _UNFINISHED.search(text[-40:]) or _open_span_at_end(text, dataset):
+        return None
     line = _final_line(text)
     if line is not None:
         return line
@@ -637,9 +647,37 @@ def _final_statement(text: str, dataset: str) -> str | None:
         pos, ans = num_at[0], num_at[1]
     else:
         return None
-    if _refuted(text, pos, ans):
+    if _refuted(text, pos, ans) or _SOUGHT.search(text, max(0, pos - 60), pos):
         return None
     return ans
+
+
+def _open_span_at_end(text: str, dataset: str) -> bool:
+    """The text stops inside a math span it opened on its last line ("... The graph of $y =
+    \\frac{1}{x^3-3x^2+3x-1" cut off): `\\(` or `\\[` never closed, or (MATH rules; in GSM8K "$" is
+    currency) an odd "$" whose span runs to the end without a line break or a sentence end."""
+    tail = text[-400:]
+    for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
+        i = tail.rfind(left)
+        if i >= 0 and right not in tail[i:] and "\n" not in tail[i:].rstrip():
+            return True
+    if dataset != "math" or text.replace("\\$", "").count("$") % 2 == 0:
+        return False
+    rest = tail[tail.rfind("$") + 1 :].rstrip()
+    return bool(rest) and "\n" not in rest and rest[-1] not in ".!?"
+
+
+# the value is what the sentence sets out to find, not what it found: "... to find $\tan 45^\circ$."
+# or what an imperative asks for ("Compute $\\arccos 1.$": the question echoed)
+_SOUGHT = re.compile(
+    r"(?:(?:\bto|\blet's|\blet\s+us)\s+|(?:^\s*|[.!?:]\s+|\n\s*))"
+    r"(?:find|compute|calculate|evaluate|determine|solve\s+for)\s+"
+    r"(?:the\s+value\s+of\s+)?(?:\$|\\\(|\\\[)?\s*$",
+    re.IGNORECASE,
+)
+# a text ending on a relation or a binary operator (math delimiters aside): "= 2^{2(2x)} =", "960 - 720 + 640 -"
+# (not "**8**", markdown bold, nor a "---" rule)
+_UNFINISHED = re.compile(r"(?:[=+/^<>]|(?<![-*])[-*]|\\(?:cdot|times|div|leq?|geq?|approx|pm))[\s$]*$")
 
 
 _NOT_BEFORE = re.compile(r"(?:\bnot|n't|\bnever)\s*(?:\$|\\\(|\\\[)?\s*$", re.IGNORECASE)

@@ -9,7 +9,7 @@ from .compare import Pending, compare
 from .extract import _clean as clean_answer
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris, unitless_number_entry
 from .numbers import Num, number_entry, numbers_equal
-from .policy import DEFAULT_POLICY, GradePolicy, make_policy
+from .policy import DEFAULT_POLICY, GradePolicy, make_policy, with_question
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")
@@ -57,7 +57,15 @@ def _words_only(ans: str) -> bool:
     return is_text_answer(clean_latex(ans)) and not any(ch.isdigit() for ch in ans)
 
 
-def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> Verdict:
+def grade(
+    prediction: str,
+    reference: str,
+    dataset: str = "auto",
+    *,
+    question: str | None = None,
+    finish_reason: str | None = None,
+    **policy,
+) -> Verdict:
     """Grade one prediction against one reference.
 
     Args:
@@ -67,6 +75,14 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
             a bare answer.
         dataset: "gsm8k", "math" or "auto" (GSM8K extraction rules when the reference is a plain
             number or has "####", MATH rules otherwise).
+        question: the question's text, when known. Only one thing is read from it: a question that
+            asks for its answers in a stated order ("in increasing order", "from least to
+            greatest", "in alphabetical order") makes the default unordered lists ordered
+            (`policy.asks_for_order`; docs/grading.md, "Lists").
+        finish_reason: why the model stopped, when known ("stop", "length", ...). "length": the
+            completion was cut off by the token limit before its final statement, so only an
+            answer given by a marker (`####`, `\\boxed{}`, "The answer is", "Final Answer", `# Answer`)
+            counts, never its last number or math span (docs/grading.md, "The final statement").
         **policy: options of `GradePolicy`: rel_tol, abs_tol, decimal_places, percent,
             equation_rhs, symbolic, timeout_s.
 
@@ -75,9 +91,11 @@ def grade(prediction: str, reference: str, dataset: str = "auto", **policy) -> V
         ends with reason "timeout" after `timeout_s`; an unknown dataset or policy option raises.
     """
     pol = make_policy(policy) if policy else DEFAULT_POLICY
+    if question is not None:
+        pol = with_question(pol, question)
     if dataset not in _DATASETS:
         raise ValueError(f"dataset must be one of {_DATASETS}, not {dataset!r}")
-    out = grade_fast(prediction, reference, dataset, pol)
+    out = grade_fast(prediction, reference, dataset, pol, cut_off=finish_reason == "length")
     return resolve(out, pol.timeout_s) if isinstance(out, Deferred) else out
 
 
@@ -107,9 +125,12 @@ def resolve(d: Deferred, timeout_s: float) -> Verdict:
     return Verdict(False, TIMEOUT if timed_out else MISMATCH, d.extracted, d.reference)
 
 
-def grade_fast(prediction: str, reference: str, dataset: str, pol: GradePolicy) -> Verdict | Deferred:
+def grade_fast(
+    prediction: str, reference: str, dataset: str, pol: GradePolicy, cut_off: bool = False
+) -> Verdict | Deferred:
     """`grade` without the symbolic stage: a Verdict, or a `Deferred` for `resolve` (bulk grading
-    resolves those in the parent process while the pool keeps grading)."""
+    resolves those in the parent process while the pool keeps grading). `cut_off`: the prediction
+    was cut off by the length limit (`grade`'s finish_reason="length")."""
     pred_ans = ref_ans = None
     try:
         if isinstance(reference, str) and reference:
@@ -120,15 +141,15 @@ def grade_fast(prediction: str, reference: str, dataset: str, pol: GradePolicy) 
         last_box = None
         num: Num | None
         if isinstance(prediction, str) and prediction:
-            entry = number_entry(prediction) if len(prediction) < 64 else None
+            entry = number_entry(prediction) if len(prediction) < 64 and not cut_off else None
             if entry is not None:  # fast path: a bare number
                 num, pred_ans = entry
             else:
                 text = strip_debris(prediction)
                 if ds == "gsm8k":
-                    pred_ans = extract_gsm8k(text)
+                    pred_ans = extract_gsm8k(text, cut_off)
                 else:
-                    pred_ans = extract_math(text)
+                    pred_ans = extract_math(text, cut_off)
                     box = boxed_answer(text)
                     if box is not None and box[0] != box[1] and pred_ans == clean_answer(box[0]):
                         last_box = box[1]

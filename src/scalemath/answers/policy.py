@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import re
+from dataclasses import dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,32 @@ _FIELDS = frozenset(f.name for f in fields(GradePolicy))
 
 
 _MADE: dict[tuple, GradePolicy] = {}
+
+# A question that asks for its answers in a stated order ("Express them in decreasing order,
+# separated by commas", "list them from least to greatest", "in alphabetical order").
+_ORDER_WORDS = re.compile(
+    r"\bin\s+(?:increasing|decreasing|ascending|descending|alphabetical|numerical|reverse)\s+order\b"
+    r"|\bfrom\s+(?:the\s+)?(?:least|smallest|lowest|greatest|largest|highest)"
+    r"\s+to\s+(?:the\s+)?(?:least|smallest|lowest|greatest|largest|highest)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_order(question: str | None) -> bool:
+    """Does the question ask for its answers in a stated order? Then a bare list answer is an
+    ordered list (see docs/grading.md, "Lists")."""
+    return question is not None and _ORDER_WORDS.search(question) is not None
+
+
+def with_question(pol: GradePolicy, question: str | None) -> GradePolicy:
+    """The policy for one question: the default unordered lists become ordered when the question
+    asks for its answers in a stated order (`asks_for_order`); every other setting is kept."""
+    if pol.lists != "unordered" or not asks_for_order(question):
+        return pol
+    return _ORDERED.setdefault(pol, replace(pol, lists="ordered"))
+
+
+_ORDERED: dict[GradePolicy, GradePolicy] = {}
 
 
 def make_policy(options: dict) -> GradePolicy:

@@ -28,6 +28,12 @@ def register(app: typer.Typer) -> None:
         reference_field: str = typer.Option(
             "answer", "--reference-field", "-r", help="Field with the reference (full solution text or bare answer)."
         ),
+        question_field: str = typer.Option(
+            "question",
+            "--question-field",
+            help="Field with the question's text, when lines have one (a question asking for its answers "
+            "'in increasing order' makes a list answer ordered); '' to ignore it.",
+        ),
         dataset: str = typer.Option("auto", "--dataset", "-d", callback=_checks.dataset, help="gsm8k, math or auto."),
         workers: int = typer.Option(
             0, "--workers", "-w", callback=_checks.workers, help="Grading processes (0: one per core)."
@@ -92,6 +98,7 @@ def register(app: typer.Typer) -> None:
                 reference_field,
                 cfg,
                 on_progress=lambda n: progress.update(task, completed=n),
+                question_field=question_field or None,
             )
         table = Table(title=f"{input} -> {output}")
         table.add_column("reason")

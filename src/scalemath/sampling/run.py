@@ -321,7 +321,7 @@ def _sample(
     )
     if grader is not None:
         grade, version = grader
-        v = grade(c.text, reference, dataset)
+        v = grade(c.text, reference, dataset, question=p.question or None, finish_reason=c.finish_reason or None)
         s.extracted, s.correct, s.reason, s.grader_version = v.extracted, bool(v.correct), v.reason, version
     return s
 
@@ -331,7 +331,13 @@ def grade_samples(samples: Iterable[Sample], dataset: str = "gsm8k", regrade: bo
     grade, version = _grader()
     for s in samples:
         if regrade or s.correct is None:
-            v = grade(s.completion, s.answer, dataset)
+            v = grade(
+                s.completion,
+                s.answer,
+                dataset,
+                question=s.question or None,
+                finish_reason=(s.meta or {}).get("finish_reason") or None,
+            )
             s.extracted, s.correct, s.reason, s.grader_version = v.extracted, bool(v.correct), v.reason, version
         yield s
 

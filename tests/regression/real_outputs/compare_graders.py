@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/regression/real_outputs/compare_graders.py RAW.jsonl [RAW2.jsonl ...]
 
-Prints one block per row (disagreements first) with both verdicts and what each extracted, for the
+Prints one block per row (disagreements first) with both verdicts (ours given the row's finish
+reason, Math-Verify the text) and what ours extracted, for the
 hand adjudication that makes tests/regression/real_outputs.jsonl (see README.md). Not a test.
 """
 
@@ -28,7 +29,7 @@ def main() -> None:
     out = []
     for r in rows:
         ds = "gsm8k" if r["source"] == "gsm8k" else "math"
-        v = grade(r["completion"], r["reference"], ds)
+        v = grade(r["completion"], r["reference"], ds, finish_reason=r.get("finish"))
         mv = mv_grade(r["completion"], r["reference"])
         out.append((v.correct != mv, r, v, mv))
     out.sort(key=lambda x: not x[0])
