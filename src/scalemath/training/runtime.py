@@ -37,31 +37,6 @@ def setup_threads(threads: int | None = None) -> int:
     return n
 
 
-def _umask() -> int:
-    """The process umask, read without changing it (Linux: /proc/self/status) where possible."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def normal_modes(folder: str | os.PathLike[str]) -> None:
-    """Give the files and folders under `folder` the modes the process umask allows (0666/0777 less
-    the umask): safetensors writes weights through a private temporary file, mode 0600, which
-    other users of a shared model folder could not read."""
-    mask = _umask()
-    for root, _dirs, files in os.walk(str(folder)):
-        os.chmod(root, 0o777 & ~mask)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o666 & ~mask)
-
-
 def use_bf16(setting: bool | str | None = "auto") -> bool:
     """bf16 mixed precision: "auto" = on a CUDA GPU that supports it, never on CPU."""
     if setting in (None, "auto"):
