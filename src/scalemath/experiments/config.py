@@ -332,9 +332,10 @@ class StudyConfig:
     description: str = _f("", "Free text, copied into the run directory.")
     threads: int | None = _f(
         None,
-        "torch CPU threads for pre-training, training and sampling (None: "
-        "the libraries' defaults, all cores). 1 is much faster on a small CPU "
-        "shared with other work. Not part of any cell's fingerprint.",
+        "torch CPU threads for pre-training, training and sampling (None: the "
+        "default of every command, scalemath.threads: all the CPUs this process may "
+        "use). 1 on a small CPU shared with other heavy work (docs/scale.md). Not part "
+        "of any cell's fingerprint.",
     )
     base_models: list[BaseModelConfig] = _f(
         help="Base models; the grid is repeated for each.", factory=lambda: [BaseModelConfig()]
@@ -361,7 +362,9 @@ class StudyConfig:
         study = _build(cls, d, where)
         raw = d.get("sft") if isinstance(d, dict) else None
         raw_train = raw.get("train") if isinstance(raw, dict) else None
-        for key in PROMPT_KEYS if isinstance(raw_train, dict) else ():
+        if not isinstance(raw_train, dict):
+            raw_train = {}
+        for key in PROMPT_KEYS:
             if key in raw_train and raw_train[key] != study.sft.train.get(key):  # overridden by sft.<key>
                 raise StudyError(f"{where}.sft.train.{key}: set by sft.{key} (one prompt format for the whole study)")
         validate(study, where)
@@ -399,7 +402,8 @@ def located(message: str, prefix: str, lines: dict[tuple, int]) -> str:
     those keys that the file writes is (study errors name their key; the file's lines say where)."""
     if not message.startswith(prefix + "."):
         return message
-    rest, path, pos = message[len(prefix) :], (), 0
+    rest, pos = message[len(prefix) :], 0
+    path: tuple[str | int, ...] = ()
     best = None
     while m := _KEY_PART.match(rest, pos):
         path = (*path, m.group(1) if m.group(1) is not None else int(m.group(2)))
