@@ -32,7 +32,7 @@ class RunContext:
     log: Callable[[str], None] = print
     quiet: bool = False
     threads: int | None = None
-    """torch CPU threads for every stage (None: the libraries' defaults)."""
+    """torch CPU threads for every stage (None: `scalemath.threads.default_threads()`)."""
 
     @property
     def data_dir(self) -> Path:

@@ -21,10 +21,12 @@ else:
 
 
 def setup_threads(threads: int | None = None) -> int:
-    """Use `threads` intra-op threads (default: all cores); returns the number set."""
+    """Use `threads` intra-op threads (None or 0: `scalemath.threads.default_threads()`, the one
+    default of every command); returns the number set."""
+    from scalemath.threads import resolve_threads
     from scalemath.training import OMP_PASSIVE
 
-    n = threads or os.cpu_count() or 1
+    n = resolve_threads(threads)
     if n > 1 and not OMP_PASSIVE:
         warnings.warn(
             "torch was imported before scalemath.training without OMP_WAIT_POLICY=PASSIVE: on a "

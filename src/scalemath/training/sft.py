@@ -159,7 +159,8 @@ class SFTRunConfig:
         },
     )
     threads: int | None = field(
-        default=None, metadata={"help": "torch CPU threads; None = all cores (1 on a shared machine: docs/scale.md)."}
+        default=None,
+        metadata={"help": "torch CPU threads; None = the default of every command (scalemath.threads; docs/scale.md)."},
     )
     bound_memory: bool = field(
         default=True,
