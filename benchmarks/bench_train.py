@@ -4,8 +4,9 @@
 
 With `--model DIR` (a real model, e.g. SmolLM2-135M-Instruct from `scalemath teacher prepare`) it
 measures LoRA SFT memory instead: TRL's defaults (bound_memory=False) then scalemath's bounded CPU
-memory (bound_memory=True), each in its own process, printing resident and peak RSS every
-`--every` steps and tokens/s at the end, and the ratio of the peaks:
+memory (bound_memory=True), each in its own process (`--variants bounded`: that one only),
+printing resident and peak RSS, tokens/s and CPU-seconds per step every `--every` steps, tokens/s
+at the end, and the ratio of the peaks:
 
     PYTHONPATH=src python benchmarks/bench_train.py --model ~/.cache/scalemath/smollm2-135m-instruct \
         --lora-r 16 --batch-size 4 --max-length 256 --steps 100 --every 10 --threads 1
@@ -87,13 +88,20 @@ def lora_child(args) -> None:
     from scalemath.training.sft import SFTRunConfig, prepare_sft
 
     proc = psutil.Process()
+    start: dict[str, float] = {}
 
     class RSS(TrainerCallback):
+        def on_train_begin(self, a, state, control, **kw):
+            start.update(wall=time.perf_counter(), cpu=time.process_time())
+
         def on_step_end(self, a, state, control, **kw):
             if state.global_step % args.every == 0:
+                wall, cpu = time.perf_counter() - start["wall"], time.process_time() - start["cpu"]
+                tokens = state.global_step * args.batch_size * per_ex  # mean example length x examples
                 print(
                     f"  step {state.global_step:4d}: RSS {proc.memory_info().rss / 2**20:6.0f} MB  "
-                    f"peak {peak_rss_mb():6.0f} MB",
+                    f"peak {peak_rss_mb():6.0f} MB  {tokens / wall:5.1f} tok/s wall  "
+                    f"{tokens / max(cpu, 1e-9):5.1f} tok/CPU-s  {wall:6.0f} s  {cpu / state.global_step:5.1f} CPU-s/step",
                     flush=True,
                 )
 
@@ -136,23 +144,28 @@ def lora_main(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or str(lora_examples(Path(tmp) / "data.jsonl", args.model, args.max_length, 400))
         results = {}
-        for variant in ("trl-default", "bounded"):
+        for variant in args.variants.split(","):
             print(f"{variant}: LoRA r={args.lora_r}, batch {args.batch_size}, max_length {args.max_length}", flush=True)
             cmd = [sys.executable, __file__, "--model", args.model, "--data", data, "--out", str(Path(tmp) / variant)]
             cmd += ["--variant", variant, "--lora-r", str(args.lora_r), "--batch-size", str(args.batch_size)]
             cmd += ["--max-length", str(args.max_length), "--steps", str(args.steps), "--every", str(args.every)]
             cmd += ["--threads", str(args.threads or 1)]
-            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True).stdout
-            for line in out.splitlines():
-                if line.startswith("RESULT "):
-                    results[variant] = json.loads(line[7:])
-                else:
-                    print(line)
+            with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as child:  # lines as they come
+                assert child.stdout is not None
+                for line in child.stdout:
+                    if line.startswith("RESULT "):
+                        results[variant] = json.loads(line[7:])
+                    else:
+                        print(line, end="", flush=True)
+            if child.returncode:
+                raise SystemExit(f"{variant}: the run failed (exit status {child.returncode})")
             r = results[variant]
             print(
                 f"{variant}: peak RSS {r['peak_mb']:.0f} MB, {r['tokens_per_s']:.1f} tok/s wall "
                 f"({r['seconds']:.0f}s), {r['tokens'] / max(r['cpu_seconds'], 1e-9):.1f} tok per CPU-second"
             )
+        if set(results) != {"trl-default", "bounded"}:
+            return
         a, b = results["trl-default"], results["bounded"]
         print(
             f"bounded / trl-default: peak RSS x{b['peak_mb'] / a['peak_mb']:.2f}, "
@@ -167,6 +180,11 @@ def main() -> None:
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--every", type=int, default=10, help="--model: print RSS every this many steps")
+    ap.add_argument(
+        "--variants",
+        default="trl-default,bounded",
+        help="--model: which runs, in order (trl-default: bound_memory=False; bounded: the default)",
+    )
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--preset", default="nano")

@@ -84,7 +84,7 @@ def test_yaml_errors_name_the_file(tmp_path):
     with pytest.raises(StudyError, match="no such study file"):
         load_study(tmp_path / "missing.yaml")
     p.write_text(yaml.safe_dump({"data": {"train_n": 4, "test_n": 2}, "eval": {"kk": 1}}))
-    with pytest.raises(StudyError, match=r"bad.yaml.eval: unknown key 'kk'"):
+    with pytest.raises(StudyError, match=r"bad.yaml:4: eval: unknown key 'kk'"):  # FILE:LINE: key
         load_study(p)
 
 

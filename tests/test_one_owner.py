@@ -1,5 +1,5 @@
 """One owner per concept: each of the path signature, the calculator pattern, `last_boxed`, the
-safe arithmetic evaluator, the engine factory and the metrics engine is defined once in
+safe arithmetic evaluator, the engine factory, the metrics engine and the model writer is defined once in
 src/scalemath, and everything else calls it (checked on the source's syntax trees)."""
 
 import ast
@@ -42,6 +42,13 @@ def _callee(call: ast.Call) -> str:
         base = f.value.id if isinstance(f.value, ast.Name) else ""
         return f"{base}.{f.attr}"
     return ""
+
+
+def test_one_model_writer():
+    """Models and tokenizers are saved through `outputs.save_pretrained`, which gives the files the
+    umask's modes (issue 23: weights were written 0600 by safetensors)."""
+    hits = _calls(lambda c: isinstance(c.func, ast.Attribute) and c.func.attr == "save_pretrained")
+    assert [h.split(":")[0] for h in hits] == ["outputs.py"], hits
 
 
 def test_one_path_signature():

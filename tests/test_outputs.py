@@ -327,3 +327,40 @@ def test_sample_out_through_a_symlink_is_refused(tmp_path):
     with pytest.raises(OutputError):
         sample_problems(_problems(1), FakeEngine(), SamplingParams(), 1, "qa", link, progress=False)
     assert target.read_text() == ""
+
+
+def test_save_pretrained_gives_what_it_writes_the_umask_modes(tmp_path):
+    """Issue 23: safetensors writes weights through a private temp file (mode 0600); the one model
+    writer gives the files and folders a save creates or rewrites 0666/0777 less the umask, and
+    leaves files it did not touch alone."""
+    import stat
+
+    class Model:  # writes like safetensors: a private file renamed into place, and a sub-folder
+        def save_pretrained(self, folder):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            fd = os.open(Path(folder) / ".w.tmp", os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, b"weights")
+            os.close(fd)
+            os.replace(Path(folder) / ".w.tmp", Path(folder) / "model.safetensors")
+            os.makedirs(Path(folder) / "sub", mode=0o700, exist_ok=True)
+            (Path(folder) / "sub" / "x.json").write_text("{}")
+
+    def mode(p):
+        return stat.S_IMODE(p.stat().st_mode)
+
+    old = os.umask(0o022)
+    try:
+        out = outputs.save_pretrained(tmp_path / "new", Model())
+        assert {p.name: mode(p) for p in out.rglob("*")} == {"model.safetensors": 0o644, "sub": 0o755, "x.json": 0o644}
+        assert mode(out) == 0o755
+        kept = tmp_path / "old"
+        kept.mkdir()
+        (kept / "notes.txt").write_text("mine")
+        os.chmod(kept / "notes.txt", 0o600)
+        outputs.save_pretrained(kept, Model())
+        assert mode(kept / "notes.txt") == 0o600 and mode(kept / "model.safetensors") == 0o644
+    finally:
+        os.umask(old)
+    with pytest.raises(OutputError, match="symbolic link"):
+        (tmp_path / "link").symlink_to(out)
+        outputs.save_pretrained(tmp_path / "link", Model())

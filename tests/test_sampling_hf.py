@@ -1,5 +1,7 @@
 """HFEngine on a throwaway random tiny Llama: reproducibility, greedy, stops, limits."""
 
+import os
+
 import pytest
 import torch
 
@@ -12,11 +14,17 @@ PROMPTS = ["Q: 1+1?\nA:", "Q: what is twelve times three, in apples?\nA:", "Q: x
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared 2-core box they spin-wait."""
-    n = torch.get_num_threads()
+    """Tiny models gain nothing from intra-op threads, and on a shared 2-core box they spin-wait
+    (the engines take scalemath.threads' default: SCALEMATH_THREADS)."""
+    n, env = torch.get_num_threads(), os.environ.get("SCALEMATH_THREADS")
     torch.set_num_threads(1)
+    os.environ["SCALEMATH_THREADS"] = "1"
     yield
     torch.set_num_threads(n)
+    if env is None:
+        os.environ.pop("SCALEMATH_THREADS", None)
+    else:
+        os.environ["SCALEMATH_THREADS"] = env
 
 
 @pytest.fixture(scope="module")

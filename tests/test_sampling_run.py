@@ -132,7 +132,7 @@ def test_resumed_real_engine_run_equals_an_uninterrupted_one(tmp_path):
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        engine = HFEngine(save_tiny_llama(tmp_path / "m"), device="cpu", batch_size=4)
+        engine = HFEngine(save_tiny_llama(tmp_path / "m"), device="cpu", batch_size=4, threads=1)
         params = SamplingParams(temperature=1.0, max_tokens=12, seed=2)
         whole, part = tmp_path / "whole.jsonl", tmp_path / "part.jsonl"
         sample_problems(problems(5), engine, params, 3, "qa", whole, progress=False)

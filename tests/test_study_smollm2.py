@@ -15,3 +15,5 @@ def test_rft_smollm2_study_is_a_small_lora_run_on_real_gsm8k():
     train = SFTRunConfig.from_dict(s.sft.train)  # every field is an SFTRunConfig field
     assert train.lora_r == 16 and train.batch_size is not None
     assert s.data.train_n // train.batch_size >= MIN_STEPS_PER_EPOCH  # no batch shrinking needed
+    # the model's own chat template for SFT examples, sampling and evaluation (issue 23)
+    assert s.sft.chat and s.sft.template == "question" and train.chat  # cells carry it in train

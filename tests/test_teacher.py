@@ -90,6 +90,34 @@ def test_prepare_refuses_foreign_folder_and_reuses_prepared(tmp_path, fake_packa
     assert not is_prepared(done)  # an instruct teacher without its chat template is not ready
 
 
+def test_prepare_writes_the_umask_modes_regression(tmp_path, monkeypatch):
+    """Issue 23: `teacher prepare` wrote model.safetensors mode 0600 (safetensors saves through a
+    private temporary file); every file it writes gets the umask's modes, as other outputs do."""
+    import os
+    import stat
+
+    from scalemath.testing.tiny_random import CHAT_TEMPLATE, tiny_llama
+
+    def fake_load(gguf, log=None):
+        model, tok = tiny_llama()
+        tok.chat_template = CHAT_TEMPLATE
+        return model, tok
+
+    monkeypatch.setattr(smollm2, "load_gguf", fake_load)
+    monkeypatch.setattr(smollm2, "require_gguf", lambda: None)
+    (tmp_path / "m.gguf").write_bytes(b"GGUF\x00")
+    old = os.umask(0o022)
+    try:
+        out = prepare_smollm2(tmp_path / "prepared", gguf_path=tmp_path / "m.gguf")
+    finally:
+        os.umask(old)
+    assert is_prepared(out)
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in out.iterdir()}
+    assert "model.safetensors" in modes and MARKER in modes
+    assert modes == dict.fromkeys(modes, 0o644), modes
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
 def test_cli_prepare_reports_setup_error(monkeypatch):
     monkeypatch.setattr(smollm2, "PACKAGE", "no_such_package_for_scalemath_tests")
     monkeypatch.setenv("SCALEMATH_SMOLLM2_DIR", "/nonexistent/scalemath-test-dir")

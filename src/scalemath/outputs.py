@@ -16,6 +16,7 @@ Rules, each enforced here so no command has to remember them:
   resolved path otherwise), or two outputs that are the same file.
 - **Stale temp files are cleaned.** A process killed with SIGKILL leaves `.NAME.tmpPID`; the next
   atomic write of NAME removes every such file whose PID is no longer alive on this host.
+- **The umask's modes**, for models too: `save_pretrained` here fixes safetensors' 0600 weights.
 """
 
 from __future__ import annotations
@@ -193,6 +194,73 @@ def write_json(path: PathLike, obj: Any, indent: int | None = 2, **dumps_kwargs:
     import json
 
     return write_text(path, json.dumps(obj, indent=indent, **dumps_kwargs) + "\n")
+
+
+def umask() -> int:
+    """The process umask, read without changing it (Linux: /proc/self/status) where possible."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not atomic across threads)
+    os.umask(mask)
+    return mask
+
+
+def _stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """(inode, mtime_ns, size) of every entry under `folder` (relative paths; links not followed)."""
+    out: dict[str, tuple[int, int, int]] = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(full)
+                out[os.path.relpath(full, folder)] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def normal_modes(path: PathLike, only: Iterable[str] | None = None) -> None:
+    """Give `path` (a file, or a folder and everything under it; `only`: just these paths relative
+    to the folder) the modes the umask allows: 0666 less the umask for files, 0777 less it for
+    folders. Symbolic links are left alone."""
+    mask = umask()
+    path = Path(path)
+
+    def fix(p: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.islink(p):
+                return
+            os.chmod(p, (0o777 if os.path.isdir(p) else 0o666) & ~mask)
+
+    if only is not None:
+        for rel in only:
+            fix(os.path.join(path, rel))
+        return
+    fix(str(path))
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                fix(os.path.join(root, name))
+
+
+def save_pretrained(folder: PathLike, *objects: Any) -> Path:
+    """`obj.save_pretrained(folder)` for each of `objects` (a model, a tokenizer, a PEFT adapter,
+    a config), then the files and folders they created or rewrote get the umask's modes
+    (`normal_modes`; safetensors writes weights mode 0600). Files that were there and were not
+    rewritten keep theirs. The one place scalemath calls `save_pretrained`."""
+    folder = Path(folder)
+    refuse_symlink(folder)
+    before = _stats(folder) if folder.is_dir() else {}
+    existed = folder.is_dir()
+    for obj in objects:
+        obj.save_pretrained(folder)
+    after = _stats(folder)
+    changed = [rel for rel, st in after.items() if before.get(rel) != st]
+    normal_modes(folder, changed if existed else None)
+    return folder
 
 
 def open_lock(path: PathLike, what: str = "lock file") -> IO[bytes]:

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         served_model_name: str = typer.Option("", help="Model name clients send (default: --model)."),
         device: str = typer.Option("auto", help="hf: auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="hf/vllm: auto, float32, bfloat16, float16."),
-        threads: int = typer.Option(0, min=0, help="hf: torch CPU threads (0 = torch default; 1 on a busy CPU)."),
+        threads: int = typer.Option(0, min=0, help="hf: " + _checks.THREADS_HELP),
         tensor_parallel_size: int = typer.Option(1, help="vllm: GPUs per model replica."),
         max_batch_prompts: int = typer.Option(32, help="Most prompts per engine call."),
         default_max_tokens: int = typer.Option(

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         layers: int | None = typer.Option(None, "--layers", help="Override the preset's layer count."),
         lr: float | None = typer.Option(None, "--lr", callback=_checks.finite, help="Peak pre-training learning rate."),
         seed: int = typer.Option(0, "--seed"),
-        threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: all cores)."),
+        threads: int | None = typer.Option(None, "--threads", min=0, help=_checks.THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
         demo_base: bool = typer.Option(
             False,

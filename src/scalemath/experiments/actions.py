@@ -12,11 +12,14 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalemath.experiments.grid import Cell
 from scalemath.outputs import write_text
 from scalemath.records import iter_jsonl, iter_jsonl_numbered, read_problems, to_dict, write_jsonl
+
+if TYPE_CHECKING:
+    from scalemath.prompts import PromptFormat
 
 
 @dataclass
@@ -29,7 +32,7 @@ class RunContext:
     log: Callable[[str], None] = print
     quiet: bool = False
     threads: int | None = None
-    """torch CPU threads for every stage (None: the libraries' defaults)."""
+    """torch CPU threads for every stage (None: `scalemath.threads.default_threads()`)."""
 
     @property
     def data_dir(self) -> Path:
@@ -277,6 +280,26 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     return summary
 
 
+# --------------------------------------------------------------------------------------- prompts
+
+
+def cell_prompt(template: str, model_cell: str | None, ctx: RunContext) -> str | PromptFormat:
+    """What a model is sampled and evaluated with: `template` with the chat settings the model was
+    trained with (its train cell's `train.chat` / `train.system`, from the study's sft.chat /
+    sft.system), as a checked `PromptFormat`, so SFT examples, RFT sampling and evaluation render
+    one way; the template name itself when there are none (a base model: no train cell)."""
+    from scalemath.experiments.config import PROMPT_KEYS
+    from scalemath.prompts import prompt_format
+
+    cell = ctx.cells.get(model_cell) if model_cell else None
+    train = cell.config.get("train", {}) if cell is not None and cell.kind == "train" else {}
+    settings = {k: train[k] for k in PROMPT_KEYS if k in train}
+    if not settings.get("chat"):
+        return template
+    assert model_cell is not None  # a train cell was found
+    return prompt_format(template, chat=True, system=settings.get("system"), model=ctx.model_path(model_cell))
+
+
 # ------------------------------------------------------------------------------------- sampling
 
 
@@ -295,6 +318,7 @@ def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:
 
     cfg = cell.config
     out = ctx.cell_dir(cell.id) / "samples.jsonl"
+    prompt = cell_prompt(cfg["template"], cfg["model"], ctx)
     engine = _engine(cfg["engine"], ctx.model_path(cfg["model"]), cfg["batch_size"], cfg["engine_kwargs"], ctx.threads)
     params = SamplingParams(
         temperature=cfg["temperature"],
@@ -308,7 +332,7 @@ def act_sample(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         engine,
         params,
         cfg["k"],
-        cfg["template"],
+        prompt,
         out,
         dataset=cfg["dataset"],
         progress=ctx.progress,
@@ -331,7 +355,8 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     few = cfg["fewshot"]
     model_cell = ctx.base_of(cell) if few else cell.deps[-1]
     model = ctx.model_path(model_cell)
-    template, stop = cfg["template"], ()
+    prompt = cell_prompt(cfg["template"], None if few else model_cell, ctx)
+    template, stop = prompt, ()
     if few:
         from scalemath.experiments.analyses import fewshot_template, write_fewshot_template
 
@@ -385,7 +410,7 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
             model_obj,
             tok,
             problems,
-            template=cfg["template"],
+            template=prompt,
             n=lk["n"],
             mode=lk["mode"],
             seed=lk["seed"],

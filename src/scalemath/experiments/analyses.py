@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from scalemath import prompts
 from scalemath.outputs import write_text
 from scalemath.records import Problem
 
@@ -43,8 +44,6 @@ def fewshot_template(
 
     `frame` has `{exemplars}` and `{question}`; `exemplar` has `{question}` and `{solution}`
     (both `scalemath.prompts` names or .txt paths). With shots=0 the frame gets no exemplars."""
-    from scalemath import prompts
-
     if shots > len(train):
         raise ValueError(f"{shots} exemplars asked for, the train split has {len(train)} problems")
     picked = random.Random(seed).sample(list(train), shots)
@@ -212,7 +211,7 @@ def leakage_check(
     model: Any,
     tokenizer: Any,
     problems: Sequence[Problem],
-    template: str = "qa",
+    template: str | prompts.PromptFormat = "qa",
     n: int = 100,
     mode: str = "auto",
     seed: int = 0,
@@ -225,10 +224,11 @@ def leakage_check(
     mode "solution": the loss of the solution given the prompt (as SFT trains it), the problem
     regenerated from its procedural program; "question": the loss of the question text, its numbers
     swapped (works for any dataset; detects pre-training exposure); "auto": solution when every
-    checked problem carries a program. Returns the two mean losses, the gap (regenerated - original)
-    with a paired bootstrap interval over problems, and counts."""
-    from scalemath import prompts
-
+    checked problem carries a program. `template` is a template name or a `PromptFormat` (a
+    study's chat prompt): the solution follows it as in an SFT example. Returns the two mean
+    losses, the gap (regenerated - original) with a paired bootstrap interval over problems, and
+    counts."""
+    fmt = prompts.as_format(template)
     probs = list(problems)[:n]
     if not probs:
         raise ValueError("leakage check: no problems")
@@ -244,8 +244,9 @@ def leakage_check(
             if q is None:
                 skipped += 1
                 continue
-            orig.append((prompts.render(template, question=p.question), " " + p.solution.strip() + suffix))
-            regen.append((prompts.render(template, question=q.question), " " + q.solution.strip() + suffix))
+            sep = fmt.completion_prefix(p.question)
+            orig.append((fmt.render(p.question), sep + p.solution.strip() + suffix))
+            regen.append((fmt.render(q.question), sep + q.solution.strip() + suffix))
         elif mode == "question":
             swapped, _ = swap_numbers(p.question, rng)
             if swapped == p.question:

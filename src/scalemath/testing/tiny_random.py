@@ -51,10 +51,19 @@ def tiny_llama(hidden: int = 16, layers: int = 2, heads: int = 2, intermediate: 
     return model, tok
 
 
-def save_tiny_llama(out_dir: str | Path, **kw) -> Path:
-    """Build a tiny random Llama + tokenizer and save both to out_dir (loadable by from_pretrained)."""
+#: a small chat template (ChatML-like, one line per message), for tests of `--chat` / `chat: true`
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+def save_tiny_llama(out_dir: str | Path, chat_template: str | None = None, **kw) -> Path:
+    """Build a tiny random Llama + tokenizer and save both to out_dir (loadable by from_pretrained);
+    `chat_template` (e.g. `CHAT_TEMPLATE`) gives the tokenizer a chat template, as an instruct model has."""
+    from scalemath.outputs import save_pretrained
+
     model, tok = tiny_llama(**kw)
-    out_dir = Path(out_dir)
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
-    return out_dir
+    if chat_template is not None:
+        tok.chat_template = chat_template
+    return save_pretrained(Path(out_dir), model, tok)

@@ -75,7 +75,9 @@ class PretrainConfig:
         default=32, metadata={"help": "Blocks kept out of training to measure held-out loss at the end (0 = none)."}
     )
     logging_steps: int = field(default=50, metadata={"help": "Print progress every this many steps."})
-    threads: int | None = field(default=None, metadata={"help": "torch CPU threads; None = all cores."})
+    threads: int | None = field(
+        default=None, metadata={"help": "torch CPU threads; None = the default of every command (scalemath.threads)."}
+    )
     bf16: bool | str = bf16_field()
     seed: int = field(default=0, metadata={"help": "Seed for block order and held-out split."})
 

@@ -21,10 +21,12 @@ else:
 
 
 def setup_threads(threads: int | None = None) -> int:
-    """Use `threads` intra-op threads (default: all cores); returns the number set."""
+    """Use `threads` intra-op threads (None or 0: `scalemath.threads.default_threads()`, the one
+    default of every command); returns the number set."""
+    from scalemath.threads import resolve_threads
     from scalemath.training import OMP_PASSIVE
 
-    n = threads or os.cpu_count() or 1
+    n = resolve_threads(threads)
     if n > 1 and not OMP_PASSIVE:
         warnings.warn(
             "torch was imported before scalemath.training without OMP_WAIT_POLICY=PASSIVE: on a "
@@ -35,31 +37,6 @@ def setup_threads(threads: int | None = None) -> int:
         )
     torch.set_num_threads(n)
     return n
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (Linux: /proc/self/status) where possible."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def normal_modes(folder: str | os.PathLike[str]) -> None:
-    """Give the files and folders under `folder` the modes the process umask allows (0666/0777 less
-    the umask): safetensors writes weights through a private temporary file, mode 0600, which
-    other users of a shared model folder could not read."""
-    mask = _umask()
-    for root, _dirs, files in os.walk(str(folder)):
-        os.chmod(root, 0o777 & ~mask)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o666 & ~mask)
 
 
 def use_bf16(setting: bool | str | None = "auto") -> bool:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scalemath.outputs import write_text
+from scalemath.outputs import normal_modes, save_pretrained, write_text
 from scalemath.training.control import TRAIN_META
 
 TINY_MAX_PARAMS = 50_000_000
@@ -159,7 +159,8 @@ class SFTRunConfig:
         },
     )
     threads: int | None = field(
-        default=None, metadata={"help": "torch CPU threads; None = all cores (1 on a shared machine: docs/scale.md)."}
+        default=None,
+        metadata={"help": "torch CPU threads; None = the default of every command (scalemath.threads; docs/scale.md)."},
     )
     bound_memory: bool | None = field(
         default=None,
@@ -608,12 +609,12 @@ def _save_merged_qlora(trainer, cfg: SFTRunConfig, out: Path) -> None:
     from transformers import AutoModelForCausalLM
 
     adapter = out / "qlora_adapter"
-    trainer.model.save_pretrained(adapter)
+    save_pretrained(adapter, trainer.model)
     base = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=getattr(torch, cfg.dtype))
     with peft_checkpointing_warning_ignored():
         merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
     merged.config.use_cache = True
-    merged.save_pretrained(out)
+    save_pretrained(out, merged)
     shutil.rmtree(adapter)
 
 
@@ -668,7 +669,7 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False, overwrite: bool = Tr
     `overwrite=False` refuses an `out` that holds a model already (`scalemath train` without
     --overwrite); a non-empty folder that holds no model is refused either way."""
     from scalemath.training.data import file_hash
-    from scalemath.training.runtime import normal_modes, versions
+    from scalemath.training.runtime import versions
 
     check_out(config.out, overwrite=overwrite)
     stage = staging_dir(config.out)
@@ -703,8 +704,8 @@ def train_sft(config: SFTRunConfig, *, quiet: bool = False, overwrite: bool = Tr
             if cfg.lora_r and cfg.lora_merge:
                 model = model.merge_and_unload()  # a plain checkpoint: sampling loads it like any other
             model.config.use_cache = True
-            model.save_pretrained(out)
-        job.tokenizer.save_pretrained(out)
+            save_pretrained(out, model)
+        save_pretrained(out, job.tokenizer)
     if not trainer.args.should_save:
         return final
     seen = int(getattr(trainer, "_total_train_tokens", 0) or job.log.tokens or 0)

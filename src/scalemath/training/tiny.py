@@ -182,8 +182,9 @@ def build_tiny_base(
     model = init_model(config, tokenizer)
     stats = run_pretrain(model, tokenizer, lines, pretrain_config, quiet=quiet)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    from scalemath.outputs import save_pretrained
+
+    save_pretrained(out_dir, model, tokenizer)
     from scalemath.training.runtime import versions
 
     meta = {
