@@ -253,8 +253,8 @@ def save_pretrained(folder: PathLike, *objects: Any) -> Path:
     rewritten keep theirs. The one place scalemath calls `save_pretrained`."""
     folder = Path(folder)
     refuse_symlink(folder)
-    before = _stats(folder) if folder.is_dir() else {}
     existed = folder.is_dir()
+    before = _stats(folder) if existed else {}
     for obj in objects:
         obj.save_pretrained(folder)
     after = _stats(folder)

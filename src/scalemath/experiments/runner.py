@@ -126,6 +126,15 @@ class Runner:
 
         return RunContext(self.run_dir, self.by_id, log=self.log, quiet=self.quiet, threads=self.study.threads)
 
+    def finished_context(self):
+        """`context()` holding the summaries of every cell already finished (for results rows)."""
+        ctx = self.context()
+        for c in self.cells:
+            st = self.state(c)
+            if st.status == "done":
+                ctx.summaries[c.id] = st.summary
+        return ctx
+
     def run(self, only: list[str] | None = None, dry_run: bool = False, workers: int | None = None) -> RunOutcome:
         """Run the selected cells (glob patterns on cell ids; their dependencies come along) that
         are not finished with the current settings. dry_run: say what would run, run nothing.
@@ -159,11 +168,7 @@ class Runner:
         actions = self._actions or ACTIONS
         self.run_dir.mkdir(parents=True, exist_ok=True)
         prov = self._write_run_files()
-        ctx = self.context()
-        for c in self.cells:  # summaries of everything already finished (for results rows)
-            st = self.state(c)
-            if st.status == "done":
-                ctx.summaries[c.id] = st.summary
+        ctx = self.finished_context()
         if workers > 1:
             self._run_side_by_side(chosen, ctx, actions, outcome, workers)
         else:
@@ -296,9 +301,7 @@ class Runner:
         write_text(d / CELL_JSON, json.dumps(info, indent=2, default=str) + "\n")
 
     def _write_run_files(self) -> dict[str, Any]:
-        from scalemath.training.runtime import versions
-
-        prov = {"versions": versions(), "git": git_info()}
+        prov = provenance()
         write_text(
             self.run_dir / "study.json",
             json.dumps(
@@ -320,17 +323,17 @@ def cell_job(args: dict[str, Any]) -> dict[str, Any]:
     """One cell of a study, in a worker process of `Runner.run(workers=...)`: its dependencies are
     finished; the cell's summary (its stage marker is written around this call)."""
     from scalemath.experiments.pipeline import resolve
-    from scalemath.training.runtime import versions
 
     runner = Runner(StudyConfig.from_dict(args["study"]), args["out"], log=lambda msg: None, quiet=args["quiet"])
-    ctx = runner.context()
-    for c in runner.cells:
-        st = runner.state(c)
-        if st.status == "done":
-            ctx.summaries[c.id] = st.summary
     c = runner.by_id[args["cell"]]
-    prov = {"versions": versions(), "git": git_info()}
-    return runner.work(c, resolve(args["actions"][c.kind]), ctx, prov)
+    return runner.work(c, resolve(args["actions"][c.kind]), runner.finished_context(), provenance())
+
+
+def provenance() -> dict[str, Any]:
+    """Library versions and git state, recorded in study.json and every cell.json."""
+    from scalemath.training.runtime import versions
+
+    return {"versions": versions(), "git": git_info()}
 
 
 def seeds_of(config: Any, prefix: str = "") -> dict[str, Any]:
