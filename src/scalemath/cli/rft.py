@@ -18,11 +18,9 @@ def auto_workers(paths: list[str]) -> int:
     """Worker processes for `--workers 0`: one for small inputs, else one per usable core (max 4)."""
     if sum(os.path.getsize(p) for p in paths) < _AUTO_MIN_BYTES:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    from scalemath.threads import available_cpus
+
+    return min(4, available_cpus())
 
 
 def register(app: typer.Typer) -> None:

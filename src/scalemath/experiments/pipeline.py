@@ -94,7 +94,7 @@ def run_group(out: Path, group: list[Item], workers: int, log: Callable[[str], N
     failed: list[str] = []
     t0 = last = time.monotonic()
     while queue or running:
-        if time.monotonic() - last >= (60 if verbose() else 600):  # a heartbeat, not a log
+        if time.monotonic() - last >= (60 if loud else 600):  # a heartbeat, not a log
             last = time.monotonic()
             log(f"[... ] {', '.join(running)} running ({last - t0:.0f}s)")
         while queue and len(running) < workers:

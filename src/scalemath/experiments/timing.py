@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from scalemath.experiments.stages import StageResult
+from scalemath.threads import available_cpus
 
 
 def run_timing(groups: list[list[StageResult]], wall: float, cpu: float, workers: int) -> dict[str, Any]:
@@ -18,7 +18,7 @@ def run_timing(groups: list[list[StageResult]], wall: float, cpu: float, workers
     assumes every CPU second would run at full speed on an idle core."""
     import resource
 
-    cores = min(workers, cpu_count())
+    cores = min(workers, available_cpus())
     stages, est, in_stages = [], 0.0, 0.0
     for g in groups:
         for s in g:
@@ -40,14 +40,6 @@ def run_timing(groups: list[list[StageResult]], wall: float, cpu: float, workers
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "peak_rss_worker_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
     }
-
-
-def cpu_count() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def earlier_timing(path: Path) -> dict[str, Any] | None:
