@@ -81,6 +81,22 @@ def test_several_values():
     ).correct
 
 
+def test_boxes_separated_by_a_divider_are_one_answer():
+    # a run of one symbol between two boxes ("----", "***", "+++++") is a divider: it holds no
+    # reasoning, so the earlier box is part of the answer, not an intermediate result
+    assert extract("The sides are \\boxed{12} ---- \\boxed{7}", "math") == "12, 7"
+    assert ok("The sides are \\boxed{12} ---- \\boxed{7}", "7, 12").correct
+    assert ok("\\boxed{-2}\n\n***\n\n\\boxed{9}", "9, -2").correct
+    assert ok("$\\\\boxed{3} +++++ \\\\boxed{11}$", "\\{3, 11\\}").correct  # backslashes doubled
+    # the last box alone still counts (last_box), and a single operator is no divider
+    assert ok("\\boxed{-2}\n\n---\n\n\\boxed{9}", "9").correct
+    assert extract("so \\boxed{4} + \\boxed{6}", "math") == "6"
+    assert extract("so \\boxed{4} = \\boxed{6}", "math") == "6"
+    assert extract("so \\boxed{4} -- \\boxed{6}", "math") == "6"
+    # words between the boxes are reasoning: the earlier box was intermediate
+    assert extract("so \\boxed{4} --- which we double: \\boxed{8}", "math") == "8"
+
+
 def test_ordered_lists_need_the_policy_switch():
     # a bare reference list is a list of solutions (any order) unless the policy says lists are
     # ordered: the reference's own order is no signal (MATH's "2, -3, 4" lists roots in any order)

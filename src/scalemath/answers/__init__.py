@@ -13,6 +13,6 @@ from .normalize import normalize
 from .policy import GradePolicy
 from .verdict import REASONS, Verdict
 
-GRADER_VERSION = "3.2"
+GRADER_VERSION = "3.3"
 
 __all__ = ["GRADER_VERSION", "REASONS", "GradePolicy", "Verdict", "extract", "grade", "normalize"]

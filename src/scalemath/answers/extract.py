@@ -104,6 +104,10 @@ def last_boxed(text: str) -> str | None:
 # "\\(y_1 = \\boxed{..}\\) and \\(y_2 = \\boxed{..}\\)"
 _BETWEEN_TEXT = re.compile(r"\\(?:text|mbox|textrm|textnormal|mathrm|textbf|textit)\s*\{([^{}]*)\}")
 _BETWEEN_NOISE = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$|\\q?quad|\\[,;:! ]|~|\\\\|\*\*")
+# a divider: a run of three or more of one symbol standing alone ("---", "***", "+++", "===", "___"),
+# as between "\\boxed{35 cm} ++++++ \\boxed{4}"; it holds no reasoning, so the box before it is
+# not an intermediate result. One symbol ("\\boxed{2} + \\boxed{3}", "=") is an operator, not a divider.
+_DIVIDER = re.compile(r"(?<!\S)(?:-{3,}|\*{3,}|\+{3,}|={3,}|_{3,})(?!\S)")
 _BETWEEN_OK = re.compile(
     r"[\s,;.]*(?:(?:[A-Za-z()]+\s+){0,3}(?:and|or|as well as)\b[\s,;.]*)?"
     r"(?:(?:[A-Za-z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=\s*)?[\s,;.]*"
@@ -113,7 +117,10 @@ _BETWEEN_OK = re.compile(
 def _joinable(between: str) -> bool:
     if len(between) > 80:
         return False
-    s = _BETWEEN_TEXT.sub(r" \1 ", between) if "\\" in between else between
+    if between.endswith("\\") and not between.endswith("\\\\"):
+        between = between[:-1]  # the next box written with its backslash doubled ("\\\\boxed{4}")
+    s = _DIVIDER.sub(" ", between)
+    s = _BETWEEN_TEXT.sub(r" \1 ", s) if "\\" in s else s
     s = _BETWEEN_NOISE.sub(" ", s).replace("{", " ").replace("}", " ")
     return _BETWEEN_OK.fullmatch(s) is not None
 
