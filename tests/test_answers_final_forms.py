@@ -148,6 +148,41 @@ def test_ordered_lists_from_the_question_field_in_bulk(tmp_path):
     assert [json.loads(line)["correct"] for line in dst.read_text().splitlines()] == [True, True, True]
 
 
+def test_bulk_grade_reads_the_finish_reason_from_meta(tmp_path):
+    # `scalemath grade` on a samples file: a line's meta.finish_reason is read as `sample` and
+    # `grade_samples` read it (grader.grade_context), so a completion cut off by the length limit
+    # counts only an answer a marker gave
+    import json
+
+    from scalemath.answers.bulk import BulkConfig, grade_file
+    from scalemath.records import Sample
+    from scalemath.sampling.run import grade_samples
+
+    cut = "Each crate holds 6 jars, and there are 4 crates, so we multiply by 4"
+    marked = "Each crate holds 6 jars and there are 4 crates. The answer is 24. Now we check 24 / 6 = 4"
+    rows = [
+        {"completion": cut, "answer": "4", "meta": {"finish_reason": "length"}},
+        {"completion": cut, "answer": "4", "meta": {"finish_reason": "stop"}},
+        {"completion": cut, "answer": "4"},
+        {"completion": marked, "answer": "24", "meta": {"finish_reason": "length"}},
+        {"completion": cut, "answer": "4", "meta": {"finish_reason": ""}},
+    ]
+    want = [False, True, True, True, True]
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for workers in (1, 2):
+        grade_file(str(src), str(dst), "completion", "answer", BulkConfig(workers=workers, inline_below_bytes=0))
+        out = [json.loads(line) for line in dst.read_text().splitlines()]
+        assert [r["correct"] for r in out] == want, workers
+        assert out[0]["reason"] == "no_answer"
+    # the same verdicts as grade_samples gives the same records
+    samples = [
+        Sample(problem_id=str(i), question="", answer=r["answer"], completion=r["completion"], meta=r.get("meta") or {})
+        for i, r in enumerate(rows[:4])
+    ]
+    assert [s.correct for s in grade_samples(samples, "gsm8k")] == want[:4]
+
+
 def test_matrix_spacing():
     spaced = "\\begin{pmatrix} 0 & 1 \\\\ 1 & 0 \\end{pmatrix}"
     assert ok("\\boxed{\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}}", spaced).correct

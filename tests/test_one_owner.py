@@ -152,3 +152,23 @@ def test_one_batcher_one_bad_parameter():
     assert _defs("chunks", "_chunks") == {"chunks": ["records.py"], "_chunks": []}
     hits = _calls(lambda c: _callee(c) == "typer.BadParameter" and bool(c.args) and ast.unparse(c.args[0]) == "str(e)")
     assert [h.split(":")[0] for h in hits] == ["cli/_checks.py", "cli/augment.py"], hits
+
+
+def test_one_reader_of_a_samples_grading_context():
+    """A sample's question and `meta.finish_reason` reach the grader through `grade_context` alone:
+    `scalemath sample`, `grade_samples` and the bulk `scalemath grade` (issue 26) call it, and no
+    other module reads a "finish_reason" key out of a record (openai_engine reads it from a
+    server's reply, which is not a sample)."""
+    assert _defs("grade_context")["grade_context"] == ["answers/grader.py"]
+    callers = sorted(h.split(":")[0] for h in _calls(lambda c: _callee(c).split(".")[-1] == "grade_context"))
+    assert callers == ["answers/bulk.py", "sampling/run.py", "sampling/run.py"], callers
+    reads = _calls(
+        lambda c: (
+            isinstance(c.func, ast.Attribute)
+            and c.func.attr == "get"
+            and bool(c.args)
+            and isinstance(c.args[0], ast.Constant)
+            and c.args[0].value == "finish_reason"
+        )
+    )
+    assert sorted(h.split(":")[0] for h in reads) == ["answers/grader.py", "sampling/openai_engine.py"], reads

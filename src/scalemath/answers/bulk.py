@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from scalemath.records import chunks
 
-from .grader import Deferred, grade_fast, resolve
-from .policy import make_policy, with_question
+from .grader import Deferred, grade_context, grade_in_context, resolve
+from .policy import make_policy
 from .verdict import Verdict
 
 
@@ -82,10 +82,11 @@ def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, f
     c = time.process_time()
     pol = make_policy(policy)
     out = []
-    for item in chunk:  # (prediction, reference) or (prediction, reference, question)
+    for item in chunk:  # (prediction, reference[, question[, finish_reason]])
         pred, ref = item[0], item[1]
         q = item[2] if len(item) > 2 else None
-        v = grade_fast(_as_text(pred) or "", _as_text(ref) or "", dataset, with_question(pol, q) if q else pol)
+        finish = item[3] if len(item) > 3 else None
+        v = grade_in_context(_as_text(pred) or "", _as_text(ref) or "", dataset, pol, q, finish)
         out.append(v if isinstance(v, Deferred) else (v.correct, v.reason, v.extracted, v.reference))
     return out, time.process_time() - c, os.getpid()
 
@@ -192,7 +193,8 @@ def grade_pairs(
     pairs: Iterable[tuple], config: BulkConfig | None = None, stats: dict | None = None
 ) -> Iterator[Verdict]:
     """Grade (prediction, reference) pairs, yielding a `Verdict` per pair in input order (a pair
-    may carry the question's text third, as `grade(..., question=...)` takes it).
+    may carry the question's text third and the finish reason fourth, as `grade(..., question=...,
+    finish_reason=...)` takes them; None where not known).
 
     `stats`, when given, receives "symbolic" (how many grades needed the symbolic stage),
     "local_chunks" (chunks graded in this process while the pool started), "grading_cpu" (CPU
@@ -273,8 +275,11 @@ def grade_file(
     """Grade every line of a JSONL file, streaming; write each line plus `extracted`, `correct`,
     `reason` and `grader_version` to `output_path`. The output appears only when complete
     (temp file + rename); a line without one of the two fields raises `RecordError` naming file
-    and line, and leaves no output behind. A line's `question_field` text, when it has one, is
-    given to the grader as `grade(..., question=...)` (it decides whether a list is ordered)."""
+    and line, and leaves no output behind. A line's `question_field` text and its
+    `meta.finish_reason` (as `scalemath sample` writes them), where it has them, are given to the
+    grader as `grade(..., question=..., finish_reason=...)`, read by `grader.grade_context` as for
+    `sample` and `grade_samples`: the question may make a list ordered, and a completion cut off
+    by the length limit counts only an answer given by a marker (docs/grading.md)."""
     import orjson
 
     from scalemath.records import RecordError, iter_jsonl_numbered
@@ -294,11 +299,11 @@ def grade_file(
                 if f not in rec:
                     raise RecordError(input_path, lineno, f"missing field {f!r}; has {sorted(rec)}")
             waiting.append(rec)
-            q = rec.get(question_field) if question_field else None
-            if isinstance(q, str) and q:
-                yield rec[prediction_field], rec[reference_field], q
-            else:
+            q, finish = grade_context(rec.get(question_field) if question_field else None, rec.get("meta"))
+            if q is None and finish is None:
                 yield rec[prediction_field], rec[reference_field]
+            else:
+                yield rec[prediction_field], rec[reference_field], q, finish
 
     from scalemath.outputs import atomic_path, check_outputs
 

@@ -91,12 +91,35 @@ def grade(
         ends with reason "timeout" after `timeout_s`; an unknown dataset or policy option raises.
     """
     pol = make_policy(policy) if policy else DEFAULT_POLICY
-    if question is not None:
-        pol = with_question(pol, question)
     if dataset not in _DATASETS:
         raise ValueError(f"dataset must be one of {_DATASETS}, not {dataset!r}")
-    out = grade_fast(prediction, reference, dataset, pol, cut_off=finish_reason == "length")
+    out = grade_in_context(prediction, reference, dataset, pol, question, finish_reason)
     return resolve(out, pol.timeout_s) if isinstance(out, Deferred) else out
+
+
+def grade_context(question: object = None, meta: object = None) -> tuple[str | None, str | None]:
+    """(question, finish_reason) for `grade`, from a sample's `question` and `meta` fields: the one
+    place that reads them, for `scalemath sample`, `grade_samples` and `scalemath grade` alike.
+    The finish reason is `meta["finish_reason"]` (as `Sample.meta` stores it); an empty or
+    non-text value counts as not given."""
+    q = question if isinstance(question, str) and question else None
+    finish = meta.get("finish_reason") if isinstance(meta, dict) else None
+    return q, finish if isinstance(finish, str) and finish else None
+
+
+def grade_in_context(
+    prediction: str,
+    reference: str,
+    dataset: str,
+    pol: GradePolicy,
+    question: str | None = None,
+    finish_reason: str | None = None,
+) -> Verdict | Deferred:
+    """`grade_fast` for one case with what is known about it: the question's text (it may make
+    lists ordered) and the finish reason ("length": cut off, only a marked answer counts)."""
+    if question:
+        pol = with_question(pol, question)
+    return grade_fast(prediction, reference, dataset, pol, cut_off=finish_reason == "length")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
             "question",
             "--question-field",
             help="Field with the question's text, when lines have one (a question asking for its answers "
-            "'in increasing order' makes a list answer ordered); '' to ignore it.",
+            "'in increasing order' makes a list answer ordered); '' to ignore it. A line's "
+            "meta.finish_reason is read too, as `sample` writes it ('length': only a marked answer counts).",
         ),
         dataset: str = typer.Option("auto", "--dataset", "-d", callback=_checks.dataset, help="gsm8k, math or auto."),
         workers: int = typer.Option(

@@ -320,24 +320,24 @@ def _sample(
         **provenance,
     )
     if grader is not None:
+        from scalemath.answers.grader import grade_context
+
         grade, version = grader
-        v = grade(c.text, reference, dataset, question=p.question or None, finish_reason=c.finish_reason or None)
+        question, finish = grade_context(p.question, s.meta)
+        v = grade(c.text, reference, dataset, question=question, finish_reason=finish)
         s.extracted, s.correct, s.reason, s.grader_version = v.extracted, bool(v.correct), v.reason, version
     return s
 
 
 def grade_samples(samples: Iterable[Sample], dataset: str = "gsm8k", regrade: bool = False) -> Iterator[Sample]:
     """Grade samples that have no verdict yet (all of them with regrade=True), in place."""
+    from scalemath.answers.grader import grade_context
+
     grade, version = _grader()
     for s in samples:
         if regrade or s.correct is None:
-            v = grade(
-                s.completion,
-                s.answer,
-                dataset,
-                question=s.question or None,
-                finish_reason=(s.meta or {}).get("finish_reason") or None,
-            )
+            question, finish = grade_context(s.question, s.meta)
+            v = grade(s.completion, s.answer, dataset, question=question, finish_reason=finish)
             s.extracted, s.correct, s.reason, s.grader_version = v.extracted, bool(v.correct), v.reason, version
         yield s
 
