@@ -6,8 +6,8 @@ Prints:
 1. [corpus] our labelled regression corpus (tests/regression/answers_corpus.jsonl): our errors and
    Math-Verify's, and every case where Math-Verify is right and we are wrong (with its written reason);
 1b. [real] real model outputs made here (tests/regression/real_outputs.jsonl, labelled by hand): per
-   source (model/dataset) and per prompt style, our errors (graded with each row's finish reason, and
-   from the text alone) and Math-Verify's against the labels, and every case where Math-Verify is
+   source (model/dataset) and per prompt style, our errors (graded with each row's finish reason and
+   its question's text from the public data when present, and from the text alone) and Math-Verify's against the labels, and every case where Math-Verify is
    right and we are wrong (with its written reason);
 2. [external] every public suite under tests/regression/external/ (other graders' test cases, see its
    README): per suite, our errors and Math-Verify's on the same cases with the same options, against
@@ -147,6 +147,22 @@ def _mv_options(opts: dict) -> dict:
 
 
 # -- 1b. real model outputs made here ------------------------------------------------------------------
+def real_questions() -> dict[str, str]:
+    """question_id -> the question's text, from the public data (the corpus keeps no question text;
+    its ids say where each question is: tests/regression/real_outputs/README.md); empty without it."""
+    d = data_dir()
+    if d is None:
+        return {}
+    out: dict[str, str] = {}
+    for i, r in enumerate(load_jsonl(d / "gsm8k" / "test.jsonl")):
+        out[f"gsm8k-test-{i}"] = r["question"]
+    for i, r in enumerate(load_jsonl(d / "math" / "test.jsonl")):
+        out[f"math-test-{i}"] = r["problem"]
+    for r in load_jsonl(d / "math" / "math500_test.jsonl"):
+        out[f"math500-{r['unique_id']}"] = r["problem"]
+    return out
+
+
 def real_section() -> None:
     path = ROOT / "tests" / "regression" / "real_outputs.jsonl"
     if not path.exists():
@@ -158,11 +174,15 @@ def real_section() -> None:
     for r in rows:
         by_source.setdefault(f"{r['model']}/{r['source']}", []).append(r)
         by_style.setdefault(f"{r['model']}/{r['prompt_style']}", []).append(r)
+    questions = real_questions()
     print(
         "\n[real] model outputs made here, labelled by hand (tests/regression/real_outputs.jsonl); "
-        "errors = verdicts that differ from the label; ours = grade(..., finish_reason=the row's finish), "
-        "text = ours given the text alone (Math-Verify is given the text alone: it has no such input)"
+        "errors = verdicts that differ from the label; ours = grade(..., question=the question's text, "
+        "finish_reason=the row's finish), as `scalemath sample` grades; text = ours given the text alone "
+        "(Math-Verify is given the text alone: it has no such input)"
     )
+    found = sum(r["question_id"] in questions for r in rows)
+    print(f"  question texts found in the public data for {found} of {len(rows)} rows")
     print(f"  {'source':<22} {'cases':>5} {'right':>5} | {'ours':>4} {'text':>4} {'MV':>4}")
     listed = []
     tot = [0, 0, 0, 0, 0]
@@ -171,7 +191,8 @@ def real_section() -> None:
         e_ours = e_text = e_mv = 0
         for r in group:
             ds = "gsm8k" if r["source"] == "gsm8k" else "math"
-            ours = grade(r["completion"], r["reference"], ds, finish_reason=r.get("finish")).correct
+            q = questions.get(r["question_id"])
+            ours = grade(r["completion"], r["reference"], ds, question=q, finish_reason=r.get("finish")).correct
             text = grade(r["completion"], r["reference"], ds).correct
             mv = mv_grade(r["completion"], r["reference"])
             verdicts[r["id"]] = (ours, text, mv)

@@ -183,6 +183,44 @@ def test_bulk_grade_reads_the_finish_reason_from_meta(tmp_path):
     assert [s.correct for s in grade_samples(samples, "gsm8k")] == want[:4]
 
 
+def test_answer_that_restates_the_question():
+    # given the question, an answer written as one of the question's own expressions computed
+    # nothing, though it equals the reference in value
+    q = "Evaluate $\\cos 0^\\circ + \\tan 45^\\circ$ and give the result."
+    restated = "We need the value of $\\cos 0^\\circ + \\tan 45^\\circ$."
+    assert ok(restated, "2").correct  # the text alone: the span is evaluated (2)
+    v = ok(restated, "2", question=q)
+    assert not v.correct and v.reason == "mismatch"
+    assert not ok("\\boxed{\\cos 0^{\\circ}+\\tan 45^\\circ}", "2", question=q).correct  # same form, other spacing
+    assert ok("The sum is $1 + 1 = 2$.", "2", question=q).correct  # computed
+    assert ok("\\boxed{2}", "2", question=q).correct
+    q2 = "Simplify $\\sqrt{72}$."
+    assert not ok("\\boxed{\\sqrt{72}}", "6\\sqrt{2}", question=q2).correct
+    assert ok("\\boxed{6\\sqrt2}", "6\\sqrt{2}", question=q2).correct
+    # a choice among the question's expressions: the reference is written in the question
+    q3 = "Which is greater, $\\sqrt{7}$ or $2^{1.4}$?"
+    assert ok("The greater one is $\\sqrt7$.", "\\sqrt{7}", question=q3).correct
+    # a number as written is a value, not an operation left undone
+    q4 = "Write $\\frac{6}{8}$ in another way, or keep it: any equal number counts."
+    assert ok("\\boxed{\\frac{6}{8}}", "\\frac34", question=q4).correct
+    # an equation restated from the question is not this rule's concern
+    q5 = "If $y = 3 + 4$, find $y$."
+    assert ok("\\boxed{y = 7}", "7", question=q5).correct
+    # the same through bulk grading, with the question field
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from scalemath.answers.bulk import BulkConfig, grade_file
+
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "in.jsonl", Path(d) / "out.jsonl"
+        rows = [{"completion": restated, "answer": "2", "question": q}, {"completion": restated, "answer": "2"}]
+        src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        grade_file(str(src), str(dst), "completion", "answer", BulkConfig(workers=1))
+        assert [json.loads(line)["correct"] for line in dst.read_text().splitlines()] == [False, True]
+
+
 def test_matrix_spacing():
     spaced = "\\begin{pmatrix} 0 & 1 \\\\ 1 & 0 \\end{pmatrix}"
     assert ok("\\boxed{\\begin{pmatrix}0&1\\\\1&0\\end{pmatrix}}", spaced).correct

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .clean import clean_latex, is_text_answer, unit_word
-from .compare import Pending, compare
+from .compare import Pending, ast_of, compare, prepare
 from .extract import _clean as clean_answer
 from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris, unitless_number_entry
 from .numbers import Num, number_entry, numbers_equal
@@ -75,10 +76,12 @@ def grade(
             a bare answer.
         dataset: "gsm8k", "math" or "auto" (GSM8K extraction rules when the reference is a plain
             number or has "####", MATH rules otherwise).
-        question: the question's text, when known. Only one thing is read from it: a question that
+        question: the question's text, when known. Two things are read from it: a question that
             asks for its answers in a stated order ("in increasing order", "from least to
             greatest", "in alphabetical order") makes the default unordered lists ordered
-            (`policy.asks_for_order`; docs/grading.md, "Lists").
+            (`policy.asks_for_order`; docs/grading.md, "Lists"), and an answer that is one of the
+            question's own expressions, where the reference is not, computed nothing and is a
+            mismatch (`restates_question`; docs/grading.md, "An answer that restates the question").
         finish_reason: why the model stopped, when known ("stop", "length", ...). "length": the
             completion was cut off by the token limit before its final statement, so only an
             answer given by a marker (`####`, `\\boxed{}`, "The answer is", "Final Answer", `# Answer`)
@@ -119,7 +122,70 @@ def grade_in_context(
     lists ordered) and the finish reason ("length": cut off, only a marked answer counts)."""
     if question:
         pol = with_question(pol, question)
-    return grade_fast(prediction, reference, dataset, pol, cut_off=finish_reason == "length")
+    out = grade_fast(prediction, reference, dataset, pol, cut_off=finish_reason == "length")
+    if (
+        question
+        and (isinstance(out, Deferred) or out.correct)
+        and restates_question(out.extracted, out.reference, question)
+    ):
+        return Verdict(False, MISMATCH, out.extracted, out.reference)
+    return out
+
+
+# the math spans of a question: $$...$$, $...$, \(...\), \[...\] (an escaped dollar is not one)
+_QUESTION_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_RELATION = re.compile(r"[=<>≤≥]|\\(?:le|ge|leq|geq|ne|neq|in|lt|gt|approx)(?![a-zA-Z])")
+_SPAN_KEYS: dict[str, frozenset[str]] = {}
+
+
+def _form(ans: str) -> str:
+    """An answer's written form, not its value: its parse tree (`\\frac58` and `\\dfrac{5}{8}` are
+    one form; `2+3` and `5` are two), else its cleaned text without spaces."""
+    p = prepare(ans)
+    tree = ast_of(p)
+    return repr(tree) if tree is not None else p.key
+
+
+def _question_forms(question: str) -> frozenset[str]:
+    hit = _SPAN_KEYS.get(question)
+    if hit is None:
+        spans = (
+            next(g for g in m.groups() if g is not None) for m in _QUESTION_SPAN.finditer(question.replace("\\$", ""))
+        )
+        hit = frozenset(_form(sp) for sp in spans if sp.strip() and len(sp) <= 400)
+        if len(_SPAN_KEYS) >= _CACHE_MAX:
+            _SPAN_KEYS.clear()
+        _SPAN_KEYS[question] = hit
+    return hit
+
+
+def _literal(tree: tuple) -> bool:
+    """A number as written: an integer, decimal or fraction of two of them, signed or not (a value,
+    not an operation left undone)."""
+    if tree[0] == "neg":
+        tree = tree[1]
+    if tree[0] == "div":
+        return all(isinstance(t, tuple) and t[0] == "num" for t in tree[1:])
+    return tree[0] == "num"
+
+
+def restates_question(answer: str | None, reference: str | None, question: str) -> bool:
+    """Is `answer` one of the question's own expressions, written as the question writes it, where
+    the reference is not? ("Compute $\\sin 90^\\circ$." answered "$\\sin 90^\\circ$": equal to 1
+    in value, but nothing was computed.) A number as written (`7`, `-\\frac{5}{8}`), a word answer
+    and an equation or relation never count, and a reference that the question itself writes (a
+    choice among its expressions: "Which is larger, $\\sqrt{5}$ or $2^{1.2}$?") turns the rule
+    off (docs/grading.md, "An answer that restates the question")."""
+    if not answer or not reference or ("$" not in question and "\\(" not in question and "\\[" not in question):
+        return False
+    try:
+        p = prepare(answer)
+        if p.num is not None or p.text is not None or p.ast is None or _literal(p.ast) or _RELATION.search(p.clean):
+            return False
+        forms = _question_forms(question)
+        return bool(forms) and repr(p.ast) in forms and _form(reference) not in forms
+    except Exception:  # an unreadable question leaves the verdict as it was
+        return False
 
 
 @dataclass(frozen=True, slots=True)
