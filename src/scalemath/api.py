@@ -204,13 +204,14 @@ def train(
             `out`.data.jsonl first), e.g. `collect_rft`'s output.
         model: the checkpoint to start from (directory or hub id).
         out: the output directory (model, tokenizer, train_meta.json).
-        **config: any `scalemath.training.sft.SFTRunConfig` field (max_steps, epochs,
+        **config: any `scalemath.training.sft_config.SFTRunConfig` field (max_steps, epochs,
             learning_rate, batch_size, template, seed, ...).
 
     Returns:
         The directory of the trained model.
     """
-    from scalemath.training.sft import SFTRunConfig, train_sft
+    from scalemath.training.sft import train_sft
+    from scalemath.training.sft_config import SFTRunConfig
 
     if not isinstance(data, str | os.PathLike):
         path = Path(f"{out}.data.jsonl")
