@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from scalemath.answers import Verdict
-from scalemath.methods.rft_core import RFTConfig, RFTStats
+from scalemath.methods.rft_config import RFTConfig, RFTStats
 from scalemath.records import Problem, Sample, read_samples, write_jsonl
 from scalemath.sampling import load_engine
 from scalemath.sampling.engine import Engine, SamplingParams
