@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from scalemath.methods.decontaminate import DecontamConfig, Decontaminator
+from scalemath.methods.decontam_config import DecontamConfig
+from scalemath.methods.decontaminate import Decontaminator
 
 _NUM = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 _WORDS = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve"]

@@ -19,7 +19,8 @@ import time
 
 from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.serve.server import ServerConfig, ServerThread
+from scalemath.serve.config import ServerConfig
+from scalemath.serve.server import ServerThread
 from scalemath.testing.fake_engine import FakeEngine
 
 

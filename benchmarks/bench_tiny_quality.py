@@ -89,7 +89,8 @@ def main() -> None:
 
     from scalemath.records import write_jsonl
     from scalemath.training.pretrain import PretrainConfig
-    from scalemath.training.sft import SFTRunConfig, train_sft
+    from scalemath.training.sft import train_sft
+    from scalemath.training.sft_config import SFTRunConfig
     from scalemath.training.tiny import PRESETS, build_tiny_base
 
     docs = corpus(args.corpus_docs, seed=1)

@@ -85,7 +85,8 @@ def lora_child(args) -> None:
     import psutil
     from transformers import TrainerCallback
 
-    from scalemath.training.sft import SFTRunConfig, prepare_sft
+    from scalemath.training.sft import prepare_sft
+    from scalemath.training.sft_config import SFTRunConfig
 
     proc = psutil.Process()
     start: dict[str, float] = {}
@@ -204,7 +205,8 @@ def main() -> None:
     from scalemath.records import write_jsonl
     from scalemath.training.pretrain import PretrainConfig  # first: sets OMP_WAIT_POLICY before torch loads
     from scalemath.training.runtime import setup_threads
-    from scalemath.training.sft import SFTRunConfig, train_sft
+    from scalemath.training.sft import train_sft
+    from scalemath.training.sft_config import SFTRunConfig
     from scalemath.training.tiny import PRESETS, build_tiny_base, count_parameters, init_model
     from scalemath.training.tokenizer import TokenizerConfig, tokens_per_char, train_tokenizer
 

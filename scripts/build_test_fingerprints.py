@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from scalemath.datasets import load_problems  # noqa: E402
-from scalemath.methods.decontaminate import FINGERPRINTS, Fingerprints  # noqa: E402
+from scalemath.methods.fingerprints import FINGERPRINTS, Fingerprints  # noqa: E402
 
 SETS = [  # (name, file under the data folder, origin, license)
     ("gsm8k", "gsm8k/test.jsonl", "openai/grade-school-math @ 3101c7d5 : grade_school_math/data/test.jsonl", "MIT"),

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from scalemath.cli import app
 from scalemath.datasets.procedural import generate
 from scalemath.methods.contamination import TrainingDataCheck, check_training_records, packaged_fingerprints
-from scalemath.methods.decontaminate import FINGERPRINTS, Decontaminator, Fingerprints
+from scalemath.methods.decontaminate import Decontaminator
+from scalemath.methods.fingerprints import FINGERPRINTS, Fingerprints
 from scalemath.methods.rft import DEFAULT_MAX_CHARS, RFTConfig, collect, collect_files
 from scalemath.records import Problem, RecordError, write_jsonl
 from scalemath.training.data import prepare_data

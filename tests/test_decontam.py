@@ -5,7 +5,8 @@ import json
 import pytest
 
 from scalemath.methods.contamination import load_test_set
-from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate
+from scalemath.methods.decontam_config import DecontamConfig, DecontamReport
+from scalemath.methods.decontaminate import Decontaminator, decontaminate
 from scalemath.records import Problem, write_jsonl
 
 TEST = [
@@ -132,7 +133,7 @@ def test_config_validation():
 
 
 def test_a_removed_record_is_counted_once_with_its_reason_and_source():
-    from scalemath.methods.decontaminate import Contamination, DecontamReport
+    from scalemath.methods.decontam_config import Contamination, DecontamReport
 
     found = Contamination(reason="exact", field="question", test_id="t7", test_source="gsm8k", score=1.0, evidence="q")
     report = DecontamReport(checked=1)

@@ -159,7 +159,7 @@ def test_demo_config_from_dev_zero_fails_fast(tmp_path):
 
 def test_config_types_are_checked_with_file_and_line_before_any_model(tmp_path):
     """Issue 25: `epochs: three` failed after 12 s of loading."""
-    from scalemath.training.sft import SFTRunConfig
+    from scalemath.training.sft_config import SFTRunConfig
 
     p = tmp_path / "c.yaml"
     p.write_text("learning_rate: 1e-4\nepochs: three\n")

@@ -104,7 +104,8 @@ def test_votes_majority_and_first_voted_tie_rule():
 def test_cli_through_the_real_client_and_server(tmp_path):
     pytest.importorskip("aiohttp")
     from scalemath.cli import app
-    from scalemath.serve.server import ServerConfig, ServerThread
+    from scalemath.serve.config import ServerConfig
+    from scalemath.serve.server import ServerThread
 
     write_jsonl(tmp_path / "s.jsonl", samples())
     out = tmp_path / "judged.jsonl"

@@ -6,8 +6,9 @@ from typer.testing import CliRunner
 
 from scalemath.cli import app
 from scalemath.records import RecordError
+from scalemath.scaling.curves import FUNCS, invert
 from scalemath.scaling.data import numeric_columns, read_csv
-from scalemath.scaling.fit import FUNCS, fit, fit_auto, invert
+from scalemath.scaling.fit import fit, fit_auto
 
 X = np.repeat(np.geomspace(500, 64_000, 8), 3)  # 8 data sizes x 3 seeds
 TRUTH = {"loglinear": (0.05, 0.04), "segmented": (0.15, 0.05, 0.015, np.log(6000.0)), "power": (0.8, 4.0, 0.35)}

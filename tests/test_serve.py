@@ -6,7 +6,8 @@ from scalemath.sampling.engine import SamplingParams, sample_seed
 from scalemath.sampling.openai_engine import OpenAIEngine
 from scalemath.sampling.store import SampleRequest, SampleStore
 from scalemath.sampling.store_draw import draw
-from scalemath.serve.server import ServerConfig, ServerThread
+from scalemath.serve.config import ServerConfig
+from scalemath.serve.server import ServerThread
 from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=0.7, max_tokens=20, seed=5, stop=("\n\n",))

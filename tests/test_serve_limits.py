@@ -14,7 +14,8 @@ aiohttp = pytest.importorskip("aiohttp")
 
 from scalemath.sampling.engine import InvalidRequestError, SamplingParams
 from scalemath.sampling.openai_engine import OpenAIEngine
-from scalemath.serve.server import ServerConfig, ServerThread, key_matches
+from scalemath.serve.config import ServerConfig
+from scalemath.serve.server import ServerThread, key_matches
 from scalemath.testing.fake_engine import FakeEngine
 
 

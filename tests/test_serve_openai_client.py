@@ -8,7 +8,8 @@ import pytest
 openai = pytest.importorskip("openai")
 pytest.importorskip("aiohttp")
 
-from scalemath.serve.server import ServerConfig, ServerThread
+from scalemath.serve.config import ServerConfig
+from scalemath.serve.server import ServerThread
 from scalemath.testing.fake_engine import FakeEngine
 
 

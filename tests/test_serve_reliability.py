@@ -15,7 +15,8 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from scalemath.serve.server import BadRequest, ServerConfig, ServerThread, parse_json_body
+from scalemath.serve.config import ServerConfig
+from scalemath.serve.server import BadRequest, ServerThread, parse_json_body
 from scalemath.testing.fake_engine import FakeEngine
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from scalemath.experiments.config import load_study
-from scalemath.training.sft import MIN_STEPS_PER_EPOCH, SFTRunConfig
+from scalemath.training.sft_config import MIN_STEPS_PER_EPOCH, SFTRunConfig
 
 STUDY = Path(__file__).resolve().parents[1] / "src" / "scalemath" / "experiments" / "studies" / "rft_smollm2.yaml"
 

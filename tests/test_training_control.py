@@ -7,7 +7,8 @@ import pytest
 
 from scalemath.records import write_jsonl
 from scalemath.training.control import resolve, steps_per_epoch
-from scalemath.training.sft import SFTRunConfig, train_sft
+from scalemath.training.sft import train_sft
+from scalemath.training.sft_config import SFTRunConfig
 
 
 def _meta(steps, epochs, tokens_per_epoch, examples):

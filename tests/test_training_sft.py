@@ -10,7 +10,8 @@ import pytest
 from scalemath.prompts import render
 from scalemath.records import RecordError, write_jsonl
 from scalemath.training.data import load_examples, nested_indices, read_targets
-from scalemath.training.sft import SFTRunConfig, prepare_sft, train_sft
+from scalemath.training.sft import prepare_sft, train_sft
+from scalemath.training.sft_config import SFTRunConfig
 
 
 def _problems(n):
@@ -288,7 +289,7 @@ def test_qlora_trains_adapters_on_a_4bit_base_and_saves_a_full_precision_merge(b
 def test_qlora_errors_are_clear(base, tmp_path, monkeypatch):
     import sys
 
-    from scalemath.training.sft import qlora_load_kwargs
+    from scalemath.training.lora import qlora_load_kwargs
 
     with pytest.raises(ValueError, match="lora_r > 0"):
         qlora_load_kwargs(SFTRunConfig(model=str(base), load_in_4bit=True))
@@ -356,7 +357,7 @@ def test_progress_lines_when_not_a_terminal(monkeypatch, capsys):
 def test_profile_batch_fits_small_data():
     """Regression (issue 23): `--profile auto` gave a >=50M model the paper's global batch 128 on 66
     examples: one optimizer step per epoch, without a word."""
-    from scalemath.training.sft import MIN_STEPS_PER_EPOCH, fit_batch
+    from scalemath.training.sft_config import MIN_STEPS_PER_EPOCH, fit_batch
 
     batch, note = fit_batch(128, 4, 66, 1, from_profile="paper")
     assert batch == 66 // MIN_STEPS_PER_EPOCH == 8

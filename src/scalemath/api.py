@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from scalemath.answers import Verdict
-from scalemath.methods.rft_core import RFTConfig, RFTStats
+from scalemath.methods.rft_config import RFTConfig, RFTStats
 from scalemath.records import Problem, Sample, read_samples, write_jsonl
 from scalemath.sampling import load_engine
 from scalemath.sampling.engine import Engine, SamplingParams
@@ -204,13 +204,14 @@ def train(
             `out`.data.jsonl first), e.g. `collect_rft`'s output.
         model: the checkpoint to start from (directory or hub id).
         out: the output directory (model, tokenizer, train_meta.json).
-        **config: any `scalemath.training.sft.SFTRunConfig` field (max_steps, epochs,
+        **config: any `scalemath.training.sft_config.SFTRunConfig` field (max_steps, epochs,
             learning_rate, batch_size, template, seed, ...).
 
     Returns:
         The directory of the trained model.
     """
-    from scalemath.training.sft import SFTRunConfig, train_sft
+    from scalemath.training.sft import train_sft
+    from scalemath.training.sft_config import SFTRunConfig
 
     if not isinstance(data, str | os.PathLike):
         path = Path(f"{out}.data.jsonl")

@@ -5,7 +5,10 @@ The cleaning pieces it builds on live in `answers.clean` (re-exported here, wher
 from __future__ import annotations
 
 import re
+from fractions import Fraction
+from typing import cast
 
+from .assignments import assignment
 from .clean import (
     clean_latex,
     is_text_answer,
@@ -15,8 +18,9 @@ from .clean import (
     unit_word,
     unwrap_text,
 )
-from .compare import canonical
+from .compare import num_ast, prepare
 from .numbers import parse_number
+from .numeric import EvalError, evaluate, free_vars
 
 __all__ = [
     "clean_latex",
@@ -57,3 +61,73 @@ def normalize(ans: str | None, dataset: str = "auto") -> str:
 def normalize_latex(ans: str) -> str:
     """Cleaned LaTeX with all whitespace removed (the fallback canonical form)."""
     return re.sub(r"\s+", "", clean_latex(ans))
+
+
+def canonical(ans: str) -> str:
+    """Canonical string of an answer for majority voting (see `normalize.normalize`)."""
+    p = prepare(ans)
+    if p.num is not None:
+        return _canon_value(num_ast(p.num)) or p.num.canon
+    if p.text is not None:
+        return p.text
+    if p.ast is not None:
+        try:
+            c = _canon_node(p.ast)
+        except (ValueError, OverflowError, RecursionError):  # e.g. a 5,000-digit numerator
+            c = None
+        if c is not None:
+            return c
+    return p.key
+
+
+def _canon_value(node) -> str | None:
+    if node[0] == "pct":
+        node = node[1]
+    if free_vars(node):
+        return None
+    try:
+        v = evaluate(node, {})
+    except EvalError:
+        return None
+    if isinstance(v, Fraction):
+        if max(v.numerator.bit_length(), v.denominator.bit_length()) > 3000:
+            return None  # too long to be a useful key (and past Python's int-to-str limit)
+        if v.denominator == 1:
+            return str(v.numerator)
+        d = v.denominator
+        while d % 2 == 0:
+            d //= 2
+        while d % 5 == 0:
+            d //= 5
+        if d == 1:  # terminating decimal
+            s = f"{float(v):.15g}" if abs(v.numerator) < 10**15 else str(v)
+            return s
+        return f"{v.numerator}/{v.denominator}"
+    if abs(v.imag) <= 1e-12 * max(1.0, abs(v.real)):
+        return f"{v.real:.10g}"
+    return f"{v.real:.10g}{v.imag:+.10g}i"
+
+
+def _canon_node(node) -> str | None:
+    k = node[0]
+    if k in ("seq", "set"):
+        items = [_canon_node(x) for x in node[-1]]
+        if any(i is None for i in items):
+            return None
+        strs = cast("list[str]", items)  # no None left
+        if k == "set" or not node[1]:
+            return "{" + ",".join(sorted(strs)) + "}"
+        return node[1] + ",".join(strs) + node[2]
+    if k == "matrix":
+        rows = [[_canon_node(x) for x in r] for r in node[1]]
+        if any(i is None for r in rows for i in r):
+            return None
+        return "[" + ";".join(",".join(r) for r in cast("list[list[str]]", rows)) + "]"
+    if k == "rel":
+        asg = assignment(node)
+        if asg is not None:
+            return _canon_node(asg[1])
+        return None
+    if k == "text":
+        return node[1]
+    return _canon_value(node)

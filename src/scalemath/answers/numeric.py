@@ -315,3 +315,18 @@ def has_decimal(node) -> bool:
             continue
         stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
     return False
+
+
+def contains(node, head: str) -> bool:
+    """Whether the parse tree `node` has a node `(head, ...)` anywhere (leaves are not entered)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+        elif isinstance(n, tuple) and n:
+            if n[0] == head:
+                return True
+            if n[0] not in ("num", "var", "const", "base", "text"):
+                stack.extend(c for c in n[1:] if isinstance(c, (tuple, list)))
+    return False

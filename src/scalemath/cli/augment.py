@@ -46,6 +46,7 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 def _output(
+    inputs: list[Any],
     out: Path,
     *,
     against: list[str],
@@ -59,7 +60,9 @@ def _output(
     price_in: float,
     price_out: float,
 ) -> Output:
-    """The stage's Output; a missing test set is a bad --against."""
+    """The stage's Output, after refusing outputs that are `inputs` (`_check_io`); a missing test
+    set is a bad --against."""
+    _check_io(inputs, out, report, cache)
     from scalemath.methods.contamination import build_decontaminator
 
     decon = None
@@ -154,6 +157,18 @@ _TIMEOUT = typer.Option(
     min=0.001,
     help="Seconds per teacher request (past it the request is retried, then recorded as an error).",
 )
+# the output options every teacher stage takes (`_output`)
+_CACHE = typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite.")
+_PRICE_IN = typer.Option(0.0, help="Teacher price per 1M prompt tokens.")
+_PRICE_OUT = typer.Option(0.0, help="Teacher price per 1M completion tokens.")
+_AGAINST = typer.Option(
+    [], "--against", help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's."
+)
+_DECONTAMINATE = typer.Option(True, "--decontaminate/--no-decontaminate")
+_DATA_DIR = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets.")
+_SIGNATURE = typer.Option("auto", help="Path signature for distinct-path dedupe ('' off).")
+_QUESTION_THRESHOLD = typer.Option(0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off).")
+_REPORT = typer.Option(None, help="Report JSON (default OUT.report.json).")
 
 
 @augment_app.command("query")
@@ -184,20 +199,14 @@ def query_cmd(
     seed: int = typer.Option(0),
     seeds_format: str = typer.Option("auto", "--seeds-format"),
     limit: int | None = typer.Option(None, help="Use the first N seeds."),
-    cache: Path | None = typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite."),
-    price_in: float = typer.Option(0.0, help="Teacher price per 1M prompt tokens."),
-    price_out: float = typer.Option(0.0, help="Teacher price per 1M completion tokens."),
-    against: list[str] = typer.Option(
-        [], "--against", help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's."
-    ),
-    decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Path | None = typer.Option(
-        None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets."
-    ),
-    question_threshold: float = typer.Option(
-        0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off)."
-    ),
-    report: Path | None = typer.Option(None, help="Report JSON (default OUT.report.json)."),
+    cache: Path | None = _CACHE,
+    price_in: float = _PRICE_IN,
+    price_out: float = _PRICE_OUT,
+    against: list[str] = _AGAINST,
+    decontaminate: bool = _DECONTAMINATE,
+    data_dir: Path | None = _DATA_DIR,
+    question_threshold: float = _QUESTION_THRESHOLD,
+    report: Path | None = _REPORT,
 ) -> None:
     """MuggleMath query augmentation: new questions from SEEDS by the selected strategies.
 
@@ -224,8 +233,8 @@ def query_cmd(
             max_tokens=max_tokens,
             seed=seed,
         )
-    _check_io([seeds, *against], out, report, cache)
     output = _output(
+        [seeds, *against],
         out,
         against=against,
         decontaminate=decontaminate,
@@ -274,15 +283,15 @@ def respond_cmd(
     seed: int = typer.Option(0),
     input_format: str = typer.Option("auto", "--input-format"),
     limit: int | None = typer.Option(None),
-    cache: Path | None = typer.Option(None, help="Teacher cache (default OUT.cache.sqlite)."),
-    price_in: float = typer.Option(0.0),
-    price_out: float = typer.Option(0.0),
-    against: list[str] = typer.Option([], "--against"),
-    decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Path | None = typer.Option(None, envvar="SCALEMATH_DATA"),
-    signature: str = typer.Option("auto", help="Path signature for distinct-path dedupe ('' off)."),
-    question_threshold: float = typer.Option(0.9),
-    report: Path | None = typer.Option(None),
+    cache: Path | None = _CACHE,
+    price_in: float = _PRICE_IN,
+    price_out: float = _PRICE_OUT,
+    against: list[str] = _AGAINST,
+    decontaminate: bool = _DECONTAMINATE,
+    data_dir: Path | None = _DATA_DIR,
+    signature: str = _SIGNATURE,
+    question_threshold: float = _QUESTION_THRESHOLD,
+    report: Path | None = _REPORT,
 ) -> None:
     """Response augmentation: N chain-of-thought answers per question, kept by FILTER."""
     from scalemath.methods.augment import RespondConfig
@@ -304,8 +313,8 @@ def respond_cmd(
         )
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
-    _check_io([input, *against], out, report, cache)
     output = _output(
+        [input, *against],
         out,
         against=against,
         decontaminate=decontaminate,
@@ -353,15 +362,15 @@ def synth_cmd(
     seed: int = typer.Option(0),
     references_format: str = typer.Option("auto", "--references-format"),
     limit: int | None = typer.Option(None),
-    cache: Path | None = typer.Option(None),
-    price_in: float = typer.Option(0.0),
-    price_out: float = typer.Option(0.0),
-    against: list[str] = typer.Option([], "--against"),
-    decontaminate: bool = typer.Option(True, "--decontaminate/--no-decontaminate"),
-    data_dir: Path | None = typer.Option(None, envvar="SCALEMATH_DATA"),
-    signature: str = typer.Option("auto"),
-    question_threshold: float = typer.Option(0.9),
-    report: Path | None = typer.Option(None),
+    cache: Path | None = _CACHE,
+    price_in: float = _PRICE_IN,
+    price_out: float = _PRICE_OUT,
+    against: list[str] = _AGAINST,
+    decontaminate: bool = _DECONTAMINATE,
+    data_dir: Path | None = _DATA_DIR,
+    signature: str = _SIGNATURE,
+    question_threshold: float = _QUESTION_THRESHOLD,
+    report: Path | None = _REPORT,
 ) -> None:
     """Xwin-Math synthesis: create from references, verify/repair, answer with chain of thought."""
     from scalemath.methods.augment import RespondConfig, SynthConfig
@@ -388,8 +397,8 @@ def synth_cmd(
             seed=seed,
             answer=answer,
         )
-    _check_io([references, *against], out, report, cache)
     output = _output(
+        [references, *against],
         out,
         against=against,
         decontaminate=decontaminate,

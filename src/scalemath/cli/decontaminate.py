@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.methods.contamination import build_decontaminator
-        from scalemath.methods.decontaminate import DecontamConfig, DecontamReport, decontaminate, read_records
+        from scalemath.methods.decontam_config import DecontamConfig, DecontamReport
+        from scalemath.methods.decontaminate import decontaminate, read_records
         from scalemath.outputs import check_outputs
         from scalemath.records import write_jsonl
 

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(f"--where needs COLUMN=VALUE, got {w!r}")
             k, v = w.split("=", 1)
             conds[k] = v
-        from scalemath.scaling.fit import ALL_MODELS
+        from scalemath.scaling.curves import ALL_MODELS
 
         if model != "auto" and model not in ALL_MODELS:
             raise typer.BadParameter(f"--model must be auto or one of {ALL_MODELS}")

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         model, so OpenAIEngine clients (and any OpenAI-compatible tool, e.g. the `openai` client)
         can sample from it. Every request is checked against the limits before the engine runs."""
         from scalemath.sampling import load_engine
-        from scalemath.serve.server import ServerConfig
+        from scalemath.serve.config import ServerConfig
         from scalemath.serve.server import serve as run_server
 
         if api_key is not None and not api_key.strip():

@@ -79,7 +79,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from scalemath.cli._errors import command_errors
-        from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
+        from scalemath.training.sft import TRAIN_META, train_sft
+        from scalemath.training.sft_config import SFTRunConfig
 
         cfg = SFTRunConfig.from_yaml(config) if config else SFTRunConfig()
         overrides = {

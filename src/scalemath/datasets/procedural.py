@@ -26,6 +26,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, cast
 
+from scalemath.datasets.procedural_build import Build
 from scalemath.datasets.procedural_core import (
     FAMILY_NAMES,
     MAX_STEPS,
@@ -43,7 +44,7 @@ from scalemath.datasets.procedural_core import (
     split_of_key,
     structure_key,
 )
-from scalemath.datasets.procedural_families import FAMILIES, _Build
+from scalemath.datasets.procedural_families import FAMILIES
 from scalemath.records import Problem
 
 # ----------------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def build_one(problem_seed: int, cfg: ProceduralConfig) -> Problem | None:
     families = list(cfg.families or FAMILIES)
     steps = rng.randint(*cfg.steps)
     family = rng.choice(families)
-    b = _Build(rng, cfg)
+    b = Build(rng, cfg)
     try:
         FAMILIES[family](b, steps)
     except _Reject:

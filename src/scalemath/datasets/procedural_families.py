@@ -3,161 +3,35 @@ savings, recipes, inventory): each draws numbers and writes exactly `steps` gold
 
 from __future__ import annotations
 
-import itertools
-import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import cast
 
 from scalemath.datasets import vocab as V
-from scalemath.datasets.procedural_core import FAMILY_NAMES, Arg, ProceduralConfig, Program, Step, _apply, _Reject
+from scalemath.datasets.procedural_build import (
+    Build,
+    add_block,
+    alt_block,
+    capitalized,
+    join_and,
+    modifier_chain,
+    pick_person,
+    plan_steps,
+    product_flags,
+)
+from scalemath.datasets.procedural_core import FAMILY_NAMES, Arg, _Reject
 
 # ----------------------------------------------------------------------------------------------
-# builder used by the families
+# families: each fills a Build with exactly `steps` gold steps or raises _Reject
 
 
-class _Build:
-    def __init__(self, rng: random.Random, cfg: ProceduralConfig):
-        self.rng, self.cfg = rng, cfg
-        self.lo, self.hi = cfg.number_range
-        self.say_lines: list[str] = []
-        self.steps: list[Step] = []
-        self.values: dict[str, int] = {}
-        self.alts: list[tuple[list[str], list[Step]]] = []  # (replaced step names, new steps)
-        self.question_ask = ""
-
-    # numbers
-    def num(self, lo: int | None = None, hi: int | None = None) -> int:
-        lo = self.lo if lo is None else lo
-        hi = self.hi if hi is None else hi
-        if lo > hi:
-            raise _Reject("empty number range")
-        return self.rng.randint(lo, hi)
-
-    def small(self) -> int:
-        """A multiplier like weeks or people: 2..min(hi, 9)."""
-        return self.num(2, max(2, min(self.hi, 9)))
-
-    def above(self, value: int) -> int:
-        """A round number above `value` (a bill, a budget, a road length)."""
-        return (value // 10 + 1 + self.rng.randint(0, 3)) * 10
-
-    def divisor(self, value: int) -> int:
-        ds = [d for d in range(2, max(2, min(self.hi, 12)) + 1) if value % d == 0 and d < value]
-        if not ds:
-            raise _Reject("no divisor")
-        return self.rng.choice(ds)
-
-    def val(self, a: Arg) -> int:
-        return self.values[a] if isinstance(a, str) else a
-
-    # text
-    def say(self, sentence: str) -> None:
-        self.say_lines.append(sentence)
-
-    def ask(self, question: str) -> None:
-        self.question_ask = question
-
-    # steps
-    def step(self, op: str, args: Iterable[Arg], text: str) -> str:
-        name = f"s{len(self.steps)}"
-        self.steps.append(self._checked(Step(name, op, tuple(args), text)))
-        return name
-
-    def _checked(self, s: Step) -> Step:
-        v = _apply(s.op, [self.val(a) for a in s.args])
-        if v <= 0 or v > self.cfg.max_value:
-            raise _Reject(f"value {v} out of range")
-        self.values[s.name] = v
-        return s
-
-    def alt(self, replaces: list[str], new_steps: list[tuple[str, Iterable[Arg], str]]) -> None:
-        """An equivalent way to compute the steps `replaces`: the last new step takes the name of
-        the last replaced one, so later steps use it unchanged."""
-        before = self.values[replaces[-1]]
-        made: list[Step] = []
-        for i, (op, args, text) in enumerate(new_steps):
-            name = replaces[-1] if i == len(new_steps) - 1 else f"a{len(self.alts)}_{i}"
-            made.append(self._checked(Step(name, op, tuple(args), text)))
-        if self.values[replaces[-1]] != before:
-            raise AssertionError("alternative program gives a different value")
-        self.alts.append((replaces, made))
-
-    def programs(self) -> list[Program]:
-        """The gold program first, then every combination of the alternatives."""
-        out: list[Program] = []
-        for mask in itertools.product((False, True), repeat=len(self.alts)):
-            steps = list(self.steps)
-            for use, (replaces, made) in zip(mask, self.alts):
-                if use:
-                    pos = next(i for i, s in enumerate(steps) if s.name == replaces[0])
-                    steps = [s for s in steps if s.name not in replaces]
-                    steps[pos:pos] = made
-            out.append(_stable_topo(steps))
-        return out
-
-
-def _stable_topo(steps: Sequence[Step]) -> Program:
-    """Steps reordered as little as possible so each comes after the steps it uses."""
-    left, done, out = list(steps), set(), []
-    while left:
-        i = next(i for i, s in enumerate(left) if all(a in done for a in s.args if isinstance(a, str)))
-        done.add(left[i].name)
-        out.append(left.pop(i))
-    return tuple(out)
-
-
-def _and(items: Sequence[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
-
-
-def _plan(b: _Build, steps: int, kmax: int = 3, mmax: int = 2, products: str = "any") -> tuple[int, int, int]:
-    """Choose (parts k, products p, modifiers m) with p + (k >= 2) + m == steps."""
-    options = []
-    for k in range(1, kmax + 1):
-        prange = range(k, k + 1) if products == "all" else range(0, k + 1)
-        for p in prange:
-            m = steps - p - (k >= 2)
-            if 0 <= m <= mmax:
-                options.append((k, p, m))
-    if not options:
-        raise _Reject(f"no plan for {steps} steps")
-    return b.rng.choice(options)
-
-
-def _flags(b: _Build, k: int, p: int) -> list[bool]:
-    flags = [True] * p + [False] * (k - p)
-    b.rng.shuffle(flags)
-    return flags
-
-
-def _chain(b: _Build, chains: Sequence[tuple[str, ...]], m: int) -> tuple[str, ...]:
-    options = [c for c in chains if len(c) == m]
-    if not options:
-        raise _Reject(f"no modifier chain of length {m}")
-    return b.rng.choice(options)
-
-
-def _person(b: _Build, exclude: Iterable[str] = ()) -> tuple[str, str, str]:
-    return b.rng.choice([p for p in V.PEOPLE if p[0] not in set(exclude)])
-
-
-# ----------------------------------------------------------------------------------------------
-# families: each fills a _Build with exactly `steps` gold steps or raises _Reject
-
-
-def _shopping(b: _Build, steps: int) -> None:
-    k, p, m = _plan(b, steps)
-    name, he, _ = _person(b)
+def _shopping(b: Build, steps: int) -> None:
+    k, p, m = plan_steps(b, steps)
+    name, he, _ = pick_person(b)
     items = b.rng.sample(V.ITEMS, k)
     parts: list[Arg] = []
     clauses = []
     ask = ""
-    for (plural, single), is_product in zip(items, _flags(b, k, p)):
+    for (plural, single), is_product in zip(items, product_flags(b, k, p)):
         price = b.num()
         if is_product:
             n = b.num()
@@ -167,14 +41,14 @@ def _shopping(b: _Build, steps: int) -> None:
         else:
             clauses.append(f"a {single} for {price} dollars")
             parts.append(price)
-    b.say(f"{name} buys {_and(clauses)}.")
+    b.say(f"{name} buys {join_and(clauses)}.")
     cur: Arg = parts[0]
     verb = "spend"
     if k >= 2:
         cur = b.step("+", parts, f"{name} spends {{eq}} dollars in all.")
         ask = f"How much does {name} spend in all?"
     chain = (
-        _chain(
+        modifier_chain(
             b,
             [
                 ("coupon",),
@@ -196,17 +70,17 @@ def _shopping(b: _Build, steps: int) -> None:
         v = b.val(cur)
         if mod == "coupon":
             d = b.num(b.lo, min(b.hi, v - 1))
-            b.say(f"{_cap(he)} has a coupon for {d} dollars off.")
+            b.say(f"{capitalized(he)} has a coupon for {d} dollars off.")
             cur = b.step("-", (cur, d), f"With the coupon {name} pays {{eq}} dollars.")
             ask, verb = f"How much does {name} pay?", "pay"
         elif mod == "weeks":
             w = b.small()
-            b.say(f"{_cap(he)} does this every week for {w} weeks.")
+            b.say(f"{capitalized(he)} does this every week for {w} weeks.")
             cur = b.step("*", (cur, w), f"In {w} weeks {name} {verb}s {{eq}} dollars.")
             ask = f"How much does {name} {verb} in {w} weeks?"
         elif mod == "change":
             bill = b.above(v)
-            b.say(f"{_cap(he)} pays with {bill} dollars.")
+            b.say(f"{capitalized(he)} pays with {bill} dollars.")
             cur = b.step("-", (bill, cur), f"{name} gets {{eq}} dollars back.")
             ask = f"How much change does {name} get?"
         else:
@@ -217,16 +91,16 @@ def _shopping(b: _Build, steps: int) -> None:
     b.ask(ask)
 
 
-def _time(b: _Build, steps: int) -> None:
-    k, p, m = _plan(b, steps)
-    name, he, _ = _person(b)
+def _time(b: Build, steps: int) -> None:
+    k, p, m = plan_steps(b, steps)
+    name, he, _ = pick_person(b)
     acts = b.rng.sample(V.ACTIVITIES, k)
     long_act = b.rng.choice(V.LONG_ACTIVITIES)
     used_long = False
     parts: list[Arg] = []
     clauses = []
     ask = ""
-    for (plural, single), is_product in zip(acts, _flags(b, k, p)):
+    for (plural, single), is_product in zip(acts, product_flags(b, k, p)):
         if is_product and not used_long and b.rng.random() < 0.25:
             used_long = True
             h = b.num(1, 3)
@@ -242,18 +116,18 @@ def _time(b: _Build, steps: int) -> None:
             mins = b.num() * b.cfg.minute_scale
             clauses.append(f"a {single} of {mins} minutes")
             parts.append(mins)
-    b.say(f"Each day {name} has {_and(clauses)}.")
+    b.say(f"Each day {name} has {join_and(clauses)}.")
     cur: Arg = parts[0]
     if k >= 2:
         cur = b.step("+", parts, f"{name} is busy for {{eq}} minutes a day.")
         ask = f"How many minutes is {name} busy each day?"
-    chain = _chain(b, [("days",), ("left",), ("left", "days"), ("days", "left")], m) if m else ()
+    chain = modifier_chain(b, [("days",), ("left",), ("left", "days"), ("days", "left")], m) if m else ()
     what = "busy"
     for i, mod in enumerate(chain):
         v = b.val(cur)
         if mod == "days":
             d = b.small()
-            b.say(f"{_cap(he)} does this for {d} days.")
+            b.say(f"{capitalized(he)} does this for {d} days.")
             if what == "busy":
                 cur = b.step("*", (cur, d), f"In {d} days {name} is busy for {{eq}} minutes.")
                 ask = f"How many minutes is {name} busy in {d} days?"
@@ -264,7 +138,7 @@ def _time(b: _Build, steps: int) -> None:
         else:
             free = b.above(v)
             when = "each day" if i == 0 else "in those days"
-            b.say(f"{_cap(he)} has {free} free minutes {when}.")
+            b.say(f"{capitalized(he)} has {free} free minutes {when}.")
             cur = b.step("-", (free, cur), f"{name} has {{eq}} free minutes left.")
             ask = f"How many free minutes does {name} have left{' each day' if i == 0 else ''}?"
             what = "left"
@@ -276,13 +150,13 @@ def _time(b: _Build, steps: int) -> None:
 _ORD = ("first", "second", "third")
 
 
-def _speed(b: _Build, steps: int) -> None:
-    k, p, m = _plan(b, steps)
+def _speed(b: Build, steps: int) -> None:
+    k, p, m = plan_steps(b, steps)
     veh = b.rng.choice(V.VEHICLES)
     parts: list[Arg] = []
     clauses = []
     ask = ""
-    for i, is_product in enumerate(_flags(b, k, p)):
+    for i, is_product in enumerate(product_flags(b, k, p)):
         if is_product:
             s, h = b.num(), b.num(2, max(2, min(b.hi, 9)))
             clauses.append(f"{s} miles per hour for {h} hours")
@@ -298,7 +172,7 @@ def _speed(b: _Build, steps: int) -> None:
     if k >= 2:
         cur = b.step("+", parts, f"In all the {veh} goes {{eq}} miles.")
         ask = f"How many miles does the {veh} go in all?"
-    chain = _chain(b, [("back",), ("left",), ("time",), ("back", "time"), ("left", "time")], m) if m else ()
+    chain = modifier_chain(b, [("back",), ("left",), ("time",), ("back", "time"), ("left", "time")], m) if m else ()
     after_left = False
     for mod in chain:
         v = b.val(cur)
@@ -329,7 +203,7 @@ def _speed(b: _Build, steps: int) -> None:
 _TIMES = {2: "twice", 3: "three times", 4: "four times"}
 
 
-def _ages(b: _Build, steps: int) -> None:
+def _ages(b: Build, steps: int) -> None:
     extras = {"none": 0, "sum": 1, "future": 1, "sum_future": 3}
     options = [
         (r, e) for r in range(0, 5) for e, cost in extras.items() if r + cost == steps and (r > 0 or e == "future")
@@ -380,16 +254,16 @@ def _ages(b: _Build, steps: int) -> None:
         b.ask(f"What will the sum of their ages be in {y} years?")
 
 
-def _sharing(b: _Build, steps: int) -> None:
-    k, p, m = _plan(b, steps)
-    name, he, _ = _person(b)
+def _sharing(b: Build, steps: int) -> None:
+    k, p, m = plan_steps(b, steps)
+    name, he, _ = pick_person(b)
     thing = b.rng.choice(V.SHARE_THINGS)
     boxes = b.rng.sample(V.CONTAINERS, k)
     parts: list[Arg] = []
     clauses = []
     ask = ""
     loose_used = False
-    for box, is_product in zip(boxes, _flags(b, k, p)):
+    for box, is_product in zip(boxes, product_flags(b, k, p)):
         if is_product:
             n, each = b.num(), b.num()
             clauses.append(f"{n} {box} with {each} {thing} each")
@@ -404,13 +278,13 @@ def _sharing(b: _Build, steps: int) -> None:
             x = b.num()
             clauses.append(f"a {box[:-1] if not box.endswith('xes') else box[:-2]} with {x} {thing}")
             parts.append(x)
-    b.say(f"{name} has {_and(clauses)}.")
+    b.say(f"{name} has {join_and(clauses)}.")
     cur: Arg = parts[0]
     if k >= 2:
         cur = b.step("+", parts, f"{name} has {{eq}} {thing} in all.")
         ask = f"How many {thing} does {name} have in all?"
     chain = (
-        _chain(b, [("lose",), ("get",), ("share",), ("lose", "share"), ("get", "share"), ("get", "lose")], m)
+        modifier_chain(b, [("lose",), ("get",), ("share",), ("lose", "share"), ("get", "share"), ("get", "lose")], m)
         if m
         else ()
     )
@@ -418,17 +292,17 @@ def _sharing(b: _Build, steps: int) -> None:
         v = b.val(cur)
         if mod == "lose":
             x = b.num(1, min(b.hi, v - 1))
-            b.say(f"{_cap(he)} gives {x} of them away.")
+            b.say(f"{capitalized(he)} gives {x} of them away.")
             cur = b.step("-", (cur, x), f"{name} has {{eq}} {thing} left.")
             ask = f"How many {thing} does {name} have left?"
         elif mod == "get":
             x = b.num()
-            b.say(f"{_cap(he)} gets {x} more.")
+            b.say(f"{capitalized(he)} gets {x} more.")
             cur = b.step("+", (cur, x), f"Now {name} has {{eq}} {thing}.")
             ask = f"How many {thing} does {name} have now?"
         else:
             friends = b.divisor(v)
-            b.say(f"{_cap(he)} shares them equally among {friends} friends.")
+            b.say(f"{capitalized(he)} shares them equally among {friends} friends.")
             cur = b.step("/", (cur, friends), f"Each friend gets {{eq}} {thing}.")
             ask = f"How many {thing} does each friend get?"
     if (k == 1 and p == 0) and not chain:
@@ -436,10 +310,10 @@ def _sharing(b: _Build, steps: int) -> None:
     b.ask(ask)
 
 
-def _savings(b: _Build, steps: int) -> None:
+def _savings(b: Build, steps: int) -> None:
     same_rate = b.rng.random() < 0.5
-    k, p, m = _plan(b, steps, products="all" if same_rate else "any")
-    name, he, _ = _person(b)
+    k, p, m = plan_steps(b, steps, products="all" if same_rate else "any")
+    name, he, _ = pick_person(b)
     parts: list[Arg] = []
     ask = ""
     if same_rate:
@@ -447,7 +321,7 @@ def _savings(b: _Build, steps: int) -> None:
         days = sorted(b.rng.sample(range(7), k))
         hours = [b.num(1, min(b.hi, 10)) for _ in days]
         clauses = [f"{h} hour{'s' if h > 1 else ''} on {V.DAYS[d]}" for h, d in zip(hours, days)]
-        b.say(f"{name} earns {rate} dollars an hour. Each week {he} works {_and(clauses)}.")
+        b.say(f"{name} earns {rate} dollars an hour. Each week {he} works {join_and(clauses)}.")
         for h, d in zip(hours, days):
             text = f"On {V.DAYS[d]} {name} earns {{eq}} dollars." if k > 1 else f"{name} earns {{eq}} dollars a week."
             parts.append(b.step("*", (rate, h), text))
@@ -456,7 +330,7 @@ def _savings(b: _Build, steps: int) -> None:
         jobs = b.rng.sample(V.JOBS, k)
         clauses = []
         gift_used = False
-        for (does, doing), is_product in zip(jobs, _flags(b, k, p)):
+        for (does, doing), is_product in zip(jobs, product_flags(b, k, p)):
             if is_product:
                 n, pay = b.num(), b.num()
                 clauses.append(f"{does} {n} times for {pay} dollars each")
@@ -470,7 +344,7 @@ def _savings(b: _Build, steps: int) -> None:
                 g = b.num()
                 clauses.append(f"{does} once for {g} dollars")
                 parts.append(g)
-        b.say(f"Each week {name} {_and(clauses)}.")
+        b.say(f"Each week {name} {join_and(clauses)}.")
         ask = f"How much does {name} earn each week?"
     cur: Arg = parts[0]
     if k >= 2:
@@ -484,7 +358,9 @@ def _savings(b: _Build, steps: int) -> None:
     if (k == 1 and p == 0) and not m:
         raise _Reject("nothing to compute")
     chain = (
-        _chain(b, [("spend",), ("weeks",), ("goal",), ("spend", "weeks"), ("weeks", "goal"), ("spend", "goal")], m)
+        modifier_chain(
+            b, [("spend",), ("weeks",), ("goal",), ("spend", "weeks"), ("weeks", "goal"), ("spend", "goal")], m
+        )
         if m
         else ()
     )
@@ -493,18 +369,18 @@ def _savings(b: _Build, steps: int) -> None:
         v = b.val(cur)
         if mod == "spend":
             s = b.num(1, min(b.hi, v - 1))
-            b.say(f"{_cap(he)} spends {s} dollars a week.")
+            b.say(f"{capitalized(he)} spends {s} dollars a week.")
             cur = b.step("-", (cur, s), f"{name} saves {{eq}} dollars a week.")
             ask, verb = f"How much does {name} save each week?", "save"
         elif mod == "weeks":
             w = b.small()
-            b.say(f"{_cap(he)} does this for {w} weeks.")
+            b.say(f"{capitalized(he)} does this for {w} weeks.")
             cur = b.step("*", (cur, w), f"In {w} weeks {name} {verb}s {{eq}} dollars.")
             ask = f"How much does {name} {verb} in {w} weeks?"
         else:
             goal = b.rng.choice(V.GOALS)
             price = b.above(v)
-            b.say(f"{_cap(he)} wants a {goal} that costs {price} dollars.")
+            b.say(f"{capitalized(he)} wants a {goal} that costs {price} dollars.")
             if "weeks" in chain:
                 cur = b.step("-", (price, cur), f"{name} needs {{eq}} more dollars.")
                 ask = f"How much more does {name} need for the {goal}?"
@@ -514,7 +390,7 @@ def _savings(b: _Build, steps: int) -> None:
     b.ask(ask)
 
 
-def _recipes(b: _Build, steps: int) -> None:
+def _recipes(b: Build, steps: int) -> None:
     options = []
     for scale in (0, 1):
         for k in (1, 2, 3):
@@ -528,11 +404,11 @@ def _recipes(b: _Build, steps: int) -> None:
     if not options:
         raise _Reject("no recipe plan")
     scale, k, style, m = b.rng.choice(options)
-    name, he, _ = _person(b)
+    name, he, _ = pick_person(b)
     dish = b.rng.choice(V.DISHES)
     ings = b.rng.sample(V.INGREDIENTS, k)
     amounts = [b.num(1, min(b.hi, 9)) for _ in ings]
-    need = _and([f"{a} cup{'s' if a > 1 else ''} of {i}" for a, i in zip(amounts, ings)])
+    need = join_and([f"{a} cup{'s' if a > 1 else ''} of {i}" for a, i in zip(amounts, ings)])
     if scale:
         serves = b.num(2, min(b.hi, 8))
         times = b.small()
@@ -556,15 +432,15 @@ def _recipes(b: _Build, steps: int) -> None:
         each_first: list[tuple[str, tuple[Arg, ...], str]] = [("*", (a, mult), t) for a, t in zip(amounts, per_ing)]
         each_first.append(("+", tuple(f"<{i}>" for i in range(k)), f"{name} uses {{eq}} cups in all."))
         gold, other = (sum_first, each_first) if style == "sum_first" else (each_first, sum_first)
-        names = _add_block(b, gold)
+        names = add_block(b, gold)
         cur = names[-1]
-        _alt_block(b, names, other)
-    chain = _chain(b, [("home",), ("price",), ("home", "price")], m) if m else ()
+        alt_block(b, names, other)
+    chain = modifier_chain(b, [("home",), ("price",), ("home", "price")], m) if m else ()
     for mod in chain:
         v = b.val(cur)
         if mod == "home":
             h = b.num(1, min(b.hi, v - 1))
-            b.say(f"{_cap(he)} has {h} cups at home.")
+            b.say(f"{capitalized(he)} has {h} cups at home.")
             cur = b.step("-", (cur, h), f"{name} must buy {{eq}} more cups.")
             ask = f"How many more cups must {name} buy?"
         else:
@@ -575,31 +451,7 @@ def _recipes(b: _Build, steps: int) -> None:
     b.ask(ask)
 
 
-def _resolve(args: Iterable[Arg], names: list[str]) -> tuple[Arg, ...]:
-    """Placeholders "<per>" (the first step of a block) and "<i>" (its i-th step) -> names."""
-    out: list[Arg] = []
-    for a in args:
-        if isinstance(a, str) and a.startswith("<"):
-            out.append(names[0] if a == "<per>" else names[int(a[1:-1])])
-        else:
-            out.append(a)
-    return tuple(out)
-
-
-def _add_block(b: _Build, block: list[tuple[str, tuple[Arg, ...], str]]) -> list[str]:
-    names: list[str] = []
-    for op, args, text in block:
-        names.append(b.step(op, _resolve(args, names), text))
-    return names
-
-
-def _alt_block(b: _Build, replaces: list[str], block: list[tuple[str, tuple[Arg, ...], str]]) -> None:
-    base = f"a{len(b.alts)}_"
-    names = [f"{base}{i}" for i in range(len(block) - 1)] + [replaces[-1]]
-    b.alt(replaces, [(op, _resolve(args, names), text) for op, args, text in block])
-
-
-def _inventory(b: _Build, steps: int) -> None:
+def _inventory(b: Build, steps: int) -> None:
     options = [(e, p) for e in range(1, 5) for p in range(0, 3) if e + p == steps and p <= e]
     if not options:
         raise _Reject("no inventory plan")
@@ -644,12 +496,12 @@ def _inventory(b: _Build, steps: int) -> None:
                 ("+", tuple(events[t][1] for t in range(i, j + 1)), f"From {days} it {what} {{eq}} {goods}."),
                 (signs[i], (prev, "<per>"), f"After {V.DAYS[day0 + j]} it has {{eq}} {goods}."),
             ]
-            _alt_block(b, names[i : j + 1], block)
+            alt_block(b, names[i : j + 1], block)
         i = j + 1
     b.ask(f"How many {goods} does the {place} have after {V.DAYS[day0 + e - 1]}?")
 
 
-FAMILIES: dict[str, Callable[[_Build, int], None]] = {
+FAMILIES: dict[str, Callable[[Build, int], None]] = {
     "shopping": _shopping,
     "time": _time,
     "speed": _speed,

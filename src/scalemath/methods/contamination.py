@@ -9,13 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalemath.methods.decontaminate import (
-    FINGERPRINTS,
-    DecontamConfig,
-    Decontaminator,
-    DecontamReport,
-    Fingerprints,
-)
+from scalemath.methods.decontam_config import DecontamConfig, DecontamReport
+from scalemath.methods.decontaminate import Decontaminator
+from scalemath.methods.fingerprints import FINGERPRINTS, Fingerprints
 from scalemath.records import Problem
 
 # -- test sets -----------------------------------------------------------------------------------

@@ -1,133 +1,24 @@
 """Decontamination of training data against test sets: n-gram overlap and MinHash near-duplicates.
+The index and its checks (`Decontaminator`) and the filter over a stream (`decontaminate`); the
+settings and reports are `decontam_config`, the packaged test-set hashes `fingerprints`.
 
 How it works, in full: docs/modules.md (`scalemath.methods.decontaminate`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
+from scalemath.methods.decontam_config import Contamination, DecontamConfig, DecontamReport
+from scalemath.methods.fingerprints import Fingerprints, exact_key, probe
 from scalemath.methods.signatures import MinHasher, batch_ngram_hashes, lsh_params, mask_tokens, ngram_hashes, tokens
-from scalemath.records import Problem, text_hash
-
-
-@dataclass
-class DecontamConfig:
-    """Settings of `Decontaminator`.
-
-    Args:
-        ngram: word n-gram length of the overlap test (13 as in GPT-3 and lm-eval-harness);
-            0 turns the n-gram test off.
-        max_ngram_docs: a test n-gram found in more test questions than this is ignored.
-        min_overlap: shared n-grams needed to flag a text (1: any overlap).
-        ngram_fields: record fields checked for n-gram overlap (each on its own).
-        minhash: run the near-duplicate test.
-        threshold: Jaccard similarity (exact, over shingles) at or above which a question is a
-            near-duplicate of a test question.
-        shingle: word n-gram length of the MinHash shingles.
-        min_tokens: texts with fewer tokens skip the near-duplicate test and are only matched
-            exactly (normalized tokens, numbers kept).
-        num_perm: MinHash permutations.
-        mask_numbers: mask digits and number words before shingling (catches number-swapped
-            paraphrases).
-        lsh_threshold: the threshold the LSH banding is tuned for (below `threshold`, so candidates
-            near the threshold are found; exact verification removes the extra ones).
-        minhash_fields: record fields checked for near-duplicates.
-        seed: seed of the MinHash permutations.
-    """
-
-    ngram: int = 13
-    max_ngram_docs: int = 10
-    min_overlap: int = 1
-    ngram_fields: tuple[str, ...] = ("question", "solution", "completion")
-    minhash: bool = True
-    threshold: float = 0.5
-    shingle: int = 3
-    min_tokens: int = 10
-    num_perm: int = 128
-    mask_numbers: bool = True
-    lsh_threshold: float = 0.3
-    minhash_fields: tuple[str, ...] = ("question",)
-    seed: int = 1
-
-    def __post_init__(self):
-        if not 0 < self.threshold <= 1 or not 0 < self.lsh_threshold <= 1:
-            raise ValueError("threshold and lsh_threshold must be in (0, 1]")
-        if self.ngram < 0 or self.shingle < 1 or self.num_perm < 1 or self.min_overlap < 1:
-            raise ValueError("ngram >= 0, shingle >= 1, num_perm >= 1 and min_overlap >= 1 required")
-        self.ngram_fields = tuple(self.ngram_fields)
-        self.minhash_fields = tuple(self.minhash_fields)
-
-
-@dataclass
-class Contamination:
-    """Why one training text was flagged."""
-
-    reason: str  # "ngram" (shared word n-grams), "minhash" (near-duplicate question) or
-    # "exact" (same normalized text)
-    field: str  # the record field that matched
-    test_id: str  # the test question it matches
-    test_source: str  # the test set's name
-    score: float  # shared n-grams ("ngram") or exact Jaccard similarity ("minhash")
-    evidence: str  # the first shared n-gram, or the test question (truncated)
-
-
-@dataclass
-class DecontamReport:
-    """Counts and the list of removed records (JSON-ready via `to_dict`)."""
-
-    checked: int = 0
-    removed: int = 0
-    by_reason: Counter = field(default_factory=Counter)
-    by_test_source: Counter = field(default_factory=Counter)
-    references: dict[str, int] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    removed_items: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def kept(self) -> int:
-        return self.checked - self.removed
-
-    def add_removed(self, record: dict[str, Any], found: Contamination) -> None:
-        """Count a removed record and keep its id, question (cut) and what it matched."""
-        self.removed += 1
-        self.by_reason[found.reason] += 1
-        self.by_test_source[found.test_source] += 1
-        self.removed_items.append(
-            {"id": record_id(record), "question": str(record.get("question", ""))[:300], **asdict(found)}
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "checked": self.checked,
-            "removed": self.removed,
-            "kept": self.kept,
-            "by_reason": dict(self.by_reason),
-            "by_test_source": dict(self.by_test_source),
-            "references": self.references,
-            "config": self.config,
-            "removed_items": self.removed_items,
-        }
-
-    def write(self, path: str | os.PathLike) -> None:
-        from scalemath.outputs import write_text
-
-        write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
-
-
-def exact_key(toks: list[str]) -> int:
-    """64-bit key of a normalized text (its tokens, numbers kept): the "exact" test compares these,
-    so a fingerprint file can carry the key without the text."""
-    return int.from_bytes(hashlib.blake2b(" ".join(toks).encode(), digest_size=8).digest(), "little")
+from scalemath.records import Problem
 
 
 class Decontaminator:
@@ -218,7 +109,7 @@ class Decontaminator:
                 f"the fingerprints were built with {fp.params}, this check uses {mine}; "
                 "pass the test sets as files instead"
             )
-        if fp.params.get("probe") != _probe(cfg):
+        if fp.params.get("probe") != probe(cfg):
             raise ValueError(
                 "the test-set fingerprints were made by a different tokenizer or hash "
                 "(methods.signatures changed): rebuild them with "
@@ -503,15 +394,6 @@ class Decontaminator:
         return out
 
 
-def record_id(record: dict[str, Any]) -> str:
-    """A record's id: id, problem_id (+ sample_index), or a hash of its question."""
-    if record.get("id"):
-        return str(record["id"])
-    if record.get("problem_id"):
-        return f"{record['problem_id']}#{record.get('sample_index', 0)}"
-    return text_hash(str(record.get("question", "")))
-
-
 def read_records(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     """The records of a training JSONL file; each needs a string `question` (a record without one
     could not be checked, so it is an error rather than passed through), named by file and line."""
@@ -542,122 +424,4 @@ def decontaminate(
             report.add_removed(rec, found)
 
 
-# -- packaged fingerprints of the public test sets -------------------------------------------------
-
-FINGERPRINTS = Path(__file__).resolve().parent.parent / "data" / "test_fingerprints.npz"
-"""Hashes of the questions of GSM8K test, MATH test and MATH-500 (no text), built by
-`scripts/build_test_fingerprints.py`; provenance and license in `data/README.md`."""
-
-FINGERPRINT_SETS = ("gsm8k", "math", "math500")
-_PROBE = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."
-
-
-def _probe(cfg: DecontamConfig) -> str:
-    """A digest of how this code tokenizes and hashes (fingerprints made by other code are stale)."""
-    toks = tokens(_PROBE)
-    parts = [
-        exact_key(toks),
-        *ngram_hashes(toks, cfg.ngram or 13, short=False).tolist(),
-        *ngram_hashes(mask_tokens(toks), cfg.shingle).tolist(),
-    ]
-    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
-
-
-# The hash arrays of `Fingerprints`, saved and loaded as they are.
-_ARRAYS = ("exact", "n_tokens", "ngram_off", "ngram", "shingle_off", "shingle")
-
-
-@dataclass
-class Fingerprints:
-    """Test questions as hashes: per question its id, test set, exact key, token count, word
-    13-gram hashes and numbers-masked 3-gram shingle hashes (what `Decontaminator` compares)."""
-
-    ids: list[str]
-    sources: list[str]
-    exact: np.ndarray  # uint64 per question (exact_key)
-    n_tokens: np.ndarray  # int32 per question
-    ngram_off: np.ndarray  # int64[N+1]: question i's n-grams are ngram[off[i]:off[i+1]]
-    ngram: np.ndarray  # uint64
-    shingle_off: np.ndarray
-    shingle: np.ndarray
-    params: dict[str, Any]  # ngram, shingle, mask_numbers the hashes were made with
-    provenance: str = ""
-
-    def ngrams(self, i: int) -> np.ndarray:
-        return self.ngram[self.ngram_off[i] : self.ngram_off[i + 1]]
-
-    def shingles(self, i: int) -> np.ndarray:
-        return self.shingle[self.shingle_off[i] : self.shingle_off[i + 1]]
-
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(self.sources))
-
-    @classmethod
-    def build(
-        cls, sets: Iterable[tuple[str, Iterable[Problem]]], config: DecontamConfig | None = None, provenance: str = ""
-    ) -> Fingerprints:
-        """Fingerprints of (name, problems) test sets."""
-        cfg = config or DecontamConfig()
-        ids, sources, exact, ntok, grams, shingles = [], [], [], [], [], []
-        for name, problems in sets:
-            for p in problems:
-                toks = tokens(p.question)
-                ids.append(p.id)
-                sources.append(name)
-                exact.append(exact_key(toks))
-                ntok.append(len(toks))
-                grams.append(np.unique(ngram_hashes(toks, cfg.ngram, short=False)))
-                masked = mask_tokens(toks) if cfg.mask_numbers else toks
-                shingles.append(np.unique(ngram_hashes(masked, cfg.shingle)))
-
-        def offsets(parts: list[np.ndarray]) -> np.ndarray:
-            return np.concatenate(([0], np.cumsum([len(x) for x in parts]))).astype(np.int64)
-
-        return cls(
-            ids=ids,
-            sources=sources,
-            exact=np.asarray(exact, dtype=np.uint64),
-            n_tokens=np.asarray(ntok, dtype=np.int32),
-            ngram_off=offsets(grams),
-            ngram=np.concatenate(grams).astype(np.uint64),
-            shingle_off=offsets(shingles),
-            shingle=np.concatenate(shingles).astype(np.uint64),
-            params={"ngram": cfg.ngram, "shingle": cfg.shingle, "mask_numbers": cfg.mask_numbers, "probe": _probe(cfg)},
-            provenance=provenance,
-        )
-
-    def save(self, path: str | os.PathLike) -> None:
-        np.savez_compressed(
-            path,
-            ids=np.asarray(self.ids),
-            sources=np.asarray(self.sources),
-            **{name: getattr(self, name) for name in _ARRAYS},
-            params=np.asarray(json.dumps(self.params)),
-            provenance=np.asarray(self.provenance),
-        )
-
-    @classmethod
-    def load(cls, path: str | os.PathLike = FINGERPRINTS) -> Fingerprints:
-        with np.load(path, allow_pickle=False) as z:
-            return cls(
-                ids=z["ids"].tolist(),
-                sources=z["sources"].tolist(),
-                **{name: z[name] for name in _ARRAYS},
-                params=json.loads(str(z["params"])),
-                provenance=str(z["provenance"]),
-            )
-
-
-__all__ = [
-    "FINGERPRINTS",
-    "FINGERPRINT_SETS",
-    "Contamination",
-    "DecontamConfig",
-    "DecontamReport",
-    "Decontaminator",
-    "Fingerprints",
-    "decontaminate",
-    "exact_key",
-    "read_records",
-    "record_id",
-]
+__all__ = ["Decontaminator", "decontaminate", "read_records"]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from scalemath.methods import rft_config as _config
 from scalemath.methods import rft_core as _core
 from scalemath.methods import rft_files as _files
+from scalemath.methods.rft_config import *  # noqa: F403  (the config's and stats' public names)
+from scalemath.methods.rft_config import RFTConfig, RFTStats
 from scalemath.methods.rft_core import *  # noqa: F403  (the collector's public names, `rft_core.__all__`)
-from scalemath.methods.rft_core import RFTConfig, RFTStats
 
-__all__ = [*_core.__all__, "collect_files"]
+__all__ = [*_config.__all__, *_core.__all__, "collect_files"]
 
 
 def collect_files(

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from scalemath.methods.rft_core import QuestionState, RFTCollector, RFTConfig, RFTStats, _records, check_questions
+from scalemath.methods.rft_config import RFTConfig, RFTStats
+from scalemath.methods.rft_core import QuestionState, RFTCollector, _records, check_questions
 from scalemath.records import (
     LIMITS,
     RecordError,

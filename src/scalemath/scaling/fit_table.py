@@ -27,8 +27,9 @@ def fit_table(
     (or {name: {"error"}} for a group that cannot be fitted, or that has fewer than
     `min_x_values` distinct x values) plus the best FitResult of each group under "_results" and
     all of them under "_all" (for plotting). Raises ValueError when nothing can be fitted."""
+    from scalemath.scaling.curves import ALL_MODELS
     from scalemath.scaling.data import group_values, numeric_columns, read_csv
-    from scalemath.scaling.fit import ALL_MODELS, fit, fit_auto
+    from scalemath.scaling.fit import fit, fit_auto
 
     if model != "auto" and model not in ALL_MODELS:
         raise ValueError(f"model must be auto or one of {ALL_MODELS}, got {model!r}")

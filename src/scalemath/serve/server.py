@@ -13,15 +13,14 @@ import hashlib
 import hmac
 import json
 import logging
-import math
-import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scalemath.sampling.engine import Completion, Engine, GenerationCancelled, SamplingParams, cancel_scope
+from scalemath.sampling.engine import Completion, Engine
+from scalemath.serve.batcher import Batcher
+from scalemath.serve.config import ServerConfig, ServerStats
+from scalemath.serve.connections import ACCEPT_BURST, connection_cap, limit_connections
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -39,217 +38,18 @@ from scalemath.serve.protocol import (
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ServerConfig:
-    """How `scalemath serve` listens, batches and bounds requests, and optional fault injection."""
-
-    host: str = "127.0.0.1"  # bind address (loopback by default)
-    port: int = 8000  # 0 = any free port (see ServerThread.port)
-    model_name: str = ""  # name in /v1/models and responses (default: engine.model_id)
-    api_key: str | None = None  # required as "Authorization: Bearer KEY" on /v1/* (None = open)
-    max_batch_prompts: int = 32  # most prompts per engine call
-    max_n: int = 512  # largest `n` accepted
-    max_prompts: int = 128  # most prompts in one /v1/completions request
-    max_choices: int = 512  # most choices (n x prompts) in one request
-    max_stop: int = 16  # most stop strings per request
-    max_stop_chars: int = 256  # longest stop string, in characters
-    max_body_bytes: int = 8 << 20  # largest request body (413 above it)
-    context_length: int = 0  # positions for prompt + completion (0 = engine.context_length;
-    # unknown: only max_prompt_chars and max_tokens >= 1 are checked)
-    chars_per_token: float = 32.0  # a prompt over context_length x this many characters is refused
-    # before tokenizing (no tokenizer packs more into one token)
-    max_prompt_chars: int = 1_000_000  # the character bound when the context length is unknown
-    default_max_tokens: int = 256  # when a request gives none (clamped to what the prompt leaves)
-    fail_every: int = 0  # fault injection: every Nth completion request fails (0 = off)
-    fail_status: int = 503  # status of injected failures
-    fail_retry_after: float | None = 0.0  # Retry-After seconds sent with injected 429/503 (None = no header)
-    drop_every: int = 0  # fault injection: every Nth request's connection is dropped
-    read_timeout: float = 10.0  # seconds a connection may take to send a request's headers (and to
-    # stay idle between requests), and a request its body; then it is closed (408 for a body)
-    max_connections: int = 512  # open connections; past it the oldest idle or stalled one is closed
-    # (capped below the process's file limit, so /health always gets a descriptor)
-    max_number_digits: int = 40  # longest integer literal in a body (400 past it; a float is bounded
-    # by its value: 1e401 parses as inf and fails the finite check)
-
-    def __post_init__(self):
-        for name in (
-            "max_batch_prompts",
-            "max_n",
-            "max_prompts",
-            "max_choices",
-            "max_stop_chars",
-            "max_body_bytes",
-            "max_prompt_chars",
-            "default_max_tokens",
-            "max_connections",
-            "max_number_digits",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if self.context_length < 0 or self.max_stop < 0 or not self.chars_per_token > 0:
-            raise ValueError("context_length >= 0, max_stop >= 0 and chars_per_token > 0 required")
-        if self.api_key is not None and not self.api_key.strip():
-            raise ValueError("api_key must be non-empty (None leaves the server open)")
-        if not (self.read_timeout > 0 and math.isfinite(self.read_timeout)):
-            raise ValueError("read_timeout must be a finite number of seconds > 0")
-
-
-@dataclass
-class ServerStats:
-    """Counters, readable while the server runs."""
-
-    requests: int = 0  # completion requests received
-    served: int = 0  # answered 200
-    rejected: int = 0  # answered 4xx (401 and 413 included)
-    unauthorized: int = 0  # answered 401 (missing or wrong API key), any /v1 path
-    failed: int = 0  # answered 500 (an engine failure that is not a bad request)
-    injected: int = 0  # failed or dropped on purpose (fault injection)
-    cancelled: int = 0  # requests whose client disconnected before the answer, counted once by the
-    # handler wherever it was (reading, rendering, queued or running); queued work is skipped, a
-    # running call is stopped part-way by engines that poll `cancel_requested`
-    timed_out: int = 0  # requests whose body did not arrive within read_timeout (408)
-    evicted: int = 0  # connections closed to stay within max_connections
-    in_flight: int = 0
-    max_in_flight: int = 0  # most requests open at once
-    engine_calls: int = 0
-    engine_seconds: float = 0.0
-    prompts_per_call: list[int] = field(default_factory=list)
-
-
-def _stats_key():
+def _app_key(name: str, kind: type) -> Any:
+    """aiohttp's typed application key (a plain string where aiohttp is not installed)."""
     try:
         from aiohttp import web
     except ImportError:
-        return "stats"
-    return web.AppKey("stats", ServerStats)
+        return name
+    return web.AppKey(name, kind)
 
 
-STATS = _stats_key()
-
-
-def _reading_key():
-    try:
-        from aiohttp import web
-    except ImportError:
-        return "reading"
-    return web.AppKey("reading", set)
-
-
-READING = _reading_key()  # the connections whose request body is being read
-
-
-def _cap_key():
-    try:
-        from aiohttp import web
-    except ImportError:
-        return "cap"
-    return web.AppKey("cap", int)
-
-
-CAP = _cap_key()  # the connection cap in force
-
-
-class _Batcher:
-    """Runs engine.generate on one worker thread; groups queued requests with equal params (the
-    seed aside, when the engine takes per-prompt seeds), n and start_index (queue items: (prompts,
-    params, (n, start), future))."""
-
-    def __init__(self, engine: Engine, config: ServerConfig, stats: ServerStats):
-        self.engine, self.config, self.stats = engine, config, stats
-        self.per_prompt_seeds = bool(getattr(engine, "per_prompt_seeds", False))
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="engine")
-        self.task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        self.pool.shutdown(wait=True)
-
-    async def submit(
-        self, prompts: list[str], params: SamplingParams, n: int, start: int = 0
-    ) -> list[list[Completion]]:
-        fut = asyncio.get_running_loop().create_future()
-        await self.queue.put((prompts, params, (n, start), fut))
-        return await fut
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            items = [await self.queue.get()]
-            while not self.queue.empty() and len(items) < 4 * self.config.max_batch_prompts:
-                items.append(self.queue.get_nowait())
-            groups: dict[tuple, list] = {}
-            for it in items:
-                if it[3].done():  # the client went away while queued: no engine work for it
-                    continue
-                key = dataclasses.replace(it[1], seed=0) if self.per_prompt_seeds else it[1]
-                groups.setdefault((key, it[2]), []).append(it)
-            for (params, run), group in groups.items():
-                await self._run_group(loop, params, run, group)
-
-    async def _run_group(self, loop, params: SamplingParams, run: tuple[int, int], group: list) -> None:
-        # Chunk whole requests into engine calls of at most max_batch_prompts prompts.
-        chunk: list = []
-        size = 0
-        for it in group + [None]:
-            if it is not None and (not chunk or size + len(it[0]) <= self.config.max_batch_prompts):
-                chunk.append(it)
-                size += len(it[0])
-                continue
-            if chunk:
-                await self._call(loop, params, run, chunk)
-            chunk, size = ([it], len(it[0])) if it is not None else ([], 0)
-
-    async def _call(self, loop, params: SamplingParams, run: tuple[int, int], chunk: list) -> None:
-        n, start = run
-        chunk = [it for it in chunk if not it[3].done()]  # skip clients that left while queued
-        if not chunk:
-            return
-        prompts = [p for it in chunk for p in it[0]]
-        kw = {"base_seeds": [it[1].seed for it in chunk for _ in it[0]]} if self.per_prompt_seeds else {}
-        futs = [it[3] for it in chunk]
-
-        def abandoned() -> bool:  # read from the engine thread: every waiting client is gone
-            return all(f.done() for f in futs)
-
-        def work() -> list[list[Completion]]:
-            with cancel_scope(abandoned):
-                outs = []
-                for cs in self.engine.generate(prompts, params, n=n, start_index=start, **kw):
-                    outs.append(cs)
-                    if abandoned():
-                        raise GenerationCancelled()
-                return outs
-
-        t0 = time.perf_counter()
-        try:
-            outs = await loop.run_in_executor(self.pool, work)
-        except GenerationCancelled:  # every client of the call left (each handler counted itself)
-            for f in futs:
-                if not f.done():  # a client came back between the check and here: it gets an error
-                    f.set_exception(GenerationCancelled("the engine call was cancelled"))
-            return
-        except Exception as e:
-            if len(chunk) > 1:
-                for it in chunk:
-                    await self._call(loop, params, run, [it])
-                return
-            if not chunk[0][3].done():
-                chunk[0][3].set_exception(e)
-            return
-        finally:
-            self.stats.engine_calls += 1
-            self.stats.engine_seconds += time.perf_counter() - t0
-            self.stats.prompts_per_call.append(len(prompts))
-        pos = 0
-        for prompts_i, _, _, fut in chunk:
-            if not fut.done():
-                fut.set_result(outs[pos : pos + len(prompts_i)])
-            pos += len(prompts_i)
+STATS = _app_key("stats", ServerStats)
+READING = _app_key("reading", set)  # the connections whose request body is being read
+CAP = _app_key("cap", int)  # the connection cap in force
 
 
 def _error(
@@ -354,53 +154,6 @@ def parse_json_body(raw: bytes, max_digits: int = 40) -> dict[str, Any]:
     return body
 
 
-ACCEPT_BURST = 64  # the listen backlog, which is also how many connections asyncio accepts per wakeup
-
-
-def connection_cap(config: ServerConfig) -> int:
-    """Most open connections: config.max_connections, kept 2 x ACCEPT_BURST + 16 below the
-    descriptors the process has left under its file limit (counted when the server starts, after
-    the engine loaded): asyncio accepts up to ACCEPT_BURST connections at a time before any is
-    counted, and an evicted connection's descriptor is released on the next turn of the loop."""
-    cap = config.max_connections
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY:
-            try:
-                used = len(os.listdir("/proc/self/fd"))
-            except OSError:
-                used = 64
-            cap = min(cap, max(8, soft - used - 2 * ACCEPT_BURST - 16))
-    except (ImportError, OSError, ValueError):
-        pass
-    return cap
-
-
-def _limit_connections(server: Any, cap: int, stats: ServerStats, reading: set) -> None:
-    """Past the cap, close the oldest connection that is idle or still sending its request (headers
-    or body), else the new one: a flood of stalled connections cannot starve /health."""
-    made = server.connection_made
-
-    def connection_made(handler: Any, transport: Any) -> None:
-        made(handler, transport)
-        conns = server._connections
-        if len(conns) <= cap:
-            return
-        live = [h for h, t in conns.items() if not t.is_closing()]  # closed ones leave a moment later
-        if len(live) <= cap:
-            return
-        victim = next(
-            (h for h in live if h is not handler and not getattr(h, "_request_in_progress", False)),
-            None,
-        ) or next((h for h in live if h is not handler and h in reading), handler)
-        stats.evicted += 1
-        conns[victim].close()
-
-    server.connection_made = connection_made
-
-
 async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.AppRunner, int]:
     """Set up `app` on config.host:config.port with the server's connection rules (handlers
     cancelled when their client disconnects, read_timeout for headers and idle keep-alive,
@@ -409,7 +162,7 @@ async def start_runner(app: web.Application, config: ServerConfig) -> tuple[web.
 
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, keepalive_timeout=config.read_timeout)
     await runner.setup()
-    _limit_connections(runner.server, app[CAP], app[STATS], app[READING])
+    limit_connections(runner.server, app[CAP], app[STATS], app[READING])
     site = web.TCPSite(runner, config.host, config.port, backlog=ACCEPT_BURST)
     await site.start()
     return runner, runner.addresses[0][1]
@@ -422,7 +175,7 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
     config = config or ServerConfig()
     name = config.model_name or engine.model_id
     stats = ServerStats()
-    batcher = _Batcher(engine, config, stats)
+    batcher = Batcher(engine, config, stats)
     ctx = context_length(engine, config)
     char_limit = min(config.max_prompt_chars, int(ctx * config.chars_per_token)) if ctx else config.max_prompt_chars
     counter = {"n": 0}

@@ -56,7 +56,8 @@ def quick_sft_model(out: str | Path, config: QuickSFTConfig | None = None, *, qu
     """Build (or reuse) the tiny SFT checkpoint of `config` under `out`; returns `out/sft`."""
     from scalemath.records import write_jsonl
     from scalemath.training.pretrain import PretrainConfig
-    from scalemath.training.sft import TRAIN_META, SFTRunConfig, train_sft
+    from scalemath.training.sft import TRAIN_META, train_sft
+    from scalemath.training.sft_config import SFTRunConfig
     from scalemath.training.tiny import BaseRecipe, corpus_and_base
 
     cfg = config or QuickSFTConfig()

@@ -7,7 +7,8 @@ import math
 from typing import Any
 
 from scalemath.training.control import steps_per_epoch
-from scalemath.training.sft import prepare_sft, resolved_value
+from scalemath.training.sft import prepare_sft
+from scalemath.training.sft_config import resolved_value
 
 __all__ = ["plan"]
 

@@ -30,7 +30,7 @@ from scalemath.training.runtime import (
     setup_threads,
     use_bf16,
 )
-from scalemath.training.sft import bf16_field
+from scalemath.training.sft_config import bf16_field
 
 
 @dataclass

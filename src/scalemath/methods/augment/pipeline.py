@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from scalemath.methods.decontaminate import DecontamConfig, Decontaminator, DecontamReport, decontaminate
+from scalemath.methods.decontam_config import DecontamConfig, DecontamReport
+from scalemath.methods.decontaminate import Decontaminator, decontaminate
 from scalemath.methods.signatures import NearDupIndex, get_signature
 
 if TYPE_CHECKING:
