@@ -492,6 +492,32 @@ def test_grader_mode_uses_project_grader():
     assert default.correct == stats.correct and RFTConfig().grading == "grader"
 
 
+def test_grader_mode_reads_the_finish_reason_and_question_as_grade_does(tmp_path):
+    """A completion cut off by the token limit (meta.finish_reason "length") whose last number
+    happens to be the answer is not a correct path: RFT grades it as `scalemath sample`/`grade` do,
+    where only an answer given by a marker counts, in memory and from files alike."""
+    from scalemath.answers import grade
+
+    cut = "She has 48 clips. Then 48 / 2 = 24 in May, and 48 + 24 = 72"  # stopped mid-chain
+    marked = "48 / 2 = 24 and 48 + 24 = 72.\n#### 72"
+    rows = [
+        sample(cut, answer="72", meta={"finish_reason": "length"}),
+        sample(marked, answer="72", meta={"finish_reason": "length"}),
+        sample(cut, answer="72", meta={"finish_reason": "stop"}),  # the same text, finished
+    ]
+    for row in rows:
+        want = grade(row["completion"], "72", dataset="gsm8k", finish_reason=row["meta"]["finish_reason"])
+        assert want.correct == (row is not rows[0])
+    cfg = RFTConfig(grading="grader", dataset="gsm8k", signature="text", include_original=False)
+    _, mem = collect(rows, cfg)
+    _, files = collect_files([_write(tmp_path / "s.jsonl", rows)], cfg)
+    for stats in (mem, files):
+        assert stats.correct == 2 and stats.drops["no_answer"] == 1
+    # a Sample carries the same field in its meta
+    as_samples = [Sample(problem_id="p1", **r) for r in rows]
+    assert collect(as_samples, cfg)[1].correct == 2
+
+
 def test_collector_feed_reports_outcomes():
     col = RFTCollector()
     src = col.source_index("m", (0, 0))

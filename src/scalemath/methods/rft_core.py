@@ -13,6 +13,7 @@ from typing import Any, cast
 from rapidfuzz.distance import Levenshtein
 
 from scalemath.answers.calculator import ANNOTATION_RE, check_annotation_cached
+from scalemath.answers.grader import grade_context
 from scalemath.answers.paths import PATH_KINDS, path_signature
 from scalemath.methods.rft_config import DROP_REASONS, RFTConfig, RFTStats, SourceStats
 from scalemath.records import Problem, Sample, text_hash, to_dict
@@ -152,14 +153,15 @@ class RFTCollector:
         self._max_chars = self.config.max_chars if self.config.max_chars is not None else float("inf")
         self._max_tokens = self.config.max_tokens
         self.stats.limits = {"max_chars": self.config.max_chars, "max_tokens": self.config.max_tokens}
-        self._grade: Callable[[str, str], tuple[bool, str, Any]] | None = None
+        self._grade: Callable[[str, str, str, str | None], tuple[bool, str, Any]] | None = None
         if self.config.grading == "grader":
             from scalemath.answers import grade  # the project grader (lazy: heavier imports)
 
             dataset = self.config.dataset
 
-            def _grade(prediction: str, reference: str) -> tuple[bool, str, Any]:
-                v = grade(prediction, reference, dataset=dataset)
+            def _grade(prediction: str, reference: str, question: str, finish: str | None) -> tuple[bool, str, Any]:
+                # with the question and the finish reason, as `sample` and `grade` grade it
+                v = grade(prediction, reference, dataset=dataset, question=question, finish_reason=finish)
                 return bool(v.correct), getattr(v, "reason", ""), getattr(v, "extracted", None)
 
             self._grade = _grade
@@ -203,11 +205,14 @@ class RFTCollector:
         position: tuple[int, int] = (0, 0),
         problem_id: str | None = None,
         n_tokens: Any = None,
+        finish_reason: str | None = None,
     ) -> str:
         """Process one sample (`source` from `source_index`); returns what happened to it:
         "new" (a new signature), "kept" (it replaced the kept path with its signature), or a drop
         reason (see DROP_REASONS). `n_tokens`: the completion's length in tokens, if known (for
-        `max_tokens`). Raises KeyError for a question outside the problems given."""
+        `max_tokens`). `finish_reason`: why the model stopped (`meta.finish_reason`; "length": cut
+        off, so with `grading="grader"` only a marked answer counts, as in `grade`). Raises KeyError
+        for a question outside the problems given."""
         qs = self.questions.get(question)
         if qs is None:
             if self.restricted:
@@ -233,12 +238,13 @@ class RFTCollector:
         # grading and annotation checks depend only on (question, text): memoised while the
         # question is active (a model repeats itself a lot at k=100)
         seen = self._seen
-        outcome = seen.get(completion)
+        memo: Any = completion if finish_reason != "length" or self._grade is None else (completion,)
+        outcome = seen.get(memo)
         if outcome is None:
             if len(seen) >= _MAX_ACTIVE_CACHE:
                 seen.clear()
                 qs.rows = None
-            outcome = seen[completion] = self._classify(qs, completion, model, seed)
+            outcome = seen[memo] = self._classify(qs, completion, model, seed, finish_reason)
         if outcome.__class__ is int:  # a drop code: an index into DROP_REASONS
             reason = DROP_REASONS[outcome]
             self.stats.drops[reason] += 1
@@ -277,7 +283,9 @@ class RFTCollector:
         self._active = qs
         self._seen = {}
 
-    def _classify(self, qs: QuestionState, completion: str, model: str, seed: Any) -> int | str:
+    def _classify(
+        self, qs: QuestionState, completion: str, model: str, seed: Any, finish_reason: str | None = None
+    ) -> int | str:
         """A drop code, or the path's signature when it is correct with sound annotations."""
         if self._grade is None:
             text = completion
@@ -297,7 +305,7 @@ class RFTCollector:
                     self._example(_MISMATCH, qs, completion, model, seed, value)
                 return _MISMATCH
         else:
-            ok, reason, extracted = self._grade(completion, qs.reference)
+            ok, reason, extracted = self._grade(completion, qs.reference, qs.key, finish_reason)
             if not ok:
                 code = _NO_ANSWER if extracted is None else _MISMATCH
                 return self._example(code, qs, completion, model, seed, extracted, reason)
@@ -464,9 +472,10 @@ def to_legacy(record: dict[str, Any]) -> dict[str, str]:
     return {"query": record["question"], "response": record["solution"]}
 
 
-def _sample_fields(s: dict[str, Any] | Sample) -> tuple[str, str, str, str, Any, str | None]:
+def _sample_fields(s: dict[str, Any] | Sample) -> tuple[str, str, str, str, Any, str | None, str | None]:
     if isinstance(s, Sample):
-        return s.question, s.answer, s.completion, s.model, s.seed, s.problem_id or None
+        finish = grade_context(None, s.meta)[1]
+        return s.question, s.answer, s.completion, s.model, s.seed, s.problem_id or None, finish
     return (
         s["question"],
         s.get("answer", ""),
@@ -474,6 +483,7 @@ def _sample_fields(s: dict[str, Any] | Sample) -> tuple[str, str, str, str, Any,
         s.get("model") or "",
         s.get("seed"),
         s.get("problem_id"),
+        grade_context(None, s.get("meta"))[1],
     )
 
 
@@ -503,11 +513,11 @@ def collect(
         problem_dicts = [p if isinstance(p, dict) else to_dict(p) for p in problems]
     col = RFTCollector(config, problem_dicts)
     for n, s in enumerate(samples, 1):
-        q, ref, comp, model, seed, pid = _sample_fields(s)
+        q, ref, comp, model, seed, pid, finish = _sample_fields(s)
         pos = (0, n)
         src = col.source_index(model or source, pos)
         try:
-            col.feed(q, ref, comp, model, seed, src, pos, pid)
+            col.feed(q, ref, comp, model, seed, src, pos, pid, finish_reason=finish)
         except KeyError:
             raise ValueError(f"sample {n}: question not in problems: {q[:80]!r}") from None
     qs_list, stats = col.finish()

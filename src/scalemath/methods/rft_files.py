@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from scalemath.answers.grader import grade_context
 from scalemath.methods.rft_config import RFTConfig, RFTStats
 from scalemath.methods.rft_core import QuestionState, RFTCollector, _records, check_questions
 from scalemath.records import (
@@ -149,7 +150,7 @@ class _Reader:
         src = self.src_cache.get(name)
         if src is None:
             src = self.src_cache[name] = self.col.source_index(name, pos)
-        meta = obj.get("meta") if self.col._max_tokens else None
+        meta = obj.get("meta")
         try:
             self.col.feed(
                 q,
@@ -160,7 +161,8 @@ class _Reader:
                 src,
                 pos,
                 obj.get("problem_id"),
-                meta.get("n_tokens") if meta.__class__ is dict else None,
+                meta.get("n_tokens") if self.col._max_tokens and meta.__class__ is dict else None,
+                grade_context(None, meta)[1],
             )
         except KeyError:
             raise RecordError(path, lineno, f"question not in the problems file: {q[:80]!r}") from None
