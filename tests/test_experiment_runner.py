@@ -123,6 +123,24 @@ def test_changed_fields_rerun_only_affected_cells(tmp_path):
     assert len(out.ran) == len([c for c in Runner(s2, tmp_path).cells if c.kind == "eval"])
 
 
+def test_a_new_grader_version_redoes_the_cells_that_hold_verdicts(tmp_path, monkeypatch):
+    """Sampling and evaluation cells and RFT training sets hold the grader's verdicts: after the
+    grader changes they are redone (sampled afresh: samples graded by another version are never
+    resumed), not reported with the old grader's verdicts; data, bases and SFT cells are kept."""
+    import scalemath.answers
+
+    s = make_study()
+    first = run(s, tmp_path)
+    monkeypatch.setattr(scalemath.answers, "GRADER_VERSION", "new-grader")
+    cells = {c.id: c for c in Runner(s, tmp_path).cells}
+    out = run(s, tmp_path)
+    grading = {cid for cid, c in cells.items() if c.kind in ("sample", "eval") or c.config.get("recipe") == "rft"}
+    assert grading and grading <= set(out.ran)
+    assert not any(cells[c].kind in ("data", "base") or cells[c].config.get("recipe") == "fraction" for c in out.ran)
+    assert set(out.skipped) == set(first.ran) - set(out.ran)
+    assert run(s, tmp_path).ran == []
+
+
 def test_changed_cell_starts_from_a_clean_directory(tmp_path):
     s = make_study()
     run(s, tmp_path)

@@ -63,6 +63,19 @@ class RunOutcome:
     dry_run: bool = False
 
 
+def graded(c: Cell, key: dict[str, Any]) -> dict[str, Any]:
+    """`key` with the grader's version for a cell whose output holds verdicts (sampling and
+    evaluation grade what they draw; an RFT training set keeps the paths the grader accepts): a
+    study run after the grader changed redoes those cells and what depends on them, in a fresh
+    directory (samples graded by another version are never resumed), instead of reporting verdicts
+    of the old grader. Other cells' keys are unchanged."""
+    if c.kind in ("sample", "eval") or c.config.get("recipe") == "rft":
+        from scalemath.answers import GRADER_VERSION
+
+        return {**key, "grader": GRADER_VERSION}
+    return key
+
+
 class Runner:
     """Executes one study in one run directory.
 
@@ -90,17 +103,17 @@ class Runner:
         """What dependents of a cell depend on: its identity config and its dependencies'."""
         if cid not in self._ident:
             c = self.by_id[cid]
-            self._ident[cid] = fingerprint({"cell": c.part(c.identity_keys), "deps": self.dep_ids(c)})
+            self._ident[cid] = fingerprint(graded(c, {"cell": c.part(c.identity_keys), "deps": self.dep_ids(c)}))
         return self._ident[cid]
 
     def dep_ids(self, c: Cell) -> dict[str, str]:
         return {d: self.identity(d) for d in c.deps}
 
     def stage_config(self, c: Cell) -> dict[str, Any]:
-        return {"cell": c.config, "deps": self.dep_ids(c)}
+        return graded(c, {"cell": c.config, "deps": self.dep_ids(c)})
 
     def dir_key(self, c: Cell) -> str:
-        return fingerprint({"dir": c.part(c.dir_keys), "deps": self.dep_ids(c)})
+        return fingerprint(graded(c, {"dir": c.part(c.dir_keys), "deps": self.dep_ids(c)}))
 
     def marker(self, cid: str) -> Path:
         return self.run_dir / ".done" / f"{cid}.json"
