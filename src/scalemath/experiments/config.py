@@ -12,7 +12,9 @@ current working directory, like any other command-line path.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,13 @@ class StudyConfig:
         "the wall time, never the numbers). Each worker process loads torch first, so it pays off for "
         "cells of minutes, not seconds. Not part of any cell's fingerprint.",
     )
+    plan_controls: bool = setting(
+        False,
+        "Compute-matched controls and matched ablations take their reference cell's compute from its "
+        "training plan (training.plan: its data tokenized and batched as its training will, before it "
+        "trains) instead of its finished run, so they train beside it (workers > 1); the runner then "
+        "checks that the reference trained the planned steps.",
+    )
     base_models: list[BaseModelConfig] = setting(
         help="Base models; the grid is repeated for each.", factory=lambda: [BaseModelConfig()]
     )
@@ -90,8 +99,11 @@ class StudyConfig:
         return study
 
 
-def load_study(path: str | os.PathLike) -> StudyConfig:
-    """Read and validate a study YAML file; errors name the file and the key."""
+def load_study(
+    path: str | os.PathLike, overrides: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> StudyConfig:
+    """Read and validate a study YAML file; errors name the file and the key (and its line).
+    `overrides`: a command's changes, applied to the typed study's mapping before validation."""
     from scalemath.inputs import load_yaml
 
     p = Path(path)
@@ -108,6 +120,8 @@ def load_study(path: str | os.PathLike) -> StudyConfig:
     if isinstance(d, dict) and not d.get("name"):
         d = {**d, "name": p.stem}
     try:
+        if overrides is not None:
+            d = overrides(build(StudyConfig, d, str(p)).to_dict())
         return StudyConfig.from_dict(d, str(p))
     except StudyError as e:
         raise StudyError(located(str(e), str(p), lines)) from None
@@ -151,7 +165,9 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if b.name in seen:
             raise StudyError(f"{w}.name: duplicate base model name {b.name!r}")
         seen.add(b.name)
-        if b.path is None:
+        if b.recipe is not None or b.shipped:
+            _check_recipe(b, w)
+        elif b.path is None:
             if b.pretrain_minutes is None and not b.pretrain.get("max_steps"):
                 raise StudyError(f"{w}: set pretrain_minutes or pretrain.max_steps")
             from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
@@ -180,6 +196,12 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if key in s.rft.train:
             raise StudyError(f"{where}.rft.train.{key}: set by sft.{key} (one prompt format for the whole study)")
     _check_fields(SFTRunConfig, s.rft.train, f"{where}.rft.train", reserved)
+    sft_epochs, rft_epochs = s.sft.train.get("epochs"), s.rft.train.get("epochs")
+    if isinstance(sft_epochs, int | float) and isinstance(rft_epochs, int | float) and rft_epochs < sft_epochs:
+        raise StudyError(
+            f"{where}.rft.train.epochs: {rft_epochs:g} < sft.train.epochs {sft_epochs:g}: RFT would train fewer "
+            "steps than SFT (the paper trains RFT for SFT's epochs)"
+        )
     _check_prompt(s, where)
     if not s.sft.fractions:
         raise StudyError(f"{where}.sft.fractions: at least one fraction is needed")
@@ -218,6 +240,13 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         if not ks:
             raise StudyError(f"{w}.k: no k values (set k here or rft.k)")
         _positive(ks, f"{w}.k")
+        _control(a.match, f"{w}.match")
+        if a.match and s.rft.match:
+            raise StudyError(f"{w}.match: rft.match already matches every RFT cell to its SFT source; set one")
+        if a.match and set(ks) - set(s.rft.k):
+            raise StudyError(
+                f"{w}.match: no rft cell to match for k {sorted(set(ks) - set(s.rft.k))} (rft.k: {s.rft.k})"
+            )
         if a.temperature is not None and a.temperature < 0:
             raise StudyError(f"{w}.temperature: must be >= 0")
     for i, aug in enumerate(s.augment):
@@ -238,6 +267,8 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         _name(name, f"{where}.eval_sets")
     if s.eval.k < 0:
         raise StudyError(f"{where}.eval.k: must be >= 0")
+    if s.eval.sampled_n is not None and s.eval.sampled_n <= 0:
+        raise StudyError(f"{where}.eval.sampled_n: must be > 0 (or null: every test question)")
     fs = s.analyses.fewshot
     if any(n < 0 for n in fs.shots):
         raise StudyError(f"{where}.analyses.fewshot.shots: must be >= 0")
@@ -246,6 +277,38 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         raise StudyError(f"{where}.analyses.leakage.mode: must be auto, solution or question")
     if lk.n <= 0:
         raise StudyError(f"{where}.analyses.leakage.n: must be > 0")
+
+
+def _check_recipe(b: BaseModelConfig, where: str) -> None:
+    """A base built by a recorded recipe (training.tiny.BaseRecipe), or the shipped one built by it."""
+    from scalemath.training.tiny import RECIPE_FILE, SHIPPED_BASE, BaseRecipe
+
+    if b.recipe is None:
+        raise StudyError(
+            f"{where}.shipped: the shipped base is named by its recipe (set recipe, {{}} for its defaults)"
+        )
+    if b.path is not None:
+        raise StudyError(f"{where}.recipe: a base is built by a recipe or read from a path, not both")
+    _check_fields(BaseRecipe, b.recipe, f"{where}.recipe")
+    for key, value in b.recipe.items():
+        if key == "model_preset":
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= (0 if key == "seed" else 1)
+        if not ok:
+            what = "a preset name" if key == "model_preset" else "a count"
+            raise StudyError(f"{where}.recipe.{key}: expected {what}, got {value!r}")
+    if b.shipped:
+        shipped = json.loads((SHIPPED_BASE / RECIPE_FILE).read_text())["recipe"]
+        wanted = dataclasses.asdict(BaseRecipe(**b.recipe))
+        if shipped != wanted:
+            diff = ", ".join(
+                f"{k} {wanted[k]!r} (shipped: {shipped.get(k)!r})" for k in wanted if wanted[k] != shipped.get(k)
+            )
+            raise StudyError(
+                f"{where}.recipe: the shipped base was built with another recipe: {diff}; "
+                "shipped: false (the demo's --pretrain) builds this one"
+            )
 
 
 def _check_prompt(s: StudyConfig, where: str) -> None:

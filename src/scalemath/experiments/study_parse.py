@@ -23,7 +23,11 @@ _KEY_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
 def located(message: str, prefix: str, lines: dict[tuple, int]) -> str:
     """`PREFIX.a.b[0].c: what` as `PREFIX:LINE: a.b[0].c: what`, LINE being where the deepest of
-    those keys that the file writes is (study errors name their key; the file's lines say where)."""
+    those keys that the file writes is (study errors name their key; the file's lines say where).
+    `PREFIX: unknown key 'x'` (a top-level key) as `PREFIX:LINE: unknown key 'x'`."""
+    top = re.match(r": unknown key '([^']+)'", message[len(prefix) :]) if message.startswith(prefix) else None
+    if top and (line := lines.get((top.group(1),))) is not None:
+        return f"{prefix}:{line}{message[len(prefix) :]}"
     if not message.startswith(prefix + "."):
         return message
     rest, pos = message[len(prefix) :], 0

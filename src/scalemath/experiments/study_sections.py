@@ -54,6 +54,18 @@ class BaseModelConfig:
         "Known pre-training loss of a `path` model (a tiny base "
         "reports its own held-out loss); fills results' pretrain_loss.",
     )
+    recipe: dict[str, Any] | None = setting(
+        None,
+        "Build the base by a recorded recipe instead (training.tiny.BaseRecipe fields: seed, corpus_lines, "
+        "corpus_max_number, corpus_max_factor, model_preset, pretrain_steps, pretrain_batch_size, threads; "
+        "{} = its defaults): its own corpus, tokenizer and fixed-step pre-training, the files' sha256 "
+        "recorded (training.tiny.build_base). preset, tiny, corpus and pretrain above do not apply.",
+    )
+    shipped: bool = setting(
+        False,
+        "With recipe: load the base shipped in the package, checked against its recorded sha256, instead "
+        "of building it (the recipe must be the one it was built with).",
+    )
 
 
 @dataclass
@@ -111,6 +123,11 @@ class SFTGridConfig:
     )
     system: str | None = setting(
         None, "chat: a system message in every prompt (as --system; null: the chat template's own default)."
+    )
+    shuffle: bool = setting(
+        True,
+        "Draw each data fraction from a seeded shuffle of the training set (nested fractions); false: "
+        "the first fraction of the set in file order (fraction 1: D as generated, in its order).",
     )
     long_cot_weight: float = setting(
         0.0,
@@ -190,6 +207,11 @@ class RFTAblation:
         help="RFTConfig overrides, e.g. {signature: none} for no de-duplication.", factory=dict
     )
     control: str | None = setting(None, CONTROL_HELP)
+    match: str | None = setting(
+        None,
+        "Train each cell of this variant for the compute of the rft cell with the same k: steps | tokens | "
+        "epochs (e.g. a no-de-duplication ablation at RFT's optimizer steps); that k must be in rft.k.",
+    )
 
 
 @dataclass
@@ -252,6 +274,11 @@ class EvalConfig:
     engine_kwargs: dict[str, Any] = setting(help="Extra engine settings (device, dtype, threads, ...).", factory=dict)
     bootstrap: int = setting(1000, "Bootstrap replicates for accuracy intervals (0 = none).")
     sets_limit: int | None = setting(None, "Evaluate only the first n problems of each set in eval_sets.")
+    sampled_n: int | None = setting(
+        None,
+        "Draw the k samples for the first n test questions only (None = all): greedy accuracy, cheap, "
+        "gets every test question.",
+    )
 
 
 @dataclass
