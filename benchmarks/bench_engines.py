@@ -9,8 +9,8 @@ done for each placement of vLLM's engine core: in this process (VLLMEngine's def
 its own process (vLLM's default), and for each KV-cache block size of `--vllm-block-sizes`. Load
 times are printed apart and not in the rates; each engine gets one warm-up call first.
 
-The model is `--model DIR`, else `runs/demo/sft` when a demo run left one, else a tiny SFT model
-trained here in ~30 s (`scalemath.testing.quick`, cached under runs/bench_engines/). Needs vLLM:
+The model is `--model DIR`, else the demo's SFT model (`runs/demo/cells/sft/tiny/f1/s0/model`) when
+a demo run left one, else a tiny SFT model trained here in ~30 s (`scalemath.testing.quick`, cached under runs/bench_engines/). Needs vLLM:
 run it with the interpreter of .venv-vllm (scripts/setup.sh makes it):
     VLLM_CPU_KVCACHE_SPACE=1 .venv-vllm/bin/python benchmarks/bench_engines.py [--model DIR]
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 def find_model(arg: str | None) -> Path:
     if arg:
         return Path(arg)
-    demo = Path("runs/demo/sft")
+    demo = Path("runs/demo/cells/sft/tiny/f1/s0/model")
     if (demo / "config.json").exists():
         return demo
     from scalemath.testing.quick import quick_sft_model
@@ -79,7 +79,9 @@ def report(name, load, tokens, tok_s):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="SFT checkpoint dir (default: runs/demo/sft or a quick one)")
+    ap.add_argument(
+        "--model", default=None, help="SFT checkpoint dir (default: the demo's SFT model, else a quick one)"
+    )
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--k", type=int, default=4, help="samples per prompt")
     ap.add_argument("--max-tokens", type=int, default=160)

@@ -4,8 +4,8 @@
 
 Server: `scalemath serve` runs as its own process on 127.0.0.1 (a free port) over the transformers
 engine (a tiny random-weight Llama with a character tokenizer and 2048 positions, or --model PATH,
-e.g. the demo's runs/demo/sft), once open and once with --api-key. Each hostile request is sent
-once; the row gives the HTTP status, the latency, and the server's peak resident memory during the
+e.g. the demo's SFT model, runs/demo/cells/sft/tiny/f1/s0/model), once open and once with
+--api-key. Each hostile request is sent once; the row gives the HTTP status, the latency, and the server's peak resident memory during the
 request minus its idle size (the kernel's peak-RSS counter is reset before each request through
 /proc/PID/clear_refs, so the figure is the peak of that request alone). A normal request is the
 baseline row. Targets: the 5 MB prompt and max_tokens=1e9 answer 400 within a second and the

@@ -1,18 +1,22 @@
 """The demo's base ships inside the package: built once by its recorded recipe, checked by sha256
-before use, and rebuilt by the same recipe with `scalemath demo --pretrain`."""
+before use, and rebuilt by the same recipe with `scalemath demo --pretrain` (a study's base
+`recipe`, `shipped: false`)."""
 
 import dataclasses
 import json
 
 import pytest
 
-from scalemath.experiments.demo import DemoConfig, base_recipe
+from scalemath.experiments.config import StudyError, load_study
+from scalemath.experiments.demo import DEMO_STUDY, demo_study
 from scalemath.training.tiny import RECIPE_FILE, SHIPPED_BASE, BaseRecipe, base_files, build_base, verify_base
 
 
 def test_the_shipped_base_matches_its_recorded_recipe_and_files():
     record = verify_base(SHIPPED_BASE, BaseRecipe())
-    assert record["recipe"] == dataclasses.asdict(BaseRecipe()) == dataclasses.asdict(base_recipe(DemoConfig()))
+    demo_recipe = load_study(DEMO_STUDY).base_models[0].recipe
+    assert demo_recipe is not None
+    assert record["recipe"] == dataclasses.asdict(BaseRecipe()) == dataclasses.asdict(BaseRecipe(**demo_recipe))
     assert "model.safetensors" in record["files"] and "tokenizer.json" in record["files"]
     size = sum((SHIPPED_BASE / name).stat().st_size for name in record["files"])
     assert size < 8 * 2**20  # a few MB
@@ -34,18 +38,35 @@ def test_build_base_is_deterministic_and_verified(tmp_path):
         verify_base(b)
 
 
-def test_the_demo_refuses_a_base_recipe_the_shipped_base_was_not_built_with():
-    with pytest.raises(ValueError, match="--pretrain builds this one") as e:
-        DemoConfig(pretrain_steps=600).validate()
+def _demo_yaml(tmp_path, old: str, new: str):
+    text = DEMO_STUDY.read_text()
+    assert old in text
+    p = tmp_path / "demo.yaml"
+    p.write_text(text.replace(old, new, 1))
+    return p
+
+
+def test_the_demo_refuses_a_base_recipe_the_shipped_base_was_not_built_with(tmp_path):
+    p = _demo_yaml(tmp_path, "    recipe: {}", "    recipe: {pretrain_steps: 600}")
+    with pytest.raises(StudyError, match="--pretrain. builds this one") as e:
+        demo_study(p)
     assert "pretrain_steps 600 (shipped: 1200)" in str(e.value)
-    DemoConfig(pretrain_steps=600, pretrain=True).validate()  # --pretrain builds it
+    line = next(i for i, t in enumerate(p.read_text().splitlines(), 1) if t.startswith("    recipe: {pretrain_steps"))
+    assert str(e.value).startswith(f"{p}:{line}: base_models[0].recipe: ")  # FILE:LINE: key
+    demo_study(p, pretrain=True)  # --pretrain builds it
+    with pytest.raises(StudyError, match=r"threads 2 \(shipped: 1\)"):  # the thread count is part of the recipe
+        demo_study(threads=2)
+    demo_study(threads=2, pretrain=True)
 
 
-def test_rft_never_trains_fewer_epochs_than_sft_by_default():
-    cfg = DemoConfig()
-    assert cfg.rft_epochs is None and cfg.nodedup and cfg.control == "steps"
-    with pytest.raises(ValueError, match="fewer steps than SFT"):
-        dataclasses.replace(cfg, rft_epochs=cfg.sft_epochs / 2).validate()
+def test_rft_never_trains_fewer_epochs_than_sft_by_default(tmp_path):
+    study = load_study(DEMO_STUDY)
+    assert "epochs" not in study.rft.train and study.rft.control == "steps"
+    nodedup = study.rft.ablations[0]
+    assert nodedup.collect == {"signature": "none"} and nodedup.match == "steps"  # the no-dedup ablation
+    p = _demo_yaml(tmp_path, "  ablations:", "  train: {epochs: 3}\n  ablations:")
+    with pytest.raises(StudyError, match="fewer steps than SFT"):
+        load_study(p)
 
 
 def test_scalemath_tiny_demo_base_writes_the_recipe(tmp_path, monkeypatch):

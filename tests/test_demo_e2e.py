@@ -1,10 +1,21 @@
-"""End-to-end smoke test of the whole RFT loop (scalemath demo --quick): every stage runs, writes
-its records, and a re-run skips every stage."""
+"""End-to-end smoke test of the whole RFT loop (scalemath demo --quick): the demo is the packaged
+study studies/demo_quick.yaml run by the study runner; every cell runs, writes its records, a re-run
+skips every cell, and the demo's figures are the direct study run's."""
 
 import json
 
-from scalemath.experiments.demo import DemoConfig, run_demo
+import pytest
+
+from scalemath.experiments.config import load_study
+from scalemath.experiments.demo import QUICK_STUDY, demo_study, run_demo
 from scalemath.records import iter_jsonl
+
+CELLS = {
+    "sft": "sft/tiny/f1/s0",
+    "rft": "rft/tiny/k2",
+    "control": "rft-control/tiny/k2",
+    "nodedup": "rft-nodedup/tiny/k2",
+}
 
 
 def _scalemath(args: list[str]) -> None:
@@ -16,11 +27,19 @@ def _scalemath(args: list[str]) -> None:
     assert typer.main.get_command(app).main(args=args, prog_name="scalemath", standalone_mode=False) in (None, 0)
 
 
-def test_demo_quick_runs_every_stage_and_resumes(tmp_path, capfd, monkeypatch):
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    """Where the quick demo of this module runs (once: the first test runs it, the others reuse it)."""
+    return tmp_path_factory.mktemp("quick") / "demo"
+
+
+@pytest.mark.timeout(600)
+def test_demo_quick_runs_every_stage_and_resumes(demo_dir, capfd, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.delenv("SCALEMATH_VERBOSE", raising=False)
-    out = tmp_path / "demo"
-    cfg = DemoConfig.quick(str(out))
+    out = demo_dir
+    study = load_study(QUICK_STUDY)
+    train_n, test_n, k = study.data.train_n, study.data.test_n, study.rft.k[0]
     _scalemath(["demo", "--quick", "--out", str(out)])
     printed = capfd.readouterr()
     logs = (printed.out + printed.err).splitlines()
@@ -36,91 +55,161 @@ def test_demo_quick_runs_every_stage_and_resumes(tmp_path, capfd, monkeypatch):
     ran = [s["stage"] for s in summary["timing"]["stages"] if not s["skipped"]]
     assert ran == [
         "data",
-        "pretrain",
-        "sft",
-        "sample",
-        "eval_sft",
-        "rft_collect",
-        "rft_train",
-        "control_train",
-        "nodedup_train",
-        "eval_control",
-        "eval_nodedup",
-        "eval_rft",
+        "base/tiny",
+        "sft/tiny/f1/s0",
+        "eval/sft/tiny/f1/s0",
+        "sample/tiny/f1/s0/t0.7",
+        "rft/tiny/k2",
+        "rft-control/tiny/k2",
+        "rft-nodedup/tiny/k2",
+        "eval/rft/tiny/k2",
+        "eval/rft-control/tiny/k2",
+        "eval/rft-nodedup/tiny/k2",
     ]
-    # independent stages ran side by side (two processes)
+    # independent cells ran side by side (worker processes)
     assert [line.split(" done in ")[0] for line in logs if line.startswith("[par ]")] == [
-        "[par ] sample ∥ eval_sft",
-        "[par ] rft_train ∥ control_train ∥ nodedup_train",
-        "[par ] eval_control ∥ eval_nodedup ∥ eval_rft",
+        "[par ] data ∥ base/tiny",
+        "[par ] eval/sft/tiny/f1/s0 ∥ sample/tiny/f1/s0/t0.7",
+        "[par ] rft/tiny/k2 ∥ rft-control/tiny/k2 ∥ rft-nodedup/tiny/k2",
+        "[par ] eval/rft/tiny/k2 ∥ eval/rft-control/tiny/k2 ∥ eval/rft-nodedup/tiny/k2",
     ]
-    # every stage left its records
-    train = list(iter_jsonl(out / "train.jsonl"))
-    test = list(iter_jsonl(out / "test.jsonl"))
-    assert len(train) == cfg.train_n and len(test) == cfg.test_n
+    # every cell left its records
+    cells = out / "cells"
+    train = list(iter_jsonl(out / "data" / "train.jsonl"))
+    test = list(iter_jsonl(out / "data" / "test.jsonl"))
+    assert len(train) == train_n and len(test) == test_n
     assert not {p["question"] for p in train} & {p["question"] for p in test}
-    samples = list(iter_jsonl(out / "sft_samples.jsonl"))
-    assert len(samples) == cfg.train_n * cfg.k
+    samples = list(iter_jsonl(cells / "sample/tiny/f1/s0/t0.7/samples.jsonl"))
+    assert len(samples) == train_n * k
     for s in samples[:5]:  # provenance on every sample
         for key in ("model", "seed", "temperature", "prompt_hash", "grader_version", "correct"):
             assert s[key] is not None
-    rft = list(iter_jsonl(out / "rft_data.jsonl"))
+    rft = list(iter_jsonl(cells / CELLS["rft"] / "train.jsonl"))
     originals = [r for r in rft if r["meta"]["origin"] == "original"]
-    assert len(originals) == cfg.train_n  # D is always in D ∪ D'
-    nodedup = list(iter_jsonl(out / "nodedup_data.jsonl"))  # every correct sample kept: at least RFT's paths
+    assert len(originals) == train_n  # D is always in D ∪ D'
+    nodedup = list(iter_jsonl(cells / CELLS["nodedup"] / "train.jsonl"))  # every correct sample: at least RFT's
     assert len(nodedup) >= len(rft)
-    assert sum(r["meta"]["origin"] == "original" for r in nodedup) == cfg.train_n
-    assert json.loads((out / "rft_stats.json").read_text())["nodedup_records"] == len(nodedup)
-    for name in ("base", "sft", "rft", "control", "nodedup"):
-        assert (out / name / "config.json").exists()
-    # the summary holds the three models' figures, their compute and the paired comparisons
+    assert sum(r["meta"]["origin"] == "original" for r in nodedup) == train_n
+    assert summary["rft_data"]["nodedup_records"] == len(nodedup)
+    for cid in ("base/tiny", *CELLS.values()):
+        assert (cells / cid / "model" / "config.json").exists()
+    # the summary holds the models' figures, their compute and the paired comparisons
     for name in ("sft", "control", "nodedup", "rft"):
         row = summary["metrics"][name]
         assert set(row) == set(summary["keys"]) and all(0.0 <= v <= 1.0 for v in row.values())
     comp = summary["compute"]
     assert comp["control"]["steps"] == comp["rft"]["steps"] == comp["nodedup"]["steps"]  # matched optimizer steps
-    assert comp["rft"]["epochs"] == comp["sft"]["epochs"] == cfg.sft_epochs  # the paper's recipe: same epochs
-    # --pretrain built the base by the recipe the config names, recorded with its files' sha256
-    from scalemath.experiments.demo import base_recipe
-    from scalemath.training.tiny import verify_base
+    assert comp["rft"]["epochs"] == comp["sft"]["epochs"] == study.sft.train["epochs"]  # the paper's recipe
+    # the base was built by the recipe the study names (the quick study builds it: --pretrain's way),
+    # recorded with its files' sha256
+    from scalemath.training.tiny import BaseRecipe, verify_base
 
-    assert verify_base(out / "base", base_recipe(cfg))["recipe"] == summary["base"]["recipe"]
-    ctl = json.loads((out / "control" / "train_meta.json").read_text())["control"]
-    assert ctl["match"] == "steps" and ctl["reference"] == str(out / "rft_plan.json")
+    recipe = BaseRecipe(**study.base_models[0].recipe)
+    assert verify_base(cells / "base/tiny/model", recipe)["recipe"] == summary["base"]["recipe"]
+    ctl = json.loads((cells / CELLS["control"] / "model" / "train_meta.json").read_text())["control"]
+    # the control matched RFT's plan, made from RFT's data before RFT trained
+    assert ctl["match"] == "steps" and ctl["reference"] == str(cells / CELLS["control"] / "plan.json")
     assert ctl["steps"] == comp["rft"]["steps"] == ctl["reference_compute"]["steps"]
     assert set(summary["comparisons"]) == {"rft_vs_control", "rft_vs_nodedup", "rft_vs_sft", "control_vs_sft"}
     greedy = summary["comparisons"]["rft_vs_control"]["rows"][0]
-    assert greedy["metric"] == "greedy" and greedy["n"] == cfg.test_n and "p_mcnemar" in greedy
+    assert greedy["metric"] == "greedy" and greedy["n"] == test_n and "p_mcnemar" in greedy
     sampled = summary["comparisons"]["rft_vs_control"]["rows"][1]
-    assert sampled["metric"] == f"maj@{cfg.eval_k}" and sampled["n"] == cfg.eval_sampled_n
+    assert sampled["metric"] == f"maj@{study.eval.k}" and sampled["n"] == study.eval.sampled_n
     assert "RFT − compute-matched control" in summary["conclusion"]
     assert (
         "RFT − no-de-duplication" in summary["conclusion"]
         and "In sum, the greedy 95% intervals" in summary["conclusion"]
     )
     stages = [s["stage"] for s in summary["timing"]["stages"]]
-    assert stages[:2] == ["data", "pretrain"] and summary["timing"]["peak_rss_gb"] > 0
+    assert stages[:2] == ["data", "base/tiny"] and summary["timing"]["peak_rss_gb"] > 0
     t = summary["timing"]  # CPU seconds per stage, and the estimate of idle wall time made from them
     assert all(s["cpu_seconds"] > 0 for s in t["stages"]) and t["total_cpu_seconds"] > 0
     assert 0 < t["idle_estimate_seconds"] <= t["total_cpu_seconds"]
     assert summary["provenance"]["threads"] >= 1
     written = json.loads((out / "summary.json").read_text())
     assert written["metrics"] == summary["metrics"] and written["comparisons"] == summary["comparisons"]
-    assert written["rft_data"]["path_counts"]["questions"] == cfg.train_n
+    assert written["rft_data"]["path_counts"]["questions"] == train_n
 
-    # the report opens with the comparison and names every evaluation by its model
+    # the report opens with the comparison and names every evaluation by its model's cell
     from scalemath.report.html import ReportConfig, build_report
 
     html = build_report(out, ReportConfig(bootstrap=50, ks=(1, 2))).read_text()
-    assert html.index("Comparison: SFT") < html.index("RFT data statistics") < html.index("Evaluation: SFT — eval/sft")
-    assert "Evaluation: RFT — eval/rft" in html and "Evaluation: . " not in html and "Evaluation: .<" not in html
+    sft_eval = "Evaluation: sft/tiny/f1/s0 — cells/eval/sft/tiny/f1/s0"
+    assert html.index("Comparison: SFT") < html.index("RFT data statistics") < html.index(sft_eval)
+    assert "Evaluation: rft/tiny/k2 — cells/eval/rft/tiny/k2" in html
+    assert "Evaluation: . " not in html and "Evaluation: .<" not in html
 
-    # a second run skips every stage, and gives the same numbers
+    # a second run skips every cell, and gives the same numbers
     logs = []
-    again = run_demo(cfg, log=logs.append)
+    again = run_demo(demo_study(quick=True), out, log=logs.append)
     assert not [line for line in logs if line.startswith(("[run ]", "[par ]"))]
     assert again["comparisons"] == summary["comparisons"] and again["metrics"] == summary["metrics"]
     # ...and keeps what the work cost: the first run's timing, not the re-run's seconds (a re-run
     # overwrote it with its ~3 s; regression)
     kept = {k: v for k, v in again["timing"].items() if k != "rerun_seconds"}
     assert kept == summary["timing"] and again["timing"]["rerun_seconds"] >= 0
+
+
+def test_the_demo_is_the_packaged_study_run_by_the_study_runner(tmp_path, monkeypatch):
+    """`scalemath demo` hands the packaged study (with the command's overrides) to the study
+    runner: no second orchestrator."""
+    from scalemath.experiments import runner as runner_mod
+    from scalemath.experiments.demo import DEMO_STUDY
+
+    ran = []
+
+    class Stop(Exception):
+        pass
+
+    def run(self, only=None, dry_run=False, workers=None):
+        ran.append((self.study, self.run_dir))
+        raise Stop
+
+    monkeypatch.setattr(runner_mod.Runner, "run", run)
+
+    def demo(*args: str) -> None:  # the command stops where the runner would start (an error exit)
+        import typer.main
+
+        from scalemath.cli import app
+
+        before = len(ran)
+        typer.main.get_command(app).main(args=["demo", *args], prog_name="scalemath", standalone_mode=False)
+        assert len(ran) == before + 1
+
+    for args, path in (([], DEMO_STUDY), (["--quick"], QUICK_STUDY)):
+        demo(*args, "--out", str(tmp_path / "d"))
+        assert ran[-1] == (load_study(path), tmp_path / "d")
+    demo("--quick", "--seed", "3", "--control", "none", "--threads", "2", "--out", str(tmp_path))
+    study = ran[-1][0]
+    assert study.data.seed == study.rft.sampling.seed == study.eval.seed == 3 and study.sft.seeds == [3]
+    assert study.rft.control is None and study.base_models[0].recipe["threads"] == 2
+    demo("--pretrain", "--out", str(tmp_path))
+    assert ran[-1][0].base_models[0].shipped is False and load_study(DEMO_STUDY).base_models[0].shipped
+
+
+@pytest.mark.timeout(600)
+def test_the_quick_demos_figures_are_the_direct_study_runs(demo_dir, tmp_path):
+    """The quick demo and `scalemath experiment run studies/demo_quick.yaml`, each in its own
+    directory, give the same figures: the models' evaluations and the results rows."""
+    import csv
+
+    # the module's quick demo (run by the first test; here when this test runs alone), re-read
+    demo = run_demo(demo_study(quick=True), demo_dir, log=lambda msg: None)
+    _scalemath(["experiment", "run", str(QUICK_STUDY), "--out", str(tmp_path / "direct"), "-q"])
+    direct = tmp_path / "direct"
+    rows = {r["cell"]: r for r in csv.DictReader(open(direct / "results.csv", encoding="utf-8"))}
+    demo_rows = {r["cell"]: r for r in csv.DictReader(open(demo_dir / "results.csv", encoding="utf-8"))}
+    drop = ("train_seconds",)
+    assert {c: {k: v for k, v in r.items() if k not in drop} for c, r in rows.items()} == {
+        c: {k: v for k, v in r.items() if k not in drop} for c, r in demo_rows.items()
+    }
+    for name, cid in CELLS.items():
+        metrics = json.loads((direct / "cells" / "eval" / cid / "metrics.json").read_text())
+        assert {key: metrics[key] for key in demo["keys"]} == demo["metrics"][name]
+        meta = json.loads((direct / "cells" / cid / "model" / "train_meta.json").read_text())
+        assert meta["steps"] == demo["compute"][name]["steps"]
+        assert float(rows[cid]["accuracy"]) == demo["metrics"][name]["maj1@1"]
+    stats = json.loads((direct / "cells" / CELLS["rft"] / "rft_stats.json").read_text())
+    assert {k: v for k, v in stats.items() if k not in ("seconds", "per_source")} == {
+        k: v for k, v in demo["rft_data"].items() if k not in ("per_source", "nodedup_records")
+    }

@@ -1,6 +1,7 @@
 """Regression tests for issue 25 (the input half): typed records, bounded decoding and YAML, options
 checked at parse time. Each names the reported defect it pins."""
 
+import dataclasses
 import json
 import time
 
@@ -171,17 +172,33 @@ def test_config_types_are_checked_with_file_and_line_before_any_model(tmp_path):
 
 
 def test_check_fields_names_unknown_and_mistyped_keys(tmp_path):
-    from scalemath.experiments.demo import DemoConfig
+    from scalemath.experiments.config import StudyError
+    from scalemath.experiments.demo import demo_study
 
-    p = tmp_path / "d.yaml"
-    p.write_text("seed: 3\nthreads: [1]\n")
+    p = tmp_path / "d.yaml"  # demo --config: a study file, checked as any study
+    p.write_text("name: d\nthreads: [1]\n")
+    with pytest.raises(StudyError, match=r"d\.yaml:2: threads: expected an integer"):
+        demo_study(p)
+    p.write_text("name: d\nbogus: 1\n")
+    with pytest.raises(StudyError, match=r"d\.yaml:2: unknown"):
+        demo_study(p)
+    for args in (["demo", "--config", p, "--out", tmp_path / "o"],):
+        r = run(*args)
+        assert r.exit_code == 2 and "d.yaml:2: unknown key 'bogus'" in r.text
+    p.write_text("seed: 3\nthreads: [1]\n")  # check_fields, which other commands' --config use
     data, lines = load_yaml(p)
+
+    @dataclasses.dataclass
+    class Settings:
+        seed: int = 0
+        threads: int = 1
+
     with pytest.raises(InputError, match=r"d\.yaml:2: field 'threads' must be"):
-        check_fields(DemoConfig, data, p, lines)
+        check_fields(Settings, data, p, lines)
     p.write_text("seed: 3\nbogus: 1\n")
     data, lines = load_yaml(p)
     with pytest.raises(InputError, match=r"d\.yaml:2: unknown"):
-        check_fields(DemoConfig, data, p, lines)
+        check_fields(Settings, data, p, lines)
 
 
 # ------------------------------------------------------------------------- templates

@@ -7,7 +7,6 @@ import json
 from typer.testing import CliRunner
 
 from scalemath.cli import app
-from scalemath.experiments.demo import DemoConfig
 from scalemath.experiments.demo import summarize as demo_summarize
 from scalemath.metrics.aggregate import figures
 from scalemath.records import write_jsonl
@@ -34,7 +33,7 @@ def test_eval_metrics_demo_and_report_print_the_same_figures(tmp_path):
     res = runner.invoke(app, ["metrics", str(p), "--ks", ks, "--bootstrap", "0", "--out", str(m_out)])
     assert res.exit_code == 0, res.output
     met = figures(json.loads(m_out.read_text())["summary"])
-    demo = demo_summarize(DemoConfig(eval_k=8), {"sft": ev}, {})["metrics"]["sft"]
+    demo = demo_summarize(8, {"sft": ev}, {})["metrics"]["sft"]
     rep = figures(analyze_dir([p], ReportConfig(ks=KS, bootstrap=0, by=()))["summary"])
 
     ev_figs = {k: v for k, v in ev.items() if "@" in k}

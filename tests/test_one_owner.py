@@ -138,7 +138,7 @@ def test_one_metrics_engine():
         "metrics/paired.py",
         "metrics/evaluate.py",
         "experiments/demo.py",
-        "experiments/demo_jobs.py",
+        "experiments/actions.py",
         "report/demo_table.py",
     ):
         src = ast.unparse(MODULES[mod])

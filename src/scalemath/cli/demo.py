@@ -1,4 +1,4 @@
-"""`scalemath demo`: the whole RFT loop on the embedded default (see experiments/demo.py); parses only."""
+"""`scalemath demo`: the whole RFT loop on the embedded default, a packaged study (see experiments/demo.py); parses only."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(Path("runs/demo"), help="Run directory (stages already done are skipped)."),
-        config: Path = typer.Option(None, help="YAML file of DemoConfig fields."),
+        config: Path = typer.Option(
+            None, help="A study YAML to run instead of the packaged one (experiments/studies/demo.yaml)."
+        ),
         quick: bool = typer.Option(False, help="A tiny configuration (about a minute) for smoke tests."),
         seed: int = typer.Option(None, help="Override the seed."),
         control: str | None = typer.Option(None, help="Compute-matched control of RFT: steps, tokens, epochs or none."),
@@ -29,34 +31,21 @@ def register(app: typer.Typer) -> None:
         """Generate data, load the shipped tiny base (or pre-train one: --pretrain), SFT, sample, collect
         RFT data, retrain, train the compute-matched control and the no-de-duplication ablation, evaluate
         them all and compare them with paired intervals."""
-        import dataclasses
-
         from rich.console import Console
 
-        from scalemath.inputs import check_fields, load_yaml
-
-        fields, lines = load_yaml(config, what="demo config") if config else (None, {})  # bounded, before torch
-        from scalemath.experiments.demo import DemoConfig, run_demo
-        from scalemath.report.demo_table import print_summary
+        from scalemath.experiments.config import StudyError
         from scalemath.training.runtime import ENV_VERBOSE
+
+        try:  # the study file is read bounded and checked (FILE:LINE) before torch loads
+            from scalemath.experiments.demo import demo_study
+
+            study = demo_study(config, quick, seed, control, pretrain, threads)
+        except StudyError as e:
+            Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
+            raise typer.Exit(2) from None
+        from scalemath.experiments.demo import run_demo
+        from scalemath.report.demo_table import print_summary
 
         if verbose:
             os.environ[ENV_VERBOSE] = "1"  # the stages' worker processes inherit it
-
-        cfg = DemoConfig.quick(str(out)) if quick else DemoConfig(out=str(out))
-        if config:
-            cfg = dataclasses.replace(cfg, **check_fields(DemoConfig, fields, config, lines, "demo field"))
-        if seed is not None:
-            cfg = dataclasses.replace(cfg, seed=seed)
-        if control is not None:
-            cfg = dataclasses.replace(cfg, control=None if control.lower() in ("none", "") else control)
-        if threads is not None:
-            cfg = dataclasses.replace(cfg, threads=threads)
-        if pretrain:
-            cfg = dataclasses.replace(cfg, pretrain=True)
-        try:
-            cfg.validate()
-        except ValueError as e:
-            Console(stderr=True).print(f"[red]error:[/red] {e}")
-            raise typer.Exit(2) from None
-        print_summary(run_demo(cfg))
+        print_summary(run_demo(study, out))

@@ -46,6 +46,10 @@ class RunContext:
         cell = self.cells[cid]
         if cell.kind == "base" and cell.config["kind"] == "path":
             return cell.config["path"]
+        if cell.kind == "base" and cell.config.get("shipped"):
+            from scalemath.training.tiny import SHIPPED_BASE
+
+            return str(SHIPPED_BASE)
         return str(self.cell_dir(cid) / "model")
 
     def base_of(self, cell: Cell) -> str:
@@ -118,6 +122,8 @@ def act_base(cell: Cell, ctx: RunContext) -> dict[str, Any]:
             if Path(cfg["path"]).exists()
             else cfg["pretrain_loss"],
         }
+    if cfg["kind"] == "recipe":
+        return recipe_base(cfg, ctx.model_path(cell.id), quiet=ctx.quiet)
     from scalemath.datasets.pretrain_corpus import PretrainConfig as CorpusConfig
     from scalemath.datasets.pretrain_corpus import pretrain_corpus
     from scalemath.training.pretrain import PretrainConfig
@@ -139,6 +145,31 @@ def act_base(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     return {
         "model": str(out / "model"),
         "pretrain_loss": pretrain_loss_of(out / "model"),
+        "parameters": meta.get("parameters"),
+        "pretrain_steps": stats.get("steps"),
+        "pretrain_seconds": stats.get("train_seconds"),
+    }
+
+
+def recipe_base(cfg: dict[str, Any], model: str, quiet: bool) -> dict[str, Any]:
+    """A base built by its recorded recipe (`training.tiny.build_base`), or the shipped one checked
+    against it (sha256 of its files)."""
+    from scalemath.experiments.analyses import pretrain_loss_of
+    from scalemath.training.tiny import BaseRecipe, build_base, verify_base
+
+    recipe = BaseRecipe(**cfg["recipe"])
+    if cfg["shipped"]:
+        try:
+            verify_base(model, recipe)
+        except ValueError as e:
+            raise RuntimeError(f"the shipped base is damaged: {e}; `scalemath demo --pretrain` builds one") from None
+    else:
+        build_base(recipe, Path(model), quiet=quiet)
+    meta = json.loads((Path(model) / "tiny_meta.json").read_text())
+    stats = meta.get("pretrain", {})
+    return {
+        "model": model,
+        "pretrain_loss": pretrain_loss_of(model),
         "parameters": meta.get("parameters"),
         "pretrain_steps": stats.get("steps"),
         "pretrain_seconds": stats.get("train_seconds"),
@@ -171,15 +202,18 @@ def rft_records(
     return records, stats.to_dict()
 
 
-def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The cell's training data (Problem-shaped dicts) and extra summary fields."""
+def training_records(cell: Cell, ctx: RunContext, write: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The cell's training data (Problem-shaped dicts) and extra summary fields; `write`: also its
+    collection statistics (an RFT cell's rft_stats.json), False when another cell plans from it."""
     from scalemath.training.data import nested_indices
 
     cfg = cell.config
     recipe = cfg["recipe"]
     if recipe == "fraction":
         train = train_problems(ctx)
-        subset = [train[i] for i in nested_indices(len(train), cfg["fraction"], cfg["seed"])]
+        keep = nested_indices(len(train), cfg["fraction"], cfg["seed"])
+        # shuffle false: the first fraction of the set in file order (as many records)
+        subset = [train[i] for i in (keep if cfg.get("shuffle", True) else range(len(keep)))]
         if cfg["long_cot_weight"]:
             from scalemath.metrics.steps import long_cot_resample
 
@@ -210,10 +244,11 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
         records, stats = rft_records(files, cfg["k"], cfg["collect"], train_problems(ctx))
         stats["path_counts"] = counts = rft_path_counts(records)
         out = ctx.cell_dir(cell.id)
-        out.mkdir(parents=True, exist_ok=True)
-        # examples of dropped samples go to their own file (long texts; the report tabulates rft_stats)
-        write_text(out / "rft_examples.json", json.dumps(stats.pop("examples", {}), indent=2) + "\n")
-        write_text(out / "rft_stats.json", json.dumps(stats, indent=2) + "\n")
+        if write:
+            out.mkdir(parents=True, exist_ok=True)
+            # examples of dropped samples go to their own file (long texts; the report tabulates rft_stats)
+            write_text(out / "rft_examples.json", json.dumps(stats.pop("examples", {}), indent=2) + "\n")
+            write_text(out / "rft_stats.json", json.dumps(stats, indent=2) + "\n")
         return records, {
             "k": cfg["k"],
             "sampled": stats.get("samples"),
@@ -225,9 +260,63 @@ def training_records(cell: Cell, ctx: RunContext) -> tuple[list[dict[str, Any]],
     raise ValueError(f"{cell.id}: unknown recipe {recipe!r}")
 
 
+def run_config(cell: Cell, ctx: RunContext, data: Path, out: Path, control: dict[str, Any]):
+    """The `SFTRunConfig` of train cell `cell` on `data`, written to `out`."""
+    from scalemath.training.sft import SFTRunConfig
+
+    cfg = cell.config
+    # the test-set check: the known public sets, and this study's own test split (exact matches;
+    # the "leaky" recipe trains on test questions on purpose)
+    check = {"own_test_sets": [str(ctx.data_dir / "test.jsonl")], "allow_contamination": cfg["recipe"] == "leaky"}
+    return SFTRunConfig.from_dict(
+        {
+            "threads": ctx.threads,
+            **check,
+            **cfg["train"],
+            "model": ctx.model_path(ctx.base_of(cell)),
+            "data": str(data),
+            "out": str(out),
+            "template": cfg["template"],
+            "seed": cfg["seed"],
+            **control,
+        }
+    )
+
+
+def reference_of(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    """The control settings of a control or matched cell: its kind and the reference it matches,
+    the reference's model folder, or with `planned` its training plan (`training.plan`), written
+    to plan.json from the reference's own data before the reference trains."""
+    cfg = cell.config
+    kind, of = (cfg["match"], cfg["match_of"]) if cfg.get("match") else (cfg["control"], cfg["control_of"])
+    if not cfg.get("planned"):
+        return {"control": kind, "control_of": ctx.model_path(of)}
+    from scalemath.training.plan import plan
+
+    ref = ctx.cells[of]
+    out = ctx.cell_dir(cell.id)
+    records, _ = training_records(ref, ctx, write=False)
+    data = out / "reference_train.jsonl"
+    write_jsonl(data, records)
+    ref_control = reference_of(ref, ctx) if ref.config.get("control") or ref.config.get("match") else {}
+    planned = plan(run_config(ref, ctx, data, out / "reference_model", ref_control))
+    path = out / "plan.json"
+    write_text(path, json.dumps(planned, indent=2) + "\n")
+    return {"control": kind, "control_of": str(path)}
+
+
+def check_planned(cell: Cell, ctx: RunContext) -> None:
+    """A planned cell's reference trained exactly the steps of its plan (else the match is off)."""
+    of = cell.config.get("match_of") or cell.config["control_of"]
+    planned = json.loads((ctx.cell_dir(cell.id) / "plan.json").read_text())["steps"]
+    actual = json.loads((Path(ctx.model_path(of)) / "train_meta.json").read_text())["steps"]
+    if actual != planned:
+        raise RuntimeError(f"{of} trained {actual} steps, the plan {cell.id} matched said {planned}")
+
+
 def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     from scalemath.experiments.analyses import path_stats
-    from scalemath.training.sft import SFTRunConfig, train_sft
+    from scalemath.training.sft import train_sft
 
     cfg = cell.config
     out = ctx.cell_dir(cell.id)
@@ -236,25 +325,9 @@ def act_train(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         raise ValueError(f"{cell.id}: no training records")
     data = out / "train.jsonl"
     write_jsonl(data, records)
-    # the test-set check: the known public sets, and this study's own test split (exact matches;
-    # the "leaky" recipe trains on test questions on purpose)
-    check = {"own_test_sets": [str(ctx.data_dir / "test.jsonl")], "allow_contamination": cfg["recipe"] == "leaky"}
-    control = {"control": cfg["control"], "control_of": ctx.model_path(cfg["control_of"])} if cfg.get("control") else {}
-    if cfg.get("match"):  # an RFT cell trained for its SFT source model's compute
-        control = {"control": cfg["match"], "control_of": ctx.model_path(cfg["match_of"])}
-    run = SFTRunConfig.from_dict(
-        {
-            "threads": ctx.threads,
-            **check,
-            **cfg["train"],
-            "model": ctx.model_path(ctx.base_of(cell)),
-            "data": str(data),
-            "out": str(out / "model"),
-            "template": cfg["template"],
-            "seed": cfg["seed"],
-            **control,
-        }
-    )
+    # a control of another cell, or a cell matched to one (an RFT cell to its SFT source)
+    control = reference_of(cell, ctx) if cfg.get("control") or cfg.get("match") else {}
+    run = run_config(cell, ctx, data, out / "model", control)
     train_sft(run, quiet=ctx.quiet)
     meta = json.loads((out / "model" / "train_meta.json").read_text())
     gc.collect()
@@ -375,7 +448,13 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
         progress=ctx.progress,
     )
     problems = test_problems(ctx)
-    metrics = evaluate(engine, problems, k=cfg["k"], temperature=cfg["temperature"], out_dir=out, **common)
+    n = cfg.get("sampled_n")
+    if cfg["k"] and n is not None and n < len(problems):  # greedy on every question, k samples on n
+        metrics = evaluate_sampled_n(
+            engine, problems, cfg["k"], n, temperature=cfg["temperature"], out_dir=out, **common
+        )
+    else:
+        metrics = evaluate(engine, problems, k=cfg["k"], temperature=cfg["temperature"], out_dir=out, **common)
     acc = greedy_accuracy(out / "greedy.jsonl", cfg["bootstrap"], cfg["seed"])
     row: dict[str, Any] = {
         "accuracy": acc["value"],
@@ -422,6 +501,26 @@ def act_eval(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     del engine
     gc.collect()
     return {"row": results_row(cell, ctx, row, few), "leakage": leak, "timing": metrics.get("timing", {})}
+
+
+def evaluate_sampled_n(engine: Any, problems: list, k: int, n: int, out_dir: Path, **common: Any) -> dict[str, Any]:
+    """Greedy answers to every test question and k samples for the first n of them (`eval.sampled_n`),
+    in one out_dir: metrics.json holds the sampled figures over n questions and greedy over all."""
+    from scalemath.metrics.evaluate import evaluate
+
+    greedy = evaluate(engine, problems, k=0, out_dir=out_dir, **common)
+    # greedy samples of these questions are already in greedy.jsonl: only the k samples are drawn
+    sampled = evaluate(engine, problems[:n], k=k, out_dir=out_dir, **common)
+    metrics = {
+        **sampled,
+        "maj1@1": greedy["maj1@1"],
+        "greedy": greedy["greedy"],
+        "questions": len(problems),
+        "sampled_questions": n,
+        "timing": {**sampled["timing"], "greedy": greedy["timing"]["greedy"]},
+    }
+    write_text(Path(out_dir) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def results_row(cell: Cell, ctx: RunContext, measured: dict[str, Any], few: dict[str, Any] | None) -> dict[str, Any]:

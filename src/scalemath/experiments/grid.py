@@ -114,6 +114,8 @@ def expand(study: StudyConfig) -> list[Cell]:
             "leakage": leak_on if leakage else None,
             "fewshot": fewshot,
             "pretrain_loss": study.analyses.pretrain_loss,
+            # added only when set: studies without it keep their cells' fingerprints
+            **({"sampled_n": ev.sampled_n} if ev.sampled_n is not None else {}),
         }
 
     eval_dir_keys = ("template", "max_tokens", "temperature", "seed", "engine", "dataset", "fewshot")
@@ -145,6 +147,8 @@ def expand(study: StudyConfig) -> list[Cell]:
             )
             return cell
 
+        in_order = {} if study.sft.shuffle else {"shuffle": False}  # only when set (fingerprints kept)
+
         def sft_cell(frac: float, seed: int) -> str:
             cid = f"sft/{b.name}/{frac_label(frac)}/s{seed}"
             if cid not in cells:
@@ -156,6 +160,7 @@ def expand(study: StudyConfig) -> list[Cell]:
                         "fraction": frac,
                         "seed": seed,
                         "long_cot_weight": study.sft.long_cot_weight,
+                        **in_order,
                     },
                     [],
                 )
@@ -177,10 +182,18 @@ def expand(study: StudyConfig) -> list[Cell]:
         if study.analyses.leakage.control:
             train(f"sft-leaky/{b.name}", "sft-leaky", {"recipe": "leaky", "seed": study.sft.seeds[0]}, [], leakage=True)
 
+        def reference(of: str) -> tuple[dict[str, Any], list[str]]:
+            """What a cell matched to train cell `of` adds to its config, and its dependencies: `of`
+            itself, or with plan_controls what `of` depends on (its compute comes from its plan)."""
+            if study.plan_controls:
+                return {"planned": True}, [d for d in cells[of].deps if d not in ("data", base_id)]
+            return {}, [of]
+
         def control_cell(of: str, method: str, kind: str | None, rft: bool, extra: dict[str, Any]) -> None:
             """The compute-matched control of train cell `of`: the same recipe on D (the full
             training set), for as many steps / tokens / epochs as `of` took."""
             if kind:
+                planned, deps = reference(of)
                 train(
                     f"{method}-control/{of.split('/', 1)[1]}",
                     f"{method}-control",
@@ -189,11 +202,13 @@ def expand(study: StudyConfig) -> list[Cell]:
                         "fraction": 1.0,
                         "seed": study.sft.seeds[0],
                         "long_cot_weight": 0.0,
+                        **in_order,
                         "control": kind,
                         "control_of": of,
+                        **planned,
                         **extra,
                     },
-                    [of],
+                    deps,
                     rft=rft,
                 )
 
@@ -219,19 +234,20 @@ def expand(study: StudyConfig) -> list[Cell]:
         # sampling runs: one per (SFT model, temperature), at the largest k any cell takes from it
         smp = study.rft.sampling
         wanted: dict[tuple[float, int, float], int] = {}
-        uses: list[tuple[str, str, list[tuple[float, int, float]], int, dict[str, Any], str | None]] = []
+        Use = tuple[str, str, list[tuple[float, int, float]], int, dict[str, Any], str | None, str | None]
+        uses: list[Use] = []  # (cell id, series, sampled models, k, collect overrides, control, match)
         src = (study.rft.source_fraction, study.rft.source_seed)
         for k in _unique(study.rft.k):
-            uses.append((f"rft/{b.name}/k{k}", "rft", [(*src, smp.temperature)], k, {}, study.rft.control))
+            uses.append((f"rft/{b.name}/k{k}", "rft", [(*src, smp.temperature)], k, {}, study.rft.control, None))
         for ab in study.rft.ablations:
             t = smp.temperature if ab.temperature is None else ab.temperature
             for k in _unique(ab.k if ab.k is not None else study.rft.k):
-                uses.append((f"{ab.name}/{b.name}/k{k}", ab.name, [(*src, t)], k, ab.collect, ab.control))
+                uses.append((f"{ab.name}/{b.name}/k{k}", ab.name, [(*src, t)], k, ab.collect, ab.control, ab.match))
         for p in study.rft.pooled:
             models = [(f, s, smp.temperature) for f in _unique(p.fractions) for s in _unique(p.seeds)]
             for k in _unique(p.k):
-                uses.append((f"{p.name}/{b.name}/k{k}", p.name, models, k, {}, p.control))
-        for _, _, models, k, _, _ in uses:
+                uses.append((f"{p.name}/{b.name}/k{k}", p.name, models, k, {}, p.control, None))
+        for _, _, models, k, _, _, _ in uses:
             for m in models:
                 wanted[m] = max(wanted.get(m, 0), k)
         sample_ids: dict[tuple[float, int, float], str] = {}
@@ -256,9 +272,14 @@ def expand(study: StudyConfig) -> list[Cell]:
             add(Cell(sid, "sample", cfg, ["data", model], base=b.name, identity_keys=keys, dir_keys=keys))
             sample_ids[(frac, seed, t)] = sid
         source = sft_cell(*src) if uses else None
-        for cid, method, models, k, overrides, control in uses:
+        for cid, method, models, k, overrides, control, matched in uses:
             sids = [sample_ids[m] for m in models]
             match = {"match": study.rft.match, "match_of": source} if study.rft.match else {}
+            extra_deps = [source] if match and source is not None else []  # source: set when there are uses
+            if matched:  # an ablation trained for the compute of the rft cell with its k
+                of = f"rft/{b.name}/k{k}"
+                planned, extra_deps = reference(of)
+                match = {"match": matched, "match_of": of, **planned}
             train(
                 cid,
                 method,
@@ -270,7 +291,7 @@ def expand(study: StudyConfig) -> list[Cell]:
                     "seed": study.sft.seeds[0],
                     **match,
                 },
-                sids + ([source] if match and source is not None else []),  # source: set when there are uses
+                sids + [d for d in extra_deps if d not in sids],
                 rft=True,
             )
             control_cell(cid, method, control, True, {"k": k})
@@ -364,6 +385,10 @@ def _data_config(study: StudyConfig) -> dict[str, Any]:
 
 
 def _base_config(b: BaseModelConfig) -> dict[str, Any]:
+    if b.recipe is not None:
+        from scalemath.training.tiny import BaseRecipe
+
+        return {"kind": "recipe", "recipe": dataclasses.asdict(BaseRecipe(**b.recipe)), "shipped": b.shipped}
     if b.path is not None:
         return {"kind": "path", "path": b.path, "pretrain_loss": b.pretrain_loss}
     return {

@@ -1,10 +1,9 @@
-"""Stages in order, in groups of independent stages that run side by side in worker processes.
+"""Groups of independent stages run side by side in worker processes: the study runner's waves.
 
-`Pipeline.stage` runs one stage here; `Pipeline.group` runs stages that do not depend on each other,
-in up to `workers` processes at once (`python -m scalemath.experiments.pipeline JOB.json`). A job is
-a module-level function (args dict -> summary dict), named "module:function" for the worker. Every
-stage is a `stages.run_stage` (fingerprint, skip on re-run); `Pipeline.timing` gives summary.json's
-per-stage wall and CPU seconds (`experiments.timing`).
+`run_group` runs stages that do not depend on each other in up to `workers` processes at once
+(`python -m scalemath.experiments.pipeline JOB.json`). A job is a module-level function (args dict
+-> summary dict), named "module:function" for the worker. Every stage is a `stages.run_stage`
+(fingerprint, skip on re-run).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scalemath.experiments.stages import StageResult, cpu_time, is_done, run_stage
+from scalemath.experiments.stages import StageResult, is_done, run_stage
 from scalemath.outputs import write_text
 
 Job = Callable[[dict[str, Any]], dict[str, Any]]
@@ -43,32 +42,6 @@ def resolve(name: str) -> Job:
     module, _, attr = name.partition(":")
     fn: Job = getattr(importlib.import_module(module), attr)
     return fn
-
-
-class Pipeline:
-    """Runs stages under `out` and keeps, per group of stages that ran together, their results."""
-
-    def __init__(self, out: Path, workers: int = 1, log: Callable[[str], None] = print):
-        self.out, self.workers, self.log = Path(out), workers, log
-        self.groups: list[list[StageResult]] = []
-        self.t0, self.c0 = time.perf_counter(), cpu_time()
-
-    def stage(self, name: str, config: Any, fn: Callable[[], dict[str, Any]]) -> StageResult:
-        res = run_stage(self.out, name, config, fn, self.log)
-        self.groups.append([res])
-        return res
-
-    def group(self, items: list[Item]) -> list[StageResult]:
-        res = run_group(self.out, items, self.workers, self.log)
-        self.groups.append(res)
-        return res
-
-    def timing(self, earlier: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The stages' timing so far (`experiments.timing.run_timing`), merged with an earlier run's."""
-        from scalemath.experiments.timing import merge_timing, run_timing
-
-        now = run_timing(self.groups, time.perf_counter() - self.t0, cpu_time() - self.c0, self.workers)
-        return merge_timing(now, earlier)
 
 
 def run_group(out: Path, group: list[Item], workers: int, log: Callable[[str], None]) -> list[StageResult]:

@@ -61,6 +61,9 @@ class RunOutcome:
     results: list[Path] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
+    groups: list[list[StageResult]] = field(default_factory=list)
+    """The cells' stage results, one list per cell run alone or per wave run side by side (what
+    `experiments.timing.run_timing` takes)."""
 
 
 def graded(c: Cell, key: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +173,8 @@ class Runner:
             outcome.skipped = [c.id for c in chosen]
             for c in chosen:
                 self.log(f"[skip] {c.id}")
+            states = [self.state(c) for c in chosen]
+            outcome.groups = [[StageResult(st.cell.id, True, st.seconds or 0.0, st.summary) for st in states]]
             outcome.results = self.write_results()
             outcome.rows = self.rows()
             return outcome
@@ -196,6 +201,12 @@ class Runner:
                 except Exception as e:
                     raise CellError(c.id, e) from e
                 self._record(c, res, ctx, outcome)
+                outcome.groups.append([res])
+        from scalemath.experiments.actions import check_planned
+
+        for c in chosen:  # a control planned from its reference: the reference trained that plan
+            if c.kind == "train" and c.config.get("planned") and not (self._actions and "train" in self._actions):
+                check_planned(c, ctx)
         outcome.results = self.write_results()
         outcome.rows = self.rows()
         return outcome
@@ -248,6 +259,7 @@ class Runner:
                 results = run_group(self.run_dir, items, workers, self.log)
             except Exception as e:
                 raise CellError(", ".join(c.id for c in wave if self.state(c).status != "done"), e) from e
+            outcome.groups.append(results)
             for c, res in zip(wave, results):
                 self._record(c, res, ctx, outcome)
             todo = [c for c in todo if c not in wave]

@@ -38,22 +38,6 @@ def fingerprint(config: Any) -> str:
     return text_hash(json.dumps(config, sort_keys=True, default=str))
 
 
-def digest(path: Path) -> str:
-    """sha256 of a file, or of a model directory's weights and tokenizer (what a stage read)."""
-    from scalemath.training.data import file_hash
-
-    if path.is_dir():
-        parts = [
-            f"{f.name}:{file_hash(f)}"
-            for f in sorted(path.iterdir())
-            if f.suffix == ".safetensors" or f.name == "tokenizer.json"
-        ]
-        if not parts:
-            raise FileNotFoundError(f"{path}: no model weights")
-        return text_hash("|".join(parts))
-    return file_hash(path)
-
-
 def is_done(run_dir: Path, name: str, config: Any) -> bool:
     """Did stage `name` finish with this config (so `run_stage` would skip it)?"""
     marker = Path(run_dir) / ".done" / f"{name}.json"

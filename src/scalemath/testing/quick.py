@@ -5,8 +5,8 @@ procedural pre-training corpus, a from-scratch tokenizer and Llama (`build_tiny_
 (`train_sft`) — and returns the SFT directory. Engine tests and `benchmarks/bench_engines.py` use it
 where they need a model whose next-token distributions are peaked like a trained one's (a random
 model's near-flat logits make greedy agreement between two engines a coin toss at every near-tie),
-and where no `runs/demo/sft` exists. The result is cached: a directory that already holds a finished
-checkpoint of the same settings is returned as is.
+and where no demo SFT model (`runs/demo/cells/sft/tiny/f1/s0/model`) exists. The result is cached: a
+directory that already holds a finished checkpoint of the same settings is returned as is.
 """
 
 from __future__ import annotations
