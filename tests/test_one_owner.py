@@ -156,12 +156,20 @@ def test_one_batcher_one_bad_parameter():
 
 def test_one_reader_of_a_samples_grading_context():
     """A sample's question and `meta.finish_reason` reach the grader through `grade_context` alone:
-    `scalemath sample`, `grade_samples` and the bulk `scalemath grade` (issue 26) call it, and no
+    `scalemath sample`, `grade_samples`, the bulk `scalemath grade` (issue 26) and RFT's collector
+    (in memory and from files: issue 23, one grader everywhere) call it, and no
     other module reads a "finish_reason" key out of a record (openai_engine reads it from a
     server's reply, which is not a sample)."""
     assert _defs("grade_context")["grade_context"] == ["answers/grader.py"]
     callers = sorted(h.split(":")[0] for h in _calls(lambda c: _callee(c).split(".")[-1] == "grade_context"))
-    assert callers == ["answers/bulk.py", "sampling/run.py", "sampling/run.py"], callers
+    assert callers == [
+        "answers/bulk.py",
+        "methods/rft_core.py",
+        "methods/rft_core.py",
+        "methods/rft_files.py",
+        "sampling/run.py",
+        "sampling/run.py",
+    ], callers
     reads = _calls(
         lambda c: (
             isinstance(c.func, ast.Attribute)
