@@ -51,12 +51,6 @@ def coverage(value: float) -> float:
     return value
 
 
-THREADS_HELP = (
-    "torch CPU threads (0 or unset: the one default of every command, scalemath.threads: "
-    "$SCALEMATH_THREADS, else $OMP_NUM_THREADS, else every CPU this process may use; "
-    "1 on a CPU shared with other heavy work: docs/scale.md)."
-)
-
 BOOTSTRAP_MAX = 100_000
 """Most bootstrap replicates (each keeps a row of figures: 1e8 would take gigabytes)."""
 

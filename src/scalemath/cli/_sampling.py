@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from scalemath.cli import _checks
+from scalemath.threads import HELP as THREADS_HELP
 
 STOP = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded).")
 TEMPLATE = typer.Option(
@@ -36,7 +36,7 @@ BASE_URL = typer.Option("", help="openai: the server's base URL (e.g. http://127
 API_KEY = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY).")
 VERBOSE = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines.")
 LIMIT = typer.Option(0, min=0, help="Only the first N problems (0 = all).")
-THREADS = typer.Option(0, min=0, help=_checks.THREADS_HELP)
+THREADS = typer.Option(0, min=0, help=THREADS_HELP)
 
 
 def engine_and_prompt(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from scalemath.cli import _checks
+from scalemath.threads import HELP as THREADS_HELP
 
 if TYPE_CHECKING:
     from scalemath.sampling.engine import Engine
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
         served_model_name: str = typer.Option("", help="Model name clients send (default: --model)."),
         device: str = typer.Option("auto", help="hf: auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="hf/vllm: auto, float32, bfloat16, float16."),
-        threads: int = typer.Option(0, min=0, help="hf: " + _checks.THREADS_HELP),
+        threads: int = typer.Option(0, min=0, help="hf: " + THREADS_HELP),
         tensor_parallel_size: int = typer.Option(1, help="vllm: GPUs per model replica."),
         max_batch_prompts: int = typer.Option(32, help="Most prompts per engine call."),
         default_max_tokens: int = typer.Option(

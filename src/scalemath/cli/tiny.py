@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from scalemath.cli import _checks
+from scalemath.threads import HELP as THREADS_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         layers: int | None = typer.Option(None, "--layers", help="Override the preset's layer count."),
         lr: float | None = typer.Option(None, "--lr", callback=_checks.finite, help="Peak pre-training learning rate."),
         seed: int = typer.Option(0, "--seed"),
-        threads: int | None = typer.Option(None, "--threads", min=0, help=_checks.THREADS_HELP),
+        threads: int | None = typer.Option(None, "--threads", min=0, help=THREADS_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
         demo_base: bool = typer.Option(
             False,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from scalemath.cli import _checks
+from scalemath.threads import HELP as THREADS_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         max_steps: int | None = typer.Option(None, "--max-steps"),
         max_minutes: float | None = typer.Option(None, "--max-minutes", help="Wall-clock training budget."),
         packing: bool | None = typer.Option(None, "--packing/--no-packing"),
-        threads: int | None = typer.Option(None, "--threads", min=0, help=_checks.THREADS_HELP),
+        threads: int | None = typer.Option(None, "--threads", min=0, help=THREADS_HELP),
         lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
         lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
         load_in_4bit: bool | None = typer.Option(
