@@ -13,6 +13,7 @@ from scalemath.cli import app
 from scalemath.inputs import field_help, help_of
 from scalemath.methods.decontam_config import DecontamConfig
 from scalemath.methods.rft_config import RFTConfig
+from scalemath.metrics.paired_config import PairedConfig
 from scalemath.serve.config import ServerConfig
 from scalemath.training.pretrain_config import PretrainConfig
 from scalemath.training.sft_config import SFTRunConfig
@@ -97,6 +98,17 @@ OPTION_FIELDS: dict[str, dict[str, tuple[type, str]]] = {
             "shingle": "shingle",
             "minhash": "minhash",
             "fields": "ngram_fields",
+        }.items()
+    },
+    "compare": {
+        name: (PairedConfig, field)
+        for name, field in {
+            "k": "k",
+            "bootstrap": "bootstrap",
+            "ci": "ci",
+            "seed": "seed",
+            "intersect": "on_mismatch",
+            "dataset": "dataset",
         }.items()
     },
     # not mapped: --seed, --steps, --minutes, --preset (each sets several configs or the demo base's

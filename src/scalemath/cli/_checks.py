@@ -67,9 +67,9 @@ def bootstrap_option(default: int, help: str) -> Any:
     return typer.Option(default, "--bootstrap", callback=replicates, help=help)
 
 
-def ci_option() -> Any:
-    """The --ci option (interval coverage, checked by `coverage`)."""
-    return typer.Option(0.95, "--ci", callback=coverage, help="Interval coverage.")
+def ci_option(help: str = "Interval coverage.") -> Any:
+    """The --ci option (interval coverage, checked by `coverage`), with a command's help."""
+    return typer.Option(0.95, "--ci", callback=coverage, help=help)
 
 
 def workers(value: int) -> int:
