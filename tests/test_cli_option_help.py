@@ -14,13 +14,18 @@ from scalemath.inputs import field_help, help_of
 from scalemath.methods.decontam_config import DecontamConfig
 from scalemath.methods.rft_config import RFTConfig
 from scalemath.metrics.paired_config import PairedConfig
+from scalemath.sampling.engine import SamplingParams
 from scalemath.serve.config import ServerConfig
 from scalemath.training.pretrain_config import PretrainConfig
 from scalemath.training.sft_config import SFTRunConfig
 from scalemath.training.tiny import TinyConfig
 
+SAMPLING = {name: (SamplingParams, name) for name in ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop")}
+
 # command -> {option's parameter name: (config class, field it sets)}
 OPTION_FIELDS: dict[str, dict[str, tuple[type, str]]] = {
+    "sample": SAMPLING,
+    "eval": SAMPLING,
     "train": {
         name: (SFTRunConfig, field)
         for name, field in {

@@ -4,14 +4,18 @@ engine/prompt setup; a command whose option differs (default or help) keeps its 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from scalemath.inputs import field_help
+from scalemath.sampling.engine import SamplingParams
 from scalemath.threads import HELP as THREADS_HELP
 
-STOP = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded).")
+param_help = partial(field_help, SamplingParams)  # an option's help: that of the SamplingParams field it sets
+STOP = typer.Option([], help=param_help("stop"))
 TEMPLATE = typer.Option(
     None,
     help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
