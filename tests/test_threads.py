@@ -5,9 +5,9 @@ import pytest
 import typer.main
 from typer import _click as click
 
-from scalemath.cli import _checks, app
+from scalemath.cli import app
 from scalemath.errors import InputError
-from scalemath.threads import ENV, available_cpus, default_threads, resolve_threads
+from scalemath.threads import ENV, HELP, available_cpus, default_threads, resolve_threads
 
 
 @pytest.fixture
@@ -71,4 +71,4 @@ def test_every_threads_option_has_the_one_default():
             assert p.default in (None, 1), (where, p.default)
             continue
         assert p.default in (None, 0), (where, p.default)
-        assert (p.help or "").endswith(_checks.THREADS_HELP), (where, p.help)
+        assert (p.help or "").endswith(HELP), (where, p.help)

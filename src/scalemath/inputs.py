@@ -1,4 +1,4 @@
-"""The input layer's config half: bounded YAML, typed config fields, checked option values.
+"""The input layer's config half: bounded YAML, typed config fields and their help, checked option values.
 
 `records` reads JSONL (bounded lines, values and nesting; known fields checked by type). This module
 reads what a person writes by hand, before any model loads:
@@ -231,6 +231,24 @@ def check_fields(cls: type, data: Any, path: str | os.PathLike, lines: dict[tupl
         if want is not None:
             raise InputError(f"{where(path, lines, key)}: field {key!r} must be {want}, got {_value_kind(v)}")
     return data
+
+
+def help_of(f: dataclasses.Field) -> str:
+    """A dataclass field's description, its `metadata["help"]` ("" when it has none)."""
+    return str(f.metadata.get("help", ""))
+
+
+def field_help(cls: type, name: str) -> str:
+    """The description of config field `name` of dataclass `cls`, for the command-line option that
+    sets it (`typer.Option(..., help=field_help(SFTRunConfig, "epochs"))`), so the option and the
+    field say the same thing. A field without one raises: every field an option sets is described."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            text = help_of(f)
+            if not text:
+                raise ValueError(f"{cls.__name__}.{name} has no help metadata")
+            return text
+    raise ValueError(f"{cls.__name__} has no field {name!r}")
 
 
 # ------------------------------------------------------------------------------ option values

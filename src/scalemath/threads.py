@@ -50,10 +50,18 @@ def default_threads() -> int:
     return available_cpus()
 
 
+HELP = (
+    "torch CPU threads (0 or unset: the one default of every command, scalemath.threads: "
+    "$SCALEMATH_THREADS, else $OMP_NUM_THREADS, else every CPU this process may use; "
+    "1 on a CPU shared with other heavy work: docs/scale.md)."
+)
+"""What a `threads` setting means: the help of every config field and option that sets one."""
+
+
 def resolve_threads(threads: int | None) -> int:
     """`threads` when it is a positive number, else `default_threads()` (None and 0 mean "the
     default", as `--threads 0` does)."""
     return threads if threads is not None and threads > 0 else default_threads()
 
 
-__all__ = ["ENV", "available_cpus", "default_threads", "resolve_threads"]
+__all__ = ["ENV", "HELP", "available_cpus", "default_threads", "resolve_threads"]

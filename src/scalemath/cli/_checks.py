@@ -51,12 +51,6 @@ def coverage(value: float) -> float:
     return value
 
 
-THREADS_HELP = (
-    "torch CPU threads (0 or unset: the one default of every command, scalemath.threads: "
-    "$SCALEMATH_THREADS, else $OMP_NUM_THREADS, else every CPU this process may use; "
-    "1 on a CPU shared with other heavy work: docs/scale.md)."
-)
-
 BOOTSTRAP_MAX = 100_000
 """Most bootstrap replicates (each keeps a row of figures: 1e8 would take gigabytes)."""
 
@@ -73,9 +67,9 @@ def bootstrap_option(default: int, help: str) -> Any:
     return typer.Option(default, "--bootstrap", callback=replicates, help=help)
 
 
-def ci_option() -> Any:
-    """The --ci option (interval coverage, checked by `coverage`)."""
-    return typer.Option(0.95, "--ci", callback=coverage, help="Interval coverage.")
+def ci_option(help: str = "Interval coverage.") -> Any:
+    """The --ci option (interval coverage, checked by `coverage`), with a command's help."""
+    return typer.Option(0.95, "--ci", callback=coverage, help=help)
 
 
 def workers(value: int) -> int:

@@ -4,14 +4,18 @@ engine/prompt setup; a command whose option differs (default or help) keeps its 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.sampling.engine import SamplingParams
+from scalemath.threads import HELP as THREADS_HELP
 
-STOP = typer.Option([], help=r"Stop string (repeatable; \n escapes are decoded).")
+param_help = partial(field_help, SamplingParams)  # an option's help: that of the SamplingParams field it sets
+STOP = typer.Option([], help=param_help("stop"))
 TEMPLATE = typer.Option(
     None,
     help="Prompt template: qa, alpaca, fewshot_qa, question (the bare question) or a .txt path, "
@@ -36,7 +40,7 @@ BASE_URL = typer.Option("", help="openai: the server's base URL (e.g. http://127
 API_KEY = typer.Option(None, "--api-key", help="openai: bearer token (default $OPENAI_API_KEY).")
 VERBOSE = typer.Option(False, "--verbose", help="vllm: keep its own INFO/WARNING log lines.")
 LIMIT = typer.Option(0, min=0, help="Only the first N problems (0 = all).")
-THREADS = typer.Option(0, min=0, help=_checks.THREADS_HELP)
+THREADS = typer.Option(0, min=0, help=THREADS_HELP)
 
 
 def engine_and_prompt(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 
 from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.metrics.paired_config import PairedConfig
+
+_help = partial(field_help, PairedConfig)  # an option's help: that of the PairedConfig field it sets
 
 
 def register(app: typer.Typer) -> None:
@@ -18,20 +23,12 @@ def register(app: typer.Typer) -> None:
         eval_b: Path = typer.Argument(..., help="Evaluation B (the differences are B − A)."),
         name_a: str | None = typer.Option(None, "--name-a", help="Label of A (default: its path)."),
         name_b: str | None = typer.Option(None, "--name-b", help="Label of B (default: its path)."),
-        k: int | None = typer.Option(
-            None, "--k", help="Samples per question for maj@k, Pass@k, PassRatio@k (default: all both have)."
-        ),
-        bootstrap: int = _checks.bootstrap_option(10000, "Paired bootstrap replicates over questions (0: none)."),
-        ci: float = _checks.ci_option(),
-        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
-        intersect: bool = typer.Option(
-            False,
-            "--intersect",
-            help="Compare evaluations of different question sets on the questions they share (default: refuse).",
-        ),
-        dataset: str = typer.Option(
-            "gsm8k", "--dataset", callback=_checks.dataset, help="Answer conventions for majority votes."
-        ),
+        k: int | None = typer.Option(None, "--k", help=_help("k")),
+        bootstrap: int = _checks.bootstrap_option(10000, _help("bootstrap")),
+        ci: float = _checks.ci_option(_help("ci")),
+        seed: int = typer.Option(0, "--seed", help=_help("seed")),
+        intersect: bool = typer.Option(False, "--intersect", help=_help("on_mismatch")),
+        dataset: str = typer.Option("gsm8k", "--dataset", callback=_checks.dataset, help=_help("dataset")),
         out: Path | None = typer.Option(None, "--out", help="Also write the comparison as JSON here."),
     ) -> None:
         """Paired bootstrap intervals of B − A (greedy accuracy, maj@k, Pass@k, PassRatio@k) and McNemar's exact test."""
@@ -40,7 +37,6 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.metrics.paired import (
             ComparisonError,
-            PairedConfig,
             compare,
             describe,
             load_evaluation,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 
 from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.methods.decontam_config import DecontamConfig
+
+_help = partial(field_help, DecontamConfig)  # an option's help: that of the DecontamConfig field it sets
 
 
 def register(app: typer.Typer) -> None:
@@ -23,17 +28,17 @@ def register(app: typer.Typer) -> None:
         data_dir: Path | None = typer.Option(
             None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ (for the short names)."
         ),
-        ngram: int = typer.Option(13, help="Word n-gram overlap length (0: off)."),
-        threshold: float = typer.Option(0.5, help="Near-duplicate Jaccard threshold (numbers-masked word shingles)."),
-        shingle: int = typer.Option(3, help="Word n-gram length of the near-duplicate shingles."),
-        minhash: bool = typer.Option(True, "--minhash/--no-minhash", help="Run the near-duplicate test."),
-        fields: str = typer.Option("question,solution,completion", help="Fields checked for n-gram overlap."),
+        ngram: int = typer.Option(13, help=_help("ngram")),
+        threshold: float = typer.Option(0.5, help=_help("threshold")),
+        shingle: int = typer.Option(3, help=_help("shingle")),
+        minhash: bool = typer.Option(True, "--minhash/--no-minhash", help=_help("minhash")),
+        fields: str = typer.Option("question,solution,completion", help=_help("ngram_fields")),
     ) -> None:
         """Remove records sharing a 13-gram with, or near-duplicating, a test question."""
         from rich.console import Console
 
         from scalemath.methods.contamination import build_decontaminator
-        from scalemath.methods.decontam_config import DecontamConfig, DecontamReport
+        from scalemath.methods.decontam_config import DecontamReport
         from scalemath.methods.decontaminate import decontaminate, read_records
         from scalemath.outputs import check_outputs
         from scalemath.records import write_jsonl

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.methods.rft_config import RFTConfig
 
 _AUTO_MIN_BYTES = 16 << 20  # below this much input one process is faster than several
 
@@ -21,6 +24,9 @@ def auto_workers(paths: list[str]) -> int:
     from scalemath.threads import available_cpus
 
     return min(4, available_cpus())
+
+
+_help = partial(field_help, RFTConfig)  # an option's help: that of the RFTConfig field it sets
 
 
 def register(app: typer.Typer) -> None:
@@ -54,65 +60,56 @@ def register(app: typer.Typer) -> None:
         signature: str = typer.Option(
             "fallback",
             "--signature",
-            help="Path identity: fallback (the paper's annotation list, else the text's equations), "
-            "equations (paper), text, none, latex_equations, expressions, auto or minhash.",
+            help=_help("signature"),
         ),
-        tie_break: str = typer.Option("farthest", "--tie-break", help="farthest (paper) or first."),
+        tie_break: str = typer.Option("farthest", "--tie-break", help=_help("tie_break")),
         grader: bool = typer.Option(
             True,
             "--grader/--paper-grading",
-            help="Grade with scalemath.answers.grade, as scalemath grade and sample do (default), "
-            "or with the paper's '#### number' rule.",
+            help=_help("grading"),
         ),
-        dataset: str = typer.Option("gsm8k", "--dataset", help="Dataset rules for --grader."),
+        dataset: str = typer.Option("gsm8k", "--dataset", help=_help("dataset")),
         annotations: bool = typer.Option(
             True,
             "--check-annotations/--no-check-annotations",
-            help="Drop correct paths whose <<a*b=c>> annotations do not hold (paper).",
+            help=_help("require_annotations_ok"),
         ),
-        original: bool = typer.Option(
-            True, "--original/--no-original", help="Write each question's reference solution first (D ∪ D')."
-        ),
+        original: bool = typer.Option(True, "--original/--no-original", help=_help("include_original")),
         workers: int = typer.Option(
             0,
             "--workers",
             "-w",
-            help="Processes (0: auto). The output does not depend on it (a line that repeats a key, which readers "
-            "resolve differently, is an error).",
+            help=_help("workers"),
         ),
         explain: bool = typer.Option(False, "--explain", help="Print the drop reasons with examples."),
         max_chars: int = typer.Option(
             32_768,
             "--max-chars",
             min=0,
-            help="Longest completion (characters) kept as a "
-            "path; longer ones are dropped as too_long before grading (0: no bound).",
+            help=_help("max_chars"),
         ),
         max_tokens: int = typer.Option(
             0,
             "--max-tokens",
             min=0,
-            help="Longest completion in tokens (the samples' meta.n_tokens, written by scalemath sample; 0: no bound).",
+            help=_help("max_tokens"),
         ),
         check_test_sets: bool = typer.Option(
             True,
             "--check-test-sets/--no-check-test-sets",
-            help="Check the questions against GSM8K test, MATH test, MATH-500 (packaged fingerprints) and --test-set.",
+            help=_help("check_test_sets"),
         ),
         allow_contamination: bool = typer.Option(
             False,
             "--allow-contamination/--drop-contamination",
-            help="Keep questions that match a test set (default: drop them "
-            "with all their paths); matches are reported either way.",
+            help=_help("allow_contamination"),
         ),
-        test_set: list[str] = typer.Option(
-            [], "--test-set", help="Another test set (file) for the check (repeatable)."
-        ),
+        test_set: list[str] = typer.Option([], "--test-set", help=_help("test_sets")),
     ) -> None:
         """Keep the correct, calculator-consistent, distinct reasoning paths of sampled completions."""
         from rich.console import Console
 
-        from scalemath.methods.rft import RFTConfig, collect_files, to_legacy
+        from scalemath.methods.rft import collect_files, to_legacy
         from scalemath.outputs import check_outputs, write_bytes
         from scalemath.records import write_jsonl
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import typer
 
 from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.serve.config import ServerConfig
+from scalemath.threads import HELP as THREADS_HELP
 
 if TYPE_CHECKING:
     from scalemath.sampling.engine import Engine
+
+
+_help = partial(field_help, ServerConfig)  # an option's help: that of the ServerConfig field it sets
 
 
 def register(app: typer.Typer) -> None:
@@ -21,52 +28,32 @@ def register(app: typer.Typer) -> None:
             help="Checkpoint folder (or hub-style name already "
             "on disk); 'fake' serves the deterministic stand-in engine.",
         ),
-        host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
-        port: int = typer.Option(8000, help="Port (0 = any free port)."),
+        host: str = typer.Option("127.0.0.1", help=_help("host")),
+        port: int = typer.Option(8000, help=_help("port")),
         engine: str = typer.Option("hf", help="Backend: hf (transformers), vllm, or fake."),
-        served_model_name: str = typer.Option("", help="Model name clients send (default: --model)."),
+        served_model_name: str = typer.Option("", help=_help("model_name")),
         device: str = typer.Option("auto", help="hf: auto, cpu, cuda, cuda:1, ..."),
         dtype: str = typer.Option("auto", help="hf/vllm: auto, float32, bfloat16, float16."),
-        threads: int = typer.Option(0, min=0, help="hf: " + _checks.THREADS_HELP),
+        threads: int = typer.Option(0, min=0, help="hf: " + THREADS_HELP),
         tensor_parallel_size: int = typer.Option(1, help="vllm: GPUs per model replica."),
-        max_batch_prompts: int = typer.Option(32, help="Most prompts per engine call."),
-        default_max_tokens: int = typer.Option(
-            256, min=1, help="max_tokens when a request sets none (clamped to what the prompt leaves of the context)."
-        ),
-        api_key: str = typer.Option(
-            None,
-            "--api-key",
-            envvar="SCALEMATH_API_KEY",
-            help="Require 'Authorization: Bearer KEY' on /v1/* (401 without it; "
-            "/health stays open). Set it before binding a non-loopback --host.",
-        ),
-        max_model_len: int = typer.Option(
-            0,
-            min=0,
-            help="Context length (prompt + completion tokens) requests are checked against (0 = the model's own).",
-        ),
-        max_n: int = typer.Option(512, min=1, help="Largest n accepted."),
-        max_prompts: int = typer.Option(128, min=1, help="Most prompts in one /v1/completions request."),
-        max_choices: int = typer.Option(512, min=1, help="Most choices (n x prompts) in one request."),
+        max_batch_prompts: int = typer.Option(32, help=_help("max_batch_prompts")),
+        default_max_tokens: int = typer.Option(256, min=1, help=_help("default_max_tokens")),
+        api_key: str = typer.Option(None, "--api-key", envvar="SCALEMATH_API_KEY", help=_help("api_key")),
+        max_model_len: int = typer.Option(0, min=0, help=_help("context_length")),
+        max_n: int = typer.Option(512, min=1, help=_help("max_n")),
+        max_prompts: int = typer.Option(128, min=1, help=_help("max_prompts")),
+        max_choices: int = typer.Option(512, min=1, help=_help("max_choices")),
         max_body_mb: float = typer.Option(8.0, min=0.001, help="Largest request body, in MiB (413 above)."),
-        fail_every: int = typer.Option(0, hidden=True, help="Fault injection: fail every Nth request."),
-        fail_status: int = typer.Option(503, hidden=True, help="Status of injected failures."),
-        drop_every: int = typer.Option(0, hidden=True, help="Fault injection: drop every Nth connection."),
-        read_timeout: float = typer.Option(
-            10.0,
-            help="Seconds a connection may take to send a request's headers or body (and stay idle "
-            "between requests); then it is closed (408 for a body).",
-        ),
-        max_connections: int = typer.Option(
-            512,
-            help="Open connections; past it the oldest idle or stalled one is closed (kept below the file limit).",
-        ),
+        fail_every: int = typer.Option(0, hidden=True, help=_help("fail_every")),
+        fail_status: int = typer.Option(503, hidden=True, help=_help("fail_status")),
+        drop_every: int = typer.Option(0, hidden=True, help=_help("drop_every")),
+        read_timeout: float = typer.Option(10.0, help=_help("read_timeout")),
+        max_connections: int = typer.Option(512, help=_help("max_connections")),
     ) -> None:
         """Serve /v1/models, /v1/completions and /v1/chat/completions (JSON or stream=true) over a
         model, so OpenAIEngine clients (and any OpenAI-compatible tool, e.g. the `openai` client)
         can sample from it. Every request is checked against the limits before the engine runs."""
         from scalemath.sampling import load_engine
-        from scalemath.serve.config import ServerConfig
         from scalemath.serve.server import serve as run_server
 
         if api_key is not None and not api_key.strip():

@@ -8,6 +8,9 @@ from typing import Any
 import typer
 
 from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.training.pretrain_config import PretrainConfig
+from scalemath.training.tiny import TinyConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -26,12 +29,14 @@ def register(app: typer.Typer) -> None:
         ),
         steps: int | None = typer.Option(None, "--steps", help="Optimiser-step budget."),
         preset: str = typer.Option("nano", "--preset", help="Model shape: nano, micro, small, base."),
-        vocab: int | None = typer.Option(None, "--vocab", help="Tokenizer vocabulary size (>= 259)."),
+        vocab: int | None = typer.Option(None, "--vocab", help=field_help(TinyConfig, "vocab_size")),
         hidden: int | None = typer.Option(None, "--hidden", help="Override the preset's hidden size."),
         layers: int | None = typer.Option(None, "--layers", help="Override the preset's layer count."),
-        lr: float | None = typer.Option(None, "--lr", callback=_checks.finite, help="Peak pre-training learning rate."),
+        lr: float | None = typer.Option(
+            None, "--lr", callback=_checks.finite, help=field_help(PretrainConfig, "learning_rate")
+        ),
         seed: int = typer.Option(0, "--seed"),
-        threads: int | None = typer.Option(None, "--threads", min=0, help=_checks.THREADS_HELP),
+        threads: int | None = typer.Option(None, "--threads", min=0, help=field_help(PretrainConfig, "threads")),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
         demo_base: bool = typer.Option(
             False,
@@ -68,7 +73,6 @@ def register(app: typer.Typer) -> None:
         }
         cfg = dataclasses.replace(PRESETS[preset], seed=seed, **shape)
         cfg.validate()  # InputError naming the value (--vocab 1, --hidden 0), before torch loads
-        from scalemath.training.pretrain import PretrainConfig
 
         pre = PretrainConfig(
             minutes=minutes if minutes is not None else (None if steps else 3.0),

@@ -2,71 +2,52 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 
-from scalemath.cli import _checks
+from scalemath.inputs import field_help
+from scalemath.training.sft_config import SFTRunConfig
+
+_help = partial(field_help, SFTRunConfig)  # an option's help: that of the SFTRunConfig field it sets
 
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
-        model: str | None = typer.Option(None, "--model", help="Model directory or hub id to start from."),
-        data: Path | None = typer.Option(
-            None,
-            "--data",
-            help="Training records: Problem (question+solution) "
-            "or Sample (question+completion) JSONL, or any format `scalemath data "
-            "convert` reads (GSM8K, MATH, RFT query/response). Checked against the "
-            "known test sets first.",
-        ),
-        out: Path | None = typer.Option(None, "--out", help="Output directory."),
+        model: str | None = typer.Option(None, "--model", help=_help("model")),
+        data: Path | None = typer.Option(None, "--data", help=_help("data")),
+        out: Path | None = typer.Option(None, "--out", help=_help("out")),
         config: Path | None = typer.Option(
             None, "--config", help="YAML of SFTRunConfig fields; options given here override it."
         ),
-        fraction: float | None = typer.Option(None, "--fraction", help="Nested, seeded data fraction (0,1]."),
-        epochs: float | None = typer.Option(None, "--epochs"),
-        lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
-        batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
-        template: str | None = typer.Option(None, "--template", help="Prompt template: qa, alpaca, ..."),
-        chat: bool | None = typer.Option(
-            None, "--chat/--no-chat", help="Examples in the model's own chat template (as `sample --chat`)."
-        ),
-        system: str | None = typer.Option(None, "--system", help="--chat: a system message in every example."),
-        seed: int | None = typer.Option(None, "--seed"),
-        profile: str | None = typer.Option(None, "--profile", help="Defaults: auto, tiny or paper."),
-        max_steps: int | None = typer.Option(None, "--max-steps"),
-        max_minutes: float | None = typer.Option(None, "--max-minutes", help="Wall-clock training budget."),
-        packing: bool | None = typer.Option(None, "--packing/--no-packing"),
-        threads: int | None = typer.Option(None, "--threads", min=0, help=_checks.THREADS_HELP),
-        lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank (PEFT); 0 = full fine-tuning."),
-        lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha."),
-        load_in_4bit: bool | None = typer.Option(
-            None, "--load-in-4bit/--no-load-in-4bit", help="QLoRA: 4-bit base (bitsandbytes) + LoRA; needs --lora-r."
-        ),
+        fraction: float | None = typer.Option(None, "--fraction", help=_help("fraction")),
+        epochs: float | None = typer.Option(None, "--epochs", help=_help("epochs")),
+        lr: float | None = typer.Option(None, "--lr", help=_help("learning_rate")),
+        batch_size: int | None = typer.Option(None, "--batch-size", help=_help("batch_size")),
+        template: str | None = typer.Option(None, "--template", help=_help("template")),
+        chat: bool | None = typer.Option(None, "--chat/--no-chat", help=_help("chat")),
+        system: str | None = typer.Option(None, "--system", help=_help("system")),
+        seed: int | None = typer.Option(None, "--seed", help=_help("seed")),
+        profile: str | None = typer.Option(None, "--profile", help=_help("profile")),
+        max_steps: int | None = typer.Option(None, "--max-steps", help=_help("max_steps")),
+        max_minutes: float | None = typer.Option(None, "--max-minutes", help=_help("max_minutes")),
+        packing: bool | None = typer.Option(None, "--packing/--no-packing", help=_help("packing")),
+        threads: int | None = typer.Option(None, "--threads", min=0, help=_help("threads")),
+        lora_r: int | None = typer.Option(None, "--lora-r", help=_help("lora_r")),
+        lora_alpha: int | None = typer.Option(None, "--lora-alpha", help=_help("lora_alpha")),
+        load_in_4bit: bool | None = typer.Option(None, "--load-in-4bit/--no-load-in-4bit", help=_help("load_in_4bit")),
         gradient_checkpointing: bool | None = typer.Option(
-            None, "--gradient-checkpointing/--no-gradient-checkpointing"
+            None, "--gradient-checkpointing/--no-gradient-checkpointing", help=_help("gradient_checkpointing")
         ),
-        bf16: bool | None = typer.Option(None, "--bf16/--no-bf16", help="bf16 mixed precision (default: auto on GPU)."),
+        bf16: bool | None = typer.Option(None, "--bf16/--no-bf16", help=_help("bf16")),
         allow_contamination: bool | None = typer.Option(
-            None,
-            "--allow-contamination/--drop-contamination",
-            help="Keep records that match a test question (GSM8K test, MATH test, MATH-500, --test-set) "
-            "instead of dropping them (default: drop); matches are reported either way.",
+            None, "--allow-contamination/--drop-contamination", help=_help("allow_contamination")
         ),
-        test_set: list[str] = typer.Option(
-            [],
-            "--test-set",
-            help="Another test set (file) to check the data against (repeatable), e.g. the run's own test split.",
-        ),
-        control: str | None = typer.Option(
-            None,
-            "--control",
-            help="Compute-matched control of --control-of: "
-            "steps, tokens or epochs (sets max_steps; recorded in train_meta.json).",
-        ),
-        control_of: Path | None = typer.Option(None, "--control-of", help="Reference run's output directory."),
+        test_set: list[str] = typer.Option([], "--test-set", help=_help("test_sets")),
+        control: str | None = typer.Option(None, "--control", help=_help("control")),
+        control_of: Path | None = typer.Option(None, "--control-of", help=_help("control_of")),
         overwrite: bool = typer.Option(
             False, "--overwrite", help="Replace a model already in --out (refused without it: stale results)."
         ),
@@ -80,7 +61,6 @@ def register(app: typer.Typer) -> None:
 
         from scalemath.cli._errors import command_errors
         from scalemath.training.sft import TRAIN_META, train_sft
-        from scalemath.training.sft_config import SFTRunConfig
 
         cfg = SFTRunConfig.from_yaml(config) if config else SFTRunConfig()
         overrides = {

@@ -11,6 +11,7 @@ import typing
 from fractions import Fraction
 from typing import Any
 
+from scalemath.inputs import help_of
 from scalemath.records import InputError
 
 
@@ -133,12 +134,12 @@ def field_docs(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
         tp = hints[f.name]
         inner = typing.get_args(tp)[0] if typing.get_origin(tp) is list and typing.get_args(tp) else None
         if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a section class (hints hold no instances)
-            out.append((key, "", f.metadata.get("help", "")))
+            out.append((key, "", help_of(f)))
             out += field_docs(tp, key + ".")
         elif isinstance(inner, type) and dataclasses.is_dataclass(inner):
-            out.append((key + "[]", "", f.metadata.get("help", "")))
+            out.append((key + "[]", "", help_of(f)))
             out += field_docs(inner, key + "[].")
         else:
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            out.append((key, repr(default), f.metadata.get("help", "")))
+            out.append((key, repr(default), help_of(f)))
     return out

@@ -14,42 +14,55 @@ from scalemath.records import text_hash
 
 @dataclass
 class DecontamConfig:
-    """Settings of `Decontaminator`.
+    """Settings of `Decontaminator` (each field's help says what it sets)."""
 
-    Args:
-        ngram: word n-gram length of the overlap test (13 as in GPT-3 and lm-eval-harness);
-            0 turns the n-gram test off.
-        max_ngram_docs: a test n-gram found in more test questions than this is ignored.
-        min_overlap: shared n-grams needed to flag a text (1: any overlap).
-        ngram_fields: record fields checked for n-gram overlap (each on its own).
-        minhash: run the near-duplicate test.
-        threshold: Jaccard similarity (exact, over shingles) at or above which a question is a
-            near-duplicate of a test question.
-        shingle: word n-gram length of the MinHash shingles.
-        min_tokens: texts with fewer tokens skip the near-duplicate test and are only matched
-            exactly (normalized tokens, numbers kept).
-        num_perm: MinHash permutations.
-        mask_numbers: mask digits and number words before shingling (catches number-swapped
-            paraphrases).
-        lsh_threshold: the threshold the LSH banding is tuned for (below `threshold`, so candidates
-            near the threshold are found; exact verification removes the extra ones).
-        minhash_fields: record fields checked for near-duplicates.
-        seed: seed of the MinHash permutations.
-    """
-
-    ngram: int = 13
-    max_ngram_docs: int = 10
-    min_overlap: int = 1
-    ngram_fields: tuple[str, ...] = ("question", "solution", "completion")
-    minhash: bool = True
-    threshold: float = 0.5
-    shingle: int = 3
-    min_tokens: int = 10
-    num_perm: int = 128
-    mask_numbers: bool = True
-    lsh_threshold: float = 0.3
-    minhash_fields: tuple[str, ...] = ("question",)
-    seed: int = 1
+    ngram: int = field(
+        default=13,
+        metadata={
+            "help": "Word n-gram length of the overlap test (13 as in GPT-3 and lm-eval-harness); 0 turns "
+            "the n-gram test off."
+        },
+    )
+    max_ngram_docs: int = field(
+        default=10, metadata={"help": "A test n-gram found in more test questions than this is ignored."}
+    )
+    min_overlap: int = field(default=1, metadata={"help": "Shared n-grams needed to flag a text (1: any overlap)."})
+    ngram_fields: tuple[str, ...] = field(
+        default=("question", "solution", "completion"),
+        metadata={"help": "Record fields checked for n-gram overlap, each on its own (comma-separated)."},
+    )
+    minhash: bool = field(default=True, metadata={"help": "Run the near-duplicate test."})
+    threshold: float = field(
+        default=0.5,
+        metadata={
+            "help": "Jaccard similarity (exact, over numbers-masked word shingles) at or above which a "
+            "question is a near-duplicate of a test question."
+        },
+    )
+    shingle: int = field(default=3, metadata={"help": "Word n-gram length of the near-duplicate (MinHash) shingles."})
+    min_tokens: int = field(
+        default=10,
+        metadata={
+            "help": "Texts with fewer tokens skip the near-duplicate test and are only matched exactly "
+            "(normalized tokens, numbers kept)."
+        },
+    )
+    num_perm: int = field(default=128, metadata={"help": "MinHash permutations."})
+    mask_numbers: bool = field(
+        default=True,
+        metadata={"help": "Mask digits and number words before shingling (catches number-swapped paraphrases)."},
+    )
+    lsh_threshold: float = field(
+        default=0.3,
+        metadata={
+            "help": "The threshold the LSH banding is tuned for (below threshold, so candidates near the "
+            "threshold are found; exact verification removes the extra ones)."
+        },
+    )
+    minhash_fields: tuple[str, ...] = field(
+        default=("question",), metadata={"help": "Record fields checked for near-duplicates."}
+    )
+    seed: int = field(default=1, metadata={"help": "Seed of the MinHash permutations."})
 
     def __post_init__(self):
         if not 0 < self.threshold <= 1 or not 0 < self.lsh_threshold <= 1:

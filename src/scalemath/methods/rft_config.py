@@ -29,60 +29,93 @@ class RFTConfig:
     the RFT paper's collection script exactly.
     """
 
-    signature: str = "fallback"
-    """Path identity for de-duplication, a kind of `scalemath.answers.paths.path_signature`:
-    "fallback" (the paper's key, the `<<...>>` annotations joined by "|" with spaces removed, for
-    a completion that has annotations; else its plain-text steps, LaTeX relations or text),
-    "equations" (the paper's key only: every completion without annotations shares the key ""),
-    "latex_equations", "expressions", "auto"; or "text" (the whole completion, stripped: only
-    identical texts merge), "none" (no de-duplication: every correct path is kept) or "minhash"
-    (near-duplicate paths of a question merge, `scalemath.methods.signatures`)."""
-
-    tie_break: str = "farthest"
-    """Which path to keep among paths with the same signature: "farthest" (the paper: a later path
-    replaces the kept one iff its summed edit distance to the other kept paths of the question is
-    larger) or "first" (keep the first one seen)."""
-
-    require_annotations_ok: bool = True
-    """Drop correct paths with a calculator annotation that does not hold (the paper does)."""
-
-    include_original: bool = True
-    """Write each question's reference solution before its sampled paths (D ∪ D'); only possible
-    when the reference is a full solution (see `is_solution`) or comes from a problems file."""
-
-    grading: str = "grader"
-    """"grader": `scalemath.answers.grade(completion, reference, dataset)`, the grader and default
-    policy of `scalemath grade` and `scalemath sample`; "paper": the paper's rule, compare the
-    `#### number` answers as floats (a completion without `####` has no answer)."""
-
-    dataset: str = "gsm8k"
-    """Dataset name given to the grader (grading="grader" only)."""
-
-    workers: int = 1
-    """Processes for `collect_files`: samples are sharded by a hash of the question, so every
-    question is handled whole by one process, in input order; output does not depend on this."""
-
-    max_examples: int = 5
-    """Examples of dropped samples kept per drop reason (for `--explain`)."""
-
-    max_chars: int | None = DEFAULT_MAX_CHARS
-    """Longest completion (characters) that can become a training path; a longer one is dropped
-    as "too_long" before it is graded. None: no bound."""
-
-    max_tokens: int | None = None
-    """Longest completion in tokens, read from the sample's `meta.n_tokens` (written by
-    `scalemath sample`); samples without it are bounded by `max_chars` alone. None: no bound."""
-
-    check_test_sets: bool = True
-    """Check the questions against the known test sets (packaged fingerprints of GSM8K test, MATH
-    test and MATH-500, plus `test_sets`); a question that matches is dropped with its original and
-    all its paths, and reported in `RFTStats.test_set_check`."""
-
-    test_sets: tuple[str, ...] = ()
-    """More test sets (files of any `load_problems` format) for the check."""
-
-    allow_contamination: bool = False
-    """Keep questions that match a test set (they are still reported)."""
+    signature: str = field(
+        default="fallback",
+        metadata={
+            "help": "Path identity for de-duplication, a kind of scalemath.answers.paths.path_signature: "
+            "fallback (the paper's key, the <<...>> annotations joined by '|' with spaces removed, for a "
+            "completion that has annotations; else its plain-text steps, LaTeX relations or text), "
+            "equations (the paper's key only: every completion without annotations shares the key ''), "
+            "latex_equations, expressions, auto; or text (the whole completion, stripped: only identical "
+            "texts merge), none (no de-duplication: every correct path is kept) or minhash (near-duplicate "
+            "paths of a question merge, scalemath.methods.signatures)."
+        },
+    )
+    tie_break: str = field(
+        default="farthest",
+        metadata={
+            "help": "Which path to keep among paths with the same signature: farthest (the paper: a later "
+            "path replaces the kept one iff its summed edit distance to the other kept paths of the "
+            "question is larger) or first (keep the first one seen)."
+        },
+    )
+    require_annotations_ok: bool = field(
+        default=True,
+        metadata={
+            "help": "Drop correct paths with a <<a*b=c>> calculator annotation that does not hold (the paper does)."
+        },
+    )
+    include_original: bool = field(
+        default=True,
+        metadata={
+            "help": "Write each question's reference solution before its sampled paths (D ∪ D'); only "
+            "possible when the reference is a full solution (see is_solution) or comes from a problems file."
+        },
+    )
+    grading: str = field(
+        default="grader",
+        metadata={
+            "help": "grader: scalemath.answers.grade(completion, reference, dataset), the grader and default "
+            "policy of scalemath grade and scalemath sample; paper: the paper's rule, compare the "
+            "'#### number' answers as floats (a completion without #### has no answer)."
+        },
+    )
+    dataset: str = field(default="gsm8k", metadata={"help": "Dataset rules given to the grader (grading=grader only)."})
+    workers: int = field(
+        default=1,
+        metadata={
+            "help": "Processes for collect_files (0 on the command line: auto): samples are sharded by a "
+            "hash of the question, so every question is handled whole by one process, in input order; the "
+            "output does not depend on this (a line that repeats a key, which readers resolve differently, "
+            "is an error)."
+        },
+    )
+    max_examples: int = field(
+        default=5, metadata={"help": "Examples of dropped samples kept per drop reason (for --explain)."}
+    )
+    max_chars: int | None = field(
+        default=DEFAULT_MAX_CHARS,
+        metadata={
+            "help": "Longest completion (characters) that can become a training path; a longer one is "
+            "dropped as too_long before it is graded. None (0 on the command line): no bound."
+        },
+    )
+    max_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "Longest completion in tokens, read from the sample's meta.n_tokens (written by "
+            "scalemath sample); samples without it are bounded by max_chars alone. None (0 on the "
+            "command line): no bound."
+        },
+    )
+    check_test_sets: bool = field(
+        default=True,
+        metadata={
+            "help": "Check the questions against the known test sets (packaged fingerprints of GSM8K test, "
+            "MATH test and MATH-500, plus test_sets); a question that matches is dropped with its original "
+            "and all its paths, and reported in RFTStats.test_set_check."
+        },
+    )
+    test_sets: tuple[str, ...] = field(
+        default=(), metadata={"help": "More test sets (one or more files of any load_problems format) for the check."}
+    )
+    allow_contamination: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep questions that match a test set instead of dropping them with all their paths; "
+            "matches are reported either way."
+        },
+    )
 
     @classmethod
     def paper(cls, **overrides: Any) -> RFTConfig:

@@ -17,12 +17,26 @@ from typing import Any, Protocol
 class SamplingParams:
     """Explicit decoding settings. temperature=0 means greedy (top_p/top_k ignored)."""
 
-    temperature: float = 0.7
-    top_p: float = 1.0  # nucleus sampling mass; 1.0 = off
-    top_k: int = 0  # 0 = off
-    max_tokens: int = 256  # new tokens per completion
-    stop: tuple[str, ...] = ()  # completion is cut before the first stop string
-    seed: int = 0  # base seed; sample i of prompt p uses a seed derived from (seed, p, i)
+    temperature: float = field(
+        default=0.7, metadata={"help": "Sampling temperature; 0 = greedy (top_p and top_k ignored)."}
+    )
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass; 1.0 = off."})
+    top_k: int = field(default=0, metadata={"help": "Keep the k most likely tokens; 0 = off."})
+    max_tokens: int = field(default=256, metadata={"help": "New tokens per completion."})
+    stop: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": r"Stop strings: a completion is cut before the first one (on the command line: repeatable, \n "
+            "escapes decoded)."
+        },
+    )
+    seed: int = field(
+        default=0,
+        metadata={
+            "help": "Base seed; sample i of prompt p uses a seed derived from (seed, p, i), so every sample "
+            "is reproducible from it."
+        },
+    )
 
     def __post_init__(self):
         # InputError (a ValueError): a user's value, reported as `error: ...`, exit 2

@@ -11,33 +11,82 @@ from dataclasses import dataclass, field
 class ServerConfig:
     """How `scalemath serve` listens, batches and bounds requests, and optional fault injection."""
 
-    host: str = "127.0.0.1"  # bind address (loopback by default)
-    port: int = 8000  # 0 = any free port (see ServerThread.port)
-    model_name: str = ""  # name in /v1/models and responses (default: engine.model_id)
-    api_key: str | None = None  # required as "Authorization: Bearer KEY" on /v1/* (None = open)
-    max_batch_prompts: int = 32  # most prompts per engine call
-    max_n: int = 512  # largest `n` accepted
-    max_prompts: int = 128  # most prompts in one /v1/completions request
-    max_choices: int = 512  # most choices (n x prompts) in one request
-    max_stop: int = 16  # most stop strings per request
-    max_stop_chars: int = 256  # longest stop string, in characters
-    max_body_bytes: int = 8 << 20  # largest request body (413 above it)
-    context_length: int = 0  # positions for prompt + completion (0 = engine.context_length;
-    # unknown: only max_prompt_chars and max_tokens >= 1 are checked)
-    chars_per_token: float = 32.0  # a prompt over context_length x this many characters is refused
-    # before tokenizing (no tokenizer packs more into one token)
-    max_prompt_chars: int = 1_000_000  # the character bound when the context length is unknown
-    default_max_tokens: int = 256  # when a request gives none (clamped to what the prompt leaves)
-    fail_every: int = 0  # fault injection: every Nth completion request fails (0 = off)
-    fail_status: int = 503  # status of injected failures
-    fail_retry_after: float | None = 0.0  # Retry-After seconds sent with injected 429/503 (None = no header)
-    drop_every: int = 0  # fault injection: every Nth request's connection is dropped
-    read_timeout: float = 10.0  # seconds a connection may take to send a request's headers (and to
-    # stay idle between requests), and a request its body; then it is closed (408 for a body)
-    max_connections: int = 512  # open connections; past it the oldest idle or stalled one is closed
-    # (capped below the process's file limit, so /health always gets a descriptor)
-    max_number_digits: int = 40  # longest integer literal in a body (400 past it; a float is bounded
-    # by its value: 1e401 parses as inf and fails the finite check)
+    host: str = field(default="127.0.0.1", metadata={"help": "Bind address (loopback by default)."})
+    port: int = field(default=8000, metadata={"help": "Port (0 = any free port; see ServerThread.port)."})
+    model_name: str = field(
+        default="",
+        metadata={
+            "help": "Model name in /v1/models and responses, which clients send (empty: the engine's model id; "
+            "scalemath serve: --model)."
+        },
+    )
+    api_key: str | None = field(
+        default=None,
+        metadata={
+            "help": "Require 'Authorization: Bearer KEY' on /v1/* (401 without it; /health stays open; "
+            "None = open). Set it before binding a non-loopback host."
+        },
+    )
+    max_batch_prompts: int = field(default=32, metadata={"help": "Most prompts per engine call."})
+    max_n: int = field(default=512, metadata={"help": "Largest n accepted."})
+    max_prompts: int = field(default=128, metadata={"help": "Most prompts in one /v1/completions request."})
+    max_choices: int = field(default=512, metadata={"help": "Most choices (n x prompts) in one request."})
+    max_stop: int = field(default=16, metadata={"help": "Most stop strings per request."})
+    max_stop_chars: int = field(default=256, metadata={"help": "Longest stop string, in characters."})
+    max_body_bytes: int = field(default=8 << 20, metadata={"help": "Largest request body, in bytes (413 above it)."})
+    context_length: int = field(
+        default=0,
+        metadata={
+            "help": "Context length (prompt + completion tokens) requests are checked against (0 = the "
+            "engine's own; unknown: only max_prompt_chars and max_tokens >= 1 are checked)."
+        },
+    )
+    chars_per_token: float = field(
+        default=32.0,
+        metadata={
+            "help": "A prompt over context_length x this many characters is refused before tokenizing "
+            "(no tokenizer packs more into one token)."
+        },
+    )
+    max_prompt_chars: int = field(
+        default=1_000_000, metadata={"help": "The character bound of a prompt when the context length is unknown."}
+    )
+    default_max_tokens: int = field(
+        default=256,
+        metadata={"help": "max_tokens when a request sets none (clamped to what the prompt leaves of the context)."},
+    )
+    fail_every: int = field(
+        default=0, metadata={"help": "Fault injection: every Nth completion request fails (0 = off)."}
+    )
+    fail_status: int = field(default=503, metadata={"help": "Fault injection: the status of injected failures."})
+    fail_retry_after: float | None = field(
+        default=0.0,
+        metadata={"help": "Fault injection: Retry-After seconds sent with injected 429/503 (None = no header)."},
+    )
+    drop_every: int = field(
+        default=0, metadata={"help": "Fault injection: every Nth request's connection is dropped (0 = off)."}
+    )
+    read_timeout: float = field(
+        default=10.0,
+        metadata={
+            "help": "Seconds a connection may take to send a request's headers or body (and stay idle "
+            "between requests); then it is closed (408 for a body)."
+        },
+    )
+    max_connections: int = field(
+        default=512,
+        metadata={
+            "help": "Open connections; past it the oldest idle or stalled one is closed (kept below the "
+            "process's file limit, so /health always gets a descriptor)."
+        },
+    )
+    max_number_digits: int = field(
+        default=40,
+        metadata={
+            "help": "Longest integer literal in a request body (400 past it; a float is bounded by its "
+            "value: 1e401 parses as inf and fails the finite check)."
+        },
+    )
 
     def __post_init__(self):
         for name in (

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scalemath.outputs import write_text
+from scalemath.threads import HELP as threads_help
 
 TINY_MAX_PARAMS = 50_000_000
 # A profile's global batch shrinks (never below one per-device batch) so that the data gives at least
@@ -55,7 +56,11 @@ class SFTRunConfig:
     model: str = field(default="", metadata={"help": "Model directory or hub id to start from."})
     data: str = field(
         default="",
-        metadata={"help": "JSONL of Problem records (question + solution) or Sample records (question + completion)."},
+        metadata={
+            "help": "Training records: JSONL of Problem records (question + solution) or Sample records "
+            "(question + completion), or any format `scalemath data convert` reads (GSM8K, MATH, RFT "
+            "query/response). Checked against the known test sets first."
+        },
     )
     out: str = field(default="", metadata={"help": "Output directory for model, tokenizer and train_meta.json."})
     allow_contamination: bool = field(
@@ -68,8 +73,8 @@ class SFTRunConfig:
     test_sets: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "More test sets (files of any load_problems format) to check the data against with the "
-            "n-gram, exact and near-duplicate tests."
+            "help": "More test sets (one or more files of any load_problems format) to check the data against "
+            "with the n-gram, exact and near-duplicate tests."
         },
     )
     own_test_sets: list[str] = field(
@@ -87,7 +92,7 @@ class SFTRunConfig:
     system: str | None = field(default=None, metadata={"help": "chat: a system message in every example."})
     fraction: float = field(
         default=1.0,
-        metadata={"help": "Train on this fraction of the records; nested across fractions for the same seed."},
+        metadata={"help": "Train on this fraction (0, 1] of the records; nested across fractions for the same seed."},
     )
     seed: int = field(default=0, metadata={"help": "Seed for the data subset, shuffling and init."})
     profile: str = field(default="auto", metadata={"help": "Defaults to use: auto, tiny or paper."})
@@ -149,17 +154,14 @@ class SFTRunConfig:
             "help": "dtype the weights are loaded in (float32 keeps fp32 master weights; bfloat16 halves memory)."
         },
     )
-    threads: int | None = field(
-        default=None,
-        metadata={"help": "torch CPU threads; None = the default of every command (scalemath.threads; docs/scale.md)."},
-    )
+    threads: int | None = field(default=None, metadata={"help": threads_help})
     bound_memory: bool | None = field(
         default=None,
         metadata={
             "help": "On CPU: TRL's fused LM head in small logit tiles and the C heap trimmed after every "
             "step, so resident memory stays near the live memory (docs/scale.md). None = when one device "
             "batch's float32 logits at max_length would pass 64 MiB (SmolLM2 at batch 4 x 256: yes; the "
-            "tiny demo models: no, where the per-step trim cost 20% of the step time)."
+            "tiny demo models: no; docs/scale.md has the measurements)."
         },
     )
     logging_steps: int = field(default=10, metadata={"help": "Print progress every this many steps."})
