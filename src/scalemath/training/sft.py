@@ -86,6 +86,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         logits_bytes,
         quiet_trainer,
         setup_threads,
+        trim_heap_within_steps,
         use_bf16,
     )
 
@@ -187,6 +188,7 @@ def prepare_sft(config: SFTRunConfig, *, quiet: bool = False) -> PreparedSFT:
         bound = logits_bytes(model, per_device, int(length or 0)) > BOUND_MEMORY_LOGITS_BYTES
     if bound and not torch.cuda.is_available():  # small logit tiles, freed heap returned
         bound_lm_head_tiles()
+        trim_heap_within_steps(model)
         callbacks.append(ReleaseMemory())
     with peft_checkpointing_warning_ignored():
         trainer = _sft_trainer_class()(
