@@ -196,20 +196,15 @@ class ReleaseMemory(TrainerCallback):
 
 
 # Decoder layers run between two heap trims inside a step (forward and gradient-checkpointing
-# recompute both count). Measured on SmolLM2-135M LoRA (30 layers, batch 4 x 230 tokens, 8 steps
-# side by side, docs/scale.md): peak RSS 1803-1900 MB against 2152-2410 MB without, CPU-s per step
-# 21.4 against 22.0 (no cost seen); every 5 layers bought nothing more.
+# recompute both count); docs/scale.md has the measurements that chose 10.
 TRIM_EVERY_LAYERS = 10
 
 
 def trim_heap_within_steps(model: Any, every: int = TRIM_EVERY_LAYERS) -> int:
     """`malloc_trim` before every `every`-th decoder layer call, so one step's peak resident
-    memory stays near its live memory. Why: a step frees and allocates thousands of activation-
-    sized blocks (2-6 MB at batch 4 x 256 on a 576-wide model); glibc serves them from its heap
-    once its dynamic mmap threshold has grown past them, and the holes they leave are kept
-    until trimmed, so without this the resident size rose ~1 GB above the live memory within
-    every step (a fixed 128 KiB mmap threshold proved it is the heap: peak 1.42 GB, but 35% more
-    CPU time from page faults). The layers are the model's `_no_split_modules` classes (Hugging
+    memory stays near its live memory: glibc keeps the holes of the activation-sized blocks a step
+    frees until a trim, and a trim at the step's end comes after the peak (docs/scale.md, "Where a
+    step's extra ~1 GB went"). The layers are the model's `_no_split_modules` classes (Hugging
     Face's name for its repeated blocks). Returns the number of layers hooked (0: none found, or
     no glibc)."""
     if not malloc_trim():  # no glibc: nothing to trim with
