@@ -320,6 +320,9 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
         except asyncio.CancelledError:  # the client disconnected (or the server is stopping)
             stats.cancelled += 1
             raise
+        except ConnectionResetError:  # the client left while its body was still being read
+            stats.cancelled += 1
+            raise  # aiohttp ignores a premature disconnection
         except BadRequest as e:
             stats.rejected += 1
             return _error(e.status, str(e), e.kind, param=e.param, code=e.code)
