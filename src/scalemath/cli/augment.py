@@ -10,7 +10,11 @@ record and why, and the teacher's token usage and cost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +29,8 @@ augment_app = typer.Typer(
 
 
 def _teacher(
-    url: str,
-    model: str,
+    teacher_url: str,
+    teacher_model: str,
     api_key: str | None,
     chat: bool,
     seed_mode: str,
@@ -36,7 +40,13 @@ def _teacher(
     """make_teacher with option errors reported as bad parameters."""
     with _checks.as_bad_parameter(ValueError, ImportError):
         teacher = make_teacher(
-            url, model, api_key, chat=chat, seed_mode=seed_mode, concurrency=concurrency, timeout=timeout
+            teacher_url,
+            teacher_model,
+            api_key,
+            chat=chat,
+            seed_mode=seed_mode,
+            concurrency=concurrency,
+            timeout=timeout,
         )
     return teacher
 
@@ -45,24 +55,90 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
+# the options every teacher stage takes (`_stage`): name -> (type, option), in --help order
+_TEACHER_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "teacher_url": (
+        str,
+        typer.Option(
+            ..., "--teacher-url", help="Base URL of the OpenAI-compatible teacher (e.g. http://127.0.0.1:8000/v1)."
+        ),
+    ),
+    "teacher_model": (str, typer.Option(..., "--teacher-model", help="Model name the server expects.")),
+    "api_key": (
+        str | None,
+        typer.Option(
+            None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help="Teacher API key (default $OPENAI_API_KEY)."
+        ),
+    ),
+    "chat": (
+        bool,
+        typer.Option(
+            False, "--chat/--no-chat", help="Send prompts as one chat user message (instruction-tuned teachers)."
+        ),
+    ),
+    "seed_mode": (
+        str,
+        typer.Option(
+            "per_sample",
+            "--teacher-seed-mode",
+            help="per_sample, per_request, or engine (for scalemath serve: batched, same samples as local).",
+        ),
+    ),
+    "concurrency": (int, typer.Option(16, "--teacher-concurrency", help="Teacher requests in flight.")),
+    "timeout": (
+        float,
+        typer.Option(
+            TEACHER_TIMEOUT,
+            "--timeout",
+            min=0.001,
+            help="Seconds per teacher request (past it the request is retried, then recorded as an error).",
+        ),
+    ),
+}
+_OUTPUT_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "cache": (Path | None, typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite.")),
+    "price_in": (float, typer.Option(0.0, help="Teacher price per 1M prompt tokens.")),
+    "price_out": (float, typer.Option(0.0, help="Teacher price per 1M completion tokens.")),
+    "against": (
+        list[str],
+        typer.Option(
+            [],
+            "--against",
+            help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's.",
+        ),
+    ),
+    "decontaminate": (bool, typer.Option(True, "--decontaminate/--no-decontaminate")),
+    "data_dir": (
+        Path | None,
+        typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets."),
+    ),
+    "signature": (str, typer.Option("auto", help="Path signature for distinct-path dedupe ('' off).")),
+    "question_threshold": (
+        float,
+        typer.Option(0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off)."),
+    ),
+    "report": (Path | None, typer.Option(None, help="Report JSON (default OUT.report.json).")),
+}
+
+
 def _output(
-    inputs: list[Any],
+    input: Path,
     out: Path,
+    style: str,
     *,
     against: list[str],
     decontaminate: bool,
-    style: str,
     data_dir: Path | None,
-    signature: str,
+    signature: str = "",
     question_threshold: float,
     report: Path | None,
     cache: Path | None,
     price_in: float,
     price_out: float,
 ) -> Output:
-    """The stage's Output, after refusing outputs that are `inputs` (`_check_io`); a missing test
-    set is a bad --against."""
-    _check_io(inputs, out, report, cache)
+    """The stage's Output, after refusing outputs that are inputs (`_check_io`); a missing test
+    set is a bad --against. signature "": no distinct-path dedupe (a stage without --signature)."""
+    _check_io([input, *against], out, report, cache)
     from scalemath.methods.contamination import build_decontaminator
 
     decon = None
@@ -85,6 +161,44 @@ def _output(
         price_in=price_in,
         price_out=price_out,
     )
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A teacher stage command's shared options, bound (`_stage`): `output(input, out, style)` is
+    `_output` and `teacher()` is `_teacher` (`teacher(teacher_url=..., teacher_model=...)`: another)."""
+
+    output: Callable[..., Output]
+    teacher: Callable[..., Any]
+
+
+def _stage(*, signature: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a teacher stage command (which takes `stage: _Stage`) the shared options: the teacher's
+    right after its --out, the outputs' (--signature only where `signature`) after its own."""
+    output_options = {k: v for k, v in _OUTPUT_OPTIONS.items() if signature or k != "signature"}
+
+    def shared(options: dict[str, tuple[Any, Any]]) -> list[inspect.Parameter]:
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        return [inspect.Parameter(n, kind, default=opt, annotation=t) for n, (t, opt) in options.items()]
+
+    def wrap(command: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(command)
+        own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()]
+        own = [p for p in own if p.name != "stage"]
+        at = [p.name for p in own].index("out") + 1
+        params = own[:at] + shared(_TEACHER_OPTIONS) + own[at:] + shared(output_options)
+
+        @functools.wraps(command)
+        def with_options(**kwargs: Any) -> None:
+            teacher = functools.partial(_teacher, **{n: kwargs.pop(n) for n in _TEACHER_OPTIONS})
+            stage = _Stage(functools.partial(_output, **{n: kwargs.pop(n) for n in output_options}), teacher)
+            command(**kwargs, stage=stage)
+
+        with_options.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return with_options
+
+    return wrap
 
 
 def _check_io(inputs: list[Any], out: Path, report: Path | None, cache: Path | None) -> None:
@@ -135,55 +249,13 @@ def _load(path: Path, fmt: str, limit: int | None):
     return load_problems(path, format=fmt, limit=limit)
 
 
-_TEACHER_URL = typer.Option(
-    ..., "--teacher-url", help="Base URL of the OpenAI-compatible teacher (e.g. http://127.0.0.1:8000/v1)."
-)
-_TEACHER_MODEL = typer.Option(..., "--teacher-model", help="Model name the server expects.")
-_API_KEY = typer.Option(
-    None, "--api-key", envvar="SCALEMATH_TEACHER_KEY", help="Teacher API key (default $OPENAI_API_KEY)."
-)
-_CHAT = typer.Option(
-    False, "--chat/--no-chat", help="Send prompts as one chat user message (instruction-tuned teachers)."
-)
-_SEED_MODE = typer.Option(
-    "per_sample",
-    "--teacher-seed-mode",
-    help="per_sample, per_request, or engine (for scalemath serve: batched, same samples as local).",
-)
-_CONCURRENCY = typer.Option(16, "--teacher-concurrency", help="Teacher requests in flight.")
-_TIMEOUT = typer.Option(
-    TEACHER_TIMEOUT,
-    "--timeout",
-    min=0.001,
-    help="Seconds per teacher request (past it the request is retried, then recorded as an error).",
-)
-# the output options every teacher stage takes (`_output`)
-_CACHE = typer.Option(None, help="Teacher cache (SQLite); default OUT.cache.sqlite.")
-_PRICE_IN = typer.Option(0.0, help="Teacher price per 1M prompt tokens.")
-_PRICE_OUT = typer.Option(0.0, help="Teacher price per 1M completion tokens.")
-_AGAINST = typer.Option(
-    [], "--against", help="Test sets to decontaminate against (path, or gsm8k/math/math500); default: the style's."
-)
-_DECONTAMINATE = typer.Option(True, "--decontaminate/--no-decontaminate")
-_DATA_DIR = typer.Option(None, envvar="SCALEMATH_DATA", help="Folder holding gsm8k/ and math/ test sets.")
-_SIGNATURE = typer.Option("auto", help="Path signature for distinct-path dedupe ('' off).")
-_QUESTION_THRESHOLD = typer.Option(0.9, help="Drop questions near-duplicating an earlier one (Jaccard; 0: off).")
-_REPORT = typer.Option(None, help="Report JSON (default OUT.report.json).")
-
-
 @augment_app.command("query")
+@_stage(signature=False)
 def query_cmd(
     seeds: Path = typer.Option(
         ..., "--seeds", exists=True, dir_okay=False, help="Seed problems (any format load_problems reads)."
     ),
     out: Path = typer.Option(..., "--out", help="New problems (Problem JSONL)."),
-    teacher_url: str = _TEACHER_URL,
-    teacher_model: str = _TEACHER_MODEL,
-    api_key: str | None = _API_KEY,
-    chat: bool = _CHAT,
-    seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY,
-    timeout: float = _TIMEOUT,
     strategies: str = typer.Option(
         "change_numbers,fractions_percent,combine,conditional,complexity",
         help="Comma-separated strategies (default: all five, listed above).",
@@ -199,14 +271,8 @@ def query_cmd(
     seed: int = typer.Option(0),
     seeds_format: str = typer.Option("auto", "--seeds-format"),
     limit: int | None = typer.Option(None, help="Use the first N seeds."),
-    cache: Path | None = _CACHE,
-    price_in: float = _PRICE_IN,
-    price_out: float = _PRICE_OUT,
-    against: list[str] = _AGAINST,
-    decontaminate: bool = _DECONTAMINATE,
-    data_dir: Path | None = _DATA_DIR,
-    question_threshold: float = _QUESTION_THRESHOLD,
-    report: Path | None = _REPORT,
+    *,
+    stage: _Stage,
 ) -> None:
     """MuggleMath query augmentation: new questions from SEEDS by the selected strategies.
 
@@ -233,38 +299,19 @@ def query_cmd(
             max_tokens=max_tokens,
             seed=seed,
         )
-    output = _output(
-        [seeds, *against],
-        out,
-        against=against,
-        decontaminate=decontaminate,
-        style=style,
-        data_dir=data_dir,
-        signature="",
-        question_threshold=question_threshold,
-        report=report,
-        cache=cache,
-        price_in=price_in,
-        price_out=price_out,
-    )
-    teacher = _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout)
+    output = stage.output(seeds, out, style)
+    teacher = stage.teacher()
     rep = run_query(_load(seeds, seeds_format, limit), teacher, cfg, output)
     _print_summary(rep, output.report_path)
 
 
 @augment_app.command("respond")
+@_stage()
 def respond_cmd(
     input: Path = typer.Option(
         ..., "--input", exists=True, dir_okay=False, help="Questions (Problem JSONL or any load_problems format)."
     ),
     out: Path = typer.Option(..., "--out", help="Kept answers (Sample JSONL)."),
-    teacher_url: str = _TEACHER_URL,
-    teacher_model: str = _TEACHER_MODEL,
-    api_key: str | None = _API_KEY,
-    chat: bool = _CHAT,
-    seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY,
-    timeout: float = _TIMEOUT,
     n: int = typer.Option(4, help="Answers per question."),
     filter: str = typer.Option("majority", "--filter", help="majority, two_teacher, gold or none."),
     min_share: float = typer.Option(0.5, help="majority: minimum share of the top answer."),
@@ -283,15 +330,8 @@ def respond_cmd(
     seed: int = typer.Option(0),
     input_format: str = typer.Option("auto", "--input-format"),
     limit: int | None = typer.Option(None),
-    cache: Path | None = _CACHE,
-    price_in: float = _PRICE_IN,
-    price_out: float = _PRICE_OUT,
-    against: list[str] = _AGAINST,
-    decontaminate: bool = _DECONTAMINATE,
-    data_dir: Path | None = _DATA_DIR,
-    signature: str = _SIGNATURE,
-    question_threshold: float = _QUESTION_THRESHOLD,
-    report: Path | None = _REPORT,
+    *,
+    stage: _Stage,
 ) -> None:
     """Response augmentation: N chain-of-thought answers per question, kept by FILTER."""
     from scalemath.methods.augment import RespondConfig
@@ -313,23 +353,10 @@ def respond_cmd(
         )
     if filter == "two_teacher" and not (second_url and second_model):
         raise typer.BadParameter("two_teacher needs --second-url and --second-model", param_hint="--filter")
-    output = _output(
-        [input, *against],
-        out,
-        against=against,
-        decontaminate=decontaminate,
-        style=style,
-        data_dir=data_dir,
-        signature=signature,
-        question_threshold=question_threshold,
-        report=report,
-        cache=cache,
-        price_in=price_in,
-        price_out=price_out,
-    )
-    teacher = _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout)
+    output = stage.output(input, out, style)
+    teacher = stage.teacher()
     second = (
-        _teacher(second_url, second_model, api_key, chat, seed_mode, concurrency, timeout)
+        stage.teacher(teacher_url=second_url, teacher_model=second_model)
         if filter == "two_teacher" and second_url and second_model  # both given: checked above
         else None
     )
@@ -338,16 +365,10 @@ def respond_cmd(
 
 
 @augment_app.command("synth")
+@_stage()
 def synth_cmd(
     references: Path = typer.Option(..., "--references", exists=True, dir_okay=False, help="Reference problems."),
     out: Path = typer.Option(..., "--out", help="Answered synthetic questions (Sample JSONL)."),
-    teacher_url: str = _TEACHER_URL,
-    teacher_model: str = _TEACHER_MODEL,
-    api_key: str | None = _API_KEY,
-    chat: bool = _CHAT,
-    seed_mode: str = _SEED_MODE,
-    concurrency: int = _CONCURRENCY,
-    timeout: float = _TIMEOUT,
     dataset: str = typer.Option("gsm8k", help="Target dataset: gsm8k or math (templates xwin_<step>_<dataset>)."),
     per_reference: int = typer.Option(1, help="New questions per reference."),
     verify: bool = typer.Option(
@@ -362,15 +383,8 @@ def synth_cmd(
     seed: int = typer.Option(0),
     references_format: str = typer.Option("auto", "--references-format"),
     limit: int | None = typer.Option(None),
-    cache: Path | None = _CACHE,
-    price_in: float = _PRICE_IN,
-    price_out: float = _PRICE_OUT,
-    against: list[str] = _AGAINST,
-    decontaminate: bool = _DECONTAMINATE,
-    data_dir: Path | None = _DATA_DIR,
-    signature: str = _SIGNATURE,
-    question_threshold: float = _QUESTION_THRESHOLD,
-    report: Path | None = _REPORT,
+    *,
+    stage: _Stage,
 ) -> None:
     """Xwin-Math synthesis: create from references, verify/repair, answer with chain of thought."""
     from scalemath.methods.augment import RespondConfig, SynthConfig
@@ -397,21 +411,8 @@ def synth_cmd(
             seed=seed,
             answer=answer,
         )
-    output = _output(
-        [references, *against],
-        out,
-        against=against,
-        decontaminate=decontaminate,
-        style=dataset,
-        data_dir=data_dir,
-        signature=signature,
-        question_threshold=question_threshold,
-        report=report,
-        cache=cache,
-        price_in=price_in,
-        price_out=price_out,
-    )
-    teacher = _teacher(teacher_url, teacher_model, api_key, chat, seed_mode, concurrency, timeout)
+    output = stage.output(references, out, dataset)
+    teacher = stage.teacher()
     rep = run_synth(_load(references, references_format, limit), teacher, cfg, output)
     _print_summary(rep, output.report_path)
 
