@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from scalemath.sampling.engine import Engine, SamplingParams
+from scalemath.sampling.engine import Completion, Engine, SamplingParams
+
+T = TypeVar("T")
 
 STYLES = ("gsm8k", "math")
 
@@ -160,6 +162,22 @@ class Counts:
     def note(self, what: str, group: str | None = None, k: int = 1) -> None:
         if group is not None:
             self.by_group.setdefault(group, Counter())[what] += k
+
+    def parsed(
+        self, completion: Completion, group: str, parse: Callable[..., tuple[T | None, str]], *args: Any
+    ) -> T | None:
+        """Count one generated completion of `group` and parse it (`parse(text, *args)` returns
+        (value, "ok") or (None, reason)): the value, or None, counted as rejected (a failed request
+        as "teacher_error", else by the reason)."""
+        self.generated += 1
+        self.note("generated", group)
+        if completion.finish_reason == "error":  # the request failed (see OpenAIEngine)
+            self.reject("teacher_error", group)
+            return None
+        value, why = parse(completion.text, *args)
+        if value is None:
+            self.reject(why, group)
+        return value
 
     def to_dict(self) -> dict[str, Any]:
         return {

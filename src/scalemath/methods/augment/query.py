@@ -174,14 +174,8 @@ def augment_queries(
             for (parent, strategy), comps in zip(jobs, engine.generate(prompts, params, cfg.per_strategy)):
                 p_hash = text_hash(template_text + "\x00" + STRATEGIES[strategy])
                 for c in comps:
-                    counts.generated += 1
-                    counts.note("generated", strategy)
-                    if c.finish_reason == "error":  # the request failed (see OpenAIEngine)
-                        counts.reject("teacher_error", strategy)
-                        continue
-                    parsed, why = parse_query_output(c.text, cfg.style, parent.question, cfg.rules)
+                    parsed = counts.parsed(c, strategy, parse_query_output, cfg.style, parent.question, cfg.rules)
                     if parsed is None:
-                        counts.reject(why, strategy)
                         continue
                     counts.kept += 1
                     counts.note("kept", strategy)

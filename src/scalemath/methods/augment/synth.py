@@ -169,14 +169,8 @@ def synthesize_questions(
         created: list[tuple[Problem, str, int, int | None]] = []
         for ref, comps in zip(batch, engine.generate(prompts, cparams, cfg.per_reference)):
             for c in comps:
-                counts.generated += 1
-                counts.note("generated", "create")
-                if c.finish_reason == "error":
-                    counts.reject("teacher_error", "create")
-                    continue
-                q, why = parse_created(c.text, ref.question, rules)
+                q = counts.parsed(c, "create", parse_created, ref.question, rules)
                 if q is None:
-                    counts.reject(why, "create")
                     continue
                 counts.note("kept", "create")
                 created.append((ref, q, c.sample_index, c.seed))
