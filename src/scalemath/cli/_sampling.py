@@ -15,6 +15,11 @@ from scalemath.sampling.engine import SamplingParams
 from scalemath.threads import HELP as THREADS_HELP
 
 param_help = partial(field_help, SamplingParams)  # an option's help: that of the SamplingParams field it sets
+TEMPERATURE = typer.Option(0.7, min=0.0, help=param_help("temperature"))
+TOP_P = typer.Option(1.0, help=param_help("top_p"))
+TOP_K = typer.Option(0, min=0, help=param_help("top_k"))
+MAX_TOKENS = typer.Option(256, min=1, help=param_help("max_tokens"))
+SEED = typer.Option(0, help=param_help("seed"))
 STOP = typer.Option([], help=param_help("stop"))
 TEMPLATE = typer.Option(
     None,
