@@ -5,12 +5,14 @@ answer (`boxed_answer`: boxes with only separators between them, "\\boxed{1} and
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 
 
-def matching_brace(text: str, start: int) -> int:
-    """Index of the `}` closing the `{` at `start`, or -1 (escaped braces \\{ \\} are skipped)."""
+def unescaped_chars(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, brace depth once it is read) of each character of `text` from `start`; a
+    backslash and the character after it are skipped (escaped braces \\{ \\} are not braces)."""
     depth = 0
     i = start
     n = len(text)
@@ -23,9 +25,15 @@ def matching_brace(text: str, start: int) -> int:
             depth += 1
         elif c == "}":
             depth -= 1
-            if depth == 0:
-                return i
+        yield i, c, depth
         i += 1
+
+
+def matching_brace(text: str, start: int) -> int:
+    """Index of the `}` closing the `{` at `start`, or -1 (escaped braces \\{ \\} are skipped)."""
+    for i, c, depth in unescaped_chars(text, start):
+        if c == "}" and depth == 0:
+            return i
     return -1
 
 
