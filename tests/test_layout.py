@@ -278,7 +278,7 @@ def test_the_layer_check_sees_deferred_and_getattr_imports(tmp_path):
 def test_the_checks_see_the_package():
     assert "scalemath.cli" in MODULES and "scalemath.answers.grader" in MODULES
     g = _graph(top_level_only=False)
-    assert "scalemath.answers.clean" in g["scalemath.answers.extract"]
+    assert "scalemath.answers.clean" in g["scalemath.answers.spans"]
     assert "scalemath.methods.rft_core" in g["scalemath.methods.rft_files"]
     assert "scalemath.methods.rft_files" in g["scalemath.methods.rft"]
     assert "scalemath.scaling.fit_table" in g["scalemath.report.html"]

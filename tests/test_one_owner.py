@@ -83,16 +83,16 @@ def test_one_calculator_pattern():
 
 def test_one_last_boxed():
     defs = _defs("last_boxed")["last_boxed"]
-    assert defs == ["answers/extract.py", "datasets/math.py"]
+    assert defs == ["answers/boxes.py", "datasets/math.py"]
     import importlib
 
-    extract = importlib.import_module("scalemath.answers.extract")
+    boxes = importlib.import_module("scalemath.answers.boxes")
     math_data = importlib.import_module("scalemath.datasets.math")
 
     # the dataset's reference reader calls the extractor's (it only adds: an unclosed box is no answer)
     assert "extract_last_boxed(" in inspect.getsource(math_data.last_boxed)
     for text in ["a \\boxed{1} b \\boxed{\\frac{1}{2}}", "\\fbox{7} then \\boxed{ 8 }", "so \\boxed 5$.", "none"]:
-        assert math_data.last_boxed(text) == extract.last_boxed(text)
+        assert math_data.last_boxed(text) == boxes.last_boxed(text)
 
 
 def test_one_safe_evaluator():

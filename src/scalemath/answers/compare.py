@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .boxes import unescaped_chars
 from .clean import clean_latex, is_text_answer, text_key, time_of_day
 from .latex import ParseError, parse_latex
 from .matcher import Matcher
@@ -182,25 +183,15 @@ def _balanced(s: str) -> bool:
     """Braces balance (escaped ones aside) and so do round + square brackets taken together
     ("[0, 1)" is an interval); \\begin and \\end pair up."""
     depth = brackets = 0
-    i, n = 0, len(s)
-    while i < n:
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth < 0:
-                return False
-        elif c in "([":
+    for _, c, depth in unescaped_chars(s):
+        if depth < 0:
+            return False
+        if c in "([":
             brackets += 1
         elif c in ")]":
             brackets -= 1
             if brackets < 0:
                 return False
-        i += 1
     return depth == 0 and brackets == 0 and s.count("\\begin") == s.count("\\end")
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .boxes import boxed_answer
 from .clean import clean_latex, is_text_answer, unit_word
 from .compare import Pending, ast_of, compare, prepare
-from .extract import _clean as clean_answer
-from .extract import boxed_answer, extract, extract_gsm8k, extract_math, strip_debris, unitless_number_entry
+from .extract import extract, extract_gsm8k, extract_math, strip_debris
 from .numbers import Num, number_entry, numbers_equal
 from .policy import DEFAULT_POLICY, GradePolicy, make_policy, with_question
+from .spans import clean_answer, unitless_number_entry
 from .verdict import ERROR, MATCH, MISMATCH, NO_ANSWER, NO_REFERENCE, TIMEOUT, Verdict
 
 _DATASETS = ("auto", "gsm8k", "math")

@@ -11,14 +11,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from scalemath.answers.extract import last_boxed as extract_last_boxed
-from scalemath.answers.extract import matching_brace
+from scalemath.answers.boxes import last_boxed as extract_last_boxed
+from scalemath.answers.boxes import matching_brace
 from scalemath.datasets.base import infer_split, make_id, parse_level, text_field
 from scalemath.records import Problem, iter_jsonl_numbered
 
 
 def last_boxed(text: str) -> str | None:
-    """The answer of a MATH reference solution: `answers.extract.last_boxed` (the last outermost
+    """The answer of a MATH reference solution: `answers.boxes.last_boxed` (the last outermost
     `\\boxed{...}` / `\\fbox{...}`, also `\\boxed 5`), except that an unclosed last box is no
     answer (a reference solution is not cut-off model output)."""
     found = extract_last_boxed(text)

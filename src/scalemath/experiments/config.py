@@ -220,21 +220,11 @@ def validate(s: StudyConfig, where: str = "study") -> None:
         _positive(p.k, f"{w}.k")
         if not p.k or not p.fractions or not p.seeds:
             raise StudyError(f"{w}: needs k, fractions and seeds")
-        if p.name in names:
-            raise StudyError(f"{w}.name: series name {p.name!r} is taken")
-        names.add(p.name)
-        _control(p.control, f"{w}.control")
-        if p.control:
-            _series(f"{p.name}-control", names, f"{w}.control")
+        _add_series(p.name, p.control, names, w)
     for i, a in enumerate(s.rft.ablations):
         w = f"{where}.rft.ablations[{i}]"
         _name(a.name, f"{w}.name")
-        if a.name in names:
-            raise StudyError(f"{w}.name: series name {a.name!r} is taken")
-        names.add(a.name)
-        _control(a.control, f"{w}.control")
-        if a.control:
-            _series(f"{a.name}-control", names, f"{w}.control")
+        _add_series(a.name, a.control, names, w)
         _check_fields(RFTConfig, a.collect, f"{w}.collect", reserved=("workers",))
         ks = a.k if a.k is not None else s.rft.k
         if not ks:
@@ -252,12 +242,7 @@ def validate(s: StudyConfig, where: str = "study") -> None:
     for i, aug in enumerate(s.augment):
         w = f"{where}.augment[{i}]"
         _name(aug.name, f"{w}.name")
-        if aug.name in names:
-            raise StudyError(f"{w}.name: series name {aug.name!r} is taken")
-        names.add(aug.name)
-        _control(aug.control, f"{w}.control")
-        if aug.control:
-            _series(f"{aug.name}-control", names, f"{w}.control")
+        _add_series(aug.name, aug.control, names, w)
         if not aug.path:
             raise StudyError(f"{w}.path: the augmented data file is required")
         if not aug.amounts:
@@ -365,6 +350,16 @@ def _control(value: str | None, where: str) -> None:
 
     if value is not None and value not in KINDS:
         raise StudyError(f"{where}: must be one of {', '.join(KINDS)} (or null), got {value!r}")
+
+
+def _add_series(name: str, control: str | None, names: set[str], where: str) -> None:
+    """Claim a named series (`where` is its section) and its control series, when it has one, in `names`."""
+    if name in names:
+        raise StudyError(f"{where}.name: series name {name!r} is taken")
+    names.add(name)
+    _control(control, f"{where}.control")
+    if control:
+        _series(f"{name}-control", names, f"{where}.control")
 
 
 def _series(name: str, names: set[str], where: str) -> None:

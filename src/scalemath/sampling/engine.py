@@ -87,7 +87,8 @@ class Engine(Protocol):
 
     Engines with `per_prompt_seeds = True` also take `base_seeds=[...]` (one per prompt): prompt p
     is then sampled as if `params.seed` were `base_seeds[p]`. The server uses it to batch requests
-    that differ only in their seed (an OpenAI client sending one seed per sample).
+    that differ only in their seed (an OpenAI client sending one seed per sample); `SeededEngine` is
+    their common `generate`.
     """
 
     name: str  # "hf", "vllm", "openai"
@@ -108,6 +109,36 @@ def base_seed_list(base_seeds: Sequence[int] | None, params: SamplingParams, n_p
     if len(seeds) != n_prompts:
         raise ValueError(f"base_seeds has {len(seeds)} entries for {n_prompts} prompts")
     return seeds
+
+
+class SeededEngine:
+    """The `generate` of the engines with `per_prompt_seeds` (hf, vllm, fake): the engine's own
+    checks (`check_request`), each prompt's base seed (`base_seed_list`), then `completions`."""
+
+    per_prompt_seeds = True
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        params: SamplingParams,
+        n: int = 1,
+        start_index: int = 0,
+        base_seeds: Sequence[int] | None = None,
+    ) -> Iterator[list[Completion]]:
+        """For each prompt in order, its n completions with sample_index start_index..start_index+n-1
+        (prompt p seeded from base_seeds[p] when given, else from params.seed)."""
+        self.check_request(n)
+        bases = base_seed_list(base_seeds, params, len(prompts))
+        yield from self.completions(prompts, params, n, start_index, bases)
+
+    def check_request(self, n: int) -> None:
+        """Refuse a request before its seeds are read (nothing is refused here)."""
+
+    def completions(
+        self, prompts: Sequence[str], params: SamplingParams, n: int, start_index: int, bases: list[int]
+    ) -> Iterator[list[Completion]]:
+        """`generate` after its checks, with prompt p seeded from bases[p]."""
+        raise NotImplementedError
 
 
 def check_prompt_ids(ids: Sequence[int], context_length: int | None, name: str = "prompt") -> None:

@@ -30,7 +30,7 @@ from scalemath.sampling.engine import (
     Completion,
     GenerationCancelled,
     SamplingParams,
-    base_seed_list,
+    SeededEngine,
     cancel_requested,
     check_prompt_ids,
     config_positions,
@@ -141,7 +141,7 @@ def model_positions(model) -> int | None:
     return config_positions(getattr(model, "config", None))
 
 
-class HFEngine:
+class HFEngine(SeededEngine):
     """Batched sampling from a transformers causal LM (see module docstring for the exact rule).
 
     `model` is a local directory or hub id (loaded with AutoModelForCausalLM / AutoTokenizer), or an
@@ -208,22 +208,14 @@ class HFEngine:
             ids.update(int(i) for i in ([gen_eos] if isinstance(gen_eos, int) else gen_eos))
         return sorted(ids)
 
-    # ------------------------------------------------------------------ public API
-    per_prompt_seeds = True
-
-    def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        start_index: int = 0,
-        base_seeds: Sequence[int] | None = None,
-    ) -> Iterator[list[Completion]]:
-        """For each prompt in order, its n completions with sample_index start_index..start_index+n-1
-        (prompt p seeded from base_seeds[p] when given, else from params.seed)."""
+    # ------------------------------------------------------------------ public API (SeededEngine.generate)
+    def check_request(self, n: int) -> None:
         if n <= 0:
             raise ValueError("n must be > 0")
-        bases = base_seed_list(base_seeds, params, len(prompts))
+
+    def completions(
+        self, prompts: Sequence[str], params: SamplingParams, n: int, start_index: int, bases: list[int]
+    ) -> Iterator[list[Completion]]:
         if self.template is not None:
             from scalemath.prompts import render
 

@@ -19,7 +19,7 @@ from scalemath.sampling.engine import (
     Completion,
     InvalidRequestError,
     SamplingParams,
-    base_seed_list,
+    SeededEngine,
     check_prompt_ids,
     config_positions,
     sample_seed,
@@ -216,7 +216,7 @@ def generated_tokens(output) -> int:
     return n
 
 
-class VLLMEngine:
+class VLLMEngine(SeededEngine):
     """Engine backed by `vllm.LLM`.
 
     Args:
@@ -244,8 +244,7 @@ class VLLMEngine:
     `context_length` (vLLM's max_model_len), `count_tokens(text)`.
     """
 
-    name = "vllm"
-    per_prompt_seeds = True  # every request carries its own SamplingParams (and seed)
+    name = "vllm"  # per_prompt_seeds (SeededEngine): every request carries its own SamplingParams (and seed)
 
     def __init__(
         self,
@@ -340,20 +339,14 @@ class VLLMEngine:
         except self._invalid as e:
             raise InvalidRequestError(f"vLLM refuses these sampling parameters: {e}") from None
 
-    # ------------------------------------------------------------------ generation
-    def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        start_index: int = 0,
-        base_seeds: Sequence[int] | None = None,
-    ) -> Iterator[list[Completion]]:
-        """Completions start_index..start_index+n-1 of each prompt, in prompt order (prompt p
-        seeded from base_seeds[p] when given, else from params.seed)."""
+    # ------------------------------------------------------------------ generation (SeededEngine.generate)
+    def check_request(self, n: int) -> None:
         if n < 1:
             raise ValueError("n must be >= 1")
-        bases = base_seed_list(base_seeds, params, len(prompts))
+
+    def completions(
+        self, prompts: Sequence[str], params: SamplingParams, n: int, start_index: int, bases: list[int]
+    ) -> Iterator[list[Completion]]:
         # One request per (prompt, run): `runs[p]` lists (first sample index, n of the request).
         if params.greedy:
             runs = [(start_index, 1)]  # decoded once, repeated n times below

@@ -16,14 +16,14 @@ from scalemath.sampling.engine import (
     Completion,
     GenerationCancelled,
     SamplingParams,
-    base_seed_list,
+    SeededEngine,
     cancel_requested,
     cut_at_stop,
     sample_seed,
 )
 
 
-class FakeEngine:
+class FakeEngine(SeededEngine):
     """Deterministic engine; see the module doc.
 
     Args:
@@ -70,17 +70,9 @@ class FakeEngine:
             f"The answer is {ans}.\n\nQ: next question"
         )
 
-    per_prompt_seeds = True
-
-    def generate(
-        self,
-        prompts: Sequence[str],
-        params: SamplingParams,
-        n: int = 1,
-        start_index: int = 0,
-        base_seeds: Sequence[int] | None = None,
+    def completions(
+        self, prompts: Sequence[str], params: SamplingParams, n: int, start_index: int, bases: list[int]
     ) -> Iterator[list[Completion]]:
-        bases = base_seed_list(base_seeds, params, len(prompts))
         for p in prompts:
             if self.reject_marker and self.reject_marker in p:
                 raise ValueError(f"prompt rejected (contains {self.reject_marker!r})")

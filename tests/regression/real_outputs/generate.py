@@ -46,7 +46,7 @@ def load(path: Path) -> list[dict]:
 
 def questions(args: argparse.Namespace, exclude: set[str]) -> list[dict]:
     sys.path.insert(0, str(ROOT / "src"))
-    from scalemath.answers.extract import last_boxed
+    from scalemath.answers.boxes import last_boxed
 
     rng = random.Random(args.seed)
     levels = {f"Level {x}" for x in args.levels.split(",")}
