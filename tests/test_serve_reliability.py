@@ -57,6 +57,31 @@ def _wait(cond, timeout: float = 10.0) -> bool:
     return cond()
 
 
+def test_a_client_that_leaves_as_its_body_arrives_costs_no_engine_time(monkeypatch):
+    """The close reaches the server in the same loop turn as the body's last bytes: the handler's
+    cancellation must not be lost (asyncio.wait_for on Python 3.11 returned the body and dropped it,
+    and the request ran to its end: test_abandoned_requests_stop_costing_engine_time failed 1 in ~30)."""
+    from aiohttp import web
+
+    read = web.BaseRequest.read
+
+    async def read_then_lose_the_client(self):
+        raw = await read(self)
+        self.transport.close()  # connection_lost, and the handler's cancel, come on the next turn
+        return raw
+
+    monkeypatch.setattr(web.BaseRequest, "read", read_then_lose_the_client)
+    eng = FakeEngine(latency_per_sample=0.5)
+    with ServerThread(eng, ServerConfig(port=0)) as srv:
+        body = json.dumps({"prompt": "Q", "n": 20, "max_tokens": 8, "temperature": 1.0}).encode()
+        sock = _post(srv.port, body)
+        try:
+            assert _wait(lambda: srv.stats.cancelled == 1 and srv.stats.in_flight == 0, 5.0), (srv.stats, eng.calls)
+            assert eng.calls == 0 and srv.stats.engine_calls == 0
+        finally:
+            sock.close()
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_abandoned_requests_stop_costing_engine_time(stream):
     eng = FakeEngine(latency_per_sample=0.5)  # an abandoned request of n=20 would cost 10 s

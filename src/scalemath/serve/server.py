@@ -241,7 +241,10 @@ def build_app(engine: Engine, config: ServerConfig | None = None):
             )
         reading.add(request.protocol)
         try:
-            raw = await asyncio.wait_for(request.read(), config.read_timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for drops a cancellation (the client
+            # closing) that arrives as the read completes, and the request would run to its end
+            async with asyncio.timeout(config.read_timeout):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise BadRequest(
                 f"request body exceeds this server's limit of {config.max_body_bytes} bytes", status=413
