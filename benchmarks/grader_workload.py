@@ -27,6 +27,8 @@ import random
 import re
 from pathlib import Path
 
+from scalemath.answers.boxes import matching_brace
+
 _BOX = re.compile(r"\\boxed\s*\{")
 
 
@@ -41,20 +43,8 @@ def _last_box_span(text: str) -> tuple[int, int, str] | None:
     if not starts:
         return None
     m = starts[-1]
-    depth, i = 0, m.end() - 1
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return m.start(), i + 1, text[m.end() : i]
-        i += 1
-    return None
+    close = matching_brace(text, m.end() - 1)
+    return (m.start(), close + 1, text[m.end() : close]) if close >= 0 else None
 
 
 def _gsm_number(ans: str) -> int | float | None:
