@@ -17,7 +17,7 @@ import pytest
 
 from scalemath.answers import grade
 
-CORPUS = Path(__file__).parent / "regression" / "real_outputs.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "regression" / "real_outputs.jsonl"
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -28,7 +28,7 @@ from scalemath.records import (
     write_jsonl,
 )
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 KINDS = ("truncated", "non_utf8", "empty", "json_list", "missing_fields", "huge_line")
 HUGE = 5000  # bytes of the "huge" line in these tests; the bound is set to 1000 below
 
