@@ -1,4 +1,4 @@
-"""Our grader against hand-adjudicated labels of real model outputs made here (issue 26).
+"""Our grader against hand-adjudicated labels of real model outputs made here.
 
 Rows of tests/regression/real_outputs.jsonl: id, source (gsm8k | math | math500), model (smollm2 |
 tiny-base | tiny-sft | tiny-rft), prompt_style (chat | chat_boxed | fewshot for SmolLM2; qa for the

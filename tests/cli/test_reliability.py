@@ -1,4 +1,4 @@
-"""Issue 13: bad input gets a clear error and nothing is lost, in every command.
+"""Bad input gets a clear error and nothing is lost, in every command.
 
 The bad-input matrix in small (each command x six malformed inputs, the long line scaled down
 with --max-line-bytes), the CLI's one error path, the readers' rules (empty input, line bound,

@@ -1,4 +1,4 @@
-"""The checked-in real-model study (issue 23): it parses, and it is the small LoRA run it says it is."""
+"""The checked-in real-model study: it parses, and it is the small LoRA run it says it is."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Issue 13 item 4: concurrent writers on one sample store never draw the same sample.
+"""Concurrent writers on one sample store never draw the same sample.
 
 Regression: two `scalemath sample --store DIR` runs both exited 0, the second re-drew 768 of 800
 samples and the store kept 1,568 lines for 800 keys forever.
