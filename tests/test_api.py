@@ -115,8 +115,8 @@ def test_grade_and_fit_through_the_api():
 
 
 def test_moved_names_keep_their_homes():
-    """Names re-exported where callers reach for them (moved from the removed
-    tests/test_deprecations.py: the 0.1.0 shims went, these homes stay)."""
+    """Names re-exported where callers reach for them (the 0.1.0 deprecation shims went, these
+    homes stay)."""
     from scalemath.answers import clean
     from scalemath.methods import rft, rft_core
     from scalemath.metrics.format import breakdown_columns

@@ -1,5 +1,6 @@
-"""Regression tests for issue 25 (the input half): typed records, bounded decoding and YAML, options
-checked at parse time. Each names the reported defect it pins."""
+"""Input is checked before work starts: typed records, bounded decoding and YAML, options checked at
+parse time. Regression tests, each named for the behaviour it pins; its docstring gives the
+reported defect."""
 
 import dataclasses
 import json

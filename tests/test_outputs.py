@@ -1,4 +1,4 @@
-"""Issue 25, lost data: the one output layer (scalemath.outputs) and every command's use of it.
+"""No output loses data: the one output layer (scalemath.outputs) and every command's use of it.
 
 Regression tests for the reported cases: an output equal to an input (`metrics s --out s`,
 `rft --stats <samples>`, `audit --out`, `decontaminate --out/--report`, `grade`) replaced the

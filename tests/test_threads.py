@@ -1,4 +1,4 @@
-"""One default for torch's CPU threads (issue 23: `--threads` defaults differed by command):
+"""One default for torch's CPU threads (`--threads` defaults once differed by command):
 `scalemath.threads` owns it, and every command's --threads says so."""
 
 import pytest

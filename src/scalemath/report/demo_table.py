@@ -186,7 +186,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         from rich import box
 
         # no vertical rules, no row lines, one blank (the box's divider) between columns: one line per figure at 80
-        # columns (tests/test_demo_table.py renders it at that width)
+        # columns (tests/report/test_demo_table.py renders it at that width)
         pt = Table(
             title="Paired differences on the same questions, points [95% bootstrap interval]",
             box=box.SIMPLE_HEAD,

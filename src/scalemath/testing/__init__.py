@@ -6,5 +6,5 @@
 - `quick.quick_sft_model(dir)`: a small trained SFT checkpoint in about a minute of CPU;
 - `synthetic.synthetic_samples(SyntheticConfig(...))`: graded samples with known ground truth.
 
-The library never imports this package (tests/test_layout.py); it sits just below the CLI.
+The library never imports this package (tests/project/test_layout.py); it sits just below the CLI.
 """

@@ -1,4 +1,4 @@
-"""Help that reads at the common 80-column width (issue 14): no default cut mid-word, no line
+"""Help that reads at the common 80-column width: no default cut mid-word, no line
 past the width, every MuggleMath strategy named in `augment query --help`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 13 item 4: concurrent writers on one sample store never draw the same sample.
+"""Concurrent writers on one sample store never draw the same sample.
 
 Regression: two `scalemath sample --store DIR` runs both exited 0, the second re-drew 768 of 800
 samples and the store kept 1,568 lines for 800 keys forever.
@@ -24,7 +24,7 @@ from scalemath.sampling.store_lock import StoreLockedError, holds_writer_lock, w
 from scalemath.sampling.store_shards import _read_shard_keys
 from scalemath.testing.fake_engine import FakeEngine
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 PARAMS = SamplingParams(temperature=0.8, max_tokens=32, seed=3)
 ENV = {**os.environ, "PYTHONPATH": SRC}
 

@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.vllm
 
-CONFIGS = Path(__file__).resolve().parents[1] / "src" / "scalemath" / "training" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "src" / "scalemath" / "training" / "configs"
 RUN = {
     "per_device_batch_size": 4,
     "batch_size": 8,

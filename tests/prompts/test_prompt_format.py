@@ -1,4 +1,4 @@
-"""Prompt rendering from the CLI (issue 23): templates used as written, few-shot exemplars, the
+"""Prompt rendering from the CLI: templates used as written, few-shot exemplars, the
 tokenizer's chat template, every template checked before a model loads; SFT examples in the same
 format; and results keyed by the model's content (a retrained checkpoint is not resumed from)."""
 

@@ -8,7 +8,7 @@ import yaml
 from scalemath.experiments.config import StudyConfig, StudyError, field_docs, load_study
 from scalemath.experiments.grid import expand, select
 
-STUDIES = Path(__file__).resolve().parents[1] / "src" / "scalemath" / "experiments" / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "src" / "scalemath" / "experiments" / "studies"
 
 
 def study(**over):

@@ -1,4 +1,4 @@
-"""Our grader against hand-adjudicated labels of real model outputs made here (issue 26).
+"""Our grader against hand-adjudicated labels of real model outputs made here.
 
 Rows of tests/regression/real_outputs.jsonl: id, source (gsm8k | math | math500), model (smollm2 |
 tiny-base | tiny-sft | tiny-rft), prompt_style (chat | chat_boxed | fewshot for SmolLM2; qa for the
@@ -17,7 +17,7 @@ import pytest
 
 from scalemath.answers import grade
 
-CORPUS = Path(__file__).parent / "regression" / "real_outputs.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "regression" / "real_outputs.jsonl"
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -1,4 +1,4 @@
-"""Issue 13: bad input gets a clear error and nothing is lost, in every command.
+"""Bad input gets a clear error and nothing is lost, in every command.
 
 The bad-input matrix in small (each command x six malformed inputs, the long line scaled down
 with --max-line-bytes), the CLI's one error path, the readers' rules (empty input, line bound,
@@ -28,7 +28,7 @@ from scalemath.records import (
     write_jsonl,
 )
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 KINDS = ("truncated", "non_utf8", "empty", "json_list", "missing_fields", "huge_line")
 HUGE = 5000  # bytes of the "huge" line in these tests; the bound is set to 1000 below
 

@@ -1,8 +1,8 @@
-"""Issue 25, class 5: a server that lets go. Regression tests for the reported cases: generation
-went on for clients that disconnected (non-streaming and streaming); partial requests were never
-timed out and a flood of stalled connections could starve /health; a body nested 100,000 deep or a
-401-digit temperature got a 500; request rendering ran on the event loop; `--api-key ""` started
-an open server. Loopback only; every loop bounded."""
+"""The server lets go of clients that left or stalled and refuses what it cannot serve. Regression
+tests for the reported cases: generation went on for clients that disconnected (non-streaming and
+streaming); partial requests were never timed out and a flood of stalled connections could starve
+/health; a body nested 100,000 deep or a 401-digit temperature got a 500; request rendering ran on
+the event loop; `--api-key ""` started an open server. Loopback only; every loop bounded."""
 
 from __future__ import annotations
 

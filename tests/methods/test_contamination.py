@@ -1,4 +1,4 @@
-"""Issue 13 items 5 and 6: test questions in training data, and the RFT length bound.
+"""Test questions in training data are found and dropped, and RFT keeps its length bound.
 
 `scalemath train` and `scalemath rft` check their data against the known test sets by default
 (packaged fingerprints of GSM8K test, MATH test and MATH-500; the run's own test split): overlaps

@@ -1,5 +1,5 @@
 """VLLMEngine without vLLM: the import guard, and parameter mapping against a fake `vllm` module
-(it proves only our own assumptions; tests/test_vllm_real.py runs the real vLLM)."""
+(it proves only our own assumptions; tests/e2e/test_vllm_real.py runs the real vLLM)."""
 
 import os
 import sys

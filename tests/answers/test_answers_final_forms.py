@@ -1,4 +1,4 @@
-"""Issue 26: the final-answer forms real models write, one named regression test per class.
+"""The final-answer forms real models write, one named regression test per class.
 
 Every case here was written for this file (none is copied from a corpus). The policy each class
 follows is in docs/grading.md ("Where the answer is" and "No answer").

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 PKG = SRC / "scalemath"
 
 
@@ -244,7 +244,7 @@ def test_imports_follow_the_layers():
     """Every import, including those inside functions and a module's __getattr__, goes to the
     module's own floor or a lower one."""
     bad = _against_the_layers()
-    assert not bad, "imports against the layer order (tests/test_layout.py LAYERS):\n" + "\n".join(bad)
+    assert not bad, "imports against the layer order (tests/project/test_layout.py LAYERS):\n" + "\n".join(bad)
 
 
 def test_every_part_of_the_package_has_a_floor():

@@ -1,4 +1,4 @@
-"""One text per setting (issue 22, item 4): a command-line option that sets a config field shows that
+"""One text per setting: a command-line option that sets a config field shows that
 field's own `help` metadata, as TRL's `TrlParser` does, not a second copy that can drift."""
 
 from __future__ import annotations

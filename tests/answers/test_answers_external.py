@@ -13,7 +13,7 @@ import pytest
 
 from scalemath.answers import grade
 
-HERE = Path(__file__).parent / "regression" / "external"
+HERE = Path(__file__).resolve().parents[1] / "regression" / "external"
 SUITES = sorted(p for p in HERE.glob("*.jsonl") if p.name != "labels.jsonl")
 ROWS = [json.loads(line) for p in SUITES for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 

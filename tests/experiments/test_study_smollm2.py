@@ -1,11 +1,11 @@
-"""The checked-in real-model study (issue 23): it parses, and it is the small LoRA run it says it is."""
+"""The checked-in real-model study: it parses, and it is the small LoRA run it says it is."""
 
 from pathlib import Path
 
 from scalemath.experiments.config import load_study
 from scalemath.training.sft_config import MIN_STEPS_PER_EPOCH, SFTRunConfig
 
-STUDY = Path(__file__).resolve().parents[1] / "src" / "scalemath" / "experiments" / "studies" / "rft_smollm2.yaml"
+STUDY = Path(__file__).resolve().parents[2] / "src" / "scalemath" / "experiments" / "studies" / "rft_smollm2.yaml"
 
 
 def test_rft_smollm2_study_is_a_small_lora_run_on_real_gsm8k():

@@ -1,4 +1,4 @@
-"""A study's prompt settings (issue 23): `sft.chat` / `sft.system` beside `sft.template`, typed and
+"""A study's prompt settings: `sft.chat` / `sft.system` beside `sft.template`, typed and
 located (FILE:LINE) like every study field, and one PromptFormat for SFT examples, RFT sampling and
 evaluation: a chat study renders the base tokenizer's own chat template everywhere, and turning
 chat on reruns every model cell (no result made with another prompt is reused)."""

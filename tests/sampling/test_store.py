@@ -17,7 +17,7 @@ from scalemath.sampling.store_draw import draw
 from scalemath.testing.fake_engine import FakeEngine
 
 PARAMS = SamplingParams(temperature=0.8, max_tokens=32, seed=3)
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def requests(n=4):

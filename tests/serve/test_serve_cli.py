@@ -17,7 +17,7 @@ from scalemath.sampling.engine import SamplingParams
 from scalemath.sampling.openai_engine import OpenAIEngine
 from scalemath.testing.fake_engine import FakeEngine
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def free_port():

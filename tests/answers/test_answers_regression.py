@@ -13,7 +13,7 @@ import pytest
 
 from scalemath.answers import REASONS, grade
 
-CORPUS = Path(__file__).parent / "regression" / "answers_corpus.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "regression" / "answers_corpus.jsonl"
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
