@@ -124,7 +124,7 @@ def test_grader_version_is_a_string():
     assert isinstance(GRADER_VERSION, str) and GRADER_VERSION
 
 
-def test_issue13_hashes_latex_fraction_is_not_its_numerator():
+def test_a_hashes_latex_fraction_is_not_its_numerator():
     # issue 13 item 6: the GSM8K rules read "#### \frac{1}{2}" as its first number, 1
     assert extract("#### \\frac{1}{2}", "gsm8k") == "\\frac{1}{2}"
     v = grade("#### \\frac{1}{2}", "1", "gsm8k")
@@ -134,7 +134,7 @@ def test_issue13_hashes_latex_fraction_is_not_its_numerator():
     assert grade("#### 5 apples", "5", "gsm8k").correct  # prose after #### still gives its number
 
 
-def test_issue12_thousands_separators_and_minerva_endings():
+def test_thousands_separators_and_minerva_endings():
     assert grade("Final Answer: The final answer is $2{,}220$. I hope it is correct.", "2220").correct
     assert grade("Final Answer: The final answer is $\\$78$. I hope it is correct.", "78").correct
     assert grade("We need 1 000 bricks.\n#### 1 000", "1000", "gsm8k").correct

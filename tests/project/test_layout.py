@@ -308,3 +308,16 @@ def test_module_docstrings_say_what_the_module_is_for_briefly():
         if doc and len(doc.splitlines()) >= 20:
             long.append(f"{path.relative_to(SRC)}: {len(doc.splitlines())} lines")
     assert not long, "\n".join(long)
+
+
+def test_tests_mirror_the_source_with_unique_file_names():
+    """tests/<package>/test_*.py, tests/e2e/ and tests/project/: pytest's default import mode needs
+    every test file's name to be unique across the tree (no __init__.py files)."""
+    tests = Path(__file__).resolve().parents[1]
+    files = [p for p in tests.rglob("test_*.py") if "regression" not in p.parts]
+    names = [p.name for p in files]
+    assert len(files) > 50 and len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    packages = {p.name for p in (Path(__file__).resolve().parents[2] / "src" / "scalemath").iterdir() if p.is_dir()}
+    for p in files:
+        folder = p.parent.relative_to(tests).parts
+        assert folder in ((), ("e2e",), ("project",)) or folder[0] in packages, p
