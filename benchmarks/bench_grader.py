@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests" / "answers"))
 
 from scalemath.answers import grade  # noqa: E402
-from scalemath.answers.extract import last_boxed  # noqa: E402
+from scalemath.answers.boxes import last_boxed  # noqa: E402
 
 
 def data_dir() -> Path | None:
