@@ -138,3 +138,56 @@ def test_labels_and_wilson():
     assert parse_label("Correct") is True and parse_label("no") is False and parse_label("") is None
     lo, hi = wilson(5, 10)
     assert 0.2 < lo < 0.5 < hi < 0.8
+
+
+def test_grade_file_in_a_pool_writes_what_one_process_writes(tmp_path, monkeypatch):
+    """The pool's workers parse, grade and serialise the lines themselves: the output is the same
+    bytes as graded in this process, symbolic (deferred) cases included, in input order."""
+    from scalemath.answers import bulk
+
+    class Started(bulk._PoolStarter):  # every chunk to the pool: none graded here while it starts
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.ready.wait()
+
+    monkeypatch.setattr(bulk, "_PoolStarter", Started)
+    src = tmp_path / "in.jsonl"
+    rows = [dict(r, id=f"{i}-{r['id']}") for i in range(40) for r in ROWS]
+    # \prod is read only by the symbolic stage: deferred, and written back in place
+    rows[3::9] = [
+        {"id": f"sym{i}", "completion": f"\\boxed{{{6 + i % 2}}}", "answer": "\\prod_{k=1}^{3} k"}
+        for i in range(len(rows[3::9]))
+    ]
+    rows += [{"id": "q", "completion": "x = 1, 2", "answer": "2, 1", "question": "Find x, in order."}]
+    _write(src, rows)
+    one, pool = tmp_path / "one.jsonl", tmp_path / "pool.jsonl"
+    grade_file(str(src), str(one), "completion", "answer", BulkConfig(workers=1))
+    summary = grade_file(
+        str(src), str(pool), "completion", "answer", BulkConfig(workers=2, chunk_size=7, inline_below_bytes=0)
+    )
+    assert pool.read_bytes() == one.read_bytes() and summary.total == len(rows)
+    assert summary.symbolic == len(rows[3::9]) > 20 and summary.processes == 2
+
+
+def test_grade_file_in_a_pool_reports_the_first_bad_line_in_file_order(tmp_path):
+    """A malformed line read by a worker and a too-long line met by this process's reader: the one
+    earlier in the file is reported (the reader runs ahead of the workers), and no output is left."""
+    from scalemath.records import set_read_limits
+
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    lines = [json.dumps({"completion": f"#### {i}", "answer": str(i)}) for i in range(300)]
+    lines[99] = '{"completion": "#### 1", "answer": '
+    lines[150] = json.dumps({"completion": "x" * 5000, "answer": "1"})
+    src.write_text("\n".join(lines) + "\n")
+    set_read_limits(max_line_bytes=4096)
+    try:
+        cfg = BulkConfig(workers=2, chunk_size=16, inline_below_bytes=0)
+        with pytest.raises(RecordError, match=r"in.jsonl:100: malformed JSON"):
+            grade_file(str(src), str(dst), "completion", "answer", cfg)
+        lines[99] = json.dumps({"completion": "#### 1", "answer": "1"})
+        src.write_text("\n".join(lines) + "\n")
+        with pytest.raises(RecordError, match=r"in.jsonl:151:"):
+            grade_file(str(src), str(dst), "completion", "answer", cfg)
+    finally:
+        set_read_limits()
+    assert not dst.exists()

@@ -329,3 +329,21 @@ def test_value_after_the_last_math_span():
 
 def test_spacing_in_a_matrix_row():
     assert ok("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}").correct
+
+
+def test_the_last_marker_found_from_the_end_is_the_full_scans_last():
+    """`last_marker` finds "final answer" / "the answer is" markers from the end with str.rfind in
+    ASCII text; it must return the same match as scanning the whole text (`last_match`)."""
+    import importlib
+    import random
+
+    ex = importlib.import_module("scalemath.answers.extract")
+    pieces = ["final", "FINAL", " answer", "Answer:", "ANSWER is", "answer  is :", "réponse", "reponse est",
+              "Respuesta es", "antwort ist", "risposta è", "答案", "is", " ", ":", "**", "\n", "x", "fin", "al",
+              "final answer:", "FiNaL AnSwEr is", "answeranswer:", "answer**:**", "answer is:answer is", "\t"]  # fmt: skip
+    rng = random.Random(0)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        for pattern in ex._MARKER_WORDS:
+            full, fast = ex.last_match(pattern, text), ex.last_marker(pattern, text)
+            assert (full and full.span()) == (fast and fast.span()), (pattern.pattern, text)

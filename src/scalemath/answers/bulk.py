@@ -26,8 +26,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from scalemath.records import chunks
+from scalemath.errors import RecordError
+from scalemath.records import chunks, iter_record_lines, parse_line
 
 from .grader import Deferred, grade_context, grade_in_context, resolve
 from .policy import make_policy
@@ -135,15 +137,17 @@ class _PoolStarter:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Iterator[tuple[list, float, int]]:
-    """Chunk results of the fast stage, in input order (stats["local_chunks"]: chunks this process
-    graded itself while the pool started)."""
+def _fast_results(
+    items: Iterable, cfg: BulkConfig, stats: dict, work: Callable[..., tuple[list, float, int]], args: tuple
+) -> Iterator[tuple[list, float, int]]:
+    """Results of `work(chunk, *args)` (the fast stage) over chunks of `items`, in input order
+    (stats["local_chunks"]: chunks this process graded itself while the pool started)."""
     stats["local_chunks"] = 0
     n = cfg.n_workers()
-    todo = chunks(pairs, cfg.chunk_size)
+    todo = chunks(items, cfg.chunk_size)
     if n <= 1:
         for chunk in todo:
-            yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
+            yield work(chunk, *args)
         return
     starter = _PoolStarter(cfg, n)
     window = 3 * n  # chunks in flight in the pool
@@ -155,9 +159,9 @@ def _fast_results(pairs: Iterable[tuple], cfg: BulkConfig, stats: dict) -> Itera
                 while pending:  # keep the order: what the pool has is older
                     yield pending.popleft().result()
                 stats["local_chunks"] += 1
-                yield _fast_chunk(chunk, cfg.dataset, cfg.policy)
+                yield work(chunk, *args)
                 continue
-            pending.append(starter.pool.submit(_fast_chunk, chunk, cfg.dataset, cfg.policy))
+            pending.append(starter.pool.submit(work, chunk, *args))
             while pending and (pending[0].done() or len(pending) >= window):
                 yield pending.popleft().result()
         while pending:
@@ -189,6 +193,71 @@ class _Resolver:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _Pending(NamedTuple):
+    """A case of a chunk that needs the symbolic stage, with what the caller keeps for it."""
+
+    deferred: Deferred
+    keep: Any
+
+
+class _Waiting(NamedTuple):
+    future: Future
+    keep: Any
+
+
+class _Resolved(NamedTuple):
+    """A case that went through the symbolic stage: its verdict and what the caller kept for it."""
+
+    verdict: Verdict
+    keep: Any
+
+
+def _graded(
+    items: Iterable, cfg: BulkConfig, stats: dict | None, work: Callable[..., tuple[list, float, int]], args: tuple
+) -> Iterator:
+    """The items `work` made of `items` (chunk by chunk, in the pool), in input order; a `Deferred`
+    or `_Pending` one is resolved in the symbolic stage and comes out as `_Resolved`. Up to
+    `cfg.max_pending` items are held behind an unfinished symbolic check."""
+    pol = make_policy(cfg.policy)  # fail fast on a bad option, before any worker starts
+    resolver = _Resolver(cfg, pol.timeout_s)
+    buffered: deque = deque()  # ready items and _Waiting symbolic checks, in order
+    own: dict = {}
+    cpu = 0.0
+    pids: set = set()
+    try:
+        for results, chunk_cpu, pid in _fast_results(items, cfg, own, work, args):
+            cpu += chunk_cpu
+            pids.add(pid)
+            for item in results:
+                if isinstance(item, Deferred):
+                    item = _Pending(item, None)
+                if isinstance(item, _Pending):
+                    item = _Waiting(resolver.submit(item.deferred), item.keep)
+                buffered.append(item)
+            # hand out what is ready; wait on a symbolic check only when the window is full
+            while buffered:
+                head = buffered[0]
+                if isinstance(head, _Waiting):
+                    if not head.future.done():
+                        if len(buffered) < cfg.max_pending:
+                            break
+                        wait([head.future], return_when=FIRST_COMPLETED)
+                    buffered.popleft()
+                    yield _Resolved(head.future.result(), head.keep)
+                else:
+                    yield buffered.popleft()
+        while buffered:
+            head = buffered.popleft()
+            yield _Resolved(head.future.result(), head.keep) if isinstance(head, _Waiting) else head
+    finally:
+        resolver.close()
+        if stats is not None:
+            stats["symbolic"] = resolver.count
+            stats["local_chunks"] = own.get("local_chunks", 0)
+            stats["grading_cpu"] = cpu  # CPU seconds of the fast stage, over every process
+            stats["processes"] = len(pids)  # processes that graded chunks (this one included)
+
+
 def grade_pairs(
     pairs: Iterable[tuple], config: BulkConfig | None = None, stats: dict | None = None
 ) -> Iterator[Verdict]:
@@ -200,41 +269,54 @@ def grade_pairs(
     "local_chunks" (chunks graded in this process while the pool started), "grading_cpu" (CPU
     seconds of the fast stage summed over all processes) and "processes" (how many graded)."""
     cfg = config or BulkConfig()
-    pol = make_policy(cfg.policy)  # fail fast on a bad option, before any worker starts
-    resolver = _Resolver(cfg, pol.timeout_s)
-    buffered: deque = deque()  # Verdict tuples and Futures of deferred grades, in order
-    own: dict = {}
-    cpu = 0.0
-    pids: set = set()
+    for item in _graded(pairs, cfg, stats, _fast_chunk, (cfg.dataset, cfg.policy)):
+        yield item.verdict if isinstance(item, _Resolved) else Verdict(*item)
+
+
+def _output_line(rec: dict, v: Verdict, version: str) -> bytes:
+    """The record as `grade_file` writes it: plus `extracted`, `correct`, `reason`, `grader_version`."""
+    import orjson
+
+    rec["extracted"] = v.extracted
+    rec["correct"] = v.correct
+    rec["reason"] = v.reason
+    rec["grader_version"] = version
+    return orjson.dumps(rec) + b"\n"
+
+
+def _file_chunk(
+    lines: list[tuple[int, bytes | RecordError]], path: str, fields: tuple, dataset: str, policy: dict, version: str
+) -> tuple[list, float, int]:
+    """Parse, check and grade a chunk of `grade_file`'s lines where it runs (a pool worker): per
+    line its output line, `correct` and `reason`, or a `_Pending` symbolic check with the record
+    (a RecordError in `lines`, the reader's, is raised in its place); (items, CPU seconds, pid)."""
+    c = time.process_time()
+    pol = make_policy(policy)
+    prediction_field, reference_field, question_field = fields
+    out: list = []
+    for lineno, raw in lines:
+        if isinstance(raw, RecordError):
+            raise raw
+        rec = parse_line(raw, path, lineno)
+        for f in (prediction_field, reference_field):
+            if f not in rec:
+                raise RecordError(path, lineno, f"missing field {f!r}; has {sorted(rec)}")
+        q, finish = grade_context(rec.get(question_field) if question_field else None, rec.get("meta"))
+        pred, ref = _as_text(rec[prediction_field]) or "", _as_text(rec[reference_field]) or ""
+        v = grade_in_context(pred, ref, dataset, pol, q, finish)
+        out.append(
+            _Pending(v, rec) if isinstance(v, Deferred) else (_output_line(rec, v, version), v.correct, v.reason)
+        )
+    return out, time.process_time() - c, os.getpid()
+
+
+def _record_lines(path: str) -> Iterator[tuple[int, bytes | RecordError]]:
+    """The file's non-blank lines; a reading error (a line too long, no records) comes last, in
+    file order, so that it is raised after the lines before it, as a parse error would be."""
     try:
-        for results, chunk_cpu, pid in _fast_results(pairs, cfg, own):
-            cpu += chunk_cpu
-            pids.add(pid)
-            for item in results:
-                buffered.append(resolver.submit(item) if isinstance(item, Deferred) else item)
-            # hand out what is ready; wait on a symbolic check only when the window is full
-            while buffered:
-                head = buffered[0]
-                if isinstance(head, Future):
-                    if not head.done():
-                        if len(buffered) < cfg.max_pending:
-                            break
-                        wait([head], return_when=FIRST_COMPLETED)
-                    buffered.popleft()
-                    yield head.result()
-                else:
-                    buffered.popleft()
-                    yield Verdict(*head)
-        while buffered:
-            head = buffered.popleft()
-            yield head.result() if isinstance(head, Future) else Verdict(*head)
-    finally:
-        resolver.close()
-        if stats is not None:
-            stats["symbolic"] = resolver.count
-            stats["local_chunks"] = own.get("local_chunks", 0)
-            stats["grading_cpu"] = cpu  # CPU seconds of the fast stage, over every process
-            stats["processes"] = len(pids)  # processes that graded chunks (this one included)
+        yield from iter_record_lines(path)
+    except RecordError as e:
+        yield 0, e
 
 
 @dataclass
@@ -280,10 +362,6 @@ def grade_file(
     grader as `grade(..., question=..., finish_reason=...)`, read by `grader.grade_context` as for
     `sample` and `grade_samples`: the question may make a list ordered, and a completion cut off
     by the length limit counts only an answer given by a marker (docs/grading.md)."""
-    import orjson
-
-    from scalemath.records import RecordError, iter_jsonl_numbered
-
     from . import GRADER_VERSION
 
     t0 = time.perf_counter()
@@ -291,35 +369,24 @@ def grade_file(
     if cfg.n_workers() > 1 and os.path.getsize(input_path) < cfg.inline_below_bytes:
         cfg = dataclasses.replace(cfg, workers=1)
     summary = GradeSummary()
-    waiting: deque = deque()  # records whose verdicts have not come back yet
-
-    def pairs():
-        for lineno, rec in iter_jsonl_numbered(input_path):
-            for f in (prediction_field, reference_field):
-                if f not in rec:
-                    raise RecordError(input_path, lineno, f"missing field {f!r}; has {sorted(rec)}")
-            waiting.append(rec)
-            q, finish = grade_context(rec.get(question_field) if question_field else None, rec.get("meta"))
-            if q is None and finish is None:
-                yield rec[prediction_field], rec[reference_field]
-            else:
-                yield rec[prediction_field], rec[reference_field], q, finish
 
     from scalemath.outputs import atomic_path, check_outputs
 
     check_outputs([input_path], [("output", output_path)])
     stats: dict = {}
+    # the workers parse, grade and serialise the lines; this process reads and writes them
+    args = (input_path, (prediction_field, reference_field, question_field), cfg.dataset, cfg.policy, GRADER_VERSION)
     with atomic_path(output_path) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
-        for i, v in enumerate(grade_pairs(pairs(), cfg, stats), 1):
-            rec = waiting.popleft()
-            rec["extracted"] = v.extracted
-            rec["correct"] = v.correct
-            rec["reason"] = v.reason
-            rec["grader_version"] = GRADER_VERSION
-            f.write(orjson.dumps(rec) + b"\n")
+        for i, item in enumerate(_graded(_record_lines(input_path), cfg, stats, _file_chunk, args), 1):
+            if isinstance(item, _Resolved):
+                v = item.verdict
+                line, correct, reason = _output_line(item.keep, v, GRADER_VERSION), v.correct, v.reason
+            else:
+                line, correct, reason = item
+            f.write(line)
             summary.total += 1
-            summary.correct += v.correct
-            summary.reasons[v.reason] += 1
+            summary.correct += correct
+            summary.reasons[reason] += 1
             if on_progress is not None and i % 256 == 0:
                 on_progress(i)
     if on_progress is not None:

@@ -90,9 +90,40 @@ def _after_last(pattern: re.Pattern, text: str) -> str | None:
     return None if found is None else found[1]
 
 
+# The word every match of a marker starts with (ASCII, lower case). In an ASCII text the last match
+# is then the one at the last of their places where the pattern matches: found from the end with
+# str.rfind instead of scanning the whole text with the regex (a quarter of grading a long chain
+# of thought). A match is the word and separators (spaces, colons, asterisks, "is"), so it never
+# holds the start of another. A text with other characters is scanned whole (IGNORECASE also
+# matches "K" to "k", "ſ" to "s", and "答案" is a marker).
+_MARKER_WORDS = {
+    _FINAL_ANSWER: ("final",),
+    _ANSWER_MARK: ("answer", "reponse", "respuesta", "antwort", "risposta"),
+}
+
+
+def last_marker(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The last match of a marker pattern in `text`, as `last_match(pattern, text)` finds it."""
+    words = _MARKER_WORDS.get(pattern)
+    if words is None or not text.isascii():
+        return last_match(pattern, text)
+    lowered = text.lower()
+    starts = []
+    for w in words:
+        i = lowered.rfind(w)
+        while i >= 0:
+            starts.append(i)
+            i = lowered.rfind(w, 0, i)
+    for i in sorted(starts, reverse=True):
+        m = pattern.match(text, i)
+        if m is not None:
+            return m
+    return None
+
+
 def _after_last_at(pattern: re.Pattern, text: str) -> tuple[int, str] | None:
     """(start of the last match of `pattern`, the rest of its line), or None."""
-    last = last_match(pattern, text)
+    last = last_marker(pattern, text)
     if last is None:
         return None
     tail = text[last.end() :]
