@@ -140,17 +140,22 @@ def test_labels_and_wilson():
     assert 0.2 < lo < 0.5 < hi < 0.8
 
 
-def test_grade_file_in_a_pool_writes_what_one_process_writes(tmp_path, monkeypatch):
-    """The pool's workers parse, grade and serialise the lines themselves: the output is the same
-    bytes as graded in this process, symbolic (deferred) cases included, in input order."""
+@pytest.fixture
+def pool_first(monkeypatch):
+    """`grade_file` waits for its pool: every chunk goes to a worker, none is graded here."""
     from scalemath.answers import bulk
 
-    class Started(bulk._PoolStarter):  # every chunk to the pool: none graded here while it starts
+    class Started(bulk._PoolStarter):
         def __init__(self, *args):
             super().__init__(*args)
             self.ready.wait()
 
     monkeypatch.setattr(bulk, "_PoolStarter", Started)
+
+
+def test_grade_file_in_a_pool_writes_what_one_process_writes(tmp_path, pool_first):
+    """The pool's workers parse, grade and serialise the lines themselves: the output is the same
+    bytes as graded in this process, symbolic (deferred) cases included, in input order."""
     src = tmp_path / "in.jsonl"
     rows = [dict(r, id=f"{i}-{r['id']}") for i in range(40) for r in ROWS]
     # \prod is read only by the symbolic stage: deferred, and written back in place
@@ -169,7 +174,7 @@ def test_grade_file_in_a_pool_writes_what_one_process_writes(tmp_path, monkeypat
     assert summary.symbolic == len(rows[3::9]) > 20 and summary.processes == 2
 
 
-def test_grade_file_in_a_pool_reports_the_first_bad_line_in_file_order(tmp_path):
+def test_grade_file_in_a_pool_reports_the_first_bad_line_in_file_order(tmp_path, pool_first):
     """A malformed line read by a worker and a too-long line met by this process's reader: the one
     earlier in the file is reported (the reader runs ahead of the workers), and no output is left."""
     from scalemath.records import set_read_limits
