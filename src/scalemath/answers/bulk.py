@@ -79,7 +79,7 @@ def _as_text(x) -> str | None:
 
 
 def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, float, int]:
-    """Grade a chunk without the symbolic stage: (verdict tuples and `Deferred` checks, CPU
+    """Grade a chunk without the symbolic stage: (verdict tuples and `_Pending` symbolic checks, CPU
     seconds it took, pid of the process)."""
     c = time.process_time()
     pol = make_policy(policy)
@@ -89,7 +89,7 @@ def _fast_chunk(chunk: list[tuple], dataset: str, policy: dict) -> tuple[list, f
         q = item[2] if len(item) > 2 else None
         finish = item[3] if len(item) > 3 else None
         v = grade_in_context(_as_text(pred) or "", _as_text(ref) or "", dataset, pol, q, finish)
-        out.append(v if isinstance(v, Deferred) else (v.correct, v.reason, v.extracted, v.reference))
+        out.append(_Pending(v, None) if isinstance(v, Deferred) else (v.correct, v.reason, v.extracted, v.reference))
     return out, time.process_time() - c, os.getpid()
 
 
@@ -215,8 +215,8 @@ class _Resolved(NamedTuple):
 def _graded(
     items: Iterable, cfg: BulkConfig, stats: dict | None, work: Callable[..., tuple[list, float, int]], args: tuple
 ) -> Iterator:
-    """The items `work` made of `items` (chunk by chunk, in the pool), in input order; a `Deferred`
-    or `_Pending` one is resolved in the symbolic stage and comes out as `_Resolved`. Up to
+    """The items `work` made of `items` (chunk by chunk, in the pool), in input order; a `_Pending`
+    one is resolved in the symbolic stage and comes out as `_Resolved`. Up to
     `cfg.max_pending` items are held behind an unfinished symbolic check."""
     pol = make_policy(cfg.policy)  # fail fast on a bad option, before any worker starts
     resolver = _Resolver(cfg, pol.timeout_s)
@@ -229,8 +229,6 @@ def _graded(
             cpu += chunk_cpu
             pids.add(pid)
             for item in results:
-                if isinstance(item, Deferred):
-                    item = _Pending(item, None)
                 if isinstance(item, _Pending):
                     item = _Waiting(resolver.submit(item.deferred), item.keep)
                 buffered.append(item)
